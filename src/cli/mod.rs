@@ -1,0 +1,197 @@
+//! The command line: argument parsing, output formatting and exit codes. Each command is a
+//! thin call into the library. Exit codes: 0 success, 1 failure, 2 bad usage or config,
+//! 75 temporary failure (`ingest`, so the MTA retries).
+
+mod parse;
+mod ticket;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::App;
+use crate::config::Config;
+use crate::sources::pipe;
+
+/// Exit code for bad usage or configuration.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for a failed command.
+pub const EXIT_FAILURE: i32 = 1;
+
+#[derive(Parser, Debug)]
+#[command(name = "maildesk", version, about = "An email-first helpdesk daemon")]
+struct Cli {
+    /// TOML config file (without one, the embedded defaults under ./var apply).
+    #[arg(long, global = true, env = "MAILDESK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon: mail sources, outbox sender and portal.
+    Serve,
+    /// Print how maildesk reads a message, without touching any database.
+    Parse {
+        /// The message file (`-` for standard input).
+        file: PathBuf,
+        /// Print the interpretation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply one message from a file or standard input (MTA pipe delivery).
+    Ingest {
+        /// The message file; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+    },
+    /// Look at tickets.
+    Ticket {
+        #[command(subcommand)]
+        command: ticket::TicketCommand,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    let quiet = !matches!(cli.command, Command::Serve);
+    init_logging(quiet);
+    if let Command::Parse { file, json } = &cli.command {
+        return parse::run(file, *json, cli.config.as_deref());
+    }
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maildesk: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("maildesk: cannot start the runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::Ingest { file } => ingest(config, file).await,
+            Command::Ticket { command } => ticket::run(config, command).await,
+            Command::Parse { .. } => unreachable!("handled above"),
+        }
+    })
+}
+
+fn init_logging(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Opens the store, or reports why not with the exit code to use.
+async fn open(config: Config) -> Result<Arc<App>, i32> {
+    App::open(config).await.map_err(|e| {
+        eprintln!("maildesk: cannot open the store: {e}");
+        if e.is_temporary() { pipe::EX_TEMPFAIL } else { EXIT_FAILURE }
+    })
+}
+
+async fn serve(config: Config) -> i32 {
+    let listen = config.portal.listen;
+    let portal = config.portal.enabled;
+    let app = match open(config).await {
+        Ok(app) => app,
+        Err(code) => return code,
+    };
+    let listener = if portal {
+        match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("maildesk: cannot listen on {listen} (portal.listen): {e}");
+                return EXIT_FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal_shutdown(shutdown.clone()));
+    let transport = crate::daemon::transport(&app);
+    crate::daemon::run(app, listener, transport, shutdown).await;
+    0
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+async fn signal_shutdown(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    shutdown.cancel();
+}
+
+async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
+    let raw = match read_input(file.as_deref()) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("maildesk: {e}");
+            return pipe::EX_TEMPFAIL;
+        }
+    };
+    let app = match open(config).await {
+        Ok(app) => app,
+        Err(code) => return if code == EXIT_FAILURE { pipe::EX_TEMPFAIL } else { code },
+    };
+    let (code, result) = pipe::ingest(&app, &raw).await;
+    match result {
+        Ok(outcome) => eprintln!("maildesk: {}", describe(&outcome)),
+        Err(e) => eprintln!("maildesk: {e}"),
+    }
+    app.store.close().await;
+    code
+}
+
+fn describe(outcome: &crate::desk::Outcome) -> String {
+    use crate::desk::Outcome::*;
+    match outcome {
+        Opened(t) => format!("opened ticket #{t}"),
+        Commented(t) => format!("added a comment to ticket #{t}"),
+        Automatic(kind) => format!("recorded automatic mail ({})", kind.as_str()),
+        Duplicate => "already applied; nothing changed".into(),
+        Quarantined(reason) => format!("quarantined: {reason}"),
+    }
+}
+
+/// Reads a whole file, or standard input for `-` or no file.
+fn read_input(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+        _ => {
+            let mut raw = Vec::new();
+            std::io::stdin().read_to_end(&mut raw).map_err(|e| format!("cannot read standard input: {e}"))?;
+            Ok(raw)
+        }
+    }
+}

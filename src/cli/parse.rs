@@ -1,0 +1,78 @@
+//! `maildesk parse FILE [--json]`: the interpretation of one message, no database.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::inbound::{self, Interpretation};
+
+/// Prints the interpretation of `file`; returns the exit code.
+pub fn run(file: &Path, json: bool, config_file: Option<&Path>) -> i32 {
+    let config = match Config::load(config_file, std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maildesk: {e}");
+            return super::EXIT_USAGE;
+        }
+    };
+    let raw = match super::read_input(Some(file)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("maildesk: {e}");
+            return super::EXIT_FAILURE;
+        }
+    };
+    let settings = inbound::Settings::new(&config.desk.tag, config.desk.address.domain());
+    match inbound::interpret(&raw, &settings) {
+        Ok(mail) if json => match serde_json::to_string_pretty(&mail) {
+            Ok(text) => {
+                println!("{text}");
+                0
+            }
+            Err(e) => {
+                eprintln!("maildesk: {e}");
+                super::EXIT_FAILURE
+            }
+        },
+        Ok(mail) => {
+            print!("{}", human(&mail));
+            0
+        }
+        Err(e) => {
+            eprintln!("maildesk: {}: {e}", file.display());
+            super::EXIT_FAILURE
+        }
+    }
+}
+
+fn human(m: &Interpretation) -> String {
+    let mut out = String::new();
+    let from = match &m.from.name {
+        Some(name) => format!("{name} <{}>", m.from.address),
+        None => m.from.address.to_string(),
+    };
+    let line = |out: &mut String, k: &str, v: &str| out.push_str(&format!("{k:<12}{v}\n"));
+    line(&mut out, "From:", &from);
+    line(&mut out, "Subject:", &m.subject);
+    line(&mut out, "Date:", m.date.as_deref().unwrap_or("-"));
+    line(&mut out, "Message-ID:", m.message_id.as_deref().unwrap_or("-"));
+    line(&mut out, "Automatic:", m.auto.map(|a| a.as_str()).unwrap_or("no"));
+    let thread = match (m.thread.ticket, m.thread.by) {
+        (Some(t), Some(by)) => format!(
+            "ticket #{t} (by {})",
+            serde_json::to_value(by).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        ),
+        _ => "new request".into(),
+    };
+    line(&mut out, "Thread:", &thread);
+    for a in &m.attachments {
+        line(
+            &mut out,
+            "Attachment:",
+            &format!("{} ({}, {} bytes{})", a.filename, a.content_type, a.size, if a.inline { ", inline" } else { "" }),
+        );
+    }
+    out.push_str("\n");
+    out.push_str(&m.reply);
+    out.push('\n');
+    out
+}

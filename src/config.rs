@@ -1,0 +1,504 @@
+//! Configuration: embedded defaults, then a TOML file, then `MAILDESK_SECTION__KEY`
+//! environment variables. Loading reports every problem at once, each with its key, and
+//! never half-applies a bad file. This module owns the shape of the config; it must not
+//! open files other than the config file or connect to anything.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::EmailAddress;
+
+/// Environment variables that start with this prefix override config keys.
+pub const ENV_PREFIX: &str = "MAILDESK_";
+
+/// Environment variables with the prefix that are not config keys.
+const ENV_NOT_KEYS: &[&str] = &["MAILDESK_CONFIG", "MAILDESK_LOG"];
+
+/// The whole configuration of one maildesk node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Directory for the SQLite database, blobs, Maildir inbox and file outbox.
+    pub data_dir: PathBuf,
+    /// Where tickets are stored.
+    pub database: DatabaseConfig,
+    /// Who the helpdesk is: name, address, subject tag.
+    pub desk: DeskConfig,
+    /// The local Maildir source.
+    pub maildir: MaildirConfig,
+    /// How outgoing mail leaves.
+    pub outbox: OutboxConfig,
+    /// The web portal.
+    pub portal: PortalConfig,
+    /// Bounds on what is accepted.
+    pub limits: LimitsConfig,
+    /// Sender domains that belong to a customer organisation.
+    pub organisations: Vec<OrganisationConfig>,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` or `postgres://…`; empty means `sqlite://<data_dir>/maildesk.db`.
+    pub url: String,
+    /// Upper bound on pooled connections.
+    pub max_connections: u32,
+    /// How long a SQLite writer waits for a lock before giving up (milliseconds).
+    pub busy_timeout_ms: u64,
+}
+
+/// `[desk]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeskConfig {
+    /// Display name used in From headers and pages.
+    pub name: String,
+    /// The support address customers write to, and the From of our mail.
+    pub address: EmailAddress,
+    /// The word in subject tags: `[<tag> #42]`.
+    pub tag: String,
+}
+
+/// `[maildir]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MaildirConfig {
+    /// Whether `serve` reads the Maildir.
+    pub enabled: bool,
+    /// The Maildir (with `new/`, `cur/`, `tmp/`); empty means `<data_dir>/inbox`.
+    pub path: PathBuf,
+    /// How often `new/` is scanned (milliseconds).
+    pub poll_interval_ms: u64,
+}
+
+/// Which way outgoing mail leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// Write each mail as an `.eml` file into `outbox.dir`.
+    File,
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboxConfig {
+    /// The transport used by the sender.
+    pub transport: TransportKind,
+    /// Target directory of the file transport; empty means `<data_dir>/outbox`.
+    pub dir: PathBuf,
+    /// How often the sender looks for due mail when nothing woke it (milliseconds).
+    pub poll_interval_ms: u64,
+    /// Attempts before a notification is marked failed.
+    pub max_attempts: u32,
+}
+
+/// `[portal]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalConfig {
+    /// Whether `serve` runs the portal.
+    pub enabled: bool,
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// The public URL of the portal, used in links in mail.
+    pub base_url: String,
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Larger messages are quarantined unread.
+    pub max_message_bytes: u64,
+}
+
+/// `[[organisations]]`: mail from these domains files tickets under the organisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationConfig {
+    /// The organisation's name as shown to staff.
+    pub name: String,
+    /// Sender domains, such as `acme.example`.
+    pub domains: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./var"),
+            database: DatabaseConfig::default(),
+            desk: DeskConfig::default(),
+            maildir: MaildirConfig::default(),
+            outbox: OutboxConfig::default(),
+            portal: PortalConfig::default(),
+            limits: LimitsConfig::default(),
+            organisations: Vec::new(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: String::new(), max_connections: 8, busy_timeout_ms: 5_000 }
+    }
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        Self {
+            name: "Support".into(),
+            address: EmailAddress::parse("support@localhost").expect("valid default address"),
+            tag: "Support".into(),
+        }
+    }
+}
+
+impl Default for MaildirConfig {
+    fn default() -> Self {
+        Self { enabled: true, path: PathBuf::new(), poll_interval_ms: 250 }
+    }
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self { transport: TransportKind::File, dir: PathBuf::new(), poll_interval_ms: 1_000, max_attempts: 8 }
+    }
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_message_bytes: 25 * 1024 * 1024 }
+    }
+}
+
+/// Every problem found while loading a config, each naming its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .problems.join("\n  "))]
+pub struct ConfigError {
+    /// One line per problem, `key: what is wrong`.
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Loads the defaults, then `file` (when given), then the `MAILDESK_…` variables in `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let mut table = match file {
+            None => toml::Table::new(),
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => match text.parse::<toml::Table>() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Err(ConfigError {
+                            problems: vec![format!("{}: {}", path.display(), e.to_string().trim())],
+                        });
+                    }
+                },
+                Err(e) => {
+                    return Err(ConfigError { problems: vec![format!("{}: cannot read: {e}", path.display())] });
+                }
+            },
+        };
+        let sources = apply_env(&mut table, env, &mut problems);
+        let config = deserialize_all(table, &sources, &mut problems);
+        config.validate(&mut problems);
+        if problems.is_empty() { Ok(config.resolved()) } else { Err(ConfigError { problems }) }
+    }
+
+    /// Fills the paths left empty with their places under `data_dir`.
+    fn resolved(mut self) -> Config {
+        if self.database.url.is_empty() {
+            self.database.url = format!("sqlite://{}", self.data_dir.join("maildesk.db").display());
+        }
+        if self.maildir.path.as_os_str().is_empty() {
+            self.maildir.path = self.data_dir.join("inbox");
+        }
+        if self.outbox.dir.as_os_str().is_empty() {
+            self.outbox.dir = self.data_dir.join("outbox");
+        }
+        self
+    }
+
+    fn validate(&self, problems: &mut Vec<String>) {
+        let url = &self.database.url;
+        if !url.is_empty() && !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| url.starts_with(s)) {
+            let scheme = url.split(':').next().unwrap_or_default();
+            problems.push(format!("database.url: unknown scheme {scheme:?} (use sqlite:// or postgres://)"));
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections: must be at least 1".into());
+        }
+        let tag_ok = !self.desk.tag.is_empty()
+            && self.desk.tag.len() <= 40
+            && self.desk.tag.chars().all(|c| c.is_alphanumeric() || " ._-".contains(c));
+        if !tag_ok {
+            problems
+                .push(format!("desk.tag: {:?} must be 1-40 letters, digits, spaces, '.', '_' or '-'", self.desk.tag));
+        }
+        if self.desk.name.trim().is_empty() || self.desk.name.contains(['\r', '\n']) {
+            problems.push("desk.name: must be a non-empty single line".into());
+        }
+        if self.maildir.poll_interval_ms == 0 {
+            problems.push("maildir.poll_interval_ms: must be at least 1".into());
+        }
+        if self.outbox.poll_interval_ms == 0 {
+            problems.push("outbox.poll_interval_ms: must be at least 1".into());
+        }
+        if self.outbox.max_attempts == 0 {
+            problems.push("outbox.max_attempts: must be at least 1".into());
+        }
+        if !(self.portal.base_url.starts_with("http://") || self.portal.base_url.starts_with("https://")) {
+            problems.push(format!("portal.base_url: {:?} must start with http:// or https://", self.portal.base_url));
+        }
+        if self.limits.max_message_bytes < 1024 {
+            problems.push("limits.max_message_bytes: must be at least 1024".into());
+        }
+        let mut seen = BTreeMap::new();
+        for (i, org) in self.organisations.iter().enumerate() {
+            if org.name.trim().is_empty() {
+                problems.push(format!("organisations[{i}].name: must not be empty"));
+            }
+            for domain in &org.domains {
+                let ok = EmailAddress::parse(&format!("x@{domain}")).is_ok() && domain.contains('.');
+                if !ok {
+                    problems.push(format!("organisations[{i}].domains: {domain:?} is not a domain"));
+                } else if let Some(other) = seen.insert(domain.to_lowercase(), i) {
+                    problems.push(format!(
+                        "organisations[{i}].domains: {domain:?} is already mapped by organisations[{other}]"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The organisation a sender's domain is mapped to, if any.
+    pub fn organisation_for(&self, domain: &str) -> Option<&OrganisationConfig> {
+        self.organisations.iter().find(|o| o.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
+    }
+}
+
+/// Writes each `MAILDESK_A__B` variable into `table` at `a.b`, typed like the default
+/// value at that key. Returns which variable set which key, for error messages.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+    let mut sources = BTreeMap::new();
+    let mut vars: Vec<_> = env
+        .into_iter()
+        .filter(|(k, _)| {
+            k.starts_with(ENV_PREFIX) && !k.starts_with("MAILDESK_TEST_") && !ENV_NOT_KEYS.contains(&k.as_str())
+        })
+        .collect();
+    vars.sort();
+    for (name, raw) in vars {
+        let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(|s| s.to_lowercase()).collect();
+        if path.iter().any(|p| p.is_empty()) {
+            problems.push(format!("{name}: not a config key (use MAILDESK_SECTION__KEY)"));
+            continue;
+        }
+        let key = path.join(".");
+        let value = match lookup(&defaults, &path) {
+            Some(toml::Value::Integer(_)) => match raw.trim().parse::<i64>() {
+                Ok(n) => toml::Value::Integer(n),
+                Err(_) => {
+                    problems.push(format!("{key} (from {name}): {raw:?} is not a whole number"));
+                    continue;
+                }
+            },
+            Some(toml::Value::Boolean(_)) => match raw.trim().to_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+                "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+                _ => {
+                    problems.push(format!("{key} (from {name}): {raw:?} is not true or false"));
+                    continue;
+                }
+            },
+            Some(toml::Value::Array(_)) => match format!("v = {raw}").parse::<toml::Table>() {
+                Ok(mut t) => t.remove("v").unwrap_or(toml::Value::Array(Vec::new())),
+                Err(_) => {
+                    problems.push(format!("{key} (from {name}): not a TOML array"));
+                    continue;
+                }
+            },
+            _ => toml::Value::String(raw),
+        };
+        if insert(table, &path, value) {
+            sources.insert(key, name);
+        } else {
+            problems.push(format!("{key} (from {name}): {} is not a section", path[..path.len() - 1].join(".")));
+        }
+    }
+    sources
+}
+
+fn lookup<'a>(table: &'a toml::Table, path: &[String]) -> Option<&'a toml::Value> {
+    let (last, parents) = path.split_last()?;
+    let mut current = table;
+    for p in parents {
+        current = current.get(p)?.as_table()?;
+    }
+    current.get(last)
+}
+
+fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) -> bool {
+    let Some((last, parents)) = path.split_last() else { return false };
+    let mut current = table;
+    for p in parents {
+        let entry = current.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry.as_table_mut() {
+            Some(t) => current = t,
+            None => return false,
+        }
+    }
+    current.insert(last.clone(), value);
+    true
+}
+
+/// Deserialises `table`, collecting every bad or unknown key: each failing key is reported
+/// and removed (so its default applies) and deserialisation retried.
+fn deserialize_all(mut table: toml::Table, sources: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Config {
+    // A key set by an environment variable, or a section holding one, names the variable.
+    let describe = |key: &str| {
+        let section = format!("{key}.");
+        let var = sources.iter().find(|(k, _)| k.as_str() == key || k.starts_with(&section)).map(|(_, v)| v);
+        match var {
+            Some(var) => format!("{key} (from {var})"),
+            None => key.to_string(),
+        }
+    };
+    for _ in 0..64 {
+        let mut unknown: Vec<String> = Vec::new();
+        let mut track = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let de = serde_ignored::Deserializer::new(table.clone(), &mut track);
+        match serde_path_to_error::deserialize::<_, Config>(de) {
+            Ok(config) => {
+                for key in unknown {
+                    problems.push(format!("{}: unknown key", describe(&key)));
+                }
+                return config;
+            }
+            Err(err) => {
+                let segments: Vec<String> = err
+                    .path()
+                    .iter()
+                    .map(|s| match s {
+                        serde_path_to_error::Segment::Seq { index } => index.to_string(),
+                        serde_path_to_error::Segment::Map { key } => key.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                let key = err.path().to_string();
+                let message = err.inner().to_string();
+                let first_line = message.lines().next().unwrap_or_default().trim();
+                problems.push(format!("{}: {first_line}", describe(&key)));
+                if !remove(&mut table, &segments) {
+                    return Config::default();
+                }
+            }
+        }
+    }
+    Config::default()
+}
+
+/// Removes the value at `path` (an array element takes its whole array with it).
+fn remove(table: &mut toml::Table, path: &[String]) -> bool {
+    let Some((first, rest)) = path.split_first() else { return false };
+    if rest.is_empty() {
+        return table.remove(first).is_some();
+    }
+    match table.get_mut(first) {
+        Some(toml::Value::Table(t)) => remove(t, rest),
+        Some(toml::Value::Array(_)) => table.remove(first).is_some(),
+        _ => table.remove(first).is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn no_config_means_embedded_defaults_under_var() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(c.database.url, "sqlite://./var/maildesk.db");
+        assert_eq!(c.maildir.path, PathBuf::from("./var/inbox"));
+        assert_eq!(c.outbox.dir, PathBuf::from("./var/outbox"));
+        assert_eq!(c.portal.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.desk.tag, "Support");
+    }
+
+    #[test]
+    fn file_then_env_override_in_that_order() {
+        let c = load_str(
+            "data_dir = \"/srv/md\"\n[desk]\ntag = \"Help\"\n[portal]\nlisten = \"127.0.0.1:9000\"\n",
+            &[("MAILDESK_PORTAL__LISTEN", "127.0.0.1:9100"), ("MAILDESK_MAILDIR__POLL_INTERVAL_MS", "40")],
+        )
+        .unwrap();
+        assert_eq!(c.desk.tag, "Help");
+        assert_eq!(c.portal.listen.port(), 9100);
+        assert_eq!(c.maildir.poll_interval_ms, 40);
+        assert_eq!(c.database.url, "sqlite:///srv/md/maildesk.db");
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_key() {
+        let err = load_str(
+            "[database]\nurl = \"mysql://x\"\nmax_connections = \"many\"\n[desk]\naddress = \"nobody\"\ntagg = 1\n[portal]\nlisten = \"here\"\n",
+            &[("MAILDESK_MAILDIR__ENABLED", "perhaps"), ("MAILDESK_NOPE__X", "1")],
+        )
+        .unwrap_err();
+        let all = err.problems.join("\n");
+        for key in [
+            "database.url",
+            "database.max_connections",
+            "desk.address",
+            "desk.tagg",
+            "portal.listen",
+            "maildir.enabled (from MAILDESK_MAILDIR__ENABLED)",
+            "nope (from MAILDESK_NOPE__X)",
+        ] {
+            assert!(all.contains(key), "missing {key} in:\n{all}");
+        }
+        assert_eq!(err.problems.len(), 7, "{all}");
+    }
+
+    #[test]
+    fn organisations_map_domains() {
+        let c = load_str("[[organisations]]\nname = \"Acme\"\ndomains = [\"acme.example\"]\n", &[]).unwrap();
+        assert_eq!(c.organisation_for("ACME.example").unwrap().name, "Acme");
+        assert!(c.organisation_for("other.example").is_none());
+        let err = load_str("[[organisations]]\nname = \"A\"\ndomains = [\"a.example\"]\n[[organisations]]\nname = \"B\"\ndomains = [\"a.example\"]\n", &[]).unwrap_err();
+        assert!(err.problems[0].contains("organisations[1].domains"), "{:?}", err.problems);
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_file() {
+        let err = load_str("[desk\n", &[]).unwrap_err();
+        assert!(err.problems[0].contains("c.toml"), "{:?}", err.problems);
+    }
+}

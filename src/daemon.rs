@@ -1,0 +1,53 @@
+//! `maildesk serve`: the sources, the outbox sender and the portal as tracked tasks under
+//! one shutdown signal. On shutdown each task finishes the message in hand; the store is
+//! closed last.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::outbound::{self, Transport};
+use crate::{App, portal, sources};
+
+/// How long tasks get to finish after shutdown is signalled.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs the daemon until `shutdown` fires. `listener` is the portal's socket (bound by
+/// the caller, so tests can use port 0), or `None` to run without the portal.
+pub async fn run(app: Arc<App>, listener: Option<TcpListener>, transport: Transport, shutdown: CancellationToken) {
+    let tracker = TaskTracker::new();
+    if app.config.maildir.enabled {
+        tracker.spawn(sources::maildir::run(app.clone(), app.config.maildir.path.clone(), shutdown.clone()));
+    }
+    tracker.spawn(outbound::run(app.clone(), transport, shutdown.clone()));
+    if let Some(listener) = listener {
+        if let Ok(addr) = listener.local_addr() {
+            info!(%addr, "portal listening");
+        }
+        let (app, token) = (app.clone(), shutdown.clone());
+        tracker.spawn(async move {
+            if let Err(e) = portal::serve(listener, app, token).await {
+                warn!(error = %e, "portal stopped");
+            }
+        });
+    }
+    tracker.close();
+    shutdown.cancelled().await;
+    info!("shutting down");
+    if tokio::time::timeout(DRAIN_DEADLINE, tracker.wait()).await.is_err() {
+        warn!("tasks did not finish in time");
+    }
+    app.store.close().await;
+    info!("stopped");
+}
+
+/// The transport the config asks for.
+pub fn transport(app: &App) -> Transport {
+    match app.config.outbox.transport {
+        crate::config::TransportKind::File => Transport::File(app.config.outbox.dir.clone()),
+    }
+}

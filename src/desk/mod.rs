@@ -1,0 +1,51 @@
+//! The domain rules. Desk turns an interpreted mail (and later portal forms, CLI and email
+//! commands) into exactly one store transaction, and decides who is notified. Every rule
+//! lives here once; sources, portal and CLI call it. Desk never speaks SQL and never sends
+//! mail itself: it writes outbox rows in the same transaction as the change.
+
+mod notify;
+mod receive;
+
+pub use notify::AcknowledgementData;
+pub use receive::receive;
+
+use crate::domain::TicketNumber;
+use crate::inbound::Auto;
+use crate::store::StoreError;
+
+/// What an inbound message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It opened this ticket.
+    Opened(TicketNumber),
+    /// It became a comment on this ticket.
+    Commented(TicketNumber),
+    /// It was automatic mail: recorded, no ticket, no answer.
+    Automatic(Auto),
+    /// It had already been applied; nothing changed.
+    Duplicate,
+    /// It could not be processed and is in the quarantine for this reason.
+    Quarantined(String),
+}
+
+impl Outcome {
+    /// The stable word for this outcome, as logged and stored.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Opened(_) => "opened",
+            Outcome::Commented(_) => "commented",
+            Outcome::Automatic(a) => a.as_str(),
+            Outcome::Duplicate => "duplicate",
+            Outcome::Quarantined(_) => "quarantined",
+        }
+    }
+}
+
+/// Why desk could not settle a message now. Anything else is quarantined, so the only
+/// error is a temporary one: the caller keeps the message and tries again later.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The store is unavailable (locked, unreachable, disk failing).
+    #[error("temporary failure, try again later: {0}")]
+    Temporary(#[source] StoreError),
+}

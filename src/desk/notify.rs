@@ -1,0 +1,79 @@
+//! Who is told what. Desk writes each notification as an outbox row inside the
+//! transaction of the change that caused it; outbound renders and sends it later.
+
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+use crate::domain::TicketNumber;
+use crate::inbound::{self, Interpretation};
+use crate::store::{NewOutboxRow, StoreError, Tx};
+
+/// At most this many Message-IDs are carried in References: enough to thread in every
+/// client, short enough for every server.
+const MAX_REFERENCES: usize = 20;
+
+/// What the acknowledgement templates are filled with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcknowledgementData {
+    /// The new ticket's number.
+    pub ticket: i64,
+    /// The ticket's subject.
+    pub subject: String,
+    /// The start of the customer's request.
+    pub summary: String,
+    /// The customer's name, if known.
+    pub name: Option<String>,
+    /// Where the customer can follow the request.
+    pub portal_url: String,
+}
+
+/// A fresh Message-ID of ours for a notification about `ticket`: `md.<ticket>.<random>@<domain>`.
+pub fn new_message_id(app: &App, ticket: TicketNumber) -> String {
+    format!("md.{}.{:016x}@{}", ticket.0, rand::random::<u64>(), app.config.desk.address.domain())
+}
+
+/// The References of a mail answering `mail`: its own chain plus its Message-ID, capped.
+fn references_for(mail: &Interpretation) -> Vec<String> {
+    let mut refs: Vec<String> = mail.references.clone();
+    if let Some(id) = &mail.message_id {
+        if !refs.contains(id) {
+            refs.push(id.clone());
+        }
+    }
+    let excess = refs.len().saturating_sub(MAX_REFERENCES);
+    if excess > 0 {
+        // Keep the first (the thread's root) and the most recent ones.
+        refs.drain(1..=excess);
+    }
+    refs
+}
+
+/// Queues the acknowledgement of a new request to its sender, threaded under their mail.
+pub(super) async fn acknowledge(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    mail: &Interpretation,
+) -> Result<(), StoreError> {
+    let summary: String = mail.reply.chars().take(400).collect();
+    let data = AcknowledgementData {
+        ticket: ticket.0,
+        subject: inbound::clean_subject(&mail.subject),
+        summary,
+        name: mail.from.name.clone(),
+        portal_url: format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0),
+    };
+    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let message_id = new_message_id(app, ticket);
+    tx.enqueue(&NewOutboxRow {
+        kind: "acknowledgement",
+        ticket: Some(ticket),
+        recipient: mail.from.address.as_str(),
+        message_id: &message_id,
+        in_reply_to: mail.message_id.as_deref(),
+        references: &references_for(mail),
+        payload: &payload,
+    })
+    .await?;
+    tx.add_thread_id(&message_id, ticket).await
+}

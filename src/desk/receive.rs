@@ -1,0 +1,175 @@
+//! Receiving one inbound message: a new request opens a ticket, a reply becomes a comment,
+//! automatic mail is recorded, a repeat changes nothing, and what cannot be processed is
+//! quarantined. Each in one transaction, the fingerprint claimed first.
+
+use tracing::{info, instrument, warn};
+
+use super::{DeskError, Outcome, notify};
+use crate::App;
+use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
+use crate::inbound::{self, Interpretation, Thread};
+use crate::store::{NewAttachment, NewComment, NewTicket, StoreError, Tx};
+
+/// Applies one raw message from `source` (such as `maildir:name` or `pipe`).
+///
+/// Returns once the effect is committed (or the message is quarantined): only then may the
+/// source let go of the message. A [`DeskError`] means nothing was changed and the message
+/// must be kept for another try.
+#[instrument(skip_all, fields(source = %source, bytes = raw.len()))]
+pub async fn receive(app: &App, raw: &[u8], source: &str) -> Result<Outcome, DeskError> {
+    let limit = app.config.limits.max_message_bytes;
+    if raw.len() as u64 > limit {
+        let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", raw.len());
+        return quarantine(app, raw, &inbound::fingerprint(raw, None), source, reason).await;
+    }
+    let mail = match inbound::interpret(raw, &app.inbound) {
+        Ok(mail) => mail,
+        Err(e) => return quarantine(app, raw, &inbound::fingerprint(raw, None), source, e.to_string()).await,
+    };
+    let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
+    match apply(app, &mail, &fingerprint, source).await {
+        Ok(outcome) => {
+            info!(outcome = outcome.as_str(), ticket = ?ticket_of(&outcome), "message applied");
+            if matches!(outcome, Outcome::Opened(_)) {
+                app.outbox_wake.notify_one();
+            }
+            Ok(outcome)
+        }
+        Err(e) if e.is_temporary() => {
+            warn!(error = %e, "temporary failure; message kept for another try");
+            Err(DeskError::Temporary(e))
+        }
+        Err(e) => quarantine(app, raw, &fingerprint, source, format!("could not apply: {e}")).await,
+    }
+}
+
+fn ticket_of(outcome: &Outcome) -> Option<i64> {
+    match outcome {
+        Outcome::Opened(t) | Outcome::Commented(t) => Some(t.0),
+        _ => None,
+    }
+}
+
+async fn quarantine(
+    app: &App,
+    raw: &[u8],
+    fingerprint: &str,
+    source: &str,
+    reason: String,
+) -> Result<Outcome, DeskError> {
+    warn!(%reason, "message quarantined");
+    let stored = async {
+        let sha = app.store.blobs.put(raw)?;
+        let mut tx = app.store.begin().await?;
+        tx.quarantine(fingerprint, source, &reason, &sha, raw.len() as i64).await?;
+        tx.commit().await
+    };
+    stored.await.map_err(DeskError::Temporary)?;
+    Ok(Outcome::Quarantined(reason))
+}
+
+async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, source: &str) -> Result<Outcome, StoreError> {
+    // Blobs first: content-addressed and idempotent, so a rollback leaves no harm.
+    let mut blobs = Vec::with_capacity(mail.attachments.len());
+    for a in &mail.attachments {
+        blobs.push(app.store.blobs.put(&a.bytes)?);
+    }
+    let mut tx = app.store.begin().await?;
+    if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), source).await? {
+        tx.rollback().await?;
+        return Ok(Outcome::Duplicate);
+    }
+    if let Some(kind) = mail.auto {
+        tx.set_outcome(fingerprint, kind.as_str(), None).await?;
+        tx.commit().await?;
+        return Ok(Outcome::Automatic(kind));
+    }
+    let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?.map(|(t, _)| t);
+    let thread = Thread::resolve(by_references, mail.subject_tag(&app.inbound));
+    let existing = match thread.ticket {
+        Some(t) if tx.ticket_exists(t).await? => Some(t),
+        _ => None,
+    };
+    let author = contact(app, &mut tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
+    let (ticket, outcome) = match existing {
+        Some(t) => {
+            tx.add_participant(t, author, "cc").await?;
+            tx.touch_ticket(t).await?;
+            (t, Outcome::Commented(t))
+        }
+        None => {
+            let organisation_id = tx.contact_organisation(author).await?;
+            let t = tx
+                .insert_ticket(&NewTicket {
+                    subject: &inbound::clean_subject(&mail.subject),
+                    requester_id: author,
+                    organisation_id,
+                    status: Status::Open,
+                    priority: Priority::Medium,
+                })
+                .await?;
+            tx.add_participant(t, author, "requester").await?;
+            (t, Outcome::Opened(t))
+        }
+    };
+    add_cc_participants(app, &mut tx, ticket, mail).await?;
+    let comment_id = tx
+        .insert_comment(&NewComment {
+            ticket,
+            author_id: Some(author),
+            public: true,
+            body_text: &mail.text,
+            body_reply: &mail.reply,
+            body_html: mail.html.as_deref(),
+            message_id: mail.message_id.as_deref(),
+        })
+        .await?;
+    for (a, sha) in mail.attachments.iter().zip(&blobs) {
+        tx.insert_attachment(
+            comment_id,
+            &NewAttachment {
+                filename: &a.filename,
+                content_type: &a.content_type,
+                size: a.size as i64,
+                sha256: sha,
+                inline: a.inline,
+                content_id: a.content_id.as_deref(),
+            },
+        )
+        .await?;
+    }
+    if let Some(id) = &mail.message_id {
+        tx.add_thread_id(id, ticket).await?;
+    }
+    if matches!(outcome, Outcome::Opened(_)) && mail.from.address != app.config.desk.address {
+        notify::acknowledge(app, &mut tx, ticket, mail).await?;
+    }
+    tx.set_outcome(fingerprint, outcome.as_str(), Some(ticket)).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// The contact for `address`, created when unknown, in the organisation its domain is
+/// mapped to.
+async fn contact(app: &App, tx: &mut Tx, address: &EmailAddress, name: &str) -> Result<i64, StoreError> {
+    let organisation = match app.config.organisation_for(address.domain()) {
+        Some(org) => Some(tx.upsert_organisation(&org.name).await?),
+        None => None,
+    };
+    tx.upsert_contact(address, name, organisation).await
+}
+
+/// Customers in Cc become participants (IN11); our own address never does.
+async fn add_cc_participants(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    mail: &Interpretation,
+) -> Result<(), StoreError> {
+    let others = mail.cc.iter().filter(|a| **a != app.config.desk.address && **a != mail.from.address);
+    for address in others.take(20) {
+        let id = contact(app, tx, address, "").await?;
+        tx.add_participant(ticket, id, "cc").await?;
+    }
+    Ok(())
+}

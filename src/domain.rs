@@ -1,0 +1,224 @@
+//! Small value types shared by every layer: addresses, message ids, ticket numbers,
+//! statuses. Each constructor rejects bad input once, at the edge, so code further in can
+//! trust the value. Nothing here does I/O.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused by one of the constructors in this module.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DomainError {
+    /// The text is not a usable mailbox address.
+    #[error("not a valid email address: {0:?}")]
+    Address(String),
+    /// The text is not a valid Message-ID.
+    #[error("not a valid Message-ID: {0:?}")]
+    MessageId(String),
+    /// The text names no known ticket status.
+    #[error("unknown status {0:?}")]
+    Status(String),
+    /// The text names no known priority.
+    #[error("unknown priority {0:?}")]
+    Priority(String),
+}
+
+/// A mailbox address, lower-cased so that two spellings of one mailbox compare equal.
+///
+/// The check is deliberately modest (one `@`, a non-empty local part, a domain with no
+/// spaces or angle brackets): mail in the wild is messy, and the job here is to refuse
+/// what cannot be a mailbox, not to implement RFC 5321 in full.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// Parses and normalises an address such as `Jane@Example.COM`.
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        let trimmed = text.trim().trim_start_matches('<').trim_end_matches('>').trim();
+        let bad = || DomainError::Address(text.chars().take(200).collect());
+        let (local, domain) = trimmed.rsplit_once('@').ok_or_else(bad)?;
+        let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>,;\"@".contains(c);
+        if local.is_empty()
+            || domain.is_empty()
+            || trimmed.len() > 320
+            || local.contains(forbidden)
+            || domain.contains(forbidden)
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+        {
+            return Err(bad());
+        }
+        Ok(Self(trimmed.to_lowercase()))
+    }
+
+    /// The address as text, lower-cased.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
+    }
+
+    /// The part before the `@`.
+    pub fn local_part(&self) -> &str {
+        self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EmailAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A Message-ID without its angle brackets, as it is compared and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// Accepts `<id@host>` or `id@host`; refuses empty ids and ids with spaces.
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        let id = text.trim().trim_start_matches('<').trim_end_matches('>').trim();
+        if id.is_empty() || id.len() > 998 || id.contains(|c: char| c.is_whitespace() || c == '<' || c == '>') {
+            return Err(DomainError::MessageId(text.chars().take(200).collect()));
+        }
+        Ok(Self(id.to_string()))
+    }
+
+    /// The id without angle brackets.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id as it is written in a header: `<id>`.
+    pub fn bracketed(&self) -> String {
+        format!("<{}>", self.0)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>", self.0)
+    }
+}
+
+/// The number customers see in `[Support #42]`; it is the ticket's primary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TicketNumber(pub i64);
+
+impl fmt::Display for TicketNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $err:ident, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable text stored in the database and shown in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the stable text (case-insensitive, `_` and spaces taken as `-`).
+            pub fn parse(text: &str) -> Result<Self, DomainError> {
+                let wanted = text.trim().to_lowercase().replace(['_', ' '], "-");
+                match wanted.as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(DomainError::$err(text.chars().take(100).collect())),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where a ticket is in its life (ST4).
+    Status, Status, {
+        Open => "open",
+        InProgress => "in-progress",
+        WaitingOnCustomer => "waiting-on-customer",
+        WaitingOnVendor => "waiting-on-vendor",
+        Resolved => "resolved",
+        Closed => "closed",
+        Cancelled => "cancelled",
+    }
+);
+
+text_enum!(
+    /// How urgent a ticket is (ST4).
+    Priority, Priority, {
+        Low => "low",
+        Medium => "medium",
+        High => "high",
+        Urgent => "urgent",
+    }
+);
+
+impl Status {
+    /// Whether the ticket still needs work (not resolved, closed or cancelled).
+    pub fn is_active(self) -> bool {
+        !matches!(self, Status::Resolved | Status::Closed | Status::Cancelled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_normalised_and_checked() {
+        let a = EmailAddress::parse(" <Jane.Doe@Example.COM> ").unwrap();
+        assert_eq!(a.as_str(), "jane.doe@example.com");
+        assert_eq!(a.domain(), "example.com");
+        assert_eq!(a.local_part(), "jane.doe");
+        for bad in ["", "jane", "@example.com", "jane@", "ja ne@example.com", "a@b@c", "x@.com"] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn message_ids_lose_brackets() {
+        let id = MessageId::parse("<abc.123@host>").unwrap();
+        assert_eq!(id.as_str(), "abc.123@host");
+        assert_eq!(id.bracketed(), "<abc.123@host>");
+        assert!(MessageId::parse("<>").is_err());
+        assert!(MessageId::parse("a b@c").is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()).unwrap(), *s);
+        }
+        assert_eq!(Status::parse("Waiting on Customer").unwrap(), Status::WaitingOnCustomer);
+        assert!(Status::parse("maybe").is_err());
+        assert_eq!(Priority::parse("URGENT").unwrap(), Priority::Urgent);
+    }
+}

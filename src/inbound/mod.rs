@@ -1,0 +1,175 @@
+//! Reading mail: raw bytes in, a typed [`Interpretation`] out. `parse` (mail-parser) →
+//! `classify` (auto-reply, bounce, list, our own mail) → `thread` (which ticket) → `reply`
+//! (new text vs quoted history). Pure: no database, no files, no clock, no network, so it
+//! is easy to test on fixtures and to fuzz. `maildesk parse --json` prints exactly this.
+
+mod classify;
+mod html;
+mod parse;
+mod reply;
+mod thread;
+
+use serde::Serialize;
+
+use crate::domain::{EmailAddress, TicketNumber};
+
+pub use classify::Auto;
+pub use reply::visible_reply;
+pub use thread::{Thread, ThreadBy, clean_subject};
+
+/// Why a message cannot be interpreted at all (it goes to the quarantine).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InboundError {
+    /// The bytes are empty.
+    #[error("empty message")]
+    Empty,
+    /// The bytes do not have the shape of an Internet message.
+    #[error("not an email message (no header block)")]
+    NotMail,
+    /// There is no usable From address to attribute it to.
+    #[error("no usable sender address in From")]
+    NoSender,
+}
+
+/// What inbound needs to know about this helpdesk. Built once; cheap to share.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    tag: regex::Regex,
+    own_domain: String,
+}
+
+impl Settings {
+    /// Settings for the subject tag word `tag` (as in `[Support #42]`) and the domain of
+    /// our own Message-IDs, used to recognise our own mail coming back.
+    pub fn new(tag: &str, own_domain: &str) -> Settings {
+        let pattern = format!(r"(?i)\[\s*{}\s*#\s*(\d{{1,15}})\s*\]", regex::escape(tag.trim()));
+        Settings {
+            tag: regex::Regex::new(&pattern).expect("escaped tag makes a valid pattern"),
+            own_domain: own_domain.to_ascii_lowercase(),
+        }
+    }
+}
+
+/// A sender or recipient: display name and address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mailbox {
+    /// Display name, when the mail gave one.
+    pub name: Option<String>,
+    /// The address, lower-cased.
+    pub address: EmailAddress,
+}
+
+/// An attachment as the interpretation shows it; `bytes` stay out of the JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    /// File name as given, or one made up from the type.
+    pub filename: String,
+    /// MIME type, `type/subtype`.
+    pub content_type: String,
+    /// Size of the decoded content in bytes.
+    pub size: usize,
+    /// Whether it is shown inside the message (inline image) rather than attached.
+    pub inline: bool,
+    /// Its Content-ID without brackets, for `cid:` references.
+    #[serde(skip)]
+    pub content_id: Option<String>,
+    /// The decoded content.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// Everything maildesk reads from one message. Field names and shapes are a contract:
+/// `maildesk parse --json` prints this, and other tools rely on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interpretation {
+    /// Message-ID without brackets.
+    pub message_id: Option<String>,
+    /// The sender.
+    pub from: Mailbox,
+    /// To addresses.
+    pub to: Vec<EmailAddress>,
+    /// Cc addresses.
+    pub cc: Vec<EmailAddress>,
+    /// Reply-To addresses.
+    pub reply_to: Vec<EmailAddress>,
+    /// The decoded subject (empty when there was none).
+    pub subject: String,
+    /// The Date header as RFC 3339, when valid.
+    pub date: Option<String>,
+    /// The whole plain-text body (from text/plain, or converted from HTML).
+    pub text: String,
+    /// The HTML body, sanitised; null when the mail had none.
+    pub html: Option<String>,
+    /// The new text: `text` without quoted history and signature.
+    pub reply: String,
+    /// Attachments, inline parts and forwarded messages.
+    pub attachments: Vec<Attachment>,
+    /// What kind of automatic mail this is; null for mail a person wrote.
+    pub auto: Option<Auto>,
+    /// Which ticket this belongs to, and how that was found.
+    pub thread: Thread,
+    /// The Message-ID this answers, without brackets.
+    pub in_reply_to: Option<String>,
+    /// The References chain, oldest first, without brackets.
+    pub references: Vec<String>,
+}
+
+impl Interpretation {
+    /// The ticket number in the subject tag, if there is one.
+    pub fn subject_tag(&self, settings: &Settings) -> Option<TicketNumber> {
+        thread::subject_tag(&self.subject, &settings.tag)
+    }
+
+    /// Message-IDs this mail refers to, most specific first (In-Reply-To, then the
+    /// References from newest to oldest), without repeats, at most 50.
+    pub fn referenced_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        let newest_first = self.in_reply_to.iter().chain(self.references.iter().rev());
+        for id in newest_first {
+            if !ids.contains(&id.as_str()) {
+                ids.push(id);
+            }
+            if ids.len() == 50 {
+                break;
+            }
+        }
+        ids
+    }
+}
+
+/// Interprets one raw message. `thread` is filled from what the message itself says (its
+/// subject tag); references to Message-IDs are resolved by desk against the store, through
+/// [`Thread::resolve`].
+pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, InboundError> {
+    let parsed = parse::parse(raw)?;
+    let auto = classify::classify(&parsed, &settings.own_domain);
+    let reply = reply::visible_reply(&parsed.text);
+    let tag = thread::subject_tag(&parsed.subject, &settings.tag);
+    Ok(Interpretation {
+        message_id: parsed.message_id,
+        from: parsed.from,
+        to: parsed.to,
+        cc: parsed.cc,
+        reply_to: parsed.reply_to,
+        subject: parsed.subject,
+        date: parsed.date,
+        text: parsed.text,
+        html: parsed.html,
+        reply,
+        attachments: parsed.attachments,
+        auto,
+        thread: Thread::resolve(None, tag),
+        in_reply_to: parsed.in_reply_to,
+        references: parsed.references,
+    })
+}
+
+/// The identity of a message for exactly-once processing: its Message-ID, or the SHA-256
+/// of its bytes when it has none.
+pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
+    use sha2::Digest;
+    match message_id {
+        Some(id) => format!("mid:{id}"),
+        None => format!("sha256:{}", hex::encode(sha2::Sha256::digest(raw))),
+    }
+}

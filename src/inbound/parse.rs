@@ -1,0 +1,190 @@
+//! MIME: mail-parser's message turned into owned, normalised fields. Line endings become
+//! LF, so a message reads the same whether it arrived with CRLF or LF.
+
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+
+use super::{Attachment, InboundError, Mailbox, html};
+use crate::domain::{EmailAddress, MessageId};
+
+/// The fields of a message before classification and threading.
+pub(super) struct Parsed {
+    pub message_id: Option<String>,
+    pub from: Mailbox,
+    pub to: Vec<EmailAddress>,
+    pub cc: Vec<EmailAddress>,
+    pub reply_to: Vec<EmailAddress>,
+    pub subject: String,
+    pub date: Option<String>,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// Lower-cased header names and raw values, for classification.
+    pub headers: Vec<(String, String)>,
+    /// `type/subtype` of the top-level part, lower-cased.
+    pub content_type: String,
+    /// The `report-type` parameter of a multipart/report.
+    pub report_type: Option<String>,
+    /// The Return-Path was `<>`.
+    pub null_return_path: bool,
+}
+
+pub(super) fn parse(raw: &[u8]) -> Result<Parsed, InboundError> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(InboundError::Empty);
+    }
+    let message = MessageParser::default().parse(raw).ok_or(InboundError::NotMail)?;
+    if message.headers().is_empty() {
+        return Err(InboundError::NotMail);
+    }
+    let from = message
+        .from()
+        .and_then(first_mailbox)
+        .or_else(|| message.sender().and_then(first_mailbox))
+        .ok_or(InboundError::NoSender)?;
+    let root_type = message.root_part().content_type();
+    let content_type = root_type.map(type_of).unwrap_or_else(|| "text/plain".into());
+    let report_type = root_type.and_then(|t| t.attribute("report-type")).map(|s| s.to_ascii_lowercase());
+    let return_path = message.header_raw("Return-Path").map(str::trim);
+    let headers =
+        message.headers_raw().map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string())).collect();
+    let html_parts: Vec<&str> = message
+        .html_bodies()
+        .filter_map(|p| match &p.body {
+            PartType::Html(h) => Some(h.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let text_parts: Vec<&str> = message
+        .text_bodies()
+        .filter_map(|p| match &p.body {
+            PartType::Text(t) => Some(t.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let text = if text_parts.is_empty() {
+        html_parts.iter().map(|h| html::to_text(h)).collect::<Vec<_>>().join("\n")
+    } else {
+        text_parts.join("\n")
+    };
+    let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n")));
+    Ok(Parsed {
+        message_id: message.message_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
+        from,
+        to: addresses(message.to()),
+        cc: addresses(message.cc()),
+        reply_to: addresses(message.reply_to()),
+        subject: one_line(message.subject().unwrap_or_default()),
+        date: message.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339()),
+        text: normalise_newlines(&text),
+        html: html.map(|h| normalise_newlines(&h)),
+        attachments: attachments(&message),
+        in_reply_to: ids(message.in_reply_to()).into_iter().next(),
+        references: ids(message.references()),
+        headers,
+        content_type,
+        report_type,
+        null_return_path: return_path.is_some_and(|p| p == "<>" || p.is_empty()),
+    })
+}
+
+fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
+    address.iter().find_map(|a| {
+        let email = EmailAddress::parse(a.address()?).ok()?;
+        let name = a.name().map(one_line).filter(|n| !n.is_empty());
+        Some(Mailbox { name, address: email })
+    })
+}
+
+fn addresses(address: Option<&Address<'_>>) -> Vec<EmailAddress> {
+    let mut out = Vec::new();
+    for a in address.into_iter().flat_map(|a| a.iter()) {
+        if let Some(email) = a.address().and_then(|s| EmailAddress::parse(s).ok()) {
+            if !out.contains(&email) {
+                out.push(email);
+            }
+        }
+    }
+    out
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    let raw: Vec<&str> = match value {
+        HeaderValue::Text(t) => vec![t.as_ref()],
+        HeaderValue::TextList(list) => list.iter().map(|t| t.as_ref()).collect(),
+        _ => Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for id in raw.into_iter().filter_map(|t| MessageId::parse(t).ok()) {
+        if !out.iter().any(|o| o == id.as_str()) {
+            out.push(id.as_str().to_string());
+        }
+    }
+    out
+}
+
+fn type_of(ct: &mail_parser::ContentType<'_>) -> String {
+    match ct.subtype() {
+        Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+        None => ct.ctype().to_ascii_lowercase(),
+    }
+}
+
+fn attachments(message: &Message<'_>) -> Vec<Attachment> {
+    message
+        .attachments()
+        .enumerate()
+        .filter(|(_, part)| !matches!(part.body, PartType::Multipart(_)))
+        .map(|(i, part)| {
+            let content_type = part.content_type().map(type_of).unwrap_or_else(|| match part.body {
+                PartType::Message(_) => "message/rfc822".into(),
+                PartType::Text(_) => "text/plain".into(),
+                PartType::Html(_) => "text/html".into(),
+                _ => "application/octet-stream".into(),
+            });
+            let filename = part
+                .attachment_name()
+                .map(one_line)
+                .filter(|n| !n.is_empty())
+                .or_else(|| part.message().and_then(|m| m.subject()).map(|s| format!("{}.eml", one_line(s))))
+                .unwrap_or_else(|| format!("attachment-{}.{}", i + 1, extension_for(&content_type)));
+            let disposition_inline =
+                part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
+            let bytes = part.contents().to_vec();
+            Attachment {
+                filename,
+                size: bytes.len(),
+                inline: disposition_inline || matches!(part.body, PartType::InlineBinary(_)),
+                content_id: part
+                    .content_id()
+                    .and_then(|id| MessageId::parse(id).ok())
+                    .map(|id| id.as_str().to_string()),
+                content_type,
+                bytes,
+            }
+        })
+        .collect()
+}
+
+fn extension_for(content_type: &str) -> &'static str {
+    match content_type {
+        "message/rfc822" => "eml",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "application/pdf" => "pdf",
+        _ => "bin",
+    }
+}
+
+/// Folded or multi-line header text as one line with single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn normalise_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}

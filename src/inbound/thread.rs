@@ -1,0 +1,105 @@
+//! Which ticket a message belongs to. Never by guessing from the subject text: only by a
+//! subject tag `[Tag #42]` or by Message-IDs the store knows (resolved by desk).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::domain::TicketNumber;
+
+/// How a message was matched to its ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThreadBy {
+    /// `[Tag #42]` in the subject.
+    SubjectTag,
+    /// A signed `support+…@` reply address (reserved: produced once signed reply
+    /// addresses are issued by outbound).
+    ReplyAddress,
+    /// In-Reply-To or References naming a Message-ID of the ticket.
+    References,
+}
+
+/// The ticket a message belongs to, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Thread {
+    /// The ticket number, or null for a new request.
+    pub ticket: Option<TicketNumber>,
+    /// How it was found, or null.
+    pub by: Option<ThreadBy>,
+}
+
+impl Thread {
+    /// Decides between the ticket found by references and the one in the subject tag:
+    /// references are the stronger evidence (the client kept them on purpose).
+    pub fn resolve(by_references: Option<TicketNumber>, by_tag: Option<TicketNumber>) -> Thread {
+        match (by_references, by_tag) {
+            (Some(t), _) => Thread { ticket: Some(t), by: Some(ThreadBy::References) },
+            (None, Some(t)) => Thread { ticket: Some(t), by: Some(ThreadBy::SubjectTag) },
+            (None, None) => Thread { ticket: None, by: None },
+        }
+    }
+}
+
+/// The ticket number of the first subject tag that `tag` matches.
+pub(super) fn subject_tag(subject: &str, tag: &Regex) -> Option<TicketNumber> {
+    let caps = tag.captures(subject)?;
+    let n: i64 = caps.get(1)?.as_str().parse().ok()?;
+    (n > 0).then_some(TicketNumber(n))
+}
+
+static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*((re|fw|fwd|aw|wg|sv|vs|antw|rif|tr|r|odp|ответ|回复|答复|转发)\s*(\[\d+\])?\s*[:：]\s*)+")
+        .expect("valid pattern")
+});
+static ANY_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[[^\[\]#]{1,40}#\s*\d{1,15}\s*\]").expect("valid pattern"));
+
+/// The subject as a ticket title: reply and forward prefixes and ticket tags removed.
+/// An empty result becomes "(no subject)".
+pub fn clean_subject(subject: &str) -> String {
+    let without_tags = ANY_TAG.replace_all(subject, " ");
+    let mut s = without_tags.trim().to_string();
+    loop {
+        let stripped = PREFIX.replace(&s, "").trim().to_string();
+        if stripped == s {
+            break;
+        }
+        s = stripped;
+    }
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.is_empty() { "(no subject)".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbound::Settings;
+
+    #[test]
+    fn tag_is_found_case_insensitively_and_only_for_our_tag() {
+        let s = Settings::new("Support", "helpdesk.example");
+        assert_eq!(subject_tag("Re: [support #42] Printer", &s.tag), Some(TicketNumber(42)));
+        assert_eq!(subject_tag("AW: [Support#7]", &s.tag), Some(TicketNumber(7)));
+        assert_eq!(subject_tag("[Other #42] Printer", &s.tag), None);
+        assert_eq!(subject_tag("[Support #0]", &s.tag), None);
+        assert_eq!(subject_tag("Support 42", &s.tag), None);
+    }
+
+    #[test]
+    fn references_beat_the_subject_tag() {
+        let t = Thread::resolve(Some(TicketNumber(3)), Some(TicketNumber(9)));
+        assert_eq!(t, Thread { ticket: Some(TicketNumber(3)), by: Some(ThreadBy::References) });
+        assert_eq!(Thread::resolve(None, Some(TicketNumber(9))).by, Some(ThreadBy::SubjectTag));
+        assert_eq!(Thread::resolve(None, None).ticket, None);
+    }
+
+    #[test]
+    fn subjects_lose_prefixes_and_tags() {
+        assert_eq!(clean_subject("Re: AW: [Support #12] Printer offline"), "Printer offline");
+        assert_eq!(clean_subject("Fwd: Re:  Invoice   question"), "Invoice question");
+        assert_eq!(clean_subject("Re:"), "(no subject)");
+        assert_eq!(clean_subject("Recipe for cake"), "Recipe for cake");
+    }
+}

@@ -1,0 +1,20 @@
+//! maildesk: an email-first helpdesk daemon. Mail becomes tickets, replies become
+//! comments, customers get acknowledgements; nothing is lost or applied twice.
+//!
+//! The flow is `sources` → `inbound` (pure interpretation) → `desk` (rules, one store
+//! transaction per effect) → `store` (all SQL) → `outbound` (renders and sends the
+//! outbox). `portal` and `cli` are thin callers of `desk` and `store`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod desk;
+pub mod domain;
+pub mod inbound;
+pub mod outbound;
+pub mod portal;
+pub mod sources;
+pub mod store;
+
+pub use app::App;

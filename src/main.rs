@@ -1,0 +1,5 @@
+//! The `maildesk` binary: parses the command line and hands over to the library.
+
+fn main() {
+    std::process::exit(maildesk::cli::main());
+}

@@ -1,0 +1,100 @@
+//! Sending what desk queued: the sender reads due outbox rows, renders them, hands them to
+//! the transport and records the result. It never decides who gets mail. A row is marked
+//! sent only after the transport took it; a crash in between sends it again, and the file
+//! transport names files by Message-ID so that a repeat overwrites rather than duplicates.
+
+mod render;
+mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use render::{RenderError, render};
+pub use transport::{SendError, SentMail, Transport};
+
+use crate::App;
+use crate::store::{StoreError, now};
+
+/// How many rows one pass of the sender takes.
+const BATCH: i64 = 100;
+
+/// The delay before retry number `attempt` (1-based): 30 s doubling, at most 6 hours.
+pub fn backoff(attempt: u32) -> Duration {
+    let secs = 30u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+    Duration::from_secs(secs.min(6 * 3600))
+}
+
+/// Sends every due notification once; returns how many rows were handled.
+pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, StoreError> {
+    let rows = app.store.due_outbox(BATCH).await?;
+    for row in &rows {
+        let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
+        let result = match render(app, row) {
+            Ok(bytes) => transport.send(&row.message_id, &row.recipient, &bytes).await,
+            Err(e) => Err(SendError::Permanent(e.to_string())),
+        };
+        match result {
+            Ok(()) => {
+                app.store.mark_sent(row.id).await?;
+                info!(outbox = row.id, kind = %row.kind, ticket = ?row.ticket_id, "notification sent");
+            }
+            Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
+                let retry_at = now() + backoff(attempt).as_secs() as i64;
+                warn!(outbox = row.id, attempt, error = %e, "sending failed; will retry");
+                app.store.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;
+            }
+            Err(e) => {
+                warn!(outbox = row.id, attempt, error = %e, "sending failed for good");
+                app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
+            }
+        }
+    }
+    Ok(rows.len())
+}
+
+/// The sender task: delivers due rows whenever desk signals new ones, and at the
+/// configured interval, until `shutdown` fires.
+pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToken) {
+    let interval = Duration::from_millis(app.config.outbox.poll_interval_ms);
+    let mut failing = false;
+    loop {
+        match deliver_due(&app, &transport).await {
+            Ok(n) => {
+                if failing {
+                    info!("outbox reachable again");
+                    failing = false;
+                }
+                if n as i64 == BATCH {
+                    continue;
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    warn!(error = %e, "outbox unavailable");
+                    failing = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = app.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(30));
+        assert_eq!(backoff(2), Duration::from_secs(60));
+        assert_eq!(backoff(4), Duration::from_secs(240));
+        assert_eq!(backoff(40), Duration::from_secs(6 * 3600));
+    }
+}

@@ -1,0 +1,109 @@
+//! Turning an outbox row into a complete RFC 5322 message: askama templates for subject,
+//! text and HTML, and the headers that thread it and stop loops.
+
+use askama::Template;
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::App;
+use crate::desk::AcknowledgementData;
+use crate::store::OutboxRow;
+
+/// Why a row cannot be rendered; it will not get better by retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The row names a kind with no templates.
+    #[error("no templates for notification kind {0:?}")]
+    UnknownKind(String),
+    /// The payload does not fit the kind.
+    #[error("bad payload: {0}")]
+    Payload(#[from] serde_json::Error),
+    /// A template failed.
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    /// An address or header was refused.
+    #[error("message: {0}")]
+    Message(String),
+}
+
+#[derive(Template)]
+#[template(path = "mail/acknowledgement/subject.txt")]
+struct AckSubject<'a> {
+    tag: &'a str,
+    ticket: i64,
+    data: &'a AcknowledgementData,
+}
+
+#[derive(Template)]
+#[template(path = "mail/acknowledgement/body.txt")]
+struct AckText<'a> {
+    desk_name: &'a str,
+    tag: &'a str,
+    ticket: i64,
+    data: &'a AcknowledgementData,
+    summary_quoted: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/acknowledgement/body.html")]
+struct AckHtml<'a> {
+    desk_name: &'a str,
+    tag: &'a str,
+    ticket: i64,
+    subject: &'a str,
+    data: &'a AcknowledgementData,
+}
+
+/// Subject, text body and HTML body of a notification.
+struct Rendered {
+    subject: String,
+    text: String,
+    html: String,
+}
+
+fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
+    let desk = &app.config.desk;
+    match row.kind.as_str() {
+        "acknowledgement" => {
+            let data: AcknowledgementData = serde_json::from_str(&row.payload)?;
+            let subject = AckSubject { tag: &desk.tag, ticket: data.ticket, data: &data }.render()?;
+            let subject = subject.trim().to_string();
+            let summary_quoted = data.summary.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n");
+            let text =
+                AckText { desk_name: &desk.name, tag: &desk.tag, ticket: data.ticket, data: &data, summary_quoted }
+                    .render()?;
+            let html =
+                AckHtml { desk_name: &desk.name, tag: &desk.tag, ticket: data.ticket, subject: &subject, data: &data }
+                    .render()?;
+            Ok(Rendered { subject, text, html })
+        }
+        other => Err(RenderError::UnknownKind(other.to_string())),
+    }
+}
+
+/// The whole message for `row`, ready for any transport.
+pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
+    let parts = render_parts(app, row)?;
+    let desk = &app.config.desk;
+    let bad = |e: &dyn std::fmt::Display| RenderError::Message(e.to_string());
+    let from = Mailbox::new(Some(desk.name.clone()), desk.address.as_str().parse().map_err(|e| bad(&e))?);
+    let to: Mailbox = row.recipient.parse().map_err(|e| bad(&e))?;
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(parts.subject)
+        .date_now()
+        .message_id(Some(format!("<{}>", row.message_id)))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Loop"), desk.address.to_string()));
+    if let Some(id) = &row.in_reply_to {
+        builder = builder.in_reply_to(format!("<{id}>"));
+    }
+    let refs: Vec<String> = row.refs.split_whitespace().map(|id| format!("<{id}>")).collect();
+    if !refs.is_empty() {
+        builder = builder.references(refs.join(" "));
+    }
+    let message = builder.multipart(MultiPart::alternative_plain_html(parts.text, parts.html)).map_err(|e| bad(&e))?;
+    Ok(message.formatted())
+}

@@ -1,0 +1,115 @@
+//! The Maildir source: messages delivered into `new/` are applied one by one and moved to
+//! `cur/` (flagged Seen, or Flagged when quarantined) only after desk committed their
+//! effect. A crash between commit and move is harmless: the message is read again and
+//! desk recognises it by its fingerprint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::App;
+use crate::desk::{self, Outcome};
+
+/// Creates `new/`, `cur/` and `tmp/` under `dir` when missing.
+pub fn ensure(dir: &Path) -> std::io::Result<()> {
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    Ok(())
+}
+
+/// The message files waiting in `new/`, oldest name first.
+fn waiting(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("new"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Moves a settled message from `new/` to `cur/` with the Maildir info `flags`.
+fn settle(dir: &Path, file: &Path, flags: &str) -> std::io::Result<()> {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = name.split(":2,").next().unwrap_or(&name);
+    std::fs::rename(file, dir.join("cur").join(format!("{base}:2,{flags}")))
+}
+
+/// Applies every message waiting in `new/` once. Stops early (leaving the rest for the
+/// next pass) on a temporary failure or when `shutdown` fires. Returns how many settled.
+pub async fn drain(
+    app: &App,
+    dir: &Path,
+    source: &str,
+    shutdown: &CancellationToken,
+) -> Result<usize, desk::DeskError> {
+    let mut settled = 0;
+    let files = match waiting(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            warn!(dir = %dir.display(), error = %e, "cannot list maildir");
+            return Ok(0);
+        }
+    };
+    for file in files {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let raw = match tokio::fs::read(&file).await {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                warn!(file = %file.display(), error = %e, "cannot read message; will retry");
+                continue;
+            }
+        };
+        let outcome = desk::receive(app, &raw, source).await?;
+        let flags = if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" };
+        if let Err(e) = settle(dir, &file, flags) {
+            warn!(file = %file.display(), error = %e, "applied but cannot move; it will be seen as a duplicate");
+        }
+        settled += 1;
+    }
+    Ok(settled)
+}
+
+/// The Maildir task: drains `new/` at the configured interval until `shutdown` fires,
+/// finishing the message in hand first.
+pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
+    if let Err(e) = ensure(&dir) {
+        warn!(dir = %dir.display(), error = %e, "cannot create maildir; source stopped");
+        return;
+    }
+    let source = format!("maildir:{}", dir.display());
+    let interval = Duration::from_millis(app.config.maildir.poll_interval_ms);
+    let mut failing = false;
+    info!(dir = %dir.display(), "maildir source started");
+    while !shutdown.is_cancelled() {
+        let pause = match drain(&app, &dir, &source, &shutdown).await {
+            Ok(n) => {
+                if failing {
+                    info!("maildir source recovered");
+                    failing = false;
+                }
+                if n > 0 { continue } else { interval }
+            }
+            Err(e) => {
+                if !failing {
+                    warn!(error = %e, "maildir source paused by a temporary failure");
+                    failing = true;
+                }
+                interval.max(Duration::from_secs(1))
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+    info!("maildir source stopped");
+}

@@ -1,0 +1,111 @@
+//! Rows about inbound mail: the fingerprints that make each message take effect once,
+//! the Message-IDs that thread replies, and the quarantine.
+
+use super::{Result, Store, Tx, now, on_pool, on_tx};
+use crate::domain::TicketNumber;
+
+/// A quarantined message, as the CLI lists it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct QuarantineRow {
+    /// Quarantine entry id.
+    pub id: i64,
+    /// The message's fingerprint.
+    pub fingerprint: String,
+    /// Where it came from.
+    pub source: String,
+    /// Why it could not be processed.
+    pub reason: String,
+    /// Blob holding the raw bytes.
+    pub raw_sha256: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// How many times it was delivered.
+    pub deliveries: i64,
+    /// When it was first quarantined, Unix seconds.
+    pub created_at: i64,
+}
+
+impl Tx {
+    /// Claims `fingerprint` for this transaction. Returns false when the message was
+    /// already applied: the caller then changes nothing. Run it first in a transaction,
+    /// so concurrent deliveries of one message serialise on it.
+    pub async fn claim_fingerprint(
+        &mut self,
+        fingerprint: &str,
+        message_id: Option<&str>,
+        source: &str,
+    ) -> Result<bool> {
+        let at = now();
+        let inserted = on_tx!(self, c => sqlx::query(
+                "INSERT INTO inbound_messages (fingerprint, message_id, source, outcome, received_at)
+                 VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT (fingerprint) DO NOTHING")
+            .bind(fingerprint).bind(message_id).bind(source).bind(at)
+            .execute(&mut **c).await?.rows_affected());
+        Ok(inserted == 1)
+    }
+
+    /// Records what a claimed message did.
+    pub async fn set_outcome(&mut self, fingerprint: &str, outcome: &str, ticket: Option<TicketNumber>) -> Result<()> {
+        on_tx!(self, c => sqlx::query("UPDATE inbound_messages SET outcome = $1, ticket_id = $2 WHERE fingerprint = $3")
+            .bind(outcome).bind(ticket.map(|t| t.0)).bind(fingerprint).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// The ticket that any of `message_ids` belongs to, trying them in order.
+    pub async fn ticket_for_message_ids(&mut self, message_ids: &[&str]) -> Result<Option<(TicketNumber, String)>> {
+        for id in message_ids {
+            let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
+                    "SELECT ticket_id FROM thread_ids WHERE message_id = $1")
+                .bind(*id).fetch_optional(&mut **c).await?);
+            if let Some(t) = found {
+                return Ok(Some((TicketNumber(t), id.to_string())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Remembers that `message_id` belongs to `ticket`, so replies to it thread there.
+    pub async fn add_thread_id(&mut self, message_id: &str, ticket: TicketNumber) -> Result<()> {
+        on_tx!(self, c => sqlx::query("INSERT INTO thread_ids (message_id, ticket_id) VALUES ($1, $2)
+                                        ON CONFLICT (message_id) DO NOTHING")
+            .bind(message_id).bind(ticket.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Puts a message into the quarantine (its bytes already in the blob store). A second
+    /// delivery of the same message counts up instead of adding a row.
+    pub async fn quarantine(
+        &mut self,
+        fingerprint: &str,
+        source: &str,
+        reason: &str,
+        raw_sha256: &str,
+        size: i64,
+    ) -> Result<()> {
+        let at = now();
+        on_tx!(self, c => sqlx::query(
+                "INSERT INTO quarantine (fingerprint, source, reason, raw_sha256, size, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (fingerprint) DO UPDATE SET deliveries = quarantine.deliveries + 1")
+            .bind(fingerprint).bind(source).bind(reason).bind(raw_sha256).bind(size).bind(at)
+            .execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The quarantine, newest first.
+    pub async fn list_quarantine(&self) -> Result<Vec<QuarantineRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, QuarantineRow>(
+                "SELECT id, fingerprint, source, reason, raw_sha256, size, deliveries, created_at
+                 FROM quarantine ORDER BY id DESC")
+            .fetch_all(p).await?))
+    }
+
+    /// How many inbound messages took effect, by outcome.
+    pub async fn inbound_outcomes(&self) -> Result<Vec<(String, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, (String, i64)>(
+                "SELECT outcome, COUNT(*) FROM inbound_messages GROUP BY outcome ORDER BY outcome")
+            .fetch_all(p).await?))
+    }
+}

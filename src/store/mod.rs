@@ -1,0 +1,235 @@
+//! The only code that speaks SQL. One [`Store`] hides whether the database is SQLite
+//! (embedded default) or PostgreSQL (several nodes); the same statements run on both, and
+//! dialect differences stay in this folder. Every effect is one transaction ([`Tx`]).
+//! This module decides nothing: which rows to write is `desk`'s business.
+
+mod blobs;
+mod inbound;
+mod outbox;
+mod tickets;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+pub use blobs::Blobs;
+pub use outbox::{NewOutboxRow, OutboxRow};
+pub use tickets::{AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketRow};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names no backend we know; nothing was created.
+    #[error("unknown database URL scheme {0:?} (use sqlite:// or postgres://)")]
+    UnknownScheme(String),
+    /// The database refused or failed a statement.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The blob store could not be read or written.
+    #[error("blob store: {0}")]
+    Blob(#[from] std::io::Error),
+    /// A stored value does not parse (a corrupted or foreign row).
+    #[error("bad stored value: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed: a lock, a lost connection, a full pool, a
+    /// failing disk. Other errors are about the data itself and will fail again.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            StoreError::Db(e) => sqlx_is_temporary(e),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_is_temporary(e),
+            StoreError::Blob(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn sqlx_is_temporary(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            // SQLite: 5 BUSY, 6 LOCKED (and their extended codes), 10 IOERR, 13 FULL.
+            // PostgreSQL: class 08 connection, 40 rollback, 53 resources, 57P admin.
+            let sqlite_busy = code.parse::<i64>().map(|n| matches!(n & 0xff, 5 | 6 | 10 | 13)).unwrap_or(false);
+            sqlite_busy
+                || code.starts_with("08")
+                || code.starts_with("40")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+        }
+        _ => false,
+    }
+}
+
+/// The result type of this module.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Debug)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Database plus blob store: everything maildesk keeps.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+    /// Attachment and raw-mail bytes, addressed by their SHA-256.
+    pub blobs: Blobs,
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in a local file.
+    Sqlite,
+    /// PostgreSQL over the network.
+    Postgres,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path` or `postgres://…`.
+    pub url: String,
+    /// Upper bound on pooled connections.
+    pub max_connections: u32,
+    /// How long a SQLite writer waits for a lock.
+    pub busy_timeout: Duration,
+    /// Where blobs are kept.
+    pub blob_dir: std::path::PathBuf,
+}
+
+/// Runs `$body` with `$p` bound to the pool, whichever backend it is.
+macro_rules! on_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite($p) => $body,
+            $crate::store::Db::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection, whichever backend it is.
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite($c) => $body,
+            $crate::store::TxInner::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use {on_pool, on_tx};
+
+impl Store {
+    /// Opens (creating when needed) the database named by `options.url`, runs the embedded
+    /// migrations, and opens the blob store. An unknown URL scheme is refused.
+    pub async fn open(options: &StoreOptions) -> Result<Store> {
+        let url = options.url.as_str();
+        let db = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(options.busy_timeout)
+                .foreign_keys(true);
+            if let Some(parent) = connect.get_filename().parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Db::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Db::Postgres(pool)
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default().to_string();
+            return Err(StoreError::UnknownScheme(scheme));
+        };
+        Ok(Store { db, blobs: Blobs::open(&options.blob_dir)? })
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that a transaction never fails half-way on a lock upgrade.
+    pub async fn begin(&self) -> Result<Tx> {
+        let inner = match &self.db {
+            Db::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// Closes every pooled connection (checkpointing SQLite's WAL).
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// One open transaction; dropping it without [`Tx::commit`] rolls everything back.
+pub struct Tx {
+    inner: TxInner,
+}
+
+impl Tx {
+    /// Makes every write of this transaction durable at once.
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Undoes every write of this transaction.
+    pub async fn rollback(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The current time as Unix seconds, the unit every timestamp column uses.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

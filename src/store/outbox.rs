@@ -1,0 +1,109 @@
+//! The outbox table: notifications written in the same transaction as the change that
+//! caused them, claimed and marked by the sender.
+
+use super::{Result, Store, Tx, now, on_pool, on_tx};
+use crate::domain::TicketNumber;
+
+/// A notification to queue.
+#[derive(Debug, Clone)]
+pub struct NewOutboxRow<'a> {
+    /// Template kind, such as `acknowledgement`.
+    pub kind: &'a str,
+    /// The ticket it is about.
+    pub ticket: Option<TicketNumber>,
+    /// The one recipient's address.
+    pub recipient: &'a str,
+    /// Our Message-ID for it, without brackets.
+    pub message_id: &'a str,
+    /// The Message-ID it answers.
+    pub in_reply_to: Option<&'a str>,
+    /// The References chain, without brackets.
+    pub references: &'a [String],
+    /// JSON for the template.
+    pub payload: &'a str,
+}
+
+/// A queued notification, as the sender reads it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// Template kind.
+    pub kind: String,
+    /// The ticket it is about.
+    pub ticket_id: Option<i64>,
+    /// Recipient address.
+    pub recipient: String,
+    /// Our Message-ID, without brackets.
+    pub message_id: String,
+    /// The Message-ID it answers.
+    pub in_reply_to: Option<String>,
+    /// Space-separated References, without brackets.
+    pub refs: String,
+    /// JSON for the template.
+    pub payload: String,
+    /// pending, sent or failed.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Last error, if any.
+    pub last_error: Option<String>,
+}
+
+impl Tx {
+    /// Queues a notification in this transaction.
+    pub async fn enqueue(&mut self, row: &NewOutboxRow<'_>) -> Result<i64> {
+        let at = now();
+        let refs = row.references.join(" ");
+        Ok(on_tx!(self, c => sqlx::query_scalar(
+                "INSERT INTO outbox (kind, ticket_id, recipient, message_id, in_reply_to, refs, payload,
+                                     state, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) RETURNING id")
+            .bind(row.kind).bind(row.ticket.map(|t| t.0)).bind(row.recipient).bind(row.message_id)
+            .bind(row.in_reply_to).bind(&refs).bind(row.payload).bind(at)
+            .fetch_one(&mut **c).await?))
+    }
+}
+
+/// The columns of [`OutboxRow`]; `concat!` it with a WHERE or ORDER clause.
+macro_rules! outbox_select {
+    () => {
+        "SELECT id, kind, ticket_id, recipient, message_id, in_reply_to, refs, payload, state, attempts, last_error FROM outbox"
+    };
+}
+
+impl Store {
+    /// Pending notifications whose time has come, oldest first, at most `limit`.
+    pub async fn due_outbox(&self, limit: i64) -> Result<Vec<OutboxRow>> {
+        let at = now();
+        const SQL: &str =
+            concat!(outbox_select!(), " WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2");
+        Ok(on_pool!(self, p => sqlx::query_as::<_, OutboxRow>(SQL).bind(at).bind(limit).fetch_all(p).await?))
+    }
+
+    /// Every outbox row, newest first (for the CLI and tests).
+    pub async fn list_outbox(&self) -> Result<Vec<OutboxRow>> {
+        const SQL: &str = concat!(outbox_select!(), " ORDER BY id DESC");
+        Ok(on_pool!(self, p => sqlx::query_as::<_, OutboxRow>(SQL).fetch_all(p).await?))
+    }
+
+    /// Marks a notification sent.
+    pub async fn mark_sent(&self, id: i64) -> Result<()> {
+        let at = now();
+        on_pool!(self, p => sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(at).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at` (Unix seconds), or given up on
+    /// (state `failed`) when `retry_at` is `None`.
+    pub async fn mark_attempt_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+        let (state, next) = match retry_at {
+            Some(t) => ("pending", t),
+            None => ("failed", now()),
+        };
+        on_pool!(self, p => sqlx::query("UPDATE outbox SET state = $1, next_attempt_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $4")
+            .bind(state).bind(next).bind(error).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+}

@@ -1,0 +1,275 @@
+//! Rows of the ticket world: organisations, contacts, tickets, participants, comments and
+//! attachment metadata.
+
+use super::{Result, Store, Tx, now, on_pool, on_tx};
+use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
+
+/// What a new ticket starts with.
+#[derive(Debug, Clone)]
+pub struct NewTicket<'a> {
+    /// The subject, without reply prefixes or tags.
+    pub subject: &'a str,
+    /// The contact who asked.
+    pub requester_id: i64,
+    /// The requester's organisation, if mapped.
+    pub organisation_id: Option<i64>,
+    /// Initial status.
+    pub status: Status,
+    /// Initial priority.
+    pub priority: Priority,
+}
+
+/// A comment to add to a ticket.
+#[derive(Debug, Clone)]
+pub struct NewComment<'a> {
+    /// The ticket it belongs to.
+    pub ticket: TicketNumber,
+    /// Who wrote it, when known.
+    pub author_id: Option<i64>,
+    /// Whether the customer sees it.
+    pub public: bool,
+    /// The whole plain text.
+    pub body_text: &'a str,
+    /// The new text only.
+    pub body_reply: &'a str,
+    /// Sanitised HTML, when there was some.
+    pub body_html: Option<&'a str>,
+    /// The Message-ID of the mail it came from.
+    pub message_id: Option<&'a str>,
+}
+
+/// Metadata of an attachment whose bytes are already in the blob store.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    /// File name as the sender gave it (or a made-up one).
+    pub filename: &'a str,
+    /// MIME type.
+    pub content_type: &'a str,
+    /// Size in bytes.
+    pub size: i64,
+    /// Blob name.
+    pub sha256: &'a str,
+    /// Whether it was shown inside the message rather than attached.
+    pub inline: bool,
+    /// Its Content-ID, for `cid:` references.
+    pub content_id: Option<&'a str>,
+}
+
+/// A ticket as lists and detail views show it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct TicketRow {
+    /// The ticket number.
+    pub id: i64,
+    /// Its subject.
+    pub subject: String,
+    /// Status text (see [`Status`]).
+    pub status: String,
+    /// Priority text (see [`Priority`]).
+    pub priority: String,
+    /// The requester's address.
+    pub requester_email: String,
+    /// The requester's name (may be empty).
+    pub requester_name: String,
+    /// The organisation's name, if any.
+    pub organisation: Option<String>,
+    /// Creation time, Unix seconds.
+    pub created_at: i64,
+    /// Last change, Unix seconds.
+    pub updated_at: i64,
+    /// Number of comments.
+    pub comment_count: i64,
+}
+
+/// A comment as the detail view shows it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct CommentRow {
+    /// Comment id.
+    pub id: i64,
+    /// The author's address, if known.
+    pub author_email: Option<String>,
+    /// Whether the customer sees it.
+    pub public: bool,
+    /// The whole text.
+    pub body_text: String,
+    /// The new text only.
+    pub body_reply: String,
+    /// The Message-ID it came from.
+    pub message_id: Option<String>,
+    /// Creation time, Unix seconds.
+    pub created_at: i64,
+}
+
+/// An attachment's metadata.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct AttachmentRow {
+    /// Attachment id.
+    pub id: i64,
+    /// The comment it belongs to.
+    pub comment_id: i64,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Blob name.
+    pub sha256: String,
+    /// Shown inline.
+    pub inline: bool,
+}
+
+/// The columns of [`TicketRow`]; `concat!` it with a WHERE or ORDER clause.
+macro_rules! ticket_select {
+    () => {
+        "SELECT t.id, t.subject, t.status, t.priority,
+            c.email AS requester_email, c.name AS requester_name, o.name AS organisation,
+            t.created_at, t.updated_at,
+            (SELECT COUNT(*) FROM comments m WHERE m.ticket_id = t.id) AS comment_count
+         FROM tickets t
+         JOIN contacts c ON c.id = t.requester_id
+         LEFT JOIN organisations o ON o.id = t.organisation_id"
+    };
+}
+
+impl Tx {
+    /// The id of the organisation called `name`, created when missing.
+    pub async fn upsert_organisation(&mut self, name: &str) -> Result<i64> {
+        let at = now();
+        on_tx!(self, c => {
+            sqlx::query("INSERT INTO organisations (name, created_at) VALUES ($1, $2)
+                         ON CONFLICT (name) DO NOTHING")
+                .bind(name).bind(at).execute(&mut **c).await?;
+            Ok(sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1")
+                .bind(name).fetch_one(&mut **c).await?)
+        })
+    }
+
+    /// The id of the contact with `email`, created when missing. A missing name or
+    /// organisation on an existing contact is filled in; a known one is kept.
+    pub async fn upsert_contact(
+        &mut self,
+        email: &EmailAddress,
+        name: &str,
+        organisation_id: Option<i64>,
+    ) -> Result<i64> {
+        let at = now();
+        on_tx!(self, c => {
+            sqlx::query("INSERT INTO contacts (email, name, organisation_id, created_at)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (email) DO UPDATE SET
+                            name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
+                            organisation_id = COALESCE(contacts.organisation_id, excluded.organisation_id)")
+                .bind(email.as_str()).bind(name).bind(organisation_id).bind(at)
+                .execute(&mut **c).await?;
+            Ok(sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1")
+                .bind(email.as_str()).fetch_one(&mut **c).await?)
+        })
+    }
+
+    /// The organisation of a contact, if any.
+    pub async fn contact_organisation(&mut self, contact_id: i64) -> Result<Option<i64>> {
+        on_tx!(self, c => Ok(sqlx::query_scalar("SELECT organisation_id FROM contacts WHERE id = $1")
+            .bind(contact_id).fetch_one(&mut **c).await?))
+    }
+
+    /// Creates a ticket and returns its number.
+    pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<TicketNumber> {
+        let at = now();
+        let id: i64 = on_tx!(self, c => sqlx::query_scalar(
+                "INSERT INTO tickets (subject, status, priority, requester_id, organisation_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id")
+            .bind(t.subject).bind(t.status.as_str()).bind(t.priority.as_str())
+            .bind(t.requester_id).bind(t.organisation_id).bind(at)
+            .fetch_one(&mut **c).await?);
+        Ok(TicketNumber(id))
+    }
+
+    /// Whether ticket `n` exists.
+    pub async fn ticket_exists(&mut self, n: TicketNumber) -> Result<bool> {
+        let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar("SELECT id FROM tickets WHERE id = $1")
+            .bind(n.0).fetch_optional(&mut **c).await?);
+        Ok(found.is_some())
+    }
+
+    /// Records the ticket's latest activity.
+    pub async fn touch_ticket(&mut self, n: TicketNumber) -> Result<()> {
+        let at = now();
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+            .bind(at).bind(n.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Adds a participant (requester or cc); an existing participant keeps their role.
+    pub async fn add_participant(&mut self, n: TicketNumber, contact_id: i64, role: &str) -> Result<()> {
+        on_tx!(self, c => sqlx::query("INSERT INTO ticket_participants (ticket_id, contact_id, role)
+                                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(n.0).bind(contact_id).bind(role).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Adds a comment and returns its id.
+    pub async fn insert_comment(&mut self, m: &NewComment<'_>) -> Result<i64> {
+        let at = now();
+        Ok(on_tx!(self, c => sqlx::query_scalar(
+                "INSERT INTO comments (ticket_id, author_id, public, body_text, body_reply, body_html, message_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(m.ticket.0).bind(m.author_id).bind(m.public).bind(m.body_text).bind(m.body_reply)
+            .bind(m.body_html).bind(m.message_id).bind(at)
+            .fetch_one(&mut **c).await?))
+    }
+
+    /// Records an attachment of a comment.
+    pub async fn insert_attachment(&mut self, comment_id: i64, a: &NewAttachment<'_>) -> Result<()> {
+        on_tx!(self, c => sqlx::query(
+                "INSERT INTO attachments (comment_id, filename, content_type, size, sha256, inline, content_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(comment_id).bind(a.filename).bind(a.content_type).bind(a.size).bind(a.sha256)
+            .bind(a.inline).bind(a.content_id).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Tickets, newest first, at most `limit`.
+    pub async fn list_tickets(&self, limit: i64) -> Result<Vec<TicketRow>> {
+        const SQL: &str = concat!(ticket_select!(), " ORDER BY t.id DESC LIMIT $1");
+        Ok(on_pool!(self, p => sqlx::query_as::<_, TicketRow>(SQL).bind(limit).fetch_all(p).await?))
+    }
+
+    /// One ticket, if it exists.
+    pub async fn ticket(&self, n: TicketNumber) -> Result<Option<TicketRow>> {
+        const SQL: &str = concat!(ticket_select!(), " WHERE t.id = $1");
+        Ok(on_pool!(self, p => sqlx::query_as::<_, TicketRow>(SQL).bind(n.0).fetch_optional(p).await?))
+    }
+
+    /// The comments of a ticket, oldest first.
+    pub async fn comments(&self, n: TicketNumber) -> Result<Vec<CommentRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, CommentRow>(
+                "SELECT m.id, c.email AS author_email, m.public, m.body_text, m.body_reply, m.message_id, m.created_at
+                 FROM comments m LEFT JOIN contacts c ON c.id = m.author_id
+                 WHERE m.ticket_id = $1 ORDER BY m.id")
+            .bind(n.0).fetch_all(p).await?))
+    }
+
+    /// The attachments of a ticket's comments.
+    pub async fn attachments(&self, n: TicketNumber) -> Result<Vec<AttachmentRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, AttachmentRow>(
+                "SELECT a.id, a.comment_id, a.filename, a.content_type, a.size, a.sha256, a.inline
+                 FROM attachments a JOIN comments m ON m.id = a.comment_id
+                 WHERE m.ticket_id = $1 ORDER BY a.id")
+            .bind(n.0).fetch_all(p).await?))
+    }
+
+    /// The participants of a ticket as (address, role), requester first.
+    pub async fn participants(&self, n: TicketNumber) -> Result<Vec<(String, String)>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, (String, String)>(
+                "SELECT c.email, tp.role FROM ticket_participants tp JOIN contacts c ON c.id = tp.contact_id
+                 WHERE tp.ticket_id = $1 ORDER BY CASE tp.role WHEN 'requester' THEN 0 ELSE 1 END, c.email")
+            .bind(n.0).fetch_all(p).await?))
+    }
+
+    /// Number of tickets.
+    pub async fn count_tickets(&self) -> Result<i64> {
+        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(p).await?))
+    }
+}
