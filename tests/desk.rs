@@ -1,0 +1,218 @@
+//! desk::receive and the outbox sender, in process, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{TestApp, mail};
+use maildesk::desk::{Outcome, receive};
+use maildesk::domain::TicketNumber;
+use maildesk::inbound::Auto;
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    head.split("\r\n").find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+on_both!(a_new_mail_opens_a_ticket_and_is_acknowledged_once, |db| {
+    let t = TestApp::new(db).await;
+    let raw = mail(
+        "Jane Doe <Jane@Example.com>",
+        "Printer offline",
+        Some("req1@example.com"),
+        "",
+        "My printer is offline.\n\n-- \nJane",
+    );
+    let outcome = receive(&t.app, &raw, "test").await.unwrap();
+    let Outcome::Opened(n) = outcome else { panic!("expected a new ticket, got {outcome:?}") };
+    let ticket = t.store().ticket(n).await.unwrap().unwrap();
+    assert_eq!((ticket.subject.as_str(), ticket.status.as_str()), ("Printer offline", "open"));
+    assert_eq!(ticket.requester_email, "jane@example.com");
+    assert_eq!(ticket.requester_name, "Jane Doe");
+    assert_eq!(ticket.organisation, None);
+    let comments = t.store().comments(n).await.unwrap();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].body_reply, "My printer is offline.");
+    assert!(comments[0].body_text.contains("-- \nJane"), "the whole text is kept");
+
+    let sent = t.flush_outbox().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].recipient, "jane@example.com");
+    let text = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    assert_eq!(header(&text, "Subject"), Some(format!("[Support #{n}] Printer offline").as_str()));
+    assert_eq!(header(&text, "In-Reply-To"), Some("<req1@example.com>"));
+    assert_eq!(header(&text, "References"), Some("<req1@example.com>"));
+    assert_eq!(header(&text, "Auto-Submitted"), Some("auto-replied"));
+    assert!(header(&text, "From").unwrap().contains("support@helpdesk.example"));
+    assert!(text.contains(&format!("https://help.example/requests/{n}")));
+    // Sending again sends nothing: the row is marked sent.
+    assert_eq!(t.flush_outbox().await.len(), 1);
+});
+
+on_both!(a_reply_with_the_subject_tag_becomes_a_comment, |db| {
+    let t = TestApp::new(db).await;
+    let Outcome::Opened(n) =
+        receive(&t.app, &mail("jane@example.com", "Help", Some("a1@example.com"), "", "Hi"), "test").await.unwrap()
+    else {
+        panic!()
+    };
+    let reply = mail(
+        "jane@example.com",
+        &format!("Re: [Support #{n}] Help"),
+        Some("a2@example.com"),
+        "",
+        "Still broken.\n\nOn Mon, 23 Nov 2026 at 10:02, Support <support@helpdesk.example> wrote:\n> We opened a ticket.",
+    );
+    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    let comments = t.store().comments(n).await.unwrap();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[1].body_reply, "Still broken.");
+    assert_eq!(t.store().count_tickets().await.unwrap(), 1);
+    // Replies are not acknowledged.
+    assert_eq!(t.flush_outbox().await.len(), 1);
+});
+
+on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a_tag, |db| {
+    let t = TestApp::new(db).await;
+    let Outcome::Opened(n) =
+        receive(&t.app, &mail("jane@example.com", "Help", Some("b1@example.com"), "", "Hi"), "test").await.unwrap()
+    else {
+        panic!()
+    };
+    let sent = t.flush_outbox().await;
+    let ours = sent[0].message_id.clone();
+    let reply = mail(
+        "jane@example.com",
+        "Re: Help",
+        Some("b2@example.com"),
+        &format!("In-Reply-To: <{ours}>\nReferences: <b1@example.com> <{ours}>\n"),
+        "Thanks",
+    );
+    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    // A colleague answering the customer's original mail threads too.
+    let cc = mail("bob@example.com", "Re: Help", Some("b3@example.com"), "In-Reply-To: <b1@example.com>\n", "Me too");
+    assert_eq!(receive(&t.app, &cc, "test").await.unwrap(), Outcome::Commented(n));
+    let people = t.store().participants(n).await.unwrap();
+    assert!(people.contains(&("bob@example.com".into(), "cc".into())), "{people:?}");
+});
+
+on_both!(the_same_message_twice_changes_nothing, |db| {
+    let t = TestApp::new(db).await;
+    let raw = mail("jane@example.com", "Once", Some("dup@example.com"), "", "Hello");
+    assert!(matches!(receive(&t.app, &raw, "test").await.unwrap(), Outcome::Opened(_)));
+    let mut redelivered = b"Delivered-To: support@helpdesk.example\n".to_vec();
+    redelivered.extend_from_slice(&raw);
+    assert_eq!(receive(&t.app, &redelivered, "test").await.unwrap(), Outcome::Duplicate);
+    // Without a Message-ID the raw bytes are the fingerprint.
+    let anon = mail("jane@example.com", "No id", None, "", "Hello");
+    assert!(matches!(receive(&t.app, &anon, "test").await.unwrap(), Outcome::Opened(_)));
+    assert_eq!(receive(&t.app, &anon, "test").await.unwrap(), Outcome::Duplicate);
+    assert_eq!(t.store().count_tickets().await.unwrap(), 2);
+    assert_eq!(t.flush_outbox().await.len(), 2);
+});
+
+on_both!(automatic_mail_is_recorded_but_opens_nothing_and_gets_no_answer, |db| {
+    let t = TestApp::new(db).await;
+    let ooo = mail(
+        "boss@example.com",
+        "Automatic reply: Help",
+        Some("ooo@example.com"),
+        "Auto-Submitted: auto-replied\n",
+        "I am away.",
+    );
+    assert_eq!(receive(&t.app, &ooo, "test").await.unwrap(), Outcome::Automatic(Auto::AutoReply));
+    let list = mail("news@example.com", "Weekly news", Some("n@example.com"), "List-Id: <news.example.com>\n", "News");
+    assert_eq!(receive(&t.app, &list, "test").await.unwrap(), Outcome::Automatic(Auto::List));
+    let bounce = mail(
+        "MAILER-DAEMON@mx.example.com",
+        "Undelivered Mail Returned to Sender",
+        Some("bn@mx.example.com"),
+        "",
+        "failed",
+    );
+    assert_eq!(receive(&t.app, &bounce, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(t.store().count_tickets().await.unwrap(), 0);
+    assert!(t.flush_outbox().await.is_empty());
+    let outcomes = t.store().inbound_outcomes().await.unwrap();
+    assert_eq!(outcomes, vec![("auto-reply".into(), 1), ("bounce".into(), 1), ("list".into(), 1)]);
+    // Recorded means a repeat is a duplicate.
+    assert_eq!(receive(&t.app, &ooo, "test").await.unwrap(), Outcome::Duplicate);
+});
+
+on_both!(what_cannot_be_read_is_quarantined_with_its_bytes, |db| {
+    let t = TestApp::new(db).await;
+    let garbage: Vec<u8> = (0..2000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let Outcome::Quarantined(reason) = receive(&t.app, &garbage, "test").await.unwrap() else {
+        panic!("not quarantined")
+    };
+    assert!(!reason.is_empty());
+    let no_from = b"To: support@helpdesk.example\nSubject: who am I\n\nbody\n".to_vec();
+    let Outcome::Quarantined(reason) = receive(&t.app, &no_from, "test").await.unwrap() else {
+        panic!("not quarantined")
+    };
+    assert!(reason.contains("sender"), "{reason}");
+    let q = t.store().list_quarantine().await.unwrap();
+    assert_eq!(q.len(), 2);
+    let kept = t.store().blobs.get(&q[1].raw_sha256).unwrap().unwrap();
+    assert_eq!(kept, garbage, "the raw bytes are kept");
+    assert_eq!(t.store().count_tickets().await.unwrap(), 0);
+    // The desk carries on.
+    assert!(matches!(
+        receive(&t.app, &mail("a@example.com", "ok", None, "", "x"), "test").await.unwrap(),
+        Outcome::Opened(_)
+    ));
+});
+
+on_both!(an_oversized_message_is_quarantined_unread, |db| {
+    let t = TestApp::new(db).await;
+    let limit = t.app.config.limits.max_message_bytes as usize;
+    let big = mail("a@example.com", "Huge", Some("big@example.com"), "", &"x".repeat(limit));
+    let Outcome::Quarantined(reason) = receive(&t.app, &big, "test").await.unwrap() else { panic!() };
+    assert!(reason.contains("limits.max_message_bytes"), "{reason}");
+    assert_eq!(t.store().count_tickets().await.unwrap(), 0);
+});
+
+on_both!(a_mapped_domain_files_the_ticket_under_its_organisation, |db| {
+    let t = TestApp::new(db).await;
+    let raw = mail(
+        "Wile <wile@ACME.example>",
+        "Anvil",
+        None,
+        "Cc: Road Runner <rr@acme.example>, support@helpdesk.example\n",
+        "It fell.",
+    );
+    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let ticket = t.store().ticket(n).await.unwrap().unwrap();
+    assert_eq!(ticket.organisation.as_deref(), Some("Acme Corp"));
+    let people = t.store().participants(n).await.unwrap();
+    assert_eq!(people, vec![("wile@acme.example".into(), "requester".into()), ("rr@acme.example".into(), "cc".into())]);
+});
+
+on_both!(attachments_are_stored_once_by_content, |db| {
+    let t = TestApp::new(db).await;
+    let build = |id: &str| {
+        format!(
+        "From: a@example.com\nTo: support@helpdesk.example\nSubject: Invoice\nMessage-ID: <{id}>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nSee attached.\n--b\nContent-Type: application/pdf; name=\"inv.pdf\"\nContent-Disposition: attachment; filename=\"inv.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcfs\n--b--\n"
+    ).into_bytes()
+    };
+    let Outcome::Opened(a) = receive(&t.app, &build("x1@example.com"), "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(b) = receive(&t.app, &build("x2@example.com"), "test").await.unwrap() else { panic!() };
+    let (aa, ba) = (t.store().attachments(a).await.unwrap(), t.store().attachments(b).await.unwrap());
+    assert_eq!((aa[0].filename.as_str(), aa[0].content_type.as_str(), aa[0].size), ("inv.pdf", "application/pdf", 12));
+    assert_eq!(aa[0].sha256, ba[0].sha256);
+    let bytes = t.store().blobs.get(&aa[0].sha256).unwrap().unwrap();
+    assert!(bytes.starts_with(b"%PDF-1.4"));
+});
+
+on_both!(a_tag_naming_no_ticket_opens_a_new_one, |db| {
+    let t = TestApp::new(db).await;
+    let raw = mail("a@example.com", "Re: [Support #999] Old", None, "", "Hello?");
+    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    assert_ne!(n, TicketNumber(999));
+    assert_eq!(t.store().ticket(n).await.unwrap().unwrap().subject, "Old");
+});
+
+on_both!(mail_from_our_own_address_is_never_acknowledged, |db| {
+    let t = TestApp::new(db).await;
+    let raw = mail("support@helpdesk.example", "Note to self", None, "", "x");
+    assert!(matches!(receive(&t.app, &raw, "test").await.unwrap(), Outcome::Opened(_)));
+    assert!(t.flush_outbox().await.is_empty());
+});

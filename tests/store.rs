@@ -1,0 +1,234 @@
+//! The store's suite: every test runs on SQLite and on PostgreSQL.
+
+mod common;
+
+use maildesk::domain::{EmailAddress, Priority, Status, TicketNumber};
+use maildesk::store::{NewAttachment, NewComment, NewOutboxRow, NewTicket, Store, StoreError, StoreOptions, Tx};
+
+async fn ticket_for(tx: &mut Tx, email: &str, subject: &str) -> TicketNumber {
+    let contact = tx.upsert_contact(&EmailAddress::parse(email).unwrap(), "Jane", None).await.unwrap();
+    let t = tx
+        .insert_ticket(&NewTicket {
+            subject,
+            requester_id: contact,
+            organisation_id: None,
+            status: Status::Open,
+            priority: Priority::Medium,
+        })
+        .await
+        .unwrap();
+    tx.add_participant(t, contact, "requester").await.unwrap();
+    t
+}
+
+on_both!(migrations_run_once_and_reopening_keeps_data, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(db, dir.path()).await;
+    let options = StoreOptions {
+        url,
+        max_connections: 2,
+        busy_timeout: std::time::Duration::from_secs(5),
+        blob_dir: dir.path().join("blobs"),
+    };
+    let store = Store::open(&options).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    ticket_for(&mut tx, "a@example.com", "First").await;
+    tx.commit().await.unwrap();
+    store.close().await;
+    let again = Store::open(&options).await.unwrap();
+    assert_eq!(again.count_tickets().await.unwrap(), 1);
+});
+
+on_both!(tickets_comments_and_attachments_round_trip, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let mut tx = store.begin().await.unwrap();
+    let t = ticket_for(&mut tx, "Jane@Example.com", "Printer offline").await;
+    let sha = store.blobs.put(b"%PDF-1.4 tiny").unwrap();
+    let comment = tx
+        .insert_comment(&NewComment {
+            ticket: t,
+            author_id: None,
+            public: true,
+            body_text: "Hello\n> quoted",
+            body_reply: "Hello",
+            body_html: Some("<p>Hello</p>"),
+            message_id: Some("m1@example.com"),
+        })
+        .await
+        .unwrap();
+    tx.insert_attachment(
+        comment,
+        &NewAttachment {
+            filename: "a.pdf",
+            content_type: "application/pdf",
+            size: 13,
+            sha256: &sha,
+            inline: false,
+            content_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let row = store.ticket(t).await.unwrap().expect("ticket exists");
+    assert_eq!(row.subject, "Printer offline");
+    assert_eq!(row.status, "open");
+    assert_eq!(row.requester_email, "jane@example.com");
+    assert_eq!(row.comment_count, 1);
+    let comments = store.comments(t).await.unwrap();
+    assert_eq!(comments[0].body_reply, "Hello");
+    assert!(comments[0].public);
+    let attachments = store.attachments(t).await.unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(store.blobs.get(&attachments[0].sha256).unwrap().unwrap(), b"%PDF-1.4 tiny");
+    assert!(store.ticket(TicketNumber(t.0 + 100)).await.unwrap().is_none());
+    let listed = store.list_tickets(10).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![t.0]);
+});
+
+on_both!(a_fingerprint_is_claimed_once, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.claim_fingerprint("mid:x@y", Some("x@y"), "test").await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.claim_fingerprint("mid:x@y", Some("x@y"), "test").await.unwrap());
+    tx.rollback().await.unwrap();
+    // A rolled-back claim leaves nothing behind.
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.claim_fingerprint("mid:other@y", None, "test").await.unwrap());
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.claim_fingerprint("mid:other@y", None, "test").await.unwrap());
+    tx.commit().await.unwrap();
+});
+
+on_both!(concurrent_claims_of_one_fingerprint_let_exactly_one_win, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let won = tx.claim_fingerprint("mid:race@y", None, "test").await.unwrap();
+            tx.commit().await.unwrap();
+            won
+        }));
+    }
+    let mut winners = 0;
+    for h in handles {
+        if h.await.unwrap() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+});
+
+on_both!(contacts_are_unique_by_address_and_keep_their_name, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let mut tx = store.begin().await.unwrap();
+    let org = tx.upsert_organisation("Acme Corp").await.unwrap();
+    assert_eq!(tx.upsert_organisation("Acme Corp").await.unwrap(), org);
+    let email = EmailAddress::parse("bob@acme.example").unwrap();
+    let a = tx.upsert_contact(&email, "", None).await.unwrap();
+    let b = tx.upsert_contact(&email, "Bob", Some(org)).await.unwrap();
+    let c = tx.upsert_contact(&email, "Robert", None).await.unwrap();
+    assert_eq!((a, a), (b, c));
+    assert_eq!(tx.contact_organisation(a).await.unwrap(), Some(org));
+    tx.commit().await.unwrap();
+});
+
+on_both!(thread_ids_map_message_ids_to_tickets, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let mut tx = store.begin().await.unwrap();
+    let t = ticket_for(&mut tx, "a@example.com", "S").await;
+    tx.add_thread_id("ours@helpdesk.example", t).await.unwrap();
+    tx.add_thread_id("ours@helpdesk.example", t).await.unwrap();
+    let found = tx.ticket_for_message_ids(&["unknown@x", "ours@helpdesk.example"]).await.unwrap();
+    assert_eq!(found, Some((t, "ours@helpdesk.example".to_string())));
+    assert_eq!(tx.ticket_for_message_ids(&["unknown@x"]).await.unwrap(), None);
+    tx.commit().await.unwrap();
+});
+
+on_both!(outbox_rows_are_due_retried_and_marked, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let mut tx = store.begin().await.unwrap();
+    let t = ticket_for(&mut tx, "a@example.com", "S").await;
+    let refs = vec!["a@x".to_string(), "b@x".to_string()];
+    let id = tx
+        .enqueue(&NewOutboxRow {
+            kind: "acknowledgement",
+            ticket: Some(t),
+            recipient: "a@example.com",
+            message_id: "md.1.1@helpdesk.example",
+            in_reply_to: Some("b@x"),
+            references: &refs,
+            payload: "{}",
+        })
+        .await
+        .unwrap();
+    // Not visible to the sender before commit.
+    assert!(store.due_outbox(10).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    let due = store.due_outbox(10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].refs, "a@x b@x");
+    store.mark_attempt_failed(id, "timeout", Some(maildesk::store::now() + 3600)).await.unwrap();
+    assert!(store.due_outbox(10).await.unwrap().is_empty(), "a retry waits for its time");
+    store.mark_attempt_failed(id, "timeout", Some(0)).await.unwrap();
+    assert_eq!(store.due_outbox(10).await.unwrap()[0].attempts, 2);
+    store.mark_sent(id).await.unwrap();
+    assert!(store.due_outbox(10).await.unwrap().is_empty());
+    let all = store.list_outbox().await.unwrap();
+    assert_eq!((all[0].state.as_str(), all[0].attempts), ("sent", 3));
+});
+
+on_both!(quarantine_counts_repeated_deliveries, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let sha = store.blobs.put(b"garbage").unwrap();
+    for _ in 0..2 {
+        let mut tx = store.begin().await.unwrap();
+        tx.quarantine("sha256:abc", "test", "not mail", &sha, 7).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let q = store.list_quarantine().await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!((q[0].deliveries, q[0].reason.as_str(), q[0].size), (2, "not mail", 7));
+});
+
+#[tokio::test]
+async fn an_unknown_scheme_is_refused_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Store::open(&StoreOptions {
+        url: format!("mysql://{}/db", dir.path().display()),
+        max_connections: 1,
+        busy_timeout: std::time::Duration::from_secs(1),
+        blob_dir: dir.path().join("blobs"),
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownScheme(ref s) if s == "mysql"), "{err}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing may be created");
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_a_temporary_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Store::open(&StoreOptions {
+        url: "postgres://nobody@127.0.0.1:1/none".into(),
+        max_connections: 1,
+        busy_timeout: std::time::Duration::from_secs(1),
+        blob_dir: dir.path().join("blobs"),
+    })
+    .await
+    .unwrap_err();
+    assert!(err.is_temporary(), "{err:?}");
+}
