@@ -137,15 +137,15 @@ impl Interpretation {
     }
 }
 
-/// Interprets one raw message. `thread` is filled from what the message itself says (its
-/// subject tag); references to Message-IDs are resolved by desk against the store, through
-/// [`Thread::resolve`].
+/// Interprets one raw message. `thread` is filled from what the message itself says: its
+/// subject tag, or a reference to one of our own Message-IDs. Desk decides again against
+/// the store (through [`Thread::resolve`]), which alone knows whether a reference is real.
 pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, InboundError> {
     let parsed = parse::parse(raw)?;
     let auto = classify::classify(&parsed, &settings.own_domain);
     let reply = reply::visible_reply(&parsed.text);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
-    Ok(Interpretation {
+    let mut mail = Interpretation {
         message_id: parsed.message_id,
         from: parsed.from,
         to: parsed.to,
@@ -161,7 +161,10 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         thread: Thread::resolve(None, tag),
         in_reply_to: parsed.in_reply_to,
         references: parsed.references,
-    })
+    };
+    let own = thread::own_reference(mail.referenced_ids(), &settings.own_domain);
+    mail.thread = Thread::resolve(own, tag);
+    Ok(mail)
 }
 
 /// The identity of a message for exactly-once processing: its Message-ID, or the SHA-256

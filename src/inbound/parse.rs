@@ -63,11 +63,18 @@ pub(super) fn parse(raw: &[u8]) -> Result<Parsed, InboundError> {
             _ => None,
         })
         .collect();
-    let text = if text_parts.is_empty() {
+    let mut text = if text_parts.is_empty() {
         html_parts.iter().map(|h| html::to_text(h)).collect::<Vec<_>>().join("\n")
     } else {
         text_parts.join("\n")
     };
+    if text.trim().is_empty() {
+        // A multipart whose boundary never matches yields no parts: show its raw content
+        // rather than nothing (keep more when unsure).
+        if let Some(part) = message.attachments().find(|p| is_unsplit_multipart(p)) {
+            text = String::from_utf8_lossy(part.contents()).into_owned();
+        }
+    }
     let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n")));
     Ok(Parsed {
         message_id: message.message_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
@@ -135,7 +142,7 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
     message
         .attachments()
         .enumerate()
-        .filter(|(_, part)| !matches!(part.body, PartType::Multipart(_)))
+        .filter(|(_, part)| !matches!(part.body, PartType::Multipart(_)) && !is_unsplit_multipart(part))
         .map(|(i, part)| {
             let content_type = part.content_type().map(type_of).unwrap_or_else(|| match part.body {
                 PartType::Message(_) => "message/rfc822".into(),
@@ -148,7 +155,7 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
                 .map(one_line)
                 .filter(|n| !n.is_empty())
                 .or_else(|| part.message().and_then(|m| m.subject()).map(|s| format!("{}.eml", one_line(s))))
-                .unwrap_or_else(|| format!("attachment-{}.{}", i + 1, extension_for(&content_type)));
+                .unwrap_or_else(|| default_name(i, &content_type));
             let disposition_inline =
                 part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
             let bytes = part.contents().to_vec();
@@ -165,6 +172,23 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
             }
         })
         .collect()
+}
+
+/// A part declared multipart whose boundary was never found, so it holds raw text.
+fn is_unsplit_multipart(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_type().is_some_and(|t| t.ctype().eq_ignore_ascii_case("multipart"))
+}
+
+/// A name for a part that came without one: report parts by what they are, others by
+/// their position and type.
+fn default_name(index: usize, content_type: &str) -> String {
+    match content_type {
+        "message/delivery-status" | "message/global-delivery-status" => "delivery-status.txt".into(),
+        "text/rfc822-headers" | "message/global-headers" => "returned-headers.txt".into(),
+        "message/feedback-report" => "feedback-report.txt".into(),
+        "message/disposition-notification" => "disposition-notification.txt".into(),
+        _ => format!("attachment-{}.{}", index + 1, extension_for(content_type)),
+    }
 }
 
 fn extension_for(content_type: &str) -> &'static str {

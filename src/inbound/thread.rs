@@ -42,6 +42,26 @@ impl Thread {
     }
 }
 
+/// The ticket named by one of our own Message-IDs (`md.<ticket>.<random>@<own_domain>`)
+/// among `ids`, trying them in order. This is a reading of the mail alone: desk accepts a
+/// ticket found this way only when the store knows the Message-ID, so a forged reference
+/// posts nothing.
+pub(super) fn own_reference<'a>(ids: impl IntoIterator<Item = &'a str>, own_domain: &str) -> Option<TicketNumber> {
+    ids.into_iter().find_map(|id| {
+        let (local, domain) = id.rsplit_once('@')?;
+        if !domain.eq_ignore_ascii_case(own_domain) {
+            return None;
+        }
+        let mut parts = local.split('.');
+        if parts.next()? != "md" {
+            return None;
+        }
+        let n: i64 = parts.next()?.parse().ok()?;
+        parts.next()?;
+        (n > 0).then_some(TicketNumber(n))
+    })
+}
+
 /// The ticket number of the first subject tag that `tag` matches.
 pub(super) fn subject_tag(subject: &str, tag: &Regex) -> Option<TicketNumber> {
     let caps = tag.captures(subject)?;
@@ -85,6 +105,14 @@ mod tests {
         assert_eq!(subject_tag("[Other #42] Printer", &s.tag), None);
         assert_eq!(subject_tag("[Support #0]", &s.tag), None);
         assert_eq!(subject_tag("Support 42", &s.tag), None);
+    }
+
+    #[test]
+    fn our_own_message_ids_name_their_ticket() {
+        let ids = ["x@example.com", "md.24.3.c0ffee24@helpdesk.example"];
+        assert_eq!(own_reference(ids, "helpdesk.example"), Some(TicketNumber(24)));
+        assert_eq!(own_reference(["md.24.3.c0ffee24@other.example"], "helpdesk.example"), None);
+        assert_eq!(own_reference(["md.x.3@helpdesk.example", "md.7@helpdesk.example"], "helpdesk.example"), None);
     }
 
     #[test]
