@@ -158,7 +158,7 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
                 .unwrap_or_else(|| default_name(i, &content_type));
             let disposition_inline =
                 part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
-            let bytes = part.contents().to_vec();
+            let bytes = canonical_content(part);
             Attachment {
                 filename,
                 size: bytes.len(),
@@ -172,6 +172,39 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
             }
         })
         .collect()
+}
+
+/// The bytes of an attachment, the same whichever line endings the message was stored
+/// with: parts sent as text on the wire (7bit, 8bit, quoted-printable) get CRLF line
+/// endings, their MIME canonical form. A base64 part that mail-parser could not decode
+/// (its closing boundary missing) is decoded here.
+fn canonical_content(part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
+    let raw = part.contents();
+    let encoding = part.content_transfer_encoding().map(|e| e.trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        Some("base64") => {
+            let looks_undecoded = raw.len() >= 8
+                && raw.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n \t".contains(b));
+            let compact: Vec<u8> = raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            match mail_parser::decoders::base64::base64_decode(&compact) {
+                Some(decoded) if looks_undecoded => decoded,
+                _ => raw.to_vec(),
+            }
+        }
+        Some("binary") => raw.to_vec(),
+        _ => to_crlf(raw),
+    }
+}
+
+fn to_crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
 }
 
 /// A part declared multipart whose boundary was never found, so it holds raw text.
