@@ -3,6 +3,7 @@
 //! 75 temporary failure (`ingest`, so the MTA retries).
 
 mod parse;
+mod quarantine;
 mod ticket;
 
 use std::path::PathBuf;
@@ -52,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: ticket::TicketCommand,
     },
+    /// Look at the quarantine: mail that could not be processed.
+    Quarantine {
+        #[command(subcommand)]
+        command: quarantine::QuarantineCommand,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -87,6 +93,7 @@ pub fn main() -> i32 {
             Command::Serve => serve(config).await,
             Command::Ingest { file } => ingest(config, file).await,
             Command::Ticket { command } => ticket::run(config, command).await,
+            Command::Quarantine { command } => quarantine::run(config, command).await,
             Command::Parse { .. } => unreachable!("handled above"),
         }
     })

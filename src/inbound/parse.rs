@@ -183,8 +183,8 @@ fn canonical_content(part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
     let encoding = part.content_transfer_encoding().map(|e| e.trim().to_ascii_lowercase());
     match encoding.as_deref() {
         Some("base64") => {
-            let looks_undecoded = raw.len() >= 8
-                && raw.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n \t".contains(b));
+            let looks_undecoded =
+                raw.len() >= 8 && raw.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n \t".contains(b));
             let compact: Vec<u8> = raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
             match mail_parser::decoders::base64::base64_decode(&compact) {
                 Some(decoded) if looks_undecoded => decoded,

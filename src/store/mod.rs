@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use blobs::Blobs;
+pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use tickets::{AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketRow};
 
