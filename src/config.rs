@@ -497,6 +497,28 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_and_documents_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/maildesk.example.toml");
+        Config::load(Some(&path), Vec::new()).expect("the example config is valid");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let mut missing = Vec::new();
+        for (key, value) in &defaults {
+            match value {
+                toml::Value::Table(section) => {
+                    assert!(text.contains(&format!("[{key}]")), "section [{key}] is not documented");
+                    missing.extend(section.keys().filter(|k| !text.contains(&format!("\n{k} = "))).cloned());
+                }
+                toml::Value::Array(_) if !text.contains(&format!("[[{key}]]")) => missing.push(key.clone()),
+                toml::Value::Array(_) => {}
+                _ if !text.contains(&format!("{key} = ")) => missing.push(key.clone()),
+                _ => {}
+            }
+        }
+        assert!(missing.is_empty(), "undocumented keys: {missing:?}");
+    }
+
+    #[test]
     fn a_syntax_error_names_the_file() {
         let err = load_str("[desk\n", &[]).unwrap_err();
         assert!(err.problems[0].contains("c.toml"), "{:?}", err.problems);

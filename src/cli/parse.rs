@@ -71,7 +71,7 @@ fn human(m: &Interpretation) -> String {
             &format!("{} ({}, {} bytes{})", a.filename, a.content_type, a.size, if a.inline { ", inline" } else { "" }),
         );
     }
-    out.push_str("\n");
+    out.push('\n');
     out.push_str(&m.reply);
     out.push('\n');
     out

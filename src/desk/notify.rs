@@ -35,10 +35,10 @@ pub fn new_message_id(app: &App, ticket: TicketNumber) -> String {
 /// The References of a mail answering `mail`: its own chain plus its Message-ID, capped.
 fn references_for(mail: &Interpretation) -> Vec<String> {
     let mut refs: Vec<String> = mail.references.clone();
-    if let Some(id) = &mail.message_id {
-        if !refs.contains(id) {
-            refs.push(id.clone());
-        }
+    if let Some(id) = &mail.message_id
+        && !refs.contains(id)
+    {
+        refs.push(id.clone());
     }
     let excess = refs.len().saturating_sub(MAX_REFERENCES);
     if excess > 0 {

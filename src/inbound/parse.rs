@@ -107,10 +107,10 @@ fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
 fn addresses(address: Option<&Address<'_>>) -> Vec<EmailAddress> {
     let mut out = Vec::new();
     for a in address.into_iter().flat_map(|a| a.iter()) {
-        if let Some(email) = a.address().and_then(|s| EmailAddress::parse(s).ok()) {
-            if !out.contains(&email) {
-                out.push(email);
-            }
+        if let Some(email) = a.address().and_then(|s| EmailAddress::parse(s).ok())
+            && !out.contains(&email)
+        {
+            out.push(email);
         }
     }
     out

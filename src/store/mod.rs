@@ -148,10 +148,10 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(options.busy_timeout)
                 .foreign_keys(true);
-            if let Some(parent) = connect.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)?;
-                }
+            if let Some(parent) = connect.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
