@@ -15,7 +15,7 @@ use crate::domain::EmailAddress;
 pub const ENV_PREFIX: &str = "MAILDESK_";
 
 /// Environment variables with the prefix that are not config keys.
-const ENV_NOT_KEYS: &[&str] = &["MAILDESK_CONFIG", "MAILDESK_LOG"];
+const ENV_NOT_KEYS: &[&str] = &["MAILDESK_CONFIG", "MAILDESK_LOG", "MAILDESK_BLESS"];
 
 /// The whole configuration of one maildesk node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ pub struct Config {
 }
 
 /// `[database]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseConfig {
     /// `sqlite://path` or `postgres://…`; empty means `sqlite://<data_dir>/maildesk.db`.
@@ -142,6 +142,27 @@ impl Default for Config {
     }
 }
 
+impl std::fmt::Debug for DatabaseConfig {
+    /// Shows the URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("busy_timeout_ms", &self.busy_timeout_ms)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/db` as `scheme://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self { url: String::new(), max_connections: 8, busy_timeout_ms: 5_000 }
@@ -240,8 +261,11 @@ impl Config {
             let scheme = url.split(':').next().unwrap_or_default();
             problems.push(format!("database.url: unknown scheme {scheme:?} (use sqlite:// or postgres://)"));
         }
-        if self.database.max_connections == 0 {
-            problems.push("database.max_connections: must be at least 1".into());
+        if self.database.max_connections == 0 || self.database.max_connections > 1000 {
+            problems.push("database.max_connections: must be between 1 and 1000".into());
+        }
+        if self.database.busy_timeout_ms > 600_000 {
+            problems.push("database.busy_timeout_ms: must be at most 600000 (10 minutes)".into());
         }
         let tag_ok = !self.desk.tag.is_empty()
             && self.desk.tag.len() <= 40
@@ -485,6 +509,15 @@ mod tests {
             assert!(all.contains(key), "missing {key} in:\n{all}");
         }
         assert_eq!(err.problems.len(), 7, "{all}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let c = Config::load(None, [("MAILDESK_DATABASE__URL".to_string(), "postgres://md:s3cret@db/x".to_string())])
+            .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://md:***@db/x"), "{shown}");
     }
 
     #[test]

@@ -90,7 +90,8 @@ impl MessageId {
     /// Accepts `<id@host>` or `id@host`; refuses empty ids and ids with spaces.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         let id = text.trim().trim_start_matches('<').trim_end_matches('>').trim();
-        if id.is_empty() || id.len() > 998 || id.contains(|c: char| c.is_whitespace() || c == '<' || c == '>') {
+        let bad = |c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>';
+        if id.is_empty() || id.len() > 998 || id.contains(bad) {
             return Err(DomainError::MessageId(text.chars().take(200).collect()));
         }
         Ok(Self(id.to_string()))
@@ -210,6 +211,7 @@ mod tests {
         assert_eq!(id.bracketed(), "<abc.123@host>");
         assert!(MessageId::parse("<>").is_err());
         assert!(MessageId::parse("a b@c").is_err());
+        assert!(MessageId::parse("a\0b@c").is_err());
     }
 
     #[test]

@@ -87,11 +87,102 @@ on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a
         "Thanks",
     );
     assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
-    // A colleague answering the customer's original mail threads too.
-    let cc = mail("bob@example.com", "Re: Help", Some("b3@example.com"), "In-Reply-To: <b1@example.com>\n", "Me too");
+    // A colleague answering the customer's original mail threads too, but gains no
+    // access to the ticket by doing so.
+    let cc = mail(
+        "bob@example.com",
+        "Re: Help",
+        Some("b3@example.com"),
+        "In-Reply-To: <b1@example.com>\nCc: eve@example.com\n",
+        "Me too",
+    );
     assert_eq!(receive(&t.app, &cc, "test").await.unwrap(), Outcome::Commented(n));
+    let comments = t.store().comments(n).await.unwrap();
+    assert_eq!(comments.last().unwrap().author_email.as_deref(), Some("bob@example.com"));
     let people = t.store().participants(n).await.unwrap();
-    assert!(people.contains(&("bob@example.com".into(), "cc".into())), "{people:?}");
+    assert_eq!(people, vec![("jane@example.com".into(), "requester".into())]);
+});
+
+on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| {
+    let t = TestApp::new(db).await;
+    let Outcome::Opened(n) =
+        receive(&t.app, &mail("jane@example.com", "Salary question", Some("s1@example.com"), "", "Hi"), "test")
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    let forged = mail(
+        "mallory@example.net",
+        &format!("Re: [Support #{n}] Salary question"),
+        Some("s2@example.net"),
+        "",
+        "Let me in",
+    );
+    let Outcome::Opened(other) = receive(&t.app, &forged, "test").await.unwrap() else {
+        panic!("a stranger must not post")
+    };
+    assert_ne!(other, n);
+    assert_eq!(t.store().comments(n).await.unwrap().len(), 1);
+    assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
+    // A participant Cc'd by the requester may use the tag.
+    let with_cc = mail(
+        "jane@example.com",
+        &format!("Re: [Support #{n}] Salary question"),
+        Some("s3@example.com"),
+        "Cc: Tom <tom@example.com>\n",
+        "Adding Tom",
+    );
+    assert_eq!(receive(&t.app, &with_cc, "test").await.unwrap(), Outcome::Commented(n));
+    let from_tom =
+        mail("tom@example.com", &format!("Re: [Support #{n}] Salary question"), Some("s4@example.com"), "", "Hello");
+    assert_eq!(receive(&t.app, &from_tom, "test").await.unwrap(), Outcome::Commented(n));
+});
+
+on_both!(our_own_acknowledgement_coming_back_is_automatic, |db| {
+    let t = TestApp::new(db).await;
+    receive(&t.app, &mail("jane@example.com", "Loop?", Some("l1@example.com"), "", "Hi"), "test").await.unwrap();
+    let ack = t.flush_outbox().await.remove(0);
+    // Delivered back to us, as a misconfigured forward would.
+    assert_eq!(receive(&t.app, &ack.bytes, "test").await.unwrap(), Outcome::Automatic(Auto::AutoReply));
+    assert_eq!(t.store().count_tickets().await.unwrap(), 1);
+    assert_eq!(t.flush_outbox().await.len(), 1);
+});
+
+on_both!(nul_bytes_in_a_mail_neither_wedge_nor_reach_the_database, |db| {
+    let t = TestApp::new(db).await;
+    let raw = b"From: jane@example.com\nSubject: Null\0byte\nMessage-ID: <n\0ul@example.com>\n\nbody with \0 inside\n"
+        .to_vec();
+    let outcome = receive(&t.app, &raw, "test").await.unwrap();
+    let Outcome::Opened(n) = outcome else { panic!("expected a ticket, got {outcome:?}") };
+    let ticket = t.store().ticket(n).await.unwrap().unwrap();
+    assert_eq!(ticket.subject, "Null byte");
+    assert!(!t.store().comments(n).await.unwrap()[0].body_text.contains('\0'));
+});
+
+on_both!(a_notification_that_cannot_be_rendered_fails_for_good_without_blocking_others, |db| {
+    let t = TestApp::new(db).await;
+    let mut tx = t.store().begin().await.unwrap();
+    tx.enqueue(&maildesk::store::NewOutboxRow {
+        kind: "no-such-kind",
+        ticket: None,
+        recipient: "a@example.com",
+        message_id: "md.0.1@helpdesk.example",
+        in_reply_to: None,
+        references: &[],
+        payload: "{}",
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    receive(&t.app, &mail("b@example.com", "Fine", None, "", "x"), "test").await.unwrap();
+    let sent = t.flush_outbox().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].recipient, "b@example.com");
+    let rows = t.store().list_outbox().await.unwrap();
+    let bad = rows.iter().find(|r| r.kind == "no-such-kind").unwrap();
+    assert_eq!(bad.state, "failed");
+    assert!(bad.last_error.as_deref().unwrap().contains("no-such-kind"));
 });
 
 on_both!(the_same_message_twice_changes_nothing, |db| {

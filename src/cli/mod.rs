@@ -74,7 +74,7 @@ pub fn main() -> i32 {
     if let Command::Parse { file, json } = &cli.command {
         return parse::run(file, *json, cli.config.as_deref());
     }
-    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+    let config = match Config::load(cli.config.as_deref(), config_env()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("maildesk: {e}");
@@ -97,6 +97,18 @@ pub fn main() -> i32 {
             Command::Parse { .. } => unreachable!("handled above"),
         }
     })
+}
+
+/// The `MAILDESK_…` environment variables. Others are skipped unread: an MTA's pipe
+/// delivery sets variables from the envelope, which need not be valid UTF-8.
+pub(crate) fn config_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let key = k.into_string().ok()?;
+            key.starts_with(crate::config::ENV_PREFIX).then_some(())?;
+            Some((key, v.to_string_lossy().into_owned()))
+        })
+        .collect()
 }
 
 fn init_logging(quiet: bool) {

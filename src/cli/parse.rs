@@ -7,7 +7,7 @@ use crate::inbound::{self, Interpretation};
 
 /// Prints the interpretation of `file`; returns the exit code.
 pub fn run(file: &Path, json: bool, config_file: Option<&Path>) -> i32 {
-    let config = match Config::load(config_file, std::env::vars()) {
+    let config = match Config::load(config_file, super::config_env()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("maildesk: {e}");

@@ -7,7 +7,7 @@ use tracing::{info, instrument, warn};
 use super::{DeskError, Outcome, notify};
 use crate::App;
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
-use crate::inbound::{self, Interpretation, Thread};
+use crate::inbound::{self, Interpretation, Thread, ThreadBy};
 use crate::store::{NewAttachment, NewComment, NewTicket, StoreError, Tx};
 
 /// Applies one raw message from `source` (such as `maildir:name` or `pipe`).
@@ -20,11 +20,15 @@ pub async fn receive(app: &App, raw: &[u8], source: &str) -> Result<Outcome, Des
     let limit = app.config.limits.max_message_bytes;
     if raw.len() as u64 > limit {
         let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", raw.len());
-        return quarantine(app, raw, &inbound::fingerprint(raw, None), source, reason).await;
+        return quarantine(app, raw, source, reason).await;
     }
-    let mail = match inbound::interpret(raw, &app.inbound) {
-        Ok(mail) => mail,
-        Err(e) => return quarantine(app, raw, &inbound::fingerprint(raw, None), source, e.to_string()).await,
+    // Interpretation is CPU work on hostile input: keep it off the async workers.
+    let (bytes, settings) = (raw.to_vec(), app.inbound.clone());
+    let interpreted = tokio::task::spawn_blocking(move || inbound::interpret(&bytes, &settings)).await;
+    let mail = match interpreted {
+        Ok(Ok(mail)) => mail,
+        Ok(Err(e)) => return quarantine(app, raw, source, e.to_string()).await,
+        Err(e) => return quarantine(app, raw, source, format!("interpretation failed: {e}")).await,
     };
     let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
     match apply(app, &mail, &fingerprint, source).await {
@@ -39,7 +43,7 @@ pub async fn receive(app: &App, raw: &[u8], source: &str) -> Result<Outcome, Des
             warn!(error = %e, "temporary failure; message kept for another try");
             Err(DeskError::Temporary(e))
         }
-        Err(e) => quarantine(app, raw, &fingerprint, source, format!("could not apply: {e}")).await,
+        Err(e) => quarantine(app, raw, source, format!("could not apply: {e}")).await,
     }
 }
 
@@ -50,18 +54,16 @@ fn ticket_of(outcome: &Outcome) -> Option<i64> {
     }
 }
 
-async fn quarantine(
-    app: &App,
-    raw: &[u8],
-    fingerprint: &str,
-    source: &str,
-    reason: String,
-) -> Result<Outcome, DeskError> {
+/// Keeps the raw bytes with the reason. Quarantine entries are keyed by the hash of the
+/// bytes, never by anything read from inside them.
+async fn quarantine(app: &App, raw: &[u8], source: &str, reason: String) -> Result<Outcome, DeskError> {
+    let reason: String = reason.chars().filter(|c| *c != '\0').take(2000).collect();
+    let fingerprint = inbound::fingerprint(raw, None);
     warn!(%reason, "message quarantined");
     let stored = async {
         let sha = app.store.blobs.put(raw)?;
         let mut tx = app.store.begin().await?;
-        tx.quarantine(fingerprint, source, &reason, &sha, raw.len() as i64).await?;
+        tx.quarantine(&fingerprint, source, &reason, &sha, raw.len() as i64).await?;
         tx.commit().await
     };
     stored.await.map_err(DeskError::Temporary)?;
@@ -84,16 +86,21 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, source: &str
         tx.commit().await?;
         return Ok(Outcome::Automatic(kind));
     }
-    let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?.map(|(t, _)| t);
+    let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
     let thread = Thread::resolve(by_references, mail.subject_tag(&app.inbound));
+    let author = contact(app, &mut tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
     let existing = match thread.ticket {
         Some(t) if tx.ticket_exists(t).await? => Some(t),
         _ => None,
     };
-    let author = contact(app, &mut tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
+    // A subject tag is easy to copy: it files mail only for those already on the ticket.
+    // A stranger's mail with a copied tag opens a ticket of its own.
+    let existing = match (existing, thread.by) {
+        (Some(t), Some(ThreadBy::SubjectTag)) if !tx.is_participant(t, author).await? => None,
+        (existing, _) => existing,
+    };
     let (ticket, outcome) = match existing {
         Some(t) => {
-            tx.add_participant(t, author, "cc").await?;
             tx.touch_ticket(t).await?;
             (t, Outcome::Commented(t))
         }
@@ -112,7 +119,10 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, source: &str
             (t, Outcome::Opened(t))
         }
     };
-    add_cc_participants(app, &mut tx, ticket, mail).await?;
+    // Only someone on the ticket may bring others onto it (IN11).
+    if tx.is_participant(ticket, author).await? {
+        add_cc_participants(app, &mut tx, ticket, mail).await?;
+    }
     let comment_id = tx
         .insert_comment(&NewComment {
             ticket,

@@ -1,6 +1,8 @@
 //! MIME: mail-parser's message turned into owned, normalised fields. Line endings become
 //! LF, so a message reads the same whether it arrived with CRLF or LF.
 
+use std::collections::HashSet;
+
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use super::{Attachment, InboundError, Mailbox, html};
@@ -104,16 +106,20 @@ fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
     })
 }
 
+/// At most this many addresses are read from one header.
+const MAX_ADDRESSES: usize = 500;
+/// At most this many Message-IDs are read from In-Reply-To or References.
+const MAX_IDS: usize = 100;
+
 fn addresses(address: Option<&Address<'_>>) -> Vec<EmailAddress> {
-    let mut out = Vec::new();
-    for a in address.into_iter().flat_map(|a| a.iter()) {
-        if let Some(email) = a.address().and_then(|s| EmailAddress::parse(s).ok())
-            && !out.contains(&email)
-        {
-            out.push(email);
-        }
-    }
-    out
+    let mut seen = HashSet::new();
+    address
+        .into_iter()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| EmailAddress::parse(a.address()?).ok())
+        .filter(|email| seen.insert(email.clone()))
+        .take(MAX_ADDRESSES)
+        .collect()
 }
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
@@ -122,20 +128,26 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
         HeaderValue::TextList(list) => list.iter().map(|t| t.as_ref()).collect(),
         _ => Vec::new(),
     };
-    let mut out: Vec<String> = Vec::new();
-    for id in raw.into_iter().filter_map(|t| MessageId::parse(t).ok()) {
-        if !out.iter().any(|o| o == id.as_str()) {
-            out.push(id.as_str().to_string());
-        }
+    let mut seen = HashSet::new();
+    let mut out: Vec<String> = raw
+        .into_iter()
+        .filter_map(|t| MessageId::parse(t).ok())
+        .map(|id| id.as_str().to_string())
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    if out.len() > MAX_IDS {
+        // Keep the thread's root and the most recent ones.
+        out.drain(1..out.len() - (MAX_IDS - 1));
     }
     out
 }
 
 fn type_of(ct: &mail_parser::ContentType<'_>) -> String {
-    match ct.subtype() {
-        Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-        None => ct.ctype().to_ascii_lowercase(),
-    }
+    let text = match ct.subtype() {
+        Some(sub) => format!("{}/{}", ct.ctype(), sub),
+        None => ct.ctype().to_string(),
+    };
+    one_line(&text).to_ascii_lowercase()
 }
 
 fn attachments(message: &Message<'_>) -> Vec<Attachment> {
@@ -237,11 +249,14 @@ fn extension_for(content_type: &str) -> &'static str {
     }
 }
 
-/// Folded or multi-line header text as one line with single spaces.
+/// Folded or multi-line header text as one line with single spaces, without control
+/// characters (a NUL cannot even be stored in PostgreSQL).
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let printable: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    printable.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Body text with LF line endings and without NUL characters.
 fn normalise_newlines(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\r', "\n")
+    text.replace("\r\n", "\n").replace('\r', "\n").replace('\0', "")
 }

@@ -67,7 +67,7 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
                     info!("outbox reachable again");
                     failing = false;
                 }
-                if n as i64 == BATCH {
+                if n as i64 == BATCH && !shutdown.is_cancelled() {
                     continue;
                 }
             }

@@ -41,7 +41,8 @@ fn settle(dir: &Path, file: &Path, flags: &str) -> std::io::Result<()> {
 }
 
 /// Applies every message waiting in `new/` once. Stops early (leaving the rest for the
-/// next pass) on a temporary failure or when `shutdown` fires. Returns how many settled.
+/// next pass) on a temporary failure or when `shutdown` fires. Returns how many were
+/// settled (applied and moved to `cur/`).
 pub async fn drain(
     app: &App,
     dir: &Path,
@@ -70,10 +71,13 @@ pub async fn drain(
         };
         let outcome = desk::receive(app, &raw, source).await?;
         let flags = if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" };
-        if let Err(e) = settle(dir, &file, flags) {
-            warn!(file = %file.display(), error = %e, "applied but cannot move; it will be seen as a duplicate");
+        match settle(dir, &file, flags) {
+            Ok(()) => settled += 1,
+            // Counted as not settled, so the source waits before the next pass.
+            Err(e) => {
+                warn!(file = %file.display(), error = %e, "applied but cannot move; it will be seen as a duplicate")
+            }
         }
-        settled += 1;
     }
     Ok(settled)
 }

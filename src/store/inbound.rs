@@ -52,13 +52,13 @@ impl Tx {
     }
 
     /// The ticket that any of `message_ids` belongs to, trying them in order.
-    pub async fn ticket_for_message_ids(&mut self, message_ids: &[&str]) -> Result<Option<(TicketNumber, String)>> {
+    pub async fn ticket_for_message_ids(&mut self, message_ids: &[&str]) -> Result<Option<TicketNumber>> {
         for id in message_ids {
             let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
                     "SELECT ticket_id FROM thread_ids WHERE message_id = $1")
                 .bind(*id).fetch_optional(&mut **c).await?);
             if let Some(t) = found {
-                return Ok(Some((TicketNumber(t), id.to_string())));
+                return Ok(Some(TicketNumber(t)));
             }
         }
         Ok(None)

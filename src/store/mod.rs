@@ -63,14 +63,15 @@ fn sqlx_is_temporary(e: &sqlx::Error) -> bool {
         | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-            // SQLite: 5 BUSY, 6 LOCKED (and their extended codes), 10 IOERR, 13 FULL.
-            // PostgreSQL: class 08 connection, 40 rollback, 53 resources, 57P admin.
-            let sqlite_busy = code.parse::<i64>().map(|n| matches!(n & 0xff, 5 | 6 | 10 | 13)).unwrap_or(false);
-            sqlite_busy
-                || code.starts_with("08")
-                || code.starts_with("40")
-                || code.starts_with("53")
-                || code.starts_with("57P")
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of extended ones): 5 BUSY, 6 LOCKED,
+                // 10 IOERR, 13 FULL.
+                code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
+            } else {
+                // SQLSTATE classes: 08 connection, 40 rollback (serialisation, deadlock),
+                // 53 insufficient resources, 57P operator intervention (shutdown).
+                ["08", "40", "53", "57P"].iter().any(|class| code.starts_with(class))
+            }
         }
         _ => false,
     }
@@ -79,31 +80,33 @@ fn sqlx_is_temporary(e: &sqlx::Error) -> bool {
 /// The result type of this module.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
 /// Database plus blob store: everything maildesk keeps.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     db: Db,
     /// Attachment and raw-mail bytes, addressed by their SHA-256.
     pub blobs: Blobs,
 }
 
-/// Which database a [`Store`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite in a local file.
-    Sqlite,
-    /// PostgreSQL over the network.
-    Postgres,
+impl std::fmt::Debug for Store {
+    /// Names the backend only: connection options may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        };
+        f.debug_struct("Store").field("backend", &backend).field("blobs", &self.blobs).finish()
+    }
 }
 
 /// How to open a store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreOptions {
     /// `sqlite://path` or `postgres://…`.
     pub url: String,
@@ -174,14 +177,6 @@ impl Store {
             return Err(StoreError::UnknownScheme(scheme));
         };
         Ok(Store { db, blobs: Blobs::open(&options.blob_dir)? })
-    }
-
-    /// Which backend this store uses.
-    pub fn backend(&self) -> Backend {
-        match self.db {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
-        }
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once

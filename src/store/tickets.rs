@@ -207,6 +207,14 @@ impl Tx {
         Ok(())
     }
 
+    /// Whether `contact_id` takes part in ticket `n`.
+    pub async fn is_participant(&mut self, n: TicketNumber, contact_id: i64) -> Result<bool> {
+        let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
+                "SELECT contact_id FROM ticket_participants WHERE ticket_id = $1 AND contact_id = $2")
+            .bind(n.0).bind(contact_id).fetch_optional(&mut **c).await?);
+        Ok(found.is_some())
+    }
+
     /// Adds a comment and returns its id.
     pub async fn insert_comment(&mut self, m: &NewComment<'_>) -> Result<i64> {
         let at = now();

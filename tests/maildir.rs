@@ -1,0 +1,47 @@
+//! The Maildir source in process: a message leaves `new/` only after its effect
+//! committed, and one applied but not yet moved (a crash in between) is recognised.
+
+mod common;
+
+use common::{TestApp, mail};
+use maildesk::desk::{Outcome, receive};
+use maildesk::sources::maildir;
+use tokio_util::sync::CancellationToken;
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+on_both!(a_message_applied_before_a_crash_is_moved_on_without_applying_it_again, |db| {
+    let t = TestApp::new(db).await;
+    let inbox = t.dir.path().join("inbox");
+    maildir::ensure(&inbox).unwrap();
+    let raw = mail("jane@example.com", "Crash", Some("crash@example.com"), "", "Hello");
+    std::fs::write(inbox.join("new/1.msg"), &raw).unwrap();
+    // The effect committed, then the process died before moving the file.
+    assert!(matches!(receive(&t.app, &raw, "test").await.unwrap(), Outcome::Opened(_)));
+    std::fs::write(inbox.join("new/2.msg"), mail("bob@example.com", "Next", None, "", "Hi")).unwrap();
+    std::fs::write(inbox.join("new/3.msg"), b"\x00\x01 not mail").unwrap();
+
+    let settled = maildir::drain(&t.app, &inbox, "maildir:test", &CancellationToken::new()).await.unwrap();
+    assert_eq!(settled, 3);
+    assert!(names(&inbox.join("new")).is_empty());
+    assert_eq!(names(&inbox.join("cur")), vec!["1.msg:2,S", "2.msg:2,S", "3.msg:2,F"]);
+    assert_eq!(t.store().count_tickets().await.unwrap(), 2, "the crashed message applied once");
+    assert_eq!(t.store().list_quarantine().await.unwrap().len(), 1);
+});
+
+on_both!(a_cancelled_drain_leaves_the_rest_in_new, |db| {
+    let t = TestApp::new(db).await;
+    let inbox = t.dir.path().join("inbox");
+    maildir::ensure(&inbox).unwrap();
+    std::fs::write(inbox.join("new/1.msg"), mail("a@example.com", "One", None, "", "x")).unwrap();
+    let token = CancellationToken::new();
+    token.cancel();
+    assert_eq!(maildir::drain(&t.app, &inbox, "maildir:test", &token).await.unwrap(), 0);
+    assert_eq!(names(&inbox.join("new")), vec!["1.msg"]);
+    assert_eq!(t.store().count_tickets().await.unwrap(), 0);
+});
