@@ -180,6 +180,13 @@ fn serve_on_embedded_defaults_turns_maildir_mail_into_tickets_comments_and_ackno
     assert_eq!(shown["comments"][1]["body_reply"], "The tray is full again now, thanks!");
     let human = run(maildesk(dir).args(["ticket", "show", &n.to_string()]));
     assert!(String::from_utf8_lossy(&human.stdout).contains("The tray is full again now"));
+    let listed = run(maildesk(dir).args(["ticket", "list"]));
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("rafael.souza@example.org") && listed.contains("paper jam"), "{listed}");
+    let missing = run(maildesk(dir).args(["ticket", "show", "999"]));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no ticket #999"));
+    assert_eq!(run(maildesk(dir).args(["ticket", "show", "abc"])).status.code(), Some(2));
     assert_eq!(tickets(dir, &[]).len(), 1, "a reply opens no ticket");
     assert_eq!(outbox_files(dir).len(), 1, "a reply is not acknowledged");
     assert_eq!(count(&inbox(dir).join("new")), 0);
