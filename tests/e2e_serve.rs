@@ -380,6 +380,7 @@ fn parse_json_prints_the_contract_without_touching_any_database() {
         "reply",
         "attachments",
         "auto",
+        "bounce",
         "thread",
         "in_reply_to",
         "references",

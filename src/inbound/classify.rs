@@ -47,18 +47,29 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 
-/// Subjects of delivery failure reports from MTAs that do not send RFC 3464 reports.
+/// Subjects of delivery failure reports, also from MTAs that do not send RFC 3464 reports.
 static BOUNCE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(undeliver|undelivered mail|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|nondeliverable|non-delivery|unzustellbar)",
+        r"(?i)^\s*(undeliver|undelivered mail|delivery (status notification|failure|has failed|notification|report)|returned mail|mail delivery (failed|failure|subsystem|system)|failure notice|nondeliverable|non-delivery|delivery failure|mail system error|warning: could not send|delayed mail|message not delivered|unzustellbar|nicht zustellbar|non remis|non distribuable|no se puede entregar|não entregue|non recapitabile|onbestelbaar|kan niet worden bezorgd|olevererbart|kunde inte levereras|nie można dostarczyć|nedoručitelné|не доставлено|недоставленное сообщение|配信不能|投递失败|無法傳遞|전달되지 않음)",
     )
     .expect("valid pattern")
 });
 
+/// Display names MTAs send their reports under.
+static DAEMON_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(mail delivery (system|subsystem|service)|mailer[- ]daemon|postmaster|mail administrator)\s*$")
+        .expect("valid pattern")
+});
+
+/// Loop-prevention headers other helpdesks put on their automatic mail.
+const HELPDESK_LOOP_HEADERS: &[&str] = &["rt-loop-prevention", "x-otrs-loop", "x-znuny-loop", "x-zammad-loop"];
+
 pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     let header = |name: &str| m.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase());
     let sender_local = m.from.address.local_part();
-    let daemon_sender = matches!(sender_local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon");
+    let daemon_sender =
+        matches!(sender_local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon" | "mdaemon")
+            || m.from.name.as_deref().is_some_and(|n| DAEMON_NAME.is_match(n));
 
     if m.content_type == "multipart/report" {
         match m.report_type.as_deref() {
@@ -70,6 +81,9 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     }
     if daemon_sender || (m.null_return_path && BOUNCE_SUBJECT.is_match(&m.subject)) {
         return Some(Auto::Bounce);
+    }
+    if m.headers.iter().any(|(n, _)| HELPDESK_LOOP_HEADERS.contains(&n.as_str())) {
+        return Some(Auto::AutoReply);
     }
     if header("auto-submitted").is_some_and(|v| !v.starts_with("no")) {
         return Some(Auto::AutoReply);

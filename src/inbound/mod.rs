@@ -3,6 +3,7 @@
 //! (new text vs quoted history). Pure: no database, no files, no clock, no network, so it
 //! is easy to test on fixtures and to fuzz. `maildesk parse --json` prints exactly this.
 
+mod bounce;
 mod classify;
 mod html;
 mod parse;
@@ -13,6 +14,7 @@ use serde::Serialize;
 
 use crate::domain::{EmailAddress, TicketNumber};
 
+pub use bounce::{Bounce, FailedRecipient};
 pub use classify::Auto;
 pub use reply::visible_reply;
 pub use thread::{Thread, ThreadBy, clean_subject};
@@ -106,6 +108,8 @@ pub struct Interpretation {
     pub attachments: Vec<Attachment>,
     /// What kind of automatic mail this is; null for mail a person wrote.
     pub auto: Option<Auto>,
+    /// For a bounce: the recipients it reports on; null for other mail.
+    pub bounce: Option<Bounce>,
     /// Which ticket this belongs to, and how that was found.
     pub thread: Thread,
     /// The Message-ID this answers, without brackets.
@@ -143,7 +147,9 @@ impl Interpretation {
 pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, InboundError> {
     let parsed = parse::parse(raw)?;
     let auto = classify::classify(&parsed, &settings.own_domain);
-    let reply = reply::visible_reply(&parsed.text);
+    let bounce = (auto == Some(Auto::Bounce))
+        .then(|| bounce::report(&parsed.attachments, &parsed.text, &parsed.from.address, &settings.own_domain));
+    let reply = reply::visible_reply(&parsed.reply_source);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
     let mut mail = Interpretation {
         message_id: parsed.message_id,
@@ -158,6 +164,7 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         reply,
         attachments: parsed.attachments,
         auto,
+        bounce,
         thread: Thread::resolve(None, tag),
         in_reply_to: parsed.in_reply_to,
         references: parsed.references,

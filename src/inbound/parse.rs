@@ -1,7 +1,7 @@
 //! MIME: mail-parser's message turned into owned, normalised fields. Line endings become
 //! LF, so a message reads the same whether it arrived with CRLF or LF.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
@@ -18,6 +18,9 @@ pub(super) struct Parsed {
     pub subject: String,
     pub date: Option<String>,
     pub text: String,
+    /// The text reply stripping reads: the plain text, or for HTML-only mail the HTML's
+    /// text with quote containers marked.
+    pub reply_source: String,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     pub in_reply_to: Option<String>,
@@ -65,7 +68,8 @@ pub(super) fn parse(raw: &[u8]) -> Result<Parsed, InboundError> {
             _ => None,
         })
         .collect();
-    let mut text = if text_parts.is_empty() {
+    let html_only = text_parts.is_empty();
+    let mut text = if html_only {
         html_parts.iter().map(|h| html::to_text(h)).collect::<Vec<_>>().join("\n")
     } else {
         text_parts.join("\n")
@@ -77,7 +81,15 @@ pub(super) fn parse(raw: &[u8]) -> Result<Parsed, InboundError> {
             text = String::from_utf8_lossy(part.contents()).into_owned();
         }
     }
-    let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n")));
+    let reply_source = if html_only && !html_parts.is_empty() {
+        html_parts.iter().map(|h| html::to_text_marking_quotes(h)).collect::<Vec<_>>().join("\n")
+    } else {
+        text.clone()
+    };
+    let attachments = attachments(&message);
+    let content_ids: HashMap<String, usize> =
+        attachments.iter().enumerate().filter_map(|(i, a)| Some((a.content_id.clone()?, i))).collect();
+    let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n"), &content_ids));
     Ok(Parsed {
         message_id: message.message_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
         from,
@@ -87,8 +99,9 @@ pub(super) fn parse(raw: &[u8]) -> Result<Parsed, InboundError> {
         subject: one_line(message.subject().unwrap_or_default()),
         date: message.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339()),
         text: normalise_newlines(&text),
+        reply_source: normalise_newlines(&reply_source),
         html: html.map(|h| normalise_newlines(&h)),
-        attachments: attachments(&message),
+        attachments,
         in_reply_to: ids(message.in_reply_to()).into_iter().next(),
         references: ids(message.references()),
         headers,

@@ -1,51 +1,110 @@
 //! Reply stripping: the new text of a message, without the quoted history below it and
 //! without the signature. When unsure, keep more: an answer written between quoted lines
 //! (an inline answer) is never cut. The complete text always stays available elsewhere.
+//!
+//! History starts at the first of: an attribution line ("On … wrote:" in many languages,
+//! also wrapped over two lines), an "Original Message" separator, an Outlook-style header
+//! block ("From:/Sent:/To:/Subject:" in many languages, with or without a separator line
+//! above it), a quote container marked in HTML-only mail, or a trailing `>` block.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// A line that introduces quoted history ("On … wrote:" and its translations).
+use super::html::QUOTE_MARKER;
+
+/// A line that introduces quoted history: "On … wrote:" and its translations.
 static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)^\s*(
-            on\s.+\swrote\s?: |                          # en: Gmail, Apple Mail, Thunderbird
-            .+\swrote\s?: |                              # en: 'Support wrote:'
-            am\s.+\s(schrieb|geschrieben)\s?.*: |        # de
-            .+\sschrieb\s?: |                            # de: 'Support schrieb:'
-            le\s.+\sa\sécrit\s?: |                       # fr
-            el\s.+\sescribió\s?: |                       # es
-            il\s.+\sha\sscritto\s?: |                    # it
-            op\s.+\sschreef\s.*: |                       # nl
-            em\s.+\sescreveu\s?: |                       # pt
-            .+\sskrev\s?.*: |                            # sv, da, no
-            w\sdniu\s.+\snapisał(a|\(a\))?\s?: |         # pl
-            .+\s(пишет|написал(а)?)\s?: |                # ru
-            .+(のメッセージ|wrote)\s*[:：] |             # ja
-            .+写道\s*[:：]                                # zh
+        r"(?ix)^\s*>?\s*(
+            on\s.+\swrote\s?: |                                  # en
+            .+\swrote\s?: |                                      # en: 'Support wrote:'
+            am\s.+\s(schrieb|geschrieben)\b.*: |                 # de
+            .+\sschrieb\s?.*: |                                  # de: 'Support schrieb:'
+            le\s.+\sa\s[ée]crit\s?: |                            # fr
+            .+\sa\s[ée]crit\s?: |                                # fr
+            el\s.+\sescribi[óo]\s?: |                            # es
+            .+\sescribi[óo]\s?: |                                # es
+            il\s.+\sha\sscritto\s?: |                            # it
+            .+\sha\sscritto\s?: |                                # it
+            op\s.+\sschreef\s.*: |                               # nl
+            .+\sschreef\s?.*: |                                  # nl
+            em\s.+\sescreveu\s?: |                               # pt
+            .+\sescreveu\s?: |                                   # pt
+            .+\sskrev\b.*: |                                     # sv, da, nb
+            .+\skirjoitti\s?: |                                  # fi
+            w\sdniu\s.+\snapisa[łl](a|\(a\))?\s?: |              # pl
+            .+\snapisa[łl](a|\(a\))?\s?: |                       # pl
+            dne\s.+\snapsal(a|\(a\))?\s?: |                      # cs
+            .+\snapsal(a|\(a\))?\s?: |                           # cs, sk
+            .+\s(пишет|написал(а)?|написав|пише)\s?: |           # ru, uk
+            .+\s(έγραψε|écrivait)\s?: |                          # el
+            .+\s(tarihinde\s)?şunu\syazdı\s?: |                  # tr
+            .+\sírta\b.*: |                                      # hu
+            .+\sa\sscris\s?: |                                   # ro
+            .+님이\s?작성\s?: |                                   # ko
+            .+(写道|寫道)\s*[:：] |                               # zh
+            .+のメッセージ\s*[:：] |                              # ja (Outlook)
+            \d{4}年\d{1,2}月\d{1,2}日.*<[^<>@\s]+@[^<>\s]+>\s*[:：]    # ja (Gmail, Apple)
         )\s*$",
     )
     .expect("valid pattern")
 });
 
-/// "-----Original Message-----" and its translations.
+/// Russian Gmail: "пн, 23 нояб. 2026 г. в 10:02, Support <support@…>:" — a date, a name
+/// and an address, then a colon.
+static ATTRIBUTION_DATE_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*>?\s*\S.{0,80}\d{4}.{0,40}<[^<>@\s]+@[^<>\s]+>\s*[:：]\s*$").expect("valid pattern")
+});
+
+/// "-----Original Message-----" and its translations, also forwarded-message separators.
 static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*-{2,}\s*(original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message original|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|originalmeddelande|ursprungligt meddelande|wiadomość oryginalna|исходное сообщение)\s*-{2,}\s*$",
+        r"(?ix)^\s*-{2,}\s*(
+            original\smessage | forwarded\smessage | ursprüngliche\snachricht | weitergeleitete\snachricht |
+            original\snachricht | message\sd'origine | message\soriginal | message\stransféré |
+            mensaje\soriginal | mensaje\sreenviado | messaggio\soriginale | messaggio\sinoltrato |
+            oorspronkelijk\sbericht | doorgestuurd\sbericht | mensagem\soriginal | mensagem\sencaminhada |
+            originalmeddelande | ursprungligt\smeddelande | vidarebefordrat\smeddelande | oprindelig\smeddelelse |
+            opprinnelig\smelding | alkuperäinen\sviesti | wiadomość\soryginalna | oryginalna\swiadomość |
+            původní\szpráva | исходное\sсообщение | пересылаемое\sсообщение | оригинальное\sсообщение |
+            αρχικό\sμήνυμα | orijinal\sileti | eredeti\süzenet | mesaj\soriginal |
+            原始邮件 | 原始郵件 | 元のメッセージ | 원본\s메시지
+        )\s*-{2,}\s*$",
     )
     .expect("valid pattern")
 });
 
 /// The first line of an Outlook header block: "From: …" in several languages.
 static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\*?(from|von|de|da|van|från|od|от|发件人|差出人)\s*\*?\s*[:：]\s*\S").expect("valid pattern")
+    Regex::new(
+        r"(?i)^\s*>?\s*\*?(from|von|de|da|van|från|fra|od|от|lähettäjä|kimden|feladó|από|발신|보낸\s?사람|发件人|寄件者|差出人)\s*\*?\s*[:：]\s*\S",
+    )
+    .expect("valid pattern")
 });
 
 /// A later line of an Outlook header block: "Sent:", "Date:", "To:", "Subject:" …
 static HEADER_NEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*\*?(sent|date|to|subject|gesendet|datum|an|betreff|envoyé|date|à|objet|enviado|fecha|para|asunto|inviato|data|a|oggetto|verzonden|aan|onderwerp|skickat|till|ämne|wysłano|do|temat|отправлено|кому|тема|发送时间|收件人|主题|送信日時|宛先|件名)\s*\*?\s*[:：]",
+        r"(?ix)^\s*>?\s*\*?(
+            sent|date|to|cc|subject|
+            gesendet|datum|an|betreff|
+            envoyé|date|à|objet|
+            enviado|fecha|para|asunto|enviada|assunto|data|
+            inviato|a|oggetto|
+            verzonden|aan|onderwerp|
+            skickat|till|ämne|sendt|til|emne|
+            wysłano|do|temat|data|
+            odesláno|komu|předmět|
+            отправлено|дата|кому|тема|
+            lähetetty|vastaanottaja|aihe|
+            gönderildi|tarih|kime|konu|
+            elküldve|címzett|tárgy|
+            στάλθηκε|προς|θέμα|
+            发送时间|日期|收件人|主题|寄件日期|收件者|主旨|
+            送信日時|宛先|件名|
+            보낸\s?날짜|받는\s?사람|제목
+        )\s*\*?\s*[:：]",
     )
     .expect("valid pattern")
 });
@@ -53,7 +112,19 @@ static HEADER_NEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// Footers mobile clients add below the new text.
 static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(sent from my \S.*|sent from (outlook|yahoo mail|mail) for \S.*|get outlook for \S.*|von meinem \S.* gesendet|gesendet von meinem \S.*|envoyé de mon \S.*|enviado desde mi \S.*|inviato da(l mio)? \S.*|verzonden vanaf mijn \S.*|enviado do meu \S.*|skickat från min \S.*|wysłane z mojego \S.*|отправлено с моего \S.*)\s*$",
+        r"(?ix)^\s*(
+            sent\sfrom\smy\s\S.* | sent\sfrom\s(outlook|yahoo\smail|mail|samsung)\b.* | sent\svia\s\S.* |
+            sent\swith\sproton\smail.* | get\soutlook\sfor\s\S.* | sent\sfrom\smobile.* |
+            von\smeinem\s\S.*\sgesendet | gesendet\svon\s(meinem\s)?\S.* | mit\s\S.*\sgesendet |
+            envoyé\sde\smon\s\S.* | envoyé\sdepuis\s\S.* |
+            enviado\sdesde\smi\s\S.* | enviado\sdo\smeu\s\S.* | enviado\sdo\s\S.* |
+            inviato\sda\s\S.* |
+            verzonden\svanaf\smijn\s\S.* | verstuurd\svanaf\smijn\s\S.* |
+            skickat\sfrån\smin\s\S.* | sendt\sfra\smin\s\S.* | lähetetty\s\S.* |
+            wysłane\sz\s\S.* | odesláno\sz\s\S.* |
+            отправлено\sс\s\S.* | надіслано\sз\s\S.* |
+            \S*から送信 | 发自我的\S* | 從我的\s?\S*傳送 | 从我的\s?\S*发送 | 내\s\S*에서\s보냄
+        )\s*$",
     )
     .expect("valid pattern")
 });
@@ -66,24 +137,32 @@ fn is_blank(line: &str) -> bool {
     line.trim().is_empty()
 }
 
+/// A line that only separates: dashes, underscores, box-drawing rules.
+fn is_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.chars().count() >= 5 && t.chars().all(|c| matches!(c, '-' | '_' | '=' | '─' | '━' | '—' | '*'))
+}
+
+fn is_signature_delimiter(line: &str) -> bool {
+    line == "-- " || line == "--" || line == "-- \u{a0}"
+}
+
 /// Where the quoted history starts: the index of its first line, if any.
 fn history_start(lines: &[&str]) -> Option<usize> {
     for (i, line) in lines.iter().enumerate() {
-        let joined_two = lines.get(i + 1).map(|next| format!("{} {}", line.trim(), next.trim()));
-        if ATTRIBUTION.is_match(line) || ORIGINAL_MESSAGE.is_match(line) {
+        if line.contains(QUOTE_MARKER) || ATTRIBUTION.is_match(line) || ORIGINAL_MESSAGE.is_match(line) {
             return Some(i);
         }
-        // "On Mon, 23 Nov 2026 at 10:02, Support <support@…>" / "wrote:" wrapped over two lines.
-        if line.trim_start().to_lowercase().starts_with("on ")
-            && joined_two.as_deref().is_some_and(|j| ATTRIBUTION.is_match(j))
-        {
+        if ATTRIBUTION_DATE_ADDRESS.is_match(line) && lines[i + 1..].iter().take(3).any(|l| is_quoted(l)) {
             return Some(i);
         }
-        let underline = line.trim().len() >= 8 && line.trim().chars().all(|c| c == '_' || c == '-');
-        let from_at = if underline { i + 1 } else { i };
+        if wrapped_attribution(&lines[i..]) {
+            return Some(i);
+        }
+        let from_at = if is_rule(line) { i + 1 } else { i };
         if lines.get(from_at).is_some_and(|l| HEADER_FROM.is_match(l)) {
-            let next = lines[from_at + 1..].iter().take(4).filter(|l| HEADER_NEXT.is_match(l)).count();
-            if next >= 2 {
+            let window = &lines[from_at + 1..(from_at + 6).min(lines.len())];
+            if window.iter().filter(|l| HEADER_NEXT.is_match(l)).count() >= 2 {
                 return Some(i);
             }
         }
@@ -91,18 +170,34 @@ fn history_start(lines: &[&str]) -> Option<usize> {
     None
 }
 
-/// Whether new text is written between quoted lines after `start`: a line that is neither
-/// quoted, blank nor a signature follows a quoted line.
+/// Whether `lines` start with an attribution wrapped over two or three lines: together they
+/// match, while the later lines alone do not (they would be found on their own).
+fn wrapped_attribution(lines: &[&str]) -> bool {
+    let part = |k: usize| lines.get(k).filter(|l| !is_blank(l) && !is_quoted(l) && l.len() < 200);
+    let (Some(first), Some(second)) = (part(0), part(1)) else { return false };
+    if ATTRIBUTION.is_match(second) {
+        return false;
+    }
+    let two = format!("{} {}", first.trim(), second.trim());
+    if ATTRIBUTION.is_match(&two) {
+        return true;
+    }
+    let Some(third) = part(2) else { return false };
+    let tail = format!("{} {}", second.trim(), third.trim());
+    !ATTRIBUTION.is_match(third)
+        && !ATTRIBUTION.is_match(&tail)
+        && ATTRIBUTION.is_match(&format!("{two} {}", third.trim()))
+}
+
+/// Whether new text is written between quoted lines: a line that is neither quoted, blank,
+/// a marker nor a signature follows a quoted line.
 fn has_inline_answers(lines: &[&str]) -> bool {
     let mut seen_quote = false;
     for line in lines {
         if is_quoted(line) {
             seen_quote = true;
-        } else if seen_quote && !is_blank(line) {
-            if line.trim_end() == "--" || line.starts_with("-- ") || MOBILE_FOOTER.is_match(line) {
-                return false;
-            }
-            return true;
+        } else if seen_quote && !is_blank(line) && !line.contains(QUOTE_MARKER) {
+            return !(is_signature_delimiter(line) || MOBILE_FOOTER.is_match(line));
         }
     }
     false
@@ -128,16 +223,18 @@ pub fn visible_reply(text: &str) -> String {
         }
     }
 
-    // Signature: the last "-- " delimiter above the cut; mobile footers at the end.
-    if let Some(sig) = lines[..end].iter().rposition(|l| *l == "-- " || *l == "--") {
+    // Signature: the last "-- " delimiter above the cut; mobile footers and separator
+    // rules at the end.
+    if let Some(sig) = lines[..end].iter().rposition(|l| is_signature_delimiter(l)) {
         end = sig;
     }
-    while end > 0 && (is_blank(lines[end - 1]) || MOBILE_FOOTER.is_match(lines[end - 1])) {
+    while end > 0 && (is_blank(lines[end - 1]) || is_rule(lines[end - 1]) || MOBILE_FOOTER.is_match(lines[end - 1])) {
         end -= 1;
     }
 
-    let reply = lines[..end].join("\n").trim_matches('\n').to_string();
-    if reply.trim().is_empty() { text.trim().to_string() } else { reply }
+    let kept: Vec<String> = lines[..end].iter().map(|l| l.replace(QUOTE_MARKER, "")).collect();
+    let reply = kept.join("\n").trim_matches('\n').to_string();
+    if reply.trim().is_empty() { text.replace(QUOTE_MARKER, "").trim().to_string() } else { reply }
 }
 
 #[cfg(test)]
@@ -157,11 +254,40 @@ mod tests {
     }
 
     #[test]
-    fn outlook_header_block_is_cut() {
+    fn attributions_in_many_languages() {
+        let cases = [
+            "Am 23.11.2026 um 10:02 schrieb Support <s@x.example>:",
+            "Le lun. 23 nov. 2026 à 10:02, Support <s@x.example> a écrit :",
+            "El lun, 23 nov 2026 a las 10:02, Support (<s@x.example>) escribió:",
+            "Il giorno lun 23 nov 2026 alle ore 10:02 Support <s@x.example> ha scritto:",
+            "Op ma 23 nov 2026 om 10:02 schreef Support <s@x.example>:",
+            "Em seg., 23 de nov. de 2026 às 10:02, Support <s@x.example> escreveu:",
+            "Den mån 23 nov. 2026 kl 10:02 skrev Support <s@x.example>:",
+            "W dniu pon., 23.11.2026 o 10:02 Support <s@x.example> napisał(a):",
+            "пн, 23 нояб. 2026 г. в 10:02, Support <s@x.example>:",
+            "23.11.2026 10:02, Support пишет:",
+            "2026年11月23日(月) 10:02 Support <s@x.example>:",
+            "Support <s@x.example> 于2026年11月23日周一 10:02写道：",
+            "2026년 11월 23일 (월) 오전 10:02, Support <s@x.example>님이 작성:",
+            "Support <s@x.example>, 23 Kas 2026 Pzt, 10:02 tarihinde şunu yazdı:",
+            "ma 23.11.2026 klo 10.02 Support (s@x.example) kirjoitti:",
+            "Dne po 23. 11. 2026 10:02 uživatel Support <s@x.example> napsal:",
+            "Support <s@x.example> ezt írta (időpont: 2026. nov. 23., H 10:02):",
+        ];
+        for attribution in cases {
+            let t = format!("New text.\n\n{attribution}\n> old text\n");
+            assert_eq!(visible_reply(&t), "New text.", "missed: {attribution}");
+        }
+    }
+
+    #[test]
+    fn outlook_header_blocks_are_cut() {
         let t = "It still fails.\n\n________________________________\nFrom: Support <support@x.example>\nSent: Monday, November 23, 2026 10:02\nTo: Jane\nSubject: [Support #3] Printer\n\nPlease restart.\n";
         assert_eq!(visible_reply(t), "It still fails.");
         let t = "Ok.\n\n-----Original Message-----\nFrom: Support\nPlease restart.\n";
         assert_eq!(visible_reply(t), "Ok.");
+        let t = "Geht wieder.\n\nVon: Support <s@x.example>\nGesendet: Montag, 23. November 2026 10:02\nAn: Jana\nBetreff: AW: Drucker\n\nalt\n";
+        assert_eq!(visible_reply(t), "Geht wieder.");
     }
 
     #[test]
@@ -174,10 +300,20 @@ mod tests {
     fn signature_and_mobile_footer_are_removed() {
         assert_eq!(visible_reply("Hello\n\n-- \nJane Doe\nACME\n"), "Hello");
         assert_eq!(visible_reply("Works now\n\nSent from my iPhone\n"), "Works now");
+        assert_eq!(visible_reply("Danke!\n\nVon meinem iPhone gesendet\n"), "Danke!");
         assert_eq!(
             visible_reply("Danke!\n\nAm 23.11.2026 um 10:02 schrieb Support <s@x.example>:\n> Hallo\n"),
             "Danke!"
         );
+    }
+
+    #[test]
+    fn marked_quote_containers_cut_and_markers_never_show() {
+        let t = format!("New words\n\n{QUOTE_MARKER}On Mon X wrote:\n> old\n");
+        assert_eq!(visible_reply(&t), "New words");
+        let inline = format!("Intro\n{QUOTE_MARKER}> q1\nanswer 1\n> q2\nanswer 2\n");
+        let kept = visible_reply(&inline);
+        assert!(kept.contains("answer 2") && !kept.contains(QUOTE_MARKER), "{kept}");
     }
 
     #[test]

@@ -1,0 +1,162 @@
+//! What a delivery failure report says: which recipients failed (or are delayed) and with
+//! which status. Read from the RFC 3464 `message/delivery-status` part when there is one,
+//! else from the text MTAs write (Exim, qmail, Sendmail, Exchange, Gmail, …).
+
+use std::sync::LazyLock;
+
+use mail_parser::MessageParser;
+use regex::Regex;
+use serde::Serialize;
+
+use super::Attachment;
+use crate::domain::EmailAddress;
+
+/// One recipient a bounce reports on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedRecipient {
+    /// The recipient's address.
+    pub address: EmailAddress,
+    /// The enhanced status code (`5.1.1`), when the report gives one.
+    pub status: Option<String>,
+    /// `failed` or `delayed` (or another RFC 3464 action).
+    pub action: String,
+}
+
+/// The recipients a bounce reports on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bounce {
+    /// In the order the report lists them.
+    pub recipients: Vec<FailedRecipient>,
+}
+
+/// At most this many recipients are read from one report.
+const MAX_RECIPIENTS: usize = 100;
+
+static STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b([245]\.\d{1,3}\.\d{1,3})\b").expect("valid pattern"));
+static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+=&'/-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+        .expect("valid pattern")
+});
+/// Where the copy of the returned message begins in a text report.
+static RETURNED_COPY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(-+\s*(this is a copy of|below this line is a copy|original message|returned message|undelivered message|copy of the original|the original message)|original message headers|(received|return-path|dkim-signature|arc-seal):\s)",
+    )
+    .expect("valid pattern")
+});
+static DELAYED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(delayed|will (continue|keep) (to )?try|still being retried|could not send message for past|has not yet been delivered|retry timeout not)").expect("valid pattern")
+});
+/// Lines naming the sender or the reporting system, whose addresses are not recipients.
+static NOT_RECIPIENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(from|sender|return-path|reply-to|message-id|reporting-mta)\s*:").expect("valid pattern")
+});
+
+/// The report of a bounce, from its delivery-status part or else its text. `own_domain`
+/// addresses (our own, as the original sender) are never taken for failed recipients.
+pub(super) fn report(attachments: &[Attachment], text: &str, sender: &EmailAddress, own_domain: &str) -> Bounce {
+    let status_part = attachments
+        .iter()
+        .find(|a| matches!(a.content_type.as_str(), "message/delivery-status" | "message/global-delivery-status"));
+    let mut recipients = status_part.map(|p| from_delivery_status(&p.bytes)).unwrap_or_default();
+    if recipients.is_empty() {
+        recipients = from_text(text, sender, own_domain);
+    }
+    recipients.truncate(MAX_RECIPIENTS);
+    Bounce { recipients }
+}
+
+/// Per-recipient blocks of an RFC 3464 report: `Final-Recipient`, `Action`, `Status`.
+fn from_delivery_status(bytes: &[u8]) -> Vec<FailedRecipient> {
+    let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n");
+    let parser = MessageParser::default();
+    let mut out: Vec<FailedRecipient> = Vec::new();
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()).take(MAX_RECIPIENTS * 2) {
+        let block = format!("{}\n\n", block.trim_start_matches('\n'));
+        let Some(fields) = parser.parse(block.as_bytes()) else { continue };
+        let field = |name: &str| {
+            fields.headers_raw().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+        };
+        let recipient = field("Final-Recipient").or_else(|| field("Original-Recipient"));
+        let Some(address) = recipient.as_deref().and_then(address_in) else { continue };
+        if out.iter().any(|r| r.address == address) {
+            continue;
+        }
+        let status = field("Status").and_then(|s| STATUS.captures(&s).map(|c| c[1].to_string()));
+        let action = field("Action").map(|a| a.to_ascii_lowercase()).unwrap_or_else(|| "failed".into());
+        out.push(FailedRecipient { address, status, action });
+    }
+    out
+}
+
+/// `rfc822; user@example.net` or `<user@example.net>` → the address.
+fn address_in(value: &str) -> Option<EmailAddress> {
+    ADDRESS.find(value).and_then(|m| EmailAddress::parse(m.as_str()).ok())
+}
+
+/// Recipients named in the text of a report that has no delivery-status part.
+fn from_text(text: &str, sender: &EmailAddress, own_domain: &str) -> Vec<FailedRecipient> {
+    let lines: Vec<&str> = text.lines().take_while(|l| !RETURNED_COPY.is_match(l)).take(2000).collect();
+    let action = if DELAYED.is_match(&lines.join("\n")) { "delayed" } else { "failed" };
+    let mut out: Vec<FailedRecipient> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if NOT_RECIPIENT_LINE.is_match(line) {
+            continue;
+        }
+        for m in ADDRESS.find_iter(line) {
+            let Ok(address) = EmailAddress::parse(m.as_str()) else { continue };
+            let daemon = matches!(address.local_part(), "mailer-daemon" | "postmaster" | "mail-daemon");
+            if address == *sender || daemon || address.domain().eq_ignore_ascii_case(own_domain) {
+                continue;
+            }
+            if out.iter().any(|r| r.address == address) || out.len() >= MAX_RECIPIENTS {
+                continue;
+            }
+            let status =
+                lines[i..(i + 5).min(lines.len())].iter().find_map(|l| STATUS.captures(l).map(|c| c[1].to_string()));
+            out.push(FailedRecipient { address, status, action: action.into() });
+        }
+    }
+    // A single recipient takes the report's only status code, wherever it stands.
+    if let [only] = out.as_mut_slice()
+        && only.status.is_none()
+    {
+        only.status = lines.iter().find_map(|l| STATUS.captures(l).map(|c| c[1].to_string()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).unwrap()
+    }
+
+    #[test]
+    fn rfc3464_blocks_give_recipients_and_codes() {
+        let part = b"Reporting-MTA: dns; mx.example.com\n\nFinal-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822;slow@example.org\nAction: delayed\nStatus: 4.4.1\n";
+        let r = from_delivery_status(part);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].address.as_str(), r[0].status.as_deref(), r[0].action.as_str()),
+            ("gone@example.net", Some("5.1.1"), "failed")
+        );
+        assert_eq!((r[1].address.as_str(), r[1].action.as_str()), ("slow@example.org", "delayed"));
+    }
+
+    #[test]
+    fn qmail_and_exim_texts_give_recipients() {
+        let qmail = "Hi. This is the qmail-send program at mx.example.com.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<gone@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 unknown user\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <support@helpdesk.example>\nTo: other@example.org\n";
+        let r = from_text(qmail, &addr("mailer-daemon@mx.example.com"), "helpdesk.example");
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!((r[0].address.as_str(), r[0].status.as_deref()), ("gone@example.net", Some("5.1.1")));
+        let exim = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  a@example.net\n    host mx.example.net [192.0.2.2]\n    SMTP error from remote mail server after RCPT TO:<a@example.net>:\n    550 5.1.1 No such user\n  b@example.org\n    mailbox is full (5.2.2)\n";
+        let r = from_text(exim, &addr("mailer-daemon@mx.example.com"), "helpdesk.example");
+        assert_eq!(
+            r.iter().map(|x| (x.address.as_str(), x.status.as_deref())).collect::<Vec<_>>(),
+            vec![("a@example.net", Some("5.1.1")), ("b@example.org", Some("5.2.2"))]
+        );
+    }
+}
