@@ -38,7 +38,7 @@ impl App {
 
     /// Builds the shared state around an already open store (tests use this).
     pub fn with_store(config: Config, store: Store) -> App {
-        let inbound = inbound::Settings::new(&config.desk.tag, config.desk.address.domain());
+        let inbound = config.inbound_settings();
         App { config, store, inbound, outbox_wake: Notify::new() }
     }
 }

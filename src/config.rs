@@ -115,6 +115,8 @@ pub struct PortalConfig {
 pub struct LimitsConfig {
     /// Larger messages are quarantined unread.
     pub max_message_bytes: u64,
+    /// Messages with more MIME parts are quarantined.
+    pub max_parts: u64,
 }
 
 /// `[[organisations]]`: mail from these domains files tickets under the organisation.
@@ -203,7 +205,7 @@ impl Default for PortalConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_message_bytes: 25 * 1024 * 1024 }
+        Self { max_message_bytes: 25 * 1024 * 1024, max_parts: crate::inbound::DEFAULT_MAX_PARTS as u64 }
     }
 }
 
@@ -292,6 +294,9 @@ impl Config {
         if self.limits.max_message_bytes < 1024 {
             problems.push("limits.max_message_bytes: must be at least 1024".into());
         }
+        if !(1..=100_000).contains(&self.limits.max_parts) {
+            problems.push("limits.max_parts: must be between 1 and 100000".into());
+        }
         let mut seen = BTreeMap::new();
         for (i, org) in self.organisations.iter().enumerate() {
             if org.name.trim().is_empty() {
@@ -308,6 +313,12 @@ impl Config {
                 }
             }
         }
+    }
+
+    /// What inbound needs to know, from this config.
+    pub fn inbound_settings(&self) -> crate::inbound::Settings {
+        crate::inbound::Settings::new(&self.desk.tag, self.desk.address.domain())
+            .max_parts(self.limits.max_parts as usize)
     }
 
     /// The organisation a sender's domain is mapped to, if any.

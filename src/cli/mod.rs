@@ -169,18 +169,15 @@ async fn signal_shutdown(shutdown: CancellationToken) {
 }
 
 async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
-    let raw = match read_input(file.as_deref()) {
-        Ok(raw) => raw,
-        Err(e) => {
-            eprintln!("maildesk: {e}");
-            return pipe::EX_TEMPFAIL;
-        }
+    let input = match file {
+        Some(path) if path.as_os_str() != "-" => pipe::Input::File(path),
+        _ => pipe::Input::Stdin,
     };
     let app = match open(config).await {
         Ok(app) => app,
         Err(code) => return if code == EXIT_FAILURE { pipe::EX_TEMPFAIL } else { code },
     };
-    let (code, result) = pipe::ingest(&app, &raw).await;
+    let (code, result) = pipe::ingest(&app, input).await;
     match result {
         Ok(outcome) => eprintln!("maildesk: {}", describe(&outcome)),
         Err(e) => eprintln!("maildesk: {e}"),

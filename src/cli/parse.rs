@@ -21,7 +21,7 @@ pub fn run(file: &Path, json: bool, config_file: Option<&Path>) -> i32 {
             return super::EXIT_FAILURE;
         }
     };
-    let settings = inbound::Settings::new(&config.desk.tag, config.desk.address.domain());
+    let settings = config.inbound_settings();
     match inbound::interpret(&raw, &settings) {
         Ok(mail) if json => match serde_json::to_string_pretty(&mail) {
             Ok(text) => {

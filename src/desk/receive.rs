@@ -54,20 +54,47 @@ fn ticket_of(outcome: &Outcome) -> Option<i64> {
     }
 }
 
-/// Keeps the raw bytes with the reason. Quarantine entries are keyed by the hash of the
-/// bytes, never by anything read from inside them.
+/// Keeps the raw bytes with the reason.
 async fn quarantine(app: &App, raw: &[u8], source: &str, reason: String) -> Result<Outcome, DeskError> {
+    let sha = app.store.blobs.put(raw).map_err(|e| DeskError::Temporary(e.into()))?;
+    record_quarantine(app, &sha, raw.len() as u64, source, reason).await
+}
+
+/// Puts stored raw bytes into the quarantine. Entries are keyed by the hash of the bytes,
+/// never by anything read from inside them.
+async fn record_quarantine(
+    app: &App,
+    sha: &str,
+    size: u64,
+    source: &str,
+    reason: String,
+) -> Result<Outcome, DeskError> {
     let reason: String = reason.chars().filter(|c| *c != '\0').take(2000).collect();
-    let fingerprint = inbound::fingerprint(raw, None);
     warn!(%reason, "message quarantined");
     let stored = async {
-        let sha = app.store.blobs.put(raw)?;
         let mut tx = app.store.begin().await?;
-        tx.quarantine(&fingerprint, source, &reason, &sha, raw.len() as i64).await?;
+        tx.quarantine(&format!("sha256:{sha}"), source, &reason, sha, size as i64).await?;
         tx.commit().await
     };
     stored.await.map_err(DeskError::Temporary)?;
     Ok(Outcome::Quarantined(reason))
+}
+
+/// Applies the message in `file` like [`receive`], but quarantines a file larger than
+/// `limits.max_message_bytes` without reading it into memory.
+pub async fn receive_file(app: &App, file: &std::path::Path, source: &str) -> Result<Outcome, DeskError> {
+    let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
+    let size = tokio::fs::metadata(file).await.map_err(temporary)?.len();
+    let limit = app.config.limits.max_message_bytes;
+    if size <= limit {
+        let raw = tokio::fs::read(file).await.map_err(temporary)?;
+        return receive(app, &raw, source).await;
+    }
+    let (blobs, path) = (app.store.blobs.clone(), file.to_path_buf());
+    let stored = tokio::task::spawn_blocking(move || blobs.put_reader(std::fs::File::open(path)?)).await;
+    let (sha, size) = stored.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?;
+    let reason = format!("message of {size} bytes exceeds limits.max_message_bytes ({limit})");
+    record_quarantine(app, &sha, size, source, reason).await
 }
 
 async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, source: &str) -> Result<Outcome, StoreError> {

@@ -31,13 +31,20 @@ pub enum InboundError {
     /// There is no usable From address to attribute it to.
     #[error("no usable sender address in From")]
     NoSender,
+    /// More MIME parts than `limits.max_parts` allows.
+    #[error("message has {0} MIME parts; limits.max_parts allows {1}")]
+    TooManyParts(usize, usize),
 }
+
+/// How many MIME parts a message may have unless configured otherwise.
+pub const DEFAULT_MAX_PARTS: usize = 1000;
 
 /// What inbound needs to know about this helpdesk. Built once; cheap to share.
 #[derive(Debug, Clone)]
 pub struct Settings {
     tag: regex::Regex,
     own_domain: String,
+    max_parts: usize,
 }
 
 impl Settings {
@@ -48,7 +55,14 @@ impl Settings {
         Settings {
             tag: regex::Regex::new(&pattern).expect("escaped tag makes a valid pattern"),
             own_domain: own_domain.to_ascii_lowercase(),
+            max_parts: DEFAULT_MAX_PARTS,
         }
+    }
+
+    /// Refuse messages with more than `n` MIME parts (see `limits.max_parts`).
+    pub fn max_parts(mut self, n: usize) -> Settings {
+        self.max_parts = n;
+        self
     }
 }
 
@@ -145,7 +159,7 @@ impl Interpretation {
 /// subject tag, or a reference to one of our own Message-IDs. Desk decides again against
 /// the store (through [`Thread::resolve`]), which alone knows whether a reference is real.
 pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, InboundError> {
-    let parsed = parse::parse(raw)?;
+    let parsed = parse::parse(raw, settings.max_parts)?;
     let auto = classify::classify(&parsed, &settings.own_domain);
     let bounce = (auto == Some(Auto::Bounce))
         .then(|| bounce::report(&parsed.attachments, &parsed.text, &parsed.from.address, &settings.own_domain));

@@ -35,13 +35,16 @@ pub(super) struct Parsed {
     pub null_return_path: bool,
 }
 
-pub(super) fn parse(raw: &[u8]) -> Result<Parsed, InboundError> {
+pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(InboundError::Empty);
     }
     let message = MessageParser::default().parse(raw).ok_or(InboundError::NotMail)?;
     if message.headers().is_empty() {
         return Err(InboundError::NotMail);
+    }
+    if message.parts.len() > max_parts {
+        return Err(InboundError::TooManyParts(message.parts.len(), max_parts));
     }
     let from = message
         .from()

@@ -61,15 +61,10 @@ pub async fn drain(
         if shutdown.is_cancelled() {
             break;
         }
-        let raw = match tokio::fs::read(&file).await {
-            Ok(raw) => raw,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                warn!(file = %file.display(), error = %e, "cannot read message; will retry");
-                continue;
-            }
-        };
-        let outcome = desk::receive(app, &raw, source).await?;
+        if !file.exists() {
+            continue; // taken by someone else since the listing
+        }
+        let outcome = desk::receive_file(app, &file, source).await?;
         let flags = if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" };
         match settle(dir, &file, flags) {
             Ok(()) => settled += 1,

@@ -3,7 +3,7 @@
 //! temporary file renamed into place), so a blob written before a transaction that then
 //! rolls back is harmless: at worst an orphan, never a half file.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -46,6 +46,34 @@ impl Blobs {
         Ok(sha)
     }
 
+    /// Stores everything `reader` yields without holding it in memory; returns the SHA-256
+    /// hex and the size.
+    pub fn put_reader(&self, mut reader: impl Read) -> std::io::Result<(String, u64)> {
+        let mut tmp = tempfile::NamedTempFile::new_in(self.dir.join("tmp"))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        let sha = hex::encode(hasher.finalize());
+        let path = self.path_of(&sha).expect("a hex digest is a valid name");
+        if !path.exists() {
+            std::fs::create_dir_all(path.parent().expect("blob path has a parent"))?;
+            tmp.as_file().sync_data()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+        }
+        Ok((sha, size))
+    }
+
     /// Reads the blob named `sha`, if it exists.
     pub fn get(&self, sha: &str) -> std::io::Result<Option<Vec<u8>>> {
         let Some(path) = self.path_of(sha) else { return Ok(None) };
@@ -72,6 +100,9 @@ mod tests {
         let files = walk(dir.path());
         assert_eq!(files.len(), 1, "{files:?}");
         assert!(blobs.get("../../etc/passwd").unwrap().is_none());
+        let (streamed, size) = blobs.put_reader(&b"hello"[..]).unwrap();
+        assert_eq!((streamed.as_str(), size), (a.as_str(), 5));
+        assert_eq!(walk(dir.path()).len(), 1, "streaming the same content stores nothing new");
     }
 
     fn walk(dir: &Path) -> Vec<PathBuf> {
