@@ -60,14 +60,14 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     let html_parts: Vec<&str> = message
         .html_bodies()
         .filter_map(|p| match &p.body {
-            PartType::Html(h) => Some(h.as_ref()),
+            PartType::Html(h) => Some(h.trim_start_matches('\u{feff}')),
             _ => None,
         })
         .collect();
     let text_parts: Vec<&str> = message
         .text_bodies()
         .filter_map(|p| match &p.body {
-            PartType::Text(t) => Some(t.as_ref()),
+            PartType::Text(t) => Some(t.trim_start_matches('\u{feff}')),
             _ => None,
         })
         .collect();
