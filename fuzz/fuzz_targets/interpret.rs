@@ -1,6 +1,6 @@
 //! Any bytes through the whole reading of a mail: MIME parsing, classification, bounce
 //! reports, threading, HTML sanitising and conversion, reply stripping. Nothing may panic
-//! or hang. Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run interpret -- -max_total_time=600`
+//! or hang. Run (see README): `RUSTC_BOOTSTRAP=1 cargo fuzz run interpret -- -max_total_time=600`
 #![no_main]
 
 use std::sync::LazyLock;
