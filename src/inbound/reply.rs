@@ -75,6 +75,14 @@ static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 
+/// Apple Mail's forward line and its translations.
+static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado|inizio messaggio inoltrato|begin doorgestuurd bericht|início da mensagem reencaminhada|vidarebefordrat brev|początek przekazywanej wiadomości|начало переадресованного сообщения|転送されたメッセージ)\s*[:：]\s*$",
+    )
+    .expect("valid pattern")
+});
+
 /// The first line of an Outlook header block: "From: …" in several languages.
 static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -150,7 +158,11 @@ fn is_signature_delimiter(line: &str) -> bool {
 /// Where the quoted history starts: the index of its first line, if any.
 fn history_start(lines: &[&str]) -> Option<usize> {
     for (i, line) in lines.iter().enumerate() {
-        if line.contains(QUOTE_MARKER) || ATTRIBUTION.is_match(line) || ORIGINAL_MESSAGE.is_match(line) {
+        if line.contains(QUOTE_MARKER)
+            || ATTRIBUTION.is_match(line)
+            || ORIGINAL_MESSAGE.is_match(line)
+            || FORWARDED.is_match(line)
+        {
             return Some(i);
         }
         if ATTRIBUTION_DATE_ADDRESS.is_match(line) && lines[i + 1..].iter().take(3).any(|l| is_quoted(l)) {
