@@ -45,6 +45,7 @@ const QUOTE_CONTAINERS: &[&str] = &[
     "div#zwchr",                                   // Zimbra
     "blockquote#isReplyContent",                   // Samsung Email
     "div.AppleOriginalContents",                   // Apple Mail forwards
+    "blockquote.tutanota_quote",                   // Tuta
 ];
 
 /// Style properties that change how text looks and nothing else.

@@ -2,6 +2,9 @@
 //! LF, so a message reads the same whether it arrived with CRLF or LF.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
@@ -39,16 +42,25 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(InboundError::Empty);
     }
-    let message = MessageParser::default().parse(raw).ok_or(InboundError::NotMail)?;
+    // Old Mac files end lines with CR alone, which no parser splits on.
+    let raw: std::borrow::Cow<'_, [u8]> = if !raw.contains(&b'\n') && raw.contains(&b'\r') {
+        raw.iter().map(|&b| if b == b'\r' { b'\n' } else { b }).collect::<Vec<u8>>().into()
+    } else {
+        raw.into()
+    };
+    let message = MessageParser::default().parse(raw.as_ref()).ok_or(InboundError::NotMail)?;
     if message.headers().is_empty() {
         return Err(InboundError::NotMail);
     }
     if message.parts.len() > max_parts {
         return Err(InboundError::TooManyParts(message.parts.len(), max_parts));
     }
+    // The first From header with a usable address (mail-parser keeps the last one).
     let from = message
-        .from()
-        .and_then(first_mailbox)
+        .headers()
+        .iter()
+        .filter(|h| h.name == mail_parser::HeaderName::From)
+        .find_map(|h| h.value.as_address().and_then(first_mailbox))
         .or_else(|| message.sender().and_then(first_mailbox))
         .ok_or(InboundError::NoSender)?;
     let root_type = message.root_part().content_type();
@@ -180,7 +192,11 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
             });
             let filename = part
                 .attachment_name()
-                .map(one_line)
+                .map(|name| match name.contains('\u{fffd}') {
+                    true => rfc2231_name(message.raw_message(), part).unwrap_or_else(|| name.to_string()),
+                    false => name.to_string(),
+                })
+                .map(|name: String| one_line(&name))
                 .filter(|n| !n.is_empty())
                 .or_else(|| part.message().and_then(|m| m.subject()).map(|s| format!("{}.eml", one_line(s))))
                 .unwrap_or_else(|| default_name(i, &content_type));
@@ -210,15 +226,11 @@ fn canonical_content(part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
     let raw = part.contents();
     let encoding = part.content_transfer_encoding().map(|e| e.trim().to_ascii_lowercase());
     match encoding.as_deref() {
-        Some("base64") => {
-            let looks_undecoded =
-                raw.len() >= 8 && raw.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n \t".contains(b));
+        Some("base64") if part.is_encoding_problem => {
             let compact: Vec<u8> = raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-            match mail_parser::decoders::base64::base64_decode(&compact) {
-                Some(decoded) if looks_undecoded => decoded,
-                _ => raw.to_vec(),
-            }
+            mail_parser::decoders::base64::base64_decode(&compact).unwrap_or_else(|| raw.to_vec())
         }
+        Some("base64") => raw.to_vec(),
         Some("binary") => raw.to_vec(),
         _ => to_crlf(raw),
     }
@@ -231,6 +243,75 @@ fn to_crlf(raw: &[u8]) -> Vec<u8> {
             out.push(b'\r');
         }
         out.push(b);
+    }
+    out
+}
+
+static RFC2231_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:^|;)\s*(filename|name)\*(\d{1,3})(\*?)\s*=\s*("[^"]*"|[^;\s]*)"#).expect("valid pattern")
+});
+
+/// A file name split into RFC 2231 continuations, decoded from the raw header as one
+/// byte string: mail-parser decodes each segment alone, which breaks a character split
+/// across two segments.
+fn rfc2231_name(raw_message: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    let headers = part.headers.iter().filter(|h| {
+        matches!(h.name, mail_parser::HeaderName::ContentDisposition | mail_parser::HeaderName::ContentType)
+    });
+    for header in headers {
+        let Some(value) = raw_message.get(header.offset_start as usize..header.offset_end as usize) else { continue };
+        let value = String::from_utf8_lossy(value);
+        let mut segments: Vec<(String, u32, bool, String)> = RFC2231_SEGMENT
+            .captures_iter(&value)
+            .filter_map(|c| {
+                Some((
+                    c[1].to_ascii_lowercase(),
+                    c[2].parse().ok()?,
+                    !c[3].is_empty(),
+                    c[4].trim_matches('"').to_string(),
+                ))
+            })
+            .collect();
+        let key = if segments.iter().any(|s| s.0 == "filename") { "filename" } else { "name" };
+        segments.retain(|s| s.0 == key);
+        segments.sort_by_key(|s| s.1);
+        let Some((first, rest)) = segments.split_first() else { continue };
+        let (charset, data) = match first.3.splitn(3, '\'').collect::<Vec<_>>()[..] {
+            [charset, _language, data] if first.2 => (charset.to_string(), data.to_string()),
+            _ => ("utf-8".into(), first.3.clone()),
+        };
+        let mut bytes = if first.2 { percent_decode(&data) } else { data.into_bytes() };
+        for segment in rest {
+            bytes.extend(if segment.2 { percent_decode(&segment.3) } else { segment.3.as_bytes().to_vec() });
+        }
+        let decoder = mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes());
+        return Some(match decoder {
+            Some(decode) => decode(&bytes),
+            None => String::from_utf8_lossy(&bytes).into_owned(),
+        });
+    }
+    None
+}
+
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
     }
     out
 }

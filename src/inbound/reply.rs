@@ -18,6 +18,9 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*>?\s*(
             on\s.+\swrote\s?: |                                  # en
+            quoting\s.+: |                                       # Horde
+            .*\d{4}.*\sby\s\S+@\S+\s*: |                         # Tuta: 'Nov 26, 2026, 10:02 by x@y:' 
+            zitat\svon\s.+: |                                    # Horde (de)
             .+\swrote\s?: |                                      # en: 'Support wrote:'
             am\s.+\s(schrieb|geschrieben)\b.*: |                 # de
             .+\sschrieb\s?.*: |                                  # de: 'Support schrieb:'
@@ -30,9 +33,9 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
             op\s.+\sschreef\s.*: |                               # nl
             .+\sschreef\s?.*: |                                  # nl
             em\s.+\sescreveu\s?: |                               # pt
-            .+\sescreveu\s?: |                                   # pt
+            .+\sescreveu\b.*: |                                  # pt
             .+\sskrev\b.*: |                                     # sv, da, nb
-            .+\skirjoitti\s?: |                                  # fi
+            .+\skirjoitti\b.*: |                                 # fi
             w\sdniu\s.+\snapisa[łl](a|\(a\))?\s?: |              # pl
             .+\snapisa[łl](a|\(a\))?\s?: |                       # pl
             dne\s.+\snapsal(a|\(a\))?\s?: |                      # cs
@@ -51,6 +54,17 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 
+/// "On … wrote:" with the first quoted words on the same line (Yahoo on Android).
+static ATTRIBUTION_RUN_ON: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*on\s.{5,200}?\swrote\s?:\s").expect("valid pattern"));
+
+/// The first line of an attribution that goes on on the next line: "On <date>".
+static ATTRIBUTION_START: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*(on|am|le|el|il|op|em|den|dne|w\sdniu)\s.*\d").expect("valid pattern"));
+
+/// A link footnote html2text writes at the end: "[3]: https://…".
+static FOOTNOTE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[(\d+)\]:\s\S").expect("valid pattern"));
+
 /// Russian Gmail: "пн, 23 нояб. 2026 г. в 10:02, Support <support@…>:" — a date, a name
 /// and an address, then a colon.
 static ATTRIBUTION_DATE_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
@@ -60,7 +74,7 @@ static ATTRIBUTION_DATE_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 /// "-----Original Message-----" and its translations, also forwarded-message separators.
 static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)^\s*-{2,}\s*(
+        r"(?ix)^\s*-{2,}(\s|&nbsp;)*(
             original\smessage | forwarded\smessage | ursprüngliche\snachricht | weitergeleitete\snachricht |
             original\snachricht | message\sd'origine | message\soriginal | message\stransféré |
             mensaje\soriginal | mensaje\sreenviado | messaggio\soriginale | messaggio\sinoltrato |
@@ -70,7 +84,7 @@ static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
             původní\szpráva | исходное\sсообщение | пересылаемое\sсообщение | оригинальное\sсообщение |
             αρχικό\sμήνυμα | orijinal\sileti | eredeti\süzenet | mesaj\soriginal |
             原始邮件 | 原始郵件 | 元のメッセージ | 원본\s메시지
-        )\s*-{2,}\s*$",
+        )(\s|&nbsp;)*-{2,}\s*$",
     )
     .expect("valid pattern")
 });
@@ -121,8 +135,7 @@ static HEADER_NEXT: LazyLock<Regex> = LazyLock::new(|| {
 static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*(
-            sent\sfrom\smy\s\S.* | sent\sfrom\s(outlook|yahoo\smail|mail|samsung)\b.* | sent\svia\s\S.* |
-            sent\swith\sproton\smail.* | get\soutlook\sfor\s\S.* | sent\sfrom\smobile.* |
+            \[?\s*sent\s(from|with|via|using)\s.{1,60}?\]? | get\soutlook\sfor\s\S.* |
             von\smeinem\s\S.*\sgesendet | gesendet\svon\s(meinem\s)?\S.* | mit\s\S.*\sgesendet |
             envoyé\sde\smon\s\S.* | envoyé\sdepuis\s\S.* |
             enviado\sdesde\smi\s\S.* | enviado\sdo\smeu\s\S.* | enviado\sdo\s\S.* |
@@ -158,11 +171,18 @@ fn is_signature_delimiter(line: &str) -> bool {
 /// Where the quoted history starts: the index of its first line, if any.
 fn history_start(lines: &[&str]) -> Option<usize> {
     for (i, line) in lines.iter().enumerate() {
-        if line.contains(QUOTE_MARKER)
-            || ATTRIBUTION.is_match(line)
-            || ORIGINAL_MESSAGE.is_match(line)
-            || FORWARDED.is_match(line)
-        {
+        if ATTRIBUTION.is_match(line) || ATTRIBUTION_RUN_ON.is_match(line) {
+            // "On Wed, 25 Nov 2026 10:02 +0000" / "Support <…> wrote:" — start at the date.
+            let previous = i.checked_sub(1).map(|p| lines[p]);
+            let starts_above = previous.is_some_and(|p| {
+                !is_quoted(p)
+                    && !is_blank(p)
+                    && (ATTRIBUTION_START.is_match(p) || p.contains('@'))
+                    && ATTRIBUTION.is_match(&format!("{} {}", p.trim(), line.trim()))
+            });
+            return Some(if starts_above { i - 1 } else { i });
+        }
+        if line.contains(QUOTE_MARKER) || ORIGINAL_MESSAGE.is_match(line) || FORWARDED.is_match(line) {
             return Some(i);
         }
         if ATTRIBUTION_DATE_ADDRESS.is_match(line) && lines[i + 1..].iter().take(3).any(|l| is_quoted(l)) {
@@ -171,15 +191,25 @@ fn history_start(lines: &[&str]) -> Option<usize> {
         if wrapped_attribution(&lines[i..]) {
             return Some(i);
         }
-        let from_at = if is_rule(line) { i + 1 } else { i };
-        if lines.get(from_at).is_some_and(|l| HEADER_FROM.is_match(l)) {
-            let window = &lines[from_at + 1..(from_at + 6).min(lines.len())];
-            if window.iter().filter(|l| HEADER_NEXT.is_match(l)).count() >= 2 {
-                return Some(i);
-            }
+        let block_at = if is_rule(line) { i + 1 } else { i };
+        if header_block_at(lines, block_at) {
+            return Some(i);
         }
     }
     None
+}
+
+/// Whether an Outlook-style header block starts at `at`: a header line, and within six
+/// lines at least three header lines of which one names the sender ("From:", "Von:" …).
+/// Clients differ in the order ("Gesendet:" first at GMX).
+fn header_block_at(lines: &[&str], at: usize) -> bool {
+    let is_header = |l: &str| HEADER_FROM.is_match(l) || HEADER_NEXT.is_match(l);
+    let Some(first) = lines.get(at) else { return false };
+    if !is_header(first) {
+        return false;
+    }
+    let window = &lines[at..(at + 6).min(lines.len())];
+    window.iter().any(|l| HEADER_FROM.is_match(l)) && window.iter().filter(|l| is_header(l)).count() >= 3
 }
 
 /// Whether `lines` start with an attribution wrapped over two or three lines: together they
@@ -208,7 +238,7 @@ fn has_inline_answers(lines: &[&str]) -> bool {
     for line in lines {
         if is_quoted(line) {
             seen_quote = true;
-        } else if seen_quote && !is_blank(line) && !line.contains(QUOTE_MARKER) {
+        } else if seen_quote && !is_blank(line) && !line.contains(QUOTE_MARKER) && !FOOTNOTE.is_match(line) {
             return !(is_signature_delimiter(line) || MOBILE_FOOTER.is_match(line));
         }
     }
@@ -226,7 +256,8 @@ pub fn visible_reply(text: &str) -> String {
         None => {
             // Plain `>` quoting with no attribution: drop a trailing quoted block only.
             let mut cut = end;
-            while cut > 0 && (is_quoted(lines[cut - 1]) || is_blank(lines[cut - 1])) {
+            let trailing = |l: &str| is_quoted(l) || is_blank(l) || FOOTNOTE.is_match(l);
+            while cut > 0 && trailing(lines[cut - 1]) {
                 cut -= 1;
             }
             if cut < end && lines[cut..end].iter().any(|l| is_quoted(l)) {
@@ -244,9 +275,20 @@ pub fn visible_reply(text: &str) -> String {
         end -= 1;
     }
 
-    let kept: Vec<String> = lines[..end].iter().map(|l| l.replace(QUOTE_MARKER, "")).collect();
-    let reply = kept.join("\n").trim_matches('\n').to_string();
-    if reply.trim().is_empty() { text.replace(QUOTE_MARKER, "").trim().to_string() } else { reply }
+    let mut kept: Vec<String> = lines[..end].iter().map(|l| l.replace(QUOTE_MARKER, "")).collect();
+    // Link footnotes of converted HTML stand after the history: bring back those the
+    // kept text refers to.
+    let footnotes: Vec<&str> = lines[end..]
+        .iter()
+        .filter(|l| FOOTNOTE.captures(l).is_some_and(|c| kept.iter().any(|k| k.contains(&format!("[{}]", &c[1])))))
+        .copied()
+        .collect();
+    if !footnotes.is_empty() {
+        kept.push(String::new());
+        kept.extend(footnotes.iter().map(|f| f.to_string()));
+    }
+    let reply = kept.join("\n").trim().to_string();
+    if reply.is_empty() { text.replace(QUOTE_MARKER, "").trim().to_string() } else { reply }
 }
 
 #[cfg(test)]
