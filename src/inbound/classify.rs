@@ -95,9 +95,6 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     if header("delivered-to").is_some_and(|v| v.contains("autoresponder")) {
         return Some(Auto::AutoReply);
     }
-    if header("x-auto-response-suppress").is_some_and(|v| ["all", "oof", "autoreply"].iter().any(|w| v.contains(w))) {
-        return Some(Auto::AutoReply);
-    }
     if own_mail(m, own_domain) {
         return Some(Auto::AutoReply);
     }
@@ -110,6 +107,11 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     const LIST_HEADERS: &[&str] = &["list-id", "list-unsubscribe", "list-post", "mailing-list", "x-mailing-list"];
     if LIST_HEADERS.iter().any(|h| header(h).is_some()) {
         return Some(Auto::List);
+    }
+    // Outlook sets this on its automatic replies; notification services (GitHub) set it
+    // on list mail too, so the list headers above decide first.
+    if header("x-auto-response-suppress").is_some_and(|v| ["all", "oof", "autoreply"].iter().any(|w| v.contains(w))) {
+        return Some(Auto::AutoReply);
     }
     if AUTO_SUBJECT.is_match(&m.subject) {
         return Some(Auto::AutoReply);
