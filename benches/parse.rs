@@ -29,6 +29,8 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn time_one(name: &str, raw: &[u8], settings: &Settings) {
+    // Reset the peak so that it measures this input alone.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let start = Instant::now();
     let ok = interpret(raw, settings).is_ok();
     let secs = start.elapsed().as_secs_f64();
@@ -99,8 +101,8 @@ fn main() {
     );
     time_one("HTML nested 200,000 deep", html.as_bytes(), &settings);
     let mut wide = String::from("From: w@example.com\nSubject: Wide\nContent-Type: text/html\n\n");
-    while wide.len() < 2 * 1024 * 1024 - 1000 {
+    while wide.len() < 1024 * 1024 - 1000 {
         wide.push_str("<p><b>Line</b> of <i>ordinary</i> <a href=\"https://example.com/\">HTML</a></p>\n");
     }
-    time_one("2 MB of ordinary HTML", wide.as_bytes(), &settings);
+    time_one("1 MB of ordinary HTML (the most converted as HTML)", wide.as_bytes(), &settings);
 }

@@ -17,7 +17,7 @@ pub const QUOTE_MARKER: &str = "\u{E000}maildesk-quote\u{E000}";
 /// HTML larger than this is not converted or sanitised element by element (that costs
 /// time that grows faster than the input on pathological nesting); its text is taken
 /// without markup instead.
-pub const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
+pub const MAX_HTML_BYTES: usize = 1024 * 1024;
 
 /// Elements nested deeper than this make the HTML pathological: handled like oversize HTML.
 const MAX_DEPTH: usize = 1000;
