@@ -14,6 +14,7 @@ async fn ticket_for(tx: &mut Tx, email: &str, subject: &str) -> TicketNumber {
             organisation_id: None,
             status: Status::Open,
             priority: Priority::Medium,
+            department: None,
         })
         .await
         .unwrap();

@@ -13,6 +13,21 @@ use crate::domain::TicketNumber;
 use crate::inbound::Auto;
 use crate::store::StoreError;
 
+/// Where an inbound message came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The source, such as `pipe`, `maildir:/path` or `imap:support`.
+    pub source: &'a str,
+    /// The department the source feeds, if configured.
+    pub department: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for Origin<'a> {
+    fn from(source: &'a str) -> Origin<'a> {
+        Origin { source, department: None }
+    }
+}
+
 /// What an inbound message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -4,7 +4,7 @@
 
 use tracing::{info, instrument, warn};
 
-use super::{DeskError, Outcome, notify};
+use super::{DeskError, Origin, Outcome, notify};
 use crate::App;
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
 use crate::inbound::{self, Interpretation, Thread, ThreadBy};
@@ -15,8 +15,10 @@ use crate::store::{NewAttachment, NewComment, NewTicket, StoreError, Tx};
 /// Returns once the effect is committed (or the message is quarantined): only then may the
 /// source let go of the message. A [`DeskError`] means nothing was changed and the message
 /// must be kept for another try.
-#[instrument(skip_all, fields(source = %source, bytes = raw.len()))]
-pub async fn receive(app: &App, raw: &[u8], source: &str) -> Result<Outcome, DeskError> {
+#[instrument(skip_all, fields(source = %origin.into().source, bytes = raw.len()))]
+pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + Copy) -> Result<Outcome, DeskError> {
+    let origin: Origin<'_> = origin.into();
+    let source = origin.source;
     let limit = app.config.limits.max_message_bytes;
     if raw.len() as u64 > limit {
         let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", raw.len());
@@ -31,7 +33,7 @@ pub async fn receive(app: &App, raw: &[u8], source: &str) -> Result<Outcome, Des
         Err(e) => return quarantine(app, raw, source, format!("interpretation failed: {e}")).await,
     };
     let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
-    match apply(app, &mail, &fingerprint, source).await {
+    match apply(app, &mail, &fingerprint, origin).await {
         Ok(outcome) => {
             info!(outcome = outcome.as_str(), ticket = ?ticket_of(&outcome), "message applied");
             if matches!(outcome, Outcome::Opened(_)) {
@@ -82,13 +84,18 @@ async fn record_quarantine(
 
 /// Applies the message in `file` like [`receive`], but quarantines a file larger than
 /// `limits.max_message_bytes` without reading it into memory.
-pub async fn receive_file(app: &App, file: &std::path::Path, source: &str) -> Result<Outcome, DeskError> {
+pub async fn receive_file<'a>(
+    app: &App,
+    file: &std::path::Path,
+    origin: impl Into<Origin<'a>> + Copy,
+) -> Result<Outcome, DeskError> {
+    let source = origin.into().source;
     let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
     let size = tokio::fs::metadata(file).await.map_err(temporary)?.len();
     let limit = app.config.limits.max_message_bytes;
     if size <= limit {
         let raw = tokio::fs::read(file).await.map_err(temporary)?;
-        return receive(app, &raw, source).await;
+        return receive(app, &raw, origin).await;
     }
     let (blobs, path) = (app.store.blobs.clone(), file.to_path_buf());
     let stored = tokio::task::spawn_blocking(move || blobs.put_reader(std::fs::File::open(path)?)).await;
@@ -97,7 +104,8 @@ pub async fn receive_file(app: &App, file: &std::path::Path, source: &str) -> Re
     record_quarantine(app, &sha, size, source, reason).await
 }
 
-async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, source: &str) -> Result<Outcome, StoreError> {
+async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Origin<'_>) -> Result<Outcome, StoreError> {
+    let source = origin.source;
     // Blobs first: content-addressed and idempotent, so a rollback leaves no harm.
     let mut blobs = Vec::with_capacity(mail.attachments.len());
     for a in &mail.attachments {
@@ -140,6 +148,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, source: &str
                     organisation_id,
                     status: Status::Open,
                     priority: Priority::Medium,
+                    department: origin.department,
                 })
                 .await?;
             tx.add_participant(t, author, "requester").await?;
@@ -178,7 +187,8 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, source: &str
     if let Some(id) = &mail.message_id {
         tx.add_thread_id(id, ticket).await?;
     }
-    if matches!(outcome, Outcome::Opened(_)) && mail.from.address != app.config.desk.address {
+    let ours = app.config.own_addresses();
+    if matches!(outcome, Outcome::Opened(_)) && !ours.contains(&&mail.from.address) {
         notify::acknowledge(app, &mut tx, ticket, mail).await?;
     }
     tx.set_outcome(fingerprint, outcome.as_str(), Some(ticket)).await?;
@@ -203,7 +213,8 @@ async fn add_cc_participants(
     ticket: TicketNumber,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
-    let others = mail.cc.iter().filter(|a| **a != app.config.desk.address && **a != mail.from.address);
+    let ours = app.config.own_addresses();
+    let others = mail.cc.iter().filter(|a| !ours.contains(a) && **a != mail.from.address);
     for address in others.take(20) {
         let id = contact(app, tx, address, "").await?;
         tx.add_participant(ticket, id, "cc").await?;

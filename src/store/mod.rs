@@ -4,6 +4,7 @@
 //! This module decides nothing: which rows to write is `desk`'s business.
 
 mod blobs;
+mod imap;
 mod inbound;
 mod outbox;
 mod tickets;

@@ -17,6 +17,8 @@ pub struct NewTicket<'a> {
     pub status: Status,
     /// Initial priority.
     pub priority: Priority,
+    /// The department it belongs to, if known.
+    pub department: Option<&'a str>,
 }
 
 /// A comment to add to a ticket.
@@ -72,6 +74,8 @@ pub struct TicketRow {
     pub requester_name: String,
     /// The organisation's name, if any.
     pub organisation: Option<String>,
+    /// The department, if any.
+    pub department: Option<String>,
     /// Creation time, Unix seconds.
     pub created_at: i64,
     /// Last change, Unix seconds.
@@ -122,7 +126,7 @@ pub struct AttachmentRow {
 macro_rules! ticket_select {
     () => {
         "SELECT t.id, t.subject, t.status, t.priority,
-            c.email AS requester_email, c.name AS requester_name, o.name AS organisation,
+            c.email AS requester_email, c.name AS requester_name, o.name AS organisation, t.department,
             t.created_at, t.updated_at,
             (SELECT COUNT(*) FROM comments m WHERE m.ticket_id = t.id) AS comment_count
          FROM tickets t
@@ -176,10 +180,10 @@ impl Tx {
     pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<TicketNumber> {
         let at = now();
         let id: i64 = on_tx!(self, c => sqlx::query_scalar(
-                "INSERT INTO tickets (subject, status, priority, requester_id, organisation_id, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id")
+                "INSERT INTO tickets (subject, status, priority, requester_id, organisation_id, department, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
             .bind(t.subject).bind(t.status.as_str()).bind(t.priority.as_str())
-            .bind(t.requester_id).bind(t.organisation_id).bind(at)
+            .bind(t.requester_id).bind(t.organisation_id).bind(t.department).bind(at)
             .fetch_one(&mut **c).await?);
         Ok(TicketNumber(id))
     }

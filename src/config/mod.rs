@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::EmailAddress;
 
+mod imap;
+
+pub use imap::{AfterCommit, ImapMailbox, Secret, TlsMode};
+
 /// Environment variables that start with this prefix override config keys.
 pub const ENV_PREFIX: &str = "MAILDESK_";
 
@@ -37,6 +41,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Sender domains that belong to a customer organisation.
     pub organisations: Vec<OrganisationConfig>,
+    /// IMAP mailboxes to read.
+    pub imap: Vec<ImapMailbox>,
 }
 
 /// `[database]`
@@ -140,6 +146,7 @@ impl Default for Config {
             portal: PortalConfig::default(),
             limits: LimitsConfig::default(),
             organisations: Vec::new(),
+            imap: Vec::new(),
         }
     }
 }
@@ -297,6 +304,13 @@ impl Config {
         if !(1..=100_000).contains(&self.limits.max_parts) {
             problems.push("limits.max_parts: must be between 1 and 100000".into());
         }
+        let mut names = BTreeMap::new();
+        for (i, mailbox) in self.imap.iter().enumerate() {
+            mailbox.validate(&format!("imap[{i}]"), problems);
+            if let Some(other) = names.insert(mailbox.name.clone(), i) {
+                problems.push(format!("imap[{i}].name: {:?} is already used by imap[{other}]", mailbox.name));
+            }
+        }
         let mut seen = BTreeMap::new();
         for (i, org) in self.organisations.iter().enumerate() {
             if org.name.trim().is_empty() {
@@ -319,6 +333,12 @@ impl Config {
     pub fn inbound_settings(&self) -> crate::inbound::Settings {
         crate::inbound::Settings::new(&self.desk.tag, self.desk.address.domain())
             .max_parts(self.limits.max_parts as usize)
+    }
+
+    /// Every address that is ours: the desk's and those of the IMAP mailboxes. Mail from
+    /// them is never acknowledged, and they never become customers on a ticket.
+    pub fn own_addresses(&self) -> Vec<&EmailAddress> {
+        std::iter::once(&self.desk.address).chain(self.imap.iter().flat_map(|m| &m.addresses)).collect()
     }
 
     /// The organisation a sender's domain is mapped to, if any.

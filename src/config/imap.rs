@@ -1,0 +1,186 @@
+//! `[[imap]]`: the IMAP mailboxes maildesk reads, one table per mailbox.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::EmailAddress;
+
+/// A secret from the config (a password): never printed by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no secret was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+/// How the connection to the IMAP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (port 993).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS (port 143).
+    Starttls,
+    /// No encryption: allowed only to a loopback address.
+    Plain,
+}
+
+/// What happens to a message in the mailbox once its effect is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterCommit {
+    /// Move it to `done_folder` (MOVE, or COPY + EXPUNGE where MOVE is missing).
+    Move,
+    /// Leave it where it is, flagged `\Seen` (the last UID done is remembered).
+    Flag,
+}
+
+/// One IMAP mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapMailbox {
+    /// A short name for logs and the sync state (unique).
+    pub name: String,
+    /// Server host name or address.
+    pub host: String,
+    /// Server port; defaults to 993 for implicit TLS, else 143.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Connection protection.
+    #[serde(default = "default_tls")]
+    pub tls: TlsMode,
+    /// Login name.
+    pub user: String,
+    /// Password (or use `password_file`).
+    #[serde(default)]
+    pub password: Secret,
+    /// A file holding the password (its first line).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// An extra CA certificate (PEM) to trust besides the system roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The folder mail arrives in.
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// Move or only flag processed mail.
+    #[serde(default = "default_after")]
+    pub after: AfterCommit,
+    /// Where processed mail goes with `after = "move"`.
+    #[serde(default = "default_done")]
+    pub done_folder: String,
+    /// Where mail that could not be processed goes.
+    #[serde(default = "default_quarantine")]
+    pub quarantine_folder: String,
+    /// The department new tickets from this mailbox belong to.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// The addresses this mailbox receives for (never treated as customers).
+    #[serde(default)]
+    pub addresses: Vec<EmailAddress>,
+    /// Use IDLE when the server offers it.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// Seconds between checks without IDLE.
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    /// A message whose processing takes longer is quarantined.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_tls() -> TlsMode {
+    TlsMode::Implicit
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_after() -> AfterCommit {
+    AfterCommit::Move
+}
+fn default_done() -> String {
+    "maildesk-done".into()
+}
+fn default_quarantine() -> String {
+    "maildesk-quarantine".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_timeout() -> u64 {
+    60
+}
+
+impl ImapMailbox {
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls == TlsMode::Implicit { 993 } else { 143 })
+    }
+
+    /// Checks this mailbox's settings; `at` is its key, such as `imap[2]`.
+    pub(super) fn validate(&self, at: &str, problems: &mut Vec<String>) {
+        if self.name.trim().is_empty() || self.name.contains(char::is_whitespace) {
+            problems.push(format!("{at}.name: must be a non-empty word"));
+        }
+        if self.host.trim().is_empty() {
+            problems.push(format!("{at}.host: must not be empty"));
+        }
+        let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "[::1]" | "localhost");
+        if self.tls == TlsMode::Plain && !loopback {
+            problems.push(format!("{at}.tls: \"plain\" is allowed only to a loopback host, not {:?}", self.host));
+        }
+        if self.user.is_empty() {
+            problems.push(format!("{at}.user: must not be empty"));
+        }
+        match (&self.password_file, self.password.is_empty()) {
+            (Some(_), false) => problems.push(format!("{at}.password: give password or password_file, not both")),
+            (None, true) => problems.push(format!("{at}.password: missing (or give password_file)")),
+            _ => {}
+        }
+        if self.folder.is_empty() || self.done_folder.is_empty() || self.quarantine_folder.is_empty() {
+            problems.push(format!("{at}: folder, done_folder and quarantine_folder must not be empty"));
+        }
+        if self.after == AfterCommit::Move && self.done_folder == self.folder {
+            problems.push(format!("{at}.done_folder: must differ from folder"));
+        }
+        if self.poll_interval_secs == 0 || self.timeout_secs == 0 {
+            problems.push(format!("{at}: poll_interval_secs and timeout_secs must be at least 1"));
+        }
+    }
+
+    /// The password, read from `password_file` when one is configured.
+    pub fn password(&self) -> std::io::Result<Secret> {
+        match &self.password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)?;
+                Ok(Secret::new(text.lines().next().unwrap_or_default().trim_end()))
+            }
+            None => Ok(self.password.clone()),
+        }
+    }
+}
