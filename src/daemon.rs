@@ -23,6 +23,9 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, transport: Transp
     if app.config.maildir.enabled {
         tracker.spawn(sources::maildir::run(app.clone(), app.config.maildir.path.clone(), shutdown.clone()));
     }
+    for mailbox in &app.config.imap {
+        tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
+    }
     tracker.spawn(outbound::run(app.clone(), transport, shutdown.clone()));
     if let Some(listener) = listener {
         if let Ok(addr) = listener.local_addr() {

@@ -7,7 +7,7 @@ mod notify;
 mod receive;
 
 pub use notify::AcknowledgementData;
-pub use receive::{receive, receive_file};
+pub use receive::{quarantine_raw, receive, receive_file};
 
 use crate::domain::TicketNumber;
 use crate::inbound::Auto;

@@ -22,15 +22,15 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
     let limit = app.config.limits.max_message_bytes;
     if raw.len() as u64 > limit {
         let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", raw.len());
-        return quarantine(app, raw, source, reason).await;
+        return quarantine_raw(app, raw, source, reason).await;
     }
     // Interpretation is CPU work on hostile input: keep it off the async workers.
     let (bytes, settings) = (raw.to_vec(), app.inbound.clone());
     let interpreted = tokio::task::spawn_blocking(move || inbound::interpret(&bytes, &settings)).await;
     let mail = match interpreted {
         Ok(Ok(mail)) => mail,
-        Ok(Err(e)) => return quarantine(app, raw, source, e.to_string()).await,
-        Err(e) => return quarantine(app, raw, source, format!("interpretation failed: {e}")).await,
+        Ok(Err(e)) => return quarantine_raw(app, raw, source, e.to_string()).await,
+        Err(e) => return quarantine_raw(app, raw, source, format!("interpretation failed: {e}")).await,
     };
     let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
     match apply(app, &mail, &fingerprint, origin).await {
@@ -45,7 +45,7 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
             warn!(error = %e, "temporary failure; message kept for another try");
             Err(DeskError::Temporary(e))
         }
-        Err(e) => quarantine(app, raw, source, format!("could not apply: {e}")).await,
+        Err(e) => quarantine_raw(app, raw, source, format!("could not apply: {e}")).await,
     }
 }
 
@@ -56,8 +56,9 @@ fn ticket_of(outcome: &Outcome) -> Option<i64> {
     }
 }
 
-/// Keeps the raw bytes with the reason.
-async fn quarantine(app: &App, raw: &[u8], source: &str, reason: String) -> Result<Outcome, DeskError> {
+/// Puts a message into the quarantine with `reason` (a source uses it when processing
+/// took too long); keeps the raw bytes.
+pub async fn quarantine_raw(app: &App, raw: &[u8], source: &str, reason: String) -> Result<Outcome, DeskError> {
     let sha = app.store.blobs.put(raw).map_err(|e| DeskError::Temporary(e.into()))?;
     record_quarantine(app, &sha, raw.len() as u64, source, reason).await
 }

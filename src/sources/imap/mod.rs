@@ -1,0 +1,85 @@
+//! The IMAP source: each configured mailbox runs in its own task, keeps one session open,
+//! applies new mail by UID and waits with IDLE. Errors of any kind close the session and
+//! reconnect after an exponential backoff with jitter; a state change is logged once,
+//! not every retry. One mailbox failing never touches the others.
+
+mod connect;
+mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+pub use connect::{ConnectError, open};
+pub use sync::SyncError;
+
+use crate::App;
+use crate::config::ImapMailbox;
+
+/// The delay before reconnect attempt `attempt` (1-based): 1 s doubling up to 5 minutes,
+/// each varied by up to ±25 % so that many mailboxes do not retry in step.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 1000u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16)).min(300_000);
+    let jitter = (base as f64 * (rand::random::<f64>() - 0.5) * 0.5) as i64;
+    Duration::from_millis((base as i64 + jitter).max(100) as u64)
+}
+
+/// Serves `mailbox` until `shutdown` fires: connect, sync, wait, reconnect on failure.
+pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToken) {
+    let name = mailbox.name.clone();
+    let mut attempt = 0u32;
+    // The last failure logged, so that a repeating failure is logged once.
+    let mut failing: Option<String> = None;
+    info!(mailbox = %name, host = %mailbox.host, folder = %mailbox.folder, "IMAP source started");
+    while !shutdown.is_cancelled() {
+        let failure = match open(&mailbox).await {
+            Ok(session) => {
+                let recovered = |failing: &mut Option<String>, attempt: &mut u32| {
+                    if failing.take().is_some() {
+                        info!(mailbox = %name, "mailbox reachable again");
+                    }
+                    *attempt = 0;
+                };
+                let result =
+                    sync::serve(&app, &mailbox, session, &shutdown, || recovered(&mut failing, &mut attempt)).await;
+                match result {
+                    Ok(()) => break,
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        attempt += 1;
+        if failing.as_deref() != Some(failure.as_str()) {
+            if matches!(failing, None) {
+                error!(mailbox = %name, error = %failure, "mailbox unavailable; retrying with backoff");
+            } else {
+                warn!(mailbox = %name, error = %failure, "mailbox still unavailable, now for another reason");
+            }
+            failing = Some(failure);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff(attempt)) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    info!(mailbox = %name, "IMAP source stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        for _ in 0..100 {
+            let first = backoff(1).as_millis();
+            assert!((750..=1250).contains(&first), "{first}");
+            let fifth = backoff(5).as_millis();
+            assert!((12_000..=20_000).contains(&fifth), "{fifth}");
+            assert!(backoff(40).as_millis() <= 375_000);
+        }
+    }
+}

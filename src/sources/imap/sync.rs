@@ -1,0 +1,184 @@
+//! One IMAP session's work: select the folder, apply every message above the last UID done
+//! (by UID, never by `\Seen`), move or flag each only after desk committed its effect,
+//! then wait with IDLE (or a poll) and go again.
+
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use futures::TryStreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::connect::ImapSession;
+use crate::App;
+use crate::config::{AfterCommit, ImapMailbox};
+use crate::desk::{self, DeskError, Origin, Outcome};
+use crate::store::StoreError;
+
+/// IDLE is renewed well before the 29 minutes after which servers may drop it.
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+
+/// Why a session ended before shutdown; the caller reconnects.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server failed or refused a command, or the connection broke.
+    #[error("IMAP: {0}")]
+    Imap(#[from] async_imap::error::Error),
+    /// The store is unavailable; the message stays in the mailbox.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<DeskError> for SyncError {
+    fn from(e: DeskError) -> SyncError {
+        let DeskError::Temporary(e) = e;
+        SyncError::Store(e)
+    }
+}
+
+/// What the server can do, read once per session.
+struct Capabilities {
+    idle: bool,
+    mv: bool,
+    uidplus: bool,
+}
+
+/// Serves one session until shutdown (then logs out and returns `Ok`) or an error.
+/// `connected` is called once the folder is selected.
+pub async fn serve(
+    app: &App,
+    mailbox: &ImapMailbox,
+    mut session: ImapSession,
+    shutdown: &CancellationToken,
+    mut connected: impl FnMut(),
+) -> Result<(), SyncError> {
+    let caps = session.capabilities().await?;
+    let caps = Capabilities { idle: caps.has_str("IDLE"), mv: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS") };
+    for folder in [&mailbox.done_folder, &mailbox.quarantine_folder] {
+        // Fails when it exists already, which is fine; a real problem shows on first use.
+        let _ = session.create(folder).await;
+    }
+    let source = format!("imap:{}", mailbox.name);
+    let origin = Origin { source: &source, department: mailbox.department.as_deref() };
+    loop {
+        let selected = session.select(&mailbox.folder).await?;
+        connected();
+        let validity = i64::from(selected.uid_validity.unwrap_or(0));
+        apply_new(app, mailbox, &mut session, &caps, validity, origin, shutdown).await?;
+        if shutdown.is_cancelled() {
+            break;
+        }
+        if caps.idle && mailbox.idle {
+            let mut handle = session.idle();
+            handle.init().await?;
+            let stopped = {
+                let (wait, _stop) = handle.wait_with_timeout(IDLE_RENEW);
+                tokio::select! {
+                    response = wait => {
+                        if let IdleResponse::NewData(data) = response? {
+                            debug!(mailbox = %mailbox.name, response = ?data.parsed(), "mailbox changed");
+                        }
+                        false
+                    }
+                    _ = shutdown.cancelled() => true,
+                }
+            };
+            session = handle.done().await?;
+            if stopped {
+                break;
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(mailbox.poll_interval_secs)) => {}
+                _ = shutdown.cancelled() => break,
+            }
+            session.noop().await?;
+        }
+    }
+    session.logout().await?;
+    info!(mailbox = %mailbox.name, "logged out");
+    Ok(())
+}
+
+/// Applies every message above the last UID done, in UID order, one at a time.
+async fn apply_new(
+    app: &App,
+    mailbox: &ImapMailbox,
+    session: &mut ImapSession,
+    caps: &Capabilities,
+    validity: i64,
+    origin: Origin<'_>,
+    shutdown: &CancellationToken,
+) -> Result<(), SyncError> {
+    let last = match app.store.imap_state(&mailbox.name).await? {
+        Some((stored, last)) if stored == validity => last,
+        Some(_) => {
+            // The folder was recreated: UIDs start over. Fingerprints keep anything from
+            // being applied twice.
+            info!(mailbox = %mailbox.name, "UIDVALIDITY changed; reading the folder again");
+            0
+        }
+        None => 0,
+    };
+    let found = session.uid_search(format!("UID {}:*", last + 1)).await?;
+    let mut uids: Vec<u32> = found.into_iter().filter(|uid| i64::from(*uid) > last).collect();
+    uids.sort_unstable();
+    if !uids.is_empty() {
+        debug!(mailbox = %mailbox.name, count = uids.len(), "new messages");
+    }
+    for uid in uids {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let fetched: Vec<_> = session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
+        let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
+            // Expunged by someone else meanwhile.
+            app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
+            continue;
+        };
+        let limit = Duration::from_secs(mailbox.timeout_secs);
+        let outcome = match tokio::time::timeout(limit, desk::receive(app, raw, origin)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                let reason = format!("processing took longer than imap.timeout_secs ({}s)", mailbox.timeout_secs);
+                desk::quarantine_raw(app, raw, origin.source, reason).await?
+            }
+        };
+        settle(mailbox, session, caps, uid, &outcome).await?;
+        app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
+    }
+    Ok(())
+}
+
+/// Moves (or flags) a message whose effect is committed; quarantined mail goes to the
+/// quarantine folder.
+async fn settle(
+    mailbox: &ImapMailbox,
+    session: &mut ImapSession,
+    caps: &Capabilities,
+    uid: u32,
+    outcome: &Outcome,
+) -> Result<(), SyncError> {
+    let uid = uid.to_string();
+    let target = match (outcome, mailbox.after) {
+        (Outcome::Quarantined(_), _) => &mailbox.quarantine_folder,
+        (_, AfterCommit::Move) => &mailbox.done_folder,
+        (_, AfterCommit::Flag) => {
+            let _: Vec<_> = session.uid_store(&uid, "+FLAGS.SILENT (\\Seen)").await?.try_collect().await?;
+            return Ok(());
+        }
+    };
+    if caps.mv {
+        session.uid_mv(&uid, target).await?;
+        return Ok(());
+    }
+    session.uid_copy(&uid, target).await?;
+    let _: Vec<_> = session.uid_store(&uid, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
+    if caps.uidplus {
+        let _: Vec<_> = session.uid_expunge(&uid).await?.try_collect().await?;
+    } else {
+        warn!(mailbox = %mailbox.name, "server has neither MOVE nor UIDPLUS; expunging the whole folder");
+        let _: Vec<_> = session.expunge().await?.try_collect().await?;
+    }
+    Ok(())
+}
