@@ -3,81 +3,13 @@
 
 mod common;
 
+use common::cli::{Daemon, json_of, maildesk, run, tickets, wait_until};
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_maildesk");
-
-/// A `maildesk` command run in `dir`, with no config from the caller's environment.
-fn maildesk(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("MAILDESK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("MAILDESK_LOG", "warn");
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run maildesk")
-}
-
-/// The running daemon; killed when dropped so a failing test leaves nothing behind, and
-/// its log printed when the test failed.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Daemon {
-        let log = dir.join(format!("daemon-{}.log", rand::random::<u32>()));
-        let mut cmd = maildesk(dir);
-        cmd.arg("serve").stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).env("MAILDESK_LOG", "info");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Daemon { child: cmd.spawn().expect("spawn maildesk serve"), log }
-    }
-
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            eprintln!("---- daemon log {} ----\n{log}", self.log.display());
-        }
-    }
-}
+use std::process::Stdio;
+use std::time::Duration;
 
 fn inbox(dir: &Path) -> PathBuf {
     dir.join("var/inbox")
@@ -96,28 +28,6 @@ fn deliver(dir: &Path, name: &str, bytes: &[u8]) {
 
 fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.filter(|e| e.is_ok()).count()).unwrap_or(0)
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-fn json_of(output: Output) -> Value {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("JSON output")
-}
-
-fn tickets(dir: &Path, env: &[(&str, &str)]) -> Vec<Value> {
-    let mut cmd = maildesk(dir);
-    cmd.args(["ticket", "list", "--json", "--limit", "100000"]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    json_of(run(&mut cmd)).as_array().cloned().unwrap_or_default()
 }
 
 fn fixture(path: &str) -> Vec<u8> {

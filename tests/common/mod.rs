@@ -2,6 +2,9 @@
 //! with the in-memory transport, and helpers to build mail.
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod imap;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -116,6 +116,7 @@ async fn apply_new(
             // The folder was recreated: UIDs start over. Fingerprints keep anything from
             // being applied twice.
             info!(mailbox = %mailbox.name, "UIDVALIDITY changed; reading the folder again");
+            app.store.set_imap_state(&mailbox.name, validity, 0).await?;
             0
         }
         None => 0,

@@ -1,0 +1,200 @@
+//! End-to-end against a real Dovecot: the spawned `maildesk serve` reads IMAP mailboxes.
+//! Each test owns its mailboxes (users box01 … box60 of the test Dovecot).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::cli::{Daemon, tickets, wait_until};
+use common::imap::{dovecot, request};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Writes a config with the given `[[imap]]` tables and returns the daemon's environment.
+fn config(dir: &Path, imap: &str) -> Vec<(String, String)> {
+    let path = dir.join("maildesk.toml");
+    let text = format!(
+        "data_dir = \"{}\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\n[desk]\naddress = \"support@helpdesk.example\"\n{imap}",
+        dir.join("var").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    vec![("MAILDESK_CONFIG".into(), path.display().to_string())]
+}
+
+fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn ticket_subjects(dir: &Path, env: &[(&str, &str)]) -> Vec<String> {
+    tickets(dir, env).iter().map(|t| t["subject"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_mail_delivered_while_the_daemon_idles_becomes_a_ticket_and_moves_to_done() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    rt.block_on(d.reset("box52"));
+    let env = config(dir, &d.mailbox_toml("box52", "starttls", &d.ca, "department = \"billing\""));
+    let env = env_refs(&env);
+    let _daemon = Daemon::start(dir, &env);
+    // Let the daemon connect and enter IDLE on an empty folder first.
+    std::thread::sleep(Duration::from_millis(1500));
+    rt.block_on(d.append("box52", "INBOX", &request("jane@example.com", "Printer on fire"), false));
+    wait_until("the ticket", Duration::from_secs(20), || !tickets(dir, &env).is_empty());
+    let list = tickets(dir, &env);
+    assert_eq!(list[0]["subject"], "Printer on fire");
+    assert_eq!(list[0]["department"], "billing");
+    wait_until("the message moved", Duration::from_secs(10), || {
+        rt.block_on(d.count("box52", "INBOX")) == 0 && rt.block_on(d.count("box52", "maildesk-done")) == 1
+    });
+}
+
+#[test]
+fn fifty_mailboxes_are_served_at_once() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let users: Vec<String> = (1..=50).map(|i| format!("box{i:02}")).collect();
+    let mut tables = String::new();
+    for (i, user) in users.iter().enumerate() {
+        rt.block_on(d.reset(user));
+        let tls = ["plain", "starttls", "implicit"][i % 3];
+        tables.push_str(&d.mailbox_toml(user, tls, &d.ca, ""));
+    }
+    let env = config(dir, &tables);
+    let env = env_refs(&env);
+    let _daemon = Daemon::start(dir, &env);
+    for user in &users {
+        rt.block_on(d.append(
+            user,
+            "INBOX",
+            &request(&format!("{user}@example.com"), &format!("Request to {user}")),
+            false,
+        ));
+    }
+    wait_until("fifty tickets", Duration::from_secs(60), || tickets(dir, &env).len() == 50);
+    let mut subjects = ticket_subjects(dir, &env);
+    subjects.sort();
+    let mut expected: Vec<String> = users.iter().map(|u| format!("Request to {u}")).collect();
+    expected.sort();
+    assert_eq!(subjects, expected);
+}
+
+#[test]
+fn mail_already_marked_seen_is_still_picked_up() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    rt.block_on(d.reset("box53"));
+    rt.block_on(d.append("box53", "INBOX", &request("reader@example.com", "Opened in Outlook first"), true));
+    let env = config(dir, &d.mailbox_toml("box53", "implicit", &d.ca, ""));
+    let env = env_refs(&env);
+    let _daemon = Daemon::start(dir, &env);
+    wait_until("the ticket", Duration::from_secs(20), || ticket_subjects(dir, &env) == ["Opened in Outlook first"]);
+}
+
+#[test]
+fn a_uidvalidity_change_applies_nothing_twice() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    rt.block_on(d.reset("box54"));
+    let mails: Vec<Vec<u8>> = (0..3).map(|i| request("a@example.com", &format!("Kept {i}"))).collect();
+    for m in &mails {
+        rt.block_on(d.append("box54", "Support", m, false));
+    }
+    // Flag mode: the messages stay in the folder, so recreating it brings them back.
+    let env = config(dir, &d.mailbox_toml("box54", "plain", &d.ca, "folder = \"Support\"\nafter = \"flag\""));
+    let env = env_refs(&env);
+    let mut daemon = Daemon::start(dir, &env);
+    wait_until("three tickets", Duration::from_secs(20), || tickets(dir, &env).len() == 3);
+    assert_eq!(daemon.terminate().code(), Some(0));
+    rt.block_on(async {
+        let mut s = d.session("box54").await;
+        s.delete("Support").await.unwrap();
+        s.logout().await.unwrap();
+    });
+    for m in &mails {
+        rt.block_on(d.append("box54", "Support", m, false));
+    }
+    rt.block_on(d.append("box54", "Support", &request("b@example.com", "New after recreation"), false));
+    let _daemon = Daemon::start(dir, &env);
+    wait_until("the fourth ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 4);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut subjects = ticket_subjects(dir, &env);
+    subjects.sort();
+    assert_eq!(subjects, ["Kept 0", "Kept 1", "Kept 2", "New after recreation"]);
+}
+
+#[test]
+fn kill_9_in_the_middle_of_300_then_restart_applies_each_exactly_once() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    rt.block_on(d.reset("box55"));
+    rt.block_on(async {
+        let mut s = d.session("box55").await;
+        for i in 0..300 {
+            s.append("INBOX", None, None, request(&format!("c{i}@example.com"), &format!("Batch {i}"))).await.unwrap();
+        }
+        s.logout().await.unwrap();
+    });
+    let env = config(dir, &d.mailbox_toml("box55", "plain", &d.ca, ""));
+    let env = env_refs(&env);
+    let mut daemon = Daemon::start(dir, &env);
+    wait_until("some applied", Duration::from_secs(60), || tickets(dir, &env).len() >= 40);
+    daemon.kill_9();
+    let applied = tickets(dir, &env).len();
+    assert!(applied < 300, "the kill must land mid-batch ({applied})");
+    let mut daemon = Daemon::start(dir, &env);
+    wait_until("all 300", Duration::from_secs(120), || tickets(dir, &env).len() >= 300);
+    wait_until("the inbox emptied", Duration::from_secs(30), || rt.block_on(d.count("box55", "INBOX")) == 0);
+    assert_eq!(daemon.terminate().code(), Some(0));
+    let subjects = ticket_subjects(dir, &env);
+    assert_eq!(subjects.len(), 300, "each exactly once");
+    let distinct: std::collections::BTreeSet<_> = subjects.iter().collect();
+    assert_eq!(distinct.len(), 300);
+    assert_eq!(rt.block_on(d.count("box55", "maildesk-done")), 300);
+}
+
+#[test]
+fn a_wrong_password_or_certificate_fails_that_mailbox_only() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for user in ["box57", "box58", "box59"] {
+        rt.block_on(d.reset(user));
+    }
+    let wrong_password = d
+        .mailbox_toml("box58", "starttls", &d.ca, "")
+        .replace(&format!("password = \"{}\"", d.password), "password = \"wrong\"");
+    let tables = format!(
+        "{}{}{}",
+        d.mailbox_toml("box57", "implicit", &d.ca, ""),
+        wrong_password,
+        d.mailbox_toml("box59", "implicit", &d.wrong_ca, "")
+    );
+    let env = config(dir, &tables);
+    let env = env_refs(&env);
+    let daemon = Daemon::start(dir, &env);
+    rt.block_on(d.append("box57", "INBOX", &request("ok@example.com", "Still served"), false));
+    rt.block_on(d.append("box58", "INBOX", &request("x@example.com", "Wrong password"), false));
+    rt.block_on(d.append("box59", "INBOX", &request("y@example.com", "Wrong certificate"), false));
+    wait_until("the good mailbox's ticket", Duration::from_secs(20), || ticket_subjects(dir, &env) == ["Still served"]);
+    wait_until("both errors logged", Duration::from_secs(20), || {
+        let log = daemon.log();
+        log.contains("box58")
+            && log.contains("refused")
+            && log.contains("box59")
+            && log.to_lowercase().contains("certificate")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let log = daemon.log();
+    let box58_errors = log.lines().filter(|l| l.contains("mailbox=box58") && l.contains("unavailable")).count();
+    assert_eq!(box58_errors, 1, "logged once, not once per retry:\n{log}");
+    assert_eq!(ticket_subjects(dir, &env), ["Still served"]);
+}
