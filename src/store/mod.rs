@@ -157,13 +157,7 @@ impl Store {
             {
                 std::fs::create_dir_all(parent)?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
-                .connect_with(connect)
-                .await?;
-            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-            Db::Sqlite(pool)
+            Db::Sqlite(open_sqlite(connect, options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -193,6 +187,41 @@ impl Store {
     /// Closes every pooled connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
+    }
+}
+
+/// Opens the SQLite pool and brings the schema up to date. Processes opening the same
+/// file at once (the daemon and `maildesk ingest`, say) take turns through a lock file,
+/// since sqlx's SQLite migrator does not lock. Opening can also meet a lock that SQLite
+/// reports at once instead of waiting (WAL recovery or checkpoint in another process):
+/// such failures are retried until the busy timeout has passed.
+async fn open_sqlite(connect: SqliteConnectOptions, options: &StoreOptions) -> Result<SqlitePool> {
+    let lock_path = format!("{}.migrate-lock", connect.get_filename().display());
+    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    let deadline = tokio::time::Instant::now() + options.busy_timeout;
+    let _held = lock;
+    loop {
+        let attempt = async {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
+                .connect_with(connect.clone())
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Ok::<_, StoreError>(pool)
+        };
+        match attempt.await {
+            Err(e) if e.is_temporary() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            other => return other,
+        }
     }
 }
 
