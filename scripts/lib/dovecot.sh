@@ -56,6 +56,7 @@ DOVECOT_IMAPS_PORT=
 
 _DOVECOT_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 _DOVECOT_POLICY_MARK='written by maildesk scripts/lib/dovecot.sh'
+_DOVECOT_LOCK_FD=
 
 _dovecot_log() { printf 'dovecot.sh: %s\n' "$*" >&2; }
 
@@ -195,8 +196,7 @@ EOF
 
 # Write DIR/dovecot.conf for the given ports.
 _dovecot_write_conf() {
-    local port=$1 imaps_port=$2 d=$DOVECOT_DIR nopass
-    nopass=nologin-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    local port=$1 imaps_port=$2 d=$DOVECOT_DIR
     cat >"$DOVECOT_CONF" <<EOF
 # maildesk scripts/test: throwaway Dovecot, loopback only.  Written by
 # scripts/lib/dovecot.sh; nothing here refers to system-wide files.
@@ -209,7 +209,7 @@ listen = 127.0.0.1
 log_path = $d/dovecot.log
 info_log_path = $d/info.log
 debug_log_path = $d/info.log
-log_timestamp = "%Y-%m-%d %H:%M:%S "
+log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
 shutdown_clients = yes
 default_process_limit = 1000
 default_client_limit = 4000
@@ -220,18 +220,20 @@ ssl_key = <$d/tls/server.key
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-# Failed logins are answered at once: auth_failure_delay alone does not do
-# that (failures are still queued and flushed every 0.5 s), the passdb field
-# nodelay does.  The users file sets it for every user; the static passdb
-# below (a random password nobody sends) sets it for unknown users.
+# Failed logins must be answered at once (tests try wrong passwords).
+# auth_failure_delay = 0 alone does not do that: failures are still queued
+# and flushed every 0.5 s unless the request carries the field nodelay,
+# and fields set by a passdb that fails are dropped.  So the first passdb
+# only adds nodelay (noauthenticate: it authenticates nobody, the lookup
+# goes on to the next passdb, which checks the password as usual).
 auth_failure_delay = 0
+passdb {
+  driver = static
+  args = nopassword=y noauthenticate=y nodelay=yes
+}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN $d/users
-}
-passdb {
-  driver = static
-  args = password=$nopass nodelay=yes
 }
 userdb {
   driver = passwd-file
@@ -289,6 +291,7 @@ EOF
 # an IMAP "* OK" greeting within a second).
 _dovecot_port_ready() {
     local port=$1 greet=${2:-}
+    # shellcheck disable=SC2016 # $1 expands in the inner bash
     if [[ -n $greet ]]; then
         timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
             IFS= read -r line <&3 || exit 1
@@ -330,24 +333,34 @@ _dovecot_session_pids() {
 # _dovecot_kill_all DIR: stop every master started for DIR (see DIR/masters)
 # and all their processes.  SIGTERM goes to all of them at once: sent to the
 # master alone, shutdown takes ~10 s (the imap and log processes linger), this
-# way ~0.1 s; clients get "* BYE Server shutting down." either way.  SIGKILL
-# whatever is left after 5 s.
+# way ~0.1 s; clients get "* BYE Server shutting down." either way.  A master
+# whose children are all gone but that still dawdles (it sometimes waits 1 s)
+# gets SIGKILL after 0.1 s, and so does anything else left after 5 s.
 _dovecot_kill_all() {
-    local dir=$1 pid sid sids=() left _
+    local dir=$1 pid sid sids=() masters=() left _ i p only_masters
     [[ -f $dir/masters ]] || return 0
     while read -r pid sid; do
-        [[ $pid =~ ^[0-9]+$ && $sid =~ ^[0-9]+$ ]] && sids+=("$sid")
+        if [[ $pid =~ ^[0-9]+$ && $sid =~ ^[0-9]+$ ]]; then
+            sids+=("$sid")
+            masters+=("$pid")
+        fi
     done <"$dir/masters"
     ((${#sids[@]} > 0)) || return 0
     left=$(_dovecot_session_pids "${sids[@]}")
     # shellcheck disable=SC2086
     [[ -z $left ]] || kill -TERM $left 2>/dev/null || true
-    local i
     for i in $(seq 100); do
         left=$(_dovecot_session_pids "${sids[@]}")
         [[ -n $left ]] || break
-        # Anything spawned while the master got the signal needs one too.
-        if ((i % 10 == 0)); then
+        only_masters=1
+        for p in $left; do
+            [[ " ${masters[*]} " == *" $p "* ]] || only_masters=
+        done
+        if [[ -n $only_masters ]] && ((i >= 2)); then
+            # shellcheck disable=SC2086
+            kill -KILL $left 2>/dev/null || true
+        elif ((i % 10 == 0)); then
+            # Anything spawned while the master got the signal needs one too.
             # shellcheck disable=SC2086
             kill -TERM $left 2>/dev/null || true
         fi
@@ -378,7 +391,14 @@ _dovecot_launch() {
     rm -f "$dir/run/master.pid"
     # The master daemonizes (fork + setsid) after binding its listeners; its
     # stdio must not be the caller's (a pipe reader would wait forever).
-    if ! "$bin" -c "$dir/dovecot.conf" </dev/null >>"$dir/startup.log" 2>&1; then
+    # Nor may it keep the restart lock (_dovecot_restart) open forever.
+    local rc=0
+    if [[ -n ${_DOVECOT_LOCK_FD:-} ]]; then
+        "$bin" -c "$dir/dovecot.conf" </dev/null >>"$dir/startup.log" 2>&1 {_DOVECOT_LOCK_FD}>&- || rc=$?
+    else
+        "$bin" -c "$dir/dovecot.conf" </dev/null >>"$dir/startup.log" 2>&1 || rc=$?
+    fi
+    if ((rc != 0)); then
         if grep -qiE 'address already in use|bind\(' < <(tail -c +"$((offset + 1))" "$dir/startup.log"); then
             return 2
         fi
@@ -417,6 +437,10 @@ _dovecot_restart() {
     }
     # shellcheck disable=SC1091
     source "$dir/instance.env" || return 1
+    # Tests running in parallel may restart at the same time: one at a time.
+    if command -v flock >/dev/null 2>&1; then
+        exec {_DOVECOT_LOCK_FD}>>"$dir/restart.lock" && flock "$_DOVECOT_LOCK_FD"
+    fi
     _dovecot_kill_all "$dir"
     # The ports were ours a moment ago; allow a few seconds for them to free.
     for _ in $(seq 50); do
@@ -469,13 +493,15 @@ dovecot_start() {
     fi
 
     local uid gid u
-    uid=$(id -u nobody) && gid=$(getent group nogroup | cut -d: -f3) || {
+    uid=$(id -u nobody 2>/dev/null || true)
+    gid=$(getent group nogroup 2>/dev/null | cut -d: -f3)
+    if [[ ! $uid =~ ^[0-9]+$ || ! $gid =~ ^[0-9]+$ ]]; then
         _dovecot_log "user nobody / group nogroup missing"
         return 1
-    }
+    fi
     {
         for u in support $(seq -f 'box%02g' 1 60) other; do
-            printf '%s:{PLAIN}secret:%s:%s::%s/mail/%s::nodelay=yes\n' "$u" "$uid" "$gid" "$DOVECOT_DIR" "$u"
+            printf '%s:{PLAIN}secret:%s:%s::%s/mail/%s::\n' "$u" "$uid" "$gid" "$DOVECOT_DIR" "$u"
         done
     } >"$DOVECOT_DIR/users"
     chmod 0644 "$DOVECOT_DIR/users"
