@@ -198,3 +198,22 @@ fn a_wrong_password_or_certificate_fails_that_mailbox_only() {
     assert_eq!(box58_errors, 1, "logged once, not once per retry:\n{log}");
     assert_eq!(ticket_subjects(dir, &env), ["Still served"]);
 }
+
+#[test]
+fn without_move_processed_mail_is_copied_and_expunged() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    rt.block_on(d.reset("box60"));
+    rt.block_on(d.append("box60", "INBOX", &request("a@example.com", "Copied, then expunged"), false));
+    rt.block_on(d.append("box60", "INBOX", b"not a mail at all\r\n", false));
+    let env = config(dir, &d.mailbox_toml("box60", "plain", &d.ca, "use_move = false"));
+    let env = env_refs(&env);
+    let _daemon = Daemon::start(dir, &env);
+    wait_until("the ticket", Duration::from_secs(20), || ticket_subjects(dir, &env) == ["Copied, then expunged"]);
+    wait_until("both settled", Duration::from_secs(20), || {
+        rt.block_on(d.count("box60", "INBOX")) == 0
+            && rt.block_on(d.count("box60", "maildesk-done")) == 1
+            && rt.block_on(d.count("box60", "maildesk-quarantine")) == 1
+    });
+}

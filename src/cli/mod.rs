@@ -184,8 +184,10 @@ async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
         Ok(outcome) => eprintln!("maildesk: {}", describe(&outcome)),
         Err(e) => eprintln!("maildesk: {e}"),
     }
-    // No `close()`: closing the last SQLite connection checkpoints the WAL, which costs
-    // more than the delivery itself. The commit is durable in the WAL already.
+    // Not closed, not even dropped: closing the last SQLite connection checkpoints the
+    // WAL, which costs more than the delivery itself. The commit is durable in the WAL
+    // already; the next writer's automatic checkpoint folds it in.
+    std::mem::forget(app);
     code
 }
 

@@ -88,6 +88,10 @@ pub struct ImapMailbox {
     /// Move or only flag processed mail.
     #[serde(default = "default_after")]
     pub after: AfterCommit,
+    /// Use the MOVE command where the server offers it (else COPY + EXPUNGE); turn off for
+    /// servers whose MOVE misbehaves.
+    #[serde(default = "default_true")]
+    pub use_move: bool,
     /// Where processed mail goes with `after = "move"`.
     #[serde(default = "default_done")]
     pub done_folder: String,

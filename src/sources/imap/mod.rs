@@ -53,7 +53,7 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
         };
         attempt += 1;
         if failing.as_deref() != Some(failure.as_str()) {
-            if matches!(failing, None) {
+            if failing.is_none() {
                 error!(mailbox = %name, error = %failure, "mailbox unavailable; retrying with backoff");
             } else {
                 warn!(mailbox = %name, error = %failure, "mailbox still unavailable, now for another reason");

@@ -53,7 +53,11 @@ pub async fn serve(
     mut connected: impl FnMut(),
 ) -> Result<(), SyncError> {
     let caps = session.capabilities().await?;
-    let caps = Capabilities { idle: caps.has_str("IDLE"), mv: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS") };
+    let caps = Capabilities {
+        idle: caps.has_str("IDLE"),
+        mv: caps.has_str("MOVE") && mailbox.use_move,
+        uidplus: caps.has_str("UIDPLUS"),
+    };
     for folder in [&mailbox.done_folder, &mailbox.quarantine_folder] {
         // Fails when it exists already, which is fine; a real problem shows on first use.
         let _ = session.create(folder).await;
