@@ -89,8 +89,8 @@ impl Dovecot {
 /// A new request from `from` with a unique subject.
 pub fn request(from: &str, subject: &str) -> Vec<u8> {
     format!(
-        "From: {from}\r\nTo: support@helpdesk.example\r\nSubject: {subject}\r\nMessage-ID: <{id}@example.com>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nPlease help: {subject}\r\n",
-        id = format!("{:016x}", rand::random::<u64>())
+        "From: {from}\r\nTo: support@helpdesk.example\r\nSubject: {subject}\r\nMessage-ID: <{id:016x}@example.com>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nPlease help: {subject}\r\n",
+        id = rand::random::<u64>()
     )
     .into_bytes()
 }
