@@ -217,3 +217,38 @@ fn without_move_processed_mail_is_copied_and_expunged() {
             && rt.block_on(d.count("box60", "maildesk-quarantine")) == 1
     });
 }
+
+#[test]
+fn a_message_whose_processing_exceeds_the_time_limit_is_quarantined_and_the_mailbox_goes_on() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    rt.block_on(d.reset("other"));
+    let mut env = config(dir, &d.mailbox_toml("other", "plain", &d.ca, "timeout_secs = 1"));
+    env.push(("MAILDESK_DATABASE__BUSY_TIMEOUT_MS".into(), "30000".into()));
+    let env = env_refs(&env);
+    let daemon = Daemon::start(dir, &env);
+    wait_until("the database", Duration::from_secs(20), || dir.join("var/maildesk.db").exists());
+    std::thread::sleep(Duration::from_millis(500));
+    // Hold the write lock so that processing stalls past the limit.
+    let db = format!("sqlite://{}", dir.join("var/maildesk.db").display());
+    let mut lock = rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+        conn
+    });
+    rt.block_on(d.append("other", "INBOX", &request("slow@example.com", "Stuck behind a lock"), false));
+    wait_until("the time limit to pass", Duration::from_secs(20), || daemon.log().contains("processing took longer"));
+    rt.block_on(async { sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap() });
+    drop(lock);
+    wait_until("the message quarantined", Duration::from_secs(20), || {
+        rt.block_on(d.count("other", "maildesk-quarantine")) == 1
+    });
+    rt.block_on(d.append("other", "INBOX", &request("fast@example.com", "After the stall"), false));
+    wait_until("the next ticket", Duration::from_secs(20), || ticket_subjects(dir, &env) == ["After the stall"]);
+    let quarantine = common::cli::json_of(common::cli::run(
+        common::cli::maildesk(dir).args(["quarantine", "list", "--json"]).envs(env.iter().copied()),
+    ));
+    assert!(quarantine[0]["reason"].as_str().unwrap().contains("imap.timeout_secs"), "{quarantine}");
+}
