@@ -17,8 +17,10 @@ pub struct App {
     pub config: Config,
     /// Database and blobs.
     pub store: Store,
-    /// What inbound needs to know (subject tag, our domain), built once.
+    /// What inbound needs to know (subject tag, our domain, reply-address key), built once.
     pub inbound: inbound::Settings,
+    /// Signs the reply addresses of our notifications.
+    pub reply_addresses: inbound::ReplyAddresses,
     /// Woken when desk has queued mail, so the sender need not wait for its next poll.
     pub outbox_wake: Notify,
 }
@@ -26,6 +28,7 @@ pub struct App {
 impl App {
     /// Opens the store named in `config` and builds the shared state.
     pub async fn open(config: Config) -> Result<Arc<App>, StoreError> {
+        let key = config.reply_key(true)?.unwrap_or_default();
         let store = Store::open(&StoreOptions {
             url: config.database.url.clone(),
             max_connections: config.database.max_connections,
@@ -33,12 +36,14 @@ impl App {
             blob_dir: config.data_dir.join("blobs"),
         })
         .await?;
-        Ok(Arc::new(App::with_store(config, store)))
+        Ok(Arc::new(App::with_store(config, store, &key)))
     }
 
-    /// Builds the shared state around an already open store (tests use this).
-    pub fn with_store(config: Config, store: Store) -> App {
-        let inbound = config.inbound_settings();
-        App { config, store, inbound, outbox_wake: Notify::new() }
+    /// Builds the shared state around an already open store, signing reply addresses with
+    /// `reply_key` (tests use this).
+    pub fn with_store(config: Config, store: Store, reply_key: &[u8]) -> App {
+        let inbound = config.inbound_settings(Some(reply_key));
+        let reply_addresses = inbound::ReplyAddresses::new(&config.desk.address, reply_key);
+        App { config, store, inbound, reply_addresses, outbox_wake: Notify::new() }
     }
 }

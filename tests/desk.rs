@@ -307,3 +307,41 @@ on_both!(mail_from_our_own_address_is_never_acknowledged, |db| {
     assert!(matches!(receive(&t.app, &raw, "test").await.unwrap(), Outcome::Opened(_)));
     assert!(t.flush_outbox().await.is_empty());
 });
+
+on_both!(a_reply_to_the_signed_reply_address_finds_its_ticket_and_a_forged_one_does_not, |db| {
+    let t = TestApp::new(db).await;
+    let Outcome::Opened(n) =
+        receive(&t.app, &mail("jane@example.com", "Laptop", Some("r1@example.com"), "", "Broken"), "test")
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    let ack = String::from_utf8(t.flush_outbox().await.remove(0).bytes).unwrap();
+    let reply_to = header(&ack, "Reply-To").expect("a Reply-To");
+    let signed = reply_to.trim_end_matches('>').rsplit('<').next().unwrap().to_string();
+    assert!(signed.starts_with(&format!("support+{n}-")), "{signed}");
+    // The client dropped the tag and the References: the signed address alone suffices.
+    let raw = format!(
+        "From: jane@example.com\nTo: {signed}\nSubject: Re: your laptop\nMessage-ID: <r2@example.com>\n\nStill broken.\n"
+    );
+    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    // Also when only the MTA's Delivered-To names it.
+    let raw = format!(
+        "Delivered-To: {signed}\nFrom: jane@example.com\nTo: support@helpdesk.example\nSubject: more\nMessage-ID: <r3@example.com>\n\nAnd more.\n"
+    );
+    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    // A stranger who guesses the shape gets a ticket of their own, with a note.
+    let forged = format!("support+{n}-0123456789ab@helpdesk.example");
+    let raw = format!(
+        "From: mallory@example.net\nTo: {forged}\nSubject: hello\nMessage-ID: <f1@example.net>\n\nLet me in.\n"
+    );
+    let Outcome::Opened(other) = receive(&t.app, raw.as_bytes(), "test").await.unwrap() else {
+        panic!("forged address must not post")
+    };
+    assert_ne!(other, n);
+    let comments = t.store().comments(other).await.unwrap();
+    assert_eq!(comments.len(), 2);
+    assert!(!comments[1].public && comments[1].body_text.contains(&format!("ticket #{n}")), "{comments:?}");
+    assert_eq!(t.store().comments(n).await.unwrap().len(), 3);
+});

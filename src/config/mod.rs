@@ -67,6 +67,9 @@ pub struct DeskConfig {
     pub address: EmailAddress,
     /// The word in subject tags: `[<tag> #42]`.
     pub tag: String,
+    /// The key that signs reply addresses; empty means a random key kept in
+    /// `<data_dir>/reply-secret`, made on first start.
+    pub secret: Secret,
 }
 
 /// `[maildir]`
@@ -184,6 +187,7 @@ impl Default for DeskConfig {
             name: "Support".into(),
             address: EmailAddress::parse("support@localhost").expect("valid default address"),
             tag: "Support".into(),
+            secret: Secret::default(),
         }
     }
 }
@@ -329,10 +333,45 @@ impl Config {
         }
     }
 
-    /// What inbound needs to know, from this config.
-    pub fn inbound_settings(&self) -> crate::inbound::Settings {
-        crate::inbound::Settings::new(&self.desk.tag, self.desk.address.domain())
-            .max_parts(self.limits.max_parts as usize)
+    /// What inbound needs to know, from this config and the reply-address key.
+    pub fn inbound_settings(&self, reply_key: Option<&[u8]>) -> crate::inbound::Settings {
+        let settings = crate::inbound::Settings::new(&self.desk.tag, self.desk.address.domain())
+            .max_parts(self.limits.max_parts as usize);
+        match reply_key {
+            Some(key) => settings.reply_addresses(crate::inbound::ReplyAddresses::new(&self.desk.address, key)),
+            None => settings,
+        }
+    }
+
+    /// Where the generated reply-address key is kept when `desk.secret` is empty.
+    pub fn reply_secret_path(&self) -> PathBuf {
+        self.data_dir.join("reply-secret")
+    }
+
+    /// The reply-address key: `desk.secret`, else the one kept in the data directory,
+    /// made now (random, readable by the owner only) when `create` and missing.
+    pub fn reply_key(&self, create: bool) -> std::io::Result<Option<Vec<u8>>> {
+        if !self.desk.secret.is_empty() {
+            return Ok(Some(self.desk.secret.expose().as_bytes().to_vec()));
+        }
+        let path = self.reply_secret_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => return Ok(Some(text.trim().as_bytes().to_vec())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        if !create {
+            return Ok(None);
+        }
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(&self.data_dir)?;
+        let key: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        file.write_all(key.as_bytes())?;
+        file.sync_all()?;
+        Ok(Some(key.into_bytes()))
     }
 
     /// Every address that is ours: the desk's and those of the IMAP mailboxes. Mail from

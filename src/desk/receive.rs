@@ -123,7 +123,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         return Ok(Outcome::Automatic(kind));
     }
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
-    let thread = Thread::resolve(by_references, mail.subject_tag(&app.inbound));
+    let thread = Thread::resolve(mail.reply_address_ticket(), by_references, mail.subject_tag(&app.inbound));
     let author = contact(app, &mut tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
     let existing = match thread.ticket {
         Some(t) if tx.ticket_exists(t).await? => Some(t),
@@ -183,6 +183,21 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
                 content_id: a.content_id.as_deref(),
             },
         )
+        .await?;
+    }
+    if let (Outcome::Opened(_), Some(forged)) = (&outcome, mail.forged_reference) {
+        let note = format!(
+            "This mail was sent to a reply address of ticket #{forged} whose signature does not match, so it was not added there."
+        );
+        tx.insert_comment(&NewComment {
+            ticket,
+            author_id: None,
+            public: false,
+            body_text: &note,
+            body_reply: &note,
+            body_html: None,
+            message_id: None,
+        })
         .await?;
     }
     if let Some(id) = &mail.message_id {

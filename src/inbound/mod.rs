@@ -8,6 +8,7 @@ mod classify;
 mod html;
 mod parse;
 mod reply;
+mod reply_address;
 mod thread;
 
 use serde::Serialize;
@@ -17,6 +18,7 @@ use crate::domain::{EmailAddress, TicketNumber};
 pub use bounce::{Bounce, FailedRecipient};
 pub use classify::Auto;
 pub use reply::visible_reply;
+pub use reply_address::{ReplyAddress, ReplyAddresses};
 pub use thread::{Thread, ThreadBy, clean_subject};
 
 /// Why a message cannot be interpreted at all (it goes to the quarantine).
@@ -45,6 +47,7 @@ pub struct Settings {
     tag: regex::Regex,
     own_domain: String,
     max_parts: usize,
+    reply_addresses: Option<ReplyAddresses>,
 }
 
 impl Settings {
@@ -56,7 +59,15 @@ impl Settings {
             tag: regex::Regex::new(&pattern).expect("escaped tag makes a valid pattern"),
             own_domain: own_domain.to_ascii_lowercase(),
             max_parts: DEFAULT_MAX_PARTS,
+            reply_addresses: None,
         }
+    }
+
+    /// Recognise signed reply addresses made with `addresses` (without them, a reply
+    /// address says nothing).
+    pub fn reply_addresses(mut self, addresses: ReplyAddresses) -> Settings {
+        self.reply_addresses = Some(addresses);
+        self
     }
 
     /// Refuse messages with more than `n` MIME parts (see `limits.max_parts`).
@@ -130,9 +141,18 @@ pub struct Interpretation {
     pub in_reply_to: Option<String>,
     /// The References chain, oldest first, without brackets.
     pub references: Vec<String>,
+    /// A recipient address shaped like our signed reply address of this ticket, with a
+    /// MAC that does not match: noted on the ticket the mail opens, never followed.
+    #[serde(skip)]
+    pub forged_reference: Option<TicketNumber>,
 }
 
 impl Interpretation {
+    /// The ticket of a valid signed reply address among the recipients, if any.
+    pub fn reply_address_ticket(&self) -> Option<TicketNumber> {
+        (self.thread.by == Some(ThreadBy::ReplyAddress)).then_some(self.thread.ticket).flatten()
+    }
+
     /// The ticket number in the subject tag, if there is one.
     pub fn subject_tag(&self, settings: &Settings) -> Option<TicketNumber> {
         thread::subject_tag(&self.subject, &settings.tag)
@@ -165,6 +185,16 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         .then(|| bounce::report(&parsed.attachments, &parsed.text, &parsed.from.address, &settings.own_domain));
     let reply = reply::visible_reply(&parsed.reply_source);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
+    let reply_address = settings.reply_addresses.as_ref().and_then(|r| {
+        let recipients = parsed.to.iter().chain(&parsed.cc).chain(&parsed.delivered_to);
+        let found: Vec<ReplyAddress> = recipients.filter_map(|a| r.check(a)).collect();
+        found.iter().find(|f| matches!(f, ReplyAddress::Valid(_))).or(found.first()).copied()
+    });
+    let (valid_reply, forged_reference) = match reply_address {
+        Some(ReplyAddress::Valid(t)) => (Some(t), None),
+        Some(ReplyAddress::Forged(t)) => (None, Some(t)),
+        None => (None, None),
+    };
     let mut mail = Interpretation {
         message_id: parsed.message_id,
         from: parsed.from,
@@ -179,12 +209,13 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         attachments: parsed.attachments,
         auto,
         bounce,
-        thread: Thread::resolve(None, tag),
+        thread: Thread::resolve(None, None, tag),
         in_reply_to: parsed.in_reply_to,
         references: parsed.references,
+        forged_reference,
     };
     let own = thread::own_reference(mail.referenced_ids(), &settings.own_domain);
-    mail.thread = Thread::resolve(own, tag);
+    mail.thread = Thread::resolve(valid_reply, own, tag);
     Ok(mail)
 }
 

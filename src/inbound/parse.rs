@@ -28,6 +28,8 @@ pub(super) struct Parsed {
     pub attachments: Vec<Attachment>,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// Envelope recipients the delivering MTA recorded (Delivered-To, X-Original-To).
+    pub delivered_to: Vec<EmailAddress>,
     /// Lower-cased header names and raw values, for classification.
     pub headers: Vec<(String, String)>,
     /// `type/subtype` of the top-level part, lower-cased.
@@ -67,8 +69,14 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     let content_type = root_type.map(type_of).unwrap_or_else(|| "text/plain".into());
     let report_type = root_type.and_then(|t| t.attribute("report-type")).map(|s| s.to_ascii_lowercase());
     let return_path = message.header_raw("Return-Path").map(str::trim);
-    let headers =
+    let headers: Vec<(String, String)> =
         message.headers_raw().map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string())).collect();
+    let delivered_to: Vec<EmailAddress> = headers
+        .iter()
+        .filter(|(n, _)| matches!(n.as_str(), "delivered-to" | "x-original-to" | "envelope-to"))
+        .filter_map(|(_, v)| EmailAddress::parse(v).ok())
+        .take(MAX_ADDRESSES)
+        .collect();
     let html_parts: Vec<&str> = message
         .html_bodies()
         .filter_map(|p| match &p.body {
@@ -119,6 +127,7 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         attachments,
         in_reply_to: ids(message.in_reply_to()).into_iter().next(),
         references: ids(message.references()),
+        delivered_to,
         headers,
         content_type,
         report_type,

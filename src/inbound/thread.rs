@@ -14,8 +14,7 @@ use crate::domain::TicketNumber;
 pub enum ThreadBy {
     /// `[Tag #42]` in the subject.
     SubjectTag,
-    /// A signed `support+…@` reply address (reserved: produced once signed reply
-    /// addresses are issued by outbound).
+    /// A signed `support+<ticket>-<mac>@` reply address among the recipients.
     ReplyAddress,
     /// In-Reply-To or References naming a Message-ID of the ticket.
     References,
@@ -31,13 +30,19 @@ pub struct Thread {
 }
 
 impl Thread {
-    /// Decides between the ticket found by references and the one in the subject tag:
-    /// references are the stronger evidence (the client kept them on purpose).
-    pub fn resolve(by_references: Option<TicketNumber>, by_tag: Option<TicketNumber>) -> Thread {
-        match (by_references, by_tag) {
-            (Some(t), _) => Thread { ticket: Some(t), by: Some(ThreadBy::References) },
-            (None, Some(t)) => Thread { ticket: Some(t), by: Some(ThreadBy::SubjectTag) },
-            (None, None) => Thread { ticket: None, by: None },
+    /// Decides between what the signed reply address, the references and the subject
+    /// tag say, strongest first: a valid signature cannot be made up; references were kept
+    /// on purpose by the client; a tag is easy to copy.
+    pub fn resolve(
+        by_reply_address: Option<TicketNumber>,
+        by_references: Option<TicketNumber>,
+        by_tag: Option<TicketNumber>,
+    ) -> Thread {
+        match (by_reply_address, by_references, by_tag) {
+            (Some(t), _, _) => Thread { ticket: Some(t), by: Some(ThreadBy::ReplyAddress) },
+            (None, Some(t), _) => Thread { ticket: Some(t), by: Some(ThreadBy::References) },
+            (None, None, Some(t)) => Thread { ticket: Some(t), by: Some(ThreadBy::SubjectTag) },
+            (None, None, None) => Thread { ticket: None, by: None },
         }
     }
 }
@@ -117,10 +122,12 @@ mod tests {
 
     #[test]
     fn references_beat_the_subject_tag() {
-        let t = Thread::resolve(Some(TicketNumber(3)), Some(TicketNumber(9)));
+        let t = Thread::resolve(None, Some(TicketNumber(3)), Some(TicketNumber(9)));
         assert_eq!(t, Thread { ticket: Some(TicketNumber(3)), by: Some(ThreadBy::References) });
-        assert_eq!(Thread::resolve(None, Some(TicketNumber(9))).by, Some(ThreadBy::SubjectTag));
-        assert_eq!(Thread::resolve(None, None).ticket, None);
+        assert_eq!(Thread::resolve(None, None, Some(TicketNumber(9))).by, Some(ThreadBy::SubjectTag));
+        assert_eq!(Thread::resolve(None, None, None).ticket, None);
+        let signed = Thread::resolve(Some(TicketNumber(5)), Some(TicketNumber(3)), None);
+        assert_eq!(signed, Thread { ticket: Some(TicketNumber(5)), by: Some(ThreadBy::ReplyAddress) });
     }
 
     #[test]

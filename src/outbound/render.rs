@@ -97,6 +97,13 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
         .message_id(Some(format!("<{}>", row.message_id)))
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Loop"), desk.address.to_string()));
+    if let Some(ticket) = row.ticket_id {
+        // Replies find their ticket by this address even when the subject tag and the
+        // References are lost.
+        let signed = app.reply_addresses.for_ticket(crate::domain::TicketNumber(ticket));
+        let reply_to = Mailbox::new(Some(desk.name.clone()), signed.parse().map_err(|e| bad(&e))?);
+        builder = builder.reply_to(reply_to);
+    }
     if let Some(id) = &row.in_reply_to {
         builder = builder.in_reply_to(format!("<{id}>"));
     }
