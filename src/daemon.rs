@@ -51,8 +51,10 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, transport: Transp
 }
 
 /// The transport the config asks for.
-pub fn transport(app: &App) -> Transport {
-    match app.config.outbox.transport {
-        crate::config::TransportKind::File => Transport::File(app.config.outbox.dir.clone()),
+pub fn transport(app: &App) -> Result<Transport, String> {
+    match (app.config.outbox.transport, &app.config.smtp) {
+        (crate::config::TransportKind::Smtp, Some(smtp)) => Transport::smtp(smtp, app.config.desk.address.as_str()),
+        (crate::config::TransportKind::Smtp, None) => Err("outbox.transport = \"smtp\" needs [smtp]".into()),
+        (crate::config::TransportKind::File, _) => Ok(Transport::File(app.config.outbox.dir.clone())),
     }
 }

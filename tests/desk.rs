@@ -345,3 +345,23 @@ on_both!(a_reply_to_the_signed_reply_address_finds_its_ticket_and_a_forged_one_d
     assert!(!comments[1].public && comments[1].body_text.contains(&format!("ticket #{n}")), "{comments:?}");
     assert_eq!(t.store().comments(n).await.unwrap().len(), 3);
 });
+
+on_both!(loop_protection_withholds_acknowledgements, |db| {
+    let t = TestApp::new(db).await;
+    // No-reply style senders get no acknowledgement.
+    receive(&t.app, &mail("no-reply@shop.example.com", "Your order", None, "", "x"), "test").await.unwrap();
+    receive(&t.app, &mail("Do-Not-Reply@bank.example.com", "Statement", None, "", "x"), "test").await.unwrap();
+    assert!(t.flush_outbox().await.is_empty());
+    // At most 10 automatic mails an hour to one address, however many requests it sends.
+    for i in 0..12 {
+        receive(&t.app, &mail("chatty@example.com", &format!("Request {i}"), None, "", "x"), "test").await.unwrap();
+    }
+    assert_eq!(t.store().count_tickets().await.unwrap(), 14);
+    assert_eq!(t.flush_outbox().await.len(), 10);
+    // A bounce naming an address marks it: nothing automatic goes there any more.
+    let bounce = b"From: MAILER-DAEMON@mx.example.net\nTo: support@helpdesk.example\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n--b--\n";
+    assert_eq!(receive(&t.app, bounce, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(t.store().bouncing_addresses().await.unwrap()[0].0, "gone@example.org");
+    receive(&t.app, &mail("gone@example.org", "Back again", None, "", "x"), "test").await.unwrap();
+    assert_eq!(t.flush_outbox().await.len(), 10, "no acknowledgement to a bouncing address");
+});

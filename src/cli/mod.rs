@@ -148,7 +148,13 @@ async fn serve(config: Config) -> i32 {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
-    let transport = crate::daemon::transport(&app);
+    let transport = match crate::daemon::transport(&app) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("maildesk: cannot set up sending: {e}");
+            return EXIT_FAILURE;
+        }
+    };
     crate::daemon::run(app, listener, transport, shutdown).await;
     0
 }

@@ -13,7 +13,7 @@ use crate::domain::EmailAddress;
 
 mod imap;
 
-pub use imap::{AfterCommit, ImapMailbox, Secret, TlsMode};
+pub use imap::{AfterCommit, ImapMailbox, Secret, SmtpConfig, TlsMode};
 
 /// Environment variables that start with this prefix override config keys.
 pub const ENV_PREFIX: &str = "MAILDESK_";
@@ -43,6 +43,8 @@ pub struct Config {
     pub organisations: Vec<OrganisationConfig>,
     /// IMAP mailboxes to read.
     pub imap: Vec<ImapMailbox>,
+    /// The SMTP server, for `outbox.transport = "smtp"`.
+    pub smtp: Option<SmtpConfig>,
 }
 
 /// `[database]`
@@ -90,6 +92,8 @@ pub struct MaildirConfig {
 pub enum TransportKind {
     /// Write each mail as an `.eml` file into `outbox.dir`.
     File,
+    /// Hand each mail to the `[smtp]` server.
+    Smtp,
 }
 
 /// `[outbox]`
@@ -104,6 +108,8 @@ pub struct OutboxConfig {
     pub poll_interval_ms: u64,
     /// Attempts before a notification is marked failed.
     pub max_attempts: u32,
+    /// Automatic mail (acknowledgements, invites) to one address in an hour, at most.
+    pub max_automatic_per_recipient_per_hour: u32,
 }
 
 /// `[portal]`
@@ -150,6 +156,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             organisations: Vec::new(),
             imap: Vec::new(),
+            smtp: None,
         }
     }
 }
@@ -200,7 +207,13 @@ impl Default for MaildirConfig {
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        Self { transport: TransportKind::File, dir: PathBuf::new(), poll_interval_ms: 1_000, max_attempts: 8 }
+        Self {
+            transport: TransportKind::File,
+            dir: PathBuf::new(),
+            poll_interval_ms: 1_000,
+            max_attempts: 8,
+            max_automatic_per_recipient_per_hour: 10,
+        }
     }
 }
 
@@ -307,6 +320,14 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.limits.max_parts) {
             problems.push("limits.max_parts: must be between 1 and 100000".into());
+        }
+        match (&self.smtp, self.outbox.transport) {
+            (Some(smtp), _) => smtp.validate(problems),
+            (None, TransportKind::Smtp) => problems.push("outbox.transport: \"smtp\" needs an [smtp] section".into()),
+            (None, TransportKind::File) => {}
+        }
+        if self.outbox.max_automatic_per_recipient_per_hour == 0 {
+            problems.push("outbox.max_automatic_per_recipient_per_hour: must be at least 1".into());
         }
         let mut names = BTreeMap::new();
         for (i, mailbox) in self.imap.iter().enumerate() {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::App;
-use crate::domain::TicketNumber;
+use crate::domain::{EmailAddress, TicketNumber};
 use crate::inbound::{self, Interpretation};
 use crate::store::{NewOutboxRow, StoreError, Tx};
 
@@ -48,13 +48,47 @@ fn references_for(mail: &Interpretation) -> Vec<String> {
     refs
 }
 
-/// Queues the acknowledgement of a new request to its sender, threaded under their mail.
+/// Kinds of notification sent automatically, without a person writing them: capped per
+/// recipient and never sent to addresses that cannot answer.
+pub const AUTOMATIC_KINDS: &[&str] = &["acknowledgement"];
+
+/// Local parts of addresses that never read what they get.
+static NO_REPLY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^(no-?reply|do-?not-?reply|donotreply|noreply[-_.+].*|no[-_.]reply[-_.+].*|mailer-daemon|postmaster|bounces?([-_.+].*)?|notifications?)$",
+    )
+    .expect("valid pattern")
+});
+
+/// Why automatic mail to `recipient` must not be sent now, if it must not: a no-reply
+/// style address, one known to bounce, or the hourly cap reached (loop protection).
+async fn withhold_automatic(app: &App, tx: &mut Tx, recipient: &EmailAddress) -> Result<Option<String>, StoreError> {
+    if NO_REPLY.is_match(recipient.local_part()) {
+        return Ok(Some("a no-reply address".into()));
+    }
+    if tx.is_bouncing(recipient.as_str()).await? {
+        return Ok(Some("an address that bounces".into()));
+    }
+    let cap = app.config.outbox.max_automatic_per_recipient_per_hour;
+    let recent = tx.recent_mail_to(recipient.as_str(), AUTOMATIC_KINDS, crate::store::now() - 3600).await?;
+    if recent >= i64::from(cap) {
+        return Ok(Some(format!("{recent} automatic mails in the last hour (cap {cap})")));
+    }
+    Ok(None)
+}
+
+/// Queues the acknowledgement of a new request to its sender, threaded under their mail,
+/// unless loop protection withholds it.
 pub(super) async fn acknowledge(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
+    if let Some(why) = withhold_automatic(app, tx, &mail.from.address).await? {
+        tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
+        return Ok(());
+    }
     let summary: String = mail.reply.chars().take(400).collect();
     let data = AcknowledgementData {
         ticket: ticket.0,

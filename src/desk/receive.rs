@@ -118,6 +118,12 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         return Ok(Outcome::Duplicate);
     }
     if let Some(kind) = mail.auto {
+        // A bounce that names recipients who failed for good: never mail them automatically.
+        let failed = mail.bounce.iter().flat_map(|b| &b.recipients).filter(|r| r.action == "failed");
+        for recipient in failed.filter(|r| r.status.as_deref().is_none_or(|s| s.starts_with('5'))) {
+            let reason = format!("bounce report, status {}", recipient.status.as_deref().unwrap_or("unknown"));
+            tx.mark_bouncing(recipient.address.as_str(), &reason).await?;
+        }
         tx.set_outcome(fingerprint, kind.as_str(), None).await?;
         tx.commit().await?;
         return Ok(Outcome::Automatic(kind));

@@ -32,11 +32,15 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
     let rows = app.store.due_outbox(BATCH).await?;
     for row in &rows {
         let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
-        let result = match render(app, row) {
-            Ok(bytes) => transport.send(&row.message_id, &row.recipient, &bytes).await,
-            Err(e) => Err(SendError::Permanent(e.to_string())),
+        let bytes = match render(app, row) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                warn!(outbox = row.id, error = %e, "notification cannot be rendered");
+                app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
+                continue;
+            }
         };
-        match result {
+        match transport.send(&row.message_id, &row.recipient, &bytes).await {
             Ok(()) => {
                 app.store.mark_sent(row.id).await?;
                 info!(outbox = row.id, kind = %row.kind, ticket = ?row.ticket_id, "notification sent");
@@ -49,6 +53,10 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
             Err(e) => {
                 warn!(outbox = row.id, attempt, error = %e, "sending failed for good");
                 app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
+                if matches!(e, SendError::Permanent(_)) {
+                    // Refused by the server: nothing automatic goes to this address again.
+                    app.store.mark_bouncing(&row.recipient, &e.to_string()).await?;
+                }
             }
         }
     }

@@ -1,7 +1,15 @@
-//! Where rendered mail goes: `.eml` files for local use, memory for tests (SMTP joins
-//! later as a third variant).
+//! Where rendered mail goes: an SMTP server, `.eml` files for local use, or memory for
+//! tests to inspect.
 
 use std::io::Write;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::config::{SmtpConfig, TlsMode};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -28,15 +36,60 @@ pub enum SendError {
 }
 
 /// A way out for rendered mail.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Transport {
+    /// Hands each message to an SMTP server (pooled connections, TLS, AUTH, timeouts).
+    Smtp {
+        /// The connection pool.
+        mailer: AsyncSmtpTransport<Tokio1Executor>,
+        /// The envelope sender (where bounces go).
+        sender: lettre::Address,
+    },
     /// Writes `<message-id>.eml` into the directory (atomically; a repeat overwrites).
     File(PathBuf),
     /// Keeps messages in memory, for tests to inspect.
     Memory(Arc<Mutex<Vec<SentMail>>>),
 }
 
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Smtp { sender, .. } => write!(f, "Transport::Smtp({sender})"),
+            Transport::File(dir) => write!(f, "Transport::File({})", dir.display()),
+            Transport::Memory(_) => f.write_str("Transport::Memory"),
+        }
+    }
+}
+
 impl Transport {
+    /// An SMTP transport for `config`, sending as `sender`.
+    pub fn smtp(config: &SmtpConfig, sender: &str) -> Result<Transport, String> {
+        let sender: lettre::Address = sender.parse().map_err(|e| format!("sender {sender:?}: {e}"))?;
+        let mut parameters = TlsParameters::builder(config.host.clone());
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path).map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))?;
+            parameters = parameters.add_root_certificate(cert);
+        }
+        let tls = match config.tls {
+            TlsMode::Plain => Tls::None,
+            mode => {
+                let parameters = parameters.build().map_err(|e| format!("smtp TLS: {e}"))?;
+                if mode == TlsMode::Implicit { Tls::Wrapper(parameters) } else { Tls::Required(parameters) }
+            }
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+            .port(config.port())
+            .tls(tls)
+            .timeout(Some(std::time::Duration::from_secs(config.timeout_secs)))
+            .pool_config(PoolConfig::new().max_size(config.pool_size));
+        if let Some(user) = &config.user {
+            let password = config.password().map_err(|e| format!("smtp.password_file: {e}"))?;
+            builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
+        }
+        Ok(Transport::Smtp { mailer: builder.build(), sender })
+    }
+
     /// A memory transport and the list it appends to.
     pub fn memory() -> (Transport, Arc<Mutex<Vec<SentMail>>>) {
         let list = Arc::new(Mutex::new(Vec::new()));
@@ -46,6 +99,17 @@ impl Transport {
     /// Hands one message to the transport.
     pub async fn send(&self, message_id: &str, recipient: &str, bytes: &[u8]) -> Result<(), SendError> {
         match self {
+            Transport::Smtp { mailer, sender } => {
+                let to: lettre::Address =
+                    recipient.parse().map_err(|e| SendError::Permanent(format!("recipient {recipient:?}: {e}")))?;
+                let envelope = Envelope::new(Some(sender.clone()), vec![to])
+                    .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
+                match mailer.send_raw(&envelope, bytes).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                    Err(e) => Err(SendError::Temporary(e.to_string())),
+                }
+            }
             Transport::File(dir) => {
                 let dir = dir.clone();
                 let name = file_name(message_id);

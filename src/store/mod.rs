@@ -3,6 +3,7 @@
 //! dialect differences stay in this folder. Every effect is one transaction ([`Tx`]).
 //! This module decides nothing: which rows to write is `desk`'s business.
 
+mod addresses;
 mod blobs;
 mod imap;
 mod inbound;
