@@ -365,3 +365,34 @@ on_both!(loop_protection_withholds_acknowledgements, |db| {
     receive(&t.app, &mail("gone@example.org", "Back again", None, "", "x"), "test").await.unwrap();
     assert_eq!(t.flush_outbox().await.len(), 10, "no acknowledgement to a bouncing address");
 });
+
+on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_address, |db| {
+    let t = TestApp::new(db).await;
+    let raw = mail("Jane <jane@example.com>", "VPN down", Some("v1@example.com"), "Cc: tom@example.com\n", "Help");
+    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    t.flush_outbox().await;
+    let staff = maildesk::domain::EmailAddress::parse("agent.smith@staff.example").unwrap();
+    let queued = maildesk::desk::staff::reply(&t.app, n, &staff, "Please restart the client.").await.unwrap();
+    assert_eq!(queued, 2);
+    let sent = t.flush_outbox().await;
+    let replies: Vec<String> = sent[1..].iter().map(|m| String::from_utf8(m.bytes.clone()).unwrap()).collect();
+    let mut recipients: Vec<&str> = sent[1..].iter().map(|m| m.recipient.as_str()).collect();
+    recipients.sort();
+    assert_eq!(recipients, ["jane@example.com", "tom@example.com"]);
+    for r in &replies {
+        assert!(header(r, "From").unwrap().contains("support@helpdesk.example"), "{r}");
+        assert!(!r.contains("agent.smith"), "the staff address never reaches customers");
+        assert_eq!(header(r, "Auto-Submitted"), None, "a person wrote it");
+        assert_eq!(header(r, "Subject"), Some(format!("Re: [Support #{n}] VPN down").as_str()));
+        assert_eq!(header(r, "In-Reply-To"), Some("<v1@example.com>"));
+        assert!(header(r, "References").unwrap().starts_with("<v1@example.com>"));
+        assert!(header(r, "Reply-To").unwrap().contains(&format!("support+{n}-")));
+        assert!(r.contains("Please restart the client."));
+    }
+    let comments = t.store().comments(n).await.unwrap();
+    assert_eq!((comments.len(), comments[1].public), (2, true));
+    let empty = maildesk::desk::staff::reply(&t.app, n, &staff, "   ").await;
+    assert!(empty.is_err());
+    let missing = maildesk::desk::staff::reply(&t.app, maildesk::domain::TicketNumber(n.0 + 50), &staff, "x").await;
+    assert!(missing.is_err());
+});

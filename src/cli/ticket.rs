@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::App;
 use crate::config::Config;
-use crate::domain::TicketNumber;
+use crate::desk::staff;
+use crate::domain::{EmailAddress, TicketNumber};
 use crate::store::{AttachmentRow, CommentRow, Store, StoreError, TicketRow};
 
 #[derive(Subcommand, Debug)]
@@ -18,6 +19,18 @@ pub(super) enum TicketCommand {
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: i64,
+    },
+    /// Answer a ticket as staff: a public comment mailed to its customers from the support
+    /// address.
+    Reply {
+        /// The ticket number.
+        number: i64,
+        /// The staff member's address (never shown to customers).
+        #[arg(long)]
+        from: String,
+        /// The reply; `-` reads it from standard input.
+        #[arg(long)]
+        body: String,
     },
     /// Show one ticket with its conversation.
     Show {
@@ -53,10 +66,45 @@ pub(super) async fn run(config: Config, command: TicketCommand) -> i32 {
     let result = match command {
         TicketCommand::List { json, limit } => list(&app, json, limit).await,
         TicketCommand::Show { number, json } => show(&app, TicketNumber(number), json).await,
+        TicketCommand::Reply { number, from, body } => {
+            let code = reply(&app, TicketNumber(number), &from, &body).await;
+            return code;
+        }
     };
     app.store.close().await;
     match result {
         Ok(code) => code,
+        Err(e) => {
+            eprintln!("maildesk: {e}");
+            super::EXIT_FAILURE
+        }
+    }
+}
+
+async fn reply(app: &App, n: TicketNumber, from: &str, body: &str) -> i32 {
+    let author = match EmailAddress::parse(from) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("maildesk: --from: {e}");
+            return super::EXIT_USAGE;
+        }
+    };
+    let body = if body == "-" {
+        match super::read_input(None) {
+            Ok(raw) => String::from_utf8_lossy(&raw).into_owned(),
+            Err(e) => {
+                eprintln!("maildesk: {e}");
+                return super::EXIT_FAILURE;
+            }
+        }
+    } else {
+        body.to_string()
+    };
+    match staff::reply(app, n, &author, &body).await {
+        Ok(queued) => {
+            eprintln!("maildesk: replied on ticket #{n}; {queued} notification(s) queued");
+            0
+        }
         Err(e) => {
             eprintln!("maildesk: {e}");
             super::EXIT_FAILURE

@@ -5,8 +5,9 @@
 
 mod notify;
 mod receive;
+pub mod staff;
 
-pub use notify::AcknowledgementData;
+pub use notify::{AcknowledgementData, StaffReplyData};
 pub use receive::{quarantine_raw, receive, receive_file};
 
 use crate::domain::TicketNumber;

@@ -111,3 +111,69 @@ pub(super) async fn acknowledge(
     .await?;
     tx.add_thread_id(&message_id, ticket).await
 }
+
+/// What the staff-reply templates are filled with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffReplyData {
+    /// The ticket's number.
+    pub ticket: i64,
+    /// The ticket's subject.
+    pub subject: String,
+    /// What the staff member wrote.
+    pub body: String,
+    /// Where the customer can follow the request.
+    pub portal_url: String,
+}
+
+/// Queues a staff member's public reply to every customer on the ticket (never to our own
+/// addresses, the author, or addresses known to bounce), threaded under the conversation.
+pub(super) async fn staff_reply(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    subject: &str,
+    author: &EmailAddress,
+    body: &str,
+) -> Result<usize, StoreError> {
+    let (inbound, ours) = tx.conversation_ids(ticket).await?;
+    let in_reply_to = inbound.last().cloned();
+    let mut refs: Vec<String> = Vec::new();
+    for id in inbound.iter().chain(&ours) {
+        if !refs.contains(id) {
+            refs.push(id.clone());
+        }
+    }
+    let excess = refs.len().saturating_sub(MAX_REFERENCES);
+    if excess > 0 {
+        refs.drain(1..=excess);
+    }
+    let data = StaffReplyData {
+        ticket: ticket.0,
+        subject: subject.to_string(),
+        body: body.to_string(),
+        portal_url: format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0),
+    };
+    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ours_addresses = app.config.own_addresses();
+    let mut queued = 0;
+    for recipient in tx.participant_addresses(ticket).await? {
+        let Ok(address) = EmailAddress::parse(&recipient) else { continue };
+        if address == *author || ours_addresses.contains(&&address) || tx.is_bouncing(address.as_str()).await? {
+            continue;
+        }
+        let message_id = new_message_id(app, ticket);
+        tx.enqueue(&NewOutboxRow {
+            kind: "staff-reply",
+            ticket: Some(ticket),
+            recipient: address.as_str(),
+            message_id: &message_id,
+            in_reply_to: in_reply_to.as_deref(),
+            references: &refs,
+            payload: &payload,
+        })
+        .await?;
+        tx.add_thread_id(&message_id, ticket).await?;
+        queued += 1;
+    }
+    Ok(queued)
+}

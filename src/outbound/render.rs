@@ -7,7 +7,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::App;
-use crate::desk::AcknowledgementData;
+use crate::desk::{AcknowledgementData, StaffReplyData};
 use crate::store::OutboxRow;
 
 /// Why a row cannot be rendered; it will not get better by retrying.
@@ -55,11 +55,40 @@ struct AckHtml<'a> {
     data: &'a AcknowledgementData,
 }
 
-/// Subject, text body and HTML body of a notification.
+#[derive(Template)]
+#[template(path = "mail/staff-reply/subject.txt")]
+struct StaffSubject<'a> {
+    tag: &'a str,
+    ticket: i64,
+    data: &'a StaffReplyData,
+}
+
+#[derive(Template)]
+#[template(path = "mail/staff-reply/body.txt")]
+struct StaffText<'a> {
+    desk_name: &'a str,
+    tag: &'a str,
+    ticket: i64,
+    data: &'a StaffReplyData,
+}
+
+#[derive(Template)]
+#[template(path = "mail/staff-reply/body.html")]
+struct StaffHtml<'a> {
+    desk_name: &'a str,
+    tag: &'a str,
+    ticket: i64,
+    subject: &'a str,
+    data: &'a StaffReplyData,
+}
+
+/// Subject, text body and HTML body of a notification, and its `Auto-Submitted` value
+/// (none for mail a person wrote).
 struct Rendered {
     subject: String,
     text: String,
     html: String,
+    auto_submitted: Option<&'static str>,
 }
 
 fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
@@ -76,7 +105,15 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
             let html =
                 AckHtml { desk_name: &desk.name, tag: &desk.tag, ticket: data.ticket, subject: &subject, data: &data }
                     .render()?;
-            Ok(Rendered { subject, text, html })
+            Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied") })
+        }
+        "staff-reply" => {
+            let data: StaffReplyData = serde_json::from_str(&row.payload)?;
+            let (tag, ticket) = (desk.tag.as_str(), data.ticket);
+            let subject = StaffSubject { tag, ticket, data: &data }.render()?.trim().to_string();
+            let text = StaffText { desk_name: &desk.name, tag, ticket, data: &data }.render()?;
+            let html = StaffHtml { desk_name: &desk.name, tag, ticket, subject: &subject, data: &data }.render()?;
+            Ok(Rendered { subject, text, html, auto_submitted: None })
         }
         other => Err(RenderError::UnknownKind(other.to_string())),
     }
@@ -95,8 +132,10 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
         .subject(parts.subject)
         .date_now()
         .message_id(Some(format!("<{}>", row.message_id)))
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Loop"), desk.address.to_string()));
+    if let Some(value) = parts.auto_submitted {
+        builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), value.into()));
+    }
     if let Some(ticket) = row.ticket_id {
         // Replies find their ticket by this address even when the subject tag and the
         // References are lost.

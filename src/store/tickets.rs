@@ -285,3 +285,31 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(p).await?))
     }
 }
+
+impl Tx {
+    /// The subject of ticket `n`, if it exists.
+    pub async fn ticket_subject(&mut self, n: TicketNumber) -> Result<Option<String>> {
+        Ok(on_tx!(self, c => sqlx::query_scalar("SELECT subject FROM tickets WHERE id = $1")
+            .bind(n.0).fetch_optional(&mut **c).await?))
+    }
+
+    /// The addresses of ticket `n`'s participants, requester first.
+    pub async fn participant_addresses(&mut self, n: TicketNumber) -> Result<Vec<String>> {
+        Ok(on_tx!(self, c => sqlx::query_scalar(
+                "SELECT c.email FROM ticket_participants tp JOIN contacts c ON c.id = tp.contact_id
+                 WHERE tp.ticket_id = $1 ORDER BY CASE tp.role WHEN 'requester' THEN 0 ELSE 1 END, c.email")
+            .bind(n.0).fetch_all(&mut **c).await?))
+    }
+
+    /// The Message-IDs of ticket `n`'s conversation, oldest first: the mails that came in,
+    /// then ours.
+    pub async fn conversation_ids(&mut self, n: TicketNumber) -> Result<(Vec<String>, Vec<String>)> {
+        let inbound: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
+                "SELECT message_id FROM comments WHERE ticket_id = $1 AND message_id IS NOT NULL ORDER BY id")
+            .bind(n.0).fetch_all(&mut **c).await?);
+        let ours: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
+                "SELECT message_id FROM outbox WHERE ticket_id = $1 ORDER BY id")
+            .bind(n.0).fetch_all(&mut **c).await?);
+        Ok((inbound, ours))
+    }
+}
