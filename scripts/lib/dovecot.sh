@@ -8,9 +8,10 @@
 # dovecot_start set up (that is what MAILDESK_TEST_DOVECOT_RESTART calls).
 #
 # Public interface
-#   dovecot_ensure_installed  find (or apt-install dovecot-imapd + openssl) the
-#                             binaries; sets DOVECOT_BIN.  Installing never
-#                             leaves a system-wide Dovecot running or enabled.
+#   dovecot_ensure_installed  find (or apt-install dovecot-imapd, dovecot-lmtpd
+#                             and openssl) the binaries; sets DOVECOT_BIN.
+#                             Installing never leaves a system-wide Dovecot
+#                             running or enabled.
 #   dovecot_start DIR         set up and start a private Dovecot under DIR/dovecot
 #                             (DIR must exist; normally the script's mktemp -d dir).
 #                             Everything lives there: config, certificates, users,
@@ -18,7 +19,14 @@
 #                             Listens on 127.0.0.1 only, on two free high ports:
 #                             IMAP (plain LOGIN allowed, STARTTLS offered) and
 #                             IMAPS (implicit TLS).  Users `support`, `box01` ...
-#                             `box60` and `other`, all with password `secret`.
+#                             `box60`, `other`, `customer1` ... `customer20`,
+#                             `staff1` ... `staff5` and `stranger`, all with
+#                             password `secret` (list: dovecot_users).  Also an
+#                             LMTP unix socket (DOVECOT_LMTP_SOCKET: recipient
+#                             `user+detail@any.domain` goes to INBOX of `user`,
+#                             with `Delivered-To: <user+detail@any.domain>`) and
+#                             a SASL auth socket for Postfix (DOVECOT_AUTH_SOCKET),
+#                             both mode 0666; postfix.sh uses them.
 #                             Exports:
 #                               MAILDESK_TEST_IMAP_HOST      127.0.0.1
 #                               MAILDESK_TEST_IMAP_PORT      plain/STARTTLS port
@@ -34,6 +42,7 @@
 #                                   client connections drop) and starts it again
 #                                   with the same config and ports; returns once
 #                                   the IMAP port greets again.
+#   dovecot_users             print the test user names, one a line.
 #   dovecot_stop              stop the server (SIGTERM, SIGKILL as last resort).
 #                             Idempotent, never fails, safe to call if
 #                             dovecot_start never ran or failed half way.
@@ -47,12 +56,14 @@
 # session id.  Each started master's pid and session id are appended to
 # DIR/dovecot/masters; stopping kills exactly those sessions' Dovecot processes.
 
-# shellcheck disable=SC2034 # DOVECOT_PORT / DOVECOT_IMAPS_PORT are for callers
+# shellcheck disable=SC2034 # DOVECOT_PORT / DOVECOT_IMAPS_PORT / ..._SOCKET are for callers
 DOVECOT_BIN=${DOVECOT_BIN:-}
 DOVECOT_DIR=
 DOVECOT_CONF=
 DOVECOT_PORT=
 DOVECOT_IMAPS_PORT=
+DOVECOT_LMTP_SOCKET=
+DOVECOT_AUTH_SOCKET=
 
 _DOVECOT_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 _DOVECOT_POLICY_MARK='written by maildesk scripts/lib/dovecot.sh'
@@ -60,12 +71,14 @@ _DOVECOT_LOCK_FD=
 
 _dovecot_log() { printf 'dovecot.sh: %s\n' "$*" >&2; }
 
-# Sets DOVECOT_BIN when dovecot, its imap + imap-login binaries and openssl exist.
+# Sets DOVECOT_BIN when dovecot, its imap + imap-login + lmtp binaries and
+# openssl exist.
 _dovecot_find() {
     local bin
     bin=$(command -v dovecot 2>/dev/null) || bin=/usr/sbin/dovecot
     [[ -x $bin ]] || return 1
     [[ -x /usr/lib/dovecot/imap && -x /usr/lib/dovecot/imap-login ]] || return 1
+    [[ -x /usr/lib/dovecot/lmtp ]] || return 1
     command -v openssl >/dev/null 2>&1 || return 1
     DOVECOT_BIN=$bin
 }
@@ -75,7 +88,7 @@ dovecot_ensure_installed() {
         return 0
     fi
     if ! declare -F apt_install >/dev/null; then
-        _dovecot_log "dovecot (with imap) or openssl not found; install the 'dovecot-imapd' and 'openssl' packages"
+        _dovecot_log "dovecot (with imap and lmtp) or openssl not found; install the 'dovecot-imapd', 'dovecot-lmtpd' and 'openssl' packages"
         return 1
     fi
     local sudo=()
@@ -96,7 +109,7 @@ dovecot_ensure_installed() {
     # In a subshell: apt_install exits on failure, and the policy file must
     # go away whatever happens.
     local rc=0
-    (apt_install dovecot-imapd openssl) || rc=$?
+    (apt_install dovecot-imapd dovecot-lmtpd openssl) || rc=$?
     if [[ -n $ours ]]; then
         "${sudo[@]}" rm -f "$policy" || true
     fi
@@ -122,7 +135,7 @@ dovecot_ensure_installed() {
     fi
 
     if ! _dovecot_find; then
-        _dovecot_log "installed 'dovecot-imapd' and 'openssl' but still no dovecot/imap/openssl binaries"
+        _dovecot_log "installed 'dovecot-imapd', 'dovecot-lmtpd' and 'openssl' but still no dovecot/imap/lmtp/openssl binaries"
         return 1
     fi
 }
@@ -203,7 +216,7 @@ _dovecot_write_conf() {
 instance_name = maildesk-test
 base_dir = $d/run
 state_dir = $d/state
-protocols = imap
+protocols = imap lmtp
 listen = 127.0.0.1
 
 log_path = $d/dovecot.log
@@ -282,6 +295,30 @@ service imap-login {
 service anvil {
   unix_listener anvil-auth-penalty {
     mode = 0
+  }
+}
+
+# LMTP for the test Postfix (scripts/lib/postfix.sh), unix socket only.
+# RCPT TO:<user+detail@domain> is delivered to INBOX of the user "user":
+# recipient_delimiter strips +detail, the userdb lookup drops the domain
+# (for LMTP only: IMAP logins keep the user name as given), and the
+# Delivered-To header keeps the address as it was sent.
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = no
+lmtp_hdr_delivery_address = final
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+protocol lmtp {
+  auth_username_format = %Ln
+}
+
+# SASL for the test Postfix (smtpd_sasl_type = dovecot).
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
   }
 }
 EOF
@@ -418,7 +455,8 @@ _dovecot_launch() {
         return 1
     fi
     for _ in $(seq 200); do
-        if _dovecot_port_ready "$port" greet && _dovecot_port_ready "$imaps_port"; then
+        if _dovecot_port_ready "$port" greet && _dovecot_port_ready "$imaps_port" &&
+            [[ -S $dir/run/lmtp ]]; then
             return 0
         fi
         kill -0 "$pid" 2>/dev/null || break
@@ -500,7 +538,7 @@ dovecot_start() {
         return 1
     fi
     {
-        for u in support $(seq -f 'box%02g' 1 60) other; do
+        for u in $(dovecot_users); do
             printf '%s:{PLAIN}secret:%s:%s::%s/mail/%s::\n' "$u" "$uid" "$gid" "$DOVECOT_DIR" "$u"
         done
     } >"$DOVECOT_DIR/users"
@@ -523,6 +561,8 @@ dovecot_start() {
         if ((rc == 0)); then
             DOVECOT_PORT=$port
             DOVECOT_IMAPS_PORT=$imaps_port
+            DOVECOT_LMTP_SOCKET=$DOVECOT_DIR/run/lmtp
+            DOVECOT_AUTH_SOCKET=$DOVECOT_DIR/run/auth-postfix
             export MAILDESK_TEST_IMAP_HOST=127.0.0.1
             export MAILDESK_TEST_IMAP_PORT=$port
             export MAILDESK_TEST_IMAPS_PORT=$imaps_port
@@ -550,11 +590,23 @@ dovecot_start() {
     return 1
 }
 
+# The test users (password `secret`), one a line.
+dovecot_users() {
+    printf '%s\n' support
+    seq -f 'box%02g' 1 60
+    printf '%s\n' other
+    seq -f 'customer%g' 1 20
+    seq -f 'staff%g' 1 5
+    printf '%s\n' stranger
+}
+
 dovecot_stop() {
     [[ -n ${DOVECOT_DIR:-} && -d ${DOVECOT_DIR:-} ]] || return 0
     _dovecot_kill_all "$DOVECOT_DIR" || true
     DOVECOT_PORT=
     DOVECOT_IMAPS_PORT=
+    DOVECOT_LMTP_SOCKET=
+    DOVECOT_AUTH_SOCKET=
     return 0
 }
 

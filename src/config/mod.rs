@@ -376,23 +376,31 @@ impl Config {
             return Ok(Some(self.desk.secret.expose().as_bytes().to_vec()));
         }
         let path = self.reply_secret_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => return Ok(Some(text.trim().as_bytes().to_vec())),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        let read = || match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().as_bytes().to_vec())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        if let Some(key) = read()? {
+            return Ok(Some(key));
         }
         if !create {
             return Ok(None);
         }
+        // Written whole to a private temporary file, then linked into place only if no other
+        // process got there first; the loser reads the winner's key.
         use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
         std::fs::create_dir_all(&self.data_dir)?;
         let key: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        let mut file = tempfile::NamedTempFile::new_in(&self.data_dir)?;
         file.write_all(key.as_bytes())?;
-        file.sync_all()?;
-        Ok(Some(key.into_bytes()))
+        file.as_file().sync_all()?;
+        match file.persist_noclobber(&path) {
+            Ok(_) => Ok(Some(key.into_bytes())),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => read(),
+            Err(e) => Err(e.error),
+        }
     }
 
     /// Every address that is ours: the desk's and those of the IMAP mailboxes. Mail from
@@ -609,6 +617,22 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("postgres://md:***@db/x"), "{shown}");
+    }
+
+    #[test]
+    fn the_reply_key_is_made_once_even_when_raced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(None, Vec::new()).unwrap();
+        config.data_dir = dir.path().join("var");
+        assert_eq!(config.reply_key(false).unwrap(), None, "not made unless asked");
+        let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| config.reply_key(true).unwrap().unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0] && k.len() == 64), "one key for all");
+        assert_eq!(config.reply_key(false).unwrap(), Some(keys[0].clone()));
+        config.desk.secret = Secret::new("configured");
+        assert_eq!(config.reply_key(true).unwrap(), Some(b"configured".to_vec()));
     }
 
     #[test]
