@@ -110,6 +110,8 @@ pub struct OutboxConfig {
     pub max_attempts: u32,
     /// Automatic mail (acknowledgements, invites) to one address in an hour, at most.
     pub max_automatic_per_recipient_per_hour: u32,
+    /// The first retry after a temporary failure waits this long; each next one twice as long.
+    pub retry_base_secs: u64,
 }
 
 /// `[portal]`
@@ -213,6 +215,7 @@ impl Default for OutboxConfig {
             poll_interval_ms: 1_000,
             max_attempts: 8,
             max_automatic_per_recipient_per_hour: 10,
+            retry_base_secs: 30,
         }
     }
 }

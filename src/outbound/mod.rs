@@ -21,9 +21,9 @@ use crate::store::{StoreError, now};
 /// How many rows one pass of the sender takes.
 const BATCH: i64 = 100;
 
-/// The delay before retry number `attempt` (1-based): 30 s doubling, at most 6 hours.
-pub fn backoff(attempt: u32) -> Duration {
-    let secs = 30u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+/// The delay before retry number `attempt` (1-based): `base` doubling, at most 6 hours.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let secs = base.as_secs().max(1).saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
     Duration::from_secs(secs.min(6 * 3600))
 }
 
@@ -46,7 +46,8 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
                 info!(outbox = row.id, kind = %row.kind, ticket = ?row.ticket_id, "notification sent");
             }
             Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
-                let retry_at = now() + backoff(attempt).as_secs() as i64;
+                let base = Duration::from_secs(app.config.outbox.retry_base_secs);
+                let retry_at = now() + backoff(base, attempt).as_secs() as i64;
                 warn!(outbox = row.id, attempt, error = %e, "sending failed; will retry");
                 app.store.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;
             }
@@ -100,9 +101,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_secs(30));
-        assert_eq!(backoff(2), Duration::from_secs(60));
-        assert_eq!(backoff(4), Duration::from_secs(240));
-        assert_eq!(backoff(40), Duration::from_secs(6 * 3600));
+        let base = Duration::from_secs(30);
+        assert_eq!(backoff(base, 1), Duration::from_secs(30));
+        assert_eq!(backoff(base, 2), Duration::from_secs(60));
+        assert_eq!(backoff(base, 4), Duration::from_secs(240));
+        assert_eq!(backoff(base, 40), Duration::from_secs(6 * 3600));
     }
 }

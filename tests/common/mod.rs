@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod imap;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
