@@ -396,3 +396,39 @@ on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_add
     let missing = maildesk::desk::staff::reply(&t.app, maildesk::domain::TicketNumber(n.0 + 50), &staff, "x").await;
     assert!(missing.is_err());
 });
+
+on_both!(status_changes_are_told_and_a_reply_reopens_a_resolved_ticket, |db| {
+    use maildesk::desk::staff;
+    use maildesk::domain::Status;
+    let t = TestApp::new(db).await;
+    let Outcome::Opened(n) =
+        receive(&t.app, &mail("jane@example.com", "Printer", Some("p1@example.com"), "", "Broken"), "test")
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(staff::set_status(&t.app, n, Status::WaitingOnCustomer).await.unwrap(), 1);
+    assert_eq!(staff::set_status(&t.app, n, Status::WaitingOnCustomer).await.unwrap(), 0, "no change, no mail");
+    assert_eq!(staff::set_status(&t.app, n, Status::Resolved).await.unwrap(), 1);
+    let sent = t.flush_outbox().await;
+    let texts: Vec<String> = sent.iter().map(|m| String::from_utf8(m.bytes.clone()).unwrap()).collect();
+    assert_eq!(
+        header(&texts[1], "Subject"),
+        Some(format!("[Support #{n}] Printer - now waiting on customer").as_str())
+    );
+    assert_eq!(header(&texts[2], "Subject"), Some(format!("[Support #{n}] Printer - resolved").as_str()));
+    assert_eq!(header(&texts[2], "Auto-Submitted"), Some("auto-generated"));
+    assert_eq!(t.store().ticket(n).await.unwrap().unwrap().status, "resolved");
+    // The customer answers the resolved mail: the ticket reopens and they are told.
+    let raw = format!(
+        "From: jane@example.com\nSubject: Re: [Support #{n}] Printer\nMessage-ID: <p2@example.com>\nIn-Reply-To: <{}>\n\nStill broken.\n",
+        sent[2].message_id
+    );
+    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(t.store().ticket(n).await.unwrap().unwrap().status, "open");
+    let sent = t.flush_outbox().await;
+    let last = String::from_utf8(sent.last().unwrap().bytes.clone()).unwrap();
+    assert_eq!(header(&last, "Subject"), Some(format!("[Support #{n}] Printer - reopened").as_str()));
+    assert!(staff::set_status(&t.app, maildesk::domain::TicketNumber(n.0 + 9), Status::Closed).await.is_err());
+});

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::App;
 use crate::config::Config;
 use crate::desk::staff;
-use crate::domain::{EmailAddress, TicketNumber};
+use crate::domain::{EmailAddress, Status, TicketNumber};
 use crate::store::{AttachmentRow, CommentRow, Store, StoreError, TicketRow};
 
 #[derive(Subcommand, Debug)]
@@ -31,6 +31,14 @@ pub(super) enum TicketCommand {
         /// The reply; `-` reads it from standard input.
         #[arg(long)]
         body: String,
+    },
+    /// Change a ticket's status (open, in-progress, waiting-on-customer, waiting-on-vendor,
+    /// resolved, closed, cancelled); its customers are told.
+    Status {
+        /// The ticket number.
+        number: i64,
+        /// The new status.
+        status: String,
     },
     /// Show one ticket with its conversation.
     Show {
@@ -66,6 +74,25 @@ pub(super) async fn run(config: Config, command: TicketCommand) -> i32 {
     let result = match command {
         TicketCommand::List { json, limit } => list(&app, json, limit).await,
         TicketCommand::Show { number, json } => show(&app, TicketNumber(number), json).await,
+        TicketCommand::Status { number, status } => {
+            let status = match Status::parse(&status) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("maildesk: {e}");
+                    return super::EXIT_USAGE;
+                }
+            };
+            return match staff::set_status(&app, TicketNumber(number), status).await {
+                Ok(queued) => {
+                    eprintln!("maildesk: ticket #{number} is {status}; {queued} notification(s) queued");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("maildesk: {e}");
+                    super::EXIT_FAILURE
+                }
+            };
+        }
         TicketCommand::Reply { number, from, body } => {
             let code = reply(&app, TicketNumber(number), &from, &body).await;
             return code;

@@ -69,6 +69,9 @@ pub struct DeskConfig {
     pub address: EmailAddress,
     /// The word in subject tags: `[<tag> #42]`.
     pub tag: String,
+    /// A customer's reply to a resolved or closed ticket reopens it within this many days
+    /// of the last change; later, it opens a new ticket that refers to the old one.
+    pub reopen_days: u64,
     /// The key that signs reply addresses; empty means a random key kept in
     /// `<data_dir>/reply-secret`, made on first start.
     pub secret: Secret,
@@ -196,6 +199,7 @@ impl Default for DeskConfig {
             name: "Support".into(),
             address: EmailAddress::parse("support@localhost").expect("valid default address"),
             tag: "Support".into(),
+            reopen_days: 14,
             secret: Secret::default(),
         }
     }

@@ -50,7 +50,7 @@ fn references_for(mail: &Interpretation) -> Vec<String> {
 
 /// Kinds of notification sent automatically, without a person writing them: capped per
 /// recipient and never sent to addresses that cannot answer.
-pub const AUTOMATIC_KINDS: &[&str] = &["acknowledgement"];
+pub const AUTOMATIC_KINDS: &[&str] = &["acknowledgement", "status-change", "resolved", "reopened"];
 
 /// Local parts of addresses that never read what they get.
 static NO_REPLY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -168,6 +168,75 @@ pub(super) async fn staff_reply(
             recipient: address.as_str(),
             message_id: &message_id,
             in_reply_to: in_reply_to.as_deref(),
+            references: &refs,
+            payload: &payload,
+        })
+        .await?;
+        tx.add_thread_id(&message_id, ticket).await?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// What the status templates are filled with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusData {
+    /// The ticket's number.
+    pub ticket: i64,
+    /// The ticket's subject.
+    pub subject: String,
+    /// The new status, as words ("waiting on customer").
+    pub status: String,
+    /// Where the customer can follow the request.
+    pub portal_url: String,
+}
+
+/// Queues a status notification of `kind` ("status-change", "resolved" or "reopened") to
+/// every customer on the ticket that automatic mail may reach.
+pub(super) async fn status_change(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    subject: &str,
+    kind: &str,
+    status: crate::domain::Status,
+) -> Result<usize, StoreError> {
+    let (inbound, ours) = tx.conversation_ids(ticket).await?;
+    let mut refs: Vec<String> = Vec::new();
+    for id in inbound.iter().chain(&ours) {
+        if !refs.contains(id) {
+            refs.push(id.clone());
+        }
+    }
+    let excess = refs.len().saturating_sub(MAX_REFERENCES);
+    if excess > 0 {
+        refs.drain(1..=excess);
+    }
+    let data = StatusData {
+        ticket: ticket.0,
+        subject: subject.to_string(),
+        status: status.as_str().replace('-', " "),
+        portal_url: format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0),
+    };
+    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ours_addresses = app.config.own_addresses();
+    let mut queued = 0;
+    for recipient in tx.participant_addresses(ticket).await? {
+        let Ok(address) = EmailAddress::parse(&recipient) else { continue };
+        if ours_addresses.contains(&&address) {
+            continue;
+        }
+        if let Some(why) = withhold_automatic(app, tx, &address).await? {
+            tracing::info!(ticket = ticket.0, kind, reason = %why, "status notification withheld");
+            continue;
+        }
+        let message_id = new_message_id(app, ticket);
+        tx.enqueue(&NewOutboxRow {
+            kind,
+            ticket: Some(ticket),
+            recipient: address.as_str(),
+            message_id: &message_id,
+            in_reply_to: inbound.last().map(String::as_str),
             references: &refs,
             payload: &payload,
         })

@@ -36,7 +36,7 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
     match apply(app, &mail, &fingerprint, origin).await {
         Ok(outcome) => {
             info!(outcome = outcome.as_str(), ticket = ?ticket_of(&outcome), "message applied");
-            if matches!(outcome, Outcome::Opened(_)) {
+            if matches!(outcome, Outcome::Opened(_) | Outcome::Commented(_)) {
                 app.outbox_wake.notify_one();
             }
             Ok(outcome)
@@ -141,6 +141,24 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         (Some(t), Some(ThreadBy::SubjectTag)) if !tx.is_participant(t, author).await? => None,
         (existing, _) => existing,
     };
+    // A reply to a finished ticket reopens it within the window, else starts a new one.
+    let (mut reopen, mut follows_up) = (None, None);
+    let existing = match existing {
+        Some(t) => match tx.ticket_status(t).await? {
+            Some((status, changed)) if Status::parse(&status).is_ok_and(|s| !s.is_active()) => {
+                let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+                if crate::store::now().saturating_sub(changed) <= window {
+                    reopen = Some(t);
+                    Some(t)
+                } else {
+                    follows_up = Some(t);
+                    None
+                }
+            }
+            _ => Some(t),
+        },
+        None => None,
+    };
     let (ticket, outcome) = match existing {
         Some(t) => {
             tx.touch_ticket(t).await?;
@@ -189,6 +207,27 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
                 content_id: a.content_id.as_deref(),
             },
         )
+        .await?;
+    }
+    if let Some(t) = reopen {
+        tx.set_ticket_status(t, Status::Open).await?;
+        let subject = tx.ticket_subject(t).await?.unwrap_or_default();
+        notify::status_change(app, &mut tx, t, &subject, "reopened", Status::Open).await?;
+    }
+    if let (Outcome::Opened(_), Some(old)) = (&outcome, follows_up) {
+        let note = format!(
+            "This mail answers ticket #{old}, which was finished more than {} days ago.",
+            app.config.desk.reopen_days
+        );
+        tx.insert_comment(&NewComment {
+            ticket,
+            author_id: None,
+            public: false,
+            body_text: &note,
+            body_reply: &note,
+            body_html: None,
+            message_id: None,
+        })
         .await?;
     }
     if let (Outcome::Opened(_), Some(forged)) = (&outcome, mail.forged_reference) {

@@ -3,7 +3,7 @@
 
 use super::notify;
 use crate::App;
-use crate::domain::{EmailAddress, TicketNumber};
+use crate::domain::{EmailAddress, Status, TicketNumber};
 use crate::store::{NewComment, StoreError};
 
 /// Why a staff action was refused.
@@ -18,6 +18,25 @@ pub enum StaffError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Sets the status of ticket `n` and tells its customers (a status notification, or a
+/// resolved one for resolved and closed). Setting the status it has changes nothing.
+pub async fn set_status(app: &App, n: TicketNumber, status: Status) -> Result<usize, StaffError> {
+    let mut tx = app.store.begin().await?;
+    let Some((current, _)) = tx.ticket_status(n).await? else {
+        return Err(StaffError::NoTicket(n));
+    };
+    if current == status.as_str() {
+        return Ok(0);
+    }
+    let subject = tx.ticket_subject(n).await?.unwrap_or_default();
+    tx.set_ticket_status(n, status).await?;
+    let kind = if matches!(status, Status::Resolved | Status::Closed) { "resolved" } else { "status-change" };
+    let queued = notify::status_change(app, &mut tx, n, &subject, kind, status).await?;
+    tx.commit().await?;
+    app.outbox_wake.notify_one();
+    Ok(queued)
 }
 
 /// Adds `author`'s public reply to ticket `n` and queues it to the customers, in one

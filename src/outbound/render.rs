@@ -7,7 +7,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::App;
-use crate::desk::{AcknowledgementData, StaffReplyData};
+use crate::desk::{AcknowledgementData, StaffReplyData, StatusData};
 use crate::store::OutboxRow;
 
 /// Why a row cannot be rendered; it will not get better by retrying.
@@ -82,6 +82,75 @@ struct StaffHtml<'a> {
     data: &'a StaffReplyData,
 }
 
+/// The subject, text and HTML templates of a status kind, all filled from [`StatusData`].
+macro_rules! status_templates {
+    ($subject:ident, $text:ident, $html:ident, $subject_path:literal, $text_path:literal, $html_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $subject_path)]
+        struct $subject<'a> {
+            tag: &'a str,
+            ticket: i64,
+            data: &'a StatusData,
+        }
+
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        struct $text<'a> {
+            desk_name: &'a str,
+            tag: &'a str,
+            ticket: i64,
+            data: &'a StatusData,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            desk_name: &'a str,
+            tag: &'a str,
+            ticket: i64,
+            subject: &'a str,
+            data: &'a StatusData,
+        }
+    };
+}
+
+status_templates!(
+    ChangeSubject,
+    ChangeText,
+    ChangeHtml,
+    "mail/status-change/subject.txt",
+    "mail/status-change/body.txt",
+    "mail/status-change/body.html"
+);
+status_templates!(
+    ResolvedSubject,
+    ResolvedText,
+    ResolvedHtml,
+    "mail/resolved/subject.txt",
+    "mail/resolved/body.txt",
+    "mail/resolved/body.html"
+);
+status_templates!(
+    ReopenedSubject,
+    ReopenedText,
+    ReopenedHtml,
+    "mail/reopened/subject.txt",
+    "mail/reopened/body.txt",
+    "mail/reopened/body.html"
+);
+
+/// Renders a status kind with its three templates.
+macro_rules! render_status {
+    ($desk:expr, $data:expr, $subject:ident, $text:ident, $html:ident) => {{
+        let (desk, data): (&crate::config::DeskConfig, &StatusData) = ($desk, $data);
+        let (tag, ticket) = (desk.tag.as_str(), data.ticket);
+        let subject = $subject { tag, ticket, data }.render()?.trim().to_string();
+        let text = $text { desk_name: &desk.name, tag, ticket, data }.render()?;
+        let html = $html { desk_name: &desk.name, tag, ticket, subject: &subject, data }.render()?;
+        Ok(Rendered { subject, text, html, auto_submitted: Some("auto-generated") })
+    }};
+}
+
 /// Subject, text body and HTML body of a notification, and its `Auto-Submitted` value
 /// (none for mail a person wrote).
 struct Rendered {
@@ -114,6 +183,15 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
             let text = StaffText { desk_name: &desk.name, tag, ticket, data: &data }.render()?;
             let html = StaffHtml { desk_name: &desk.name, tag, ticket, subject: &subject, data: &data }.render()?;
             Ok(Rendered { subject, text, html, auto_submitted: None })
+        }
+        "status-change" => {
+            render_status!(desk, &serde_json::from_str(&row.payload)?, ChangeSubject, ChangeText, ChangeHtml)
+        }
+        "resolved" => {
+            render_status!(desk, &serde_json::from_str(&row.payload)?, ResolvedSubject, ResolvedText, ResolvedHtml)
+        }
+        "reopened" => {
+            render_status!(desk, &serde_json::from_str(&row.payload)?, ReopenedSubject, ReopenedText, ReopenedHtml)
         }
         other => Err(RenderError::UnknownKind(other.to_string())),
     }

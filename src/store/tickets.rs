@@ -313,3 +313,19 @@ impl Tx {
         Ok((inbound, ours))
     }
 }
+
+impl Tx {
+    /// The status of ticket `n` and when it last changed (Unix seconds), if it exists.
+    pub async fn ticket_status(&mut self, n: TicketNumber) -> Result<Option<(String, i64)>> {
+        Ok(on_tx!(self, c => sqlx::query_as::<_, (String, i64)>("SELECT status, updated_at FROM tickets WHERE id = $1")
+            .bind(n.0).fetch_optional(&mut **c).await?))
+    }
+
+    /// Sets the status of ticket `n`.
+    pub async fn set_ticket_status(&mut self, n: TicketNumber, status: Status) -> Result<()> {
+        let at = now();
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status.as_str()).bind(at).bind(n.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+}

@@ -68,7 +68,12 @@ pub async fn serve(
         let selected = session.select(&mailbox.folder).await?;
         connected();
         let validity = i64::from(selected.uid_validity.unwrap_or(0));
-        apply_new(app, mailbox, &mut session, &caps, validity, origin, shutdown).await?;
+        // Mail that arrives while we work is announced during our commands, not in the
+        // next IDLE: look again until a pass finds nothing, and only then wait.
+        while apply_new(app, mailbox, &mut session, &caps, validity, origin, shutdown).await? > 0
+            && !shutdown.is_cancelled()
+        {}
+        while session.unsolicited_responses.try_recv().is_ok() {}
         if shutdown.is_cancelled() {
             break;
         }
@@ -104,7 +109,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Applies every message above the last UID done, in UID order, one at a time.
+/// Applies every message above the last UID done, in UID order, one at a time; returns how
+/// many it found.
 async fn apply_new(
     app: &App,
     mailbox: &ImapMailbox,
@@ -113,7 +119,7 @@ async fn apply_new(
     validity: i64,
     origin: Origin<'_>,
     shutdown: &CancellationToken,
-) -> Result<(), SyncError> {
+) -> Result<usize, SyncError> {
     let last = match app.store.imap_state(&mailbox.name).await? {
         Some((stored, last)) if stored == validity => last,
         Some(_) => {
@@ -131,6 +137,7 @@ async fn apply_new(
     if !uids.is_empty() {
         debug!(mailbox = %mailbox.name, count = uids.len(), "new messages");
     }
+    let found = uids.len();
     for uid in uids {
         if shutdown.is_cancelled() {
             break;
@@ -152,7 +159,7 @@ async fn apply_new(
         settle(mailbox, session, caps, uid, &outcome).await?;
         app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Moves (or flags) a message whose effect is committed; quarantined mail goes to the
