@@ -432,3 +432,29 @@ on_both!(status_changes_are_told_and_a_reply_reopens_a_resolved_ticket, |db| {
     assert_eq!(header(&last, "Subject"), Some(format!("[Support #{n}] Printer - reopened").as_str()));
     assert!(staff::set_status(&t.app, maildesk::domain::TicketNumber(n.0 + 9), Status::Closed).await.is_err());
 });
+
+on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
+    use maildesk::desk::staff;
+    use maildesk::domain::Status;
+    let t = TestApp::new(db).await;
+    let raw = mail("jane@example.com", "Flapping", None, "", "x");
+    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    // Many participants, many status changes: the per-recipient cap (10) is not what stops it.
+    for i in 0..30 {
+        let status = if i % 2 == 0 { Status::InProgress } else { Status::WaitingOnVendor };
+        staff::set_status(&t.app, n, status).await.unwrap();
+    }
+    let sent = t.flush_outbox().await;
+    assert_eq!(sent.len(), 10, "the recipient cap holds first");
+    let cc = format!(
+        "From: jane@example.com\nSubject: Re: [Support #{n}] Flapping\nCc: {}\n\nadding people\n",
+        (1..=5).map(|i| format!("p{i}@example.com")).collect::<Vec<_>>().join(", ")
+    );
+    receive(&t.app, cc.as_bytes(), "test").await.unwrap();
+    for i in 0..10 {
+        let status = if i % 2 == 0 { Status::InProgress } else { Status::WaitingOnVendor };
+        staff::set_status(&t.app, n, status).await.unwrap();
+    }
+    let about_ticket = t.store().list_outbox().await.unwrap().iter().filter(|r| r.ticket_id == Some(n.0)).count();
+    assert_eq!(about_ticket, 20, "at most 20 automatic mails about one ticket in an hour");
+});

@@ -115,6 +115,8 @@ pub struct OutboxConfig {
     pub max_automatic_per_recipient_per_hour: u32,
     /// The first retry after a temporary failure waits this long; each next one twice as long.
     pub retry_base_secs: u64,
+    /// Automatic mail about one ticket in an hour, at most.
+    pub max_automatic_per_ticket_per_hour: u32,
 }
 
 /// `[portal]`
@@ -220,6 +222,7 @@ impl Default for OutboxConfig {
             max_attempts: 8,
             max_automatic_per_recipient_per_hour: 10,
             retry_base_secs: 30,
+            max_automatic_per_ticket_per_hour: 20,
         }
     }
 }
@@ -333,8 +336,8 @@ impl Config {
             (None, TransportKind::Smtp) => problems.push("outbox.transport: \"smtp\" needs an [smtp] section".into()),
             (None, TransportKind::File) => {}
         }
-        if self.outbox.max_automatic_per_recipient_per_hour == 0 {
-            problems.push("outbox.max_automatic_per_recipient_per_hour: must be at least 1".into());
+        if self.outbox.max_automatic_per_recipient_per_hour == 0 || self.outbox.max_automatic_per_ticket_per_hour == 0 {
+            problems.push("outbox.max_automatic_per_*_per_hour: must be at least 1".into());
         }
         let mut names = BTreeMap::new();
         for (i, mailbox) in self.imap.iter().enumerate() {

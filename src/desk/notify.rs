@@ -60,9 +60,15 @@ static NO_REPLY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
     .expect("valid pattern")
 });
 
-/// Why automatic mail to `recipient` must not be sent now, if it must not: a no-reply
-/// style address, one known to bounce, or the hourly cap reached (loop protection).
-async fn withhold_automatic(app: &App, tx: &mut Tx, recipient: &EmailAddress) -> Result<Option<String>, StoreError> {
+/// Why automatic mail about `ticket` to `recipient` must not be sent now, if it must not: a
+/// no-reply style address, one known to bounce, or an hourly cap reached — per recipient
+/// or per ticket (loop protection).
+async fn withhold_automatic(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    recipient: &EmailAddress,
+) -> Result<Option<String>, StoreError> {
     if NO_REPLY.is_match(recipient.local_part()) {
         return Ok(Some("a no-reply address".into()));
     }
@@ -72,7 +78,12 @@ async fn withhold_automatic(app: &App, tx: &mut Tx, recipient: &EmailAddress) ->
     let cap = app.config.outbox.max_automatic_per_recipient_per_hour;
     let recent = tx.recent_mail_to(recipient.as_str(), AUTOMATIC_KINDS, crate::store::now() - 3600).await?;
     if recent >= i64::from(cap) {
-        return Ok(Some(format!("{recent} automatic mails in the last hour (cap {cap})")));
+        return Ok(Some(format!("{recent} automatic mails to this address in the last hour (cap {cap})")));
+    }
+    let cap = app.config.outbox.max_automatic_per_ticket_per_hour;
+    let recent = tx.recent_mail_about(ticket.0, AUTOMATIC_KINDS, crate::store::now() - 3600).await?;
+    if recent >= i64::from(cap) {
+        return Ok(Some(format!("{recent} automatic mails about this ticket in the last hour (cap {cap})")));
     }
     Ok(None)
 }
@@ -85,7 +96,7 @@ pub(super) async fn acknowledge(
     ticket: TicketNumber,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
-    if let Some(why) = withhold_automatic(app, tx, &mail.from.address).await? {
+    if let Some(why) = withhold_automatic(app, tx, ticket, &mail.from.address).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
         return Ok(());
     }
@@ -226,7 +237,7 @@ pub(super) async fn status_change(
         if ours_addresses.contains(&&address) {
             continue;
         }
-        if let Some(why) = withhold_automatic(app, tx, &address).await? {
+        if let Some(why) = withhold_automatic(app, tx, ticket, &address).await? {
             tracing::info!(ticket = ticket.0, kind, reason = %why, "status notification withheld");
             continue;
         }

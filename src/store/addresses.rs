@@ -22,6 +22,19 @@ impl Tx {
         Ok(found.is_some())
     }
 
+    /// How many notifications of the given kinds were queued about `ticket` since `since`
+    /// (Unix seconds).
+    pub async fn recent_mail_about(&mut self, ticket: i64, kinds: &[&str], since: i64) -> Result<i64> {
+        let mut total = 0;
+        for kind in kinds {
+            let n: i64 = on_tx!(self, c => sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM outbox WHERE ticket_id = $1 AND kind = $2 AND created_at >= $3")
+                .bind(ticket).bind(*kind).bind(since).fetch_one(&mut **c).await?);
+            total += n;
+        }
+        Ok(total)
+    }
+
     /// How many notifications of the given kinds were queued for `recipient` since `since`
     /// (Unix seconds).
     pub async fn recent_mail_to(&mut self, recipient: &str, kinds: &[&str], since: i64) -> Result<i64> {
