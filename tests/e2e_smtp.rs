@@ -16,13 +16,17 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The daemon's config: the support mailbox over IMAP, notifications over SMTP.
 fn config(dir: &Path, extra: &str) -> Vec<(String, String)> {
+    config_for(dir, "support", extra)
+}
+
+fn config_for(dir: &Path, mailbox: &str, extra: &str) -> Vec<(String, String)> {
     let d = dovecot();
     let path = dir.join("maildesk.toml");
     let text = format!(
         "data_dir = \"{var}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\n{extra}\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\ntls = \"plain\"\n{imap}",
         var = dir.join("var").display(),
         smtp = smtp_port(),
-        imap = d.mailbox_toml("support", "plain", &d.ca, "addresses = [\"support@helpdesk.example\"]"),
+        imap = d.mailbox_toml(mailbox, "plain", &d.ca, "addresses = [\"support@helpdesk.example\"]"),
     );
     std::fs::write(&path, text).unwrap();
     vec![("MAILDESK_CONFIG".into(), path.display().to_string())]
@@ -140,12 +144,13 @@ fn a_permanently_refused_recipient_is_marked_bouncing() {
     let (d, rt) = (dovecot(), runtime());
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    rt.block_on(d.reset("support"));
-    let env = config(dir, "");
+    // Its own mailbox, so as not to disturb the conversation test running beside it.
+    rt.block_on(d.reset("staff5"));
+    let env = config_for(dir, "staff5", "");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    // Straight into the support mailbox: the sender's address does not exist at Postfix.
+    // Straight into the mailbox: the sender's address does not exist at Postfix.
     let raw = customer_mail("nosuchuser@example.com", "Hello from nowhere", "nowhere@example.com", "", "x");
-    rt.block_on(d.append("support", "INBOX", &raw, false));
+    rt.block_on(d.append("staff5", "INBOX", &raw, false));
     let _daemon = Daemon::start(dir, &env);
     wait_until("the ticket", Duration::from_secs(30), || tickets(dir, &env).len() == 1);
     let db = format!("sqlite://{}", dir.join("var/maildesk.db").display());
@@ -160,4 +165,54 @@ fn a_permanently_refused_recipient_is_marked_bouncing() {
         })
     };
     wait_until("the 5xx recorded", Duration::from_secs(30), || marked() == ["nosuchuser@example.com"]);
+}
+
+/// Notifications leave over STARTTLS with AUTH, or over implicit TLS, certificates verified
+/// against the configured CA.
+#[test]
+fn notifications_go_out_over_starttls_with_auth_and_over_implicit_tls() {
+    let (d, rt) = (dovecot(), runtime());
+    let ca = std::env::var("MAILDESK_TEST_SMTP_CA").expect("set by scripts/test");
+    let smtps: u16 = std::env::var("MAILDESK_TEST_SMTPS_PORT").expect("set by scripts/test").parse().unwrap();
+    for (user, smtp) in [
+        (
+            "customer7",
+            format!(
+                "host = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nuser = \"support\"\npassword = \"secret\"\nca_file = \"{ca}\"\n",
+                smtp_port()
+            ),
+        ),
+        ("customer8", format!("host = \"127.0.0.1\"\nport = {smtps}\ntls = \"implicit\"\nca_file = \"{ca}\"\n")),
+    ] {
+        rt.block_on(d.reset(user));
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let path = dir.join("maildesk.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "data_dir = \"{}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\n[smtp]\n{smtp}",
+                dir.join("var").display()
+            ),
+        )
+        .unwrap();
+        let env = [("MAILDESK_CONFIG", path.to_str().unwrap())];
+        // The request comes in through the pipe; the daemon only sends.
+        let raw = customer_mail(
+            &format!("{user}@example.com"),
+            &format!("Over TLS for {user}"),
+            &format!("{user}.tls@example.com"),
+            "",
+            "hi",
+        );
+        let file = dir.join("in.eml");
+        std::fs::write(&file, raw).unwrap();
+        let out = run(maildesk(dir).arg("ingest").arg(&file).envs(env.iter().copied()));
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let daemon = Daemon::start(dir, &env);
+        wait_until("the acknowledgement", Duration::from_secs(30), || rt.block_on(inbox(&d, user)).len() == 1);
+        let ack = rt.block_on(inbox(&d, user)).remove(0);
+        assert!(header(&ack, "Subject").unwrap().contains(&format!("Over TLS for {user}")));
+        assert!(!daemon.log().contains("failed"), "{}", daemon.log());
+    }
 }
