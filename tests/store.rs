@@ -233,3 +233,27 @@ async fn an_unreachable_postgres_is_a_temporary_error() {
     .unwrap_err();
     assert!(err.is_temporary(), "{err:?}");
 }
+
+on_both!(an_outbox_row_is_claimed_by_one_sender_only, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .enqueue(&NewOutboxRow {
+            kind: "acknowledgement",
+            ticket: None,
+            recipient: "a@example.com",
+            message_id: "md.0.9@helpdesk.example",
+            in_reply_to: None,
+            references: &[],
+            payload: "{}",
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (a, b) = tokio::join!(store.claim_outbox(id, 300), store.claim_outbox(id, 300));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
+    assert!(store.due_outbox(10).await.unwrap().is_empty(), "a claimed row is not due");
+    store.mark_sent(id).await.unwrap();
+    assert!(!store.claim_outbox(id, 300).await.unwrap(), "a sent row cannot be claimed");
+});

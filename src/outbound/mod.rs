@@ -21,6 +21,9 @@ use crate::store::{StoreError, now};
 /// How many rows one pass of the sender takes.
 const BATCH: i64 = 100;
 
+/// How long a claimed notification is held by its sender before it is due again.
+const CLAIM_LEASE_SECS: i64 = 300;
+
 /// The delay before retry number `attempt` (1-based): `base` doubling, at most 6 hours.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
     let secs = base.as_secs().max(1).saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
@@ -32,6 +35,9 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
     let rows = app.store.due_outbox(BATCH).await?;
     for row in &rows {
         let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
+        if !app.store.claim_outbox(row.id, CLAIM_LEASE_SECS).await? {
+            continue;
+        }
         let bytes = match render(app, row) {
             Ok(bytes) => bytes,
             Err(e) => {

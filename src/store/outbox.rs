@@ -87,6 +87,17 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as::<_, OutboxRow>(SQL).fetch_all(p).await?))
     }
 
+    /// Claims a due notification for `lease_secs`: true when this caller may send it now.
+    /// Another sender (another node) that read the same row finds it claimed; a sender that
+    /// dies holding a claim leaves the row due again when the lease runs out.
+    pub async fn claim_outbox(&self, id: i64, lease_secs: i64) -> Result<bool> {
+        let at = now();
+        let claimed = on_pool!(self, p => sqlx::query(
+                "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending' AND next_attempt_at <= $3")
+            .bind(at + lease_secs).bind(id).bind(at).execute(p).await?.rows_affected());
+        Ok(claimed == 1)
+    }
+
     /// Marks a notification sent.
     pub async fn mark_sent(&self, id: i64) -> Result<()> {
         let at = now();
