@@ -458,3 +458,51 @@ on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
     let about_ticket = t.store().list_outbox().await.unwrap().iter().filter(|r| r.ticket_id == Some(n.0)).count();
     assert_eq!(about_ticket, 20, "at most 20 automatic mails about one ticket in an hour");
 });
+
+on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("all@staff.example", "Ann", None).await.unwrap();
+    t.store().add_staff("billing@staff.example", "Bob", Some("billing")).await.unwrap();
+    let origin = maildesk::desk::Origin { source: "test", department: Some("billing") };
+    let raw = mail("jane@example.com", "Refund", Some("rf1@example.com"), "", "Please refund.");
+    let Outcome::Opened(n) = receive(&t.app, &raw, origin).await.unwrap() else { panic!() };
+    let raw = mail("joe@example.com", "Printer", Some("pr1@example.com"), "", "Jammed.");
+    receive(&t.app, &raw, "test").await.unwrap();
+    let reply =
+        mail("jane@example.com", &format!("Re: [Support #{n}] Refund"), Some("rf2@example.com"), "", "Any news?");
+    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    let sent = t.flush_outbox().await;
+    let to_staff: Vec<(String, String)> = sent
+        .iter()
+        .filter(|m| m.recipient.ends_with("@staff.example"))
+        .map(|m| {
+            (m.recipient.clone(), header(&String::from_utf8(m.bytes.clone()).unwrap(), "Subject").unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        to_staff,
+        vec![
+            ("all@staff.example".to_string(), format!("[Support #{n}] New: Refund")),
+            ("billing@staff.example".to_string(), format!("[Support #{n}] New: Refund")),
+            ("all@staff.example".to_string(), format!("[Support #{} ] New: Printer", n.0 + 1).replace(" ]", "]")),
+            ("all@staff.example".to_string(), format!("[Support #{n}] Reply: Refund")),
+            ("billing@staff.example".to_string(), format!("[Support #{n}] Reply: Refund")),
+        ]
+    );
+    let notice =
+        String::from_utf8(sent.iter().find(|m| m.recipient == "billing@staff.example").unwrap().bytes.clone()).unwrap();
+    assert!(notice.contains("Please refund.") && notice.contains("jane@example.com"));
+    assert_eq!(header(&notice, "Auto-Submitted"), Some("auto-generated"));
+    // A staff member's own mail on the ticket is not a customer reply.
+    let own = mail(
+        "all@staff.example",
+        &format!("Re: [Support #{n}] Refund"),
+        Some("rf3@example.com"),
+        &format!("In-Reply-To: <rf1@example.com>\n"),
+        "On it.",
+    );
+    assert_eq!(receive(&t.app, &own, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(t.flush_outbox().await.len(), sent.len());
+    assert!(t.store().remove_staff("billing@staff.example").await.unwrap());
+    assert_eq!(t.store().list_staff().await.unwrap().len(), 1);
+});

@@ -4,6 +4,7 @@
 
 mod parse;
 mod quarantine;
+mod staff;
 mod ticket;
 
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: ticket::TicketCommand,
     },
+    /// Manage staff: who gets new-ticket and customer-reply notifications.
+    Staff {
+        #[command(subcommand)]
+        command: staff::StaffCommand,
+    },
     /// Look at the quarantine: mail that could not be processed.
     Quarantine {
         #[command(subcommand)]
@@ -94,6 +100,7 @@ pub fn main() -> i32 {
             Command::Ingest { file } => ingest(config, file).await,
             Command::Ticket { command } => ticket::run(config, command).await,
             Command::Quarantine { command } => quarantine::run(config, command).await,
+            Command::Staff { command } => staff::run(config, command).await,
             Command::Parse { .. } => unreachable!("handled above"),
         }
     })

@@ -257,3 +257,57 @@ pub(super) async fn status_change(
     }
     Ok(queued)
 }
+
+/// What the staff notification templates are filled with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffNoticeData {
+    /// The ticket's number.
+    pub ticket: i64,
+    /// The ticket's subject.
+    pub subject: String,
+    /// Who wrote, as "Name <address>".
+    pub customer: String,
+    /// What they wrote (the new text).
+    pub text: String,
+}
+
+/// Queues a staff notification of `kind` ("staff-new-ticket" or "staff-customer-reply")
+/// about `mail` to the staff of the ticket's department.
+pub(super) async fn staff_notice(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    kind: &str,
+    mail: &Interpretation,
+) -> Result<usize, StoreError> {
+    let department = tx.ticket_department(ticket).await?;
+    let staff = tx.staff_for(department.as_deref()).await?;
+    if staff.is_empty() {
+        return Ok(0);
+    }
+    let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
+    let customer = match &mail.from.name {
+        Some(name) => format!("{name} <{}>", mail.from.address),
+        None => mail.from.address.to_string(),
+    };
+    let data = StaffNoticeData { ticket: ticket.0, subject, customer, text: mail.reply.chars().take(10_000).collect() };
+    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let references = references_for(mail);
+    let mut queued = 0;
+    for member in staff.iter().filter(|s| s.as_str() != mail.from.address.as_str()) {
+        let message_id = new_message_id(app, ticket);
+        tx.enqueue(&NewOutboxRow {
+            kind,
+            ticket: Some(ticket),
+            recipient: member,
+            message_id: &message_id,
+            in_reply_to: mail.message_id.as_deref(),
+            references: &references,
+            payload: &payload,
+        })
+        .await?;
+        tx.add_thread_id(&message_id, ticket).await?;
+        queued += 1;
+    }
+    Ok(queued)
+}

@@ -252,6 +252,15 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     if matches!(outcome, Outcome::Opened(_)) && !ours.contains(&&mail.from.address) {
         notify::acknowledge(app, &mut tx, ticket, mail).await?;
     }
+    match outcome {
+        Outcome::Opened(_) => {
+            notify::staff_notice(app, &mut tx, ticket, "staff-new-ticket", mail).await?;
+        }
+        Outcome::Commented(_) if !tx.is_staff(mail.from.address.as_str()).await? => {
+            notify::staff_notice(app, &mut tx, ticket, "staff-customer-reply", mail).await?;
+        }
+        _ => {}
+    }
     tx.set_outcome(fingerprint, outcome.as_str(), Some(ticket)).await?;
     tx.commit().await?;
     Ok(outcome)

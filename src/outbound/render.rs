@@ -7,7 +7,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::App;
-use crate::desk::{AcknowledgementData, StaffReplyData, StatusData};
+use crate::desk::{AcknowledgementData, StaffNoticeData, StaffReplyData, StatusData};
 use crate::store::OutboxRow;
 
 /// Why a row cannot be rendered; it will not get better by retrying.
@@ -114,6 +114,67 @@ macro_rules! status_templates {
     };
 }
 
+/// The subject, text and HTML templates of a staff notification kind.
+macro_rules! notice_templates {
+    ($subject:ident, $text:ident, $html:ident, $subject_path:literal, $text_path:literal, $html_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $subject_path)]
+        struct $subject<'a> {
+            tag: &'a str,
+            ticket: i64,
+            data: &'a StaffNoticeData,
+        }
+
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        struct $text<'a> {
+            desk_name: &'a str,
+            tag: &'a str,
+            ticket: i64,
+            data: &'a StaffNoticeData,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            desk_name: &'a str,
+            tag: &'a str,
+            ticket: i64,
+            subject: &'a str,
+            data: &'a StaffNoticeData,
+        }
+    };
+}
+
+notice_templates!(
+    NewTicketSubject,
+    NewTicketText,
+    NewTicketHtml,
+    "mail/staff-new-ticket/subject.txt",
+    "mail/staff-new-ticket/body.txt",
+    "mail/staff-new-ticket/body.html"
+);
+notice_templates!(
+    CustomerReplySubject,
+    CustomerReplyText,
+    CustomerReplyHtml,
+    "mail/staff-customer-reply/subject.txt",
+    "mail/staff-customer-reply/body.txt",
+    "mail/staff-customer-reply/body.html"
+);
+
+/// Renders a staff notification kind with its three templates.
+macro_rules! render_notice {
+    ($desk:expr, $data:expr, $subject:ident, $text:ident, $html:ident) => {{
+        let (desk, data): (&crate::config::DeskConfig, &StaffNoticeData) = ($desk, $data);
+        let (tag, ticket) = (desk.tag.as_str(), data.ticket);
+        let subject = $subject { tag, ticket, data }.render()?.trim().to_string();
+        let text = $text { desk_name: &desk.name, tag, ticket, data }.render()?;
+        let html = $html { desk_name: &desk.name, tag, ticket, subject: &subject, data }.render()?;
+        Ok(Rendered { subject, text, html, auto_submitted: Some("auto-generated") })
+    }};
+}
+
 status_templates!(
     ChangeSubject,
     ChangeText,
@@ -193,6 +254,16 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
         "reopened" => {
             render_status!(desk, &serde_json::from_str(&row.payload)?, ReopenedSubject, ReopenedText, ReopenedHtml)
         }
+        "staff-new-ticket" => {
+            render_notice!(desk, &serde_json::from_str(&row.payload)?, NewTicketSubject, NewTicketText, NewTicketHtml)
+        }
+        "staff-customer-reply" => render_notice!(
+            desk,
+            &serde_json::from_str(&row.payload)?,
+            CustomerReplySubject,
+            CustomerReplyText,
+            CustomerReplyHtml
+        ),
         other => Err(RenderError::UnknownKind(other.to_string())),
     }
 }

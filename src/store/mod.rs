@@ -8,6 +8,7 @@ mod blobs;
 mod imap;
 mod inbound;
 mod outbox;
+mod staff;
 mod tickets;
 
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 pub use blobs::Blobs;
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
+pub use staff::StaffRow;
 pub use tickets::{AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketRow};
 
 /// Why a store operation failed.

@@ -329,3 +329,12 @@ impl Tx {
         Ok(())
     }
 }
+
+impl Tx {
+    /// The department of ticket `n`, if it has one.
+    pub async fn ticket_department(&mut self, n: TicketNumber) -> Result<Option<String>> {
+        let found: Option<Option<String>> = on_tx!(self, c => sqlx::query_scalar("SELECT department FROM tickets WHERE id = $1")
+            .bind(n.0).fetch_optional(&mut **c).await?);
+        Ok(found.flatten())
+    }
+}

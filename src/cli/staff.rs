@@ -1,0 +1,90 @@
+//! `maildesk staff add|list|remove`: who gets the staff notifications.
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::domain::EmailAddress;
+
+#[derive(Subcommand, Debug)]
+pub(super) enum StaffCommand {
+    /// Add a staff member (or change an existing one's name and department).
+    Add {
+        /// Their address.
+        email: String,
+        /// Their name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The department whose tickets they get (default: every department).
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// List staff members.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a staff member.
+    Remove {
+        /// Their address.
+        email: String,
+    },
+}
+
+pub(super) async fn run(config: Config, command: StaffCommand) -> i32 {
+    let app = match super::open(config).await {
+        Ok(app) => app,
+        Err(code) => return code,
+    };
+    let parse = |email: &str| EmailAddress::parse(email).map_err(|e| e.to_string());
+    let result: Result<i32, String> = match command {
+        StaffCommand::Add { email, name, department } => match parse(&email) {
+            Ok(address) => app
+                .store
+                .add_staff(
+                    address.as_str(),
+                    name.trim(),
+                    department.as_deref().map(str::trim).filter(|d| !d.is_empty()),
+                )
+                .await
+                .map(|()| 0)
+                .map_err(|e| e.to_string()),
+            Err(e) => {
+                eprintln!("maildesk: {e}");
+                return super::EXIT_USAGE;
+            }
+        },
+        StaffCommand::Remove { email } => match parse(&email) {
+            Ok(address) => match app.store.remove_staff(address.as_str()).await {
+                Ok(true) => Ok(0),
+                Ok(false) => Err(format!("no staff member {address}")),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => {
+                eprintln!("maildesk: {e}");
+                return super::EXIT_USAGE;
+            }
+        },
+        StaffCommand::List { json } => match app.store.list_staff().await {
+            Ok(rows) if json => {
+                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                Ok(0)
+            }
+            Ok(rows) => {
+                for s in rows {
+                    println!("{:<40} {:<20} {}", s.email, s.department.as_deref().unwrap_or("(all)"), s.name);
+                }
+                Ok(0)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    app.store.close().await;
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("maildesk: {e}");
+            super::EXIT_FAILURE
+        }
+    }
+}
