@@ -498,7 +498,7 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
         "all@staff.example",
         &format!("Re: [Support #{n}] Refund"),
         Some("rf3@example.com"),
-        &format!("In-Reply-To: <rf1@example.com>\n"),
+        "In-Reply-To: <rf1@example.com>\n",
         "On it.",
     );
     assert_eq!(receive(&t.app, &own, "test").await.unwrap(), Outcome::Commented(n));
