@@ -506,3 +506,35 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
     assert!(t.store().remove_staff("billing@staff.example").await.unwrap());
     assert_eq!(t.store().list_staff().await.unwrap().len(), 1);
 });
+
+on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, |db| {
+    let mut t = TestApp::new(db).await;
+    let mut config = t.app.config.clone();
+    config.portal.invite = true;
+    let store = t.app.store.clone();
+    t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
+    receive(&t.app, &mail("Jane <jane@example.com>", "First", None, "", "x"), "test").await.unwrap();
+    receive(&t.app, &mail("jane@example.com", "Second", None, "", "y"), "test").await.unwrap();
+    let sent = t.flush_outbox().await;
+    // The decoded text of each mail (bodies are quoted-printable on the wire).
+    let texts: Vec<(String, String)> = sent
+        .iter()
+        .map(|m| {
+            let parsed = mail_parser::MessageParser::default().parse(&m.bytes).unwrap();
+            (String::from_utf8(m.bytes.clone()).unwrap(), parsed.body_text(0).unwrap().into_owned())
+        })
+        .collect();
+    let invites: Vec<&(String, String)> = texts.iter().filter(|(_, text)| text.contains("signup?token=")).collect();
+    assert_eq!(invites.len(), 1, "invited once");
+    let token: String =
+        invites[0].1.split("signup?token=").nth(1).unwrap().chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    assert_eq!(token.len(), 64);
+    assert_eq!(header(&invites[0].0, "Auto-Submitted"), Some("auto-replied"));
+    // Only the hash is stored: the token appears nowhere in the outbox.
+    assert!(t.store().list_outbox().await.unwrap().iter().all(|r| !r.payload.contains(&token)));
+    let hash = maildesk::store::sha256_hex(token.as_bytes());
+    let contact = t.store().redeem_invite(&hash).await.unwrap();
+    assert!(contact.is_some(), "the token works");
+    assert_eq!(t.store().redeem_invite(&hash).await.unwrap(), None, "once");
+    assert_eq!(t.store().redeem_invite(&maildesk::store::sha256_hex(b"guess")).await.unwrap(), None);
+});

@@ -65,9 +65,16 @@ fn serve_on_embedded_defaults_turns_maildir_mail_into_tickets_comments_and_ackno
     assert_eq!(list[0]["requester_email"], "rafael.souza@example.org");
     assert_eq!(list[0]["subject"], "Printer on 2nd floor reports paper jam but tray is empty");
 
-    // The acknowledgement is written to ./var/outbox, threaded under the customer's mail.
-    wait_until("the acknowledgement", Duration::from_secs(20), || outbox_files(dir).len() == 1);
-    let ack = std::fs::read_to_string(&outbox_files(dir)[0]).unwrap();
+    // The acknowledgement (and the invitation to the portal) are written to ./var/outbox,
+    // threaded under the customer's mail.
+    wait_until("the acknowledgement and the invitation", Duration::from_secs(20), || outbox_files(dir).len() == 2);
+    let written: Vec<String> = outbox_files(dir).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let is_invite = |m: &String| m.contains("Follow your requests online");
+    let ack = written.iter().find(|m| !is_invite(m)).unwrap().clone();
+    let invite = written.iter().find(|m| is_invite(m)).expect("an invitation");
+    let text =
+        mail_parser::MessageParser::default().parse(invite.as_bytes()).unwrap().body_text(0).unwrap().into_owned();
+    assert!(text.contains("http://127.0.0.1:8080/signup?token="), "{text}");
     assert_eq!(header_of(&ack, "To").as_deref(), Some("rafael.souza@example.org"));
     assert!(header_of(&ack, "Subject").unwrap().starts_with(&format!("[Support #{n}] ")));
     let eml = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-fixtures/new/plain-utf8.eml");
@@ -98,7 +105,7 @@ fn serve_on_embedded_defaults_turns_maildir_mail_into_tickets_comments_and_ackno
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no ticket #999"));
     assert_eq!(run(maildesk(dir).args(["ticket", "show", "abc"])).status.code(), Some(2));
     assert_eq!(tickets(dir, &[]).len(), 1, "a reply opens no ticket");
-    assert_eq!(outbox_files(dir).len(), 1, "a reply is not acknowledged");
+    assert_eq!(outbox_files(dir).len(), 2, "a reply is not acknowledged");
     assert_eq!(count(&inbox(dir).join("new")), 0);
     assert_eq!(count(&inbox(dir).join("cur")), 2);
 
@@ -113,7 +120,7 @@ fn serve_on_embedded_defaults_turns_maildir_mail_into_tickets_comments_and_ackno
 fn kill_9_in_the_middle_of_500_messages_then_restart_applies_each_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let env = [("MAILDESK_PORTAL__ENABLED", "false")];
+    let env = [("MAILDESK_PORTAL__ENABLED", "false"), ("MAILDESK_PORTAL__INVITE", "false")];
     let total = 500;
     for i in 0..total {
         let body = format!(
@@ -152,7 +159,7 @@ fn kill_9_in_the_middle_of_500_messages_then_restart_applies_each_exactly_once()
 fn duplicates_and_garbage_change_nothing_and_the_daemon_carries_on() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let _daemon = Daemon::start(dir, &[("MAILDESK_PORTAL__ENABLED", "false")]);
+    let _daemon = Daemon::start(dir, &[("MAILDESK_PORTAL__ENABLED", "false"), ("MAILDESK_PORTAL__INVITE", "false")]);
     deliver(dir, "1.a", &fixture("duplicate/original.eml"));
     deliver(dir, "2.b", &fixture("duplicate/redelivered.eml"));
     deliver(dir, "3.c", &fixture("malformed/binary-garbage.eml"));

@@ -23,7 +23,7 @@ fn config_for(dir: &Path, mailbox: &str, extra: &str) -> Vec<(String, String)> {
     let d = dovecot();
     let path = dir.join("maildesk.toml");
     let text = format!(
-        "data_dir = \"{var}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\n{extra}\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\ntls = \"plain\"\n{imap}",
+        "data_dir = \"{var}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\ninvite = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\n{extra}\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\ntls = \"plain\"\n{imap}",
         var = dir.join("var").display(),
         smtp = smtp_port(),
         imap = d.mailbox_toml(mailbox, "plain", &d.ca, "addresses = [\"support@helpdesk.example\"]"),
@@ -191,7 +191,7 @@ fn notifications_go_out_over_starttls_with_auth_and_over_implicit_tls() {
         std::fs::write(
             &path,
             format!(
-                "data_dir = \"{}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\n[smtp]\n{smtp}",
+                "data_dir = \"{}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\ninvite = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\n[smtp]\n{smtp}",
                 dir.join("var").display()
             ),
         )

@@ -21,7 +21,7 @@ fn notifications_queued_while_smtp_is_down_arrive_once_when_it_is_back() {
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\nretry_base_secs = 1\nmax_attempts = 20\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"plain\"\ntimeout_secs = 5\n{}",
+            "data_dir = \"{}\"\n[desk]\naddress = \"support@helpdesk.example\"\n[maildir]\nenabled = false\n[portal]\nenabled = false\ninvite = false\n[outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\nretry_base_secs = 1\nmax_attempts = 20\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"plain\"\ntimeout_secs = 5\n{}",
             dir.join("var").display(),
             smtp_port(),
             d.mailbox_toml("support", "plain", &d.ca, "")

@@ -129,6 +129,10 @@ pub struct PortalConfig {
     pub listen: SocketAddr,
     /// The public URL of the portal, used in links in mail.
     pub base_url: String,
+    /// Invite people who first write by mail to the portal.
+    pub invite: bool,
+    /// Days an invitation link works.
+    pub invite_days: u64,
 }
 
 /// `[limits]`
@@ -233,6 +237,8 @@ impl Default for PortalConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             base_url: "http://127.0.0.1:8080".into(),
+            invite: true,
+            invite_days: 7,
         }
     }
 }

@@ -7,7 +7,7 @@ mod notify;
 mod receive;
 pub mod staff;
 
-pub use notify::{AcknowledgementData, StaffNoticeData, StaffReplyData, StatusData};
+pub use notify::{AcknowledgementData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
 pub use receive::{quarantine_raw, receive, receive_file};
 
 use crate::domain::TicketNumber;

@@ -50,7 +50,7 @@ fn references_for(mail: &Interpretation) -> Vec<String> {
 
 /// Kinds of notification sent automatically, without a person writing them: capped per
 /// recipient and never sent to addresses that cannot answer.
-pub const AUTOMATIC_KINDS: &[&str] = &["acknowledgement", "status-change", "resolved", "reopened"];
+pub const AUTOMATIC_KINDS: &[&str] = &["acknowledgement", "invite", "status-change", "resolved", "reopened"];
 
 /// Local parts of addresses that never read what they get.
 static NO_REPLY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -310,4 +310,47 @@ pub(super) async fn staff_notice(
         queued += 1;
     }
     Ok(queued)
+}
+
+/// What the invitation templates are filled with (the link's token is added when it is
+/// sent, never stored in the clear).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InviteData {
+    /// The invitation.
+    pub invite: i64,
+    /// The ticket the first request opened.
+    pub ticket: i64,
+    /// The person's name, if known.
+    pub name: Option<String>,
+    /// The token, added by the sender at sending time; never stored in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Invites the sender of a first emailed request to the portal, once per contact.
+pub(super) async fn invite(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    contact_id: i64,
+    mail: &Interpretation,
+) -> Result<(), StoreError> {
+    if !app.config.portal.invite || withhold_automatic(app, tx, ticket, &mail.from.address).await?.is_some() {
+        return Ok(());
+    }
+    let Some(invite) = tx.create_invite(contact_id).await? else { return Ok(()) };
+    let data = InviteData { invite, ticket: ticket.0, name: mail.from.name.clone(), token: None };
+    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let message_id = new_message_id(app, ticket);
+    tx.enqueue(&NewOutboxRow {
+        kind: "invite",
+        ticket: Some(ticket),
+        recipient: mail.from.address.as_str(),
+        message_id: &message_id,
+        in_reply_to: mail.message_id.as_deref(),
+        references: &references_for(mail),
+        payload: &payload,
+    })
+    .await?;
+    tx.add_thread_id(&message_id, ticket).await
 }

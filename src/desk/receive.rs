@@ -251,6 +251,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     let ours = app.config.own_addresses();
     if matches!(outcome, Outcome::Opened(_)) && !ours.contains(&&mail.from.address) {
         notify::acknowledge(app, &mut tx, ticket, mail).await?;
+        notify::invite(app, &mut tx, ticket, author, mail).await?;
     }
     match outcome {
         Outcome::Opened(_) => {

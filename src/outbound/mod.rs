@@ -38,6 +38,10 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
         if !app.store.claim_outbox(row.id, CLAIM_LEASE_SECS).await? {
             continue;
         }
+        let row = &match with_fresh_token(app, row).await? {
+            Some(row) => row,
+            None => continue,
+        };
         let bytes = match render(app, row) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -68,6 +72,30 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
         }
     }
     Ok(rows.len())
+}
+
+/// The row to render: an invitation gets a new token now, stored only as its hash on the
+/// invitation (a resend replaces it); other rows as they are. `None` when the invitation
+/// was used meanwhile (the row is then marked sent: nothing is left to send).
+async fn with_fresh_token(
+    app: &App,
+    row: &crate::store::OutboxRow,
+) -> Result<Option<crate::store::OutboxRow>, StoreError> {
+    if row.kind != "invite" {
+        return Ok(Some(row.clone()));
+    }
+    let Ok(mut data) = serde_json::from_str::<crate::desk::InviteData>(&row.payload) else {
+        return Ok(Some(row.clone())); // rendering reports the bad payload
+    };
+    let token: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+    let expires = now() + i64::try_from(app.config.portal.invite_days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
+    if !app.store.set_invite_token(data.invite, &crate::store::sha256_hex(token.as_bytes()), expires).await? {
+        app.store.mark_sent(row.id).await?;
+        return Ok(None);
+    }
+    data.token = Some(token);
+    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(crate::store::OutboxRow { payload, ..row.clone() }))
 }
 
 /// The sender task: delivers due rows whenever desk signals new ones, and at the

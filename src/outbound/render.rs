@@ -7,7 +7,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::App;
-use crate::desk::{AcknowledgementData, StaffNoticeData, StaffReplyData, StatusData};
+use crate::desk::{AcknowledgementData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
 use crate::store::OutboxRow;
 
 /// Why a row cannot be rendered; it will not get better by retrying.
@@ -80,6 +80,36 @@ struct StaffHtml<'a> {
     ticket: i64,
     subject: &'a str,
     data: &'a StaffReplyData,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invite/subject.txt")]
+struct InviteSubject<'a> {
+    tag: &'a str,
+    ticket: i64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invite/body.txt")]
+struct InviteText<'a> {
+    desk_name: &'a str,
+    tag: &'a str,
+    ticket: i64,
+    data: &'a InviteData,
+    link: &'a str,
+    days: u64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invite/body.html")]
+struct InviteHtml<'a> {
+    desk_name: &'a str,
+    tag: &'a str,
+    ticket: i64,
+    subject: &'a str,
+    data: &'a InviteData,
+    link: &'a str,
+    days: u64,
 }
 
 /// The subject, text and HTML templates of a status kind, all filled from [`StatusData`].
@@ -234,6 +264,18 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
                     .render()?;
             let html =
                 AckHtml { desk_name: &desk.name, tag: &desk.tag, ticket: data.ticket, subject: &subject, data: &data }
+                    .render()?;
+            Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied") })
+        }
+        "invite" => {
+            let data: InviteData = serde_json::from_str(&row.payload)?;
+            let token = data.token.as_deref().ok_or_else(|| RenderError::Message("invite without a token".into()))?;
+            let link = format!("{}/signup?token={token}", app.config.portal.base_url.trim_end_matches('/'));
+            let (tag, ticket, days) = (desk.tag.as_str(), data.ticket, app.config.portal.invite_days);
+            let subject = InviteSubject { tag, ticket }.render()?.trim().to_string();
+            let text = InviteText { desk_name: &desk.name, tag, ticket, data: &data, link: &link, days }.render()?;
+            let html =
+                InviteHtml { desk_name: &desk.name, tag, ticket, subject: &subject, data: &data, link: &link, days }
                     .render()?;
             Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied") })
         }

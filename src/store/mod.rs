@@ -7,6 +7,7 @@ mod addresses;
 mod blobs;
 mod imap;
 mod inbound;
+mod invites;
 mod outbox;
 mod staff;
 mod tickets;
@@ -18,7 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-pub use blobs::Blobs;
+pub use blobs::{Blobs, sha256_hex};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use staff::StaffRow;

@@ -56,6 +56,8 @@ pub fn test_config(dir: &Path, url: String) -> Config {
     config.maildir.path = dir.join("inbox");
     config.outbox.dir = dir.join("outbox");
     config.portal.base_url = "https://help.example".into();
+    // Invitations have their own test; elsewhere they would only add a mail to count.
+    config.portal.invite = false;
     config.organisations = vec![OrganisationConfig { name: "Acme Corp".into(), domains: vec!["acme.example".into()] }];
     config
 }
