@@ -171,6 +171,7 @@ on_both!(a_notification_that_cannot_be_rendered_fails_for_good_without_blocking_
         in_reply_to: None,
         references: &[],
         payload: "{}",
+        sender: None,
     })
     .await
     .unwrap();
@@ -537,4 +538,25 @@ on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, 
     assert!(contact.is_some(), "the token works");
     assert_eq!(t.store().redeem_invite(&hash).await.unwrap(), None, "once");
     assert_eq!(t.store().redeem_invite(&maildesk::store::sha256_hex(b"guess")).await.unwrap(), None);
+});
+
+on_both!(mail_about_a_departments_ticket_comes_from_the_departments_address, |db| {
+    let mut t = TestApp::new(db).await;
+    let mut config = t.app.config.clone();
+    let mailbox: maildesk::config::ImapMailbox = toml::from_str(
+        "name = \"billing\"\nhost = \"imap.example.com\"\nuser = \"b\"\npassword = \"p\"\ndepartment = \"billing\"\naddresses = [\"billing@helpdesk.example\"]",
+    )
+    .unwrap();
+    config.imap = vec![mailbox];
+    let store = t.app.store.clone();
+    t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
+    let origin = maildesk::desk::Origin { source: "imap:billing", department: Some("billing") };
+    receive(&t.app, &mail("jane@example.com", "Invoice", None, "", "x"), origin).await.unwrap();
+    receive(&t.app, &mail("joe@example.com", "Printer", None, "", "y"), "test").await.unwrap();
+    let sent = t.flush_outbox().await;
+    let from = |i: usize| header(&String::from_utf8(sent[i].bytes.clone()).unwrap(), "From").unwrap().to_string();
+    assert!(from(0).contains("billing@helpdesk.example"), "{}", from(0));
+    assert!(from(1).contains("support@helpdesk.example"), "{}", from(1));
+    let first = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    assert!(header(&first, "Reply-To").unwrap().contains("support+"), "replies still come back signed");
 });

@@ -172,6 +172,7 @@ on_both!(outbox_rows_are_due_retried_and_marked, |db| {
             in_reply_to: Some("b@x"),
             references: &refs,
             payload: "{}",
+            sender: None,
         })
         .await
         .unwrap();
@@ -247,6 +248,7 @@ on_both!(an_outbox_row_is_claimed_by_one_sender_only, |db| {
             in_reply_to: None,
             references: &[],
             payload: "{}",
+            sender: None,
         })
         .await
         .unwrap();

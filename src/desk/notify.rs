@@ -8,6 +8,14 @@ use crate::domain::{EmailAddress, TicketNumber};
 use crate::inbound::{self, Interpretation};
 use crate::store::{NewOutboxRow, StoreError, Tx};
 
+/// The From address of mail about `ticket`: the first address of an IMAP mailbox that
+/// feeds the ticket's department, or none (the desk's own address).
+async fn sender_for(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Option<String>, StoreError> {
+    let Some(department) = tx.ticket_department(ticket).await? else { return Ok(None) };
+    let mailbox = app.config.imap.iter().find(|m| m.department.as_deref() == Some(department.as_str()));
+    Ok(mailbox.and_then(|m| m.addresses.first()).map(|a| a.to_string()))
+}
+
 /// At most this many Message-IDs are carried in References: enough to thread in every
 /// client, short enough for every server.
 const MAX_REFERENCES: usize = 20;
@@ -96,6 +104,7 @@ pub(super) async fn acknowledge(
     ticket: TicketNumber,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
+    let sender = sender_for(app, tx, ticket).await?;
     if let Some(why) = withhold_automatic(app, tx, ticket, &mail.from.address).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
         return Ok(());
@@ -118,6 +127,7 @@ pub(super) async fn acknowledge(
         in_reply_to: mail.message_id.as_deref(),
         references: &references_for(mail),
         payload: &payload,
+        sender: sender.as_deref(),
     })
     .await?;
     tx.add_thread_id(&message_id, ticket).await
@@ -146,6 +156,7 @@ pub(super) async fn staff_reply(
     author: &EmailAddress,
     body: &str,
 ) -> Result<usize, StoreError> {
+    let sender = sender_for(app, tx, ticket).await?;
     let (inbound, ours) = tx.conversation_ids(ticket).await?;
     let in_reply_to = inbound.last().cloned();
     let mut refs: Vec<String> = Vec::new();
@@ -181,6 +192,7 @@ pub(super) async fn staff_reply(
             in_reply_to: in_reply_to.as_deref(),
             references: &refs,
             payload: &payload,
+            sender: sender.as_deref(),
         })
         .await?;
         tx.add_thread_id(&message_id, ticket).await?;
@@ -212,6 +224,7 @@ pub(super) async fn status_change(
     kind: &str,
     status: crate::domain::Status,
 ) -> Result<usize, StoreError> {
+    let sender = sender_for(app, tx, ticket).await?;
     let (inbound, ours) = tx.conversation_ids(ticket).await?;
     let mut refs: Vec<String> = Vec::new();
     for id in inbound.iter().chain(&ours) {
@@ -250,6 +263,7 @@ pub(super) async fn status_change(
             in_reply_to: inbound.last().map(String::as_str),
             references: &refs,
             payload: &payload,
+            sender: sender.as_deref(),
         })
         .await?;
         tx.add_thread_id(&message_id, ticket).await?;
@@ -280,6 +294,7 @@ pub(super) async fn staff_notice(
     kind: &str,
     mail: &Interpretation,
 ) -> Result<usize, StoreError> {
+    let sender = sender_for(app, tx, ticket).await?;
     let department = tx.ticket_department(ticket).await?;
     let staff = tx.staff_for(department.as_deref()).await?;
     if staff.is_empty() {
@@ -304,6 +319,7 @@ pub(super) async fn staff_notice(
             in_reply_to: mail.message_id.as_deref(),
             references: &references,
             payload: &payload,
+            sender: sender.as_deref(),
         })
         .await?;
         tx.add_thread_id(&message_id, ticket).await?;
@@ -335,6 +351,7 @@ pub(super) async fn invite(
     contact_id: i64,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
+    let sender = sender_for(app, tx, ticket).await?;
     if !app.config.portal.invite || withhold_automatic(app, tx, ticket, &mail.from.address).await?.is_some() {
         return Ok(());
     }
@@ -350,6 +367,7 @@ pub(super) async fn invite(
         in_reply_to: mail.message_id.as_deref(),
         references: &references_for(mail),
         payload: &payload,
+        sender: sender.as_deref(),
     })
     .await?;
     tx.add_thread_id(&message_id, ticket).await

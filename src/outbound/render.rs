@@ -315,7 +315,9 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
     let parts = render_parts(app, row)?;
     let desk = &app.config.desk;
     let bad = |e: &dyn std::fmt::Display| RenderError::Message(e.to_string());
-    let from = Mailbox::new(Some(desk.name.clone()), desk.address.as_str().parse().map_err(|e| bad(&e))?);
+    // From the department's address when desk chose one, else the desk's own.
+    let from_address = row.sender.as_deref().unwrap_or(desk.address.as_str());
+    let from = Mailbox::new(Some(desk.name.clone()), from_address.parse().map_err(|e| bad(&e))?);
     let to: Mailbox = row.recipient.parse().map_err(|e| bad(&e))?;
     let mut builder = Message::builder()
         .from(from)

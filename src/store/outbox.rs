@@ -21,6 +21,8 @@ pub struct NewOutboxRow<'a> {
     pub references: &'a [String],
     /// JSON for the template.
     pub payload: &'a str,
+    /// The From address, when not the desk's own (a department's address).
+    pub sender: Option<&'a str>,
 }
 
 /// A queued notification, as the sender reads it.
@@ -48,6 +50,8 @@ pub struct OutboxRow {
     pub attempts: i64,
     /// Last error, if any.
     pub last_error: Option<String>,
+    /// The From address, when not the desk's own.
+    pub sender: Option<String>,
 }
 
 impl Tx {
@@ -57,10 +61,10 @@ impl Tx {
         let refs = row.references.join(" ");
         Ok(on_tx!(self, c => sqlx::query_scalar(
                 "INSERT INTO outbox (kind, ticket_id, recipient, message_id, in_reply_to, refs, payload,
-                                     state, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) RETURNING id")
+                                     state, next_attempt_at, created_at, sender)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9) RETURNING id")
             .bind(row.kind).bind(row.ticket.map(|t| t.0)).bind(row.recipient).bind(row.message_id)
-            .bind(row.in_reply_to).bind(&refs).bind(row.payload).bind(at)
+            .bind(row.in_reply_to).bind(&refs).bind(row.payload).bind(at).bind(row.sender)
             .fetch_one(&mut **c).await?))
     }
 }
@@ -68,7 +72,7 @@ impl Tx {
 /// The columns of [`OutboxRow`]; `concat!` it with a WHERE or ORDER clause.
 macro_rules! outbox_select {
     () => {
-        "SELECT id, kind, ticket_id, recipient, message_id, in_reply_to, refs, payload, state, attempts, last_error FROM outbox"
+        "SELECT id, kind, ticket_id, recipient, message_id, in_reply_to, refs, payload, state, attempts, last_error, sender FROM outbox"
     };
 }
 
