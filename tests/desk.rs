@@ -560,3 +560,37 @@ on_both!(mail_about_a_departments_ticket_comes_from_the_departments_address, |db
     let first = String::from_utf8(sent[0].bytes.clone()).unwrap();
     assert!(header(&first, "Reply-To").unwrap().contains("support+"), "replies still come back signed");
 });
+
+on_both!(templates_are_overridden_from_the_configured_folder, |db| {
+    let mut t = TestApp::new(db).await;
+    let dir = t.dir.path().join("templates/mail/acknowledgement");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("subject.txt"),
+        "Ticket {{ ticket }} received: {{ data.subject }} [{{ tag }} #{{ ticket }}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("body.html"),
+        "{% extends \"mail/layout.html\" %}{% block content %}<p>We got: {{ data.summary }}</p>{% endblock %}",
+    )
+    .unwrap();
+    let mut config = t.app.config.clone();
+    config.outbox.templates_dir = Some(t.dir.path().join("templates"));
+    let store = t.app.store.clone();
+    t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
+    let Outcome::Opened(n) =
+        receive(&t.app, &mail("jane@example.com", "Tag <b>", None, "", "<script>x</script>"), "test").await.unwrap()
+    else {
+        panic!()
+    };
+    let sent = t.flush_outbox().await;
+    let raw = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    assert_eq!(header(&raw, "Subject"), Some(format!("Ticket {n} received: Tag <b> [Support #{n}]").as_str()));
+    let parsed = mail_parser::MessageParser::default().parse(&sent[0].bytes).unwrap();
+    let html = parsed.body_html(0).unwrap();
+    assert!(html.contains("We got: &lt;script&gt;"), "escaped in HTML: {html}");
+    assert!(html.contains("Please keep [Support"), "the built-in layout is extended: {html}");
+    let text = parsed.body_text(0).unwrap();
+    assert!(text.contains("we have received your request"), "the text body stays built-in: {text}");
+});

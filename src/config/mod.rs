@@ -117,6 +117,9 @@ pub struct OutboxConfig {
     pub retry_base_secs: u64,
     /// Automatic mail about one ticket in an hour, at most.
     pub max_automatic_per_ticket_per_hour: u32,
+    /// A folder of template overrides: `mail/<kind>/{subject.txt,body.txt,body.html}` and
+    /// `mail/layout.{txt,html}` found there replace the built-in ones (Jinja syntax).
+    pub templates_dir: Option<PathBuf>,
 }
 
 /// `[portal]`
@@ -227,6 +230,7 @@ impl Default for OutboxConfig {
             max_automatic_per_recipient_per_hour: 10,
             retry_base_secs: 30,
             max_automatic_per_ticket_per_hour: 20,
+            templates_dir: None,
         }
     }
 }

@@ -310,9 +310,61 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
     }
 }
 
+/// The built-in layouts, for overrides that extend them.
+const LAYOUTS: &[(&str, &str)] = &[
+    ("mail/layout.txt", include_str!("../../templates/mail/layout.txt")),
+    ("mail/layout.html", include_str!("../../templates/mail/layout.html")),
+];
+
+/// Replaces the parts of `parts` that the admin overrode in `outbox.templates_dir`.
+fn apply_overrides(app: &App, row: &OutboxRow, parts: &mut Rendered) -> Result<(), RenderError> {
+    let Some(dir) = app.config.outbox.templates_dir.clone() else { return Ok(()) };
+    let kind_dir = dir.join("mail").join(&row.kind);
+    if !kind_dir.is_dir() {
+        return Ok(());
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_loader(move |name| {
+        if name.split('/').any(|part| part == ".." || part.is_empty()) {
+            return Ok(None);
+        }
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => Ok(LAYOUTS.iter().find(|(n, _)| *n == name).map(|(_, text)| text.to_string())),
+        }
+    });
+    let data: serde_json::Value = serde_json::from_str(&row.payload)?;
+    let desk = &app.config.desk;
+    let mut context = serde_json::json!({
+        "tag": desk.tag, "desk_name": desk.name, "ticket": data["ticket"], "data": data, "subject": parts.subject,
+    });
+    if let Some(token) = data["token"].as_str() {
+        context["link"] = format!("{}/signup?token={token}", app.config.portal.base_url.trim_end_matches('/')).into();
+        context["days"] = app.config.portal.invite_days.into();
+    }
+    let template_error = |e: minijinja::Error| RenderError::Message(format!("template override: {e}"));
+    for (file, part) in [("subject.txt", 0), ("body.txt", 1), ("body.html", 2)] {
+        let name = format!("mail/{}/{file}", row.kind);
+        if !kind_dir.join(file).is_file() {
+            continue;
+        }
+        let rendered = env.get_template(&name).and_then(|t| t.render(&context)).map_err(template_error)?;
+        match part {
+            0 => {
+                parts.subject = rendered.trim().to_string();
+                context["subject"] = parts.subject.clone().into();
+            }
+            1 => parts.text = rendered,
+            _ => parts.html = rendered,
+        }
+    }
+    Ok(())
+}
+
 /// The whole message for `row`, ready for any transport.
 pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
-    let parts = render_parts(app, row)?;
+    let mut parts = render_parts(app, row)?;
+    apply_overrides(app, row, &mut parts)?;
     let desk = &app.config.desk;
     let bad = |e: &dyn std::fmt::Display| RenderError::Message(e.to_string());
     // From the department's address when desk chose one, else the desk's own.
