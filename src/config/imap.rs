@@ -115,6 +115,17 @@ pub struct ImapMailbox {
     pub timeout_secs: u64,
 }
 
+/// `inline`, or the first line of `file` when one is given.
+fn read_password(inline: &Secret, file: Option<&std::path::Path>) -> std::io::Result<Secret> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)?;
+            Ok(Secret::new(text.lines().next().unwrap_or_default().trim_end()))
+        }
+        None => Ok(inline.clone()),
+    }
+}
+
 fn default_tls() -> TlsMode {
     TlsMode::Implicit
 }
@@ -179,13 +190,7 @@ impl ImapMailbox {
 
     /// The password, read from `password_file` when one is configured.
     pub fn password(&self) -> std::io::Result<Secret> {
-        match &self.password_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)?;
-                Ok(Secret::new(text.lines().next().unwrap_or_default().trim_end()))
-            }
-            None => Ok(self.password.clone()),
-        }
+        read_password(&self.password, self.password_file.as_deref())
     }
 }
 
@@ -263,12 +268,6 @@ impl SmtpConfig {
 
     /// The password, read from `password_file` when one is configured.
     pub fn password(&self) -> std::io::Result<Secret> {
-        match &self.password_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)?;
-                Ok(Secret::new(text.lines().next().unwrap_or_default().trim_end()))
-            }
-            None => Ok(self.password.clone()),
-        }
+        read_password(&self.password, self.password_file.as_deref())
     }
 }

@@ -48,12 +48,33 @@ fn references_for(mail: &Interpretation) -> Vec<String> {
     {
         refs.push(id.clone());
     }
+    cap_references(&mut refs);
+    refs
+}
+
+/// Keeps at most [`MAX_REFERENCES`] ids: the first (the thread's root) and the most recent.
+fn cap_references(refs: &mut Vec<String>) {
     let excess = refs.len().saturating_sub(MAX_REFERENCES);
     if excess > 0 {
-        // Keep the first (the thread's root) and the most recent ones.
         refs.drain(1..=excess);
     }
-    refs
+}
+
+/// In-Reply-To and References for our mail about `ticket`: the last mail that came in, and
+/// the whole conversation (theirs, then ours), capped.
+async fn conversation_threading(
+    tx: &mut Tx,
+    ticket: TicketNumber,
+) -> Result<(Option<String>, Vec<String>), StoreError> {
+    let (inbound, ours) = tx.conversation_ids(ticket).await?;
+    let mut refs: Vec<String> = Vec::new();
+    for id in inbound.iter().chain(&ours) {
+        if !refs.contains(id) {
+            refs.push(id.clone());
+        }
+    }
+    cap_references(&mut refs);
+    Ok((inbound.last().cloned(), refs))
 }
 
 /// Kinds of notification sent automatically, without a person writing them: capped per
@@ -157,18 +178,7 @@ pub(super) async fn staff_reply(
     body: &str,
 ) -> Result<usize, StoreError> {
     let sender = sender_for(app, tx, ticket).await?;
-    let (inbound, ours) = tx.conversation_ids(ticket).await?;
-    let in_reply_to = inbound.last().cloned();
-    let mut refs: Vec<String> = Vec::new();
-    for id in inbound.iter().chain(&ours) {
-        if !refs.contains(id) {
-            refs.push(id.clone());
-        }
-    }
-    let excess = refs.len().saturating_sub(MAX_REFERENCES);
-    if excess > 0 {
-        refs.drain(1..=excess);
-    }
+    let (in_reply_to, refs) = conversation_threading(tx, ticket).await?;
     let data = StaffReplyData {
         ticket: ticket.0,
         subject: subject.to_string(),
@@ -225,17 +235,7 @@ pub(super) async fn status_change(
     status: crate::domain::Status,
 ) -> Result<usize, StoreError> {
     let sender = sender_for(app, tx, ticket).await?;
-    let (inbound, ours) = tx.conversation_ids(ticket).await?;
-    let mut refs: Vec<String> = Vec::new();
-    for id in inbound.iter().chain(&ours) {
-        if !refs.contains(id) {
-            refs.push(id.clone());
-        }
-    }
-    let excess = refs.len().saturating_sub(MAX_REFERENCES);
-    if excess > 0 {
-        refs.drain(1..=excess);
-    }
+    let (in_reply_to, refs) = conversation_threading(tx, ticket).await?;
     let data = StatusData {
         ticket: ticket.0,
         subject: subject.to_string(),
@@ -260,7 +260,7 @@ pub(super) async fn status_change(
             ticket: Some(ticket),
             recipient: address.as_str(),
             message_id: &message_id,
-            in_reply_to: inbound.last().map(String::as_str),
+            in_reply_to: in_reply_to.as_deref(),
             references: &refs,
             payload: &payload,
             sender: sender.as_deref(),

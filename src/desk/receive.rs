@@ -219,31 +219,13 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
             "This mail answers ticket #{old}, which was finished more than {} days ago.",
             app.config.desk.reopen_days
         );
-        tx.insert_comment(&NewComment {
-            ticket,
-            author_id: None,
-            public: false,
-            body_text: &note,
-            body_reply: &note,
-            body_html: None,
-            message_id: None,
-        })
-        .await?;
+        internal_note(&mut tx, ticket, &note).await?;
     }
     if let (Outcome::Opened(_), Some(forged)) = (&outcome, mail.forged_reference) {
         let note = format!(
             "This mail was sent to a reply address of ticket #{forged} whose signature does not match, so it was not added there."
         );
-        tx.insert_comment(&NewComment {
-            ticket,
-            author_id: None,
-            public: false,
-            body_text: &note,
-            body_reply: &note,
-            body_html: None,
-            message_id: None,
-        })
-        .await?;
+        internal_note(&mut tx, ticket, &note).await?;
     }
     if let Some(id) = &mail.message_id {
         tx.add_thread_id(id, ticket).await?;
@@ -265,6 +247,20 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     tx.set_outcome(fingerprint, outcome.as_str(), Some(ticket)).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Adds a note only staff see.
+async fn internal_note(tx: &mut Tx, ticket: TicketNumber, note: &str) -> Result<(), StoreError> {
+    let comment = NewComment {
+        ticket,
+        author_id: None,
+        public: false,
+        body_text: note,
+        body_reply: note,
+        body_html: None,
+        message_id: None,
+    };
+    tx.insert_comment(&comment).await.map(|_| ())
 }
 
 /// The contact for `address`, created when unknown, in the organisation its domain is
