@@ -21,8 +21,18 @@ use crate::store::{StoreError, now};
 /// How many rows one pass of the sender takes.
 const BATCH: i64 = 100;
 
-/// How long a claimed notification is held by its sender before it is due again.
-const CLAIM_LEASE_SECS: i64 = 300;
+/// How long a claimed notification is held by its sender before it is due again: longer
+/// than one send can take (two SMTP timeouts), short enough that a sender that died holding
+/// claims delays their mail only briefly.
+fn claim_lease_secs(transport: &Transport, app: &App) -> i64 {
+    match transport {
+        Transport::Smtp { .. } => {
+            let timeout = app.config.smtp.as_ref().map_or(30, |s| s.timeout_secs);
+            i64::try_from(timeout.saturating_mul(2)).unwrap_or(i64::MAX / 2).saturating_add(10)
+        }
+        Transport::File(_) | Transport::Memory(_) => 10,
+    }
+}
 
 /// The delay before retry number `attempt` (1-based): `base` doubling, at most 6 hours.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
@@ -35,7 +45,7 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
     let rows = app.store.due_outbox(BATCH).await?;
     for row in &rows {
         let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
-        if !app.store.claim_outbox(row.id, CLAIM_LEASE_SECS).await? {
+        if !app.store.claim_outbox(row.id, claim_lease_secs(transport, app)).await? {
             continue;
         }
         let row = &match with_fresh_token(app, row).await? {
