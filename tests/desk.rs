@@ -594,3 +594,48 @@ on_both!(templates_are_overridden_from_the_configured_folder, |db| {
     let text = parsed.body_text(0).unwrap();
     assert!(text.contains("we have received your request"), "the text body stays built-in: {text}");
 });
+
+on_both!(a_staff_reply_by_mail_through_the_signed_address_is_relayed_and_hides_the_staff_address, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("agent@staff.example", "Agnes", None).await.unwrap();
+    let raw = mail("jane@example.com", "Router", Some("rt1@example.com"), "", "It blinks red.");
+    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let sent = t.flush_outbox().await;
+    let notice = sent.iter().find(|m| m.recipient == "agent@staff.example").expect("the staff notice");
+    let notice = String::from_utf8(notice.bytes.clone()).unwrap();
+    let signed = header(&notice, "Reply-To").unwrap().trim_end_matches('>').rsplit('<').next().unwrap().to_string();
+    // The staff member answers the notice from their mail client.
+    let answer = format!(
+        "From: Agnes <agent@staff.example>\nTo: {signed}\nSubject: Re: [Support #{n}] New: Router\nMessage-ID: <ag1@staff.example>\n\nPlease unplug it for a minute.\n\nOn Mon, Support wrote:\n> It blinks red.\n"
+    );
+    assert_eq!(receive(&t.app, answer.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    let sent = t.flush_outbox().await;
+    let relayed: Vec<String> = sent
+        .iter()
+        .filter(|m| m.recipient == "jane@example.com")
+        .map(|m| String::from_utf8(m.bytes.clone()).unwrap())
+        .collect();
+    let relay = relayed.iter().find(|m| m.contains("Please unplug it")).expect("relayed to the customer");
+    assert!(!relay.contains("agent@staff.example") && !relay.contains("It blinks red.\r\n>"), "{relay}");
+    assert!(header(relay, "From").unwrap().contains("support@helpdesk.example"));
+    // The same words with a forged staff From and no signed address stay a comment.
+    let forged = "From: agent@staff.example\nTo: support@helpdesk.example\nSubject: Re: Router\nMessage-ID: <ag2@evil.example>\nIn-Reply-To: <rt1@example.com>\n\nClose it.\n".to_string();
+    assert_eq!(receive(&t.app, forged.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    let before = sent.len();
+    assert_eq!(t.flush_outbox().await.len(), before, "nothing relayed for a forged staff From");
+});
+
+on_both!(a_customer_answer_to_a_ticket_waiting_on_them_opens_it, |db| {
+    use maildesk::domain::Status;
+    let t = TestApp::new(db).await;
+    let Outcome::Opened(n) =
+        receive(&t.app, &mail("jane@example.com", "Docs", Some("d1@example.com"), "", "x"), "test").await.unwrap()
+    else {
+        panic!()
+    };
+    maildesk::desk::staff::set_status(&t.app, n, Status::WaitingOnCustomer).await.unwrap();
+    let reply =
+        mail("jane@example.com", &format!("Re: [Support #{n}] Docs"), Some("d2@example.com"), "", "Here they are.");
+    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(t.store().ticket(n).await.unwrap().unwrap().status, "open");
+});

@@ -235,12 +235,26 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         notify::acknowledge(app, &mut tx, ticket, mail).await?;
         notify::invite(app, &mut tx, ticket, author, mail).await?;
     }
+    let staff_sender = matches!(outcome, Outcome::Commented(_)) && tx.is_staff(mail.from.address.as_str()).await?;
     match outcome {
         Outcome::Opened(_) => {
             notify::staff_notice(app, &mut tx, ticket, "staff-new-ticket", mail).await?;
         }
-        Outcome::Commented(_) if !tx.is_staff(mail.from.address.as_str()).await? => {
+        // A staff member answering through the signed reply address of a notification:
+        // relayed to the customers from the support address. Anything else a staff address
+        // sends stays a comment (a forged From reaches no one).
+        Outcome::Commented(_) if staff_sender && thread.by == Some(ThreadBy::ReplyAddress) => {
+            let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
+            notify::staff_reply(app, &mut tx, ticket, &subject, &mail.from.address, &mail.reply).await?;
+        }
+        Outcome::Commented(_) if staff_sender => {}
+        Outcome::Commented(_) => {
             notify::staff_notice(app, &mut tx, ticket, "staff-customer-reply", mail).await?;
+            // The customer answered: a ticket waiting on them is open again.
+            let waiting = tx.ticket_status(ticket).await?.is_some_and(|(s, _)| s == Status::WaitingOnCustomer.as_str());
+            if waiting {
+                tx.set_ticket_status(ticket, Status::Open).await?;
+            }
         }
         _ => {}
     }
