@@ -22,7 +22,7 @@ pub fn run(file: &Path, json: bool, config_file: Option<&Path>) -> i32 {
         }
     };
     // The key is read when it exists, never made: parse changes nothing.
-    let key = config.reply_key(false).ok().flatten();
+    let key = crate::app::reply_key(&config, false).ok().flatten();
     let settings = config.inbound_settings(key.as_deref());
     match inbound::interpret(&raw, &settings) {
         Ok(mail) if json => match serde_json::to_string_pretty(&mail) {

@@ -1,51 +1,11 @@
 //! `[[imap]]`: the IMAP mailboxes maildesk reads, one table per mailbox.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::connection::{Secret, TlsMode, plain_refused, read_password};
 use crate::domain::EmailAddress;
-
-/// A secret from the config (a password): never printed by `Debug`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether no secret was given.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
-    }
-}
-
-/// How the connection to the IMAP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// TLS from the first byte (port 993).
-    Implicit,
-    /// Plain connection upgraded with STARTTLS (port 143).
-    Starttls,
-    /// No encryption: allowed only to a loopback address.
-    Plain,
-}
 
 /// What happens to a message in the mailbox once its effect is committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,17 +75,6 @@ pub struct ImapMailbox {
     pub timeout_secs: u64,
 }
 
-/// `inline`, or the first line of `file` when one is given.
-fn read_password(inline: &Secret, file: Option<&std::path::Path>) -> std::io::Result<Secret> {
-    match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)?;
-            Ok(Secret::new(text.lines().next().unwrap_or_default().trim_end()))
-        }
-        None => Ok(inline.clone()),
-    }
-}
-
 fn default_tls() -> TlsMode {
     TlsMode::Implicit
 }
@@ -165,9 +114,8 @@ impl ImapMailbox {
         if self.host.trim().is_empty() {
             problems.push(format!("{at}.host: must not be empty"));
         }
-        let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "[::1]" | "localhost");
-        if self.tls == TlsMode::Plain && !loopback {
-            problems.push(format!("{at}.tls: \"plain\" is allowed only to a loopback host, not {:?}", self.host));
+        if let Some(problem) = plain_refused(self.tls, &self.host) {
+            problems.push(format!("{at}.tls: {problem}"));
         }
         if self.user.is_empty() {
             problems.push(format!("{at}.user: must not be empty"));
@@ -185,84 +133,6 @@ impl ImapMailbox {
         }
         if self.poll_interval_secs == 0 || self.timeout_secs == 0 {
             problems.push(format!("{at}: poll_interval_secs and timeout_secs must be at least 1"));
-        }
-    }
-
-    /// The password, read from `password_file` when one is configured.
-    pub fn password(&self) -> std::io::Result<Secret> {
-        read_password(&self.password, self.password_file.as_deref())
-    }
-}
-
-/// `[smtp]`: the server notifications are handed to when `outbox.transport = "smtp"`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpConfig {
-    /// Server host name or address.
-    pub host: String,
-    /// Server port; defaults to 465 for implicit TLS, else 587 (25 for plain).
-    #[serde(default)]
-    pub port: Option<u16>,
-    /// Connection protection.
-    #[serde(default = "default_smtp_tls")]
-    pub tls: TlsMode,
-    /// Login name for AUTH (none: no AUTH).
-    #[serde(default)]
-    pub user: Option<String>,
-    /// Password for AUTH (or use `password_file`).
-    #[serde(default)]
-    pub password: Secret,
-    /// A file holding the password (its first line).
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// An extra CA certificate (PEM) to trust besides the system roots.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Seconds a connection, command or delivery may take.
-    #[serde(default = "default_smtp_timeout")]
-    pub timeout_secs: u64,
-    /// Connections kept open for reuse.
-    #[serde(default = "default_pool")]
-    pub pool_size: u32,
-}
-
-fn default_smtp_tls() -> TlsMode {
-    TlsMode::Starttls
-}
-fn default_smtp_timeout() -> u64 {
-    30
-}
-fn default_pool() -> u32 {
-    4
-}
-
-impl SmtpConfig {
-    /// The port to connect to.
-    pub fn port(&self) -> u16 {
-        self.port.unwrap_or(match self.tls {
-            TlsMode::Implicit => 465,
-            TlsMode::Starttls => 587,
-            TlsMode::Plain => 25,
-        })
-    }
-
-    /// Checks these settings.
-    pub(super) fn validate(&self, problems: &mut Vec<String>) {
-        if self.host.trim().is_empty() {
-            problems.push("smtp.host: must not be empty".into());
-        }
-        let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "[::1]" | "localhost");
-        if self.tls == TlsMode::Plain && !loopback {
-            problems.push(format!("smtp.tls: \"plain\" is allowed only to a loopback host, not {:?}", self.host));
-        }
-        if self.password_file.is_some() && !self.password.is_empty() {
-            problems.push("smtp.password: give password or password_file, not both".into());
-        }
-        if self.user.is_none() && (self.password_file.is_some() || !self.password.is_empty()) {
-            problems.push("smtp.user: a password needs a user".into());
-        }
-        if self.timeout_secs == 0 || self.pool_size == 0 {
-            problems.push("smtp: timeout_secs and pool_size must be at least 1".into());
         }
     }
 

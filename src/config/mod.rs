@@ -11,9 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::EmailAddress;
 
+mod connection;
 mod imap;
+mod smtp;
 
-pub use imap::{AfterCommit, ImapMailbox, Secret, SmtpConfig, TlsMode};
+pub use connection::{Secret, TlsMode};
+pub use imap::{AfterCommit, ImapMailbox};
+pub use smtp::SmtpConfig;
 
 /// Environment variables that start with this prefix override config keys.
 pub const ENV_PREFIX: &str = "MAILDESK_";
@@ -384,45 +388,6 @@ impl Config {
         }
     }
 
-    /// Where the generated reply-address key is kept when `desk.secret` is empty.
-    pub fn reply_secret_path(&self) -> PathBuf {
-        self.data_dir.join("reply-secret")
-    }
-
-    /// The reply-address key: `desk.secret`, else the one kept in the data directory,
-    /// made now (random, readable by the owner only) when `create` and missing.
-    pub fn reply_key(&self, create: bool) -> std::io::Result<Option<Vec<u8>>> {
-        if !self.desk.secret.is_empty() {
-            return Ok(Some(self.desk.secret.expose().as_bytes().to_vec()));
-        }
-        let path = self.reply_secret_path();
-        let read = || match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().as_bytes().to_vec())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        };
-        if let Some(key) = read()? {
-            return Ok(Some(key));
-        }
-        if !create {
-            return Ok(None);
-        }
-        // Written whole to a private temporary file, then linked into place only if no other
-        // process got there first; the loser reads the winner's key.
-        use std::io::Write;
-        std::fs::create_dir_all(&self.data_dir)?;
-        let key: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-        let mut file = tempfile::NamedTempFile::new_in(&self.data_dir)?;
-        file.write_all(key.as_bytes())?;
-        file.as_file().sync_all()?;
-        match file.persist_noclobber(&path) {
-            Ok(_) => Ok(Some(key.into_bytes())),
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => read(),
-            Err(e) => Err(e.error),
-        }
-    }
-
     /// Every address that is ours: the desk's and those of the IMAP mailboxes. Mail from
     /// them is never acknowledged, and they never become customers on a ticket.
     pub fn own_addresses(&self) -> Vec<&EmailAddress> {
@@ -637,22 +602,6 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("postgres://md:***@db/x"), "{shown}");
-    }
-
-    #[test]
-    fn the_reply_key_is_made_once_even_when_raced() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::load(None, Vec::new()).unwrap();
-        config.data_dir = dir.path().join("var");
-        assert_eq!(config.reply_key(false).unwrap(), None, "not made unless asked");
-        let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| config.reply_key(true).unwrap().unwrap())).collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        assert!(keys.iter().all(|k| *k == keys[0] && k.len() == 64), "one key for all");
-        assert_eq!(config.reply_key(false).unwrap(), Some(keys[0].clone()));
-        config.desk.secret = Secret::new("configured");
-        assert_eq!(config.reply_key(true).unwrap(), Some(b"configured".to_vec()));
     }
 
     #[test]

@@ -77,6 +77,68 @@ async fn conversation_threading(
     Ok((inbound.last().cloned(), refs))
 }
 
+/// The reply threading of our mail answering `mail`: In-Reply-To its Message-ID,
+/// References its chain plus it.
+fn answering(mail: &Interpretation) -> (Option<String>, Vec<String>) {
+    (mail.message_id.clone(), references_for(mail))
+}
+
+/// Where the customer follows ticket `ticket` in the portal.
+fn portal_url(app: &App, ticket: TicketNumber) -> String {
+    format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0)
+}
+
+/// The customers on `ticket`: its participants, without our own addresses.
+async fn customers(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Vec<EmailAddress>, StoreError> {
+    let ours = app.config.own_addresses();
+    let participants = tx.participant_addresses(ticket).await?;
+    Ok(participants.iter().filter_map(|p| EmailAddress::parse(p).ok()).filter(|a| !ours.contains(&a)).collect())
+}
+
+/// One notification about a ticket, the same for each of its recipients: kind, From,
+/// threading and template data.
+struct Letter<'a> {
+    kind: &'a str,
+    ticket: TicketNumber,
+    sender: Option<String>,
+    in_reply_to: Option<String>,
+    references: Vec<String>,
+    payload: String,
+}
+
+impl<'a> Letter<'a> {
+    /// A letter of `kind` about `ticket` with `data` for its templates.
+    async fn new(
+        app: &App,
+        tx: &mut Tx,
+        kind: &'a str,
+        ticket: TicketNumber,
+        (in_reply_to, references): (Option<String>, Vec<String>),
+        data: &impl Serialize,
+    ) -> Result<Letter<'a>, StoreError> {
+        let payload = serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sender = sender_for(app, tx, ticket).await?;
+        Ok(Letter { kind, ticket, sender, in_reply_to, references, payload })
+    }
+
+    /// Queues the letter to `recipient` under a Message-ID of ours that threads back here.
+    async fn queue(&self, app: &App, tx: &mut Tx, recipient: &str) -> Result<(), StoreError> {
+        let message_id = new_message_id(app, self.ticket);
+        tx.enqueue(&NewOutboxRow {
+            kind: self.kind,
+            ticket: Some(self.ticket),
+            recipient,
+            message_id: &message_id,
+            in_reply_to: self.in_reply_to.as_deref(),
+            references: &self.references,
+            payload: &self.payload,
+            sender: self.sender.as_deref(),
+        })
+        .await?;
+        tx.add_thread_id(&message_id, self.ticket).await
+    }
+}
+
 /// Kinds of notification sent automatically, without a person writing them: capped per
 /// recipient and never sent to addresses that cannot answer.
 pub const AUTOMATIC_KINDS: &[&str] = &["acknowledgement", "invite", "status-change", "resolved", "reopened"];
@@ -125,33 +187,19 @@ pub(super) async fn acknowledge(
     ticket: TicketNumber,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
-    let sender = sender_for(app, tx, ticket).await?;
     if let Some(why) = withhold_automatic(app, tx, ticket, &mail.from.address).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
         return Ok(());
     }
-    let summary: String = mail.reply.chars().take(400).collect();
     let data = AcknowledgementData {
         ticket: ticket.0,
         subject: inbound::clean_subject(&mail.subject),
-        summary,
+        summary: mail.reply.chars().take(400).collect(),
         name: mail.from.name.clone(),
-        portal_url: format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0),
+        portal_url: portal_url(app, ticket),
     };
-    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let message_id = new_message_id(app, ticket);
-    tx.enqueue(&NewOutboxRow {
-        kind: "acknowledgement",
-        ticket: Some(ticket),
-        recipient: mail.from.address.as_str(),
-        message_id: &message_id,
-        in_reply_to: mail.message_id.as_deref(),
-        references: &references_for(mail),
-        payload: &payload,
-        sender: sender.as_deref(),
-    })
-    .await?;
-    tx.add_thread_id(&message_id, ticket).await
+    let letter = Letter::new(app, tx, "acknowledgement", ticket, answering(mail), &data).await?;
+    letter.queue(app, tx, mail.from.address.as_str()).await
 }
 
 /// What the staff-reply templates are filled with.
@@ -177,35 +225,20 @@ pub(super) async fn staff_reply(
     author: &EmailAddress,
     body: &str,
 ) -> Result<usize, StoreError> {
-    let sender = sender_for(app, tx, ticket).await?;
-    let (in_reply_to, refs) = conversation_threading(tx, ticket).await?;
     let data = StaffReplyData {
         ticket: ticket.0,
         subject: subject.to_string(),
         body: body.to_string(),
-        portal_url: format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0),
+        portal_url: portal_url(app, ticket),
     };
-    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let ours_addresses = app.config.own_addresses();
+    let threading = conversation_threading(tx, ticket).await?;
+    let letter = Letter::new(app, tx, "staff-reply", ticket, threading, &data).await?;
     let mut queued = 0;
-    for recipient in tx.participant_addresses(ticket).await? {
-        let Ok(address) = EmailAddress::parse(&recipient) else { continue };
-        if address == *author || ours_addresses.contains(&&address) || tx.is_bouncing(address.as_str()).await? {
+    for address in customers(app, tx, ticket).await? {
+        if address == *author || tx.is_bouncing(address.as_str()).await? {
             continue;
         }
-        let message_id = new_message_id(app, ticket);
-        tx.enqueue(&NewOutboxRow {
-            kind: "staff-reply",
-            ticket: Some(ticket),
-            recipient: address.as_str(),
-            message_id: &message_id,
-            in_reply_to: in_reply_to.as_deref(),
-            references: &refs,
-            payload: &payload,
-            sender: sender.as_deref(),
-        })
-        .await?;
-        tx.add_thread_id(&message_id, ticket).await?;
+        letter.queue(app, tx, address.as_str()).await?;
         queued += 1;
     }
     Ok(queued)
@@ -234,39 +267,21 @@ pub(super) async fn status_change(
     kind: &str,
     status: crate::domain::Status,
 ) -> Result<usize, StoreError> {
-    let sender = sender_for(app, tx, ticket).await?;
-    let (in_reply_to, refs) = conversation_threading(tx, ticket).await?;
     let data = StatusData {
         ticket: ticket.0,
         subject: subject.to_string(),
         status: status.as_str().replace('-', " "),
-        portal_url: format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0),
+        portal_url: portal_url(app, ticket),
     };
-    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let ours_addresses = app.config.own_addresses();
+    let threading = conversation_threading(tx, ticket).await?;
+    let letter = Letter::new(app, tx, kind, ticket, threading, &data).await?;
     let mut queued = 0;
-    for recipient in tx.participant_addresses(ticket).await? {
-        let Ok(address) = EmailAddress::parse(&recipient) else { continue };
-        if ours_addresses.contains(&&address) {
-            continue;
-        }
+    for address in customers(app, tx, ticket).await? {
         if let Some(why) = withhold_automatic(app, tx, ticket, &address).await? {
             tracing::info!(ticket = ticket.0, kind, reason = %why, "status notification withheld");
             continue;
         }
-        let message_id = new_message_id(app, ticket);
-        tx.enqueue(&NewOutboxRow {
-            kind,
-            ticket: Some(ticket),
-            recipient: address.as_str(),
-            message_id: &message_id,
-            in_reply_to: in_reply_to.as_deref(),
-            references: &refs,
-            payload: &payload,
-            sender: sender.as_deref(),
-        })
-        .await?;
-        tx.add_thread_id(&message_id, ticket).await?;
+        letter.queue(app, tx, address.as_str()).await?;
         queued += 1;
     }
     Ok(queued)
@@ -294,35 +309,25 @@ pub(super) async fn staff_notice(
     kind: &str,
     mail: &Interpretation,
 ) -> Result<usize, StoreError> {
-    let sender = sender_for(app, tx, ticket).await?;
     let department = tx.ticket_department(ticket).await?;
     let staff = tx.staff_for(department.as_deref()).await?;
     if staff.is_empty() {
         return Ok(0);
     }
-    let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
     let customer = match &mail.from.name {
         Some(name) => format!("{name} <{}>", mail.from.address),
         None => mail.from.address.to_string(),
     };
-    let data = StaffNoticeData { ticket: ticket.0, subject, customer, text: mail.reply.chars().take(10_000).collect() };
-    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let references = references_for(mail);
+    let data = StaffNoticeData {
+        ticket: ticket.0,
+        subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
+        customer,
+        text: mail.reply.chars().take(10_000).collect(),
+    };
+    let letter = Letter::new(app, tx, kind, ticket, answering(mail), &data).await?;
     let mut queued = 0;
     for member in staff.iter().filter(|s| s.as_str() != mail.from.address.as_str()) {
-        let message_id = new_message_id(app, ticket);
-        tx.enqueue(&NewOutboxRow {
-            kind,
-            ticket: Some(ticket),
-            recipient: member,
-            message_id: &message_id,
-            in_reply_to: mail.message_id.as_deref(),
-            references: &references,
-            payload: &payload,
-            sender: sender.as_deref(),
-        })
-        .await?;
-        tx.add_thread_id(&message_id, ticket).await?;
+        letter.queue(app, tx, member).await?;
         queued += 1;
     }
     Ok(queued)
@@ -351,24 +356,11 @@ pub(super) async fn invite(
     contact_id: i64,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
-    let sender = sender_for(app, tx, ticket).await?;
     if !app.config.portal.invite || withhold_automatic(app, tx, ticket, &mail.from.address).await?.is_some() {
         return Ok(());
     }
     let Some(invite) = tx.create_invite(contact_id).await? else { return Ok(()) };
     let data = InviteData { invite, ticket: ticket.0, name: mail.from.name.clone(), token: None };
-    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let message_id = new_message_id(app, ticket);
-    tx.enqueue(&NewOutboxRow {
-        kind: "invite",
-        ticket: Some(ticket),
-        recipient: mail.from.address.as_str(),
-        message_id: &message_id,
-        in_reply_to: mail.message_id.as_deref(),
-        references: &references_for(mail),
-        payload: &payload,
-        sender: sender.as_deref(),
-    })
-    .await?;
-    tx.add_thread_id(&message_id, ticket).await
+    let letter = Letter::new(app, tx, "invite", ticket, answering(mail), &data).await?;
+    letter.queue(app, tx, mail.from.address.as_str()).await
 }

@@ -56,33 +56,6 @@ struct AckHtml<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "mail/staff-reply/subject.txt")]
-struct StaffSubject<'a> {
-    tag: &'a str,
-    ticket: i64,
-    data: &'a StaffReplyData,
-}
-
-#[derive(Template)]
-#[template(path = "mail/staff-reply/body.txt")]
-struct StaffText<'a> {
-    desk_name: &'a str,
-    tag: &'a str,
-    ticket: i64,
-    data: &'a StaffReplyData,
-}
-
-#[derive(Template)]
-#[template(path = "mail/staff-reply/body.html")]
-struct StaffHtml<'a> {
-    desk_name: &'a str,
-    tag: &'a str,
-    ticket: i64,
-    subject: &'a str,
-    data: &'a StaffReplyData,
-}
-
-#[derive(Template)]
 #[template(path = "mail/invite/subject.txt")]
 struct InviteSubject<'a> {
     tag: &'a str,
@@ -112,15 +85,16 @@ struct InviteHtml<'a> {
     days: u64,
 }
 
-/// The subject, text and HTML templates of a status kind, all filled from [`StatusData`].
-macro_rules! status_templates {
-    ($subject:ident, $text:ident, $html:ident, $subject_path:literal, $text_path:literal, $html_path:literal) => {
+/// The subject, text and HTML templates of a kind whose templates take only the ticket
+/// and one data struct.
+macro_rules! kind_templates {
+    ($data:ty, $subject:ident, $text:ident, $html:ident, $subject_path:literal, $text_path:literal, $html_path:literal) => {
         #[derive(Template)]
         #[template(path = $subject_path)]
         struct $subject<'a> {
             tag: &'a str,
             ticket: i64,
-            data: &'a StatusData,
+            data: &'a $data,
         }
 
         #[derive(Template)]
@@ -129,7 +103,7 @@ macro_rules! status_templates {
             desk_name: &'a str,
             tag: &'a str,
             ticket: i64,
-            data: &'a StatusData,
+            data: &'a $data,
         }
 
         #[derive(Template)]
@@ -139,44 +113,49 @@ macro_rules! status_templates {
             tag: &'a str,
             ticket: i64,
             subject: &'a str,
-            data: &'a StatusData,
+            data: &'a $data,
         }
     };
 }
 
-/// The subject, text and HTML templates of a staff notification kind.
-macro_rules! notice_templates {
-    ($subject:ident, $text:ident, $html:ident, $subject_path:literal, $text_path:literal, $html_path:literal) => {
-        #[derive(Template)]
-        #[template(path = $subject_path)]
-        struct $subject<'a> {
-            tag: &'a str,
-            ticket: i64,
-            data: &'a StaffNoticeData,
-        }
-
-        #[derive(Template)]
-        #[template(path = $text_path)]
-        struct $text<'a> {
-            desk_name: &'a str,
-            tag: &'a str,
-            ticket: i64,
-            data: &'a StaffNoticeData,
-        }
-
-        #[derive(Template)]
-        #[template(path = $html_path)]
-        struct $html<'a> {
-            desk_name: &'a str,
-            tag: &'a str,
-            ticket: i64,
-            subject: &'a str,
-            data: &'a StaffNoticeData,
-        }
-    };
-}
-
-notice_templates!(
+kind_templates!(
+    StaffReplyData,
+    StaffSubject,
+    StaffText,
+    StaffHtml,
+    "mail/staff-reply/subject.txt",
+    "mail/staff-reply/body.txt",
+    "mail/staff-reply/body.html"
+);
+kind_templates!(
+    StatusData,
+    ChangeSubject,
+    ChangeText,
+    ChangeHtml,
+    "mail/status-change/subject.txt",
+    "mail/status-change/body.txt",
+    "mail/status-change/body.html"
+);
+kind_templates!(
+    StatusData,
+    ResolvedSubject,
+    ResolvedText,
+    ResolvedHtml,
+    "mail/resolved/subject.txt",
+    "mail/resolved/body.txt",
+    "mail/resolved/body.html"
+);
+kind_templates!(
+    StatusData,
+    ReopenedSubject,
+    ReopenedText,
+    ReopenedHtml,
+    "mail/reopened/subject.txt",
+    "mail/reopened/body.txt",
+    "mail/reopened/body.html"
+);
+kind_templates!(
+    StaffNoticeData,
     NewTicketSubject,
     NewTicketText,
     NewTicketHtml,
@@ -184,7 +163,8 @@ notice_templates!(
     "mail/staff-new-ticket/body.txt",
     "mail/staff-new-ticket/body.html"
 );
-notice_templates!(
+kind_templates!(
+    StaffNoticeData,
     CustomerReplySubject,
     CustomerReplyText,
     CustomerReplyHtml,
@@ -193,52 +173,16 @@ notice_templates!(
     "mail/staff-customer-reply/body.html"
 );
 
-/// Renders a staff notification kind with its three templates.
-macro_rules! render_notice {
-    ($desk:expr, $data:expr, $subject:ident, $text:ident, $html:ident) => {{
-        let (desk, data): (&crate::config::DeskConfig, &StaffNoticeData) = ($desk, $data);
-        let (tag, ticket) = (desk.tag.as_str(), data.ticket);
+/// Renders a kind declared with [`kind_templates`] from the row's payload.
+macro_rules! render_kind {
+    ($desk:expr, $payload:expr, $data:ty, $subject:ident, $text:ident, $html:ident, $auto:expr) => {{
+        let desk: &crate::config::DeskConfig = $desk;
+        let data: $data = serde_json::from_str($payload)?;
+        let (tag, ticket, data) = (desk.tag.as_str(), data.ticket, &data);
         let subject = $subject { tag, ticket, data }.render()?.trim().to_string();
         let text = $text { desk_name: &desk.name, tag, ticket, data }.render()?;
         let html = $html { desk_name: &desk.name, tag, ticket, subject: &subject, data }.render()?;
-        Ok(Rendered { subject, text, html, auto_submitted: Some("auto-generated") })
-    }};
-}
-
-status_templates!(
-    ChangeSubject,
-    ChangeText,
-    ChangeHtml,
-    "mail/status-change/subject.txt",
-    "mail/status-change/body.txt",
-    "mail/status-change/body.html"
-);
-status_templates!(
-    ResolvedSubject,
-    ResolvedText,
-    ResolvedHtml,
-    "mail/resolved/subject.txt",
-    "mail/resolved/body.txt",
-    "mail/resolved/body.html"
-);
-status_templates!(
-    ReopenedSubject,
-    ReopenedText,
-    ReopenedHtml,
-    "mail/reopened/subject.txt",
-    "mail/reopened/body.txt",
-    "mail/reopened/body.html"
-);
-
-/// Renders a status kind with its three templates.
-macro_rules! render_status {
-    ($desk:expr, $data:expr, $subject:ident, $text:ident, $html:ident) => {{
-        let (desk, data): (&crate::config::DeskConfig, &StatusData) = ($desk, $data);
-        let (tag, ticket) = (desk.tag.as_str(), data.ticket);
-        let subject = $subject { tag, ticket, data }.render()?.trim().to_string();
-        let text = $text { desk_name: &desk.name, tag, ticket, data }.render()?;
-        let html = $html { desk_name: &desk.name, tag, ticket, subject: &subject, data }.render()?;
-        Ok(Rendered { subject, text, html, auto_submitted: Some("auto-generated") })
+        Ok(Rendered { subject, text, html, auto_submitted: $auto })
     }};
 }
 
@@ -280,31 +224,46 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
             Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied") })
         }
         "staff-reply" => {
-            let data: StaffReplyData = serde_json::from_str(&row.payload)?;
-            let (tag, ticket) = (desk.tag.as_str(), data.ticket);
-            let subject = StaffSubject { tag, ticket, data: &data }.render()?.trim().to_string();
-            let text = StaffText { desk_name: &desk.name, tag, ticket, data: &data }.render()?;
-            let html = StaffHtml { desk_name: &desk.name, tag, ticket, subject: &subject, data: &data }.render()?;
-            Ok(Rendered { subject, text, html, auto_submitted: None })
+            render_kind!(desk, &row.payload, StaffReplyData, StaffSubject, StaffText, StaffHtml, None)
         }
         "status-change" => {
-            render_status!(desk, &serde_json::from_str(&row.payload)?, ChangeSubject, ChangeText, ChangeHtml)
+            render_kind!(desk, &row.payload, StatusData, ChangeSubject, ChangeText, ChangeHtml, Some("auto-generated"))
         }
-        "resolved" => {
-            render_status!(desk, &serde_json::from_str(&row.payload)?, ResolvedSubject, ResolvedText, ResolvedHtml)
-        }
-        "reopened" => {
-            render_status!(desk, &serde_json::from_str(&row.payload)?, ReopenedSubject, ReopenedText, ReopenedHtml)
-        }
-        "staff-new-ticket" => {
-            render_notice!(desk, &serde_json::from_str(&row.payload)?, NewTicketSubject, NewTicketText, NewTicketHtml)
-        }
-        "staff-customer-reply" => render_notice!(
+        "resolved" => render_kind!(
             desk,
-            &serde_json::from_str(&row.payload)?,
+            &row.payload,
+            StatusData,
+            ResolvedSubject,
+            ResolvedText,
+            ResolvedHtml,
+            Some("auto-generated")
+        ),
+        "reopened" => render_kind!(
+            desk,
+            &row.payload,
+            StatusData,
+            ReopenedSubject,
+            ReopenedText,
+            ReopenedHtml,
+            Some("auto-generated")
+        ),
+        "staff-new-ticket" => render_kind!(
+            desk,
+            &row.payload,
+            StaffNoticeData,
+            NewTicketSubject,
+            NewTicketText,
+            NewTicketHtml,
+            Some("auto-generated")
+        ),
+        "staff-customer-reply" => render_kind!(
+            desk,
+            &row.payload,
+            StaffNoticeData,
             CustomerReplySubject,
             CustomerReplyText,
-            CustomerReplyHtml
+            CustomerReplyHtml,
+            Some("auto-generated")
         ),
         other => Err(RenderError::UnknownKind(other.to_string())),
     }
