@@ -66,6 +66,8 @@ DOVECOT_LMTP_SOCKET=
 DOVECOT_AUTH_SOCKET=
 
 _DOVECOT_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$_DOVECOT_LIB")/common.sh"
 _DOVECOT_POLICY_MARK='written by maildesk scripts/lib/dovecot.sh'
 _DOVECOT_LOCK_FD=
 
@@ -138,28 +140,6 @@ dovecot_ensure_installed() {
         _dovecot_log "installed 'dovecot-imapd', 'dovecot-lmtpd' and 'openssl' but still no dovecot/imap/lmtp/openssl binaries"
         return 1
     fi
-}
-
-# Two distinct free TCP ports on 127.0.0.1, space separated.
-_dovecot_free_ports() {
-    local ports
-    if command -v python3 >/dev/null 2>&1 &&
-        ports=$(python3 -c 'import socket
-a = socket.socket(); a.bind(("127.0.0.1", 0))
-b = socket.socket(); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])' 2>/dev/null) &&
-        [[ $ports =~ ^[0-9]+\ [0-9]+$ ]]; then
-        echo "$ports"
-    else
-        local p=$((40000 + RANDOM % 20000))
-        echo "$p $((p + 1))"
-    fi
-}
-
-# Quote a string for sh (POSIX single quotes).
-_dovecot_shquote() {
-    local s=${1//\'/\'\\\'\'}
-    printf "'%s'" "$s"
 }
 
 # CA + leaf for localhost/127.0.0.1, and an unrelated second CA, in $1.
@@ -548,7 +528,7 @@ dovecot_start() {
     # concurrent scripts/test), so retry with new ports on bind failures.
     local attempt ports port imaps_port rc
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        ports=$(_dovecot_free_ports)
+        ports=$(lib_free_ports)
         port=${ports% *} imaps_port=${ports#* }
         _dovecot_write_conf "$port" "$imaps_port"
         {
@@ -570,7 +550,7 @@ dovecot_start() {
             export MAILDESK_TEST_IMAP_WRONG_CA=$DOVECOT_DIR/tls/wrong-ca.pem
             export MAILDESK_TEST_IMAP_PASSWORD=secret
             export MAILDESK_TEST_DOVECOT_CONF=$DOVECOT_CONF
-            MAILDESK_TEST_DOVECOT_RESTART="bash $(_dovecot_shquote "$_DOVECOT_LIB") restart $(_dovecot_shquote "$DOVECOT_DIR")"
+            MAILDESK_TEST_DOVECOT_RESTART="bash $(lib_shquote "$_DOVECOT_LIB") restart $(lib_shquote "$DOVECOT_DIR")"
             export MAILDESK_TEST_DOVECOT_RESTART
             local ms
             ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')

@@ -79,6 +79,8 @@ POSTFIX_PORT=
 POSTFIX_SMTPS_PORT=
 
 _POSTFIX_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$_POSTFIX_LIB")/common.sh"
 _POSTFIX_POLICY_MARK='written by maildesk scripts/lib/postfix.sh'
 _POSTFIX_LOCK_FD=
 _POSTFIX_DOMAINS=(helpdesk.example example.com example.org example.net)
@@ -167,28 +169,6 @@ postfix_ensure_installed() {
         _postfix_log "installed 'postfix' but still no postfix/master/smtpd/lmtp binaries"
         return 1
     fi
-}
-
-# Two distinct free TCP ports on 127.0.0.1, space separated.
-_postfix_free_ports() {
-    local ports
-    if command -v python3 >/dev/null 2>&1 &&
-        ports=$(python3 -c 'import socket
-a = socket.socket(); a.bind(("127.0.0.1", 0))
-b = socket.socket(); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])' 2>/dev/null) &&
-        [[ $ports =~ ^[0-9]+\ [0-9]+$ ]]; then
-        echo "$ports"
-    else
-        local p=$((40000 + RANDOM % 20000))
-        echo "$p $((p + 1))"
-    fi
-}
-
-# Quote a string for sh (POSIX single quotes).
-_postfix_shquote() {
-    local s=${1//\'/\'\\\'\'}
-    printf "'%s'" "$s"
 }
 
 # Write DIR/main.cf + master.cf for the given ports.
@@ -566,7 +546,7 @@ postfix_start() {
     # concurrent scripts/test), so retry with new ports on bind failures.
     local attempt ports port smtps_port rc
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        ports=$(_postfix_free_ports)
+        ports=$(lib_free_ports)
         port=${ports% *} smtps_port=${ports#* }
         _postfix_write_conf "$port" "$smtps_port"
         {
@@ -586,8 +566,8 @@ postfix_start() {
             export MAILDESK_TEST_SMTP_PASSWORD=secret
             export MAILDESK_TEST_SMTP_DOMAINS="${_POSTFIX_DOMAINS[*]}"
             export MAILDESK_TEST_POSTFIX_LOG=$POSTFIX_DIR/postfix.log
-            MAILDESK_TEST_POSTFIX_STOP="bash $(_postfix_shquote "$_POSTFIX_LIB") stop $(_postfix_shquote "$POSTFIX_DIR")"
-            MAILDESK_TEST_POSTFIX_START="bash $(_postfix_shquote "$_POSTFIX_LIB") start $(_postfix_shquote "$POSTFIX_DIR")"
+            MAILDESK_TEST_POSTFIX_STOP="bash $(lib_shquote "$_POSTFIX_LIB") stop $(lib_shquote "$POSTFIX_DIR")"
+            MAILDESK_TEST_POSTFIX_START="bash $(lib_shquote "$_POSTFIX_LIB") start $(lib_shquote "$POSTFIX_DIR")"
             export MAILDESK_TEST_POSTFIX_STOP MAILDESK_TEST_POSTFIX_START
             local ms version
             ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
