@@ -209,6 +209,7 @@ fn describe(outcome: &crate::desk::Outcome) -> String {
     match outcome {
         Opened(t) => format!("opened ticket #{t}"),
         Commented(t) => format!("added a comment to ticket #{t}"),
+        Refused(t) => format!("refused the staff commands for ticket #{t}; the sender was told why"),
         Automatic(kind) => format!("recorded automatic mail ({})", kind.as_str()),
         Duplicate => "already applied; nothing changed".into(),
         Quarantined(reason) => format!("quarantined: {reason}"),

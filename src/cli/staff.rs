@@ -17,6 +17,10 @@ pub(super) enum StaffCommand {
         /// The department whose tickets they get (default: every department).
         #[arg(long)]
         department: Option<String>,
+        /// Which notifications they get: all of their departments', or only those of
+        /// tickets assigned to them.
+        #[arg(long, value_parser = ["all", "assigned"], default_value = "all")]
+        notify: String,
     },
     /// List staff members.
     List {
@@ -38,13 +42,14 @@ pub(super) async fn run(config: Config, command: StaffCommand) -> i32 {
     };
     let parse = |email: &str| EmailAddress::parse(email).map_err(|e| e.to_string());
     let result: Result<i32, String> = match command {
-        StaffCommand::Add { email, name, department } => match parse(&email) {
+        StaffCommand::Add { email, name, department, notify } => match parse(&email) {
             Ok(address) => app
                 .store
                 .add_staff(
                     address.as_str(),
                     name.trim(),
                     department.as_deref().map(str::trim).filter(|d| !d.is_empty()),
+                    &notify,
                 )
                 .await
                 .map(|()| 0)
@@ -71,8 +76,15 @@ pub(super) async fn run(config: Config, command: StaffCommand) -> i32 {
                 Ok(0)
             }
             Ok(rows) => {
+                println!("{:<40} {:<20} {:<9} NAME", "ADDRESS", "DEPARTMENT", "NOTIFY");
                 for s in rows {
-                    println!("{:<40} {:<20} {}", s.email, s.department.as_deref().unwrap_or("(all)"), s.name);
+                    let department = s.department.as_deref().unwrap_or("(all)");
+                    println!("{:<40} {:<20} {:<9} {}", s.email, department, s.notify, s.name);
+                }
+                for d in &app.config.departments {
+                    for email in &d.staff {
+                        println!("{:<40} {:<20} {:<9} (from the config)", email.as_str(), d.name, "all");
+                    }
                 }
                 Ok(0)
             }

@@ -47,6 +47,8 @@ pub struct Config {
     pub organisations: Vec<OrganisationConfig>,
     /// IMAP mailboxes to read.
     pub imap: Vec<ImapMailbox>,
+    /// Departments: their staff and assignment.
+    pub departments: Vec<DepartmentConfig>,
     /// The SMTP server, for `outbox.transport = "smtp"`.
     pub smtp: Option<SmtpConfig>,
 }
@@ -79,6 +81,61 @@ pub struct DeskConfig {
     /// The key that signs reply addresses; empty means a random key kept in
     /// `<data_dir>/reply-secret`, made on first start.
     pub secret: Secret,
+    /// Resolved tickets close themselves after this many days (0: never), and the
+    /// customers are told.
+    pub auto_close_days: u64,
+    /// How long a customer may wait for an answer, by priority.
+    pub response_hours: ResponseHours,
+}
+
+/// `[desk.response_hours]`: the response target of each priority, in hours (0: none). A
+/// ticket whose customer has waited longer for an answer is overdue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseHours {
+    /// Target for low priority.
+    pub low: u64,
+    /// Target for medium priority.
+    pub medium: u64,
+    /// Target for high priority.
+    pub high: u64,
+    /// Target for urgent priority.
+    pub urgent: u64,
+}
+
+impl Default for ResponseHours {
+    fn default() -> Self {
+        Self { low: 72, medium: 24, high: 8, urgent: 1 }
+    }
+}
+
+impl ResponseHours {
+    /// The target of `priority` in seconds, if it has one.
+    pub fn secs(&self, priority: crate::domain::Priority) -> Option<i64> {
+        use crate::domain::Priority::*;
+        let hours = match priority {
+            Low => self.low,
+            Medium => self.medium,
+            High => self.high,
+            Urgent => self.urgent,
+        };
+        (hours > 0).then(|| i64::try_from(hours.saturating_mul(3600)).unwrap_or(i64::MAX))
+    }
+}
+
+/// `[[departments]]`: the staff of a department and how its new tickets are assigned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentConfig {
+    /// The department's name, as in `imap.department`.
+    pub name: String,
+    /// Its staff (in addition to those added with `maildesk staff add --department`).
+    #[serde(default)]
+    pub staff: Vec<EmailAddress>,
+    /// How new tickets are assigned: "" (not at all), "round-robin" (in turn among the
+    /// department's staff), or one staff address.
+    #[serde(default)]
+    pub assign: String,
 }
 
 /// `[maildir]`
@@ -174,6 +231,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             organisations: Vec::new(),
             imap: Vec::new(),
+            departments: Vec::new(),
             smtp: None,
         }
     }
@@ -214,6 +272,8 @@ impl Default for DeskConfig {
             tag: "Support".into(),
             reopen_days: 14,
             secret: Secret::default(),
+            auto_close_days: 7,
+            response_hours: ResponseHours::default(),
         }
     }
 }
@@ -360,6 +420,23 @@ impl Config {
                 problems.push(format!("imap[{i}].name: {:?} is already used by imap[{other}]", mailbox.name));
             }
         }
+        let mut departments = BTreeMap::new();
+        for (i, d) in self.departments.iter().enumerate() {
+            if d.name.trim().is_empty() {
+                problems.push(format!("departments[{i}].name: must not be empty"));
+            }
+            if let Some(other) = departments.insert(d.name.clone(), i) {
+                problems.push(format!("departments[{i}].name: {:?} is already used by departments[{other}]", d.name));
+            }
+            let assign = d.assign.trim();
+            if !(assign.is_empty() || assign == "round-robin" || EmailAddress::parse(assign).is_ok()) {
+                problems.push(format!(
+                    "departments[{i}].assign: {assign:?} must be empty, \"round-robin\" or a staff address"
+                ));
+            } else if assign == "round-robin" && d.staff.is_empty() {
+                problems.push(format!("departments[{i}].assign: \"round-robin\" needs departments[{i}].staff"));
+            }
+        }
         let mut seen = BTreeMap::new();
         for (i, org) in self.organisations.iter().enumerate() {
             if org.name.trim().is_empty() {
@@ -392,6 +469,11 @@ impl Config {
     /// them is never acknowledged, and they never become customers on a ticket.
     pub fn own_addresses(&self) -> Vec<&EmailAddress> {
         std::iter::once(&self.desk.address).chain(self.imap.iter().flat_map(|m| &m.addresses)).collect()
+    }
+
+    /// The config of department `name`, if it has one.
+    pub fn department(&self, name: &str) -> Option<&DepartmentConfig> {
+        self.departments.iter().find(|d| d.name == name)
     }
 
     /// The organisation a sender's domain is mapped to, if any.
@@ -624,7 +706,9 @@ mod tests {
             match value {
                 toml::Value::Table(section) => {
                     assert!(text.contains(&format!("[{key}]")), "section [{key}] is not documented");
-                    missing.extend(section.keys().filter(|k| !text.contains(&format!("\n{k} = "))).cloned());
+                    let documented =
+                        |k: &&String| text.contains(&format!("\n{k} = ")) || text.contains(&format!("[{key}.{k}]"));
+                    missing.extend(section.keys().filter(|k| !documented(k)).cloned());
                 }
                 toml::Value::Array(_) if !text.contains(&format!("[[{key}]]")) => missing.push(key.clone()),
                 toml::Value::Array(_) => {}

@@ -3,11 +3,12 @@
 //! lives here once; sources, portal and CLI call it. Desk never speaks SQL and never sends
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
+pub mod lifecycle;
 mod notify;
 mod receive;
 pub mod staff;
 
-pub use notify::{AcknowledgementData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
+pub use notify::{AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
 pub use receive::{quarantine_raw, receive, receive_file};
 
 use crate::domain::TicketNumber;
@@ -34,8 +35,11 @@ impl<'a> From<&'a str> for Origin<'a> {
 pub enum Outcome {
     /// It opened this ticket.
     Opened(TicketNumber),
-    /// It became a comment on this ticket.
+    /// It became a comment on this ticket (or, from staff, applied its commands).
     Commented(TicketNumber),
+    /// A staff member's mail to this ticket whose commands were refused: nothing applied,
+    /// the staff member was told why.
+    Refused(TicketNumber),
     /// It was automatic mail: recorded, no ticket, no answer.
     Automatic(Auto),
     /// It had already been applied; nothing changed.
@@ -50,6 +54,7 @@ impl Outcome {
         match self {
             Outcome::Opened(_) => "opened",
             Outcome::Commented(_) => "commented",
+            Outcome::Refused(_) => "refused",
             Outcome::Automatic(a) => a.as_str(),
             Outcome::Duplicate => "duplicate",
             Outcome::Quarantined(_) => "quarantined",

@@ -104,6 +104,7 @@ struct Letter<'a> {
     in_reply_to: Option<String>,
     references: Vec<String>,
     payload: String,
+    attachments: Option<String>,
 }
 
 impl<'a> Letter<'a> {
@@ -118,7 +119,7 @@ impl<'a> Letter<'a> {
     ) -> Result<Letter<'a>, StoreError> {
         let payload = serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sender = sender_for(app, tx, ticket).await?;
-        Ok(Letter { kind, ticket, sender, in_reply_to, references, payload })
+        Ok(Letter { kind, ticket, sender, in_reply_to, references, payload, attachments: None })
     }
 
     /// Queues the letter to `recipient` under a Message-ID of ours that threads back here.
@@ -133,6 +134,7 @@ impl<'a> Letter<'a> {
             references: &self.references,
             payload: &self.payload,
             sender: self.sender.as_deref(),
+            attachments: self.attachments.as_deref(),
         })
         .await?;
         tx.add_thread_id(&message_id, self.ticket).await
@@ -141,7 +143,8 @@ impl<'a> Letter<'a> {
 
 /// Kinds of notification sent automatically, without a person writing them: capped per
 /// recipient and never sent to addresses that cannot answer.
-pub const AUTOMATIC_KINDS: &[&str] = &["acknowledgement", "invite", "status-change", "resolved", "reopened"];
+pub const AUTOMATIC_KINDS: &[&str] =
+    &["acknowledgement", "invite", "status-change", "resolved", "reopened", "auto-closed", "command-error"];
 
 /// Local parts of addresses that never read what they get.
 static NO_REPLY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -213,6 +216,26 @@ pub struct StaffReplyData {
     pub body: String,
     /// Where the customer can follow the request.
     pub portal_url: String,
+    /// The staff member's name (shown in From, beside the desk's name), if known.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// The ticket's new status as words, when the reply changed it.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A staff member's public reply, as it is relayed.
+pub(super) struct Reply<'a> {
+    /// Who wrote it (never shown to customers).
+    pub author: &'a EmailAddress,
+    /// Their name, if known.
+    pub name: Option<&'a str>,
+    /// The text.
+    pub body: &'a str,
+    /// The status the reply set, if it changed.
+    pub status: Option<crate::domain::Status>,
+    /// Files sent along.
+    pub files: &'a [super::staff::RelayedFile],
 }
 
 /// Queues a staff member's public reply to every customer on the ticket (never to our own
@@ -222,20 +245,25 @@ pub(super) async fn staff_reply(
     tx: &mut Tx,
     ticket: TicketNumber,
     subject: &str,
-    author: &EmailAddress,
-    body: &str,
+    reply: &Reply<'_>,
 ) -> Result<usize, StoreError> {
     let data = StaffReplyData {
         ticket: ticket.0,
         subject: subject.to_string(),
-        body: body.to_string(),
+        body: reply.body.to_string(),
         portal_url: portal_url(app, ticket),
+        author: reply.name.map(|n| n.replace(['\r', '\n'], " ").trim().to_string()).filter(|n| !n.is_empty()),
+        status: reply.status.map(|s| s.as_str().replace('-', " ")),
     };
     let threading = conversation_threading(tx, ticket).await?;
-    let letter = Letter::new(app, tx, "staff-reply", ticket, threading, &data).await?;
+    let mut letter = Letter::new(app, tx, "staff-reply", ticket, threading, &data).await?;
+    if !reply.files.is_empty() {
+        letter.attachments =
+            Some(serde_json::to_string(reply.files).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    }
     let mut queued = 0;
     for address in customers(app, tx, ticket).await? {
-        if address == *author || tx.is_bouncing(address.as_str()).await? {
+        if address == *reply.author || tx.is_bouncing(address.as_str()).await? {
             continue;
         }
         letter.queue(app, tx, address.as_str()).await?;
@@ -257,8 +285,8 @@ pub struct StatusData {
     pub portal_url: String,
 }
 
-/// Queues a status notification of `kind` ("status-change", "resolved" or "reopened") to
-/// every customer on the ticket that automatic mail may reach.
+/// Queues a status notification of `kind` ("status-change", "resolved", "reopened" or
+/// "auto-closed") to every customer on the ticket that automatic mail may reach.
 pub(super) async fn status_change(
     app: &App,
     tx: &mut Tx,
@@ -309,8 +337,7 @@ pub(super) async fn staff_notice(
     kind: &str,
     mail: &Interpretation,
 ) -> Result<usize, StoreError> {
-    let department = tx.ticket_department(ticket).await?;
-    let staff = tx.staff_for(department.as_deref()).await?;
+    let staff = staff_recipients(app, tx, ticket).await?;
     if staff.is_empty() {
         return Ok(0);
     }
@@ -363,4 +390,86 @@ pub(super) async fn invite(
     let data = InviteData { invite, ticket: ticket.0, name: mail.from.name.clone(), token: None };
     let letter = Letter::new(app, tx, "invite", ticket, answering(mail), &data).await?;
     letter.queue(app, tx, mail.from.address.as_str()).await
+}
+
+/// The staff told of news on `ticket`: the members of its department (or of every
+/// department) who want all of its notifications, and its assignee in any case.
+async fn staff_recipients(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Vec<String>, StoreError> {
+    let Some(state) = tx.ticket_state(ticket).await? else { return Ok(Vec::new()) };
+    let members = tx.staff_members().await?;
+    let assigned = |email: &str| state.assignee.as_deref() == Some(email);
+    let wants = |email: &str| {
+        let only_assigned = members.iter().any(|m| m.email == email && m.notify == "assigned");
+        !only_assigned || assigned(email)
+    };
+    let mut out: Vec<String> = Vec::new();
+    let in_table = members.iter().filter(|m| m.department.is_none() || m.department == state.department);
+    let in_config = state.department.as_deref().and_then(|d| app.config.department(d)).map(|d| &d.staff);
+    let candidates = in_table.map(|m| m.email.clone()).chain(in_config.into_iter().flatten().map(|a| a.to_string()));
+    for email in candidates.chain(state.assignee.clone()) {
+        if (wants(&email) || assigned(&email)) && !out.contains(&email) {
+            out.push(email);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Queues the notice that `ticket` was assigned to `to` by `by`, with what `by` wrote.
+pub(super) async fn assigned(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    to: &str,
+    by: &EmailAddress,
+    text: &str,
+) -> Result<usize, StoreError> {
+    let data = StaffNoticeData {
+        ticket: ticket.0,
+        subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
+        customer: by.to_string(),
+        text: text.chars().take(10_000).collect(),
+    };
+    let threading = conversation_threading(tx, ticket).await?;
+    let letter = Letter::new(app, tx, "staff-assigned", ticket, threading, &data).await?;
+    letter.queue(app, tx, to).await?;
+    Ok(1)
+}
+
+/// What the command-error templates are filled with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandErrorData {
+    /// The ticket's number.
+    pub ticket: i64,
+    /// The ticket's subject.
+    pub subject: String,
+    /// What was wrong, one line per command.
+    pub problems: Vec<String>,
+    /// What the staff member wrote, to send again once corrected.
+    pub text: String,
+}
+
+/// Tells staff member `to` that the commands of `mail` were not applied, and why. Nothing
+/// of the mail was applied.
+pub(super) async fn command_error(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    mail: &Interpretation,
+    problems: &[String],
+) -> Result<usize, StoreError> {
+    let to = &mail.from.address;
+    if let Some(why) = withhold_automatic(app, tx, ticket, to).await? {
+        tracing::info!(ticket = ticket.0, reason = %why, "command error notice withheld");
+        return Ok(0);
+    }
+    let data = CommandErrorData {
+        ticket: ticket.0,
+        subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
+        problems: problems.to_vec(),
+        text: mail.reply.chars().take(10_000).collect(),
+    };
+    let letter = Letter::new(app, tx, "command-error", ticket, answering(mail), &data).await?;
+    letter.queue(app, tx, to.as_str()).await?;
+    Ok(1)
 }

@@ -4,6 +4,7 @@
 
 use tracing::{info, instrument, warn};
 
+use super::staff::{self, StaffError};
 use super::{DeskError, Origin, Outcome, notify};
 use crate::App;
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
@@ -36,7 +37,7 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
     match apply(app, &mail, &fingerprint, origin).await {
         Ok(outcome) => {
             info!(outcome = outcome.as_str(), ticket = ?ticket_of(&outcome), "message applied");
-            if matches!(outcome, Outcome::Opened(_) | Outcome::Commented(_)) {
+            if matches!(outcome, Outcome::Opened(_) | Outcome::Commented(_) | Outcome::Refused(_)) {
                 app.outbox_wake.notify_one();
             }
             Ok(outcome)
@@ -51,7 +52,7 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
 
 fn ticket_of(outcome: &Outcome) -> Option<i64> {
     match outcome {
-        Outcome::Opened(t) | Outcome::Commented(t) => Some(t.0),
+        Outcome::Opened(t) | Outcome::Commented(t) | Outcome::Refused(t) => Some(t.0),
         _ => None,
     }
 }
@@ -130,11 +131,21 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     }
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
     let thread = Thread::resolve(mail.reply_address_ticket(), by_references, mail.subject_tag(&app.inbound));
-    let author = contact(app, &mut tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
     let existing = match thread.ticket {
         Some(t) if tx.ticket_exists(t).await? => Some(t),
         _ => None,
     };
+    // A staff member answering through their own signed reply address: commands and a
+    // reply, relayed. From anyone else, or any other way, it is a customer's mail.
+    if let Some(t) = existing.filter(|_| mail.staff_reply_address)
+        && staff::is_staff(app, &mut tx, &mail.from.address).await?
+    {
+        let outcome = from_staff(app, &mut tx, t, mail, &blobs).await?;
+        tx.set_outcome(fingerprint, outcome.as_str(), Some(t)).await?;
+        tx.commit().await?;
+        return Ok(outcome);
+    }
+    let author = contact(app, &mut tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
     // A subject tag is easy to copy: it files mail only for those already on the ticket.
     // A stranger's mail with a copied tag opens a ticket of its own.
     let existing = match (existing, thread.by) {
@@ -166,6 +177,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         }
         None => {
             let organisation_id = tx.contact_organisation(author).await?;
+            let assignee = route(app, &mut tx, origin.department).await?;
             let t = tx
                 .insert_ticket(&NewTicket {
                     subject: &inbound::clean_subject(&mail.subject),
@@ -174,6 +186,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
                     status: Status::Open,
                     priority: Priority::Medium,
                     department: origin.department,
+                    assignee: assignee.as_deref(),
                 })
                 .await?;
             tx.add_participant(t, author, "requester").await?;
@@ -195,19 +208,8 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
             message_id: mail.message_id.as_deref(),
         })
         .await?;
-    for (a, sha) in mail.attachments.iter().zip(&blobs) {
-        tx.insert_attachment(
-            comment_id,
-            &NewAttachment {
-                filename: &a.filename,
-                content_type: &a.content_type,
-                size: a.size as i64,
-                sha256: sha,
-                inline: a.inline,
-                content_id: a.content_id.as_deref(),
-            },
-        )
-        .await?;
+    for a in new_attachments(mail, &blobs) {
+        tx.insert_attachment(comment_id, &a).await?;
     }
     if let Some(t) = reopen {
         tx.set_ticket_status(t, Status::Open).await?;
@@ -215,6 +217,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         notify::status_change(app, &mut tx, t, &subject, "reopened", Status::Open).await?;
     }
     if let (Outcome::Opened(_), Some(old)) = (&outcome, follows_up) {
+        tx.set_follows_up(ticket, old).await?;
         let note = format!(
             "This mail answers ticket #{old}, which was finished more than {} days ago.",
             app.config.desk.reopen_days
@@ -235,20 +238,12 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         notify::acknowledge(app, &mut tx, ticket, mail).await?;
         notify::invite(app, &mut tx, ticket, author, mail).await?;
     }
-    let staff_sender = matches!(outcome, Outcome::Commented(_)) && tx.is_staff(mail.from.address.as_str()).await?;
     match outcome {
         Outcome::Opened(_) => {
             notify::staff_notice(app, &mut tx, ticket, "staff-new-ticket", mail).await?;
         }
-        // A staff member answering through the signed reply address of a notification:
-        // relayed to the customers from the support address. Anything else a staff address
-        // sends stays a comment (a forged From reaches no one).
-        Outcome::Commented(_) if staff_sender && thread.by == Some(ThreadBy::ReplyAddress) => {
-            let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
-            notify::staff_reply(app, &mut tx, ticket, &subject, &mail.from.address, &mail.reply).await?;
-        }
-        Outcome::Commented(_) if staff_sender => {}
         Outcome::Commented(_) => {
+            tx.start_awaiting(ticket).await?;
             notify::staff_notice(app, &mut tx, ticket, "staff-customer-reply", mail).await?;
             // The customer answered: a ticket waiting on them is open again.
             let waiting = tx.ticket_status(ticket).await?.is_some_and(|(s, _)| s == Status::WaitingOnCustomer.as_str());
@@ -261,6 +256,75 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     tx.set_outcome(fingerprint, outcome.as_str(), Some(ticket)).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Applies a staff member's mail that came through their own reply address: the commands
+/// at its top and its text, all or nothing. What does not fit is refused with a mail to
+/// them saying why, and nothing of it is applied.
+async fn from_staff(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    mail: &Interpretation,
+    blobs: &[String],
+) -> Result<Outcome, StoreError> {
+    let split = inbound::split_commands(&mail.reply);
+    let attachments = new_attachments(mail, blobs);
+    let act = staff::Act {
+        commands: split.commands,
+        body: &split.body,
+        message_id: mail.message_id.as_deref(),
+        display_name: mail.from.name.as_deref(),
+        attachments: &attachments,
+    };
+    let problems = if split.problems.is_empty() {
+        match staff::apply(app, tx, ticket, &mail.from.address, &act).await {
+            Ok(_) => {
+                if let Some(id) = &mail.message_id {
+                    tx.add_thread_id(id, ticket).await?;
+                }
+                return Ok(Outcome::Commented(ticket));
+            }
+            Err(StaffError::Store(e)) => return Err(e),
+            Err(StaffError::Invalid(problems)) => problems,
+            Err(e) => vec![e.to_string()],
+        }
+    } else {
+        split.problems
+    };
+    notify::command_error(app, tx, ticket, mail, &problems).await?;
+    Ok(Outcome::Refused(ticket))
+}
+
+/// The attachments of `mail` as stored, beside their blob names.
+fn new_attachments<'m>(mail: &'m Interpretation, blobs: &'m [String]) -> Vec<NewAttachment<'m>> {
+    mail.attachments
+        .iter()
+        .zip(blobs)
+        .map(|(a, sha)| NewAttachment {
+            filename: &a.filename,
+            content_type: &a.content_type,
+            size: a.size as i64,
+            sha256: sha,
+            inline: a.inline,
+            content_id: a.content_id.as_deref(),
+        })
+        .collect()
+}
+
+/// Who a new ticket of `department` is assigned to, by the department's `assign` rule.
+async fn route(app: &App, tx: &mut Tx, department: Option<&str>) -> Result<Option<String>, StoreError> {
+    let Some(d) = department.and_then(|d| app.config.department(d)) else { return Ok(None) };
+    match d.assign.trim() {
+        "" => Ok(None),
+        "round-robin" => {
+            let last = tx.last_assignee(&d.name).await?;
+            let at = last.and_then(|l| d.staff.iter().position(|s| s.as_str() == l));
+            let next = at.map_or(0, |i| (i + 1) % d.staff.len());
+            Ok(d.staff.get(next).map(|a| a.to_string()))
+        }
+        address => Ok(Some(address.to_lowercase())),
+    }
 }
 
 /// Adds a note only staff see.

@@ -1,69 +1,270 @@
-//! What staff do to tickets. For now: a public reply, relayed to the customers from the
-//! support address (so a staff member's own address never reaches them).
+//! What staff do to tickets: answer, note, change status and priority, assign, add and
+//! remove participants — from the CLI or by mail with `#commands`. Every action goes
+//! through [`apply`]: all of it is checked first and applied together, or nothing is.
+//! Customers get a staff member's words from the support address, never their address.
 
-use super::notify;
+use serde::Serialize;
+
+use super::{lifecycle, notify};
 use crate::App;
-use crate::domain::{EmailAddress, Status, TicketNumber};
-use crate::store::{NewComment, StoreError};
+use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
+use crate::inbound::{Assignee, Command};
+use crate::store::{NewAttachment, NewComment, StoreError, Tx};
 
-/// Why a staff action was refused.
+/// Why a staff action was refused; nothing was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {
     /// No such ticket.
     #[error("no ticket #{0}")]
     NoTicket(TicketNumber),
-    /// The reply is empty.
-    #[error("the reply is empty")]
+    /// Neither a command nor any text.
+    #[error("there is nothing to do: no command and no text")]
     Empty,
+    /// The actor is no staff member.
+    #[error("{0} is not a staff member")]
+    NotStaff(EmailAddress),
+    /// Commands that do not fit the ticket, one line each.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Sets the status of ticket `n` and tells its customers (a status notification, or a
-/// resolved one for resolved and closed). Setting the status it has changes nothing.
-pub async fn set_status(app: &App, n: TicketNumber, status: Status) -> Result<usize, StaffError> {
-    let mut tx = app.store.begin().await?;
-    let Some((current, _)) = tx.ticket_status(n).await? else {
-        return Err(StaffError::NoTicket(n));
-    };
-    if current == status.as_str() {
-        return Ok(0);
+/// One staff action on a ticket: commands, and text that becomes a comment.
+#[derive(Debug, Clone, Default)]
+pub struct Act<'a> {
+    /// The commands, applied in order.
+    pub commands: Vec<Command>,
+    /// The text: a public reply, or an internal note with [`Command::Note`]. May be empty.
+    pub body: &'a str,
+    /// The Message-ID of the mail it came in, if it came by mail.
+    pub message_id: Option<&'a str>,
+    /// The sender's display name in that mail, used when the staff table has none.
+    pub display_name: Option<&'a str>,
+    /// Files that came with it (already in the blob store); a public reply sends the
+    /// attached (not inline) ones along.
+    pub attachments: &'a [NewAttachment<'a>],
+}
+
+/// What an applied action did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Done {
+    /// Notifications queued.
+    pub queued: usize,
+    /// The status, when it changed.
+    pub status: Option<Status>,
+    /// Whether a comment was added.
+    pub commented: bool,
+}
+
+/// Whether `email` belongs to a staff member: added with `maildesk staff add`, or listed
+/// in a department of the config.
+pub async fn is_staff(app: &App, tx: &mut Tx, email: &EmailAddress) -> Result<bool, StoreError> {
+    if app.config.departments.iter().any(|d| d.staff.contains(email)) {
+        return Ok(true);
     }
-    let subject = tx.ticket_subject(n).await?.unwrap_or_default();
-    tx.set_ticket_status(n, status).await?;
-    let kind = if matches!(status, Status::Resolved | Status::Closed) { "resolved" } else { "status-change" };
-    let queued = notify::status_change(app, &mut tx, n, &subject, kind, status).await?;
+    Ok(tx.staff_member(email.as_str()).await?.is_some())
+}
+
+/// Applies `act` by `actor` on ticket `n` in its own transaction.
+pub async fn act(app: &App, n: TicketNumber, actor: &EmailAddress, act: &Act<'_>) -> Result<Done, StaffError> {
+    let mut tx = app.store.begin().await?;
+    if !is_staff(app, &mut tx, actor).await? {
+        return Err(StaffError::NotStaff(actor.clone()));
+    }
+    let done = apply(app, &mut tx, n, actor, act).await?;
     tx.commit().await?;
     app.outbox_wake.notify_one();
-    Ok(queued)
+    Ok(done)
 }
 
 /// Adds `author`'s public reply to ticket `n` and queues it to the customers, in one
 /// transaction. Returns how many notifications were queued.
 pub async fn reply(app: &App, n: TicketNumber, author: &EmailAddress, body: &str) -> Result<usize, StaffError> {
-    let body = body.trim();
-    if body.is_empty() {
+    if body.trim().is_empty() {
         return Err(StaffError::Empty);
     }
+    let action = Act { body: body.trim(), ..Act::default() };
+    Ok(act(app, n, author, &action).await?.queued)
+}
+
+/// Sets the status of ticket `n` and tells its customers (a status notification, or a
+/// resolved one for resolved and closed). Setting the status it has changes nothing; a
+/// move the lifecycle does not allow is refused.
+pub async fn set_status(app: &App, n: TicketNumber, status: Status) -> Result<usize, StaffError> {
     let mut tx = app.store.begin().await?;
-    let Some(subject) = tx.ticket_subject(n).await? else {
-        return Err(StaffError::NoTicket(n));
-    };
-    let author_id = tx.upsert_contact(author, "", None).await?;
-    tx.insert_comment(&NewComment {
-        ticket: n,
-        author_id: Some(author_id),
-        public: true,
-        body_text: body,
-        body_reply: body,
-        body_html: None,
-        message_id: None,
-    })
-    .await?;
-    tx.touch_ticket(n).await?;
-    let queued = notify::staff_reply(app, &mut tx, n, &subject, author, body).await?;
+    let action = Act { commands: vec![Command::Status(status)], ..Act::default() };
+    let done = apply(app, &mut tx, n, &app.config.desk.address, &action).await?;
     tx.commit().await?;
     app.outbox_wake.notify_one();
-    Ok(queued)
+    Ok(done.queued)
+}
+
+/// The ticket as the commands leave it, before anything is written.
+struct Plan {
+    status: Status,
+    priority: Priority,
+    assignee: Option<String>,
+    note: bool,
+    cc_add: Vec<EmailAddress>,
+    cc_remove: Vec<i64>,
+}
+
+/// Checks and applies `act` inside `tx`: every command is checked against the ticket
+/// first, and an [`StaffError::Invalid`] leaves the transaction untouched.
+pub(super) async fn apply(
+    app: &App,
+    tx: &mut Tx,
+    n: TicketNumber,
+    actor: &EmailAddress,
+    act: &Act<'_>,
+) -> Result<Done, StaffError> {
+    let Some(state) = tx.ticket_state(n).await? else { return Err(StaffError::NoTicket(n)) };
+    if act.commands.is_empty() && act.body.trim().is_empty() {
+        return Err(StaffError::Empty);
+    }
+    let was = Status::parse(&state.status).unwrap_or(Status::Open);
+    let old_priority = Priority::parse(&state.priority).unwrap_or(Priority::Medium);
+    let mut plan = Plan {
+        status: was,
+        priority: old_priority,
+        assignee: state.assignee.clone(),
+        note: false,
+        cc_add: Vec::new(),
+        cc_remove: Vec::new(),
+    };
+    let mut problems = Vec::new();
+    let ours = app.config.own_addresses();
+    for command in &act.commands {
+        match command {
+            Command::Status(_) | Command::Close => {
+                let to = if let Command::Status(s) = command { *s } else { Status::Closed };
+                if lifecycle::may_move(plan.status, to) {
+                    plan.status = to;
+                } else {
+                    problems.push(format!(
+                        "#status {to}: a {} ticket can only become {}",
+                        plan.status,
+                        lifecycle::next_statuses(plan.status).join(" or ")
+                    ));
+                }
+            }
+            Command::Priority(p) => plan.priority = *p,
+            Command::Assign(Assignee::Me) => plan.assignee = Some(actor.to_string()),
+            Command::Assign(Assignee::Nobody) => plan.assignee = None,
+            Command::Assign(Assignee::Address(a)) if is_staff(app, tx, a).await? => plan.assignee = Some(a.to_string()),
+            Command::Assign(Assignee::Address(a)) => problems.push(format!("#assign {a}: not a staff member")),
+            Command::Note => plan.note = true,
+            Command::CcAdd(a) if ours.contains(&a) => problems.push(format!("#cc add {a}: that is our own address")),
+            Command::CcAdd(a) => plan.cc_add.push(a.clone()),
+            Command::CcRemove(a) => match tx.contact_id(a.as_str()).await? {
+                Some(id) if id == state.requester_id => {
+                    problems.push(format!("#cc remove {a}: the requester stays on the ticket"))
+                }
+                Some(id) if tx.is_participant(n, id).await? => plan.cc_remove.push(id),
+                _ => problems.push(format!("#cc remove {a}: not on the ticket")),
+            },
+        }
+    }
+    let body = act.body.trim();
+    if plan.note && body.is_empty() {
+        problems.push("#note: there is no text below the commands to keep as a note".into());
+    }
+    if !problems.is_empty() {
+        return Err(StaffError::Invalid(problems));
+    }
+    write(app, tx, n, actor, act, &state.subject, was, old_priority, state.assignee.as_deref(), plan).await
+}
+
+/// Writes a checked plan and queues what it tells whom.
+#[allow(clippy::too_many_arguments)]
+async fn write(
+    app: &App,
+    tx: &mut Tx,
+    n: TicketNumber,
+    actor: &EmailAddress,
+    act: &Act<'_>,
+    subject: &str,
+    was: Status,
+    old_priority: Priority,
+    old_assignee: Option<&str>,
+    plan: Plan,
+) -> Result<Done, StaffError> {
+    let body = act.body.trim();
+    let member = tx.staff_member(actor.as_str()).await?;
+    let name = member.map(|m| m.name).filter(|n| !n.trim().is_empty()).or(act.display_name.map(str::to_string));
+    let mut done = Done::default();
+    if !body.is_empty() {
+        let author_id = tx.upsert_contact(actor, name.as_deref().unwrap_or_default(), None).await?;
+        let comment = tx
+            .insert_comment(&NewComment {
+                ticket: n,
+                author_id: Some(author_id),
+                public: !plan.note,
+                body_text: body,
+                body_reply: body,
+                body_html: None,
+                message_id: act.message_id,
+            })
+            .await?;
+        for a in act.attachments {
+            tx.insert_attachment(comment, a).await?;
+        }
+        tx.touch_ticket(n).await?;
+        done.commented = true;
+    }
+    let public_reply = !body.is_empty() && !plan.note;
+    if public_reply {
+        tx.stop_awaiting(n).await?;
+    }
+    if plan.status != was {
+        tx.set_ticket_status(n, plan.status).await?;
+        done.status = Some(plan.status);
+    }
+    if plan.priority != old_priority {
+        tx.set_ticket_priority(n, plan.priority).await?;
+    }
+    if plan.assignee.as_deref() != old_assignee {
+        tx.set_assignee(n, plan.assignee.as_deref()).await?;
+        if let Some(to) = plan.assignee.as_deref().filter(|a| *a != actor.as_str()) {
+            done.queued += notify::assigned(app, tx, n, to, actor, body).await?;
+        }
+    }
+    for address in &plan.cc_add {
+        let id = tx.upsert_contact(address, "", None).await?;
+        tx.add_participant(n, id, "cc").await?;
+    }
+    for id in &plan.cc_remove {
+        tx.remove_participant(n, *id).await?;
+    }
+    if public_reply {
+        let files: Vec<RelayedFile> = act
+            .attachments
+            .iter()
+            .filter(|a| !a.inline)
+            .map(|a| RelayedFile {
+                sha256: a.sha256.to_string(),
+                filename: a.filename.to_string(),
+                content_type: a.content_type.to_string(),
+            })
+            .collect();
+        let reply = notify::Reply { author: actor, name: name.as_deref(), body, status: done.status, files: &files };
+        done.queued += notify::staff_reply(app, tx, n, subject, &reply).await?;
+    } else if let Some(status) = done.status {
+        let kind = if !was.is_active() && status == Status::Open { "reopened" } else { lifecycle::notice_kind(status) };
+        done.queued += notify::status_change(app, tx, n, subject, kind, status).await?;
+    }
+    Ok(done)
+}
+
+/// A file sent along with a relayed reply: its bytes are in the blob store.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RelayedFile {
+    /// Blob name.
+    pub sha256: String,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
 }

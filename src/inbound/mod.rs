@@ -8,6 +8,7 @@ mod classify;
 mod html;
 mod parse;
 mod reply;
+mod commands;
 mod reply_address;
 mod thread;
 
@@ -18,6 +19,7 @@ use crate::domain::{EmailAddress, TicketNumber};
 pub use bounce::{Bounce, FailedRecipient};
 pub use classify::Auto;
 pub use reply::visible_reply;
+pub use commands::{Assignee, Command, Commands, split as split_commands};
 pub use reply_address::{ReplyAddress, ReplyAddresses};
 pub use thread::{Thread, ThreadBy, clean_subject};
 
@@ -145,6 +147,10 @@ pub struct Interpretation {
     /// MAC that does not match: noted on the ticket the mail opens, never followed.
     #[serde(skip)]
     pub forged_reference: Option<TicketNumber>,
+    /// Whether the mail came through a staff member's own reply address, signed for its
+    /// From: the only way commands are honoured.
+    #[serde(skip)]
+    pub staff_reply_address: bool,
 }
 
 impl Interpretation {
@@ -187,13 +193,15 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
     let reply_address = settings.reply_addresses.as_ref().and_then(|r| {
         let recipients = parsed.to.iter().chain(&parsed.cc).chain(&parsed.delivered_to);
-        let found: Vec<ReplyAddress> = recipients.filter_map(|a| r.check(a)).collect();
-        found.iter().find(|f| matches!(f, ReplyAddress::Valid(_))).or(found.first()).copied()
+        let found: Vec<ReplyAddress> = recipients.filter_map(|a| r.check(a, &parsed.from.address)).collect();
+        let staff = found.iter().find(|f| matches!(f, ReplyAddress::Staff(_)));
+        staff.or(found.iter().find(|f| matches!(f, ReplyAddress::Valid(_)))).or(found.first()).copied()
     });
-    let (valid_reply, forged_reference) = match reply_address {
-        Some(ReplyAddress::Valid(t)) => (Some(t), None),
-        Some(ReplyAddress::Forged(t)) => (None, Some(t)),
-        None => (None, None),
+    let (valid_reply, forged_reference, staff_reply_address) = match reply_address {
+        Some(ReplyAddress::Staff(t)) => (Some(t), None, true),
+        Some(ReplyAddress::Valid(t)) => (Some(t), None, false),
+        Some(ReplyAddress::Forged(t)) => (None, Some(t), false),
+        None => (None, None, false),
     };
     let mut mail = Interpretation {
         message_id: parsed.message_id,
@@ -213,6 +221,7 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         in_reply_to: parsed.in_reply_to,
         references: parsed.references,
         forged_reference,
+        staff_reply_address,
     };
     let own = thread::own_reference(mail.referenced_ids(), &settings.own_domain);
     mail.thread = Thread::resolve(valid_reply, own, tag);

@@ -23,7 +23,7 @@ pub use blobs::{Blobs, sha256_hex};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use staff::StaffRow;
-pub use tickets::{AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketRow};
+pub use tickets::{AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketFilter, TicketRow, TicketState};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,8 @@ pub struct NewOutboxRow<'a> {
     pub payload: &'a str,
     /// The From address, when not the desk's own (a department's address).
     pub sender: Option<&'a str>,
+    /// Files sent along, as JSON (see the `outbox.attachments` column).
+    pub attachments: Option<&'a str>,
 }
 
 /// A queued notification, as the sender reads it.
@@ -52,6 +54,8 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     /// The From address, when not the desk's own.
     pub sender: Option<String>,
+    /// Files sent along, as JSON: `[{"sha256", "filename", "content_type"}]`.
+    pub attachments: Option<String>,
 }
 
 impl Tx {
@@ -61,10 +65,10 @@ impl Tx {
         let refs = row.references.join(" ");
         Ok(on_tx!(self, c => sqlx::query_scalar(
                 "INSERT INTO outbox (kind, ticket_id, recipient, message_id, in_reply_to, refs, payload,
-                                     state, next_attempt_at, created_at, sender)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9) RETURNING id")
+                                     state, next_attempt_at, created_at, sender, attachments)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9, $10) RETURNING id")
             .bind(row.kind).bind(row.ticket.map(|t| t.0)).bind(row.recipient).bind(row.message_id)
-            .bind(row.in_reply_to).bind(&refs).bind(row.payload).bind(at).bind(row.sender)
+            .bind(row.in_reply_to).bind(&refs).bind(row.payload).bind(at).bind(row.sender).bind(row.attachments)
             .fetch_one(&mut **c).await?))
     }
 }
@@ -72,7 +76,7 @@ impl Tx {
 /// The columns of [`OutboxRow`]; `concat!` it with a WHERE or ORDER clause.
 macro_rules! outbox_select {
     () => {
-        "SELECT id, kind, ticket_id, recipient, message_id, in_reply_to, refs, payload, state, attempts, last_error, sender FROM outbox"
+        "SELECT id, kind, ticket_id, recipient, message_id, in_reply_to, refs, payload, state, attempts, last_error, sender, attachments FROM outbox"
     };
 }
 

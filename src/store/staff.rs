@@ -11,16 +11,20 @@ pub struct StaffRow {
     pub name: String,
     /// The department whose tickets they get; none means every department.
     pub department: Option<String>,
+    /// Which notifications they get: `all` of their departments, or only of tickets
+    /// `assigned` to them.
+    pub notify: String,
 }
 
 impl Store {
-    /// Adds a staff member (or updates name and department of an existing one).
-    pub async fn add_staff(&self, email: &str, name: &str, department: Option<&str>) -> Result<()> {
+    /// Adds a staff member (or updates name, department and preference of an existing one).
+    pub async fn add_staff(&self, email: &str, name: &str, department: Option<&str>, notify: &str) -> Result<()> {
         let at = now();
         on_pool!(self, p => sqlx::query(
-                "INSERT INTO staff (email, name, department, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (email) DO UPDATE SET name = excluded.name, department = excluded.department")
-            .bind(email).bind(name).bind(department).bind(at).execute(p).await?.rows_affected());
+                "INSERT INTO staff (email, name, department, created_at, notify) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (email) DO UPDATE SET name = excluded.name, department = excluded.department,
+                                                   notify = excluded.notify")
+            .bind(email).bind(name).bind(department).bind(at).bind(notify).execute(p).await?.rows_affected());
         Ok(())
     }
 
@@ -33,25 +37,24 @@ impl Store {
     /// Every staff member, by address.
     pub async fn list_staff(&self) -> Result<Vec<StaffRow>> {
         Ok(
-            on_pool!(self, p => sqlx::query_as::<_, StaffRow>("SELECT email, name, department FROM staff ORDER BY email")
+            on_pool!(self, p => sqlx::query_as::<_, StaffRow>("SELECT email, name, department, notify FROM staff ORDER BY email")
             .fetch_all(p).await?),
         )
     }
 }
 
 impl Tx {
-    /// The staff who get notifications about tickets of `department` (those of every
-    /// department included).
-    pub async fn staff_for(&mut self, department: Option<&str>) -> Result<Vec<String>> {
-        Ok(on_tx!(self, c => sqlx::query_scalar(
-                "SELECT email FROM staff WHERE department IS NULL OR department = $1 ORDER BY email")
-            .bind(department).fetch_all(&mut **c).await?))
+    /// Every staff member added with `maildesk staff add`, by address.
+    pub async fn staff_members(&mut self) -> Result<Vec<StaffRow>> {
+        Ok(on_tx!(self, c => sqlx::query_as::<_, StaffRow>(
+                "SELECT email, name, department, notify FROM staff ORDER BY email")
+            .fetch_all(&mut **c).await?))
     }
 
-    /// Whether `email` belongs to a staff member.
-    pub async fn is_staff(&mut self, email: &str) -> Result<bool> {
-        let found: Option<String> = on_tx!(self, c => sqlx::query_scalar("SELECT email FROM staff WHERE email = $1")
-            .bind(email).fetch_optional(&mut **c).await?);
-        Ok(found.is_some())
+    /// The staff member with address `email`, if there is one in the table.
+    pub async fn staff_member(&mut self, email: &str) -> Result<Option<StaffRow>> {
+        Ok(on_tx!(self, c => sqlx::query_as::<_, StaffRow>(
+                "SELECT email, name, department, notify FROM staff WHERE email = $1")
+            .bind(email).fetch_optional(&mut **c).await?))
     }
 }

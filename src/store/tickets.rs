@@ -19,6 +19,8 @@ pub struct NewTicket<'a> {
     pub priority: Priority,
     /// The department it belongs to, if known.
     pub department: Option<&'a str>,
+    /// The staff member it is assigned to, if any.
+    pub assignee: Option<&'a str>,
 }
 
 /// A comment to add to a ticket.
@@ -82,6 +84,51 @@ pub struct TicketRow {
     pub updated_at: i64,
     /// Number of comments.
     pub comment_count: i64,
+    /// The staff member it is assigned to.
+    pub assignee: Option<String>,
+    /// When the status last changed, Unix seconds.
+    pub status_changed_at: Option<i64>,
+    /// Since when a customer has waited for an answer, Unix seconds; none when answered.
+    pub awaiting_since: Option<i64>,
+    /// The older ticket this one follows up.
+    pub follows_up: Option<i64>,
+}
+
+/// Which tickets a list shows; every filter given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this department.
+    pub department: Option<String>,
+    /// Only tickets assigned to this address (`Some(None)`: unassigned ones).
+    pub assignee: Option<Option<String>>,
+    /// Only tickets this address asked (as requester).
+    pub requester: Option<String>,
+    /// Only tickets past their response target: the target in seconds per priority
+    /// (low, medium, high, urgent; none: no target), measured at `now`.
+    pub overdue: Option<([Option<i64>; 4], i64)>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// What desk needs to know of a ticket to change it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketState {
+    /// Its subject.
+    pub subject: String,
+    /// Status text.
+    pub status: String,
+    /// Priority text.
+    pub priority: String,
+    /// Assigned staff member.
+    pub assignee: Option<String>,
+    /// Its department.
+    pub department: Option<String>,
+    /// The requester's contact id.
+    pub requester_id: i64,
+    /// When the status last changed.
+    pub status_changed_at: i64,
 }
 
 /// A comment as the detail view shows it.
@@ -128,7 +175,8 @@ macro_rules! ticket_select {
         "SELECT t.id, t.subject, t.status, t.priority,
             c.email AS requester_email, c.name AS requester_name, o.name AS organisation, t.department,
             t.created_at, t.updated_at,
-            (SELECT COUNT(*) FROM comments m WHERE m.ticket_id = t.id) AS comment_count
+            (SELECT COUNT(*) FROM comments m WHERE m.ticket_id = t.id) AS comment_count,
+            t.assignee, t.status_changed_at, t.awaiting_since, t.follows_up
          FROM tickets t
          JOIN contacts c ON c.id = t.requester_id
          LEFT JOIN organisations o ON o.id = t.organisation_id"
@@ -180,10 +228,11 @@ impl Tx {
     pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<TicketNumber> {
         let at = now();
         let id: i64 = on_tx!(self, c => sqlx::query_scalar(
-                "INSERT INTO tickets (subject, status, priority, requester_id, organisation_id, department, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
+                "INSERT INTO tickets (subject, status, priority, requester_id, organisation_id, department, created_at,
+                                      updated_at, status_changed_at, awaiting_since, assignee)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, $7, $8) RETURNING id")
             .bind(t.subject).bind(t.status.as_str()).bind(t.priority.as_str())
-            .bind(t.requester_id).bind(t.organisation_id).bind(t.department).bind(at)
+            .bind(t.requester_id).bind(t.organisation_id).bind(t.department).bind(at).bind(t.assignee)
             .fetch_one(&mut **c).await?);
         Ok(TicketNumber(id))
     }
@@ -244,8 +293,45 @@ impl Tx {
 impl Store {
     /// Tickets, newest first, at most `limit`.
     pub async fn list_tickets(&self, limit: i64) -> Result<Vec<TicketRow>> {
-        const SQL: &str = concat!(ticket_select!(), " ORDER BY t.id DESC LIMIT $1");
-        Ok(on_pool!(self, p => sqlx::query_as::<_, TicketRow>(SQL).bind(limit).fetch_all(p).await?))
+        self.find_tickets(&TicketFilter { limit, ..TicketFilter::default() }).await
+    }
+
+    /// The tickets `filter` lets through, newest first.
+    pub async fn find_tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketRow>> {
+        // One statement for every combination: a filter left out binds NULL and holds.
+        const SQL: &str = concat!(
+            ticket_select!(),
+            " WHERE ($1 IS NULL OR t.status = $1)
+                AND ($2 IS NULL OR t.department = $2)
+                AND ($3 = 0 OR ($4 IS NULL AND t.assignee IS NULL) OR t.assignee = $4)
+                AND ($5 IS NULL OR c.email = $5)
+                AND ($6 = 0 OR (t.status IN ('open', 'in-progress') AND t.awaiting_since IS NOT NULL AND
+                     t.awaiting_since < $7 - CASE t.priority WHEN 'low' THEN $8 WHEN 'medium' THEN $9
+                                                             WHEN 'high' THEN $10 ELSE $11 END))
+              ORDER BY t.id DESC LIMIT $12"
+        );
+        let (targets, at) = filter.overdue.unwrap_or(([None; 4], 0));
+        // No target: a span no wait reaches.
+        let target = |i: usize| targets[i].unwrap_or(i64::MAX / 4);
+        let assignee = filter.assignee.clone();
+        Ok(on_pool!(self, p => sqlx::query_as::<_, TicketRow>(SQL)
+            .bind(filter.status.map(|s| s.as_str())).bind(filter.department.as_deref())
+            .bind(i64::from(assignee.is_some())).bind(assignee.clone().flatten())
+            .bind(filter.requester.as_deref())
+            .bind(i64::from(filter.overdue.is_some())).bind(at)
+            .bind(target(0)).bind(target(1)).bind(target(2)).bind(target(3))
+            .bind(filter.limit)
+            .fetch_all(p).await?))
+    }
+
+    /// Resolved tickets whose status has not changed since `before`, oldest first, at most
+    /// `limit`.
+    pub async fn resolved_before(&self, before: i64, limit: i64) -> Result<Vec<TicketNumber>> {
+        let ids: Vec<i64> = on_pool!(self, p => sqlx::query_scalar(
+                "SELECT id FROM tickets WHERE status = 'resolved' AND status_changed_at <= $1
+                 ORDER BY status_changed_at LIMIT $2")
+            .bind(before).bind(limit).fetch_all(p).await?);
+        Ok(ids.into_iter().map(TicketNumber).collect())
     }
 
     /// One ticket, if it exists.
@@ -317,16 +403,86 @@ impl Tx {
 impl Tx {
     /// The status of ticket `n` and when it last changed (Unix seconds), if it exists.
     pub async fn ticket_status(&mut self, n: TicketNumber) -> Result<Option<(String, i64)>> {
-        Ok(on_tx!(self, c => sqlx::query_as::<_, (String, i64)>("SELECT status, updated_at FROM tickets WHERE id = $1")
+        Ok(on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
+                "SELECT status, COALESCE(status_changed_at, updated_at) FROM tickets WHERE id = $1")
+            .bind(n.0).fetch_optional(&mut **c).await?))
+    }
+
+    /// What desk needs to change ticket `n`, if it exists.
+    pub async fn ticket_state(&mut self, n: TicketNumber) -> Result<Option<TicketState>> {
+        Ok(on_tx!(self, c => sqlx::query_as::<_, TicketState>(
+                "SELECT subject, status, priority, assignee, department, requester_id,
+                        COALESCE(status_changed_at, updated_at) AS status_changed_at
+                 FROM tickets WHERE id = $1")
             .bind(n.0).fetch_optional(&mut **c).await?))
     }
 
     /// Sets the status of ticket `n`.
     pub async fn set_ticket_status(&mut self, n: TicketNumber, status: Status) -> Result<()> {
         let at = now();
-        on_tx!(self, c => sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3")
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET status = $1, updated_at = $2, status_changed_at = $2 WHERE id = $3")
             .bind(status.as_str()).bind(at).bind(n.0).execute(&mut **c).await?.rows_affected());
         Ok(())
+    }
+
+    /// Sets the priority of ticket `n`.
+    pub async fn set_ticket_priority(&mut self, n: TicketNumber, priority: Priority) -> Result<()> {
+        let at = now();
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET priority = $1, updated_at = $2 WHERE id = $3")
+            .bind(priority.as_str()).bind(at).bind(n.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Assigns ticket `n` to `assignee` (none: unassigned).
+    pub async fn set_assignee(&mut self, n: TicketNumber, assignee: Option<&str>) -> Result<()> {
+        let at = now();
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET assignee = $1, updated_at = $2 WHERE id = $3")
+            .bind(assignee).bind(at).bind(n.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Records that a customer wrote: the wait for an answer starts now unless it runs
+    /// already.
+    pub async fn start_awaiting(&mut self, n: TicketNumber) -> Result<()> {
+        let at = now();
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET awaiting_since = COALESCE(awaiting_since, $1) WHERE id = $2")
+            .bind(at).bind(n.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Records that staff answered the customers: no one is waiting.
+    pub async fn stop_awaiting(&mut self, n: TicketNumber) -> Result<()> {
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET awaiting_since = NULL WHERE id = $1")
+            .bind(n.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Links ticket `n` to the older ticket it follows up.
+    pub async fn set_follows_up(&mut self, n: TicketNumber, old: TicketNumber) -> Result<()> {
+        on_tx!(self, c => sqlx::query("UPDATE tickets SET follows_up = $1 WHERE id = $2")
+            .bind(old.0).bind(n.0).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// The assignee of the department's most recently assigned ticket, for round-robin.
+    pub async fn last_assignee(&mut self, department: &str) -> Result<Option<String>> {
+        Ok(on_tx!(self, c => sqlx::query_scalar(
+                "SELECT assignee FROM tickets WHERE department = $1 AND assignee IS NOT NULL ORDER BY id DESC LIMIT 1")
+            .bind(department).fetch_optional(&mut **c).await?))
+    }
+
+    /// The id of the contact with `email`, if known.
+    pub async fn contact_id(&mut self, email: &str) -> Result<Option<i64>> {
+        Ok(on_tx!(self, c => sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1")
+            .bind(email).fetch_optional(&mut **c).await?))
+    }
+
+    /// Takes a cc participant off ticket `n` (never the requester); returns whether one was.
+    pub async fn remove_participant(&mut self, n: TicketNumber, contact_id: i64) -> Result<bool> {
+        let removed = on_tx!(self, c => sqlx::query(
+                "DELETE FROM ticket_participants WHERE ticket_id = $1 AND contact_id = $2 AND role <> 'requester'")
+            .bind(n.0).bind(contact_id).execute(&mut **c).await?.rows_affected());
+        Ok(removed == 1)
     }
 }
 
