@@ -13,6 +13,9 @@ use tracing::{info, warn};
 use crate::outbound::{self, Transport};
 use crate::{App, portal, sources};
 
+/// How often time-driven rules run (resolved tickets closing themselves).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
 /// How long tasks get to finish after shutdown is signalled.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -27,6 +30,7 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, transport: Transp
         tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
     }
     tracker.spawn(outbound::run(app.clone(), transport, shutdown.clone()));
+    tracker.spawn(crate::desk::lifecycle::run_housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));
     if let Some(listener) = listener {
         if let Ok(addr) = listener.local_addr() {
             info!(%addr, "portal listening");

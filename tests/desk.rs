@@ -373,6 +373,9 @@ on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_add
     let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
     t.flush_outbox().await;
     let staff = maildesk::domain::EmailAddress::parse("agent.smith@staff.example").unwrap();
+    let not_yet = maildesk::desk::staff::reply(&t.app, n, &staff, "Please restart the client.").await;
+    assert!(not_yet.is_err(), "only staff members reply");
+    t.store().add_staff("agent.smith@staff.example", "Agent Smith", None, "all").await.unwrap();
     let queued = maildesk::desk::staff::reply(&t.app, n, &staff, "Please restart the client.").await.unwrap();
     assert_eq!(queued, 2);
     let sent = t.flush_outbox().await;
@@ -381,7 +384,7 @@ on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_add
     recipients.sort();
     assert_eq!(recipients, ["jane@example.com", "tom@example.com"]);
     for r in &replies {
-        assert!(header(r, "From").unwrap().contains("support@helpdesk.example"), "{r}");
+        assert_eq!(header(r, "From"), Some("\"Agent Smith (Support)\" <support@helpdesk.example>"), "{r}");
         assert!(!r.contains("agent.smith"), "the staff address never reaches customers");
         assert_eq!(header(r, "Auto-Submitted"), None, "a person wrote it");
         assert_eq!(header(r, "Subject"), Some(format!("Re: [Support #{n}] VPN down").as_str()));
@@ -462,8 +465,8 @@ on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
 
 on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department, |db| {
     let t = TestApp::new(db).await;
-    t.store().add_staff("all@staff.example", "Ann", None).await.unwrap();
-    t.store().add_staff("billing@staff.example", "Bob", Some("billing")).await.unwrap();
+    t.store().add_staff("all@staff.example", "Ann", None, "all").await.unwrap();
+    t.store().add_staff("billing@staff.example", "Bob", Some("billing"), "all").await.unwrap();
     let origin = maildesk::desk::Origin { source: "test", department: Some("billing") };
     let raw = mail("jane@example.com", "Refund", Some("rf1@example.com"), "", "Please refund.");
     let Outcome::Opened(n) = receive(&t.app, &raw, origin).await.unwrap() else { panic!() };
@@ -494,7 +497,8 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
         String::from_utf8(sent.iter().find(|m| m.recipient == "billing@staff.example").unwrap().bytes.clone()).unwrap();
     assert!(notice.contains("Please refund.") && notice.contains("jane@example.com"));
     assert_eq!(header(&notice, "Auto-Submitted"), Some("auto-generated"));
-    // A staff member's own mail on the ticket is not a customer reply.
+    // A staff member's mail that did not come through their own reply address is taken
+    // like a customer's: the other staff hear of it, the customers do not.
     let own = mail(
         "all@staff.example",
         &format!("Re: [Support #{n}] Refund"),
@@ -503,7 +507,9 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
         "On it.",
     );
     assert_eq!(receive(&t.app, &own, "test").await.unwrap(), Outcome::Commented(n));
-    assert_eq!(t.flush_outbox().await.len(), sent.len());
+    let after = t.flush_outbox().await;
+    let new: Vec<&str> = after[sent.len()..].iter().map(|m| m.recipient.as_str()).collect();
+    assert_eq!(new, ["billing@staff.example"]);
     assert!(t.store().remove_staff("billing@staff.example").await.unwrap());
     assert_eq!(t.store().list_staff().await.unwrap().len(), 1);
 });
@@ -597,7 +603,7 @@ on_both!(templates_are_overridden_from_the_configured_folder, |db| {
 
 on_both!(a_staff_reply_by_mail_through_the_signed_address_is_relayed_and_hides_the_staff_address, |db| {
     let t = TestApp::new(db).await;
-    t.store().add_staff("agent@staff.example", "Agnes", None).await.unwrap();
+    t.store().add_staff("agent@staff.example", "Agnes", None, "all").await.unwrap();
     let raw = mail("jane@example.com", "Router", Some("rt1@example.com"), "", "It blinks red.");
     let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
     let sent = t.flush_outbox().await;

@@ -1,17 +1,19 @@
-//! `maildesk ticket list|show`: tickets for people (aligned text) and tools (`--json`).
+//! `maildesk ticket …`: tickets for people (aligned text) and tools (`--json`), and the
+//! staff actions on them — the same rules as `#commands` by mail.
 
 use clap::Subcommand;
 use serde::Serialize;
 
 use crate::App;
 use crate::config::Config;
-use crate::desk::staff;
-use crate::domain::{EmailAddress, Status, TicketNumber};
-use crate::store::{AttachmentRow, CommentRow, Store, StoreError, TicketRow};
+use crate::desk::staff::{self, Act};
+use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
+use crate::inbound::{Assignee, Command};
+use crate::store::{AttachmentRow, CommentRow, Store, StoreError, TicketFilter, TicketRow};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum TicketCommand {
-    /// List tickets, newest first.
+    /// List tickets, newest first; every filter given must hold.
     List {
         /// Print JSON.
         #[arg(long)]
@@ -19,9 +21,33 @@ pub(super) enum TicketCommand {
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this department.
+        #[arg(long)]
+        department: Option<String>,
+        /// Only tickets assigned to this address (`nobody`: unassigned ones).
+        #[arg(long)]
+        assignee: Option<String>,
+        /// Only tickets this address asked.
+        #[arg(long)]
+        requester: Option<String>,
+        /// Only tickets whose customer has waited longer than their priority's response
+        /// target (desk.response_hours).
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// Show one ticket with its conversation (internal notes marked).
+    Show {
+        /// The ticket number.
+        number: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Answer a ticket as staff: a public comment mailed to its customers from the support
-    /// address.
+    /// address, with the staff member's name but never their address.
     Reply {
         /// The ticket number.
         number: i64,
@@ -32,21 +58,68 @@ pub(super) enum TicketCommand {
         #[arg(long)]
         body: String,
     },
+    /// Add an internal note, never sent to customers.
+    Note {
+        /// The ticket number.
+        number: i64,
+        /// The staff member's address.
+        #[arg(long)]
+        from: String,
+        /// The note; `-` reads it from standard input.
+        #[arg(long)]
+        body: String,
+    },
     /// Change a ticket's status (open, in-progress, waiting-on-customer, waiting-on-vendor,
-    /// resolved, closed, cancelled); its customers are told.
+    /// resolved, closed, cancelled) as the lifecycle allows; its customers are told.
     Status {
         /// The ticket number.
         number: i64,
         /// The new status.
         status: String,
+        /// The staff member acting (default: the admin).
+        #[arg(long)]
+        by: Option<String>,
     },
-    /// Show one ticket with its conversation.
-    Show {
+    /// Change a ticket's priority (low, medium, high, urgent).
+    Priority {
         /// The ticket number.
         number: i64,
-        /// Print JSON.
+        /// The new priority.
+        priority: String,
+        /// The staff member acting (default: the admin).
         #[arg(long)]
-        json: bool,
+        by: Option<String>,
+    },
+    /// Assign a ticket to a staff member (`nobody` to unassign); they are told.
+    Assign {
+        /// The ticket number.
+        number: i64,
+        /// The staff member's address, or `nobody`.
+        assignee: String,
+        /// The staff member acting (default: the admin).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Close a ticket; its customers are told.
+    Close {
+        /// The ticket number.
+        number: i64,
+        /// The staff member acting (default: the admin).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Add or remove a participant (cc) of a ticket.
+    Cc {
+        /// The ticket number.
+        number: i64,
+        /// `add` or `remove`.
+        #[arg(value_parser = ["add", "remove"])]
+        action: String,
+        /// The participant's address.
+        email: String,
+        /// The staff member acting (default: the admin).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -55,6 +128,9 @@ pub(super) enum TicketCommand {
 struct TicketDetail {
     #[serde(flatten)]
     ticket: TicketRow,
+    /// When the customer's wait passes the response target (Unix seconds), if they wait.
+    due_at: Option<i64>,
+    overdue: bool,
     participants: Vec<Participant>,
     comments: Vec<CommentRow>,
     attachments: Vec<AttachmentRow>,
@@ -66,70 +142,98 @@ struct Participant {
     role: String,
 }
 
+/// Why a command line was refused before anything ran.
+struct Usage(String);
+
 pub(super) async fn run(config: Config, command: TicketCommand) -> i32 {
     let app = match super::open(config).await {
         Ok(app) => app,
         Err(code) => return code,
     };
-    let result = match command {
-        TicketCommand::List { json, limit } => list(&app, json, limit).await,
-        TicketCommand::Show { number, json } => show(&app, TicketNumber(number), json).await,
-        TicketCommand::Status { number, status } => {
-            let status = match Status::parse(&status) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("maildesk: {e}");
-                    return super::EXIT_USAGE;
-                }
-            };
-            return match staff::set_status(&app, TicketNumber(number), status).await {
-                Ok(queued) => {
-                    eprintln!("maildesk: ticket #{number} is {status}; {queued} notification(s) queued");
-                    0
-                }
-                Err(e) => {
-                    eprintln!("maildesk: {e}");
-                    super::EXIT_FAILURE
-                }
-            };
-        }
-        TicketCommand::Reply { number, from, body } => {
-            let code = reply(&app, TicketNumber(number), &from, &body).await;
-            return code;
-        }
-    };
-    app.store.close().await;
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("maildesk: {e}");
-            super::EXIT_FAILURE
-        }
-    }
-}
-
-async fn reply(app: &App, n: TicketNumber, from: &str, body: &str) -> i32 {
-    let author = match EmailAddress::parse(from) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("maildesk: --from: {e}");
-            return super::EXIT_USAGE;
-        }
-    };
-    let body = if body == "-" {
-        match super::read_input(None) {
-            Ok(raw) => String::from_utf8_lossy(&raw).into_owned(),
-            Err(e) => {
-                eprintln!("maildesk: {e}");
-                return super::EXIT_FAILURE;
+    let code = match command {
+        TicketCommand::List { json, limit, status, department, assignee, requester, overdue } => {
+            match filter(&app, limit, status, department, assignee, requester, overdue) {
+                Ok(filter) => report(list(&app, json, &filter).await),
+                Err(Usage(e)) => usage(&e),
             }
         }
-    } else {
-        body.to_string()
+        TicketCommand::Show { number, json } => report(show(&app, TicketNumber(number), json).await),
+        other => match action(&app, other) {
+            Ok((n, actor, commands, body)) => perform(&app, n, &actor, commands, &body).await,
+            Err(Usage(e)) => usage(&e),
+        },
     };
-    match staff::reply(app, n, &author, &body).await {
-        Ok(queued) => {
-            eprintln!("maildesk: replied on ticket #{n}; {queued} notification(s) queued");
+    app.store.close().await;
+    code
+}
+
+fn usage(message: &str) -> i32 {
+    eprintln!("maildesk: {message}");
+    super::EXIT_USAGE
+}
+
+fn report(result: Result<i32, StoreError>) -> i32 {
+    result.unwrap_or_else(|e| {
+        eprintln!("maildesk: {e}");
+        super::EXIT_FAILURE
+    })
+}
+
+fn address(option: &str, text: &str) -> Result<EmailAddress, Usage> {
+    EmailAddress::parse(text).map_err(|e| Usage(format!("{option}: {e}")))
+}
+
+/// The ticket, actor, commands and text of an action command.
+fn action(app: &App, command: TicketCommand) -> Result<(TicketNumber, EmailAddress, Vec<Command>, String), Usage> {
+    let admin = |by: Option<String>| match by {
+        Some(by) => address("--by", &by),
+        None => Ok(app.config.desk.address.clone()),
+    };
+    let body = |body: String| {
+        if body != "-" {
+            return Ok(body);
+        }
+        super::read_input(None).map(|raw| String::from_utf8_lossy(&raw).into_owned()).map_err(Usage)
+    };
+    Ok(match command {
+        TicketCommand::Reply { number, from, body: text } => {
+            (TicketNumber(number), address("--from", &from)?, Vec::new(), body(text)?)
+        }
+        TicketCommand::Note { number, from, body: text } => {
+            (TicketNumber(number), address("--from", &from)?, vec![Command::Note], body(text)?)
+        }
+        TicketCommand::Status { number, status, by } => {
+            let status = Status::parse(&status).map_err(|e| Usage(e.to_string()))?;
+            (TicketNumber(number), admin(by)?, vec![Command::Status(status)], String::new())
+        }
+        TicketCommand::Priority { number, priority, by } => {
+            let priority = Priority::parse(&priority).map_err(|e| Usage(e.to_string()))?;
+            (TicketNumber(number), admin(by)?, vec![Command::Priority(priority)], String::new())
+        }
+        TicketCommand::Assign { number, assignee, by } => {
+            let to = match assignee.to_lowercase().as_str() {
+                "nobody" | "none" => Assignee::Nobody,
+                _ => Assignee::Address(address("assignee", &assignee)?),
+            };
+            (TicketNumber(number), admin(by)?, vec![Command::Assign(to)], String::new())
+        }
+        TicketCommand::Close { number, by } => (TicketNumber(number), admin(by)?, vec![Command::Close], String::new()),
+        TicketCommand::Cc { number, action, email, by } => {
+            let email = address("email", &email)?;
+            let command = if action == "add" { Command::CcAdd(email) } else { Command::CcRemove(email) };
+            (TicketNumber(number), admin(by)?, vec![command], String::new())
+        }
+        TicketCommand::List { .. } | TicketCommand::Show { .. } => unreachable!("not an action"),
+    })
+}
+
+/// Runs one staff action and says what it did.
+async fn perform(app: &App, n: TicketNumber, actor: &EmailAddress, commands: Vec<Command>, body: &str) -> i32 {
+    let act = Act { commands, body: body.trim(), ..Act::default() };
+    match staff::act(app, n, actor, &act).await {
+        Ok(done) => {
+            let status = done.status.map(|s| format!("; it is {s}")).unwrap_or_default();
+            eprintln!("maildesk: ticket #{n} changed{status}; {} notification(s) queued", done.queued);
             0
         }
         Err(e) => {
@@ -139,27 +243,80 @@ async fn reply(app: &App, n: TicketNumber, from: &str, body: &str) -> i32 {
     }
 }
 
-async fn list(app: &App, json: bool, limit: i64) -> Result<i32, StoreError> {
-    let tickets = app.store.list_tickets(limit.clamp(1, 100_000)).await?;
+fn filter(
+    app: &App,
+    limit: i64,
+    status: Option<String>,
+    department: Option<String>,
+    assignee: Option<String>,
+    requester: Option<String>,
+    overdue: bool,
+) -> Result<TicketFilter, Usage> {
+    let status = status.map(|s| Status::parse(&s).map_err(|e| Usage(e.to_string()))).transpose()?;
+    let assignee = match assignee.as_deref().map(str::to_lowercase).as_deref() {
+        None => None,
+        Some("nobody" | "none") => Some(None),
+        Some(a) => Some(Some(address("--assignee", a)?.to_string())),
+    };
+    let requester = requester.map(|r| address("--requester", &r).map(|a| a.to_string())).transpose()?;
+    let hours = &app.config.desk.response_hours;
+    let targets = [Priority::Low, Priority::Medium, Priority::High, Priority::Urgent].map(|p| hours.secs(p));
+    Ok(TicketFilter {
+        status,
+        department,
+        assignee,
+        requester,
+        overdue: overdue.then(|| (targets, crate::store::now())),
+        limit: limit.clamp(1, 100_000),
+    })
+}
+
+/// When the customer's wait on `t` passes its response target, if they wait and the
+/// ticket is one staff must act on.
+fn due_at(app: &App, t: &TicketRow) -> Option<i64> {
+    let status = Status::parse(&t.status).ok()?;
+    if !matches!(status, Status::Open | Status::InProgress) {
+        return None;
+    }
+    let target = app.config.desk.response_hours.secs(Priority::parse(&t.priority).ok()?)?;
+    Some(t.awaiting_since?.saturating_add(target))
+}
+
+async fn list(app: &App, json: bool, filter: &TicketFilter) -> Result<i32, StoreError> {
+    let tickets = app.store.find_tickets(filter).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&tickets).unwrap_or_default());
         return Ok(0);
     }
-    println!("{:>6}  {:<20}  {:<8}  {:>8}  {:<30}  SUBJECT", "#", "STATUS", "PRIORITY", "COMMENTS", "REQUESTER");
+    let now = crate::store::now();
+    println!(
+        "{:>6}  {:<20}  {:<8}  {:>8}  {:<30}  {:<24}  SUBJECT",
+        "#", "STATUS", "PRIORITY", "COMMENTS", "REQUESTER", "ASSIGNEE"
+    );
     for t in &tickets {
+        let late = if due_at(app, t).is_some_and(|d| d < now) { " (overdue)" } else { "" };
         println!(
-            "{:>6}  {:<20}  {:<8}  {:>8}  {:<30}  {}",
-            t.id, t.status, t.priority, t.comment_count, t.requester_email, t.subject
+            "{:>6}  {:<20}  {:<8}  {:>8}  {:<30}  {:<24}  {}{late}",
+            t.id,
+            t.status,
+            t.priority,
+            t.comment_count,
+            t.requester_email,
+            t.assignee.as_deref().unwrap_or("-"),
+            t.subject
         );
     }
     Ok(0)
 }
 
-async fn detail(store: &Store, n: TicketNumber) -> Result<Option<TicketDetail>, StoreError> {
+async fn detail(app: &App, store: &Store, n: TicketNumber) -> Result<Option<TicketDetail>, StoreError> {
     let Some(ticket) = store.ticket(n).await? else { return Ok(None) };
     let participants =
         store.participants(n).await?.into_iter().map(|(email, role)| Participant { email, role }).collect();
+    let due_at = due_at(app, &ticket);
     Ok(Some(TicketDetail {
+        overdue: due_at.is_some_and(|d| d < crate::store::now()),
+        due_at,
         ticket,
         participants,
         comments: store.comments(n).await?,
@@ -168,7 +325,7 @@ async fn detail(store: &Store, n: TicketNumber) -> Result<Option<TicketDetail>, 
 }
 
 async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError> {
-    let Some(d) = detail(&app.store, n).await? else {
+    let Some(d) = detail(app, &app.store, n).await? else {
         eprintln!("maildesk: no ticket #{n}");
         return Ok(super::EXIT_FAILURE);
     };
@@ -178,7 +335,17 @@ async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError>
     }
     let t = &d.ticket;
     println!("Ticket #{}: {}", t.id, t.subject);
-    println!("Status: {}   Priority: {}", t.status, t.priority);
+    println!("Status: {}   Priority: {}   Assignee: {}", t.status, t.priority, t.assignee.as_deref().unwrap_or("-"));
+    if let Some(department) = &t.department {
+        println!("Department: {department}");
+    }
+    if let Some(due) = d.due_at {
+        let late = if d.overdue { " (overdue)" } else { "" };
+        println!("Answer due: {}{late}", unix_time(due));
+    }
+    if let Some(old) = t.follows_up {
+        println!("Follows up: #{old}");
+    }
     println!(
         "Requester: {} {}",
         t.requester_email,
@@ -188,11 +355,21 @@ async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError>
         println!("Cc: {}", p.email);
     }
     for c in &d.comments {
-        println!("\n--- comment {} from {} ---", c.id, c.author_email.as_deref().unwrap_or("(unknown)"));
+        let kind = if c.public { "comment" } else { "internal note" };
+        println!("\n--- {kind} {} from {} ---", c.id, c.author_email.as_deref().unwrap_or("(maildesk)"));
         println!("{}", c.body_reply);
         for a in d.attachments.iter().filter(|a| a.comment_id == c.id) {
             println!("[attachment: {} ({}, {} bytes)]", a.filename, a.content_type, a.size);
         }
     }
     Ok(0)
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
+fn unix_time(secs: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| secs.to_string())
 }

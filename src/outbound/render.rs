@@ -4,10 +4,13 @@
 use askama::Template;
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 
 use crate::App;
-use crate::desk::{AcknowledgementData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
+use crate::desk::{
+    AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData, staff::RelayedFile,
+};
 use crate::store::OutboxRow;
 
 /// Why a row cannot be rendered; it will not get better by retrying.
@@ -173,6 +176,38 @@ kind_templates!(
     "mail/staff-customer-reply/body.html"
 );
 
+kind_templates!(
+    StatusData,
+    AutoClosedSubject,
+    AutoClosedText,
+    AutoClosedHtml,
+    "mail/auto-closed/subject.txt",
+    "mail/auto-closed/body.txt",
+    "mail/auto-closed/body.html"
+);
+kind_templates!(
+    StaffNoticeData,
+    AssignedSubject,
+    AssignedText,
+    AssignedHtml,
+    "mail/staff-assigned/subject.txt",
+    "mail/staff-assigned/body.txt",
+    "mail/staff-assigned/body.html"
+);
+kind_templates!(
+    CommandErrorData,
+    CommandErrorSubject,
+    CommandErrorText,
+    CommandErrorHtml,
+    "mail/command-error/subject.txt",
+    "mail/command-error/body.txt",
+    "mail/command-error/body.html"
+);
+
+/// Kinds of mail to staff: their Reply-To is the recipient's own staff reply address,
+/// through which commands are honoured.
+pub const STAFF_KINDS: &[&str] = &["staff-new-ticket", "staff-customer-reply", "staff-assigned", "command-error"];
+
 /// Renders a kind declared with [`kind_templates`] from the row's payload.
 macro_rules! render_kind {
     ($desk:expr, $payload:expr, $data:ty, $subject:ident, $text:ident, $html:ident, $auto:expr) => {{
@@ -182,7 +217,7 @@ macro_rules! render_kind {
         let subject = $subject { tag, ticket, data }.render()?.trim().to_string();
         let text = $text { desk_name: &desk.name, tag, ticket, data }.render()?;
         let html = $html { desk_name: &desk.name, tag, ticket, subject: &subject, data }.render()?;
-        Ok(Rendered { subject, text, html, auto_submitted: $auto })
+        Ok(Rendered { subject, text, html, auto_submitted: $auto, author: None })
     }};
 }
 
@@ -193,6 +228,8 @@ struct Rendered {
     text: String,
     html: String,
     auto_submitted: Option<&'static str>,
+    /// The person who wrote it, shown in From beside the desk's name.
+    author: Option<String>,
 }
 
 fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
@@ -209,7 +246,7 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
             let html =
                 AckHtml { desk_name: &desk.name, tag: &desk.tag, ticket: data.ticket, subject: &subject, data: &data }
                     .render()?;
-            Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied") })
+            Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied"), author: None })
         }
         "invite" => {
             let data: InviteData = serde_json::from_str(&row.payload)?;
@@ -221,11 +258,41 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
             let html =
                 InviteHtml { desk_name: &desk.name, tag, ticket, subject: &subject, data: &data, link: &link, days }
                     .render()?;
-            Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied") })
+            Ok(Rendered { subject, text, html, auto_submitted: Some("auto-replied"), author: None })
         }
         "staff-reply" => {
-            render_kind!(desk, &row.payload, StaffReplyData, StaffSubject, StaffText, StaffHtml, None)
+            let author = serde_json::from_str::<StaffReplyData>(&row.payload)?.author;
+            let rendered: Result<Rendered, RenderError> =
+                render_kind!(desk, &row.payload, StaffReplyData, StaffSubject, StaffText, StaffHtml, None);
+            rendered.map(|r| Rendered { author, ..r })
         }
+        "auto-closed" => render_kind!(
+            desk,
+            &row.payload,
+            StatusData,
+            AutoClosedSubject,
+            AutoClosedText,
+            AutoClosedHtml,
+            Some("auto-generated")
+        ),
+        "staff-assigned" => render_kind!(
+            desk,
+            &row.payload,
+            StaffNoticeData,
+            AssignedSubject,
+            AssignedText,
+            AssignedHtml,
+            Some("auto-generated")
+        ),
+        "command-error" => render_kind!(
+            desk,
+            &row.payload,
+            CommandErrorData,
+            CommandErrorSubject,
+            CommandErrorText,
+            CommandErrorHtml,
+            Some("auto-replied")
+        ),
         "status-change" => {
             render_kind!(desk, &row.payload, StatusData, ChangeSubject, ChangeText, ChangeHtml, Some("auto-generated"))
         }
@@ -328,7 +395,12 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
     let bad = |e: &dyn std::fmt::Display| RenderError::Message(e.to_string());
     // From the department's address when desk chose one, else the desk's own.
     let from_address = row.sender.as_deref().unwrap_or(desk.address.as_str());
-    let from = Mailbox::new(Some(desk.name.clone()), from_address.parse().map_err(|e| bad(&e))?);
+    // A staff member's reply shows their name, never their address.
+    let from_name = match &parts.author {
+        Some(author) => format!("{author} ({})", desk.name),
+        None => desk.name.clone(),
+    };
+    let from = Mailbox::new(Some(from_name), from_address.parse().map_err(|e| bad(&e))?);
     let to: Mailbox = row.recipient.parse().map_err(|e| bad(&e))?;
     let mut builder = Message::builder()
         .from(from)
@@ -343,7 +415,12 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
     if let Some(ticket) = row.ticket_id {
         // Replies find their ticket by this address even when the subject tag and the
         // References are lost.
-        let signed = app.reply_addresses.for_ticket(crate::domain::TicketNumber(ticket));
+        let ticket = crate::domain::TicketNumber(ticket);
+        let staff = crate::domain::EmailAddress::parse(&row.recipient).ok().filter(|_| STAFF_KINDS.contains(&row.kind.as_str()));
+        let signed = match staff {
+            Some(member) => app.reply_addresses.for_staff(ticket, &member),
+            None => app.reply_addresses.for_ticket(ticket),
+        };
         let reply_to = Mailbox::new(Some(desk.name.clone()), signed.parse().map_err(|e| bad(&e))?);
         builder = builder.reply_to(reply_to);
     }
@@ -354,6 +431,27 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
     if !refs.is_empty() {
         builder = builder.references(refs.join(" "));
     }
-    let message = builder.multipart(MultiPart::alternative_plain_html(parts.text, parts.html)).map_err(|e| bad(&e))?;
-    Ok(message.formatted())
+    let body = MultiPart::alternative_plain_html(parts.text, parts.html);
+    let files: Vec<RelayedFile> = match &row.attachments {
+        Some(json) => serde_json::from_str(json)?,
+        None => Vec::new(),
+    };
+    let message = if files.is_empty() {
+        builder.multipart(body)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for file in files {
+            let bytes = app
+                .store
+                .blobs
+                .get(&file.sha256)
+                .map_err(|e| bad(&e))?
+                .ok_or_else(|| RenderError::Message(format!("attachment {} is missing from the blob store", file.sha256)))?;
+            let content_type = ContentType::parse(&file.content_type)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid type"));
+            mixed = mixed.singlepart(Attachment::new(file.filename).body(bytes, content_type));
+        }
+        builder.multipart(mixed)
+    };
+    Ok(message.map_err(|e| bad(&e))?.formatted())
 }
