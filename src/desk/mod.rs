@@ -3,7 +3,9 @@
 //! lives here once; sources, portal and CLI call it. Desk never speaks SQL and never sends
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
+pub mod contacts;
 mod notify;
+pub mod quarantine;
 mod receive;
 pub mod staff;
 
