@@ -65,26 +65,6 @@ pub enum PortalAccess {
     },
 }
 
-impl std::fmt::Display for PortalAccess {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PortalAccess::None => write!(f, "not invited"),
-            PortalAccess::Queued => write!(f, "invitation queued, not sent yet"),
-            PortalAccess::Invited { expires_at } => write!(f, "invited; link works until {}", timestamp(*expires_at)),
-            PortalAccess::Expired { expires_at } => write!(f, "invitation expired at {}", timestamp(*expires_at)),
-            PortalAccess::SignedUp { at } => write!(f, "signed up at {}", timestamp(*at)),
-        }
-    }
-}
-
-/// Unix seconds as an RFC 3339 UTC time, for people.
-pub fn timestamp(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
-
 /// Everything `contact show` tells about a contact.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContactDetail {
