@@ -45,6 +45,7 @@ pub enum ContactError {
 #[serde(rename_all = "kebab-case", tag = "state")]
 pub enum PortalAccess {
     /// Never invited.
+    #[serde(rename = "not-invited")]
     None,
     /// An invitation is made but its mail not sent yet (no link works now).
     Queued,
