@@ -53,8 +53,14 @@ mod cli_desk {
         let RetryOutcome::Quarantined(reason) = again else { panic!("still too big: {again:?}") };
         assert!(reason.contains("exceeds limits.max_message_bytes (2000)"), "{reason}");
         let entry = strict.store.quarantine_entry(id).await.unwrap().expect("kept");
-        assert_eq!((entry.deliveries, entry.source.as_str()), (2, "imap:support"));
+        assert_eq!((entry.deliveries, entry.source.as_str()), (1, "imap:support"));
         assert_eq!(strict.store.count_tickets().await.unwrap(), 0);
+
+        // Raised, but not enough: the entry says so now.
+        let raised = app_with_limit(dir.path(), &url, 3000).await;
+        let again = quarantine::retry(&raised, id).await.unwrap();
+        assert!(matches!(&again, RetryOutcome::Quarantined(r) if r.contains("(3000)")), "{again:?}");
+        assert!(raised.store.quarantine_entry(id).await.unwrap().unwrap().reason.contains("(3000)"));
 
         let relaxed = app_with_limit(dir.path(), &url, 1_000_000).await;
         let done = quarantine::retry(&relaxed, id).await.unwrap();

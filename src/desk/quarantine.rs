@@ -7,7 +7,7 @@ use tracing::info;
 
 use super::{DeskError, Origin, Outcome, receive};
 use crate::App;
-use crate::store::{QuarantineRow, StoreError};
+use crate::store::StoreError;
 
 /// The source recorded for mail applied by a retry.
 pub const RETRY_SOURCE: &str = "quarantine-retry";
@@ -17,8 +17,8 @@ pub const RETRY_SOURCE: &str = "quarantine-retry";
 pub enum RetryOutcome {
     /// The message took effect (or had already): the entry was removed from the quarantine.
     Applied(Outcome),
-    /// The message failed again for this reason; the entry stays, its reason updated and
-    /// its delivery count one higher.
+    /// The message failed again for this reason; the entry stays, its reason updated (and
+    /// its delivery count one higher when it was processed again).
     Quarantined(String),
 }
 
@@ -56,23 +56,23 @@ pub enum QuarantineError {
     },
 }
 
-/// Quarantine entry `id` and its raw bytes.
-async fn load(app: &App, id: i64) -> Result<(QuarantineRow, Vec<u8>), QuarantineError> {
-    let store_err = |source| QuarantineError::Store { id, source };
-    let entry = app.store.quarantine_entry(id).await.map_err(store_err)?.ok_or(QuarantineError::NoEntry(id))?;
-    match app.store.blobs.get(&entry.raw_sha256).map_err(|e| store_err(e.into()))? {
-        Some(raw) => Ok((entry, raw)),
-        None => Err(QuarantineError::MissingBlob { id, sha: entry.raw_sha256 }),
-    }
-}
-
 /// Feeds quarantine entry `id`'s raw message through [`receive`](super::receive) again,
 /// with the department of the mailbox it first came from. When it takes effect (or had
 /// already), the entry is deleted; when it is quarantined again, the entry stays (receive
-/// counts the delivery) with the new reason.
+/// counts the delivery) with the new reason. A message still over
+/// `limits.max_message_bytes` is not even read (it may be huge): it stays, not counted.
 pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> {
     let store_err = |source| QuarantineError::Store { id, source };
-    let (entry, raw) = load(app, id).await?;
+    let entry = app.store.quarantine_entry(id).await.map_err(store_err)?.ok_or(QuarantineError::NoEntry(id))?;
+    let limit = app.config.limits.max_message_bytes;
+    if u64::try_from(entry.size).unwrap_or(u64::MAX) > limit {
+        let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", entry.size);
+        app.store.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
+        return Ok(RetryOutcome::Quarantined(reason));
+    }
+    let Some(raw) = app.store.blobs.get(&entry.raw_sha256).map_err(|e| store_err(e.into()))? else {
+        return Err(QuarantineError::MissingBlob { id, sha: entry.raw_sha256 });
+    };
     let department = entry
         .source
         .strip_prefix("imap:")
