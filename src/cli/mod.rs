@@ -2,6 +2,7 @@
 //! thin call into the library. Exit codes: 0 success, 1 failure, 2 bad usage or config,
 //! 75 temporary failure (`ingest`, so the MTA retries).
 
+mod contact;
 mod parse;
 mod quarantine;
 mod staff;
@@ -59,7 +60,12 @@ enum Command {
         #[command(subcommand)]
         command: staff::StaffCommand,
     },
-    /// Look at the quarantine: mail that could not be processed.
+    /// Look at contacts, their tickets and portal access; invite them to the portal.
+    Contact {
+        #[command(subcommand)]
+        command: contact::ContactCommand,
+    },
+    /// Look at the quarantine: mail that could not be processed; retry or delete it.
     Quarantine {
         #[command(subcommand)]
         command: quarantine::QuarantineCommand,
@@ -101,6 +107,7 @@ pub fn main() -> i32 {
             Command::Ticket { command } => ticket::run(config, command).await,
             Command::Quarantine { command } => quarantine::run(config, command).await,
             Command::Staff { command } => staff::run(config, command).await,
+            Command::Contact { command } => contact::run(config, command).await,
             Command::Parse { .. } => unreachable!("handled above"),
         }
     })

@@ -3,8 +3,10 @@
 //! lives here once; sources, portal and CLI call it. Desk never speaks SQL and never sends
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
+pub mod contacts;
 pub mod lifecycle;
 mod notify;
+pub mod quarantine;
 mod receive;
 pub mod staff;
 

@@ -473,3 +473,20 @@ pub(super) async fn command_error(
     letter.queue(app, tx, to.as_str()).await?;
     Ok(1)
 }
+
+/// Queues a portal invitation (`invite`, already made or renewed) to `recipient`, asked
+/// for by a person rather than sent automatically: threaded under `ticket`'s conversation,
+/// with no caps. The caller checks that the address may be mailed.
+pub(super) async fn invite_contact(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    invite: i64,
+    recipient: &EmailAddress,
+    name: Option<String>,
+) -> Result<(), StoreError> {
+    let data = InviteData { invite, ticket: ticket.0, name, token: None };
+    let threading = conversation_threading(tx, ticket).await?;
+    let letter = Letter::new(app, tx, "invite", ticket, threading, &data).await?;
+    letter.queue(app, tx, recipient.as_str()).await
+}

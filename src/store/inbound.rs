@@ -102,6 +102,29 @@ impl Store {
             .fetch_all(p).await?))
     }
 
+    /// Quarantine entry `id`, if it exists.
+    pub async fn quarantine_entry(&self, id: i64) -> Result<Option<QuarantineRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, QuarantineRow>(
+                "SELECT id, fingerprint, source, reason, raw_sha256, size, deliveries, created_at
+                 FROM quarantine WHERE id = $1")
+            .bind(id).fetch_optional(p).await?))
+    }
+
+    /// Records why quarantine entry `id` failed most recently.
+    pub async fn set_quarantine_reason(&self, id: i64, reason: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query("UPDATE quarantine SET reason = $1 WHERE id = $2")
+            .bind(reason).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Removes quarantine entry `id`; returns false when there was none. The raw bytes stay
+    /// in the blob store (other rows may share them).
+    pub async fn delete_quarantine(&self, id: i64) -> Result<bool> {
+        let n = on_pool!(self, p => sqlx::query("DELETE FROM quarantine WHERE id = $1")
+            .bind(id).execute(p).await?.rows_affected());
+        Ok(n == 1)
+    }
+
     /// How many inbound messages took effect, by outcome.
     pub async fn inbound_outcomes(&self) -> Result<Vec<(String, i64)>> {
         Ok(on_pool!(self, p => sqlx::query_as::<_, (String, i64)>(

@@ -5,6 +5,7 @@
 
 mod addresses;
 mod blobs;
+mod contacts;
 mod imap;
 mod inbound;
 mod invites;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use blobs::{Blobs, sha256_hex};
+pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use staff::StaffRow;

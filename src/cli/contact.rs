@@ -1,0 +1,151 @@
+//! `maildesk contact list|show|invite`: the people who wrote to us, their tickets and
+//! portal access, and inviting them to the portal again.
+
+use clap::Subcommand;
+
+use crate::App;
+use crate::config::Config;
+use crate::desk::contacts::{self, PortalAccess};
+use crate::domain::EmailAddress;
+
+#[derive(Subcommand, Debug)]
+pub(super) enum ContactCommand {
+    /// List contacts by address, with their organisation and number of tickets.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only the contacts of this organisation (its name, any case).
+        #[arg(long)]
+        organisation: Option<String>,
+        /// Only contacts whose address or name contains this text (any case).
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Show one contact: organisation, tickets, portal access, bouncing.
+    Show {
+        /// Their address.
+        email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue an invitation to the portal now, even if one was sent before (the old link
+    /// stops working). Refused for an unknown contact, an address that bounces, a contact
+    /// who signed up already, or one on no ticket.
+    Invite {
+        /// Their address.
+        email: String,
+    },
+}
+
+pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
+    let app = match super::open(config).await {
+        Ok(app) => app,
+        Err(code) => return code,
+    };
+    let code = match command {
+        ContactCommand::List { json, organisation, search } => {
+            list(&app, json, organisation.as_deref(), search.as_deref()).await
+        }
+        ContactCommand::Show { email, json } => match address(&email) {
+            Ok(email) => show(&app, &email, json).await,
+            Err(code) => code,
+        },
+        ContactCommand::Invite { email } => match address(&email) {
+            Ok(email) => invite(&app, &email).await,
+            Err(code) => code,
+        },
+    };
+    app.store.close().await;
+    code
+}
+
+/// The address given on the command line, or the usage exit code after saying why not.
+fn address(email: &str) -> Result<EmailAddress, i32> {
+    EmailAddress::parse(email).map_err(|e| {
+        eprintln!("maildesk: {e}");
+        super::EXIT_USAGE
+    })
+}
+
+/// Unix seconds as an RFC 3339 UTC time, for people.
+pub(super) fn timestamp(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+fn fail(e: impl std::fmt::Display) -> i32 {
+    eprintln!("maildesk: {e}");
+    super::EXIT_FAILURE
+}
+
+async fn list(app: &App, json: bool, organisation: Option<&str>, search: Option<&str>) -> i32 {
+    let rows = match app.store.list_contacts(organisation, search).await {
+        Ok(rows) => rows,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return 0;
+    }
+    println!("{:<36}  {:<24}  {:<20}  {:>7}  CREATED", "EMAIL", "NAME", "ORGANISATION", "TICKETS");
+    for c in &rows {
+        println!(
+            "{:<36}  {:<24}  {:<20}  {:>7}  {}",
+            c.email,
+            c.name,
+            c.organisation.as_deref().unwrap_or("-"),
+            c.tickets,
+            timestamp(c.created_at)
+        );
+    }
+    0
+}
+
+fn describe_portal(access: &PortalAccess) -> String {
+    match access {
+        PortalAccess::None => "not invited".into(),
+        PortalAccess::Queued => "invitation queued, not sent yet".into(),
+        PortalAccess::Invited { expires_at } => format!("invited; the link works until {}", timestamp(*expires_at)),
+        PortalAccess::Expired { expires_at } => format!("invitation expired at {}", timestamp(*expires_at)),
+        PortalAccess::SignedUp { at } => format!("signed up at {}", timestamp(*at)),
+    }
+}
+
+async fn show(app: &App, email: &EmailAddress, json: bool) -> i32 {
+    let d = match contacts::detail(app, email).await {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        return 0;
+    }
+    let c = &d.contact;
+    println!("Contact: {}{}", c.email, if c.name.is_empty() { String::new() } else { format!(" ({})", c.name) });
+    println!("Organisation: {}", c.organisation.as_deref().unwrap_or("-"));
+    println!("Created: {}", timestamp(c.created_at));
+    println!("Portal: {}", describe_portal(&d.portal));
+    println!("Bouncing: {}", d.bouncing.as_deref().map(|r| format!("yes ({r})")).unwrap_or_else(|| "no".into()));
+    println!("Tickets: {}", d.ticket_list.len());
+    for t in &d.ticket_list {
+        println!("  #{:<6} {:<20} {:<9}  {}", t.id, t.status, t.role, t.subject);
+    }
+    0
+}
+
+async fn invite(app: &App, email: &EmailAddress) -> i32 {
+    match contacts::invite(app, email).await {
+        Ok(queued) => {
+            eprintln!(
+                "maildesk: invitation {} to {email} queued (threaded under ticket #{}); `maildesk serve` sends it",
+                queued.invite, queued.ticket
+            );
+            0
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,142 @@
+//! What we know about a contact and what may be done for them by hand: their tickets and
+//! portal access, and inviting them to the portal again. Reads go through the store;
+//! the invitation is one transaction that renews the invite and queues its mail.
+
+use serde::Serialize;
+
+use super::notify;
+use crate::App;
+use crate::domain::EmailAddress;
+use crate::store::{ContactRow, ContactTicketRow, StoreError};
+
+/// Why a contact could not be shown or invited. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactError {
+    /// No contact has this address.
+    #[error("no contact {0}")]
+    NoContact(EmailAddress),
+    /// Mail to the address fails for good.
+    #[error("{email} bounces ({reason}); no invitation was queued")]
+    Bouncing {
+        /// The address.
+        email: EmailAddress,
+        /// Why it is known to bounce.
+        reason: String,
+    },
+    /// The contact has a portal account already.
+    #[error("{0} signed up already; no invitation was queued")]
+    SignedUp(EmailAddress),
+    /// The invitation must name a ticket, and the contact is on none.
+    #[error("{0} is on no ticket; an invitation needs one (write to them first)")]
+    NoTicket(EmailAddress),
+    /// The store failed.
+    #[error("contact {email}: {source}")]
+    Store {
+        /// The contact.
+        email: EmailAddress,
+        /// What failed.
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// A contact's access to the portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum PortalAccess {
+    /// Never invited.
+    #[serde(rename = "not-invited")]
+    None,
+    /// An invitation is made but its mail not sent yet (no link works now).
+    Queued,
+    /// An invitation link was sent and works until `expires_at` (Unix seconds).
+    Invited {
+        /// When the link stops working.
+        expires_at: i64,
+    },
+    /// The link sent expired unused.
+    Expired {
+        /// When it stopped working.
+        expires_at: i64,
+    },
+    /// They signed up through their invitation.
+    SignedUp {
+        /// When, Unix seconds.
+        at: i64,
+    },
+}
+
+/// Everything `contact show` tells about a contact.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactDetail {
+    /// The contact, with organisation and ticket count.
+    #[serde(flatten)]
+    pub contact: ContactRow,
+    /// Their tickets, newest first.
+    pub ticket_list: Vec<ContactTicketRow>,
+    /// Their portal access.
+    pub portal: PortalAccess,
+    /// Why mail to them bounces, if it does.
+    pub bouncing: Option<String>,
+}
+
+/// The contact with address `email` and what is known about them.
+pub async fn detail(app: &App, email: &EmailAddress) -> Result<ContactDetail, ContactError> {
+    let store_err = |source| ContactError::Store { email: email.clone(), source };
+    let store = &app.store;
+    let contact = store.contact_by_email(email.as_str()).await.map_err(store_err)?;
+    let contact = contact.ok_or_else(|| ContactError::NoContact(email.clone()))?;
+    let invite = store.contact_invite(contact.id).await.map_err(store_err)?;
+    let portal = match invite {
+        None => PortalAccess::None,
+        Some(i) => match (i.used_at, i.has_token, i.expires_at) {
+            (Some(at), _, _) => PortalAccess::SignedUp { at },
+            (None, true, Some(expires_at)) if expires_at >= crate::store::now() => PortalAccess::Invited { expires_at },
+            (None, true, Some(expires_at)) => PortalAccess::Expired { expires_at },
+            _ => PortalAccess::Queued,
+        },
+    };
+    Ok(ContactDetail {
+        ticket_list: store.contact_tickets(contact.id).await.map_err(store_err)?,
+        bouncing: store.bouncing_reason(email.as_str()).await.map_err(store_err)?,
+        contact,
+        portal,
+    })
+}
+
+/// An invitation queued by [`invite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InviteQueued {
+    /// The invitation.
+    pub invite: i64,
+    /// The ticket its mail threads under (the contact's most recent).
+    pub ticket: i64,
+}
+
+/// Invites the contact with address `email` to the portal now, even when invited before
+/// (a new link replaces the old one, which stops working at once). Refuses an unknown
+/// contact, an address that bounces, one who signed up already, and one on no ticket.
+pub async fn invite(app: &App, email: &EmailAddress) -> Result<InviteQueued, ContactError> {
+    let store_err = |source| ContactError::Store { email: email.clone(), source };
+    let mut tx = app.store.begin().await.map_err(store_err)?;
+    let Some((contact_id, name)) = tx.contact_id_by_email(email.as_str()).await.map_err(store_err)? else {
+        return Err(ContactError::NoContact(email.clone()));
+    };
+    if let Some(reason) = tx.bouncing_reason(email.as_str()).await.map_err(store_err)? {
+        return Err(ContactError::Bouncing { email: email.clone(), reason });
+    }
+    if tx.invite_used_at(contact_id).await.map_err(store_err)?.is_some() {
+        return Err(ContactError::SignedUp(email.clone()));
+    }
+    let Some(ticket) = tx.latest_ticket_of(contact_id).await.map_err(store_err)? else {
+        return Err(ContactError::NoTicket(email.clone()));
+    };
+    let Some(invite) = tx.renew_invite(contact_id).await.map_err(store_err)? else {
+        return Err(ContactError::SignedUp(email.clone()));
+    };
+    let name = Some(name).filter(|n| !n.trim().is_empty());
+    notify::invite_contact(app, &mut tx, ticket, invite, email, name).await.map_err(store_err)?;
+    tx.commit().await.map_err(store_err)?;
+    app.outbox_wake.notify_one();
+    Ok(InviteQueued { invite, ticket: ticket.0 })
+}

@@ -1,0 +1,95 @@
+//! Second chances for quarantined mail: a quarantined message is fed through
+//! [`receive`](super::receive) again (after a limit was raised or a bug fixed). The entry
+//! leaves the quarantine only once the message took effect; this module never deletes a
+//! blob and never applies a message twice (receive's fingerprint guard still holds).
+
+use tracing::info;
+
+use super::{DeskError, Origin, Outcome, receive};
+use crate::App;
+use crate::store::StoreError;
+
+/// The source recorded for mail applied by a retry.
+pub const RETRY_SOURCE: &str = "quarantine-retry";
+
+/// What retrying a quarantined message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// The message took effect (or had already): the entry was removed from the quarantine.
+    Applied(Outcome),
+    /// The message failed again for this reason; the entry stays, its reason updated (and
+    /// its delivery count one higher when it was processed again).
+    Quarantined(String),
+}
+
+/// Why a quarantined message could not be retried. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum QuarantineError {
+    /// No quarantine entry has this id.
+    #[error("no quarantine entry {0}")]
+    NoEntry(i64),
+    /// The entry's raw bytes are gone from the blob store.
+    #[error("quarantine entry {id}: its raw message (blob {sha}) is missing from the blob store")]
+    MissingBlob {
+        /// The entry.
+        id: i64,
+        /// The blob it names.
+        sha: String,
+    },
+    /// The store failed.
+    #[error("quarantine entry {id}: {source}")]
+    Store {
+        /// The entry.
+        id: i64,
+        /// What failed.
+        #[source]
+        source: StoreError,
+    },
+    /// Desk could not settle the message now; try again later.
+    #[error("quarantine entry {id}: {source}")]
+    Desk {
+        /// The entry.
+        id: i64,
+        /// What failed.
+        #[source]
+        source: DeskError,
+    },
+}
+
+/// Feeds quarantine entry `id`'s raw message through [`receive`](super::receive) again,
+/// with the department of the mailbox it first came from. When it takes effect (or had
+/// already), the entry is deleted; when it is quarantined again, the entry stays (receive
+/// counts the delivery) with the new reason. A message still over
+/// `limits.max_message_bytes` is not even read (it may be huge): it stays, not counted.
+pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> {
+    let store_err = |source| QuarantineError::Store { id, source };
+    let entry = app.store.quarantine_entry(id).await.map_err(store_err)?.ok_or(QuarantineError::NoEntry(id))?;
+    let limit = app.config.limits.max_message_bytes;
+    if u64::try_from(entry.size).unwrap_or(u64::MAX) > limit {
+        let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", entry.size);
+        app.store.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
+        return Ok(RetryOutcome::Quarantined(reason));
+    }
+    let Some(raw) = app.store.blobs.get(&entry.raw_sha256).map_err(|e| store_err(e.into()))? else {
+        return Err(QuarantineError::MissingBlob { id, sha: entry.raw_sha256 });
+    };
+    let department = entry
+        .source
+        .strip_prefix("imap:")
+        .and_then(|name| app.config.imap.iter().find(|m| m.name == name))
+        .and_then(|m| m.department.as_deref());
+    let origin = Origin { source: RETRY_SOURCE, department };
+    let outcome = receive(app, &raw, origin).await.map_err(|source| QuarantineError::Desk { id, source })?;
+    match outcome {
+        Outcome::Quarantined(reason) => {
+            app.store.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
+            info!(quarantine = id, %reason, "retried message quarantined again");
+            Ok(RetryOutcome::Quarantined(reason))
+        }
+        outcome => {
+            app.store.delete_quarantine(id).await.map_err(store_err)?;
+            info!(quarantine = id, outcome = outcome.as_str(), "retried message took effect");
+            Ok(RetryOutcome::Applied(outcome))
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! End-to-end: the quarantine and contact commands of the real `maildesk` binary, on the
+//! embedded defaults (SQLite under ./var) in a temporary working directory, with mail
+//! brought in by `maildesk ingest`.
+
+mod common;
+
+// Every test sits in this module, so that `scripts/test e2e_cli` selects exactly these tests.
+mod e2e_cli {
+    use super::common;
+
+    use common::cli::{Daemon, json_of, maildesk, run, tickets, wait_until};
+
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::process::{Output, Stdio};
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    /// The organisation mapping of the config file written by [`with_config`].
+    const CONFIG: &str = "[[organisations]]\nname = \"Acme Corp\"\ndomains = [\"acme.example\"]\n";
+
+    /// Runs `maildesk ARGS` in `dir` with `env` set.
+    fn md(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = maildesk(dir);
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    }
+
+    /// Feeds `raw` to `maildesk ingest` on standard input; returns its stderr.
+    fn ingest(dir: &Path, env: &[(&str, &str)], raw: &[u8]) -> String {
+        let mut cmd = maildesk(dir);
+        cmd.arg("ingest").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn maildesk ingest");
+        child.stdin.take().unwrap().write_all(raw).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "ingest: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn stderr(out: &Output) -> String {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn stdout(out: &Output) -> String {
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn quarantine(dir: &Path) -> Vec<Value> {
+        json_of(md(dir, &[], &["quarantine", "list", "--json"])).as_array().cloned().unwrap()
+    }
+
+    /// A mail of about `body_bytes` bytes.
+    fn mail(from: &str, subject: &str, id: &str, extra_headers: &str, body_bytes: usize) -> Vec<u8> {
+        let body = "All work and no play makes Jack a dull boy.\n".repeat(body_bytes / 44 + 1);
+        format!("From: {from}\nTo: support@localhost\nSubject: {subject}\nMessage-ID: <{id}>\n{extra_headers}\n{body}")
+            .into_bytes()
+    }
+
+    /// A delivery status notification saying mail to `address` failed for good.
+    fn bounce_report(address: &str) -> Vec<u8> {
+        format!(
+            "From: MAILER-DAEMON@mx.example.org\nTo: support@localhost\nSubject: Undelivered Mail Returned to Sender\n\
+         Message-ID: <dsn-{address}>\nMIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
+         --b\nContent-Type: text/plain\n\nDelivery failed.\n\
+         --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n\
+         Final-Recipient: rfc822; {address}\nAction: failed\nStatus: 5.1.1\n\n--b--\n"
+        )
+        .into_bytes()
+    }
+
+    fn outbox_files(dir: &Path) -> Vec<PathBuf> {
+        common::files_with_suffix(&dir.join("var/outbox"), ".eml")
+    }
+
+    fn header_of(raw: &str, name: &str) -> Option<String> {
+        raw.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix(&format!("{name}: ")).map(String::from))
+    }
+
+    const SMALL_LIMIT: (&str, &str) = ("MAILDESK_LIMITS__MAX_MESSAGE_BYTES", "2000");
+
+    #[test]
+    fn quarantined_oversized_mail_is_shown_then_retried_into_a_ticket_once_the_limit_is_raised() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let raw =
+            mail("Bob Big <bob@example.org>", "Huge log file", "big-1@example.org", "X-Note: \x1b[31mred\n", 5000);
+        assert!(ingest(dir, &[SMALL_LIMIT], &raw).contains("quarantined"));
+        let listed = quarantine(dir);
+        assert_eq!(listed.len(), 1);
+        let id = listed[0]["id"].as_i64().unwrap().to_string();
+
+        // show: the row and the headers; escape sequences from the mail never reach the terminal.
+        let shown = md(dir, &[], &["quarantine", "show", &id]);
+        assert_eq!(shown.status.code(), Some(0), "{}", stderr(&shown));
+        let text = stdout(&shown);
+        assert!(text.contains("exceeds limits.max_message_bytes (2000)"), "{text}");
+        assert!(
+            text.contains("Source:      pipe") && text.contains(&format!("Size:        {} bytes", raw.len())),
+            "{text}"
+        );
+        assert!(text.contains("Subject: Huge log file") && text.contains("From: Bob Big <bob@example.org>"), "{text}");
+        assert!(!text.contains('\x1b') && text.contains("X-Note: \\u{1b}[31mred"), "{text}");
+        assert!(!text.contains("All work and no play"), "headers only: {text}");
+        let json = json_of(md(dir, &[], &["quarantine", "show", &id, "--json"]));
+        assert_eq!(json["deliveries"], 1);
+        assert_eq!(json["raw_available"], true);
+        assert_eq!(json["headers"][2], "Subject: Huge log file");
+        assert_eq!(json["header_lines"], 5);
+        let whole = md(dir, &[], &["quarantine", "show", &id, "--raw"]);
+        assert_eq!(whole.status.code(), Some(0));
+        assert_eq!(whole.stdout, raw, "--raw prints the message byte for byte");
+
+        // Retried under the same limit: it stays (not even read, so not counted), exit 1.
+        let again = md(dir, &[SMALL_LIMIT], &["quarantine", "retry", &id]);
+        assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+        assert!(stderr(&again).contains("stays quarantined: message of"), "{}", stderr(&again));
+        let listed = quarantine(dir);
+        assert_eq!((listed.len(), listed[0]["deliveries"].as_i64()), (1, Some(1)));
+        assert!(tickets(dir, &[]).is_empty());
+
+        // Retried under the default limit: a ticket, and the quarantine is empty.
+        let retried = md(dir, &[], &["quarantine", "retry", &id]);
+        assert_eq!(retried.status.code(), Some(0), "{}", stderr(&retried));
+        assert!(stderr(&retried).contains("opened ticket #1; removed from the quarantine"), "{}", stderr(&retried));
+        let list = tickets(dir, &[]);
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            (list[0]["subject"].as_str(), list[0]["requester_email"].as_str()),
+            (Some("Huge log file"), Some("bob@example.org"))
+        );
+        assert!(quarantine(dir).is_empty());
+
+        // The entry is gone: show, retry and delete say so; delivering the mail again is a duplicate.
+        for args in [["quarantine", "show", &id], ["quarantine", "retry", &id], ["quarantine", "delete", &id]] {
+            let out = md(dir, &[], &args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert!(stderr(&out).contains(&format!("no quarantine entry {id}")), "{args:?}: {}", stderr(&out));
+        }
+        assert!(ingest(dir, &[], &raw).contains("already applied"));
+        assert_eq!(tickets(dir, &[]).len(), 1);
+    }
+
+    #[test]
+    fn garbage_retried_stays_quarantined_and_delete_removes_only_its_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        assert!(ingest(dir, &[], b"this is not mail at all").contains("quarantined: no usable sender"));
+        assert!(ingest(dir, &[], b"\n\n").contains("quarantined: empty message"));
+        let listed = quarantine(dir);
+        assert_eq!(listed.len(), 2);
+        let (empty, garbage) = (listed[0]["id"].as_i64().unwrap(), listed[1]["id"].as_i64().unwrap());
+
+        let out = md(dir, &[], &["quarantine", "retry", &garbage.to_string()]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("stays quarantined: no usable sender address"), "{}", stderr(&out));
+        let entry = json_of(md(dir, &[], &["quarantine", "show", &garbage.to_string(), "--json"]));
+        assert_eq!(entry["deliveries"], 2);
+        assert!(tickets(dir, &[]).is_empty());
+
+        let out = md(dir, &[], &["quarantine", "delete", &garbage.to_string()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains("stays in the blob store"));
+        let left: Vec<i64> = quarantine(dir).iter().map(|q| q["id"].as_i64().unwrap()).collect();
+        assert_eq!(left, vec![empty]);
+
+        let unknown = md(dir, &[], &["quarantine", "delete", "999"]);
+        assert_eq!(unknown.status.code(), Some(1));
+        assert!(stderr(&unknown).contains("no quarantine entry 999"));
+        assert_eq!(quarantine(dir).len(), 1, "a failed delete changes nothing");
+        assert_eq!(md(dir, &[], &["quarantine", "show", "abc"]).status.code(), Some(2));
+    }
+
+    #[test]
+    fn contact_list_and_show_count_tickets_with_organisations_filters_and_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        std::fs::write(dir.join("maildesk.toml"), CONFIG).unwrap();
+        let env = [("MAILDESK_CONFIG", "maildesk.toml")];
+        ingest(
+            dir,
+            &env,
+            &mail("Ann Lee <ann@acme.example>", "Printer jam", "a1@acme.example", "Cc: bob@example.org\n", 100),
+        );
+        ingest(dir, &env, &mail("bob@example.org", "VPN down", "b1@example.org", "", 100));
+        ingest(dir, &env, &mail("Cy <cy_1@acme.example>", "Hello", "c1@acme.example", "", 100));
+
+        let all = json_of(md(dir, &env, &["contact", "list", "--json"]));
+        let rows: Vec<(&str, i64, Option<&str>)> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["email"].as_str().unwrap(), c["tickets"].as_i64().unwrap(), c["organisation"].as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("ann@acme.example", 1, Some("Acme Corp")),
+                ("bob@example.org", 2, None),
+                ("cy_1@acme.example", 1, Some("Acme Corp"))
+            ]
+        );
+        let emails = |args: &[&str]| -> Vec<String> {
+            let out = json_of(md(dir, &env, &[&["contact", "list", "--json"], args].concat()));
+            out.as_array().unwrap().iter().map(|c| c["email"].as_str().unwrap().to_string()).collect()
+        };
+        assert_eq!(emails(&["--organisation", "acme corp"]), ["ann@acme.example", "cy_1@acme.example"]);
+        assert_eq!(emails(&["--search", "LEE"]), ["ann@acme.example"], "names match too, in any case");
+        assert_eq!(emails(&["--search", "_1"]), ["cy_1@acme.example"], "_ is no wildcard");
+        assert!(emails(&["--search", "%"]).is_empty(), "% is no wildcard");
+        assert!(emails(&["--organisation", "Nobody Inc"]).is_empty());
+
+        let human = stdout(&md(dir, &env, &["contact", "list"]));
+        assert!(human.lines().any(|l| l.starts_with("bob@example.org") && l.contains(" 2 ")), "{human}");
+
+        let bob = json_of(md(dir, &env, &["contact", "show", "Bob@Example.org", "--json"]));
+        assert_eq!(bob["email"], "bob@example.org");
+        let tickets: Vec<(i64, &str, &str)> = bob["ticket_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_i64().unwrap(), t["role"].as_str().unwrap(), t["subject"].as_str().unwrap()))
+            .collect();
+        assert_eq!(tickets, vec![(2, "requester", "VPN down"), (1, "cc", "Printer jam")]);
+        assert_eq!(bob["portal"]["state"], "queued", "the first mail queued an invitation");
+        assert_eq!(bob["bouncing"], Value::Null);
+        let shown = stdout(&md(dir, &env, &["contact", "show", "ann@acme.example"]));
+        assert!(
+            shown.contains("Contact: ann@acme.example (Ann Lee)") && shown.contains("Organisation: Acme Corp"),
+            "{shown}"
+        );
+        assert!(shown.contains("#1") && shown.contains("open") && shown.contains("Printer jam"), "{shown}");
+        assert!(shown.contains("Bouncing: no"), "{shown}");
+
+        let unknown = md(dir, &env, &["contact", "show", "nobody@example.org"]);
+        assert_eq!(unknown.status.code(), Some(1));
+        assert!(stderr(&unknown).contains("no contact nobody@example.org"));
+        assert_eq!(md(dir, &env, &["contact", "show", "not an address"]).status.code(), Some(2));
+    }
+
+    #[test]
+    fn contact_invite_queues_an_invitation_the_daemon_sends_and_refuses_what_it_must() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        // No automatic invitations, no portal listener (other tests may hold its port).
+        let env = [("MAILDESK_PORTAL__INVITE", "false"), ("MAILDESK_PORTAL__ENABLED", "false")];
+        ingest(dir, &env, &mail("Ann Lee <ann@example.org>", "Printer jam", "a1@example.org", "", 100));
+        ingest(dir, &env, &mail("carol@example.net", "Refund", "c1@example.net", "", 100));
+        let ann = json_of(md(dir, &env, &["contact", "show", "ann@example.org", "--json"]));
+        assert_eq!(ann["portal"]["state"], "not-invited");
+
+        let out = md(dir, &env, &["contact", "invite", "ann@example.org"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains("queued (threaded under ticket #1)"), "{}", stderr(&out));
+        assert_eq!(
+            json_of(md(dir, &env, &["contact", "show", "ann@example.org", "--json"]))["portal"]["state"],
+            "queued"
+        );
+
+        let is_invite = |f: &PathBuf| std::fs::read_to_string(f).unwrap().contains("Follow your requests online");
+        let invites = || outbox_files(dir).into_iter().filter(is_invite).collect::<Vec<_>>();
+        {
+            let _daemon = Daemon::start(dir, &env);
+            wait_until("the invitation", Duration::from_secs(20), || invites().len() == 1);
+        }
+        let invite = std::fs::read_to_string(&invites()[0]).unwrap();
+        assert_eq!(header_of(&invite, "To").as_deref(), Some("ann@example.org"));
+        assert!(header_of(&invite, "Subject").unwrap().starts_with("[Support #1] "), "{invite}");
+        assert_eq!(header_of(&invite, "In-Reply-To").as_deref(), Some("<a1@example.org>"), "threaded on her ticket");
+        assert!(invite.contains("signup?token="), "{invite}");
+        let ann = json_of(md(dir, &env, &["contact", "show", "ann@example.org", "--json"]));
+        assert_eq!(ann["portal"]["state"], "invited");
+        assert!(
+            stdout(&md(dir, &env, &["contact", "show", "ann@example.org"]))
+                .contains("Portal: invited; the link works until")
+        );
+
+        // Invited before: a second invitation is queued anyway, with a fresh link to come.
+        let out = md(dir, &env, &["contact", "invite", "ann@example.org"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            json_of(md(dir, &env, &["contact", "show", "ann@example.org", "--json"]))["portal"]["state"],
+            "queued"
+        );
+
+        // Refusals: exit 1, a clear message, nothing queued.
+        ingest(dir, &env, &bounce_report("carol@example.net"));
+        let out = md(dir, &env, &["ticket", "reply", "1", "--from", "agent@helpdesk.example", "--body", "Fixed."]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        for (address, message) in [
+            ("nobody@example.org", "no contact nobody@example.org"),
+            ("carol@example.net", "carol@example.net bounces (bounce report, status 5.1.1)"),
+            ("agent@helpdesk.example", "agent@helpdesk.example is on no ticket"),
+        ] {
+            let out = md(dir, &env, &["contact", "invite", address]);
+            assert_eq!(out.status.code(), Some(1), "{address}");
+            assert!(stderr(&out).contains(message), "{address}: {}", stderr(&out));
+        }
+        let carol = json_of(md(dir, &env, &["contact", "show", "carol@example.net", "--json"]));
+        assert_eq!(carol["portal"]["state"], "not-invited");
+        assert_eq!(carol["bouncing"], "bounce report, status 5.1.1");
+        assert_eq!(md(dir, &env, &["contact", "invite", "bad"]).status.code(), Some(2));
+    }
+}
