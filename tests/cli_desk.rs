@@ -197,6 +197,7 @@ mod cli_desk {
         receive(&t.app, &mail("carol@example.net", "Refund", Some("c@example.net"), "", "Please."), "t").await.unwrap();
         t.store().mark_bouncing("carol@example.net", "550 no such user").await.unwrap();
         let agent = address("agent@helpdesk.example");
+        t.store().add_staff("agent@helpdesk.example", "Agent", None, "all").await.unwrap();
         maildesk::desk::staff::reply(&t.app, TicketNumber(1), &agent, "Refunded.").await.unwrap();
         let outbox = t.store().list_outbox().await.unwrap().len();
 

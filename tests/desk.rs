@@ -172,6 +172,7 @@ on_both!(a_notification_that_cannot_be_rendered_fails_for_good_without_blocking_
         references: &[],
         payload: "{}",
         sender: None,
+        attachments: None,
     })
     .await
     .unwrap();
@@ -384,7 +385,9 @@ on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_add
     recipients.sort();
     assert_eq!(recipients, ["jane@example.com", "tom@example.com"]);
     for r in &replies {
-        assert_eq!(header(r, "From"), Some("\"Agent Smith (Support)\" <support@helpdesk.example>"), "{r}");
+        let parsed = mail_parser::MessageParser::default().parse(r.as_bytes()).unwrap();
+        let from = parsed.from().and_then(|f| f.first()).unwrap();
+        assert_eq!((from.name(), from.address()), (Some("Agent Smith (Support)"), Some("support@helpdesk.example")));
         assert!(!r.contains("agent.smith"), "the staff address never reaches customers");
         assert_eq!(header(r, "Auto-Submitted"), None, "a person wrote it");
         assert_eq!(header(r, "Subject"), Some(format!("Re: [Support #{n}] VPN down").as_str()));
@@ -644,4 +647,174 @@ on_both!(a_customer_answer_to_a_ticket_waiting_on_them_opens_it, |db| {
         mail("jane@example.com", &format!("Re: [Support #{n}] Docs"), Some("d2@example.com"), "", "Here they are.");
     assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
     assert_eq!(t.store().ticket(n).await.unwrap().unwrap().status, "open");
+});
+
+/// The staff reply address in the Reply-To of the newest mail to `staff`.
+fn staff_reply_address(sent: &[maildesk::outbound::SentMail], staff: &str) -> String {
+    let notice = sent.iter().rev().find(|m| m.recipient == staff).expect("mail to the staff member");
+    let raw = String::from_utf8(notice.bytes.clone()).unwrap();
+    header(&raw, "Reply-To").unwrap().trim_end_matches('>').rsplit('<').next().unwrap().to_string()
+}
+
+on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_address, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("ann@staff.example", "Ann", None, "all").await.unwrap();
+    t.store().add_staff("bob@staff.example", "Bob", None, "all").await.unwrap();
+    let raw = mail("jane@example.com", "Laptop", Some("l1@example.com"), "", "It will not boot.");
+    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let sent = t.flush_outbox().await;
+    let ann = staff_reply_address(&sent, "ann@staff.example");
+    let bob = staff_reply_address(&sent, "bob@staff.example");
+    assert_ne!(ann, bob, "each staff member has their own reply address");
+    let from_ann = |id: &str, to: &str, body: &str| {
+        format!(
+            "From: Ann <ann@staff.example>\nTo: {to}\nSubject: Re: Laptop\nMessage-ID: <{id}@staff.example>\n\n{body}\n"
+        )
+    };
+    // One bad command among good ones: nothing changes, Ann is told.
+    let bad = from_ann("a1", &ann, "#priority urgent\n#status resolved\n#status in-progress\n\nDone.");
+    assert_eq!(receive(&t.app, bad.as_bytes(), "test").await.unwrap(), Outcome::Refused(n));
+    let row = t.store().ticket(n).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.priority.as_str(), row.comment_count), ("open", "medium", 1));
+    let sent = t.flush_outbox().await;
+    let refusal = String::from_utf8(sent.last().unwrap().bytes.clone()).unwrap();
+    assert_eq!(sent.last().unwrap().recipient, "ann@staff.example");
+    assert!(refusal.contains("a resolved ticket can only become open or closed"), "{refusal}");
+    // Bob's address from Ann is a forgery: a new ticket, noted, no command applied.
+    let through_bob = from_ann("a2", &bob, "#priority urgent\nx");
+    let Outcome::Opened(other) = receive(&t.app, through_bob.as_bytes(), "test").await.unwrap() else { panic!() };
+    assert_eq!(t.store().ticket(n).await.unwrap().unwrap().priority, "medium");
+    assert!(
+        t.store().comments(other).await.unwrap().iter().any(|c| !c.public && c.body_text.contains("does not match"))
+    );
+    // Good commands through her own address apply together.
+    let good = from_ann("a3", &ann, "#priority urgent\n#assign me\n#note\nChecked the BIOS.");
+    assert_eq!(receive(&t.app, good.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    let row = t.store().ticket(n).await.unwrap().unwrap();
+    assert_eq!((row.priority.as_str(), row.assignee.as_deref()), ("urgent", Some("ann@staff.example")));
+    let note = t.store().comments(n).await.unwrap().pop().unwrap();
+    assert_eq!((note.public, note.body_reply.as_str()), (false, "Checked the BIOS."));
+    let before = t.flush_outbox().await.len();
+    assert_eq!(t.flush_outbox().await.len(), before, "a note reaches no one");
+    assert!(
+        !t.store()
+            .list_outbox()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.recipient == "jane@example.com" && r.kind == "staff-reply")
+    );
+    // The same address after Ann left the staff: her mail is a customer's, commands and all.
+    assert!(t.store().remove_staff("ann@staff.example").await.unwrap());
+    let late = from_ann("a4", &ann, "#close\nbye");
+    assert_eq!(receive(&t.app, late.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(t.store().ticket(n).await.unwrap().unwrap().status, "open");
+    assert!(t.store().comments(n).await.unwrap().pop().unwrap().body_reply.starts_with("#close"));
+});
+
+on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_hear_only_of_theirs, |db| {
+    let mut t = TestApp::new(db).await;
+    let mut config = t.app.config.clone();
+    let parse = |a: &str| maildesk::domain::EmailAddress::parse(a).unwrap();
+    config.departments = vec![
+        maildesk::config::DepartmentConfig {
+            name: "billing".into(),
+            staff: vec![parse("ann@staff.example"), parse("bob@staff.example")],
+            assign: "round-robin".into(),
+        },
+        maildesk::config::DepartmentConfig {
+            name: "sales".into(),
+            staff: vec![parse("sam@staff.example")],
+            assign: "sam@staff.example".into(),
+        },
+    ];
+    let store = t.app.store.clone();
+    t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
+    // Bob wants only the tickets assigned to him.
+    t.store().add_staff("bob@staff.example", "Bob", Some("billing"), "assigned").await.unwrap();
+    let billing = maildesk::desk::Origin { source: "test", department: Some("billing") };
+    let sales = maildesk::desk::Origin { source: "test", department: Some("sales") };
+    let mut assignees = Vec::new();
+    for i in 0..3 {
+        let raw = mail(&format!("c{i}@example.com"), &format!("Invoice {i}"), None, "", "x");
+        let Outcome::Opened(n) = receive(&t.app, &raw, billing).await.unwrap() else { panic!() };
+        assignees.push(t.store().ticket(n).await.unwrap().unwrap().assignee.unwrap());
+    }
+    assert_eq!(assignees, ["ann@staff.example", "bob@staff.example", "ann@staff.example"]);
+    let Outcome::Opened(s) = receive(&t.app, &mail("d@example.com", "Quote", None, "", "x"), sales).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(t.store().ticket(s).await.unwrap().unwrap().assignee.as_deref(), Some("sam@staff.example"));
+    let sent = t.flush_outbox().await;
+    let subjects_to = |who: &str| -> Vec<String> {
+        sent.iter()
+            .filter(|m| m.recipient == who)
+            .map(|m| header(&String::from_utf8(m.bytes.clone()).unwrap(), "Subject").unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(subjects_to("ann@staff.example").len(), 3, "Ann gets all of billing");
+    assert_eq!(
+        subjects_to("bob@staff.example"),
+        [format!("[Support #{}] New: Invoice 1", s.0 - 2)],
+        "Bob only his own"
+    );
+    assert_eq!(subjects_to("sam@staff.example").len(), 1);
+    // Config staff are staff: they may be assigned, and the CLI lists them.
+    let mut tx = t.store().begin().await.unwrap();
+    assert!(maildesk::desk::staff::is_staff(&t.app, &mut tx, &parse("sam@staff.example")).await.unwrap());
+    assert!(!maildesk::desk::staff::is_staff(&t.app, &mut tx, &parse("d@example.com")).await.unwrap());
+    tx.rollback().await.unwrap();
+});
+
+on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_target, |db| {
+    use maildesk::desk::staff::{self, Act};
+    use maildesk::domain::Priority;
+    use maildesk::inbound::Command;
+    use maildesk::store::TicketFilter;
+    let t = TestApp::new(db).await;
+    t.store().add_staff("ann@staff.example", "Ann", None, "all").await.unwrap();
+    let ann = maildesk::domain::EmailAddress::parse("ann@staff.example").unwrap();
+    let mut open = Vec::new();
+    for subject in ["Urgent one", "Medium one", "Answered urgent one", "Waiting urgent one"] {
+        let Outcome::Opened(n) =
+            receive(&t.app, &mail("jane@example.com", subject, None, "", "x"), "test").await.unwrap()
+        else {
+            panic!()
+        };
+        open.push(n);
+    }
+    for n in [open[0], open[2], open[3]] {
+        let act = Act { commands: vec![Command::Priority(Priority::Urgent)], ..Act::default() };
+        staff::act(&t.app, n, &ann, &act).await.unwrap();
+    }
+    staff::reply(&t.app, open[2], &ann, "On it.").await.unwrap();
+    let act = Act { commands: vec![Command::Status(maildesk::domain::Status::WaitingOnCustomer)], ..Act::default() };
+    staff::act(&t.app, open[3], &ann, &act).await.unwrap();
+    let hours = &t.app.config.desk.response_hours;
+    let targets = [Priority::Low, Priority::Medium, Priority::High, Priority::Urgent].map(|p| hours.secs(p));
+    let overdue_at = |at: i64| TicketFilter { overdue: Some((targets, at)), limit: 100, ..TicketFilter::default() };
+    let ids = |rows: Vec<maildesk::store::TicketRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    let now = maildesk::store::now();
+    assert!(t.store().find_tickets(&overdue_at(now)).await.unwrap().is_empty(), "nothing is late yet");
+    // Two hours on, the urgent ticket (1 h) is late; the medium one (24 h), the answered one
+    // and the one waiting on its customer are not.
+    assert_eq!(ids(t.store().find_tickets(&overdue_at(now + 2 * 3600)).await.unwrap()), [open[0].0]);
+    assert_eq!(ids(t.store().find_tickets(&overdue_at(now + 25 * 3600)).await.unwrap()), [open[1].0, open[0].0]);
+    // The customer writes again on the answered one: their wait starts anew.
+    let again = mail("jane@example.com", &format!("Re: [Support #{}] x", open[2]), None, "", "Still?");
+    assert_eq!(receive(&t.app, &again, "test").await.unwrap(), Outcome::Commented(open[2]));
+    assert_eq!(t.store().find_tickets(&overdue_at(now + 2 * 3600)).await.unwrap().len(), 2);
+    // Other filters.
+    let by_assignee = TicketFilter { assignee: Some(None), limit: 100, ..TicketFilter::default() };
+    assert_eq!(t.store().find_tickets(&by_assignee).await.unwrap().len(), 4, "nobody assigned");
+    let waiting = TicketFilter {
+        status: Some(maildesk::domain::Status::WaitingOnCustomer),
+        limit: 100,
+        ..TicketFilter::default()
+    };
+    assert_eq!(ids(t.store().find_tickets(&waiting).await.unwrap()), [open[3].0]);
+    let requester =
+        TicketFilter { requester: Some("nobody@example.com".into()), limit: 100, ..TicketFilter::default() };
+    assert!(t.store().find_tickets(&requester).await.unwrap().is_empty());
 });

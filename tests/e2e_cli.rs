@@ -292,6 +292,8 @@ mod e2e_cli {
 
         // Refusals: exit 1, a clear message, nothing queued.
         ingest(dir, &env, &bounce_report("carol@example.net"));
+        let out = md(dir, &env, &["staff", "add", "agent@helpdesk.example"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let out = md(dir, &env, &["ticket", "reply", "1", "--from", "agent@helpdesk.example", "--body", "Fixed."]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         for (address, message) in [

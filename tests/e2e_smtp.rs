@@ -83,6 +83,8 @@ fn a_customer_conversation_by_mail_threads_both_ways_and_never_loops() {
     assert_eq!(tickets(dir, &env).len(), 1);
 
     // A staff reply reaches the customer from the support address.
+    let out = run(maildesk(dir).args(["staff", "add", "staff1@example.com"]).envs(env.iter().copied()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(maildesk(dir)
         .args(["ticket", "reply", &n.to_string(), "--from", "staff1@example.com", "--body", "Glad it turned up."])
         .envs(env.iter().copied()));

@@ -15,6 +15,7 @@ async fn ticket_for(tx: &mut Tx, email: &str, subject: &str) -> TicketNumber {
             status: Status::Open,
             priority: Priority::Medium,
             department: None,
+            assignee: None,
         })
         .await
         .unwrap();
@@ -173,6 +174,7 @@ on_both!(outbox_rows_are_due_retried_and_marked, |db| {
             references: &refs,
             payload: "{}",
             sender: None,
+            attachments: None,
         })
         .await
         .unwrap();
@@ -249,6 +251,7 @@ on_both!(an_outbox_row_is_claimed_by_one_sender_only, |db| {
             references: &[],
             payload: "{}",
             sender: None,
+            attachments: None,
         })
         .await
         .unwrap();

@@ -258,8 +258,7 @@ pub(super) async fn staff_reply(
     let threading = conversation_threading(tx, ticket).await?;
     let mut letter = Letter::new(app, tx, "staff-reply", ticket, threading, &data).await?;
     if !reply.files.is_empty() {
-        letter.attachments =
-            Some(serde_json::to_string(reply.files).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        letter.attachments = Some(serde_json::to_string(reply.files).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }
     let mut queued = 0;
     for address in customers(app, tx, ticket).await? {

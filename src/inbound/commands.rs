@@ -111,7 +111,8 @@ fn parse_line(line: &str) -> Result<Command, String> {
         "note" | "close" => Err(bad("takes nothing after it; write the text below the commands")),
         "cc" => {
             let (action, address) = argument.split_once(char::is_whitespace).unwrap_or((argument, ""));
-            let address = EmailAddress::parse(address.trim()).map_err(|_| bad(&format!("{:?} is not an address", address.trim())));
+            let address = EmailAddress::parse(address.trim())
+                .map_err(|_| bad(&format!("{:?} is not an address", address.trim())));
             match action.to_lowercase().as_str() {
                 "add" => address.map(Command::CcAdd),
                 "remove" => address.map(Command::CcRemove),
@@ -175,7 +176,9 @@ mod tests {
 
     #[test]
     fn every_problem_is_named() {
-        let c = split("#frobnicate now\n#status maybe\n#priority\n#assign\n#cc add not-an-address\n#cc invite a@b.c\n#note please\nbody");
+        let c = split(
+            "#frobnicate now\n#status maybe\n#priority\n#assign\n#cc add not-an-address\n#cc invite a@b.c\n#note please\nbody",
+        );
         assert_eq!(c.problems.len(), 7, "{:?}", c.problems);
         assert!(c.problems[0].starts_with("#frobnicate now: unknown command"), "{}", c.problems[0]);
         assert!(c.problems[1].contains("unknown status \"maybe\""), "{}", c.problems[1]);

@@ -5,10 +5,10 @@
 
 mod bounce;
 mod classify;
+mod commands;
 mod html;
 mod parse;
 mod reply;
-mod commands;
 mod reply_address;
 mod thread;
 
@@ -18,8 +18,8 @@ use crate::domain::{EmailAddress, TicketNumber};
 
 pub use bounce::{Bounce, FailedRecipient};
 pub use classify::Auto;
-pub use reply::visible_reply;
 pub use commands::{Assignee, Command, Commands, split as split_commands};
+pub use reply::visible_reply;
 pub use reply_address::{ReplyAddress, ReplyAddresses};
 pub use thread::{Thread, ThreadBy, clean_subject};
 

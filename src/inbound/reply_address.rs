@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(r.check(&parsed, &from()), Some(ReplyAddress::Valid(TicketNumber(42))));
         // The MAC of 42 does not open 43.
         let moved = signed.replace("+42-", "+43-");
-        assert_eq!(r.check(&EmailAddress::parse(&moved).unwrap(), &from()), Some(ReplyAddress::Forged(TicketNumber(43))));
+        assert_eq!(
+            r.check(&EmailAddress::parse(&moved).unwrap(), &from()),
+            Some(ReplyAddress::Forged(TicketNumber(43)))
+        );
         let guessed = EmailAddress::parse("support+42-000000000000@helpdesk.example").unwrap();
         assert_eq!(r.check(&guessed, &from()), Some(ReplyAddress::Forged(TicketNumber(42))));
         // Another key signs differently.

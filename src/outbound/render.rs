@@ -3,8 +3,8 @@
 
 use askama::Template;
 use lettre::Message;
-use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::header::ContentType;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart};
 
 use crate::App;
@@ -416,7 +416,9 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
         // Replies find their ticket by this address even when the subject tag and the
         // References are lost.
         let ticket = crate::domain::TicketNumber(ticket);
-        let staff = crate::domain::EmailAddress::parse(&row.recipient).ok().filter(|_| STAFF_KINDS.contains(&row.kind.as_str()));
+        let staff = crate::domain::EmailAddress::parse(&row.recipient)
+            .ok()
+            .filter(|_| STAFF_KINDS.contains(&row.kind.as_str()));
         let signed = match staff {
             Some(member) => app.reply_addresses.for_staff(ticket, &member),
             None => app.reply_addresses.for_ticket(ticket),
@@ -441,12 +443,9 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
     } else {
         let mut mixed = MultiPart::mixed().multipart(body);
         for file in files {
-            let bytes = app
-                .store
-                .blobs
-                .get(&file.sha256)
-                .map_err(|e| bad(&e))?
-                .ok_or_else(|| RenderError::Message(format!("attachment {} is missing from the blob store", file.sha256)))?;
+            let bytes = app.store.blobs.get(&file.sha256).map_err(|e| bad(&e))?.ok_or_else(|| {
+                RenderError::Message(format!("attachment {} is missing from the blob store", file.sha256))
+            })?;
             let content_type = ContentType::parse(&file.content_type)
                 .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid type"));
             mixed = mixed.singlepart(Attachment::new(file.filename).body(bytes, content_type));

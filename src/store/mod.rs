@@ -25,7 +25,9 @@ pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use staff::StaffRow;
-pub use tickets::{AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketFilter, TicketRow, TicketState};
+pub use tickets::{
+    AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketFilter, TicketRow, TicketState,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
