@@ -176,6 +176,15 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
         t["participants"].as_array().unwrap().iter().map(|p| p["email"].as_str().unwrap().to_string()).collect()
     };
     assert!(emails(&desk.ticket(n)).contains(&"customer11@example.com".to_string()));
+    // The colleague answers all: it lands on the ticket, it opens none.
+    let colleague_reply = reply_to(&to_colleague);
+    let all = String::from_utf8(plain("customer11@example.com", &colleague_reply, "Re: Printer on fire", "Same here."))
+        .unwrap()
+        .replace("\r\nSubject:", "\r\nCc: customer10@example.com\r\nSubject:");
+    rt.block_on(send("customer11@example.com", &colleague_reply, all.as_bytes()));
+    nth_mail(&rt, "staff1", 3);
+    assert_eq!(desk.tickets().len(), 1);
+    assert_eq!(desk.ticket(n)["comments"].as_array().unwrap().last().unwrap()["body_reply"], "Same here.");
     let uncc = plain("staff1@example.com", &staff1_address, "Re: x", "#cc remove customer11@example.com");
     rt.block_on(send("staff1@example.com", &staff1_address, &uncc));
     wait_until("customer11 off the ticket", Duration::from_secs(30), || {
@@ -191,7 +200,7 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
         "#frobnicate now\n#status resolved\n#assign nobody@elsewhere.example\n\nAll fixed, closing.",
     );
     rt.block_on(send("staff1@example.com", &staff1_address, &wrong));
-    let refused = nth_mail(&rt, "staff1", 3);
+    let refused = nth_mail(&rt, "staff1", 4);
     assert!(header(&refused, "Subject").unwrap().contains("Not applied"), "{refused}");
     assert!(refused.contains("#frobnicate now: unknown command"), "{refused}");
     std::thread::sleep(Duration::from_secs(1));
@@ -208,7 +217,7 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
         "#status resolved\n#assign nobody@elsewhere.example\n\nAll fixed.",
     );
     rt.block_on(send("staff1@example.com", &staff1_address, &invalid));
-    let refused = nth_mail(&rt, "staff1", 4);
+    let refused = nth_mail(&rt, "staff1", 5);
     assert!(refused.contains("#assign nobody@elsewhere.example: not a staff member"), "{refused}");
     assert_eq!(desk.ticket(n)["status"], "open");
 
@@ -222,7 +231,7 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
     let t = desk.ticket(n);
     assert_eq!(t["status"], "open", "the forged #close did nothing");
     assert!(t["comments"].as_array().unwrap().last().unwrap()["body_reply"].as_str().unwrap().starts_with("#close"));
-    nth_mail(&rt, "staff2", 3);
+    nth_mail(&rt, "staff2", 4);
 
     // #close with a last word: closed, and the customer is told.
     let close = plain("staff1@example.com", &staff1_address, "Re: x", "#close\nThanks, closing.");
@@ -233,7 +242,7 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
     for raw in rt.block_on(inbox(&d, "customer10")).iter().chain(&rt.block_on(inbox(&d, "customer11"))) {
         assert!(!raw.contains("staff1@example.com") && !raw.contains("staff2@example.com"), "{raw}");
     }
-    assert_eq!(rt.block_on(inbox(&d, "staff1")).len(), 4, "no other mail to staff1");
+    assert_eq!(rt.block_on(inbox(&d, "staff1")).len(), 5, "no other mail to staff1");
     assert!(daemon.terminate().success());
 }
 

@@ -70,13 +70,13 @@ pub async fn close_resolved(app: &App) -> Result<usize, StoreError> {
 /// reopened it since it was listed).
 async fn close_one(app: &App, n: TicketNumber, cutoff: i64) -> Result<bool, StoreError> {
     let mut tx = app.store.begin().await?;
-    let Some(state) = tx.ticket_state(n).await? else { return Ok(false) };
-    if state.status != Status::Resolved.as_str() || state.status_changed_at > cutoff {
+    // The conditional move makes a second sweeper (another node) a no-op.
+    if !tx.move_status_if(n, Status::Resolved, Status::Closed, cutoff).await? {
         tx.rollback().await?;
         return Ok(false);
     }
-    tx.set_ticket_status(n, Status::Closed).await?;
-    notify::status_change(app, &mut tx, n, &state.subject, "auto-closed", Status::Closed).await?;
+    let subject = tx.ticket_subject(n).await?.unwrap_or_default();
+    notify::status_change(app, &mut tx, n, &subject, "auto-closed", Status::Closed).await?;
     tx.commit().await?;
     Ok(true)
 }

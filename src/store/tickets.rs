@@ -425,6 +425,18 @@ impl Tx {
         Ok(())
     }
 
+    /// Moves ticket `n` from `from` to `to` only if it still has status `from`, unchanged
+    /// since `before`; returns whether it moved. Safe when several nodes sweep at once.
+    pub async fn move_status_if(&mut self, n: TicketNumber, from: Status, to: Status, before: i64) -> Result<bool> {
+        let at = now();
+        let moved = on_tx!(self, c => sqlx::query(
+                "UPDATE tickets SET status = $1, updated_at = $2, status_changed_at = $2
+                 WHERE id = $3 AND status = $4 AND status_changed_at <= $5")
+            .bind(to.as_str()).bind(at).bind(n.0).bind(from.as_str()).bind(before)
+            .execute(&mut **c).await?.rows_affected());
+        Ok(moved == 1)
+    }
+
     /// Sets the priority of ticket `n`.
     pub async fn set_ticket_priority(&mut self, n: TicketNumber, priority: Priority) -> Result<()> {
         let at = now();
