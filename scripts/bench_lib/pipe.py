@@ -1,0 +1,127 @@
+"""pipe: the Request Tracker corpus (../shared/peers/rt5_corpus.py) through `maildesk ingest`,
+one process per message as an MTA pipe alias runs it: new requests first, then the replies
+(their `[rt.example.com #@@TID@@]` tags filled in with the tickets the requests opened, like
+rt5_feed.py). Then checks what was stored, like rt5_verify.py."""
+
+import json
+import os
+import subprocess
+import time
+
+from .common import (BenchError, bare_id, header, maildesk_env, make_workdir, percentile, remove,
+                     run_cli, say, warn)
+
+PEERS = os.environ.get("MAILDESK_BENCH_PEERS", "/work/shared/peers")
+RT_ENV = {
+    "MAILDESK_DESK__TAG": "rt.example.com",
+    "MAILDESK_DESK__ADDRESS": "rt@rt.example.com",
+    "MAILDESK_MAILDIR__ENABLED": "false",
+}
+
+
+def make_corpus(outdir, n=300):
+    """Writes the RT corpus (same parameters as rt5_bench.sh: seed 5, 100 senders)."""
+    script = os.path.join(PEERS, "rt5_corpus.py")
+    if not os.path.exists(script):
+        raise BenchError(f"{script} not found (set MAILDESK_BENCH_PEERS to the peers directory)")
+    out = subprocess.run(["python3", script, outdir, "-n", str(n)], check=True, capture_output=True, text=True)
+    say(out.stdout.strip() or out.stderr.strip())
+    with open(os.path.join(outdir, "manifest.json")) as f:
+        manifest = json.load(f)
+    for m in manifest["messages"]:
+        with open(os.path.join(outdir, m["file"]), "rb") as f:
+            m["msgid"] = bare_id(header(f.read(), "Message-ID"))
+    return manifest
+
+
+def run(binary, backend, corpus_dir, manifest, base, keep=False):
+    """One pipe run on a fresh database; returns a dict of figures."""
+    work = make_workdir(base, f"pipe-{backend.name}")
+    db_env, db, cleanup = backend.fresh(work)
+    env = maildesk_env({**RT_ENV, **db_env})
+    log_path = os.path.join(work, "ingest.log")
+    try:
+        run_cli(binary, ["ticket", "list", "--json", "--limit", "1"], work, env)  # creates the schema
+        msgs = manifest["messages"]
+        new = [m for m in msgs if m["kind"] == "new"]
+        replies = [m for m in msgs if m["kind"] == "reply"]
+        times, failures = [], []
+
+        def feed(path, m):
+            t0 = time.perf_counter()
+            rc = subprocess.run([binary, "ingest", path], cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=log).returncode
+            dt = time.perf_counter() - t0
+            times.append(dt)
+            if rc != 0:
+                failures.append((m["file"], rc))
+
+        with open(log_path, "ab") as log:
+            t0 = time.perf_counter()
+            for m in new:
+                feed(os.path.join(corpus_dir, m["file"]), m)
+            wall_new = time.perf_counter() - t0
+            # untimed: which ticket each request opened (by its Message-ID), then the replies
+            # get their ticket numbers in the subject tag
+            tickets = {bare_id(mid): int(t) for mid, t in db.rows("SELECT message_id, ticket_id FROM thread_ids")}
+            seq2ticket = {m["seq"]: tickets.get(m["msgid"]) for m in new}
+            reply_dir = os.path.join(work, "replies")
+            os.makedirs(reply_dir)
+            paths = []
+            for m in replies:
+                with open(os.path.join(corpus_dir, m["file"]), "rb") as f:
+                    raw = f.read()
+                t = seq2ticket.get(m["reply_to_seq"])
+                raw = raw.replace(b"@@TID@@", str(t if t is not None else 999999).encode())
+                path = os.path.join(reply_dir, m["file"])
+                with open(path, "wb") as f:
+                    f.write(raw)
+                paths.append(path)
+            t0 = time.perf_counter()
+            for path, m in zip(paths, replies):
+                feed(path, m)
+            wall_reply = time.perf_counter() - t0
+        wall = wall_new + wall_reply
+        result = {
+            "msgs": len(msgs), "wall_s": wall, "rate": len(msgs) / wall,
+            "p50_ms": percentile(times, 50) * 1000, "p95_ms": percentile(times, 95) * 1000,
+            "max_ms": max(times) * 1000, "failures": len(failures),
+        }
+        if failures:
+            warn(f"pipe/{backend.name}: {len(failures)} ingest processes failed, first {failures[:3]}; "
+                 f"log {log_path}")
+        result["verify"] = verify(db, manifest, seq2ticket, backend.name)
+        return result
+    finally:
+        db.close()
+        cleanup()
+        if not keep:
+            remove(work)
+
+
+def verify(db, manifest, seq2ticket, label):
+    """What rt5_verify.py checks, on maildesk's tables."""
+    msgs = manifest["messages"]
+    new = [m for m in msgs if m["kind"] == "new"]
+    replies = [m for m in msgs if m["kind"] == "reply"]
+    comment_ticket = {bare_id(mid): int(t) for mid, t in
+                      db.rows("SELECT message_id, ticket_id FROM comments WHERE message_id IS NOT NULL")}
+    subjects = {int(i): s for i, s in db.rows("SELECT id, subject FROM tickets")}
+    distinct = {t for t in seq2ticket.values() if t is not None}
+    checks = {
+        "tickets": (db.scalar("SELECT count(*) FROM tickets"), len(new)),
+        "requests_opened_own_ticket": (len(distinct), len(new)),
+        "comments": (db.scalar("SELECT count(*) FROM comments"), len(msgs)),
+        "replies_on_right_ticket": (sum(1 for m in replies if comment_ticket.get(m["msgid"]) is not None
+                                        and comment_ticket.get(m["msgid"]) == seq2ticket.get(m["reply_to_seq"])),
+                                    len(replies)),
+        "pdf_attachments": (db.scalar("SELECT count(*) FROM attachments WHERE content_type = 'application/pdf'"),
+                            sum(1 for m in msgs if m.get("pdf"))),
+        "subjects_exact": (sum(1 for m in new if " ".join(subjects.get(seq2ticket.get(m["seq"]), "").split())
+                               == " ".join(m["subject"].split())), len(new)),
+        "quarantined": (db.scalar("SELECT count(*) FROM quarantine"), 0),
+    }
+    bad = {k: v for k, v in checks.items() if v[0] != v[1]}
+    if bad:
+        warn(f"pipe/{label}: check failed: " + ", ".join(f"{k} {g}/{w}" for k, (g, w) in bad.items()))
+    return {"ok": not bad, "checks": checks}
