@@ -43,6 +43,8 @@ stop_all() {
     [[ -z $_stopped ]] || return 0
     _stopped=1
     trap '' INT TERM
+    # A trap can fire inside `IFS= read`, whose IFS would then leak into the stop functions.
+    IFS=$' \t\n'
     local i
     for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
         "${STARTED[i]}_stop" >&2 2>&1
@@ -66,7 +68,7 @@ env | grep '^MAILDESK_TEST_' || true
 echo READY
 
 # Wait for end of file on stdin (read returns non-zero); a line also works.
-while IFS= read -r line; do
+while read -r line; do
     [[ $line == stop ]] && break
 done
 exit 0
