@@ -69,7 +69,7 @@ def run(binary, backend, corpus_dir, manifest, base, idle_wait=3.0, keep=False, 
         sampler = RssSampler(daemon.pid)
         sampler.start()
         timeline = [(0.0, 0)]
-        deadline = t0 + max(120.0, n / 20)
+        deadline = t0 + max(120.0, n / 10)
         while True:
             now = time.perf_counter()
             done = count_files(cur_dir)
@@ -97,7 +97,7 @@ def run(binary, backend, corpus_dir, manifest, base, idle_wait=3.0, keep=False, 
                 last, stable_since = files, time.perf_counter()
             if pending == 0 and time.perf_counter() - stable_since >= 1.0:
                 break
-            if time.perf_counter() - t_drain > max(120.0, n / 20):
+            if time.perf_counter() - t_drain > max(120.0, n / 10):
                 warn(f"{label}/{backend.name}: outbox still has {pending} pending after "
                      f"{time.perf_counter() - t_drain:.0f} s")
                 break

@@ -49,8 +49,11 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False):
 
         def feed(path, m):
             t0 = time.perf_counter()
-            rc = subprocess.run([binary, "ingest", path], cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=log).returncode
+            try:
+                rc = subprocess.run([binary, "ingest", path], cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=log, timeout=120).returncode
+            except subprocess.TimeoutExpired:
+                rc = "timeout (120 s)"
             dt = time.perf_counter() - t0
             times.append(dt)
             if rc != 0:
