@@ -45,3 +45,43 @@ on_both!(a_cancelled_drain_leaves_the_rest_in_new, |db| {
     assert_eq!(names(&inbox.join("new")), vec!["1.msg"]);
     assert_eq!(t.store().count_tickets().await.unwrap(), 0);
 });
+
+on_both!(a_backlog_is_applied_in_batches_with_replies_duplicates_and_garbage_among_it, |db| {
+    let t = TestApp::new(db).await;
+    let inbox = t.dir.path().join("inbox");
+    maildir::ensure(&inbox).unwrap();
+    // 150 files: more than two batches. Every fifth a reply to the request before it (in
+    // the same batch or the one before), one repeat of a request, one piece of garbage.
+    let mut expected_tickets = 0;
+    for i in 0..150 {
+        let raw = match i {
+            77 => b"\x00\x01 not mail".to_vec(),
+            97 => mail("c96@example.com", "Request 96", Some("r96@example.com"), "", "again"),
+            _ if i % 5 == 4 => mail(
+                &format!("c{}@example.com", i - 1),
+                &format!("Re: Request {}", i - 1),
+                Some(&format!("r{i}@example.com")),
+                &format!("In-Reply-To: <r{}@example.com>\n", i - 1),
+                "Thanks",
+            ),
+            _ => {
+                expected_tickets += 1;
+                mail(&format!("c{i}@example.com"), &format!("Request {i}"), Some(&format!("r{i}@example.com")), "", "x")
+            }
+        };
+        std::fs::write(inbox.join(format!("new/{i:03}.msg")), raw).unwrap();
+    }
+    let settled = maildir::drain(&t.app, &inbox, "maildir:test", &CancellationToken::new()).await.unwrap();
+    assert_eq!(settled, 150);
+    assert!(names(&inbox.join("new")).is_empty());
+    let cur = names(&inbox.join("cur"));
+    assert_eq!(cur.iter().filter(|n| n.ends_with(":2,F")).collect::<Vec<_>>(), ["077.msg:2,F"]);
+    assert_eq!(t.store().count_tickets().await.unwrap(), expected_tickets, "the repeat opened nothing");
+    let tickets = t.store().list_tickets(1000).await.unwrap();
+    let replied = tickets.iter().filter(|t| t.comment_count == 2).count();
+    assert_eq!(replied, 30, "every reply found the request it answers");
+    assert_eq!(t.store().list_quarantine().await.unwrap().len(), 1);
+    // Each new request got its acknowledgement, queued in the batch's transaction.
+    let acks = t.store().list_outbox().await.unwrap().iter().filter(|r| r.kind == "acknowledgement").count();
+    assert_eq!(acks as i64, expected_tickets);
+});

@@ -11,7 +11,7 @@ mod receive;
 pub mod staff;
 
 pub use notify::{AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
-pub use receive::{quarantine_raw, receive, receive_file};
+pub use receive::{quarantine_raw, receive, receive_file, receive_files};
 
 use crate::domain::TicketNumber;
 use crate::inbound::Auto;

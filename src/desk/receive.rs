@@ -73,15 +73,128 @@ async fn record_quarantine(
     source: &str,
     reason: String,
 ) -> Result<Outcome, DeskError> {
-    let reason: String = reason.chars().filter(|c| *c != '\0').take(2000).collect();
-    warn!(%reason, "message quarantined");
+    // Said before waiting for the store, which may be what is stuck.
+    let reason = announce_quarantine(reason);
     let stored = async {
         let mut tx = app.store.begin().await?;
-        tx.quarantine(&format!("sha256:{sha}"), source, &reason, sha, size as i64).await?;
-        tx.commit().await
+        let outcome = quarantine_in(&mut tx, sha, size, source, reason).await?;
+        tx.commit().await?;
+        Ok(outcome)
     };
-    stored.await.map_err(DeskError::Temporary)?;
+    stored.await.map_err(DeskError::Temporary)
+}
+
+/// The reason as stored (no NUL, at most 2,000 characters), logged.
+fn announce_quarantine(reason: String) -> String {
+    let reason: String = reason.chars().filter(|c| *c != '\0').take(2000).collect();
+    warn!(%reason, "message quarantined");
+    reason
+}
+
+/// Records a quarantine entry inside `tx` (the reason already announced).
+async fn quarantine_in(tx: &mut Tx, sha: &str, size: u64, source: &str, reason: String) -> Result<Outcome, StoreError> {
+    tx.quarantine(&format!("sha256:{sha}"), source, &reason, sha, size as i64).await?;
     Ok(Outcome::Quarantined(reason))
+}
+
+/// A message of a batch, read and interpreted, ready to apply.
+enum Prepared {
+    /// A mail to apply, with its raw bytes.
+    Mail(Vec<u8>, Box<Interpretation>),
+    /// Raw bytes (already in the blob store) to quarantine for this reason.
+    Refused { sha: String, size: u64, reason: String },
+}
+
+/// Reads and interprets the message in `file`, off the async workers. A message over
+/// `limit` is streamed into the blob store unread.
+fn prepare(app: &App, file: &std::path::Path, limit: u64) -> std::io::Result<Prepared> {
+    let size = std::fs::metadata(file)?.len();
+    if size > limit {
+        let (sha, size) = app.store.blobs.put_reader(std::fs::File::open(file)?)?;
+        let reason = format!("message of {size} bytes exceeds limits.max_message_bytes ({limit})");
+        return Ok(Prepared::Refused { sha, size, reason });
+    }
+    let raw = std::fs::read(file)?;
+    match inbound::interpret(&raw, &app.inbound) {
+        Ok(mail) => Ok(Prepared::Mail(raw, Box::new(mail))),
+        Err(e) => {
+            let sha = app.store.blobs.put(&raw)?;
+            Ok(Prepared::Refused { sha, size: raw.len() as u64, reason: e.to_string() })
+        }
+    }
+}
+
+/// Applies the messages in `files` together, as [`receive_file`] would one by one, but in
+/// one transaction and so with one commit: what a busy source needs. They are read and
+/// interpreted in parallel off the async workers; each is applied under a savepoint, so
+/// one that fails is quarantined alone. Returns the outcomes in the order of `files`,
+/// all committed; a [`DeskError`] means nothing of the batch was changed.
+pub async fn receive_files<'a>(
+    app: &std::sync::Arc<App>,
+    files: &[std::path::PathBuf],
+    origin: impl Into<Origin<'a>> + Copy,
+) -> Result<Vec<Outcome>, DeskError> {
+    let origin: Origin<'_> = origin.into();
+    let limit = app.config.limits.max_message_bytes;
+    let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
+    let mut handles = Vec::with_capacity(files.len());
+    for file in files {
+        let (app, file) = (app.clone(), file.clone());
+        handles.push(tokio::task::spawn_blocking(move || prepare(&app, &file, limit)));
+    }
+    let mut prepared = Vec::with_capacity(files.len());
+    for handle in handles {
+        prepared.push(handle.await.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?);
+    }
+    let mut tx = app.store.begin().await.map_err(DeskError::Temporary)?;
+    let mut outcomes = Vec::with_capacity(prepared.len());
+    for item in &prepared {
+        let outcome = match item {
+            Prepared::Refused { sha, size, reason } => {
+                quarantine_in(&mut tx, sha, *size, origin.source, reason.clone()).await
+            }
+            Prepared::Mail(raw, mail) => apply_one(app, &mut tx, raw, mail, origin).await,
+        };
+        outcomes.push(outcome.map_err(DeskError::Temporary)?);
+    }
+    tx.commit().await.map_err(DeskError::Temporary)?;
+    for (outcome, item) in outcomes.iter().zip(&prepared) {
+        let bytes = match item {
+            Prepared::Mail(raw, _) => raw.len() as u64,
+            Prepared::Refused { size, .. } => *size,
+        };
+        info!(source = origin.source, bytes, outcome = outcome.as_str(), ticket = ?ticket_of(outcome), "message applied");
+    }
+    if outcomes.iter().any(|o| matches!(o, Outcome::Opened(_) | Outcome::Commented(_) | Outcome::Refused(_))) {
+        app.outbox_wake.notify_one();
+    }
+    Ok(outcomes)
+}
+
+/// Applies one message of a batch under a savepoint: a permanent failure undoes it alone
+/// and quarantines it; a temporary one is returned (the caller drops the whole batch).
+async fn apply_one(
+    app: &App,
+    tx: &mut Tx,
+    raw: &[u8],
+    mail: &Interpretation,
+    origin: Origin<'_>,
+) -> Result<Outcome, StoreError> {
+    let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
+    tx.savepoint().await?;
+    match apply_in(app, tx, mail, &fingerprint, origin).await {
+        Ok(outcome) => {
+            tx.release_savepoint().await?;
+            Ok(outcome)
+        }
+        Err(e) if e.is_temporary() => Err(e),
+        Err(e) => {
+            tx.rollback_to_savepoint().await?;
+            let sha = app.store.blobs.put(raw)?;
+            let reason = announce_quarantine(format!("could not apply: {e}"));
+            quarantine_in(tx, &sha, raw.len() as u64, origin.source, reason).await
+        }
+    }
 }
 
 /// Applies the message in `file` like [`receive`], but quarantines a file larger than
@@ -107,15 +220,28 @@ pub async fn receive_file<'a>(
 }
 
 async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Origin<'_>) -> Result<Outcome, StoreError> {
+    let mut tx = app.store.begin().await?;
+    let outcome = apply_in(app, &mut tx, mail, fingerprint, origin).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Applies one interpreted message inside `tx`, which the caller commits: the fingerprint
+/// claimed first (a repeat writes nothing), then its effect and its notifications.
+async fn apply_in(
+    app: &App,
+    tx: &mut Tx,
+    mail: &Interpretation,
+    fingerprint: &str,
+    origin: Origin<'_>,
+) -> Result<Outcome, StoreError> {
     let source = origin.source;
     // Blobs first: content-addressed and idempotent, so a rollback leaves no harm.
     let mut blobs = Vec::with_capacity(mail.attachments.len());
     for a in &mail.attachments {
         blobs.push(app.store.blobs.put(&a.bytes)?);
     }
-    let mut tx = app.store.begin().await?;
     if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), source).await? {
-        tx.rollback().await?;
         return Ok(Outcome::Duplicate);
     }
     if let Some(kind) = mail.auto {
@@ -126,7 +252,6 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
             tx.mark_bouncing(recipient.address.as_str(), &reason).await?;
         }
         tx.set_outcome(fingerprint, kind.as_str(), None).await?;
-        tx.commit().await?;
         return Ok(Outcome::Automatic(kind));
     }
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
@@ -138,14 +263,13 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     // A staff member answering through their own signed reply address: commands and a
     // reply, relayed. From anyone else, or any other way, it is a customer's mail.
     if let Some(t) = existing.filter(|_| mail.staff_reply_address)
-        && staff::is_staff(app, &mut tx, &mail.from.address).await?
+        && staff::is_staff(app, tx, &mail.from.address).await?
     {
-        let outcome = from_staff(app, &mut tx, t, mail, &blobs).await?;
+        let outcome = from_staff(app, tx, t, mail, &blobs).await?;
         tx.set_outcome(fingerprint, outcome.as_str(), Some(t)).await?;
-        tx.commit().await?;
         return Ok(outcome);
     }
-    let author = contact(app, &mut tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
+    let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
     // A subject tag is easy to copy: it files mail only for those already on the ticket.
     // A stranger's mail with a copied tag opens a ticket of its own.
     let existing = match (existing, thread.by) {
@@ -177,7 +301,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         }
         None => {
             let organisation_id = tx.contact_organisation(author).await?;
-            let assignee = route(app, &mut tx, origin.department).await?;
+            let assignee = route(app, tx, origin.department).await?;
             let t = tx
                 .insert_ticket(&NewTicket {
                     subject: &inbound::clean_subject(&mail.subject),
@@ -195,7 +319,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     };
     // Only someone on the ticket may bring others onto it (IN11).
     if tx.is_participant(ticket, author).await? {
-        add_cc_participants(app, &mut tx, ticket, mail).await?;
+        add_cc_participants(app, tx, ticket, mail).await?;
     }
     let comment_id = tx
         .insert_comment(&NewComment {
@@ -214,7 +338,7 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
     if let Some(t) = reopen {
         tx.set_ticket_status(t, Status::Open).await?;
         let subject = tx.ticket_subject(t).await?.unwrap_or_default();
-        notify::status_change(app, &mut tx, t, &subject, "reopened", Status::Open).await?;
+        notify::status_change(app, tx, t, &subject, "reopened", Status::Open).await?;
     }
     if let (Outcome::Opened(_), Some(old)) = (&outcome, follows_up) {
         tx.set_follows_up(ticket, old).await?;
@@ -222,29 +346,29 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
             "This mail answers ticket #{old}, which was finished more than {} days ago.",
             app.config.desk.reopen_days
         );
-        internal_note(&mut tx, ticket, &note).await?;
+        internal_note(tx, ticket, &note).await?;
     }
     if let (Outcome::Opened(_), Some(forged)) = (&outcome, mail.forged_reference) {
         let note = format!(
             "This mail was sent to a reply address of ticket #{forged} whose signature does not match, so it was not added there."
         );
-        internal_note(&mut tx, ticket, &note).await?;
+        internal_note(tx, ticket, &note).await?;
     }
     if let Some(id) = &mail.message_id {
         tx.add_thread_id(id, ticket).await?;
     }
     let ours = app.config.own_addresses();
     if matches!(outcome, Outcome::Opened(_)) && !ours.contains(&&mail.from.address) {
-        notify::acknowledge(app, &mut tx, ticket, mail).await?;
-        notify::invite(app, &mut tx, ticket, author, mail).await?;
+        notify::acknowledge(app, tx, ticket, mail).await?;
+        notify::invite(app, tx, ticket, author, mail).await?;
     }
     match outcome {
         Outcome::Opened(_) => {
-            notify::staff_notice(app, &mut tx, ticket, "staff-new-ticket", mail).await?;
+            notify::staff_notice(app, tx, ticket, "staff-new-ticket", mail).await?;
         }
         Outcome::Commented(_) => {
             tx.start_awaiting(ticket).await?;
-            notify::staff_notice(app, &mut tx, ticket, "staff-customer-reply", mail).await?;
+            notify::staff_notice(app, tx, ticket, "staff-customer-reply", mail).await?;
             // The customer answered: a ticket waiting on them is open again.
             let waiting = tx.ticket_status(ticket).await?.is_some_and(|(s, _)| s == Status::WaitingOnCustomer.as_str());
             if waiting {
@@ -254,7 +378,6 @@ async fn apply(app: &App, mail: &Interpretation, fingerprint: &str, origin: Orig
         _ => {}
     }
     tx.set_outcome(fingerprint, outcome.as_str(), Some(ticket)).await?;
-    tx.commit().await?;
     Ok(outcome)
 }
 

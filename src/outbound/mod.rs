@@ -40,48 +40,80 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
     Duration::from_secs(secs.min(6 * 3600))
 }
 
-/// Sends every due notification once; returns how many rows were handled.
+/// How many rows one claim takes: a batch for local files (claims and marks then cost one
+/// commit per batch), one at a time for SMTP, where a send can take seconds and a lease
+/// must cover only the row in hand.
+fn claim_size(transport: &Transport) -> i64 {
+    match transport {
+        Transport::Smtp { .. } => 1,
+        Transport::File(_) | Transport::Memory(_) => BATCH,
+    }
+}
+
+/// Sends every due notification once (at most [`BATCH`] rows); returns how many rows were
+/// handled. Rows sent are marked in one transaction per claim; a crash before that sends
+/// them again under the same Message-ID (the file transport overwrites).
 pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, StoreError> {
-    let rows = app.store.due_outbox(BATCH).await?;
-    for row in &rows {
-        let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
-        if !app.store.claim_outbox(row.id, claim_lease_secs(transport, app)).await? {
-            continue;
+    let (size, lease) = (claim_size(transport), claim_lease_secs(transport, app));
+    let mut handled = 0;
+    while handled < BATCH as usize {
+        // A read first: an idle sender never takes the write lock.
+        if app.store.due_outbox(1).await?.is_empty() {
+            break;
         }
-        let row = &match with_fresh_token(app, row).await? {
-            Some(row) => row,
-            None => continue,
-        };
-        let bytes = match render(app, row) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                warn!(outbox = row.id, error = %e, "notification cannot be rendered");
-                app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
-                continue;
+        let rows = app.store.claim_due(size, lease).await?;
+        if rows.is_empty() {
+            break;
+        }
+        handled += rows.len();
+        let mut sent = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if deliver_one(app, transport, row).await? {
+                sent.push(row.id);
             }
-        };
-        match transport.send(&row.message_id, &row.recipient, &bytes).await {
-            Ok(()) => {
-                app.store.mark_sent(row.id).await?;
-                info!(outbox = row.id, kind = %row.kind, ticket = ?row.ticket_id, "notification sent");
-            }
-            Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
-                let base = Duration::from_secs(app.config.outbox.retry_base_secs);
-                let retry_at = now() + backoff(base, attempt).as_secs() as i64;
-                warn!(outbox = row.id, attempt, error = %e, "sending failed; will retry");
-                app.store.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;
-            }
-            Err(e) => {
-                warn!(outbox = row.id, attempt, error = %e, "sending failed for good");
-                app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
-                if matches!(e, SendError::Permanent(_)) {
-                    // Refused by the server: nothing automatic goes to this address again.
-                    app.store.mark_bouncing(&row.recipient, &e.to_string()).await?;
-                }
+        }
+        app.store.mark_sent_many(&sent).await?;
+        for row in rows.iter().filter(|r| sent.contains(&r.id)) {
+            info!(outbox = row.id, kind = %row.kind, ticket = ?row.ticket_id, "notification sent");
+        }
+    }
+    Ok(handled)
+}
+
+/// Renders and sends one claimed row. Returns true when the transport took it (the caller
+/// marks it sent); failures are recorded here.
+async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::OutboxRow) -> Result<bool, StoreError> {
+    let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
+    let row = &match with_fresh_token(app, row).await? {
+        Some(row) => row,
+        None => return Ok(false),
+    };
+    let bytes = match render(app, row) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            warn!(outbox = row.id, error = %e, "notification cannot be rendered");
+            app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
+            return Ok(false);
+        }
+    };
+    match transport.send(&row.message_id, &row.recipient, &bytes).await {
+        Ok(()) => return Ok(true),
+        Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
+            let base = Duration::from_secs(app.config.outbox.retry_base_secs);
+            let retry_at = now() + backoff(base, attempt).as_secs() as i64;
+            warn!(outbox = row.id, attempt, error = %e, "sending failed; will retry");
+            app.store.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;
+        }
+        Err(e) => {
+            warn!(outbox = row.id, attempt, error = %e, "sending failed for good");
+            app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
+            if matches!(e, SendError::Permanent(_)) {
+                // Refused by the server: nothing automatic goes to this address again.
+                app.store.mark_bouncing(&row.recipient, &e.to_string()).await?;
             }
         }
     }
-    Ok(rows.len())
+    Ok(false)
 }
 
 /// The row to render: an invitation gets a new token now, stored only as its hash on the
@@ -120,7 +152,7 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
                     info!("outbox reachable again");
                     failing = false;
                 }
-                if n as i64 == BATCH && !shutdown.is_cancelled() {
+                if n as i64 >= BATCH && !shutdown.is_cancelled() {
                     continue;
                 }
             }

@@ -1,7 +1,8 @@
-//! The Maildir source: messages delivered into `new/` are applied one by one and moved to
-//! `cur/` (flagged Seen, or Flagged when quarantined) only after desk committed their
-//! effect. A crash between commit and move is harmless: the message is read again and
-//! desk recognises it by its fingerprint.
+//! The Maildir source: messages delivered into `new/` are applied in batches (one
+//! transaction each, so a backlog costs one commit per batch rather than per message) and
+//! moved to `cur/` (flagged Seen, or Flagged when quarantined) only after desk committed
+//! their effect. A crash between commit and move is harmless: the messages are read again
+//! and desk recognises them by their fingerprints.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,11 +41,38 @@ fn settle(dir: &Path, file: &Path, flags: &str) -> std::io::Result<()> {
     std::fs::rename(file, dir.join("cur").join(format!("{base}:2,{flags}")))
 }
 
-/// Applies every message waiting in `new/` once. Stops early (leaving the rest for the
-/// next pass) on a temporary failure or when `shutdown` fires. Returns how many were
-/// settled (applied and moved to `cur/`).
+/// At most this many messages go into one batch (one transaction).
+const BATCH_FILES: usize = 64;
+
+/// A batch stops growing at this many bytes of mail, so a backlog of large messages is not
+/// all held in memory at once.
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Cuts `files` into batches of at most [`BATCH_FILES`] messages and about [`BATCH_BYTES`].
+fn batches(files: Vec<PathBuf>) -> Vec<Vec<PathBuf>> {
+    let mut out: Vec<Vec<PathBuf>> = Vec::new();
+    let mut bytes = 0;
+    for file in files {
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        match out.last_mut() {
+            Some(batch) if batch.len() < BATCH_FILES && bytes + size <= BATCH_BYTES => {
+                bytes += size;
+                batch.push(file);
+            }
+            _ => {
+                bytes = size;
+                out.push(vec![file]);
+            }
+        }
+    }
+    out
+}
+
+/// Applies every message waiting in `new/` once, in batches. Stops early (leaving the rest
+/// for the next pass) on a temporary failure or when `shutdown` fires. Returns how many
+/// were settled (applied and moved to `cur/`).
 pub async fn drain(
-    app: &App,
+    app: &Arc<App>,
     dir: &Path,
     source: &str,
     shutdown: &CancellationToken,
@@ -57,20 +85,21 @@ pub async fn drain(
             return Ok(0);
         }
     };
-    for file in files {
+    for batch in batches(files) {
         if shutdown.is_cancelled() {
             break;
         }
-        if !file.exists() {
-            continue; // taken by someone else since the listing
-        }
-        let outcome = desk::receive_file(app, &file, source).await?;
-        let flags = if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" };
-        match settle(dir, &file, flags) {
-            Ok(()) => settled += 1,
-            // Counted as not settled, so the source waits before the next pass.
-            Err(e) => {
-                warn!(file = %file.display(), error = %e, "applied but cannot move; it will be seen as a duplicate")
+        // Taken by someone else since the listing.
+        let batch: Vec<PathBuf> = batch.into_iter().filter(|f| f.exists()).collect();
+        let outcomes = desk::receive_files(app, &batch, source).await?;
+        for (file, outcome) in batch.iter().zip(outcomes) {
+            let flags = if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" };
+            match settle(dir, file, flags) {
+                Ok(()) => settled += 1,
+                // Counted as not settled, so the source waits before the next pass.
+                Err(e) => {
+                    warn!(file = %file.display(), error = %e, "applied but cannot move; it will be seen as a duplicate")
+                }
             }
         }
     }

@@ -106,6 +106,34 @@ impl Store {
         Ok(claimed == 1)
     }
 
+    /// Claims up to `limit` due notifications at once for `lease_secs` (see
+    /// [`Store::claim_outbox`]) and returns them, oldest first.
+    pub async fn claim_due(&self, limit: i64, lease_secs: i64) -> Result<Vec<OutboxRow>> {
+        let at = now();
+        // The conditions are repeated outside the subquery so that a concurrent claimer
+        // (PostgreSQL re-checks them on the newest row) never takes a row twice.
+        const SQL: &str = "UPDATE outbox SET next_attempt_at = $1
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 ORDER BY id LIMIT $3)
+               AND state = 'pending' AND next_attempt_at <= $2
+             RETURNING id, kind, ticket_id, recipient, message_id, in_reply_to, refs, payload, state, attempts,
+                       last_error, sender, attachments";
+        let mut rows = on_pool!(self, p => sqlx::query_as::<_, OutboxRow>(SQL)
+            .bind(at + lease_secs).bind(at).bind(limit).fetch_all(p).await?);
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    /// Marks notifications sent, all in one transaction (one commit for a batch).
+    pub async fn mark_sent_many(&self, ids: &[i64]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let at = now();
+        for id in ids {
+            on_tx!(tx, c => sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+                .bind(at).bind(id).execute(&mut **c).await?.rows_affected());
+        }
+        tx.commit().await
+    }
+
     /// Marks a notification sent.
     pub async fn mark_sent(&self, id: i64) -> Result<()> {
         let at = now();
