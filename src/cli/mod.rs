@@ -93,7 +93,16 @@ pub fn main() -> i32 {
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // A one-message command starts fastest on one thread; the daemon gets two.
+    let mut builder = match cli.command {
+        Command::Serve => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(2);
+            b
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("maildesk: cannot start the runtime: {e}");

@@ -13,8 +13,69 @@ use regex::Regex;
 
 use super::html::QUOTE_MARKER;
 
+/// A pattern behind a cheap test that every text it matches passes. Most lines of most
+/// mails fail the test, so the regex is then neither run nor even compiled — and compiling
+/// these multilingual patterns is most of the work of a short-lived `maildesk ingest`.
+struct Guarded {
+    may_match: fn(&str) -> bool,
+    regex: LazyLock<Regex>,
+}
+
+impl Guarded {
+    const fn new(may_match: fn(&str) -> bool, build: fn() -> Regex) -> Guarded {
+        Guarded { may_match, regex: LazyLock::new(build) }
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        (self.may_match)(text) && self.regex.is_match(text)
+    }
+}
+
+/// Whether the line ends with a colon (ASCII or full-width), before trailing space.
+fn ends_with_colon(line: &str) -> bool {
+    line.trim_end().ends_with([':', '：'])
+}
+
+/// Whether the line has a colon (ASCII or full-width).
+fn has_colon(line: &str) -> bool {
+    line.contains([':', '：'])
+}
+
+/// Whether `text` contains `word` (ASCII), ignoring ASCII case.
+fn contains_ascii_nocase(text: &str, word: &str) -> bool {
+    text.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Whether the line may be a mobile footer: it starts with one of the footers' first words
+/// or holds one of the words of the CJK ones.
+fn may_be_mobile_footer(line: &str) -> bool {
+    const FIRST_WORDS: &[&str] = &[
+        "sent",
+        "get",
+        "von",
+        "gesendet",
+        "mit",
+        "envoy",
+        "enviado",
+        "inviato",
+        "verzonden",
+        "verstuurd",
+        "skickat",
+        "sendt",
+        "lähetetty",
+        "wysłane",
+        "odesláno",
+        "отправлено",
+        "надіслано",
+    ];
+    const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄"];
+    let start: String = line.trim_start().trim_start_matches('[').trim_start().chars().take(12).collect();
+    let start = start.to_lowercase();
+    FIRST_WORDS.iter().any(|w| start.starts_with(w)) || WITHIN.iter().any(|w| line.contains(w))
+}
+
 /// A line that introduces quoted history: "On … wrote:" and its translations.
-static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
     Regex::new(
         r"(?ix)^\s*>?\s*(
             on\s.+\swrote\s?: |                                  # en
@@ -55,26 +116,33 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// "On … wrote:" with the first quoted words on the same line (Yahoo on Android).
-static ATTRIBUTION_RUN_ON: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*on\s.{5,200}?\swrote\s?:\s").expect("valid pattern"));
+static ATTRIBUTION_RUN_ON: Guarded = Guarded::new(
+    |l| contains_ascii_nocase(l, "wrote"),
+    || Regex::new(r"(?i)^\s*on\s.{5,200}?\swrote\s?:\s").expect("valid pattern"),
+);
 
 /// The first line of an attribution that goes on on the next line: "On <date>".
-static ATTRIBUTION_START: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*(on|am|le|el|il|op|em|den|dne|w\sdniu)\s.*\d").expect("valid pattern"));
+static ATTRIBUTION_START: Guarded = Guarded::new(
+    |l| l.chars().any(char::is_numeric),
+    || Regex::new(r"(?i)^\s*(on|am|le|el|il|op|em|den|dne|w\sdniu)\s.*\d").expect("valid pattern"),
+);
 
 /// A link footnote html2text writes at the end: "[3]: https://…".
 static FOOTNOTE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[(\d+)\]:\s\S").expect("valid pattern"));
 
 /// Russian Gmail: "пн, 23 нояб. 2026 г. в 10:02, Support <support@…>:" — a date, a name
 /// and an address, then a colon.
-static ATTRIBUTION_DATE_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*>?\s*\S.{0,80}\d{4}.{0,40}<[^<>@\s]+@[^<>\s]+>\s*[:：]\s*$").expect("valid pattern")
-});
+static ATTRIBUTION_DATE_ADDRESS: Guarded = Guarded::new(
+    |l| l.contains('@') && ends_with_colon(l),
+    || Regex::new(r"(?i)^\s*>?\s*\S.{0,80}\d{4}.{0,40}<[^<>@\s]+@[^<>\s]+>\s*[:：]\s*$").expect("valid pattern"),
+);
 
 /// "-----Original Message-----" and its translations, also forwarded-message separators.
-static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)^\s*-{2,}(\s|&nbsp;)*(
+static ORIGINAL_MESSAGE: Guarded = Guarded::new(
+    |l| l.contains("--"),
+    || {
+        Regex::new(
+            r"(?ix)^\s*-{2,}(\s|&nbsp;)*(
             original\smessage | forwarded\smessage | ursprüngliche\snachricht | weitergeleitete\snachricht |
             original\snachricht | message\sd'origine | message\soriginal | message\stransféré |
             mensaje\soriginal | mensaje\sreenviado | messaggio\soriginale | messaggio\sinoltrato |
@@ -85,12 +153,13 @@ static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
             αρχικό\sμήνυμα | orijinal\sileti | eredeti\süzenet | mesaj\soriginal |
             原始邮件 | 原始郵件 | 元のメッセージ | 원본\s메시지
         )(\s|&nbsp;)*-{2,}\s*$",
-    )
-    .expect("valid pattern")
-});
+        )
+        .expect("valid pattern")
+    },
+);
 
 /// Apple Mail's forward line and its translations.
-static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
+static FORWARDED: Guarded = Guarded::new(ends_with_colon, || {
     Regex::new(
         r"(?i)^\s*(begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado|inizio messaggio inoltrato|begin doorgestuurd bericht|início da mensagem reencaminhada|vidarebefordrat brev|początek przekazywanej wiadomości|начало переадресованного сообщения|転送されたメッセージ)\s*[:：]\s*$",
     )
@@ -98,7 +167,7 @@ static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The first line of an Outlook header block: "From: …" in several languages.
-static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
+static HEADER_FROM: Guarded = Guarded::new(has_colon, || {
     Regex::new(
         r"(?i)^\s*>?\s*\*?(from|von|de|da|van|från|fra|od|от|lähettäjä|kimden|feladó|από|발신|보낸\s?사람|发件人|寄件者|差出人)\s*\*?\s*[:：]\s*\S",
     )
@@ -106,7 +175,7 @@ static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A later line of an Outlook header block: "Sent:", "Date:", "To:", "Subject:" …
-static HEADER_NEXT: LazyLock<Regex> = LazyLock::new(|| {
+static HEADER_NEXT: Guarded = Guarded::new(has_colon, || {
     Regex::new(
         r"(?ix)^\s*>?\s*\*?(
             sent|date|to|cc|subject|
@@ -132,7 +201,7 @@ static HEADER_NEXT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Footers mobile clients add below the new text.
-static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
+static MOBILE_FOOTER: Guarded = Guarded::new(may_be_mobile_footer, || {
     Regex::new(
         r"(?ix)^\s*(
             \[?\s*sent\s(from|with|via|using)\s.{1,60}?\]? | get\soutlook\sfor\s\S.* |
@@ -294,6 +363,57 @@ pub fn visible_reply(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every line of the fixtures' texts (whole and joined in pairs, as attributions are
+    /// tried) that a pattern matches also passes its guard: the guards only skip work.
+    #[test]
+    fn the_guards_never_hide_a_match() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-fixtures");
+        let mut lines: Vec<String> = Vec::new();
+        for group in std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().is_dir()) {
+            for file in std::fs::read_dir(group.path()).unwrap().filter_map(|e| e.ok()) {
+                let path = file.path();
+                if path.extension().is_some_and(|x| x == "json") && !path.to_string_lossy().ends_with(".expect.json") {
+                    let value: serde_json::Value =
+                        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                    let text = value["text"].as_str().unwrap_or_default();
+                    let all: Vec<&str> = text.lines().collect();
+                    lines.extend(all.iter().map(|l| l.to_string()));
+                    lines.extend(all.windows(2).map(|w| format!("{} {}", w[0].trim(), w[1].trim())));
+                }
+            }
+        }
+        assert!(lines.len() > 5_000, "the fixtures were read: {}", lines.len());
+        for known in [
+            "Begin forwarded message:",
+            "  Anfang der weitergeleiteten Nachricht：",
+            "[Sent from my iPhone]",
+            "Von meinem iPhone gesendet",
+            "iPhoneから送信",
+            "-----Original Message-----",
+            "On Mon, 23 Nov 2026 at 10:02 Support <s@x.example> wrote: yes",
+        ] {
+            lines.push(known.to_string());
+        }
+        let guarded: [(&str, &Guarded); 9] = [
+            ("ATTRIBUTION", &ATTRIBUTION),
+            ("ATTRIBUTION_RUN_ON", &ATTRIBUTION_RUN_ON),
+            ("ATTRIBUTION_START", &ATTRIBUTION_START),
+            ("ATTRIBUTION_DATE_ADDRESS", &ATTRIBUTION_DATE_ADDRESS),
+            ("ORIGINAL_MESSAGE", &ORIGINAL_MESSAGE),
+            ("FORWARDED", &FORWARDED),
+            ("HEADER_FROM", &HEADER_FROM),
+            ("HEADER_NEXT", &HEADER_NEXT),
+            ("MOBILE_FOOTER", &MOBILE_FOOTER),
+        ];
+        for (name, g) in guarded {
+            let matched: Vec<&String> = lines.iter().filter(|l| g.regex.is_match(l)).collect();
+            assert!(!matched.is_empty(), "{name} matches some fixture line");
+            for line in matched {
+                assert!((g.may_match)(line), "{name}: the guard hides a match: {line:?}");
+            }
+        }
+    }
 
     #[test]
     fn gmail_style_history_is_cut() {

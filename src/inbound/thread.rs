@@ -84,9 +84,10 @@ static ANY_TAG: LazyLock<Regex> =
 /// The subject as a ticket title: reply and forward prefixes and ticket tags removed.
 /// An empty result becomes "(no subject)".
 pub fn clean_subject(subject: &str) -> String {
-    let without_tags = ANY_TAG.replace_all(subject, " ");
+    // The cheap tests keep the patterns from being compiled where they cannot match.
+    let without_tags = if subject.contains('#') { ANY_TAG.replace_all(subject, " ") } else { subject.into() };
     let mut s = without_tags.trim().to_string();
-    loop {
+    while s.contains([':', '：']) {
         let stripped = PREFIX.replace(&s, "").trim().to_string();
         if stripped == s {
             break;
