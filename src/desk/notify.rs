@@ -163,7 +163,9 @@ async fn withhold_automatic(
     ticket: TicketNumber,
     recipient: &EmailAddress,
 ) -> Result<Option<String>, StoreError> {
-    if NO_REPLY.is_match(recipient.local_part()) {
+    let local = recipient.local_part();
+    let may_be_no_reply = ["reply", "daemon", "postmaster", "bounce", "notification"].iter().any(|w| local.contains(w));
+    if may_be_no_reply && NO_REPLY.is_match(local) {
         return Ok(Some("a no-reply address".into()));
     }
     if tx.is_bouncing(recipient.as_str()).await? {

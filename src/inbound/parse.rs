@@ -270,6 +270,9 @@ fn rfc2231_name(raw_message: &[u8], part: &mail_parser::MessagePart<'_>) -> Opti
     for header in headers {
         let Some(value) = raw_message.get(header.offset_start as usize..header.offset_end as usize) else { continue };
         let value = String::from_utf8_lossy(value);
+        if !value.contains('*') {
+            continue; // no continuations here (and the pattern is not compiled for nothing)
+        }
         let mut segments: Vec<(String, u32, bool, String)> = RFC2231_SEGMENT
             .captures_iter(&value)
             .filter_map(|c| {

@@ -36,9 +36,12 @@ fn ends_with_colon(line: &str) -> bool {
     line.trim_end().ends_with([':', '：'])
 }
 
-/// Whether the line has a colon (ASCII or full-width).
-fn has_colon(line: &str) -> bool {
-    line.contains([':', '：'])
+/// Whether the line reads like a mail header: a short key (at most 16 characters, after
+/// quote marks and bold stars) before its first colon (ASCII or full-width).
+fn short_key_before_colon(line: &str) -> bool {
+    let Some(colon) = line.find([':', '：']) else { return false };
+    let key = line[..colon].trim_start().trim_start_matches('>').trim_start().trim_start_matches('*');
+    key.trim_end().trim_end_matches('*').trim_end().chars().count() <= 16
 }
 
 /// Whether `text` contains `word` (ASCII), ignoring ASCII case.
@@ -123,7 +126,11 @@ static ATTRIBUTION_RUN_ON: Guarded = Guarded::new(
 
 /// The first line of an attribution that goes on on the next line: "On <date>".
 static ATTRIBUTION_START: Guarded = Guarded::new(
-    |l| l.chars().any(char::is_numeric),
+    |l| {
+        let first = l.split_whitespace().next().unwrap_or_default().to_lowercase();
+        ["on", "am", "le", "el", "il", "op", "em", "den", "dne", "w"].contains(&first.as_str())
+            && l.chars().any(char::is_numeric)
+    },
     || Regex::new(r"(?i)^\s*(on|am|le|el|il|op|em|den|dne|w\sdniu)\s.*\d").expect("valid pattern"),
 );
 
@@ -167,7 +174,7 @@ static FORWARDED: Guarded = Guarded::new(ends_with_colon, || {
 });
 
 /// The first line of an Outlook header block: "From: …" in several languages.
-static HEADER_FROM: Guarded = Guarded::new(has_colon, || {
+static HEADER_FROM: Guarded = Guarded::new(short_key_before_colon, || {
     Regex::new(
         r"(?i)^\s*>?\s*\*?(from|von|de|da|van|från|fra|od|от|lähettäjä|kimden|feladó|από|발신|보낸\s?사람|发件人|寄件者|差出人)\s*\*?\s*[:：]\s*\S",
     )
@@ -175,7 +182,7 @@ static HEADER_FROM: Guarded = Guarded::new(has_colon, || {
 });
 
 /// A later line of an Outlook header block: "Sent:", "Date:", "To:", "Subject:" …
-static HEADER_NEXT: Guarded = Guarded::new(has_colon, || {
+static HEADER_NEXT: Guarded = Guarded::new(short_key_before_colon, || {
     Regex::new(
         r"(?ix)^\s*>?\s*\*?(
             sent|date|to|cc|subject|
