@@ -25,27 +25,21 @@ impl Tx {
     /// How many notifications of the given kinds were queued about `ticket` since `since`
     /// (Unix seconds).
     pub async fn recent_mail_about(&mut self, ticket: i64, kinds: &[&str], since: i64) -> Result<i64> {
-        let mut total = 0;
-        for kind in kinds {
-            let n: i64 = on_tx!(self, c => sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM outbox WHERE ticket_id = $1 AND kind = $2 AND created_at >= $3")
-                .bind(ticket).bind(*kind).bind(since).fetch_one(&mut **c).await?);
-            total += n;
-        }
-        Ok(total)
+        // One indexed read of the ticket's recent mail, counted here: fewer round trips
+        // than a count per kind.
+        let recent: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
+                "SELECT kind FROM outbox WHERE ticket_id = $1 AND created_at >= $2")
+            .bind(ticket).bind(since).fetch_all(&mut **c).await?);
+        Ok(recent.iter().filter(|k| kinds.contains(&k.as_str())).count() as i64)
     }
 
     /// How many notifications of the given kinds were queued for `recipient` since `since`
     /// (Unix seconds).
     pub async fn recent_mail_to(&mut self, recipient: &str, kinds: &[&str], since: i64) -> Result<i64> {
-        let mut total = 0;
-        for kind in kinds {
-            let n: i64 = on_tx!(self, c => sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind = $2 AND created_at >= $3")
-                .bind(recipient).bind(*kind).bind(since).fetch_one(&mut **c).await?);
-            total += n;
-        }
-        Ok(total)
+        let recent: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
+                "SELECT kind FROM outbox WHERE recipient = $1 AND created_at >= $2")
+            .bind(recipient).bind(since).fetch_all(&mut **c).await?);
+        Ok(recent.iter().filter(|k| kinds.contains(&k.as_str())).count() as i64)
     }
 }
 
