@@ -173,7 +173,9 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(connect)
                 .await?;
-            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            if !schema_is_current(&pool, &POSTGRES_MIGRATIONS).await {
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+            }
             Db::Postgres(pool)
         } else {
             let scheme = url.split(':').next().unwrap_or_default().to_string();
@@ -204,6 +206,20 @@ impl Store {
 /// reports at once instead of waiting (WAL recovery or checkpoint in another process):
 /// such failures are retried until the busy timeout has passed.
 async fn open_sqlite(connect: SqliteConnectOptions, options: &StoreOptions) -> Result<SqlitePool> {
+    let deadline = tokio::time::Instant::now() + options.busy_timeout;
+    let pool = retry_busy(deadline, || async {
+        Ok(SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
+            .connect_with(connect.clone())
+            .await?)
+    })
+    .await?;
+    // The common case, and the one a short-lived `maildesk ingest` pays for on every
+    // message: nothing to migrate, so no lock to take.
+    if schema_is_current(&pool, &SQLITE_MIGRATIONS).await {
+        return Ok(pool);
+    }
     let lock_path = format!("{}.migrate-lock", connect.get_filename().display());
     let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
@@ -212,25 +228,71 @@ async fn open_sqlite(connect: SqliteConnectOptions, options: &StoreOptions) -> R
     })
     .await
     .map_err(std::io::Error::other)??;
-    let deadline = tokio::time::Instant::now() + options.busy_timeout;
     let _held = lock;
+    retry_busy(deadline, || async { Ok(SQLITE_MIGRATIONS.run(&pool).await?) }).await?;
+    Ok(pool)
+}
+
+/// Runs `attempt` again while it fails with a temporary error, until `deadline`.
+async fn retry_busy<T, F, Fut>(deadline: tokio::time::Instant, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
     loop {
-        let attempt = async {
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
-                .connect_with(connect.clone())
-                .await?;
-            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-            Ok::<_, StoreError>(pool)
-        };
-        match attempt.await {
+        match attempt().await {
             Err(e) if e.is_temporary() && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
             other => return other,
         }
     }
+}
+
+/// The embedded migrations of each dialect.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// What `_sqlx_migrations` says was applied: version, checksum, success.
+type Applied = Vec<(i64, Vec<u8>, bool)>;
+
+const APPLIED_SQL: &str = "SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version";
+
+/// Whether the database has applied exactly the embedded migrations, with the same
+/// checksums — what the migrator would verify, in one read and without its lock. Anything
+/// else (a missing table, a new migration, an edited one) is left to the migrator.
+async fn schema_is_current<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, migrator: &sqlx::migrate::Migrator) -> bool
+where
+    for<'c> &'c sqlx::Pool<DB>: AppliedQuery,
+{
+    match pool.applied().await {
+        Some(applied) => migrations_match(&applied, migrator),
+        None => false,
+    }
+}
+
+/// Reads [`Applied`] from one kind of pool; `None` when it cannot (no table yet).
+trait AppliedQuery {
+    async fn applied(self) -> Option<Applied>;
+}
+
+impl AppliedQuery for &SqlitePool {
+    async fn applied(self) -> Option<Applied> {
+        sqlx::query_as(APPLIED_SQL).fetch_all(self).await.ok()
+    }
+}
+
+impl AppliedQuery for &PgPool {
+    async fn applied(self) -> Option<Applied> {
+        sqlx::query_as(APPLIED_SQL).fetch_all(self).await.ok()
+    }
+}
+
+fn migrations_match(applied: &Applied, migrator: &sqlx::migrate::Migrator) -> bool {
+    let wanted: Vec<(i64, &[u8])> =
+        migrator.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| (m.version, &*m.checksum)).collect();
+    applied.len() == wanted.len()
+        && applied.iter().zip(&wanted).all(|((v, sum, ok), (want_v, want_sum))| *ok && v == want_v && sum == want_sum)
 }
 
 enum TxInner {
