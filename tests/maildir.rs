@@ -85,3 +85,47 @@ on_both!(a_backlog_is_applied_in_batches_with_replies_duplicates_and_garbage_amo
     let acks = t.store().list_outbox().await.unwrap().iter().filter(|r| r.kind == "acknowledgement").count();
     assert_eq!(acks as i64, expected_tickets);
 });
+
+/// Makes the database refuse any ticket whose subject is "poison", as a bug or a broken
+/// constraint would: a failure for good, in the middle of a batch.
+async fn poison_subjects(t: &TestApp) {
+    use sqlx::Connection;
+    let url = t.app.config.database.url.clone();
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TRIGGER poison BEFORE INSERT ON tickets WHEN NEW.subject = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+            .execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$")
+            .execute(&mut c).await.unwrap();
+        sqlx::query("CREATE TRIGGER poison BEFORE INSERT ON tickets FOR EACH ROW EXECUTE FUNCTION poison()")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+}
+
+on_both!(a_message_that_fails_for_good_in_a_batch_is_quarantined_alone, |db| {
+    let t = TestApp::new(db).await;
+    poison_subjects(&t).await;
+    let inbox = t.dir.path().join("inbox");
+    maildir::ensure(&inbox).unwrap();
+    for i in 0..10 {
+        let subject = if i == 5 { "poison".to_string() } else { format!("Request {i}") };
+        let raw = mail(&format!("c{i}@example.com"), &subject, Some(&format!("p{i}@example.com")), "", "x");
+        std::fs::write(inbox.join(format!("new/{i:02}.msg")), raw).unwrap();
+    }
+    let settled = maildir::drain(&t.app, &inbox, "maildir:test", &CancellationToken::new()).await.unwrap();
+    assert_eq!(settled, 10);
+    let cur = names(&inbox.join("cur"));
+    assert_eq!(cur.iter().filter(|n| n.ends_with(":2,F")).collect::<Vec<_>>(), ["05.msg:2,F"]);
+    assert_eq!(t.store().count_tickets().await.unwrap(), 9, "the others of its batch were applied");
+    let quarantine = t.store().list_quarantine().await.unwrap();
+    assert_eq!(quarantine.len(), 1);
+    assert!(quarantine[0].reason.contains("could not apply"), "{}", quarantine[0].reason);
+    let acks = t.store().list_outbox().await.unwrap().iter().filter(|r| r.kind == "acknowledgement").count();
+    assert_eq!(acks, 9, "nothing of the poisoned message was queued");
+});

@@ -262,36 +262,3 @@ on_both!(an_outbox_row_is_claimed_by_one_sender_only, |db| {
     store.mark_sent(id).await.unwrap();
     assert!(!store.claim_outbox(id, 300).await.unwrap(), "a sent row cannot be claimed");
 });
-
-on_both!(a_savepoint_undoes_one_failed_message_and_the_transaction_goes_on, |db| {
-    let dir = tempfile::tempdir().unwrap();
-    let store = common::fresh_store(db, dir.path()).await;
-    let row = |id: &'static str| NewOutboxRow {
-        kind: "acknowledgement",
-        ticket: None,
-        recipient: "a@example.com",
-        message_id: id,
-        in_reply_to: None,
-        references: &[],
-        payload: "{}",
-        sender: None,
-        attachments: None,
-    };
-    let mut tx = store.begin().await.unwrap();
-    tx.savepoint().await.unwrap();
-    tx.enqueue(&row("md.1.1@x")).await.unwrap();
-    tx.release_savepoint().await.unwrap();
-    // The second message writes, then fails (a unique id used twice): PostgreSQL would
-    // refuse every further statement of the transaction without the savepoint.
-    tx.savepoint().await.unwrap();
-    tx.enqueue(&row("md.1.2@x")).await.unwrap();
-    assert!(tx.enqueue(&row("md.1.1@x")).await.is_err());
-    tx.rollback_to_savepoint().await.unwrap();
-    tx.savepoint().await.unwrap();
-    tx.enqueue(&row("md.1.3@x")).await.unwrap();
-    tx.release_savepoint().await.unwrap();
-    tx.commit().await.unwrap();
-    let mut ids: Vec<String> = store.list_outbox().await.unwrap().into_iter().map(|r| r.message_id).collect();
-    ids.sort();
-    assert_eq!(ids, ["md.1.1@x", "md.1.3@x"], "the failed message left nothing, the others everything");
-});

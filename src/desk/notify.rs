@@ -11,6 +11,9 @@ use crate::store::{NewOutboxRow, StoreError, Tx};
 /// The From address of mail about `ticket`: the first address of an IMAP mailbox that
 /// feeds the ticket's department, or none (the desk's own address).
 async fn sender_for(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Option<String>, StoreError> {
+    if !app.config.imap.iter().any(|m| m.department.is_some() && !m.addresses.is_empty()) {
+        return Ok(None); // no department has an address of its own: nothing to look up
+    }
     let Some(department) = tx.ticket_department(ticket).await? else { return Ok(None) };
     let mailbox = app.config.imap.iter().find(|m| m.department.as_deref() == Some(department.as_str()));
     Ok(mailbox.and_then(|m| m.addresses.first()).map(|a| a.to_string()))
@@ -185,16 +188,27 @@ async fn withhold_automatic(
 }
 
 /// Queues the acknowledgement of a new request to its sender, threaded under their mail,
-/// unless loop protection withholds it.
-pub(super) async fn acknowledge(
+/// and the invitation to the portal of a first-time sender, unless loop protection
+/// withholds them.
+pub(super) async fn welcome(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
+    contact_id: i64,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
+    if acknowledge(app, tx, ticket, mail).await? {
+        invite(app, tx, ticket, contact_id, mail).await?;
+    }
+    Ok(())
+}
+
+/// Queues the acknowledgement; false when loop protection withheld it.
+async fn acknowledge(app: &App, tx: &mut Tx, ticket: TicketNumber, mail: &Interpretation) -> Result<bool, StoreError> {
+    // One check for both: the acknowledgement and the invitation go out together or not.
     if let Some(why) = withhold_automatic(app, tx, ticket, &mail.from.address).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
-        return Ok(());
+        return Ok(false);
     }
     let data = AcknowledgementData {
         ticket: ticket.0,
@@ -204,7 +218,8 @@ pub(super) async fn acknowledge(
         portal_url: portal_url(app, ticket),
     };
     let letter = Letter::new(app, tx, "acknowledgement", ticket, answering(mail), &data).await?;
-    letter.queue(app, tx, mail.from.address.as_str()).await
+    letter.queue(app, tx, mail.from.address.as_str()).await?;
+    Ok(true)
 }
 
 /// What the staff-reply templates are filled with.
@@ -376,15 +391,16 @@ pub struct InviteData {
     pub token: Option<String>,
 }
 
-/// Invites the sender of a first emailed request to the portal, once per contact.
-pub(super) async fn invite(
+/// Invites the sender of a first emailed request to the portal, once per contact (loop
+/// protection already asked by [`welcome`]).
+async fn invite(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
     contact_id: i64,
     mail: &Interpretation,
 ) -> Result<(), StoreError> {
-    if !app.config.portal.invite || withhold_automatic(app, tx, ticket, &mail.from.address).await?.is_some() {
+    if !app.config.portal.invite {
         return Ok(());
     }
     let Some(invite) = tx.create_invite(contact_id).await? else { return Ok(()) };
@@ -396,8 +412,11 @@ pub(super) async fn invite(
 /// The staff told of news on `ticket`: the members of its department (or of every
 /// department) who want all of its notifications, and its assignee in any case.
 async fn staff_recipients(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Vec<String>, StoreError> {
-    let Some(state) = tx.ticket_state(ticket).await? else { return Ok(Vec::new()) };
     let members = tx.staff_members().await?;
+    if members.is_empty() && app.config.departments.iter().all(|d| d.staff.is_empty()) {
+        return Ok(Vec::new()); // no staff at all: nothing to look up
+    }
+    let Some(state) = tx.ticket_state(ticket).await? else { return Ok(Vec::new()) };
     let assigned = |email: &str| state.assignee.as_deref() == Some(email);
     let wants = |email: &str| {
         let only_assigned = members.iter().any(|m| m.email == email && m.notify == "assigned");

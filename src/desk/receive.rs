@@ -126,8 +126,8 @@ fn prepare(app: &App, file: &std::path::Path, limit: u64) -> std::io::Result<Pre
 
 /// Applies the messages in `files` together, as [`receive_file`] would one by one, but in
 /// one transaction and so with one commit: what a busy source needs. They are read and
-/// interpreted in parallel off the async workers; each is applied under a savepoint, so
-/// one that fails is quarantined alone. Returns the outcomes in the order of `files`,
+/// interpreted in parallel off the async workers. Should one fail for good, the batch is
+/// applied again one message at a time, so that only that one is quarantined. Returns the outcomes in the order of `files`,
 /// all committed; a [`DeskError`] means nothing of the batch was changed.
 pub async fn receive_files<'a>(
     app: &std::sync::Arc<App>,
@@ -146,18 +146,13 @@ pub async fn receive_files<'a>(
     for handle in handles {
         prepared.push(handle.await.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?);
     }
-    let mut tx = app.store.begin().await.map_err(DeskError::Temporary)?;
-    let mut outcomes = Vec::with_capacity(prepared.len());
-    for item in &prepared {
-        let outcome = match item {
-            Prepared::Refused { sha, size, reason } => {
-                quarantine_in(&mut tx, sha, *size, origin.source, reason.clone()).await
-            }
-            Prepared::Mail(raw, mail) => apply_one(app, &mut tx, raw, mail, origin).await,
-        };
-        outcomes.push(outcome.map_err(DeskError::Temporary)?);
-    }
-    tx.commit().await.map_err(DeskError::Temporary)?;
+    let outcomes = match apply_batch(app, &prepared, origin).await {
+        Ok(outcomes) => outcomes,
+        Err(e) if e.is_temporary() => return Err(DeskError::Temporary(e)),
+        // One message failed for good, and the batch's transaction with it: nothing of the
+        // batch was committed, so apply them one at a time, each quarantined on its own.
+        Err(_) => one_by_one(app, &prepared, origin).await?,
+    };
     for (outcome, item) in outcomes.iter().zip(&prepared) {
         let bytes = match item {
             Prepared::Mail(raw, _) => raw.len() as u64,
@@ -171,30 +166,47 @@ pub async fn receive_files<'a>(
     Ok(outcomes)
 }
 
-/// Applies one message of a batch under a savepoint: a permanent failure undoes it alone
-/// and quarantines it; a temporary one is returned (the caller drops the whole batch).
-async fn apply_one(
-    app: &App,
-    tx: &mut Tx,
-    raw: &[u8],
-    mail: &Interpretation,
-    origin: Origin<'_>,
-) -> Result<Outcome, StoreError> {
-    let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
-    tx.savepoint().await?;
-    match apply_in(app, tx, mail, &fingerprint, origin).await {
-        Ok(outcome) => {
-            tx.release_savepoint().await?;
-            Ok(outcome)
-        }
-        Err(e) if e.is_temporary() => Err(e),
-        Err(e) => {
-            tx.rollback_to_savepoint().await?;
-            let sha = app.store.blobs.put(raw)?;
-            let reason = announce_quarantine(format!("could not apply: {e}"));
-            quarantine_in(tx, &sha, raw.len() as u64, origin.source, reason).await
-        }
+/// Applies a whole batch in one transaction and commits it. Any error leaves nothing of
+/// the batch behind.
+async fn apply_batch(app: &App, prepared: &[Prepared], origin: Origin<'_>) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = app.store.begin().await?;
+    let mut outcomes = Vec::with_capacity(prepared.len());
+    for item in prepared {
+        outcomes.push(match item {
+            Prepared::Refused { sha, size, reason } => {
+                let reason = announce_quarantine(reason.clone());
+                quarantine_in(&mut tx, sha, *size, origin.source, reason).await?
+            }
+            Prepared::Mail(raw, mail) => {
+                let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
+                apply_in(app, &mut tx, mail, &fingerprint, origin).await?
+            }
+        });
     }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Applies a batch one message at a time, each in its own transaction, quarantining the
+/// ones that fail for good (the slow path, after a batch failed).
+async fn one_by_one(app: &App, prepared: &[Prepared], origin: Origin<'_>) -> Result<Vec<Outcome>, DeskError> {
+    let mut outcomes = Vec::with_capacity(prepared.len());
+    for item in prepared {
+        outcomes.push(match item {
+            Prepared::Refused { sha, size, reason } => {
+                record_quarantine(app, sha, *size, origin.source, reason.clone()).await?
+            }
+            Prepared::Mail(raw, mail) => {
+                let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
+                match apply(app, mail, &fingerprint, origin).await {
+                    Ok(outcome) => outcome,
+                    Err(e) if e.is_temporary() => return Err(DeskError::Temporary(e)),
+                    Err(e) => quarantine_raw(app, raw, origin.source, format!("could not apply: {e}")).await?,
+                }
+            }
+        });
+    }
+    Ok(outcomes)
 }
 
 /// Applies the message in `file` like [`receive`], but quarantines a file larger than
@@ -359,8 +371,7 @@ async fn apply_in(
     }
     let ours = app.config.own_addresses();
     if matches!(outcome, Outcome::Opened(_)) && !ours.contains(&&mail.from.address) {
-        notify::acknowledge(app, tx, ticket, mail).await?;
-        notify::invite(app, tx, ticket, author, mail).await?;
+        notify::welcome(app, tx, ticket, author, mail).await?;
     }
     match outcome {
         Outcome::Opened(_) => {

@@ -315,29 +315,6 @@ impl Tx {
         Ok(())
     }
 
-    /// Marks a point this transaction can go back to with [`Tx::rollback_to_savepoint`]:
-    /// one message of a batch that fails is undone alone.
-    pub async fn savepoint(&mut self) -> Result<()> {
-        on_tx!(self, c => sqlx::query("SAVEPOINT message").execute(&mut **c).await?.rows_affected());
-        Ok(())
-    }
-
-    /// Keeps what was written since [`Tx::savepoint`] and forgets the point.
-    pub async fn release_savepoint(&mut self) -> Result<()> {
-        on_tx!(self, c => sqlx::query("RELEASE SAVEPOINT message").execute(&mut **c).await?.rows_affected());
-        Ok(())
-    }
-
-    /// Undoes what was written since [`Tx::savepoint`] and forgets the point; the
-    /// transaction goes on (on PostgreSQL, also after a failed statement).
-    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
-        on_tx!(self, c => {
-            sqlx::query("ROLLBACK TO SAVEPOINT message").execute(&mut **c).await?;
-            sqlx::query("RELEASE SAVEPOINT message").execute(&mut **c).await?.rows_affected()
-        });
-        Ok(())
-    }
-
     /// Undoes every write of this transaction.
     pub async fn rollback(self) -> Result<()> {
         match self.inner {

@@ -205,17 +205,15 @@ impl Tx {
         organisation_id: Option<i64>,
     ) -> Result<i64> {
         let at = now();
-        on_tx!(self, c => {
-            sqlx::query("INSERT INTO contacts (email, name, organisation_id, created_at)
+        // RETURNING gives the id whether the row was inserted or updated: one statement.
+        Ok(on_tx!(self, c => sqlx::query_scalar("INSERT INTO contacts (email, name, organisation_id, created_at)
                          VALUES ($1, $2, $3, $4)
                          ON CONFLICT (email) DO UPDATE SET
                             name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
-                            organisation_id = COALESCE(contacts.organisation_id, excluded.organisation_id)")
+                            organisation_id = COALESCE(contacts.organisation_id, excluded.organisation_id)
+                         RETURNING id")
                 .bind(email.as_str()).bind(name).bind(organisation_id).bind(at)
-                .execute(&mut **c).await?;
-            Ok(sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1")
-                .bind(email.as_str()).fetch_one(&mut **c).await?)
-        })
+                .fetch_one(&mut **c).await?))
     }
 
     /// The organisation of a contact, if any.
