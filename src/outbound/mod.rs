@@ -66,8 +66,9 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
             break;
         }
         handled += rows.len();
+        let ready = with_fresh_tokens(app, &rows).await?;
         let mut sent = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in ready.iter().flatten() {
             if deliver_one(app, transport, row).await? {
                 sent.push(row.id);
             }
@@ -84,10 +85,6 @@ pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, Stor
 /// marks it sent); failures are recorded here.
 async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::OutboxRow) -> Result<bool, StoreError> {
     let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
-    let row = &match with_fresh_token(app, row).await? {
-        Some(row) => row,
-        None => return Ok(false),
-    };
     let bytes = match render(app, row) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -116,35 +113,48 @@ async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::Outbo
     Ok(false)
 }
 
-/// The row to render: an invitation gets a new token now, stored only as its hash on the
-/// invitation (a resend replaces it); other rows as they are. `None` when the invitation
-/// was used meanwhile (the row is then marked sent: nothing is left to send).
-async fn with_fresh_token(
+/// The rows to render: an invitation gets a new token now, stored only as its hash on the
+/// invitation (a resend replaces it); other rows as they are. `None` for an invitation
+/// used meanwhile (marked sent: nothing is left to send). All tokens of a claim are stored
+/// in one transaction, before any is sent.
+async fn with_fresh_tokens(
     app: &App,
-    row: &crate::store::OutboxRow,
-) -> Result<Option<crate::store::OutboxRow>, StoreError> {
-    if row.kind != "invite" {
-        return Ok(Some(row.clone()));
+    rows: &[crate::store::OutboxRow],
+) -> Result<Vec<Option<crate::store::OutboxRow>>, StoreError> {
+    if !rows.iter().any(|r| r.kind == "invite") {
+        return Ok(rows.iter().cloned().map(Some).collect());
     }
-    let Ok(mut data) = serde_json::from_str::<crate::desk::InviteData>(&row.payload) else {
-        return Ok(Some(row.clone())); // rendering reports the bad payload
-    };
-    let token: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
     let expires = now() + i64::try_from(app.config.portal.invite_days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
-    if !app.store.set_invite_token(data.invite, &crate::store::sha256_hex(token.as_bytes()), expires).await? {
-        app.store.mark_sent(row.id).await?;
-        return Ok(None);
+    let mut tx = app.store.begin().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let data = match serde_json::from_str::<crate::desk::InviteData>(&row.payload) {
+            Ok(data) if row.kind == "invite" => data,
+            // Not an invitation, or a bad payload that rendering will report.
+            _ => {
+                out.push(Some(row.clone()));
+                continue;
+            }
+        };
+        let token: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+        if !tx.set_invite_token(data.invite, &crate::store::sha256_hex(token.as_bytes()), expires).await? {
+            tx.mark_sent(row.id).await?;
+            out.push(None);
+            continue;
+        }
+        let data = crate::desk::InviteData { token: Some(token), ..data };
+        let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.push(Some(crate::store::OutboxRow { payload, ..row.clone() }));
     }
-    data.token = Some(token);
-    let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Some(crate::store::OutboxRow { payload, ..row.clone() }))
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// The sender task: delivers due rows whenever desk signals new ones, and at the
 /// configured interval, until `shutdown` fires.
 pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToken) {
     let interval = Duration::from_millis(app.config.outbox.poll_interval_ms);
-    let mut failing = false;
+    let (mut failing, mut busy) = (false, false);
     loop {
         match deliver_due(&app, &transport).await {
             Ok(n) => {
@@ -153,7 +163,11 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
                     failing = false;
                 }
                 if n as i64 >= BATCH && !shutdown.is_cancelled() {
+                    busy = true;
                     continue;
+                }
+                if std::mem::take(&mut busy) {
+                    crate::daemon::release_memory(); // the backlog is sent
                 }
             }
             Err(e) => {

@@ -115,7 +115,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
     }
     let source = format!("maildir:{}", dir.display());
     let interval = Duration::from_millis(app.config.maildir.poll_interval_ms);
-    let mut failing = false;
+    let (mut failing, mut busy) = (false, false);
     info!(dir = %dir.display(), "maildir source started");
     while !shutdown.is_cancelled() {
         let pause = match drain(&app, &dir, &source, &shutdown).await {
@@ -124,7 +124,14 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
                     info!("maildir source recovered");
                     failing = false;
                 }
-                if n > 0 { continue } else { interval }
+                if n > 0 {
+                    busy = true;
+                    continue;
+                }
+                if std::mem::take(&mut busy) {
+                    crate::daemon::release_memory(); // the backlog is done
+                }
+                interval
             }
             Err(e) => {
                 if !failing {

@@ -13,16 +13,18 @@ impl Tx {
     }
 }
 
-impl Store {
+impl Tx {
     /// Gives invitation `id` a new token (by its hash), valid until `expires_at`; any
     /// earlier token stops working. Returns false when the invitation was used already.
-    pub async fn set_invite_token(&self, id: i64, token_hash: &str, expires_at: i64) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query(
+    pub async fn set_invite_token(&mut self, id: i64, token_hash: &str, expires_at: i64) -> Result<bool> {
+        let n = on_tx!(self, c => sqlx::query(
                 "UPDATE invites SET token_hash = $1, expires_at = $2 WHERE id = $3 AND used_at IS NULL")
-            .bind(token_hash).bind(expires_at).bind(id).execute(p).await?.rows_affected());
+            .bind(token_hash).bind(expires_at).bind(id).execute(&mut **c).await?.rows_affected());
         Ok(n == 1)
     }
+}
 
+impl Store {
     /// Uses the invitation whose token hashes to `token_hash`: returns its contact when it
     /// exists, has not expired and was not used — and marks it used, so it works once.
     pub async fn redeem_invite(&self, token_hash: &str) -> Result<Option<i64>> {

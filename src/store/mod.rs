@@ -170,6 +170,7 @@ impl Store {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
+                .idle_timeout(IDLE_CONNECTION)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(connect)
                 .await?;
@@ -210,6 +211,7 @@ async fn open_sqlite(connect: SqliteConnectOptions, options: &StoreOptions) -> R
     let pool = retry_busy(deadline, || async {
         Ok(SqlitePoolOptions::new()
             .max_connections(options.max_connections)
+            .idle_timeout(IDLE_CONNECTION)
             .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
             .connect_with(connect.clone())
             .await?)
@@ -248,6 +250,10 @@ where
         }
     }
 }
+
+/// A pooled connection unused this long is closed, and its page cache with it: after a
+/// burst the daemon goes back to its idle size.
+const IDLE_CONNECTION: Duration = Duration::from_secs(30);
 
 /// The embedded migrations of each dialect.
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -59,6 +59,14 @@ pub struct OutboxRow {
 }
 
 impl Tx {
+    /// Marks a notification sent in this transaction.
+    pub async fn mark_sent(&mut self, id: i64) -> Result<()> {
+        let at = now();
+        on_tx!(self, c => sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(at).bind(id).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+
     /// Queues a notification in this transaction.
     pub async fn enqueue(&mut self, row: &NewOutboxRow<'_>) -> Result<i64> {
         let at = now();
@@ -125,11 +133,12 @@ impl Store {
 
     /// Marks notifications sent, all in one transaction (one commit for a batch).
     pub async fn mark_sent_many(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin().await?;
-        let at = now();
         for id in ids {
-            on_tx!(tx, c => sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-                .bind(at).bind(id).execute(&mut **c).await?.rows_affected());
+            tx.mark_sent(*id).await?;
         }
         tx.commit().await
     }
