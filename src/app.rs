@@ -24,6 +24,9 @@ pub struct App {
     pub reply_addresses: inbound::ReplyAddresses,
     /// Woken when desk has queued mail, so the sender need not wait for its next poll.
     pub outbox_wake: Notify,
+    /// Set while a source works through a backlog: incoming mail goes first, and the
+    /// sender takes one claim a second until it is done.
+    pub intake_backlog: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -45,7 +48,14 @@ impl App {
     pub fn with_store(config: Config, store: Store, reply_key: &[u8]) -> App {
         let inbound = config.inbound_settings(Some(reply_key));
         let reply_addresses = inbound::ReplyAddresses::new(&config.desk.address, reply_key);
-        App { config, store, inbound, reply_addresses, outbox_wake: Notify::new() }
+        App {
+            config,
+            store,
+            inbound,
+            reply_addresses,
+            outbox_wake: Notify::new(),
+            intake_backlog: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 }
 

@@ -125,7 +125,8 @@ impl<'a> Letter<'a> {
         Ok(Letter { kind, ticket, sender, in_reply_to, references, payload, attachments: None })
     }
 
-    /// Queues the letter to `recipient` under a Message-ID of ours that threads back here.
+    /// Queues the letter to `recipient` under a Message-ID of ours that threads back here
+    /// (replies find the ticket by the outbox row's Message-ID).
     async fn queue(&self, app: &App, tx: &mut Tx, recipient: &str) -> Result<(), StoreError> {
         let message_id = new_message_id(app, self.ticket);
         tx.enqueue(&NewOutboxRow {
@@ -139,8 +140,8 @@ impl<'a> Letter<'a> {
             sender: self.sender.as_deref(),
             attachments: self.attachments.as_deref(),
         })
-        .await?;
-        tx.add_thread_id(&message_id, self.ticket).await
+        .await
+        .map(|_| ())
     }
 }
 
@@ -171,16 +172,16 @@ async fn withhold_automatic(
     if may_be_no_reply && NO_REPLY.is_match(local) {
         return Ok(Some("a no-reply address".into()));
     }
-    if tx.is_bouncing(recipient.as_str()).await? {
+    let hour_ago = crate::store::now() - 3600;
+    let record = tx.automatic_mail_record(recipient.as_str(), ticket.0, AUTOMATIC_KINDS, hour_ago).await?;
+    if record.bouncing {
         return Ok(Some("an address that bounces".into()));
     }
-    let cap = app.config.outbox.max_automatic_per_recipient_per_hour;
-    let recent = tx.recent_mail_to(recipient.as_str(), AUTOMATIC_KINDS, crate::store::now() - 3600).await?;
+    let (cap, recent) = (app.config.outbox.max_automatic_per_recipient_per_hour, record.to_recipient);
     if recent >= i64::from(cap) {
         return Ok(Some(format!("{recent} automatic mails to this address in the last hour (cap {cap})")));
     }
-    let cap = app.config.outbox.max_automatic_per_ticket_per_hour;
-    let recent = tx.recent_mail_about(ticket.0, AUTOMATIC_KINDS, crate::store::now() - 3600).await?;
+    let (cap, recent) = (app.config.outbox.max_automatic_per_ticket_per_hour, record.about_ticket);
     if recent >= i64::from(cap) {
         return Ok(Some(format!("{recent} automatic mails about this ticket in the last hour (cap {cap})")));
     }

@@ -156,6 +156,14 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
     let interval = Duration::from_millis(app.config.outbox.poll_interval_ms);
     let (mut failing, mut busy) = (false, false);
     loop {
+        if app.intake_backlog.load(std::sync::atomic::Ordering::Relaxed) {
+            // Incoming mail first: while a source works through a backlog, one claim a
+            // second, so notifications still flow but take little of the machine.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
         match deliver_due(&app, &transport).await {
             Ok(n) => {
                 if failing {

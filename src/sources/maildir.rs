@@ -85,6 +85,10 @@ pub async fn drain(
             return Ok(0);
         }
     };
+    // More than a batch waiting is a backlog: it goes before notifications.
+    if files.len() > BATCH_FILES {
+        app.intake_backlog.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     for batch in batches(files) {
         if shutdown.is_cancelled() {
             break;
@@ -129,11 +133,13 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
                     continue;
                 }
                 if std::mem::take(&mut busy) {
+                    app.intake_backlog.store(false, std::sync::atomic::Ordering::Relaxed);
                     crate::daemon::release_memory(); // the backlog is done
                 }
                 interval
             }
             Err(e) => {
+                app.intake_backlog.store(false, std::sync::atomic::Ordering::Relaxed);
                 if !failing {
                     warn!(error = %e, "maildir source paused by a temporary failure");
                     failing = true;

@@ -3,6 +3,17 @@
 
 use super::{Result, Store, Tx, now, on_pool, on_tx};
 
+/// What [`Tx::automatic_mail_record`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutomaticMailRecord {
+    /// Mail to the address fails for good.
+    pub bouncing: bool,
+    /// Notifications of the kinds asked for queued to the address.
+    pub to_recipient: i64,
+    /// Notifications of the kinds asked for queued about the ticket.
+    pub about_ticket: i64,
+}
+
 impl Tx {
     /// Records that mail to `address` fails for good.
     pub async fn mark_bouncing(&mut self, address: &str, reason: &str) -> Result<()> {
@@ -22,24 +33,32 @@ impl Tx {
         Ok(found.is_some())
     }
 
-    /// How many notifications of the given kinds were queued about `ticket` since `since`
-    /// (Unix seconds).
-    pub async fn recent_mail_about(&mut self, ticket: i64, kinds: &[&str], since: i64) -> Result<i64> {
-        // One indexed read of the ticket's recent mail, counted here: fewer round trips
-        // than a count per kind.
-        let recent: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
-                "SELECT kind FROM outbox WHERE ticket_id = $1 AND created_at >= $2")
-            .bind(ticket).bind(since).fetch_all(&mut **c).await?);
-        Ok(recent.iter().filter(|k| kinds.contains(&k.as_str())).count() as i64)
-    }
-
-    /// How many notifications of the given kinds were queued for `recipient` since `since`
-    /// (Unix seconds).
-    pub async fn recent_mail_to(&mut self, recipient: &str, kinds: &[&str], since: i64) -> Result<i64> {
-        let recent: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
-                "SELECT kind FROM outbox WHERE recipient = $1 AND created_at >= $2")
-            .bind(recipient).bind(since).fetch_all(&mut **c).await?);
-        Ok(recent.iter().filter(|k| kinds.contains(&k.as_str())).count() as i64)
+    /// What loop protection needs to know before automatic mail about `ticket` goes to
+    /// `recipient`, in one read: whether the address bounces, and how many notifications of
+    /// the given kinds were queued since `since` to it and about the ticket.
+    pub async fn automatic_mail_record(
+        &mut self,
+        recipient: &str,
+        ticket: i64,
+        kinds: &[&str],
+        since: i64,
+    ) -> Result<AutomaticMailRecord> {
+        let kinds_list = (4..4 + kinds.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let kinds_list = if kinds.is_empty() { "NULL".to_string() } else { kinds_list };
+        // Only placeholders go into the text.
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM bouncing_addresses WHERE address = $1),
+                    (SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $3 AND kind IN ({kinds_list})),
+                    (SELECT COUNT(*) FROM outbox WHERE ticket_id = $2 AND created_at >= $3 AND kind IN ({kinds_list}))"
+        );
+        let (bouncing, to_recipient, about_ticket): (i64, i64, i64) = on_tx!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(ticket).bind(since);
+            for kind in kinds {
+                q = q.bind(*kind);
+            }
+            q.fetch_one(&mut **c).await?
+        });
+        Ok(AutomaticMailRecord { bouncing: bouncing > 0, to_recipient, about_ticket })
     }
 }
 

@@ -51,17 +51,28 @@ impl Tx {
         Ok(())
     }
 
-    /// The ticket that any of `message_ids` belongs to, trying them in order.
+    /// The ticket that any of `message_ids` belongs to, trying them in order: the ids of
+    /// mail that came in (`thread_ids`) and of our own mail (`outbox`), in one read.
     pub async fn ticket_for_message_ids(&mut self, message_ids: &[&str]) -> Result<Option<TicketNumber>> {
-        for id in message_ids {
-            let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
-                    "SELECT ticket_id FROM thread_ids WHERE message_id = $1")
-                .bind(*id).fetch_optional(&mut **c).await?);
-            if let Some(t) = found {
-                return Ok(Some(TicketNumber(t)));
-            }
+        if message_ids.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        // Only placeholders go into the text, never the ids themselves.
+        let list = (1..=message_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT message_id, ticket_id FROM thread_ids WHERE message_id IN ({list})
+             UNION ALL
+             SELECT message_id, ticket_id FROM outbox WHERE ticket_id IS NOT NULL AND message_id IN ({list})"
+        );
+        let found: Vec<(String, i64)> = on_tx!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in message_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut **c).await?
+        });
+        let first = message_ids.iter().find_map(|id| found.iter().find(|(m, _)| m == id));
+        Ok(first.map(|(_, t)| TicketNumber(*t)))
     }
 
     /// Remembers that `message_id` belongs to `ticket`, so replies to it thread there.

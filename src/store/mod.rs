@@ -20,6 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use addresses::AutomaticMailRecord;
 pub use blobs::{Blobs, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
