@@ -268,13 +268,14 @@ async fn apply_in(
     }
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
     let thread = Thread::resolve(mail.reply_address_ticket(), by_references, mail.subject_tag(&app.inbound));
+    // The ticket, with its status and when that last changed, if it exists.
     let existing = match thread.ticket {
-        Some(t) if tx.ticket_exists(t).await? => Some(t),
-        _ => None,
+        Some(t) => tx.ticket_status(t).await?.map(|status| (t, status)),
+        None => None,
     };
     // A staff member answering through their own signed reply address: commands and a
     // reply, relayed. From anyone else, or any other way, it is a customer's mail.
-    if let Some(t) = existing.filter(|_| mail.staff_reply_address)
+    if let Some((t, _)) = existing.as_ref().filter(|_| mail.staff_reply_address).cloned()
         && staff::is_staff(app, tx, &mail.from.address).await?
     {
         let outcome = from_staff(app, tx, t, mail, &blobs).await?;
@@ -285,34 +286,37 @@ async fn apply_in(
     // A subject tag is easy to copy: it files mail only for those already on the ticket.
     // A stranger's mail with a copied tag opens a ticket of its own.
     let existing = match (existing, thread.by) {
-        (Some(t), Some(ThreadBy::SubjectTag)) if !tx.is_participant(t, author).await? => None,
+        (Some((t, _)), Some(ThreadBy::SubjectTag)) if !tx.is_participant(t, author).await? => None,
         (existing, _) => existing,
     };
     // A reply to a finished ticket reopens it within the window, else starts a new one.
     let (mut reopen, mut follows_up) = (None, None);
     let existing = match existing {
-        Some(t) => match tx.ticket_status(t).await? {
-            Some((status, changed)) if Status::parse(&status).is_ok_and(|s| !s.is_active()) => {
-                let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
-                if crate::store::now().saturating_sub(changed) <= window {
-                    reopen = Some(t);
-                    Some(t)
-                } else {
-                    follows_up = Some(t);
-                    None
-                }
+        Some((t, (status, changed))) if Status::parse(&status).is_ok_and(|s| !s.is_active()) => {
+            let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+            if crate::store::now().saturating_sub(changed) <= window {
+                reopen = Some(t);
+                Some(t)
+            } else {
+                follows_up = Some(t);
+                None
             }
-            _ => Some(t),
-        },
+        }
+        Some((t, _)) => Some(t),
         None => None,
     };
     let (ticket, outcome) = match existing {
         Some(t) => {
-            tx.touch_ticket(t).await?;
+            // Latest activity, the customer's wait starts (unless it runs), and a ticket
+            // waiting on them is open again: one statement.
+            tx.customer_wrote(t).await?;
             (t, Outcome::Commented(t))
         }
         None => {
-            let organisation_id = tx.contact_organisation(author).await?;
+            let organisation_id = match app.config.organisations.is_empty() {
+                true => None,
+                false => tx.contact_organisation(author).await?,
+            };
             let assignee = route(app, tx, origin.department).await?;
             let t = tx
                 .insert_ticket(&NewTicket {
@@ -329,8 +333,9 @@ async fn apply_in(
             (t, Outcome::Opened(t))
         }
     };
-    // Only someone on the ticket may bring others onto it (IN11).
-    if tx.is_participant(ticket, author).await? {
+    // Only someone on the ticket may bring others onto it (IN11); the requester of a new
+    // ticket is on it.
+    if !mail.cc.is_empty() && (matches!(outcome, Outcome::Opened(_)) || tx.is_participant(ticket, author).await?) {
         add_cc_participants(app, tx, ticket, mail).await?;
     }
     let comment_id = tx
@@ -378,13 +383,7 @@ async fn apply_in(
             notify::staff_notice(app, tx, ticket, "staff-new-ticket", mail).await?;
         }
         Outcome::Commented(_) => {
-            tx.start_awaiting(ticket).await?;
             notify::staff_notice(app, tx, ticket, "staff-customer-reply", mail).await?;
-            // The customer answered: a ticket waiting on them is open again.
-            let waiting = tx.ticket_status(ticket).await?.is_some_and(|(s, _)| s == Status::WaitingOnCustomer.as_str());
-            if waiting {
-                tx.set_ticket_status(ticket, Status::Open).await?;
-            }
         }
         _ => {}
     }

@@ -235,13 +235,6 @@ impl Tx {
         Ok(TicketNumber(id))
     }
 
-    /// Whether ticket `n` exists.
-    pub async fn ticket_exists(&mut self, n: TicketNumber) -> Result<bool> {
-        let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar("SELECT id FROM tickets WHERE id = $1")
-            .bind(n.0).fetch_optional(&mut **c).await?);
-        Ok(found.is_some())
-    }
-
     /// Records the ticket's latest activity.
     pub async fn touch_ticket(&mut self, n: TicketNumber) -> Result<()> {
         let at = now();
@@ -451,11 +444,16 @@ impl Tx {
         Ok(())
     }
 
-    /// Records that a customer wrote: the wait for an answer starts now unless it runs
-    /// already.
-    pub async fn start_awaiting(&mut self, n: TicketNumber) -> Result<()> {
+    /// Records that a customer wrote on ticket `n`: its latest activity, the wait for an
+    /// answer starts now unless it runs already, and a ticket waiting on the customer is
+    /// open again.
+    pub async fn customer_wrote(&mut self, n: TicketNumber) -> Result<()> {
         let at = now();
-        on_tx!(self, c => sqlx::query("UPDATE tickets SET awaiting_since = COALESCE(awaiting_since, $1) WHERE id = $2")
+        on_tx!(self, c => sqlx::query(
+                "UPDATE tickets SET updated_at = $1, awaiting_since = COALESCE(awaiting_since, $1),
+                    status_changed_at = CASE WHEN status = 'waiting-on-customer' THEN $1 ELSE status_changed_at END,
+                    status = CASE WHEN status = 'waiting-on-customer' THEN 'open' ELSE status END
+                 WHERE id = $2")
             .bind(at).bind(n.0).execute(&mut **c).await?.rows_affected());
         Ok(())
     }
