@@ -11,7 +11,7 @@ mod receive;
 pub mod staff;
 
 pub use notify::{AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
-pub use receive::{quarantine_raw, receive, receive_file, receive_files};
+pub use receive::{PreparedBatch, apply_prepared, prepare_files, quarantine_raw, receive, receive_file};
 
 use crate::domain::TicketNumber;
 use crate::inbound::Auto;

@@ -116,7 +116,14 @@ fn prepare(app: &App, file: &std::path::Path, limit: u64) -> std::io::Result<Pre
     }
     let raw = std::fs::read(file)?;
     match inbound::interpret(&raw, &app.inbound) {
-        Ok(mail) => Ok(Prepared::Mail(raw, Box::new(mail))),
+        Ok(mail) => {
+            // The attachments' bytes now, in parallel and outside the transaction (the
+            // store is content-addressed: applying finds them there).
+            for a in &mail.attachments {
+                app.store.blobs.put(&a.bytes)?;
+            }
+            Ok(Prepared::Mail(raw, Box::new(mail)))
+        }
         Err(e) => {
             let sha = app.store.blobs.put(&raw)?;
             Ok(Prepared::Refused { sha, size: raw.len() as u64, reason: e.to_string() })
@@ -124,36 +131,50 @@ fn prepare(app: &App, file: &std::path::Path, limit: u64) -> std::io::Result<Pre
     }
 }
 
-/// Applies the messages in `files` together, as [`receive_file`] would one by one, but in
-/// one transaction and so with one commit: what a busy source needs. They are read and
-/// interpreted in parallel off the async workers. Should one fail for good, the batch is
-/// applied again one message at a time, so that only that one is quarantined. Returns the outcomes in the order of `files`,
-/// all committed; a [`DeskError`] means nothing of the batch was changed.
-pub async fn receive_files<'a>(
-    app: &std::sync::Arc<App>,
-    files: &[std::path::PathBuf],
-    origin: impl Into<Origin<'a>> + Copy,
-) -> Result<Vec<Outcome>, DeskError> {
-    let origin: Origin<'_> = origin.into();
+/// Messages read and interpreted, ready for [`apply_prepared`].
+pub struct PreparedBatch(Vec<Prepared>);
+
+/// Reads and interprets the messages in `files` in parallel, off the async workers (a
+/// message over `limits.max_message_bytes` is stored unread for the quarantine). A source
+/// can prepare its next batch while the current one is applied.
+pub async fn prepare_files(
+    app: std::sync::Arc<App>,
+    files: Vec<std::path::PathBuf>,
+) -> Result<PreparedBatch, DeskError> {
     let limit = app.config.limits.max_message_bytes;
     let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
     let mut handles = Vec::with_capacity(files.len());
     for file in files {
-        let (app, file) = (app.clone(), file.clone());
+        let app = app.clone();
         handles.push(tokio::task::spawn_blocking(move || prepare(&app, &file, limit)));
     }
-    let mut prepared = Vec::with_capacity(files.len());
+    let mut prepared = Vec::with_capacity(handles.len());
     for handle in handles {
         prepared.push(handle.await.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?);
     }
-    let outcomes = match apply_batch(app, &prepared, origin).await {
+    Ok(PreparedBatch(prepared))
+}
+
+/// Applies a prepared batch as [`receive_file`] would one message after another, but in
+/// one transaction and so with one commit: what a busy source needs. Should one message
+/// fail for good, the batch is applied again one message at a time, so that only that one
+/// is quarantined. Returns the outcomes in the batch's order, all committed; a
+/// [`DeskError`] means nothing of the batch was changed.
+pub async fn apply_prepared<'a>(
+    app: &App,
+    batch: &PreparedBatch,
+    origin: impl Into<Origin<'a>> + Copy,
+) -> Result<Vec<Outcome>, DeskError> {
+    let origin: Origin<'_> = origin.into();
+    let prepared = &batch.0;
+    let outcomes = match apply_batch(app, prepared, origin).await {
         Ok(outcomes) => outcomes,
         Err(e) if e.is_temporary() => return Err(DeskError::Temporary(e)),
         // One message failed for good, and the batch's transaction with it: nothing of the
         // batch was committed, so apply them one at a time, each quarantined on its own.
-        Err(_) => one_by_one(app, &prepared, origin).await?,
+        Err(_) => one_by_one(app, prepared, origin).await?,
     };
-    for (outcome, item) in outcomes.iter().zip(&prepared) {
+    for (outcome, item) in outcomes.iter().zip(prepared) {
         let bytes = match item {
             Prepared::Mail(raw, _) => raw.len() as u64,
             Prepared::Refused { size, .. } => *size,

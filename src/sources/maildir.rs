@@ -89,13 +89,31 @@ pub async fn drain(
     if files.len() > BATCH_FILES {
         app.intake_backlog.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    for batch in batches(files) {
-        if shutdown.is_cancelled() {
-            break;
-        }
+    // The next batch is read and interpreted while the current one is applied.
+    let mut batches = batches(files).into_iter();
+    let prepare = |batch: Vec<PathBuf>| {
         // Taken by someone else since the listing.
         let batch: Vec<PathBuf> = batch.into_iter().filter(|f| f.exists()).collect();
-        let outcomes = desk::receive_files(app, &batch, source).await?;
+        let handle = tokio::spawn(desk::prepare_files(app.clone(), batch.clone()));
+        (batch, handle)
+    };
+    let mut next = batches.next().map(prepare);
+    while let Some((batch, handle)) = next.take() {
+        if shutdown.is_cancelled() {
+            handle.abort();
+            break;
+        }
+        let prepared = handle.await.map_err(|e| desk::DeskError::Temporary(std::io::Error::other(e).into()))??;
+        next = batches.next().map(prepare);
+        let outcomes = match desk::apply_prepared(app, &prepared, source).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                if let Some((_, handle)) = next.take() {
+                    handle.abort();
+                }
+                return Err(e);
+            }
+        };
         for (file, outcome) in batch.iter().zip(outcomes) {
             let flags = if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" };
             match settle(dir, file, flags) {
