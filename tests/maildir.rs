@@ -50,7 +50,7 @@ on_both!(a_backlog_is_applied_in_batches_with_replies_duplicates_and_garbage_amo
     let t = TestApp::new(db).await;
     let inbox = t.dir.path().join("inbox");
     maildir::ensure(&inbox).unwrap();
-    // 150 files: more than two batches. Every fifth a reply to the request before it (in
+    // 150 files: more than one batch. Every fifth a reply to the request before it (in
     // the same batch or the one before), one repeat of a request, one piece of garbage.
     let mut expected_tickets = 0;
     for i in 0..150 {

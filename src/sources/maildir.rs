@@ -42,7 +42,7 @@ fn settle(dir: &Path, file: &Path, flags: &str) -> std::io::Result<()> {
 }
 
 /// At most this many messages go into one batch (one transaction).
-const BATCH_FILES: usize = 64;
+const BATCH_FILES: usize = 128;
 
 /// A batch stops growing at this many bytes of mail, so a backlog of large messages is not
 /// all held in memory at once.
