@@ -237,3 +237,20 @@ pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
         None => format!("sha256:{}", hex::encode(sha2::Sha256::digest(raw))),
     }
 }
+
+/// The golden interpretations of every fixture under `mail-fixtures/` (their `.json`), for
+/// unit tests that check a rule against all of them.
+#[cfg(test)]
+pub(crate) fn fixture_interpretations() -> Vec<serde_json::Value> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-fixtures");
+    let mut out = Vec::new();
+    for group in std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().is_dir()) {
+        for file in std::fs::read_dir(group.path()).unwrap().filter_map(|e| e.ok()) {
+            let path = file.path();
+            if path.extension().is_some_and(|x| x == "json") && !path.to_string_lossy().ends_with(".expect.json") {
+                out.push(serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+            }
+        }
+    }
+    out
+}
