@@ -704,12 +704,13 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
             .iter()
             .any(|r| r.recipient == "jane@example.com" && r.kind == "staff-reply")
     );
-    // The same address after Ann left the staff: her mail is a customer's, commands and all.
+    // The same address after Ann left the staff: kept as an internal note, no command run.
     assert!(t.store().remove_staff("ann@staff.example").await.unwrap());
     let late = from_ann("a4", &ann, "#close\nbye");
     assert_eq!(receive(&t.app, late.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
     assert_eq!(t.store().ticket(n).await.unwrap().unwrap().status, "open");
-    assert!(t.store().comments(n).await.unwrap().pop().unwrap().body_reply.starts_with("#close"));
+    let kept = t.store().comments(n).await.unwrap().pop().unwrap();
+    assert!(!kept.public && kept.body_text.contains("no longer staff") && kept.body_text.contains("#close"));
 });
 
 on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_hear_only_of_theirs, |db| {
@@ -817,4 +818,38 @@ on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_ta
     let requester =
         TicketFilter { requester: Some("nobody@example.com".into()), limit: 100, ..TicketFilter::default() };
     assert!(t.store().find_tickets(&requester).await.unwrap().is_empty());
+});
+
+on_both!(cc_commands_apply_in_order_and_a_forwarded_staff_notice_answered_by_another_posts_nothing, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("ann@staff.example", "Ann", None, "all").await.unwrap();
+    let raw = mail("jane@example.com", "Printer", Some("pc1@example.com"), "", "Jammed.");
+    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let sent = t.flush_outbox().await;
+    let ann = staff_reply_address(&sent, "ann@staff.example");
+    let notice_id = sent.iter().find(|m| m.recipient == "ann@staff.example").unwrap().message_id.clone();
+    let from_ann = |id: &str, body: &str| {
+        format!(
+            "From: ann@staff.example\nTo: {ann}\nSubject: Re: Printer\nMessage-ID: <{id}@staff.example>\n\n{body}\n"
+        )
+    };
+    let emails = |p: Vec<(String, String)>| p.into_iter().map(|(e, _)| e).collect::<Vec<_>>();
+    // Added then removed in one mail: off the ticket; removed then added: on it.
+    let r = from_ann("c1", "#cc add tom@example.com\n#cc remove tom@example.com");
+    assert_eq!(receive(&t.app, r.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(emails(t.store().participants(n).await.unwrap()), ["jane@example.com"]);
+    let r = from_ann("c2", "#cc add tom@example.com\n#cc remove tom@example.com\n#cc add tom@example.com");
+    assert_eq!(receive(&t.app, r.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(emails(t.store().participants(n).await.unwrap()), ["jane@example.com", "tom@example.com"]);
+    let r = from_ann("c3", "#cc remove sue@example.com");
+    assert_eq!(receive(&t.app, r.as_bytes(), "test").await.unwrap(), Outcome::Refused(n));
+    // Ann forwards the notice to Bob, who answers it: threaded by In-Reply-To, but through
+    // Ann's staff address — a new ticket with a note, nothing on the original.
+    let comments = t.store().comments(n).await.unwrap().len();
+    let bob = format!(
+        "From: bob@staff.example\nTo: {ann}\nSubject: Re: Printer\nMessage-ID: <b1@staff.example>\nIn-Reply-To: <{notice_id}>\n\n#note customer is difficult\n"
+    );
+    let Outcome::Opened(other) = receive(&t.app, bob.as_bytes(), "test").await.unwrap() else { panic!() };
+    assert_ne!(other, n);
+    assert_eq!(t.store().comments(n).await.unwrap().len(), comments, "nothing posted on the original");
 });

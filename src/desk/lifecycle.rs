@@ -51,11 +51,17 @@ pub async fn close_resolved(app: &App) -> Result<usize, StoreError> {
     let mut closed = 0;
     loop {
         let due = app.store.resolved_before(cutoff, SWEEP_BATCH).await?;
-        let batch = due.len();
+        let (batch, mut closed_now) = (due.len(), 0);
         for n in due {
-            closed += usize::from(close_one(app, n, cutoff).await?);
+            match close_one(app, n, cutoff).await {
+                Ok(done) => closed_now += usize::from(done),
+                Err(e) if e.is_temporary() => return Err(e),
+                // One ticket that cannot be closed does not hold up the others.
+                Err(e) => warn!(ticket = n.0, error = %e, "cannot close resolved ticket"),
+            }
         }
-        if batch < SWEEP_BATCH as usize {
+        closed += closed_now;
+        if batch < SWEEP_BATCH as usize || closed_now == 0 {
             break;
         }
     }

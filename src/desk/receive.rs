@@ -145,12 +145,22 @@ pub async fn prepare_files(
     let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
     let mut handles = Vec::with_capacity(files.len());
     for file in files {
-        let app = app.clone();
-        handles.push(tokio::task::spawn_blocking(move || prepare(&app, &file, limit)));
+        let (app, path) = (app.clone(), file.clone());
+        handles.push((file, tokio::task::spawn_blocking(move || prepare(&app, &path, limit))));
     }
     let mut prepared = Vec::with_capacity(handles.len());
-    for handle in handles {
-        prepared.push(handle.await.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?);
+    for (file, handle) in handles {
+        prepared.push(match handle.await {
+            Ok(result) => result.map_err(temporary)?,
+            // Hostile input that panicked the parser: quarantined, never retried forever.
+            Err(e) if e.is_panic() => {
+                let blobs = app.store.blobs.clone();
+                let stored = tokio::task::spawn_blocking(move || blobs.put_reader(std::fs::File::open(file)?)).await;
+                let (sha, size) = stored.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?;
+                Prepared::Refused { sha, size, reason: "interpretation failed (the parser panicked)".into() }
+            }
+            Err(e) => return Err(temporary(std::io::Error::other(e))),
+        });
     }
     Ok(PreparedBatch(prepared))
 }
@@ -288,7 +298,13 @@ async fn apply_in(
         return Ok(Outcome::Automatic(kind));
     }
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
-    let thread = Thread::resolve(mail.reply_address_ticket(), by_references, mail.subject_tag(&app.inbound));
+    // Mail to a reply address of ours whose signature does not match follows nothing: it
+    // opens a ticket of its own, with a note (a forwarded staff notice answered by someone
+    // else, say, never becomes a customer's comment on the original).
+    let thread = match mail.forged_reference {
+        Some(_) => Thread::resolve(None, None, None),
+        None => Thread::resolve(mail.reply_address_ticket(), by_references, mail.subject_tag(&app.inbound)),
+    };
     // The ticket, with its status and when that last changed, if it exists.
     let existing = match thread.ticket {
         Some(t) => tx.ticket_status(t).await?.map(|status| (t, status)),
@@ -302,6 +318,15 @@ async fn apply_in(
         let outcome = from_staff(app, tx, t, mail, &blobs).await?;
         tx.set_outcome(fingerprint, outcome.as_str(), Some(t)).await?;
         return Ok(outcome);
+    }
+    // A staff reply address signed for this sender who is staff no more: kept for staff as
+    // an internal note, never a customer's word on the ticket.
+    if let Some((t, _)) = existing.as_ref().filter(|_| mail.staff_reply_address).cloned() {
+        let note =
+            format!("{} (no longer staff) wrote through a staff reply address:\n\n{}", mail.from.address, mail.reply);
+        internal_note(tx, t, &note).await?;
+        tx.set_outcome(fingerprint, Outcome::Commented(t).as_str(), Some(t)).await?;
+        return Ok(Outcome::Commented(t));
     }
     let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
     // A subject tag is easy to copy: it files mail only for those already on the ticket.

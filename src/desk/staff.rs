@@ -110,8 +110,9 @@ struct Plan {
     priority: Priority,
     assignee: Option<String>,
     note: bool,
-    cc_add: Vec<EmailAddress>,
-    cc_remove: Vec<i64>,
+    /// Participants added (true) or removed (false), in the order written; the last word on
+    /// an address counts.
+    cc: Vec<(EmailAddress, bool)>,
 }
 
 /// Checks and applies `act` inside `tx`: every command is checked against the ticket
@@ -129,14 +130,8 @@ pub(super) async fn apply(
     }
     let was = Status::parse(&state.status).unwrap_or(Status::Open);
     let old_priority = Priority::parse(&state.priority).unwrap_or(Priority::Medium);
-    let mut plan = Plan {
-        status: was,
-        priority: old_priority,
-        assignee: state.assignee.clone(),
-        note: false,
-        cc_add: Vec::new(),
-        cc_remove: Vec::new(),
-    };
+    let mut plan =
+        Plan { status: was, priority: old_priority, assignee: state.assignee.clone(), note: false, cc: Vec::new() };
     let mut problems = Vec::new();
     let ours = app.config.own_addresses();
     for command in &act.commands {
@@ -160,14 +155,24 @@ pub(super) async fn apply(
             Command::Assign(Assignee::Address(a)) => problems.push(format!("#assign {a}: not a staff member")),
             Command::Note => plan.note = true,
             Command::CcAdd(a) if ours.contains(&a) => problems.push(format!("#cc add {a}: that is our own address")),
-            Command::CcAdd(a) => plan.cc_add.push(a.clone()),
-            Command::CcRemove(a) => match tx.contact_id(a.as_str()).await? {
-                Some(id) if id == state.requester_id => {
-                    problems.push(format!("#cc remove {a}: the requester stays on the ticket"))
+            Command::CcAdd(a) => plan.cc.push((a.clone(), true)),
+            Command::CcRemove(a) => {
+                // On the ticket as the commands before this one leave it.
+                let planned = plan.cc.iter().rev().find(|(p, _)| p == a).map(|(_, added)| *added);
+                let id = tx.contact_id(a.as_str()).await?;
+                let on_ticket = match (planned, id) {
+                    (Some(added), _) => added,
+                    (None, Some(id)) => tx.is_participant(n, id).await?,
+                    (None, None) => false,
+                };
+                if id.is_some() && id == Some(state.requester_id) {
+                    problems.push(format!("#cc remove {a}: the requester stays on the ticket"));
+                } else if on_ticket {
+                    plan.cc.push((a.clone(), false));
+                } else {
+                    problems.push(format!("#cc remove {a}: not on the ticket"));
                 }
-                Some(id) if tx.is_participant(n, id).await? => plan.cc_remove.push(id),
-                _ => problems.push(format!("#cc remove {a}: not on the ticket")),
-            },
+            }
         }
     }
     let body = act.body.trim();
@@ -234,12 +239,13 @@ async fn write(
             done.queued += notify::assigned(app, tx, n, to, actor, body).await?;
         }
     }
-    for address in &plan.cc_add {
+    for (address, add) in &plan.cc {
         let id = tx.upsert_contact(address, "", None).await?;
-        tx.add_participant(n, id, "cc").await?;
-    }
-    for id in &plan.cc_remove {
-        tx.remove_participant(n, *id).await?;
+        if *add {
+            tx.add_participant(n, id, "cc").await?;
+        } else {
+            tx.remove_participant(n, id).await?;
+        }
     }
     if public_reply {
         let files: Vec<RelayedFile> = act

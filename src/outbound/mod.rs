@@ -54,9 +54,17 @@ fn claim_size(transport: &Transport) -> i64 {
 /// handled. Rows sent are marked in one transaction per claim; a crash before that sends
 /// them again under the same Message-ID (the file transport overwrites).
 pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, StoreError> {
+    deliver(app, transport, usize::MAX).await
+}
+
+/// [`deliver_due`], taking at most `claims` claims.
+async fn deliver(app: &App, transport: &Transport, claims: usize) -> Result<usize, StoreError> {
     let (size, lease) = (claim_size(transport), claim_lease_secs(transport, app));
     let mut handled = 0;
-    while handled < BATCH as usize {
+    for _ in 0..claims {
+        if handled >= BATCH as usize {
+            break;
+        }
         // A read first: an idle sender never takes the write lock.
         if app.store.due_outbox(1).await?.is_empty() {
             break;
@@ -156,7 +164,8 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
     let interval = Duration::from_millis(app.config.outbox.poll_interval_ms);
     let (mut failing, mut busy) = (false, false);
     loop {
-        if app.intake_backlog.load(std::sync::atomic::Ordering::Relaxed) {
+        let backlog = app.intake_backlog.load(std::sync::atomic::Ordering::Relaxed);
+        if backlog {
             // Incoming mail first: while a source works through a backlog, one claim a
             // second, so notifications still flow but take little of the machine.
             tokio::select! {
@@ -164,7 +173,7 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
-        match deliver_due(&app, &transport).await {
+        match deliver(&app, &transport, if backlog { 1 } else { usize::MAX }).await {
             Ok(n) => {
                 if failing {
                     info!("outbox reachable again");

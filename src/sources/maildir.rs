@@ -86,9 +86,7 @@ pub async fn drain(
         }
     };
     // More than a batch waiting is a backlog: it goes before notifications.
-    if files.len() > BATCH_FILES {
-        app.intake_backlog.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+    app.intake_backlog.store(files.len() > BATCH_FILES, std::sync::atomic::Ordering::Relaxed);
     // The next batch is read and interpreted while the current one is applied.
     let mut batches = batches(files).into_iter();
     let prepare = |batch: Vec<PathBuf>| {
