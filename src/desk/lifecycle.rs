@@ -87,7 +87,8 @@ async fn close_one(app: &App, n: TicketNumber, cutoff: i64) -> Result<bool, Stor
     Ok(true)
 }
 
-/// Runs [`close_resolved`] at start and then every `every` until `shutdown`.
+/// Runs [`close_resolved`] at start and then every `every` until `shutdown`, handing
+/// freed memory back each time.
 pub async fn run_housekeeping(
     app: std::sync::Arc<App>,
     every: std::time::Duration,
@@ -97,6 +98,8 @@ pub async fn run_housekeeping(
         if let Err(e) = close_resolved(&app).await {
             warn!(error = %e, "closing resolved tickets failed; trying again later");
         }
+        // Memory freed since (idle pooled connections close after 30 s) goes back.
+        crate::daemon::release_memory();
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
