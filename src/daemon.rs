@@ -30,7 +30,7 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, transport: Transp
         tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
     }
     tracker.spawn(outbound::run(app.clone(), transport, shutdown.clone()));
-    tracker.spawn(crate::desk::lifecycle::run_housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));
+    tracker.spawn(housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));
     if let Some(listener) = listener {
         if let Ok(addr) = listener.local_addr() {
             info!(%addr, "portal listening");
@@ -72,5 +72,21 @@ pub fn release_memory() {
     // safe to call from any thread at any time.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Runs desk's time-driven rules (resolved tickets closing themselves) at start and then
+/// every `every` until `shutdown`, handing freed memory back each time.
+async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = crate::desk::lifecycle::close_resolved(&app).await {
+            warn!(error = %e, "closing resolved tickets failed; trying again later");
+        }
+        // Memory freed since (idle pooled connections close after 30 s) goes back.
+        release_memory();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }

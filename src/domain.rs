@@ -183,6 +183,10 @@ text_enum!(
 );
 
 impl Status {
+    /// The statuses in which the ball is with staff: a customer's wait for an answer counts
+    /// against the response target only then (not while waiting on them or a vendor).
+    pub const AWAITING_STAFF: [Status; 2] = [Status::Open, Status::InProgress];
+
     /// Whether the ticket still needs work (not resolved, closed or cancelled).
     pub fn is_active(self) -> bool {
         !matches!(self, Status::Resolved | Status::Closed | Status::Cancelled)

@@ -792,8 +792,7 @@ on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_ta
     staff::reply(&t.app, open[2], &ann, "On it.").await.unwrap();
     let act = Act { commands: vec![Command::Status(maildesk::domain::Status::WaitingOnCustomer)], ..Act::default() };
     staff::act(&t.app, open[3], &ann, &act).await.unwrap();
-    let hours = &t.app.config.desk.response_hours;
-    let targets = [Priority::Low, Priority::Medium, Priority::High, Priority::Urgent].map(|p| hours.secs(p));
+    let targets = t.app.config.desk.response_hours.targets();
     let overdue_at = |at: i64| TicketFilter { overdue: Some((targets, at)), limit: 100, ..TicketFilter::default() };
     let ids = |rows: Vec<maildesk::store::TicketRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
     let now = maildesk::store::now();

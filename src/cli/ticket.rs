@@ -259,8 +259,7 @@ fn filter(
         Some(a) => Some(Some(address("--assignee", a)?.to_string())),
     };
     let requester = requester.map(|r| address("--requester", &r).map(|a| a.to_string())).transpose()?;
-    let hours = &app.config.desk.response_hours;
-    let targets = [Priority::Low, Priority::Medium, Priority::High, Priority::Urgent].map(|p| hours.secs(p));
+    let targets = app.config.desk.response_hours.targets();
     Ok(TicketFilter {
         status,
         department,
@@ -271,15 +270,9 @@ fn filter(
     })
 }
 
-/// When the customer's wait on `t` passes its response target, if they wait and the
-/// ticket is one staff must act on.
+/// When the customer's wait on `t` passes its response target (see desk's rule).
 fn due_at(app: &App, t: &TicketRow) -> Option<i64> {
-    let status = Status::parse(&t.status).ok()?;
-    if !matches!(status, Status::Open | Status::InProgress) {
-        return None;
-    }
-    let target = app.config.desk.response_hours.secs(Priority::parse(&t.priority).ok()?)?;
-    Some(t.awaiting_since?.saturating_add(target))
+    crate::desk::lifecycle::answer_due(app, &t.status, &t.priority, t.awaiting_since)
 }
 
 async fn list(app: &App, json: bool, filter: &TicketFilter) -> Result<i32, StoreError> {

@@ -121,6 +121,12 @@ impl ResponseHours {
         };
         (hours > 0).then(|| i64::try_from(hours.saturating_mul(3600)).unwrap_or(i64::MAX))
     }
+
+    /// The target of each priority in seconds, in the order of `Priority::ALL`.
+    pub fn targets(&self) -> [Option<i64>; 4] {
+        use crate::domain::Priority::*;
+        [Low, Medium, High, Urgent].map(|p| self.secs(p))
+    }
 }
 
 /// `[[departments]]`: the staff of a department and how its new tickets are assigned.

@@ -28,6 +28,18 @@ pub fn next_statuses(from: Status) -> Vec<&'static str> {
     Status::ALL.iter().filter(|s| **s != from && may_move(from, **s)).map(|s| s.as_str()).collect()
 }
 
+/// When a customer waiting since `awaiting_since` must have an answer on a ticket of this
+/// `status` and `priority` (the priority's response target); none when no one waits, the
+/// ball is not with staff, or the priority has no target.
+pub fn answer_due(app: &App, status: &str, priority: &str, awaiting_since: Option<i64>) -> Option<i64> {
+    let status = Status::parse(status).ok()?;
+    if !Status::AWAITING_STAFF.contains(&status) {
+        return None;
+    }
+    let target = app.config.desk.response_hours.secs(crate::domain::Priority::parse(priority).ok()?)?;
+    Some(awaiting_since?.saturating_add(target))
+}
+
 /// The notification kind that tells customers of a move to `status`.
 pub(super) fn notice_kind(status: Status) -> &'static str {
     match status {
@@ -85,26 +97,6 @@ async fn close_one(app: &App, n: TicketNumber, cutoff: i64) -> Result<bool, Stor
     notify::status_change(app, &mut tx, n, &subject, "auto-closed", Status::Closed).await?;
     tx.commit().await?;
     Ok(true)
-}
-
-/// Runs [`close_resolved`] at start and then every `every` until `shutdown`, handing
-/// freed memory back each time.
-pub async fn run_housekeeping(
-    app: std::sync::Arc<App>,
-    every: std::time::Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    loop {
-        if let Err(e) = close_resolved(&app).await {
-            warn!(error = %e, "closing resolved tickets failed; trying again later");
-        }
-        // Memory freed since (idle pooled connections close after 30 s) goes back.
-        crate::daemon::release_memory();
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -125,6 +125,35 @@ impl<'a> Letter<'a> {
         Ok(Letter { kind, ticket, sender, in_reply_to, references, payload, attachments: None })
     }
 
+    /// Queues the letter to every customer on the ticket — never to our own addresses, to
+    /// one known to bounce, or to `author` (a staff member's own reply). Automatic kinds
+    /// go only where loop protection lets them. Returns how many were queued.
+    async fn queue_to_customers(
+        &self,
+        app: &App,
+        tx: &mut Tx,
+        author: Option<&EmailAddress>,
+    ) -> Result<usize, StoreError> {
+        let automatic = AUTOMATIC_KINDS.contains(&self.kind);
+        let mut queued = 0;
+        for address in customers(app, tx, self.ticket).await? {
+            if Some(&address) == author {
+                continue;
+            }
+            let withheld = match automatic {
+                true => withhold_automatic(app, tx, self.ticket, &address).await?,
+                false => tx.is_bouncing(address.as_str()).await?.then(|| "an address that bounces".to_string()),
+            };
+            if let Some(why) = withheld {
+                tracing::info!(ticket = self.ticket.0, kind = self.kind, reason = %why, "notification withheld");
+                continue;
+            }
+            self.queue(app, tx, address.as_str()).await?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+
     /// Queues the letter to `recipient` under a Message-ID of ours that threads back here
     /// (replies find the ticket by the outbox row's Message-ID).
     async fn queue(&self, app: &App, tx: &mut Tx, recipient: &str) -> Result<(), StoreError> {
@@ -278,15 +307,7 @@ pub(super) async fn staff_reply(
     if !reply.files.is_empty() {
         letter.attachments = Some(serde_json::to_string(reply.files).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }
-    let mut queued = 0;
-    for address in customers(app, tx, ticket).await? {
-        if address == *reply.author || tx.is_bouncing(address.as_str()).await? {
-            continue;
-        }
-        letter.queue(app, tx, address.as_str()).await?;
-        queued += 1;
-    }
-    Ok(queued)
+    letter.queue_to_customers(app, tx, Some(reply.author)).await
 }
 
 /// What the status templates are filled with.
@@ -320,16 +341,7 @@ pub(super) async fn status_change(
     };
     let threading = conversation_threading(tx, ticket).await?;
     let letter = Letter::new(app, tx, kind, ticket, threading, &data).await?;
-    let mut queued = 0;
-    for address in customers(app, tx, ticket).await? {
-        if let Some(why) = withhold_automatic(app, tx, ticket, &address).await? {
-            tracing::info!(ticket = ticket.0, kind, reason = %why, "status notification withheld");
-            continue;
-        }
-        letter.queue(app, tx, address.as_str()).await?;
-        queued += 1;
-    }
-    Ok(queued)
+    letter.queue_to_customers(app, tx, None).await
 }
 
 /// What the staff notification templates are filled with.

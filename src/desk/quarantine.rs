@@ -65,8 +65,9 @@ pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> 
     let store_err = |source| QuarantineError::Store { id, source };
     let entry = app.store.quarantine_entry(id).await.map_err(store_err)?.ok_or(QuarantineError::NoEntry(id))?;
     let limit = app.config.limits.max_message_bytes;
-    if u64::try_from(entry.size).unwrap_or(u64::MAX) > limit {
-        let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", entry.size);
+    let size = u64::try_from(entry.size).unwrap_or(u64::MAX);
+    if size > limit {
+        let reason = super::receive::too_large(size, limit);
         app.store.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
         return Ok(RetryOutcome::Quarantined(reason));
     }

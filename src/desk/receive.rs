@@ -22,7 +22,7 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
     let source = origin.source;
     let limit = app.config.limits.max_message_bytes;
     if raw.len() as u64 > limit {
-        let reason = format!("message of {} bytes exceeds limits.max_message_bytes ({limit})", raw.len());
+        let reason = too_large(raw.len() as u64, limit);
         return quarantine_raw(app, raw, source, reason).await;
     }
     // Interpretation is CPU work on hostile input: keep it off the async workers.
@@ -48,6 +48,11 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
         }
         Err(e) => quarantine_raw(app, raw, source, format!("could not apply: {e}")).await,
     }
+}
+
+/// Why a message of `size` bytes is quarantined unread under `limits.max_message_bytes`.
+pub(super) fn too_large(size: u64, limit: u64) -> String {
+    format!("message of {size} bytes exceeds limits.max_message_bytes ({limit})")
 }
 
 fn ticket_of(outcome: &Outcome) -> Option<i64> {
@@ -111,7 +116,7 @@ fn prepare(app: &App, file: &std::path::Path, limit: u64) -> std::io::Result<Pre
     let size = std::fs::metadata(file)?.len();
     if size > limit {
         let (sha, size) = app.store.blobs.put_reader(std::fs::File::open(file)?)?;
-        let reason = format!("message of {size} bytes exceeds limits.max_message_bytes ({limit})");
+        let reason = too_large(size, limit);
         return Ok(Prepared::Refused { sha, size, reason });
     }
     let raw = std::fs::read(file)?;
@@ -258,7 +263,7 @@ pub async fn receive_file<'a>(
     let (blobs, path) = (app.store.blobs.clone(), file.to_path_buf());
     let stored = tokio::task::spawn_blocking(move || blobs.put_reader(std::fs::File::open(path)?)).await;
     let (sha, size) = stored.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?;
-    let reason = format!("message of {size} bytes exceeds limits.max_message_bytes ({limit})");
+    let reason = too_large(size, limit);
     record_quarantine(app, &sha, size, source, reason).await
 }
 

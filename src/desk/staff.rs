@@ -9,7 +9,7 @@ use super::{lifecycle, notify};
 use crate::App;
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
 use crate::inbound::{Assignee, Command};
-use crate::store::{NewAttachment, NewComment, StoreError, Tx};
+use crate::store::{NewAttachment, NewComment, StoreError, TicketState, Tx};
 
 /// Why a staff action was refused; nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +115,19 @@ struct Plan {
     cc: Vec<(EmailAddress, bool)>,
 }
 
+impl Plan {
+    /// The ticket as it is: the plan no command has changed yet.
+    fn of(state: &TicketState) -> Plan {
+        Plan {
+            status: Status::parse(&state.status).unwrap_or(Status::Open),
+            priority: Priority::parse(&state.priority).unwrap_or(Priority::Medium),
+            assignee: state.assignee.clone(),
+            note: false,
+            cc: Vec::new(),
+        }
+    }
+}
+
 /// Checks and applies `act` inside `tx`: every command is checked against the ticket
 /// first, and an [`StaffError::Invalid`] leaves the transaction untouched.
 pub(super) async fn apply(
@@ -128,10 +141,7 @@ pub(super) async fn apply(
     if act.commands.is_empty() && act.body.trim().is_empty() {
         return Err(StaffError::Empty);
     }
-    let was = Status::parse(&state.status).unwrap_or(Status::Open);
-    let old_priority = Priority::parse(&state.priority).unwrap_or(Priority::Medium);
-    let mut plan =
-        Plan { status: was, priority: old_priority, assignee: state.assignee.clone(), note: false, cc: Vec::new() };
+    let mut plan = Plan::of(&state);
     let mut problems = Vec::new();
     let ours = app.config.own_addresses();
     for command in &act.commands {
@@ -182,23 +192,21 @@ pub(super) async fn apply(
     if !problems.is_empty() {
         return Err(StaffError::Invalid(problems));
     }
-    write(app, tx, n, actor, act, &state.subject, was, old_priority, state.assignee.as_deref(), plan).await
+    write(app, tx, n, actor, act, &state, plan).await
 }
 
-/// Writes a checked plan and queues what it tells whom.
-#[allow(clippy::too_many_arguments)]
+/// Writes a checked plan for the ticket now in `state` and queues what it tells whom.
 async fn write(
     app: &App,
     tx: &mut Tx,
     n: TicketNumber,
     actor: &EmailAddress,
     act: &Act<'_>,
-    subject: &str,
-    was: Status,
-    old_priority: Priority,
-    old_assignee: Option<&str>,
+    state: &TicketState,
     plan: Plan,
 ) -> Result<Done, StaffError> {
+    let (subject, before) = (state.subject.as_str(), Plan::of(state));
+    let was = before.status;
     let body = act.body.trim();
     let member = tx.staff_member(actor.as_str()).await?;
     let name = member.map(|m| m.name).filter(|n| !n.trim().is_empty()).or(act.display_name.map(str::to_string));
@@ -230,10 +238,10 @@ async fn write(
         tx.set_ticket_status(n, plan.status).await?;
         done.status = Some(plan.status);
     }
-    if plan.priority != old_priority {
+    if plan.priority != before.priority {
         tx.set_ticket_priority(n, plan.priority).await?;
     }
-    if plan.assignee.as_deref() != old_assignee {
+    if plan.assignee != before.assignee {
         tx.set_assignee(n, plan.assignee.as_deref()).await?;
         if let Some(to) = plan.assignee.as_deref().filter(|a| *a != actor.as_str()) {
             done.queued += notify::assigned(app, tx, n, to, actor, body).await?;

@@ -145,10 +145,7 @@ impl Store {
 
     /// Marks a notification sent.
     pub async fn mark_sent(&self, id: i64) -> Result<()> {
-        let at = now();
-        on_pool!(self, p => sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-            .bind(at).bind(id).execute(p).await?.rows_affected());
-        Ok(())
+        self.mark_sent_many(&[id]).await
     }
 
     /// Records a failed attempt: retried at `retry_at` (Unix seconds), or given up on

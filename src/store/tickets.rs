@@ -106,7 +106,8 @@ pub struct TicketFilter {
     /// Only tickets this address asked (as requester).
     pub requester: Option<String>,
     /// Only tickets past their response target: the target in seconds per priority
-    /// (low, medium, high, urgent; none: no target), measured at `now`.
+    /// (low, medium, high, urgent; none: no target), measured at `now`; only the
+    /// statuses of [`Status::AWAITING_STAFF`] count.
     pub overdue: Option<([Option<i64>; 4], i64)>,
     /// At most this many, newest first.
     pub limit: i64,
@@ -296,7 +297,7 @@ impl Store {
                 AND ($2 IS NULL OR t.department = $2)
                 AND ($3 = 0 OR ($4 IS NULL AND t.assignee IS NULL) OR t.assignee = $4)
                 AND ($5 IS NULL OR c.email = $5)
-                AND ($6 = 0 OR (t.status IN ('open', 'in-progress') AND t.awaiting_since IS NOT NULL AND
+                AND ($6 = 0 OR (t.status IN ($13, $14) AND t.awaiting_since IS NOT NULL AND
                      t.awaiting_since < $7 - CASE t.priority WHEN 'low' THEN $8 WHEN 'medium' THEN $9
                                                              WHEN 'high' THEN $10 ELSE $11 END))
               ORDER BY t.id DESC LIMIT $12"
@@ -312,6 +313,7 @@ impl Store {
             .bind(i64::from(filter.overdue.is_some())).bind(at)
             .bind(target(0)).bind(target(1)).bind(target(2)).bind(target(3))
             .bind(filter.limit)
+            .bind(Status::AWAITING_STAFF[0].as_str()).bind(Status::AWAITING_STAFF[1].as_str())
             .fetch_all(p).await?))
     }
 
