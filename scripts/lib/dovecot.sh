@@ -307,16 +307,7 @@ EOF
 # True when 127.0.0.1:$1 accepts a connection (and, with $2 = greet, sends
 # an IMAP "* OK" greeting within a second).
 _dovecot_port_ready() {
-    local port=$1 greet=${2:-}
-    # shellcheck disable=SC2016 # $1 expands in the inner bash
-    if [[ -n $greet ]]; then
-        timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-            IFS= read -r line <&3 || exit 1
-            printf "a LOGOUT\r\n" >&3 2>/dev/null
-            [[ $line == "* OK"* ]]' _ "$port" 2>/dev/null
-    else
-        timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$port" 2>/dev/null
-    fi
+    if [[ -n ${2:-} ]]; then lib_port_ready "$1" "a LOGOUT" '\* OK*'; else lib_port_ready "$1"; fi
 }
 
 # _dovecot_is_ours PID: the process runs a Dovecot binary.
@@ -328,24 +319,7 @@ _dovecot_is_ours() {
 }
 
 # PIDs (space separated) of Dovecot processes in any of the sessions given.
-_dovecot_session_pids() {
-    (($# > 0)) || return 0
-    local stat line pid f out=() sid
-    for stat in /proc/[0-9]*/stat; do
-        IFS= read -r line 2>/dev/null <"$stat" || continue
-        # Fields after "(comm)": state ppid pgrp session ...
-        read -r -a f <<<"${line##*) }"
-        for sid in "$@"; do
-            if [[ ${f[3]:-} == "$sid" ]]; then
-                pid=${stat#/proc/}
-                pid=${pid%/stat}
-                ! _dovecot_is_ours "$pid" || out+=("$pid")
-                break
-            fi
-        done
-    done
-    echo "${out[*]}"
-}
+_dovecot_session_pids() { lib_session_pids _dovecot_is_ours "$@"; }
 
 # _dovecot_kill_all DIR: stop every master started for DIR (see DIR/masters)
 # and all their processes.  SIGTERM goes to all of them at once: sent to the

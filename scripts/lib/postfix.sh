@@ -293,16 +293,7 @@ _postfix_backdate() {
 # True when 127.0.0.1:$1 accepts a connection (and, with $2 = greet, sends
 # an SMTP 220 greeting within a second).
 _postfix_port_ready() {
-    local port=$1 greet=${2:-}
-    # shellcheck disable=SC2016 # $1 expands in the inner bash
-    if [[ -n $greet ]]; then
-        timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-            IFS= read -r line <&3 || exit 1
-            printf "QUIT\r\n" >&3 2>/dev/null
-            [[ $line == 220[\ -]* ]]' _ "$port" 2>/dev/null
-    else
-        timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$port" 2>/dev/null
-    fi
+    if [[ -n ${2:-} ]]; then lib_port_ready "$1" QUIT '220[ -]*'; else lib_port_ready "$1"; fi
 }
 
 # _postfix_is_ours PID: the process runs a Postfix binary.
@@ -314,24 +305,7 @@ _postfix_is_ours() {
 }
 
 # PIDs (space separated) of Postfix processes in any of the sessions given.
-_postfix_session_pids() {
-    (($# > 0)) || return 0
-    local stat line pid f out=() sid
-    for stat in /proc/[0-9]*/stat; do
-        IFS= read -r line 2>/dev/null <"$stat" || continue
-        # Fields after "(comm)": state ppid pgrp session ...
-        read -r -a f <<<"${line##*) }"
-        for sid in "$@"; do
-            if [[ ${f[3]:-} == "$sid" ]]; then
-                pid=${stat#/proc/}
-                pid=${pid%/stat}
-                ! _postfix_is_ours "$pid" || out+=("$pid")
-                break
-            fi
-        done
-    done
-    echo "${out[*]}"
-}
+_postfix_session_pids() { lib_session_pids _postfix_is_ours "$@"; }
 
 # _postfix_kill_all DIR: stop every master started for DIR (see DIR/masters)
 # and all their processes (SIGTERM to all at once; SIGKILL for anything left
