@@ -4,14 +4,15 @@
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
 pub mod contacts;
+mod intake;
 pub mod lifecycle;
 mod notify;
 pub mod quarantine;
 mod receive;
 pub mod staff;
 
+pub use intake::{PreparedBatch, apply_prepared, prepare_files, quarantine_raw, receive, receive_file};
 pub use notify::{AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
-pub use receive::{PreparedBatch, apply_prepared, prepare_files, quarantine_raw, receive, receive_file};
 
 use crate::domain::TicketNumber;
 use crate::inbound::Auto;

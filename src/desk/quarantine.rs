@@ -67,7 +67,7 @@ pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> 
     let limit = app.config.limits.max_message_bytes;
     let size = u64::try_from(entry.size).unwrap_or(u64::MAX);
     if size > limit {
-        let reason = super::receive::too_large(size, limit);
+        let reason = super::intake::too_large(size, limit);
         app.store.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
         return Ok(RetryOutcome::Quarantined(reason));
     }
