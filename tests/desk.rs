@@ -87,8 +87,9 @@ on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a
         "Thanks",
     );
     assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
-    // A colleague answering the customer's original mail threads too, but gains no
-    // access to the ticket by doing so.
+    // Someone not on the ticket answering the customer's original mail (anyone she wrote
+    // to knows its Message-ID) neither speaks on her ticket nor gains access to it: their
+    // mail opens a ticket of its own, linked by a note.
     let cc = mail(
         "bob@example.com",
         "Re: Help",
@@ -96,11 +97,15 @@ on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a
         "In-Reply-To: <b1@example.com>\nCc: eve@example.com\n",
         "Me too",
     );
-    assert_eq!(receive(&t.app, &cc, "test").await.unwrap(), Outcome::Commented(n));
+    let Outcome::Opened(own) = receive(&t.app, &cc, "test").await.unwrap() else { panic!("a stranger must not post") };
+    assert_ne!(own, n);
     let comments = t.store().comments(n).await.unwrap();
-    assert_eq!(comments.last().unwrap().author_email.as_deref(), Some("bob@example.com"));
+    assert_eq!(comments.len(), 2);
+    assert!(comments.iter().all(|c| c.author_email.as_deref() == Some("jane@example.com")));
     let people = t.store().participants(n).await.unwrap();
     assert_eq!(people, vec![("jane@example.com".into(), "requester".into())]);
+    let note = t.store().comments(own).await.unwrap().into_iter().find(|c| !c.public).expect("a note");
+    assert!(note.body_text.contains(&format!("#{n}")) && note.body_text.contains("references"), "{note:?}");
 });
 
 on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| {
@@ -125,7 +130,8 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
     assert_ne!(other, n);
     assert_eq!(t.store().comments(n).await.unwrap().len(), 1);
     assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
-    // A participant Cc'd by the requester may use the tag.
+    // The requester may use the tag, but a tag cannot bring anyone onto the ticket: the
+    // From may be forged.
     let with_cc = mail(
         "jane@example.com",
         &format!("Re: [Support #{n}] Salary question"),
@@ -134,6 +140,15 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
         "Adding Tom",
     );
     assert_eq!(receive(&t.app, &with_cc, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(t.store().participants(n).await.unwrap().len(), 1, "no participant from a tag-only mail");
+    // Through the signed reply address of our acknowledgement, she can.
+    let ack = String::from_utf8(t.flush_outbox().await.remove(0).bytes).unwrap();
+    let signed = header(&ack, "Reply-To").unwrap().trim_end_matches('>').rsplit('<').next().unwrap().to_string();
+    let with_cc = format!(
+        "From: jane@example.com\nTo: {signed}\nCc: Tom <tom@example.com>\nSubject: Re: Salary question\nMessage-ID: <s3b@example.com>\n\nAdding Tom\n"
+    );
+    assert_eq!(receive(&t.app, with_cc.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(t.store().participants(n).await.unwrap().len(), 2);
     let from_tom =
         mail("tom@example.com", &format!("Re: [Support #{n}] Salary question"), Some("s4@example.com"), "", "Hello");
     assert_eq!(receive(&t.app, &from_tom, "test").await.unwrap(), Outcome::Commented(n));
@@ -360,12 +375,22 @@ on_both!(loop_protection_withholds_acknowledgements, |db| {
     }
     assert_eq!(t.store().count_tickets().await.unwrap(), 14);
     assert_eq!(t.flush_outbox().await.len(), 10);
-    // A bounce naming an address marks it: nothing automatic goes there any more.
-    let bounce = b"From: MAILER-DAEMON@mx.example.net\nTo: support@helpdesk.example\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n--b--\n";
-    assert_eq!(receive(&t.app, bounce, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    // A bounce of our mail to an address marks it: nothing automatic goes there any more.
+    let Outcome::Opened(gone) =
+        receive(&t.app, &mail("gone@example.org", "Hello", None, "", "x"), "test").await.unwrap()
+    else {
+        panic!()
+    };
+    let sent = t.flush_outbox().await;
+    assert_eq!(sent.len(), 11);
+    let ours = sent.last().unwrap().message_id.clone();
+    let bounce = format!(
+        "From: MAILER-DAEMON@mx.example.net\nTo: support@helpdesk.example\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n--b\nContent-Type: text/rfc822-headers\n\nFrom: support@helpdesk.example\nTo: gone@example.org\nMessage-ID: <{ours}>\n--b--\n"
+    );
+    assert_eq!(receive(&t.app, bounce.as_bytes(), "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
     assert_eq!(t.store().bouncing_addresses().await.unwrap()[0].0, "gone@example.org");
-    receive(&t.app, &mail("gone@example.org", "Back again", None, "", "x"), "test").await.unwrap();
-    assert_eq!(t.flush_outbox().await.len(), 10, "no acknowledgement to a bouncing address");
+    maildesk::desk::staff::set_status(&t.app, gone, maildesk::domain::Status::WaitingOnCustomer).await.unwrap();
+    assert_eq!(t.flush_outbox().await.len(), 11, "no automatic mail to a bouncing address");
 });
 
 on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_address, |db| {
@@ -453,8 +478,10 @@ on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
     }
     let sent = t.flush_outbox().await;
     assert_eq!(sent.len(), 10, "the recipient cap holds first");
+    let ack = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    let signed = header(&ack, "Reply-To").unwrap().trim_end_matches('>').rsplit('<').next().unwrap().to_string();
     let cc = format!(
-        "From: jane@example.com\nSubject: Re: [Support #{n}] Flapping\nCc: {}\n\nadding people\n",
+        "From: jane@example.com\nTo: {signed}\nSubject: Re: [Support #{n}] Flapping\nCc: {}\n\nadding people\n",
         (1..=5).map(|i| format!("p{i}@example.com")).collect::<Vec<_>>().join(", ")
     );
     receive(&t.app, cc.as_bytes(), "test").await.unwrap();
@@ -500,8 +527,8 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
         String::from_utf8(sent.iter().find(|m| m.recipient == "billing@staff.example").unwrap().bytes.clone()).unwrap();
     assert!(notice.contains("Please refund.") && notice.contains("jane@example.com"));
     assert_eq!(header(&notice, "Auto-Submitted"), Some("auto-generated"));
-    // A staff member's mail that did not come through their own reply address is taken
-    // like a customer's: the other staff hear of it, the customers do not.
+    // A staff member's mail that did not come through their own reply address is kept as
+    // an unverified note: the other staff hear of it, the customers do not.
     let own = mail(
         "all@staff.example",
         &format!("Re: [Support #{n}] Refund"),
@@ -571,7 +598,8 @@ on_both!(mail_about_a_departments_ticket_comes_from_the_departments_address, |db
 });
 
 on_both!(templates_are_overridden_from_the_configured_folder, |db| {
-    let mut t = TestApp::new(db).await;
+    // Quoting on, so that the acknowledgement's summary is filled for any sender.
+    let mut t = TestApp::with(db, |c| c.outbox.quote_request = true).await;
     let dir = t.dir.path().join("templates/mail/acknowledgement");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(

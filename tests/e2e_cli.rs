@@ -64,14 +64,16 @@ mod e2e_cli {
     }
 
     /// A delivery status notification saying mail to `address` failed for good.
-    fn bounce_report(address: &str) -> Vec<u8> {
+    /// A delivery report saying that our mail `returned` (its Message-ID) to `address` failed.
+    fn bounce_report(address: &str, returned: &str) -> Vec<u8> {
         format!(
             "From: MAILER-DAEMON@mx.example.org\nTo: support@localhost\nSubject: Undelivered Mail Returned to Sender\n\
          Message-ID: <dsn-{address}>\nMIME-Version: 1.0\n\
          Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n\
          --b\nContent-Type: text/plain\n\nDelivery failed.\n\
          --b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n\
-         Final-Recipient: rfc822; {address}\nAction: failed\nStatus: 5.1.1\n\n--b--\n"
+         Final-Recipient: rfc822; {address}\nAction: failed\nStatus: 5.1.1\n\n\
+         --b\nContent-Type: text/rfc822-headers\n\nTo: {address}\nMessage-ID: <{returned}>\n\n--b--\n"
         )
         .into_bytes()
     }
@@ -291,7 +293,13 @@ mod e2e_cli {
         );
 
         // Refusals: exit 1, a clear message, nothing queued.
-        ingest(dir, &env, &bounce_report("carol@example.net"));
+        // A bounce of our mail to her (one about no mail of ours would mark nobody).
+        let to_carol = outbox_files(dir)
+            .into_iter()
+            .find(|f| std::fs::read_to_string(f).unwrap().contains("To: carol@example.net"))
+            .expect("our mail to carol");
+        let returned = to_carol.file_stem().unwrap().to_string_lossy().trim_matches(['<', '>']).to_string();
+        ingest(dir, &env, &bounce_report("carol@example.net", &returned));
         let out = md(dir, &env, &["staff", "add", "agent@helpdesk.example"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let out = md(dir, &env, &["ticket", "reply", "1", "--from", "agent@helpdesk.example", "--body", "Fixed."]);

@@ -171,7 +171,11 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
     rt.block_on(send("staff1@example.com", &staff1_address, &cc));
     let to_colleague = nth_mail(&rt, "customer11", 1);
     assert!(to_colleague.contains("I added your colleague.") && !to_colleague.contains("staff1@"));
-    nth_mail(&rt, "customer10", 4);
+    // The requester is told that someone was added, then gets the reply.
+    let told = nth_mail(&rt, "customer10", 5);
+    assert!(told.contains("I added your colleague."), "{told}");
+    let inbox10 = rt.block_on(inbox(&d, "customer10"));
+    assert!(inbox10[3].contains("Added to your request") && inbox10[3].contains("customer11@example.com"));
     let emails = |t: &Value| -> Vec<String> {
         t["participants"].as_array().unwrap().iter().map(|p| p["email"].as_str().unwrap().to_string()).collect()
     };
@@ -222,7 +226,7 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
     assert_eq!(desk.ticket(n)["status"], "open");
 
     // A customer forging staff1's From through the customer reply address gives no
-    // command: it is a customer's comment, words and all.
+    // command and speaks for no one: it is kept as an unverified internal note.
     let forged = plain("staff1@example.com", &customer_address, "Re: x", "#close\nClosing this myself.");
     rt.block_on(send("customer10@example.com", &customer_address, &forged));
     wait_until("the forged mail as a comment", Duration::from_secs(30), || {
@@ -230,13 +234,16 @@ fn staff_answer_and_steer_tickets_by_mail_and_customers_never_see_their_address(
     });
     let t = desk.ticket(n);
     assert_eq!(t["status"], "open", "the forged #close did nothing");
-    assert!(t["comments"].as_array().unwrap().last().unwrap()["body_reply"].as_str().unwrap().starts_with("#close"));
+    let note = t["comments"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(note["public"], false, "{note}");
+    let note = note["body_reply"].as_str().unwrap();
+    assert!(note.starts_with("UNVERIFIED") && note.contains("#close\nClosing this myself."), "{note}");
     nth_mail(&rt, "staff2", 4);
 
     // #close with a last word: closed, and the customer is told.
     let close = plain("staff1@example.com", &staff1_address, "Re: x", "#close\nThanks, closing.");
     rt.block_on(send("staff1@example.com", &staff1_address, &close));
-    let last = nth_mail(&rt, "customer10", 5);
+    let last = nth_mail(&rt, "customer10", 6);
     assert!(last.contains("Thanks, closing.") && last.contains("now closed"), "{last}");
     assert_eq!(desk.ticket(n)["status"], "closed");
     for raw in rt.block_on(inbox(&d, "customer10")).iter().chain(&rt.block_on(inbox(&d, "customer11"))) {

@@ -37,6 +37,12 @@ pub(super) enum ContactCommand {
         /// Their address.
         email: String,
     },
+    /// Forget that mail to an address bounced (also forgotten when they write to us again),
+    /// so that notifications reach it again.
+    Unbounce {
+        /// Their address.
+        email: String,
+    },
 }
 
 pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
@@ -54,6 +60,10 @@ pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
         },
         ContactCommand::Invite { email } => match address(&email) {
             Ok(email) => invite(&app, &email).await,
+            Err(code) => code,
+        },
+        ContactCommand::Unbounce { email } => match address(&email) {
+            Ok(email) => unbounce(&app, &email).await,
             Err(code) => code,
         },
     };
@@ -144,6 +154,20 @@ async fn invite(app: &App, email: &EmailAddress) -> i32 {
                 "maildesk: invitation {} to {email} queued (threaded under ticket #{}); `maildesk serve` sends it",
                 queued.invite, queued.ticket
             );
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn unbounce(app: &App, email: &EmailAddress) -> i32 {
+    match contacts::unbounce(app, email).await {
+        Ok(true) => {
+            eprintln!("maildesk: {email} is no longer marked as bouncing");
+            0
+        }
+        Ok(false) => {
+            eprintln!("maildesk: {email} was not marked as bouncing; nothing changed");
             0
         }
         Err(e) => fail(e),

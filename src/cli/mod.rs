@@ -5,6 +5,7 @@
 mod contact;
 mod parse;
 mod quarantine;
+mod sender;
 mod staff;
 mod ticket;
 
@@ -70,6 +71,11 @@ enum Command {
         #[command(subcommand)]
         command: quarantine::QuarantineCommand,
     },
+    /// Block senders: mail from a blocked address or domain is recorded, not ticketed or answered.
+    Sender {
+        #[command(subcommand)]
+        command: sender::SenderCommand,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -117,6 +123,7 @@ pub fn main() -> i32 {
             Command::Quarantine { command } => quarantine::run(config, command).await,
             Command::Staff { command } => staff::run(config, command).await,
             Command::Contact { command } => contact::run(config, command).await,
+            Command::Sender { command } => sender::run(config, command).await,
             Command::Parse { .. } => unreachable!("handled above"),
         }
     })
@@ -227,6 +234,7 @@ fn describe(outcome: &crate::desk::Outcome) -> String {
         Commented(t) => format!("added a comment to ticket #{t}"),
         Refused(t) => format!("refused the staff commands for ticket #{t}; the sender was told why"),
         Automatic(kind) => format!("recorded automatic mail ({})", kind.as_str()),
+        Blocked => "recorded mail from a blocked sender; no ticket, no answer".into(),
         Duplicate => "already applied; nothing changed".into(),
         Quarantined(reason) => format!("quarantined: {reason}"),
     }

@@ -86,6 +86,9 @@ pub struct DeskConfig {
     pub auto_close_days: u64,
     /// How long a customer may wait for an answer, by priority.
     pub response_hours: ResponseHours,
+    /// The `authserv-id` of the receiving mail server whose `Authentication-Results`
+    /// header is believed (empty: none is; no sender counts as authenticated).
+    pub trusted_authserv_id: String,
 }
 
 /// `[desk.response_hours]`: the response target of each priority, in hours (0: none). A
@@ -184,6 +187,12 @@ pub struct OutboxConfig {
     pub retry_base_secs: u64,
     /// Automatic mail about one ticket in an hour, at most.
     pub max_automatic_per_ticket_per_hour: u32,
+    /// Automatic mail of every kind, to anyone, in an hour, at most: what bounds the
+    /// mail a flood of forged requests can make us send.
+    pub max_automatic_per_hour: u32,
+    /// Whether acknowledgements repeat the start of the request even when the sender is
+    /// not authenticated (a forged From would make us send that text to a third party).
+    pub quote_request: bool,
     /// A folder of template overrides: `mail/<kind>/{subject.txt,body.txt,body.html}` and
     /// `mail/layout.{txt,html}` found there replace the built-in ones (Jinja syntax).
     pub templates_dir: Option<PathBuf>,
@@ -280,6 +289,7 @@ impl Default for DeskConfig {
             secret: Secret::default(),
             auto_close_days: 7,
             response_hours: ResponseHours::default(),
+            trusted_authserv_id: String::new(),
         }
     }
 }
@@ -300,6 +310,8 @@ impl Default for OutboxConfig {
             max_automatic_per_recipient_per_hour: 10,
             retry_base_secs: 30,
             max_automatic_per_ticket_per_hour: 20,
+            max_automatic_per_hour: 500,
+            quote_request: false,
             templates_dir: None,
         }
     }
@@ -416,7 +428,10 @@ impl Config {
             (None, TransportKind::Smtp) => problems.push("outbox.transport: \"smtp\" needs an [smtp] section".into()),
             (None, TransportKind::File) => {}
         }
-        if self.outbox.max_automatic_per_recipient_per_hour == 0 || self.outbox.max_automatic_per_ticket_per_hour == 0 {
+        if self.outbox.max_automatic_per_recipient_per_hour == 0
+            || self.outbox.max_automatic_per_ticket_per_hour == 0
+            || self.outbox.max_automatic_per_hour == 0
+        {
             problems.push("outbox.max_automatic_per_*_per_hour: must be at least 1".into());
         }
         let mut names = BTreeMap::new();
@@ -464,7 +479,8 @@ impl Config {
     /// What inbound needs to know, from this config and the reply-address key.
     pub fn inbound_settings(&self, reply_key: Option<&[u8]>) -> crate::inbound::Settings {
         let settings = crate::inbound::Settings::new(&self.desk.tag, self.desk.address.domain())
-            .max_parts(self.limits.max_parts as usize);
+            .max_parts(self.limits.max_parts as usize)
+            .trusted_authserv_id(&self.desk.trusted_authserv_id);
         match reply_key {
             Some(key) => settings.reply_addresses(crate::inbound::ReplyAddresses::new(&self.desk.address, key)),
             None => settings,

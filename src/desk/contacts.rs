@@ -140,3 +140,10 @@ pub async fn invite(app: &App, email: &EmailAddress) -> Result<InviteQueued, Con
     app.outbox_wake.notify_one();
     Ok(InviteQueued { invite, ticket: ticket.0 })
 }
+
+/// Forgets that mail to `email` bounces (`maildesk contact unbounce`), so that our mail
+/// goes to it again; returns whether it was marked.
+pub async fn unbounce(app: &App, email: &EmailAddress) -> Result<bool, ContactError> {
+    let cleared = app.store.clear_bouncing(email.as_str()).await;
+    cleared.map_err(|source| ContactError::Store { email: email.clone(), source })
+}

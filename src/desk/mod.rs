@@ -9,10 +9,13 @@ pub mod lifecycle;
 mod notify;
 pub mod quarantine;
 mod receive;
+pub mod senders;
 pub mod staff;
 
 pub use intake::{PreparedBatch, apply_prepared, prepare_files, quarantine_raw, receive, receive_file};
-pub use notify::{AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
+pub use notify::{
+    AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
+};
 
 use crate::domain::TicketNumber;
 use crate::inbound::Auto;
@@ -45,6 +48,8 @@ pub enum Outcome {
     Refused(TicketNumber),
     /// It was automatic mail: recorded, no ticket, no answer.
     Automatic(Auto),
+    /// Its sender is on the blocklist: recorded, no ticket, no answer.
+    Blocked,
     /// It had already been applied; nothing changed.
     Duplicate,
     /// It could not be processed and is in the quarantine for this reason.
@@ -59,6 +64,7 @@ impl Outcome {
             Outcome::Commented(_) => "commented",
             Outcome::Refused(_) => "refused",
             Outcome::Automatic(a) => a.as_str(),
+            Outcome::Blocked => "blocked",
             Outcome::Duplicate => "duplicate",
             Outcome::Quarantined(_) => "quarantined",
         }

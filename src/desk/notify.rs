@@ -36,6 +36,9 @@ pub struct AcknowledgementData {
     pub name: Option<String>,
     /// Where the customer can follow the request.
     pub portal_url: String,
+    /// The others on the request (from its Cc), who get our answers too.
+    #[serde(default)]
+    pub participants: Vec<String>,
 }
 
 /// A fresh Message-ID of ours for a notification about `ticket`: `md.<ticket>.<random>@<domain>`.
@@ -127,15 +130,16 @@ impl<'a> Letter<'a> {
 
     /// Queues the letter to every customer on the ticket — never to our own addresses, to
     /// one known to bounce, or to `author` (a staff member's own reply). Automatic kinds
-    /// go only where loop protection lets them. Returns how many were queued.
+    /// go only where loop protection lets them. Returns how many were queued, and for
+    /// each customer it was withheld from, who and why.
     async fn queue_to_customers(
         &self,
         app: &App,
         tx: &mut Tx,
         author: Option<&EmailAddress>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, Vec<String>), StoreError> {
         let automatic = AUTOMATIC_KINDS.contains(&self.kind);
-        let mut queued = 0;
+        let (mut queued, mut withheld_from) = (0, Vec::new());
         for address in customers(app, tx, self.ticket).await? {
             if Some(&address) == author {
                 continue;
@@ -146,12 +150,13 @@ impl<'a> Letter<'a> {
             };
             if let Some(why) = withheld {
                 tracing::info!(ticket = self.ticket.0, kind = self.kind, reason = %why, "notification withheld");
+                withheld_from.push(format!("{address}: {why}"));
                 continue;
             }
             self.queue(app, tx, address.as_str()).await?;
             queued += 1;
         }
-        Ok(queued)
+        Ok((queued, withheld_from))
     }
 
     /// Queues the letter to `recipient` under a Message-ID of ours that threads back here
@@ -176,8 +181,21 @@ impl<'a> Letter<'a> {
 
 /// Kinds of notification sent automatically, without a person writing them: capped per
 /// recipient and never sent to addresses that cannot answer.
-pub const AUTOMATIC_KINDS: &[&str] =
-    &["acknowledgement", "invite", "status-change", "resolved", "reopened", "auto-closed", "command-error"];
+pub const AUTOMATIC_KINDS: &[&str] = &[
+    "acknowledgement",
+    "invite",
+    "status-change",
+    "resolved",
+    "reopened",
+    "auto-closed",
+    "command-error",
+    "participant-added",
+    "undelivered",
+];
+
+/// When the hourly cap on all automatic mail was last announced in the log (Unix seconds),
+/// so that reaching it is said once a minute rather than for every mail held back.
+static CAP_ANNOUNCED: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// Local parts of addresses that never read what they get.
 static NO_REPLY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -201,10 +219,23 @@ async fn withhold_automatic(
     if may_be_no_reply && NO_REPLY.is_match(local) {
         return Ok(Some("a no-reply address".into()));
     }
-    let hour_ago = crate::store::now() - 3600;
-    let record = tx.automatic_mail_record(recipient.as_str(), ticket.0, AUTOMATIC_KINDS, hour_ago).await?;
+    let now = crate::store::now();
+    let all_cap = app.config.outbox.max_automatic_per_hour;
+    let record =
+        tx.automatic_mail_record(recipient.as_str(), ticket.0, AUTOMATIC_KINDS, now - 3600, i64::from(all_cap)).await?;
     if record.bouncing {
         return Ok(Some("an address that bounces".into()));
+    }
+    if record.to_anyone >= i64::from(all_cap) {
+        let last = CAP_ANNOUNCED.load(std::sync::atomic::Ordering::Relaxed);
+        if now - last >= 60 && CAP_ANNOUNCED.swap(now, std::sync::atomic::Ordering::Relaxed) == last {
+            tracing::warn!(
+                cap = all_cap,
+                "outbox.max_automatic_per_hour reached: no automatic mail (acknowledgements, invitations, \
+                 status notices) goes out until the hour's count falls; tickets are still opened"
+            );
+        }
+        return Ok(Some(format!("{all_cap} automatic mails in the last hour (outbox.max_automatic_per_hour)")));
     }
     let (cap, recent) = (app.config.outbox.max_automatic_per_recipient_per_hour, record.to_recipient);
     if recent >= i64::from(cap) {
@@ -217,6 +248,15 @@ async fn withhold_automatic(
     Ok(None)
 }
 
+/// How the acknowledgement of a new request is written.
+pub(super) struct Welcome<'a> {
+    /// Whether it repeats the start of the request (only for authenticated senders, or
+    /// when `outbox.quote_request` is on).
+    pub quote: bool,
+    /// The others put on the request by its Cc.
+    pub participants: &'a [EmailAddress],
+}
+
 /// Queues the acknowledgement of a new request to its sender, threaded under their mail,
 /// and the invitation to the portal of a first-time sender, unless loop protection
 /// withholds them.
@@ -226,15 +266,22 @@ pub(super) async fn welcome(
     ticket: TicketNumber,
     contact_id: i64,
     mail: &Interpretation,
+    how: &Welcome<'_>,
 ) -> Result<(), StoreError> {
-    if acknowledge(app, tx, ticket, mail).await? {
+    if acknowledge(app, tx, ticket, mail, how).await? {
         invite(app, tx, ticket, contact_id, mail).await?;
     }
     Ok(())
 }
 
 /// Queues the acknowledgement; false when loop protection withheld it.
-async fn acknowledge(app: &App, tx: &mut Tx, ticket: TicketNumber, mail: &Interpretation) -> Result<bool, StoreError> {
+async fn acknowledge(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    mail: &Interpretation,
+    how: &Welcome<'_>,
+) -> Result<bool, StoreError> {
     // One check for both: the acknowledgement and the invitation go out together or not.
     if let Some(why) = withhold_automatic(app, tx, ticket, &mail.from.address).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
@@ -243,9 +290,10 @@ async fn acknowledge(app: &App, tx: &mut Tx, ticket: TicketNumber, mail: &Interp
     let data = AcknowledgementData {
         ticket: ticket.0,
         subject: inbound::clean_subject(&mail.subject),
-        summary: mail.reply.chars().take(400).collect(),
+        summary: if how.quote { mail.reply.chars().take(400).collect() } else { String::new() },
         name: mail.from.name.clone(),
         portal_url: portal_url(app, ticket),
+        participants: how.participants.iter().map(|a| a.to_string()).collect(),
     };
     let letter = Letter::new(app, tx, "acknowledgement", ticket, answering(mail), &data).await?;
     letter.queue(app, tx, mail.from.address.as_str()).await?;
@@ -293,7 +341,7 @@ pub(super) async fn staff_reply(
     ticket: TicketNumber,
     subject: &str,
     reply: &Reply<'_>,
-) -> Result<usize, StoreError> {
+) -> Result<(usize, Vec<String>), StoreError> {
     let data = StaffReplyData {
         ticket: ticket.0,
         subject: subject.to_string(),
@@ -341,7 +389,7 @@ pub(super) async fn status_change(
     };
     let threading = conversation_threading(tx, ticket).await?;
     let letter = Letter::new(app, tx, kind, ticket, threading, &data).await?;
-    letter.queue_to_customers(app, tx, None).await
+    Ok(letter.queue_to_customers(app, tx, None).await?.0)
 }
 
 /// What the staff notification templates are filled with.
@@ -522,4 +570,78 @@ pub(super) async fn invite_contact(
     let threading = conversation_threading(tx, ticket).await?;
     let letter = Letter::new(app, tx, "invite", ticket, threading, &data).await?;
     letter.queue(app, tx, recipient.as_str()).await
+}
+
+/// What the participant-added templates are filled with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParticipantsData {
+    /// The ticket's number.
+    pub ticket: i64,
+    /// The ticket's subject.
+    pub subject: String,
+    /// The addresses added.
+    pub added: Vec<String>,
+    /// Who added them: an address, or "our staff".
+    pub by: String,
+    /// Where the customer can follow the request.
+    pub portal_url: String,
+}
+
+/// Tells the requester of `ticket` that `added` now take part in it (and get its mail),
+/// unless the requester added them or is among them. Loop protection applies.
+pub(super) async fn participants_added(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    added: &[EmailAddress],
+    by: &str,
+) -> Result<usize, StoreError> {
+    let Some(requester) = tx.ticket_requester(ticket).await?.and_then(|r| EmailAddress::parse(&r).ok()) else {
+        return Ok(0);
+    };
+    if added.is_empty() || requester.as_str() == by || added.contains(&requester) {
+        return Ok(0);
+    }
+    if let Some(why) = withhold_automatic(app, tx, ticket, &requester).await? {
+        tracing::info!(ticket = ticket.0, reason = %why, "participant notice withheld");
+        return Ok(0);
+    }
+    let data = ParticipantsData {
+        ticket: ticket.0,
+        subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
+        added: added.iter().map(|a| a.to_string()).collect(),
+        by: by.to_string(),
+        portal_url: portal_url(app, ticket),
+    };
+    let threading = conversation_threading(tx, ticket).await?;
+    let letter = Letter::new(app, tx, "participant-added", ticket, threading, &data).await?;
+    letter.queue(app, tx, requester.as_str()).await?;
+    Ok(1)
+}
+
+/// Tells staff member `to` that their public reply on `ticket` reached no customer, and
+/// why (`problems`: one line per customer it was withheld from).
+pub(super) async fn undelivered(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    to: &EmailAddress,
+    problems: &[String],
+    text: &str,
+) -> Result<usize, StoreError> {
+    let problems = if problems.is_empty() {
+        vec!["the ticket has no customer to send it to".to_string()]
+    } else {
+        problems.to_vec()
+    };
+    let data = CommandErrorData {
+        ticket: ticket.0,
+        subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
+        problems,
+        text: text.chars().take(10_000).collect(),
+    };
+    let threading = conversation_threading(tx, ticket).await?;
+    let letter = Letter::new(app, tx, "undelivered", ticket, threading, &data).await?;
+    letter.queue(app, tx, to.as_str()).await?;
+    Ok(1)
 }

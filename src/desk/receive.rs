@@ -3,10 +3,12 @@
 //! transaction, the fingerprint claimed first.
 
 use super::staff::{self, StaffError};
+use tracing::info;
+
 use super::{Origin, Outcome, notify};
 use crate::App;
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
-use crate::inbound::{self, Interpretation, Thread, ThreadBy};
+use crate::inbound::{self, Authentication, Interpretation, Thread, ThreadBy};
 use crate::store::{NewAttachment, NewComment, NewTicket, StoreError, Tx};
 
 pub(super) async fn apply(
@@ -21,8 +23,145 @@ pub(super) async fn apply(
     Ok(outcome)
 }
 
+/// How far a message may be believed about the ticket it names: the trust levels, weakest
+/// first. Only a signed reply address (or staff) may widen who is on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Trust {
+    /// A subject tag only — anyone can copy one — or any mail whose From the trusted
+    /// receiving server found forged (DMARC fail).
+    SubjectTag,
+    /// In-Reply-To or References naming a Message-ID the store knows for the ticket: known
+    /// to everyone who saw that mail.
+    References,
+    /// A reply address signed for the ticket: handed out only in our mail about it.
+    Signed,
+}
+
+/// The ticket a message names, as desk found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Named {
+    /// The ticket.
+    pub ticket: TicketNumber,
+    /// How it was named, already lowered for a forged From.
+    pub trust: Trust,
+    /// The ticket is not resolved, closed or cancelled.
+    pub active: bool,
+    /// For a finished ticket: whether it finished within `desk.reopen_days`.
+    pub within_reopen_window: bool,
+}
+
+/// What desk knows about a (non-automatic) message before deciding what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Facts {
+    /// The ticket it names, if that ticket exists.
+    pub named: Option<Named>,
+    /// It came through a staff member's own reply address, signed for its From.
+    pub staff_address: bool,
+    /// Its From is a staff member's address.
+    pub sender_is_staff: bool,
+    /// Its From takes part in the named ticket.
+    pub sender_on_ticket: bool,
+    /// What the trusted receiving server said of the From domain.
+    pub authentication: Authentication,
+    /// Its From (address or domain) is on the blocklist.
+    pub blocked: bool,
+    /// The receiving server marked it as spam.
+    pub spam: bool,
+    /// Its From is one of our own addresses.
+    pub ours: bool,
+    /// `outbox.quote_request`: acknowledgements quote every request.
+    pub quote_request: bool,
+}
+
+/// What a message does: the decision, before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
+    /// From a blocked sender: recorded, neither ticketed nor answered.
+    Blocked,
+    /// A staff member through their own staff reply address: commands and a relayed reply.
+    Staff(TicketNumber),
+    /// A staff reply address signed for someone who is staff no more: an internal note.
+    FormerStaff(TicketNumber),
+    /// A staff member's From that did not come through their staff reply address (or whose
+    /// domain failed DMARC): anyone can write that, so it is an internal note marked
+    /// unverified — never a public word of staff, never a status change.
+    UnverifiedStaff(TicketNumber),
+    /// A comment on the ticket.
+    Comment {
+        /// The ticket.
+        ticket: TicketNumber,
+        /// It was finished within the reopen window: the comment reopens it.
+        reopen: bool,
+        /// The Cc of the mail join the ticket (a participant writing through a signed
+        /// reply address).
+        add_cc: bool,
+    },
+    /// A new ticket.
+    Open(NewRequest),
+}
+
+/// How a new ticket is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NewRequest {
+    /// The finished ticket (past the reopen window) this mail answers.
+    pub follows_up: Option<TicketNumber>,
+    /// A ticket the mail named but may not speak on: linked by an internal note.
+    pub named_elsewhere: Option<(TicketNumber, Trust)>,
+    /// The Cc of the mail become participants.
+    pub add_cc: bool,
+    /// The sender gets an acknowledgement (and a first-time sender an invitation).
+    pub answer: bool,
+    /// The acknowledgement repeats the start of the request.
+    pub quote: bool,
+}
+
+/// Decides what a message does from what desk knows about it. Pure: every rule of who may
+/// speak on a ticket, and who may bring others onto it, is here.
+pub(super) fn decide(f: &Facts) -> Route {
+    if f.blocked {
+        return Route::Blocked;
+    }
+    let forged_from = f.authentication == Authentication::Fail;
+    if let Some(named) = f.named {
+        let t = named.ticket;
+        if f.staff_address && !forged_from {
+            return if f.sender_is_staff { Route::Staff(t) } else { Route::FormerStaff(t) };
+        }
+        if f.sender_is_staff {
+            return Route::UnverifiedStaff(t);
+        }
+        // A signed address was handed out for this ticket; a subject tag or a reference can
+        // be copied by anyone, so they file mail only for those already on the ticket.
+        if named.trust == Trust::Signed || f.sender_on_ticket {
+            let add_cc = named.trust == Trust::Signed && f.sender_on_ticket;
+            if named.active || named.within_reopen_window {
+                return Route::Comment { ticket: t, reopen: !named.active, add_cc };
+            }
+            return Route::Open(new_request(f, Some(t), None));
+        }
+        return Route::Open(new_request(f, None, Some((t, named.trust))));
+    }
+    Route::Open(new_request(f, None, None))
+}
+
+fn new_request(
+    f: &Facts,
+    follows_up: Option<TicketNumber>,
+    named_elsewhere: Option<(TicketNumber, Trust)>,
+) -> NewRequest {
+    let forged_from = f.authentication == Authentication::Fail;
+    NewRequest {
+        follows_up,
+        named_elsewhere,
+        add_cc: !forged_from && !f.spam,
+        answer: !forged_from && !f.spam && !f.ours,
+        quote: f.authentication == Authentication::Pass || f.quote_request,
+    }
+}
+
 /// Applies one interpreted message inside `tx`, which the caller commits: the fingerprint
-/// claimed first (a repeat writes nothing), then its effect and its notifications.
+/// claimed first (a repeat writes nothing), then the facts are read, the route decided, and
+/// its effect and notifications written.
 pub(super) async fn apply_in(
     app: &App,
     tx: &mut Tx,
@@ -30,112 +169,246 @@ pub(super) async fn apply_in(
     fingerprint: &str,
     origin: Origin<'_>,
 ) -> Result<Outcome, StoreError> {
-    let source = origin.source;
     // Blobs first: content-addressed and idempotent, so a rollback leaves no harm.
     let mut blobs = Vec::with_capacity(mail.attachments.len());
     for a in &mail.attachments {
         blobs.push(app.store.blobs.put(&a.bytes)?);
     }
-    if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), source).await? {
+    if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), origin.source).await? {
         return Ok(Outcome::Duplicate);
     }
     if let Some(kind) = mail.auto {
-        // A bounce that names recipients who failed for good: never mail them automatically.
-        let failed = mail.bounce.iter().flat_map(|b| &b.recipients).filter(|r| r.action == "failed");
-        for recipient in failed.filter(|r| r.status.as_deref().is_none_or(|s| s.starts_with('5'))) {
-            let reason = format!("bounce report, status {}", recipient.status.as_deref().unwrap_or("unknown"));
-            tx.mark_bouncing(recipient.address.as_str(), &reason).await?;
-        }
+        record_bounce(tx, mail).await?;
         tx.set_outcome(fingerprint, kind.as_str(), None).await?;
         return Ok(Outcome::Automatic(kind));
     }
+    let facts = facts(app, tx, mail).await?;
+    let route = decide(&facts);
+    let outcome = match route {
+        Route::Blocked => {
+            info!(reason = "blocked sender", "message recorded, not ticketed");
+            tx.set_outcome(fingerprint, "blocked", None).await?;
+            return Ok(Outcome::Blocked);
+        }
+        Route::Staff(t) => from_staff(app, tx, t, mail, &blobs).await?,
+        Route::FormerStaff(t) => {
+            let note = format!(
+                "{} (no longer staff) wrote through a staff reply address:\n\n{}",
+                mail.from.address, mail.reply
+            );
+            internal_note(tx, t, &note).await?;
+            Outcome::Commented(t)
+        }
+        Route::UnverifiedStaff(t) => {
+            let note = format!(
+                "UNVERIFIED: a mail with the From of staff member {} came in without their staff reply address, \
+                 so anyone may have written it. It was not sent to the customer and changed nothing.\n\n{}",
+                mail.from.address, mail.reply
+            );
+            internal_note(tx, t, &note).await?;
+            // The other staff hear of it, as of any mail on the ticket (never the customers).
+            notify::staff_notice(app, tx, t, "staff-customer-reply", mail).await?;
+            Outcome::Commented(t)
+        }
+        Route::Comment { ticket, reopen, add_cc } => comment(app, tx, mail, &blobs, ticket, reopen, add_cc).await?,
+        Route::Open(request) => open(app, tx, mail, &blobs, origin, &request).await?,
+    };
+    if let Some(t) = ticket_of(&outcome)
+        && !matches!(route, Route::Staff(_))
+        && let Some(id) = &mail.message_id
+    {
+        tx.add_thread_id(id, t).await?;
+    }
+    tx.set_outcome(fingerprint, outcome.as_str(), ticket_of(&outcome)).await?;
+    Ok(outcome)
+}
+
+/// The ticket an outcome concerns, if any.
+fn ticket_of(outcome: &Outcome) -> Option<TicketNumber> {
+    match outcome {
+        Outcome::Opened(t) | Outcome::Commented(t) | Outcome::Refused(t) => Some(*t),
+        _ => None,
+    }
+}
+
+/// Reads what [`decide`] needs: the named ticket and how it was named, who the sender is
+/// to it, and what the receiving server said.
+async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, StoreError> {
+    let from = &mail.from.address;
+    let blocked = tx.is_blocked(from).await?;
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
     // Mail to a reply address of ours whose signature does not match follows nothing: it
-    // opens a ticket of its own, with a note (a forwarded staff notice answered by someone
-    // else, say, never becomes a customer's comment on the original).
+    // opens a ticket of its own, with a note.
     let thread = match mail.forged_reference {
         Some(_) => Thread::resolve(None, None, None),
         None => Thread::resolve(mail.reply_address_ticket(), by_references, mail.subject_tag(&app.inbound)),
     };
-    // The ticket, with its status and when that last changed, if it exists.
-    let existing = match thread.ticket {
-        Some(t) => tx.ticket_status(t).await?.map(|status| (t, status)),
-        None => None,
-    };
-    // A staff member answering through their own signed reply address: commands and a
-    // reply, relayed. From anyone else, or any other way, it is a customer's mail.
-    if let Some((t, _)) = existing.as_ref().filter(|_| mail.staff_reply_address).cloned()
-        && staff::is_staff(app, tx, &mail.from.address).await?
+    let mut named = None;
+    if let (Some(t), Some(by)) = (thread.ticket, thread.by)
+        && let Some((status, changed)) = tx.ticket_status(t).await?
     {
-        let outcome = from_staff(app, tx, t, mail, &blobs).await?;
-        tx.set_outcome(fingerprint, outcome.as_str(), Some(t)).await?;
-        return Ok(outcome);
+        let trust = match by {
+            _ if mail.authentication == Authentication::Fail => Trust::SubjectTag,
+            ThreadBy::ReplyAddress => Trust::Signed,
+            ThreadBy::References => Trust::References,
+            ThreadBy::SubjectTag => Trust::SubjectTag,
+        };
+        let active = Status::parse(&status).is_ok_and(|s| s.is_active());
+        let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+        let within_reopen_window = crate::store::now().saturating_sub(changed) <= window;
+        named = Some(Named { ticket: t, trust, active, within_reopen_window });
     }
-    // A staff reply address signed for this sender who is staff no more: kept for staff as
-    // an internal note, never a customer's word on the ticket.
-    if let Some((t, _)) = existing.as_ref().filter(|_| mail.staff_reply_address).cloned() {
-        let note =
-            format!("{} (no longer staff) wrote through a staff reply address:\n\n{}", mail.from.address, mail.reply);
-        internal_note(tx, t, &note).await?;
-        tx.set_outcome(fingerprint, Outcome::Commented(t).as_str(), Some(t)).await?;
-        return Ok(Outcome::Commented(t));
+    let (sender_is_staff, sender_on_ticket) = match named {
+        Some(n) => (staff::is_staff(app, tx, from).await?, tx.is_participant_address(n.ticket, from.as_str()).await?),
+        None => (false, false),
+    };
+    Ok(Facts {
+        named,
+        staff_address: mail.staff_reply_address,
+        sender_is_staff,
+        sender_on_ticket,
+        authentication: mail.authentication,
+        blocked,
+        spam: mail.spam,
+        ours: app.config.own_addresses().contains(&from),
+        quote_request: app.config.outbox.quote_request,
+    })
+}
+
+/// A bounce that names recipients who failed for good marks them as bouncing — only when it
+/// is about mail we sent them (one of its returned Message-IDs is of our mail to that
+/// address): anyone can write a bounce naming anyone.
+async fn record_bounce(tx: &mut Tx, mail: &Interpretation) -> Result<(), StoreError> {
+    let Some(bounce) = &mail.bounce else { return Ok(()) };
+    let failed = bounce.recipients.iter().filter(|r| r.action == "failed");
+    for recipient in failed.filter(|r| r.status.as_deref().is_none_or(|s| s.starts_with('5'))) {
+        let address = recipient.address.as_str();
+        if !tx.sent_to(address, &bounce.returned_ids).await? {
+            info!(reason = "names no mail of ours to the address", "bounce report not believed");
+            continue;
+        }
+        let reason = format!("bounce report, status {}", recipient.status.as_deref().unwrap_or("unknown"));
+        tx.mark_bouncing(address, &reason).await?;
     }
+    Ok(())
+}
+
+/// Adds a customer's mail to `ticket` as a public comment (reopening it when asked), with
+/// its Cc as participants when the route allows it.
+async fn comment(
+    app: &App,
+    tx: &mut Tx,
+    mail: &Interpretation,
+    blobs: &[String],
+    ticket: TicketNumber,
+    reopen: bool,
+    add_cc: bool,
+) -> Result<Outcome, StoreError> {
     let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
-    // A subject tag is easy to copy: it files mail only for those already on the ticket.
-    // A stranger's mail with a copied tag opens a ticket of its own.
-    let existing = match (existing, thread.by) {
-        (Some((t, _)), Some(ThreadBy::SubjectTag)) if !tx.is_participant(t, author).await? => None,
-        (existing, _) => existing,
-    };
-    // A reply to a finished ticket reopens it within the window, else starts a new one.
-    let (mut reopen, mut follows_up) = (None, None);
-    let existing = match existing {
-        Some((t, (status, changed))) if Status::parse(&status).is_ok_and(|s| !s.is_active()) => {
-            let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
-            if crate::store::now().saturating_sub(changed) <= window {
-                reopen = Some(t);
-                Some(t)
-            } else {
-                follows_up = Some(t);
-                None
-            }
-        }
-        Some((t, _)) => Some(t),
-        None => None,
-    };
-    let (ticket, outcome) = match existing {
-        Some(t) => {
-            // Latest activity, the customer's wait starts (unless it runs), and a ticket
-            // waiting on them is open again: one statement.
-            tx.customer_wrote(t).await?;
-            (t, Outcome::Commented(t))
-        }
-        None => {
-            let organisation_id = match app.config.organisations.is_empty() {
-                true => None,
-                false => tx.contact_organisation(author).await?,
-            };
-            let assignee = route(app, tx, origin.department).await?;
-            let t = tx
-                .insert_ticket(&NewTicket {
-                    subject: &inbound::clean_subject(&mail.subject),
-                    requester_id: author,
-                    organisation_id,
-                    status: Status::Open,
-                    priority: Priority::Medium,
-                    department: origin.department,
-                    assignee: assignee.as_deref(),
-                })
-                .await?;
-            tx.add_participant(t, author, "requester").await?;
-            (t, Outcome::Opened(t))
-        }
-    };
-    // Only someone on the ticket may bring others onto it (IN11); the requester of a new
-    // ticket is on it.
-    if !mail.cc.is_empty() && (matches!(outcome, Outcome::Opened(_)) || tx.is_participant(ticket, author).await?) {
-        add_cc_participants(app, tx, ticket, mail).await?;
+    // They write again: whatever bounced before reaches them now, or will say so again.
+    tx.clear_bouncing(mail.from.address.as_str()).await?;
+    // Latest activity, the customer's wait starts (unless it runs), and a ticket waiting on
+    // them is open again: one statement.
+    tx.customer_wrote(ticket).await?;
+    if add_cc && !mail.cc.is_empty() {
+        let added = add_cc_participants(app, tx, ticket, mail).await?;
+        notify::participants_added(app, tx, ticket, &added, mail.from.address.as_str()).await?;
     }
+    insert_mail_comment(tx, ticket, author, mail, blobs).await?;
+    if reopen {
+        tx.set_ticket_status(ticket, Status::Open).await?;
+        let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
+        notify::status_change(app, tx, ticket, &subject, "reopened", Status::Open).await?;
+    }
+    notify::staff_notice(app, tx, ticket, "staff-customer-reply", mail).await?;
+    Ok(Outcome::Commented(ticket))
+}
+
+/// Opens a new ticket for `mail`: its sender the requester, its Cc participants when the
+/// route allows, linked by notes to a ticket it follows up or named but may not speak on.
+async fn open(
+    app: &App,
+    tx: &mut Tx,
+    mail: &Interpretation,
+    blobs: &[String],
+    origin: Origin<'_>,
+    request: &NewRequest,
+) -> Result<Outcome, StoreError> {
+    let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
+    tx.clear_bouncing(mail.from.address.as_str()).await?;
+    let organisation_id = match app.config.organisations.is_empty() {
+        true => None,
+        false => tx.contact_organisation(author).await?,
+    };
+    let assignee = route(app, tx, origin.department).await?;
+    let ticket = tx
+        .insert_ticket(&NewTicket {
+            subject: &inbound::clean_subject(&mail.subject),
+            requester_id: author,
+            organisation_id,
+            status: Status::Open,
+            priority: Priority::Medium,
+            department: origin.department,
+            assignee: assignee.as_deref(),
+        })
+        .await?;
+    tx.add_participant(ticket, author, "requester").await?;
+    let added = match request.add_cc && !mail.cc.is_empty() {
+        true => add_cc_participants(app, tx, ticket, mail).await?,
+        false => Vec::new(),
+    };
+    insert_mail_comment(tx, ticket, author, mail, blobs).await?;
+    if let Some(old) = request.follows_up {
+        tx.set_follows_up(ticket, old).await?;
+        let note = format!(
+            "This mail answers ticket #{old}, which was finished more than {} days ago.",
+            app.config.desk.reopen_days
+        );
+        internal_note(tx, ticket, &note).await?;
+    }
+    if let Some((named, trust)) = request.named_elsewhere {
+        let how = match trust {
+            Trust::SubjectTag if mail.authentication == Authentication::Fail => {
+                "its sender's domain failed DMARC at our mail server"
+            }
+            Trust::SubjectTag => "by its subject tag only",
+            Trust::References => "by its references only",
+            Trust::Signed => "through a signed reply address",
+        };
+        let note = format!(
+            "This mail names ticket #{named} ({how}), but its sender {} is not on that ticket, so it was not \
+             added there. If it belongs there, add the sender to #{named} and answer there.",
+            mail.from.address
+        );
+        internal_note(tx, ticket, &note).await?;
+    }
+    if let Some(forged) = mail.forged_reference {
+        let note = format!(
+            "This mail was sent to a reply address of ticket #{forged} whose signature does not match, so it was not added there."
+        );
+        internal_note(tx, ticket, &note).await?;
+    }
+    if mail.spam {
+        let note =
+            "The receiving mail server marked this mail as spam: it was not answered, and its Cc were not added.";
+        internal_note(tx, ticket, note).await?;
+    }
+    if request.answer {
+        let how = notify::Welcome { quote: request.quote, participants: &added };
+        notify::welcome(app, tx, ticket, author, mail, &how).await?;
+    }
+    notify::staff_notice(app, tx, ticket, "staff-new-ticket", mail).await?;
+    Ok(Outcome::Opened(ticket))
+}
+
+/// The mail's text as a public comment of `author` on `ticket`, with its attachments.
+async fn insert_mail_comment(
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    author: i64,
+    mail: &Interpretation,
+    blobs: &[String],
+) -> Result<(), StoreError> {
     let comment_id = tx
         .insert_comment(&NewComment {
             ticket,
@@ -147,46 +420,10 @@ pub(super) async fn apply_in(
             message_id: mail.message_id.as_deref(),
         })
         .await?;
-    for a in new_attachments(mail, &blobs) {
+    for a in new_attachments(mail, blobs) {
         tx.insert_attachment(comment_id, &a).await?;
     }
-    if let Some(t) = reopen {
-        tx.set_ticket_status(t, Status::Open).await?;
-        let subject = tx.ticket_subject(t).await?.unwrap_or_default();
-        notify::status_change(app, tx, t, &subject, "reopened", Status::Open).await?;
-    }
-    if let (Outcome::Opened(_), Some(old)) = (&outcome, follows_up) {
-        tx.set_follows_up(ticket, old).await?;
-        let note = format!(
-            "This mail answers ticket #{old}, which was finished more than {} days ago.",
-            app.config.desk.reopen_days
-        );
-        internal_note(tx, ticket, &note).await?;
-    }
-    if let (Outcome::Opened(_), Some(forged)) = (&outcome, mail.forged_reference) {
-        let note = format!(
-            "This mail was sent to a reply address of ticket #{forged} whose signature does not match, so it was not added there."
-        );
-        internal_note(tx, ticket, &note).await?;
-    }
-    if let Some(id) = &mail.message_id {
-        tx.add_thread_id(id, ticket).await?;
-    }
-    let ours = app.config.own_addresses();
-    if matches!(outcome, Outcome::Opened(_)) && !ours.contains(&&mail.from.address) {
-        notify::welcome(app, tx, ticket, author, mail).await?;
-    }
-    match outcome {
-        Outcome::Opened(_) => {
-            notify::staff_notice(app, tx, ticket, "staff-new-ticket", mail).await?;
-        }
-        Outcome::Commented(_) => {
-            notify::staff_notice(app, tx, ticket, "staff-customer-reply", mail).await?;
-        }
-        _ => {}
-    }
-    tx.set_outcome(fingerprint, outcome.as_str(), Some(ticket)).await?;
-    Ok(outcome)
+    Ok(())
 }
 
 /// Applies a staff member's mail that came through their own reply address: the commands
@@ -282,18 +519,22 @@ async fn contact(app: &App, tx: &mut Tx, address: &EmailAddress, name: &str) -> 
     tx.upsert_contact(address, name, organisation).await
 }
 
-/// Customers in Cc become participants (IN11); our own address never does.
+/// Customers in Cc become participants (IN11); our own address never does. Returns those
+/// who were not on the ticket before.
 async fn add_cc_participants(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
     mail: &Interpretation,
-) -> Result<(), StoreError> {
+) -> Result<Vec<EmailAddress>, StoreError> {
     let ours = app.config.own_addresses();
     let others = mail.cc.iter().filter(|a| !ours.contains(a) && **a != mail.from.address);
+    let mut added = Vec::new();
     for address in others.take(20) {
         let id = contact(app, tx, address, "").await?;
-        tx.add_participant(ticket, id, "cc").await?;
+        if tx.add_participant(ticket, id, "cc").await? {
+            added.push(address.clone());
+        }
     }
-    Ok(())
+    Ok(added)
 }

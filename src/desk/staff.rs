@@ -56,6 +56,9 @@ pub struct Done {
     pub status: Option<Status>,
     /// Whether a comment was added.
     pub commented: bool,
+    /// A public reply that reached no customer: why, one line per customer (empty when it
+    /// reached someone, or was no public reply).
+    pub undelivered: Vec<String>,
 }
 
 /// Whether `email` belongs to a staff member: added with `maildesk staff add`, or listed
@@ -247,14 +250,19 @@ async fn write(
             done.queued += notify::assigned(app, tx, n, to, actor, body).await?;
         }
     }
+    let mut added = Vec::new();
     for (address, add) in &plan.cc {
         let id = tx.upsert_contact(address, "", None).await?;
         if *add {
-            tx.add_participant(n, id, "cc").await?;
+            if tx.add_participant(n, id, "cc").await? {
+                added.push(address.clone());
+            }
         } else {
             tx.remove_participant(n, id).await?;
+            added.retain(|a| a != address);
         }
     }
+    done.queued += notify::participants_added(app, tx, n, &added, "our staff").await?;
     if public_reply {
         let files: Vec<RelayedFile> = act
             .attachments
@@ -267,7 +275,16 @@ async fn write(
             })
             .collect();
         let reply = notify::Reply { author: actor, name: name.as_deref(), body, status: done.status, files: &files };
-        done.queued += notify::staff_reply(app, tx, n, subject, &reply).await?;
+        let (queued, withheld) = notify::staff_reply(app, tx, n, subject, &reply).await?;
+        done.queued += queued;
+        if queued == 0 {
+            done.undelivered = if withheld.is_empty() { vec!["the ticket has no customer".into()] } else { withheld };
+            tracing::warn!(ticket = n.0, "a staff reply reached no customer");
+            // Said in a mail to whoever answered by mail (the CLI prints it).
+            if act.message_id.is_some() {
+                done.queued += notify::undelivered(app, tx, n, actor, &done.undelivered, body).await?;
+            }
+        }
     } else if let Some(status) = done.status {
         let kind = if !was.is_active() && status == Status::Open { "reopened" } else { lifecycle::notice_kind(status) };
         done.queued += notify::status_change(app, tx, n, subject, kind, status).await?;

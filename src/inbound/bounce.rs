@@ -27,6 +27,11 @@ pub struct FailedRecipient {
 pub struct Bounce {
     /// In the order the report lists them.
     pub recipients: Vec<FailedRecipient>,
+    /// The Message-IDs of the mail that failed, as far as the report shows them (its
+    /// returned headers or message, its text, its In-Reply-To and References): a bounce
+    /// is about mail of ours only when one of them is ours.
+    #[serde(skip)]
+    pub returned_ids: Vec<String>,
 }
 
 /// At most this many recipients are read from one report.
@@ -54,7 +59,13 @@ static NOT_RECIPIENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The report of a bounce, from its delivery-status part or else its text. `own_domain`
 /// addresses (our own, as the original sender) are never taken for failed recipients.
-pub(super) fn report(attachments: &[Attachment], text: &str, sender: &EmailAddress, own_domain: &str) -> Bounce {
+pub(super) fn report<'a>(
+    attachments: &[Attachment],
+    text: &str,
+    sender: &EmailAddress,
+    own_domain: &str,
+    references: impl IntoIterator<Item = &'a String>,
+) -> Bounce {
     let status_part = attachments
         .iter()
         .find(|a| matches!(a.content_type.as_str(), "message/delivery-status" | "message/global-delivery-status"));
@@ -63,7 +74,49 @@ pub(super) fn report(attachments: &[Attachment], text: &str, sender: &EmailAddre
         recipients = from_text(text, sender, own_domain);
     }
     recipients.truncate(MAX_RECIPIENTS);
-    Bounce { recipients }
+    Bounce { recipients, returned_ids: returned_ids(attachments, text, references) }
+}
+
+/// At most this many Message-IDs of returned mail are kept.
+const MAX_RETURNED_IDS: usize = 20;
+
+static MESSAGE_ID_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?im)^[ \t>]*message-id:[ \t]*<?([^\s<>@]{1,200}@[^\s<>]{1,200}?)>?[ \t\r]*$").expect("valid pattern")
+});
+
+/// The Message-IDs a bounce gives for the mail that failed: from the returned headers or
+/// message it attaches, from `Message-ID:` lines of its text (where MTAs that quote the
+/// original inline put them), and from its own In-Reply-To and References.
+fn returned_ids<'a>(
+    attachments: &[Attachment],
+    text: &str,
+    references: impl IntoIterator<Item = &'a String>,
+) -> Vec<String> {
+    let returned = attachments.iter().filter(|a| {
+        matches!(
+            a.content_type.as_str(),
+            "message/rfc822"
+                | "text/rfc822-headers"
+                | "message/rfc822-headers"
+                | "message/global-headers"
+                | "message/global"
+        )
+    });
+    let mut ids: Vec<String> = Vec::new();
+    for part in returned {
+        // The header block of the returned message (or the headers alone).
+        let head = &part.bytes[..part.bytes.len().min(64 * 1024)];
+        let head = String::from_utf8_lossy(head);
+        let head = head.split("\r\n\r\n").next().unwrap_or_default().split("\n\n").next().unwrap_or_default();
+        ids.extend(MESSAGE_ID_LINE.captures_iter(head).take(1).map(|c| c[1].to_string()));
+    }
+    let in_text = MESSAGE_ID_LINE.captures_iter(text).take(MAX_RETURNED_IDS).map(|c| c[1].to_string());
+    ids.extend(in_text);
+    ids.extend(references.into_iter().cloned());
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    ids.truncate(MAX_RETURNED_IDS);
+    ids
 }
 
 /// Per-recipient blocks of an RFC 3464 report: `Final-Recipient`, `Action`, `Status`.
@@ -157,6 +210,39 @@ mod tests {
         assert_eq!(
             r.iter().map(|x| (x.address.as_str(), x.status.as_deref())).collect::<Vec<_>>(),
             vec![("a@example.net", Some("5.1.1")), ("b@example.org", Some("5.2.2"))]
+        );
+    }
+
+    #[test]
+    fn the_returned_message_ids_come_from_returned_headers_text_and_references() {
+        let part = |content_type: &str, bytes: &[u8]| Attachment {
+            filename: String::new(),
+            content_type: content_type.into(),
+            size: bytes.len(),
+            inline: false,
+            content_id: None,
+            bytes: bytes.to_vec(),
+        };
+        let headers = part(
+            "text/rfc822-headers",
+            b"From: support@helpdesk.example\r\nMessage-ID: <md.1.ab@helpdesk.example>\r\n",
+        );
+        let message = part(
+            "message/rfc822",
+            b"Message-Id:<md.2.cd@helpdesk.example>\nSubject: x\n\nMessage-ID: <not-a-header@x>\n",
+        );
+        let other = part("application/pdf", b"Message-ID: <md.9.ff@helpdesk.example>\n");
+        let text = "--- Below this line is a copy of the message.\n\nReturn-Path: <>\nMessage-ID: <md.3.ef@helpdesk.example>\n";
+        let refs = ["md.4.aa@helpdesk.example".to_string()];
+        let ids = returned_ids(&[headers, message, other], text, &refs);
+        assert_eq!(
+            ids,
+            [
+                "md.1.ab@helpdesk.example",
+                "md.2.cd@helpdesk.example",
+                "md.3.ef@helpdesk.example",
+                "md.4.aa@helpdesk.example"
+            ]
         );
     }
 }

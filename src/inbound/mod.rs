@@ -3,6 +3,7 @@
 //! (new text vs quoted history). Pure: no database, no files, no clock, no network, so it
 //! is easy to test on fixtures and to fuzz. `maildesk parse --json` prints exactly this.
 
+mod auth;
 mod bounce;
 mod classify;
 mod commands;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::domain::{EmailAddress, TicketNumber};
 
+pub use auth::Authentication;
 pub use bounce::{Bounce, FailedRecipient};
 pub use classify::Auto;
 pub use commands::{Assignee, Command, Commands, split as split_commands};
@@ -50,6 +52,7 @@ pub struct Settings {
     own_domain: String,
     max_parts: usize,
     reply_addresses: Option<ReplyAddresses>,
+    trusted_authserv_id: Option<String>,
 }
 
 impl Settings {
@@ -62,6 +65,7 @@ impl Settings {
             own_domain: own_domain.to_ascii_lowercase(),
             max_parts: DEFAULT_MAX_PARTS,
             reply_addresses: None,
+            trusted_authserv_id: None,
         }
     }
 
@@ -69,6 +73,14 @@ impl Settings {
     /// address says nothing).
     pub fn reply_addresses(mut self, addresses: ReplyAddresses) -> Settings {
         self.reply_addresses = Some(addresses);
+        self
+    }
+
+    /// Believe the `Authentication-Results` of the receiving server whose authserv-id is
+    /// `id` (`desk.trusted_authserv_id`); without it, no sender counts as authenticated.
+    pub fn trusted_authserv_id(mut self, id: &str) -> Settings {
+        let id = id.trim();
+        self.trusted_authserv_id = (!id.is_empty()).then(|| id.to_string());
         self
     }
 
@@ -151,6 +163,13 @@ pub struct Interpretation {
     /// From: the only way commands are honoured.
     #[serde(skip)]
     pub staff_reply_address: bool,
+    /// What the trusted receiving server found out about the From domain.
+    #[serde(skip)]
+    pub authentication: Authentication,
+    /// The receiving server marked the mail as spam (`X-Spam-Flag: YES`,
+    /// `X-Spam-Status: Yes`): recorded, never answered.
+    #[serde(skip)]
+    pub spam: bool,
 }
 
 impl Interpretation {
@@ -187,8 +206,10 @@ impl Interpretation {
 pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, InboundError> {
     let parsed = parse::parse(raw, settings.max_parts)?;
     let auto = classify::classify(&parsed, &settings.own_domain);
-    let bounce = (auto == Some(Auto::Bounce))
-        .then(|| bounce::report(&parsed.attachments, &parsed.text, &parsed.from.address, &settings.own_domain));
+    let bounce = (auto == Some(Auto::Bounce)).then(|| {
+        let references = parsed.in_reply_to.iter().chain(&parsed.references);
+        bounce::report(&parsed.attachments, &parsed.text, &parsed.from.address, &settings.own_domain, references)
+    });
     let reply = reply::visible_reply(&parsed.reply_source);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
     let reply_address = settings.reply_addresses.as_ref().and_then(|r| {
@@ -203,6 +224,18 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         Some(ReplyAddress::Forged(t)) => (None, Some(t), false),
         None => (None, None, false),
     };
+    let authentication = match &settings.trusted_authserv_id {
+        Some(id) => auth::verdict(&parsed.headers, id, parsed.from.address.domain()),
+        None => Authentication::Unknown,
+    };
+    let spam = parsed.headers.iter().any(|(name, value)| {
+        let value = value.trim_start();
+        match name.as_str() {
+            "x-spam-flag" => value.eq_ignore_ascii_case("yes"),
+            "x-spam-status" => value.get(..3).is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+            _ => false,
+        }
+    });
     let mut mail = Interpretation {
         message_id: parsed.message_id,
         from: parsed.from,
@@ -222,6 +255,8 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         references: parsed.references,
         forged_reference,
         staff_reply_address,
+        authentication,
+        spam,
     };
     let own = thread::own_reference(mail.referenced_ids(), &settings.own_domain);
     mail.thread = Thread::resolve(valid_reply, own, tag);

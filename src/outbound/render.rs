@@ -9,7 +9,8 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 
 use crate::App;
 use crate::desk::{
-    AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData, staff::RelayedFile,
+    AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
+    staff::RelayedFile,
 };
 use crate::store::OutboxRow;
 
@@ -203,10 +204,29 @@ kind_templates!(
     "mail/command-error/body.txt",
     "mail/command-error/body.html"
 );
+kind_templates!(
+    CommandErrorData,
+    UndeliveredSubject,
+    UndeliveredText,
+    UndeliveredHtml,
+    "mail/undelivered/subject.txt",
+    "mail/undelivered/body.txt",
+    "mail/undelivered/body.html"
+);
+kind_templates!(
+    ParticipantsData,
+    ParticipantsSubject,
+    ParticipantsText,
+    ParticipantsHtml,
+    "mail/participant-added/subject.txt",
+    "mail/participant-added/body.txt",
+    "mail/participant-added/body.html"
+);
 
 /// Kinds of mail to staff: their Reply-To is the recipient's own staff reply address,
 /// through which commands are honoured.
-pub const STAFF_KINDS: &[&str] = &["staff-new-ticket", "staff-customer-reply", "staff-assigned", "command-error"];
+pub const STAFF_KINDS: &[&str] =
+    &["staff-new-ticket", "staff-customer-reply", "staff-assigned", "command-error", "undelivered"];
 
 /// Renders a kind declared with [`kind_templates`] from the row's payload.
 macro_rules! render_kind {
@@ -292,6 +312,24 @@ fn render_parts(app: &App, row: &OutboxRow) -> Result<Rendered, RenderError> {
             CommandErrorText,
             CommandErrorHtml,
             Some("auto-replied")
+        ),
+        "undelivered" => render_kind!(
+            desk,
+            &row.payload,
+            CommandErrorData,
+            UndeliveredSubject,
+            UndeliveredText,
+            UndeliveredHtml,
+            Some("auto-generated")
+        ),
+        "participant-added" => render_kind!(
+            desk,
+            &row.payload,
+            ParticipantsData,
+            ParticipantsSubject,
+            ParticipantsText,
+            ParticipantsHtml,
+            Some("auto-generated")
         ),
         "status-change" => {
             render_kind!(desk, &row.payload, StatusData, ChangeSubject, ChangeText, ChangeHtml, Some("auto-generated"))

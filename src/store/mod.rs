@@ -10,6 +10,7 @@ mod imap;
 mod inbound;
 mod invites;
 mod outbox;
+mod senders;
 mod staff;
 mod tickets;
 
@@ -25,6 +26,7 @@ pub use blobs::{Blobs, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
+pub use senders::BlockedSender;
 pub use staff::StaffRow;
 pub use tickets::{
     AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketFilter, TicketRow, TicketState,

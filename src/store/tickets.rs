@@ -245,11 +245,21 @@ impl Tx {
     }
 
     /// Adds a participant (requester or cc); an existing participant keeps their role.
-    pub async fn add_participant(&mut self, n: TicketNumber, contact_id: i64, role: &str) -> Result<()> {
-        on_tx!(self, c => sqlx::query("INSERT INTO ticket_participants (ticket_id, contact_id, role)
+    /// Returns whether they were added (false: they took part already).
+    pub async fn add_participant(&mut self, n: TicketNumber, contact_id: i64, role: &str) -> Result<bool> {
+        let added = on_tx!(self, c => sqlx::query("INSERT INTO ticket_participants (ticket_id, contact_id, role)
                                          VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(n.0).bind(contact_id).bind(role).execute(&mut **c).await?.rows_affected());
-        Ok(())
+        Ok(added == 1)
+    }
+
+    /// Whether the contact with address `email` takes part in ticket `n`.
+    pub async fn is_participant_address(&mut self, n: TicketNumber, email: &str) -> Result<bool> {
+        let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
+                "SELECT tp.contact_id FROM ticket_participants tp JOIN contacts c ON c.id = tp.contact_id
+                 WHERE tp.ticket_id = $1 AND c.email = $2")
+            .bind(n.0).bind(email).fetch_optional(&mut **c).await?);
+        Ok(found.is_some())
     }
 
     /// Whether `contact_id` takes part in ticket `n`.
@@ -369,6 +379,13 @@ impl Tx {
     /// The subject of ticket `n`, if it exists.
     pub async fn ticket_subject(&mut self, n: TicketNumber) -> Result<Option<String>> {
         Ok(on_tx!(self, c => sqlx::query_scalar("SELECT subject FROM tickets WHERE id = $1")
+            .bind(n.0).fetch_optional(&mut **c).await?))
+    }
+
+    /// The address of ticket `n`'s requester, if the ticket exists.
+    pub async fn ticket_requester(&mut self, n: TicketNumber) -> Result<Option<String>> {
+        Ok(on_tx!(self, c => sqlx::query_scalar(
+                "SELECT c.email FROM tickets t JOIN contacts c ON c.id = t.requester_id WHERE t.id = $1")
             .bind(n.0).fetch_optional(&mut **c).await?))
     }
 

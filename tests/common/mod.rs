@@ -72,9 +72,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new(db: Db) -> TestApp {
+        TestApp::with(db, |_| {}).await
+    }
+
+    /// An app whose test config `change` adjusts first.
+    pub async fn with(db: Db, change: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = fresh_database_url(db, dir.path()).await;
-        let config = test_config(dir.path(), url);
+        let mut config = test_config(dir.path(), url);
+        change(&mut config);
         let app = App::open(config).await.expect("open app");
         let (transport, sent) = Transport::memory();
         TestApp { app, transport, sent, dir }

@@ -1,0 +1,273 @@
+//! Issue 11: a support address is public, and anyone can write anything to it with any
+//! From. Nothing from an unauthenticated sender widens who sees a ticket, speaks for a
+//! customer, silences one, or makes us send their text to a third party. In process, on
+//! SQLite and PostgreSQL.
+
+mod common;
+
+use common::{TestApp, mail};
+use maildesk::desk::{Outcome, receive};
+use maildesk::domain::{EmailAddress, Status, TicketNumber};
+use maildesk::inbound::Auto;
+use maildesk::outbound::SentMail;
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    head.split("\r\n").find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+fn text(m: &SentMail) -> String {
+    String::from_utf8(m.bytes.clone()).unwrap()
+}
+
+/// The signed reply address in the Reply-To of the newest mail to `to`.
+fn reply_address(sent: &[SentMail], to: &str) -> String {
+    let last = sent.iter().rev().find(|m| m.recipient == to).expect("mail to them");
+    let raw = text(last);
+    header(&raw, "Reply-To").unwrap().trim_end_matches('>').rsplit('<').next().unwrap().to_string()
+}
+
+async fn opened(t: &TestApp, raw: &[u8]) -> TicketNumber {
+    match receive(&t.app, raw, "test").await.unwrap() {
+        Outcome::Opened(n) => n,
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
+fn staff(address: &str) -> EmailAddress {
+    EmailAddress::parse(address).unwrap()
+}
+
+on_both!(a_forged_from_with_a_subject_tag_adds_nobody_and_the_attacker_receives_nothing, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("agent@staff.example", "Agnes", None, "all").await.unwrap();
+    let n = opened(&t, &mail("alice@victim.example", "Payroll data", Some("a1@victim.example"), "", "Secret.")).await;
+    // The attacker forges alice's From, copies the tag (numbers are easy to guess) and
+    // puts themselves in Cc.
+    let forged = mail(
+        "alice@victim.example",
+        &format!("Re: [Support #{n}] Payroll data"),
+        Some("x1@evil.test"),
+        "Cc: mallory@evil.test\n",
+        "Please also send everything to my colleague.",
+    );
+    assert_eq!(receive(&t.app, &forged, "test").await.unwrap(), Outcome::Commented(n));
+    let people = t.store().participants(n).await.unwrap();
+    assert_eq!(people, vec![("alice@victim.example".into(), "requester".into())], "no participant from a tag");
+    maildesk::desk::staff::reply(&t.app, n, &staff("agent@staff.example"), "Here are the payroll figures.")
+        .await
+        .unwrap();
+    let sent = t.flush_outbox().await;
+    assert!(sent.iter().all(|m| !m.recipient.contains("evil.test")), "the attacker receives nothing of #{n}");
+    assert!(sent.iter().any(|m| m.recipient == "alice@victim.example" && text(m).contains("payroll figures")));
+});
+
+on_both!(references_to_a_customers_message_id_let_no_stranger_speak_on_her_ticket, |db| {
+    let t = TestApp::new(db).await;
+    let n = opened(&t, &mail("alice@victim.example", "Contract", Some("c1@victim.example"), "", "Hi")).await;
+    // Anyone she Cc'd or forwarded to knows her Message-ID.
+    let stranger = mail(
+        "eve@elsewhere.example",
+        "Re: Contract",
+        Some("e1@elsewhere.example"),
+        "In-Reply-To: <c1@victim.example>\nReferences: <c1@victim.example>\nCc: mallory@evil.test\n",
+        "Cancel the contract.",
+    );
+    let other = opened(&t, &stranger).await;
+    assert_ne!(other, n);
+    assert_eq!(t.store().comments(n).await.unwrap().len(), 1, "nothing posted on her ticket");
+    assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
+    let note = t.store().comments(other).await.unwrap().into_iter().find(|c| !c.public).expect("a linking note");
+    assert!(note.body_text.contains(&format!("ticket #{n}")), "{}", note.body_text);
+});
+
+on_both!(a_participant_brings_others_only_through_a_signed_address_and_the_requester_is_told, |db| {
+    let t = TestApp::new(db).await;
+    let raw = mail("ann@acme.example", "Laptop", Some("l1@acme.example"), "Cc: tom@acme.example\n", "Broken");
+    let n = opened(&t, &raw).await;
+    let sent = t.flush_outbox().await;
+    let ack = text(sent.iter().find(|m| m.recipient == "ann@acme.example").unwrap());
+    assert!(ack.contains("tom@acme.example"), "the acknowledgement names who else is on the request: {ack}");
+    let signed = reply_address(&sent, "ann@acme.example");
+    // Tom (a participant) answers through the signed address and Cc's Carl.
+    let raw = format!(
+        "From: tom@acme.example\nTo: {signed}\nCc: carl@acme.example\nSubject: Re: Laptop\nMessage-ID: <l2@acme.example>\n\nCarl knows more.\n"
+    );
+    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    let people: Vec<String> = t.store().participants(n).await.unwrap().into_iter().map(|p| p.0).collect();
+    assert!(people.contains(&"carl@acme.example".to_string()), "{people:?}");
+    let sent = t.flush_outbox().await;
+    let told = sent.iter().find(|m| m.recipient == "ann@acme.example" && text(m).contains("carl@acme.example"));
+    let told = text(told.expect("the requester is told that Carl was added"));
+    assert!(told.contains("tom@acme.example"), "says who added them: {told}");
+    // A staff #cc add tells her too.
+    t.store().add_staff("agent@staff.example", "", None, "all").await.unwrap();
+    let act = maildesk::desk::staff::Act {
+        commands: vec![maildesk::inbound::Command::CcAdd(staff("dora@acme.example"))],
+        ..Default::default()
+    };
+    maildesk::desk::staff::act(&t.app, n, &staff("agent@staff.example"), &act).await.unwrap();
+    let sent = t.flush_outbox().await;
+    assert!(sent.iter().any(|m| m.recipient == "ann@acme.example" && text(m).contains("dora@acme.example")));
+});
+
+on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_write_again, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("agent@staff.example", "Agnes", None, "all").await.unwrap();
+    let n = opened(&t, &mail("victim@customer.example", "Printer", Some("p1@customer.example"), "", "Broken")).await;
+    t.flush_outbox().await;
+    // Anyone can write a bounce naming anyone.
+    let forged = b"From: MAILER-DAEMON@evil.test\nTo: support@helpdesk.example\nSubject: Undelivered Mail\n\nThis is the mail system.\n\n<victim@customer.example>: 550 5.1.1 User unknown\n";
+    assert_eq!(receive(&t.app, forged, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert!(t.store().bouncing_addresses().await.unwrap().is_empty(), "a bounce about no mail of ours marks nobody");
+    let agent = staff("agent@staff.example");
+    assert_eq!(maildesk::desk::staff::reply(&t.app, n, &agent, "First answer.").await.unwrap(), 1);
+    let sent = t.flush_outbox().await;
+    let ours = sent.iter().rev().find(|m| m.recipient == "victim@customer.example").unwrap().message_id.clone();
+    // A real bounce of that very mail (its headers returned) does mark the address.
+    let real = format!(
+        "From: MAILER-DAEMON@mx.customer.example\nTo: support@helpdesk.example\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nThe mailbox is gone.\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.customer.example\n\nFinal-Recipient: rfc822; victim@customer.example\nAction: failed\nStatus: 5.1.1\n--b\nContent-Type: text/rfc822-headers\n\nFrom: Support <support@helpdesk.example>\nTo: victim@customer.example\nMessage-ID: <{ours}>\n--b--\n"
+    );
+    assert_eq!(receive(&t.app, real.as_bytes(), "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    let detail = maildesk::desk::contacts::detail(&t.app, &staff("victim@customer.example")).await.unwrap();
+    assert!(detail.bouncing.is_some(), "shown in contact show");
+    // A staff reply by mail that reaches nobody says so to the staff member.
+    let signed = reply_address(&sent, "agent@staff.example");
+    let answer = format!(
+        "From: agent@staff.example\nTo: {signed}\nSubject: Re: [Support #{n}] Printer\nMessage-ID: <ag1@staff.example>\n\nSecond answer.\n"
+    );
+    assert_eq!(receive(&t.app, answer.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    let sent = t.flush_outbox().await;
+    let notice = sent.iter().rev().find(|m| m.recipient == "agent@staff.example").map(text).expect("told");
+    assert!(notice.contains("Reached no customer") && notice.contains("victim@customer.example"), "{notice}");
+    assert!(sent.iter().all(|m| !text(m).contains("Second answer.") || m.recipient != "victim@customer.example"));
+    // From the CLI path the result says it too.
+    let act = maildesk::desk::staff::Act { body: "Third answer.", ..Default::default() };
+    let done = maildesk::desk::staff::act(&t.app, n, &agent, &act).await.unwrap();
+    assert!(!done.undelivered.is_empty() && done.undelivered[0].contains("bounces"), "{:?}", done.undelivered);
+    // The customer writes again: the mark is gone and staff replies reach her.
+    let again = mail(
+        "victim@customer.example",
+        &format!("Re: [Support #{n}] Printer"),
+        Some("p2@customer.example"),
+        "",
+        "New mailbox.",
+    );
+    assert_eq!(receive(&t.app, &again, "test").await.unwrap(), Outcome::Commented(n));
+    assert!(t.store().bouncing_addresses().await.unwrap().is_empty());
+    assert_eq!(maildesk::desk::staff::reply(&t.app, n, &agent, "Welcome back.").await.unwrap(), 1);
+    // And an admin can clear a mark by hand.
+    t.store().mark_bouncing("victim@customer.example", "test").await.unwrap();
+    assert!(maildesk::desk::contacts::unbounce(&t.app, &staff("victim@customer.example")).await.unwrap());
+    assert!(t.store().bouncing_addresses().await.unwrap().is_empty());
+});
+
+on_both!(acknowledgements_echo_no_body_unless_the_sender_is_authenticated, |db| {
+    let t = TestApp::with(db, |c| c.desk.trusted_authserv_id = "mx.helpdesk.example".into()).await;
+    let body = "Click https://evil.test/win to claim your prize";
+    // A forged From: the acknowledgement goes to the victim, so it must not carry the text.
+    opened(&t, &mail("victim@customer.example", "Your prize", None, "", body)).await;
+    let sent = t.flush_outbox().await;
+    assert_eq!(sent.len(), 1);
+    let ack = text(&sent[0]);
+    assert!(header(&ack, "Subject").unwrap().contains("Your prize"), "the subject stays");
+    assert!(!ack.contains("evil.test/win"), "no body echoed: {ack}");
+    // An authenticated sender gets their words back, as before.
+    let pass = "Authentication-Results: mx.helpdesk.example; spf=pass smtp.mailfrom=ann@acme.example; dmarc=pass header.from=acme.example\n";
+    opened(&t, &mail("ann@acme.example", "VPN", None, pass, "The VPN drops every hour.")).await;
+    let ack = text(t.flush_outbox().await.last().unwrap());
+    assert!(ack.contains("The VPN drops every hour."), "{ack}");
+    // A header the sender wrote below the receiving server's own counts for nothing.
+    let below = "Authentication-Results: mx.helpdesk.example; dmarc=none\nAuthentication-Results: mx.helpdesk.example; dmarc=pass header.from=evil.test\n";
+    opened(&t, &mail("bob@evil.test", "Hi", None, below, "Quoted?")).await;
+    assert!(!text(t.flush_outbox().await.last().unwrap()).contains("Quoted?"));
+    // DMARC failed: no automatic mail at all, and its Cc join nothing.
+    let fail = "Authentication-Results: mx.helpdesk.example; dmarc=fail (p=none) header.from=customer.example\nCc: mallory@evil.test\n";
+    let n = opened(&t, &mail("victim@customer.example", "Again", None, fail, body)).await;
+    assert_eq!(t.flush_outbox().await.len(), 3, "no acknowledgement for a DMARC fail");
+    assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
+    // The admin may switch quoting on for everyone.
+    let q = TestApp::with(db, |c| c.outbox.quote_request = true).await;
+    opened(&q, &mail("victim@customer.example", "Quote me", None, "", "Words to quote.")).await;
+    assert!(text(&q.flush_outbox().await[0]).contains("Words to quote."));
+});
+
+on_both!(spam_and_blocked_senders_are_never_answered, |db| {
+    let t = TestApp::new(db).await;
+    let n =
+        opened(&t, &mail("someone@example.com", "Cheap pills", None, "X-Spam-Flag: YES\nCc: x@example.org\n", "Buy"))
+            .await;
+    assert!(t.flush_outbox().await.is_empty(), "spam is never answered");
+    let comments = t.store().comments(n).await.unwrap();
+    assert!(comments.iter().any(|c| !c.public && c.body_text.contains("spam")), "recorded for staff: {comments:?}");
+    assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
+    opened(&t, &mail("other@example.com", "More", None, "X-Spam-Status: Yes, score=9.1 required=5.0\n", "Buy")).await;
+    assert!(t.flush_outbox().await.is_empty());
+    // Blocked addresses and domains: recorded, no ticket, no answer.
+    assert!(maildesk::desk::senders::block(&t.app, "pest@example.net").await.unwrap().1);
+    assert!(maildesk::desk::senders::block(&t.app, "spam.example").await.unwrap().1);
+    assert!(maildesk::desk::senders::block(&t.app, "support@helpdesk.example").await.is_err(), "never our own");
+    let before = t.store().count_tickets().await.unwrap();
+    for from in ["pest@example.net", "anyone@spam.example"] {
+        let outcome = receive(&t.app, &mail(from, "Hello", None, "", "x"), "test").await.unwrap();
+        assert_eq!(outcome, Outcome::Blocked, "{from}");
+    }
+    assert_eq!(t.store().count_tickets().await.unwrap(), before);
+    assert!(t.flush_outbox().await.is_empty());
+    assert!(maildesk::desk::senders::unblock(&t.app, "spam.example").await.unwrap().1);
+    opened(&t, &mail("anyone@spam.example", "Hello again", None, "", "x")).await;
+    assert_eq!(maildesk::desk::senders::list(&t.app).await.unwrap().len(), 1);
+});
+
+on_both!(an_hourly_cap_bounds_all_automatic_mail, |db| {
+    let t = TestApp::with(db, |c| c.outbox.max_automatic_per_hour = 3).await;
+    for i in 0..6 {
+        opened(&t, &mail(&format!("victim{i}@example.com"), "Hi", None, "", "x")).await;
+    }
+    assert_eq!(t.store().count_tickets().await.unwrap(), 6, "every request is still a ticket");
+    assert_eq!(t.flush_outbox().await.len(), 3, "at most 3 automatic mails an hour, to anyone");
+});
+
+on_both!(a_staff_from_through_a_customer_path_is_kept_as_an_unverified_note, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("agent@staff.example", "Agnes", None, "all").await.unwrap();
+    let n = opened(&t, &mail("jane@example.com", "Router", Some("r1@example.com"), "", "It blinks.")).await;
+    maildesk::desk::staff::set_status(&t.app, n, Status::WaitingOnCustomer).await.unwrap();
+    let sent = t.flush_outbox().await;
+    let customer_address = reply_address(&sent, "jane@example.com");
+    // Through the customer's reply address, the tag, or a reference: anyone can write that.
+    let paths = [
+        format!("To: {customer_address}\nSubject: Re: Router\n"),
+        format!("To: support@helpdesk.example\nSubject: Re: [Support #{n}] Router\n"),
+        "To: support@helpdesk.example\nSubject: Re: Router\nIn-Reply-To: <r1@example.com>\n".to_string(),
+    ];
+    for (i, path) in paths.iter().enumerate() {
+        let raw =
+            format!("From: Agnes <agent@staff.example>\n{path}Message-ID: <imp{i}@evil.test>\n\nWe will refund you.\n");
+        assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n), "{path}");
+    }
+    let comments = t.store().comments(n).await.unwrap();
+    let from_staff: Vec<_> = comments.iter().filter(|c| c.body_text.contains("We will refund you.")).collect();
+    assert_eq!(from_staff.len(), 3);
+    assert!(from_staff.iter().all(|c| !c.public && c.body_text.starts_with("UNVERIFIED")), "{from_staff:?}");
+    assert_eq!(t.store().ticket(n).await.unwrap().unwrap().status, "waiting-on-customer", "nothing reopened");
+    assert!(t.flush_outbox().await.len() == sent.len(), "nothing sent to anyone");
+});
+
+on_both!(a_dmarc_fail_puts_even_a_signed_reply_at_the_lowest_level, |db| {
+    let t = TestApp::with(db, |c| c.desk.trusted_authserv_id = "mx.helpdesk.example".into()).await;
+    let n = opened(&t, &mail("ann@acme.example", "Laptop", None, "", "Broken")).await;
+    let signed = reply_address(&t.flush_outbox().await, "ann@acme.example");
+    // From a participant, it still files on the ticket, but its Cc join nothing.
+    let raw = format!(
+        "Authentication-Results: mx.helpdesk.example; dmarc=fail header.from=acme.example\nFrom: ann@acme.example\nTo: {signed}\nCc: mallory@evil.test\nSubject: Re: Laptop\nMessage-ID: <d1@evil.test>\n\nAdd my friend.\n"
+    );
+    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
+    // From anyone else it opens a ticket of its own.
+    let raw = format!(
+        "Authentication-Results: mx.helpdesk.example; dmarc=fail header.from=evil.test\nFrom: mallory@evil.test\nTo: {signed}\nSubject: Re: Laptop\nMessage-ID: <d2@evil.test>\n\nHello.\n"
+    );
+    let other = opened(&t, raw.as_bytes()).await;
+    assert_ne!(other, n);
+});
