@@ -234,6 +234,12 @@ async fn perform(app: &App, n: TicketNumber, actor: &EmailAddress, commands: Vec
         Ok(done) => {
             let status = done.status.map(|s| format!("; it is {s}")).unwrap_or_default();
             eprintln!("maildesk: ticket #{n} changed{status}; {} notification(s) queued", done.queued);
+            if !done.undelivered.is_empty() {
+                eprintln!("maildesk: warning: the reply reached no customer:");
+                for why in &done.undelivered {
+                    eprintln!("  {why}");
+                }
+            }
             0
         }
         Err(e) => {

@@ -538,3 +538,93 @@ async fn add_cc_participants(
     }
     Ok(added)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: TicketNumber = TicketNumber(7);
+
+    fn named(trust: Trust) -> Option<Named> {
+        Some(Named { ticket: T, trust, active: true, within_reopen_window: true })
+    }
+
+    fn facts(named: Option<Named>) -> Facts {
+        Facts {
+            named,
+            staff_address: false,
+            sender_is_staff: false,
+            sender_on_ticket: false,
+            authentication: Authentication::Unknown,
+            blocked: false,
+            spam: false,
+            ours: false,
+            quote_request: false,
+        }
+    }
+
+    fn new_request(f: &Facts) -> NewRequest {
+        match decide(f) {
+            Route::Open(r) => r,
+            other => panic!("expected a new ticket, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_a_signed_address_lets_a_stranger_speak_and_only_a_participants_adds_people() {
+        // A stranger: through a signed address a comment (nobody added), else a ticket of
+        // their own that names the one they tried.
+        let stranger = facts(named(Trust::Signed));
+        assert_eq!(decide(&stranger), Route::Comment { ticket: T, reopen: false, add_cc: false });
+        for trust in [Trust::References, Trust::SubjectTag] {
+            let r = new_request(&facts(named(trust)));
+            assert_eq!((r.named_elsewhere, r.follows_up), (Some((T, trust)), None));
+        }
+        // A participant: a comment at any level, but only the signed address adds people.
+        for (trust, add_cc) in [(Trust::Signed, true), (Trust::References, false), (Trust::SubjectTag, false)] {
+            let f = Facts { sender_on_ticket: true, ..facts(named(trust)) };
+            assert_eq!(decide(&f), Route::Comment { ticket: T, reopen: false, add_cc }, "{trust:?}");
+        }
+    }
+
+    #[test]
+    fn finished_tickets_reopen_within_the_window_and_are_followed_up_after_it() {
+        let finished =
+            |within| Some(Named { ticket: T, trust: Trust::Signed, active: false, within_reopen_window: within });
+        let f = Facts { sender_on_ticket: true, ..facts(finished(true)) };
+        assert_eq!(decide(&f), Route::Comment { ticket: T, reopen: true, add_cc: true });
+        let f = Facts { sender_on_ticket: true, ..facts(finished(false)) };
+        assert_eq!(new_request(&f).follows_up, Some(T));
+    }
+
+    #[test]
+    fn staff_speak_only_through_their_own_address() {
+        let through = Facts { staff_address: true, sender_is_staff: true, ..facts(named(Trust::Signed)) };
+        assert_eq!(decide(&through), Route::Staff(T));
+        let former = Facts { staff_address: true, ..facts(named(Trust::Signed)) };
+        assert_eq!(decide(&former), Route::FormerStaff(T));
+        for trust in [Trust::Signed, Trust::References, Trust::SubjectTag] {
+            let other_way = Facts { sender_is_staff: true, sender_on_ticket: true, ..facts(named(trust)) };
+            assert_eq!(decide(&other_way), Route::UnverifiedStaff(T));
+        }
+        let forged = Facts { authentication: Authentication::Fail, ..through };
+        assert_eq!(decide(&forged), Route::UnverifiedStaff(T));
+    }
+
+    #[test]
+    fn new_requests_are_answered_and_quoted_only_as_far_as_the_sender_is_trusted() {
+        let plain = new_request(&facts(None));
+        assert_eq!((plain.answer, plain.quote, plain.add_cc), (true, false, true));
+        let pass = new_request(&Facts { authentication: Authentication::Pass, ..facts(None) });
+        assert_eq!((pass.answer, pass.quote, pass.add_cc), (true, true, true));
+        let fail = new_request(&Facts { authentication: Authentication::Fail, ..facts(None) });
+        assert_eq!((fail.answer, fail.add_cc), (false, false));
+        let spam = new_request(&Facts { spam: true, ..facts(None) });
+        assert_eq!((spam.answer, spam.add_cc), (false, false));
+        let ours = new_request(&Facts { ours: true, ..facts(None) });
+        assert!(!ours.answer);
+        let quoting = new_request(&Facts { quote_request: true, ..facts(None) });
+        assert!(quoting.quote);
+        assert_eq!(decide(&Facts { blocked: true, ..facts(named(Trust::Signed)) }), Route::Blocked);
+    }
+}
