@@ -10,6 +10,7 @@ mod imap;
 mod inbound;
 mod invites;
 mod outbox;
+mod settings;
 mod staff;
 mod tickets;
 
@@ -21,7 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use addresses::AutomaticMailRecord;
-pub use blobs::{Blobs, sha256_hex};
+pub use blobs::{Blobs, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
@@ -48,6 +49,42 @@ pub enum StoreError {
     /// A stored value does not parse (a corrupted or foreign row).
     #[error("bad stored value: {0}")]
     Corrupt(String),
+    /// A file or directory of the data directory could not be made, read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done, as in "cannot write the reply key to".
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The database server cannot be reached or refused us.
+    #[error("cannot connect to the database at {address}: {cause}")]
+    Connect {
+        /// `host:port` (or the socket) from the URL, without user or password.
+        address: String,
+        /// Why, in words (connection refused, name not found, authentication failed…).
+        cause: String,
+        /// The error itself, for the cause chain.
+        source: sqlx::Error,
+    },
+}
+
+impl StoreError {
+    /// A [`StoreError::File`] maker for `map_err`: what was being done to which path.
+    pub fn file(action: &'static str, path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.into();
+        move |source| StoreError::File { action, path, source }
+    }
+
+    /// Whether this is a problem an admin fixes (a permission, a missing or read-only
+    /// directory, a full disk, an unreachable or misconfigured database) rather than one
+    /// of the data: `ingest` asks the MTA to keep such mail and try again.
+    pub fn is_setup(&self) -> bool {
+        matches!(self, StoreError::File { .. } | StoreError::Connect { .. } | StoreError::Blob(_) | StoreError::UnknownScheme(_))
+            || self.is_temporary()
+    }
 }
 
 impl StoreError {
@@ -161,11 +198,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout)
                 .foreign_keys(true);
-            if let Some(parent) = connect.get_filename().parent()
-                && !parent.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(parent)?;
-            }
+            create_private_sqlite_file(connect.get_filename())?;
             Db::Sqlite(open_sqlite(connect, options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
@@ -183,7 +216,8 @@ impl Store {
             let scheme = url.split(':').next().unwrap_or_default().to_string();
             return Err(StoreError::UnknownScheme(scheme));
         };
-        Ok(Store { db, blobs: Blobs::open(&options.blob_dir)? })
+        let blobs = Blobs::open(&options.blob_dir).map_err(StoreError::file("create the blob directory", &options.blob_dir))?;
+        Ok(Store { db, blobs })
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once
@@ -199,6 +233,31 @@ impl Store {
     /// Closes every pooled connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
+    }
+}
+
+/// Creates the SQLite database file (and its directory) readable by the owner only (0600
+/// and 0700), whatever the umask; SQLite gives its `-wal` and `-shm` files the mode of the
+/// database. An existing file keeps its mode.
+fn create_private_sqlite_file(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") || path.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(StoreError::file("create the database directory", parent))?;
+    }
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    match created {
+        Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(StoreError::file("make private the database", path)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::file("create the database", path)(e)),
     }
 }
 
