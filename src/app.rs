@@ -208,7 +208,7 @@ mod tests {
         std::fs::write(dir.path().join("file"), "").unwrap();
         let mut config = Config::load(None, Vec::new()).unwrap();
         config.data_dir = dir.path().join("file/var");
-        let err = reply_key(&config, true).unwrap_err().to_string();
+        let err = create_private_dir(&config.data_dir).unwrap_err().to_string();
         let expected = format!("cannot create the data directory {}: ", config.data_dir.display());
         assert!(err.starts_with(&expected), "{err}");
         // Where the key itself cannot be read, its file is named.
