@@ -86,7 +86,9 @@ impl App {
         }
         self.last_blob_sweep.store(now, Ordering::Relaxed);
         match self.store.sweep_blobs(BLOB_GRACE).await {
-            Ok(swept) if swept.removed > 0 => tracing::info!(removed = swept.removed, kept = swept.kept, "removed unreferenced blobs"),
+            Ok(swept) if swept.removed > 0 => {
+                tracing::info!(removed = swept.removed, kept = swept.kept, "removed unreferenced blobs")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "removing unreferenced blobs failed; trying again later"),
         }
@@ -215,7 +217,10 @@ mod tests {
         config.data_dir = dir.path().to_path_buf();
         std::fs::create_dir(reply_secret_path(&config)).unwrap();
         let err = reply_key(&config, true).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("cannot read the reply key {}", reply_secret_path(&config).display())), "{err}");
+        assert!(
+            err.starts_with(&format!("cannot read the reply key {}", reply_secret_path(&config).display())),
+            "{err}"
+        );
     }
 
     #[test]

@@ -310,4 +310,69 @@ mod e2e_cli {
         assert_eq!(carol["bouncing"], "bounce report, status 5.1.1");
         assert_eq!(md(dir, &env, &["contact", "invite", "bad"]).status.code(), Some(2));
     }
+
+    /// Writes ticket #1 with `subject` and one comment `body` straight into the store of
+    /// the embedded defaults under `dir` (mail cannot carry control characters into a
+    /// subject: parsing turns them into spaces; other paths may).
+    fn ticket_with(dir: &Path, subject: &str, body: &str) {
+        use maildesk::domain::{EmailAddress, Priority, Status};
+        use maildesk::store::{NewComment, NewTicket, Store, StoreOptions};
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let store = Store::open(&StoreOptions {
+                url: format!("sqlite://{}", dir.join("var/maildesk.db").display()),
+                max_connections: 1,
+                busy_timeout: Duration::from_secs(5),
+                blob_dir: dir.join("var/blobs"),
+            })
+            .await
+            .unwrap();
+            let mut tx = store.begin().await.unwrap();
+            let jane = EmailAddress::parse("jane@example.org").unwrap();
+            let contact = tx.upsert_contact(&jane, "Jane", None).await.unwrap();
+            let ticket = NewTicket {
+                subject,
+                requester_id: contact,
+                organisation_id: None,
+                status: Status::Open,
+                priority: Priority::Medium,
+                department: None,
+                assignee: None,
+            };
+            let t = tx.insert_ticket(&ticket).await.unwrap();
+            tx.add_participant(t, contact, "requester").await.unwrap();
+            let comment = NewComment {
+                ticket: t,
+                author_id: Some(contact),
+                public: true,
+                body_text: body,
+                body_reply: body,
+                body_html: None,
+                message_id: Some("esc@example.org"),
+            };
+            tx.insert_comment(&comment).await.unwrap();
+            tx.commit().await.unwrap();
+            store.close().await;
+        });
+    }
+
+    #[test]
+    fn control_characters_in_a_ticket_are_shown_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        ticket_with(dir, "Printer \x1b[2Jon fire\x07", "First line\n\x1b[2JCleared?\x07\n\tindented");
+        let shown = md(dir, &[], &["ticket", "show", "1"]);
+        assert_eq!(shown.status.code(), Some(0), "{}", stderr(&shown));
+        let shown = stdout(&shown);
+        assert!(shown.contains("Ticket #1: Printer \\u{1b}[2Jon fire\\u{7}\n"), "{shown}");
+        assert!(shown.contains("First line\n\\u{1b}[2JCleared?\\u{7}\n\tindented\n"), "{shown}");
+        let listed = stdout(&md(dir, &[], &["ticket", "list"]));
+        assert!(listed.contains("Printer \\u{1b}[2Jon fire\\u{7}"), "{listed}");
+        for out in [&shown, &listed] {
+            assert!(!out.contains(['\x1b', '\x07']), "no raw control character reaches the terminal: {out:?}");
+        }
+        // JSON keeps the text exact (serde escapes it).
+        let json = json_of(md(dir, &[], &["ticket", "show", "1", "--json"]));
+        assert_eq!(json["subject"], "Printer \x1b[2Jon fire\x07");
+    }
 }

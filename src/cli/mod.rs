@@ -23,6 +23,20 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code for a failed command.
 pub const EXIT_FAILURE: i32 = 1;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(one_line("plain ünïcode"), "plain ünïcode");
+        assert_eq!(one_line("a\x1b[2Jb\x07c\u{9b}d\u{7f}"), "a\\u{1b}[2Jb\\u{7}c\\u{9b}d\\u{7f}");
+        assert_eq!(one_line("two\nlines\tand\r"), "two\\nlines\\tand\\r");
+        assert_eq!(multi_line("two\nlines\tkept\r\x1b]0;title\x07"), "two\nlines\tkept\\r\\u{1b}]0;title\\u{7}");
+        assert_eq!(one_line("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "maildesk", version, about = "An email-first helpdesk daemon")]
 struct Cli {
@@ -228,8 +242,42 @@ fn describe(outcome: &crate::desk::Outcome) -> String {
         Refused(t) => format!("refused the staff commands for ticket #{t}; the sender was told why"),
         Automatic(kind) => format!("recorded automatic mail ({})", kind.as_str()),
         Duplicate => "already applied; nothing changed".into(),
-        Quarantined(reason) => format!("quarantined: {reason}"),
+        Quarantined(reason) => format!("quarantined: {}", one_line(reason)),
     }
+}
+
+/// `text` safe to print on one line of a terminal: control characters (C0, DEL, C1 —
+/// hostile mail may carry escape sequences, `\x1b[2J`, bells) and bidirectional overrides
+/// shown as visible escapes, as Rust writes them (`\u{1b}`, `\n`, `\u{202e}`). Every printer uses this or
+/// [`multi_line`] for text that came from outside.
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    escape(text, false)
+}
+
+/// Like [`one_line`], for bodies: line breaks and tabs stay as they are.
+pub(crate) fn multi_line(text: &str) -> std::borrow::Cow<'_, str> {
+    escape(text, true)
+}
+
+fn escape(text: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(keep_lines && matches!(c, '\n' | '\t')))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' if !keep_lines => out.push_str("\\n"),
+            '\t' if !keep_lines => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// Reads a whole file, or standard input for `-` or no file.

@@ -239,7 +239,11 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
                 })
                 .map(|name: String| one_line(&name))
                 .filter(|n| !n.is_empty())
-                .or_else(|| part.message().and_then(|m| m.subject()).map(|s| format!("{}.eml", capped(one_line(s), MAX_SUBJECT_CHARS))))
+                .or_else(|| {
+                    part.message()
+                        .and_then(|m| m.subject())
+                        .map(|s| format!("{}.eml", capped(one_line(s), MAX_SUBJECT_CHARS)))
+                })
                 .unwrap_or_else(|| default_name(i, &content_type));
             let disposition_inline =
                 part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));

@@ -189,7 +189,8 @@ mod tests {
         assert_eq!(mac_of(&customer).len(), 20, "{customer}");
         assert_eq!(mac_of(&staff).len(), 21, "s + 20 digits: {staff}");
         // An address of the previous version: the first 12 digits of the same MAC.
-        let old_customer = EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&customer)[..12])).unwrap();
+        let old_customer =
+            EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&customer)[..12])).unwrap();
         let old_staff = EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&staff)[..13])).unwrap();
         assert_eq!(r.check(&old_customer, &from()), Some(ReplyAddress::Forged(TicketNumber(42))));
         assert_eq!(r.check(&old_staff, &ann), Some(ReplyAddress::Forged(TicketNumber(42))));
@@ -199,7 +200,8 @@ mod tests {
         assert_eq!(legacy.for_ticket(TicketNumber(42)), customer, "new addresses stay long");
         // Other lengths never match, even a prefix of the right MAC.
         for digits in [8, 16, 19] {
-            let cut = EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&customer)[..digits])).unwrap();
+            let cut =
+                EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&customer)[..digits])).unwrap();
             assert_eq!(legacy.check(&cut, &from()), Some(ReplyAddress::Forged(TicketNumber(42))), "{digits}");
         }
     }

@@ -105,7 +105,8 @@ impl Blobs {
             for entry in std::fs::read_dir(shard.path()).map_err(|e| named(e, "list", &shard.path()))? {
                 let entry = entry?;
                 let name = entry.file_name();
-                let keep = !is_tmp && name.to_str().is_none_or(|sha| referenced.contains(sha) || self.path_of(sha).is_none());
+                let keep =
+                    !is_tmp && name.to_str().is_none_or(|sha| referenced.contains(sha) || self.path_of(sha).is_none());
                 if keep || !old(&entry) {
                     swept.kept += 1;
                     continue;
@@ -145,8 +146,8 @@ impl Store {
             (shas, outbox)
         });
         for files in outbox {
-            let files: serde_json::Value = serde_json::from_str(&files)
-                .map_err(|e| StoreError::Corrupt(format!("outbox.attachments: {e}")))?;
+            let files: serde_json::Value =
+                serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(format!("outbox.attachments: {e}")))?;
             let listed = files.as_array().into_iter().flatten();
             shas.extend(listed.filter_map(|f| f.get("sha256")?.as_str().map(str::to_string)));
         }

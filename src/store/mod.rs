@@ -73,7 +73,10 @@ pub enum StoreError {
 
 impl StoreError {
     /// A [`StoreError::File`] maker for `map_err`: what was being done to which path.
-    pub fn file(action: &'static str, path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+    pub fn file(
+        action: &'static str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> StoreError {
         let path = path.into();
         move |source| StoreError::File { action, path, source }
     }
@@ -82,8 +85,10 @@ impl StoreError {
     /// directory, a full disk, an unreachable or misconfigured database) rather than one
     /// of the data: `ingest` asks the MTA to keep such mail and try again.
     pub fn is_setup(&self) -> bool {
-        matches!(self, StoreError::File { .. } | StoreError::Connect { .. } | StoreError::Blob(_) | StoreError::UnknownScheme(_))
-            || self.is_temporary()
+        matches!(
+            self,
+            StoreError::File { .. } | StoreError::Connect { .. } | StoreError::Blob(_) | StoreError::UnknownScheme(_)
+        ) || self.is_temporary()
     }
 }
 
@@ -216,7 +221,8 @@ impl Store {
             let scheme = url.split(':').next().unwrap_or_default().to_string();
             return Err(StoreError::UnknownScheme(scheme));
         };
-        let blobs = Blobs::open(&options.blob_dir).map_err(StoreError::file("create the blob directory", &options.blob_dir))?;
+        let blobs =
+            Blobs::open(&options.blob_dir).map_err(StoreError::file("create the blob directory", &options.blob_dir))?;
         Ok(Store { db, blobs })
     }
 
