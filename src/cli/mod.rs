@@ -104,7 +104,9 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("maildesk: {e}");
-            return EXIT_USAGE;
+            // An MTA bounces mail on any status but 75: keep it queued until the admin
+            // has fixed the config.
+            return if matches!(cli.command, Command::Ingest { .. }) { pipe::EX_TEMPFAIL } else { EXIT_USAGE };
         }
     };
     // A one-message command starts fastest on one thread; the daemon gets two.
@@ -157,11 +159,12 @@ fn init_logging(quiet: bool) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
-/// Opens the store, or reports why not with the exit code to use.
+/// Opens the store, or says why not (naming the file, directory or server) and returns
+/// [`EXIT_FAILURE`]; `ingest` turns that into EX_TEMPFAIL.
 async fn open(config: Config) -> Result<Arc<App>, i32> {
     App::open(config).await.map_err(|e| {
         eprintln!("maildesk: cannot open the store: {e}");
-        if e.is_temporary() { pipe::EX_TEMPFAIL } else { EXIT_FAILURE }
+        EXIT_FAILURE
     })
 }
 
@@ -218,9 +221,15 @@ async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
         Some(path) if path.as_os_str() != "-" => pipe::Input::File(path),
         _ => pipe::Input::Stdin,
     };
+    // Everything that stops a message here is for the admin to fix (a config, a
+    // database, a permission): the MTA keeps the mail and tries again (75).
+    if let Err(problem) = check_smtp_password(&config) {
+        eprintln!("maildesk: {problem}");
+        return pipe::EX_TEMPFAIL;
+    }
     let app = match open(config).await {
         Ok(app) => app,
-        Err(code) => return if code == EXIT_FAILURE { pipe::EX_TEMPFAIL } else { code },
+        Err(_) => return pipe::EX_TEMPFAIL,
     };
     let (code, result) = pipe::ingest(&app, input).await;
     match result {
@@ -232,6 +241,20 @@ async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
     // already; the next writer's automatic checkpoint folds it in.
     std::mem::forget(app);
     code
+}
+
+/// The check `serve` makes of the SMTP password file, made by `ingest` too: mail taken
+/// in now would otherwise wait for a sender that cannot start.
+fn check_smtp_password(config: &Config) -> Result<(), String> {
+    match &config.smtp {
+        Some(smtp) if config.outbox.transport == crate::config::TransportKind::Smtp && smtp.user.is_some() => {
+            smtp.password().map(|_| ()).map_err(|e| match &smtp.password_file {
+                Some(path) => format!("smtp.password_file: cannot read {}: {e}", path.display()),
+                None => format!("smtp.password: {e}"),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 fn describe(outcome: &crate::desk::Outcome) -> String {

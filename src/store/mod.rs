@@ -80,26 +80,18 @@ impl StoreError {
         let path = path.into();
         move |source| StoreError::File { action, path, source }
     }
-
-    /// Whether this is a problem an admin fixes (a permission, a missing or read-only
-    /// directory, a full disk, an unreachable or misconfigured database) rather than one
-    /// of the data: `ingest` asks the MTA to keep such mail and try again.
-    pub fn is_setup(&self) -> bool {
-        matches!(
-            self,
-            StoreError::File { .. } | StoreError::Connect { .. } | StoreError::Blob(_) | StoreError::UnknownScheme(_)
-        ) || self.is_temporary()
-    }
 }
 
 impl StoreError {
     /// Whether trying again later may succeed: a lock, a lost connection, a full pool, a
-    /// failing disk. Other errors are about the data itself and will fail again.
+    /// failing disk, or a setup an admin fixes (a read-only database, a permission, an
+    /// unreachable server, a file that cannot be written). Other errors are about the
+    /// data itself and will fail again.
     pub fn is_temporary(&self) -> bool {
         match self {
             StoreError::Db(e) => sqlx_is_temporary(e),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_is_temporary(e),
-            StoreError::Blob(_) => true,
+            StoreError::Blob(_) | StoreError::File { .. } | StoreError::Connect { .. } => true,
             _ => false,
         }
     }
@@ -117,12 +109,14 @@ fn sqlx_is_temporary(e: &sqlx::Error) -> bool {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // Primary result codes (the low byte of extended ones): 5 BUSY, 6 LOCKED,
-                // 10 IOERR, 13 FULL.
-                code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
+                // 10 IOERR, 13 FULL; and what an admin fixes, after which the same write
+                // succeeds: 3 PERM, 8 READONLY, 14 CANTOPEN, 23 AUTH.
+                code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 3 | 5 | 6 | 8 | 10 | 13 | 14 | 23))
             } else {
                 // SQLSTATE classes: 08 connection, 40 rollback (serialisation, deadlock),
-                // 53 insufficient resources, 57P operator intervention (shutdown).
-                ["08", "40", "53", "57P"].iter().any(|class| code.starts_with(class))
+                // 53 insufficient resources, 57P operator intervention (shutdown); and what
+                // an admin fixes: 28 authorisation, 42501 privilege, 25006 read-only.
+                ["08", "40", "53", "57P", "28", "42501", "25006"].iter().any(|class| code.starts_with(class))
             }
         }
         _ => false,
@@ -207,12 +201,14 @@ impl Store {
             Db::Sqlite(open_sqlite(connect, options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
+            check_postgres_reachable(&connect).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .idle_timeout(IDLE_CONNECTION)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect)
-                .await?;
+                .connect_with(connect.clone())
+                .await
+                .map_err(|e| connect_error(&connect, e))?;
             if !schema_is_current(&pool, &POSTGRES_MIGRATIONS).await {
                 POSTGRES_MIGRATIONS.run(&pool).await?;
             }
@@ -240,6 +236,58 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }
+}
+
+/// How long opening a PostgreSQL store waits for the server to answer.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens one connection first, alone: the pool would retry a refused connection until its
+/// acquire timeout and then report only "pool timed out". This names the server and the
+/// cause at once (refused, unknown host, authentication failed, no answer in 5 s).
+async fn check_postgres_reachable(connect: &PgConnectOptions) -> Result<()> {
+    use sqlx::ConnectOptions;
+    match tokio::time::timeout(PG_CONNECT_TIMEOUT, connect.connect()).await {
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(connect_error(connect, e)),
+        Err(_) => Err(StoreError::Connect {
+            address: pg_address(connect),
+            cause: format!("no answer within {} s", PG_CONNECT_TIMEOUT.as_secs()),
+            source: sqlx::Error::PoolTimedOut,
+        }),
+    }
+}
+
+/// `host:port` (or the socket path) of a PostgreSQL URL, without user or password.
+fn pg_address(connect: &PgConnectOptions) -> String {
+    match connect.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", connect.get_host(), connect.get_port()),
+    }
+}
+
+/// A failed connection as [`StoreError::Connect`], the cause in words.
+fn connect_error(connect: &PgConnectOptions, e: sqlx::Error) -> StoreError {
+    let cause = match &e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is PostgreSQL running and listening there?)".to_string()
+        }
+        sqlx::Error::Io(io) if io.to_string().contains("lookup") || io.to_string().contains("resolve") => {
+            format!("host name not found ({io})")
+        }
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Tls(tls) => format!("TLS: {tls}"),
+        sqlx::Error::PoolTimedOut => "no answer in time".to_string(),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => format!("authentication failed: {}", db.message()),
+            Some("3D000") => format!("no such database: {}", db.message()),
+            _ => db.message().to_string(),
+        },
+        other => other.to_string(),
+    };
+    StoreError::Connect { address: pg_address(connect), cause, source: e }
 }
 
 /// Creates the SQLite database file (and its directory) readable by the owner only (0600
