@@ -362,3 +362,26 @@ async fn the_data_directory_is_private_and_the_database_readable_by_its_owner_on
         assert_eq!(mode(file), 0o600, "{file}");
     }
 }
+
+on_both!(old_48_bit_reply_addresses_count_only_within_reopen_days_of_the_upgrade, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(db, dir.path()).await;
+    let config = common::test_config(dir.path(), url);
+    let app = maildesk::App::open(config.clone()).await.unwrap();
+    let long = app.reply_addresses.for_ticket(TicketNumber(3));
+    let (local, domain) = long.split_once('@').unwrap();
+    assert_eq!(local.rsplit_once('-').unwrap().1.len(), 20, "{long}");
+    let old = format!("{}@{domain}", &local[..local.len() - 8]);
+    let raw = format!("From: c@customer.example\nTo: {old}\nSubject: Re: thanks\n\nstill broken\n");
+    let mail = maildesk::inbound::interpret(raw.as_bytes(), &app.inbound).unwrap();
+    assert_eq!(mail.reply_address_ticket(), Some(TicketNumber(3)), "within the window");
+    let days = config.desk.reopen_days as i64;
+    app.store.set_reply_mac_80_bit_since(maildesk::store::now() - days * 86_400 - 60).await.unwrap();
+    app.store.close().await;
+    let later = maildesk::App::open(config).await.unwrap();
+    let mail = maildesk::inbound::interpret(raw.as_bytes(), &later.inbound).unwrap();
+    assert_eq!(mail.reply_address_ticket(), None, "after desk.reopen_days");
+    assert_eq!(mail.forged_reference, Some(TicketNumber(3)));
+    let mail = maildesk::inbound::interpret(raw.replace(&old, &long).as_bytes(), &later.inbound).unwrap();
+    assert_eq!(mail.reply_address_ticket(), Some(TicketNumber(3)), "new addresses always");
+});
