@@ -6,6 +6,9 @@
 //! Mail to staff carries a staff member's own variant, `support+<ticket>-s<mac>@domain`,
 //! whose MAC also covers their address: only a reply through it, from that address, may
 //! give commands. Customers never see it, so forging a staff From is not enough.
+//!
+//! Forged addresses seen are counted for the whole process and logged with the count (the
+//! one piece of state in `inbound`, for the admin's eyes only: it decides nothing).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -176,11 +176,19 @@ pub struct Swept {
 }
 
 /// Makes an existing blob young again (so a sweep spares it until its reference commits);
-/// false when there is no such blob.
+/// false when there is no such blob. A blob this process may not touch is still there:
+/// storing goes on (the refresh is a courtesy to the sweep, not a condition).
 fn touch(path: &Path) -> std::io::Result<bool> {
     match std::fs::File::options().append(true).open(path) {
-        Ok(file) => file.set_modified(SystemTime::now()).map(|_| true),
+        Ok(file) => {
+            let _ = file.set_modified(SystemTime::now());
+            Ok(true)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) if path.exists() => {
+            tracing::debug!(error = %e, "cannot refresh an existing blob");
+            Ok(true)
+        }
         Err(e) => Err(e),
     }
 }

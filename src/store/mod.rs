@@ -449,3 +449,28 @@ impl Tx {
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_postgresql_connection_names_the_server_and_the_cause() {
+        let connect = PgConnectOptions::from_str("postgres://desk:s3cret@db.example:6543/maildesk").unwrap();
+        let io = |kind, text: &str| sqlx::Error::Io(std::io::Error::new(kind, text.to_string()));
+        let cases = [
+            (io(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)"), "connection refused"),
+            (
+                io(std::io::ErrorKind::Other, "failed to lookup address information: Name or service not known"),
+                "host name not found",
+            ),
+            (sqlx::Error::PoolTimedOut, "no answer in time"),
+        ];
+        for (error, cause) in cases {
+            let shown = connect_error(&connect, error).to_string();
+            let expected = format!("cannot connect to the database at db.example:6543: {cause}");
+            assert!(shown.starts_with(&expected), "{shown}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
+}
