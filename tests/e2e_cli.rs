@@ -463,7 +463,7 @@ mod e2e_cli {
         let expected = format!("cannot connect to the database at 127.0.0.1:{port}: connection refused");
         assert!(err.contains(&expected), "{err}");
         assert!(!err.contains("s3cret"), "{err}");
-        // Not the pool's 10 s of retries: a refused connection is reported at once.
+        // Not the pool's 10 s of retries: a refused connection is reported within seconds.
         assert!(took < Duration::from_secs(8), "{took:?}");
         let listed = md(dir, &env, &["ticket", "list"]);
         assert_eq!(listed.status.code(), Some(1));

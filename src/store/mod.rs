@@ -201,14 +201,12 @@ impl Store {
             Db::Sqlite(open_sqlite(connect, options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
-            check_postgres_reachable(&connect).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .idle_timeout(IDLE_CONNECTION)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect.clone())
-                .await
-                .map_err(|e| connect_error(&connect, e))?;
+                .connect_lazy_with(connect.clone());
+            first_postgres_connection(&pool, &connect).await?;
             if !schema_is_current(&pool, &POSTGRES_MIGRATIONS).await {
                 POSTGRES_MIGRATIONS.run(&pool).await?;
             }
@@ -239,25 +237,30 @@ impl Store {
 }
 
 /// How long opening a PostgreSQL store waits for the server to answer.
-const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Opens one connection first, alone: the pool would retry a refused connection until its
-/// acquire timeout and then report only "pool timed out". This names the server and the
-/// cause at once (refused, unknown host, authentication failed, no answer in 5 s).
-async fn check_postgres_reachable(connect: &PgConnectOptions) -> Result<()> {
+/// Opens the pool's first connection within [`PG_CONNECT_TIMEOUT`] (it stays pooled for
+/// the statements that follow, so the usual start costs nothing more). The pool retries a
+/// refused connection until its acquire timeout and then says only "pool timed out": then
+/// one connection of our own finds the cause (refused, unknown host, authentication
+/// failed), named with the server.
+async fn first_postgres_connection(pool: &PgPool, connect: &PgConnectOptions) -> Result<()> {
     use sqlx::ConnectOptions;
-    match tokio::time::timeout(PG_CONNECT_TIMEOUT, connect.connect()).await {
-        Ok(Ok(conn)) => {
-            let _ = sqlx::Connection::close(conn).await;
-            Ok(())
-        }
-        Ok(Err(e)) => Err(connect_error(connect, e)),
-        Err(_) => Err(StoreError::Connect {
-            address: pg_address(connect),
-            cause: format!("no answer within {} s", PG_CONNECT_TIMEOUT.as_secs()),
-            source: sqlx::Error::PoolTimedOut,
-        }),
-    }
+    let error = match tokio::time::timeout(PG_CONNECT_TIMEOUT, pool.acquire()).await {
+        Ok(Ok(_pooled)) => return Ok(()),
+        Ok(Err(e)) if !matches!(e, sqlx::Error::PoolTimedOut) => e,
+        _ => match tokio::time::timeout(Duration::from_secs(2), connect.connect()).await {
+            Ok(Err(e)) => e,
+            _ => {
+                return Err(StoreError::Connect {
+                    address: pg_address(connect),
+                    cause: format!("no answer within {} s", PG_CONNECT_TIMEOUT.as_secs()),
+                    source: sqlx::Error::PoolTimedOut,
+                });
+            }
+        },
+    };
+    Err(connect_error(connect, error))
 }
 
 /// `host:port` (or the socket path) of a PostgreSQL URL, without user or password.
