@@ -76,16 +76,16 @@ impl Settings {
         self
     }
 
+    /// Refuse messages with more than `n` MIME parts (see `limits.max_parts`).
+    pub fn max_parts(mut self, n: usize) -> Settings {
+        self.max_parts = n;
+        self
+    }
+
     /// Whether the 12-digit reply-address MACs of earlier versions are still accepted
     /// (decided at start from the date stored on the first start of this version).
     pub fn accept_legacy_reply_addresses(mut self, accept: bool) -> Settings {
         self.reply_addresses = self.reply_addresses.map(|r| r.accept_legacy(accept));
-        self
-    }
-
-    /// Refuse messages with more than `n` MIME parts (see `limits.max_parts`).
-    pub fn max_parts(mut self, n: usize) -> Settings {
-        self.max_parts = n;
         self
     }
 }
