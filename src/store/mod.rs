@@ -399,15 +399,24 @@ trait AppliedQuery {
     async fn applied(self) -> Option<Applied>;
 }
 
+// Each hands its connection back before returning: dropped, it would go back in a task of
+// its own, too late for the next statement, which would open a second connection (on
+// SQLite a few milliseconds of every `maildesk ingest`).
 impl AppliedQuery for &SqlitePool {
     async fn applied(self) -> Option<Applied> {
-        sqlx::query_as(APPLIED_SQL).fetch_all(self).await.ok()
+        let mut conn = self.acquire().await.ok()?;
+        let applied = sqlx::query_as(APPLIED_SQL).fetch_all(&mut *conn).await.ok();
+        conn.return_to_pool().await;
+        applied
     }
 }
 
 impl AppliedQuery for &PgPool {
     async fn applied(self) -> Option<Applied> {
-        sqlx::query_as(APPLIED_SQL).fetch_all(self).await.ok()
+        let mut conn = self.acquire().await.ok()?;
+        let applied = sqlx::query_as(APPLIED_SQL).fetch_all(&mut *conn).await.ok();
+        conn.return_to_pool().await;
+        applied
     }
 }
 

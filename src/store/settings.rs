@@ -8,10 +8,16 @@ use super::{Result, Store, StoreError, on_pool};
 const REPLY_MAC_80_BIT_SINCE: &str = "reply_mac_80_bit_since";
 
 impl Store {
-    /// The value of setting `key`, if set.
+    /// The value of setting `key`, if set. Read at every start (of `maildesk ingest` too),
+    /// so its connection goes back to the pool at once for the statements that follow.
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
-            .bind(key).fetch_optional(p).await?))
+        on_pool!(self, p => {
+            let mut conn = p.acquire().await?;
+            let value = sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key).fetch_optional(&mut *conn).await;
+            conn.return_to_pool().await;
+            Ok(value?)
+        })
     }
 
     /// Sets `key` to `value`, replacing what was there.
