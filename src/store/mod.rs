@@ -247,7 +247,10 @@ const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 async fn first_postgres_connection(pool: &PgPool, connect: &PgConnectOptions) -> Result<()> {
     use sqlx::ConnectOptions;
     let error = match tokio::time::timeout(PG_CONNECT_TIMEOUT, pool.acquire()).await {
-        Ok(Ok(_pooled)) => return Ok(()),
+        Ok(Ok(mut pooled)) => {
+            pooled.return_to_pool().await;
+            return Ok(());
+        }
         Ok(Err(e)) if !matches!(e, sqlx::Error::PoolTimedOut) => e,
         _ => match tokio::time::timeout(Duration::from_secs(2), connect.connect()).await {
             Ok(Err(e)) => e,
