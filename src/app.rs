@@ -1,13 +1,13 @@
 //! The shared state handed to every task and handler: config, store, inbound settings and
 //! the outbox's wake-up signal. Passed as `Arc<App>`, never global.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::config::Config;
+use crate::config::{Config, MIN_SECRET_BYTES};
 use crate::inbound;
 use crate::store::{Store, StoreError, StoreOptions};
 
@@ -27,11 +27,22 @@ pub struct App {
     /// Set while a source works through a backlog: incoming mail goes first, and the
     /// sender takes one claim a second until it is done.
     pub intake_backlog: std::sync::atomic::AtomicBool,
+    /// When unreferenced blobs were last swept (Unix seconds; 0: not yet).
+    last_blob_sweep: std::sync::atomic::AtomicI64,
 }
 
+/// How often housekeeping looks for blobs nothing refers to any more.
+pub const BLOB_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// How old an unreferenced blob must be to be deleted: a message being applied stores its
+/// blobs before its transaction commits.
+pub const BLOB_GRACE: Duration = Duration::from_secs(3600);
+
 impl App {
-    /// Opens the store named in `config` and builds the shared state.
+    /// Opens the store named in `config` and builds the shared state. The data directory
+    /// is made private to the owner (0700) when this creates it.
     pub async fn open(config: Config) -> Result<Arc<App>, StoreError> {
+        create_private_dir(&config.data_dir)?;
         let key = reply_key(&config, true)?.unwrap_or_default();
         let store = Store::open(&StoreOptions {
             url: config.database.url.clone(),
@@ -40,7 +51,11 @@ impl App {
             blob_dir: config.data_dir.join("blobs"),
         })
         .await?;
-        Ok(Arc::new(App::with_store(config, store, &key)))
+        let since = store.reply_mac_80_bit_since().await?;
+        let legacy = accept_legacy_reply_macs(since, crate::store::now(), config.desk.reopen_days);
+        let mut app = App::with_store(config, store, &key);
+        app.inbound = app.inbound.accept_legacy_reply_addresses(legacy);
+        Ok(Arc::new(app))
     }
 
     /// Builds the shared state around an already open store, signing reply addresses with
@@ -55,8 +70,54 @@ impl App {
             reply_addresses,
             outbox_wake: Notify::new(),
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
+            last_blob_sweep: std::sync::atomic::AtomicI64::new(0),
         }
     }
+
+    /// Deletes blobs nothing refers to any more (older than [`BLOB_GRACE`]), at most once
+    /// every [`BLOB_SWEEP_EVERY`]; housekeeping calls it every round. Failures are logged
+    /// and tried again next time.
+    pub async fn sweep_blobs_if_due(&self) {
+        use std::sync::atomic::Ordering;
+        let now = crate::store::now();
+        let last = self.last_blob_sweep.load(Ordering::Relaxed);
+        if now - last < BLOB_SWEEP_EVERY.as_secs() as i64 {
+            return;
+        }
+        self.last_blob_sweep.store(now, Ordering::Relaxed);
+        match self.store.sweep_blobs(BLOB_GRACE).await {
+            Ok(swept) if swept.removed > 0 => {
+                tracing::info!(removed = swept.removed, kept = swept.kept, "removed unreferenced blobs")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "removing unreferenced blobs failed; trying again later"),
+        }
+    }
+}
+
+/// Whether replies through the 48-bit reply addresses of earlier versions still count:
+/// for `reopen_days` after `since`, the first start with 80-bit ones (a reply within that
+/// time can still reopen its ticket). Decided at start; a daemon running past the end keeps
+/// accepting them until it restarts.
+pub fn accept_legacy_reply_macs(since: Option<i64>, now: i64, reopen_days: u64) -> bool {
+    let window = i64::try_from(reopen_days).unwrap_or(i64::MAX / 2).saturating_mul(86_400);
+    since.is_some_and(|since| now < since.saturating_add(window))
+}
+
+/// Creates `dir` (and missing parents) readable by the owner only, whatever the umask. An
+/// existing directory keeps its mode: the admin chose it.
+pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(StoreError::file("create the data directory", dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(StoreError::file("make private the data directory", dir))
 }
 
 /// Where the generated reply-address key is kept when `desk.secret` is empty.
@@ -65,17 +126,26 @@ pub fn reply_secret_path(config: &Config) -> PathBuf {
 }
 
 /// The reply-address key: `desk.secret`, else the one kept in the data directory,
-/// made now (random, readable by the owner only) when `create` and missing.
-pub fn reply_key(config: &Config, create: bool) -> std::io::Result<Option<Vec<u8>>> {
+/// made now (64 random hex digits, readable by the owner only) when `create` and missing.
+/// A kept key shorter than [`MIN_SECRET_BYTES`] is refused, like a short `desk.secret`.
+pub fn reply_key(config: &Config, create: bool) -> Result<Option<Vec<u8>>, StoreError> {
     if !config.desk.secret.is_empty() {
         return Ok(Some(config.desk.secret.expose().as_bytes().to_vec()));
     }
     let path = reply_secret_path(config);
     let read = || match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().as_bytes().to_vec())),
+        Ok(text) if text.trim().len() >= MIN_SECRET_BYTES => Ok(Some(text.trim().as_bytes().to_vec())),
+        Ok(text) if !text.trim().is_empty() => Err(StoreError::File {
+            action: "use the reply key in",
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("it is shorter than {MIN_SECRET_BYTES} bytes; delete it to have a new one made"),
+            ),
+        }),
         Ok(_) => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(StoreError::file("read the reply key", path.clone())(e)),
     };
     if let Some(key) = read()? {
         return Ok(Some(key));
@@ -86,15 +156,19 @@ pub fn reply_key(config: &Config, create: bool) -> std::io::Result<Option<Vec<u8
     // Written whole to a private temporary file, then linked into place only if no other
     // process got there first; the loser reads the winner's key.
     use std::io::Write;
-    std::fs::create_dir_all(&config.data_dir)?;
+    create_private_dir(&config.data_dir)?;
+    let writing = StoreError::file("write the reply key to", path.clone());
     let key: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-    let mut file = tempfile::NamedTempFile::new_in(&config.data_dir)?;
-    file.write_all(key.as_bytes())?;
-    file.as_file().sync_all()?;
+    let written = tempfile::NamedTempFile::new_in(&config.data_dir).and_then(|mut file| {
+        file.write_all(key.as_bytes())?;
+        file.as_file().sync_all()?;
+        Ok(file)
+    });
+    let file = written.map_err(writing)?;
     match file.persist_noclobber(&path) {
         Ok(_) => Ok(Some(key.into_bytes())),
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => read(),
-        Err(e) => Err(e.error),
+        Err(e) => Err(StoreError::file("write the reply key to", path.clone())(e.error)),
     }
 }
 
@@ -116,5 +190,55 @@ mod tests {
         assert_eq!(reply_key(&config, false).unwrap(), Some(keys[0].clone()));
         config.desk.secret = crate::config::Secret::new("configured");
         assert_eq!(reply_key(&config, true).unwrap(), Some(b"configured".to_vec()));
+    }
+
+    #[test]
+    fn the_generated_key_is_long_and_a_short_kept_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(None, Vec::new()).unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        let key = reply_key(&config, true).unwrap().unwrap();
+        assert!(key.len() >= MIN_SECRET_BYTES, "{} bytes", key.len());
+        std::fs::write(reply_secret_path(&config), "short\n").unwrap();
+        let err = reply_key(&config, true).unwrap_err().to_string();
+        assert!(err.contains("reply-secret") && err.contains("shorter than 32 bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_data_directory_that_cannot_be_made_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "").unwrap();
+        let mut config = Config::load(None, Vec::new()).unwrap();
+        config.data_dir = dir.path().join("file/var");
+        let err = create_private_dir(&config.data_dir).unwrap_err().to_string();
+        let expected = format!("cannot create the data directory {}: ", config.data_dir.display());
+        assert!(err.starts_with(&expected), "{err}");
+        // Where the key itself cannot be read, its file is named.
+        config.data_dir = dir.path().to_path_buf();
+        std::fs::create_dir(reply_secret_path(&config)).unwrap();
+        let err = reply_key(&config, true).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot read the reply key {}", reply_secret_path(&config).display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn legacy_reply_macs_count_for_reopen_days_after_the_upgrade() {
+        let day = 86_400;
+        assert!(accept_legacy_reply_macs(Some(1_000 * day), 1_000 * day + 13 * day, 14));
+        assert!(!accept_legacy_reply_macs(Some(1_000 * day), 1_000 * day + 14 * day, 14));
+        assert!(!accept_legacy_reply_macs(None, 0, 14), "no date: nothing from before to honour");
+        assert!(!accept_legacy_reply_macs(Some(0), 1, 0));
+        assert!(accept_legacy_reply_macs(Some(0), 1, u64::MAX));
+    }
+
+    #[test]
+    fn a_new_data_directory_is_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a/var");
+        create_private_dir(&data).unwrap();
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
     }
 }

@@ -82,6 +82,7 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
         if let Err(e) = crate::desk::lifecycle::close_resolved(&app).await {
             warn!(error = %e, "closing resolved tickets failed; trying again later");
         }
+        app.sweep_blobs_if_due().await;
         // Memory freed since (idle pooled connections close after 30 s) goes back.
         release_memory();
         tokio::select! {

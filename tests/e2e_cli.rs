@@ -318,4 +318,163 @@ mod e2e_cli {
         assert_eq!(carol["bouncing"], "bounce report, status 5.1.1");
         assert_eq!(md(dir, &env, &["contact", "invite", "bad"]).status.code(), Some(2));
     }
+
+    /// Writes ticket #1 with `subject` and one comment `body` straight into the store of
+    /// the embedded defaults under `dir` (mail cannot carry control characters into a
+    /// subject: parsing turns them into spaces; other paths may).
+    fn ticket_with(dir: &Path, subject: &str, body: &str) {
+        use maildesk::domain::{EmailAddress, Priority, Status};
+        use maildesk::store::{NewComment, NewTicket, Store, StoreOptions};
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let store = Store::open(&StoreOptions {
+                url: format!("sqlite://{}", dir.join("var/maildesk.db").display()),
+                max_connections: 1,
+                busy_timeout: Duration::from_secs(5),
+                blob_dir: dir.join("var/blobs"),
+            })
+            .await
+            .unwrap();
+            let mut tx = store.begin().await.unwrap();
+            let jane = EmailAddress::parse("jane@example.org").unwrap();
+            let contact = tx.upsert_contact(&jane, "Jane", None).await.unwrap();
+            let ticket = NewTicket {
+                subject,
+                requester_id: contact,
+                organisation_id: None,
+                status: Status::Open,
+                priority: Priority::Medium,
+                department: None,
+                assignee: None,
+            };
+            let t = tx.insert_ticket(&ticket).await.unwrap();
+            tx.add_participant(t, contact, "requester").await.unwrap();
+            let comment = NewComment {
+                ticket: t,
+                author_id: Some(contact),
+                public: true,
+                body_text: body,
+                body_reply: body,
+                body_html: None,
+                message_id: Some("esc@example.org"),
+            };
+            tx.insert_comment(&comment).await.unwrap();
+            tx.commit().await.unwrap();
+            store.close().await;
+        });
+    }
+
+    #[test]
+    fn control_characters_in_a_ticket_are_shown_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        ticket_with(dir, "Printer \x1b[2Jon fire\x07", "First line\n\x1b[2JCleared?\x07\n\tindented");
+        let shown = md(dir, &[], &["ticket", "show", "1"]);
+        assert_eq!(shown.status.code(), Some(0), "{}", stderr(&shown));
+        let shown = stdout(&shown);
+        assert!(shown.contains("Ticket #1: Printer \\u{1b}[2Jon fire\\u{7}\n"), "{shown}");
+        assert!(shown.contains("First line\n\\u{1b}[2JCleared?\\u{7}\n\tindented\n"), "{shown}");
+        let listed = stdout(&md(dir, &[], &["ticket", "list"]));
+        assert!(listed.contains("Printer \\u{1b}[2Jon fire\\u{7}"), "{listed}");
+        for out in [&shown, &listed] {
+            assert!(!out.contains(['\x1b', '\x07']), "no raw control character reaches the terminal: {out:?}");
+        }
+        // JSON keeps the text exact (serde escapes it).
+        let json = json_of(md(dir, &[], &["ticket", "show", "1", "--json"]));
+        assert_eq!(json["subject"], "Printer \x1b[2Jon fire\x07");
+    }
+
+    /// Runs `maildesk ingest` of a small mail with `env` and `args`; returns the exit code,
+    /// stderr and how long it took.
+    fn ingest_status(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, Duration) {
+        let mut cmd = maildesk(dir);
+        cmd.args(args).arg("ingest").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let started = std::time::Instant::now();
+        let mut child = cmd.spawn().expect("spawn maildesk ingest");
+        let raw = mail("ann@example.org", "Hello", "setup@example.org", "", 100);
+        let _ = child.stdin.take().unwrap().write_all(&raw);
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), stderr(&out), started.elapsed())
+    }
+
+    #[test]
+    fn ingest_asks_the_mta_to_retry_on_a_bad_config_while_serve_refuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let short = [("MAILDESK_DESK__SECRET", "too short")];
+        let (code, err, _) = ingest_status(dir, &short, &[]);
+        assert_eq!(code, Some(75), "{err}");
+        assert!(err.contains("desk.secret: is 9 bytes; it must be at least 32"), "{err}");
+        assert!(!err.contains("too short"), "the secret is never printed: {err}");
+        let serve = md(dir, &short, &["serve"]);
+        assert_eq!(serve.status.code(), Some(2), "{}", stderr(&serve));
+        assert_eq!(md(dir, &short, &["ticket", "list"]).status.code(), Some(2));
+        assert!(tickets(dir, &[]).is_empty(), "nothing was taken in");
+
+        // An SMTP password file that serve would refuse: ingest refuses to take mail in.
+        let config = dir.join("smtp.toml");
+        let missing = dir.join("no-such-password");
+        std::fs::write(
+            &config,
+            format!(
+                "[outbox]\ntransport = \"smtp\"\n[smtp]\nhost = \"localhost\"\nuser = \"desk\"\npassword_file = \"{}\"\n",
+                missing.display()
+            ),
+        )
+        .unwrap();
+        let (code, err, _) = ingest_status(dir, &[], &["--config", config.to_str().unwrap()]);
+        assert_eq!(code, Some(75), "{err}");
+        assert!(err.contains(&format!("smtp.password_file: cannot read {}", missing.display())), "{err}");
+        assert!(tickets(dir, &[]).is_empty(), "nothing was taken in");
+    }
+
+    #[test]
+    fn ingest_exits_75_naming_the_path_when_the_data_directory_or_database_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        std::fs::write(dir.join("file"), "").unwrap();
+        let data = dir.join("file/var");
+        let env = [("MAILDESK_DATA_DIR", data.to_str().unwrap())];
+        let (code, err, _) = ingest_status(dir, &env, &[]);
+        assert_eq!(code, Some(75), "{err}");
+        assert!(err.contains(&format!("cannot create the data directory {}", data.display())), "{err}");
+        let serve = md(dir, &env, &["serve"]);
+        assert_eq!(serve.status.code(), Some(1), "{}", stderr(&serve));
+
+        // A database opened read-only: the write fails, the mail stays with the MTA.
+        assert_eq!(ingest_status(dir, &[], &[]).0, Some(0));
+        let read_only = format!("sqlite://{}?mode=ro", dir.join("var/maildesk.db").display());
+        let raw = mail("bob@example.org", "Another", "ro@example.org", "", 100);
+        let mut cmd = maildesk(dir);
+        cmd.args(["ingest"]).env("MAILDESK_DATABASE__URL", &read_only).stdin(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&raw).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+        assert!(stderr(&out).contains("readonly"), "{}", stderr(&out));
+        assert_eq!(tickets(dir, &[]).len(), 1, "only the first mail");
+        assert!(quarantine(dir).is_empty(), "not quarantined: the admin can fix this");
+    }
+
+    #[test]
+    fn an_unreachable_postgresql_is_named_with_host_port_and_cause_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("postgres://desk:s3cret@127.0.0.1:{port}/maildesk");
+        let env = [("MAILDESK_DATABASE__URL", url.as_str())];
+        let (code, err, took) = ingest_status(dir, &env, &[]);
+        assert_eq!(code, Some(75), "{err}");
+        let expected = format!("cannot connect to the database at 127.0.0.1:{port}: connection refused");
+        assert!(err.contains(&expected), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+        // Not the pool's 10 s of retries: a refused connection is reported within seconds.
+        assert!(took < Duration::from_secs(8), "{took:?}");
+        let listed = md(dir, &env, &["ticket", "list"]);
+        assert_eq!(listed.status.code(), Some(1));
+        assert!(stderr(&listed).contains(&expected), "{}", stderr(&listed));
+    }
 }

@@ -121,3 +121,72 @@ fn a_huge_reference_chain_is_capped() {
     assert_eq!(mail.references[0], "r0@example.com");
     assert_eq!(mail.references[99], "r49999@example.com");
 }
+
+fn with_reply_addresses() -> (Settings, maildesk::inbound::ReplyAddresses) {
+    let desk = maildesk::domain::EmailAddress::parse("support@helpdesk.example").unwrap();
+    let key = [7u8; 32];
+    let signer = maildesk::inbound::ReplyAddresses::new(&desk, &key);
+    (settings().reply_addresses(maildesk::inbound::ReplyAddresses::new(&desk, &key)), signer)
+}
+
+#[test]
+fn only_the_first_ten_reply_addresses_are_checked_and_forged_ones_are_counted() {
+    let (settings, signer) = with_reply_addresses();
+    let valid = signer.for_ticket(maildesk::domain::TicketNumber(5));
+    let forged: Vec<String> = (1..=12).map(|t| format!("support+{t}-00000000000000000000@helpdesk.example")).collect();
+    // Ordinary recipients cost nothing: a reply address after many of them is still found.
+    let others: Vec<String> = (0..40).map(|i| format!("person{i}@customer.example")).collect();
+    let raw = format!("From: c@customer.example\nTo: {}\nCc: {valid}\nSubject: Hi\n\nx\n", others.join(", "));
+    let mail = interpret(raw.as_bytes(), &settings).unwrap();
+    assert_eq!(mail.reply_address_ticket(), Some(maildesk::domain::TicketNumber(5)));
+    // Ten addresses shaped like ours come first: the eleventh, valid or not, is never checked.
+    let before = maildesk::inbound::forged_seen();
+    let raw = format!("From: c@customer.example\nTo: {}\nCc: {valid}\nSubject: Hi\n\nx\n", forged.join(", "));
+    let mail = interpret(raw.as_bytes(), &settings).unwrap();
+    assert_eq!(mail.reply_address_ticket(), None, "the valid address came after the first ten");
+    assert_eq!(mail.forged_reference, Some(maildesk::domain::TicketNumber(1)));
+    let counted = maildesk::inbound::forged_seen() - before;
+    assert!((10..12).contains(&counted), "each checked forgery counted, no more: {counted}");
+}
+
+#[test]
+fn a_48_bit_reply_address_counts_only_while_legacy_macs_are_accepted() {
+    let (settings, signer) = with_reply_addresses();
+    let long = signer.for_ticket(maildesk::domain::TicketNumber(9));
+    let (local, domain) = long.split_once('@').unwrap();
+    let short = format!("{}@{domain}", &local[..local.len() - 8]);
+    let raw = format!("From: c@customer.example\nTo: {short}\nSubject: Hi\n\nx\n");
+    let after_window = interpret(raw.as_bytes(), &settings.clone().accept_legacy_reply_addresses(false)).unwrap();
+    assert_eq!(after_window.reply_address_ticket(), None);
+    assert_eq!(after_window.forged_reference, Some(maildesk::domain::TicketNumber(9)));
+    let within = interpret(raw.as_bytes(), &settings.accept_legacy_reply_addresses(true)).unwrap();
+    assert_eq!(within.reply_address_ticket(), Some(maildesk::domain::TicketNumber(9)));
+}
+
+#[test]
+fn parts_inside_attached_messages_count_toward_the_part_limit() {
+    let inner = String::from_utf8(many_parts(30)).unwrap();
+    let raw = format!(
+        "From: outer@example.com\nSubject: Fwd\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\nSee attached.\n--o\nContent-Type: message/rfc822\n\n{inner}\n--o--\n"
+    );
+    let err = interpret(raw.as_bytes(), &settings().max_parts(20)).unwrap_err();
+    assert!(matches!(err, InboundError::TooManyParts(n, 20) if n > 20), "{err:?}");
+    // Nested twice: still counted.
+    let twice = format!(
+        "From: top@example.com\nSubject: Fwd fwd\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"t\"\n\n--t\nContent-Type: text/plain\n\nTwice.\n--t\nContent-Type: message/rfc822\n\n{raw}\n--t--\n"
+    );
+    let err = interpret(twice.as_bytes(), &settings().max_parts(20)).unwrap_err();
+    assert!(matches!(err, InboundError::TooManyParts(n, 20) if n > 20), "{err:?}");
+    interpret(twice.as_bytes(), &settings().max_parts(100)).expect("within the limit");
+}
+
+#[test]
+fn a_huge_subject_is_cut_to_1000_characters() {
+    let subject = "é".repeat(2_000_000);
+    let raw = format!("From: long@example.com\nSubject: {subject}\n\nbody\n");
+    let mail = interpret(raw.as_bytes(), &settings()).expect("interpreted");
+    assert_eq!(mail.subject.chars().count(), 1000);
+    assert!(mail.subject.chars().all(|c| c == 'é'));
+    let short = interpret(b"From: a@example.com\nSubject: Printer on fire\n\nx\n", &settings()).unwrap();
+    assert_eq!(short.subject, "Printer on fire");
+}

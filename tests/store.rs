@@ -262,3 +262,126 @@ on_both!(an_outbox_row_is_claimed_by_one_sender_only, |db| {
     store.mark_sent(id).await.unwrap();
     assert!(!store.claim_outbox(id, 300).await.unwrap(), "a sent row cannot be claimed");
 });
+
+/// Makes the file of blob `sha` under `dir/blobs` look `age` old.
+fn age_blob(dir: &std::path::Path, sha: &str, age: std::time::Duration) {
+    let path = dir.join("blobs").join(&sha[..2]).join(sha);
+    let file = std::fs::File::options().append(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age).unwrap();
+}
+
+on_both!(unreferenced_blobs_older_than_the_grace_are_removed, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let hour = std::time::Duration::from_secs(3600);
+    let attached = store.blobs.put(b"attached file").unwrap();
+    let quarantined = store.blobs.put(b"quarantined mail").unwrap();
+    let outgoing = store.blobs.put(b"file of a staff reply").unwrap();
+    let old_orphan = store.blobs.put(b"left by a rolled-back message").unwrap();
+    let fresh_orphan = store.blobs.put(b"of a message being applied").unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let t = ticket_for(&mut tx, "a@example.com", "Files").await;
+    let comment = tx
+        .insert_comment(&NewComment {
+            ticket: t,
+            author_id: None,
+            public: true,
+            body_text: "see file",
+            body_reply: "see file",
+            body_html: None,
+            message_id: Some("files@example.com"),
+        })
+        .await
+        .unwrap();
+    let file = NewAttachment {
+        filename: "a.txt",
+        content_type: "text/plain",
+        size: 13,
+        sha256: &attached,
+        inline: false,
+        content_id: None,
+    };
+    tx.insert_attachment(comment, &file).await.unwrap();
+    tx.quarantine("sha256:q", "test", "not mail", &quarantined, 16).await.unwrap();
+    let files = format!(r#"[{{"sha256":"{outgoing}","filename":"f.txt","content_type":"text/plain"}}]"#);
+    tx.enqueue(&NewOutboxRow {
+        kind: "staff_reply",
+        ticket: Some(t),
+        recipient: "a@example.com",
+        message_id: "md.files@helpdesk.example",
+        in_reply_to: None,
+        references: &[],
+        payload: "{}",
+        sender: None,
+        attachments: Some(&files),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for sha in [&attached, &quarantined, &outgoing, &old_orphan] {
+        age_blob(dir.path(), sha, 2 * hour);
+    }
+    let swept = store.sweep_blobs(hour).await.unwrap();
+    assert_eq!(swept.removed, 1, "{swept:?}");
+    assert!(store.blobs.get(&old_orphan).unwrap().is_none(), "the old orphan is gone");
+    for sha in [&attached, &quarantined, &outgoing, &fresh_orphan] {
+        assert!(store.blobs.get(sha).unwrap().is_some(), "{sha} stays");
+    }
+    // Storing content again makes an old orphan young: a message that is about to refer
+    // to it does not lose it before its transaction commits.
+    age_blob(dir.path(), &fresh_orphan, 2 * hour);
+    assert_eq!(store.blobs.put(b"of a message being applied").unwrap(), fresh_orphan);
+    assert_eq!(store.sweep_blobs(hour).await.unwrap().removed, 0);
+});
+
+on_both!(the_first_start_of_80_bit_reply_addresses_is_stored, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let since = store.reply_mac_80_bit_since().await.unwrap().expect("set by the migration");
+    assert!((maildesk::store::now() - since).abs() < 120, "{since}");
+    store.set_reply_mac_80_bit_since(12345).await.unwrap();
+    assert_eq!(store.reply_mac_80_bit_since().await.unwrap(), Some(12345));
+});
+
+#[tokio::test]
+async fn the_data_directory_is_private_and_the_database_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("var");
+    let url = format!("sqlite://{}", data.join("maildesk.db").display());
+    let mut config = common::test_config(&data, url);
+    config.maildir.path = data.join("inbox");
+    let app = maildesk::App::open(config).await.expect("open");
+    let mut tx = app.store.begin().await.unwrap();
+    ticket_for(&mut tx, "a@example.com", "Private").await;
+    tx.commit().await.unwrap();
+    let mode = |name: &str| std::fs::metadata(data.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(""), 0o700, "data directory");
+    assert_eq!(mode("blobs"), 0o700, "blob directory");
+    for file in ["maildesk.db", "maildesk.db-wal", "maildesk.db-shm", "reply-secret"] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+}
+
+on_both!(old_48_bit_reply_addresses_count_only_within_reopen_days_of_the_upgrade, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(db, dir.path()).await;
+    let config = common::test_config(dir.path(), url);
+    let app = maildesk::App::open(config.clone()).await.unwrap();
+    let long = app.reply_addresses.for_ticket(TicketNumber(3));
+    let (local, domain) = long.split_once('@').unwrap();
+    assert_eq!(local.rsplit_once('-').unwrap().1.len(), 20, "{long}");
+    let old = format!("{}@{domain}", &local[..local.len() - 8]);
+    let raw = format!("From: c@customer.example\nTo: {old}\nSubject: Re: thanks\n\nstill broken\n");
+    let mail = maildesk::inbound::interpret(raw.as_bytes(), &app.inbound).unwrap();
+    assert_eq!(mail.reply_address_ticket(), Some(TicketNumber(3)), "within the window");
+    let days = config.desk.reopen_days as i64;
+    app.store.set_reply_mac_80_bit_since(maildesk::store::now() - days * 86_400 - 60).await.unwrap();
+    app.store.close().await;
+    let later = maildesk::App::open(config).await.unwrap();
+    let mail = maildesk::inbound::interpret(raw.as_bytes(), &later.inbound).unwrap();
+    assert_eq!(mail.reply_address_ticket(), None, "after desk.reopen_days");
+    assert_eq!(mail.forged_reference, Some(TicketNumber(3)));
+    let mail = maildesk::inbound::interpret(raw.replace(&old, &long).as_bytes(), &later.inbound).unwrap();
+    assert_eq!(mail.reply_address_ticket(), Some(TicketNumber(3)), "new addresses always");
+});

@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 
+use super::one_line;
 use crate::App;
 use crate::config::Config;
 use crate::desk::contacts::{self, PortalAccess};
@@ -105,9 +106,9 @@ async fn list(app: &App, json: bool, organisation: Option<&str>, search: Option<
     for c in &rows {
         println!(
             "{:<36}  {:<24}  {:<20}  {:>7}  {}",
-            c.email,
-            c.name,
-            c.organisation.as_deref().unwrap_or("-"),
+            one_line(&c.email),
+            one_line(&c.name),
+            one_line(c.organisation.as_deref().unwrap_or("-")),
             c.tickets,
             timestamp(c.created_at)
         );
@@ -135,14 +136,18 @@ async fn show(app: &App, email: &EmailAddress, json: bool) -> i32 {
         return 0;
     }
     let c = &d.contact;
-    println!("Contact: {}{}", c.email, if c.name.is_empty() { String::new() } else { format!(" ({})", c.name) });
-    println!("Organisation: {}", c.organisation.as_deref().unwrap_or("-"));
+    let name = if c.name.is_empty() { String::new() } else { format!(" ({})", one_line(&c.name)) };
+    println!("Contact: {}{name}", one_line(&c.email));
+    println!("Organisation: {}", one_line(c.organisation.as_deref().unwrap_or("-")));
     println!("Created: {}", timestamp(c.created_at));
     println!("Portal: {}", describe_portal(&d.portal));
-    println!("Bouncing: {}", d.bouncing.as_deref().map(|r| format!("yes ({r})")).unwrap_or_else(|| "no".into()));
+    println!(
+        "Bouncing: {}",
+        d.bouncing.as_deref().map(|r| format!("yes ({})", one_line(r))).unwrap_or_else(|| "no".into())
+    );
     println!("Tickets: {}", d.ticket_list.len());
     for t in &d.ticket_list {
-        println!("  #{:<6} {:<20} {:<9}  {}", t.id, t.status, t.role, t.subject);
+        println!("  #{:<6} {:<20} {:<9}  {}", t.id, one_line(&t.status), one_line(&t.role), one_line(&t.subject));
     }
     0
 }

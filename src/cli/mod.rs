@@ -24,6 +24,20 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code for a failed command.
 pub const EXIT_FAILURE: i32 = 1;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(one_line("plain ünïcode"), "plain ünïcode");
+        assert_eq!(one_line("a\x1b[2Jb\x07c\u{9b}d\u{7f}"), "a\\u{1b}[2Jb\\u{7}c\\u{9b}d\\u{7f}");
+        assert_eq!(one_line("two\nlines\tand\r"), "two\\nlines\\tand\\r");
+        assert_eq!(multi_line("two\nlines\tkept\r\x1b]0;title\x07"), "two\nlines\tkept\\r\\u{1b}]0;title\\u{7}");
+        assert_eq!(one_line("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "maildesk", version, about = "An email-first helpdesk daemon")]
 struct Cli {
@@ -96,7 +110,9 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("maildesk: {e}");
-            return EXIT_USAGE;
+            // An MTA bounces mail on any status but 75: keep it queued until the admin
+            // has fixed the config.
+            return if matches!(cli.command, Command::Ingest { .. }) { pipe::EX_TEMPFAIL } else { EXIT_USAGE };
         }
     };
     // A one-message command starts fastest on one thread; the daemon gets two.
@@ -150,11 +166,12 @@ fn init_logging(quiet: bool) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
-/// Opens the store, or reports why not with the exit code to use.
+/// Opens the store, or says why not (naming the file, directory or server) and returns
+/// [`EXIT_FAILURE`]; `ingest` turns that into EX_TEMPFAIL.
 async fn open(config: Config) -> Result<Arc<App>, i32> {
     App::open(config).await.map_err(|e| {
         eprintln!("maildesk: cannot open the store: {e}");
-        if e.is_temporary() { pipe::EX_TEMPFAIL } else { EXIT_FAILURE }
+        EXIT_FAILURE
     })
 }
 
@@ -211,9 +228,15 @@ async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
         Some(path) if path.as_os_str() != "-" => pipe::Input::File(path),
         _ => pipe::Input::Stdin,
     };
+    // Everything that stops a message here is for the admin to fix (a config, a
+    // database, a permission): the MTA keeps the mail and tries again (75).
+    if let Err(problem) = check_smtp_password(&config) {
+        eprintln!("maildesk: {problem}");
+        return pipe::EX_TEMPFAIL;
+    }
     let app = match open(config).await {
         Ok(app) => app,
-        Err(code) => return if code == EXIT_FAILURE { pipe::EX_TEMPFAIL } else { code },
+        Err(_) => return pipe::EX_TEMPFAIL,
     };
     let (code, result) = pipe::ingest(&app, input).await;
     match result {
@@ -227,6 +250,20 @@ async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
     code
 }
 
+/// The check `serve` makes of the SMTP password file, made by `ingest` too: mail taken
+/// in now would otherwise wait for a sender that cannot start.
+fn check_smtp_password(config: &Config) -> Result<(), String> {
+    match &config.smtp {
+        Some(smtp) if config.outbox.transport == crate::config::TransportKind::Smtp && smtp.user.is_some() => {
+            smtp.password().map(|_| ()).map_err(|e| match &smtp.password_file {
+                Some(path) => format!("smtp.password_file: cannot read {}: {e}", path.display()),
+                None => format!("smtp.password: {e}"),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn describe(outcome: &crate::desk::Outcome) -> String {
     use crate::desk::Outcome::*;
     match outcome {
@@ -236,8 +273,42 @@ fn describe(outcome: &crate::desk::Outcome) -> String {
         Automatic(kind) => format!("recorded automatic mail ({})", kind.as_str()),
         Blocked => "recorded mail from a blocked sender; no ticket, no answer".into(),
         Duplicate => "already applied; nothing changed".into(),
-        Quarantined(reason) => format!("quarantined: {reason}"),
+        Quarantined(reason) => format!("quarantined: {}", one_line(reason)),
     }
+}
+
+/// `text` safe to print on one line of a terminal: control characters (C0, DEL, C1 —
+/// hostile mail may carry escape sequences, `\x1b[2J`, bells) and bidirectional overrides
+/// shown as visible escapes, as Rust writes them (`\u{1b}`, `\n`, `\u{202e}`). Every printer uses this or
+/// [`multi_line`] for text that came from outside.
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    escape(text, false)
+}
+
+/// Like [`one_line`], for bodies: line breaks and tabs stay as they are.
+pub(crate) fn multi_line(text: &str) -> std::borrow::Cow<'_, str> {
+    escape(text, true)
+}
+
+fn escape(text: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(keep_lines && matches!(c, '\n' | '\t')))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' if !keep_lines => out.push_str("\\n"),
+            '\t' if !keep_lines => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// Reads a whole file, or standard input for `-` or no file.

@@ -52,7 +52,7 @@ fn human(m: &Interpretation) -> String {
         Some(name) => format!("{name} <{}>", m.from.address),
         None => m.from.address.to_string(),
     };
-    let line = |out: &mut String, k: &str, v: &str| out.push_str(&format!("{k:<12}{v}\n"));
+    let line = |out: &mut String, k: &str, v: &str| out.push_str(&format!("{k:<12}{}\n", super::one_line(v)));
     line(&mut out, "From:", &from);
     line(&mut out, "Subject:", &m.subject);
     line(&mut out, "Date:", m.date.as_deref().unwrap_or("-"));
@@ -74,7 +74,7 @@ fn human(m: &Interpretation) -> String {
         );
     }
     out.push('\n');
-    out.push_str(&m.reply);
+    out.push_str(&super::multi_line(&m.reply));
     out.push('\n');
     out
 }

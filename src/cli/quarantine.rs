@@ -12,6 +12,7 @@ use crate::desk::quarantine::{self, RetryOutcome};
 use crate::store::{QuarantineRow, StoreError};
 
 use super::contact::timestamp;
+use super::one_line;
 
 /// At most this many header lines are shown by `show`.
 const MAX_HEADER_LINES: usize = 50;
@@ -92,7 +93,14 @@ async fn list(app: &App, json: bool) -> i32 {
     }
     println!("{:>5}  {:>9}  {:>10}  {:<24}  REASON", "ID", "BYTES", "DELIVERIES", "SOURCE");
     for q in &rows {
-        println!("{:>5}  {:>9}  {:>10}  {:<24}  {}", q.id, q.size, q.deliveries, q.source, q.reason);
+        println!(
+            "{:>5}  {:>9}  {:>10}  {:<24}  {}",
+            q.id,
+            q.size,
+            q.deliveries,
+            one_line(&q.source),
+            one_line(&q.reason)
+        );
     }
     0
 }
@@ -104,14 +112,6 @@ fn header_lines(raw: &[u8]) -> Vec<String> {
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .take_while(|l| !l.is_empty())
         .map(String::from)
-        .collect()
-}
-
-/// `text` safe for a terminal: control characters (hostile mail may carry escape
-/// sequences) shown escaped.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
         .collect()
 }
 
@@ -130,6 +130,12 @@ async fn show(app: &App, id: i64, json: bool, raw: bool) -> i32 {
             return fail(format!("quarantine entry {id}: its raw message (blob {}) is missing", row.raw_sha256));
         };
         let mut out = std::io::stdout().lock();
+        if std::io::IsTerminal::is_terminal(&out) {
+            // The bytes are the sender's: escape sequences in them would reach the terminal.
+            return fail(format!(
+                "quarantine entry {id}: --raw prints the message's bytes as they are; send them to a file or a pager (`> message.eml`, `| less`), not to the terminal"
+            ));
+        }
         return match out.write_all(&bytes).and_then(|()| out.flush()) {
             Ok(()) => 0,
             Err(e) => fail(format!("cannot write the message: {e}")),
@@ -148,19 +154,19 @@ async fn show(app: &App, id: i64, json: bool, raw: bool) -> i32 {
     }
     let q = &shown.row;
     println!("Quarantine entry {}", q.id);
-    println!("Reason:      {}", printable(&q.reason));
-    println!("Source:      {}", q.source);
+    println!("Reason:      {}", one_line(&q.reason));
+    println!("Source:      {}", one_line(&q.source));
     println!("Size:        {} bytes", q.size);
     println!("Deliveries:  {}", q.deliveries);
     println!("Received:    {}", timestamp(q.created_at));
-    println!("Blob:        {}", q.raw_sha256);
+    println!("Blob:        {}", one_line(&q.raw_sha256));
     if !shown.raw_available {
         println!("\n(the raw message is missing from the blob store)");
         return 0;
     }
     println!("\n--- headers ---");
     for line in &shown.headers {
-        println!("{}", printable(line));
+        println!("{}", one_line(line));
     }
     if shown.header_lines > shown.headers.len() {
         println!("... {} more header lines", shown.header_lines - shown.headers.len());
@@ -176,7 +182,7 @@ async fn retry(app: &App, id: i64) -> i32 {
             0
         }
         Ok(RetryOutcome::Quarantined(reason)) => {
-            fail(format!("quarantine entry {id} failed again and stays quarantined: {}", printable(&reason)))
+            fail(format!("quarantine entry {id} failed again and stays quarantined: {}", one_line(&reason)))
         }
         Err(e) => fail(e),
     }

@@ -54,7 +54,7 @@ pub(super) async fn run(config: Config, command: SenderCommand) -> i32 {
             Ok(rows) => {
                 println!("{:<48}  BLOCKED", "ADDRESS OR DOMAIN");
                 for r in rows {
-                    println!("{:<48}  {}", r.pattern, super::contact::timestamp(r.created_at));
+                    println!("{:<48}  {}", super::one_line(&r.pattern), super::contact::timestamp(r.created_at));
                 }
                 0
             }

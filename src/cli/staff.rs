@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 
+use super::one_line;
 use crate::config::Config;
 use crate::domain::EmailAddress;
 
@@ -79,11 +80,17 @@ pub(super) async fn run(config: Config, command: StaffCommand) -> i32 {
                 println!("{:<40} {:<20} {:<9} NAME", "ADDRESS", "DEPARTMENT", "NOTIFY");
                 for s in rows {
                     let department = s.department.as_deref().unwrap_or("(all)");
-                    println!("{:<40} {:<20} {:<9} {}", s.email, department, s.notify, s.name);
+                    let (email, department, name) = (one_line(&s.email), one_line(department), one_line(&s.name));
+                    println!("{email:<40} {department:<20} {:<9} {name}", one_line(&s.notify));
                 }
                 for d in &app.config.departments {
                     for email in &d.staff {
-                        println!("{:<40} {:<20} {:<9} (from the config)", email.as_str(), d.name, "all");
+                        println!(
+                            "{:<40} {:<20} {:<9} (from the config)",
+                            one_line(email.as_str()),
+                            one_line(&d.name),
+                            "all"
+                        );
                     }
                 }
                 Ok(0)

@@ -4,6 +4,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::{multi_line, one_line};
 use crate::App;
 use crate::config::Config;
 use crate::desk::staff::{self, Act};
@@ -300,9 +301,9 @@ async fn list(app: &App, json: bool, filter: &TicketFilter) -> Result<i32, Store
             t.status,
             t.priority,
             t.comment_count,
-            t.requester_email,
-            t.assignee.as_deref().unwrap_or("-"),
-            t.subject
+            one_line(&t.requester_email),
+            one_line(t.assignee.as_deref().unwrap_or("-")),
+            one_line(&t.subject)
         );
     }
     Ok(0)
@@ -333,10 +334,11 @@ async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError>
         return Ok(0);
     }
     let t = &d.ticket;
-    println!("Ticket #{}: {}", t.id, t.subject);
-    println!("Status: {}   Priority: {}   Assignee: {}", t.status, t.priority, t.assignee.as_deref().unwrap_or("-"));
+    println!("Ticket #{}: {}", t.id, one_line(&t.subject));
+    let assignee = one_line(t.assignee.as_deref().unwrap_or("-"));
+    println!("Status: {}   Priority: {}   Assignee: {assignee}", t.status, t.priority);
     if let Some(department) = &t.department {
-        println!("Department: {department}");
+        println!("Department: {}", one_line(department));
     }
     if let Some(due) = d.due_at {
         let late = if d.overdue { " (overdue)" } else { "" };
@@ -347,18 +349,18 @@ async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError>
     }
     println!(
         "Requester: {} {}",
-        t.requester_email,
-        t.organisation.as_deref().map(|o| format!("({o})")).unwrap_or_default()
+        one_line(&t.requester_email),
+        t.organisation.as_deref().map(|o| format!("({})", one_line(o))).unwrap_or_default()
     );
     for p in d.participants.iter().filter(|p| p.role != "requester") {
-        println!("Cc: {}", p.email);
+        println!("Cc: {}", one_line(&p.email));
     }
     for c in &d.comments {
         let kind = if c.public { "comment" } else { "internal note" };
-        println!("\n--- {kind} {} from {} ---", c.id, c.author_email.as_deref().unwrap_or("(maildesk)"));
-        println!("{}", c.body_reply);
+        println!("\n--- {kind} {} from {} ---", c.id, one_line(c.author_email.as_deref().unwrap_or("(maildesk)")));
+        println!("{}", multi_line(&c.body_reply));
         for a in d.attachments.iter().filter(|a| a.comment_id == c.id) {
-            println!("[attachment: {} ({}, {} bytes)]", a.filename, a.content_type, a.size);
+            println!("[attachment: {} ({}, {} bytes)]", one_line(&a.filename), one_line(&a.content_type), a.size);
         }
     }
     Ok(0)

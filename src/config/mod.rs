@@ -335,6 +335,10 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The shortest `desk.secret` accepted, in bytes: the key of the reply-address MACs must
+/// not be guessable offline from one address.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Every problem found while loading a config, each naming its key.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n  {}", .problems.join("\n  "))]
@@ -404,6 +408,14 @@ impl Config {
         }
         if self.desk.name.trim().is_empty() || self.desk.name.contains(['\r', '\n']) {
             problems.push("desk.name: must be a non-empty single line".into());
+        }
+        // One reply address a customer receives lets anyone try keys offline: a short
+        // secret would be found, and with it every ticket's address.
+        let secret_len = self.desk.secret.expose().len();
+        if secret_len > 0 && secret_len < MIN_SECRET_BYTES {
+            problems.push(format!(
+                "desk.secret: is {secret_len} bytes; it must be at least {MIN_SECRET_BYTES} (random, e.g. `openssl rand -hex 32`), or empty for a generated key"
+            ));
         }
         if self.maildir.poll_interval_ms == 0 {
             problems.push("maildir.poll_interval_ms: must be at least 1".into());
@@ -739,6 +751,16 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "undocumented keys: {missing:?}");
+    }
+
+    #[test]
+    fn a_short_desk_secret_is_refused_with_the_reason() {
+        let err = load_str("[desk]\nsecret = \"hunter2\"\n", &[]).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{:?}", err.problems);
+        assert!(err.problems[0].starts_with("desk.secret: is 7 bytes; it must be at least 32"), "{:?}", err.problems);
+        assert!(!err.problems[0].contains("hunter2"), "the secret is never shown");
+        load_str(&format!("[desk]\nsecret = \"{}\"\n", "k".repeat(32)), &[]).expect("32 bytes are enough");
+        load_str("[desk]\nsecret = \"\"\n", &[]).expect("empty means a generated key");
     }
 
     #[test]

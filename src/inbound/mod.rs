@@ -22,7 +22,7 @@ pub use bounce::{Bounce, FailedRecipient};
 pub use classify::Auto;
 pub use commands::{Assignee, Command, Commands, split as split_commands};
 pub use reply::visible_reply;
-pub use reply_address::{ReplyAddress, ReplyAddresses};
+pub use reply_address::{ReplyAddress, ReplyAddresses, forged_seen};
 pub use thread::{Thread, ThreadBy, clean_subject};
 
 /// Why a message cannot be interpreted at all (it goes to the quarantine).
@@ -44,6 +44,10 @@ pub enum InboundError {
 
 /// How many MIME parts a message may have unless configured otherwise.
 pub const DEFAULT_MAX_PARTS: usize = 1000;
+
+/// At most this many recipient addresses shaped like our reply addresses are checked per
+/// mail (each check is an HMAC); the rest are ignored.
+pub const MAX_REPLY_ADDRESSES_CHECKED: usize = 10;
 
 /// What inbound needs to know about this helpdesk. Built once; cheap to share.
 #[derive(Debug, Clone)]
@@ -87,6 +91,13 @@ impl Settings {
     /// Refuse messages with more than `n` MIME parts (see `limits.max_parts`).
     pub fn max_parts(mut self, n: usize) -> Settings {
         self.max_parts = n;
+        self
+    }
+
+    /// Whether the 12-digit reply-address MACs of earlier versions are still accepted
+    /// (decided at start from the date stored on the first start of this version).
+    pub fn accept_legacy_reply_addresses(mut self, accept: bool) -> Settings {
+        self.reply_addresses = self.reply_addresses.map(|r| r.accept_legacy(accept));
         self
     }
 }
@@ -213,8 +224,14 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
     let reply = reply::visible_reply(&parsed.reply_source);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
     let reply_address = settings.reply_addresses.as_ref().and_then(|r| {
+        // Only the first few addresses shaped like ours cost an HMAC each: a reply has one.
         let recipients = parsed.to.iter().chain(&parsed.cc).chain(&parsed.delivered_to);
-        let found: Vec<ReplyAddress> = recipients.filter_map(|a| r.check(a, &parsed.from.address)).collect();
+        let found: Vec<ReplyAddress> =
+            recipients.filter_map(|a| r.check(a, &parsed.from.address)).take(MAX_REPLY_ADDRESSES_CHECKED).collect();
+        for forged in found.iter().filter_map(|f| if let ReplyAddress::Forged(t) = f { Some(t) } else { None }) {
+            let total = reply_address::count_forged();
+            tracing::warn!(ticket = forged.0, forged_total = total, "forged reply address among the recipients");
+        }
         let staff = found.iter().find(|f| matches!(f, ReplyAddress::Staff(_)));
         staff.or(found.iter().find(|f| matches!(f, ReplyAddress::Valid(_)))).or(found.first()).copied()
     });

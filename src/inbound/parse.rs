@@ -54,8 +54,9 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     if message.headers().is_empty() {
         return Err(InboundError::NotMail);
     }
-    if message.parts.len() > max_parts {
-        return Err(InboundError::TooManyParts(message.parts.len(), max_parts));
+    let parts = count_parts(&message, max_parts);
+    if parts > max_parts {
+        return Err(InboundError::TooManyParts(parts, max_parts));
     }
     // The first From header with a usable address (mail-parser keeps the last one).
     let from = message
@@ -119,7 +120,7 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         to: addresses(message.to()),
         cc: addresses(message.cc()),
         reply_to: addresses(message.reply_to()),
-        subject: one_line(message.subject().unwrap_or_default()),
+        subject: capped(one_line(message.subject().unwrap_or_default()), MAX_SUBJECT_CHARS),
         date: message.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339()),
         text: normalise_newlines(&text),
         reply_source: normalise_newlines(&reply_source),
@@ -135,12 +136,43 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     })
 }
 
+/// The MIME parts of `message` at any depth, those of attached messages included; the
+/// count stops a little past `limit` (enough to say it is over).
+fn count_parts(message: &Message<'_>, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![message];
+    while let Some(m) = stack.pop() {
+        count += m.parts.len();
+        if count > limit {
+            break;
+        }
+        stack.extend(m.parts.iter().filter_map(|p| match &p.body {
+            PartType::Message(nested) => Some(nested),
+            _ => None,
+        }));
+    }
+    count
+}
+
 fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
     address.iter().find_map(|a| {
         let email = EmailAddress::parse(a.address()?).ok()?;
         let name = a.name().map(one_line).filter(|n| !n.is_empty());
         Some(Mailbox { name, address: email })
     })
+}
+
+/// A subject is cut to this many characters: it becomes a ticket title, copied into every
+/// page, notification and outbox payload. The whole header stays in the raw mail.
+const MAX_SUBJECT_CHARS: usize = 1000;
+
+/// `text` cut to at most `max` characters.
+fn capped(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+        text.truncate(text.trim_end().len());
+    }
+    text
 }
 
 /// At most this many addresses are read from one header.
@@ -207,7 +239,11 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
                 })
                 .map(|name: String| one_line(&name))
                 .filter(|n| !n.is_empty())
-                .or_else(|| part.message().and_then(|m| m.subject()).map(|s| format!("{}.eml", one_line(s))))
+                .or_else(|| {
+                    part.message()
+                        .and_then(|m| m.subject())
+                        .map(|s| format!("{}.eml", capped(one_line(s), MAX_SUBJECT_CHARS)))
+                })
                 .unwrap_or_else(|| default_name(i, &content_type));
             let disposition_inline =
                 part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));

@@ -1,19 +1,41 @@
 //! Signed reply addresses: `support+<ticket>-<mac>@domain`, where the MAC (HMAC-SHA256 of
-//! the ticket number under a secret key, 12 hex digits) proves that we handed the address
+//! the ticket number under a secret key, 20 hex digits: 80 bits) proves that we handed the address
 //! out. Our notifications carry it as Reply-To, so a reply finds its ticket even when the
 //! client drops the subject tag and References; a forged or altered address never does.
 //!
 //! Mail to staff carries a staff member's own variant, `support+<ticket>-s<mac>@domain`,
 //! whose MAC also covers their address: only a reply through it, from that address, may
 //! give commands. Customers never see it, so forging a staff From is not enough.
+//!
+//! Forged addresses seen are counted for the whole process and logged with the count (the
+//! one piece of state in `inbound`, for the admin's eyes only: it decides nothing).
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::{EmailAddress, TicketNumber};
 
-/// Hex digits of the MAC kept in the address (48 bits).
-const MAC_HEX: usize = 12;
+/// Hex digits of the MAC kept in the address (80 bits).
+const MAC_HEX: usize = 20;
+
+/// Hex digits of the MACs handed out before 80-bit ones (48 bits): accepted only while
+/// [`ReplyAddresses::accept_legacy`] says so, for replies to mail sent before the upgrade.
+const LEGACY_MAC_HEX: usize = 12;
+
+/// Forged reply addresses seen by this process, for the log.
+static FORGED_SEEN: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one more forged reply address; returns the running total.
+pub(super) fn count_forged() -> u64 {
+    FORGED_SEEN.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// How many forged reply addresses this process has seen among recipients so far.
+pub fn forged_seen() -> u64 {
+    FORGED_SEEN.load(Ordering::Relaxed)
+}
 
 /// What a recipient address says about a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +54,7 @@ pub struct ReplyAddresses {
     key: Vec<u8>,
     local: String,
     domain: String,
+    accept_legacy: bool,
 }
 
 impl std::fmt::Debug for ReplyAddresses {
@@ -43,13 +66,27 @@ impl std::fmt::Debug for ReplyAddresses {
 impl ReplyAddresses {
     /// Reply addresses of `base` (`support@domain`) signed with `key`.
     pub fn new(base: &EmailAddress, key: &[u8]) -> ReplyAddresses {
-        ReplyAddresses { key: key.to_vec(), local: base.local_part().to_string(), domain: base.domain().to_string() }
+        ReplyAddresses {
+            key: key.to_vec(),
+            local: base.local_part().to_string(),
+            domain: base.domain().to_string(),
+            accept_legacy: false,
+        }
     }
 
+    /// Whether the 12-digit MACs of earlier versions still count as valid (for
+    /// `desk.reopen_days` after the upgrade; desk decides from the date it stored). Without
+    /// it such an address is a forgery.
+    pub fn accept_legacy(mut self, accept: bool) -> ReplyAddresses {
+        self.accept_legacy = accept;
+        self
+    }
+
+    /// The full MAC of `message` in hex; addresses carry its first [`MAC_HEX`] digits.
     fn mac(&self, message: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(message.as_bytes());
-        hex::encode(mac.finalize().into_bytes())[..MAC_HEX].to_string()
+        hex::encode(mac.finalize().into_bytes())
     }
 
     fn ticket_mac(&self, ticket: TicketNumber) -> String {
@@ -62,13 +99,13 @@ impl ReplyAddresses {
 
     /// The signed reply address of `ticket`.
     pub fn for_ticket(&self, ticket: TicketNumber) -> String {
-        format!("{}+{}-{}@{}", self.local, ticket.0, self.ticket_mac(ticket), self.domain)
+        format!("{}+{}-{}@{}", self.local, ticket.0, &self.ticket_mac(ticket)[..MAC_HEX], self.domain)
     }
 
     /// The reply address of `ticket` for staff member `staff`: replies through it, from
     /// that address, may give commands.
     pub fn for_staff(&self, ticket: TicketNumber, staff: &EmailAddress) -> String {
-        format!("{}+{}-s{}@{}", self.local, ticket.0, self.staff_mac(ticket, staff), self.domain)
+        format!("{}+{}-s{}@{}", self.local, ticket.0, &self.staff_mac(ticket, staff)[..MAC_HEX], self.domain)
     }
 
     /// What `address` says, if it is shaped like one of our reply addresses, for mail
@@ -84,9 +121,15 @@ impl ReplyAddresses {
             Some(mac) => (mac, self.staff_mac(ticket, from), ReplyAddress::Staff(ticket)),
             None => (mac, self.ticket_mac(ticket), ReplyAddress::Valid(ticket)),
         };
+        let digits = match mac.len() {
+            MAC_HEX => MAC_HEX,
+            LEGACY_MAC_HEX if self.accept_legacy => LEGACY_MAC_HEX,
+            _ => return Some(ReplyAddress::Forged(ticket)),
+        };
         // Compare without leaking where the first difference is.
-        let same = mac.len() == expected.len()
-            && mac.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b.to_ascii_lowercase())) == 0;
+        let same =
+            mac.bytes().zip(expected[..digits].bytes()).fold(0u8, |acc, (a, b)| acc | (a.to_ascii_lowercase() ^ b))
+                == 0;
         Some(if same { valid } else { ReplyAddress::Forged(ticket) })
     }
 }
@@ -137,6 +180,33 @@ mod tests {
         assert_eq!(r.check(&customer, &ann), Some(ReplyAddress::Valid(TicketNumber(7))));
         let moved = EmailAddress::parse(&signed.as_str().replace("+7-", "+8-")).unwrap();
         assert_eq!(r.check(&moved, &ann), Some(ReplyAddress::Forged(TicketNumber(8))));
+    }
+
+    #[test]
+    fn macs_have_80_bits_and_old_48_bit_ones_count_only_while_accepted() {
+        let r = addresses();
+        let ann = EmailAddress::parse("ann@staff.example").unwrap();
+        let customer = r.for_ticket(TicketNumber(42));
+        let staff = r.for_staff(TicketNumber(42), &ann);
+        let mac_of = |a: &str| a.split_once('@').unwrap().0.rsplit_once('-').unwrap().1.to_string();
+        assert_eq!(mac_of(&customer).len(), 20, "{customer}");
+        assert_eq!(mac_of(&staff).len(), 21, "s + 20 digits: {staff}");
+        // An address of the previous version: the first 12 digits of the same MAC.
+        let old_customer =
+            EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&customer)[..12])).unwrap();
+        let old_staff = EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&staff)[..13])).unwrap();
+        assert_eq!(r.check(&old_customer, &from()), Some(ReplyAddress::Forged(TicketNumber(42))));
+        assert_eq!(r.check(&old_staff, &ann), Some(ReplyAddress::Forged(TicketNumber(42))));
+        let legacy = addresses().accept_legacy(true);
+        assert_eq!(legacy.check(&old_customer, &from()), Some(ReplyAddress::Valid(TicketNumber(42))));
+        assert_eq!(legacy.check(&old_staff, &ann), Some(ReplyAddress::Staff(TicketNumber(42))));
+        assert_eq!(legacy.for_ticket(TicketNumber(42)), customer, "new addresses stay long");
+        // Other lengths never match, even a prefix of the right MAC.
+        for digits in [8, 16, 19] {
+            let cut =
+                EmailAddress::parse(&format!("support+42-{}@helpdesk.example", &mac_of(&customer)[..digits])).unwrap();
+            assert_eq!(legacy.check(&cut, &from()), Some(ReplyAddress::Forged(TicketNumber(42))), "{digits}");
+        }
     }
 
     #[test]

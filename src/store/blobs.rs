@@ -3,10 +3,14 @@
 //! temporary file renamed into place), so a blob written before a transaction that then
 //! rolls back is harmless: at worst an orphan, never a half file.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
+
+use super::{Result, Store, StoreError, on_pool};
 
 /// A directory of blobs named by the SHA-256 of their content.
 #[derive(Debug, Clone)]
@@ -20,9 +24,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Blobs {
-    /// Opens (creating when needed) the blob directory.
+    /// Opens (creating when needed, readable by the owner only) the blob directory.
     pub fn open(dir: &Path) -> std::io::Result<Blobs> {
-        std::fs::create_dir_all(dir.join("tmp"))?;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.is_dir() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir.join("tmp"))?;
         Ok(Blobs { dir: dir.to_path_buf() })
     }
 
@@ -35,21 +44,23 @@ impl Blobs {
     pub fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
         let sha = sha256_hex(bytes);
         let path = self.path_of(&sha).expect("sha256_hex yields a valid name");
-        if path.exists() {
+        if touch(&path).map_err(|e| named(e, "refresh", &path))? {
             return Ok(sha);
         }
-        std::fs::create_dir_all(path.parent().expect("blob path has a parent"))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(self.dir.join("tmp"))?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_data()?;
-        tmp.persist(&path).map_err(|e| e.error)?;
+        let tmp_dir = self.dir.join("tmp");
+        let parent = path.parent().expect("blob path has a parent");
+        std::fs::create_dir_all(parent).map_err(|e| named(e, "create", parent))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| named(e, "write in", &tmp_dir))?;
+        tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_data()).map_err(|e| named(e, "write", tmp.path()))?;
+        tmp.persist(&path).map_err(|e| named(e.error, "write", &path))?;
         Ok(sha)
     }
 
     /// Stores everything `reader` yields without holding it in memory; returns the SHA-256
     /// hex and the size.
     pub fn put_reader(&self, mut reader: impl Read) -> std::io::Result<(String, u64)> {
-        let mut tmp = tempfile::NamedTempFile::new_in(self.dir.join("tmp"))?;
+        let tmp_dir = self.dir.join("tmp");
+        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| named(e, "write in", &tmp_dir))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
@@ -61,17 +72,53 @@ impl Blobs {
                 Err(e) => return Err(e),
             };
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])?;
+            tmp.write_all(&buf[..n]).map_err(|e| named(e, "write", tmp.path()))?;
             size += n as u64;
         }
         let sha = hex::encode(hasher.finalize());
         let path = self.path_of(&sha).expect("a hex digest is a valid name");
-        if !path.exists() {
-            std::fs::create_dir_all(path.parent().expect("blob path has a parent"))?;
-            tmp.as_file().sync_data()?;
-            tmp.persist(&path).map_err(|e| e.error)?;
+        if !touch(&path).map_err(|e| named(e, "refresh", &path))? {
+            let parent = path.parent().expect("blob path has a parent");
+            std::fs::create_dir_all(parent).map_err(|e| named(e, "create", parent))?;
+            tmp.as_file().sync_data().map_err(|e| named(e, "write", tmp.path()))?;
+            tmp.persist(&path).map_err(|e| named(e.error, "write", &path))?;
         }
         Ok((sha, size))
+    }
+
+    /// Deletes every blob not named in `referenced` whose file is older than `grace`, and
+    /// temporary files left by interrupted writes as old. The grace protects blobs of a
+    /// message being applied: they are stored before its transaction commits (and storing
+    /// content that is already there makes its file young again).
+    pub fn sweep(&self, referenced: &HashSet<String>, grace: Duration) -> std::io::Result<Swept> {
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let old = |entry: &std::fs::DirEntry| entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| at < cutoff);
+        let mut swept = Swept::default();
+        for shard in std::fs::read_dir(&self.dir).map_err(|e| named(e, "list", &self.dir))? {
+            let shard = shard?;
+            let name = shard.file_name();
+            let is_tmp = name == "tmp";
+            let is_shard = name.len() == 2 && name.to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !(is_tmp || is_shard) || !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(shard.path()).map_err(|e| named(e, "list", &shard.path()))? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let keep =
+                    !is_tmp && name.to_str().is_none_or(|sha| referenced.contains(sha) || self.path_of(sha).is_none());
+                if keep || !old(&entry) {
+                    swept.kept += 1;
+                    continue;
+                }
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => swept.removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(named(e, "remove", &entry.path())),
+                }
+            }
+        }
+        Ok(swept)
     }
 
     /// Reads the blob named `sha`, if it exists.
@@ -83,6 +130,72 @@ impl Blobs {
             Err(e) => Err(e),
         }
     }
+}
+
+impl Store {
+    /// The SHA-256 of every blob something still refers to: attachments, the files of
+    /// outbox rows (`outbox.attachments` JSON) and quarantined mail.
+    pub async fn referenced_blobs(&self) -> Result<HashSet<String>> {
+        let (mut shas, outbox): (Vec<String>, Vec<String>) = on_pool!(self, p => {
+            let shas = sqlx::query_scalar::<_, String>(
+                "SELECT sha256 FROM attachments UNION SELECT raw_sha256 FROM quarantine")
+                .fetch_all(p).await?;
+            let outbox = sqlx::query_scalar::<_, String>(
+                "SELECT attachments FROM outbox WHERE attachments IS NOT NULL")
+                .fetch_all(p).await?;
+            (shas, outbox)
+        });
+        for files in outbox {
+            let files: serde_json::Value =
+                serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(format!("outbox.attachments: {e}")))?;
+            let listed = files.as_array().into_iter().flatten();
+            shas.extend(listed.filter_map(|f| f.get("sha256")?.as_str().map(str::to_string)));
+        }
+        Ok(shas.into_iter().collect())
+    }
+
+    /// Deletes the blobs nothing refers to any more, sparing those younger than `grace`
+    /// (see [`Blobs::sweep`]).
+    pub async fn sweep_blobs(&self, grace: Duration) -> Result<Swept> {
+        let referenced = self.referenced_blobs().await?;
+        let blobs = self.blobs.clone();
+        let swept = tokio::task::spawn_blocking(move || blobs.sweep(&referenced, grace))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(swept)
+    }
+}
+
+/// What a [`Blobs::sweep`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Files deleted.
+    pub removed: usize,
+    /// Files kept (referenced, or too young to tell).
+    pub kept: usize,
+}
+
+/// Makes an existing blob young again (so a sweep spares it until its reference commits);
+/// false when there is no such blob. A blob this process may not touch is still there:
+/// storing goes on (the refresh is a courtesy to the sweep, not a condition).
+fn touch(path: &Path) -> std::io::Result<bool> {
+    match std::fs::File::options().append(true).open(path) {
+        Ok(file) => {
+            let _ = file.set_modified(SystemTime::now());
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) if path.exists() => {
+            tracing::debug!(error = %e, "cannot refresh an existing blob");
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `e` with what was being done to which path, so the message says where it failed.
+fn named(e: std::io::Error, action: &str, path: &Path) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot {action} {}: {e}", path.display()))
 }
 
 #[cfg(test)]

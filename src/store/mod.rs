@@ -11,6 +11,7 @@ mod inbound;
 mod invites;
 mod outbox;
 mod senders;
+mod settings;
 mod staff;
 mod tickets;
 
@@ -22,7 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use addresses::AutomaticMailRecord;
-pub use blobs::{Blobs, sha256_hex};
+pub use blobs::{Blobs, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
@@ -50,16 +51,49 @@ pub enum StoreError {
     /// A stored value does not parse (a corrupted or foreign row).
     #[error("bad stored value: {0}")]
     Corrupt(String),
+    /// A file or directory of the data directory could not be made, read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done, as in "cannot write the reply key to".
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The database server cannot be reached or refused us.
+    #[error("cannot connect to the database at {address}: {cause}")]
+    Connect {
+        /// `host:port` (or the socket) from the URL, without user or password.
+        address: String,
+        /// Why, in words (connection refused, name not found, authentication failed…).
+        cause: String,
+        /// The error itself, for the cause chain.
+        source: sqlx::Error,
+    },
+}
+
+impl StoreError {
+    /// A [`StoreError::File`] maker for `map_err`: what was being done to which path.
+    pub fn file(
+        action: &'static str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.into();
+        move |source| StoreError::File { action, path, source }
+    }
 }
 
 impl StoreError {
     /// Whether trying again later may succeed: a lock, a lost connection, a full pool, a
-    /// failing disk. Other errors are about the data itself and will fail again.
+    /// failing disk, or a setup an admin fixes (a read-only database, a permission, an
+    /// unreachable server, a file that cannot be written). Other errors are about the
+    /// data itself and will fail again.
     pub fn is_temporary(&self) -> bool {
         match self {
             StoreError::Db(e) => sqlx_is_temporary(e),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_is_temporary(e),
-            StoreError::Blob(_) => true,
+            StoreError::Blob(_) | StoreError::File { .. } | StoreError::Connect { .. } => true,
             _ => false,
         }
     }
@@ -77,12 +111,14 @@ fn sqlx_is_temporary(e: &sqlx::Error) -> bool {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // Primary result codes (the low byte of extended ones): 5 BUSY, 6 LOCKED,
-                // 10 IOERR, 13 FULL.
-                code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
+                // 10 IOERR, 13 FULL; and what an admin fixes, after which the same write
+                // succeeds: 3 PERM, 8 READONLY, 14 CANTOPEN, 23 AUTH.
+                code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 3 | 5 | 6 | 8 | 10 | 13 | 14 | 23))
             } else {
                 // SQLSTATE classes: 08 connection, 40 rollback (serialisation, deadlock),
-                // 53 insufficient resources, 57P operator intervention (shutdown).
-                ["08", "40", "53", "57P"].iter().any(|class| code.starts_with(class))
+                // 53 insufficient resources, 57P operator intervention (shutdown); and what
+                // an admin fixes: 28 authorisation, 42501 privilege, 25006 read-only.
+                ["08", "40", "53", "57P", "28", "42501", "25006"].iter().any(|class| code.starts_with(class))
             }
         }
         _ => false,
@@ -163,11 +199,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout)
                 .foreign_keys(true);
-            if let Some(parent) = connect.get_filename().parent()
-                && !parent.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(parent)?;
-            }
+            create_private_sqlite_file(connect.get_filename())?;
             Db::Sqlite(open_sqlite(connect, options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
@@ -175,8 +207,8 @@ impl Store {
                 .max_connections(options.max_connections)
                 .idle_timeout(IDLE_CONNECTION)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect)
-                .await?;
+                .connect_lazy_with(connect.clone());
+            first_postgres_connection(&pool, &connect).await?;
             if !schema_is_current(&pool, &POSTGRES_MIGRATIONS).await {
                 POSTGRES_MIGRATIONS.run(&pool).await?;
             }
@@ -185,7 +217,9 @@ impl Store {
             let scheme = url.split(':').next().unwrap_or_default().to_string();
             return Err(StoreError::UnknownScheme(scheme));
         };
-        Ok(Store { db, blobs: Blobs::open(&options.blob_dir)? })
+        let blobs =
+            Blobs::open(&options.blob_dir).map_err(StoreError::file("create the blob directory", &options.blob_dir))?;
+        Ok(Store { db, blobs })
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once
@@ -201,6 +235,91 @@ impl Store {
     /// Closes every pooled connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
+    }
+}
+
+/// How long opening a PostgreSQL store waits for the server to answer.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens the pool's first connection within [`PG_CONNECT_TIMEOUT`] (it stays pooled for
+/// the statements that follow, so the usual start costs nothing more). The pool retries a
+/// refused connection until its acquire timeout and then says only "pool timed out": then
+/// one connection of our own finds the cause (refused, unknown host, authentication
+/// failed), named with the server.
+async fn first_postgres_connection(pool: &PgPool, connect: &PgConnectOptions) -> Result<()> {
+    use sqlx::ConnectOptions;
+    let error = match tokio::time::timeout(PG_CONNECT_TIMEOUT, pool.acquire()).await {
+        Ok(Ok(mut pooled)) => {
+            pooled.return_to_pool().await;
+            return Ok(());
+        }
+        Ok(Err(e)) if !matches!(e, sqlx::Error::PoolTimedOut) => e,
+        _ => match tokio::time::timeout(Duration::from_secs(2), connect.connect()).await {
+            Ok(Err(e)) => e,
+            _ => {
+                return Err(StoreError::Connect {
+                    address: pg_address(connect),
+                    cause: format!("no answer within {} s", PG_CONNECT_TIMEOUT.as_secs()),
+                    source: sqlx::Error::PoolTimedOut,
+                });
+            }
+        },
+    };
+    Err(connect_error(connect, error))
+}
+
+/// `host:port` (or the socket path) of a PostgreSQL URL, without user or password.
+fn pg_address(connect: &PgConnectOptions) -> String {
+    match connect.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", connect.get_host(), connect.get_port()),
+    }
+}
+
+/// A failed connection as [`StoreError::Connect`], the cause in words.
+fn connect_error(connect: &PgConnectOptions, e: sqlx::Error) -> StoreError {
+    let cause = match &e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is PostgreSQL running and listening there?)".to_string()
+        }
+        sqlx::Error::Io(io) if io.to_string().contains("lookup") || io.to_string().contains("resolve") => {
+            format!("host name not found ({io})")
+        }
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Tls(tls) => format!("TLS: {tls}"),
+        sqlx::Error::PoolTimedOut => "no answer in time".to_string(),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => format!("authentication failed: {}", db.message()),
+            Some("3D000") => format!("no such database: {}", db.message()),
+            _ => db.message().to_string(),
+        },
+        other => other.to_string(),
+    };
+    StoreError::Connect { address: pg_address(connect), cause, source: e }
+}
+
+/// Creates the SQLite database file (and its directory) readable by the owner only (0600
+/// and 0700), whatever the umask; SQLite gives its `-wal` and `-shm` files the mode of the
+/// database. An existing file keeps its mode.
+fn create_private_sqlite_file(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") || path.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(StoreError::file("create the database directory", parent))?;
+    }
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    match created {
+        Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(StoreError::file("make private the database", path)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::file("create the database", path)(e)),
     }
 }
 
@@ -285,15 +404,24 @@ trait AppliedQuery {
     async fn applied(self) -> Option<Applied>;
 }
 
+// Each hands its connection back before returning: dropped, it would go back in a task of
+// its own, too late for the next statement, which would open a second connection (on
+// SQLite a few milliseconds of every `maildesk ingest`).
 impl AppliedQuery for &SqlitePool {
     async fn applied(self) -> Option<Applied> {
-        sqlx::query_as(APPLIED_SQL).fetch_all(self).await.ok()
+        let mut conn = self.acquire().await.ok()?;
+        let applied = sqlx::query_as(APPLIED_SQL).fetch_all(&mut *conn).await.ok();
+        conn.return_to_pool().await;
+        applied
     }
 }
 
 impl AppliedQuery for &PgPool {
     async fn applied(self) -> Option<Applied> {
-        sqlx::query_as(APPLIED_SQL).fetch_all(self).await.ok()
+        let mut conn = self.acquire().await.ok()?;
+        let applied = sqlx::query_as(APPLIED_SQL).fetch_all(&mut *conn).await.ok();
+        conn.return_to_pool().await;
+        applied
     }
 }
 
@@ -337,4 +465,29 @@ impl Tx {
 /// The current time as Unix seconds, the unit every timestamp column uses.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_postgresql_connection_names_the_server_and_the_cause() {
+        let connect = PgConnectOptions::from_str("postgres://desk:s3cret@db.example:6543/maildesk").unwrap();
+        let io = |kind, text: &str| sqlx::Error::Io(std::io::Error::new(kind, text.to_string()));
+        let cases = [
+            (io(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)"), "connection refused"),
+            (
+                io(std::io::ErrorKind::Other, "failed to lookup address information: Name or service not known"),
+                "host name not found",
+            ),
+            (sqlx::Error::PoolTimedOut, "no answer in time"),
+        ];
+        for (error, cause) in cases {
+            let shown = connect_error(&connect, error).to_string();
+            let expected = format!("cannot connect to the database at db.example:6543: {cause}");
+            assert!(shown.starts_with(&expected), "{shown}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
 }

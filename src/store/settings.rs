@@ -1,0 +1,49 @@
+//! Small facts the desk keeps about itself (`settings`: key → text), such as when this
+//! version first started.
+
+use super::{Result, Store, StoreError, on_pool};
+
+/// The key of the first start of the version with 80-bit reply-address MACs (Unix seconds,
+/// set by the migration that made the table).
+const REPLY_MAC_80_BIT_SINCE: &str = "reply_mac_80_bit_since";
+
+impl Store {
+    /// The value of setting `key`, if set. Read at every start (of `maildesk ingest` too),
+    /// so its connection goes back to the pool at once for the statements that follow.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        on_pool!(self, p => {
+            let mut conn = p.acquire().await?;
+            let value = sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key).fetch_optional(&mut *conn).await;
+            conn.return_to_pool().await;
+            Ok(value?)
+        })
+    }
+
+    /// Sets `key` to `value`, replacing what was there.
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key).bind(value).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    /// When this database was first opened by a version handing out 80-bit reply-address
+    /// MACs (Unix seconds); the 48-bit ones stay valid for `desk.reopen_days` after it.
+    pub async fn reply_mac_80_bit_since(&self) -> Result<Option<i64>> {
+        match self.setting(REPLY_MAC_80_BIT_SINCE).await? {
+            None => Ok(None),
+            Some(text) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt(format!("settings.{REPLY_MAC_80_BIT_SINCE}: {text:?}"))),
+        }
+    }
+
+    /// Records when 80-bit reply-address MACs began (tests move it into the past).
+    pub async fn set_reply_mac_80_bit_since(&self, at: i64) -> Result<()> {
+        self.set_setting(REPLY_MAC_80_BIT_SINCE, &at.to_string()).await
+    }
+}
