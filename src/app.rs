@@ -27,6 +27,8 @@ pub struct App {
     /// Set while a source works through a backlog: incoming mail goes first, and the
     /// sender takes one claim a second until it is done.
     pub intake_backlog: std::sync::atomic::AtomicBool,
+    /// Messages that were in hand when a worker failed or hung, read once from the store.
+    pub poison: crate::desk::PoisonMarks,
 }
 
 impl App {
@@ -55,6 +57,7 @@ impl App {
             reply_addresses,
             outbox_wake: Notify::new(),
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
+            poison: crate::desk::PoisonMarks::default(),
         }
     }
 }

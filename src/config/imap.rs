@@ -70,9 +70,11 @@ pub struct ImapMailbox {
     /// Seconds between checks without IDLE.
     #[serde(default = "default_poll")]
     pub poll_interval_secs: u64,
-    /// A message whose processing takes longer is quarantined.
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
+    /// No longer used: it only ever bounded a message's processing, which
+    /// `limits.max_processing_secs` now does for every source. Still accepted so that an
+    /// existing config loads; `serve` warns when it is set.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
 fn default_tls() -> TlsMode {
@@ -94,9 +96,6 @@ fn default_true() -> bool {
     true
 }
 fn default_poll() -> u64 {
-    60
-}
-fn default_timeout() -> u64 {
     60
 }
 
@@ -131,8 +130,8 @@ impl ImapMailbox {
         if self.after == AfterCommit::Move && self.done_folder == self.folder {
             problems.push(format!("{at}.done_folder: must differ from folder"));
         }
-        if self.poll_interval_secs == 0 || self.timeout_secs == 0 {
-            problems.push(format!("{at}: poll_interval_secs and timeout_secs must be at least 1"));
+        if self.poll_interval_secs == 0 {
+            problems.push(format!("{at}.poll_interval_secs: must be at least 1"));
         }
     }
 

@@ -213,6 +213,9 @@ pub struct LimitsConfig {
     pub max_message_bytes: u64,
     /// Messages with more MIME parts are quarantined.
     pub max_parts: u64,
+    /// Seconds a message's interpretation may take, on every source; a message that takes
+    /// longer is quarantined (its stuck worker thread is abandoned, never awaited).
+    pub max_processing_secs: u64,
 }
 
 /// `[[organisations]]`: mail from these domains files tickets under the organisation.
@@ -319,7 +322,11 @@ impl Default for PortalConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_message_bytes: 25 * 1024 * 1024, max_parts: crate::inbound::DEFAULT_MAX_PARTS as u64 }
+        Self {
+            max_message_bytes: 25 * 1024 * 1024,
+            max_parts: crate::inbound::DEFAULT_MAX_PARTS as u64,
+            max_processing_secs: 30,
+        }
     }
 }
 
@@ -410,6 +417,9 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.limits.max_parts) {
             problems.push("limits.max_parts: must be between 1 and 100000".into());
+        }
+        if !(1..=3600).contains(&self.limits.max_processing_secs) {
+            problems.push("limits.max_processing_secs: must be between 1 and 3600".into());
         }
         match (&self.smtp, self.outbox.transport) {
             (Some(smtp), _) => smtp.validate(problems),

@@ -11,7 +11,10 @@ pub mod quarantine;
 mod receive;
 pub mod staff;
 
-pub use intake::{PreparedBatch, apply_prepared, prepare_files, quarantine_raw, receive, receive_file};
+pub use intake::{
+    PoisonMarks, PreparedBatch, Straggler, apply_prepared, prepare_files, quarantine_raw, quarantine_unfetched, receive,
+    receive_file,
+};
 pub use notify::{AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
 
 use crate::domain::TicketNumber;

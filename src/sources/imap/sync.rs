@@ -1,6 +1,7 @@
 //! One IMAP session's work: select the folder, apply every message above the last UID done
 //! (by UID, never by `\Seen`), move or flag each only after desk committed its effect,
-//! then wait with IDLE (or a poll) and go again.
+//! then wait with IDLE (or a poll) and go again. A message's size is asked before its
+//! body: one over `limits.max_message_bytes` goes to the quarantine folder unread.
 
 use std::time::Duration;
 
@@ -142,18 +143,30 @@ async fn apply_new(
         if shutdown.is_cancelled() {
             break;
         }
-        let fetched: Vec<_> = session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
-        let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
+        // The size first: a message over the limit is quarantined without being read.
+        let sized: Vec<_> = session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE)").await?.try_collect().await?;
+        let Some(size) = sized.iter().find(|f| f.uid == Some(uid)).map(|f| f.size) else {
             // Expunged by someone else meanwhile.
             app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
             continue;
         };
-        let limit = Duration::from_secs(mailbox.timeout_secs);
-        let outcome = match tokio::time::timeout(limit, desk::receive(app, raw, origin)).await {
-            Ok(result) => result?,
-            Err(_) => {
-                let reason = format!("processing took longer than imap.timeout_secs ({}s)", mailbox.timeout_secs);
-                desk::quarantine_raw(app, raw, origin.source, reason).await?
+        let outcome = match size.map(u64::from) {
+            Some(size) if size > app.config.limits.max_message_bytes => {
+                let place = format!(
+                    "IMAP mailbox {}, folder {}, UIDVALIDITY {validity}, UID {uid}; moved to folder {}",
+                    mailbox.name, mailbox.folder, mailbox.quarantine_folder
+                );
+                desk::quarantine_unfetched(app, origin.source, &place, size).await?
+            }
+            _ => {
+                let fetched: Vec<_> =
+                    session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
+                let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
+                    app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
+                    continue;
+                };
+                // Bounded by limits.max_processing_secs inside desk.
+                desk::receive(app, raw, origin).await?
             }
         };
         settle(mailbox, session, caps, uid, &outcome).await?;
