@@ -260,7 +260,9 @@ fn a_message_over_the_size_limit_goes_to_the_quarantine_folder_unread_and_the_ne
     env.push(("MAILDESK_LIMITS__MAX_MESSAGE_BYTES".into(), "4096".into()));
     let env = env_refs(&env);
     let mut big = request("big@example.com", "Too large to read");
-    big.extend(std::iter::repeat_n(b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 400).flatten());
+    big.extend(
+        std::iter::repeat_n(b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 400).flatten(),
+    );
     let size = big.len();
     rt.block_on(d.append("customer20", "INBOX", &big, false));
     rt.block_on(d.append("customer20", "INBOX", &request("small@example.com", "Small and fine"), false));

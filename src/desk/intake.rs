@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tracing::{info, instrument, warn};
 
-pub use bounded::PoisonMarks;
 use bounded::Bounded;
+pub use bounded::PoisonMarks;
 
 use super::receive::{apply, apply_in};
 use super::{DeskError, Origin, Outcome};

@@ -12,8 +12,8 @@ mod receive;
 pub mod staff;
 
 pub use intake::{
-    PoisonMarks, PreparedBatch, Straggler, apply_prepared, prepare_files, quarantine_raw, quarantine_unfetched, receive,
-    receive_file,
+    PoisonMarks, PreparedBatch, Straggler, apply_prepared, prepare_files, quarantine_raw, quarantine_unfetched,
+    receive, receive_file,
 };
 pub use notify::{AcknowledgementData, CommandErrorData, InviteData, StaffNoticeData, StaffReplyData, StatusData};
 
