@@ -192,3 +192,58 @@ fn a_mail_in_hand_when_the_process_was_killed_twice_is_quarantined_at_the_next_s
     let (code, _) = terminate_within(&mut daemon, Duration::from_secs(20));
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn ingest_of_a_mail_that_hangs_interpretation_is_quarantined_at_the_limit_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let env = [("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "2"), ("MAILDESK_TEST_STALL_MARKER", STALL)];
+    let file = dir.join("hostile.eml");
+    std::fs::write(&file, hostile()).unwrap();
+    let mut cmd = maildesk(dir);
+    cmd.arg("ingest").arg(&file).envs(env.iter().copied()).stdout(std::process::Stdio::null());
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("spawn maildesk ingest");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("ingest did not return within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    // Acknowledged with 0: the MTA must not retry a message that can never be read.
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("quarantined") && stderr.contains("limits.max_processing_secs (2s)"), "{stderr}");
+    assert_eq!(quarantine(dir, &env).len(), 1);
+}
+
+on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_being_read, |db| {
+    use maildesk::desk::{Outcome, receive};
+    let raw = good(7);
+    let sha = maildesk::store::sha256_hex(&raw);
+    // Two earlier attempts that never finished, as two crashes leave them.
+    let t = common::TestApp::new(db).await;
+    assert_eq!(t.store().mark_poison(&sha).await.unwrap(), 1);
+    assert_eq!(t.store().mark_poison(&sha).await.unwrap(), 2);
+    assert_eq!(t.store().poison_marks().await.unwrap(), [(sha.clone(), 2)]);
+    // The marks are read at the next start (a new App on the same store).
+    let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
+    match receive(&app, &raw, "test").await.unwrap() {
+        Outcome::Quarantined(reason) => assert!(reason.contains("not interpreted again"), "{reason}"),
+        other => panic!("applied: {other:?}"),
+    }
+    assert_eq!(t.store().count_tickets().await.unwrap(), 0);
+    // One attempt is not enough: a message in hand at one crash is read again, and its
+    // mark goes once it finished normally.
+    let other = good(8);
+    let other_sha = maildesk::store::sha256_hex(&other);
+    t.store().mark_poison(&other_sha).await.unwrap();
+    let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
+    assert!(matches!(receive(&app, &other, "test").await.unwrap(), Outcome::Opened(_)));
+    assert_eq!(t.store().poison_marks().await.unwrap(), [(sha, 2)]);
+});

@@ -121,9 +121,11 @@ pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
     };
     match result {
         Ok(interpreted) => {
-            if let Some(mark) = mark {
-                // Finished after all: forget the attempt (the slow path's only write).
-                let _ = mark.await;
+            if mark.is_some() || before > 0 {
+                // Finished after all: forget the attempts (a write on the slow path only).
+                if let Some(mark) = mark {
+                    let _ = mark.await;
+                }
                 app.poison.set(&sha, None);
                 if let Err(e) = app.store.clear_poison(&sha).await {
                     warn!(error = %e, sha256 = %sha, "cannot clear a poison mark");

@@ -19,6 +19,10 @@ use crate::store::StoreError;
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 
+/// How long a message in hand may still take once shutdown is signalled (well within the
+/// daemon's drain deadline).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Why a session ended before shutdown; the caller reconnects.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -165,8 +169,21 @@ async fn apply_new(
                     app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
                     continue;
                 };
-                // Bounded by limits.max_processing_secs inside desk.
-                desk::receive(app, raw, origin).await?
+                // Bounded by limits.max_processing_secs inside desk; on shutdown a message
+                // still in hand after a grace is left in the folder for the next start (its
+                // poison mark counts the attempt).
+                let receiving = desk::receive(app, raw, origin);
+                tokio::pin!(receiving);
+                tokio::select! {
+                    outcome = &mut receiving => outcome?,
+                    _ = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut receiving).await {
+                        Ok(outcome) => outcome?,
+                        Err(_) => {
+                            warn!(mailbox = %mailbox.name, uid, "message still in hand at shutdown; left in the folder");
+                            break;
+                        }
+                    },
+                }
             }
         };
         settle(mailbox, session, caps, uid, &outcome).await?;
