@@ -143,6 +143,13 @@ async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, D
     }
     let raw = Arc::new(tokio::fs::read(&file).await.map_err(temporary)?);
     let bounded = bounded::interpret(&app, raw.clone()).await;
+    let bounded = match bounded {
+        // Nothing to store: no second trip to a blocking thread.
+        Bounded::Mail(mail) if mail.attachments.is_empty() => {
+            return Ok(Prepared::Mail(Arc::unwrap_or_clone(raw), mail));
+        }
+        other => other,
+    };
     let blobs = app.store.blobs.clone();
     let stored = tokio::task::spawn_blocking(move || -> std::io::Result<Prepared> {
         match bounded {
