@@ -140,3 +140,18 @@ impl ImapMailbox {
         read_password(&self.password, self.password_file.as_deref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    #[test]
+    fn a_config_that_still_sets_timeout_secs_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let table = "[[imap]]\nname = \"s\"\nhost = \"imap.example.com\"\nuser = \"u\"\npassword = \"p\"\n";
+        std::fs::write(&path, format!("{table}timeout_secs = 60\n")).unwrap();
+        let config = Config::load(Some(&path), Vec::new()).expect("loads");
+        assert_eq!(config.imap[0].timeout_secs, Some(60), "kept only to warn that it is unused");
+    }
+}

@@ -694,6 +694,15 @@ mod tests {
     }
 
     #[test]
+    fn the_processing_time_limit_defaults_to_30_seconds_and_must_be_positive() {
+        assert_eq!(Config::load(None, Vec::new()).unwrap().limits.max_processing_secs, 30);
+        let err = load_str("[limits]\nmax_processing_secs = 0\n", &[]).unwrap_err();
+        assert_eq!(err.problems, ["limits.max_processing_secs: must be between 1 and 3600"]);
+        let c = load_str("", &[("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "5")]).unwrap();
+        assert_eq!(c.limits.max_processing_secs, 5);
+    }
+
+    #[test]
     fn debug_output_hides_the_database_password() {
         let c = Config::load(None, [("MAILDESK_DATABASE__URL".to_string(), "postgres://md:s3cret@db/x".to_string())])
             .unwrap();

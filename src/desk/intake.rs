@@ -134,14 +134,20 @@ enum Prepared {
 async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, DeskError> {
     let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
     let blocking = |e: tokio::task::JoinError| temporary(std::io::Error::other(e));
-    let size = tokio::fs::metadata(&file).await.map_err(temporary)?.len();
-    if size > limit {
-        let blobs = app.store.blobs.clone();
-        let stored = tokio::task::spawn_blocking(move || blobs.put_reader(std::fs::File::open(file)?)).await;
-        let (sha, size) = stored.map_err(blocking)?.map_err(temporary)?;
-        return Ok(Prepared::Refused { sha, size, reason: too_large(size, limit) });
-    }
-    let raw = Arc::new(tokio::fs::read(&file).await.map_err(temporary)?);
+    let blobs = app.store.blobs.clone();
+    // One trip to a blocking thread: the size, then the bytes (or the whole file into the
+    // blob store, unread, when it is over the limit).
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Result<Vec<u8>, (String, u64)>> {
+        if std::fs::metadata(&file)?.len() > limit {
+            return Ok(Err(blobs.put_reader(std::fs::File::open(file)?)?));
+        }
+        Ok(Ok(std::fs::read(file)?))
+    })
+    .await;
+    let raw = match read.map_err(blocking)?.map_err(temporary)? {
+        Ok(raw) => Arc::new(raw),
+        Err((sha, size)) => return Ok(Prepared::Refused { sha, size, reason: too_large(size, limit) }),
+    };
     let bounded = bounded::interpret(&app, raw.clone()).await;
     let bounded = match bounded {
         // Nothing to store: no second trip to a blocking thread.
@@ -203,6 +209,10 @@ impl Straggler {
     }
 }
 
+/// Messages of a batch read at once, per core: enough to keep the cores busy while others
+/// wait for the disk, few enough that a batch of 128 does not start 128 threads.
+const PREPARE_PER_CORE: usize = 4;
+
 /// When no message of a batch has finished interpreting for this long, the ones still
 /// running are left behind as [`Straggler`]s.
 const STRAGGLER_AFTER: Duration = Duration::from_secs(1);
@@ -215,10 +225,15 @@ const STRAGGLER_AFTER: Duration = Duration::from_secs(1);
 pub async fn prepare_files(app: Arc<App>, files: Vec<PathBuf>) -> Result<(PreparedBatch, Vec<Straggler>), DeskError> {
     let limit = app.config.limits.max_message_bytes;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let parallel = std::thread::available_parallelism().map_or(4, |n| n.get() * PREPARE_PER_CORE).clamp(4, 64);
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut handles = Vec::with_capacity(files.len());
     for file in files {
-        let (app, path, done) = (app.clone(), file.clone(), done_tx.clone());
+        let (app, path, done, permits) = (app.clone(), file.clone(), done_tx.clone(), permits.clone());
         let handle = tokio::spawn(async move {
+            // Held until the message is read or hits the time limit (an abandoned thread
+            // gives its permit back): a batch never needs more threads than this.
+            let _permit = permits.acquire_owned().await;
             let prepared = prepare(app, path, limit).await;
             let _ = done.send(());
             prepared
