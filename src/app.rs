@@ -29,6 +29,8 @@ pub struct App {
     pub intake_backlog: std::sync::atomic::AtomicBool,
     /// When unreferenced blobs were last swept (Unix seconds; 0: not yet).
     last_blob_sweep: std::sync::atomic::AtomicI64,
+    /// Messages that were in hand when a worker failed or hung, read once from the store.
+    pub poison: crate::desk::PoisonMarks,
 }
 
 /// How often housekeeping looks for blobs nothing refers to any more.
@@ -71,6 +73,7 @@ impl App {
             outbox_wake: Notify::new(),
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
             last_blob_sweep: std::sync::atomic::AtomicI64::new(0),
+            poison: crate::desk::PoisonMarks::default(),
         }
     }
 

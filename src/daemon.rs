@@ -17,11 +17,27 @@ use crate::{App, portal, sources};
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
 /// How long tasks get to finish after shutdown is signalled.
-const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 
-/// Runs the daemon until `shutdown` fires. `listener` is the portal's socket (bound by
-/// the caller, so tests can use port 0), or `None` to run without the portal.
-pub async fn run(app: Arc<App>, listener: Option<TcpListener>, transport: Transport, shutdown: CancellationToken) {
+/// How a daemon's shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Every task finished within the drain deadline; the store was closed.
+    Clean,
+    /// Some task was still running at the deadline; it was left behind.
+    TimedOut,
+}
+
+/// Runs the daemon until `shutdown` fires, then gives tasks [`DRAIN_DEADLINE`] to finish.
+/// `listener` is the portal's socket (bound by the caller, so tests can use port 0), or
+/// `None` to run without the portal. Worker threads stuck in a message are never waited
+/// for here; the caller must not wait for them either (see `cli::main`).
+pub async fn run(
+    app: Arc<App>,
+    listener: Option<TcpListener>,
+    transport: Transport,
+    shutdown: CancellationToken,
+) -> Drained {
     let tracker = TaskTracker::new();
     if app.config.maildir.enabled {
         tracker.spawn(sources::maildir::run(app.clone(), app.config.maildir.path.clone(), shutdown.clone()));
@@ -48,10 +64,11 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, transport: Transp
     if tokio::time::timeout(DRAIN_DEADLINE, tracker.wait()).await.is_err() {
         // Closing the store would wait for the connections those tasks hold.
         warn!("tasks did not finish in time; stopping without closing the store");
-        return;
+        return Drained::TimedOut;
     }
     app.store.close().await;
     info!("stopped");
+    Drained::Clean
 }
 
 /// The transport the config asks for.

@@ -218,37 +218,69 @@ fn without_move_processed_mail_is_copied_and_expunged() {
     });
 }
 
+/// Makes the worker reading a message that contains it stall for an hour (the debug-build
+/// fault injection hook `MAILDESK_TEST_STALL_MARKER`).
+const STALL: &str = "stall-here-5e21d0";
+
 #[test]
-fn a_message_whose_processing_exceeds_the_time_limit_is_quarantined_and_the_mailbox_goes_on() {
+fn a_message_whose_interpretation_exceeds_the_time_limit_is_quarantined_and_the_mailbox_goes_on() {
     let (d, rt) = (dovecot(), runtime());
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     rt.block_on(d.reset("other"));
-    let mut env = config(dir, &d.mailbox_toml("other", "plain", &d.ca, "timeout_secs = 1"));
-    env.push(("MAILDESK_DATABASE__BUSY_TIMEOUT_MS".into(), "30000".into()));
+    let mut env = config(dir, &d.mailbox_toml("other", "plain", &d.ca, ""));
+    env.push(("MAILDESK_LIMITS__MAX_PROCESSING_SECS".into(), "2".into()));
+    env.push(("MAILDESK_TEST_STALL_MARKER".into(), STALL.into()));
     let env = env_refs(&env);
-    let daemon = Daemon::start(dir, &env);
-    wait_until("the database", Duration::from_secs(20), || dir.join("var/maildesk.db").exists());
-    std::thread::sleep(Duration::from_millis(500));
-    // Hold the write lock so that processing stalls past the limit.
-    let db = format!("sqlite://{}", dir.join("var/maildesk.db").display());
-    let mut lock = rt.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
-        conn
-    });
-    rt.block_on(d.append("other", "INBOX", &request("slow@example.com", "Stuck behind a lock"), false));
-    wait_until("the time limit to pass", Duration::from_secs(20), || daemon.log().contains("processing took longer"));
-    rt.block_on(async { sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap() });
-    drop(lock);
+    let mut daemon = Daemon::start(dir, &env);
+    let mut stuck = request("slow@example.com", "Hangs the parser");
+    stuck.extend_from_slice(STALL.as_bytes());
+    rt.block_on(d.append("other", "INBOX", &stuck, false));
+    rt.block_on(d.append("other", "INBOX", &request("fast@example.com", "After the stall"), false));
+    wait_until("the next ticket", Duration::from_secs(30), || ticket_subjects(dir, &env) == ["After the stall"]);
     wait_until("the message quarantined", Duration::from_secs(20), || {
         rt.block_on(d.count("other", "maildesk-quarantine")) == 1
     });
-    rt.block_on(d.append("other", "INBOX", &request("fast@example.com", "After the stall"), false));
-    wait_until("the next ticket", Duration::from_secs(20), || ticket_subjects(dir, &env) == ["After the stall"]);
     let quarantine = common::cli::json_of(common::cli::run(
         common::cli::maildesk(dir).args(["quarantine", "list", "--json"]).envs(env.iter().copied()),
     ));
-    assert!(quarantine[0]["reason"].as_str().unwrap().contains("imap.timeout_secs"), "{quarantine}");
+    let reason = quarantine[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("limits.max_processing_secs (2s)"), "{quarantine}");
+    // The abandoned worker is still asleep: SIGTERM ends the process anyway.
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
+
+#[test]
+fn a_message_over_the_size_limit_goes_to_the_quarantine_folder_unread_and_the_next_is_applied() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    rt.block_on(d.reset("customer20"));
+    let mut env = config(dir, &d.mailbox_toml("customer20", "plain", &d.ca, ""));
+    env.push(("MAILDESK_LIMITS__MAX_MESSAGE_BYTES".into(), "4096".into()));
+    let env = env_refs(&env);
+    let mut big = request("big@example.com", "Too large to read");
+    big.extend(
+        std::iter::repeat_n(b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 400).flatten(),
+    );
+    let size = big.len();
+    rt.block_on(d.append("customer20", "INBOX", &big, false));
+    rt.block_on(d.append("customer20", "INBOX", &request("small@example.com", "Small and fine"), false));
+    let daemon = Daemon::start(dir, &env);
+    wait_until("the next ticket", Duration::from_secs(30), || ticket_subjects(dir, &env) == ["Small and fine"]);
+    wait_until("both settled", Duration::from_secs(20), || {
+        rt.block_on(d.count("customer20", "INBOX")) == 0
+            && rt.block_on(d.count("customer20", "maildesk-quarantine")) == 1
+            && rt.block_on(d.count("customer20", "maildesk-done")) == 1
+    });
+    let quarantine = common::cli::json_of(common::cli::run(
+        common::cli::maildesk(dir).args(["quarantine", "list", "--json"]).envs(env.iter().copied()),
+    ));
+    let entries = quarantine.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{quarantine}");
+    let reason = entries[0]["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("message of {size} bytes exceeds limits.max_message_bytes (4096)")), "{reason}");
+    assert!(reason.contains("not downloaded") && reason.contains("customer20") && reason.contains("UID 1"), "{reason}");
+    assert_eq!(entries[0]["size"].as_i64(), Some(size as i64), "{quarantine}");
+    drop(daemon);
 }

@@ -131,7 +131,7 @@ pub fn main() -> i32 {
             return EXIT_FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config).await,
             Command::Ingest { file } => ingest(config, file).await,
@@ -142,8 +142,16 @@ pub fn main() -> i32 {
             Command::Sender { command } => sender::run(config, command).await,
             Command::Parse { .. } => unreachable!("handled above"),
         }
-    })
+    });
+    // Dropping the runtime would wait for every blocking thread, and one may be stuck in a
+    // hostile message that hit limits.max_processing_secs: it is abandoned instead.
+    runtime.shutdown_timeout(ABANDON_BLOCKING_AFTER);
+    code
 }
+
+/// How long the end of a command waits for blocking threads still running (a worker stuck
+/// in a message is never waited for longer).
+const ABANDON_BLOCKING_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The `MAILDESK_…` environment variables. Others are skipped unread: an MTA's pipe
 /// delivery sets variables from the envelope, which need not be valid UTF-8.
@@ -202,8 +210,16 @@ async fn serve(config: Config) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    crate::daemon::run(app, listener, transport, shutdown).await;
-    0
+    match crate::daemon::run(app, listener, transport, shutdown).await {
+        crate::daemon::Drained::Clean => 0,
+        crate::daemon::Drained::TimedOut => {
+            eprintln!(
+                "maildesk: stopped before every task finished (drain deadline {}s passed)",
+                crate::daemon::DRAIN_DEADLINE.as_secs()
+            );
+            EXIT_FAILURE
+        }
+    }
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.

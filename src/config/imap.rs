@@ -70,9 +70,11 @@ pub struct ImapMailbox {
     /// Seconds between checks without IDLE.
     #[serde(default = "default_poll")]
     pub poll_interval_secs: u64,
-    /// A message whose processing takes longer is quarantined.
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
+    /// No longer used: it only ever bounded a message's processing, which
+    /// `limits.max_processing_secs` now does for every source. Still accepted so that an
+    /// existing config loads; `serve` warns when it is set.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
 fn default_tls() -> TlsMode {
@@ -94,9 +96,6 @@ fn default_true() -> bool {
     true
 }
 fn default_poll() -> u64 {
-    60
-}
-fn default_timeout() -> u64 {
     60
 }
 
@@ -131,13 +130,28 @@ impl ImapMailbox {
         if self.after == AfterCommit::Move && self.done_folder == self.folder {
             problems.push(format!("{at}.done_folder: must differ from folder"));
         }
-        if self.poll_interval_secs == 0 || self.timeout_secs == 0 {
-            problems.push(format!("{at}: poll_interval_secs and timeout_secs must be at least 1"));
+        if self.poll_interval_secs == 0 {
+            problems.push(format!("{at}.poll_interval_secs: must be at least 1"));
         }
     }
 
     /// The password, read from `password_file` when one is configured.
     pub fn password(&self) -> std::io::Result<Secret> {
         read_password(&self.password, self.password_file.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    #[test]
+    fn a_config_that_still_sets_timeout_secs_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let table = "[[imap]]\nname = \"s\"\nhost = \"imap.example.com\"\nuser = \"u\"\npassword = \"p\"\n";
+        std::fs::write(&path, format!("{table}timeout_secs = 60\n")).unwrap();
+        let config = Config::load(Some(&path), Vec::new()).expect("loads");
+        assert_eq!(config.imap[0].timeout_secs, Some(60), "kept only to warn that it is unused");
     }
 }

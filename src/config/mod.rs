@@ -222,6 +222,9 @@ pub struct LimitsConfig {
     pub max_message_bytes: u64,
     /// Messages with more MIME parts are quarantined.
     pub max_parts: u64,
+    /// Seconds a message's interpretation may take, on every source; a message that takes
+    /// longer is quarantined (its stuck worker thread is abandoned, never awaited).
+    pub max_processing_secs: u64,
 }
 
 /// `[[organisations]]`: mail from these domains files tickets under the organisation.
@@ -331,7 +334,11 @@ impl Default for PortalConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_message_bytes: 25 * 1024 * 1024, max_parts: crate::inbound::DEFAULT_MAX_PARTS as u64 }
+        Self {
+            max_message_bytes: 25 * 1024 * 1024,
+            max_parts: crate::inbound::DEFAULT_MAX_PARTS as u64,
+            max_processing_secs: 30,
+        }
     }
 }
 
@@ -434,6 +441,9 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.limits.max_parts) {
             problems.push("limits.max_parts: must be between 1 and 100000".into());
+        }
+        if !(1..=3600).contains(&self.limits.max_processing_secs) {
+            problems.push("limits.max_processing_secs: must be between 1 and 3600".into());
         }
         match (&self.smtp, self.outbox.transport) {
             (Some(smtp), _) => smtp.validate(problems),
@@ -709,6 +719,15 @@ mod tests {
             assert!(all.contains(key), "missing {key} in:\n{all}");
         }
         assert_eq!(err.problems.len(), 7, "{all}");
+    }
+
+    #[test]
+    fn the_processing_time_limit_defaults_to_30_seconds_and_must_be_positive() {
+        assert_eq!(Config::load(None, Vec::new()).unwrap().limits.max_processing_secs, 30);
+        let err = load_str("[limits]\nmax_processing_secs = 0\n", &[]).unwrap_err();
+        assert_eq!(err.problems, ["limits.max_processing_secs: must be between 1 and 3600"]);
+        let c = load_str("", &[("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "5")]).unwrap();
+        assert_eq!(c.limits.max_processing_secs, 5);
     }
 
     #[test]

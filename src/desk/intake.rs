@@ -2,7 +2,16 @@
 //! busy source, and the quarantine for what cannot be processed. What a message does to
 //! the tickets is decided in `receive`; this module never decides it.
 
+mod bounded;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
 use tracing::{info, instrument, warn};
+
+use bounded::Bounded;
+pub use bounded::PoisonMarks;
 
 use super::receive::{apply, apply_in};
 use super::{DeskError, Origin, Outcome};
@@ -24,13 +33,10 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
         let reason = too_large(raw.len() as u64, limit);
         return quarantine_raw(app, raw, source, reason).await;
     }
-    // Interpretation is CPU work on hostile input: keep it off the async workers.
-    let (bytes, settings) = (raw.to_vec(), app.inbound.clone());
-    let interpreted = tokio::task::spawn_blocking(move || inbound::interpret(&bytes, &settings)).await;
-    let mail = match interpreted {
-        Ok(Ok(mail)) => mail,
-        Ok(Err(e)) => return quarantine_raw(app, raw, source, e.to_string()).await,
-        Err(e) => return quarantine_raw(app, raw, source, format!("interpretation failed: {e}")).await,
+    // Interpretation is CPU work on hostile input: off the async workers, in bounded time.
+    let mail = match bounded::interpret(app, Arc::new(raw.to_vec())).await {
+        Bounded::Mail(mail) => mail,
+        Bounded::Refused(reason) => return quarantine_raw(app, raw, source, reason).await,
     };
     let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
     match apply(app, &mail, &fingerprint, origin).await {
@@ -59,6 +65,20 @@ fn ticket_of(outcome: &Outcome) -> Option<i64> {
         Outcome::Opened(t) | Outcome::Commented(t) | Outcome::Refused(t) => Some(t.0),
         _ => None,
     }
+}
+
+/// Quarantines a message of `size` bytes that was not read because it exceeds
+/// `limits.max_message_bytes` (an IMAP server said its size): the entry holds a small
+/// placeholder naming `place` (where the mail stays, such as the mailbox, folder and UID).
+pub async fn quarantine_unfetched(app: &App, source: &str, place: &str, size: u64) -> Result<Outcome, DeskError> {
+    let limit = app.config.limits.max_message_bytes;
+    let placeholder = format!(
+        "This is not the message: maildesk did not download it because its size ({size} bytes) exceeds \
+         limits.max_message_bytes ({limit}).\r\nWhere it is: {place}.\r\n"
+    );
+    let reason = format!("{} (not downloaded; {place})", too_large(size, limit));
+    let sha = app.store.blobs.put(placeholder.as_bytes()).map_err(|e| DeskError::Temporary(e.into()))?;
+    record_quarantine(app, &sha, size, source, reason).await
 }
 
 /// Puts a message into the quarantine with `reason` (a source uses it when processing
@@ -109,64 +129,138 @@ enum Prepared {
     Refused { sha: String, size: u64, reason: String },
 }
 
-/// Reads and interprets the message in `file`, off the async workers. A message over
-/// `limit` is streamed into the blob store unread.
-fn prepare(app: &App, file: &std::path::Path, limit: u64) -> std::io::Result<Prepared> {
-    let size = std::fs::metadata(file)?.len();
-    if size > limit {
-        let (sha, size) = app.store.blobs.put_reader(std::fs::File::open(file)?)?;
-        let reason = too_large(size, limit);
-        return Ok(Prepared::Refused { sha, size, reason });
-    }
-    let raw = std::fs::read(file)?;
-    match inbound::interpret(&raw, &app.inbound) {
-        Ok(mail) => {
-            // The attachments' bytes now, in parallel and outside the transaction (the
-            // store is content-addressed: applying finds them there).
-            for a in &mail.attachments {
-                app.store.blobs.put(&a.bytes)?;
+/// Reads the message in `file` and interprets it in bounded time. A message over `limit` is
+/// streamed into the blob store unread.
+async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, DeskError> {
+    let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
+    let blocking = |e: tokio::task::JoinError| temporary(std::io::Error::other(e));
+    let blobs = app.store.blobs.clone();
+    // One trip to a blocking thread: the size, then the bytes (or the whole file into the
+    // blob store, unread, when it is over the limit).
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Result<Vec<u8>, (String, u64)>> {
+        if std::fs::metadata(&file)?.len() > limit {
+            return Ok(Err(blobs.put_reader(std::fs::File::open(file)?)?));
+        }
+        Ok(Ok(std::fs::read(file)?))
+    })
+    .await;
+    let raw = match read.map_err(blocking)?.map_err(temporary)? {
+        Ok(raw) => Arc::new(raw),
+        Err((sha, size)) => return Ok(Prepared::Refused { sha, size, reason: too_large(size, limit) }),
+    };
+    let bounded = bounded::interpret(&app, raw.clone()).await;
+    let bounded = match bounded {
+        // Nothing to store: no second trip to a blocking thread.
+        Bounded::Mail(mail) if mail.attachments.is_empty() => {
+            return Ok(Prepared::Mail(Arc::unwrap_or_clone(raw), mail));
+        }
+        other => other,
+    };
+    let blobs = app.store.blobs.clone();
+    let stored = tokio::task::spawn_blocking(move || -> std::io::Result<Prepared> {
+        match bounded {
+            Bounded::Mail(mail) => {
+                // The attachments' bytes now, in parallel and outside the transaction (the
+                // store is content-addressed: applying finds them there).
+                for a in &mail.attachments {
+                    blobs.put(&a.bytes)?;
+                }
+                Ok(Prepared::Mail(Arc::unwrap_or_clone(raw), mail))
             }
-            Ok(Prepared::Mail(raw, Box::new(mail)))
+            Bounded::Refused(reason) => Ok(Prepared::Refused { sha: blobs.put(&raw)?, size: raw.len() as u64, reason }),
         }
-        Err(e) => {
-            let sha = app.store.blobs.put(&raw)?;
-            Ok(Prepared::Refused { sha, size: raw.len() as u64, reason: e.to_string() })
-        }
+    })
+    .await;
+    stored.map_err(blocking)?.map_err(temporary)
+}
+
+/// Messages read and interpreted, ready for [`apply_prepared`], with the files they came
+/// from (empty for a batch that did not come from files).
+pub struct PreparedBatch {
+    files: Vec<PathBuf>,
+    items: Vec<Prepared>,
+}
+
+impl PreparedBatch {
+    /// The files of the batch, in the order of [`apply_prepared`]'s outcomes.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
     }
 }
 
-/// Messages read and interpreted, ready for [`apply_prepared`].
-pub struct PreparedBatch(Vec<Prepared>);
+/// A message of a batch whose interpretation was still running when the rest of its batch
+/// was ready: the batch goes on without it, and it finishes on its own (within
+/// `limits.max_processing_secs`), to be applied as a batch of one.
+pub struct Straggler {
+    file: PathBuf,
+    handle: tokio::task::JoinHandle<Result<Prepared, DeskError>>,
+}
+
+impl Straggler {
+    /// The message's file.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Waits (at most about the time limit) for the message to be read, as a batch of one.
+    pub async fn prepared(self) -> Result<PreparedBatch, DeskError> {
+        let item = self.handle.await.map_err(|e| DeskError::Temporary(std::io::Error::other(e).into()))??;
+        Ok(PreparedBatch { files: vec![self.file], items: vec![item] })
+    }
+}
+
+/// Messages of a batch read at once, per core: enough to keep the cores busy while others
+/// wait for the disk, few enough that a batch of 128 does not start 128 threads.
+const PREPARE_PER_CORE: usize = 4;
+
+/// When no message of a batch has finished interpreting for this long, the ones still
+/// running are left behind as [`Straggler`]s.
+const STRAGGLER_AFTER: Duration = Duration::from_secs(1);
 
 /// Reads and interprets the messages in `files` in parallel, off the async workers (a
-/// message over `limits.max_message_bytes` is stored unread for the quarantine). A source
-/// can prepare its next batch while the current one is applied.
-pub async fn prepare_files(
-    app: std::sync::Arc<App>,
-    files: Vec<std::path::PathBuf>,
-) -> Result<PreparedBatch, DeskError> {
+/// message over `limits.max_message_bytes` is stored unread for the quarantine). A message
+/// still interpreting once the others are done (nothing finished for a second) does not
+/// hold the batch up: it is returned as a [`Straggler`]. A source can prepare its next
+/// batch while the current one is applied.
+pub async fn prepare_files(app: Arc<App>, files: Vec<PathBuf>) -> Result<(PreparedBatch, Vec<Straggler>), DeskError> {
     let limit = app.config.limits.max_message_bytes;
-    let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let parallel = std::thread::available_parallelism().map_or(4, |n| n.get() * PREPARE_PER_CORE).clamp(4, 64);
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut handles = Vec::with_capacity(files.len());
     for file in files {
-        let (app, path) = (app.clone(), file.clone());
-        handles.push((file, tokio::task::spawn_blocking(move || prepare(&app, &path, limit))));
-    }
-    let mut prepared = Vec::with_capacity(handles.len());
-    for (file, handle) in handles {
-        prepared.push(match handle.await {
-            Ok(result) => result.map_err(temporary)?,
-            // Hostile input that panicked the parser: quarantined, never retried forever.
-            Err(e) if e.is_panic() => {
-                let blobs = app.store.blobs.clone();
-                let stored = tokio::task::spawn_blocking(move || blobs.put_reader(std::fs::File::open(file)?)).await;
-                let (sha, size) = stored.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?;
-                Prepared::Refused { sha, size, reason: "interpretation failed (the parser panicked)".into() }
-            }
-            Err(e) => return Err(temporary(std::io::Error::other(e))),
+        let (app, path, done, permits) = (app.clone(), file.clone(), done_tx.clone(), permits.clone());
+        let handle = tokio::spawn(async move {
+            // Held until the message is read or hits the time limit (an abandoned thread
+            // gives its permit back): a batch never needs more threads than this.
+            let _permit = permits.acquire_owned().await;
+            let prepared = prepare(app, path, limit).await;
+            let _ = done.send(());
+            prepared
         });
+        handles.push(Straggler { file, handle });
     }
-    Ok(PreparedBatch(prepared))
+    drop(done_tx);
+    let mut finished = 0;
+    while finished < handles.len() {
+        match tokio::time::timeout(STRAGGLER_AFTER, done_rx.recv()).await {
+            Ok(Some(())) => finished += 1,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let all_done = finished == handles.len();
+    let (mut files, mut items, mut stragglers) = (Vec::new(), Vec::new(), Vec::new());
+    for straggler in handles {
+        if !all_done && !straggler.handle.is_finished() {
+            warn!(file = %straggler.file.display(), "message still interpreting; its batch goes on without it");
+            stragglers.push(straggler);
+            continue;
+        }
+        let item = straggler.handle.await.map_err(|e| DeskError::Temporary(std::io::Error::other(e).into()))??;
+        files.push(straggler.file);
+        items.push(item);
+    }
+    Ok((PreparedBatch { files, items }, stragglers))
 }
 
 /// Applies a prepared batch as [`receive_file`] would one message after another, but in
@@ -180,7 +274,7 @@ pub async fn apply_prepared<'a>(
     origin: impl Into<Origin<'a>> + Copy,
 ) -> Result<Vec<Outcome>, DeskError> {
     let origin: Origin<'_> = origin.into();
-    let prepared = &batch.0;
+    let prepared = &batch.items;
     let outcomes = match apply_batch(app, prepared, origin).await {
         Ok(outcomes) => outcomes,
         Err(e) if e.is_temporary() => return Err(DeskError::Temporary(e)),

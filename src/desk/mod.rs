@@ -12,7 +12,10 @@ mod receive;
 pub mod senders;
 pub mod staff;
 
-pub use intake::{PreparedBatch, apply_prepared, prepare_files, quarantine_raw, receive, receive_file};
+pub use intake::{
+    PoisonMarks, PreparedBatch, Straggler, apply_prepared, prepare_files, quarantine_raw, quarantine_unfetched,
+    receive, receive_file,
+};
 pub use notify::{
     AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
 };

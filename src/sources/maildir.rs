@@ -2,17 +2,21 @@
 //! transaction each, so a backlog costs one commit per batch rather than per message) and
 //! moved to `cur/` (flagged Seen, or Flagged when quarantined) only after desk committed
 //! their effect. A crash between commit and move is harmless: the messages are read again
-//! and desk recognises them by their fingerprints.
+//! and desk recognises them by their fingerprints. A message whose interpretation is slow
+//! does not hold its batch: the others are applied, and it finishes (or is quarantined at
+//! `limits.max_processing_secs`) on its own.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::App;
-use crate::desk::{self, Outcome};
+use crate::desk::{self, Outcome, Straggler};
 
 /// Creates `new/`, `cur/` and `tmp/` under `dir` when missing.
 pub fn ensure(dir: &Path) -> std::io::Result<()> {
@@ -68,14 +72,85 @@ fn batches(files: Vec<PathBuf>) -> Vec<Vec<PathBuf>> {
     out
 }
 
+/// Messages finishing outside their batch (interpretation still running when the rest was
+/// ready), each in its own task; a pass leaves their files alone meanwhile.
+#[derive(Default)]
+struct Stragglers {
+    files: Arc<Mutex<HashSet<PathBuf>>>,
+    tasks: TaskTracker,
+}
+
+impl Stragglers {
+    fn contains(&self, file: &Path) -> bool {
+        self.files.lock().map(|f| f.contains(file)).unwrap_or(false)
+    }
+
+    /// Finishes `straggler` in its own task: applied as a batch of one once read (or
+    /// quarantined at the time limit), then settled. On shutdown a message still being
+    /// read is left in `new/` (its poison mark counts the attempt).
+    fn spawn(&self, app: &Arc<App>, dir: &Path, source: &str, straggler: Straggler, shutdown: &CancellationToken) {
+        let file = straggler.file().to_path_buf();
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(file.clone());
+        }
+        let (app, dir, source, shutdown, files) =
+            (app.clone(), dir.to_path_buf(), source.to_string(), shutdown.clone(), self.files.clone());
+        self.tasks.spawn(async move {
+            let prepared = tokio::select! {
+                prepared = straggler.prepared() => Some(prepared),
+                _ = shutdown.cancelled() => None,
+            };
+            let applied = match prepared {
+                Some(Ok(batch)) => desk::apply_prepared(&app, &batch, source.as_str()).await,
+                Some(Err(e)) => Err(e),
+                None => Ok(Vec::new()),
+            };
+            match applied {
+                Ok(outcomes) => {
+                    for outcome in outcomes {
+                        if let Err(e) = settle(&dir, &file, flags_of(&outcome)) {
+                            warn!(file = %file.display(), error = %e, "applied but cannot move; it will be seen as a duplicate");
+                        }
+                    }
+                }
+                Err(e) => warn!(file = %file.display(), error = %e, "message kept for another pass"),
+            }
+            if let Ok(mut files) = files.lock() {
+                files.remove(&file);
+            }
+        });
+    }
+}
+
+/// The Maildir flags of a settled message: Flagged when quarantined, else Seen.
+fn flags_of(outcome: &Outcome) -> &'static str {
+    if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" }
+}
+
 /// Applies every message waiting in `new/` once, in batches. Stops early (leaving the rest
 /// for the next pass) on a temporary failure or when `shutdown` fires. Returns how many
-/// were settled (applied and moved to `cur/`).
+/// were settled (applied and moved to `cur/`) with their batch; a message whose
+/// interpretation holds its batch up is finished on its own, before this returns.
 pub async fn drain(
     app: &Arc<App>,
     dir: &Path,
     source: &str,
     shutdown: &CancellationToken,
+) -> Result<usize, desk::DeskError> {
+    let stragglers = Stragglers::default();
+    let settled = drain_pass(app, dir, source, shutdown, &stragglers).await;
+    stragglers.tasks.close();
+    stragglers.tasks.wait().await;
+    settled
+}
+
+/// One pass of [`drain`], leaving stragglers to finish in `stragglers`.
+async fn drain_pass(
+    app: &Arc<App>,
+    dir: &Path,
+    source: &str,
+    shutdown: &CancellationToken,
+    stragglers: &Stragglers,
 ) -> Result<usize, desk::DeskError> {
     let mut settled = 0;
     let files = match waiting(dir) {
@@ -85,6 +160,7 @@ pub async fn drain(
             return Ok(0);
         }
     };
+    let files: Vec<PathBuf> = files.into_iter().filter(|f| !stragglers.contains(f)).collect();
     // More than a batch waiting is a backlog: it goes before notifications.
     app.intake_backlog.store(files.len() > BATCH_FILES, std::sync::atomic::Ordering::Relaxed);
     // The next batch is read and interpreted while the current one is applied.
@@ -92,29 +168,31 @@ pub async fn drain(
     let prepare = |batch: Vec<PathBuf>| {
         // Taken by someone else since the listing.
         let batch: Vec<PathBuf> = batch.into_iter().filter(|f| f.exists()).collect();
-        let handle = tokio::spawn(desk::prepare_files(app.clone(), batch.clone()));
-        (batch, handle)
+        tokio::spawn(desk::prepare_files(app.clone(), batch))
     };
     let mut next = batches.next().map(prepare);
-    while let Some((batch, handle)) = next.take() {
+    while let Some(handle) = next.take() {
         if shutdown.is_cancelled() {
             handle.abort();
             break;
         }
-        let prepared = handle.await.map_err(|e| desk::DeskError::Temporary(std::io::Error::other(e).into()))??;
+        let (prepared, slow) =
+            handle.await.map_err(|e| desk::DeskError::Temporary(std::io::Error::other(e).into()))??;
+        for straggler in slow {
+            stragglers.spawn(app, dir, source, straggler, shutdown);
+        }
         next = batches.next().map(prepare);
         let outcomes = match desk::apply_prepared(app, &prepared, source).await {
             Ok(outcomes) => outcomes,
             Err(e) => {
-                if let Some((_, handle)) = next.take() {
+                if let Some(handle) = next.take() {
                     handle.abort();
                 }
                 return Err(e);
             }
         };
-        for (file, outcome) in batch.iter().zip(outcomes) {
-            let flags = if matches!(outcome, Outcome::Quarantined(_)) { "F" } else { "S" };
-            match settle(dir, file, flags) {
+        for (file, outcome) in prepared.files().iter().zip(outcomes) {
+            match settle(dir, file, flags_of(&outcome)) {
                 Ok(()) => settled += 1,
                 // Counted as not settled, so the source waits before the next pass.
                 Err(e) => {
@@ -136,9 +214,10 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
     let source = format!("maildir:{}", dir.display());
     let interval = Duration::from_millis(app.config.maildir.poll_interval_ms);
     let (mut failing, mut busy) = (false, false);
+    let stragglers = Stragglers::default();
     info!(dir = %dir.display(), "maildir source started");
     while !shutdown.is_cancelled() {
-        let pause = match drain(&app, &dir, &source, &shutdown).await {
+        let pause = match drain_pass(&app, &dir, &source, &shutdown, &stragglers).await {
             Ok(n) => {
                 if failing {
                     info!("maildir source recovered");
@@ -168,5 +247,8 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
             _ = tokio::time::sleep(pause) => {}
         }
     }
+    // Stragglers give up at once on shutdown unless they are applying (a commit's time).
+    stragglers.tasks.close();
+    stragglers.tasks.wait().await;
     info!("maildir source stopped");
 }

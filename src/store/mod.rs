@@ -10,6 +10,7 @@ mod imap;
 mod inbound;
 mod invites;
 mod outbox;
+mod poison;
 mod senders;
 mod settings;
 mod staff;

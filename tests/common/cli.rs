@@ -101,3 +101,15 @@ pub fn tickets(dir: &Path, env: &[(&str, &str)]) -> Vec<Value> {
     }
     json_of(run(&mut cmd)).as_array().cloned().unwrap_or_default()
 }
+
+impl Daemon {
+    /// The daemon's process id (to send it a signal).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status, if the daemon has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("wait for maildesk")
+    }
+}

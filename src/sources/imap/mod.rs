@@ -33,6 +33,9 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
     // The last failure logged, so that a repeating failure is logged once.
     let mut failing: Option<String> = None;
     info!(mailbox = %name, host = %mailbox.host, folder = %mailbox.folder, "IMAP source started");
+    if mailbox.timeout_secs.is_some() {
+        warn!(mailbox = %name, "imap.timeout_secs is no longer used: limits.max_processing_secs bounds every message");
+    }
     while !shutdown.is_cancelled() {
         let failure = match open(&mailbox).await {
             Ok(session) => {

@@ -1,6 +1,7 @@
 //! One IMAP session's work: select the folder, apply every message above the last UID done
 //! (by UID, never by `\Seen`), move or flag each only after desk committed its effect,
-//! then wait with IDLE (or a poll) and go again.
+//! then wait with IDLE (or a poll) and go again. A message's size is asked before its
+//! body: one over `limits.max_message_bytes` goes to the quarantine folder unread.
 
 use std::time::Duration;
 
@@ -17,6 +18,10 @@ use crate::store::StoreError;
 
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+
+/// How long a message in hand may still take once shutdown is signalled (well within the
+/// daemon's drain deadline).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Why a session ended before shutdown; the caller reconnects.
 #[derive(Debug, thiserror::Error)]
@@ -142,18 +147,43 @@ async fn apply_new(
         if shutdown.is_cancelled() {
             break;
         }
-        let fetched: Vec<_> = session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
-        let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
+        // The size first: a message over the limit is quarantined without being read.
+        let sized: Vec<_> = session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE)").await?.try_collect().await?;
+        let Some(size) = sized.iter().find(|f| f.uid == Some(uid)).map(|f| f.size) else {
             // Expunged by someone else meanwhile.
             app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
             continue;
         };
-        let limit = Duration::from_secs(mailbox.timeout_secs);
-        let outcome = match tokio::time::timeout(limit, desk::receive(app, raw, origin)).await {
-            Ok(result) => result?,
-            Err(_) => {
-                let reason = format!("processing took longer than imap.timeout_secs ({}s)", mailbox.timeout_secs);
-                desk::quarantine_raw(app, raw, origin.source, reason).await?
+        let outcome = match size.map(u64::from) {
+            Some(size) if size > app.config.limits.max_message_bytes => {
+                let place = format!(
+                    "IMAP mailbox {}, folder {}, UIDVALIDITY {validity}, UID {uid}; moved to folder {}",
+                    mailbox.name, mailbox.folder, mailbox.quarantine_folder
+                );
+                desk::quarantine_unfetched(app, origin.source, &place, size).await?
+            }
+            _ => {
+                let fetched: Vec<_> =
+                    session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
+                let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
+                    app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
+                    continue;
+                };
+                // Bounded by limits.max_processing_secs inside desk; on shutdown a message
+                // still in hand after a grace is left in the folder for the next start (its
+                // poison mark counts the attempt).
+                let receiving = desk::receive(app, raw, origin);
+                tokio::pin!(receiving);
+                tokio::select! {
+                    outcome = &mut receiving => outcome?,
+                    _ = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut receiving).await {
+                        Ok(outcome) => outcome?,
+                        Err(_) => {
+                            warn!(mailbox = %mailbox.name, uid, "message still in hand at shutdown; left in the folder");
+                            break;
+                        }
+                    },
+                }
             }
         };
         settle(mailbox, session, caps, uid, &outcome).await?;

@@ -1,0 +1,32 @@
+//! Poison marks: the raw messages (by SHA-256) whose interpretation was running long enough
+//! to be remembered, with how many attempts were made. Rare rows; desk decides what they mean.
+
+use super::{Result, Store, now, on_pool};
+
+impl Store {
+    /// Every poison mark: the raw message's SHA-256 and its attempts so far.
+    pub async fn poison_marks(&self) -> Result<Vec<(String, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, (String, i64)>(
+                "SELECT raw_sha256, attempts FROM poison")
+            .fetch_all(p).await?))
+    }
+
+    /// Counts one more attempt at interpreting the raw message `raw_sha256`; returns the
+    /// attempts now recorded.
+    pub async fn mark_poison(&self, raw_sha256: &str) -> Result<i64> {
+        let at = now();
+        Ok(on_pool!(self, p => sqlx::query_scalar::<_, i64>(
+                "INSERT INTO poison (raw_sha256, attempts, updated_at) VALUES ($1, 1, $2)
+                 ON CONFLICT (raw_sha256) DO UPDATE SET attempts = poison.attempts + 1,
+                    updated_at = excluded.updated_at
+                 RETURNING attempts")
+            .bind(raw_sha256).bind(at).fetch_one(p).await?))
+    }
+
+    /// Forgets the poison mark of `raw_sha256` (its interpretation finished normally).
+    pub async fn clear_poison(&self, raw_sha256: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query("DELETE FROM poison WHERE raw_sha256 = $1")
+            .bind(raw_sha256).execute(p).await?.rows_affected());
+        Ok(())
+    }
+}

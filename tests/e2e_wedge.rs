@@ -1,0 +1,249 @@
+//! End-to-end: no message wedges intake. The real binary (a debug build, so the fault
+//! injection hook `MAILDESK_TEST_STALL_MARKER` is compiled in: a worker reading a message
+//! that holds the marker sleeps for an hour) on its embedded defaults, a Maildir holding a
+//! hostile mail and good ones, time limits, poison marks and SIGTERM.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::cli::{Daemon, json_of, maildesk, run, tickets, wait_until};
+
+/// Makes the worker reading a message that contains it stall (debug builds only).
+const STALL: &str = "stall-here-7f3a9c";
+
+fn inbox(dir: &Path) -> PathBuf {
+    dir.join("var/inbox")
+}
+
+/// Delivers like an MDA: written into `tmp/`, then renamed into `new/`.
+fn deliver(dir: &Path, name: &str, bytes: &[u8]) {
+    let inbox = inbox(dir);
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(inbox.join(sub)).unwrap();
+    }
+    let tmp = inbox.join("tmp").join(name);
+    std::fs::File::create(&tmp).unwrap().write_all(bytes).unwrap();
+    std::fs::rename(&tmp, inbox.join("new").join(name)).unwrap();
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The attack of issue 11: an HTML-only mail of `<div></b>` repeated 100,000 times, which
+/// takes today's parser minutes; it also holds the stall marker, so that it hangs however
+/// fast the parser becomes.
+fn hostile() -> Vec<u8> {
+    format!(
+        "From: mallory@evil.test\nTo: support@localhost\nSubject: Hello\nMessage-ID: <wedge@evil.test>\nX-Note: {STALL}\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n<html><body>{}</body></html>\n",
+        "<div></b>".repeat(100_000)
+    )
+    .into_bytes()
+}
+
+fn good(i: usize) -> Vec<u8> {
+    format!(
+        "From: Customer {i} <customer{i}@example.com>\nTo: support@localhost\nSubject: Good request {i}\nMessage-ID: <good-{i}@example.com>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\nPlease help with problem {i}.\n"
+    )
+    .into_bytes()
+}
+
+fn quarantine(dir: &Path, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut cmd = maildesk(dir);
+    cmd.args(["quarantine", "list", "--json"]).envs(env.iter().copied());
+    json_of(run(&mut cmd)).as_array().cloned().unwrap_or_default()
+}
+
+/// SIGTERM, then waits for the exit (at most `within`); the status and how long it took.
+fn terminate_within(daemon: &mut Daemon, within: Duration) -> (Option<i32>, Duration) {
+    let started = Instant::now();
+    let pid = daemon.pid().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+    loop {
+        if let Some(status) = daemon.try_wait() {
+            return (status.code(), started.elapsed());
+        }
+        assert!(started.elapsed() < within, "the daemon did not exit within {within:?} of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The poison mark's attempts for the message, read from the SQLite database.
+fn poison_attempts(dir: &Path) -> i64 {
+    let db = dir.join("var/maildesk.db");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let Ok(mut conn) = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await else {
+            return 0;
+        };
+        sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(attempts), 0) FROM poison")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or(0)
+    })
+}
+
+#[test]
+fn a_mail_that_hangs_interpretation_is_quarantined_at_the_limit_while_its_batch_is_applied_and_sigterm_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let env = [
+        ("MAILDESK_PORTAL__ENABLED", "false"),
+        ("MAILDESK_PORTAL__INVITE", "false"),
+        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "5"),
+        ("MAILDESK_TEST_STALL_MARKER", STALL),
+    ];
+    // One batch: the hostile mail first, then three good ones.
+    deliver(dir, "1700000000.0.bad", &hostile());
+    for i in 1..=3 {
+        deliver(dir, &format!("1700000000.{i}.good"), &good(i));
+    }
+    let mut daemon = Daemon::start(dir, &env);
+
+    // The good ones are applied and settled while the hostile one is still in hand.
+    wait_until("the three good ones settled", Duration::from_secs(30), || names_in(&inbox(dir).join("cur")).len() == 3);
+    assert_eq!(names_in(&inbox(dir).join("new")), ["1700000000.0.bad"], "the hostile mail is still being read");
+    assert!(names_in(&inbox(dir).join("cur")).iter().all(|n| n.contains(".good:2,S")));
+    let mut subjects: Vec<String> =
+        tickets(dir, &env).iter().map(|t| t["subject"].as_str().unwrap().to_string()).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Good request 1", "Good request 2", "Good request 3"]);
+
+    // Once the limit passes it is quarantined, with the limit as its reason.
+    wait_until("the hostile mail quarantined", Duration::from_secs(30), || {
+        names_in(&inbox(dir).join("new")).is_empty()
+    });
+    assert!(names_in(&inbox(dir).join("cur")).contains(&"1700000000.0.bad:2,F".to_string()));
+    let entries = quarantine(dir, &env);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let reason = entries[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("limits.max_processing_secs (5s)"), "{reason}");
+    assert_eq!(tickets(dir, &env).len(), 3, "the hostile mail opened no ticket");
+
+    // Mail keeps flowing while the abandoned worker is still stuck.
+    deliver(dir, "1700000001.4.good", &good(4));
+    wait_until("a later mail applied", Duration::from_secs(20), || tickets(dir, &env).len() == 4);
+
+    // SIGTERM ends the process within the drain time (20 s) although a worker thread is
+    // stuck, and the drain was clean.
+    let (code, took) = terminate_within(&mut daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "exit status after a clean drain (took {took:?})");
+}
+
+#[test]
+fn sigterm_while_a_mail_hangs_in_hand_ends_the_process_and_leaves_the_mail_for_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let env = [
+        ("MAILDESK_PORTAL__ENABLED", "false"),
+        ("MAILDESK_PORTAL__INVITE", "false"),
+        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "300"),
+        ("MAILDESK_TEST_STALL_MARKER", STALL),
+    ];
+    deliver(dir, "1700000000.0.bad", &hostile());
+    let mut daemon = Daemon::start(dir, &env);
+    // Its poison mark is written after about a second of reading.
+    wait_until("the poison mark", Duration::from_secs(30), || poison_attempts(dir) == 1);
+    let (code, took) = terminate_within(&mut daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "took {took:?}");
+    assert_eq!(names_in(&inbox(dir).join("new")), ["1700000000.0.bad"], "not settled: kept for a later try");
+}
+
+#[test]
+fn a_mail_in_hand_when_the_process_was_killed_twice_is_quarantined_at_the_next_start_without_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // A limit far beyond the test: only the poison mark can settle the hostile mail.
+    let env = [
+        ("MAILDESK_PORTAL__ENABLED", "false"),
+        ("MAILDESK_PORTAL__INVITE", "false"),
+        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "600"),
+        ("MAILDESK_TEST_STALL_MARKER", STALL),
+    ];
+    deliver(dir, "1700000000.0.bad", &hostile());
+    for attempt in 1..=2 {
+        let mut daemon = Daemon::start(dir, &env);
+        wait_until("the poison mark", Duration::from_secs(30), || poison_attempts(dir) == attempt);
+        // As an OOM kill or systemd's SIGKILL would.
+        daemon.kill_9();
+        assert_eq!(names_in(&inbox(dir).join("new")), ["1700000000.0.bad"]);
+    }
+    deliver(dir, "1700000000.1.good", &good(1));
+    let mut daemon = Daemon::start(dir, &env);
+    // Reading it again would stall for an hour: it is quarantined at once instead.
+    wait_until("the hostile mail quarantined", Duration::from_secs(30), || {
+        names_in(&inbox(dir).join("new")).is_empty()
+    });
+    assert_eq!(names_in(&inbox(dir).join("cur")), ["1700000000.0.bad:2,F", "1700000000.1.good:2,S"]);
+    let entries = quarantine(dir, &env);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let reason = entries[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("not interpreted again") && reason.contains("2 times"), "{reason}");
+    assert_eq!(tickets(dir, &env).len(), 1, "the good mail was applied");
+    assert_eq!(poison_attempts(dir), 2, "the mark stays: a restart never takes the mail again");
+    let (code, _) = terminate_within(&mut daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn ingest_of_a_mail_that_hangs_interpretation_is_quarantined_at_the_limit_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let env = [("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "2"), ("MAILDESK_TEST_STALL_MARKER", STALL)];
+    let file = dir.join("hostile.eml");
+    std::fs::write(&file, hostile()).unwrap();
+    let mut cmd = maildesk(dir);
+    cmd.arg("ingest").arg(&file).envs(env.iter().copied()).stdout(std::process::Stdio::null());
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("spawn maildesk ingest");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("ingest did not return within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    // Acknowledged with 0: the MTA must not retry a message that can never be read.
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("quarantined") && stderr.contains("limits.max_processing_secs (2s)"), "{stderr}");
+    assert_eq!(quarantine(dir, &env).len(), 1);
+}
+
+on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_being_read, |db| {
+    use maildesk::desk::{Outcome, receive};
+    let raw = good(7);
+    let sha = maildesk::store::sha256_hex(&raw);
+    // Two earlier attempts that never finished, as two crashes leave them.
+    let t = common::TestApp::new(db).await;
+    assert_eq!(t.store().mark_poison(&sha).await.unwrap(), 1);
+    assert_eq!(t.store().mark_poison(&sha).await.unwrap(), 2);
+    assert_eq!(t.store().poison_marks().await.unwrap(), [(sha.clone(), 2)]);
+    // The marks are read at the next start (a new App on the same store).
+    let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
+    match receive(&app, &raw, "test").await.unwrap() {
+        Outcome::Quarantined(reason) => assert!(reason.contains("not interpreted again"), "{reason}"),
+        other => panic!("applied: {other:?}"),
+    }
+    assert_eq!(t.store().count_tickets().await.unwrap(), 0);
+    // One attempt is not enough: a message in hand at one crash is read again, and its
+    // mark goes once it finished normally.
+    let other = good(8);
+    let other_sha = maildesk::store::sha256_hex(&other);
+    t.store().mark_poison(&other_sha).await.unwrap();
+    let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
+    assert!(matches!(receive(&app, &other, "test").await.unwrap(), Outcome::Opened(_)));
+    assert_eq!(t.store().poison_marks().await.unwrap(), [(sha, 2)]);
+});
