@@ -162,6 +162,42 @@ on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_wri
     assert!(t.store().bouncing_addresses().await.unwrap().is_empty());
 });
 
+on_both!(a_participant_never_learns_the_message_ids_of_our_mail_to_another_and_cannot_bounce_her, |db| {
+    let t = TestApp::new(db).await;
+    t.store().add_staff("agent@staff.example", "Agnes", None, "all").await.unwrap();
+    let raw = mail("alice@victim.example", "Invoice", Some("i1@victim.example"), "Cc: mallory@evil.test\n", "Hi");
+    let n = opened(&t, &raw).await;
+    let agent = staff("agent@staff.example");
+    maildesk::desk::staff::reply(&t.app, n, &agent, "First.").await.unwrap();
+    maildesk::desk::staff::reply(&t.app, n, &agent, "Second.").await.unwrap();
+    let sent = t.flush_outbox().await;
+    let to_alice: Vec<&str> =
+        sent.iter().filter(|m| m.recipient == "alice@victim.example").map(|m| m.message_id.as_str()).collect();
+    assert_eq!(to_alice.len(), 3, "acknowledgement and two replies");
+    // Everything mallory got, headers and all, names none of our mails to alice.
+    for m in sent.iter().filter(|m| m.recipient == "mallory@evil.test") {
+        let raw = text(m);
+        assert!(to_alice.iter().all(|id| !raw.contains(id)), "{raw}");
+    }
+    // While alice's own client threads under all of them.
+    let last = sent.iter().rev().find(|m| m.recipient == "alice@victim.example").unwrap();
+    let raw = text(last).replace("\r\n ", " "); // unfolded
+    let refs: Vec<&str> =
+        header(&raw, "References").unwrap().split(['<', '>', ' ']).filter(|s| s.starts_with("md.")).collect();
+    assert_eq!(refs.len(), 2, "{raw}");
+    assert!(refs.iter().all(|id| to_alice.contains(id) && *id != last.message_id), "{raw}");
+    // A bounce mallory writes with what she knows marks nobody.
+    let seen: Vec<String> =
+        sent.iter().filter(|m| m.recipient == "mallory@evil.test").map(|m| m.message_id.clone()).collect();
+    let refs = seen.iter().map(|id| format!("<{id}>")).collect::<Vec<_>>().join(" ");
+    let forged = format!(
+        "From: MAILER-DAEMON@evil.test\nTo: support@helpdesk.example\nSubject: Undelivered Mail\nReferences: {refs}\n\n<alice@victim.example>: 550 5.1.1 User unknown\n\nMessage-ID: <{}>\n",
+        seen[0]
+    );
+    assert_eq!(receive(&t.app, forged.as_bytes(), "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert!(t.store().bouncing_addresses().await.unwrap().is_empty());
+});
+
 on_both!(acknowledgements_echo_no_body_unless_the_sender_is_authenticated, |db| {
     let t = TestApp::with(db, |c| c.desk.trusted_authserv_id = "mx.helpdesk.example".into()).await;
     let body = "Click https://evil.test/win to claim your prize";
@@ -174,17 +210,22 @@ on_both!(acknowledgements_echo_no_body_unless_the_sender_is_authenticated, |db| 
     assert!(!ack.contains("evil.test/win"), "no body echoed: {ack}");
     // An authenticated sender gets their words back, as before.
     let pass = "Authentication-Results: mx.helpdesk.example; spf=pass smtp.mailfrom=ann@acme.example; dmarc=pass header.from=acme.example\n";
-    opened(&t, &mail("ann@acme.example", "VPN", None, pass, "The VPN drops every hour.")).await;
-    let ack = text(t.flush_outbox().await.last().unwrap());
-    assert!(ack.contains("The VPN drops every hour."), "{ack}");
-    // A header the sender wrote below the receiving server's own counts for nothing.
-    let below = "Authentication-Results: mx.helpdesk.example; dmarc=none\nAuthentication-Results: mx.helpdesk.example; dmarc=pass header.from=evil.test\n";
-    opened(&t, &mail("bob@evil.test", "Hi", None, below, "Quoted?")).await;
-    assert!(!text(t.flush_outbox().await.last().unwrap()).contains("Quoted?"));
+    opened(&t, &mail("Ann <ann@acme.example>", "VPN", None, pass, "The VPN drops every hour.")).await;
+    let sent = t.flush_outbox().await;
+    let ack = text(sent.iter().find(|m| m.recipient == "ann@acme.example").expect("ann's acknowledgement"));
+    assert!(ack.contains("The VPN drops every hour.") && ack.contains("Hello Ann"), "{ack}");
+    // A header the sender wrote below the receiving server's own counts for nothing, nor
+    // does an unauthenticated display name come back.
+    let below = "Authentication-Results: mx.helpdesk.example; dmarc=none\nReceived: from evil.test\nAuthentication-Results: mx.helpdesk.example; dmarc=pass header.from=evil.test\n";
+    opened(&t, &mail("\"Call +1 555 0100 now\" <bob@evil.test>", "Hi", None, below, "Quoted?")).await;
+    let sent = t.flush_outbox().await;
+    let ack = text(sent.iter().find(|m| m.recipient == "bob@evil.test").expect("bob's acknowledgement"));
+    assert!(!ack.contains("Quoted?") && !ack.contains("555 0100"), "{ack}");
     // DMARC failed: no automatic mail at all, and its Cc join nothing.
     let fail = "Authentication-Results: mx.helpdesk.example; dmarc=fail (p=none) header.from=customer.example\nCc: mallory@evil.test\n";
+    let before = t.flush_outbox().await.len();
     let n = opened(&t, &mail("victim@customer.example", "Again", None, fail, body)).await;
-    assert_eq!(t.flush_outbox().await.len(), 3, "no acknowledgement for a DMARC fail");
+    assert_eq!(t.flush_outbox().await.len(), before, "no automatic mail for a DMARC fail");
     assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
     // The admin may switch quoting on for everyone.
     let q = TestApp::with(db, |c| c.outbox.quote_request = true).await;
@@ -206,6 +247,13 @@ on_both!(spam_and_blocked_senders_are_never_answered, |db| {
     // Blocked addresses and domains: recorded, no ticket, no answer.
     assert!(maildesk::desk::senders::block(&t.app, "pest@example.net").await.unwrap().1);
     assert!(maildesk::desk::senders::block(&t.app, "spam.example").await.unwrap().1);
+    let sub = receive(&t.app, &mail("x@mx1.spam.example", "Hello", None, "", "x"), "test").await.unwrap();
+    assert_eq!(sub, Outcome::Blocked, "a blocked domain covers its subdomains");
+    assert_ne!(
+        receive(&t.app, &mail("x@notspam.example", "Hello", None, "", "x"), "test").await.unwrap(),
+        Outcome::Blocked
+    );
+    let sent_before = t.flush_outbox().await.len(); // the sent list is cumulative
     assert!(maildesk::desk::senders::block(&t.app, "support@helpdesk.example").await.is_err(), "never our own");
     let before = t.store().count_tickets().await.unwrap();
     for from in ["pest@example.net", "anyone@spam.example"] {
@@ -213,7 +261,7 @@ on_both!(spam_and_blocked_senders_are_never_answered, |db| {
         assert_eq!(outcome, Outcome::Blocked, "{from}");
     }
     assert_eq!(t.store().count_tickets().await.unwrap(), before);
-    assert!(t.flush_outbox().await.is_empty());
+    assert_eq!(t.flush_outbox().await.len(), sent_before, "no answer to a blocked sender");
     assert!(maildesk::desk::senders::unblock(&t.app, "spam.example").await.unwrap().1);
     opened(&t, &mail("anyone@spam.example", "Hello again", None, "", "x")).await;
     assert_eq!(maildesk::desk::senders::list(&t.app).await.unwrap().len(), 1);
@@ -258,12 +306,18 @@ on_both!(a_dmarc_fail_puts_even_a_signed_reply_at_the_lowest_level, |db| {
     let t = TestApp::with(db, |c| c.desk.trusted_authserv_id = "mx.helpdesk.example".into()).await;
     let n = opened(&t, &mail("ann@acme.example", "Laptop", None, "", "Broken")).await;
     let signed = reply_address(&t.flush_outbox().await, "ann@acme.example");
-    // From a participant, it still files on the ticket, but its Cc join nothing.
+    // With her From, it is known forged: it speaks for no one on the ticket, and its Cc
+    // join nothing; it opens a ticket of its own, noted for staff.
     let raw = format!(
         "Authentication-Results: mx.helpdesk.example; dmarc=fail header.from=acme.example\nFrom: ann@acme.example\nTo: {signed}\nCc: mallory@evil.test\nSubject: Re: Laptop\nMessage-ID: <d1@evil.test>\n\nAdd my friend.\n"
     );
-    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    let own = opened(&t, raw.as_bytes()).await;
+    assert_ne!(own, n);
+    assert_eq!(t.store().comments(n).await.unwrap().len(), 1, "nothing posted on her ticket");
     assert_eq!(t.store().participants(n).await.unwrap().len(), 1);
+    assert_eq!(t.store().participants(own).await.unwrap().len(), 1);
+    let note = t.store().comments(own).await.unwrap().into_iter().find(|c| !c.public).expect("a note");
+    assert!(note.body_text.contains("DMARC") && note.body_text.contains(&format!("#{n}")), "{}", note.body_text);
     // From anyone else it opens a ticket of its own.
     let raw = format!(
         "Authentication-Results: mx.helpdesk.example; dmarc=fail header.from=evil.test\nFrom: mallory@evil.test\nTo: {signed}\nSubject: Re: Laptop\nMessage-ID: <d2@evil.test>\n\nHello.\n"

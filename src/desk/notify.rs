@@ -66,21 +66,33 @@ fn cap_references(refs: &mut Vec<String>) {
     }
 }
 
+/// How our mail threads: In-Reply-To, References, and to whom each of our own
+/// Message-IDs among those References went.
+struct Threading {
+    in_reply_to: Option<String>,
+    references: Vec<String>,
+    /// Our earlier mails about the ticket, with their recipients.
+    addressed: std::collections::HashMap<String, String>,
+}
+
+impl From<(Option<String>, Vec<String>)> for Threading {
+    fn from((in_reply_to, references): (Option<String>, Vec<String>)) -> Threading {
+        Threading { in_reply_to, references, addressed: Default::default() }
+    }
+}
+
 /// In-Reply-To and References for our mail about `ticket`: the last mail that came in, and
-/// the whole conversation (theirs, then ours), capped.
-async fn conversation_threading(
-    tx: &mut Tx,
-    ticket: TicketNumber,
-) -> Result<(Option<String>, Vec<String>), StoreError> {
+/// the whole conversation (theirs, then ours). Each recipient later gets only the ids of
+/// our mail to them ([`Letter::queue`]).
+async fn conversation_threading(tx: &mut Tx, ticket: TicketNumber) -> Result<Threading, StoreError> {
     let (inbound, ours) = tx.conversation_ids(ticket).await?;
     let mut refs: Vec<String> = Vec::new();
-    for id in inbound.iter().chain(&ours) {
+    for id in inbound.iter().chain(ours.iter().map(|(id, _)| id)) {
         if !refs.contains(id) {
             refs.push(id.clone());
         }
     }
-    cap_references(&mut refs);
-    Ok((inbound.last().cloned(), refs))
+    Ok(Threading { in_reply_to: inbound.last().cloned(), references: refs, addressed: ours.into_iter().collect() })
 }
 
 /// The reply threading of our mail answering `mail`: In-Reply-To its Message-ID,
@@ -109,6 +121,8 @@ struct Letter<'a> {
     sender: Option<String>,
     in_reply_to: Option<String>,
     references: Vec<String>,
+    /// Our earlier mails among `references`, with their recipients.
+    addressed: std::collections::HashMap<String, String>,
     payload: String,
     attachments: Option<String>,
 }
@@ -120,12 +134,13 @@ impl<'a> Letter<'a> {
         tx: &mut Tx,
         kind: &'a str,
         ticket: TicketNumber,
-        (in_reply_to, references): (Option<String>, Vec<String>),
+        threading: impl Into<Threading>,
         data: &impl Serialize,
     ) -> Result<Letter<'a>, StoreError> {
         let payload = serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sender = sender_for(app, tx, ticket).await?;
-        Ok(Letter { kind, ticket, sender, in_reply_to, references, payload, attachments: None })
+        let Threading { in_reply_to, references, addressed } = threading.into();
+        Ok(Letter { kind, ticket, sender, in_reply_to, references, addressed, payload, attachments: None })
     }
 
     /// Queues the letter to every customer on the ticket — never to our own addresses, to
@@ -161,15 +176,26 @@ impl<'a> Letter<'a> {
 
     /// Queues the letter to `recipient` under a Message-ID of ours that threads back here
     /// (replies find the ticket by the outbox row's Message-ID).
+    ///
+    /// The References carry our earlier mails to this recipient only: a Message-ID of our
+    /// mail to one customer never reaches another, so that a bounce quoting it proves that
+    /// it came back from that customer's address.
     async fn queue(&self, app: &App, tx: &mut Tx, recipient: &str) -> Result<(), StoreError> {
         let message_id = new_message_id(app, self.ticket);
+        let mut references: Vec<String> = self
+            .references
+            .iter()
+            .filter(|id| self.addressed.get(id.as_str()).is_none_or(|to| to == recipient))
+            .cloned()
+            .collect();
+        cap_references(&mut references);
         tx.enqueue(&NewOutboxRow {
             kind: self.kind,
             ticket: Some(self.ticket),
             recipient,
             message_id: &message_id,
             in_reply_to: self.in_reply_to.as_deref(),
-            references: &self.references,
+            references: &references,
             payload: &self.payload,
             sender: self.sender.as_deref(),
             attachments: self.attachments.as_deref(),
@@ -269,9 +295,16 @@ pub(super) async fn welcome(
     how: &Welcome<'_>,
 ) -> Result<(), StoreError> {
     if acknowledge(app, tx, ticket, mail, how).await? {
-        invite(app, tx, ticket, contact_id, mail).await?;
+        invite(app, tx, ticket, contact_id, mail, how.quote).await?;
     }
     Ok(())
+}
+
+/// The sender's display name to greet them with: only where their words may be repeated
+/// (an unauthenticated From's name is text of anyone's choosing), and at most 100
+/// characters.
+fn greeting_name(mail: &Interpretation, trusted: bool) -> Option<String> {
+    mail.from.name.as_deref().filter(|_| trusted).map(|n| n.chars().take(100).collect())
 }
 
 /// Queues the acknowledgement; false when loop protection withheld it.
@@ -291,7 +324,7 @@ async fn acknowledge(
         ticket: ticket.0,
         subject: inbound::clean_subject(&mail.subject),
         summary: if how.quote { mail.reply.chars().take(400).collect() } else { String::new() },
-        name: mail.from.name.clone(),
+        name: greeting_name(mail, how.quote),
         portal_url: portal_url(app, ticket),
         participants: how.participants.iter().map(|a| a.to_string()).collect(),
     };
@@ -460,12 +493,13 @@ async fn invite(
     ticket: TicketNumber,
     contact_id: i64,
     mail: &Interpretation,
+    trusted: bool,
 ) -> Result<(), StoreError> {
     if !app.config.portal.invite {
         return Ok(());
     }
     let Some(invite) = tx.create_invite(contact_id).await? else { return Ok(()) };
-    let data = InviteData { invite, ticket: ticket.0, name: mail.from.name.clone(), token: None };
+    let data = InviteData { invite, ticket: ticket.0, name: greeting_name(mail, trusted), token: None };
     let letter = Letter::new(app, tx, "invite", ticket, answering(mail), &data).await?;
     letter.queue(app, tx, mail.from.address.as_str()).await
 }

@@ -131,9 +131,11 @@ pub(super) fn decide(f: &Facts) -> Route {
             return Route::UnverifiedStaff(t);
         }
         // A signed address was handed out for this ticket; a subject tag or a reference can
-        // be copied by anyone, so they file mail only for those already on the ticket.
-        if named.trust == Trust::Signed || f.sender_on_ticket {
-            let add_cc = named.trust == Trust::Signed && f.sender_on_ticket;
+        // be copied by anyone, so they file mail only for those already on the ticket. A
+        // From the receiving server found forged is nobody's: it speaks for no one on it.
+        let on_ticket = f.sender_on_ticket && !forged_from;
+        if named.trust == Trust::Signed || on_ticket {
+            let add_cc = named.trust == Trust::Signed && on_ticket;
             if named.active || named.within_reopen_window {
                 return Route::Comment { ticket: t, reopen: !named.active, add_cc };
             }
@@ -609,6 +611,23 @@ mod tests {
         }
         let forged = Facts { authentication: Authentication::Fail, ..through };
         assert_eq!(decide(&forged), Route::UnverifiedStaff(T));
+    }
+
+    #[test]
+    fn a_from_found_forged_speaks_for_no_one_on_the_ticket() {
+        // Facts lower the trust of such a mail to the subject tag; on the ticket or not, it
+        // opens a ticket of its own, answered by nobody, its Cc added to nothing.
+        let f =
+            Facts { sender_on_ticket: true, authentication: Authentication::Fail, ..facts(named(Trust::SubjectTag)) };
+        let r = new_request(&f);
+        assert_eq!((r.named_elsewhere, r.answer, r.add_cc), (Some((T, Trust::SubjectTag)), false, false));
+    }
+
+    #[test]
+    fn a_stranger_through_a_signed_address_of_a_long_finished_ticket_follows_it_up() {
+        let finished = Some(Named { ticket: T, trust: Trust::Signed, active: false, within_reopen_window: false });
+        let r = new_request(&facts(finished));
+        assert_eq!((r.follows_up, r.named_elsewhere), (Some(T), None));
     }
 
     #[test]

@@ -32,58 +32,79 @@ impl Authentication {
 }
 
 /// The verdict on `from_domain` in the topmost `Authentication-Results` of `headers`
-/// (lower-cased names, raw values, top to bottom) whose authserv-id is `authserv_id`.
+/// (lower-cased names, raw values, top to bottom) whose authserv-id is `authserv_id` —
+/// with the ones of that id right below it, as a server whose filters each write their
+/// own header (OpenDKIM, OpenDMARC, policyd-spf) adds them in a block. A DMARC fail in any
+/// of them wins; else a DMARC pass, or an SPF or DKIM pass aligned with the From domain.
 pub(super) fn verdict(headers: &[(String, String)], authserv_id: &str, from_domain: &str) -> Authentication {
-    let trusted = headers.iter().filter(|(name, _)| name == "authentication-results").find_map(|(_, value)| {
+    let of_trusted = |value: &str| -> Option<String> {
         let value = unfold(value);
         let (id, rest) = value.split_once(';').unwrap_or((&value, ""));
         // The authserv-id may be followed by a version number.
         let id = id.split_whitespace().next().unwrap_or_default();
         id.eq_ignore_ascii_case(authserv_id).then(|| rest.to_string())
-    });
-    let Some(results) = trusted else { return Authentication::Unknown };
+    };
+    let Some(first) =
+        headers.iter().position(|(name, value)| name == "authentication-results" && of_trusted(value).is_some())
+    else {
+        return Authentication::Unknown;
+    };
+    let block = headers[first..]
+        .iter()
+        .map_while(|(name, value)| (name == "authentication-results").then(|| of_trusted(value)).flatten());
     let from_domain = from_domain.to_ascii_lowercase();
     let mut verdict = Authentication::Unknown;
-    for result in results.split(';').map(str::trim).filter(|r| !r.is_empty()) {
-        let Some(method) = MethodResult::parse(result) else { continue };
-        match (method.method.as_str(), method.result.as_str()) {
-            ("dmarc", "pass") if method.domain("header.from").is_none_or(|d| d == from_domain) => {
-                return Authentication::Pass;
-            }
-            ("dmarc", "fail") if method.domain("header.from").is_none_or(|d| d == from_domain) => {
-                return Authentication::Fail;
-            }
-            ("spf", "pass") => {
-                let domain = method.domain("smtp.mailfrom").or_else(|| method.domain("smtp.helo"));
-                if domain.is_some_and(|d| aligned(&d, &from_domain)) {
-                    verdict = Authentication::Pass;
+    for results in block {
+        for result in results.split(';').map(str::trim).filter(|r| !r.is_empty()) {
+            let Some(method) = MethodResult::parse(result) else { continue };
+            let about_from = || method.domain("header.from").is_some_and(|d| d == from_domain);
+            match (method.method.as_str(), method.result.as_str()) {
+                ("dmarc", "fail") if about_from() => return Authentication::Fail,
+                ("dmarc", "pass") if about_from() => verdict = Authentication::Pass,
+                ("spf", "pass") => {
+                    let domain = method.domain("smtp.mailfrom").or_else(|| method.domain("smtp.helo"));
+                    if domain.is_some_and(|d| aligned(&d, &from_domain)) {
+                        verdict = Authentication::Pass;
+                    }
                 }
-            }
-            ("dkim", "pass") => {
-                let domain = method.domain("header.d").or_else(|| method.domain("header.i"));
-                if domain.is_some_and(|d| aligned(&d, &from_domain)) {
-                    verdict = Authentication::Pass;
+                ("dkim", "pass") => {
+                    let domain = method.domain("header.d").or_else(|| method.domain("header.i"));
+                    if domain.is_some_and(|d| aligned(&d, &from_domain)) {
+                        verdict = Authentication::Pass;
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
     }
     verdict
 }
 
-/// Header text on one line, without RFC 5322 comments (`(...)`, which may hold anything).
+/// Header text on one line, without RFC 5322 comments (`(...)`, which may hold anything)
+/// and with every quoted string (which a sender may fill, as the local part of an
+/// envelope sender) reduced to `"q"`, so that nothing inside one reads as a `;` or a
+/// result. An unclosed comment or quote hides the rest: that can only lose a verdict.
 fn unfold(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    let mut depth = 0usize;
-    let mut quoted = false;
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
     for c in value.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
         match c {
+            '\\' if quoted || depth > 0 => escaped = true,
             '"' if depth == 0 => {
                 quoted = !quoted;
-                out.push(c);
+                if quoted {
+                    out.push_str("\"q");
+                } else {
+                    out.push('"');
+                }
             }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if quoted => {}
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
             '\r' | '\n' | '\t' if depth == 0 => out.push(' '),
             _ if depth == 0 => out.push(c),
             _ => {}
@@ -164,6 +185,46 @@ mod tests {
         // A verdict about another From domain is not about this one.
         let h = headers(&["mx.helpdesk.example; dmarc=pass header.from=evil.test"]);
         assert_eq!(verdict(&h, "mx.helpdesk.example", "acme.example"), Authentication::Unknown);
+    }
+
+    #[test]
+    fn quoted_strings_cannot_smuggle_results_and_a_fail_anywhere_wins() {
+        // The envelope sender's quoted local part is the sender's to choose.
+        let h = headers(&[
+            r#"mx.helpdesk.example; spf=none smtp.mailfrom="x; dmarc=pass header.from=victim.example "@evil.test; dmarc=fail header.from=victim.example"#,
+        ]);
+        assert_eq!(verdict(&h, "mx.helpdesk.example", "victim.example"), Authentication::Fail);
+        let h = headers(&[
+            r#"mx.helpdesk.example; spf=pass smtp.mailfrom="a\";dmarc=pass header.from=victim.example"@evil.test"#,
+        ]);
+        assert_eq!(verdict(&h, "mx.helpdesk.example", "victim.example"), Authentication::Unknown);
+        // The quoted local part keeps its domain.
+        let h = headers(&[r#"mx.helpdesk.example; spf=pass smtp.mailfrom="a b"@acme.example"#]);
+        assert_eq!(verdict(&h, "mx.helpdesk.example", "acme.example"), Authentication::Pass);
+        // A pass in one filter's header, a fail in the next one's: the fail wins.
+        let h = headers(&[
+            "mx.helpdesk.example; dkim=pass header.d=victim.example",
+            "mx.helpdesk.example; dmarc=fail header.from=victim.example",
+        ]);
+        assert_eq!(verdict(&h, "mx.helpdesk.example", "victim.example"), Authentication::Fail);
+    }
+
+    #[test]
+    fn a_dmarc_verdict_counts_only_when_it_names_the_from_domain() {
+        let h = headers(&["mx.helpdesk.example; dmarc=pass"]);
+        assert_eq!(verdict(&h, "mx.helpdesk.example", "victim.example"), Authentication::Unknown);
+        let h = headers(&["mx.helpdesk.example; dmarc=pass header.from=victim.example.evil.test"]);
+        assert_eq!(verdict(&h, "mx.helpdesk.example", "victim.example"), Authentication::Unknown);
+    }
+
+    #[test]
+    fn headers_below_the_trusted_block_count_for_nothing() {
+        let h = vec![
+            ("authentication-results".to_string(), "mx.helpdesk.example; spf=none".to_string()),
+            ("received".to_string(), "from evil.test by mx.helpdesk.example".to_string()),
+            ("authentication-results".to_string(), "mx.helpdesk.example; dmarc=pass header.from=victim.example".into()),
+        ];
+        assert_eq!(verdict(&h, "mx.helpdesk.example", "victim.example"), Authentication::Unknown);
     }
 
     #[test]

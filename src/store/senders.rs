@@ -14,12 +14,27 @@ pub struct BlockedSender {
 }
 
 impl Tx {
-    /// Whether mail from `address` is blocked, by its address or its domain.
+    /// Whether mail from `address` is blocked: by its address, its domain or a domain above
+    /// it (a blocked domain covers its subdomains, which cost an attacker nothing).
     pub async fn is_blocked(&mut self, address: &EmailAddress) -> Result<bool> {
-        let domain = format!("@{}", address.domain().to_ascii_lowercase());
-        let found: Option<String> = on_tx!(self, c => sqlx::query_scalar(
-                "SELECT pattern FROM blocked_senders WHERE pattern = $1 OR pattern = $2 LIMIT 1")
-            .bind(address.as_str()).bind(domain).fetch_optional(&mut **c).await?);
+        let domain = address.domain().to_ascii_lowercase();
+        let mut patterns = vec![address.as_str().to_string()];
+        let mut rest = domain.as_str();
+        // At most 8 levels: example.co.uk, and a few subdomains above it.
+        while rest.contains('.') && patterns.len() <= 8 {
+            patterns.push(format!("@{rest}"));
+            rest = rest.split_once('.').map_or("", |(_, parent)| parent);
+        }
+        // Only placeholders go into the text.
+        let list = (1..=patterns.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT pattern FROM blocked_senders WHERE pattern IN ({list}) LIMIT 1");
+        let found: Option<String> = on_tx!(self, c => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+            for p in &patterns {
+                q = q.bind(p.as_str());
+            }
+            q.fetch_optional(&mut **c).await?
+        });
         Ok(found.is_some())
     }
 }

@@ -398,13 +398,13 @@ impl Tx {
     }
 
     /// The Message-IDs of ticket `n`'s conversation, oldest first: the mails that came in,
-    /// then ours.
-    pub async fn conversation_ids(&mut self, n: TicketNumber) -> Result<(Vec<String>, Vec<String>)> {
+    /// then ours with their recipients.
+    pub async fn conversation_ids(&mut self, n: TicketNumber) -> Result<(Vec<String>, Vec<(String, String)>)> {
         let inbound: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
                 "SELECT message_id FROM comments WHERE ticket_id = $1 AND message_id IS NOT NULL ORDER BY id")
             .bind(n.0).fetch_all(&mut **c).await?);
-        let ours: Vec<String> = on_tx!(self, c => sqlx::query_scalar(
-                "SELECT message_id FROM outbox WHERE ticket_id = $1 ORDER BY id")
+        let ours: Vec<(String, String)> = on_tx!(self, c => sqlx::query_as(
+                "SELECT message_id, recipient FROM outbox WHERE ticket_id = $1 ORDER BY id")
             .bind(n.0).fetch_all(&mut **c).await?);
         Ok((inbound, ours))
     }
