@@ -11,6 +11,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+mod shape;
+
 /// Inserted before each quote container by [`to_text_marking_quotes`]; never in `text`.
 pub const QUOTE_MARKER: &str = "\u{E000}maildesk-quote\u{E000}";
 
@@ -19,12 +21,19 @@ pub const QUOTE_MARKER: &str = "\u{E000}maildesk-quote\u{E000}";
 /// without markup instead.
 pub const MAX_HTML_BYTES: usize = 1024 * 1024;
 
-/// Elements nested deeper than this make the HTML pathological: handled like oversize HTML.
-const MAX_DEPTH: usize = 1000;
-
-/// Elements that never have content, so never nest.
-const VOID: &[&str] =
-    &["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"];
+/// How much HTML is handled element by element; past any of these the HTML is pathological
+/// and handled like oversize HTML. Chosen by measurement (BENCHMARKS.md, "Hostile HTML"):
+/// the slowest shape within them costs well under a second per MB in release, and real mail
+/// (newsletters of thousands of elements, Outlook threads quoted 60 deep) stays far inside.
+const LIMITS: shape::Limits = shape::Limits {
+    depth: 1000,
+    elements: 100_000,
+    attributes: 200_000,
+    attributes_on_one: 256,
+    cells: 50_000,
+    cells_in_one_row: 1000,
+    work: 20_000_000,
+};
 
 /// The containers mail clients put quoted history in.
 const QUOTE_CONTAINERS: &[&str] = &[
@@ -77,28 +86,11 @@ const SAFE_STYLES: &[&str] = &[
     "width",
 ];
 
-/// Whether the HTML is too large or too deeply nested to be handled element by element.
+/// Whether the HTML is too large, or would build too deep or too large a tree, to be handled
+/// element by element: measured in one linear pass that follows the parser's rules
+/// (a close tag that closes nothing does not reduce the depth), see [`shape`].
 pub fn is_pathological(html: &str) -> bool {
-    if html.len() > MAX_HTML_BYTES {
-        return true;
-    }
-    // An upper bound on nesting: opening tags (not void, not self-closed) seen minus
-    // closing tags seen.
-    let (mut depth, mut max) = (0usize, 0usize);
-    for tag in TAG.find_iter(html) {
-        let tag = tag.as_str();
-        if tag.starts_with("</") {
-            depth = depth.saturating_sub(1);
-            continue;
-        }
-        let name: String =
-            tag[1..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
-        if !tag.ends_with("/>") && !VOID.contains(&name.as_str()) {
-            depth += 1;
-            max = max.max(depth);
-        }
-    }
-    max > MAX_DEPTH
+    html.len() > MAX_HTML_BYTES || shape::measure(html, &LIMITS).is_err()
 }
 
 /// The HTML made safe: scripts, handlers, forms, frames, remote images and unsafe styles
@@ -226,5 +218,142 @@ mod tests {
         assert!(is_pathological(&html));
         assert!(to_text(&html).contains("deep"));
         assert!(sanitise(&html, &HashMap::new()).contains("deep"));
+    }
+
+    /// Each shape with a word before and after it, so that the text kept can be checked.
+    fn framed(unit: &str, times: usize) -> String {
+        format!("<p>Hello</p>{}<p>Goodbye</p>", unit.repeat(times))
+    }
+
+    fn read_as_text_and_kept(html: &str) {
+        assert!(is_pathological(html), "{}", &html[..200.min(html.len())]);
+        for text in [to_text(html), to_text_marking_quotes(html), sanitise(html, &HashMap::new())] {
+            assert!(text.contains("Hello") && text.contains("Goodbye"), "{}", &text[..200.min(text.len())]);
+        }
+    }
+
+    #[test]
+    fn close_tags_that_close_nothing_do_not_hide_depth() {
+        read_as_text_and_kept(&framed("<div></b>", 5_000));
+        read_as_text_and_kept(&framed("<blockquote></q>", 5_000));
+        read_as_text_and_kept(&framed("<span><div></span>", 5_000));
+        read_as_text_and_kept(&framed("<noscript><div></noscript>", 5_000));
+    }
+
+    #[test]
+    fn self_closed_html_elements_still_nest() {
+        read_as_text_and_kept(&framed("<div/>", 5_000));
+        read_as_text_and_kept(&format!("<svg/>{}", framed("<x-y/>", 5_000)));
+        read_as_text_and_kept(&format!("<svg>{}", framed("<div/>", 5_000)));
+    }
+
+    #[test]
+    fn a_comment_or_style_cannot_hide_the_markup_after_it() {
+        // `--!>` ends a comment; a `<!--` inside a style is text.
+        read_as_text_and_kept(&format!("<!-- a --!>{}", framed("<div></b>", 5_000)));
+        read_as_text_and_kept(&format!("<style><!--</style>{}", framed("<div></b>", 5_000)));
+        read_as_text_and_kept(&format!("<svg><style>{}", framed("<g></q>", 5_000)));
+    }
+
+    #[test]
+    fn formatting_elements_reopened_again_and_again_are_counted() {
+        let mut html = String::from("<p>Hello</p>");
+        for i in 0..3_000 {
+            html.push_str(&format!("<p><b id={i}>x</p>x</i>"));
+        }
+        html.push_str("<p>Goodbye</p>");
+        read_as_text_and_kept(&html);
+    }
+
+    #[test]
+    fn stack_walks_of_the_parser_are_bounded() {
+        // 990 open spans stay under the depth limit; each </i> walks all of them.
+        let html = format!("<p>Hello</p>{}{}<p>Goodbye</p>", "<span>".repeat(990), "</i>".repeat(30_000));
+        read_as_text_and_kept(&html);
+    }
+
+    #[test]
+    fn attribute_floods_and_giant_rows_are_read_as_text() {
+        let attributes: String = (0..1_000).map(|i| format!(" a{i}=1")).collect();
+        read_as_text_and_kept(&format!("<p>Hello</p><div{attributes}>x</div><p>Goodbye</p>"));
+        read_as_text_and_kept(&format!("<table>{}</table>", framed("<td>x", 2_000)));
+        read_as_text_and_kept(&framed("<table><tr><td>x", 1_000));
+    }
+
+    #[test]
+    fn many_elements_are_read_as_text() {
+        read_as_text_and_kept(&framed("<i>x</i>", 120_000));
+    }
+
+    /// A newsletter as mail tools send them: nested layout tables, fonts, links, images,
+    /// unclosed paragraphs; `items` articles of about 30 elements each.
+    fn newsletter(items: usize) -> String {
+        let mut html = String::from(
+            "<!DOCTYPE html><html><head><style><!-- td { font-family: Arial } --></style></head><body>\
+             <table width=\"100%\" cellpadding=0><tr><td align=center><table width=600><tbody>",
+        );
+        for i in 0..items {
+            html.push_str(&format!(
+                "<tr><td style=\"padding:10px\"><table><tr><td><a href=\"https://news.example/{i}\">\
+                 <img src=\"https://news.example/{i}.png\" width=120 alt=\"\"></a></td><td>\
+                 <h2><font face=Arial color=#333>Story {i}</font></h2><p>Some <b>news</b> and \
+                 <i>more</i><br><p>Another paragraph<span style=\"color:red\">!</span>\
+                 <ul><li>one<li>two<li><a href=\"https://news.example/{i}/more\">more</a></ul>\
+                 </td></tr></table></td></tr>"
+            ));
+        }
+        html.push_str("</tbody></table></td></tr></table><p>Unsubscribe</p></body></html>");
+        html
+    }
+
+    /// An Outlook thread quoted `levels` deep, each level in its reply header and quote.
+    fn outlook_thread(levels: usize) -> String {
+        let mut html = String::from("<html><body><div class=WordSection1><p class=MsoNormal>Latest<o:p></o:p></p>");
+        for i in 0..levels {
+            html.push_str(&format!(
+                "<div style=\"border:none;border-left:solid blue 1.5pt;padding:0in 0in 0in 4.0pt\">\
+                 <div id=divRplyFwdMsg><p class=MsoNormal><b><span style=\"color:black\">From:</span></b>\
+                 <span> person{i}@example.com<br><b>Sent:</b> Monday<br><b>Subject:</b> RE: thing</span>\
+                 <o:p></o:p></p></div><blockquote style=\"margin-left:5px\"><p class=MsoNormal>Level {i}<o:p></o:p></p>"
+            ));
+        }
+        html.push_str(&"</blockquote></div>".repeat(levels));
+        html.push_str("</div></body></html>");
+        html
+    }
+
+    #[test]
+    fn ordinary_newsletters_and_deep_threads_stay_html() {
+        let news = newsletter(150);
+        let shape = shape::measure(&news, &LIMITS).expect("within limits");
+        assert!(shape.elements >= 3_000, "{shape:?}");
+        assert!(!is_pathological(&news));
+        let text = to_text(&news);
+        assert!(text.contains("Story 149") && text.contains("https://news.example/42/more"), "{text}");
+
+        let thread = outlook_thread(60);
+        let shape = shape::measure(&thread, &LIMITS).expect("within limits");
+        assert!(shape.depth >= 60 * 2, "{shape:?}");
+        assert!(!is_pathological(&thread));
+        assert!(to_text(&thread).contains("Level 59"));
+
+        // The largest newsletters still fit: 1 MB of them.
+        let big = newsletter(1_000_000 / 700);
+        assert!(big.len() < MAX_HTML_BYTES, "{}", big.len());
+        assert!(!is_pathological(&big), "{:?}", shape::measure(&big, &LIMITS));
+    }
+
+    #[test]
+    fn the_model_follows_the_parser_on_ordinary_nesting() {
+        let depth = |html: &str| shape::measure(html, &LIMITS).map(|s| s.depth).unwrap_or(usize::MAX);
+        assert_eq!(depth("<p>a<p>b<p>c"), 1, "a <p> closes the previous one");
+        assert_eq!(depth("<ul><li>a<li>b<li>c</ul>"), 2);
+        assert_eq!(depth("<div><span>x</div><div>y</div>"), 2, "</div> closes what is open in it");
+        assert_eq!(depth("<table><tr><td>a<td>b</table><p>x"), 4, "table, tbody, tr, td");
+        assert_eq!(depth(&"<b>x</b>".repeat(50)), 1);
+        assert_eq!(depth("<a href=1>x<a href=2>y"), 1, "a new link closes the open one");
+        assert_eq!(depth("<svg><path/><path/></svg><br/><img/>"), 1);
+        assert_eq!(depth("<div><span></div></span>"), 2);
+        assert_eq!(depth("<div><q></div></q>"), 2);
     }
 }
