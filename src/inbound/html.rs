@@ -27,12 +27,12 @@ pub const MAX_HTML_BYTES: usize = 1024 * 1024;
 /// (newsletters of thousands of elements, Outlook threads quoted 60 deep) stays far inside.
 const LIMITS: shape::Limits = shape::Limits {
     depth: 1000,
-    elements: 100_000,
+    nodes: 100_000,
     attributes: 200_000,
     attributes_on_one: 256,
     cells: 50_000,
     cells_in_one_row: 1000,
-    work: 20_000_000,
+    work: 5_000_000,
 };
 
 /// The containers mail clients put quoted history in.
@@ -278,6 +278,14 @@ mod tests {
         read_as_text_and_kept(&format!("<p>Hello</p><div{attributes}>x</div><p>Goodbye</p>"));
         read_as_text_and_kept(&format!("<table>{}</table>", framed("<td>x", 2_000)));
         read_as_text_and_kept(&framed("<table><tr><td>x", 1_000));
+        // Text misplaced in a table goes before it, found among all its siblings.
+        read_as_text_and_kept(&framed("<table>x", 20_000));
+    }
+
+    #[test]
+    fn many_lines_under_deep_quotes_are_read_as_text() {
+        // Each line would carry 900 quote marks in the text.
+        read_as_text_and_kept(&format!("{}{}", "<blockquote>".repeat(900), framed("x<br>", 30_000)));
     }
 
     #[test]
@@ -326,7 +334,7 @@ mod tests {
     fn ordinary_newsletters_and_deep_threads_stay_html() {
         let news = newsletter(150);
         let shape = shape::measure(&news, &LIMITS).expect("within limits");
-        assert!(shape.elements >= 3_000, "{shape:?}");
+        assert!(shape.nodes >= 3_000, "{shape:?}");
         assert!(!is_pathological(&news));
         let text = to_text(&news);
         assert!(text.contains("Story 149") && text.contains("https://news.example/42/more"), "{text}");
@@ -341,6 +349,30 @@ mod tests {
         let big = newsletter(1_000_000 / 700);
         assert!(big.len() < MAX_HTML_BYTES, "{}", big.len());
         assert!(!is_pathological(&big), "{:?}", shape::measure(&big, &LIMITS));
+    }
+
+    #[test]
+    fn nesting_just_inside_the_limits_converts_on_a_small_thread_stack() {
+        let deep = [
+            "<div>".repeat(995),
+            "<blockquote>".repeat(995),
+            "<b>".repeat(995),
+            "<table><tr><td>".repeat(248),
+            "<ul><li>".repeat(497),
+            format!("<svg>{}</svg>", "<g>".repeat(990)),
+        ];
+        for html in deep {
+            let html = format!("{html}x");
+            assert!(!is_pathological(&html), "{:?}", shape::measure(&html, &LIMITS));
+            // Worker threads have 2 MiB of stack (std and tokio's blocking pool).
+            let text = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || (to_text(&html), to_text_marking_quotes(&html), sanitise(&html, &HashMap::new())))
+                .expect("thread")
+                .join()
+                .expect("no stack overflow");
+            assert!(text.0.contains('x') && text.1.contains('x') && text.2.contains('x'), "{text:?}");
+        }
     }
 
     #[test]

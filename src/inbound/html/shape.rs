@@ -22,8 +22,10 @@ use std::borrow::Cow;
 pub struct Shape {
     /// The deepest nesting of open elements.
     pub depth: usize,
-    /// Elements created, implied ones and reopened formatting elements included.
-    pub elements: usize,
+    /// Nodes created: elements (implied ones and reopened formatting elements included),
+    /// text runs and comments. Building, sanitising and converting cost about the same for
+    /// each.
+    pub nodes: usize,
     /// Attributes on all elements.
     pub attributes: usize,
     /// The most attributes on one element (the tokenizer's duplicate check is quadratic).
@@ -32,7 +34,9 @@ pub struct Shape {
     pub cells: usize,
     /// The most cells in one table row (`<td>` without `<tr>` all land in one row).
     pub cells_in_one_row: usize,
-    /// Steps of the parser's walks over its stack and formatting list.
+    /// Steps of the parser's walks over its stack, its formatting list and the siblings of a
+    /// table it inserts misplaced content before, plus the depth of each text run (which
+    /// the conversion to text repeats as indentation and quote marks).
     pub work: usize,
 }
 
@@ -41,8 +45,8 @@ pub struct Shape {
 pub struct Limits {
     /// See [`Shape::depth`].
     pub depth: usize,
-    /// See [`Shape::elements`].
-    pub elements: usize,
+    /// See [`Shape::nodes`].
+    pub nodes: usize,
     /// See [`Shape::attributes`].
     pub attributes: usize,
     /// See [`Shape::attributes_on_one`].
@@ -58,7 +62,7 @@ pub struct Limits {
 impl Shape {
     fn exceeds(&self, l: &Limits) -> bool {
         self.depth > l.depth
-            || self.elements > l.elements
+            || self.nodes > l.nodes
             || self.attributes > l.attributes
             || self.attributes_on_one > l.attributes_on_one
             || self.cells > l.cells
@@ -69,16 +73,24 @@ impl Shape {
 
 /// Measures `html`; `Err` with the shape so far as soon as a limit is exceeded.
 pub fn measure(html: &str, limits: &Limits) -> Result<Shape, Shape> {
-    let mut tree = Tree { limits, shape: Shape::default(), stack: Vec::new(), active: Vec::new(), open: Vec::new() };
+    let mut tree = Tree {
+        limits,
+        shape: Shape::default(),
+        stack: Vec::new(),
+        active: Vec::new(),
+        open: Vec::new(),
+        root_children: 0,
+        after_text: false,
+    };
     let bytes = html.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let Some(lt) = memchr(b'<', &bytes[i..]).map(|p| i + p) else {
-            tree.text();
+            tree.text(&html[i..]);
             break;
         };
         if lt > i {
-            tree.text();
+            tree.text(&html[i..lt]);
         }
         i = lt;
         let next = bytes.get(i + 1).copied();
@@ -90,10 +102,12 @@ pub fn measure(html: &str, limits: &Limits) -> Result<Shape, Shape> {
                     tree.start(&tag);
                     tree.pop_named(&tag.name);
                     if tag.name == "plaintext" {
-                        tree.text();
+                        tree.text(&html[i..]);
                         break;
                     }
-                    i = skip_raw_text(html, i, &tag.name);
+                    let end = skip_raw_text(html, i, &tag.name);
+                    tree.after_text = false;
+                    i = end;
                 } else {
                     tree.start(&tag);
                 }
@@ -105,12 +119,21 @@ pub fn measure(html: &str, limits: &Limits) -> Result<Shape, Shape> {
                     tree.end(&tag.name);
                 }
                 Some(b'>') => i += 3,
-                _ => i = bogus_comment_end(bytes, i + 2),
+                _ => {
+                    tree.comment();
+                    i = bogus_comment_end(bytes, i + 2);
+                }
             },
-            Some(b'!') if bytes[i + 2..].starts_with(b"--") => i = comment_end(bytes, i + 4),
-            Some(b'!') | Some(b'?') => i = bogus_comment_end(bytes, i + 2),
+            Some(b'!') if bytes[i + 2..].starts_with(b"--") => {
+                tree.comment();
+                i = comment_end(bytes, i + 4);
+            }
+            Some(b'!') | Some(b'?') => {
+                tree.comment();
+                i = bogus_comment_end(bytes, i + 2);
+            }
             _ => {
-                tree.text();
+                tree.text("<");
                 i += 1;
             }
         }
@@ -343,6 +366,8 @@ struct Open<'a> {
     id: usize,
     /// For a `<tr>`: cells opened in it.
     cells: usize,
+    /// Nodes appended to it.
+    children: usize,
 }
 
 struct Formatting<'a> {
@@ -361,6 +386,10 @@ struct Tree<'a, 'l> {
     active: Vec<Option<Formatting<'a>>>,
     /// Whether the element with this id is on the stack.
     open: Vec<bool>,
+    /// Nodes appended to the body.
+    root_children: usize,
+    /// Whether the last token was text (adjacent text makes one node).
+    after_text: bool,
 }
 
 impl<'a> Tree<'a, '_> {
@@ -368,9 +397,47 @@ impl<'a> Tree<'a, '_> {
         self.stack.last().is_some_and(|o| o.flags & FOREIGN_CHILDREN != 0)
     }
 
+    /// Counts a node appended to the current node.
+    fn append(&mut self) {
+        self.shape.nodes += 1;
+        match self.stack.last_mut() {
+            Some(top) => top.children += 1,
+            None => self.root_children += 1,
+        }
+    }
+
+    /// Whether the current node is a table part that content cannot go in: the parser
+    /// inserts such content before the table ("foster parenting").
+    fn in_table_text(&self) -> bool {
+        self.stack.last().is_some_and(|o| {
+            o.flags & FOREIGN == 0 && matches!(&*o.name, "table" | "tbody" | "thead" | "tfoot" | "tr")
+        })
+    }
+
+    /// Content inserted before the current table: the parser finds the table among its
+    /// parent's children one by one, so this costs as many steps as the parent has children.
+    fn foster(&mut self) {
+        let Some(table) = self.stack.iter().rposition(|o| o.name == "table" && o.flags & FOREIGN == 0) else {
+            return;
+        };
+        self.shape.work += self.stack.len() - table;
+        let siblings = match table.checked_sub(1).and_then(|i| self.stack.get_mut(i)) {
+            Some(parent) => &mut parent.children,
+            None => &mut self.root_children,
+        };
+        *siblings += 1;
+        self.shape.work += *siblings;
+    }
+
+    fn comment(&mut self) {
+        self.after_text = false;
+        self.append();
+    }
+
     /// Creates an element (counted) and pushes it unless it is void.
     fn create(&mut self, name: Cow<'a, str>, attr_count: usize, push: bool, foreign: bool) -> usize {
-        self.shape.elements += 1;
+        self.after_text = false;
+        self.append();
         self.shape.attributes += attr_count;
         self.shape.attributes_on_one = self.shape.attributes_on_one.max(attr_count);
         let id = self.open.len();
@@ -385,7 +452,7 @@ impl<'a> Tree<'a, '_> {
                 flags |= FOREIGN_CHILDREN;
             }
             self.open[id] = true;
-            self.stack.push(Open { name, flags, id, cells: 0 });
+            self.stack.push(Open { name, flags, id, cells: 0, children: 0 });
             self.shape.depth = self.shape.depth.max(self.stack.len());
         }
         id
@@ -477,12 +544,27 @@ impl<'a> Tree<'a, '_> {
         }
     }
 
-    fn text(&mut self) {
+    fn text(&mut self, text: &str) {
+        if self.in_table_text() && !text.bytes().all(is_space) {
+            self.foster();
+        }
         self.reconstruct();
+        if !self.after_text {
+            self.append();
+            self.shape.work += self.stack.len();
+        }
+        self.after_text = true;
     }
 
     fn start(&mut self, tag: &Tag<'a>) {
         let name = &*tag.name;
+        self.after_text = false;
+        if self.in_table_text()
+            && !is_table_part(name)
+            && !matches!(name, "col" | "colgroup" | "script" | "style" | "input" | "form")
+        {
+            self.foster();
+        }
         if self.in_foreign() {
             if breaks_out_of_foreign(name) {
                 while self.in_foreign() {
@@ -701,6 +783,7 @@ impl<'a> Tree<'a, '_> {
     }
 
     fn end(&mut self, name: &str) {
+        self.after_text = false;
         if self.in_foreign() {
             // The nearest foreign element of that name closes; at an HTML element the tag
             // is read by the HTML rules.
@@ -824,16 +907,16 @@ impl<'a> Tree<'a, '_> {
             };
             // Formatting elements between it and the block are cloned (three at most).
             let between = self.stack[at + 1..block].iter().filter(|o| o.flags & FORMATTING != 0).count();
-            self.shape.elements += between.min(3);
+            self.shape.nodes += between.min(3);
             let fe_name = self.stack[at].name.clone();
             let attrs = self.active.get(index).and_then(|f| f.as_ref()).map_or(0, |f| f.attr_count);
             self.stack.remove(at);
             self.open[id] = false;
             let clone = self.open.len();
             self.open.push(true);
-            self.shape.elements += 1;
+            self.shape.nodes += 1;
             self.shape.attributes += attrs;
-            self.stack.insert(block, Open { name: fe_name, flags: FORMATTING, id: clone, cells: 0 });
+            self.stack.insert(block, Open { name: fe_name, flags: FORMATTING, id: clone, cells: 0, children: 0 });
             self.shape.work += self.stack.len();
             if let Some(Some(f)) = self.active.get_mut(index) {
                 f.id = clone;
