@@ -30,7 +30,7 @@ const LIMITS: shape::Limits = shape::Limits {
     nodes: 100_000,
     attributes: 200_000,
     attributes_on_one: 256,
-    cells: 50_000,
+    cells: 20_000,
     cells_in_one_row: 1000,
     work: 5_000_000,
 };
