@@ -110,7 +110,8 @@ fn main() {
         wide.push_str("<p><b>Line</b> of <i>ordinary</i> <a href=\"https://example.com/\">HTML</a></p>\n");
     }
     time_one("1 MB of dense ordinary HTML (140,000 nodes: read as text since issue 11)", wide.as_bytes(), &settings);
-    let mut news = String::from("From: n@example.com\nSubject: News\nContent-Type: text/html\n\n<table width=600><tbody>");
+    let mut news =
+        String::from("From: n@example.com\nSubject: News\nContent-Type: text/html\n\n<table width=600><tbody>");
     let mut i = 0;
     while news.len() < 1024 * 1024 - 1000 {
         news.push_str(&format!(
@@ -149,7 +150,12 @@ const HOSTILE: &[Hostile] = &[
     Hostile { name: "formatting under 900 <span>, text runs", head: "", unit: "x<!---->", tail: "" },
     Hostile { name: "huge attribute list on one element", head: "<div ", unit: "a{i}=1 ", tail: ">x</div>" },
     Hostile { name: "8 attributes per element", head: "", unit: "<i a b c d e f g h>x</i>", tail: "" },
-    Hostile { name: "giant table, 10 cells a row", head: "<table>", unit: "<tr><td>1<td>2<td>3<td>4<td>5<td>6<td>7<td>8<td>9<td>0</tr>", tail: "</table>" },
+    Hostile {
+        name: "giant table, 10 cells a row",
+        head: "<table>",
+        unit: "<tr><td>1<td>2<td>3<td>4<td>5<td>6<td>7<td>8<td>9<td>0</tr>",
+        tail: "</table>",
+    },
     Hostile { name: "rows of 990 cells", head: "<table>", unit: "", tail: "</table>" },
     Hostile { name: "250 attributes per element", head: "", unit: "", tail: "" },
     Hostile { name: "<td> without <tr> (one row)", head: "<table>", unit: "<td>x", tail: "</table>" },
@@ -168,7 +174,12 @@ const HOSTILE: &[Hostile] = &[
     Hostile { name: "long text without tags", head: "", unit: "word ", tail: "" },
     Hostile { name: "long text, no spaces", head: "", unit: "x", tail: "" },
     Hostile { name: "comments", head: "", unit: "<!-- c -->x", tail: "" },
-    Hostile { name: "ordinary markup", head: "", unit: "<p><b>Line</b> of <i>ordinary</i> <a href=\"https://example.com/\">HTML</a></p>\n", tail: "" },
+    Hostile {
+        name: "ordinary markup",
+        head: "",
+        unit: "<p><b>Line</b> of <i>ordinary</i> <a href=\"https://example.com/\">HTML</a></p>\n",
+        tail: "",
+    },
 ];
 
 /// An HTML-only mail of about `size` bytes of `shape`.

@@ -292,15 +292,88 @@ fn flags_of(name: &str) -> u8 {
     let mut f = 0;
     if matches!(
         name,
-        "address" | "applet" | "area" | "article" | "aside" | "base" | "basefont" | "bgsound" | "blockquote"
-            | "body" | "br" | "button" | "caption" | "center" | "col" | "colgroup" | "dd" | "details" | "dir"
-            | "div" | "dl" | "dt" | "embed" | "fieldset" | "figcaption" | "figure" | "footer" | "form" | "frame"
-            | "frameset" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "head" | "header" | "hgroup" | "hr"
-            | "html" | "iframe" | "img" | "input" | "isindex" | "li" | "link" | "listing" | "main" | "marquee"
-            | "menu" | "meta" | "nav" | "noembed" | "noframes" | "noscript" | "object" | "ol" | "p" | "param"
-            | "plaintext" | "pre" | "script" | "section" | "select" | "source" | "style" | "summary" | "table"
-            | "tbody" | "td" | "template" | "textarea" | "tfoot" | "th" | "thead" | "title" | "tr" | "track"
-            | "ul" | "wbr" | "xmp"
+        "address"
+            | "applet"
+            | "area"
+            | "article"
+            | "aside"
+            | "base"
+            | "basefont"
+            | "bgsound"
+            | "blockquote"
+            | "body"
+            | "br"
+            | "button"
+            | "caption"
+            | "center"
+            | "col"
+            | "colgroup"
+            | "dd"
+            | "details"
+            | "dir"
+            | "div"
+            | "dl"
+            | "dt"
+            | "embed"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "form"
+            | "frame"
+            | "frameset"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "head"
+            | "header"
+            | "hgroup"
+            | "hr"
+            | "html"
+            | "iframe"
+            | "img"
+            | "input"
+            | "isindex"
+            | "li"
+            | "link"
+            | "listing"
+            | "main"
+            | "marquee"
+            | "menu"
+            | "meta"
+            | "nav"
+            | "noembed"
+            | "noframes"
+            | "noscript"
+            | "object"
+            | "ol"
+            | "p"
+            | "param"
+            | "plaintext"
+            | "pre"
+            | "script"
+            | "section"
+            | "select"
+            | "source"
+            | "style"
+            | "summary"
+            | "table"
+            | "tbody"
+            | "td"
+            | "template"
+            | "textarea"
+            | "tfoot"
+            | "th"
+            | "thead"
+            | "title"
+            | "tr"
+            | "track"
+            | "ul"
+            | "wbr"
+            | "xmp"
     ) {
         f |= SPECIAL;
     }
@@ -329,8 +402,25 @@ fn is_formatting(name: &str) -> bool {
 fn is_void(name: &str) -> bool {
     matches!(
         name,
-        "area" | "base" | "basefont" | "bgsound" | "br" | "col" | "embed" | "frame" | "hr" | "image" | "img"
-            | "input" | "keygen" | "link" | "meta" | "param" | "source" | "track" | "wbr"
+        "area"
+            | "base"
+            | "basefont"
+            | "bgsound"
+            | "br"
+            | "col"
+            | "embed"
+            | "frame"
+            | "hr"
+            | "image"
+            | "img"
+            | "input"
+            | "keygen"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
     )
 }
 
@@ -338,10 +428,46 @@ fn is_void(name: &str) -> bool {
 fn closes_p(name: &str) -> bool {
     matches!(
         name,
-        "address" | "article" | "aside" | "blockquote" | "center" | "details" | "dialog" | "dir" | "div" | "dl"
-            | "fieldset" | "figcaption" | "figure" | "footer" | "header" | "hgroup" | "main" | "menu" | "nav"
-            | "ol" | "p" | "search" | "section" | "summary" | "ul" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
-            | "pre" | "listing" | "form" | "li" | "dd" | "dt" | "plaintext" | "xmp" | "hr"
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "center"
+            | "details"
+            | "dialog"
+            | "dir"
+            | "div"
+            | "dl"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "header"
+            | "hgroup"
+            | "main"
+            | "menu"
+            | "nav"
+            | "ol"
+            | "p"
+            | "search"
+            | "section"
+            | "summary"
+            | "ul"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "pre"
+            | "listing"
+            | "form"
+            | "li"
+            | "dd"
+            | "dt"
+            | "plaintext"
+            | "xmp"
+            | "hr"
     )
 }
 
@@ -349,10 +475,50 @@ fn closes_p(name: &str) -> bool {
 fn breaks_out_of_foreign(name: &str) -> bool {
     matches!(
         name,
-        "b" | "big" | "blockquote" | "body" | "br" | "center" | "code" | "dd" | "div" | "dl" | "dt" | "em"
-            | "embed" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "head" | "hr" | "i" | "img" | "li"
-            | "listing" | "menu" | "meta" | "nobr" | "ol" | "p" | "pre" | "ruby" | "s" | "small" | "span"
-            | "strong" | "strike" | "sub" | "sup" | "table" | "tt" | "u" | "ul" | "var" | "font"
+        "b" | "big"
+            | "blockquote"
+            | "body"
+            | "br"
+            | "center"
+            | "code"
+            | "dd"
+            | "div"
+            | "dl"
+            | "dt"
+            | "em"
+            | "embed"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "head"
+            | "hr"
+            | "i"
+            | "img"
+            | "li"
+            | "listing"
+            | "menu"
+            | "meta"
+            | "nobr"
+            | "ol"
+            | "p"
+            | "pre"
+            | "ruby"
+            | "s"
+            | "small"
+            | "span"
+            | "strong"
+            | "strike"
+            | "sub"
+            | "sup"
+            | "table"
+            | "tt"
+            | "u"
+            | "ul"
+            | "var"
+            | "font"
     )
 }
 
@@ -409,9 +575,9 @@ impl<'a> Tree<'a, '_> {
     /// Whether the current node is a table part that content cannot go in: the parser
     /// inserts such content before the table ("foster parenting").
     fn in_table_text(&self) -> bool {
-        self.stack.last().is_some_and(|o| {
-            o.flags & FOREIGN == 0 && matches!(&*o.name, "table" | "tbody" | "thead" | "tfoot" | "tr")
-        })
+        self.stack
+            .last()
+            .is_some_and(|o| o.flags & FOREIGN == 0 && matches!(&*o.name, "table" | "tbody" | "thead" | "tfoot" | "tr"))
     }
 
     /// Content inserted before the current table: the parser finds the table among its
@@ -726,7 +892,9 @@ impl<'a> Tree<'a, '_> {
             let Some((i, p)) = self.nearest_table_context() else { return };
             (at, part) = (i, p);
         }
-        if matches!(&*part, "tbody" | "thead" | "tfoot") && matches!(name, "tbody" | "thead" | "tfoot" | "caption" | "col" | "colgroup") {
+        if matches!(&*part, "tbody" | "thead" | "tfoot")
+            && matches!(name, "tbody" | "thead" | "tfoot" | "caption" | "col" | "colgroup")
+        {
             self.pop_to(at);
             let Some((i, p)) = self.nearest_table_context() else { return };
             (at, part) = (i, p);
