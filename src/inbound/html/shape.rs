@@ -39,6 +39,9 @@ pub struct Shape {
     pub cells: usize,
     /// The most cells in one table row (`<td>` without `<tr>` all land in one row).
     pub cells_in_one_row: usize,
+    /// `<template>` elements: their contents follow insertion modes of their own that the
+    /// model does not follow, and mail has no use for them.
+    pub templates: usize,
     /// Steps of the parser's walks over its stack, its formatting list and the siblings of a
     /// table it inserts misplaced content before, plus the depth of each text run (which
     /// the conversion to text repeats as indentation and quote marks).
@@ -60,6 +63,8 @@ pub struct Limits {
     pub cells: usize,
     /// See [`Shape::cells_in_one_row`].
     pub cells_in_one_row: usize,
+    /// See [`Shape::templates`].
+    pub templates: usize,
     /// See [`Shape::work`].
     pub work: usize,
 }
@@ -72,6 +77,7 @@ impl Shape {
             || self.attributes_on_one > l.attributes_on_one
             || self.cells > l.cells
             || self.cells_in_one_row > l.cells_in_one_row
+            || self.templates > l.templates
             || self.work > l.work
     }
 }
@@ -210,6 +216,53 @@ struct Tag<'a> {
 
 fn is_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// The value of the attribute `wanted` (lower case) in a tag's attribute text, read as the
+/// tokenizer reads attributes; the first of duplicates counts.
+fn attribute<'t>(attrs: &'t str, wanted: &str) -> Option<&'t str> {
+    let bytes = attrs.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_space(bytes[i]) || bytes[i] == b'/' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < bytes.len() && !is_space(bytes[i]) && !matches!(bytes[i], b'/' | b'>' | b'=') {
+            i += 1;
+        }
+        let name = &attrs[start..i];
+        while i < bytes.len() && is_space(bytes[i]) {
+            i += 1;
+        }
+        let mut value = "";
+        if bytes.get(i) == Some(&b'=') {
+            i += 1;
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+            match bytes.get(i) {
+                Some(&q @ (b'"' | b'\'')) => {
+                    let end = memchr(q, &bytes[i + 1..]).map_or(bytes.len(), |p| i + 1 + p);
+                    value = &attrs[i + 1..end];
+                    i = end + 1;
+                }
+                _ => {
+                    let start = i;
+                    while i < bytes.len() && !is_space(bytes[i]) {
+                        i += 1;
+                    }
+                    value = &attrs[start..i];
+                }
+            }
+        }
+        if name.eq_ignore_ascii_case(wanted) {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// Reads a tag whose name starts at `from`; `None` when the input ends inside it.

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::tags;
-use super::{Limits, Shape, Tag, is_space};
+use super::{Limits, Shape, Tag, attribute, is_space};
 
 const SPECIAL: u8 = 1;
 const FORMATTING: u8 = 2;
@@ -19,6 +19,8 @@ const MARKER: u8 = 8;
 const FOREIGN: u8 = 16;
 /// Its children are SVG or MathML.
 const FOREIGN_CHILDREN: u8 = 32;
+/// With `FOREIGN`: the element is MathML (else SVG).
+const MATHML: u8 = 64;
 
 fn flags_of(name: &str) -> u8 {
     let mut f = 0;
@@ -69,6 +71,9 @@ struct Open<'a> {
     id: usize,
     /// For a `<tr>`: cells opened in it.
     cells: usize,
+    /// Its depth in the tree built, which can exceed its place in the stack: an element
+    /// taken out of the middle of the stack (`</form>`) stays in the tree.
+    level: usize,
     /// Nodes appended to it.
     children: usize,
 }
@@ -93,6 +98,8 @@ pub(super) struct Tree<'a, 'l> {
     root_children: usize,
     /// Whether the last token was text (adjacent text makes one node).
     pub(super) after_text: bool,
+    /// The parser's form element pointer: while set, another `<form>` is ignored.
+    form: Option<usize>,
 }
 
 impl<'a, 'l> Tree<'a, 'l> {
@@ -105,6 +112,7 @@ impl<'a, 'l> Tree<'a, 'l> {
             open: Vec::new(),
             root_children: 0,
             after_text: false,
+            form: None,
         }
     }
 
@@ -149,8 +157,52 @@ impl<'a, 'l> Tree<'a, 'l> {
         self.append();
     }
 
+    /// The flags of a new element `name` inserted as a child of the current node: its
+    /// namespace follows the parser's (SVG and MathML are entered by `<svg>` and `<math>`
+    /// and left at their integration points, which hold HTML).
+    fn flags_for(&self, name: &str, attrs: &str, foreign: bool) -> u8 {
+        let parent = self.stack.last();
+        let (svg, math) = if foreign {
+            let in_math = parent.is_some_and(|p| p.flags & MATHML != 0);
+            let svg_in_annotation = in_math && name == "svg" && parent.is_some_and(|p| p.name == "annotation-xml");
+            (!in_math || svg_in_annotation, in_math && !svg_in_annotation)
+        } else {
+            (name == "svg", name == "math")
+        };
+        if !svg && !math {
+            return flags_of(name);
+        }
+        let integration = if math {
+            matches!(name, "mi" | "mo" | "mn" | "ms" | "mtext")
+                || (name == "annotation-xml"
+                    && attribute(attrs, "encoding").is_some_and(|e| {
+                        e.eq_ignore_ascii_case("text/html") || e.eq_ignore_ascii_case("application/xhtml+xml")
+                    }))
+        } else {
+            matches!(name, "foreignobject" | "desc" | "title")
+        };
+        let mut flags = FOREIGN;
+        if math {
+            flags |= MATHML;
+        }
+        if !integration {
+            flags |= FOREIGN_CHILDREN;
+        } else if name != "annotation-xml" {
+            flags |= SCOPE;
+        }
+        flags
+    }
+
     /// Creates an element (counted) and pushes it unless it is void.
     fn create(&mut self, name: Cow<'a, str>, attr_count: usize, push: bool, foreign: bool) -> usize {
+        self.create_with(name, "", attr_count, push, foreign)
+    }
+
+    fn create_with(&mut self, name: Cow<'a, str>, attrs: &str, attr_count: usize, push: bool, foreign: bool) -> usize {
+        let flags = self.flags_for(&name, attrs, foreign);
+        if name == "template" && flags & FOREIGN == 0 {
+            self.shape.templates += 1;
+        }
         self.after_text = false;
         self.append();
         self.shape.attributes += attr_count;
@@ -158,17 +210,10 @@ impl<'a, 'l> Tree<'a, 'l> {
         let id = self.open.len();
         self.open.push(false);
         if push {
-            let mut flags = if foreign { FOREIGN } else { flags_of(&name) };
-            let integration = matches!(
-                &*name,
-                "foreignobject" | "desc" | "title" | "mi" | "mo" | "mn" | "ms" | "mtext" | "annotation-xml"
-            );
-            if (foreign && !integration) || (!foreign && (name == "svg" || name == "math")) {
-                flags |= FOREIGN_CHILDREN;
-            }
             self.open[id] = true;
-            self.stack.push(Open { name, flags, id, cells: 0, children: 0 });
-            self.shape.depth = self.shape.depth.max(self.stack.len());
+            let level = self.stack.last().map_or(1, |o| o.level + 1);
+            self.stack.push(Open { name, flags, id, cells: 0, children: 0, level });
+            self.shape.depth = self.shape.depth.max(level);
         }
         id
     }
@@ -192,8 +237,9 @@ impl<'a, 'l> Tree<'a, 'l> {
         }
     }
 
-    /// Index in the stack of the nearest open element `name`, looking no further than an
-    /// element `stop` says bounds the search.
+    /// Index in the stack of the nearest open HTML element `name`, looking no further than
+    /// an element `stop` says bounds the search (SVG and MathML elements are passed over,
+    /// but their HTML integration points bound scopes).
     fn find(&mut self, name: &str, stop: impl Fn(&Open) -> bool) -> Option<usize> {
         for (i, o) in self.stack.iter().enumerate().rev() {
             self.shape.work += 1;
@@ -208,11 +254,11 @@ impl<'a, 'l> Tree<'a, 'l> {
     }
 
     fn in_scope(&mut self, name: &str) -> Option<usize> {
-        self.find(name, |o| o.flags & SCOPE != 0 || o.flags & FOREIGN != 0)
+        self.find(name, |o| o.flags & SCOPE != 0)
     }
 
     fn in_table_scope(&mut self, name: &str) -> Option<usize> {
-        self.find(name, |o| matches!(&*o.name, "table" | "template") && o.flags & FOREIGN == 0)
+        self.find(name, |o| matches!(&*o.name, "table" | "template"))
     }
 
     fn pop_to(&mut self, index: usize) {
@@ -281,36 +327,62 @@ impl<'a, 'l> Tree<'a, 'l> {
             self.foster();
         }
         if self.in_foreign() {
-            if breaks_out_of_foreign(name) {
+            let font_breaks = ["color", "face", "size"].iter().any(|a| attribute(tag.attrs, a).is_some());
+            if breaks_out_of_foreign(name) && (name != "font" || font_breaks) {
                 while self.in_foreign() {
                     self.pop();
                 }
             } else {
-                self.create(tag.name.clone(), tag.attr_count, !tag.self_closing, true);
+                self.create_with(tag.name.clone(), tag.attrs, tag.attr_count, !tag.self_closing, true);
                 return;
             }
+        }
+        if name == "form" && self.form.is_some() {
+            return; // a form in a form is dropped
+        }
+        // The parser closes an open list item before it closes a paragraph.
+        if matches!(name, "li" | "dd" | "dt") {
+            self.close_list_item(name);
         }
         if closes_p(name) {
             self.close_p();
         }
         match name {
-            "li" | "dd" | "dt" => self.close_list_item(name),
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
                 if self.stack.last().is_some_and(|o| matches!(&*o.name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6")) =>
             {
                 self.pop()
             }
-            "a" | "nobr" => {
-                let open_a = self.active.iter().rev().map_while(|f| f.as_ref()).any(|f| f.name == name);
+            "a" => {
+                // A link inside a link: the open one is closed (adoption agency), then that
+                // element (not a clone the agency made) leaves the list and the stack.
                 self.shape.work += self.active.len();
-                if open_a {
+                let open = self.active.iter().rev().map_while(|f| f.as_ref()).find(|f| f.name == "a").map(|f| f.id);
+                if let Some(id) = open {
                     self.adoption_agency(name);
-                    self.remove_formatting(name);
+                    if let Some(index) = self.active.iter().rposition(|f| f.as_ref().is_some_and(|f| f.id == id)) {
+                        self.active.remove(index);
+                    }
+                    if self.open[id] {
+                        self.remove_from_stack(id);
+                    }
                 }
             }
-            "button" | "select" => {
+            "nobr" => {
+                self.reconstruct();
+                if self.in_scope("nobr").is_some() {
+                    self.adoption_agency(name);
+                }
+            }
+            "button" => {
                 if let Some(i) = self.in_scope(name) {
                     self.pop_to(i);
+                }
+            }
+            "select" => {
+                // A <select> in a select closes it and is dropped.
+                if let Some(i) = self.in_scope(name) {
+                    return self.pop_to(i);
                 }
             }
             "option" | "optgroup" => self.pop_named("option"),
@@ -318,7 +390,11 @@ impl<'a, 'l> Tree<'a, 'l> {
                 return self.table_part(tag);
             }
             "table" => {
-                if self.stack.last().is_some_and(|o| matches!(&*o.name, "table" | "tbody" | "thead" | "tfoot" | "tr"))
+                // In a table but not in a cell (content misplaced there included), a new
+                // table closes the open one.
+                let mode = self.stack.iter().rev().filter(|o| o.flags & FOREIGN == 0).find(|o| is_table_part(&o.name));
+                self.shape.work += self.stack.len();
+                if mode.is_some_and(|o| matches!(&*o.name, "table" | "tbody" | "thead" | "tfoot" | "tr"))
                     && let Some(i) = self.in_table_scope("table")
                 {
                     self.pop_to(i);
@@ -334,6 +410,9 @@ impl<'a, 'l> Tree<'a, 'l> {
         let name = if name == "image" { Cow::Borrowed("img") } else { tag.name.clone() };
         let formatting = is_formatting(&name);
         let id = self.create(name.clone(), tag.attr_count, !void, false);
+        if name == "form" {
+            self.form = Some(id);
+        }
         if formatting {
             self.push_formatting(name, tag, id);
         } else if flags_of(&name) & MARKER != 0 {
@@ -346,11 +425,11 @@ impl<'a, 'l> Tree<'a, 'l> {
         let mut found = None;
         for (i, o) in self.stack.iter().enumerate().rev() {
             self.shape.work += 1;
-            if closes.contains(&&*o.name) {
+            if closes.contains(&&*o.name) && o.flags & FOREIGN == 0 {
                 found = Some(i);
                 break;
             }
-            if o.flags & SPECIAL != 0 && !matches!(&*o.name, "address" | "div" | "p") {
+            if o.flags & SPECIAL != 0 && o.flags & FOREIGN == 0 && !matches!(&*o.name, "address" | "div" | "p") {
                 break;
             }
         }
@@ -380,25 +459,6 @@ impl<'a, 'l> Tree<'a, 'l> {
         self.active.push(Some(Formatting { name, attrs: tag.attrs, attr_count: tag.attr_count, id }));
     }
 
-    /// Removes the last active formatting entry `name` (after the last marker), and its
-    /// element from the stack.
-    fn remove_formatting(&mut self, name: &str) {
-        let after_marker = self.active.iter().rev().take_while(|f| f.is_some()).count();
-        let start = self.active.len() - after_marker;
-        let Some(index) = self.active[start..].iter().rposition(|f| f.as_ref().is_some_and(|f| f.name == name)) else {
-            return;
-        };
-        let index = start + index;
-        self.shape.work += self.active.len();
-        if let Some(Some(f)) = self.active.get(index)
-            && self.open[f.id]
-        {
-            let id = f.id;
-            self.remove_from_stack(id);
-        }
-        self.active.remove(index);
-    }
-
     fn remove_from_stack(&mut self, id: usize) {
         if let Some(i) = self.stack.iter().rposition(|o| o.id == id) {
             self.stack.remove(i);
@@ -412,20 +472,38 @@ impl<'a, 'l> Tree<'a, 'l> {
     fn table_part(&mut self, tag: &Tag<'a>) {
         let name = &*tag.name;
         let mut context = None;
+        let mut in_template = false;
         for (i, o) in self.stack.iter().enumerate().rev() {
             self.shape.work += 1;
-            if o.flags & FOREIGN == 0 && is_table_part(&o.name) {
+            if o.flags & FOREIGN != 0 {
+                continue;
+            }
+            if context.is_none() && is_table_part(&o.name) {
                 context = Some((i, o.name.clone()));
+            }
+            if o.name == "template" {
+                in_template = true;
+            }
+            if matches!(&*o.name, "table" | "template") {
                 break;
             }
         }
         let Some((mut at, mut part)) = context else { return };
-        if part == "template" {
+        if in_template {
+            // Template contents follow rules of their own; these parts are pushed without
+            // closing anything, with the <tbody> and <tr> the parser may imply (more depth
+            // than the parser, never less).
             let cell = matches!(name, "td" | "th");
+            if cell || name == "tr" {
+                self.create(Cow::Borrowed("tbody"), 0, true, false);
+            }
+            if cell {
+                self.create(Cow::Borrowed("tr"), 0, true, false);
+            }
             let push = !matches!(name, "col");
             self.create(tag.name.clone(), tag.attr_count, push, false);
             if cell {
-                self.add_cell(at);
+                self.add_cell(self.stack.len().saturating_sub(2));
                 self.active.push(None);
             }
             return;
@@ -544,7 +622,7 @@ impl<'a, 'l> Tree<'a, 'l> {
                 let mut found = None;
                 for (i, o) in self.stack.iter().enumerate().rev() {
                     self.shape.work += 1;
-                    if matches!(&*o.name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
+                    if matches!(&*o.name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") && o.flags & FOREIGN == 0 {
                         found = Some(i);
                         break;
                     }
@@ -557,12 +635,32 @@ impl<'a, 'l> Tree<'a, 'l> {
                 }
             }
             "form" => {
-                if let Some(i) = self.in_scope("form") {
-                    let id = self.stack[i].id;
-                    self.remove_from_stack(id);
+                // The form the parser points at is taken out of the stack if it is in scope;
+                // the pointer is cleared either way.
+                let Some(form) = self.form.take() else { return };
+                let mut in_scope = false;
+                for o in self.stack.iter().rev() {
+                    self.shape.work += 1;
+                    if o.id == form {
+                        in_scope = true;
+                        break;
+                    }
+                    if o.flags & SCOPE != 0 {
+                        break;
+                    }
+                }
+                if in_scope {
+                    self.remove_from_stack(form);
                 }
             }
             "body" | "html" => {}
+            "template" => {
+                // Closes the nearest template whatever is open in it.
+                self.shape.work += self.stack.len();
+                if let Some(i) = self.stack.iter().rposition(|o| o.name == "template" && o.flags & FOREIGN == 0) {
+                    self.pop_to(i);
+                }
+            }
             "table" | "tbody" | "thead" | "tfoot" | "tr" | "td" | "th" | "caption" => {
                 if let Some(i) = self.in_table_scope(name) {
                     self.pop_to(i);
@@ -630,7 +728,15 @@ impl<'a, 'l> Tree<'a, 'l> {
             self.open.push(true);
             self.shape.nodes += 1;
             self.shape.attributes += attrs;
-            self.stack.insert(block, Open { name: fe_name, flags: FORMATTING, id: clone, cells: 0, children: 0 });
+            // The clone takes the block's children: what is open above it goes one deeper.
+            let level = self.stack[block - 1].level + 1;
+            self.stack
+                .insert(block, Open { name: fe_name, flags: FORMATTING, id: clone, cells: 0, children: 0, level });
+            for o in &mut self.stack[block + 1..] {
+                o.level += 1;
+                self.shape.depth = self.shape.depth.max(o.level);
+            }
+            self.shape.depth = self.shape.depth.max(level);
             self.shape.work += self.stack.len();
             if let Some(Some(f)) = self.active.get_mut(index) {
                 f.id = clone;
