@@ -39,9 +39,9 @@ pub struct Shape {
     pub cells: usize,
     /// The most cells in one table row (`<td>` without `<tr>` all land in one row).
     pub cells_in_one_row: usize,
-    /// `<template>` elements: their contents follow insertion modes of their own that the
-    /// model does not follow, and mail has no use for them.
-    pub templates: usize,
+    /// `<template>` and `<frameset>` start tags: what follows them is parsed in insertion
+    /// modes of their own that the model does not follow, and mail has no use for them.
+    pub unfollowed: usize,
     /// Steps of the parser's walks over its stack, its formatting list and the siblings of a
     /// table it inserts misplaced content before, plus the depth of each text run (which
     /// the conversion to text repeats as indentation and quote marks).
@@ -63,8 +63,8 @@ pub struct Limits {
     pub cells: usize,
     /// See [`Shape::cells_in_one_row`].
     pub cells_in_one_row: usize,
-    /// See [`Shape::templates`].
-    pub templates: usize,
+    /// See [`Shape::unfollowed`].
+    pub unfollowed: usize,
     /// See [`Shape::work`].
     pub work: usize,
 }
@@ -77,7 +77,7 @@ impl Shape {
             || self.attributes_on_one > l.attributes_on_one
             || self.cells > l.cells
             || self.cells_in_one_row > l.cells_in_one_row
-            || self.templates > l.templates
+            || self.unfollowed > l.unfollowed
             || self.work > l.work
     }
 }

@@ -200,8 +200,8 @@ impl<'a, 'l> Tree<'a, 'l> {
 
     fn create_with(&mut self, name: Cow<'a, str>, attrs: &str, attr_count: usize, push: bool, foreign: bool) -> usize {
         let flags = self.flags_for(&name, attrs, foreign);
-        if name == "template" && flags & FOREIGN == 0 {
-            self.shape.templates += 1;
+        if matches!(&*name, "template" | "frameset") && flags & FOREIGN == 0 {
+            self.shape.unfollowed += 1;
         }
         self.after_text = false;
         self.append();
@@ -258,7 +258,7 @@ impl<'a, 'l> Tree<'a, 'l> {
     }
 
     fn in_table_scope(&mut self, name: &str) -> Option<usize> {
-        self.find(name, |o| matches!(&*o.name, "table" | "template"))
+        self.find(name, |o| o.flags & FOREIGN == 0 && matches!(&*o.name, "table" | "template"))
     }
 
     fn pop_to(&mut self, index: usize) {
@@ -274,7 +274,7 @@ impl<'a, 'l> Tree<'a, 'l> {
     }
 
     fn close_p(&mut self) {
-        if let Some(i) = self.find("p", |o| o.flags & SCOPE != 0 || o.name == "button") {
+        if let Some(i) = self.find("p", |o| o.flags & SCOPE != 0 || (o.flags & FOREIGN == 0 && o.name == "button")) {
             self.pop_to(i);
         }
     }
@@ -385,7 +385,18 @@ impl<'a, 'l> Tree<'a, 'l> {
                     return self.pop_to(i);
                 }
             }
-            "option" | "optgroup" => self.pop_named("option"),
+            "option" | "optgroup" => {
+                if self.in_scope("select").is_some() {
+                    self.close_implied(if name == "option" { "optgroup" } else { "" });
+                } else {
+                    self.pop_named("option");
+                }
+            }
+            "input" => {
+                if let Some(i) = self.in_scope("select") {
+                    self.pop_to(i);
+                }
+            }
             "td" | "th" | "tr" | "tbody" | "thead" | "tfoot" | "caption" | "col" | "colgroup" => {
                 return self.table_part(tag);
             }
@@ -400,7 +411,7 @@ impl<'a, 'l> Tree<'a, 'l> {
                     self.pop_to(i);
                 }
             }
-            "html" | "body" | "head" | "frameset" | "frame" => return,
+            "html" | "body" | "head" | "frame" => return,
             _ => {}
         }
         let void = is_void(name) || ((name == "svg" || name == "math") && tag.self_closing);
@@ -417,6 +428,18 @@ impl<'a, 'l> Tree<'a, 'l> {
             self.push_formatting(name, tag, id);
         } else if flags_of(&name) & MARKER != 0 {
             self.active.push(None);
+        }
+    }
+
+    /// Pops the elements whose end tag may be implied (`<p>`, `<li>`, `<option>`…) from the
+    /// top, but not `except`.
+    fn close_implied(&mut self, except: &str) {
+        while self.stack.last().is_some_and(|o| {
+            o.flags & FOREIGN == 0
+                && o.name != except
+                && matches!(&*o.name, "dd" | "dt" | "li" | "option" | "optgroup" | "p" | "rb" | "rp" | "rt" | "rtc")
+        }) {
+            self.pop();
         }
     }
 
@@ -603,7 +626,7 @@ impl<'a, 'l> Tree<'a, 'l> {
             }
         }
         match name {
-            "p" => match self.find("p", |o| o.flags & SCOPE != 0 || o.name == "button") {
+            "p" => match self.find("p", |o| o.flags & SCOPE != 0 || (o.flags & FOREIGN == 0 && o.name == "button")) {
                 Some(i) => self.pop_to(i),
                 None => {
                     self.create(Cow::Borrowed("p"), 0, false, false);
@@ -614,7 +637,9 @@ impl<'a, 'l> Tree<'a, 'l> {
                 self.create(Cow::Borrowed("br"), 0, false, false);
             }
             "li" => {
-                if let Some(i) = self.find("li", |o| o.flags & SCOPE != 0 || matches!(&*o.name, "ol" | "ul")) {
+                if let Some(i) = self
+                    .find("li", |o| o.flags & SCOPE != 0 || (o.flags & FOREIGN == 0 && matches!(&*o.name, "ol" | "ul")))
+                {
                     self.pop_to(i);
                 }
             }
