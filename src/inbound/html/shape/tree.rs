@@ -209,6 +209,9 @@ impl<'a, 'l> Tree<'a, 'l> {
         self.shape.attributes_on_one = self.shape.attributes_on_one.max(attr_count);
         let id = self.open.len();
         self.open.push(false);
+        if !push {
+            self.charge_line();
+        }
         if push {
             self.open[id] = true;
             let level = self.stack.last().map_or(1, |o| o.level + 1);
@@ -312,9 +315,18 @@ impl<'a, 'l> Tree<'a, 'l> {
         self.reconstruct();
         if !self.after_text {
             self.append();
-            self.shape.work += self.stack.len();
+            self.charge_line();
         }
         self.after_text = true;
+    }
+
+    /// A line of text, or an element that may make one (`<br>`, `<img>`), at the current
+    /// depth: the conversion to text copies each line once per enclosing block, and each
+    /// copy is longer by that block's indentation or quote mark, so a line costs about the
+    /// square of its depth.
+    fn charge_line(&mut self) {
+        let depth = self.stack.last().map_or(0, |o| o.level);
+        self.shape.work += depth + depth * depth / 64;
     }
 
     pub(super) fn start(&mut self, tag: &Tag<'a>) {
