@@ -558,7 +558,7 @@ mod tests {
             // difference that grows).
             let len = 3 + (next() % 8) as usize;
             let pattern: Vec<&str> = (0..len).map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize]).collect();
-            if next() % 2 == 0 {
+            if next().is_multiple_of(2) {
                 (0..40 * len).map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize]).collect()
             } else {
                 pattern.repeat(40)
