@@ -53,13 +53,23 @@ pub const SCOPED_END: &[&str] = &[
     "section", "select", "summary", "template", "ul",
 ];
 
+/// Start tags (besides those that close a `<p>`) before which the parser does not reopen
+/// formatting elements.
+#[rustfmt::skip]
+pub const NO_RECONSTRUCT: &[&str] = &[
+    "base", "basefont", "bgsound", "body", "caption", "col", "colgroup", "frame", "frameset", "head",
+    "html", "iframe", "link", "meta", "noembed", "noframes", "param", "rb", "rp", "rt", "rtc", "script",
+    "source", "style", "table", "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "title",
+    "tr", "track",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn sets_are_sorted_for_binary_search() {
-        for set in [SPECIAL, VOID, CLOSES_P, BREAKS_OUT_OF_FOREIGN, SCOPED_END] {
+        for set in [SPECIAL, VOID, CLOSES_P, BREAKS_OUT_OF_FOREIGN, SCOPED_END, NO_RECONSTRUCT] {
             assert!(set.windows(2).all(|w| w[0] < w[1]), "{set:?}");
         }
         assert!(holds(SPECIAL, "div") && !holds(SPECIAL, "span"));

@@ -404,6 +404,11 @@ impl<'a, 'l> Tree<'a, 'l> {
                     self.pop_named("option");
                 }
             }
+            "rb" | "rtc" | "rp" | "rt" => {
+                if self.in_scope("ruby").is_some() {
+                    self.close_implied(if matches!(name, "rp" | "rt") { "rtc" } else { "" });
+                }
+            }
             "input" => {
                 if let Some(i) = self.in_scope("select") {
                     self.pop_to(i);
@@ -427,7 +432,7 @@ impl<'a, 'l> Tree<'a, 'l> {
             _ => {}
         }
         let void = is_void(name) || ((name == "svg" || name == "math") && tag.self_closing);
-        if !closes_p(name) && name != "table" && name != "li" {
+        if name == "xmp" || !(closes_p(name) || tags::holds(tags::NO_RECONSTRUCT, name)) {
             self.reconstruct();
         }
         let name = if name == "image" { Cow::Borrowed("img") } else { tag.name.clone() };
