@@ -404,10 +404,8 @@ impl<'a, 'l> Tree<'a, 'l> {
                     self.pop_named("option");
                 }
             }
-            "rb" | "rtc" | "rp" | "rt" => {
-                if self.in_scope("ruby").is_some() {
-                    self.close_implied(if matches!(name, "rp" | "rt") { "rtc" } else { "" });
-                }
+            "rb" | "rtc" | "rp" | "rt" if self.in_scope("ruby").is_some() => {
+                self.close_implied(if matches!(name, "rp" | "rt") { "rtc" } else { "" });
             }
             "input" => {
                 if let Some(i) = self.in_scope("select") {
