@@ -187,6 +187,10 @@ fn a_huge_subject_is_cut_to_1000_characters() {
     let mail = interpret(raw.as_bytes(), &settings()).expect("interpreted");
     assert_eq!(mail.subject.chars().count(), 1000);
     assert!(mail.subject.chars().all(|c| c == 'é'));
+    // The whole header is kept: the message as it came, attached.
+    let original = mail.attachments.iter().find(|a| a.filename == "original-message.eml").expect("kept");
+    assert_eq!((original.bytes.as_slice(), original.content_type.as_str()), (raw.as_bytes(), "message/rfc822"));
     let short = interpret(b"From: a@example.com\nSubject: Printer on fire\n\nx\n", &settings()).unwrap();
     assert_eq!(short.subject, "Printer on fire");
+    assert!(short.attachments.is_empty());
 }

@@ -65,6 +65,8 @@ pub(super) struct Facts {
     pub authentication: Authentication,
     /// Its From (address or domain) is on the blocklist.
     pub blocked: bool,
+    /// Mail to its From is marked as bouncing (cleared now that it writes to us again).
+    pub bouncing: bool,
     /// The receiving server marked it as spam.
     pub spam: bool,
     /// Its From is one of our own addresses.
@@ -212,8 +214,14 @@ pub(super) async fn apply_in(
             notify::staff_notice(app, tx, t, "staff-customer-reply", mail).await?;
             Outcome::Commented(t)
         }
-        Route::Comment { ticket, reopen, add_cc } => comment(app, tx, mail, &blobs, ticket, reopen, add_cc).await?,
-        Route::Open(request) => open(app, tx, mail, &blobs, origin, &request).await?,
+        Route::Comment { ticket, reopen, add_cc } => {
+            clear_bouncing(tx, mail, &facts).await?;
+            comment(app, tx, mail, &blobs, ticket, reopen, add_cc).await?
+        }
+        Route::Open(request) => {
+            clear_bouncing(tx, mail, &facts).await?;
+            open(app, tx, mail, &blobs, origin, &request).await?
+        }
     };
     if let Some(t) = ticket_of(&outcome)
         && !matches!(route, Route::Staff(_))
@@ -237,7 +245,7 @@ fn ticket_of(outcome: &Outcome) -> Option<TicketNumber> {
 /// to it, and what the receiving server said.
 async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, StoreError> {
     let from = &mail.from.address;
-    let blocked = tx.is_blocked(from).await?;
+    let sender = tx.sender_record(from).await?;
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
     // Mail to a reply address of ours whose signature does not match follows nothing: it
     // opens a ticket of its own, with a note.
@@ -270,11 +278,21 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, S
         sender_is_staff,
         sender_on_ticket,
         authentication: mail.authentication,
-        blocked,
+        blocked: sender.blocked,
+        bouncing: sender.bouncing,
         spam: mail.spam,
         ours: app.config.own_addresses().contains(&from),
         quote_request: app.config.outbox.quote_request,
     })
+}
+
+/// A sender marked as bouncing writes to us again: whatever bounced before reaches them
+/// now, or will say so again.
+async fn clear_bouncing(tx: &mut Tx, mail: &Interpretation, facts: &Facts) -> Result<(), StoreError> {
+    if facts.bouncing {
+        tx.clear_bouncing(mail.from.address.as_str()).await?;
+    }
+    Ok(())
 }
 
 /// A bounce that names recipients who failed for good marks them as bouncing — only when it
@@ -307,8 +325,6 @@ async fn comment(
     add_cc: bool,
 ) -> Result<Outcome, StoreError> {
     let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
-    // They write again: whatever bounced before reaches them now, or will say so again.
-    tx.clear_bouncing(mail.from.address.as_str()).await?;
     // Latest activity, the customer's wait starts (unless it runs), and a ticket waiting on
     // them is open again: one statement.
     tx.customer_wrote(ticket).await?;
@@ -337,7 +353,6 @@ async fn open(
     request: &NewRequest,
 ) -> Result<Outcome, StoreError> {
     let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
-    tx.clear_bouncing(mail.from.address.as_str()).await?;
     let organisation_id = match app.config.organisations.is_empty() {
         true => None,
         false => tx.contact_organisation(author).await?,
@@ -559,6 +574,7 @@ mod tests {
             sender_on_ticket: false,
             authentication: Authentication::Unknown,
             blocked: false,
+            bouncing: false,
             spam: false,
             ours: false,
             quote_request: false,

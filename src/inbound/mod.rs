@@ -253,6 +253,19 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
             _ => false,
         }
     });
+    let mut attachments = parsed.attachments;
+    if parsed.subject_cut {
+        // The title keeps the start of an overlong subject; the whole header stays with
+        // the message, kept as it came.
+        attachments.push(Attachment {
+            filename: "original-message.eml".into(),
+            content_type: "message/rfc822".into(),
+            size: raw.len(),
+            inline: false,
+            content_id: None,
+            bytes: raw.to_vec(),
+        });
+    }
     let mut mail = Interpretation {
         message_id: parsed.message_id,
         from: parsed.from,
@@ -264,7 +277,7 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         text: parsed.text,
         html: parsed.html,
         reply,
-        attachments: parsed.attachments,
+        attachments,
         auto,
         bounce,
         thread: Thread::resolve(None, None, tag),

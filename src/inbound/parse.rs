@@ -19,6 +19,8 @@ pub(super) struct Parsed {
     pub cc: Vec<EmailAddress>,
     pub reply_to: Vec<EmailAddress>,
     pub subject: String,
+    /// The subject was longer than [`MAX_SUBJECT_CHARS`] and was cut.
+    pub subject_cut: bool,
     pub date: Option<String>,
     pub text: String,
     /// The text reply stripping reads: the plain text, or for HTML-only mail the HTML's
@@ -114,13 +116,15 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     let content_ids: HashMap<String, usize> =
         attachments.iter().enumerate().filter_map(|(i, a)| Some((a.content_id.clone()?, i))).collect();
     let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n"), &content_ids));
+    let subject = one_line(message.subject().unwrap_or_default());
     Ok(Parsed {
         message_id: message.message_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
         from,
         to: addresses(message.to()),
         cc: addresses(message.cc()),
         reply_to: addresses(message.reply_to()),
-        subject: capped(one_line(message.subject().unwrap_or_default()), MAX_SUBJECT_CHARS),
+        subject_cut: subject.chars().nth(MAX_SUBJECT_CHARS).is_some(),
+        subject: capped(subject, MAX_SUBJECT_CHARS),
         date: message.date().filter(|d| d.is_valid()).map(|d| d.to_rfc3339()),
         text: normalise_newlines(&text),
         reply_source: normalise_newlines(&reply_source),

@@ -28,7 +28,7 @@ pub use blobs::{Blobs, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
-pub use senders::BlockedSender;
+pub use senders::{BlockedSender, SenderRecord};
 pub use staff::StaffRow;
 pub use tickets::{
     AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketFilter, TicketRow, TicketState,

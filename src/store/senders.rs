@@ -13,10 +13,21 @@ pub struct BlockedSender {
     pub created_at: i64,
 }
 
+/// What [`Tx::sender_record`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderRecord {
+    /// Mail from the address is blocked.
+    pub blocked: bool,
+    /// Mail to the address is marked as bouncing.
+    pub bouncing: bool,
+}
+
 impl Tx {
-    /// Whether mail from `address` is blocked: by its address, its domain or a domain above
-    /// it (a blocked domain covers its subdomains, which cost an attacker nothing).
-    pub async fn is_blocked(&mut self, address: &EmailAddress) -> Result<bool> {
+    /// What desk needs to know about the sender of a mail, in one read: whether mail from
+    /// `address` is blocked — by its address, its domain or a domain above it (a blocked
+    /// domain covers its subdomains, which cost an attacker nothing) — and whether mail to
+    /// it is marked as bouncing.
+    pub async fn sender_record(&mut self, address: &EmailAddress) -> Result<SenderRecord> {
         let domain = address.domain().to_ascii_lowercase();
         let mut patterns = vec![address.as_str().to_string()];
         let mut rest = domain.as_str();
@@ -27,15 +38,18 @@ impl Tx {
         }
         // Only placeholders go into the text.
         let list = (1..=patterns.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        let sql = format!("SELECT pattern FROM blocked_senders WHERE pattern IN ({list}) LIMIT 1");
-        let found: Option<String> = on_tx!(self, c => {
-            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM blocked_senders WHERE pattern IN ({list})),
+                    (SELECT COUNT(*) FROM bouncing_addresses WHERE address = $1)"
+        );
+        let (blocked, bouncing): (i64, i64) = on_tx!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for p in &patterns {
                 q = q.bind(p.as_str());
             }
-            q.fetch_optional(&mut **c).await?
+            q.fetch_one(&mut **c).await?
         });
-        Ok(found.is_some())
+        Ok(SenderRecord { blocked: blocked > 0, bouncing: bouncing > 0 })
     }
 }
 
