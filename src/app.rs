@@ -31,6 +31,8 @@ pub struct App {
     last_blob_sweep: std::sync::atomic::AtomicI64,
     /// Messages that were in hand when a worker failed or hung, read once from the store.
     pub poison: crate::desk::PoisonMarks,
+    /// The threads interpreting messages, and how many were abandoned stuck.
+    pub workers: crate::desk::Workers,
 }
 
 /// How often housekeeping looks for blobs nothing refers to any more.
@@ -74,6 +76,7 @@ impl App {
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
             last_blob_sweep: std::sync::atomic::AtomicI64::new(0),
             poison: crate::desk::PoisonMarks::default(),
+            workers: crate::desk::Workers::default(),
         }
     }
 

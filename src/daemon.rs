@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::outbound::{self, Transport};
 use crate::{App, portal, sources};
@@ -26,6 +26,10 @@ pub enum Drained {
     Clean,
     /// Some task was still running at the deadline; it was left behind.
     TimedOut,
+    /// Intake stopped because too many workers are stuck past
+    /// `limits.max_processing_secs` (see [`crate::desk::Workers`]); the tasks then drained
+    /// as on SIGTERM. `serve` exits with a failure so that systemd restarts it.
+    WorkersStuck,
 }
 
 /// Runs the daemon until `shutdown` fires, then gives tasks [`DRAIN_DEADLINE`] to finish.
@@ -59,16 +63,30 @@ pub async fn run(
         });
     }
     tracker.close();
-    shutdown.cancelled().await;
-    info!("shutting down");
+    let stuck = tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = app.workers.stopped() => true,
+    };
+    if stuck {
+        error!(
+            stuck = app.workers.abandoned(),
+            "shutting down: too many workers are stuck past limits.max_processing_secs; exiting with a failure \
+             so that the service manager restarts maildesk with fresh threads"
+        );
+        shutdown.cancel();
+    } else {
+        info!("shutting down");
+    }
     if tokio::time::timeout(DRAIN_DEADLINE, tracker.wait()).await.is_err() {
         // Closing the store would wait for the connections those tasks hold.
         warn!("tasks did not finish in time; stopping without closing the store");
         return Drained::TimedOut;
     }
+    // A clean stop: a message still in hand was only interrupted, not a poison attempt.
+    app.poison.release_in_hand(&app.store).await;
     app.store.close().await;
     info!("stopped");
-    Drained::Clean
+    if stuck { Drained::WorkersStuck } else { Drained::Clean }
 }
 
 /// The transport the config asks for.

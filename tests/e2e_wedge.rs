@@ -245,5 +245,122 @@ on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_b
     t.store().mark_poison(&other_sha).await.unwrap();
     let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
     assert!(matches!(receive(&app, &other, "test").await.unwrap(), Outcome::Opened(_)));
-    assert_eq!(t.store().poison_marks().await.unwrap(), [(sha, 2)]);
+    assert_eq!(t.store().poison_marks().await.unwrap(), [(sha.clone(), 2)]);
+    // A clean shutdown takes an attempt back, and forgets the mark at none.
+    assert_eq!(t.store().unmark_poison(&sha).await.unwrap(), 1);
+    assert_eq!(t.store().poison_marks().await.unwrap(), [(sha.clone(), 1)]);
+    assert_eq!(t.store().unmark_poison(&sha).await.unwrap(), 0);
+    assert!(t.store().poison_marks().await.unwrap().is_empty());
+    assert_eq!(t.store().unmark_poison(&sha).await.unwrap(), 0, "no mark: nothing to take back");
 });
+
+#[test]
+fn a_good_mail_waiting_for_a_busy_blocking_pool_is_applied_not_quarantined_as_too_slow() {
+    // One blocking thread, as when stuck workers fill the pool up to TasksMax.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use maildesk::desk::{Outcome, receive};
+        let t = common::TestApp::with(common::Db::Sqlite, |c| c.limits.max_processing_secs = 1).await;
+        // The only thread is busy for 2.5 s: longer than the limit.
+        let busy = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2500)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let outcome = receive(&t.app, &good(1), "test").await.unwrap();
+        assert!(matches!(outcome, Outcome::Opened(_)), "time queued counted against the limit: {outcome:?}");
+        assert!(t.store().poison_marks().await.unwrap().is_empty(), "no mark for time spent queued");
+        busy.await.unwrap();
+    });
+    rt.shutdown_timeout(Duration::from_millis(100));
+}
+
+#[test]
+fn when_too_many_workers_are_stuck_serve_exits_with_a_failure_and_good_mail_waits_for_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let env = [
+        ("MAILDESK_PORTAL__ENABLED", "false"),
+        ("MAILDESK_PORTAL__INVITE", "false"),
+        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "2"),
+        ("MAILDESK_TEST_STALL_MARKER", STALL),
+    ];
+    // As many hanging mails as the daemon tolerates stuck workers, then good ones.
+    let stuck = maildesk::desk::MAX_ABANDONED;
+    for i in 0..stuck {
+        let bad = format!(
+            "From: mallory@evil.test\nTo: support@localhost\nSubject: Hang {i}\nMessage-ID: <hang-{i}@evil.test>\nX-Note: {STALL}\n\nhang {i}\n"
+        );
+        deliver(dir, &format!("1700000000.{i:03}.bad"), bad.as_bytes());
+    }
+    for i in 1..=3 {
+        deliver(dir, &format!("1700000001.{i}.good"), &good(i));
+    }
+    let mut daemon = Daemon::start(dir, &env);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = daemon.try_wait() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the daemon did not stop by itself");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = daemon.log();
+    assert_eq!(status.code(), Some(1), "a failure, so that systemd restarts it\n{log}");
+    assert!(log.contains("intake stops") && log.contains("limits.max_processing_secs"), "{log}");
+    // Only the hanging mails were quarantined, each for the limit.
+    let entries = quarantine(dir, &env);
+    assert!(!entries.is_empty() && entries.len() <= stuck, "{entries:?}");
+    for entry in &entries {
+        let reason = entry["reason"].as_str().unwrap();
+        assert!(reason.contains("limits.max_processing_secs (2s)"), "{reason}");
+    }
+    assert!(names_in(&inbox(dir).join("cur")).iter().all(|n| n.contains(".bad:2,F") || n.contains(".good:2,S")));
+
+    // The restart (fresh threads) applies every good mail; the hanging ones end quarantined.
+    let mut daemon = Daemon::start(dir, &env);
+    wait_until("every mail settled", Duration::from_secs(60), || names_in(&inbox(dir).join("new")).is_empty());
+    let mut subjects: Vec<String> =
+        tickets(dir, &env).iter().map(|t| t["subject"].as_str().unwrap().to_string()).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["Good request 1", "Good request 2", "Good request 3"]);
+    assert_eq!(quarantine(dir, &env).len(), stuck);
+    let (code, _) = terminate_within(&mut daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_slow_mail_in_hand_at_two_clean_shutdowns_is_applied_at_the_next_start_not_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let env = [
+        ("MAILDESK_PORTAL__ENABLED", "false"),
+        ("MAILDESK_PORTAL__INVITE", "false"),
+        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "600"),
+        ("MAILDESK_TEST_STALL_MARKER", STALL),
+    ];
+    // A good mail that takes long to read (as 25 MB of attachments would): the hook stalls it.
+    let slow = format!(
+        "From: Customer <slow@example.com>\nTo: support@localhost\nSubject: Big attachments\nMessage-ID: <slow@example.com>\nX-Note: {STALL}\n\nPlease see the attachments.\n"
+    );
+    deliver(dir, "1700000000.0.slow", slow.as_bytes());
+    for deploy in 1..=2 {
+        let mut daemon = Daemon::start(dir, &env);
+        wait_until("the poison mark", Duration::from_secs(30), || poison_attempts(dir) == 1);
+        let (code, took) = terminate_within(&mut daemon, Duration::from_secs(20));
+        assert_eq!(code, Some(0), "deploy {deploy} (took {took:?})");
+        assert_eq!(poison_attempts(dir), 0, "deploy {deploy}: a clean shutdown takes the attempt back");
+        assert_eq!(names_in(&inbox(dir).join("new")), ["1700000000.0.slow"]);
+    }
+    // The third start, now fast: the mail is read and applied.
+    let env = &env[..3];
+    let mut daemon = Daemon::start(dir, env);
+    wait_until("the slow mail settled", Duration::from_secs(30), || names_in(&inbox(dir).join("new")).is_empty());
+    assert_eq!(names_in(&inbox(dir).join("cur")), ["1700000000.0.slow:2,S"]);
+    assert!(quarantine(dir, env).is_empty());
+    assert_eq!(tickets(dir, env).len(), 1);
+    let (code, _) = terminate_within(&mut daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+}

@@ -212,6 +212,14 @@ async fn serve(config: Config) -> i32 {
     };
     match crate::daemon::run(app, listener, transport, shutdown).await {
         crate::daemon::Drained::Clean => 0,
+        crate::daemon::Drained::WorkersStuck => {
+            eprintln!(
+                "maildesk: stopped taking mail: {} or more workers are stuck past limits.max_processing_secs \
+                 (exit 1 so that systemd restarts maildesk with fresh threads)",
+                crate::desk::MAX_ABANDONED
+            );
+            EXIT_FAILURE
+        }
         crate::daemon::Drained::TimedOut => {
             eprintln!(
                 "maildesk: stopped before every task finished (drain deadline {}s passed)",

@@ -3,6 +3,7 @@
 //! the tickets is decided in `receive`; this module never decides it.
 
 mod bounded;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tracing::{info, instrument, warn};
 
 use bounded::Bounded;
 pub use bounded::PoisonMarks;
+pub use workers::{MAX_ABANDONED, Workers};
 
 use super::receive::{apply, apply_in};
 use super::{DeskError, Origin, Outcome};
@@ -37,6 +39,7 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
     let mail = match bounded::interpret(app, Arc::new(raw.to_vec())).await {
         Bounded::Mail(mail) => mail,
         Bounded::Refused(reason) => return quarantine_raw(app, raw, source, reason).await,
+        Bounded::Stopped => return Err(DeskError::Stopped),
     };
     let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
     match apply(app, &mail, &fingerprint, origin).await {
@@ -148,18 +151,20 @@ async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, D
         Ok(raw) => Arc::new(raw),
         Err((sha, size)) => return Ok(Prepared::Refused { sha, size, reason: too_large(size, limit) }),
     };
-    let bounded = bounded::interpret(&app, raw.clone()).await;
-    let bounded = match bounded {
+    let read = match bounded::interpret(&app, raw.clone()).await {
         // Nothing to store: no second trip to a blocking thread.
         Bounded::Mail(mail) if mail.attachments.is_empty() => {
             return Ok(Prepared::Mail(Arc::unwrap_or_clone(raw), mail));
         }
-        other => other,
+        // Not read: the file stays where it is for the next start.
+        Bounded::Stopped => return Err(DeskError::Stopped),
+        Bounded::Mail(mail) => Ok(mail),
+        Bounded::Refused(reason) => Err(reason),
     };
     let blobs = app.store.blobs.clone();
     let stored = tokio::task::spawn_blocking(move || -> std::io::Result<Prepared> {
-        match bounded {
-            Bounded::Mail(mail) => {
+        match read {
+            Ok(mail) => {
                 // The attachments' bytes now, in parallel and outside the transaction (the
                 // store is content-addressed: applying finds them there).
                 for a in &mail.attachments {
@@ -167,7 +172,7 @@ async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, D
                 }
                 Ok(Prepared::Mail(Arc::unwrap_or_clone(raw), mail))
             }
-            Bounded::Refused(reason) => Ok(Prepared::Refused { sha: blobs.put(&raw)?, size: raw.len() as u64, reason }),
+            Err(reason) => Ok(Prepared::Refused { sha: blobs.put(&raw)?, size: raw.len() as u64, reason }),
         }
     })
     .await;

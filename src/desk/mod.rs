@@ -13,8 +13,8 @@ pub mod senders;
 pub mod staff;
 
 pub use intake::{
-    PoisonMarks, PreparedBatch, Straggler, apply_prepared, prepare_files, quarantine_raw, quarantine_unfetched,
-    receive, receive_file,
+    MAX_ABANDONED, PoisonMarks, PreparedBatch, Straggler, Workers, apply_prepared, prepare_files, quarantine_raw,
+    quarantine_unfetched, receive, receive_file,
 };
 pub use notify::{
     AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
@@ -81,4 +81,8 @@ pub enum DeskError {
     /// The store is unavailable (locked, unreachable, disk failing).
     #[error("temporary failure, try again later: {0}")]
     Temporary(#[source] StoreError),
+    /// Intake stopped because too many workers are stuck past `limits.max_processing_secs`
+    /// (see [`Workers`]): the message was not read and must be kept for the next start.
+    #[error("intake stopped: too many workers stuck past limits.max_processing_secs; try again after a restart")]
+    Stopped,
 }

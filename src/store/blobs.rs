@@ -89,7 +89,8 @@ impl Blobs {
     /// Deletes every blob not named in `referenced` whose file is older than `grace`, and
     /// temporary files left by interrupted writes as old. The grace protects blobs of a
     /// message being applied: they are stored before its transaction commits (and storing
-    /// content that is already there makes its file young again).
+    /// content that is already there makes its file young again). A blob stored again while
+    /// it is being swept is kept: see [`Blobs::remove_if_old`].
     pub fn sweep(&self, referenced: &HashSet<String>, grace: Duration) -> std::io::Result<Swept> {
         let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
         let old = |entry: &std::fs::DirEntry| entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| at < cutoff);
@@ -111,14 +112,40 @@ impl Blobs {
                     swept.kept += 1;
                     continue;
                 }
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => swept.removed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(named(e, "remove", &entry.path())),
+                let removed =
+                    if is_tmp { remove(&entry.path())? } else { self.remove_if_old(&entry.path(), &name, cutoff)? };
+                if removed {
+                    swept.removed += 1;
+                } else {
+                    swept.kept += 1;
                 }
             }
         }
         Ok(swept)
+    }
+
+    /// Deletes the blob at `path` unless it was refreshed after `cutoff`, safe against a
+    /// `put` of the same content meanwhile. The file is first renamed aside (so a `put`
+    /// from now on finds no blob and writes a new one), its time is checked again, and it
+    /// is put back when a `put` refreshed it; a `put` that refreshed it through a handle
+    /// opened before the rename sees that the name no longer leads to its file and writes
+    /// the blob again (see [`touch`]). Returns whether it was deleted.
+    fn remove_if_old(&self, path: &Path, name: &std::ffi::OsStr, cutoff: SystemTime) -> std::io::Result<bool> {
+        let mut aside = std::ffi::OsString::from("swept-");
+        aside.push(name);
+        let aside = self.dir.join("tmp").join(aside);
+        match std::fs::rename(path, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(named(e, "move aside", path)),
+        }
+        let refreshed = std::fs::metadata(&aside).and_then(|m| m.modified()).map_or(true, |at| at >= cutoff);
+        if !refreshed {
+            return remove(&aside);
+        }
+        // Back into place; a blob written there meanwhile has the same content.
+        std::fs::rename(&aside, path).map_err(|e| named(e, "put back", path))?;
+        Ok(false)
     }
 
     /// Reads the blob named `sha`, if it exists.
@@ -175,14 +202,32 @@ pub struct Swept {
     pub kept: usize,
 }
 
+/// Deletes `path`; false when it was gone already.
+fn remove(path: &Path) -> std::io::Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(named(e, "remove", path)),
+    }
+}
+
 /// Makes an existing blob young again (so a sweep spares it until its reference commits);
-/// false when there is no such blob. A blob this process may not touch is still there:
-/// storing goes on (the refresh is a courtesy to the sweep, not a condition).
+/// false when there is no such blob. The name must still lead to the refreshed file
+/// afterwards: a sweep may have moved it aside between the open and the refresh (it then
+/// deletes it or puts it back), and only a blob refreshed in place is known to stay. A
+/// blob this process may not touch is still there: storing goes on (the refresh is a
+/// courtesy to the sweep, not a condition).
 fn touch(path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
     match std::fs::File::options().append(true).open(path) {
         Ok(file) => {
             let _ = file.set_modified(SystemTime::now());
-            Ok(true)
+            let opened = file.metadata()?;
+            match std::fs::metadata(path) {
+                Ok(now) => Ok(now.dev() == opened.dev() && now.ino() == opened.ino()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) if path.exists() => {
@@ -225,5 +270,37 @@ mod tests {
             if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
         }
         out
+    }
+
+    /// Makes the blob `sha` look `age` old, as an unreferenced blob due for the sweep.
+    fn age(blobs: &Blobs, sha: &str, age: Duration) {
+        let path = blobs.path_of(sha).unwrap();
+        let file = std::fs::File::options().append(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    #[test]
+    fn a_put_racing_the_sweep_of_the_same_content_always_leaves_the_blob_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let grace = Duration::from_secs(3600);
+        let bytes = b"an attachment that was swept and sent again".to_vec();
+        let sha = blobs.put(&bytes).unwrap();
+        let nothing = HashSet::new();
+        for round in 0..2000 {
+            age(&blobs, &sha, 2 * grace);
+            let barrier = std::sync::Barrier::new(2);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    barrier.wait();
+                    blobs.sweep(&nothing, grace).unwrap();
+                });
+                barrier.wait();
+                // A message being applied stores its attachment, then commits a reference.
+                assert_eq!(blobs.put(&bytes).unwrap(), sha);
+            });
+            // The put returned: the blob must be there for the reference about to commit.
+            assert!(blobs.get(&sha).unwrap().is_some(), "round {round}: the blob was deleted after its put");
+        }
     }
 }

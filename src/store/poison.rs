@@ -23,6 +23,20 @@ impl Store {
             .bind(raw_sha256).bind(at).fetch_one(p).await?))
     }
 
+    /// Takes back one attempt at interpreting `raw_sha256` (it was in hand at a clean
+    /// shutdown), forgetting the mark at none; returns the attempts left.
+    pub async fn unmark_poison(&self, raw_sha256: &str) -> Result<i64> {
+        let left = on_pool!(self, p => {
+            let left = sqlx::query_scalar::<_, i64>(
+                    "UPDATE poison SET attempts = attempts - 1 WHERE raw_sha256 = $1 RETURNING attempts")
+                .bind(raw_sha256).fetch_optional(p).await?.unwrap_or(0);
+            sqlx::query("DELETE FROM poison WHERE raw_sha256 = $1 AND attempts <= 0")
+                .bind(raw_sha256).execute(p).await?;
+            left
+        });
+        Ok(left.max(0))
+    }
+
     /// Forgets the poison mark of `raw_sha256` (its interpretation finished normally).
     pub async fn clear_poison(&self, raw_sha256: &str) -> Result<()> {
         on_pool!(self, p => sqlx::query("DELETE FROM poison WHERE raw_sha256 = $1")

@@ -1,20 +1,23 @@
 //! Interpretation in bounded time, and poison marks. Every source's messages are read here:
-//! on a blocking thread under `limits.max_processing_secs`; a message that hits the limit is
-//! refused (its stuck thread is abandoned, never awaited, so nothing waits for it). A timer
-//! beside the worker writes a poison mark once a message has been reading for about a
-//! second, and the mark is removed when it finishes normally: the normal path writes
-//! nothing, while a message that was in hand when a worker failed, hung or the process died
-//! is remembered, and after two such attempts is refused without being read again.
+//! on a blocking thread under `limits.max_processing_secs` of running time; a message that
+//! hits the limit is refused (its stuck thread is abandoned, never awaited, so nothing waits
+//! for it; see `workers`). A timer beside the worker writes a poison mark once a message has
+//! been reading for about a second, and the mark is removed when it finishes normally: the
+//! normal path writes nothing, while a message that was in hand when a worker failed, hung
+//! or the process died is remembered, and after two such attempts is refused without being
+//! read again. A clean shutdown takes back the attempts of the messages in hand.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
+use super::workers::Finished;
 use crate::App;
 use crate::inbound::{self, Interpretation};
+use crate::store::Store;
 
 /// A message still being read after this long gets a poison mark.
 const MARK_AFTER: Duration = Duration::from_secs(1);
@@ -27,6 +30,9 @@ const POISON_ATTEMPTS: i64 = 2;
 #[derive(Debug, Default)]
 pub struct PoisonMarks {
     marks: OnceCell<Mutex<HashMap<String, i64>>>,
+    /// Messages whose mark this process wrote and whose interpretation has not ended (how
+    /// many of each): the ones in hand should the process stop now.
+    in_hand: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl PoisonMarks {
@@ -54,6 +60,41 @@ impl PoisonMarks {
         marks.lock().map(|m| m.get(sha).copied().unwrap_or(0)).unwrap_or(0)
     }
 
+    /// The interpretation of `sha` ended (finished, failed or timed out): its mark, if
+    /// any, counts from now on as the attempt it records.
+    fn out_of_hand(&self, sha: &str) {
+        if let Ok(mut in_hand) = self.in_hand.lock()
+            && let Some(n) = in_hand.get_mut(sha)
+        {
+            *n -= 1;
+            if *n == 0 {
+                in_hand.remove(sha);
+            }
+        }
+    }
+
+    /// Takes back the attempts of the messages still in hand: called when the daemon
+    /// stops cleanly (on SIGTERM, or for stuck workers, once its tasks drained), so that a
+    /// message that was only slow is not quarantined after two deploys. A worker that failed or timed out keeps
+    /// its mark; so does every message in hand when the process dies or its drain fails.
+    pub async fn release_in_hand(&self, store: &Store) {
+        let in_hand: Vec<(String, usize)> = match self.in_hand.lock() {
+            Ok(mut in_hand) => in_hand.drain().collect(),
+            Err(_) => return,
+        };
+        for (sha, n) in in_hand {
+            for _ in 0..n {
+                match store.unmark_poison(&sha).await {
+                    Ok(left) => {
+                        info!(sha256 = %sha, "message in hand at shutdown; its attempt does not count");
+                        self.set(&sha, (left > 0).then_some(left));
+                    }
+                    Err(e) => warn!(error = %e, sha256 = %sha, "cannot take back a poison mark"),
+                }
+            }
+        }
+    }
+
     fn set(&self, sha: &str, attempts: Option<i64>) {
         if let Some(Ok(mut marks)) = self.marks.get().map(|m| m.lock()) {
             match attempts {
@@ -70,6 +111,8 @@ pub(super) enum Bounded {
     Mail(Box<Interpretation>),
     /// The message cannot be processed: quarantine it for this reason.
     Refused(String),
+    /// Intake stopped (too many workers stuck): the message was not read; keep it.
+    Stopped,
 }
 
 /// Why a message that hit the time limit is quarantined.
@@ -77,8 +120,8 @@ pub(super) fn too_slow(secs: u64) -> String {
     format!("interpretation took longer than limits.max_processing_secs ({secs}s); the worker was abandoned")
 }
 
-/// Interprets `raw` on a blocking thread within `limits.max_processing_secs`, unless its
-/// poison mark says two attempts failed already.
+/// Interprets `raw` on a blocking thread within `limits.max_processing_secs` of running
+/// time, unless its poison mark says two attempts failed already.
 pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
     let sha = crate::store::sha256_hex(&raw);
     let before = app.poison.attempts(app, &sha).await;
@@ -91,41 +134,38 @@ pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
     let secs = app.config.limits.max_processing_secs;
     let settings = app.inbound.clone();
     let bytes = raw.clone();
-    let mut worker = tokio::task::spawn_blocking(move || {
+    let Some(worker) = app.workers.spawn(move || {
         #[cfg(debug_assertions)]
         test_stall(&bytes);
         inbound::interpret(&bytes, &settings)
-    });
-    let deadline = tokio::time::sleep(Duration::from_secs(secs));
-    let mark_at = tokio::time::sleep(MARK_AFTER);
-    tokio::pin!(deadline, mark_at);
+    }) else {
+        return Bounded::Stopped;
+    };
     let mut mark: Option<tokio::task::JoinHandle<()>> = None;
-    let result = loop {
-        tokio::select! {
-            done = &mut worker => break Some(done),
-            _ = &mut mark_at, if mark.is_none() => mark = Some(write_mark(app, &sha, before)),
-            _ = &mut deadline => break None,
-        }
-    };
-    let Some(result) = result else {
-        // The thread is left to itself (dropping the handle detaches it); the mark written
-        // beside it (now, if the limit came first) counts this attempt.
-        if mark.is_none() {
-            mark = Some(write_mark(app, &sha, before));
-        }
-        if let Some(mark) = mark {
+    let finished = worker
+        .finish(&app.workers, Duration::from_secs(secs), MARK_AFTER, || mark = Some(write_mark(app, &sha, before)))
+        .await;
+    let result = match finished {
+        Finished::Done(result) => result,
+        Finished::Withdrawn => return Bounded::Stopped,
+        Finished::TimedOut => {
+            // The mark written beside it (now, if the limit came first) counts this attempt.
+            let mark = mark.unwrap_or_else(|| write_mark(app, &sha, before));
             let _ = mark.await;
+            app.poison.out_of_hand(&sha);
+            error!(limit_secs = secs, sha256 = %sha, "message interpretation hit the time limit; worker abandoned");
+            return Bounded::Refused(too_slow(secs));
         }
-        error!(limit_secs = secs, sha256 = %sha, "message interpretation hit the time limit; worker abandoned");
-        return Bounded::Refused(too_slow(secs));
     };
+    let marked = mark.is_some();
+    if let Some(mark) = mark {
+        let _ = mark.await;
+        app.poison.out_of_hand(&sha);
+    }
     match result {
         Ok(interpreted) => {
-            if mark.is_some() || before > 0 {
+            if marked || before > 0 {
                 // Finished after all: forget the attempts (a write on the slow path only).
-                if let Some(mark) = mark {
-                    let _ = mark.await;
-                }
                 app.poison.set(&sha, None);
                 if let Err(e) = app.store.clear_poison(&sha).await {
                     warn!(error = %e, sha256 = %sha, "cannot clear a poison mark");
@@ -143,13 +183,20 @@ pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
     }
 }
 
-/// Writes the poison mark of `sha` (one more attempt than `before`) beside the worker.
+/// Writes the poison mark of `sha` (one more attempt than `before`) beside the worker; once
+/// written, the message counts as in hand until its interpretation ends.
 fn write_mark(app: &App, sha: &str, before: i64) -> tokio::task::JoinHandle<()> {
     app.poison.set(sha, Some(before + 1));
     let (store, sha) = (app.store.clone(), sha.to_string());
+    let in_hand = app.poison.in_hand.clone();
     tokio::spawn(async move {
-        if let Err(e) = store.mark_poison(&sha).await {
-            warn!(error = %e, sha256 = %sha, "cannot write a poison mark");
+        match store.mark_poison(&sha).await {
+            Ok(_) => {
+                if let Ok(mut in_hand) = in_hand.lock() {
+                    *in_hand.entry(sha).or_default() += 1;
+                }
+            }
+            Err(e) => warn!(error = %e, sha256 = %sha, "cannot write a poison mark"),
         }
     })
 }

@@ -49,6 +49,8 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
                     sync::serve(&app, &mailbox, session, &shutdown, || recovered(&mut failing, &mut attempt)).await;
                 match result {
                     Ok(()) => break,
+                    // The daemon is stopping (and says why); the message stays in the folder.
+                    Err(SyncError::Stopped(_)) => break,
                     Err(e) => e.to_string(),
                 }
             }

@@ -32,12 +32,17 @@ pub enum SyncError {
     /// The store is unavailable; the message stays in the mailbox.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// Intake stopped (too many workers stuck); the message stays in the mailbox.
+    #[error("{0}")]
+    Stopped(DeskError),
 }
 
 impl From<DeskError> for SyncError {
     fn from(e: DeskError) -> SyncError {
-        let DeskError::Temporary(e) = e;
-        SyncError::Store(e)
+        match e {
+            DeskError::Temporary(e) => SyncError::Store(e),
+            e @ DeskError::Stopped => SyncError::Stopped(e),
+        }
     }
 }
 
