@@ -245,7 +245,6 @@ fn ticket_of(outcome: &Outcome) -> Option<TicketNumber> {
 /// to it, and what the receiving server said.
 async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, StoreError> {
     let from = &mail.from.address;
-    let sender = tx.sender_record(from).await?;
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
     // Mail to a reply address of ours whose signature does not match follows nothing: it
     // opens a ticket of its own, with a note.
@@ -268,15 +267,14 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, S
         let within_reopen_window = crate::store::now().saturating_sub(changed) <= window;
         named = Some(Named { ticket: t, trust, active, within_reopen_window });
     }
-    let (sender_is_staff, sender_on_ticket) = match named {
-        Some(n) => (staff::is_staff(app, tx, from).await?, tx.is_participant_address(n.ticket, from.as_str()).await?),
-        None => (false, false),
-    };
+    // Who the sender is, in one read: blocked, bouncing, staff, on the named ticket.
+    let sender = tx.sender_record(from, named.map(|n| n.ticket)).await?;
+    let in_config = app.config.departments.iter().any(|d| d.staff.contains(from));
     Ok(Facts {
         named,
         staff_address: mail.staff_reply_address,
-        sender_is_staff,
-        sender_on_ticket,
+        sender_is_staff: named.is_some() && (sender.staff || in_config),
+        sender_on_ticket: sender.on_ticket,
         authentication: mail.authentication,
         blocked: sender.blocked,
         bouncing: sender.bouncing,

@@ -2,7 +2,7 @@
 //! nor answered.
 
 use super::{Result, Store, Tx, now, on_pool, on_tx};
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, TicketNumber};
 
 /// One entry of the blocklist.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -20,6 +20,10 @@ pub struct SenderRecord {
     pub blocked: bool,
     /// Mail to the address is marked as bouncing.
     pub bouncing: bool,
+    /// The address is in the staff table (asked only with a ticket).
+    pub staff: bool,
+    /// The address takes part in the ticket asked about.
+    pub on_ticket: bool,
 }
 
 impl Tx {
@@ -27,7 +31,13 @@ impl Tx {
     /// `address` is blocked — by its address, its domain or a domain above it (a blocked
     /// domain covers its subdomains, which cost an attacker nothing) — and whether mail to
     /// it is marked as bouncing.
-    pub async fn sender_record(&mut self, address: &EmailAddress) -> Result<SenderRecord> {
+    /// With `ticket`, also whether the address is a staff member (in the table) and whether
+    /// it takes part in that ticket.
+    pub async fn sender_record(
+        &mut self,
+        address: &EmailAddress,
+        ticket: Option<TicketNumber>,
+    ) -> Result<SenderRecord> {
         let domain = address.domain().to_ascii_lowercase();
         let mut patterns = vec![address.as_str().to_string()];
         let mut rest = domain.as_str();
@@ -37,19 +47,24 @@ impl Tx {
             rest = rest.split_once('.').map_or("", |(_, parent)| parent);
         }
         // Only placeholders go into the text.
-        let list = (1..=patterns.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let list = (3..3 + patterns.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT (SELECT COUNT(*) FROM blocked_senders WHERE pattern IN ({list})),
-                    (SELECT COUNT(*) FROM bouncing_addresses WHERE address = $1)"
+                    (SELECT COUNT(*) FROM bouncing_addresses WHERE address = $1),
+                    (SELECT COUNT(*) FROM staff WHERE email = $1 AND $2 > 0),
+                    (SELECT COUNT(*) FROM ticket_participants tp JOIN contacts c ON c.id = tp.contact_id
+                     WHERE tp.ticket_id = $2 AND c.email = $1)"
         );
-        let (blocked, bouncing): (i64, i64) = on_tx!(self, c => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        // No ticket: 0, which no ticket has, so the last two count nothing.
+        let ticket = ticket.map_or(0, |t| t.0);
+        let (blocked, bouncing, staff, on_ticket): (i64, i64, i64, i64) = on_tx!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(address.as_str()).bind(ticket);
             for p in &patterns {
                 q = q.bind(p.as_str());
             }
             q.fetch_one(&mut **c).await?
         });
-        Ok(SenderRecord { blocked: blocked > 0, bouncing: bouncing > 0 })
+        Ok(SenderRecord { blocked: blocked > 0, bouncing: bouncing > 0, staff: staff > 0, on_ticket: on_ticket > 0 })
     }
 }
 

@@ -253,15 +253,6 @@ impl Tx {
         Ok(added == 1)
     }
 
-    /// Whether the contact with address `email` takes part in ticket `n`.
-    pub async fn is_participant_address(&mut self, n: TicketNumber, email: &str) -> Result<bool> {
-        let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
-                "SELECT tp.contact_id FROM ticket_participants tp JOIN contacts c ON c.id = tp.contact_id
-                 WHERE tp.ticket_id = $1 AND c.email = $2")
-            .bind(n.0).bind(email).fetch_optional(&mut **c).await?);
-        Ok(found.is_some())
-    }
-
     /// Whether `contact_id` takes part in ticket `n`.
     pub async fn is_participant(&mut self, n: TicketNumber, contact_id: i64) -> Result<bool> {
         let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
