@@ -384,6 +384,44 @@ mod e2e_cli {
         assert_eq!(json["subject"], "Printer \x1b[2Jon fire\x07");
     }
 
+    #[test]
+    fn sender_block_keeps_a_sender_out_and_contact_unbounce_clears_a_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        for (args, code) in [
+            (&["sender", "block", "pest@example.net"][..], 0),
+            (&["sender", "block", "Spam.Example"][..], 0),
+            (&["sender", "block", "support@localhost"][..], 2),
+            (&["sender", "block", "not a domain"][..], 2),
+            (&["sender", "unblock", "nobody.example"][..], 1),
+        ] {
+            let out = md(dir, &[], args);
+            assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        }
+        let listed = json_of(md(dir, &[], &["sender", "list", "--json"]));
+        let patterns: Vec<&str> = listed.as_array().unwrap().iter().map(|r| r["pattern"].as_str().unwrap()).collect();
+        assert_eq!(patterns, ["@spam.example", "pest@example.net"]);
+        let said = ingest(dir, &[], &mail("x@mx.spam.example", "Win", "w1@spam.example", "", 100));
+        assert!(said.contains("blocked sender"), "{said}");
+        assert!(tickets(dir, &[]).is_empty(), "no ticket from a blocked sender");
+        assert_eq!(md(dir, &[], &["sender", "unblock", "spam.example"]).status.code(), Some(0));
+        ingest(dir, &[], &mail("x@mx.spam.example", "Win", "w2@spam.example", "", 100));
+        assert_eq!(tickets(dir, &[]).len(), 1);
+        // A mark set by a bounce of our mail is shown and can be cleared by hand.
+        let to_x = outbox_files(dir)
+            .into_iter()
+            .find(|f| std::fs::read_to_string(f).unwrap().contains("To: x@mx.spam.example"))
+            .expect("our acknowledgement");
+        let returned = to_x.file_stem().unwrap().to_string_lossy().trim_matches(['<', '>']).to_string();
+        ingest(dir, &[], &bounce_report("x@mx.spam.example", &returned));
+        let shown = stdout(&md(dir, &[], &["contact", "show", "x@mx.spam.example"]));
+        assert!(shown.contains("Bouncing: yes (bounce report, status 5.1.1)"), "{shown}");
+        let out = md(dir, &[], &["contact", "unbounce", "x@mx.spam.example"]);
+        assert!(out.status.success() && stderr(&out).contains("no longer marked"), "{}", stderr(&out));
+        let shown = stdout(&md(dir, &[], &["contact", "show", "x@mx.spam.example"]));
+        assert!(shown.contains("Bouncing: no"), "{shown}");
+    }
+
     /// Runs `maildesk ingest` of a small mail with `env` and `args`; returns the exit code,
     /// stderr and how long it took.
     fn ingest_status(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, Duration) {
