@@ -408,10 +408,16 @@ mod e2e_cli {
         ingest(dir, &[], &mail("x@mx.spam.example", "Win", "w2@spam.example", "", 100));
         assert_eq!(tickets(dir, &[]).len(), 1);
         // A mark set by a bounce of our mail is shown and can be cleared by hand.
-        let to_x = outbox_files(dir)
-            .into_iter()
-            .find(|f| std::fs::read_to_string(f).unwrap().contains("To: x@mx.spam.example"))
-            .expect("our acknowledgement");
+        let to_x = || {
+            outbox_files(dir)
+                .into_iter()
+                .find(|f| std::fs::read_to_string(f).unwrap().contains("To: x@mx.spam.example"))
+        };
+        {
+            let _daemon = Daemon::start(dir, &[]);
+            wait_until("our acknowledgement", Duration::from_secs(20), || to_x().is_some());
+        }
+        let to_x = to_x().expect("our acknowledgement");
         let returned = to_x.file_stem().unwrap().to_string_lossy().trim_matches(['<', '>']).to_string();
         ingest(dir, &[], &bounce_report("x@mx.spam.example", &returned));
         let shown = stdout(&md(dir, &[], &["contact", "show", "x@mx.spam.example"]));
