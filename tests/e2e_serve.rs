@@ -3,28 +3,13 @@
 
 mod common;
 
-use common::cli::{Daemon, json_of, maildesk, run, tickets, wait_until};
+use common::cli::{Daemon, deliver, inbox, json_of, maildesk, run, tickets, wait_until};
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-
-fn inbox(dir: &Path) -> PathBuf {
-    dir.join("var/inbox")
-}
-
-/// Delivers like an MDA: written into `tmp/`, then renamed into `new/`.
-fn deliver(dir: &Path, name: &str, bytes: &[u8]) {
-    let inbox = inbox(dir);
-    for sub in ["tmp", "new", "cur"] {
-        std::fs::create_dir_all(inbox.join(sub)).unwrap();
-    }
-    let tmp = inbox.join("tmp").join(name);
-    std::fs::File::create(&tmp).unwrap().write_all(bytes).unwrap();
-    std::fs::rename(&tmp, inbox.join("new").join(name)).unwrap();
-}
 
 fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.filter(|e| e.is_ok()).count()).unwrap_or(0)

@@ -5,28 +5,23 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::cli::{Daemon, json_of, maildesk, run, tickets, wait_until};
+use common::cli::{Daemon, deliver, inbox, json_of, maildesk, run, tickets, wait_until};
 
 /// Makes the worker reading a message that contains it stall (debug builds only).
 const STALL: &str = "stall-here-7f3a9c";
 
-fn inbox(dir: &Path) -> PathBuf {
-    dir.join("var/inbox")
-}
-
-/// Delivers like an MDA: written into `tmp/`, then renamed into `new/`.
-fn deliver(dir: &Path, name: &str, bytes: &[u8]) {
-    let inbox = inbox(dir);
-    for sub in ["tmp", "new", "cur"] {
-        std::fs::create_dir_all(inbox.join(sub)).unwrap();
-    }
-    let tmp = inbox.join("tmp").join(name);
-    std::fs::File::create(&tmp).unwrap().write_all(bytes).unwrap();
-    std::fs::rename(&tmp, inbox.join("new").join(name)).unwrap();
+/// The environment of a daemon without portal whose workers stall on [`STALL`] and give up
+/// after `limit_secs`.
+fn stalling_daemon(limit_secs: &str) -> [(&'static str, &str); 4] {
+    [
+        ("MAILDESK_PORTAL__ENABLED", "false"),
+        ("MAILDESK_PORTAL__INVITE", "false"),
+        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", limit_secs),
+        ("MAILDESK_TEST_STALL_MARKER", STALL),
+    ]
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
@@ -95,12 +90,7 @@ fn poison_attempts(dir: &Path) -> i64 {
 fn a_mail_that_hangs_interpretation_is_quarantined_at_the_limit_while_its_batch_is_applied_and_sigterm_exits() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let env = [
-        ("MAILDESK_PORTAL__ENABLED", "false"),
-        ("MAILDESK_PORTAL__INVITE", "false"),
-        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "5"),
-        ("MAILDESK_TEST_STALL_MARKER", STALL),
-    ];
+    let env = stalling_daemon("5");
     // One batch: the hostile mail first, then three good ones.
     deliver(dir, "1700000000.0.bad", &hostile());
     for i in 1..=3 {
@@ -142,12 +132,7 @@ fn a_mail_that_hangs_interpretation_is_quarantined_at_the_limit_while_its_batch_
 fn sigterm_while_a_mail_hangs_in_hand_ends_the_process_and_leaves_the_mail_for_later() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let env = [
-        ("MAILDESK_PORTAL__ENABLED", "false"),
-        ("MAILDESK_PORTAL__INVITE", "false"),
-        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "300"),
-        ("MAILDESK_TEST_STALL_MARKER", STALL),
-    ];
+    let env = stalling_daemon("300");
     deliver(dir, "1700000000.0.bad", &hostile());
     let mut daemon = Daemon::start(dir, &env);
     // Its poison mark is written after about a second of reading.
@@ -162,12 +147,7 @@ fn a_mail_in_hand_when_the_process_was_killed_twice_is_quarantined_at_the_next_s
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     // A limit far beyond the test: only the poison mark can settle the hostile mail.
-    let env = [
-        ("MAILDESK_PORTAL__ENABLED", "false"),
-        ("MAILDESK_PORTAL__INVITE", "false"),
-        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "600"),
-        ("MAILDESK_TEST_STALL_MARKER", STALL),
-    ];
+    let env = stalling_daemon("600");
     deliver(dir, "1700000000.0.bad", &hostile());
     for attempt in 1..=2 {
         let mut daemon = Daemon::start(dir, &env);
@@ -281,12 +261,7 @@ fn a_good_mail_waiting_for_a_busy_blocking_pool_is_applied_not_quarantined_as_to
 fn when_too_many_workers_are_stuck_serve_exits_with_a_failure_and_good_mail_waits_for_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let env = [
-        ("MAILDESK_PORTAL__ENABLED", "false"),
-        ("MAILDESK_PORTAL__INVITE", "false"),
-        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "2"),
-        ("MAILDESK_TEST_STALL_MARKER", STALL),
-    ];
+    let env = stalling_daemon("2");
     // As many hanging mails as the daemon tolerates stuck workers, then good ones.
     let stuck = maildesk::desk::MAX_ABANDONED;
     for i in 0..stuck {
@@ -335,12 +310,7 @@ fn when_too_many_workers_are_stuck_serve_exits_with_a_failure_and_good_mail_wait
 fn a_slow_mail_in_hand_at_two_clean_shutdowns_is_applied_at_the_next_start_not_quarantined() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let env = [
-        ("MAILDESK_PORTAL__ENABLED", "false"),
-        ("MAILDESK_PORTAL__INVITE", "false"),
-        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "600"),
-        ("MAILDESK_TEST_STALL_MARKER", STALL),
-    ];
+    let env = stalling_daemon("600");
     // A good mail that takes long to read (as 25 MB of attachments would): the hook stalls it.
     let slow = format!(
         "From: Customer <slow@example.com>\nTo: support@localhost\nSubject: Big attachments\nMessage-ID: <slow@example.com>\nX-Note: {STALL}\n\nPlease see the attachments.\n"

@@ -113,3 +113,21 @@ impl Daemon {
         self.child.try_wait().expect("wait for maildesk")
     }
 }
+
+/// The Maildir the daemon reads on the embedded defaults, under the working directory `dir`.
+pub fn inbox(dir: &Path) -> std::path::PathBuf {
+    dir.join("var/inbox")
+}
+
+/// Delivers `bytes` into that Maildir as an MDA does: written into `tmp/`, then renamed
+/// into `new/` as `name`.
+pub fn deliver(dir: &Path, name: &str, bytes: &[u8]) {
+    use std::io::Write;
+    let inbox = inbox(dir);
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(inbox.join(sub)).unwrap();
+    }
+    let tmp = inbox.join("tmp").join(name);
+    std::fs::File::create(&tmp).unwrap().write_all(bytes).unwrap();
+    std::fs::rename(&tmp, inbox.join("new").join(name)).unwrap();
+}
