@@ -27,8 +27,6 @@ pub struct App {
     /// Set while a source works through a backlog: incoming mail goes first, and the
     /// sender takes one claim a second until it is done.
     pub intake_backlog: std::sync::atomic::AtomicBool,
-    /// When unreferenced blobs were last swept (Unix seconds; 0: not yet).
-    last_blob_sweep: std::sync::atomic::AtomicI64,
     /// Messages that were in hand when a worker failed or hung, read once from the store.
     pub poison: crate::desk::PoisonMarks,
     /// The threads interpreting messages, and how many were abandoned stuck.
@@ -74,23 +72,14 @@ impl App {
             reply_addresses,
             outbox_wake: Notify::new(),
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
-            last_blob_sweep: std::sync::atomic::AtomicI64::new(0),
             poison: crate::desk::PoisonMarks::default(),
             workers: crate::desk::Workers::default(),
         }
     }
 
-    /// Deletes blobs nothing refers to any more (older than [`BLOB_GRACE`]), at most once
-    /// every [`BLOB_SWEEP_EVERY`]; housekeeping calls it every round. Failures are logged
-    /// and tried again next time.
-    pub async fn sweep_blobs_if_due(&self) {
-        use std::sync::atomic::Ordering;
-        let now = crate::store::now();
-        let last = self.last_blob_sweep.load(Ordering::Relaxed);
-        if now - last < BLOB_SWEEP_EVERY.as_secs() as i64 {
-            return;
-        }
-        self.last_blob_sweep.store(now, Ordering::Relaxed);
+    /// Deletes blobs nothing refers to any more (older than [`BLOB_GRACE`]); housekeeping
+    /// calls it every [`BLOB_SWEEP_EVERY`]. Failures are logged and tried again next time.
+    pub async fn sweep_blobs(&self) {
         match self.store.sweep_blobs(BLOB_GRACE).await {
             Ok(swept) if swept.removed > 0 => {
                 tracing::info!(removed = swept.removed, kept = swept.kept, "removed unreferenced blobs")

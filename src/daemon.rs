@@ -113,11 +113,15 @@ pub fn release_memory() {
 /// Runs desk's time-driven rules (resolved tickets closing themselves) at start and then
 /// every `every` until `shutdown`, handing freed memory back each time.
 async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
         if let Err(e) = crate::desk::lifecycle::close_resolved(&app).await {
             warn!(error = %e, "closing resolved tickets failed; trying again later");
         }
-        app.sweep_blobs_if_due().await;
+        if tokio::time::Instant::now() >= next_sweep {
+            app.sweep_blobs().await;
+            next_sweep += crate::app::BLOB_SWEEP_EVERY;
+        }
         // Memory freed since (idle pooled connections close after 30 s) goes back.
         release_memory();
         tokio::select! {

@@ -44,7 +44,7 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
     let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
     match apply(app, &mail, &fingerprint, origin).await {
         Ok(outcome) => {
-            info!(outcome = outcome.as_str(), ticket = ?ticket_of(&outcome), "message applied");
+            info!(outcome = outcome.as_str(), ticket = ?outcome.ticket().map(|t| t.0), "message applied");
             if matches!(outcome, Outcome::Opened(_) | Outcome::Commented(_) | Outcome::Refused(_)) {
                 app.outbox_wake.notify_one();
             }
@@ -61,13 +61,6 @@ pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + 
 /// Why a message of `size` bytes is quarantined unread under `limits.max_message_bytes`.
 pub(super) fn too_large(size: u64, limit: u64) -> String {
     format!("message of {size} bytes exceeds limits.max_message_bytes ({limit})")
-}
-
-fn ticket_of(outcome: &Outcome) -> Option<i64> {
-    match outcome {
-        Outcome::Opened(t) | Outcome::Commented(t) | Outcome::Refused(t) => Some(t.0),
-        _ => None,
-    }
 }
 
 /// Quarantines a message of `size` bytes that was not read because it exceeds
@@ -292,7 +285,7 @@ pub async fn apply_prepared<'a>(
             Prepared::Mail(raw, _) => raw.len() as u64,
             Prepared::Refused { size, .. } => *size,
         };
-        info!(source = origin.source, bytes, outcome = outcome.as_str(), ticket = ?ticket_of(outcome), "message applied");
+        info!(source = origin.source, bytes, outcome = outcome.as_str(), ticket = ?outcome.ticket().map(|t| t.0), "message applied");
     }
     if outcomes.iter().any(|o| matches!(o, Outcome::Opened(_) | Outcome::Commented(_) | Outcome::Refused(_))) {
         app.outbox_wake.notify_one();

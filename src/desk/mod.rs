@@ -60,6 +60,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The ticket this outcome concerns, if any.
+    pub fn ticket(&self) -> Option<TicketNumber> {
+        match self {
+            Outcome::Opened(t) | Outcome::Commented(t) | Outcome::Refused(t) => Some(*t),
+            _ => None,
+        }
+    }
+
     /// The stable word for this outcome, as logged and stored.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -663,15 +663,10 @@ pub(super) async fn undelivered(
     problems: &[String],
     text: &str,
 ) -> Result<usize, StoreError> {
-    let problems = if problems.is_empty() {
-        vec!["the ticket has no customer to send it to".to_string()]
-    } else {
-        problems.to_vec()
-    };
     let data = CommandErrorData {
         ticket: ticket.0,
         subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
-        problems,
+        problems: problems.to_vec(),
         text: text.chars().take(10_000).collect(),
     };
     let threading = conversation_threading(tx, ticket).await?;

@@ -42,7 +42,7 @@ pub(super) enum Trust {
 pub(super) struct Named {
     /// The ticket.
     pub ticket: TicketNumber,
-    /// How it was named, already lowered for a forged From.
+    /// How it was named.
     pub trust: Trust,
     /// The ticket is not resolved, closed or cancelled.
     pub active: bool,
@@ -126,6 +126,8 @@ pub(super) fn decide(f: &Facts) -> Route {
     let forged_from = f.authentication == Authentication::Fail;
     if let Some(named) = f.named {
         let t = named.ticket;
+        // A From the receiving server found forged puts the mail at the lowest level.
+        let trust = if forged_from { Trust::SubjectTag } else { named.trust };
         if f.staff_address && !forged_from {
             return if f.sender_is_staff { Route::Staff(t) } else { Route::FormerStaff(t) };
         }
@@ -136,14 +138,14 @@ pub(super) fn decide(f: &Facts) -> Route {
         // be copied by anyone, so they file mail only for those already on the ticket. A
         // From the receiving server found forged is nobody's: it speaks for no one on it.
         let on_ticket = f.sender_on_ticket && !forged_from;
-        if named.trust == Trust::Signed || on_ticket {
-            let add_cc = named.trust == Trust::Signed && on_ticket;
+        if trust == Trust::Signed || on_ticket {
+            let add_cc = trust == Trust::Signed && on_ticket;
             if named.active || named.within_reopen_window {
                 return Route::Comment { ticket: t, reopen: !named.active, add_cc };
             }
             return Route::Open(new_request(f, Some(t), None));
         }
-        return Route::Open(new_request(f, None, Some((t, named.trust))));
+        return Route::Open(new_request(f, None, Some((t, trust))));
     }
     Route::Open(new_request(f, None, None))
 }
@@ -223,22 +225,14 @@ pub(super) async fn apply_in(
             open(app, tx, mail, &blobs, origin, &request).await?
         }
     };
-    if let Some(t) = ticket_of(&outcome)
+    if let Some(t) = outcome.ticket()
         && !matches!(route, Route::Staff(_))
         && let Some(id) = &mail.message_id
     {
         tx.add_thread_id(id, t).await?;
     }
-    tx.set_outcome(fingerprint, outcome.as_str(), ticket_of(&outcome)).await?;
+    tx.set_outcome(fingerprint, outcome.as_str(), outcome.ticket()).await?;
     Ok(outcome)
-}
-
-/// The ticket an outcome concerns, if any.
-fn ticket_of(outcome: &Outcome) -> Option<TicketNumber> {
-    match outcome {
-        Outcome::Opened(t) | Outcome::Commented(t) | Outcome::Refused(t) => Some(*t),
-        _ => None,
-    }
 }
 
 /// Reads what [`decide`] needs: the named ticket and how it was named, who the sender is
@@ -257,7 +251,6 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, S
         && let Some((status, changed)) = tx.ticket_status(t).await?
     {
         let trust = match by {
-            _ if mail.authentication == Authentication::Fail => Trust::SubjectTag,
             ThreadBy::ReplyAddress => Trust::Signed,
             ThreadBy::References => Trust::References,
             ThreadBy::SubjectTag => Trust::SubjectTag,
@@ -269,11 +262,10 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, S
     }
     // Who the sender is, in one read: blocked, bouncing, staff, on the named ticket.
     let sender = tx.sender_record(from, named.map(|n| n.ticket)).await?;
-    let in_config = app.config.departments.iter().any(|d| d.staff.contains(from));
     Ok(Facts {
         named,
         staff_address: mail.staff_reply_address,
-        sender_is_staff: named.is_some() && (sender.staff || in_config),
+        sender_is_staff: sender.staff || staff::in_config(app, from),
         sender_on_ticket: sender.on_ticket,
         authentication: mail.authentication,
         blocked: sender.blocked,
@@ -629,10 +621,9 @@ mod tests {
 
     #[test]
     fn a_from_found_forged_speaks_for_no_one_on_the_ticket() {
-        // Facts lower the trust of such a mail to the subject tag; on the ticket or not, it
-        // opens a ticket of its own, answered by nobody, its Cc added to nothing.
-        let f =
-            Facts { sender_on_ticket: true, authentication: Authentication::Fail, ..facts(named(Trust::SubjectTag)) };
+        // Even through a signed address, on the ticket or not, it opens a ticket of its own
+        // at the lowest level, answered by nobody, its Cc added to nothing.
+        let f = Facts { sender_on_ticket: true, authentication: Authentication::Fail, ..facts(named(Trust::Signed)) };
         let r = new_request(&f);
         assert_eq!((r.named_elsewhere, r.answer, r.add_cc), (Some((T, Trust::SubjectTag)), false, false));
     }

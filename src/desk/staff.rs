@@ -64,10 +64,16 @@ pub struct Done {
 /// Whether `email` belongs to a staff member: added with `maildesk staff add`, or listed
 /// in a department of the config.
 pub async fn is_staff(app: &App, tx: &mut Tx, email: &EmailAddress) -> Result<bool, StoreError> {
-    if app.config.departments.iter().any(|d| d.staff.contains(email)) {
+    if in_config(app, email) {
         return Ok(true);
     }
     Ok(tx.staff_member(email.as_str()).await?.is_some())
+}
+
+/// Whether `email` is listed as staff of a department in the config (the staff table is
+/// the other place staff are kept).
+pub(super) fn in_config(app: &App, email: &EmailAddress) -> bool {
+    app.config.departments.iter().any(|d| d.staff.contains(email))
 }
 
 /// Applies `act` by `actor` on ticket `n` in its own transaction. The actor must be a

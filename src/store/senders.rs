@@ -20,7 +20,7 @@ pub struct SenderRecord {
     pub blocked: bool,
     /// Mail to the address is marked as bouncing.
     pub bouncing: bool,
-    /// The address is in the staff table (asked only with a ticket).
+    /// The address is in the staff table.
     pub staff: bool,
     /// The address takes part in the ticket asked about.
     pub on_ticket: bool,
@@ -31,8 +31,8 @@ impl Tx {
     /// `address` is blocked — by its address, its domain or a domain above it (a blocked
     /// domain covers its subdomains, which cost an attacker nothing) — and whether mail to
     /// it is marked as bouncing.
-    /// With `ticket`, also whether the address is a staff member (in the table) and whether
-    /// it takes part in that ticket.
+    /// Also whether the address is in the staff table, and whether it takes part in
+    /// `ticket`.
     pub async fn sender_record(
         &mut self,
         address: &EmailAddress,
@@ -51,11 +51,11 @@ impl Tx {
         let sql = format!(
             "SELECT (SELECT COUNT(*) FROM blocked_senders WHERE pattern IN ({list})),
                     (SELECT COUNT(*) FROM bouncing_addresses WHERE address = $1),
-                    (SELECT COUNT(*) FROM staff WHERE email = $1 AND $2 > 0),
+                    (SELECT COUNT(*) FROM staff WHERE email = $1),
                     (SELECT COUNT(*) FROM ticket_participants tp JOIN contacts c ON c.id = tp.contact_id
                      WHERE tp.ticket_id = $2 AND c.email = $1)"
         );
-        // No ticket: 0, which no ticket has, so the last two count nothing.
+        // No ticket: 0, which no ticket has, so the last count is nothing.
         let ticket = ticket.map_or(0, |t| t.0);
         let (blocked, bouncing, staff, on_ticket): (i64, i64, i64, i64) = on_tx!(self, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(address.as_str()).bind(ticket);
