@@ -1,6 +1,7 @@
-//! Rows about IMAP mailboxes: where each one's sync stands.
+//! Rows about IMAP mailboxes: where each one's sync stands, and the messages done but still
+//! waiting in their folder to be moved.
 
-use super::{Result, Store, now, on_pool};
+use super::{Result, Store, now, on_pool, on_tx};
 
 impl Store {
     /// The UIDVALIDITY and last UID done of `mailbox`, if it was ever synced.
@@ -10,14 +11,51 @@ impl Store {
             .bind(mailbox).fetch_optional(p).await?))
     }
 
-    /// Records that `mailbox` is done up to `last_uid` under `uid_validity`.
+    /// Records that `mailbox` is done up to `last_uid` under `uid_validity`; moves still
+    /// waiting under another UIDVALIDITY are forgotten (those UIDs name nothing now).
     pub async fn set_imap_state(&self, mailbox: &str, uid_validity: i64, last_uid: i64) -> Result<()> {
+        self.imap_taken(mailbox, uid_validity, last_uid, None).await
+    }
+
+    /// Records that `mailbox` is done up to `uid` under `uid_validity` and, with a
+    /// `target`, that the message still has to be moved there, in one transaction.
+    pub async fn imap_taken(&self, mailbox: &str, uid_validity: i64, uid: i64, target: Option<&str>) -> Result<()> {
         let at = now();
-        on_pool!(self, p => sqlx::query(
-                "INSERT INTO imap_state (mailbox, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
-                    last_uid = excluded.last_uid, updated_at = excluded.updated_at")
-            .bind(mailbox).bind(uid_validity).bind(last_uid).bind(at).execute(p).await?.rows_affected());
-        Ok(())
+        let mut tx = self.begin().await?;
+        on_tx!(tx, c => {
+            sqlx::query(
+                    "INSERT INTO imap_state (mailbox, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+                        last_uid = excluded.last_uid, updated_at = excluded.updated_at")
+                .bind(mailbox).bind(uid_validity).bind(uid).bind(at).execute(&mut **c).await?;
+            sqlx::query("DELETE FROM imap_moves WHERE mailbox = $1 AND uid_validity <> $2")
+                .bind(mailbox).bind(uid_validity).execute(&mut **c).await?;
+            if let Some(target) = target {
+                sqlx::query(
+                        "INSERT INTO imap_moves (mailbox, uid_validity, uid, target) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (mailbox, uid_validity, uid) DO UPDATE SET target = excluded.target")
+                    .bind(mailbox).bind(uid_validity).bind(uid).bind(target).execute(&mut **c).await?;
+            }
+        });
+        tx.commit().await
+    }
+
+    /// The messages of `mailbox` under `uid_validity` still waiting to be moved: UID and
+    /// target, in UID order.
+    pub async fn imap_moves(&self, mailbox: &str, uid_validity: i64) -> Result<Vec<(i64, String)>> {
+        Ok(on_pool!(self, p => sqlx::query_as::<_, (i64, String)>(
+                "SELECT uid, target FROM imap_moves WHERE mailbox = $1 AND uid_validity = $2 ORDER BY uid")
+            .bind(mailbox).bind(uid_validity).fetch_all(p).await?))
+    }
+
+    /// Records that the messages `uids` of `mailbox` left their folder.
+    pub async fn imap_moved(&self, mailbox: &str, uid_validity: i64, uids: &[i64]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for uid in uids {
+            on_tx!(tx, c => sqlx::query(
+                    "DELETE FROM imap_moves WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3")
+                .bind(mailbox).bind(uid_validity).bind(uid).execute(&mut **c).await?.rows_affected());
+        }
+        tx.commit().await
     }
 }

@@ -1,10 +1,14 @@
 //! The IMAP source: each configured mailbox runs in its own task, keeps one session open,
-//! applies new mail by UID and waits with IDLE. Errors of any kind close the session and
-//! reconnect after an exponential backoff with jitter; a state change is logged once,
+//! applies new mail by UID and waits with IDLE. A session that fails is closed and opened
+//! again after an exponential backoff with jitter that resets only once the mailbox worked
+//! (mail applied, or an IDLE or poll that ended normally); a state change is logged once,
 //! not every retry. One mailbox failing never touches the others.
 
 mod connect;
+mod folders;
+mod plan;
 mod sync;
+mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +18,7 @@ use tracing::{error, info, warn};
 
 pub use connect::{ConnectError, open};
 pub use sync::SyncError;
+use watch::{Said, Watch};
 
 use crate::App;
 use crate::config::ImapMailbox;
@@ -29,44 +34,31 @@ pub fn backoff(attempt: u32) -> Duration {
 /// Serves `mailbox` until `shutdown` fires: connect, sync, wait, reconnect on failure.
 pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToken) {
     let name = mailbox.name.clone();
-    let mut attempt = 0u32;
-    // The last failure logged, so that a repeating failure is logged once.
-    let mut failing: Option<String> = None;
+    let mut watch = Watch::default();
     info!(mailbox = %name, host = %mailbox.host, folder = %mailbox.folder, "IMAP source started");
     if mailbox.timeout_secs.is_some() {
         warn!(mailbox = %name, "imap.timeout_secs is no longer used: limits.max_processing_secs bounds every message");
     }
     while !shutdown.is_cancelled() {
         let failure = match open(&mailbox).await {
-            Ok(session) => {
-                let recovered = |failing: &mut Option<String>, attempt: &mut u32| {
-                    if failing.take().is_some() {
-                        info!(mailbox = %name, "mailbox reachable again");
-                    }
-                    *attempt = 0;
-                };
-                let result =
-                    sync::serve(&app, &mailbox, session, &shutdown, || recovered(&mut failing, &mut attempt)).await;
-                match result {
-                    Ok(()) => break,
-                    // The daemon is stopping (and says why); the message stays in the folder.
-                    Err(SyncError::Stopped(_)) => break,
-                    Err(e) => e.to_string(),
-                }
-            }
+            Ok(session) => match sync::serve(&app, &mailbox, session, &shutdown, &mut watch).await {
+                Ok(()) => break,
+                // The daemon is stopping (and says why); the message stays in the folder.
+                Err(SyncError::Stopped(_)) => break,
+                Err(e) => e.to_string(),
+            },
             Err(e) => e.to_string(),
         };
-        attempt += 1;
-        if failing.as_deref() != Some(failure.as_str()) {
-            if failing.is_none() {
-                error!(mailbox = %name, error = %failure, "mailbox unavailable; retrying with backoff");
-            } else {
-                warn!(mailbox = %name, error = %failure, "mailbox still unavailable, now for another reason");
+        let delay = backoff(watch.attempts() + 1);
+        match watch.failed(&failure) {
+            Said::First => {
+                error!(mailbox = %name, error = %failure, retry_in = ?delay, "mailbox unavailable; retrying with backoff")
             }
-            failing = Some(failure);
+            Said::Changed => warn!(mailbox = %name, error = %failure, "mailbox still unavailable, now for another reason"),
+            Said::Nothing => {}
         }
         tokio::select! {
-            _ = tokio::time::sleep(backoff(attempt)) => {}
+            _ = tokio::time::sleep(delay) => {}
             _ = shutdown.cancelled() => break,
         }
     }

@@ -1,16 +1,21 @@
-//! One IMAP session's work: select the folder, apply every message above the last UID done
-//! (by UID, never by `\Seen`), move or flag each only after desk committed its effect,
-//! then wait with IDLE (or a poll) and go again. A message's size is asked before its
-//! body: one over `limits.max_message_bytes` goes to the quarantine folder unread.
+//! One IMAP session's work: find the folders, select the intake folder, apply every message
+//! above the last UID done (by UID, never by `\Seen`), and record each as done before it is
+//! moved, so that a move the server refuses never stops the mailbox: the message is flagged,
+//! left in place and moved by a later pass. Then wait with IDLE (or a poll) and go again.
+//! A message's size is asked before its body: one over `limits.max_message_bytes` goes to
+//! the quarantine unread.
 
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::Flag;
 use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::connect::ImapSession;
+use super::plan::{DONE_KEYWORD, Plan, Target, Transfer, uid_set};
+use super::watch::{Said, Watch};
 use crate::App;
 use crate::config::{AfterCommit, ImapMailbox};
 use crate::desk::{self, DeskError, Origin, Outcome};
@@ -19,9 +24,15 @@ use crate::store::StoreError;
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 
+/// While messages wait to be moved, the longest wait before trying again.
+const RETRY_MOVES: Duration = Duration::from_secs(5 * 60);
+
 /// How long a message in hand may still take once shutdown is signalled (well within the
 /// daemon's drain deadline).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The most UIDs named in one MOVE, COPY or STORE.
+const UIDS_PER_COMMAND: usize = 500;
 
 /// Why a session ended before shutdown; the caller reconnects.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +40,9 @@ pub enum SyncError {
     /// The server failed or refused a command, or the connection broke.
     #[error("IMAP: {0}")]
     Imap(#[from] async_imap::error::Error),
+    /// The intake folder cannot be selected: nothing can be read from this mailbox.
+    #[error("{0}")]
+    Folder(String),
     /// The store is unavailable; the message stays in the mailbox.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -46,52 +60,64 @@ impl From<DeskError> for SyncError {
     }
 }
 
-/// What the server can do, read once per session.
-struct Capabilities {
-    idle: bool,
-    mv: bool,
-    uidplus: bool,
+/// The server's answer when it refused a command, `None` when the connection failed instead.
+fn refusal(e: &async_imap::error::Error) -> Option<String> {
+    match e {
+        async_imap::error::Error::No(answer) => Some(format!("NO {answer}")),
+        async_imap::error::Error::Bad(answer) => Some(format!("BAD {answer}")),
+        _ => None,
+    }
+}
+
+/// One session: its mailbox, the server's ways, and where processed mail goes.
+struct Work<'a> {
+    app: &'a App,
+    mailbox: &'a ImapMailbox,
+    session: ImapSession,
+    plan: Plan,
+    validity: i64,
+    /// Whether messages may be waiting to be moved.
+    waiting: bool,
 }
 
 /// Serves one session until shutdown (then logs out and returns `Ok`) or an error.
-/// `connected` is called once the folder is selected.
 pub async fn serve(
     app: &App,
     mailbox: &ImapMailbox,
     mut session: ImapSession,
     shutdown: &CancellationToken,
-    mut connected: impl FnMut(),
+    watch: &mut Watch,
 ) -> Result<(), SyncError> {
-    let caps = session.capabilities().await?;
-    let caps = Capabilities {
-        idle: caps.has_str("IDLE"),
-        mv: caps.has_str("MOVE") && mailbox.use_move,
-        uidplus: caps.has_str("UIDPLUS"),
-    };
-    for folder in [&mailbox.done_folder, &mailbox.quarantine_folder] {
-        // Fails when it exists already, which is fine; a real problem shows on first use.
-        let _ = session.create(folder).await;
-    }
+    let plan = Plan::prepare(&mut session, mailbox, watch).await?;
     let source = format!("imap:{}", mailbox.name);
     let origin = Origin { source: &source, department: mailbox.department.as_deref() };
+    let mut work = Work { app, mailbox, session, plan, validity: 0, waiting: true };
     loop {
-        let selected = session.select(&mailbox.folder).await?;
-        connected();
-        let validity = i64::from(selected.uid_validity.unwrap_or(0));
+        work.select().await?;
+        if work.waiting {
+            work.retry_moves(watch).await?;
+        }
         // Mail that arrives while we work is announced during our commands, not in the
         // next IDLE: look again until a pass finds nothing, and only then wait.
-        while apply_new(app, mailbox, &mut session, &caps, validity, origin, shutdown).await? > 0
-            && !shutdown.is_cancelled()
-        {}
-        while session.unsolicited_responses.try_recv().is_ok() {}
+        loop {
+            let applied = work.apply_new(origin, shutdown, watch).await?;
+            if applied > 0 && watch.worked() {
+                info!(mailbox = %mailbox.name, "mailbox reachable again");
+            }
+            if applied == 0 || shutdown.is_cancelled() {
+                break;
+            }
+        }
+        while work.session.unsolicited_responses.try_recv().is_ok() {}
         if shutdown.is_cancelled() {
             break;
         }
-        if caps.idle && mailbox.idle {
-            let mut handle = session.idle();
+        let wait = if work.waiting { RETRY_MOVES } else { IDLE_RENEW };
+        if work.plan.idle {
+            let mut handle = work.session.idle();
             handle.init().await?;
             let stopped = {
-                let (wait, _stop) = handle.wait_with_timeout(IDLE_RENEW);
+                let (wait, _stop) = handle.wait_with_timeout(wait);
                 tokio::select! {
                     response = wait => {
                         if let IdleResponse::NewData(data) = response? {
@@ -102,130 +128,259 @@ pub async fn serve(
                     _ = shutdown.cancelled() => true,
                 }
             };
-            session = handle.done().await?;
+            work.session = handle.done().await?;
             if stopped {
                 break;
             }
         } else {
+            let poll = Duration::from_secs(mailbox.poll_interval_secs).min(wait);
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(mailbox.poll_interval_secs)) => {}
+                _ = tokio::time::sleep(poll) => {}
                 _ = shutdown.cancelled() => break,
             }
-            session.noop().await?;
+            work.session.noop().await?;
+        }
+        // The wait ended normally: the mailbox works.
+        if watch.worked() {
+            info!(mailbox = %mailbox.name, "mailbox reachable again");
         }
     }
-    session.logout().await?;
+    work.session.logout().await?;
     info!(mailbox = %mailbox.name, "logged out");
     Ok(())
 }
 
-/// Applies every message above the last UID done, in UID order, one at a time; returns how
-/// many it found.
-async fn apply_new(
-    app: &App,
-    mailbox: &ImapMailbox,
-    session: &mut ImapSession,
-    caps: &Capabilities,
-    validity: i64,
-    origin: Origin<'_>,
-    shutdown: &CancellationToken,
-) -> Result<usize, SyncError> {
-    let last = match app.store.imap_state(&mailbox.name).await? {
-        Some((stored, last)) if stored == validity => last,
-        Some(_) => {
-            // The folder was recreated: UIDs start over. Fingerprints keep anything from
-            // being applied twice.
-            info!(mailbox = %mailbox.name, "UIDVALIDITY changed; reading the folder again");
-            app.store.set_imap_state(&mailbox.name, validity, 0).await?;
-            0
-        }
-        None => 0,
-    };
-    let found = session.uid_search(format!("UID {}:*", last + 1)).await?;
-    let mut uids: Vec<u32> = found.into_iter().filter(|uid| i64::from(*uid) > last).collect();
-    uids.sort_unstable();
-    if !uids.is_empty() {
-        debug!(mailbox = %mailbox.name, count = uids.len(), "new messages");
-    }
-    let found = uids.len();
-    for uid in uids {
-        if shutdown.is_cancelled() {
-            break;
-        }
-        // The size first: a message over the limit is quarantined without being read.
-        let sized: Vec<_> = session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE)").await?.try_collect().await?;
-        let Some(size) = sized.iter().find(|f| f.uid == Some(uid)).map(|f| f.size) else {
-            // Expunged by someone else meanwhile.
-            app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
-            continue;
-        };
-        let outcome = match size.map(u64::from) {
-            Some(size) if size > app.config.limits.max_message_bytes => {
-                let place = format!(
-                    "IMAP mailbox {}, folder {}, UIDVALIDITY {validity}, UID {uid}; moved to folder {}",
-                    mailbox.name, mailbox.folder, mailbox.quarantine_folder
-                );
-                desk::quarantine_unfetched(app, origin.source, &place, size).await?
+impl Work<'_> {
+    /// Selects the intake folder; a folder that cannot be selected ends the session with an
+    /// error that says what to configure.
+    async fn select(&mut self) -> Result<(), SyncError> {
+        let selected = match self.session.select(&self.plan.intake).await {
+            Ok(selected) => selected,
+            Err(e) => {
+                let Some(answer) = refusal(&e) else { return Err(e.into()) };
+                let folders = super::folders::some_folders(&mut self.session, 12).await;
+                return Err(SyncError::Folder(format!(
+                    "cannot select the intake folder {:?}: the server answered {answer}; set `folder` of \
+                     [[imap]] {:?} to a folder that exists (this account has: {})",
+                    self.plan.intake,
+                    self.mailbox.name,
+                    folders.join(", ")
+                )));
             }
-            _ => {
-                let fetched: Vec<_> =
-                    session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
-                let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
-                    app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
+        };
+        self.plan.keywords = selected
+            .permanent_flags
+            .iter()
+            .any(|f| matches!(f, Flag::MayCreate) || matches!(f, Flag::Custom(k) if k == DONE_KEYWORD));
+        let validity = i64::from(selected.uid_validity.unwrap_or(0));
+        if validity != self.validity {
+            self.validity = validity;
+            self.waiting = true;
+        }
+        Ok(())
+    }
+
+    /// Applies every message above the last UID done, in UID order, one at a time; returns
+    /// how many it applied.
+    async fn apply_new(
+        &mut self,
+        origin: Origin<'_>,
+        shutdown: &CancellationToken,
+        watch: &mut Watch,
+    ) -> Result<usize, SyncError> {
+        let (app, name, validity) = (self.app, self.mailbox.name.as_str(), self.validity);
+        let last = match app.store.imap_state(name).await? {
+            Some((stored, last)) if stored == validity => last,
+            Some(_) => {
+                // The folder was recreated: UIDs start over. Fingerprints keep anything from
+                // being applied twice.
+                info!(mailbox = %name, "UIDVALIDITY changed; reading the folder again");
+                app.store.set_imap_state(name, validity, 0).await?;
+                0
+            }
+            None => 0,
+        };
+        let found = self.session.uid_search(format!("UID {}:*", last + 1)).await?;
+        let mut uids: Vec<u32> = found.into_iter().filter(|uid| i64::from(*uid) > last).collect();
+        uids.sort_unstable();
+        if !uids.is_empty() {
+            debug!(mailbox = %name, count = uids.len(), "new messages");
+        }
+        let mut applied = 0;
+        for uid in uids {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let Some(outcome) = self.receive(uid, origin, shutdown).await? else {
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                // Expunged by someone else meanwhile.
+                app.store.set_imap_state(name, validity, i64::from(uid)).await?;
+                continue;
+            };
+            applied += 1;
+            let target = match (&outcome, self.mailbox.after) {
+                (Outcome::Quarantined(_), _) => Target::Quarantine,
+                (_, AfterCommit::Move) => Target::Done,
+                (_, AfterCommit::Flag) => {
+                    app.store.set_imap_state(name, validity, i64::from(uid)).await?;
+                    self.flag(&[uid], Target::Done, watch).await?;
                     continue;
-                };
-                // Bounded by limits.max_processing_secs inside desk; on shutdown a message
-                // still in hand after a grace is left in the folder for the next start (its
-                // poison mark counts the attempt).
-                let receiving = desk::receive(app, raw, origin);
-                tokio::pin!(receiving);
-                tokio::select! {
-                    outcome = &mut receiving => outcome?,
-                    _ = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut receiving).await {
-                        Ok(outcome) => outcome?,
-                        Err(_) => {
-                            warn!(mailbox = %mailbox.name, uid, "message still in hand at shutdown; left in the folder");
-                            break;
-                        }
-                    },
+                }
+            };
+            // Done before the move is tried: a refused or interrupted move never brings the
+            // message back, and the move is kept until it happens.
+            let waits = (self.plan.transfer != Transfer::Flag).then_some(target.as_str());
+            app.store.imap_taken(name, validity, i64::from(uid), waits).await?;
+            self.settle(&[uid], target, watch).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Fetches message `uid` and hands it to desk; `None` when it is gone (or shutdown came
+    /// while it was in hand).
+    async fn receive(
+        &mut self,
+        uid: u32,
+        origin: Origin<'_>,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Outcome>, SyncError> {
+        let (app, mailbox) = (self.app, self.mailbox);
+        // The size first: a message over the limit is quarantined without being read.
+        let sized: Vec<_> = self.session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE)").await?.try_collect().await?;
+        let Some(size) = sized.iter().find(|f| f.uid == Some(uid)).map(|f| f.size) else {
+            return Ok(None);
+        };
+        if let Some(size) = size.map(u64::from).filter(|s| *s > app.config.limits.max_message_bytes) {
+            let place = format!(
+                "IMAP mailbox {}, folder {}, UIDVALIDITY {}, UID {uid}; {}",
+                mailbox.name,
+                self.plan.intake,
+                self.validity,
+                match (&self.plan.quarantine, self.plan.transfer) {
+                    (Some(folder), Transfer::Move | Transfer::CopyExpunge) => format!("moved to folder {folder}"),
+                    _ => "left in that folder, flagged".to_string(),
+                }
+            );
+            return Ok(Some(desk::quarantine_unfetched(app, origin.source, &place, size).await?));
+        }
+        let fetched: Vec<_> = self.session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
+        let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
+            return Ok(None);
+        };
+        // Bounded by limits.max_processing_secs inside desk; on shutdown a message still in
+        // hand after a grace is left in the folder for the next start (its poison mark
+        // counts the attempt).
+        let receiving = desk::receive(app, raw, origin);
+        tokio::pin!(receiving);
+        tokio::select! {
+            outcome = &mut receiving => Ok(Some(outcome?)),
+            _ = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut receiving).await {
+                Ok(outcome) => Ok(Some(outcome?)),
+                Err(_) => {
+                    warn!(mailbox = %mailbox.name, uid, "message still in hand at shutdown; left in the folder");
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// Moves the done messages `uids` to `target`'s folder; where the server refuses, or
+    /// there is no folder or no way to move, flags them and leaves them in place. Only a
+    /// broken connection is an error.
+    async fn settle(&mut self, uids: &[u32], target: Target, watch: &mut Watch) -> Result<(), SyncError> {
+        let Some(folder) = self.plan.folder(target).map(str::to_string) else {
+            return self.flag(uids, target, watch).await;
+        };
+        for chunk in uids.chunks(UIDS_PER_COMMAND) {
+            let set = uid_set(chunk);
+            let moved = match self.plan.transfer {
+                Transfer::Move => self.session.uid_mv(&set, &folder).await,
+                Transfer::CopyExpunge => self.copy_expunge(&set, &folder).await,
+                Transfer::Flag => return self.flag(uids, target, watch).await,
+            };
+            match moved {
+                Ok(()) => {
+                    let done: Vec<i64> = chunk.iter().map(|u| i64::from(*u)).collect();
+                    self.app.store.imap_moved(&self.mailbox.name, self.validity, &done).await?;
+                    if watch.move_worked(&folder) {
+                        info!(mailbox = %self.mailbox.name, folder = %folder, "moving processed mail works again");
+                    }
+                }
+                Err(e) => {
+                    let Some(answer) = refusal(&e) else { return Err(e.into()) };
+                    self.waiting = true;
+                    match watch.move_refused(&folder, &answer) {
+                        Said::Nothing => {}
+                        _ => warn!(
+                            mailbox = %self.mailbox.name, folder = %folder, answer = %answer,
+                            "the server refused to move processed mail; it stays in {} flagged {} and the move \
+                             is tried again later",
+                            self.plan.intake, self.plan.flags(target)
+                        ),
+                    }
+                    self.flag(chunk, target, watch).await?;
                 }
             }
-        };
-        settle(mailbox, session, caps, uid, &outcome).await?;
-        app.store.set_imap_state(&mailbox.name, validity, i64::from(uid)).await?;
+        }
+        Ok(())
     }
-    Ok(found)
-}
 
-/// Moves (or flags) a message whose effect is committed; quarantined mail goes to the
-/// quarantine folder.
-async fn settle(
-    mailbox: &ImapMailbox,
-    session: &mut ImapSession,
-    caps: &Capabilities,
-    uid: u32,
-    outcome: &Outcome,
-) -> Result<(), SyncError> {
-    let uid = uid.to_string();
-    let target = match (outcome, mailbox.after) {
-        (Outcome::Quarantined(_), _) => &mailbox.quarantine_folder,
-        (_, AfterCommit::Move) => &mailbox.done_folder,
-        (_, AfterCommit::Flag) => {
-            let _: Vec<_> = session.uid_store(&uid, "+FLAGS.SILENT (\\Seen)").await?.try_collect().await?;
+    async fn copy_expunge(&mut self, set: &str, folder: &str) -> Result<(), async_imap::error::Error> {
+        self.session.uid_copy(set, folder).await?;
+        let _: Vec<_> = self.session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
+        let _: Vec<_> = self.session.uid_expunge(set).await?.try_collect().await?;
+        Ok(())
+    }
+
+    /// Marks the done messages `uids` so that a person sees maildesk has them.
+    async fn flag(&mut self, uids: &[u32], target: Target, watch: &mut Watch) -> Result<(), SyncError> {
+        let flags = self.plan.flags(target);
+        for chunk in uids.chunks(UIDS_PER_COMMAND) {
+            let stored = async {
+                let _: Vec<_> = self
+                    .session
+                    .uid_store(uid_set(chunk), format!("+FLAGS.SILENT ({flags})"))
+                    .await?
+                    .try_collect()
+                    .await?;
+                Ok::<(), async_imap::error::Error>(())
+            };
+            if let Err(e) = stored.await {
+                let Some(answer) = refusal(&e) else { return Err(e.into()) };
+                if watch.once(&format!("flag {flags}: {answer}")) {
+                    warn!(mailbox = %self.mailbox.name, answer = %answer, "the server refused to flag processed mail ({flags})");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the messages still waiting from an earlier pass or session.
+    async fn retry_moves(&mut self, watch: &mut Watch) -> Result<(), SyncError> {
+        let waiting = self.app.store.imap_moves(&self.mailbox.name, self.validity).await?;
+        self.waiting = false;
+        if waiting.is_empty() {
             return Ok(());
         }
-    };
-    if caps.mv {
-        session.uid_mv(&uid, target).await?;
-        return Ok(());
+        for target in [Target::Done, Target::Quarantine] {
+            let uids: Vec<u32> = waiting
+                .iter()
+                .filter(|(_, t)| *t == target.as_str())
+                .filter_map(|(uid, _)| u32::try_from(*uid).ok())
+                .collect();
+            if uids.is_empty() {
+                continue;
+            }
+            if self.plan.folder(target).is_none() || self.plan.transfer == Transfer::Flag {
+                // Kept until a session can move them.
+                self.waiting = true;
+                continue;
+            }
+            debug!(mailbox = %self.mailbox.name, count = uids.len(), "moving messages left from before");
+            self.settle(&uids, target, watch).await?;
+        }
+        Ok(())
     }
-    session.uid_copy(&uid, target).await?;
-    let _: Vec<_> = session.uid_store(&uid, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
-    if caps.uidplus {
-        let _: Vec<_> = session.uid_expunge(&uid).await?.try_collect().await?;
-    } else {
-        warn!(mailbox = %mailbox.name, "server has neither MOVE nor UIDPLUS; expunging the whole folder");
-        let _: Vec<_> = session.expunge().await?.try_collect().await?;
-    }
-    Ok(())
 }

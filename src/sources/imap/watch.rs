@@ -1,0 +1,103 @@
+//! What one mailbox's task remembers across its sessions so that it backs off and speaks
+//! once: the failed attempts since the mailbox last worked, the failure last logged, the
+//! notices already given, and which folders refuse moves.
+
+use std::collections::{HashMap, HashSet};
+
+/// What a caller should log about an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Said {
+    /// Nothing: it was said before.
+    Nothing,
+    /// The first failure after things worked.
+    First,
+    /// A failure different from the one last said.
+    Changed,
+}
+
+/// A mailbox's memory across sessions (see the module comment).
+#[derive(Debug, Default)]
+pub struct Watch {
+    attempts: u32,
+    failing: Option<String>,
+    notices: HashSet<String>,
+    refused: HashMap<String, String>,
+}
+
+impl Watch {
+    /// The failed sessions since the mailbox last worked.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// A session ended with `failure`: one more attempt, and whether to say so.
+    pub fn failed(&mut self, failure: &str) -> Said {
+        self.attempts += 1;
+        match self.failing.replace(failure.to_string()) {
+            None => Said::First,
+            Some(last) if last == failure => Said::Nothing,
+            Some(_) => Said::Changed,
+        }
+    }
+
+    /// The mailbox worked (mail applied, or a wait ended normally): the backoff starts over.
+    /// True when it had been failing, so that the recovery is said once.
+    pub fn worked(&mut self) -> bool {
+        self.attempts = 0;
+        self.failing.take().is_some()
+    }
+
+    /// True the first time `notice` is given, so that it is logged once per run.
+    pub fn once(&mut self, notice: &str) -> bool {
+        self.notices.insert(notice.to_string())
+    }
+
+    /// A move into `folder` was refused with `answer`: whether to say so.
+    pub fn move_refused(&mut self, folder: &str, answer: &str) -> Said {
+        match self.refused.insert(folder.to_string(), answer.to_string()) {
+            None => Said::First,
+            Some(last) if last == answer => Said::Nothing,
+            Some(_) => Said::Changed,
+        }
+    }
+
+    /// A move into `folder` worked: true when it had been refused, so that is said once.
+    pub fn move_worked(&mut self, folder: &str) -> bool {
+        self.refused.remove(folder).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_grow_across_sessions_until_the_mailbox_works() {
+        let mut w = Watch::default();
+        // A server that lets us select and then fails, session after session.
+        assert_eq!(w.failed("IMAP: no response: over quota"), Said::First);
+        assert_eq!(w.failed("IMAP: no response: over quota"), Said::Nothing);
+        assert_eq!(w.failed("IMAP: no response: over quota"), Said::Nothing);
+        assert_eq!(w.attempts(), 3, "connecting and selecting alone is not working");
+        assert_eq!(w.failed("IMAP: connection lost"), Said::Changed);
+        assert_eq!(w.attempts(), 4);
+        assert!(w.worked(), "the recovery is said");
+        assert_eq!(w.attempts(), 0);
+        assert!(!w.worked(), "and only once");
+        assert_eq!(w.failed("IMAP: connection lost"), Said::First, "a new failure after working is said again");
+    }
+
+    #[test]
+    fn notices_and_refused_moves_are_said_once_until_they_change() {
+        let mut w = Watch::default();
+        assert!(w.once("cannot create INBOX.done"));
+        assert!(!w.once("cannot create INBOX.done"));
+        assert_eq!(w.move_refused("done", "NO [OVERQUOTA] Over quota"), Said::First);
+        assert_eq!(w.move_refused("done", "NO [OVERQUOTA] Over quota"), Said::Nothing);
+        assert_eq!(w.move_refused("done", "NO Permission denied"), Said::Changed);
+        assert_eq!(w.move_refused("quarantine", "NO Permission denied"), Said::First, "each folder on its own");
+        assert!(w.move_worked("done"));
+        assert!(!w.move_worked("done"));
+        assert_eq!(w.move_refused("done", "NO Permission denied"), Said::First);
+    }
+}
