@@ -284,3 +284,99 @@ fn a_message_over_the_size_limit_goes_to_the_quarantine_folder_unread_and_the_ne
     assert_eq!(entries[0]["size"].as_i64(), Some(size as i64), "{quarantine}");
     drop(daemon);
 }
+
+/// Lines of `log` that contain `needle`.
+fn lines_with(log: &str, needle: &str) -> usize {
+    log.lines().filter(|l| l.contains(needle)).count()
+}
+
+#[test]
+fn a_done_folder_deleted_under_the_daemon_leaves_mail_flagged_in_place_then_moved_by_a_later_pass() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let user = "customer13";
+    rt.block_on(d.reset(user));
+    let env = config(dir, &d.mailbox_toml(user, "plain", &d.ca, ""));
+    let env = env_refs(&env);
+    let mut daemon = Daemon::start(dir, &env);
+    rt.block_on(d.append(user, "INBOX", &request("a@example.com", "Moved 1"), false));
+    wait_until("the first moved", Duration::from_secs(20), || rt.block_on(d.count(user, "maildesk-done")) == 1);
+    assert!(daemon.log().contains("done: MOVE into maildesk-done"), "the path is said at start:\n{}", daemon.log());
+
+    // Someone deletes the done folder: moves fail, mail keeps flowing.
+    rt.block_on(d.command(user, "DELETE maildesk-done"));
+    for i in 2..=3 {
+        rt.block_on(d.append(user, "INBOX", &request("a@example.com", &format!("Moved {i}")), false));
+    }
+    wait_until("three tickets", Duration::from_secs(20), || tickets(dir, &env).len() == 3);
+    wait_until("both flagged in place", Duration::from_secs(10), || {
+        let flags = rt.block_on(d.flags(user, "INBOX"));
+        flags.len() == 2
+            && flags.iter().all(|f| f.iter().any(|x| x.contains("$maildesk-done")) && f.contains(&"Seen".to_string()))
+    });
+    let log = daemon.log();
+    assert_eq!(lines_with(&log, "refused to move"), 1, "said once, not per message:\n{log}");
+    assert!(log.contains("answer=NO [TRYCREATE]"), "with the server's answer:\n{log}");
+    assert_eq!(lines_with(&log, "mailbox unavailable"), 0, "a refused move is no reason to reconnect:\n{log}");
+
+    // The folder is back: the next pass moves what waited, and the new mail.
+    rt.block_on(d.command(user, "CREATE maildesk-done"));
+    rt.block_on(d.append(user, "INBOX", &request("a@example.com", "Moved 4"), false));
+    wait_until("all moved", Duration::from_secs(20), || {
+        rt.block_on(d.count(user, "INBOX")) == 0 && rt.block_on(d.count(user, "maildesk-done")) == 3
+    });
+    assert!(daemon.log().contains("moving processed mail works again"), "{}", daemon.log());
+    assert_eq!(daemon.terminate().code(), Some(0));
+
+    // A restart applies nothing twice.
+    let mut daemon = Daemon::start(dir, &env);
+    rt.block_on(d.append(user, "INBOX", &request("a@example.com", "Moved 5"), false));
+    wait_until("the fifth ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 5);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut subjects = ticket_subjects(dir, &env);
+    subjects.sort();
+    assert_eq!(subjects, ["Moved 1", "Moved 2", "Moved 3", "Moved 4", "Moved 5"]);
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
+
+#[test]
+fn an_intake_folder_that_cannot_be_selected_stops_that_mailbox_only_and_backs_off() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for user in ["customer14", "customer15"] {
+        rt.block_on(d.reset(user));
+    }
+    let tables = format!(
+        "{}{}",
+        d.mailbox_toml("customer14", "plain", &d.ca, "folder = \"Nope\""),
+        d.mailbox_toml("customer15", "plain", &d.ca, "")
+    );
+    let env = config(dir, &tables);
+    let env = env_refs(&env);
+    let info_log = Path::new(&std::env::var("MAILDESK_TEST_DOVECOT_CONF").unwrap()).with_file_name("info.log");
+    let logins = || {
+        let text = std::fs::read_to_string(&info_log).unwrap_or_default();
+        text.lines().filter(|l| l.contains("Login: user=<customer14>")).count()
+    };
+    let before = logins();
+    let daemon = Daemon::start(dir, &env);
+    rt.block_on(d.append("customer15", "INBOX", &request("ok@example.com", "The other mailbox works"), false));
+    wait_until("the good mailbox's ticket", Duration::from_secs(20), || {
+        ticket_subjects(dir, &env) == ["The other mailbox works"]
+    });
+    std::thread::sleep(Duration::from_secs(8));
+    let log = daemon.log();
+    let said: Vec<&str> =
+        log.lines().filter(|l| l.contains("mailbox=customer14") && l.contains("unavailable")).collect();
+    assert_eq!(said.len(), 1, "said once:\n{log}");
+    assert!(
+        said[0].contains("cannot select the intake folder \"Nope\"") && said[0].contains("set `folder`"),
+        "naming the folder and what to configure:\n{log}"
+    );
+    assert!(said[0].contains("INBOX"), "and which folders exist:\n{log}");
+    // 1 s, 2 s, 4 s: at most four logins in about nine seconds (one a second without backoff).
+    let tries = logins() - before;
+    assert!((2..=4).contains(&tries), "{tries} logins: the backoff must grow");
+}

@@ -385,3 +385,23 @@ on_both!(old_48_bit_reply_addresses_count_only_within_reopen_days_of_the_upgrade
     let mail = maildesk::inbound::interpret(raw.replace(&old, &long).as_bytes(), &later.inbound).unwrap();
     assert_eq!(mail.reply_address_ticket(), Some(TicketNumber(3)), "new addresses always");
 });
+
+on_both!(a_message_taken_from_imap_waits_to_be_moved_until_it_is, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    assert_eq!(store.imap_state("box").await.unwrap(), None);
+    store.imap_taken("box", 7, 1, Some("done")).await.unwrap();
+    store.imap_taken("box", 7, 2, Some("quarantine")).await.unwrap();
+    store.imap_taken("box", 7, 3, None).await.unwrap();
+    store.imap_taken("other", 7, 9, Some("done")).await.unwrap();
+    assert_eq!(store.imap_state("box").await.unwrap(), Some((7, 3)), "the last UID done");
+    let waiting = store.imap_moves("box", 7).await.unwrap();
+    assert_eq!(waiting, [(1, "done".to_string()), (2, "quarantine".to_string())]);
+    store.imap_moved("box", 7, &[1]).await.unwrap();
+    assert_eq!(store.imap_moves("box", 7).await.unwrap(), [(2, "quarantine".to_string())]);
+    // The folder was recreated: the old UIDs name nothing now.
+    store.set_imap_state("box", 8, 0).await.unwrap();
+    assert!(store.imap_moves("box", 7).await.unwrap().is_empty());
+    assert!(store.imap_moves("box", 8).await.unwrap().is_empty());
+    assert_eq!(store.imap_moves("other", 7).await.unwrap(), [(9, "done".to_string())], "each mailbox on its own");
+});

@@ -1,5 +1,6 @@
-//! The test Dovecot that `scripts/test` starts: where it is, and a small IMAP client to put
-//! mail into its mailboxes and look at them, as a person's mail client would.
+//! The test IMAP servers that `scripts/test` starts (Dovecot, and Cyrus beside it): where
+//! they are, and a small IMAP client to put mail into their mailboxes and look at them, as
+//! a person's mail client would.
 
 use std::path::{Path, PathBuf};
 
@@ -7,8 +8,8 @@ use async_imap::Session;
 use futures::TryStreamExt;
 use tokio::net::TcpStream;
 
-/// Where the test Dovecot listens, from the variables `scripts/test` exports.
-pub struct Dovecot {
+/// Where a test IMAP server listens, from the variables `scripts/test` exports.
+pub struct ImapServer {
     pub host: String,
     pub port: u16,
     pub imaps_port: u16,
@@ -23,8 +24,8 @@ fn var(name: &str) -> String {
 }
 
 /// The test Dovecot.
-pub fn dovecot() -> Dovecot {
-    Dovecot {
+pub fn dovecot() -> ImapServer {
+    ImapServer {
         host: var("MAILDESK_TEST_IMAP_HOST"),
         port: var("MAILDESK_TEST_IMAP_PORT").parse().unwrap(),
         imaps_port: var("MAILDESK_TEST_IMAPS_PORT").parse().unwrap(),
@@ -34,10 +35,10 @@ pub fn dovecot() -> Dovecot {
     }
 }
 
-impl Dovecot {
+impl ImapServer {
     /// A logged-in session for `user` over plain loopback IMAP.
     pub async fn session(&self, user: &str) -> Session<TcpStream> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.expect("connect to Dovecot");
+        let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.expect("connect to the IMAP server");
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.unwrap().expect("greeting");
         client.login(user, &self.password).await.map_err(|(e, _)| e).expect("login")
@@ -46,8 +47,10 @@ impl Dovecot {
     /// Empties `user`'s INBOX and removes every other folder.
     pub async fn reset(&self, user: &str) {
         let mut s = self.session(user).await;
-        let folders: Vec<String> =
+        let mut folders: Vec<String> =
             s.list(Some(""), Some("*")).await.unwrap().map_ok(|n| n.name().to_string()).try_collect().await.unwrap();
+        // Children before their parents.
+        folders.sort_by_key(|f| std::cmp::Reverse(f.len()));
         for folder in folders.iter().filter(|f| f.as_str() != "INBOX") {
             s.delete(folder).await.unwrap();
         }
@@ -72,6 +75,34 @@ impl Dovecot {
         let n = s.status(folder, "(MESSAGES)").await.map(|m| m.exists).unwrap_or(0);
         s.logout().await.unwrap();
         n
+    }
+
+    /// The flags of every message in `folder` of `user`, in UID order.
+    pub async fn flags(&self, user: &str, folder: &str) -> Vec<Vec<String>> {
+        let mut s = self.session(user).await;
+        s.select(folder).await.expect("select");
+        let fetched: Vec<_> = s.fetch("1:*", "(UID FLAGS)").await.unwrap().try_collect().await.unwrap_or_default();
+        let mut flagged: Vec<(u32, Vec<String>)> =
+            fetched.iter().map(|f| (f.uid.unwrap_or(0), f.flags().map(|flag| format!("{flag:?}")).collect())).collect();
+        flagged.sort();
+        s.logout().await.unwrap();
+        flagged.into_iter().map(|(_, flags)| flags).collect()
+    }
+
+    /// Every folder of `user`.
+    pub async fn folders(&self, user: &str) -> Vec<String> {
+        let mut s = self.session(user).await;
+        let folders =
+            s.list(Some(""), Some("*")).await.unwrap().map_ok(|n| n.name().to_string()).try_collect().await.unwrap();
+        s.logout().await.unwrap();
+        folders
+    }
+
+    /// Runs `command` (such as `DELETE x`) as `user`, expecting OK.
+    pub async fn command(&self, user: &str, command: &str) {
+        let mut s = self.session(user).await;
+        s.run_command_and_check_ok(command).await.unwrap_or_else(|e| panic!("{command}: {e}"));
+        s.logout().await.unwrap();
     }
 
     /// A `[[imap]]` table for `user`: `tls` is "plain", "starttls" or "implicit".

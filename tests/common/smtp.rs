@@ -5,7 +5,7 @@ use futures::TryStreamExt;
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::imap::Dovecot;
+use super::imap::ImapServer;
 
 /// The SMTP port of the test Postfix.
 pub fn smtp_port() -> u16 {
@@ -23,7 +23,7 @@ pub async fn send(from: &str, to: &str, raw: &[u8]) {
 }
 
 /// Every message in `user`'s INBOX, raw, oldest first.
-pub async fn inbox(d: &Dovecot, user: &str) -> Vec<String> {
+pub async fn inbox(d: &ImapServer, user: &str) -> Vec<String> {
     let mut s = d.session(user).await;
     let mailbox = s.select("INBOX").await.unwrap();
     let mut out = Vec::new();

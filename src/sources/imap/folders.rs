@@ -262,10 +262,9 @@ mod tests {
         assert_eq!(cyrus.personal, Some(ns("INBOX.", '.')));
         assert_eq!(cyrus.others, [ns("user.", '.'), ns("", '.')]);
         // An extension (RFC 2342 5) and a flat namespace.
-        let ext = parse_namespace(
-            "* NAMESPACE ((\"\" \"/\" \"X-PARAM\" (\"FLAG1\" \"FLAG2\"))) NIL ((\"#public\" NIL))",
-        )
-        .unwrap();
+        let ext =
+            parse_namespace("* NAMESPACE ((\"\" \"/\" \"X-PARAM\" (\"FLAG1\" \"FLAG2\"))) NIL ((\"#public\" NIL))")
+                .unwrap();
         assert_eq!(ext.personal, Some(ns("", '/')));
         assert_eq!(ext.others, [Namespace { prefix: "#public".into(), delimiter: None }]);
         let quoted = parse_namespace("* NAMESPACE ((\"\" \"\\\\\")) NIL NIL").unwrap();

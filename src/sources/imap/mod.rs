@@ -54,7 +54,9 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
             Said::First => {
                 error!(mailbox = %name, error = %failure, retry_in = ?delay, "mailbox unavailable; retrying with backoff")
             }
-            Said::Changed => warn!(mailbox = %name, error = %failure, "mailbox still unavailable, now for another reason"),
+            Said::Changed => {
+                warn!(mailbox = %name, error = %failure, "mailbox still unavailable, now for another reason")
+            }
             Said::Nothing => {}
         }
         tokio::select! {

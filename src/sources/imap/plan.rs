@@ -7,7 +7,7 @@ use tracing::{error, info, warn};
 
 use super::connect::ImapSession;
 use super::folders::{self, Namespace, Namespaces};
-use super::sync::SyncError;
+use super::sync::{SyncError, refusal};
 use super::watch::Watch;
 use crate::config::{AfterCommit, ImapMailbox};
 
@@ -68,7 +68,11 @@ pub struct Plan {
 impl Plan {
     /// Reads what the server offers, resolves the folder names, creates the done and
     /// quarantine folders when missing, and says once which path the mailbox takes.
-    pub async fn prepare(session: &mut ImapSession, mailbox: &ImapMailbox, watch: &mut Watch) -> Result<Plan, SyncError> {
+    pub async fn prepare(
+        session: &mut ImapSession,
+        mailbox: &ImapMailbox,
+        watch: &mut Watch,
+    ) -> Result<Plan, SyncError> {
         let caps = session.capabilities().await?;
         let has = |name: &str| caps.has_str(name);
         let (idle, mv, uidplus) = (has("IDLE") && mailbox.idle, has("MOVE") && mailbox.use_move, has("UIDPLUS"));
@@ -177,9 +181,10 @@ async fn ensure(
             info!(mailbox = %mailbox.name, folder, "created folder");
             return Ok(Some(folder.to_string()));
         }
-        Err(async_imap::error::Error::No(a)) => format!("NO {a}"),
-        Err(async_imap::error::Error::Bad(a)) => format!("BAD {a}"),
-        Err(e) => return Err(e.into()),
+        Err(e) => match refusal(&e) {
+            Some(answer) => answer,
+            None => return Err(e.into()),
+        },
     };
     // Someone else may have created it meanwhile.
     if folders::exists(session, folder).await? {

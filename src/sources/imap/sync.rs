@@ -60,12 +60,30 @@ impl From<DeskError> for SyncError {
     }
 }
 
-/// The server's answer when it refused a command, `None` when the connection failed instead.
-fn refusal(e: &async_imap::error::Error) -> Option<String> {
+/// The server's answer when it refused a command, such as `NO [TRYCREATE] Mailbox doesn't
+/// exist`; `None` when the connection failed instead.
+pub(super) fn refusal(e: &async_imap::error::Error) -> Option<String> {
     match e {
-        async_imap::error::Error::No(answer) => Some(format!("NO {answer}")),
-        async_imap::error::Error::Bad(answer) => Some(format!("BAD {answer}")),
+        async_imap::error::Error::No(detail) => Some(answer("NO", detail)),
+        async_imap::error::Error::Bad(detail) => Some(answer("BAD", detail)),
         _ => None,
+    }
+}
+
+/// The answer as the server gave it, from async-imap's description of the tagged response
+/// (`code: Some(TryCreate), info: Some("…")`); the description itself when it has no text.
+fn answer(status: &str, detail: &str) -> String {
+    static TEXT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"info(?:rmation)?: Some\("((?:[^"\\]|\\.)*)"\)"#).expect("valid regex")
+    });
+    static CODE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"code: Some\(([A-Za-z]+)\)").expect("valid regex"));
+    let Some(text) = TEXT.captures(detail).map(|c| c[1].replace("\\\"", "\"").replace("\\\\", "\\")) else {
+        return format!("{status} {detail}");
+    };
+    match CODE.captures(detail) {
+        Some(code) => format!("{status} [{}] {text}", code[1].to_ascii_uppercase()),
+        None => format!("{status} {text}"),
     }
 }
 
@@ -382,5 +400,27 @@ impl Work<'_> {
             self.settle(&uids, target, watch).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reads_as_the_server_said_it() {
+        let no = async_imap::error::Error::No(
+            "code: Some(TryCreate), info: Some(\"Mailbox doesn't exist: \\\"x\\\"\")".into(),
+        );
+        assert_eq!(refusal(&no).unwrap(), "NO [TRYCREATE] Mailbox doesn't exist: \"x\"");
+        let quota = async_imap::error::Error::No("code: None, info: Some(\"[OVERQUOTA] Over quota\")".into());
+        assert_eq!(refusal(&quota).unwrap(), "NO [OVERQUOTA] Over quota");
+        let stream = async_imap::error::Error::Bad(
+            "outcome: Done { tag: RequestId(\"A0004\"), status: Bad, code: None, information: Some(\"Error in IMAP command\") }"
+                .into(),
+        );
+        assert_eq!(refusal(&stream).unwrap(), "BAD Error in IMAP command");
+        assert_eq!(refusal(&async_imap::error::Error::No("odd".into())).unwrap(), "NO odd");
+        assert_eq!(refusal(&async_imap::error::Error::ConnectionLost), None, "a broken connection is no answer");
     }
 }

@@ -33,7 +33,8 @@ impl Watch {
     /// A session ended with `failure`: one more attempt, and whether to say so.
     pub fn failed(&mut self, failure: &str) -> Said {
         self.attempts += 1;
-        match self.failing.replace(failure.to_string()) {
+        let failure = shape(failure);
+        match self.failing.replace(failure.clone()) {
             None => Said::First,
             Some(last) if last == failure => Said::Nothing,
             Some(_) => Said::Changed,
@@ -54,7 +55,8 @@ impl Watch {
 
     /// A move into `folder` was refused with `answer`: whether to say so.
     pub fn move_refused(&mut self, folder: &str, answer: &str) -> Said {
-        match self.refused.insert(folder.to_string(), answer.to_string()) {
+        let answer = shape(answer);
+        match self.refused.insert(folder.to_string(), answer.clone()) {
             None => Said::First,
             Some(last) if last == answer => Said::Nothing,
             Some(_) => Said::Changed,
@@ -65,6 +67,21 @@ impl Watch {
     pub fn move_worked(&mut self, folder: &str) -> bool {
         self.refused.remove(folder).is_some()
     }
+}
+
+/// A failure's shape: its text with every number written `#`, so that an answer that
+/// differs only in a timing, a count or a UID (`NO Mailbox doesn't exist (0.001 + 0.000
+/// secs)`) is the same failure.
+fn shape(text: &str) -> String {
+    let mut shaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            shaped.push(c);
+        } else if !shaped.ends_with('#') {
+            shaped.push('#');
+        }
+    }
+    shaped
 }
 
 #[cfg(test)]
@@ -85,6 +102,8 @@ mod tests {
         assert_eq!(w.attempts(), 0);
         assert!(!w.worked(), "and only once");
         assert_eq!(w.failed("IMAP: connection lost"), Said::First, "a new failure after working is said again");
+        assert_eq!(w.failed("NO Mailbox doesn't exist: Nope (0.001 + 0.000 secs)."), Said::Changed);
+        assert_eq!(w.failed("NO Mailbox doesn't exist: Nope (0.002 + 0.001 secs)."), Said::Nothing, "timings differ");
     }
 
     #[test]
