@@ -19,8 +19,9 @@ pub struct ImapServer {
 }
 
 fn var(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test, which starts Dovecot"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test, which starts the test servers")
+    })
 }
 
 /// The test Dovecot.
@@ -33,6 +34,21 @@ pub fn dovecot() -> ImapServer {
         wrong_ca: var("MAILDESK_TEST_IMAP_WRONG_CA").into(),
         password: var("MAILDESK_TEST_IMAP_PASSWORD"),
     }
+}
+
+/// The test Cyrus IMAP server (Debian's package, stock namespace: folders below `INBOX.`
+/// with `.`), and the name of its admin, who may set quotas and ACLs.
+pub fn cyrus() -> (ImapServer, String) {
+    let port: u16 = var("MAILDESK_TEST_CYRUS_PORT").parse().unwrap();
+    let server = ImapServer {
+        host: var("MAILDESK_TEST_CYRUS_HOST"),
+        port,
+        imaps_port: port,
+        ca: var("MAILDESK_TEST_IMAP_CA").into(),
+        wrong_ca: var("MAILDESK_TEST_IMAP_WRONG_CA").into(),
+        password: var("MAILDESK_TEST_CYRUS_PASSWORD"),
+    };
+    (server, var("MAILDESK_TEST_CYRUS_ADMIN"))
 }
 
 impl ImapServer {

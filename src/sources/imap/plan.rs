@@ -145,7 +145,11 @@ impl Plan {
 
     /// One line saying how this mailbox works, for the log at start.
     pub fn describe(&self, mailbox: &ImapMailbox) -> String {
-        let waits = if self.idle { "IDLE".to_string() } else { format!("polls every {}s", mailbox.poll_interval_secs) };
+        let waits = if self.idle {
+            "waits with IDLE".to_string()
+        } else {
+            format!("polls every {}s", mailbox.poll_interval_secs)
+        };
         let how = match self.transfer {
             Transfer::Move => "MOVE",
             Transfer::CopyExpunge => "COPY + UID EXPUNGE",
@@ -159,7 +163,7 @@ impl Plan {
             AfterCommit::Flag => format!("flagged in {}", self.intake),
             AfterCommit::Move => into(&self.done),
         };
-        format!("reads {}; waits with {waits}; done: {done}; quarantined: {}", self.intake, into(&self.quarantine))
+        format!("reads {}; {waits}; done: {done}; quarantined: {}", self.intake, into(&self.quarantine))
     }
 }
 
