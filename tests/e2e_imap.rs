@@ -380,3 +380,48 @@ fn an_intake_folder_that_cannot_be_selected_stops_that_mailbox_only_and_backs_of
     let tries = logins() - before;
     assert!((2..=4).contains(&tries), "{tries} logins: the backoff must grow");
 }
+
+#[test]
+fn a_message_fetched_again_after_its_position_was_lost_is_a_duplicate_and_never_fetched_a_third_time() {
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let user = "customer16";
+    rt.block_on(d.reset(user));
+    // Flag mode: the messages stay in the folder, where a lost position would find them again.
+    let env = config(dir, &d.mailbox_toml(user, "plain", &d.ca, "after = \"flag\""));
+    let env = env_refs(&env);
+    for i in 1..=2 {
+        rt.block_on(d.append(user, "INBOX", &request("a@example.com", &format!("Once {i}")), false));
+    }
+    let mut daemon = Daemon::start(dir, &env);
+    wait_until("two tickets", Duration::from_secs(20), || tickets(dir, &env).len() == 2);
+    assert_eq!(daemon.terminate().code(), Some(0));
+
+    // As if the process had died between a commit and recording the message as done.
+    rt.block_on(async {
+        let options = maildesk::store::StoreOptions {
+            url: format!("sqlite://{}", dir.join("var/maildesk.db").display()),
+            max_connections: 1,
+            busy_timeout: Duration::from_secs(5),
+            blob_dir: dir.join("var/blobs"),
+        };
+        let store = maildesk::store::Store::open(&options).await.unwrap();
+        let (validity, last) = store.imap_state(user).await.unwrap().expect("recorded");
+        assert_eq!(last, 2);
+        store.set_imap_state(user, validity, 0).await.unwrap();
+        store.close().await;
+    });
+    let mut daemon = Daemon::start(dir, &env);
+    wait_until("both fetched again", Duration::from_secs(20), || {
+        daemon.log().matches("outcome=\"duplicate\"").count() == 2
+    });
+    assert_eq!(daemon.terminate().code(), Some(0));
+    let daemon = Daemon::start(dir, &env);
+    rt.block_on(d.append(user, "INBOX", &request("a@example.com", "Once 3"), false));
+    wait_until("the third ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 3);
+    std::thread::sleep(Duration::from_millis(300));
+    let log = daemon.log();
+    assert_eq!(log.matches("message applied").count(), 1, "only the new one is read:\n{log}");
+    assert_eq!(log.matches("outcome=\"duplicate\"").count(), 0, "{log}");
+}
