@@ -51,7 +51,8 @@ fn new_mail_on_cyrus_is_picked_up_with_idle_and_moved_into_its_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     rt.block_on(c.reset("box01"));
-    let env = config(dir, &c, "box01", "");
+    let mut env = config(dir, &c, "box01", "");
+    env.push(("MAILDESK_LIMITS__MAX_MESSAGE_BYTES".into(), "4096".into()));
     let env = env_refs(&env);
     let daemon = Daemon::start(dir, &env);
     wait_until("the folders created", Duration::from_secs(20), || {
@@ -61,7 +62,12 @@ fn new_mail_on_cyrus_is_picked_up_with_idle_and_moved_into_its_namespace() {
     // Idling on the empty folder now: a new mail is announced, not polled for.
     std::thread::sleep(Duration::from_millis(500));
     rt.block_on(c.append("box01", "INBOX", &request("jane@example.com", "Printer on fire"), false));
-    rt.block_on(c.append("box01", "INBOX", b"not a mail at all\r\n", false));
+    // Over limits.max_message_bytes: quarantined unread, moved to the quarantine folder.
+    let mut big = request("big@example.com", "Too large to read");
+    big.extend(
+        std::iter::repeat_n(b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 100).flatten(),
+    );
+    rt.block_on(c.append("box01", "INBOX", &big, false));
     wait_until("the ticket", Duration::from_secs(20), || subjects(dir, &env) == ["Printer on fire"]);
     wait_until("both moved", Duration::from_secs(20), || {
         rt.block_on(c.count("box01", "INBOX")) == 0

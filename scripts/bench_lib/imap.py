@@ -2,7 +2,10 @@
 `maildesk serve` idling (IDLE) on the mailbox. Latency = SMTP accepted (sendmail() returned)
 -> the ticket's row is visible in the database (polled every few ms). Our own share comes from
 the daemon's log: IDLE reported new data (`mailbox changed`, debug) -> `message applied`
-(info, logged after the commit)."""
+(info, logged after the commit).
+
+Per server (Dovecot and Cyrus side by side): mail put into INBOX with APPEND, as a delivery
+agent would; latency = APPEND answered OK -> the ticket's row is visible."""
 
 import imaplib
 import os
@@ -17,11 +20,17 @@ from .common import (BenchError, Daemon, log_lines, maildesk_env, make_workdir, 
                      run_cli, say, warn)
 
 
-def config_toml(work, srv, users):
+# Where each test IMAP server listens: (port variable, password variable).
+SERVERS = {"dovecot": ("MAILDESK_TEST_IMAP_PORT", "MAILDESK_TEST_IMAP_PASSWORD"),
+           "cyrus": ("MAILDESK_TEST_CYRUS_PORT", "MAILDESK_TEST_CYRUS_PASSWORD")}
+
+
+def config_toml(work, srv, users, server="dovecot"):
+    port, password = (srv[v] for v in SERVERS[server])
     lines = [f'data_dir = "{work}/var"', "[maildir]", "enabled = false", "[portal]", "enabled = false"]
     for user in users:
-        lines += ["[[imap]]", f'name = "{user}"', 'host = "127.0.0.1"', f'port = {srv["MAILDESK_TEST_IMAP_PORT"]}',
-                  'tls = "plain"', f'user = "{user}"', f'password = "{srv["MAILDESK_TEST_IMAP_PASSWORD"]}"',
+        lines += ["[[imap]]", f'name = "{user}"', 'host = "127.0.0.1"', f'port = {port}',
+                  'tls = "plain"', f'user = "{user}"', f'password = "{password}"',
                   f'addresses = ["{user}@example.com"]']
     path = os.path.join(work, "maildesk.toml")
     with open(path, "w") as f:
@@ -29,13 +38,14 @@ def config_toml(work, srv, users):
     return path
 
 
-def reset_mailboxes(srv, users):
+def reset_mailboxes(srv, users, server="dovecot"):
     """Empties INBOX and the done folder of each user (mail from an earlier run)."""
+    port, password = (srv[v] for v in SERVERS[server])
     for user in users:
-        conn = imaplib.IMAP4("127.0.0.1", int(srv["MAILDESK_TEST_IMAP_PORT"]))
+        conn = imaplib.IMAP4("127.0.0.1", int(port))
         try:
-            conn.login(user, srv["MAILDESK_TEST_IMAP_PASSWORD"])
-            for folder in ("INBOX", "maildesk-done"):
+            conn.login(user, password)
+            for folder in ("INBOX", "maildesk-done", "INBOX.maildesk-done"):
                 typ, data = conn.select(folder)
                 if typ == "OK" and int(data[0]) > 0:
                     conn.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
@@ -80,10 +90,10 @@ class Poller:
             time.sleep(interval)
 
 
-def _start(binary, backend, srv, base, users, label, keep):
+def _start(binary, backend, srv, base, users, label, keep, server="dovecot"):
     work = make_workdir(base, f"{label}-{backend.name}")
     db_env, db, cleanup = backend.fresh(work)
-    env = maildesk_env({**db_env, "MAILDESK_CONFIG": config_toml(work, srv, users),
+    env = maildesk_env({**db_env, "MAILDESK_CONFIG": config_toml(work, srv, users, server),
                         "MAILDESK_LOG": "info,maildesk::sources::imap=debug"})
     run_cli(binary, ["ticket", "list", "--limit", "1"], work, env)
     log = os.path.join(work, "serve.log")
@@ -142,6 +152,48 @@ def run_one(binary, backend, srv, base, mails=200, gap=0.1, keep=False):
         if smtp:
             try:
                 smtp.close()
+            except Exception:  # noqa: BLE001
+                pass
+        finish()
+
+
+def run_append(binary, backend, srv, base, server, mails=200, gap=0.1, keep=False):
+    """Mails one at a time APPENDed to INBOX of box20 on `server`; returns latencies (s)."""
+    user = "box20"
+    port, password = (srv[v] for v in SERVERS[server])
+    reset_mailboxes(srv, [user], server)
+    daemon, db, log, finish = _start(binary, backend, srv, base, [user], f"imap-{server}", keep, server)
+    conn = None
+    try:
+        poller = Poller(db)
+        conn = imaplib.IMAP4("127.0.0.1", int(port))
+        conn.login(user, password)
+        to = f"{user}@example.com"
+        run = uuid.uuid4().hex[:6]
+        warm = f"Warm-up {run}"
+        conn.append("INBOX", None, None, message(to, warm, 0))
+        if not poller.wait_for([warm], 60, 0.01, daemon):
+            raise BenchError(f"imap-{server}/{backend.name}: the warm-up mail was not picked up within 60 s; log {log}")
+        time.sleep(0.3)
+        latencies, missed = [], 0
+        for i in range(mails):
+            subject = f"Append {i + 1} {run}"
+            conn.append("INBOX", None, None, message(to, subject, i + 1))
+            appended = time.perf_counter()
+            if poller.wait_for([subject], 30, 0.002, daemon):
+                latencies.append(poller.seen[subject] - appended)
+            else:
+                missed += 1
+            time.sleep(gap)
+        if missed:
+            warn(f"imap-{server}/{backend.name}: {missed} of {mails} mails not committed within 30 s; log {log}")
+        return {"n": len(latencies), "missed": missed,
+                "p50": percentile(latencies, 50) if latencies else None,
+                "p99": percentile(latencies, 99) if latencies else None}
+    finally:
+        if conn:
+            try:
+                conn.logout()
             except Exception:  # noqa: BLE001
                 pass
         finish()

@@ -3,7 +3,7 @@
 # scripts/bench_lib/servers.sh DIR SERVER... -- the test servers of scripts/lib/*.sh for
 # scripts/bench, as one child process that owns them.
 #
-#   SERVER: pg | dovecot | postfix (start order; postfix needs dovecot before it)
+#   SERVER: pg | dovecot | postfix | cyrus (start order; postfix needs dovecot before it)
 #
 # Installs what is missing (Debian packages, like scripts/test), starts each server under
 # DIR on 127.0.0.1, prints the MAILDESK_TEST_* variables as NAME=VALUE lines on stdout,
@@ -36,6 +36,8 @@ source "$ROOT/scripts/lib/postgres.sh"
 source "$ROOT/scripts/lib/dovecot.sh"
 # shellcheck source=scripts/lib/postfix.sh
 source "$ROOT/scripts/lib/postfix.sh"
+# shellcheck source=scripts/lib/cyrus.sh
+source "$ROOT/scripts/lib/cyrus.sh"
 
 STARTED=()
 _stopped=
@@ -55,7 +57,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 for s in "$@"; do
-    case $s in pg | dovecot | postfix) ;; *) echo "servers.sh: unknown server $s" >&2; exit 2 ;; esac
+    case $s in pg | dovecot | postfix | cyrus) ;; *) echo "servers.sh: unknown server $s" >&2; exit 2 ;; esac
     "${s}_ensure_installed" >&2 || { echo "servers.sh: cannot install $s" >&2; exit 1; }
 done
 for s in "$@"; do
