@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{Daemon, tickets, wait_until};
+use common::cli::{Daemon, lines_with, tickets, wait_until};
 use common::imap::{ImapServer, cyrus, request};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -37,9 +37,6 @@ fn subjects(dir: &Path, env: &[(&str, &str)]) -> Vec<String> {
     s
 }
 
-fn lines_with(log: &str, needle: &str) -> usize {
-    log.lines().filter(|l| l.contains(needle)).count()
-}
 
 fn has_keyword(flags: &[String], keyword: &str) -> bool {
     flags.iter().any(|f| f.contains(keyword))

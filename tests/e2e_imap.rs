@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{Daemon, tickets, wait_until};
+use common::cli::{Daemon, lines_with, tickets, wait_until};
 use common::imap::{dovecot, request};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -285,10 +285,6 @@ fn a_message_over_the_size_limit_goes_to_the_quarantine_folder_unread_and_the_ne
     drop(daemon);
 }
 
-/// Lines of `log` that contain `needle`.
-fn lines_with(log: &str, needle: &str) -> usize {
-    log.lines().filter(|l| l.contains(needle)).count()
-}
 
 #[test]
 fn a_done_folder_deleted_under_the_daemon_leaves_mail_flagged_in_place_then_moved_by_a_later_pass() {

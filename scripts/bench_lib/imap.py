@@ -90,6 +90,21 @@ class Poller:
             time.sleep(interval)
 
 
+def one_at_a_time(poller, daemon, subjects, gap, deliver):
+    """Delivers a mail per subject with `deliver(i, subject)`, each once the one before is
+    committed; returns the latencies (delivery answered -> ticket row seen) and the missed."""
+    latencies, missed = [], 0
+    for i, subject in enumerate(subjects):
+        deliver(i, subject)
+        delivered = time.perf_counter()
+        if poller.wait_for([subject], 30, 0.002, daemon):
+            latencies.append(poller.seen[subject] - delivered)
+        else:
+            missed += 1
+        time.sleep(gap)
+    return latencies, missed
+
+
 def _start(binary, backend, srv, base, users, label, keep, server="dovecot"):
     work = make_workdir(base, f"{label}-{backend.name}")
     db_env, db, cleanup = backend.fresh(work)
@@ -124,17 +139,10 @@ def run_one(binary, backend, srv, base, mails=200, gap=0.1, keep=False):
         if not poller.wait_for([warm], 60, 0.01, daemon):
             raise BenchError(f"imap/{backend.name}: the warm-up mail was not picked up within 60 s; log {log}")
         time.sleep(0.3)
-        latencies, missed = [], 0
         first_send_wall = time.time()
-        for i in range(mails):
-            subject = f"Pick-up {i + 1} {run}"
-            smtp.sendmail(f"cust{i + 1}@example.org", [to], message(to, subject, i + 1))
-            accepted = time.perf_counter()
-            if poller.wait_for([subject], 30, 0.002, daemon):
-                latencies.append(poller.seen[subject] - accepted)
-            else:
-                missed += 1
-            time.sleep(gap)
+        latencies, missed = one_at_a_time(
+            poller, daemon, [f"Pick-up {i + 1} {run}" for i in range(mails)], gap,
+            lambda i, subject: smtp.sendmail(f"cust{i + 1}@example.org", [to], message(to, subject, i + 1)))
         smtp.quit()
         smtp = None
         daemon.stop()
@@ -175,16 +183,9 @@ def run_append(binary, backend, srv, base, server, mails=200, gap=0.1, keep=Fals
         if not poller.wait_for([warm], 60, 0.01, daemon):
             raise BenchError(f"imap-{server}/{backend.name}: the warm-up mail was not picked up within 60 s; log {log}")
         time.sleep(0.3)
-        latencies, missed = [], 0
-        for i in range(mails):
-            subject = f"Append {i + 1} {run}"
-            conn.append("INBOX", None, None, message(to, subject, i + 1))
-            appended = time.perf_counter()
-            if poller.wait_for([subject], 30, 0.002, daemon):
-                latencies.append(poller.seen[subject] - appended)
-            else:
-                missed += 1
-            time.sleep(gap)
+        latencies, missed = one_at_a_time(
+            poller, daemon, [f"Append {i + 1} {run}" for i in range(mails)], gap,
+            lambda i, subject: conn.append("INBOX", None, None, message(to, subject, i + 1)))
         if missed:
             warn(f"imap-{server}/{backend.name}: {missed} of {mails} mails not committed within 30 s; log {log}")
         return {"n": len(latencies), "missed": missed,

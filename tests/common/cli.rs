@@ -131,3 +131,8 @@ pub fn deliver(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::File::create(&tmp).unwrap().write_all(bytes).unwrap();
     std::fs::rename(&tmp, inbox.join("new").join(name)).unwrap();
 }
+
+/// How many lines of `log` contain `needle`.
+pub fn lines_with(log: &str, needle: &str) -> usize {
+    log.lines().filter(|l| l.contains(needle)).count()
+}
