@@ -37,7 +37,6 @@ fn subjects(dir: &Path, env: &[(&str, &str)]) -> Vec<String> {
     s
 }
 
-
 fn has_keyword(flags: &[String], keyword: &str) -> bool {
     flags.iter().any(|f| f.contains(keyword))
 }

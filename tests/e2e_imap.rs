@@ -285,7 +285,6 @@ fn a_message_over_the_size_limit_goes_to_the_quarantine_folder_unread_and_the_ne
     drop(daemon);
 }
 
-
 #[test]
 fn a_done_folder_deleted_under_the_daemon_leaves_mail_flagged_in_place_then_moved_by_a_later_pass() {
     let (d, rt) = (dovecot(), runtime());
