@@ -185,3 +185,45 @@ fn without_idle_move_or_uidplus_the_mailbox_is_polled_and_mail_is_flagged_in_pla
     wait_until("the third ticket by polling", Duration::from_secs(10), || tickets(dir, &env).len() == 3);
     assert_eq!(subjects(dir, &env), ["Polled 1", "Polled 2", "Polled 3"]);
 }
+
+#[test]
+fn without_move_a_refused_expunge_leaves_mail_in_place_and_the_retry_never_copies_twice() {
+    let ((c, admin), rt) = (cyrus(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let user = "box05";
+    let all_rights = format!("SETACL user.{user} {user} lrswipkxtecda");
+    rt.block_on(c.command(&admin, &all_rights));
+    rt.block_on(c.reset(user));
+    // COPY + UID EXPUNGE: the server has UIDPLUS, and MOVE is not used.
+    let env = config(dir, &c, user, "use_move = false");
+    let env = env_refs(&env);
+    let daemon = Daemon::start(dir, &env);
+    rt.block_on(c.append(user, "INBOX", &request("a@example.com", "Copied 1"), false));
+    wait_until("the first moved", Duration::from_secs(20), || {
+        rt.block_on(c.count(user, "INBOX")) == 0 && rt.block_on(c.count(user, "INBOX.maildesk-done")) == 1
+    });
+    assert!(daemon.log().contains("done: COPY + UID EXPUNGE into INBOX.maildesk-done"), "{}", daemon.log());
+
+    // The account may no longer expunge: copies are made, the originals stay.
+    rt.block_on(c.command(&admin, &format!("SETACL user.{user} {user} lrswipkxtca")));
+    for i in 2..=3 {
+        rt.block_on(c.append(user, "INBOX", &request("a@example.com", &format!("Copied {i}")), false));
+    }
+    wait_until("three tickets", Duration::from_secs(20), || tickets(dir, &env).len() == 3);
+    wait_until("copied, not removed", Duration::from_secs(10), || {
+        rt.block_on(c.count(user, "INBOX.maildesk-done")) == 3 && rt.block_on(c.count(user, "INBOX")) == 2
+    });
+    let log = daemon.log();
+    assert_eq!(lines_with(&log, "refused to move"), 1, "{log}");
+
+    // Allowed again: the next pass only expunges what was copied.
+    rt.block_on(c.command(&admin, &all_rights));
+    rt.block_on(c.append(user, "INBOX", &request("a@example.com", "Copied 4"), false));
+    wait_until("all moved", Duration::from_secs(20), || {
+        rt.block_on(c.count(user, "INBOX")) == 0 && rt.block_on(c.count(user, "INBOX.maildesk-done")) == 4
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(rt.block_on(c.count(user, "INBOX.maildesk-done")), 4, "no message copied twice");
+    assert_eq!(subjects(dir, &env), ["Copied 1", "Copied 2", "Copied 3", "Copied 4"]);
+}

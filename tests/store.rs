@@ -396,12 +396,17 @@ on_both!(a_message_taken_from_imap_waits_to_be_moved_until_it_is, |db| {
     store.imap_taken("other", 7, 9, Some("done")).await.unwrap();
     assert_eq!(store.imap_state("box").await.unwrap(), Some((7, 3)), "the last UID done");
     let waiting = store.imap_moves("box", 7).await.unwrap();
-    assert_eq!(waiting, [(1, "done".to_string()), (2, "quarantine".to_string())]);
+    assert_eq!(waiting, [(1, "done".to_string(), false), (2, "quarantine".to_string(), false)]);
+    store.imap_copied("box", 7, &[2]).await.unwrap();
     store.imap_moved("box", 7, &[1]).await.unwrap();
-    assert_eq!(store.imap_moves("box", 7).await.unwrap(), [(2, "quarantine".to_string())]);
+    assert_eq!(store.imap_moves("box", 7).await.unwrap(), [(2, "quarantine".to_string(), true)], "copied, not moved");
     // The folder was recreated: the old UIDs name nothing now.
     store.set_imap_state("box", 8, 0).await.unwrap();
     assert!(store.imap_moves("box", 7).await.unwrap().is_empty());
     assert!(store.imap_moves("box", 8).await.unwrap().is_empty());
-    assert_eq!(store.imap_moves("other", 7).await.unwrap(), [(9, "done".to_string())], "each mailbox on its own");
+    assert_eq!(
+        store.imap_moves("other", 7).await.unwrap(),
+        [(9, "done".to_string(), false)],
+        "each mailbox on its own"
+    );
 });

@@ -130,6 +130,18 @@ impl ImapMailbox {
         if self.after == AfterCommit::Move && self.done_folder == self.folder {
             problems.push(format!("{at}.done_folder: must differ from folder"));
         }
+        if self.quarantine_folder == self.folder {
+            problems.push(format!("{at}.quarantine_folder: must differ from folder"));
+        }
+        for (key, name) in [
+            ("folder", &self.folder),
+            ("done_folder", &self.done_folder),
+            ("quarantine_folder", &self.quarantine_folder),
+        ] {
+            if name.chars().any(char::is_control) {
+                problems.push(format!("{at}.{key}: must not contain control characters"));
+            }
+        }
         if self.poll_interval_secs == 0 {
             problems.push(format!("{at}.poll_interval_secs: must be at least 1"));
         }
@@ -144,6 +156,17 @@ impl ImapMailbox {
 #[cfg(test)]
 mod tests {
     use super::super::Config;
+
+    #[test]
+    fn folder_names_that_cannot_work_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let table = "[[imap]]\nname = \"s\"\nhost = \"imap.example.com\"\nuser = \"u\"\npassword = \"p\"\n";
+        std::fs::write(&path, format!("{table}quarantine_folder = \"INBOX\"\ndone_folder = \"a\\r\\nb\"\n")).unwrap();
+        let problems = format!("{:#}", Config::load(Some(&path), Vec::new()).expect_err("refused"));
+        assert!(problems.contains("imap[0].quarantine_folder: must differ from folder"), "{problems}");
+        assert!(problems.contains("imap[0].done_folder: must not contain control characters"), "{problems}");
+    }
 
     #[test]
     fn a_config_that_still_sets_timeout_secs_loads() {

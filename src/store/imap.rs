@@ -40,12 +40,25 @@ impl Store {
         tx.commit().await
     }
 
-    /// The messages of `mailbox` under `uid_validity` still waiting to be moved: UID and
-    /// target, in UID order.
-    pub async fn imap_moves(&self, mailbox: &str, uid_validity: i64) -> Result<Vec<(i64, String)>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, (i64, String)>(
-                "SELECT uid, target FROM imap_moves WHERE mailbox = $1 AND uid_validity = $2 ORDER BY uid")
-            .bind(mailbox).bind(uid_validity).fetch_all(p).await?))
+    /// The messages of `mailbox` under `uid_validity` still waiting to be moved: UID,
+    /// target, and whether they were copied there already, in UID order.
+    pub async fn imap_moves(&self, mailbox: &str, uid_validity: i64) -> Result<Vec<(i64, String, bool)>> {
+        let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, String, i64)>(
+                "SELECT uid, target, copied FROM imap_moves WHERE mailbox = $1 AND uid_validity = $2 ORDER BY uid")
+            .bind(mailbox).bind(uid_validity).fetch_all(p).await?);
+        Ok(rows.into_iter().map(|(uid, target, copied)| (uid, target, copied != 0)).collect())
+    }
+
+    /// Records that the messages `uids` of `mailbox` were copied to their target: only
+    /// their removal from the folder is left.
+    pub async fn imap_copied(&self, mailbox: &str, uid_validity: i64, uids: &[i64]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for uid in uids {
+            on_tx!(tx, c => sqlx::query(
+                    "UPDATE imap_moves SET copied = 1 WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3")
+                .bind(mailbox).bind(uid_validity).bind(uid).execute(&mut **c).await?.rows_affected());
+        }
+        tx.commit().await
     }
 
     /// Records that the messages `uids` of `mailbox` left their folder.

@@ -42,26 +42,18 @@ impl Namespaces {
     /// start with a namespace's prefix are taken as given; any other name is put into the
     /// personal namespace, its `/` written as the personal namespace's delimiter.
     pub fn resolve(&self, configured: &str) -> String {
+        // INBOX is case-insensitive (RFC 3501 5.1) and so is a prefix that starts with it:
+        // they are written as the server writes them, so that names compare equal.
         if configured.eq_ignore_ascii_case("INBOX") {
-            return configured.to_string();
+            return "INBOX".to_string();
         }
-        let starts_with = |prefix: &str| {
-            if prefix.is_empty() {
-                return false;
-            }
-            // INBOX is case-insensitive (RFC 3501 5.1), and so is the prefix that holds it.
-            let head = configured.get(..prefix.len());
-            match head {
-                Some(head) if prefix.len() >= 5 && prefix[..5].eq_ignore_ascii_case("INBOX") => {
-                    head.eq_ignore_ascii_case(prefix)
-                }
-                Some(head) => head == prefix,
-                None => false,
-            }
-        };
         let personal = self.personal.as_ref();
-        if personal.into_iter().chain(&self.others).any(|ns| starts_with(&ns.prefix)) {
-            return configured.to_string();
+        for ns in personal.into_iter().chain(&self.others).filter(|ns| !ns.prefix.is_empty()) {
+            let Some(head) = configured.get(..ns.prefix.len()) else { continue };
+            let inbox = ns.prefix.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("INBOX"));
+            if head == ns.prefix || inbox && head.eq_ignore_ascii_case(&ns.prefix) {
+                return format!("{}{}", ns.prefix, &configured[ns.prefix.len()..]);
+            }
         }
         match personal {
             Some(ns) => {
@@ -187,8 +179,9 @@ fn group(tokens: &[Token], at: &mut usize) -> Option<Vec<Namespace>> {
 }
 
 /// Asks the server for its namespaces. async-imap has no NAMESPACE command and its reader
-/// fails on an answer it does not know, so the exchange runs on the connection directly,
-/// between two commands, when nothing else is in flight. `None` when the server answers
+/// fails on an answer it does not know, so the exchange runs on the connection directly.
+/// That is safe only while async-imap holds no unread bytes: call it right after a command
+/// whose answer was read to its end, before any folder is selected (no news arrives then). `None` when the server answers
 /// NO or something this reader cannot parse; an I/O failure is an error.
 pub async fn namespaces(session: &mut ImapSession) -> std::io::Result<Option<Namespaces>> {
     let stream = session.as_mut();
@@ -204,11 +197,11 @@ pub async fn namespaces(session: &mut ImapSession) -> std::io::Result<Option<Nam
             }
             read.extend_from_slice(&chunk[..n]);
             let text = String::from_utf8_lossy(&read);
-            if text.starts_with("MDNS ") || text.contains("\r\nMDNS ") {
-                if text.ends_with("\r\n") {
-                    return Ok(text.into_owned());
-                }
-            } else if read.len() > NAMESPACE_MAX {
+            let tagged = if text.starts_with("MDNS ") { Some(0) } else { text.find("\r\nMDNS ").map(|at| at + 2) };
+            if let Some(end) = tagged.and_then(|at| text[at..].find("\r\n").map(|e| at + e + 2)) {
+                return Ok(text[..end].to_string());
+            }
+            if read.len() > NAMESPACE_MAX {
                 return Err(std::io::Error::other("NAMESPACE answer too long"));
             }
         }
@@ -241,7 +234,7 @@ pub async fn some_folders(session: &mut ImapSession, max: usize) -> Vec<String> 
 
 /// `name` as an IMAP quoted string (a `%` or `*` in it would match more names, which the
 /// callers compare exactly).
-fn quoted(name: &str) -> String {
+pub fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -290,9 +283,9 @@ mod tests {
         let cyrus = parse_namespace("* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"\" \".\"))").unwrap();
         assert_eq!(cyrus.resolve("maildesk-done"), "INBOX.maildesk-done");
         assert_eq!(cyrus.resolve("INBOX"), "INBOX");
-        assert_eq!(cyrus.resolve("inbox"), "inbox");
+        assert_eq!(cyrus.resolve("inbox"), "INBOX");
         assert_eq!(cyrus.resolve("INBOX.Support"), "INBOX.Support");
-        assert_eq!(cyrus.resolve("inbox.Support"), "inbox.Support");
+        assert_eq!(cyrus.resolve("inbox.Support"), "INBOX.Support");
         assert_eq!(cyrus.resolve("user.helpdesk.done"), "user.helpdesk.done");
         assert_eq!(cyrus.resolve("INBOXES"), "INBOX.INBOXES");
         assert_eq!(cyrus.resolve("maildesk/done"), "INBOX.maildesk.done");
@@ -301,5 +294,10 @@ mod tests {
         assert_eq!(dovecot.resolve("Archive/done"), "Archive/done");
         assert_eq!(dovecot.resolve("shared/support"), "shared/support");
         assert_eq!(Namespaces::default().resolve("maildesk-done"), "maildesk-done");
+        // A prefix from the server that is not ASCII never splits a character.
+        let odd = parse_namespace("* NAMESPACE ((\"ABCDé.\" \".\")) NIL NIL").unwrap();
+        assert_eq!(odd.resolve("done"), "ABCDé.done");
+        assert_eq!(odd.resolve("ABCDé.x"), "ABCDé.x");
+        assert_eq!(odd.resolve("ABCDÉ"), "ABCDé.ABCDÉ");
     }
 }

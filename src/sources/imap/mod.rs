@@ -4,6 +4,7 @@
 //! (mail applied, or an IDLE or poll that ended normally); a state change is logged once,
 //! not every retry. One mailbox failing never touches the others.
 
+mod checked;
 mod connect;
 mod folders;
 mod plan;

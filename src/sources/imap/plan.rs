@@ -94,6 +94,21 @@ impl Plan {
         }
         plan.quarantine =
             ensure(session, mailbox, watch, "quarantine_folder", &names.resolve(&mailbox.quarantine_folder)).await?;
+        // Names that differ in the config may name the intake folder on this server: moving
+        // a message there would bring it back as new mail, again and again.
+        for (key, target) in [("done_folder", &mut plan.done), ("quarantine_folder", &mut plan.quarantine)] {
+            if target.as_deref() == Some(plan.intake.as_str()) {
+                if watch.once(&format!("{key} is the intake folder")) {
+                    error!(
+                        mailbox = %mailbox.name, folder = %plan.intake,
+                        "`{key}` of [[imap]] {:?} names the intake folder on this server; processed mail is \
+                         flagged in place instead",
+                        mailbox.name
+                    );
+                }
+                *target = None;
+            }
+        }
         let path = plan.describe(mailbox);
         if watch.once(&path) {
             info!(mailbox = %mailbox.name, path = %path, "IMAP mailbox ready");

@@ -5,14 +5,13 @@
 //! A message's size is asked before its body: one over `limits.max_message_bytes` goes to
 //! the quarantine unread.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_imap::extensions::idle::IdleResponse;
-use async_imap::types::Flag;
-use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::checked;
 use super::connect::ImapSession;
 use super::plan::{DONE_KEYWORD, Plan, Target, Transfer, uid_set};
 use super::watch::{Said, Watch};
@@ -23,6 +22,12 @@ use crate::store::StoreError;
 
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+
+/// How long the server may take to answer IDLE or DONE.
+const IDLE_ANSWER: Duration = Duration::from_secs(30);
+
+/// A session that lasted this long counts as working: the backoff starts over.
+const WORKS_AFTER: Duration = Duration::from_secs(60);
 
 /// While messages wait to be moved, the longest wait before trying again.
 const RETRY_MOVES: Duration = Duration::from_secs(5 * 60);
@@ -110,8 +115,9 @@ pub async fn serve(
     let source = format!("imap:{}", mailbox.name);
     let origin = Origin { source: &source, department: mailbox.department.as_deref() };
     let mut work = Work { app, mailbox, session, plan, validity: 0, waiting: true };
+    let began = Instant::now();
     loop {
-        work.select().await?;
+        work.select(watch).await?;
         if work.waiting {
             work.retry_moves(watch).await?;
         }
@@ -131,36 +137,23 @@ pub async fn serve(
             break;
         }
         let wait = if work.waiting { RETRY_MOVES } else { IDLE_RENEW };
-        if work.plan.idle {
-            let mut handle = work.session.idle();
-            handle.init().await?;
-            let stopped = {
-                let (wait, _stop) = handle.wait_with_timeout(wait);
-                tokio::select! {
-                    response = wait => {
-                        if let IdleResponse::NewData(data) = response? {
-                            debug!(mailbox = %mailbox.name, response = ?data.parsed(), "mailbox changed");
-                        }
-                        false
-                    }
-                    _ = shutdown.cancelled() => true,
-                }
-            };
-            work.session = handle.done().await?;
-            if stopped {
-                break;
-            }
+        let stopped = if work.plan.idle {
+            let waited = idle(work.session, wait, shutdown, &mailbox.name).await;
+            lasted(began, watch, &mailbox.name);
+            let (session, stopped) = waited?;
+            work.session = session;
+            stopped
         } else {
             let poll = Duration::from_secs(mailbox.poll_interval_secs).min(wait);
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = shutdown.cancelled() => break,
-            }
-            work.session.noop().await?;
-        }
-        // The wait ended normally: the mailbox works.
-        if watch.worked() {
-            info!(mailbox = %mailbox.name, "mailbox reachable again");
+            let waited = tokio::select! {
+                _ = tokio::time::sleep(poll) => work.session.noop().await.map(|()| false),
+                _ = shutdown.cancelled() => Ok(true),
+            };
+            lasted(began, watch, &mailbox.name);
+            waited?
+        };
+        if stopped {
+            break;
         }
     }
     work.session.logout().await?;
@@ -168,11 +161,51 @@ pub async fn serve(
     Ok(())
 }
 
+/// After a wait, however it ended: a session that lasted works (a NAT may cut a long IDLE),
+/// so the backoff starts over.
+fn lasted(began: Instant, watch: &mut Watch, name: &str) {
+    if began.elapsed() >= WORKS_AFTER && watch.worked() {
+        info!(mailbox = %name, "mailbox reachable again");
+    }
+}
+
+/// Waits in IDLE up to `wait` or until shutdown (then true); IDLE's start and end are
+/// bounded, so a server that never answers them does not hold the mailbox.
+async fn idle(
+    session: ImapSession,
+    wait: Duration,
+    shutdown: &CancellationToken,
+    name: &str,
+) -> Result<(ImapSession, bool), SyncError> {
+    let bounded = |what: &str| {
+        let what = what.to_string();
+        move |_| SyncError::Imap(std::io::Error::new(std::io::ErrorKind::TimedOut, what).into())
+    };
+    let mut handle = session.idle();
+    tokio::time::timeout(IDLE_ANSWER, handle.init()).await.map_err(bounded("IDLE not answered"))??;
+    let stopped = {
+        let (wait, _stop) = handle.wait_with_timeout(wait);
+        tokio::select! {
+            response = wait => {
+                if let IdleResponse::NewData(data) = response? {
+                    debug!(mailbox = %name, response = ?data.parsed(), "mailbox changed");
+                }
+                false
+            }
+            _ = shutdown.cancelled() => true,
+        }
+    };
+    let session = tokio::time::timeout(IDLE_ANSWER, handle.done()).await.map_err(bounded("DONE not answered"))??;
+    Ok((session, stopped))
+}
+
 impl Work<'_> {
     /// Selects the intake folder; a folder that cannot be selected ends the session with an
-    /// error that says what to configure.
-    async fn select(&mut self) -> Result<(), SyncError> {
-        let selected = match self.session.select(&self.plan.intake).await {
+    /// error that says what to configure. A warning the server gives on the way (such as a
+    /// quota alert) is logged once.
+    async fn select(&mut self, watch: &mut Watch) -> Result<(), SyncError> {
+        let quoted = super::folders::quoted(&self.plan.intake);
+        let selected = match checked::select(&mut self.session, &quoted, DONE_KEYWORD).await {
             Ok(selected) => selected,
             Err(e) => {
                 let Some(answer) = refusal(&e) else { return Err(e.into()) };
@@ -186,11 +219,13 @@ impl Work<'_> {
                 )));
             }
         };
-        self.plan.keywords = selected
-            .permanent_flags
-            .iter()
-            .any(|f| matches!(f, Flag::MayCreate) || matches!(f, Flag::Custom(k) if k == DONE_KEYWORD));
-        let validity = i64::from(selected.uid_validity.unwrap_or(0));
+        for warning in &selected.warnings {
+            if watch.once(&format!("select: {warning}")) {
+                warn!(mailbox = %self.mailbox.name, folder = %self.plan.intake, answer = %warning, "the server warns");
+            }
+        }
+        self.plan.keywords = selected.keywords;
+        let validity = i64::from(selected.uid_validity);
         if validity != self.validity {
             self.validity = validity;
             self.waiting = true;
@@ -251,7 +286,7 @@ impl Work<'_> {
             // message back, and the move is kept until it happens.
             let waits = (self.plan.transfer != Transfer::Flag).then_some(target.as_str());
             app.store.imap_taken(name, validity, i64::from(uid), waits).await?;
-            self.settle(&[uid], target, watch).await?;
+            self.settle(&[uid], target, false, watch).await?;
         }
         Ok(applied)
     }
@@ -266,10 +301,10 @@ impl Work<'_> {
     ) -> Result<Option<Outcome>, SyncError> {
         let (app, mailbox) = (self.app, self.mailbox);
         // The size first: a message over the limit is quarantined without being read.
-        let sized: Vec<_> = self.session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE)").await?.try_collect().await?;
-        let Some(size) = sized.iter().find(|f| f.uid == Some(uid)).map(|f| f.size) else {
+        let Some(sized) = checked::fetch(&mut self.session, uid, "(UID RFC822.SIZE)").await? else {
             return Ok(None);
         };
+        let size = sized.size;
         if let Some(size) = size.map(u64::from).filter(|s| *s > app.config.limits.max_message_bytes) {
             let place = format!(
                 "IMAP mailbox {}, folder {}, UIDVALIDITY {}, UID {uid}; {}",
@@ -283,10 +318,11 @@ impl Work<'_> {
             );
             return Ok(Some(desk::quarantine_unfetched(app, origin.source, &place, size).await?));
         }
-        let fetched: Vec<_> = self.session.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])").await?.try_collect().await?;
-        let Some(raw) = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| f.body()) else {
+        let fetched = checked::fetch(&mut self.session, uid, "(UID BODY.PEEK[])").await?;
+        let Some(raw) = fetched.and_then(|f| f.body) else {
             return Ok(None);
         };
+        let raw = raw.as_slice();
         // Bounded by limits.max_processing_secs inside desk; on shutdown a message still in
         // hand after a grace is left in the folder for the next start (its poison mark
         // counts the attempt).
@@ -304,24 +340,36 @@ impl Work<'_> {
         }
     }
 
-    /// Moves the done messages `uids` to `target`'s folder; where the server refuses, or
-    /// there is no folder or no way to move, flags them and leaves them in place. Only a
-    /// broken connection is an error.
-    async fn settle(&mut self, uids: &[u32], target: Target, watch: &mut Watch) -> Result<(), SyncError> {
+    /// Moves the done messages `uids` to `target`'s folder (`copied`: they are there already
+    /// and only have to leave the intake folder); where the server refuses, or there is no
+    /// folder or no way to move, flags them and leaves them in place. Only a broken
+    /// connection is an error.
+    async fn settle(&mut self, uids: &[u32], target: Target, copied: bool, watch: &mut Watch) -> Result<(), SyncError> {
         let Some(folder) = self.plan.folder(target).map(str::to_string) else {
             return self.flag(uids, target, watch).await;
         };
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
             let set = uid_set(chunk);
+            let rows: Vec<i64> = chunk.iter().map(|u| i64::from(*u)).collect();
             let moved = match self.plan.transfer {
                 Transfer::Move => self.session.uid_mv(&set, &folder).await,
-                Transfer::CopyExpunge => self.copy_expunge(&set, &folder).await,
+                Transfer::CopyExpunge => {
+                    let copy = if copied { Ok(()) } else { self.session.uid_copy(&set, &folder).await };
+                    match copy {
+                        Ok(()) => {
+                            if !copied {
+                                self.app.store.imap_copied(&self.mailbox.name, self.validity, &rows).await?;
+                            }
+                            self.remove(&set).await
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
                 Transfer::Flag => return self.flag(uids, target, watch).await,
             };
             match moved {
                 Ok(()) => {
-                    let done: Vec<i64> = chunk.iter().map(|u| i64::from(*u)).collect();
-                    self.app.store.imap_moved(&self.mailbox.name, self.validity, &done).await?;
+                    self.app.store.imap_moved(&self.mailbox.name, self.validity, &rows).await?;
                     if watch.move_worked(&folder) {
                         info!(mailbox = %self.mailbox.name, folder = %folder, "moving processed mail works again");
                     }
@@ -345,31 +393,35 @@ impl Work<'_> {
         Ok(())
     }
 
-    async fn copy_expunge(&mut self, set: &str, folder: &str) -> Result<(), async_imap::error::Error> {
-        self.session.uid_copy(set, folder).await?;
-        let _: Vec<_> = self.session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
-        let _: Vec<_> = self.session.uid_expunge(set).await?.try_collect().await?;
+    /// Removes the messages `set` from the intake folder: `\Deleted`, then UID EXPUNGE of
+    /// exactly those (RFC 4315), each answer checked.
+    async fn remove(&mut self, set: &str) -> Result<(), async_imap::error::Error> {
+        checked::run(&mut self.session, &format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"), |_| {}).await?;
+        checked::run(&mut self.session, &format!("UID EXPUNGE {set}"), |_| {}).await?;
         Ok(())
     }
 
-    /// Marks the done messages `uids` so that a person sees maildesk has them.
+    /// Marks the done messages `uids` so that a person sees maildesk has them: a keyword
+    /// where the folder keeps keywords, a system flag where it does not or the keyword is
+    /// refused.
     async fn flag(&mut self, uids: &[u32], target: Target, watch: &mut Watch) -> Result<(), SyncError> {
-        let flags = self.plan.flags(target);
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
-            let stored = async {
-                let _: Vec<_> = self
-                    .session
-                    .uid_store(uid_set(chunk), format!("+FLAGS.SILENT ({flags})"))
-                    .await?
-                    .try_collect()
-                    .await?;
-                Ok::<(), async_imap::error::Error>(())
-            };
-            if let Err(e) = stored.await {
+            let set = uid_set(chunk);
+            let mut flags = self.plan.flags(target);
+            loop {
+                let stored =
+                    checked::run(&mut self.session, &format!("UID STORE {set} +FLAGS.SILENT ({flags})"), |_| {}).await;
+                let Err(e) = stored else { break };
                 let Some(answer) = refusal(&e) else { return Err(e.into()) };
                 if watch.once(&format!("flag {flags}: {answer}")) {
                     warn!(mailbox = %self.mailbox.name, answer = %answer, "the server refused to flag processed mail ({flags})");
                 }
+                if !self.plan.keywords {
+                    break;
+                }
+                // Try again without the keyword.
+                self.plan.keywords = false;
+                flags = self.plan.flags(target);
             }
         }
         Ok(())
@@ -383,21 +435,23 @@ impl Work<'_> {
             return Ok(());
         }
         for target in [Target::Done, Target::Quarantine] {
-            let uids: Vec<u32> = waiting
-                .iter()
-                .filter(|(_, t)| *t == target.as_str())
-                .filter_map(|(uid, _)| u32::try_from(*uid).ok())
-                .collect();
-            if uids.is_empty() {
-                continue;
+            for copied in [false, true] {
+                let uids: Vec<u32> = waiting
+                    .iter()
+                    .filter(|(_, t, c)| *t == target.as_str() && *c == copied)
+                    .filter_map(|(uid, _, _)| u32::try_from(*uid).ok())
+                    .collect();
+                if uids.is_empty() {
+                    continue;
+                }
+                if self.plan.folder(target).is_none() || self.plan.transfer == Transfer::Flag {
+                    // Kept until a session can move them.
+                    self.waiting = true;
+                    continue;
+                }
+                debug!(mailbox = %self.mailbox.name, count = uids.len(), copied, "moving messages left from before");
+                self.settle(&uids, target, copied, watch).await?;
             }
-            if self.plan.folder(target).is_none() || self.plan.transfer == Transfer::Flag {
-                // Kept until a session can move them.
-                self.waiting = true;
-                continue;
-            }
-            debug!(mailbox = %self.mailbox.name, count = uids.len(), "moving messages left from before");
-            self.settle(&uids, target, watch).await?;
         }
         Ok(())
     }

@@ -50,7 +50,7 @@ impl Watch {
 
     /// True the first time `notice` is given, so that it is logged once per run.
     pub fn once(&mut self, notice: &str) -> bool {
-        self.notices.insert(notice.to_string())
+        self.notices.insert(shape(notice))
     }
 
     /// A move into `folder` was refused with `answer`: whether to say so.
@@ -111,6 +111,8 @@ mod tests {
         let mut w = Watch::default();
         assert!(w.once("cannot create INBOX.done"));
         assert!(!w.once("cannot create INBOX.done"));
+        assert!(w.once("create x: NO Permission denied (0.001 + 0.000 secs)."));
+        assert!(!w.once("create x: NO Permission denied (0.002 + 0.001 secs)."), "timings differ");
         assert_eq!(w.move_refused("done", "NO [OVERQUOTA] Over quota"), Said::First);
         assert_eq!(w.move_refused("done", "NO [OVERQUOTA] Over quota"), Said::Nothing);
         assert_eq!(w.move_refused("done", "NO Permission denied"), Said::Changed);
