@@ -422,3 +422,49 @@ fn a_message_fetched_again_after_its_position_was_lost_is_a_duplicate_and_never_
     assert_eq!(log.matches("message applied").count(), 1, "only the new one is read:\n{log}");
     assert_eq!(log.matches("outcome=\"duplicate\"").count(), 0, "{log}");
 }
+
+/// The file that holds the message with `subject` in `user`'s INBOX of the test Dovecot.
+fn maildir_file(user: &str, subject: &str) -> std::path::PathBuf {
+    let conf = std::env::var("MAILDESK_TEST_DOVECOT_CONF").unwrap();
+    let maildir = Path::new(&conf).with_file_name("mail").join(user).join("Maildir");
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(maildir.join(sub)).into_iter().flatten().flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            if bytes.windows(subject.len()).any(|w| w == subject.as_bytes()) {
+                return entry.path();
+            }
+        }
+    }
+    panic!("no file holds {subject:?} in {}", maildir.display());
+}
+
+#[test]
+fn a_message_the_server_will_not_give_is_quarantined_after_three_tries_and_the_next_flows() {
+    use std::os::unix::fs::PermissionsExt;
+    let (d, rt) = (dovecot(), runtime());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let user = "customer17";
+    rt.block_on(d.reset(user));
+    rt.block_on(d.append(user, "INBOX", &request("a@example.com", "Unreadable file"), false));
+    rt.block_on(d.append(user, "INBOX", &request("b@example.com", "Behind it"), false));
+    // The server cannot read the first message's file: every FETCH of it fails.
+    let file = maildir_file(user, "Unreadable file");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let env = config(dir, &d.mailbox_toml(user, "plain", &d.ca, ""));
+    let env = env_refs(&env);
+    let daemon = Daemon::start(dir, &env);
+    wait_until("the next mail's ticket", Duration::from_secs(30), || ticket_subjects(dir, &env) == ["Behind it"]);
+    let quarantine = common::cli::json_of(common::cli::run(
+        common::cli::maildesk(dir).args(["quarantine", "list", "--json"]).envs(env.iter().copied()),
+    ));
+    let entries = quarantine.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{quarantine}");
+    let reason = entries[0]["reason"].as_str().unwrap();
+    // Dovecot drops the connection when it cannot read a message's file.
+    assert!(reason.contains("the server would not give the message (") && reason.contains("3 times"), "{reason}");
+    assert!(reason.contains(user) && reason.contains("UID 1"), "{reason}");
+    let log = daemon.log();
+    assert_eq!(lines_with(&log, "quarantined unread"), 1, "{log}");
+    assert_eq!(rt.block_on(d.count(user, "maildesk-quarantine")), 1, "moved out of the way");
+}

@@ -77,6 +77,18 @@ pub async fn quarantine_unfetched(app: &App, source: &str, place: &str, size: u6
     record_quarantine(app, &sha, size, source, reason).await
 }
 
+/// Quarantines a message the IMAP server would not give (it answered `answer` to FETCH
+/// every time it was asked): the entry holds a small placeholder naming `place`.
+pub async fn quarantine_unreadable(app: &App, source: &str, place: &str, answer: &str) -> Result<Outcome, DeskError> {
+    let placeholder = format!(
+        "This is not the message: the IMAP server would not give it to maildesk; it answered: {answer}\r\n\
+         Where it is: {place}.\r\n"
+    );
+    let reason = format!("the server would not give the message ({answer}); not downloaded; {place}");
+    let sha = app.store.blobs.put(placeholder.as_bytes()).map_err(|e| DeskError::Temporary(e.into()))?;
+    record_quarantine(app, &sha, 0, source, reason).await
+}
+
 /// Puts a message into the quarantine with `reason` (a source uses it when processing
 /// took too long); keeps the raw bytes.
 pub async fn quarantine_raw(app: &App, raw: &[u8], source: &str, reason: String) -> Result<Outcome, DeskError> {

@@ -14,7 +14,7 @@ pub mod staff;
 
 pub use intake::{
     MAX_ABANDONED, PoisonMarks, PreparedBatch, Straggler, Workers, apply_prepared, prepare_files, quarantine_raw,
-    quarantine_unfetched, receive, receive_file,
+    quarantine_unfetched, quarantine_unreadable, receive, receive_file,
 };
 pub use notify::{
     AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,

@@ -33,7 +33,7 @@ impl Store {
             if let Some(target) = target {
                 sqlx::query(
                         "INSERT INTO imap_moves (mailbox, uid_validity, uid, target) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (mailbox, uid_validity, uid) DO UPDATE SET target = excluded.target")
+                         ON CONFLICT (mailbox, uid_validity, uid) DO UPDATE SET target = excluded.target, copied = 0")
                     .bind(mailbox).bind(uid_validity).bind(uid).bind(target).execute(&mut **c).await?;
             }
         });

@@ -7,7 +7,7 @@
 //! and the like) is dropped: a pass searches again until it finds nothing new.
 
 use async_imap::error::Error;
-use async_imap::imap_proto::{AttributeValue, Response, ResponseCode, Status};
+use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response, ResponseCode, Status};
 
 use super::connect::ImapSession;
 
@@ -80,13 +80,15 @@ pub struct Fetched {
 /// Fetches `items` of the message `uid`; `None` when the server answered OK without it
 /// (it was expunged).
 pub async fn fetch(session: &mut ImapSession, uid: u32, items: &str) -> Result<Option<Fetched>, Error> {
-    let mut found = None;
+    let mut found: Option<Fetched> = None;
     run(session, &format!("UID FETCH {uid} {items}"), |response| {
         let Response::Fetch(_, attributes) = response else { return };
-        if found.is_some() || !attributes.iter().any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid)) {
+        if !attributes.iter().any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid)) {
             return;
         }
-        let mut fetched = Fetched::default();
+        // A server may split a message's data over several FETCH responses, and a flag
+        // change by someone else arrives as one too: merge them all.
+        let fetched = found.get_or_insert_with(Fetched::default);
         for attribute in attributes {
             match attribute {
                 AttributeValue::Rfc822Size(size) => fetched.size = Some(*size),
@@ -94,8 +96,20 @@ pub async fn fetch(session: &mut ImapSession, uid: u32, items: &str) -> Result<O
                 _ => {}
             }
         }
-        found = Some(fetched);
     })
     .await?;
     Ok(found)
+}
+
+/// The UIDs `UID SEARCH criteria` finds, and whether the server announced new mail
+/// (`EXISTS`) while answering, which the next pass must look for.
+pub async fn search(session: &mut ImapSession, criteria: &str) -> Result<(Vec<u32>, bool), Error> {
+    let (mut uids, mut exists) = (Vec::new(), false);
+    run(session, &format!("UID SEARCH {criteria}"), |response| match response {
+        Response::MailboxData(MailboxDatum::Search(found)) => uids.extend_from_slice(found),
+        Response::MailboxData(MailboxDatum::Exists(_)) => exists = true,
+        _ => {}
+    })
+    .await?;
+    Ok((uids, exists))
 }

@@ -11,7 +11,10 @@ mod plan;
 mod sync;
 mod watch;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures::FutureExt;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -42,12 +45,18 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
     }
     while !shutdown.is_cancelled() {
         let failure = match open(&mailbox).await {
-            Ok(session) => match sync::serve(&app, &mailbox, session, &shutdown, &mut watch).await {
-                Ok(()) => break,
-                // The daemon is stopping (and says why); the message stays in the folder.
-                Err(SyncError::Stopped(_)) => break,
-                Err(e) => e.to_string(),
-            },
+            // async-imap can panic on some malformed answers (a tagged BAD without text to
+            // IDLE): that ends the session like any failure, never the mailbox's task.
+            Ok(session) => {
+                match AssertUnwindSafe(sync::serve(&app, &mailbox, session, &shutdown, &mut watch)).catch_unwind().await
+                {
+                    Ok(Ok(())) => break,
+                    // The daemon is stopping (and says why); the message stays in the folder.
+                    Ok(Err(SyncError::Stopped(_))) => break,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "the IMAP client failed on the server's answer".to_string(),
+                }
+            }
             Err(e) => e.to_string(),
         };
         let delay = backoff(watch.attempts() + 1);

@@ -59,6 +59,8 @@ pub struct Plan {
     pub quarantine: Option<String>,
     /// How a message leaves the intake folder.
     pub transfer: Transfer,
+    /// Whether UID EXPUNGE of exactly our UIDs is possible (UIDPLUS).
+    pub uidplus: bool,
     /// Wait with IDLE rather than polling.
     pub idle: bool,
     /// Whether the intake folder keeps keywords (PERMANENTFLAGS has `\*`); read at SELECT.
@@ -86,6 +88,7 @@ impl Plan {
                 (false, true) => Transfer::CopyExpunge,
                 (false, false) => Transfer::Flag,
             },
+            uidplus,
             idle,
             keywords: false,
         };
@@ -259,6 +262,7 @@ mod tests {
             done: None,
             quarantine: None,
             transfer: Transfer::Flag,
+            uidplus: false,
             idle: false,
             keywords: true,
         };

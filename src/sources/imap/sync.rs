@@ -8,10 +8,11 @@
 use std::time::{Duration, Instant};
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::checked;
+use super::checked::{self, Fetched};
 use super::connect::ImapSession;
 use super::plan::{DONE_KEYWORD, Plan, Target, Transfer, uid_set};
 use super::watch::{Said, Watch};
@@ -22,6 +23,9 @@ use crate::store::StoreError;
 
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+
+/// How often a message the server will not give is asked for before it is quarantined.
+const UNREADABLE_TRIES: u32 = 3;
 
 /// How long the server may take to answer IDLE or DONE.
 const IDLE_ANSWER: Duration = Duration::from_secs(30);
@@ -124,15 +128,20 @@ pub async fn serve(
         // Mail that arrives while we work is announced during our commands, not in the
         // next IDLE: look again until a pass finds nothing, and only then wait.
         loop {
-            let applied = work.apply_new(origin, shutdown, watch).await?;
+            let (applied, announced) = work.apply_new(origin, shutdown, watch).await?;
             if applied > 0 && watch.worked() {
                 info!(mailbox = %mailbox.name, "mailbox reachable again");
             }
-            if applied == 0 || shutdown.is_cancelled() {
+            // News read by async-imap's own commands waits in its channel; an EXISTS there
+            // (or during our search) is mail the next IDLE will not announce again.
+            let mut queued = false;
+            while let Ok(news) = work.session.unsolicited_responses.try_recv() {
+                queued |= matches!(news, UnsolicitedResponse::Exists(_));
+            }
+            if (applied == 0 && !announced && !queued) || shutdown.is_cancelled() {
                 break;
             }
         }
-        while work.session.unsolicited_responses.try_recv().is_ok() {}
         if shutdown.is_cancelled() {
             break;
         }
@@ -184,9 +193,12 @@ async fn idle(
     let mut handle = session.idle();
     tokio::time::timeout(IDLE_ANSWER, handle.init()).await.map_err(bounded("IDLE not answered"))??;
     let stopped = {
-        let (wait, _stop) = handle.wait_with_timeout(wait);
+        let (idling, _stop) = handle.wait_with_timeout(wait);
         tokio::select! {
-            response = wait => {
+            // The renewal is due even when the server keeps the connection alive with
+            // `* OK Still here` (which restarts async-imap's own timer).
+            _ = tokio::time::sleep(wait) => false,
+            response = idling => {
                 if let IdleResponse::NewData(data) = response? {
                     debug!(mailbox = %name, response = ?data.parsed(), "mailbox changed");
                 }
@@ -240,7 +252,7 @@ impl Work<'_> {
         origin: Origin<'_>,
         shutdown: &CancellationToken,
         watch: &mut Watch,
-    ) -> Result<usize, SyncError> {
+    ) -> Result<(usize, bool), SyncError> {
         let (app, name, validity) = (self.app, self.mailbox.name.as_str(), self.validity);
         let last = match app.store.imap_state(name).await? {
             Some((stored, last)) if stored == validity => last,
@@ -253,7 +265,7 @@ impl Work<'_> {
             }
             None => 0,
         };
-        let found = self.session.uid_search(format!("UID {}:*", last + 1)).await?;
+        let (found, announced) = checked::search(&mut self.session, &format!("UID {}:*", last + 1)).await?;
         let mut uids: Vec<u32> = found.into_iter().filter(|uid| i64::from(*uid) > last).collect();
         uids.sort_unstable();
         if !uids.is_empty() {
@@ -264,7 +276,7 @@ impl Work<'_> {
             if shutdown.is_cancelled() {
                 break;
             }
-            let Some(outcome) = self.receive(uid, origin, shutdown).await? else {
+            let Some(outcome) = self.receive(uid, origin, shutdown, watch).await? else {
                 if shutdown.is_cancelled() {
                     break;
                 }
@@ -288,7 +300,7 @@ impl Work<'_> {
             app.store.imap_taken(name, validity, i64::from(uid), waits).await?;
             self.settle(&[uid], target, false, watch).await?;
         }
-        Ok(applied)
+        Ok((applied, announced))
     }
 
     /// Fetches message `uid` and hands it to desk; `None` when it is gone (or shutdown came
@@ -298,29 +310,39 @@ impl Work<'_> {
         uid: u32,
         origin: Origin<'_>,
         shutdown: &CancellationToken,
+        watch: &mut Watch,
     ) -> Result<Option<Outcome>, SyncError> {
         let (app, mailbox) = (self.app, self.mailbox);
+        if let Some((tries, answer)) =
+            watch.unreadable_so_far(self.validity, uid).filter(|(n, _)| *n >= UNREADABLE_TRIES)
+        {
+            // One broken message never holds back the mail behind it.
+            let answer = format!("{answer}, {tries} times");
+            warn!(mailbox = %mailbox.name, uid, answer = %answer, "the server will not give this message; quarantined unread");
+            let place = self.place(uid);
+            return Ok(Some(desk::quarantine_unreadable(app, origin.source, &place, &answer).await?));
+        }
         // The size first: a message over the limit is quarantined without being read.
-        let Some(sized) = checked::fetch(&mut self.session, uid, "(UID RFC822.SIZE)").await? else {
-            return Ok(None);
+        let sized = match checked::fetch(&mut self.session, uid, "(UID RFC822.SIZE)").await {
+            Ok(Some(sized)) => sized,
+            Ok(None) => return Ok(None),
+            Err(e) => return self.unreadable(uid, e, watch).await,
         };
-        let size = sized.size;
-        if let Some(size) = size.map(u64::from).filter(|s| *s > app.config.limits.max_message_bytes) {
-            let place = format!(
-                "IMAP mailbox {}, folder {}, UIDVALIDITY {}, UID {uid}; {}",
-                mailbox.name,
-                self.plan.intake,
-                self.validity,
-                match (&self.plan.quarantine, self.plan.transfer) {
-                    (Some(folder), Transfer::Move | Transfer::CopyExpunge) => format!("moved to folder {folder}"),
-                    _ => "left in that folder, flagged".to_string(),
-                }
-            );
+        if let Some(size) = sized.size.map(u64::from).filter(|s| *s > app.config.limits.max_message_bytes) {
+            let place = self.place(uid);
             return Ok(Some(desk::quarantine_unfetched(app, origin.source, &place, size).await?));
         }
-        let fetched = checked::fetch(&mut self.session, uid, "(UID BODY.PEEK[])").await?;
-        let Some(raw) = fetched.and_then(|f| f.body) else {
-            return Ok(None);
+        let raw = match checked::fetch(&mut self.session, uid, "(UID BODY.PEEK[])").await {
+            Ok(Some(Fetched { body: Some(raw), .. })) => raw,
+            Ok(None) => return Ok(None),
+            // A FETCH that came without the message is no sign that it is gone.
+            Ok(Some(_)) => {
+                let e = async_imap::error::Error::No(
+                    "code: None, info: Some(\"FETCH answered without the message\")".into(),
+                );
+                return self.unreadable(uid, e, watch).await;
+            }
+            Err(e) => return self.unreadable(uid, e, watch).await,
         };
         let raw = raw.as_slice();
         // Bounded by limits.max_processing_secs inside desk; on shutdown a message still in
@@ -340,6 +362,43 @@ impl Work<'_> {
         }
     }
 
+    /// Where message `uid` is and where it goes, for a quarantine entry.
+    fn place(&self, uid: u32) -> String {
+        format!(
+            "IMAP mailbox {}, folder {}, UIDVALIDITY {}, UID {uid}; {}",
+            self.mailbox.name,
+            self.plan.intake,
+            self.validity,
+            match (&self.plan.quarantine, self.plan.transfer) {
+                (Some(folder), Transfer::Move | Transfer::CopyExpunge) => format!("moved to folder {folder}"),
+                _ => "left in that folder, flagged".to_string(),
+            }
+        )
+    }
+
+    /// The server would not give message `uid` (it refused the FETCH, or the connection
+    /// broke during it, as Dovecot does when it cannot read the message's file). Gone
+    /// meanwhile (expunged by someone else): `None`. Otherwise the session ends and the
+    /// next one asks again; after the third failure in this run the message is
+    /// quarantined unread with the server's answer.
+    async fn unreadable(
+        &mut self,
+        uid: u32,
+        e: async_imap::error::Error,
+        watch: &mut Watch,
+    ) -> Result<Option<Outcome>, SyncError> {
+        let answer = refusal(&e).unwrap_or_else(|| e.to_string());
+        if refusal(&e).is_some() {
+            let gone = answer.contains("EXPUNGEISSUED")
+                || checked::search(&mut self.session, &format!("UID {uid}")).await?.0.is_empty();
+            if gone {
+                return Ok(None);
+            }
+        }
+        watch.unreadable(self.validity, uid, &answer);
+        Err(e.into())
+    }
+
     /// Moves the done messages `uids` to `target`'s folder (`copied`: they are there already
     /// and only have to leave the intake folder); where the server refuses, or there is no
     /// folder or no way to move, flags them and leaves them in place. Only a broken
@@ -348,10 +407,14 @@ impl Work<'_> {
         let Some(folder) = self.plan.folder(target).map(str::to_string) else {
             return self.flag(uids, target, watch).await;
         };
+        // Copied before (by a session without MOVE): only the removal is left, whatever this
+        // session would do.
+        let transfer = if copied && self.plan.uidplus { Transfer::CopyExpunge } else { self.plan.transfer };
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
             let set = uid_set(chunk);
             let rows: Vec<i64> = chunk.iter().map(|u| i64::from(*u)).collect();
-            let moved = match self.plan.transfer {
+            let moved = match transfer {
+                Transfer::Move if copied => return self.flag(uids, target, watch).await,
                 Transfer::Move => self.session.uid_mv(&set, &folder).await,
                 Transfer::CopyExpunge => {
                     let copy = if copied { Ok(()) } else { self.session.uid_copy(&set, &folder).await };

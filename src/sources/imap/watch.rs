@@ -22,6 +22,7 @@ pub struct Watch {
     failing: Option<String>,
     notices: HashSet<String>,
     refused: HashMap<String, String>,
+    unreadable: HashMap<(i64, u32), (u32, String)>,
 }
 
 impl Watch {
@@ -51,6 +52,19 @@ impl Watch {
     /// True the first time `notice` is given, so that it is logged once per run.
     pub fn once(&mut self, notice: &str) -> bool {
         self.notices.insert(shape(notice))
+    }
+
+    /// The server would not give message `uid` under `validity` (it answered `answer`, or
+    /// the connection broke while it was being fetched).
+    pub fn unreadable(&mut self, validity: i64, uid: u32, answer: &str) {
+        let entry = self.unreadable.entry((validity, uid)).or_default();
+        entry.0 += 1;
+        entry.1 = answer.to_string();
+    }
+
+    /// How often message `uid` could not be fetched in this run, and the last answer.
+    pub fn unreadable_so_far(&self, validity: i64, uid: u32) -> Option<&(u32, String)> {
+        self.unreadable.get(&(validity, uid))
     }
 
     /// A move into `folder` was refused with `answer`: whether to say so.
