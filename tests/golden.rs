@@ -66,7 +66,9 @@ fn every_fixture_interprets_as_expected_with_lf_and_crlf() {
         if lf != expected {
             bad.push(("LF", &lf));
         }
-        if crlf != expected {
+        // Attachments are their exact decoded bytes: a part sent as text (7bit, 8bit) has
+        // the message's line endings, so only its size may differ between the two.
+        if without_sizes(&crlf) != without_sizes(&expected) {
             bad.push(("CRLF", &crlf));
         }
         if let Some((variant, value)) = bad.first() {
@@ -77,6 +79,17 @@ fn every_fixture_interprets_as_expected_with_lf_and_crlf() {
         }
     }
     assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+}
+
+/// The interpretation without the sizes of its attachments.
+fn without_sizes(value: &Value) -> Value {
+    let mut value = value.clone();
+    for attachment in value.get_mut("attachments").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(object) = attachment.as_object_mut() {
+            object.remove("size");
+        }
+    }
+    value
 }
 
 /// Checks one partial expectation (see mail-fixtures/README.md) against the actual
@@ -198,7 +211,9 @@ fn every_fixture_meets_its_hand_written_expectation() {
         let raw = std::fs::read(&eml).unwrap();
         let mut problems = check_expectation(&expect, &actual(&raw, &settings));
         problems.extend(
-            check_expectation(&expect, &actual(&to_crlf(&raw), &settings)).into_iter().map(|p| format!("CRLF {p}")),
+            check_expectation(&without_sizes(&expect), &actual(&to_crlf(&raw), &settings))
+                .into_iter()
+                .map(|p| format!("CRLF {p}")),
         );
         let entry = per_group.entry(group).or_default();
         entry.1 += 1;

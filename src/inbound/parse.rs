@@ -251,7 +251,7 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
                 .unwrap_or_else(|| default_name(i, &content_type));
             let disposition_inline =
                 part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
-            let bytes = canonical_content(part);
+            let bytes = decoded_content(message, part);
             Attachment {
                 filename,
                 size: bytes.len(),
@@ -267,33 +267,35 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
         .collect()
 }
 
-/// The bytes of an attachment, the same whichever line endings the message was stored
-/// with: parts sent as text on the wire (7bit, 8bit, quoted-printable) get CRLF line
-/// endings, their MIME canonical form. A base64 part that mail-parser could not decode
-/// (its closing boundary missing) is decoded here.
-fn canonical_content(part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
-    let raw = part.contents();
+/// The bytes of an attachment: exactly the decoded bytes of the part, for every transfer
+/// encoding (base64 and quoted-printable decoded; 7bit, 8bit and binary as they were
+/// sent, line endings included). mail-parser converts text parts to UTF-8, so theirs are
+/// decoded here from the message's own bytes, in their own charset. A base64 part that
+/// mail-parser could not decode (its closing boundary missing) is decoded here too.
+fn decoded_content(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
     let encoding = part.content_transfer_encoding().map(|e| e.trim().to_ascii_lowercase());
+    let base64 = |raw: &[u8]| {
+        let compact: Vec<u8> = raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        mail_parser::decoders::base64::base64_decode(&compact)
+    };
+    if matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        let sent = message.raw_message().get(part.offset_body as usize..part.offset_end as usize);
+        if let Some(sent) = sent {
+            let decoded = match encoding.as_deref() {
+                Some("base64") => base64(sent),
+                Some("quoted-printable") => mail_parser::decoders::quoted_printable::quoted_printable_decode(sent),
+                _ => Some(sent.to_vec()),
+            };
+            if let Some(decoded) = decoded {
+                return decoded;
+            }
+        }
+    }
+    let raw = part.contents();
     match encoding.as_deref() {
-        Some("base64") if part.is_encoding_problem => {
-            let compact: Vec<u8> = raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-            mail_parser::decoders::base64::base64_decode(&compact).unwrap_or_else(|| raw.to_vec())
-        }
-        Some("base64") => raw.to_vec(),
-        Some("binary") => raw.to_vec(),
-        _ => to_crlf(raw),
+        Some("base64") if part.is_encoding_problem => base64(raw).unwrap_or_else(|| raw.to_vec()),
+        _ => raw.to_vec(),
     }
-}
-
-fn to_crlf(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
-    for (i, &b) in raw.iter().enumerate() {
-        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    out
 }
 
 static RFC2231_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
@@ -408,4 +410,101 @@ fn one_line(text: &str) -> String {
 /// Body text with LF line endings and without NUL characters.
 fn normalise_newlines(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\r', "\n").replace('\0', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::parse;
+
+    /// Bytes that any line-ending rewrite or charset guess would change.
+    fn payload() -> Vec<u8> {
+        let mut bytes = b"%PDF-1.4\n1 0 obj\r\n<< /Length 2 >>\rstream\n".to_vec();
+        bytes.extend((0u8..=255).collect::<Vec<u8>>());
+        bytes.extend_from_slice(b"\nendstream\n=3D not an escape\r\n");
+        bytes
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        format!("{:x}", Sha256::digest(bytes))
+    }
+
+    /// Quoted-printable as RFC 2045 6.7 writes it: every byte that is not printable ASCII
+    /// as `=XX` (CR and LF too, since this is binary data), soft breaks before 76 columns.
+    fn quoted_printable(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        let mut column = 0;
+        for &b in bytes {
+            let piece =
+                if (33..=126).contains(&b) && b != b'=' { (b as char).to_string() } else { format!("={b:02X}") };
+            if column + piece.len() > 72 {
+                out.push_str("=\n");
+                column = 0;
+            }
+            column += piece.len();
+            out.push_str(&piece);
+        }
+        out
+    }
+
+    fn base64(bytes: &[u8]) -> String {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        text.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).into_owned() + "\n").collect()
+    }
+
+    fn message(encoding: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+        let mut raw = format!(
+            "From: a@example.com\nTo: support@helpdesk.example\nSubject: file\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nSee attached.\n\
+             --b\nContent-Type: {content_type}\nContent-Disposition: attachment; filename=\"f\"\n\
+             Content-Transfer-Encoding: {encoding}\n\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        raw.extend_from_slice(b"\n--b--\n");
+        raw
+    }
+
+    fn crlf(raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, &b) in raw.iter().enumerate() {
+            if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    fn attachment(raw: &[u8]) -> Vec<u8> {
+        let parsed = parse(raw, 100).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.attachments.len(), 1, "one attachment");
+        parsed.attachments.into_iter().next().unwrap().bytes
+    }
+
+    #[test]
+    fn encoded_attachments_are_their_exact_decoded_bytes_whatever_the_line_endings() {
+        let want = sha(&payload());
+        for (encoding, body) in [("base64", base64(&payload())), ("quoted-printable", quoted_printable(&payload()))] {
+            let raw = message(encoding, "application/pdf", body.as_bytes());
+            assert_eq!(sha(&attachment(&raw)), want, "{encoding}, LF");
+            assert_eq!(sha(&attachment(&crlf(&raw))), want, "{encoding}, CRLF");
+        }
+    }
+
+    #[test]
+    fn attachments_sent_as_text_or_binary_are_the_bytes_as_sent() {
+        // 7bit and 8bit: the lines as they came, nothing added.
+        let seven = b"line one\nline two\n";
+        assert_eq!(sha(&attachment(&message("7bit", "text/plain", seven))), sha(b"line one\nline two\n"));
+        let sent = crlf(&message("7bit", "text/plain", seven));
+        assert_eq!(sha(&attachment(&sent)), sha(b"line one\r\nline two\r\n"), "CRLF stays CRLF");
+        let eight = b"Gr\xfc\xdfe aus K\xf6ln\n";
+        assert_eq!(sha(&attachment(&message("8bit", "text/plain; charset=iso-8859-1", eight))), sha(eight));
+        // binary: bare CR and LF inside the data are kept as they are.
+        let binary = b"\x00\x01\rA\nB\r\nC\xff";
+        assert_eq!(sha(&attachment(&message("binary", "application/octet-stream", binary))), sha(binary));
+    }
 }
