@@ -69,7 +69,7 @@ fn ten_thousand_parts_are_refused_by_the_part_limit_or_read_when_allowed() {
     assert!(matches!(err, InboundError::TooManyParts(n, 1000) if n > 10_000), "{err:?}");
     let mail = interpret(&raw, &settings().max_parts(20_000)).expect("allowed");
     assert_eq!(mail.attachments.len(), 10_000);
-    assert_eq!(mail.attachments[9_999].filename, "f9999.bin");
+    assert_eq!(mail.attachments[9_999].filename.as_deref(), Some("f9999.bin"));
     assert!(mail.attachments.iter().all(|a| a.size == 3));
 }
 
@@ -188,7 +188,8 @@ fn a_huge_subject_is_cut_to_1000_characters() {
     assert_eq!(mail.subject.chars().count(), 1000);
     assert!(mail.subject.chars().all(|c| c == 'é'));
     // The whole header is kept: the message as it came, attached.
-    let original = mail.attachments.iter().find(|a| a.filename == "original-message.eml").expect("kept");
+    let original =
+        mail.attachments.iter().find(|a| a.filename.as_deref() == Some("original-message.eml")).expect("kept");
     assert_eq!((original.bytes.as_slice(), original.content_type.as_str()), (raw.as_bytes(), "message/rfc822"));
     let short = interpret(b"From: a@example.com\nSubject: Printer on fire\n\nx\n", &settings()).unwrap();
     assert_eq!(short.subject, "Printer on fire");

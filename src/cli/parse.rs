@@ -70,7 +70,13 @@ fn human(m: &Interpretation) -> String {
         line(
             &mut out,
             "Attachment:",
-            &format!("{} ({}, {} bytes{})", a.filename, a.content_type, a.size, if a.inline { ", inline" } else { "" }),
+            &format!(
+                "{} ({}, {} bytes{})",
+                a.display_name,
+                a.content_type,
+                a.size,
+                if a.inline { ", inline" } else { "" }
+            ),
         );
     }
     out.push('\n');

@@ -477,7 +477,7 @@ fn new_attachments<'m>(mail: &'m Interpretation, blobs: &'m [String]) -> Vec<New
         .iter()
         .zip(blobs)
         .map(|(a, sha)| NewAttachment {
-            filename: &a.filename,
+            filename: &a.display_name,
             content_type: &a.content_type,
             size: a.size as i64,
             sha256: sha,

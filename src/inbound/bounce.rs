@@ -216,7 +216,8 @@ mod tests {
     #[test]
     fn the_returned_message_ids_come_from_returned_headers_text_and_references() {
         let part = |content_type: &str, bytes: &[u8]| Attachment {
-            filename: String::new(),
+            filename: None,
+            display_name: String::new(),
             content_type: content_type.into(),
             size: bytes.len(),
             inline: false,

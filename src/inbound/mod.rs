@@ -114,8 +114,12 @@ pub struct Mailbox {
 /// An attachment as the interpretation shows it; `bytes` stay out of the JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attachment {
-    /// File name as given, or one made up from the type.
-    pub filename: String,
+    /// The file name the mail gives it; `None` when it gives none.
+    pub filename: Option<String>,
+    /// The name people see: the mail's own, else one made from the type (or from the
+    /// subject of a forwarded message). Not part of the interpretation.
+    #[serde(skip)]
+    pub display_name: String,
     /// MIME type, `type/subtype`.
     pub content_type: String,
     /// Size of the decoded content in bytes.
@@ -258,7 +262,8 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         // The title keeps the start of an overlong subject; the whole header stays with
         // the message, kept as it came.
         attachments.push(Attachment {
-            filename: "original-message.eml".into(),
+            filename: Some("original-message.eml".into()),
+            display_name: "original-message.eml".into(),
             content_type: "message/rfc822".into(),
             size: raw.len(),
             inline: false,

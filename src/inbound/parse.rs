@@ -242,7 +242,9 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
                     false => name.to_string(),
                 })
                 .map(|name: String| one_line(&name))
-                .filter(|n| !n.is_empty())
+                .filter(|n| !n.is_empty());
+            let display_name = filename
+                .clone()
                 .or_else(|| {
                     part.message()
                         .and_then(|m| m.subject())
@@ -254,6 +256,7 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
             let bytes = decoded_content(message, part);
             Attachment {
                 filename,
+                display_name,
                 size: bytes.len(),
                 inline: disposition_inline || matches!(part.body, PartType::InlineBinary(_)),
                 content_id: part
@@ -375,8 +378,8 @@ fn is_unsplit_multipart(part: &mail_parser::MessagePart<'_>) -> bool {
     part.content_type().is_some_and(|t| t.ctype().eq_ignore_ascii_case("multipart"))
 }
 
-/// A name for a part that came without one: report parts by what they are, others by
-/// their position and type.
+/// A name people can see for a part that came without one: report parts by what they
+/// are, others by their position and type.
 fn default_name(index: usize, content_type: &str) -> String {
     match content_type {
         "message/delivery-status" | "message/global-delivery-status" => "delivery-status.txt".into(),
