@@ -310,6 +310,18 @@ on_both!(attachments_are_stored_once_by_content, |db| {
     assert!(bytes.starts_with(b"%PDF-1.4"));
 });
 
+on_both!(an_attachment_without_a_name_is_shown_on_the_ticket_by_what_it_is, |db| {
+    let t = TestApp::new(db).await;
+    let raw = b"From: a@example.com\nTo: support@helpdesk.example\nSubject: Fwd: the order\nMessage-ID: <fwd1@example.com>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nSee below.\n--b\nContent-Type: message/rfc822\n\nFrom: c@example.org\nSubject: Order 7\n\nShip it.\n--b\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b--\n";
+    let mail =
+        maildesk::inbound::interpret(raw, &maildesk::inbound::Settings::new("Support", "helpdesk.example")).unwrap();
+    let names: Vec<_> = mail.attachments.iter().map(|a| a.filename.clone()).collect();
+    assert_eq!(names, [None, None], "the interpretation invents no name");
+    let Outcome::Opened(n) = receive(&t.app, raw, "test").await.unwrap() else { panic!() };
+    let stored: Vec<String> = t.store().attachments(n).await.unwrap().into_iter().map(|a| a.filename).collect();
+    assert_eq!(stored, ["Order 7.eml", "attachment-2.png"], "people see what each is");
+});
+
 on_both!(a_tag_naming_no_ticket_opens_a_new_one, |db| {
     let t = TestApp::new(db).await;
     let raw = mail("a@example.com", "Re: [Support #999] Old", None, "", "Hello?");
