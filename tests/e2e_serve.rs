@@ -207,7 +207,9 @@ fn ingest_answers_the_mta_with_sendmail_exit_codes() {
 
     // Standard input, as a pipe delivery runs it.
     let mut child = maildesk(dir).arg("ingest").stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(&fixture("malformed/no-from.eml")).unwrap();
+    // No usable sender anywhere (From, Sender, Reply-To, Return-Path): quarantined.
+    let nobody = b"From: Robot <robot>\nTo: support@helpdesk.example\nSubject: Nightly job\n\nDone.\n";
+    child.stdin.take().unwrap().write_all(nobody).unwrap();
     let piped = child.wait_with_output().unwrap();
     assert_eq!(piped.status.code(), Some(0), "quarantined mail is delivered as far as the MTA knows");
     assert!(String::from_utf8_lossy(&piped.stderr).contains("quarantined"));

@@ -34,8 +34,8 @@ pub enum InboundError {
     /// The bytes do not have the shape of an Internet message.
     #[error("not an email message (no header block)")]
     NotMail,
-    /// There is no usable From address to attribute it to.
-    #[error("no usable sender address in From")]
+    /// No header names a usable sender (From, then Sender, Reply-To, Return-Path).
+    #[error("no usable sender address (From, Sender, Reply-To, Return-Path)")]
     NoSender,
     /// More MIME parts than `limits.max_parts` allows.
     #[error("message has {0} MIME parts; limits.max_parts allows {1}")]

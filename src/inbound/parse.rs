@@ -60,13 +60,18 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     if parts > max_parts {
         return Err(InboundError::TooManyParts(parts, max_parts));
     }
-    // The first From header with a usable address (mail-parser keeps the last one).
+    // The first From header with a usable address (mail-parser keeps the last one), else
+    // the near-valid forms real mail has, else Sender, Reply-To and Return-Path.
     let from = message
         .headers()
         .iter()
         .filter(|h| h.name == mail_parser::HeaderName::From)
         .find_map(|h| h.value.as_address().and_then(first_mailbox))
+        .or_else(|| raw_headers(&message, "from").find_map(lenient_mailbox))
         .or_else(|| message.sender().and_then(first_mailbox))
+        .or_else(|| raw_headers(&message, "sender").find_map(lenient_mailbox))
+        .or_else(|| message.reply_to().and_then(first_mailbox))
+        .or_else(|| raw_headers(&message, "return-path").find_map(lenient_mailbox))
         .ok_or(InboundError::NoSender)?;
     let root_type = message.root_part().content_type();
     let content_type = root_type.map(type_of).unwrap_or_else(|| "text/plain".into());
@@ -164,6 +169,33 @@ fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
         let name = a.name().map(one_line).filter(|n| !n.is_empty());
         Some(Mailbox { name, address: email })
     })
+}
+
+/// The raw values of the headers called `name` (lower-case), in order.
+fn raw_headers<'m>(message: &'m Message<'_>, name: &'static str) -> impl Iterator<Item = &'m str> {
+    message.headers_raw().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+}
+
+static LENIENT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)"?([a-z0-9.!#$%&'*+/=?^_`{|}~-]+)"?@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.?"#,
+    )
+    .expect("valid pattern")
+});
+
+/// A sender from a header that does not parse as RFC 5322 says, in the near-valid forms
+/// clients and gateways send: `<jane@example.org.>` (a trailing dot on the domain),
+/// `"jane"@example.org` (a quoted local part that needs no quotes), `Jane jane@example.org`
+/// (no angle brackets), or the address only in the display name (`"jane@example.org"
+/// <jane>`). The first address-shaped word wins; the text before it, unquoted, is the name.
+fn lenient_mailbox(value: &str) -> Option<Mailbox> {
+    let value = one_line(value);
+    let found = LENIENT_ADDRESS.captures(&value)?;
+    let address = EmailAddress::parse(&format!("{}@{}", &found[1], &found[2])).ok()?;
+    let start = found.get(0).map_or(0, |m| m.start());
+    let name = value[..start].trim().trim_end_matches('<').trim().trim_matches('"').trim();
+    let name = (!name.is_empty() && !name.contains("=?")).then(|| name.to_string());
+    Some(Mailbox { name, address })
 }
 
 /// A subject is cut to this many characters: it becomes a ticket title, copied into every
@@ -485,6 +517,35 @@ mod tests {
         let parsed = parse(raw, 100).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.attachments.len(), 1, "one attachment");
         parsed.attachments.into_iter().next().unwrap().bytes
+    }
+
+    fn sender(from: &str) -> Option<(Option<String>, String)> {
+        let raw = format!("{from}To: support@helpdesk.example\nSubject: hi\n\nHello\n");
+        parse(raw.as_bytes(), 100).ok().map(|p| (p.from.name, p.from.address.as_str().to_string()))
+    }
+
+    #[test]
+    fn near_valid_senders_are_read() {
+        let some = |name: Option<&str>, address: &str| Some((name.map(str::to_string), address.to_string()));
+        assert_eq!(sender("From: Jane <jane@example.org.>\n"), some(Some("Jane"), "jane@example.org"));
+        assert_eq!(sender("From: \"jane\"@example.org\n"), some(None, "jane@example.org"));
+        assert_eq!(sender("From: Jane Doe jane@example.org\n"), some(Some("Jane Doe"), "jane@example.org"));
+        assert_eq!(sender("From: \"jane@example.org\" <jane>\n"), some(None, "jane@example.org"));
+        // Nothing usable in From: Sender, Reply-To, Return-Path, in that order.
+        assert_eq!(sender("From: Robot <robot>\nSender: bot@example.net\n"), some(None, "bot@example.net"));
+        assert_eq!(
+            sender("From: Robot <robot>\nReply-To: Desk <desk@example.net>\n"),
+            some(Some("Desk"), "desk@example.net")
+        );
+        assert_eq!(
+            sender("Return-Path: <bounce@example.net>\nFrom: Robot <robot>\n"),
+            some(None, "bounce@example.net")
+        );
+        // Still nothing: refused, as before.
+        assert_eq!(sender("From: Robot <robot>\n"), None);
+        assert_eq!(sender("From: MAILER-DAEMON <>\nReturn-Path: <>\n"), None);
+        // A well-formed From is read as it is.
+        assert_eq!(sender("From: \"Doe, Jane\" <Jane@Example.org>\n"), some(Some("Doe, Jane"), "jane@example.org"));
     }
 
     #[test]
