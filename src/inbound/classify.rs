@@ -88,6 +88,9 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     if m.content_type == "multipart/report" {
         match m.report_type.as_deref() {
             Some("feedback-report") => return Some(Auto::FeedbackReport),
+            // A report that every recipient got the mail (RFC 3464 Action: delivered,
+            // relayed or expanded) is a receipt, not a failure.
+            Some("delivery-status") if all_delivered(m) => return Some(Auto::AutoReply),
             Some("delivery-status") => return Some(Auto::Bounce),
             Some("disposition-notification") => return Some(Auto::AutoReply),
             _ => {}
@@ -122,6 +125,12 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     if LIST_HEADERS.iter().any(|h| header(h).is_some()) {
         return Some(Auto::List);
     }
+    // X-Loop, whatever its value, is what procmail, scripts and helpdesks put on the mail
+    // their automation sends (list managers too, whose List-* headers decided above; ours
+    // names our domain, see own_mail).
+    if m.headers.iter().any(|(n, _)| n == "x-loop") {
+        return Some(Auto::AutoReply);
+    }
     // Outlook sets this on its automatic replies; notification services (GitHub) set it
     // on list mail too, so the list headers above decide first.
     if header("x-auto-response-suppress").is_some_and(|v| ["all", "oof", "autoreply"].iter().any(|w| v.contains(w))) {
@@ -134,6 +143,27 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
         return Some(Auto::AutoReply);
     }
     None
+}
+
+/// Whether the delivery-status part of a report names recipients and says each was
+/// delivered, relayed or expanded (RFC 3464 2.3.3), none failed or delayed.
+fn all_delivered(m: &Parsed) -> bool {
+    let Some(status) = m
+        .attachments
+        .iter()
+        .find(|a| matches!(a.content_type.as_str(), "message/delivery-status" | "message/global-delivery-status"))
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&status.bytes);
+    let actions: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("action"))
+        .map(|(_, value)| value.trim().to_ascii_lowercase())
+        .collect();
+    !actions.is_empty()
+        && actions.iter().all(|a| a.starts_with("delivered") || a.starts_with("relayed") || a.starts_with("expanded"))
 }
 
 /// Our own outgoing mail carries `X-Loop` with our domain and Message-IDs `md.…@domain`.
