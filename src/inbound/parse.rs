@@ -121,7 +121,18 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     let content_ids: HashMap<String, usize> =
         attachments.iter().enumerate().filter_map(|(i, a)| Some((a.content_id.clone()?, i))).collect();
     let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n"), &content_ids));
-    let subject = one_line(message.subject().unwrap_or_default());
+    // Headers sent as raw 8-bit bytes in a legacy charset, without encoded words.
+    let declared = declared_charset(&message);
+    let subject = match raw_header(&message, mail_parser::HeaderName::Subject).and_then(|b| legacy_text(b, declared)) {
+        Some(text) => one_line(&text),
+        None => one_line(message.subject().unwrap_or_default()),
+    };
+    let mut from = from;
+    if let Some(text) = raw_header(&message, mail_parser::HeaderName::From).and_then(|b| legacy_text(b, declared)) {
+        if let Some(read) = lenient_mailbox(&text).filter(|m| m.address == from.address) {
+            from.name = read.name;
+        }
+    }
     Ok(Parsed {
         message_id: message.message_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
         from,
@@ -169,6 +180,40 @@ fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
         let name = a.name().map(one_line).filter(|n| !n.is_empty());
         Some(Mailbox { name, address: email })
     })
+}
+
+/// The raw bytes of the first top-level header `name`.
+fn raw_header<'m>(message: &'m Message<'_>, name: mail_parser::HeaderName<'static>) -> Option<&'m [u8]> {
+    let header = message.root_part().headers.iter().find(|h| h.name == name)?;
+    message.raw_message().get(header.offset_start as usize..header.offset_end as usize)
+}
+
+/// The charset the message declares for its text: the top-level Content-Type's, else
+/// the first text part's.
+fn declared_charset<'m>(message: &'m Message<'_>) -> Option<&'m str> {
+    let charset = |part: &'m mail_parser::MessagePart<'_>| part.content_type().and_then(|t| t.attribute("charset"));
+    charset(message.root_part()).or_else(|| message.text_bodies().find_map(charset))
+}
+
+/// Header bytes that are not UTF-8, read as text: in the message's declared charset
+/// when that reads them without error, else in the charset the bytes look like
+/// (chardetng, Firefox's detector). `None` for valid UTF-8, which mail-parser read right.
+/// encoding_rs follows the WHATWG labels, so a `gb2312` label reads GBK, its superset.
+fn legacy_text(bytes: &[u8], declared: Option<&str>) -> Option<String> {
+    if std::str::from_utf8(bytes).is_ok() {
+        return None;
+    }
+    let labelled = declared.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
+    if let Some(encoding) = labelled.filter(|e| *e != encoding_rs::UTF_8) {
+        let (text, _, errors) = encoding.decode(bytes);
+        if !errors {
+            return Some(text.into_owned());
+        }
+    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
+    detector.feed(bytes, true);
+    let (text, _, _) = detector.guess(None, chardetng::Utf8Detection::Allow).decode(bytes);
+    Some(text.into_owned())
 }
 
 /// The raw values of the headers called `name` (lower-case), in order.
@@ -522,6 +567,29 @@ mod tests {
     fn sender(from: &str) -> Option<(Option<String>, String)> {
         let raw = format!("{from}To: support@helpdesk.example\nSubject: hi\n\nHello\n");
         parse(raw.as_bytes(), 100).ok().map(|p| (p.from.name, p.from.address.as_str().to_string()))
+    }
+
+    #[test]
+    fn headers_sent_as_raw_8_bit_bytes_are_read_in_their_charset() {
+        let read = |raw: &[u8]| {
+            let p = parse(raw, 100).unwrap();
+            (p.subject, p.from.name.unwrap_or_default())
+        };
+        // Latin-1, declared.
+        let latin1 = b"From: J\xf6rg M\xfcller <j@example.de>\nSubject: Gr\xfc\xdfe aus K\xf6ln\nContent-Type: text/plain; charset=iso-8859-1\n\nHallo\n";
+        assert_eq!(read(latin1), ("Grüße aus Köln".into(), "Jörg Müller".into()));
+        // GBK under a gb2312 label (its subset).
+        let gbk = b"From: \xd5\xc5\xc8\xfd <z@example.cn>\nSubject: \xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7\nContent-Type: text/plain; charset=gb2312\n\nx\n";
+        assert_eq!(read(gbk), ("你好，世界".into(), "张三".into()));
+        // KOI8-R with no charset declared: detected.
+        let koi8 = b"From: a@example.ru\nSubject: \xf0\xd2\xc9\xd7\xc5\xd4, \xcd\xc9\xd2! \xe8\xcf\xd2\xcf\xdb\xc9\xca \xc4\xc5\xce\xd8\n\nx\n";
+        assert_eq!(read(koi8).0, "Привет, мир! Хороший день");
+        // Shift_JIS, declared on a part of a multipart message.
+        let sjis = b"From: a@example.jp\nSubject: \x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=shift_jis\n\nx\n--b--\n";
+        assert_eq!(read(sjis).0, "こんにちは");
+        // UTF-8 sent raw stays as it is.
+        let utf8 = "From: Jörg <j@example.de>\nSubject: Grüße\nContent-Type: text/plain; charset=iso-8859-1\n\nx\n";
+        assert_eq!(read(utf8.as_bytes()), ("Grüße".into(), "Jörg".into()));
     }
 
     #[test]
