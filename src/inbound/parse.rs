@@ -128,10 +128,9 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         None => one_line(message.subject().unwrap_or_default()),
     };
     let mut from = from;
-    if let Some(text) = raw_header(&message, mail_parser::HeaderName::From).and_then(|b| legacy_text(b, declared)) {
-        if let Some(read) = lenient_mailbox(&text).filter(|m| m.address == from.address) {
-            from.name = read.name;
-        }
+    let legacy_from = raw_header(&message, mail_parser::HeaderName::From).and_then(|b| legacy_text(b, declared));
+    if let Some(read) = legacy_from.as_deref().and_then(lenient_mailbox).filter(|m| m.address == from.address) {
+        from.name = read.name;
     }
     Ok(Parsed {
         message_id: message.message_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
