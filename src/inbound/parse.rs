@@ -314,7 +314,9 @@ fn attachments(message: &Message<'_>) -> Vec<Attachment> {
             let filename = part
                 .attachment_name()
                 .map(|name| match name.contains('\u{fffd}') {
-                    true => rfc2231_name(message.raw_message(), part).unwrap_or_else(|| name.to_string()),
+                    true => rfc2231_name(message.raw_message(), part)
+                        .or_else(|| legacy_name(message, part))
+                        .unwrap_or_else(|| name.to_string()),
                     false => name.to_string(),
                 })
                 .map(|name: String| one_line(&name))
@@ -424,6 +426,34 @@ fn rfc2231_name(raw_message: &[u8], part: &mail_parser::MessagePart<'_>) -> Opti
         });
     }
     None
+}
+
+static PLAIN_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:^|;)\s*(filename|name)\s*=\s*(?:"([^"]*)"|([^;\s]+))"#).expect("valid pattern")
+});
+
+/// A file name sent as raw 8-bit bytes in a legacy charset (no RFC 2231 or RFC 2047
+/// encoding): read in the part's declared charset, else the message's, else detected.
+fn legacy_name(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    let declared = part.content_type().and_then(|t| t.attribute("charset")).or_else(|| declared_charset(message));
+    let headers = part.headers.iter().filter(|h| {
+        matches!(h.name, mail_parser::HeaderName::ContentDisposition | mail_parser::HeaderName::ContentType)
+    });
+    let mut found: Option<(bool, String)> = None;
+    for header in headers {
+        let Some(raw) = message.raw_message().get(header.offset_start as usize..header.offset_end as usize) else {
+            continue;
+        };
+        let Some(text) = legacy_text(raw, declared) else { continue };
+        for c in PLAIN_NAME.captures_iter(&text) {
+            let is_filename = c[1].eq_ignore_ascii_case("filename");
+            let value = c.get(2).or_else(|| c.get(3)).map_or("", |m| m.as_str()).to_string();
+            if found.as_ref().is_none_or(|(was_filename, _)| is_filename && !was_filename) {
+                found = Some((is_filename, value));
+            }
+        }
+    }
+    found.map(|(_, name)| name).filter(|n| !n.is_empty())
 }
 
 fn percent_decode(text: &str) -> Vec<u8> {
@@ -589,6 +619,25 @@ mod tests {
         // UTF-8 sent raw stays as it is.
         let utf8 = "From: Jörg <j@example.de>\nSubject: Grüße\nContent-Type: text/plain; charset=iso-8859-1\n\nx\n";
         assert_eq!(read(utf8.as_bytes()), ("Grüße".into(), "Jörg".into()));
+    }
+
+    #[test]
+    fn file_names_sent_as_raw_8_bit_bytes_are_read_in_their_charset() {
+        let name = |raw: &[u8]| parse(raw, 100).unwrap().attachments[0].filename.clone().unwrap_or_default();
+        let with = |disposition: &[u8], charset: &str| {
+            let mut raw = format!(
+                "From: a@example.com\nSubject: f\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n\
+                 --b\nContent-Type: text/plain; charset={charset}\n\nx\n--b\nContent-Type: application/pdf\n\
+                 Content-Disposition: attachment; "
+            )
+            .into_bytes();
+            raw.extend_from_slice(disposition);
+            raw.extend_from_slice(b"\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n");
+            raw
+        };
+        assert_eq!(name(&with(b"filename=\"Pr\xfcfbericht M\xe4rz.pdf\"", "iso-8859-1")), "Prüfbericht März.pdf");
+        assert_eq!(name(&with(b"filename=\"\xb1\xa8\xb8\xe6.pdf\"", "gb2312")), "报告.pdf");
+        assert_eq!(name(&with(b"filename=\"\x8c\xa9\x8f\x91.pdf\"", "shift_jis")), "見書.pdf");
     }
 
     #[test]
