@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{Daemon, lines_with, tickets, wait_until};
+use common::cli::{Daemon, env_refs, lines_with, tickets, wait_until};
 use common::imap::{ImapServer, cyrus, request};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -25,10 +25,6 @@ fn config(dir: &Path, c: &ImapServer, user: &str, extra: &str) -> Vec<(String, S
     );
     std::fs::write(&path, text).unwrap();
     vec![("MAILDESK_CONFIG".into(), path.display().to_string())]
-}
-
-fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
-    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 fn subjects(dir: &Path, env: &[(&str, &str)]) -> Vec<String> {

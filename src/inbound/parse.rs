@@ -387,11 +387,7 @@ static RFC2231_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
 /// byte string: mail-parser decodes each segment alone, which breaks a character split
 /// across two segments.
 fn rfc2231_name(raw_message: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<String> {
-    let headers = part.headers.iter().filter(|h| {
-        matches!(h.name, mail_parser::HeaderName::ContentDisposition | mail_parser::HeaderName::ContentType)
-    });
-    for header in headers {
-        let Some(value) = raw_message.get(header.offset_start as usize..header.offset_end as usize) else { continue };
+    for value in naming_headers(raw_message, part) {
         let value = String::from_utf8_lossy(value);
         if !value.contains('*') {
             continue; // no continuations here (and the pattern is not compiled for nothing)
@@ -428,6 +424,16 @@ fn rfc2231_name(raw_message: &[u8], part: &mail_parser::MessagePart<'_>) -> Opti
     None
 }
 
+/// The raw values of a part's Content-Disposition and Content-Type, where its file name is.
+fn naming_headers<'m>(raw_message: &'m [u8], part: &'m mail_parser::MessagePart<'_>) -> impl Iterator<Item = &'m [u8]> {
+    part.headers
+        .iter()
+        .filter(|h| {
+            matches!(h.name, mail_parser::HeaderName::ContentDisposition | mail_parser::HeaderName::ContentType)
+        })
+        .filter_map(|h| raw_message.get(h.offset_start as usize..h.offset_end as usize))
+}
+
 static PLAIN_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(?:^|;)\s*(filename|name)\s*=\s*(?:"([^"]*)"|([^;\s]+))"#).expect("valid pattern")
 });
@@ -436,14 +442,8 @@ static PLAIN_NAME: LazyLock<Regex> = LazyLock::new(|| {
 /// encoding): read in the part's declared charset, else the message's, else detected.
 fn legacy_name(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<String> {
     let declared = part.content_type().and_then(|t| t.attribute("charset")).or_else(|| declared_charset(message));
-    let headers = part.headers.iter().filter(|h| {
-        matches!(h.name, mail_parser::HeaderName::ContentDisposition | mail_parser::HeaderName::ContentType)
-    });
     let mut found: Option<(bool, String)> = None;
-    for header in headers {
-        let Some(raw) = message.raw_message().get(header.offset_start as usize..header.offset_end as usize) else {
-            continue;
-        };
+    for raw in naming_headers(message.raw_message(), part) {
         let Some(text) = legacy_text(raw, declared) else { continue };
         for c in PLAIN_NAME.captures_iter(&text) {
             let is_filename = c[1].eq_ignore_ascii_case("filename");

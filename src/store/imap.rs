@@ -52,21 +52,31 @@ impl Store {
     /// Records that the messages `uids` of `mailbox` were copied to their target: only
     /// their removal from the folder is left.
     pub async fn imap_copied(&self, mailbox: &str, uid_validity: i64, uids: &[i64]) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for uid in uids {
-            on_tx!(tx, c => sqlx::query(
-                    "UPDATE imap_moves SET copied = 1 WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3")
-                .bind(mailbox).bind(uid_validity).bind(uid).execute(&mut **c).await?.rows_affected());
-        }
-        tx.commit().await
+        self.for_each_move(
+            "UPDATE imap_moves SET copied = 1 WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3",
+            mailbox,
+            uid_validity,
+            uids,
+        )
+        .await
     }
 
     /// Records that the messages `uids` of `mailbox` left their folder.
     pub async fn imap_moved(&self, mailbox: &str, uid_validity: i64, uids: &[i64]) -> Result<()> {
+        self.for_each_move(
+            "DELETE FROM imap_moves WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3",
+            mailbox,
+            uid_validity,
+            uids,
+        )
+        .await
+    }
+
+    /// Runs `sql` (bound to mailbox, UIDVALIDITY, UID) for each of `uids`, in one transaction.
+    async fn for_each_move(&self, sql: &'static str, mailbox: &str, uid_validity: i64, uids: &[i64]) -> Result<()> {
         let mut tx = self.begin().await?;
         for uid in uids {
-            on_tx!(tx, c => sqlx::query(
-                    "DELETE FROM imap_moves WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3")
+            on_tx!(tx, c => sqlx::query(sql)
                 .bind(mailbox).bind(uid_validity).bind(uid).execute(&mut **c).await?.rows_affected());
         }
         tx.commit().await

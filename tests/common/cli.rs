@@ -136,3 +136,8 @@ pub fn deliver(dir: &Path, name: &str, bytes: &[u8]) {
 pub fn lines_with(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
+
+/// An owned environment as the `(&str, &str)` pairs the helpers take.
+pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}

@@ -150,6 +150,12 @@ impl Plan {
         }
     }
 
+    /// The folder a message for `target` is moved to, if this session moves it at all
+    /// (the folder exists and the server can take a message out of the intake folder).
+    pub fn moves_to(&self, target: Target) -> Option<&str> {
+        self.folder(target).filter(|_| self.transfer != Transfer::Flag)
+    }
+
     /// The flags a message for `target` carries when it stays in the intake folder:
     /// a keyword where the folder keeps keywords, else a system flag.
     pub fn flags(&self, target: Target) -> String {
@@ -173,15 +179,17 @@ impl Plan {
             Transfer::CopyExpunge => "COPY + UID EXPUNGE",
             Transfer::Flag => "flag",
         };
-        let into = |folder: &Option<String>| match (folder, self.transfer) {
-            (Some(f), Transfer::Move | Transfer::CopyExpunge) => format!("{how} into {f}"),
-            _ => format!("flagged in {}", self.intake),
+        let into = |target| match self.moves_to(target) {
+            Some(f) => format!("{how} into {f}"),
+            None => format!("flagged in {}", self.intake),
         };
-        let done = match mailbox.after {
-            AfterCommit::Flag => format!("flagged in {}", self.intake),
-            AfterCommit::Move => into(&self.done),
-        };
-        format!("reads {}; {waits}; done: {done}; quarantined: {}", self.intake, into(&self.quarantine))
+        // `done` is None with after = "flag", so this says "flagged" then too.
+        format!(
+            "reads {}; {waits}; done: {}; quarantined: {}",
+            self.intake,
+            into(Target::Done),
+            into(Target::Quarantine)
+        )
     }
 }
 

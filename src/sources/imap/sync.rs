@@ -369,9 +369,9 @@ impl Work<'_> {
             self.mailbox.name,
             self.plan.intake,
             self.validity,
-            match (&self.plan.quarantine, self.plan.transfer) {
-                (Some(folder), Transfer::Move | Transfer::CopyExpunge) => format!("moved to folder {folder}"),
-                _ => "left in that folder, flagged".to_string(),
+            match self.plan.moves_to(Target::Quarantine) {
+                Some(folder) => format!("moved to folder {folder}"),
+                None => "left in that folder, flagged".to_string(),
             }
         )
     }
@@ -507,7 +507,7 @@ impl Work<'_> {
                 if uids.is_empty() {
                     continue;
                 }
-                if self.plan.folder(target).is_none() || self.plan.transfer == Transfer::Flag {
+                if self.plan.moves_to(target).is_none() {
                     // Kept until a session can move them.
                     self.waiting = true;
                     continue;

@@ -34,12 +34,7 @@ impl Watch {
     /// A session ended with `failure`: one more attempt, and whether to say so.
     pub fn failed(&mut self, failure: &str) -> Said {
         self.attempts += 1;
-        let failure = shape(failure);
-        match self.failing.replace(failure.clone()) {
-            None => Said::First,
-            Some(last) if last == failure => Said::Nothing,
-            Some(_) => Said::Changed,
-        }
+        said(self.failing.replace(shape(failure)), shape(failure))
     }
 
     /// The mailbox worked (mail applied, or a wait ended normally): the backoff starts over.
@@ -69,17 +64,21 @@ impl Watch {
 
     /// A move into `folder` was refused with `answer`: whether to say so.
     pub fn move_refused(&mut self, folder: &str, answer: &str) -> Said {
-        let answer = shape(answer);
-        match self.refused.insert(folder.to_string(), answer.clone()) {
-            None => Said::First,
-            Some(last) if last == answer => Said::Nothing,
-            Some(_) => Said::Changed,
-        }
+        said(self.refused.insert(folder.to_string(), shape(answer)), shape(answer))
     }
 
     /// A move into `folder` worked: true when it had been refused, so that is said once.
     pub fn move_worked(&mut self, folder: &str) -> bool {
         self.refused.remove(folder).is_some()
+    }
+}
+
+/// What to say about `now`, given what was said `before` (`None`: nothing was failing).
+fn said(before: Option<String>, now: String) -> Said {
+    match before {
+        None => Said::First,
+        Some(last) if last == now => Said::Nothing,
+        Some(_) => Said::Changed,
     }
 }
 
