@@ -151,10 +151,39 @@ mod e2e_cli {
     }
 
     #[test]
+    fn automatic_mail_without_a_sender_is_recorded_and_a_persons_is_quarantined() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        // The classic bounce: From the null sender, no address anywhere.
+        let bounce = b"Return-Path: <>\nFrom: MAILER-DAEMON <>\nTo: support@helpdesk.example\n\
+            Subject: Undelivered Mail Returned to Sender\nMessage-ID: <b1@mx.example.org>\n\n\
+            This is the mail system at host mx.example.org.\n\n<gone@example.org>: user unknown\n";
+        assert!(
+            ingest(dir, &[], bounce).contains("recorded automatic mail (bounce)"),
+            "the bounce is recorded as automatic"
+        );
+        // A daemon's name without a domain, as Sendmail writes it.
+        let daemon = b"From: Mail Delivery Subsystem <MAILER-DAEMON>\nTo: support@helpdesk.example\n\
+            Subject: Returned mail: see transcript for details\nMessage-ID: <b2@mx.example.org>\n\n\
+            ----- The following addresses had permanent fatal errors -----\n<gone@example.org>\n";
+        assert!(ingest(dir, &[], daemon).contains("recorded automatic mail (bounce)"));
+        // A person's mail naming no address in From, Sender, Reply-To or Return-Path: nobody
+        // to answer, so it waits in the quarantine with that reason.
+        let person = b"From: Jane Doe <jane>\nTo: support@helpdesk.example\nSubject: Printer\n\
+            Message-ID: <p1@example.org>\n\nThe printer is broken.\n";
+        let said = ingest(dir, &[], person);
+        assert!(said.contains("quarantined: no usable sender address (From, Sender, Reply-To, Return-Path)"), "{said}");
+        let listed = quarantine(dir);
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert!(listed[0]["reason"].as_str().unwrap().contains("no usable sender address"), "{listed:?}");
+        assert!(tickets(dir, &[]).is_empty(), "no ticket for any of them");
+    }
+
+    #[test]
     fn garbage_retried_stays_quarantined_and_delete_removes_only_its_entry() {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
-        assert!(ingest(dir, &[], b"this is not mail at all").contains("quarantined: no usable sender"));
+        assert!(ingest(dir, &[], b"this is not mail at all").contains("quarantined: not an email message"));
         assert!(ingest(dir, &[], b"\n\n").contains("quarantined: empty message"));
         let listed = quarantine(dir);
         assert_eq!(listed.len(), 2);
@@ -162,7 +191,7 @@ mod e2e_cli {
 
         let out = md(dir, &[], &["quarantine", "retry", &garbage.to_string()]);
         assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains("stays quarantined: no usable sender address"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("stays quarantined: not an email message"), "{}", stderr(&out));
         let entry = json_of(md(dir, &[], &["quarantine", "show", &garbage.to_string(), "--json"]));
         assert_eq!(entry["deliveries"], 2);
         assert!(tickets(dir, &[]).is_empty());

@@ -297,4 +297,18 @@ fn parse_json_prints_the_contract_without_touching_any_database() {
     assert!(String::from_utf8_lossy(&human.stdout).contains("priya.raman@example.com"));
     let garbage = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-fixtures/malformed/empty.eml");
     assert_eq!(run(maildesk(dir).arg("parse").arg(&garbage).arg("--json")).status.code(), Some(1));
+    // `from.address` is null for the null sender, and parse never fails over the sender.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-fixtures");
+    let bounce =
+        json_of(run(maildesk(dir).arg("parse").arg(fixtures.join("auto/courier-dsn-null-from.eml")).arg("--json")));
+    assert_eq!(bounce["from"]["address"], serde_json::Value::Null);
+    assert_eq!(bounce["auto"], "bounce");
+    let nobody = dir.join("nobody.eml");
+    std::fs::write(&nobody, "From: Jane Doe <jane>\nSubject: Printer\n\nThe printer is broken.\n").unwrap();
+    let person = json_of(run(maildesk(dir).arg("parse").arg(&nobody).arg("--json")));
+    assert_eq!(person["from"], serde_json::json!({"name": "Jane Doe", "address": null}));
+    let human = run(maildesk(dir).arg("parse").arg(&nobody));
+    assert_eq!(human.status.code(), Some(0));
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(human.contains("Refused:") && human.contains("no usable sender address"), "{human}");
 }

@@ -48,9 +48,11 @@ pub fn run(file: &Path, json: bool, config_file: Option<&Path>) -> i32 {
 
 fn human(m: &Interpretation) -> String {
     let mut out = String::new();
-    let from = match &m.from.name {
-        Some(name) => format!("{name} <{}>", m.from.address),
-        None => m.from.address.to_string(),
+    let from = match (&m.from.name, &m.from.address) {
+        (Some(name), Some(address)) => format!("{name} <{address}>"),
+        (None, Some(address)) => address.to_string(),
+        (Some(name), None) => format!("{name} <> (no usable address)"),
+        (None, None) => "<> (no usable address)".into(),
     };
     let line = |out: &mut String, k: &str, v: &str| out.push_str(&format!("{k:<12}{}\n", super::one_line(v)));
     line(&mut out, "From:", &from);
@@ -66,6 +68,9 @@ fn human(m: &Interpretation) -> String {
         _ => "new request".into(),
     };
     line(&mut out, "Thread:", &thread);
+    if let Some(why) = m.refusal() {
+        line(&mut out, "Refused:", &format!("{why}: serve quarantines it"));
+    }
     for a in &m.attachments {
         line(
             &mut out,

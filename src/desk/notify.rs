@@ -292,10 +292,11 @@ pub(super) async fn welcome(
     ticket: TicketNumber,
     contact_id: i64,
     mail: &Interpretation,
+    from: &EmailAddress,
     how: &Welcome<'_>,
 ) -> Result<(), StoreError> {
-    if acknowledge(app, tx, ticket, mail, how).await? {
-        invite(app, tx, ticket, contact_id, mail, how.quote).await?;
+    if acknowledge(app, tx, ticket, mail, from, how).await? {
+        invite(app, tx, ticket, contact_id, mail, from, how.quote).await?;
     }
     Ok(())
 }
@@ -313,10 +314,11 @@ async fn acknowledge(
     tx: &mut Tx,
     ticket: TicketNumber,
     mail: &Interpretation,
+    from: &EmailAddress,
     how: &Welcome<'_>,
 ) -> Result<bool, StoreError> {
     // One check for both: the acknowledgement and the invitation go out together or not.
-    if let Some(why) = withhold_automatic(app, tx, ticket, &mail.from.address).await? {
+    if let Some(why) = withhold_automatic(app, tx, ticket, from).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
         return Ok(false);
     }
@@ -329,7 +331,7 @@ async fn acknowledge(
         participants: how.participants.iter().map(|a| a.to_string()).collect(),
     };
     let letter = Letter::new(app, tx, "acknowledgement", ticket, answering(mail), &data).await?;
-    letter.queue(app, tx, mail.from.address.as_str()).await?;
+    letter.queue(app, tx, from.as_str()).await?;
     Ok(true)
 }
 
@@ -446,14 +448,15 @@ pub(super) async fn staff_notice(
     ticket: TicketNumber,
     kind: &str,
     mail: &Interpretation,
+    from: &EmailAddress,
 ) -> Result<usize, StoreError> {
     let staff = staff_recipients(app, tx, ticket).await?;
     if staff.is_empty() {
         return Ok(0);
     }
     let customer = match &mail.from.name {
-        Some(name) => format!("{name} <{}>", mail.from.address),
-        None => mail.from.address.to_string(),
+        Some(name) => format!("{name} <{from}>"),
+        None => from.to_string(),
     };
     let data = StaffNoticeData {
         ticket: ticket.0,
@@ -463,7 +466,7 @@ pub(super) async fn staff_notice(
     };
     let letter = Letter::new(app, tx, kind, ticket, answering(mail), &data).await?;
     let mut queued = 0;
-    for member in staff.iter().filter(|s| s.as_str() != mail.from.address.as_str()) {
+    for member in staff.iter().filter(|s| s.as_str() != from.as_str()) {
         letter.queue(app, tx, member).await?;
         queued += 1;
     }
@@ -493,6 +496,7 @@ async fn invite(
     ticket: TicketNumber,
     contact_id: i64,
     mail: &Interpretation,
+    from: &EmailAddress,
     trusted: bool,
 ) -> Result<(), StoreError> {
     if !app.config.portal.invite {
@@ -501,7 +505,7 @@ async fn invite(
     let Some(invite) = tx.create_invite(contact_id).await? else { return Ok(()) };
     let data = InviteData { invite, ticket: ticket.0, name: greeting_name(mail, trusted), token: None };
     let letter = Letter::new(app, tx, "invite", ticket, answering(mail), &data).await?;
-    letter.queue(app, tx, mail.from.address.as_str()).await
+    letter.queue(app, tx, from.as_str()).await
 }
 
 /// The staff told of news on `ticket`: the members of its department (or of every
@@ -571,9 +575,9 @@ pub(super) async fn command_error(
     tx: &mut Tx,
     ticket: TicketNumber,
     mail: &Interpretation,
+    to: &EmailAddress,
     problems: &[String],
 ) -> Result<usize, StoreError> {
-    let to = &mail.from.address;
     if let Some(why) = withhold_automatic(app, tx, ticket, to).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "command error notice withheld");
         return Ok(0);

@@ -188,7 +188,13 @@ pub(super) async fn apply_in(
         tx.set_outcome(fingerprint, kind.as_str(), None).await?;
         return Ok(Outcome::Automatic(kind));
     }
-    let facts = facts(app, tx, mail).await?;
+    // Intake refuses a person's mail without a sender address (Interpretation::refusal);
+    // a caller that did not ask gets the same refusal here, as an error that quarantines.
+    let Some(from) = mail.from.address.as_ref() else {
+        return Err(StoreError::Refused(inbound::InboundError::NoSender.to_string()));
+    };
+    let letter = Letter { mail, from, blobs: &blobs };
+    let facts = facts(app, tx, mail, from).await?;
     let route = decide(&facts);
     let outcome = match route {
         Route::Blocked => {
@@ -196,12 +202,9 @@ pub(super) async fn apply_in(
             tx.set_outcome(fingerprint, "blocked", None).await?;
             return Ok(Outcome::Blocked);
         }
-        Route::Staff(t) => from_staff(app, tx, t, mail, &blobs).await?,
+        Route::Staff(t) => from_staff(app, tx, t, letter).await?,
         Route::FormerStaff(t) => {
-            let note = format!(
-                "{} (no longer staff) wrote through a staff reply address:\n\n{}",
-                mail.from.address, mail.reply
-            );
+            let note = format!("{from} (no longer staff) wrote through a staff reply address:\n\n{}", mail.reply);
             internal_note(tx, t, &note).await?;
             Outcome::Commented(t)
         }
@@ -209,20 +212,20 @@ pub(super) async fn apply_in(
             let note = format!(
                 "UNVERIFIED: a mail with the From of staff member {} came in without their staff reply address, \
                  so anyone may have written it. It was not sent to the customer and changed nothing.\n\n{}",
-                mail.from.address, mail.reply
+                from, mail.reply
             );
             internal_note(tx, t, &note).await?;
             // The other staff hear of it, as of any mail on the ticket (never the customers).
-            notify::staff_notice(app, tx, t, "staff-customer-reply", mail).await?;
+            notify::staff_notice(app, tx, t, "staff-customer-reply", mail, from).await?;
             Outcome::Commented(t)
         }
         Route::Comment { ticket, reopen, add_cc } => {
-            clear_bouncing(tx, mail, &facts).await?;
-            comment(app, tx, mail, &blobs, ticket, reopen, add_cc).await?
+            clear_bouncing(tx, from, &facts).await?;
+            comment(app, tx, letter, ticket, reopen, add_cc).await?
         }
         Route::Open(request) => {
-            clear_bouncing(tx, mail, &facts).await?;
-            open(app, tx, mail, &blobs, origin, &request).await?
+            clear_bouncing(tx, from, &facts).await?;
+            open(app, tx, letter, origin, &request).await?
         }
     };
     if let Some(t) = outcome.ticket()
@@ -235,10 +238,18 @@ pub(super) async fn apply_in(
     Ok(outcome)
 }
 
+/// A person's mail as desk files it: the interpretation, its sender's address (which such
+/// mail always has) and the blob names of its attachments, in order.
+#[derive(Clone, Copy)]
+struct Letter<'m> {
+    mail: &'m Interpretation,
+    from: &'m EmailAddress,
+    blobs: &'m [String],
+}
+
 /// Reads what [`decide`] needs: the named ticket and how it was named, who the sender is
 /// to it, and what the receiving server said.
-async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, StoreError> {
-    let from = &mail.from.address;
+async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddress) -> Result<Facts, StoreError> {
     let by_references = tx.ticket_for_message_ids(&mail.referenced_ids()).await?;
     // Mail to a reply address of ours whose signature does not match follows nothing: it
     // opens a ticket of its own, with a note.
@@ -278,9 +289,9 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation) -> Result<Facts, S
 
 /// A sender marked as bouncing writes to us again: whatever bounced before reaches them
 /// now, or will say so again.
-async fn clear_bouncing(tx: &mut Tx, mail: &Interpretation, facts: &Facts) -> Result<(), StoreError> {
+async fn clear_bouncing(tx: &mut Tx, from: &EmailAddress, facts: &Facts) -> Result<(), StoreError> {
     if facts.bouncing {
-        tx.clear_bouncing(mail.from.address.as_str()).await?;
+        tx.clear_bouncing(from.as_str()).await?;
     }
     Ok(())
 }
@@ -308,19 +319,19 @@ async fn record_bounce(tx: &mut Tx, mail: &Interpretation) -> Result<(), StoreEr
 async fn comment(
     app: &App,
     tx: &mut Tx,
-    mail: &Interpretation,
-    blobs: &[String],
+    letter: Letter<'_>,
     ticket: TicketNumber,
     reopen: bool,
     add_cc: bool,
 ) -> Result<Outcome, StoreError> {
-    let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
+    let Letter { mail, from, blobs } = letter;
+    let author = contact(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     // Latest activity, the customer's wait starts (unless it runs), and a ticket waiting on
     // them is open again: one statement.
     tx.customer_wrote(ticket).await?;
     if add_cc && !mail.cc.is_empty() {
-        let added = add_cc_participants(app, tx, ticket, mail).await?;
-        notify::participants_added(app, tx, ticket, &added, mail.from.address.as_str()).await?;
+        let added = add_cc_participants(app, tx, ticket, mail, from).await?;
+        notify::participants_added(app, tx, ticket, &added, from.as_str()).await?;
     }
     insert_mail_comment(tx, ticket, author, mail, blobs).await?;
     if reopen {
@@ -328,7 +339,7 @@ async fn comment(
         let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
         notify::status_change(app, tx, ticket, &subject, "reopened", Status::Open).await?;
     }
-    notify::staff_notice(app, tx, ticket, "staff-customer-reply", mail).await?;
+    notify::staff_notice(app, tx, ticket, "staff-customer-reply", mail, from).await?;
     Ok(Outcome::Commented(ticket))
 }
 
@@ -337,12 +348,12 @@ async fn comment(
 async fn open(
     app: &App,
     tx: &mut Tx,
-    mail: &Interpretation,
-    blobs: &[String],
+    letter: Letter<'_>,
     origin: Origin<'_>,
     request: &NewRequest,
 ) -> Result<Outcome, StoreError> {
-    let author = contact(app, tx, &mail.from.address, mail.from.name.as_deref().unwrap_or_default()).await?;
+    let Letter { mail, from, blobs } = letter;
+    let author = contact(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     let organisation_id = match app.config.organisations.is_empty() {
         true => None,
         false => tx.contact_organisation(author).await?,
@@ -361,7 +372,7 @@ async fn open(
         .await?;
     tx.add_participant(ticket, author, "requester").await?;
     let added = match request.add_cc && !mail.cc.is_empty() {
-        true => add_cc_participants(app, tx, ticket, mail).await?,
+        true => add_cc_participants(app, tx, ticket, mail, from).await?,
         false => Vec::new(),
     };
     insert_mail_comment(tx, ticket, author, mail, blobs).await?;
@@ -383,9 +394,8 @@ async fn open(
             Trust::Signed => "through a signed reply address",
         };
         let note = format!(
-            "This mail names ticket #{named} ({how}), but its sender {} is not on that ticket, so it was not \
-             added there. If it belongs there, add the sender to #{named} and answer there.",
-            mail.from.address
+            "This mail names ticket #{named} ({how}), but its sender {from} is not on that ticket, so it was not \
+             added there. If it belongs there, add the sender to #{named} and answer there."
         );
         internal_note(tx, ticket, &note).await?;
     }
@@ -402,9 +412,9 @@ async fn open(
     }
     if request.answer {
         let how = notify::Welcome { quote: request.quote, participants: &added };
-        notify::welcome(app, tx, ticket, author, mail, &how).await?;
+        notify::welcome(app, tx, ticket, author, mail, from, &how).await?;
     }
-    notify::staff_notice(app, tx, ticket, "staff-new-ticket", mail).await?;
+    notify::staff_notice(app, tx, ticket, "staff-new-ticket", mail, from).await?;
     Ok(Outcome::Opened(ticket))
 }
 
@@ -436,13 +446,8 @@ async fn insert_mail_comment(
 /// Applies a staff member's mail that came through their own reply address: the commands
 /// at its top and its text, all or nothing. What does not fit is refused with a mail to
 /// them saying why, and nothing of it is applied.
-async fn from_staff(
-    app: &App,
-    tx: &mut Tx,
-    ticket: TicketNumber,
-    mail: &Interpretation,
-    blobs: &[String],
-) -> Result<Outcome, StoreError> {
+async fn from_staff(app: &App, tx: &mut Tx, ticket: TicketNumber, letter: Letter<'_>) -> Result<Outcome, StoreError> {
+    let Letter { mail, from, blobs } = letter;
     let split = inbound::split_commands(&mail.reply);
     let attachments = new_attachments(mail, blobs);
     let act = staff::Act {
@@ -453,7 +458,7 @@ async fn from_staff(
         attachments: &attachments,
     };
     let problems = if split.problems.is_empty() {
-        match staff::apply(app, tx, ticket, &mail.from.address, &act).await {
+        match staff::apply(app, tx, ticket, from, &act).await {
             Ok(_) => {
                 if let Some(id) = &mail.message_id {
                     tx.add_thread_id(id, ticket).await?;
@@ -467,7 +472,7 @@ async fn from_staff(
     } else {
         split.problems
     };
-    notify::command_error(app, tx, ticket, mail, &problems).await?;
+    notify::command_error(app, tx, ticket, mail, from, &problems).await?;
     Ok(Outcome::Refused(ticket))
 }
 
@@ -533,9 +538,10 @@ async fn add_cc_participants(
     tx: &mut Tx,
     ticket: TicketNumber,
     mail: &Interpretation,
+    from: &EmailAddress,
 ) -> Result<Vec<EmailAddress>, StoreError> {
     let ours = app.config.own_addresses();
-    let others = mail.cc.iter().filter(|a| !ours.contains(a) && **a != mail.from.address);
+    let others = mail.cc.iter().filter(|a| !ours.contains(a) && *a != from);
     let mut added = Vec::new();
     for address in others.take(20) {
         let id = contact(app, tx, address, "").await?;

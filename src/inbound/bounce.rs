@@ -62,7 +62,7 @@ static NOT_RECIPIENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
 pub(super) fn report<'a>(
     attachments: &[Attachment],
     text: &str,
-    sender: &EmailAddress,
+    sender: Option<&EmailAddress>,
     own_domain: &str,
     references: impl IntoIterator<Item = &'a String>,
 ) -> Bounce {
@@ -148,7 +148,7 @@ fn address_in(value: &str) -> Option<EmailAddress> {
 }
 
 /// Recipients named in the text of a report that has no delivery-status part.
-fn from_text(text: &str, sender: &EmailAddress, own_domain: &str) -> Vec<FailedRecipient> {
+fn from_text(text: &str, sender: Option<&EmailAddress>, own_domain: &str) -> Vec<FailedRecipient> {
     let lines: Vec<&str> = text.lines().take_while(|l| !RETURNED_COPY.is_match(l)).take(2000).collect();
     let action = if DELAYED.is_match(&lines.join("\n")) { "delayed" } else { "failed" };
     let mut out: Vec<FailedRecipient> = Vec::new();
@@ -159,7 +159,7 @@ fn from_text(text: &str, sender: &EmailAddress, own_domain: &str) -> Vec<FailedR
         for m in ADDRESS.find_iter(line) {
             let Ok(address) = EmailAddress::parse(m.as_str()) else { continue };
             let daemon = matches!(address.local_part(), "mailer-daemon" | "postmaster" | "mail-daemon");
-            if address == *sender || daemon || address.domain().eq_ignore_ascii_case(own_domain) {
+            if Some(&address) == sender || daemon || address.domain().eq_ignore_ascii_case(own_domain) {
                 continue;
             }
             if out.iter().any(|r| r.address == address) || out.len() >= MAX_RECIPIENTS {
@@ -202,11 +202,11 @@ mod tests {
     #[test]
     fn qmail_and_exim_texts_give_recipients() {
         let qmail = "Hi. This is the qmail-send program at mx.example.com.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n<gone@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: 550 5.1.1 unknown user\n\n--- Below this line is a copy of the message.\n\nReturn-Path: <support@helpdesk.example>\nTo: other@example.org\n";
-        let r = from_text(qmail, &addr("mailer-daemon@mx.example.com"), "helpdesk.example");
+        let r = from_text(qmail, Some(&addr("mailer-daemon@mx.example.com")), "helpdesk.example");
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!((r[0].address.as_str(), r[0].status.as_deref()), ("gone@example.net", Some("5.1.1")));
         let exim = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  a@example.net\n    host mx.example.net [192.0.2.2]\n    SMTP error from remote mail server after RCPT TO:<a@example.net>:\n    550 5.1.1 No such user\n  b@example.org\n    mailbox is full (5.2.2)\n";
-        let r = from_text(exim, &addr("mailer-daemon@mx.example.com"), "helpdesk.example");
+        let r = from_text(exim, Some(&addr("mailer-daemon@mx.example.com")), "helpdesk.example");
         assert_eq!(
             r.iter().map(|x| (x.address.as_str(), x.status.as_deref())).collect::<Vec<_>>(),
             vec![("a@example.net", Some("5.1.1")), ("b@example.org", Some("5.2.2"))]

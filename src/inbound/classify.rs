@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
-use super::parse::Parsed;
+use super::parse::{Parsed, is_daemon_local_part};
 
 /// The kinds of automatic mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,10 +80,9 @@ const HELPDESK_LOOP_HEADERS: &[&str] = &["rt-loop-prevention", "x-otrs-loop", "x
 
 pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     let header = |name: &str| m.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase());
-    let sender_local = m.from.address.local_part();
-    let daemon_sender =
-        matches!(sender_local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon" | "mdaemon")
-            || m.from.name.as_deref().is_some_and(|n| may_be_daemon_name(n) && DAEMON_NAME.is_match(n));
+    let daemon_sender = m.daemon_sender
+        || m.from.address.as_ref().is_some_and(|a| is_daemon_local_part(a.local_part()))
+        || m.from.name.as_deref().is_some_and(|n| may_be_daemon_name(n) && DAEMON_NAME.is_match(n));
 
     if m.content_type == "multipart/report" {
         match m.report_type.as_deref() {

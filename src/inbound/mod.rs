@@ -34,7 +34,8 @@ pub enum InboundError {
     /// The bytes do not have the shape of an Internet message.
     #[error("not an email message (no header block)")]
     NotMail,
-    /// No header names a usable sender (From, then Sender, Reply-To, Return-Path).
+    /// A person's mail names no usable sender address (From, then Sender, Reply-To,
+    /// Return-Path): nobody to answer. See [`Interpretation::refusal`].
     #[error("no usable sender address (From, Sender, Reply-To, Return-Path)")]
     NoSender,
     /// More MIME parts than `limits.max_parts` allows.
@@ -102,13 +103,15 @@ impl Settings {
     }
 }
 
-/// A sender or recipient: display name and address.
+/// The sender of a message: display name and address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mailbox {
+pub struct Sender {
     /// Display name, when the mail gave one.
     pub name: Option<String>,
-    /// The address, lower-cased.
-    pub address: EmailAddress,
+    /// The address, lower-cased; `None` for the null sender (`<>`, a daemon without a
+    /// domain) and for mail that names no usable address in From, Sender, Reply-To or
+    /// Return-Path. Only automatic mail is acted on without one ([`Interpretation::refusal`]).
+    pub address: Option<EmailAddress>,
 }
 
 /// An attachment as the interpretation shows it; `bytes` stay out of the JSON.
@@ -141,7 +144,7 @@ pub struct Interpretation {
     /// Message-ID without brackets.
     pub message_id: Option<String>,
     /// The sender.
-    pub from: Mailbox,
+    pub from: Sender,
     /// To addresses.
     pub to: Vec<EmailAddress>,
     /// Cc addresses.
@@ -188,6 +191,12 @@ pub struct Interpretation {
 }
 
 impl Interpretation {
+    /// Why desk may not act on this mail, if it may not: a person's mail (not automatic)
+    /// needs a sender address to answer. Automatic mail without one is still recorded.
+    pub fn refusal(&self) -> Option<InboundError> {
+        (self.auto.is_none() && self.from.address.is_none()).then_some(InboundError::NoSender)
+    }
+
     /// The ticket of a valid signed reply address among the recipients, if any.
     pub fn reply_address_ticket(&self) -> Option<TicketNumber> {
         (self.thread.by == Some(ThreadBy::ReplyAddress)).then_some(self.thread.ticket).flatten()
@@ -223,15 +232,22 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
     let auto = classify::classify(&parsed, &settings.own_domain);
     let bounce = (auto == Some(Auto::Bounce)).then(|| {
         let references = parsed.in_reply_to.iter().chain(&parsed.references);
-        bounce::report(&parsed.attachments, &parsed.text, &parsed.from.address, &settings.own_domain, references)
+        bounce::report(
+            &parsed.attachments,
+            &parsed.text,
+            parsed.from.address.as_ref(),
+            &settings.own_domain,
+            references,
+        )
     });
     let reply = reply::visible_reply(&parsed.reply_source);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
-    let reply_address = settings.reply_addresses.as_ref().and_then(|r| {
+    let sender = parsed.from.address.as_ref();
+    let reply_address = settings.reply_addresses.as_ref().zip(sender).and_then(|(r, sender)| {
         // Only the first few addresses shaped like ours cost an HMAC each: a reply has one.
         let recipients = parsed.to.iter().chain(&parsed.cc).chain(&parsed.delivered_to);
         let found: Vec<ReplyAddress> =
-            recipients.filter_map(|a| r.check(a, &parsed.from.address)).take(MAX_REPLY_ADDRESSES_CHECKED).collect();
+            recipients.filter_map(|a| r.check(a, sender)).take(MAX_REPLY_ADDRESSES_CHECKED).collect();
         for forged in found.iter().filter_map(|f| if let ReplyAddress::Forged(t) = f { Some(t) } else { None }) {
             let total = reply_address::count_forged();
             tracing::warn!(ticket = forged.0, forged_total = total, "forged reply address among the recipients");
@@ -245,9 +261,9 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         Some(ReplyAddress::Forged(t)) => (None, Some(t), false),
         None => (None, None, false),
     };
-    let authentication = match &settings.trusted_authserv_id {
-        Some(id) => auth::verdict(&parsed.headers, id, parsed.from.address.domain()),
-        None => Authentication::Unknown,
+    let authentication = match (&settings.trusted_authserv_id, sender) {
+        (Some(id), Some(sender)) => auth::verdict(&parsed.headers, id, sender.domain()),
+        _ => Authentication::Unknown,
     };
     let spam = parsed.headers.iter().any(|(name, value)| {
         let value = value.trim_start();

@@ -8,13 +8,13 @@ use regex::Regex;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
-use super::{Attachment, InboundError, Mailbox, html};
+use super::{Attachment, InboundError, Sender, html};
 use crate::domain::{EmailAddress, MessageId};
 
 /// The fields of a message before classification and threading.
 pub(super) struct Parsed {
     pub message_id: Option<String>,
-    pub from: Mailbox,
+    pub from: Sender,
     pub to: Vec<EmailAddress>,
     pub cc: Vec<EmailAddress>,
     pub reply_to: Vec<EmailAddress>,
@@ -40,6 +40,9 @@ pub(super) struct Parsed {
     pub report_type: Option<String>,
     /// The Return-Path was `<>`.
     pub null_return_path: bool,
+    /// The From is the null sender (`<>`) or a bare daemon name without a domain
+    /// (`MAILER-DAEMON`): mail an MTA wrote.
+    pub daemon_sender: bool,
 }
 
 pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError> {
@@ -53,26 +56,18 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         raw.into()
     };
     let message = MessageParser::default().parse(raw.as_ref()).ok_or(InboundError::NotMail)?;
-    if message.headers().is_empty() {
+    // Mail has a header block: at least one field whose name is printable ASCII (RFC 5322
+    // 3.6.8). Other bytes (a binary file, random data) may still split into "headers" at a
+    // colon, with names no header has.
+    let field_name = |name: &str| !name.is_empty() && name.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b':');
+    if !message.headers_raw().any(|(name, _)| field_name(name)) {
         return Err(InboundError::NotMail);
     }
     let parts = count_parts(&message, max_parts);
     if parts > max_parts {
         return Err(InboundError::TooManyParts(parts, max_parts));
     }
-    // The first From header with a usable address (mail-parser keeps the last one), else
-    // the near-valid forms real mail has, else Sender, Reply-To and Return-Path.
-    let from = message
-        .headers()
-        .iter()
-        .filter(|h| h.name == mail_parser::HeaderName::From)
-        .find_map(|h| h.value.as_address().and_then(first_mailbox))
-        .or_else(|| raw_headers(&message, "from").find_map(lenient_mailbox))
-        .or_else(|| message.sender().and_then(first_mailbox))
-        .or_else(|| raw_headers(&message, "sender").find_map(lenient_mailbox))
-        .or_else(|| message.reply_to().and_then(first_mailbox))
-        .or_else(|| raw_headers(&message, "return-path").find_map(lenient_mailbox))
-        .ok_or(InboundError::NoSender)?;
+    let sender = sender(&message);
     let root_type = message.root_part().content_type();
     let content_type = root_type.map(type_of).unwrap_or_else(|| "text/plain".into());
     let report_type = root_type.and_then(|t| t.attribute("report-type")).map(|s| s.to_ascii_lowercase());
@@ -127,9 +122,11 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         Some(text) => one_line(&text),
         None => one_line(message.subject().unwrap_or_default()),
     };
-    let mut from = from;
+    let mut from = sender.from;
     let legacy_from = raw_header(&message, mail_parser::HeaderName::From).and_then(|b| legacy_text(b, declared));
-    if let Some(read) = legacy_from.as_deref().and_then(lenient_mailbox).filter(|m| m.address == from.address) {
+    if let Some(read) =
+        legacy_from.as_deref().and_then(lenient_mailbox).filter(|m| Some(&m.address) == from.address.as_ref())
+    {
         from.name = read.name;
     }
     Ok(Parsed {
@@ -152,6 +149,7 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         content_type,
         report_type,
         null_return_path: return_path.is_some_and(|p| p == "<>" || p.is_empty()),
+        daemon_sender: sender.daemon,
     })
 }
 
@@ -171,6 +169,82 @@ fn count_parts(message: &Message<'_>, limit: usize) -> usize {
         }));
     }
     count
+}
+
+/// A display name and an address, as a header gives them.
+struct Mailbox {
+    name: Option<String>,
+    address: EmailAddress,
+}
+
+/// Who sent a message, as far as its headers say.
+struct FoundSender {
+    from: Sender,
+    /// The From is the null sender or a daemon's bare name (see [`Parsed::daemon_sender`]).
+    daemon: bool,
+}
+
+/// Local parts (and bare From words) that MTAs send their reports as.
+pub(super) fn is_daemon_local_part(local: &str) -> bool {
+    let local = local.trim().trim_matches('"').to_ascii_lowercase();
+    matches!(
+        local.as_str(),
+        "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon" | "mdaemon" | "mail.daemon"
+    )
+}
+
+/// The sender: the first From header with a usable address (mail-parser keeps the last
+/// one), else the near-valid forms real mail has, else Sender, Reply-To and Return-Path.
+/// A From that is the null sender (`<>`, `MAILER-DAEMON <>`) or a daemon's bare name
+/// without a domain (`Mail Delivery Subsystem <MAILER-DAEMON>`) has no address: an MTA
+/// wrote the mail, and nothing is looked for elsewhere. The From's display name is kept
+/// whatever header the address came from.
+fn sender(message: &Message<'_>) -> FoundSender {
+    let from_headers = || message.headers().iter().filter(|h| h.name == mail_parser::HeaderName::From);
+    let found = from_headers()
+        .find_map(|h| h.value.as_address().and_then(first_mailbox))
+        .or_else(|| raw_headers(message, "from").find_map(lenient_mailbox));
+    if let Some(found) = found {
+        return FoundSender { from: Sender { name: found.name, address: Some(found.address) }, daemon: false };
+    }
+    // What the From says when it has no usable address: `<>`, a bare word, or nothing.
+    let from_name = from_headers()
+        .filter_map(|h| h.value.as_address())
+        .flat_map(|a| a.iter())
+        .find_map(|a| a.name().map(one_line).filter(|n| !n.is_empty() && !n.contains('@')));
+    let raw_from = raw_headers(message, "from").next().map(one_line);
+    let bare = raw_from.as_deref().map(|v| {
+        let inner = match (v.rfind('<'), v.rfind('>')) {
+            (Some(open), Some(close)) if open < close => &v[open + 1..close],
+            _ => v,
+        };
+        inner.trim().trim_matches('"').trim().to_string()
+    });
+    // `<>` and Courier's `<@>` are the null sender.
+    let null = bare.as_deref().is_some_and(|b| {
+        (b.is_empty() || b == "@") && raw_from.as_deref().is_some_and(|v| v.contains("<>") || v.contains("<@>"))
+    });
+    let daemon_word = bare.as_deref().is_some_and(|b| is_daemon_local_part(b.split('@').next().unwrap_or_default()));
+    // A bare word or phrase is a name (`From: Jane Doe`); a group (`undisclosed-recipients:;`)
+    // or a list is not.
+    let unbracketed = raw_from.as_deref().is_some_and(|v| !v.contains('<'));
+    let name = from_name
+        .or_else(|| bare.clone().filter(|b| unbracketed && !b.is_empty() && !b.contains(['@', ':', ';', ','])));
+    if null || daemon_word {
+        return FoundSender { from: Sender { name, address: None }, daemon: true };
+    }
+    let elsewhere = message
+        .sender()
+        .and_then(first_mailbox)
+        .or_else(|| raw_headers(message, "sender").find_map(lenient_mailbox))
+        .or_else(|| message.reply_to().and_then(first_mailbox))
+        .or_else(|| raw_headers(message, "return-path").find_map(lenient_mailbox));
+    match elsewhere {
+        Some(found) => {
+            FoundSender { from: Sender { name: name.or(found.name), address: Some(found.address) }, daemon: false }
+        }
+        None => FoundSender { from: Sender { name, address: None }, daemon: false },
+    }
 }
 
 fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
@@ -593,9 +667,11 @@ mod tests {
         parsed.attachments.into_iter().next().unwrap().bytes
     }
 
-    fn sender(from: &str) -> Option<(Option<String>, String)> {
+    /// The sender's name and address, and whether it is a daemon's null sender.
+    fn sender(from: &str) -> (Option<String>, Option<String>, bool) {
         let raw = format!("{from}To: support@helpdesk.example\nSubject: hi\n\nHello\n");
-        parse(raw.as_bytes(), 100).ok().map(|p| (p.from.name, p.from.address.as_str().to_string()))
+        let p = parse(raw.as_bytes(), 100).unwrap_or_else(|e| panic!("{e}"));
+        (p.from.name, p.from.address.map(|a| a.as_str().to_string()), p.daemon_sender)
     }
 
     #[test]
@@ -642,26 +718,51 @@ mod tests {
 
     #[test]
     fn near_valid_senders_are_read() {
-        let some = |name: Option<&str>, address: &str| Some((name.map(str::to_string), address.to_string()));
-        assert_eq!(sender("From: Jane <jane@example.org.>\n"), some(Some("Jane"), "jane@example.org"));
-        assert_eq!(sender("From: \"jane\"@example.org\n"), some(None, "jane@example.org"));
-        assert_eq!(sender("From: Jane Doe jane@example.org\n"), some(Some("Jane Doe"), "jane@example.org"));
-        assert_eq!(sender("From: \"jane@example.org\" <jane>\n"), some(None, "jane@example.org"));
-        // Nothing usable in From: Sender, Reply-To, Return-Path, in that order.
-        assert_eq!(sender("From: Robot <robot>\nSender: bot@example.net\n"), some(None, "bot@example.net"));
+        let person = |name: Option<&str>, address: &str| (name.map(str::to_string), Some(address.to_string()), false);
+        assert_eq!(sender("From: Jane <jane@example.org.>\n"), person(Some("Jane"), "jane@example.org"));
+        assert_eq!(sender("From: \"jane\"@example.org\n"), person(None, "jane@example.org"));
+        assert_eq!(sender("From: Jane Doe jane@example.org\n"), person(Some("Jane Doe"), "jane@example.org"));
+        assert_eq!(sender("From: \"jane@example.org\" <jane>\n"), person(None, "jane@example.org"));
+        // Nothing usable in From: Sender, Reply-To, Return-Path, in that order; the From's
+        // name stays.
+        assert_eq!(sender("From: Robot <robot>\nSender: bot@example.net\n"), person(Some("Robot"), "bot@example.net"));
         assert_eq!(
-            sender("From: Robot <robot>\nReply-To: Desk <desk@example.net>\n"),
-            some(Some("Desk"), "desk@example.net")
+            sender("From: <robot>\nReply-To: Desk <desk@example.net>\n"),
+            person(Some("Desk"), "desk@example.net")
         );
         assert_eq!(
             sender("Return-Path: <bounce@example.net>\nFrom: Robot <robot>\n"),
-            some(None, "bounce@example.net")
+            person(Some("Robot"), "bounce@example.net")
         );
-        // Still nothing: refused, as before.
-        assert_eq!(sender("From: Robot <robot>\n"), None);
-        assert_eq!(sender("From: MAILER-DAEMON <>\nReturn-Path: <>\n"), None);
-        // A well-formed From is read as it is.
-        assert_eq!(sender("From: \"Doe, Jane\" <Jane@Example.org>\n"), some(Some("Doe, Jane"), "jane@example.org"));
+        assert_eq!(
+            sender("Return-Path: <jane@example.org>\nFrom: Jane Doe\n"),
+            person(Some("Jane Doe"), "jane@example.org")
+        );
+        // Still nothing: no address, and not a daemon's mail.
+        assert_eq!(sender("From: Robot <robot>\n"), (Some("Robot".into()), None, false));
+        assert_eq!(sender("From: undisclosed-recipients:;\n"), (None, None, false));
+        assert_eq!(sender("Subject: no from\n"), (None, None, false));
+        // A well-formed From is read as it is, a daemon's address too.
+        assert_eq!(sender("From: \"Doe, Jane\" <Jane@Example.org>\n"), person(Some("Doe, Jane"), "jane@example.org"));
+        assert_eq!(
+            sender("From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\n"),
+            person(Some("Mail Delivery System"), "mailer-daemon@mx.example.org")
+        );
+    }
+
+    #[test]
+    fn the_null_sender_and_a_daemon_without_a_domain_have_no_address() {
+        let daemon = |name: Option<&str>| (name.map(str::to_string), None, true);
+        // Whatever else the mail names: the MTA wrote it, to nobody's address.
+        assert_eq!(sender("From: MAILER-DAEMON <>\nReturn-Path: <>\n"), daemon(Some("MAILER-DAEMON")));
+        assert_eq!(sender("From: <>\nReply-To: x@example.org\n"), daemon(None));
+        assert_eq!(sender("From: Mail Delivery Subsystem <MAILER-DAEMON>\n"), daemon(Some("Mail Delivery Subsystem")));
+        assert_eq!(sender("From: MAILER-DAEMON\nSender: x@example.org\n"), daemon(Some("MAILER-DAEMON")));
+        assert_eq!(sender("From: postmaster\n"), daemon(Some("postmaster")));
+        assert_eq!(
+            sender("From: Courier mail server at mx.example.org <@>\n"),
+            daemon(Some("Courier mail server at mx.example.org"))
+        );
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub enum StoreError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// Desk refused to apply a message (it is quarantined with this reason).
+    #[error("{0}")]
+    Refused(String),
     /// The database server cannot be reached or refused us.
     #[error("cannot connect to the database at {address}: {cause}")]
     Connect {

@@ -172,7 +172,10 @@ pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
                 }
             }
             match interpreted {
-                Ok(mail) => Bounded::Mail(Box::new(mail)),
+                Ok(mail) => match mail.refusal() {
+                    Some(why) => Bounded::Refused(why.to_string()),
+                    None => Bounded::Mail(Box::new(mail)),
+                },
                 Err(e) => Bounded::Refused(e.to_string()),
             }
         }
