@@ -69,6 +69,12 @@ pub(super) fn report<'a>(
     let status_part = attachments
         .iter()
         .find(|a| matches!(a.content_type.as_str(), "message/delivery-status" | "message/global-delivery-status"));
+    if let Some(super::ses::Notification::Bounce { mut recipients, returned_id }) = super::ses::notification(text) {
+        recipients.truncate(MAX_RECIPIENTS);
+        let mut returned_ids = returned_ids(attachments, text, references);
+        returned_ids.extend(returned_id.filter(|id| !returned_ids.contains(id)));
+        return Bounce { recipients, returned_ids };
+    }
     let mut recipients = status_part.map(|p| from_delivery_status(&p.bytes)).unwrap_or_default();
     if recipients.is_empty() {
         recipients = from_text(text, sender, own_domain);

@@ -8,6 +8,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::parse::{Parsed, is_daemon_local_part};
+use super::ses;
 
 /// The kinds of automatic mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,6 +100,15 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     if daemon_sender || failed_recipients || (m.null_return_path && BOUNCE_SUBJECT.is_match(&m.subject)) {
         return Some(Auto::Bounce);
     }
+    match ses::notification(&m.text) {
+        Some(ses::Notification::Bounce { .. }) => return Some(Auto::Bounce),
+        Some(ses::Notification::Complaint) => return Some(Auto::FeedbackReport),
+        Some(ses::Notification::Delivery) => return Some(Auto::AutoReply),
+        None => {}
+    }
+    if carrier_bounce(m) {
+        return Some(Auto::Bounce);
+    }
     if m.headers.iter().any(|(n, _)| HELPDESK_LOOP_HEADERS.contains(&n.as_str())) {
         return Some(Auto::AutoReply);
     }
@@ -142,6 +152,73 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
         return Some(Auto::AutoReply);
     }
     None
+}
+
+/// Local parts of the senders gateways, carriers and mail services send their failure
+/// notices from (besides the daemons'): no-reply addresses, bounce handlers, notifiers.
+static AUTOMATED_LOCAL_PART: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|bounces?|bounce[-_+.].*|.*[-_.]bounces?|mailer|mail[-_.]?(router|gateway|admin|system)|mailadmin|(sms|mms|mail|smtp)[-_.]?gateway|notifications?|notify|auto[-_.]?(reply|responder|notice)|system|nobody|root|daemon)$",
+    )
+    .expect("valid pattern")
+});
+
+/// How MTAs, gateways and carriers word a failure to deliver (in the first part of their
+/// text): the wording of a machine, not of a person writing about a parcel.
+static FAILURE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(
+            this\sis\sthe\smail\s(system|delivery\sagent)\sat |
+            (i'm|i\sam)\s(afraid|sorry)\s.{0,40}(wasn't|was\snot|could\snot|couldn't|unable)\s.{0,20}deliver |
+            (message|mail|e-?mail)\s.{0,60}(could\snot|cannot|can't|was\snot|wasn't|has\snot\sbeen|couldn't)\s(be\s)?deliver |
+            (could\snot|cannot|unable\sto)\s(be\s)?deliver(ed)?\s.{0,40}(to\s)?(the\sfollowing|one\sor\smore|recipient|address|your\smessage) |
+            delivery\s(to\sthe\sfollowing\srecipients?\s)?(has\s)?(permanently\s)?failed |
+            delivery\shas\sfailed\sto\sthese\srecipients |
+            following\s(addresses|recipients?)\s(had|failed|could\snot) |
+            permanent\s(fatal\s)?errors? |
+            recipient\saddress\srejected | user\sunknown | unknown\suser | no\ssuch\s(user|recipient|mailbox|address) |
+            mailbox\s(unavailable|not\sfound|is\sfull|full|does\snot\sexist|disabled|quota\sexceeded) |
+            (account|address)\s(does\snot\sexist|is\sdisabled|is\sinactive|not\sfound) |
+            smtp\serror\sfrom\sremote | remote\s(host|server)\s(said|replied|returned) |
+            not\slisted\sin\s(the\s)?(public\s|domino\s)?(name|directory) |
+            returned\sto\ssender | undeliverable\smessage | message\snot\sdelivered | non-?delivery\sreport |
+            5[0-5]\d[\s-]+5\.\d{1,3}\.\d{1,3} |
+            konnte\snicht\s(zugestellt|ausgeliefert) | unzustellbar | n'a\spas\spu\sêtre\s(remis|distribué|délivré) |
+            no\sse\s(pudo|ha\spodido)\sentregar | não\s(foi\spossível\sentregar|pôde\sser\sentregue) |
+            non\s(è\sstato\spossibile\sconsegnare|recapitabile) | kon\sniet\sworden\s(bezorgd|afgeleverd) |
+            配信できませんでした | 无法投递 | 投递失败 | 退信
+        )",
+    )
+    .expect("valid pattern")
+});
+
+/// The kinds of part in which a report returns the mail that failed, or its headers.
+fn returns_original(m: &Parsed) -> bool {
+    m.attachments.iter().any(|a| {
+        matches!(
+            a.content_type.as_str(),
+            "message/rfc822"
+                | "text/rfc822-headers"
+                | "message/rfc822-headers"
+                | "message/global"
+                | "message/global-headers"
+        )
+    })
+}
+
+/// A failure notice without a delivery-status part, from a carrier, a gateway or a mail
+/// service: a failure subject with a machine's sender, the original returned or a machine's
+/// failure wording; or, whatever the subject, a machine's sender and failure wording with
+/// the original returned. A person writing about a failed delivery has none of these.
+fn carrier_bounce(m: &Parsed) -> bool {
+    let automated = m.from.address.as_ref().is_some_and(|a| AUTOMATED_LOCAL_PART.is_match(a.local_part()))
+        || m.from.address.is_none();
+    let head: String = m.text.chars().take(4000).collect();
+    let failure_text = || FAILURE_TEXT.is_match(&head);
+    if BOUNCE_SUBJECT.is_match(&m.subject) {
+        return automated || returns_original(m) || failure_text();
+    }
+    automated && returns_original(m) && failure_text()
 }
 
 /// Whether the delivery-status part of a report names recipients and says each was

@@ -11,6 +11,7 @@ mod html;
 mod parse;
 mod reply;
 mod reply_address;
+mod ses;
 mod thread;
 
 use serde::Serialize;
