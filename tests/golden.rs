@@ -157,6 +157,9 @@ fn check_expectation(expect: &Value, actual: &Value) -> Vec<String> {
             }
         }
     }
+    if expect.get("bounce").is_some_and(Value::is_null) && !actual["bounce"].is_null() {
+        problems.push(format!("bounce: want null, got {}", actual["bounce"]));
+    }
     if let Some(want) = expect.get("bounce").and_then(|b| b.get("recipients")).and_then(Value::as_array) {
         let got = actual["bounce"]["recipients"].as_array().cloned().unwrap_or_default();
         let pairs = |list: &[Value], with_status: bool| -> Vec<String> {

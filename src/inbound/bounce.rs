@@ -50,7 +50,7 @@ static RETURNED_COPY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 static DELAYED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(delayed|will (continue|keep) (to )?try|still being retried|could not send message for past|has not yet been delivered|retry timeout not)").expect("valid pattern")
+    Regex::new(r"(?i)(delayed|will (continue|keep) (to )?try|still being retried|will be retried|will retry|warning only|do not need to resend|could not be delivered for more than|could not send message for past|has not yet been delivered|retry timeout not)").expect("valid pattern")
 });
 /// Lines naming the sender or the reporting system, whose addresses are not recipients.
 static NOT_RECIPIENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -69,7 +69,9 @@ pub(super) fn report<'a>(
     let status_part = attachments
         .iter()
         .find(|a| matches!(a.content_type.as_str(), "message/delivery-status" | "message/global-delivery-status"));
-    if let Some(super::ses::Notification::Bounce { mut recipients, returned_id }) = super::ses::notification(text) {
+    if let Some(super::ses::Notification::Bounce { mut recipients, returned_id }) =
+        super::ses::in_message(text, attachments)
+    {
         recipients.truncate(MAX_RECIPIENTS);
         let mut returned_ids = returned_ids(attachments, text, references);
         returned_ids.extend(returned_id.filter(|id| !returned_ids.contains(id)));

@@ -51,7 +51,7 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 /// Subjects of delivery failure reports, also from MTAs that do not send RFC 3464 reports.
 static BOUNCE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(undeliver|undelivered mail|delivery (status notification|failure|has failed|notification|report)|returned mail|mail delivery (failed|failure|subsystem|system)|failure notice|nondeliverable|non-delivery|delivery failure|mail system error|warning: could not send|delayed mail|message not delivered|unzustellbar|nicht zustellbar|non remis|non distribuable|no se puede entregar|não entregue|non recapitabile|onbestelbaar|kan niet worden bezorgd|olevererbart|kunde inte levereras|nie można dostarczyć|nedoručitelné|не доставлено|недоставленное сообщение|配信不能|投递失败|無法傳遞|전달되지 않음)",
+        r"(?i)^\s*(undeliver|undelivered mail|((message|mail|e-?mail) )?delivery (status notification|failure|failed|has failed|notification|report|problem|error)|returned mail|mail delivery (failed|failure|subsystem|system)|failure notice|nondeliverable|non-delivery|delivery failure|mail system error|warning: could not send|delayed mail|message not delivered|unzustellbar|nicht zustellbar|non remis|non distribuable|no se puede entregar|não entregue|non recapitabile|onbestelbaar|kan niet worden bezorgd|olevererbart|kunde inte levereras|nie można dostarczyć|nedoručitelné|не доставлено|недоставленное сообщение|配信不能|投递失败|無法傳遞|전달되지 않음)",
     )
     .expect("valid pattern")
 });
@@ -97,10 +97,13 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
         }
     }
     let failed_recipients = header("x-failed-recipients").is_some();
-    if daemon_sender || failed_recipients || (m.null_return_path && BOUNCE_SUBJECT.is_match(&m.subject)) {
+    // A daemon's out-of-office (a postmaster away, a vacation notice sent as `<>`) says so.
+    let auto_subject = may_be_auto_subject(&m.subject) && AUTO_SUBJECT.is_match(&m.subject);
+    let daemon_bounce = daemon_sender && (!auto_subject || BOUNCE_SUBJECT.is_match(&m.subject));
+    if daemon_bounce || failed_recipients || (m.null_return_path && BOUNCE_SUBJECT.is_match(&m.subject)) {
         return Some(Auto::Bounce);
     }
-    match ses::notification(&m.text) {
+    match ses::in_message(&m.text, &m.attachments) {
         Some(ses::Notification::Bounce { .. }) => return Some(Auto::Bounce),
         Some(ses::Notification::Complaint) => return Some(Auto::FeedbackReport),
         Some(ses::Notification::Delivery) => return Some(Auto::AutoReply),
@@ -145,10 +148,10 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     if header("x-auto-response-suppress").is_some_and(|v| ["all", "oof", "autoreply"].iter().any(|w| v.contains(w))) {
         return Some(Auto::AutoReply);
     }
-    if may_be_auto_subject(&m.subject) && AUTO_SUBJECT.is_match(&m.subject) {
+    if auto_subject {
         return Some(Auto::AutoReply);
     }
-    if m.null_return_path {
+    if m.null_return_path || daemon_sender {
         return Some(Auto::AutoReply);
     }
     None
@@ -182,7 +185,7 @@ static FAILURE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
             smtp\serror\sfrom\sremote | remote\s(host|server)\s(said|replied|returned) |
             not\slisted\sin\s(the\s)?(public\s|domino\s)?(name|directory) |
             returned\sto\ssender | undeliverable\smessage | message\snot\sdelivered | non-?delivery\sreport |
-            5[0-5]\d[\s-]+5\.\d{1,3}\.\d{1,3} |
+            \b5[0-5]\d[\s-]+5\.\d{1,3}\.\d{1,3}\b |
             konnte\snicht\s(zugestellt|ausgeliefert) | unzustellbar | n'a\spas\spu\sêtre\s(remis|distribué|délivré) |
             no\sse\s(pudo|ha\spodido)\sentregar | não\s(foi\spossível\sentregar|pôde\sser\sentregue) |
             non\s(è\sstato\spossibile\sconsegnare|recapitabile) | kon\sniet\sworden\s(bezorgd|afgeleverd) |
@@ -206,19 +209,37 @@ fn returns_original(m: &Parsed) -> bool {
     })
 }
 
+/// Technical text only MTAs write: an SMTP reply with an enhanced status code, their
+/// self-introduction, the fields of a delivery report.
+static MTA_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(\b[45]\d\d[\s-]+#?[45]\.\d{1,3}\.\d{1,3}\b|this is the mail (system|delivery agent) at|this is the qmail-send program|smtp error from remote|remote (host|server) (said|replied|returned)|diagnostic[- ]code:|reporting-mta:|final-recipient:)",
+    )
+    .expect("valid pattern")
+});
+
+/// Words of a failure notice anywhere in a subject ("Message delivery failure",
+/// "Your message could not be delivered", "[gateway] Undeliverable").
+static FAILURE_SUBJECT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(undeliver|not (be )?delivered|delivery (failure|failed|error|problem|status)|returned mail|failure notice|bounced?\b|unzustellbar|non remis)")
+        .expect("valid pattern")
+});
+
 /// A failure notice without a delivery-status part, from a carrier, a gateway or a mail
-/// service: a failure subject with a machine's sender, the original returned or a machine's
-/// failure wording; or, whatever the subject, a machine's sender and failure wording with
-/// the original returned. A person writing about a failed delivery has none of these.
+/// service: a failure subject with a machine's sender, the original returned, an
+/// `Auto-Submitted` header or an MTA's technical text; or a machine's sender and a
+/// machine's failure wording with the original returned or failure words in the subject.
+/// A person writing about a failed delivery (a parcel, their mail that came back) has
+/// none of these.
 fn carrier_bounce(m: &Parsed) -> bool {
-    let automated = m.from.address.as_ref().is_some_and(|a| AUTOMATED_LOCAL_PART.is_match(a.local_part()))
-        || m.from.address.is_none();
+    let automated = m.from.address.as_ref().is_none_or(|a| AUTOMATED_LOCAL_PART.is_match(a.local_part()));
     let head: String = m.text.chars().take(4000).collect();
-    let failure_text = || FAILURE_TEXT.is_match(&head);
+    let auto_submitted =
+        m.headers.iter().any(|(n, v)| n == "auto-submitted" && !v.to_ascii_lowercase().starts_with("no"));
     if BOUNCE_SUBJECT.is_match(&m.subject) {
-        return automated || returns_original(m) || failure_text();
+        return automated || returns_original(m) || auto_submitted || MTA_TEXT.is_match(&head);
     }
-    automated && returns_original(m) && failure_text()
+    automated && FAILURE_TEXT.is_match(&head) && (returns_original(m) || FAILURE_SUBJECT_WORDS.is_match(&m.subject))
 }
 
 /// Whether the delivery-status part of a report names recipients and says each was
@@ -256,6 +277,45 @@ fn own_mail(m: &Parsed, own_domain: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kind(raw: &str) -> Option<Auto> {
+        let parsed = crate::inbound::parse::parse(raw.as_bytes(), 100).unwrap();
+        classify(&parsed, "helpdesk.example")
+    }
+
+    #[test]
+    fn failure_notices_without_a_report_part_are_bounces_and_people_writing_of_failures_are_not() {
+        let mail = |from: &str, subject: &str, body: &str| format!("From: {from}\nSubject: {subject}\n\n{body}\n");
+        // A failure subject with a machine's sender, or with an MTA's technical text.
+        assert_eq!(kind(&mail("no-reply@gw.example", "Undeliverable: hello", "It failed.")), Some(Auto::Bounce));
+        assert_eq!(
+            kind(&mail("Mail System <mail@corp.example>", "Undelivered Mail", "550 5.1.1 user unknown")),
+            Some(Auto::Bounce)
+        );
+        // A machine's sender and wording, failure words in the subject.
+        assert_eq!(
+            kind(&mail(
+                "notifications@sms.example",
+                "Message delivery failure",
+                "Your message could not be delivered."
+            )),
+            Some(Auto::Bounce)
+        );
+        // The null sender or a daemon: a bounce, unless it says it is an auto-reply.
+        assert_eq!(kind(&mail("MAILER-DAEMON <>", "hello", "x")), Some(Auto::Bounce));
+        assert_eq!(kind(&mail("<>", "Out of office: hello", "Away.")), Some(Auto::AutoReply));
+        // People.
+        assert_eq!(
+            kind(&mail("jane@example.org", "Delivery failure on order 7", "The parcel could not be delivered.")),
+            None
+        );
+        assert_eq!(kind(&mail("jane@example.org", "Undeliverable mail?", "I get user unknown from billing.")), None);
+        assert_eq!(
+            kind(&mail("jane@example.org", "Fwd: Undelivered Mail Returned to Sender", "550 5.1.1 user unknown")),
+            None
+        );
+        assert_eq!(kind(&mail("no-reply@shop.example", "Your order", "Your parcel could not be delivered.")), None);
+    }
 
     /// The guards only skip work: every fixture subject and sender name the patterns match,
     /// and each auto-reply word in each case, passes its guard.

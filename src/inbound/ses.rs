@@ -24,20 +24,31 @@ pub(super) enum Notification {
     Delivery,
 }
 
+/// The notification a message carries: in its text, else in a JSON part (SES event
+/// publishing may send `application/json`, which is not a body).
+pub(super) fn in_message(text: &str, attachments: &[super::Attachment]) -> Option<Notification> {
+    notification(text).or_else(|| {
+        let part = attachments.iter().find(|a| a.content_type == "application/json" && a.bytes.len() <= MAX_BYTES)?;
+        notification(std::str::from_utf8(&part.bytes).ok()?)
+    })
+}
+
 /// A body larger than this is not read as a notification (SES's are a few KiB).
 const MAX_BYTES: usize = 256 * 1024;
 /// At most this many recipients are read from one notification.
 const MAX_RECIPIENTS: usize = 100;
 
-/// The SES notification `text` holds, if it is one: a JSON object whose
-/// `notificationType` (or `eventType`, for event publishing) is Bounce, Complaint or
-/// Delivery — directly, or as the `Message` string of an SNS envelope.
+/// The SES notification `text` holds, if it is one: a JSON object (anything after it, such
+/// as SNS's footer, is ignored) whose `notificationType` (or `eventType`, for event
+/// publishing) is Bounce, Complaint or Delivery — directly, or as the `Message` string of
+/// an SNS envelope.
 pub(super) fn notification(text: &str) -> Option<Notification> {
     let text = text.trim();
     if !text.starts_with('{') || text.len() > MAX_BYTES {
         return None;
     }
-    let mut value: Value = serde_json::from_str(text).ok()?;
+    // SNS adds an unsubscribe footer below the document: only the first value is read.
+    let mut value: Value = serde_json::Deserializer::from_str(text).into_iter::<Value>().next()?.ok()?;
     if value.get("Type").and_then(Value::as_str) == Some("Notification")
         && let Some(inner) = value.get("Message").and_then(Value::as_str)
     {
@@ -111,6 +122,13 @@ mod tests {
         assert_eq!(recipients[0].action, "delayed");
         assert_eq!(notification(r#"{"notificationType":"Complaint","complaint":{}}"#), Some(Notification::Complaint));
         assert_eq!(notification(r#"{"notificationType":"Delivery"}"#), Some(Notification::Delivery));
+    }
+
+    #[test]
+    fn a_footer_after_the_document_is_ignored() {
+        let text =
+            format!("{BOUNCE}\n\n--\nIf you wish to stop receiving notifications from this topic, click below.\n");
+        assert!(matches!(notification(&text), Some(Notification::Bounce { .. })));
     }
 
     #[test]
