@@ -2,6 +2,7 @@
 //! peak memory for the largest inputs the limits allow (a 25 MB message, 10,000 parts,
 //! pathological HTML), then the hostile HTML shapes of issue 11 at three sizes up to 1 MB
 //! with the worst time per MB. `cargo bench --bench parse -- hostile` runs only those.
+//! `MAILDESK_BENCH_FIXTURES=DIR` times the messages under DIR instead of `mail-fixtures/`.
 //! Run by `scripts/bench`; figures go to BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
@@ -50,7 +51,11 @@ fn main() {
     if std::env::args().any(|a| a == "hostile") {
         return hostile(&settings);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-fixtures");
+    // Another fixture set (say, an older checkout's) can be timed for a like-for-like figure.
+    let root = match std::env::var_os("MAILDESK_BENCH_FIXTURES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-fixtures"),
+    };
     let mut files = Vec::new();
     fixtures(&root, &mut files);
     let messages: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();

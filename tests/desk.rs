@@ -237,10 +237,19 @@ on_both!(automatic_mail_is_recorded_but_opens_nothing_and_gets_no_answer, |db| {
         "failed",
     );
     assert_eq!(receive(&t.app, &bounce, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    // The null sender, and a daemon without a domain: automatic mail with no address at all
+    // is recorded all the same, never quarantined.
+    let null = b"Return-Path: <>\nFrom: MAILER-DAEMON <>\nTo: support@helpdesk.example\nSubject: failure notice\n\
+        Message-ID: <null-1@mx.example.net>\n\nI'm afraid I wasn't able to deliver your message.\n";
+    assert_eq!(receive(&t.app, null, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    let bare = b"From: Mail Delivery Subsystem <MAILER-DAEMON>\nTo: support@helpdesk.example\n\
+        Subject: Returned mail: see transcript for details\nMessage-ID: <null-2@mx.example.net>\n\nUser unknown\n";
+    assert_eq!(receive(&t.app, bare, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert!(t.store().list_quarantine().await.unwrap().is_empty());
     assert_eq!(t.store().count_tickets().await.unwrap(), 0);
     assert!(t.flush_outbox().await.is_empty());
     let outcomes = t.store().inbound_outcomes().await.unwrap();
-    assert_eq!(outcomes, vec![("auto-reply".into(), 1), ("bounce".into(), 1), ("list".into(), 1)]);
+    assert_eq!(outcomes, vec![("auto-reply".into(), 1), ("bounce".into(), 3), ("list".into(), 1)]);
     // Recorded means a repeat is a duplicate.
     assert_eq!(receive(&t.app, &ooo, "test").await.unwrap(), Outcome::Duplicate);
 });
@@ -256,10 +265,16 @@ on_both!(what_cannot_be_read_is_quarantined_with_its_bytes, |db| {
     let Outcome::Quarantined(reason) = receive(&t.app, &no_from, "test").await.unwrap() else {
         panic!("not quarantined")
     };
-    assert!(reason.contains("sender"), "{reason}");
+    assert_eq!(reason, "no usable sender address (From, Sender, Reply-To, Return-Path)");
+    // A name without an address is no one to answer either.
+    let name_only = b"From: Jane Doe <jane>\nTo: support@helpdesk.example\nSubject: help\n\nbody\n".to_vec();
+    let Outcome::Quarantined(reason) = receive(&t.app, &name_only, "test").await.unwrap() else {
+        panic!("not quarantined")
+    };
+    assert!(reason.starts_with("no usable sender address"), "{reason}");
     let q = t.store().list_quarantine().await.unwrap();
-    assert_eq!(q.len(), 2);
-    let kept = t.store().blobs.get(&q[1].raw_sha256).unwrap().unwrap();
+    assert_eq!(q.len(), 3);
+    let kept = t.store().blobs.get(&q[2].raw_sha256).unwrap().unwrap();
     assert_eq!(kept, garbage, "the raw bytes are kept");
     assert_eq!(t.store().count_tickets().await.unwrap(), 0);
     // The desk carries on.
