@@ -4,7 +4,9 @@
 //! is easy to test on fixtures and to fuzz. `maildesk parse --json` prints exactly this.
 
 mod auth;
+mod bodies;
 mod bounce;
+mod charset;
 mod classify;
 mod commands;
 mod html;
@@ -12,6 +14,7 @@ mod parse;
 mod reply;
 mod reply_address;
 mod thread;
+mod uuencode;
 
 use serde::Serialize;
 

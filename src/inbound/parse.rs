@@ -8,7 +8,7 @@ use regex::Regex;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
-use super::{Attachment, InboundError, Mailbox, html};
+use super::{Attachment, InboundError, Mailbox, bodies, charset, html, uuencode};
 use crate::domain::{EmailAddress, MessageId};
 
 /// The fields of a message before classification and threading.
@@ -85,26 +85,9 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         .filter_map(|(_, v)| EmailAddress::parse(v).ok())
         .take(MAX_ADDRESSES)
         .collect();
-    let html_parts: Vec<&str> = message
-        .html_bodies()
-        .filter_map(|p| match &p.body {
-            PartType::Html(h) => Some(h.trim_start_matches('\u{feff}')),
-            _ => None,
-        })
-        .collect();
-    let text_parts: Vec<&str> = message
-        .text_bodies()
-        .filter_map(|p| match &p.body {
-            PartType::Text(t) => Some(t.trim_start_matches('\u{feff}')),
-            _ => None,
-        })
-        .collect();
-    let html_only = text_parts.is_empty();
-    let mut text = if html_only {
-        html_parts.iter().map(|h| html::to_text(h)).collect::<Vec<_>>().join("\n")
-    } else {
-        text_parts.join("\n")
-    };
+    let layout = bodies::layout(&message);
+    let body = body_content(&message, &layout);
+    let mut text = body.text;
     if text.trim().is_empty() {
         // A multipart whose boundary never matches yields no parts: show its raw content
         // rather than nothing (keep more when unsure).
@@ -112,15 +95,11 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
             text = String::from_utf8_lossy(part.contents()).into_owned();
         }
     }
-    let reply_source = if html_only && !html_parts.is_empty() {
-        html_parts.iter().map(|h| html::to_text_marking_quotes(h)).collect::<Vec<_>>().join("\n")
-    } else {
-        text.clone()
-    };
-    let attachments = attachments(&message);
+    let reply_source = body.reply_source.unwrap_or_else(|| text.clone());
+    let attachments = attachments(&message, &layout.attachments, body.uuencoded);
     let content_ids: HashMap<String, usize> =
         attachments.iter().enumerate().filter_map(|(i, a)| Some((a.content_id.clone()?, i))).collect();
-    let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n"), &content_ids));
+    let html = body.html.map(|h| html::sanitise(&h, &content_ids));
     // Headers sent as raw 8-bit bytes in a legacy charset, without encoded words.
     let declared = declared_charset(&message);
     let subject = match raw_header(&message, mail_parser::HeaderName::Subject).and_then(|b| legacy_text(b, declared)) {
@@ -173,6 +152,81 @@ fn count_parts(message: &Message<'_>, limit: usize) -> usize {
     count
 }
 
+/// The text, HTML and uuencoded files of a message's body parts.
+struct BodyContent {
+    /// The body parts as plain text, joined in order.
+    text: String,
+    /// For HTML-only mail, the HTML's text with quote containers marked.
+    reply_source: Option<String>,
+    /// The body parts as HTML (unsanitised), when there is HTML at all.
+    html: Option<String>,
+    /// Files uuencoded into text parts, with the id of the part they came from.
+    uuencoded: Vec<(usize, uuencode::UuFile)>,
+}
+
+/// Reads the body parts `layout` lists: each text part in its charset (see [`charset`]),
+/// uuencoded files taken out of text/plain parts; then the text (HTML parts converted)
+/// and the HTML (text parts among the HTML shown preformatted).
+fn body_content(message: &Message<'_>, layout: &bodies::Layout) -> BodyContent {
+    let mut uuencoded = Vec::new();
+    let mut read: HashMap<usize, (bool, String)> = HashMap::new();
+    for &id in layout.text.iter().chain(&layout.html) {
+        if read.contains_key(&id) {
+            continue;
+        }
+        let Some(part) = message.parts.get(id) else { continue };
+        let (is_html, sent) = match &part.body {
+            PartType::Text(t) => (false, t.as_ref()),
+            PartType::Html(h) => (true, h.as_ref()),
+            _ => continue,
+        };
+        let label = part.content_type().and_then(|t| t.attribute("charset"));
+        let mut content = charset::body_text(&decoded_content(message, part), label)
+            .unwrap_or_else(|| sent.to_string())
+            .trim_start_matches('\u{feff}')
+            .to_string();
+        if !is_html && let Some((rest, files)) = uuencode::extract(&content) {
+            content = rest;
+            uuencoded.extend(files.into_iter().map(|f| (id, f)));
+        }
+        read.insert(id, (is_html, content));
+    }
+    let pieces = |ids: &[usize]| ids.iter().filter_map(|id| read.get(id)).collect::<Vec<_>>();
+    let (text_pieces, html_pieces) = (pieces(&layout.text), pieces(&layout.html));
+    let html_only = !text_pieces.iter().any(|(is_html, _)| !is_html);
+    let html_texts = || html_pieces.iter().filter(|(is_html, _)| *is_html).map(|(_, h)| h.as_str());
+    let text = if html_only {
+        html_texts().map(html::to_text).collect::<Vec<_>>().join("\n")
+    } else {
+        let as_text = |(is_html, t): &&(bool, String)| if *is_html { html::to_text(t) } else { t.clone() };
+        text_pieces.iter().map(as_text).collect::<Vec<_>>().join("\n")
+    };
+    let has_html = html_texts().next().is_some();
+    let reply_source =
+        (html_only && has_html).then(|| html_texts().map(html::to_text_marking_quotes).collect::<Vec<_>>().join("\n"));
+    let html = has_html.then(|| {
+        let as_html = |(is_html, t): &&(bool, String)| if *is_html { t.clone() } else { preformatted(t) };
+        html_pieces.iter().map(as_html).collect::<Vec<_>>().join("\n")
+    });
+    BodyContent { text, reply_source, html, uuencoded }
+}
+
+/// Plain text shown inside HTML as it is: escaped, in a `<pre>`.
+fn preformatted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str("<pre>");
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out.push_str("</pre>");
+    out
+}
+
 fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
     address.iter().find_map(|a| {
         let email = EmailAddress::parse(a.address()?).ok()?;
@@ -194,25 +248,10 @@ fn declared_charset<'m>(message: &'m Message<'_>) -> Option<&'m str> {
     charset(message.root_part()).or_else(|| message.text_bodies().find_map(charset))
 }
 
-/// Header bytes that are not UTF-8, read as text: in the message's declared charset
-/// when that reads them without error, else in the charset the bytes look like
-/// (chardetng, Firefox's detector). `None` for valid UTF-8, which mail-parser read right.
-/// encoding_rs follows the WHATWG labels, so a `gb2312` label reads GBK, its superset.
+/// Header bytes sent raw in a legacy charset, read as text (see [`charset`]): `None` for
+/// valid UTF-8, which mail-parser read right.
 fn legacy_text(bytes: &[u8], declared: Option<&str>) -> Option<String> {
-    if std::str::from_utf8(bytes).is_ok() {
-        return None;
-    }
-    let labelled = declared.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
-    if let Some(encoding) = labelled.filter(|e| *e != encoding_rs::UTF_8) {
-        let (text, _, errors) = encoding.decode(bytes);
-        if !errors {
-            return Some(text.into_owned());
-        }
-    }
-    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
-    detector.feed(bytes, true);
-    let (text, _, _) = detector.guess(None, chardetng::Utf8Detection::Allow).decode(bytes);
-    Some(text.into_owned())
+    charset::header_text(bytes, declared)
 }
 
 /// The raw values of the headers called `name` (lower-case), in order.
@@ -299,53 +338,85 @@ fn type_of(ct: &mail_parser::ContentType<'_>) -> String {
     one_line(&text).to_ascii_lowercase()
 }
 
-fn attachments(message: &Message<'_>) -> Vec<Attachment> {
-    message
-        .attachments()
-        .enumerate()
-        .filter(|(_, part)| !matches!(part.body, PartType::Multipart(_)) && !is_unsplit_multipart(part))
-        .map(|(i, part)| {
-            let content_type = part.content_type().map(type_of).unwrap_or_else(|| match part.body {
-                PartType::Message(_) => "message/rfc822".into(),
-                PartType::Text(_) => "text/plain".into(),
-                PartType::Html(_) => "text/html".into(),
-                _ => "application/octet-stream".into(),
-            });
-            let filename = part
-                .attachment_name()
-                .map(|name| match name.contains('\u{fffd}') {
-                    true => rfc2231_name(message.raw_message(), part)
-                        .or_else(|| legacy_name(message, part))
-                        .unwrap_or_else(|| name.to_string()),
-                    false => name.to_string(),
-                })
-                .map(|name: String| one_line(&name))
-                .filter(|n| !n.is_empty());
-            let display_name = filename
-                .clone()
-                .or_else(|| {
-                    part.message()
-                        .and_then(|m| m.subject())
-                        .map(|s| format!("{}.eml", capped(one_line(s), MAX_SUBJECT_CHARS)))
-                })
-                .unwrap_or_else(|| default_name(i, &content_type));
-            let disposition_inline =
-                part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
-            let bytes = decoded_content(message, part);
-            Attachment {
-                filename,
-                display_name,
-                size: bytes.len(),
-                inline: disposition_inline || matches!(part.body, PartType::InlineBinary(_)),
-                content_id: part
-                    .content_id()
-                    .and_then(|id| MessageId::parse(id).ok())
-                    .map(|id| id.as_str().to_string()),
-                content_type,
-                bytes,
-            }
+/// The attachments: the parts `ids` lists and the files uuencoded into body parts, in
+/// MIME order (a uuencoded file where the text part that held it was).
+fn attachments(message: &Message<'_>, ids: &[usize], uuencoded: Vec<(usize, uuencode::UuFile)>) -> Vec<Attachment> {
+    let parts = ids
+        .iter()
+        .filter_map(|&id| Some((id, message.parts.get(id)?)))
+        .filter(|(_, part)| !matches!(part.body, PartType::Multipart(_)) && !is_unsplit_multipart(part));
+    let mut found: Vec<(usize, Attachment)> = parts.map(|(id, part)| (id, attachment(message, part))).collect();
+    found.extend(uuencoded.into_iter().map(|(id, file)| (id, uuencoded_attachment(file))));
+    found.sort_by_key(|(id, _)| *id);
+    let mut out: Vec<Attachment> = found.into_iter().map(|(_, a)| a).collect();
+    for (i, a) in out.iter_mut().enumerate() {
+        if a.display_name.is_empty() {
+            a.display_name = default_name(i, &a.content_type);
+        }
+    }
+    out
+}
+
+/// A file that was uuencoded into a body part: its type guessed from its name's extension.
+fn uuencoded_attachment(file: uuencode::UuFile) -> Attachment {
+    let content_type = mime_guess::from_path(&file.name).first_raw().unwrap_or("application/octet-stream");
+    Attachment {
+        filename: Some(file.name.clone()),
+        display_name: file.name,
+        content_type: content_type.to_ascii_lowercase(),
+        size: file.bytes.len(),
+        inline: false,
+        content_id: None,
+        bytes: file.bytes,
+    }
+}
+
+/// One attachment part. A part without a name and without a subject to name it after
+/// gets its `display_name` from its position, once the list is complete.
+fn attachment(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Attachment {
+    let content_type = part.content_type().map(type_of).unwrap_or_else(|| match part.body {
+        PartType::Message(_) => "message/rfc822".into(),
+        PartType::Text(_) => "text/plain".into(),
+        PartType::Html(_) => "text/html".into(),
+        _ => "application/octet-stream".into(),
+    });
+    let mut filename = part
+        .attachment_name()
+        .map(|name| match name.contains('\u{fffd}') {
+            true => rfc2231_name(message.raw_message(), part)
+                .or_else(|| legacy_name(message, part))
+                .unwrap_or_else(|| name.to_string()),
+            false => name.to_string(),
         })
-        .collect()
+        .map(|name: String| one_line(&name))
+        .filter(|n| !n.is_empty());
+    let mut bytes = decoded_content(message, part);
+    if let Some(file) = is_uuencoded(part).then(|| uuencode::first_file(&bytes)).flatten() {
+        bytes = file.bytes;
+        filename = filename.or(Some(file.name));
+    }
+    let display_name = filename
+        .clone()
+        .or_else(|| {
+            part.message().and_then(|m| m.subject()).map(|s| format!("{}.eml", capped(one_line(s), MAX_SUBJECT_CHARS)))
+        })
+        .unwrap_or_default();
+    let disposition_inline = part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
+    Attachment {
+        filename,
+        display_name,
+        size: bytes.len(),
+        inline: disposition_inline || matches!(part.body, PartType::InlineBinary(_)),
+        content_id: part.content_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
+        content_type,
+        bytes,
+    }
+}
+
+/// A part sent with `Content-Transfer-Encoding: x-uuencode` (or `uuencode`, `x-uue`).
+fn is_uuencoded(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_transfer_encoding()
+        .is_some_and(|e| matches!(e.trim().to_ascii_lowercase().as_str(), "x-uuencode" | "uuencode" | "x-uue" | "uue"))
 }
 
 /// The bytes of an attachment: exactly the decoded bytes of the part, for every transfer
