@@ -711,6 +711,73 @@ mod tests {
         assert_eq!(name(&with(b"filename=\"\x8c\xa9\x8f\x91.pdf\"", "shift_jis")), "見書.pdf");
     }
 
+    fn mixed(parts: &[&[u8]]) -> Vec<u8> {
+        let mut raw =
+            b"From: a@example.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                .to_vec();
+        for part in parts {
+            raw.extend_from_slice(b"--b\n");
+            raw.extend_from_slice(part);
+            raw.extend_from_slice(b"\n");
+        }
+        raw.extend_from_slice(b"--b--\n");
+        raw
+    }
+
+    const PDF_PART: &[u8] = b"Content-Type: application/pdf; name=\"a.pdf\"\nContent-Disposition: attachment; filename=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0=";
+
+    #[test]
+    fn an_unnamed_text_part_after_an_attachment_is_body_text_and_html() {
+        let alternative = b"Content-Type: multipart/alternative; boundary=\"a\"\n\n--a\nContent-Type: text/plain\n\nHello\n--a\nContent-Type: text/html\n\n<p>Hello</p>\n--a--";
+        let footer = b"Content-Type: text/plain; charset=us-ascii\nContent-Disposition: inline\n\nList <footer>";
+        let p = parse(&mixed(&[alternative, PDF_PART, footer]), 100).unwrap();
+        assert_eq!(p.attachments.iter().map(|a| a.filename.clone()).collect::<Vec<_>>(), [Some("a.pdf".to_string())]);
+        assert!(p.text.starts_with("Hello") && p.text.ends_with("List <footer>"), "{:?}", p.text);
+        let html = p.html.unwrap();
+        assert!(html.contains("<p>Hello</p>") && html.contains("<pre>List &lt;footer&gt;</pre>"), "{html}");
+        // Named, or marked as an attachment: stays an attachment.
+        let named = b"Content-Type: text/plain\nContent-Disposition: inline; filename=\"notes.txt\"\n\nnotes";
+        let p = parse(&mixed(&[b"Content-Type: text/plain\n\nHello", named]), 100).unwrap();
+        assert_eq!(p.attachments[0].filename.as_deref(), Some("notes.txt"));
+        assert_eq!(p.text, "Hello");
+    }
+
+    #[test]
+    fn body_charset_labels_that_lie_are_not_believed() {
+        let body = |content_type: &str, bytes: &[u8]| {
+            let mut raw = format!("From: a@example.com\nSubject: s\nContent-Type: {content_type}\n\n").into_bytes();
+            raw.extend_from_slice(bytes);
+            parse(&raw, 100).unwrap().text
+        };
+        assert_eq!(body("text/plain; charset=big5", "密碼錯誤 Grüße".as_bytes()), "密碼錯誤 Grüße");
+        assert_eq!(body("text/plain; charset=iso-8859-1", "Grüße".as_bytes()), "Grüße");
+        assert_eq!(body("text/html; charset=windows-1252", "<p>Grüße</p>".as_bytes()).trim(), "Grüße");
+        assert_eq!(body("text/plain; charset=gb2312", b"\xd6\xec\xe9\x46\xbb\xf9"), "朱镕基", "GBK under gb2312");
+        assert_eq!(
+            body("text/plain; charset=utf-8", b"Gr\xfc\xdfe aus K\xf6ln und M\xfcnchen"),
+            "Grüße aus Köln und München"
+        );
+        assert_eq!(body("text/plain; charset=koi8-r", b"\xf0\xd2\xc9\xd7\xc5\xd4"), "Привет");
+    }
+
+    #[test]
+    fn uuencoded_files_become_attachments_in_mime_order() {
+        let text = b"Content-Type: text/plain\n\nThe file:\nbegin 644 cat.txt\n#0V%T\n`\nend\nBye";
+        let p = parse(&mixed(&[text, PDF_PART]), 100).unwrap();
+        let names: Vec<_> =
+            p.attachments.iter().map(|a| (a.filename.clone().unwrap_or_default(), a.content_type.clone())).collect();
+        assert_eq!(names, [("cat.txt".into(), "text/plain".into()), ("a.pdf".into(), "application/pdf".into())]);
+        assert_eq!(p.attachments[0].bytes, b"Cat");
+        assert_eq!(p.text, "The file:\nBye");
+        // A part sent as x-uuencode is its decoded file, named from the begin line.
+        let part = b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\nbegin 600 data.bin\n#0V%T\n`\nend";
+        let p = parse(&mixed(&[b"Content-Type: text/plain\n\nHi", part]), 100).unwrap();
+        assert_eq!(
+            (p.attachments[0].filename.as_deref(), p.attachments[0].bytes.as_slice()),
+            (Some("data.bin"), &b"Cat"[..])
+        );
+    }
+
     #[test]
     fn near_valid_senders_are_read() {
         let some = |name: Option<&str>, address: &str| Some((name.map(str::to_string), address.to_string()));
