@@ -185,7 +185,8 @@ fn body_content(message: &Message<'_>, layout: &bodies::Layout) -> BodyContent {
             .unwrap_or_else(|| sent.to_string())
             .trim_start_matches('\u{feff}')
             .to_string();
-        if !is_html && let Some((rest, files)) = uuencode::extract(&content) {
+        let room = uuencode::MAX_FILES.saturating_sub(uuencoded.len());
+        if !is_html && let Some((rest, files)) = uuencode::extract(&content, room) {
             content = rest;
             uuencoded.extend(files.into_iter().map(|f| (id, f)));
         }

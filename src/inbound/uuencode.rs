@@ -19,13 +19,18 @@ pub(super) struct UuFile {
     pub bytes: Vec<u8>,
 }
 
-/// The text with every valid block taken out, and the files the blocks held, in order.
-/// `None` when the text holds no valid block (the usual case, cheaply found).
-pub(super) fn extract(text: &str) -> Option<(String, Vec<UuFile>)> {
-    if !text.contains("begin") {
+/// At most this many files are taken out of one message's text; the blocks past it stay
+/// text (MIME parts are limited by `limits.max_parts`; this bounds the files hidden in text).
+pub(super) const MAX_FILES: usize = 100;
+
+/// The text with its valid blocks taken out (at most `limit` of them, the first ones), and
+/// the files the blocks held, in order. `None` when the text holds no valid block (the
+/// usual case, cheaply found) or `limit` is 0.
+pub(super) fn extract(text: &str, limit: usize) -> Option<(String, Vec<UuFile>)> {
+    if limit == 0 || !text.contains("begin") {
         return None;
     }
-    let blocks = blocks(text);
+    let blocks = blocks(text, limit);
     if blocks.is_empty() {
         return None;
     }
@@ -44,16 +49,16 @@ pub(super) fn extract(text: &str) -> Option<(String, Vec<UuFile>)> {
 /// The first valid block in `bytes` (the content of a part sent as x-uuencode).
 pub(super) fn first_file(bytes: &[u8]) -> Option<UuFile> {
     let text = String::from_utf8_lossy(bytes);
-    blocks(&text).into_iter().next().map(|(_, file)| file)
+    blocks(&text, 1).into_iter().next().map(|(_, file)| file)
 }
 
-/// The valid blocks of `text`: the byte range each covers (its `begin` line to the end of
-/// its closing line) and the file it holds.
-fn blocks(text: &str) -> Vec<(Range<usize>, UuFile)> {
+/// The first `limit` valid blocks of `text`: the byte range each covers (its `begin` line
+/// to the end of its closing line) and the file it holds.
+fn blocks(text: &str, limit: usize) -> Vec<(Range<usize>, UuFile)> {
     let lines = lines(text);
     let mut found = Vec::new();
     let mut i = 0;
-    while i < lines.len() {
+    while i < lines.len() && found.len() < limit {
         let Some((kind, name)) = begin_line(line_text(text, &lines[i])) else {
             i += 1;
             continue;
@@ -204,7 +209,7 @@ fn decode_base64(text: &str, lines: &[Range<usize>]) -> Option<(usize, Vec<u8>)>
 
 #[cfg(test)]
 mod tests {
-    use super::{UuFile, extract, first_file};
+    use super::{MAX_FILES, UuFile, extract, first_file};
 
     /// `binascii.b2a_uu` (Python) of the bytes 0..=255, 45 to a line: spaces for zeros.
     const ALL_BYTES: &str = "M  $\" P0%!@<(\"0H+# T.#Q 1$A,4%187&!D:&QP='A\\@(2(C)\"4F)R@I*BLL\n\
@@ -225,7 +230,7 @@ mod tests {
     #[test]
     fn a_block_is_decoded_and_taken_out_of_the_text() {
         let text = format!("Hello,\n\nthe log is below.\n\nbegin 644 all.bin\n{ALL_BYTES}`\nend\n\nThanks\n");
-        let (rest, files) = extract(&text).unwrap();
+        let (rest, files) = extract(&text, MAX_FILES).unwrap();
         assert_eq!(rest, "Hello,\n\nthe log is below.\n\n\nThanks\n");
         assert_eq!(files, vec![file("all.bin", &all_bytes())]);
     }
@@ -234,18 +239,18 @@ mod tests {
     fn known_encodings_decode_exactly() {
         // binascii.b2a_uu(b"Cat") and b2a_uu(b"\0\0\0hello world\0\0").
         let one = "begin 600 cat.txt\n#0V%T\n`\nend\n";
-        assert_eq!(extract(one).unwrap().1, vec![file("cat.txt", b"Cat")]);
+        assert_eq!(extract(one, MAX_FILES).unwrap().1, vec![file("cat.txt", b"Cat")]);
         let zeros = "begin 644 z.bin\n0    :&5L;&\\@=V]R;&0     \n \nend\n";
-        assert_eq!(extract(zeros).unwrap().1, vec![file("z.bin", b"\0\0\0hello world\0\0")]);
+        assert_eq!(extract(zeros, MAX_FILES).unwrap().1, vec![file("z.bin", b"\0\0\0hello world\0\0")]);
         // The same with the trailing spaces stripped by a transport, CRLF line endings.
         let stripped = "begin 644 z.bin\r\n0    :&5L;&\\@=V]R;&0\r\n\r\nend\r\n";
-        assert_eq!(extract(stripped).unwrap().1, vec![file("z.bin", b"\0\0\0hello world\0\0")]);
+        assert_eq!(extract(stripped, MAX_FILES).unwrap().1, vec![file("z.bin", b"\0\0\0hello world\0\0")]);
     }
 
     #[test]
     fn two_blocks_and_begin_base64_and_paths() {
         let text = "a\nbegin 644 /tmp/one.txt\n#0V%T\n`\nend\nb\nbegin-base64 644 two.bin\nAAECAw==\n====\nc\n";
-        let (rest, files) = extract(text).unwrap();
+        let (rest, files) = extract(text, MAX_FILES).unwrap();
         assert_eq!(rest, "a\nb\nc\n");
         assert_eq!(files, vec![file("one.txt", b"Cat"), file("two.bin", &[0, 1, 2, 3])]);
         // base64.encodebytes(bytes(range(256))), 76 characters to a line.
@@ -253,7 +258,7 @@ mod tests {
         let encoded = base64::engine::general_purpose::STANDARD.encode(all_bytes());
         let lines: Vec<&str> = encoded.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
         let text = format!("begin-base64 644 all.bin\n{}\n====\n", lines.join("\n"));
-        assert_eq!(extract(&text).unwrap().1, vec![file("all.bin", &all_bytes())]);
+        assert_eq!(extract(&text, MAX_FILES).unwrap().1, vec![file("all.bin", &all_bytes())]);
     }
 
     #[test]
@@ -269,7 +274,7 @@ mod tests {
             "begin-base64 644 b.bin\nAAECAw==\n",                  // no ====
             "begin-base64 644 b.bin\nAAECA===\n====\n",            // bad padding
         ] {
-            assert_eq!(extract(text), None, "{text:?}");
+            assert_eq!(extract(text, MAX_FILES), None, "{text:?}");
         }
         assert_eq!(first_file(b"begin 644 a\nM\xff\xfe\nend\n"), None);
     }
@@ -277,21 +282,29 @@ mod tests {
     #[test]
     fn a_bad_block_does_not_hide_a_good_one_after_it() {
         let text = "begin 644 bad\nnot data\nbegin 644 good.txt\n#0V%T\n`\nend\n";
-        let (rest, files) = extract(text).unwrap();
+        let (rest, files) = extract(text, MAX_FILES).unwrap();
         assert_eq!(rest, "begin 644 bad\nnot data\n");
         assert_eq!(files, vec![file("good.txt", b"Cat")]);
     }
 
     #[test]
+    fn at_most_the_limit_of_files_is_taken_out() {
+        let text = "begin 644 c.txt\n#0V%T\n`\nend\n".repeat(3);
+        let (rest, files) = extract(&text, 2).unwrap();
+        assert_eq!((rest.as_str(), files.len()), ("begin 644 c.txt\n#0V%T\n`\nend\n", 2));
+        assert_eq!(extract(&text, 0), None);
+    }
+
+    #[test]
     fn hostile_input_is_linear_and_never_panics() {
         let many_begins = "begin 644 a\nM".repeat(50_000);
-        assert_eq!(extract(&many_begins), None);
+        assert_eq!(extract(&many_begins, MAX_FILES), None);
         let long_line = format!("begin 644 a\nM{}\nend\n", "!".repeat(1_000_000));
-        assert_eq!(extract(&long_line), None);
+        assert_eq!(extract(&long_line, MAX_FILES), None);
         for text in
             ["begin 644 a\n\u{7f}\nend\n", "begin 644 a\n`\nend", "begin 644 a\nend", "begin 0644 é\n!80``\nend\n"]
         {
-            let _ = extract(text);
+            let _ = extract(text, MAX_FILES);
         }
     }
 }
