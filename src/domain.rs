@@ -39,10 +39,16 @@ impl EmailAddress {
         let bad = || DomainError::Address(text.chars().take(200).collect());
         let (local, domain) = trimmed.rsplit_once('@').ok_or_else(bad)?;
         let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>,;\"@".contains(c);
+        // A quoted local part (RFC 5322 3.4.1) may hold spaces and specials, not quotes,
+        // backslashes or control characters: `"jane doe"@example.org`.
+        let quoted = local.len() > 2
+            && local.starts_with('"')
+            && local.ends_with('"')
+            && !local[1..local.len() - 1].contains(|c: char| c.is_control() || c == '"' || c == '\\');
         if local.is_empty()
             || domain.is_empty()
             || trimmed.len() > 320
-            || local.contains(forbidden)
+            || (!quoted && local.contains(forbidden))
             || domain.contains(forbidden)
             || domain.starts_with('.')
             || domain.ends_with('.')
@@ -203,7 +209,12 @@ mod tests {
         assert_eq!(a.as_str(), "jane.doe@example.com");
         assert_eq!(a.domain(), "example.com");
         assert_eq!(a.local_part(), "jane.doe");
-        for bad in ["", "jane", "@example.com", "jane@", "ja ne@example.com", "a@b@c", "x@.com"] {
+        for bad in ["", "jane", "@example.com", "jane@", "ja ne@example.com", "a@b@c", "x@.com", "\"\"@x.org"] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        // A quoted local part holds what an atom cannot; never quotes, backslashes or controls.
+        assert_eq!(EmailAddress::parse("\"Jane Doe\"@Example.org").unwrap().local_part(), "\"jane doe\"");
+        for bad in ["\"a\"b\"@x.org", "\"a\\b\"@x.org", "\"a\nb\"@x.org", "\"a\" b@x.org"] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -4,7 +4,9 @@
 //! is easy to test on fixtures and to fuzz. `maildesk parse --json` prints exactly this.
 
 mod auth;
+mod bodies;
 mod bounce;
+mod charset;
 mod classify;
 mod commands;
 mod html;
@@ -13,6 +15,7 @@ mod reply;
 mod reply_address;
 mod ses;
 mod thread;
+mod uuencode;
 
 use serde::Serialize;
 

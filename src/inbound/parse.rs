@@ -8,7 +8,7 @@ use regex::Regex;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
-use super::{Attachment, InboundError, Sender, html};
+use super::{Attachment, InboundError, Sender, bodies, charset, html, uuencode};
 use crate::domain::{EmailAddress, MessageId};
 
 /// The fields of a message before classification and threading.
@@ -80,26 +80,9 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
         .filter_map(|(_, v)| EmailAddress::parse(v).ok())
         .take(MAX_ADDRESSES)
         .collect();
-    let html_parts: Vec<&str> = message
-        .html_bodies()
-        .filter_map(|p| match &p.body {
-            PartType::Html(h) => Some(h.trim_start_matches('\u{feff}')),
-            _ => None,
-        })
-        .collect();
-    let text_parts: Vec<&str> = message
-        .text_bodies()
-        .filter_map(|p| match &p.body {
-            PartType::Text(t) => Some(t.trim_start_matches('\u{feff}')),
-            _ => None,
-        })
-        .collect();
-    let html_only = text_parts.is_empty();
-    let mut text = if html_only {
-        html_parts.iter().map(|h| html::to_text(h)).collect::<Vec<_>>().join("\n")
-    } else {
-        text_parts.join("\n")
-    };
+    let layout = bodies::layout(&message);
+    let body = body_content(&message, &layout);
+    let mut text = body.text;
     if text.trim().is_empty() {
         // A multipart whose boundary never matches yields no parts: show its raw content
         // rather than nothing (keep more when unsure).
@@ -107,15 +90,11 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
             text = String::from_utf8_lossy(part.contents()).into_owned();
         }
     }
-    let reply_source = if html_only && !html_parts.is_empty() {
-        html_parts.iter().map(|h| html::to_text_marking_quotes(h)).collect::<Vec<_>>().join("\n")
-    } else {
-        text.clone()
-    };
-    let attachments = attachments(&message);
+    let reply_source = body.reply_source.unwrap_or_else(|| text.clone());
+    let attachments = attachments(&message, &layout.attachments, body.uuencoded);
     let content_ids: HashMap<String, usize> =
         attachments.iter().enumerate().filter_map(|(i, a)| Some((a.content_id.clone()?, i))).collect();
-    let html = (!html_parts.is_empty()).then(|| html::sanitise(&html_parts.join("\n"), &content_ids));
+    let html = body.html.map(|h| html::sanitise(&h, &content_ids));
     // Headers sent as raw 8-bit bytes in a legacy charset, without encoded words.
     let declared = declared_charset(&message);
     let subject = match raw_header(&message, mail_parser::HeaderName::Subject).and_then(|b| legacy_text(b, declared)) {
@@ -247,6 +226,82 @@ fn sender(message: &Message<'_>) -> FoundSender {
     }
 }
 
+/// The text, HTML and uuencoded files of a message's body parts.
+struct BodyContent {
+    /// The body parts as plain text, joined in order.
+    text: String,
+    /// For HTML-only mail, the HTML's text with quote containers marked.
+    reply_source: Option<String>,
+    /// The body parts as HTML (unsanitised), when there is HTML at all.
+    html: Option<String>,
+    /// Files uuencoded into text parts, with the id of the part they came from.
+    uuencoded: Vec<(usize, uuencode::UuFile)>,
+}
+
+/// Reads the body parts `layout` lists: each text part in its charset (see [`charset`]),
+/// uuencoded files taken out of text/plain parts; then the text (HTML parts converted)
+/// and the HTML (text parts among the HTML shown preformatted).
+fn body_content(message: &Message<'_>, layout: &bodies::Layout) -> BodyContent {
+    let mut uuencoded = Vec::new();
+    let mut read: HashMap<usize, (bool, String)> = HashMap::new();
+    for &id in layout.text.iter().chain(&layout.html) {
+        if read.contains_key(&id) {
+            continue;
+        }
+        let Some(part) = message.parts.get(id) else { continue };
+        let (is_html, sent) = match &part.body {
+            PartType::Text(t) => (false, t.as_ref()),
+            PartType::Html(h) => (true, h.as_ref()),
+            _ => continue,
+        };
+        let label = part.content_type().and_then(|t| t.attribute("charset"));
+        let mut content = charset::body_text(&decoded_content(message, part), label)
+            .unwrap_or_else(|| sent.to_string())
+            .trim_start_matches('\u{feff}')
+            .to_string();
+        let room = uuencode::MAX_FILES.saturating_sub(uuencoded.len());
+        if !is_html && let Some((rest, files)) = uuencode::extract(&content, room) {
+            content = rest;
+            uuencoded.extend(files.into_iter().map(|f| (id, f)));
+        }
+        read.insert(id, (is_html, content));
+    }
+    let pieces = |ids: &[usize]| ids.iter().filter_map(|id| read.get(id)).collect::<Vec<_>>();
+    let (text_pieces, html_pieces) = (pieces(&layout.text), pieces(&layout.html));
+    let html_only = !text_pieces.iter().any(|(is_html, _)| !is_html);
+    let html_texts = || html_pieces.iter().filter(|(is_html, _)| *is_html).map(|(_, h)| h.as_str());
+    let text = if html_only {
+        html_texts().map(html::to_text).collect::<Vec<_>>().join("\n")
+    } else {
+        let as_text = |(is_html, t): &&(bool, String)| if *is_html { html::to_text(t) } else { t.clone() };
+        text_pieces.iter().map(as_text).collect::<Vec<_>>().join("\n")
+    };
+    let has_html = html_texts().next().is_some();
+    let reply_source =
+        (html_only && has_html).then(|| html_texts().map(html::to_text_marking_quotes).collect::<Vec<_>>().join("\n"));
+    let html = has_html.then(|| {
+        let as_html = |(is_html, t): &&(bool, String)| if *is_html { t.clone() } else { preformatted(t) };
+        html_pieces.iter().map(as_html).collect::<Vec<_>>().join("\n")
+    });
+    BodyContent { text, reply_source, html, uuencoded }
+}
+
+/// Plain text shown inside HTML as it is: escaped, in a `<pre>`.
+fn preformatted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str("<pre>");
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out.push_str("</pre>");
+    out
+}
+
 fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
     address.iter().find_map(|a| {
         let email = EmailAddress::parse(a.address()?).ok()?;
@@ -268,25 +323,10 @@ fn declared_charset<'m>(message: &'m Message<'_>) -> Option<&'m str> {
     charset(message.root_part()).or_else(|| message.text_bodies().find_map(charset))
 }
 
-/// Header bytes that are not UTF-8, read as text: in the message's declared charset
-/// when that reads them without error, else in the charset the bytes look like
-/// (chardetng, Firefox's detector). `None` for valid UTF-8, which mail-parser read right.
-/// encoding_rs follows the WHATWG labels, so a `gb2312` label reads GBK, its superset.
+/// Header bytes sent raw in a legacy charset, read as text (see [`charset`]): `None` for
+/// valid UTF-8, which mail-parser read right.
 fn legacy_text(bytes: &[u8], declared: Option<&str>) -> Option<String> {
-    if std::str::from_utf8(bytes).is_ok() {
-        return None;
-    }
-    let labelled = declared.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
-    if let Some(encoding) = labelled.filter(|e| *e != encoding_rs::UTF_8) {
-        let (text, _, errors) = encoding.decode(bytes);
-        if !errors {
-            return Some(text.into_owned());
-        }
-    }
-    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
-    detector.feed(bytes, true);
-    let (text, _, _) = detector.guess(None, chardetng::Utf8Detection::Allow).decode(bytes);
-    Some(text.into_owned())
+    charset::header_text(bytes, declared)
 }
 
 /// The raw values of the headers called `name` (lower-case), in order.
@@ -296,10 +336,15 @@ fn raw_headers<'m>(message: &'m Message<'_>, name: &'static str) -> impl Iterato
 
 static LENIENT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)"?([a-z0-9.!#$%&'*+/=?^_`{|}~-]+)"?@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.?"#,
+        r#"(?i)(?:"([^"\\\r\n]{1,64})"|"?([a-z0-9.!#$%&'*+/=?^_`{|}~-]+)"?)@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.?"#,
     )
     .expect("valid pattern")
 });
+
+/// Whether `b` may stand in an unquoted local part (RFC 5322 atext, and the dots between).
+fn is_atom_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b)
+}
 
 /// A sender from a header that does not parse as RFC 5322 says, in the near-valid forms
 /// clients and gateways send: `<jane@example.org.>` (a trailing dot on the domain),
@@ -309,7 +354,15 @@ static LENIENT_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 fn lenient_mailbox(value: &str) -> Option<Mailbox> {
     let value = one_line(value);
     let found = LENIENT_ADDRESS.captures(&value)?;
-    let address = EmailAddress::parse(&format!("{}@{}", &found[1], &found[2])).ok()?;
+    let domain = &found[3];
+    // A quoted local part stays quoted when it needs the quotes (`"jane doe"@…`), and
+    // loses them when it does not (`"jane"@…` is jane@…).
+    let local = match (found.get(1), found.get(2)) {
+        (Some(quoted), _) if quoted.as_str().bytes().any(|b| !is_atom_byte(b)) => format!("\"{}\"", quoted.as_str()),
+        (Some(plain), _) | (None, Some(plain)) => plain.as_str().to_string(),
+        (None, None) => return None,
+    };
+    let address = EmailAddress::parse(&format!("{local}@{domain}")).ok()?;
     let start = found.get(0).map_or(0, |m| m.start());
     let name = value[..start].trim().trim_end_matches('<').trim().trim_matches('"').trim();
     let name = (!name.is_empty() && !name.contains("=?")).then(|| name.to_string());
@@ -373,53 +426,85 @@ fn type_of(ct: &mail_parser::ContentType<'_>) -> String {
     one_line(&text).to_ascii_lowercase()
 }
 
-fn attachments(message: &Message<'_>) -> Vec<Attachment> {
-    message
-        .attachments()
-        .enumerate()
-        .filter(|(_, part)| !matches!(part.body, PartType::Multipart(_)) && !is_unsplit_multipart(part))
-        .map(|(i, part)| {
-            let content_type = part.content_type().map(type_of).unwrap_or_else(|| match part.body {
-                PartType::Message(_) => "message/rfc822".into(),
-                PartType::Text(_) => "text/plain".into(),
-                PartType::Html(_) => "text/html".into(),
-                _ => "application/octet-stream".into(),
-            });
-            let filename = part
-                .attachment_name()
-                .map(|name| match name.contains('\u{fffd}') {
-                    true => rfc2231_name(message.raw_message(), part)
-                        .or_else(|| legacy_name(message, part))
-                        .unwrap_or_else(|| name.to_string()),
-                    false => name.to_string(),
-                })
-                .map(|name: String| one_line(&name))
-                .filter(|n| !n.is_empty());
-            let display_name = filename
-                .clone()
-                .or_else(|| {
-                    part.message()
-                        .and_then(|m| m.subject())
-                        .map(|s| format!("{}.eml", capped(one_line(s), MAX_SUBJECT_CHARS)))
-                })
-                .unwrap_or_else(|| default_name(i, &content_type));
-            let disposition_inline =
-                part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
-            let bytes = decoded_content(message, part);
-            Attachment {
-                filename,
-                display_name,
-                size: bytes.len(),
-                inline: disposition_inline || matches!(part.body, PartType::InlineBinary(_)),
-                content_id: part
-                    .content_id()
-                    .and_then(|id| MessageId::parse(id).ok())
-                    .map(|id| id.as_str().to_string()),
-                content_type,
-                bytes,
-            }
+/// The attachments: the parts `ids` lists and the files uuencoded into body parts, in
+/// MIME order (a uuencoded file where the text part that held it was).
+fn attachments(message: &Message<'_>, ids: &[usize], uuencoded: Vec<(usize, uuencode::UuFile)>) -> Vec<Attachment> {
+    let parts = ids
+        .iter()
+        .filter_map(|&id| Some((id, message.parts.get(id)?)))
+        .filter(|(_, part)| !matches!(part.body, PartType::Multipart(_)) && !is_unsplit_multipart(part));
+    let mut found: Vec<(usize, Attachment)> = parts.map(|(id, part)| (id, attachment(message, part))).collect();
+    found.extend(uuencoded.into_iter().map(|(id, file)| (id, uuencoded_attachment(file))));
+    found.sort_by_key(|(id, _)| *id);
+    let mut out: Vec<Attachment> = found.into_iter().map(|(_, a)| a).collect();
+    for (i, a) in out.iter_mut().enumerate() {
+        if a.display_name.is_empty() {
+            a.display_name = default_name(i, &a.content_type);
+        }
+    }
+    out
+}
+
+/// A file that was uuencoded into a body part: its type guessed from its name's extension.
+fn uuencoded_attachment(file: uuencode::UuFile) -> Attachment {
+    let content_type = mime_guess::from_path(&file.name).first_raw().unwrap_or("application/octet-stream");
+    Attachment {
+        filename: Some(file.name.clone()),
+        display_name: file.name,
+        content_type: content_type.to_ascii_lowercase(),
+        size: file.bytes.len(),
+        inline: false,
+        content_id: None,
+        bytes: file.bytes,
+    }
+}
+
+/// One attachment part. A part without a name and without a subject to name it after
+/// gets its `display_name` from its position, once the list is complete.
+fn attachment(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Attachment {
+    let content_type = part.content_type().map(type_of).unwrap_or_else(|| match part.body {
+        PartType::Message(_) => "message/rfc822".into(),
+        PartType::Text(_) => "text/plain".into(),
+        PartType::Html(_) => "text/html".into(),
+        _ => "application/octet-stream".into(),
+    });
+    let mut filename = part
+        .attachment_name()
+        .map(|name| match name.contains('\u{fffd}') {
+            true => rfc2231_name(message.raw_message(), part)
+                .or_else(|| legacy_name(message, part))
+                .unwrap_or_else(|| name.to_string()),
+            false => name.to_string(),
         })
-        .collect()
+        .map(|name: String| one_line(&name))
+        .filter(|n| !n.is_empty());
+    let mut bytes = decoded_content(message, part);
+    if let Some(file) = is_uuencoded(part).then(|| uuencode::first_file(&bytes)).flatten() {
+        bytes = file.bytes;
+        filename = filename.or(Some(file.name));
+    }
+    let display_name = filename
+        .clone()
+        .or_else(|| {
+            part.message().and_then(|m| m.subject()).map(|s| format!("{}.eml", capped(one_line(s), MAX_SUBJECT_CHARS)))
+        })
+        .unwrap_or_default();
+    let disposition_inline = part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
+    Attachment {
+        filename,
+        display_name,
+        size: bytes.len(),
+        inline: disposition_inline || matches!(part.body, PartType::InlineBinary(_)),
+        content_id: part.content_id().and_then(|id| MessageId::parse(id).ok()).map(|id| id.as_str().to_string()),
+        content_type,
+        bytes,
+    }
+}
+
+/// A part sent with `Content-Transfer-Encoding: x-uuencode` (or `uuencode`, `x-uue`).
+fn is_uuencoded(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_transfer_encoding()
+        .is_some_and(|e| matches!(e.trim().to_ascii_lowercase().as_str(), "x-uuencode" | "uuencode" | "x-uue" | "uue"))
 }
 
 /// The bytes of an attachment: exactly the decoded bytes of the part, for every transfer
@@ -716,11 +801,79 @@ mod tests {
         assert_eq!(name(&with(b"filename=\"\x8c\xa9\x8f\x91.pdf\"", "shift_jis")), "見書.pdf");
     }
 
+    fn mixed(parts: &[&[u8]]) -> Vec<u8> {
+        let mut raw =
+            b"From: a@example.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                .to_vec();
+        for part in parts {
+            raw.extend_from_slice(b"--b\n");
+            raw.extend_from_slice(part);
+            raw.extend_from_slice(b"\n");
+        }
+        raw.extend_from_slice(b"--b--\n");
+        raw
+    }
+
+    const PDF_PART: &[u8] = b"Content-Type: application/pdf; name=\"a.pdf\"\nContent-Disposition: attachment; filename=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0=";
+
+    #[test]
+    fn an_unnamed_text_part_after_an_attachment_is_body_text_and_html() {
+        let alternative = b"Content-Type: multipart/alternative; boundary=\"a\"\n\n--a\nContent-Type: text/plain\n\nHello\n--a\nContent-Type: text/html\n\n<p>Hello</p>\n--a--";
+        let footer = b"Content-Type: text/plain; charset=us-ascii\nContent-Disposition: inline\n\nList <footer>";
+        let p = parse(&mixed(&[alternative, PDF_PART, footer]), 100).unwrap();
+        assert_eq!(p.attachments.iter().map(|a| a.filename.clone()).collect::<Vec<_>>(), [Some("a.pdf".to_string())]);
+        assert!(p.text.starts_with("Hello") && p.text.ends_with("List <footer>"), "{:?}", p.text);
+        let html = p.html.unwrap();
+        assert!(html.contains("<p>Hello</p>") && html.contains("<pre>List &lt;footer&gt;</pre>"), "{html}");
+        // Named, or marked as an attachment: stays an attachment.
+        let named = b"Content-Type: text/plain\nContent-Disposition: inline; filename=\"notes.txt\"\n\nnotes";
+        let p = parse(&mixed(&[b"Content-Type: text/plain\n\nHello", named]), 100).unwrap();
+        assert_eq!(p.attachments[0].filename.as_deref(), Some("notes.txt"));
+        assert_eq!(p.text, "Hello");
+    }
+
+    #[test]
+    fn body_charset_labels_that_lie_are_not_believed() {
+        let body = |content_type: &str, bytes: &[u8]| {
+            let mut raw = format!("From: a@example.com\nSubject: s\nContent-Type: {content_type}\n\n").into_bytes();
+            raw.extend_from_slice(bytes);
+            parse(&raw, 100).unwrap().text
+        };
+        assert_eq!(body("text/plain; charset=big5", "密碼錯誤 Grüße".as_bytes()), "密碼錯誤 Grüße");
+        assert_eq!(body("text/plain; charset=iso-8859-1", "Grüße".as_bytes()), "Grüße");
+        assert_eq!(body("text/html; charset=windows-1252", "<p>Grüße</p>".as_bytes()).trim(), "Grüße");
+        assert_eq!(body("text/plain; charset=gb2312", b"\xd6\xec\xe9\x46\xbb\xf9"), "朱镕基", "GBK under gb2312");
+        assert_eq!(
+            body("text/plain; charset=utf-8", b"Gr\xfc\xdfe aus K\xf6ln und M\xfcnchen"),
+            "Grüße aus Köln und München"
+        );
+        assert_eq!(body("text/plain; charset=koi8-r", b"\xf0\xd2\xc9\xd7\xc5\xd4"), "Привет");
+    }
+
+    #[test]
+    fn uuencoded_files_become_attachments_in_mime_order() {
+        let text = b"Content-Type: text/plain\n\nThe file:\nbegin 644 cat.txt\n#0V%T\n`\nend\nBye";
+        let p = parse(&mixed(&[text, PDF_PART]), 100).unwrap();
+        let names: Vec<_> =
+            p.attachments.iter().map(|a| (a.filename.clone().unwrap_or_default(), a.content_type.clone())).collect();
+        assert_eq!(names, [("cat.txt".into(), "text/plain".into()), ("a.pdf".into(), "application/pdf".into())]);
+        assert_eq!(p.attachments[0].bytes, b"Cat");
+        assert_eq!(p.text, "The file:\nBye");
+        // A part sent as x-uuencode is its decoded file, named from the begin line.
+        let part = b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\nbegin 600 data.bin\n#0V%T\n`\nend";
+        let p = parse(&mixed(&[b"Content-Type: text/plain\n\nHi", part]), 100).unwrap();
+        assert_eq!(
+            (p.attachments[0].filename.as_deref(), p.attachments[0].bytes.as_slice()),
+            (Some("data.bin"), &b"Cat"[..])
+        );
+    }
+
     #[test]
     fn near_valid_senders_are_read() {
         let person = |name: Option<&str>, address: &str| (name.map(str::to_string), Some(address.to_string()), false);
         assert_eq!(sender("From: Jane <jane@example.org.>\n"), person(Some("Jane"), "jane@example.org"));
         assert_eq!(sender("From: \"jane\"@example.org\n"), person(None, "jane@example.org"));
+        assert_eq!(sender("From: \"Jane Doe\"@example.org\n"), person(None, "\"jane doe\"@example.org"));
         assert_eq!(sender("From: Jane Doe jane@example.org\n"), person(Some("Jane Doe"), "jane@example.org"));
         assert_eq!(sender("From: \"jane@example.org\" <jane>\n"), person(None, "jane@example.org"));
         // Nothing usable in From: Sender, Reply-To, Return-Path, in that order; the From's
