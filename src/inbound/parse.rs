@@ -324,8 +324,13 @@ fn declared_charset<'m>(message: &'m Message<'_>) -> Option<&'m str> {
 }
 
 /// Header bytes sent raw in a legacy charset, read as text (see [`charset`]): `None` for
-/// valid UTF-8, which mail-parser read right.
+/// valid UTF-8, which mail-parser read right, and for a header with RFC 2047 encoded words,
+/// which mail-parser decodes (raw 8-bit bytes inside a word, as old Netscape sent them,
+/// included).
 fn legacy_text(bytes: &[u8], declared: Option<&str>) -> Option<String> {
+    if bytes.windows(2).any(|w| w == b"=?") {
+        return None;
+    }
     charset::header_text(bytes, declared)
 }
 
@@ -777,6 +782,9 @@ mod tests {
         // Shift_JIS, declared on a part of a multipart message.
         let sjis = b"From: a@example.jp\nSubject: \x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=shift_jis\n\nx\n--b--\n";
         assert_eq!(read(sjis).0, "こんにちは");
+        // Raw 8-bit bytes inside an encoded word (old Eudora, Netscape): the word is decoded.
+        let word = b"From: a@example.com\nSubject: =?iso-8859-1?Q?Die_Hasen_und_die_Fr\xf6sche?=\n\nx\n";
+        assert_eq!(read(word).0, "Die Hasen und die Frösche");
         // UTF-8 sent raw stays as it is.
         let utf8 = "From: Jörg <j@example.de>\nSubject: Grüße\nContent-Type: text/plain; charset=iso-8859-1\n\nx\n";
         assert_eq!(read(utf8.as_bytes()), ("Grüße".into(), "Jörg".into()));
