@@ -225,7 +225,7 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         let references = parsed.in_reply_to.iter().chain(&parsed.references);
         bounce::report(&parsed.attachments, &parsed.text, &parsed.from.address, &settings.own_domain, references)
     });
-    let reply = reply::visible_reply(&parsed.reply_source);
+    let reply = reply::visible_reply(&parsed.reply_source, &parsed.subject);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
     let reply_address = settings.reply_addresses.as_ref().and_then(|r| {
         // Only the first few addresses shaped like ours cost an HMAC each: a reply has one.

@@ -1,0 +1,551 @@
+//! Reply stripping: the new text of a message, without the quoted history and without the
+//! signature. When unsure, keep more: an answer written between quoted lines (an inline
+//! answer) is never cut, and the complete text always stays available elsewhere.
+//!
+//! History starts at the first of: an attribution ("On … wrote:" in many languages, also
+//! wrapped over up to five lines, without a colon, between dashes, or a bare date, name and
+//! address), an "Original Message" separator, an Outlook-style header block ("From:/Sent:/
+//! To:/Subject:" in many languages and orders), a quote container marked in HTML-only mail,
+//! a mobile footer with history below it, or a trailing `>` block. The layout then decides
+//! what is new: the text above the history (top posting), the text below a leading quote
+//! (bottom posting), or everything (inline answers). A forwarded message is content the
+//! person sends us and is kept. Signatures go: below a `-- ` line, mobile footers, and the
+//! contact block under a typed closing and name. All work is linear in the size of the mail.
+
+mod patterns;
+mod signature;
+
+use patterns::{
+    ATTRIBUTION, ATTRIBUTION_DATE_ADDRESS, ATTRIBUTION_RUN_ON, ATTRIBUTION_START, DATE_FIRST, FOOTNOTE,
+    FORWARD_SEPARATOR, FORWARDED, GROUPWISE, HEADER_DATE, HEADER_FROM, HEADER_INLINE_DATE, HEADER_NEXT, MOBILE_FOOTER,
+    ORIGINAL_MESSAGE, is_list_footer_line,
+};
+
+use super::html::{QUOTE_MARKER, RULE_MARKER};
+
+/// Subject prefixes of forwards in the languages mail clients write them ("Fwd:", "WG:",
+/// "TR:", "RV:", "I:" …), lower-cased.
+const FORWARD_PREFIXES: &[&str] = &[
+    "fwd", "fw", "wg", "tr", "rv", "i", "enc", "doorst", "vb", "vl", "pd", "ilt", "i̇lt", "转发", "轉寄", "転送", "전달",
+];
+
+/// How many lines an attribution may be wrapped over.
+const MAX_ATTRIBUTION_LINES: usize = 5;
+
+/// What kind of history a marker introduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// "On … wrote:" or a quote container: usually quoted lines follow.
+    Attribution,
+    /// A header block, separator or footer: the old message follows without quote marks.
+    Unquoted,
+    /// A forwarded message.
+    Forward,
+}
+
+/// Where the history starts: its first line, the last line of its marker, and its kind.
+#[derive(Debug, Clone, Copy)]
+struct Marker {
+    start: usize,
+    end: usize,
+    kind: Kind,
+}
+
+/// Where the new text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Everything: answers between quoted lines, or no history at all.
+    Whole,
+    /// The lines above this one (top posting).
+    Above(usize),
+    /// The lines from this one on, below a leading quote (bottom posting).
+    Below(usize),
+}
+
+fn is_quoted(line: &str) -> bool {
+    line.trim_start().trim_start_matches(QUOTE_MARKER).trim_start().starts_with('>')
+}
+
+fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// Whether the line holds nothing but the markers of converted HTML.
+fn is_marker_only(line: &str) -> bool {
+    line.replace(QUOTE_MARKER, "").replace(RULE_MARKER, "").trim().is_empty()
+}
+
+/// A line that only separates: dashes, underscores, box-drawing rules, an HTML `<hr>`.
+fn is_rule(line: &str) -> bool {
+    let t = line.trim();
+    t == RULE_MARKER
+        || t.chars().count() >= 5 && t.chars().all(|c| matches!(c, '-' | '_' | '=' | '─' | '━' | '—' | '*'))
+}
+
+fn is_signature_delimiter(line: &str) -> bool {
+    line == "-- " || line == "--" || line == "-- \u{a0}"
+}
+
+/// Whether the subject says the mail is a forward: its first prefix (after bracketed tags
+/// such as `[Support #3]`) is one of [`FORWARD_PREFIXES`].
+fn is_forward_subject(subject: &str) -> bool {
+    let mut s = subject.trim();
+    while let Some(rest) = s.strip_prefix('[') {
+        let Some(close) = rest.find(']') else { break };
+        s = rest[close + 1..].trim_start();
+    }
+    let Some(colon) = s.find([':', '：']) else { return false };
+    let prefix = s[..colon].trim().to_lowercase();
+    let prefix = prefix.trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')'));
+    FORWARD_PREFIXES.contains(&prefix.trim())
+}
+
+/// Whether the line may be part of an attribution wrapped over several lines.
+fn is_piece(line: &str) -> bool {
+    !is_blank(line) && !is_quoted(line) && line.len() < 200
+}
+
+/// Joins the pieces of a wrapped attribution: without a space where the address was
+/// broken ("Ann <" + "ann@x.org>", "<ann@" + "x.org>").
+fn join_piece(joined: &str, next: &str) -> String {
+    let (a, b) = (joined.trim_end(), next.trim());
+    let glued = a.ends_with(['<', '@', '.', '(']) || b.starts_with(['>', '@', ')']);
+    if glued { format!("{a}{b}") } else { format!("{a} {b}") }
+}
+
+/// Whether some of the next three lines are quoted.
+fn quotes_follow(lines: &[&str], from: usize) -> bool {
+    lines.iter().skip(from).take(3).any(|l| is_quoted(l))
+}
+
+/// Whether `text` (a line, or wrapped lines joined) is an attribution whose last line is
+/// `end`.
+fn is_attribution_text(text: &str, lines: &[&str], end: usize) -> bool {
+    ATTRIBUTION.is_match(text)
+        || DATE_FIRST.is_match(text)
+        || ATTRIBUTION_RUN_ON.is_match(text)
+        || ATTRIBUTION_DATE_ADDRESS.is_match(text) && quotes_follow(lines, end + 1)
+}
+
+/// An attribution without its colon ("On … wrote" above quoted lines) or between dashes
+/// or stars (Zoho: "---- On Tue, 3 Mar 2026 Ann <a@x.org> wrote ----").
+fn is_loose_attribution(lines: &[&str], i: usize) -> bool {
+    let line = lines[i].trim();
+    let core = line.trim_matches(|c: char| matches!(c, '-' | '*' | '_' | '=') || c.is_whitespace());
+    let decorated = core.len() < line.len() && line.starts_with(['-', '*', '=', '_']);
+    if core.is_empty() || core.len() > 300 || is_quoted(line) || !(decorated || quotes_follow(lines, i + 1)) {
+        return false;
+    }
+    if core.ends_with([':', '：']) {
+        return decorated && ATTRIBUTION.is_match(core);
+    }
+    ATTRIBUTION.is_match(&format!("{core}:"))
+}
+
+/// The attribution found at line `i`: on the line alone (started a few lines higher when it
+/// was wrapped), or starting there and wrapped over the next lines.
+fn attribution_at(lines: &[&str], i: usize) -> Option<Marker> {
+    let line = lines[i];
+    if is_attribution_text(line, lines, i) || is_loose_attribution(lines, i) {
+        return Some(Marker { start: wrapped_start(lines, i), end: i, kind: Kind::Attribution });
+    }
+    if !is_piece(line) || line.trim().chars().count() < 20 || !ATTRIBUTION_START.is_match(line) {
+        return None;
+    }
+    let mut joined = line.trim().to_string();
+    for k in 1..MAX_ATTRIBUTION_LINES {
+        let Some(next) = lines.get(i + k).filter(|l| is_piece(l)) else { break };
+        if is_attribution_text(next, lines, i + k) || lines[i + k - 1].trim_end().ends_with(['.', '?', '!']) {
+            // Found on its own at i + k, with this line as its start if it belongs to it.
+            break;
+        }
+        joined = join_piece(&joined, next);
+        if is_attribution_text(&joined, lines, i + k) {
+            return Some(Marker { start: i, end: i + k, kind: Kind::Attribution });
+        }
+    }
+    None
+}
+
+/// Where an attribution found on line `i` starts: a few lines higher when the line is the
+/// tail of a wrapped one ("On Tue, Mar 3, 2026 at 10:02 AM John Smith <" /
+/// "john@example.com> wrote:").
+fn wrapped_start(lines: &[&str], i: usize) -> usize {
+    if ATTRIBUTION_START.is_match(lines[i]) {
+        return i;
+    }
+    let mut joined = lines[i].trim().to_string();
+    for j in (i.saturating_sub(MAX_ATTRIBUTION_LINES - 1)..i).rev() {
+        let piece = lines[j];
+        let ends_sentence = piece.trim_end().ends_with(['.', '?', '!']);
+        if !is_piece(piece) || ends_sentence || piece.trim().chars().count() < 20 {
+            break;
+        }
+        joined = join_piece(piece, &joined);
+        if ATTRIBUTION_START.is_match(piece) || piece.contains('@') {
+            return if is_attribution_text(&joined, lines, i) { j } else { i };
+        }
+    }
+    i
+}
+
+/// Whether an Outlook-style header block starts at `at`: at least three header lines
+/// within six, one of them naming the sender (clients differ in the order: "Gesendet:"
+/// first at GMX); or two header lines in a row, one naming the sender or the date.
+fn header_block_at(lines: &[&str], at: usize) -> bool {
+    let is_header = |l: &str| HEADER_FROM.is_match(l) || HEADER_NEXT.is_match(l);
+    let Some(first) = lines.get(at) else { return false };
+    if !is_header(first) {
+        return false;
+    }
+    let window = &lines[at..(at + 6).min(lines.len())];
+    if window.iter().any(|l| HEADER_FROM.is_match(l)) && window.iter().filter(|l| is_header(l)).count() >= 3 {
+        return true;
+    }
+    let Some(second) = lines.get(at + 1).filter(|l| is_header(l)) else { return false };
+    [first, second].iter().any(|l| HEADER_FROM.is_match(l) || HEADER_DATE.is_match(l))
+}
+
+/// Whether a header block follows a separator line at `at` (one blank line allowed): also
+/// a single line holding both sender and date, as HTML mail with an `<hr>` has it.
+fn header_after_separator(lines: &[&str], at: usize) -> bool {
+    let at = if lines.get(at).is_some_and(|l| is_blank(l)) { at + 1 } else { at };
+    header_block_at(lines, at)
+        || lines.get(at).is_some_and(|l| HEADER_FROM.is_match(l) && HEADER_INLINE_DATE.is_match(l))
+}
+
+/// Whether what follows a mobile footer (within three lines) looks like history: quoted
+/// lines, headers, a rule, an attribution's start, or an address or date before a colon.
+fn history_follows(lines: &[&str], from: usize) -> bool {
+    let Some(next) = lines.iter().skip(from).take(3).find(|l| !is_blank(l)) else { return false };
+    is_quoted(next)
+        || is_rule(next)
+        || HEADER_FROM.is_match(next)
+        || HEADER_DATE.is_match(next)
+        || ATTRIBUTION_START.is_match(next)
+        || ORIGINAL_MESSAGE.is_match(next)
+        || next.trim_end().ends_with([':', '：']) && (next.contains('@') || next.chars().any(|c| c.is_ascii_digit()))
+}
+
+/// Whether a forwarded message starts at line `at` or within the next two lines.
+fn forward_near(lines: &[&str], at: usize) -> bool {
+    lines.iter().skip(at).filter(|l| !is_marker_only(l)).take(2).any(|l| {
+        let l = l.replace(QUOTE_MARKER, "");
+        FORWARD_SEPARATOR.is_match(&l) || FORWARDED.is_match(&l)
+    })
+}
+
+/// Where the quoted history starts, if anywhere.
+fn history_start(lines: &[&str]) -> Option<Marker> {
+    let at = |start: usize, kind: Kind| Some(Marker { start, end: start, kind });
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains(QUOTE_MARKER) {
+            let kind = if forward_near(lines, i) { Kind::Forward } else { Kind::Attribution };
+            return at(i, kind);
+        }
+        if FORWARD_SEPARATOR.is_match(line) || FORWARDED.is_match(line) {
+            return at(i, Kind::Forward);
+        }
+        if ORIGINAL_MESSAGE.is_match(line) || GROUPWISE.is_match(line) {
+            return at(i, Kind::Unquoted);
+        }
+        if let Some(marker) = attribution_at(lines, i) {
+            return Some(marker);
+        }
+        if header_block_at(lines, i) || is_rule(line) && header_after_separator(lines, i + 1) {
+            return at(i, Kind::Unquoted);
+        }
+        if i > 0 && MOBILE_FOOTER.is_match(line) && history_follows(lines, i + 1) {
+            return at(i + 1, Kind::Unquoted);
+        }
+    }
+    None
+}
+
+/// Which lines are quoted: those with `>`, and a short line without it between two quoted
+/// lines when the line above was long and broke off mid-sentence (a client re-wrapped
+/// `> long line` and the tail lost its mark).
+fn quoting(lines: &[&str]) -> Vec<bool> {
+    let mut quoted: Vec<bool> = lines.iter().map(|l| is_quoted(l)).collect();
+    for i in 1..lines.len().saturating_sub(1) {
+        let (above, line) = (lines[i - 1].trim_end(), lines[i].trim());
+        let lost_tail = quoted[i - 1]
+            && is_quoted(lines[i + 1])
+            && !line.is_empty()
+            && line.chars().count() <= 60
+            && !line.starts_with(char::is_uppercase)
+            && above.chars().count() >= 55
+            && !above.ends_with(['.', '?', '!', ':']);
+        quoted[i] |= lost_tail;
+    }
+    quoted
+}
+
+/// Whether line `i` is new text: not quoted, blank, a marker, a footnote, a footer, a
+/// rule or an attribution.
+fn is_new(lines: &[&str], quoted: &[bool], i: usize) -> bool {
+    let line = lines[i];
+    !quoted[i]
+        && !is_marker_only(line)
+        && !line.contains(QUOTE_MARKER)
+        && !FOOTNOTE.is_match(line)
+        && !MOBILE_FOOTER.is_match(line)
+        && !is_signature_delimiter(line)
+        && !is_rule(line)
+        && !ATTRIBUTION.is_match(line)
+}
+
+/// The layout of quoted lines from `first` on, with new text above them or not: answers
+/// between them keep everything; text only below them is the new text (bottom posting);
+/// none below cuts at `start`.
+fn quote_layout(lines: &[&str], quoted: &[bool], first: usize, start: usize, above: bool) -> Layout {
+    let last = (first..lines.len()).rev().find(|&i| quoted[i]).unwrap_or(first);
+    if (first..last).any(|i| is_new(lines, quoted, i)) {
+        return Layout::Whole;
+    }
+    let signature = (last..lines.len()).find(|&i| is_signature_delimiter(lines[i])).unwrap_or(lines.len());
+    let below = (last + 1..signature).any(|i| is_new(lines, quoted, i));
+    match (above, below) {
+        (_, false) => Layout::Above(start),
+        (false, true) => Layout::Below(last + 1),
+        (true, true) => Layout::Whole,
+    }
+}
+
+/// Where the new text is, given where the history starts.
+fn layout(lines: &[&str], quoted: &[bool], marker: Option<Marker>) -> Layout {
+    let Some(marker) = marker else {
+        let Some(first) = quoted.iter().position(|&q| q) else { return Layout::Whole };
+        let above = lines[..first].iter().any(|l| !is_marker_only(l));
+        // Plain `>` quoting with no attribution: cut a trailing block with its blank lines.
+        let start = lines[..first].iter().rposition(|l| !is_blank(l)).map_or(0, |p| p + 1);
+        return quote_layout(lines, quoted, first, start, above);
+    };
+    let above = lines[..marker.start].iter().any(|l| !is_marker_only(l));
+    let first = if lines[marker.start].contains(QUOTE_MARKER) { marker.start } else { marker.end + 1 };
+    let body = (first..lines.len()).find(|&i| {
+        let line = lines[i];
+        !is_marker_only(line) && !ATTRIBUTION.is_match(line) && !DATE_FIRST.is_match(line)
+    });
+    match body {
+        Some(body) if marker.kind == Kind::Attribution && quoted[body] => {
+            quote_layout(lines, quoted, body, marker.start, above)
+        }
+        _ if above => Layout::Above(marker.start),
+        _ => Layout::Whole,
+    }
+}
+
+/// The end of the new text in `lines[from..to]` once signatures and footers are gone.
+fn without_signature(lines: &[&str], from: usize, to: usize) -> usize {
+    let mut end = to;
+    if let Some(sig) = lines[from..end].iter().rposition(|l| is_signature_delimiter(l)) {
+        end = from + sig;
+    }
+    let trailing = |l: &str| is_blank(l) || is_rule(l) || is_marker_only(l) || MOBILE_FOOTER.is_match(l);
+    while end > from && trailing(lines[end - 1]) {
+        end -= 1;
+    }
+    if let Some(block) = signature::contact_block_start(&lines[from..end]) {
+        end = from + block;
+        while end > from && trailing(lines[end - 1]) {
+            end -= 1;
+        }
+    }
+    end
+}
+
+/// Where a mailing list's footer starts (a rule, then "<list> mailing list" or a listinfo
+/// link, at the end).
+fn list_footer_start(lines: &[&str]) -> Option<usize> {
+    let from = lines.len().saturating_sub(10);
+    (from..lines.len()).find(|&i| is_rule(lines[i]) && lines[i + 1..].iter().take(4).any(|l| is_list_footer_line(l)))
+}
+
+/// The new text of `text` (the body of a mail with this `subject`): quoted history and
+/// signature removed, inline answers kept, a forwarded message kept below the person's
+/// note.
+pub fn visible_reply(text: &str, subject: &str) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    let lines = &all[..list_footer_start(&all).unwrap_or(all.len())];
+    let quoted = quoting(lines);
+    let marker = history_start(lines);
+
+    let forward = marker.filter(|m| m.kind == Kind::Forward || is_forward_subject(subject));
+    let (from, to, forwarded) = match forward {
+        Some(m) => {
+            let first = (m.start..lines.len()).find(|&i| !is_marker_only(lines[i])).unwrap_or(lines.len());
+            (0, without_signature(lines, 0, m.start), &lines[first..])
+        }
+        None => {
+            let (from, to) = match layout(lines, &quoted, marker) {
+                Layout::Whole => (0, lines.len()),
+                Layout::Above(start) => (0, start),
+                Layout::Below(start) => (start, lines.len()),
+            };
+            (from, without_signature(lines, from, to), &lines[lines.len()..])
+        }
+    };
+
+    let clean = |l: &&str| l.replace(QUOTE_MARKER, "").replace(RULE_MARKER, "");
+    let mut kept: Vec<String> = lines[from..to].iter().map(clean).collect();
+    if !forwarded.is_empty() {
+        kept.push(String::new());
+        kept.extend(forwarded.iter().map(clean));
+    }
+    // Link footnotes of converted HTML stand after the history: bring back those the
+    // kept text refers to.
+    let after = if forwarded.is_empty() { &all[to..] } else { &all[all.len()..] };
+    let footnotes: Vec<&str> = after
+        .iter()
+        .filter(|l| FOOTNOTE.captures(l).is_some_and(|c| kept.iter().any(|k| k.contains(&format!("[{}]", &c[1])))))
+        .filter(|l| !kept.iter().any(|k| k == *l))
+        .copied()
+        .collect();
+    if !footnotes.is_empty() {
+        kept.push(String::new());
+        kept.extend(footnotes.iter().map(|f| f.to_string()));
+    }
+    let reply = kept.join("\n").trim().to_string();
+    if reply.is_empty() { clean(&text).trim().to_string() } else { reply }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::patterns::*;
+    use super::*;
+
+    /// The new text of a reply (not a forward).
+    fn reply(text: &str) -> String {
+        visible_reply(text, "Re: [Support #3] Printer")
+    }
+
+    /// Every line of the fixtures' texts (whole and joined in pairs, as attributions are
+    /// tried) that a pattern matches also passes its guard: the guards only skip work.
+    #[test]
+    fn the_guards_never_hide_a_match() {
+        let mut lines: Vec<String> = Vec::new();
+        for value in crate::inbound::fixture_interpretations() {
+            let text = value["text"].as_str().unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            lines.extend(all.iter().map(|l| l.to_string()));
+            lines.extend(all.windows(2).map(|w| format!("{} {}", w[0].trim(), w[1].trim())));
+        }
+        assert!(lines.len() > 5_000, "the fixtures were read: {}", lines.len());
+        for known in [
+            "Begin forwarded message:",
+            "  Anfang der weitergeleiteten Nachricht：",
+            "[Sent from my iPhone]",
+            "Von meinem iPhone gesendet",
+            "iPhoneから送信",
+            "-----Original Message-----",
+            "On Mon, 23 Nov 2026 at 10:02 Support <s@x.example> wrote: yes",
+            ">>> Ann Lee <ann@example.org> 03.03.2026 10:02 >>>",
+            "2026-03-05 10:02 GMT+01:00 Ann <a@x.example>:",
+            "*--- Original Message ---*",
+            "Thanks, Priya",
+        ] {
+            lines.push(known.to_string());
+        }
+        let guarded: [(&str, &Guarded); 14] = [
+            ("ATTRIBUTION", &ATTRIBUTION),
+            ("ATTRIBUTION_RUN_ON", &ATTRIBUTION_RUN_ON),
+            ("ATTRIBUTION_START", &ATTRIBUTION_START),
+            ("ATTRIBUTION_DATE_ADDRESS", &ATTRIBUTION_DATE_ADDRESS),
+            ("ORIGINAL_MESSAGE", &ORIGINAL_MESSAGE),
+            ("FORWARDED", &FORWARDED),
+            ("HEADER_FROM", &HEADER_FROM),
+            ("HEADER_NEXT", &HEADER_NEXT),
+            ("MOBILE_FOOTER", &MOBILE_FOOTER),
+            ("DATE_FIRST", &DATE_FIRST),
+            ("GROUPWISE", &GROUPWISE),
+            ("FORWARD_SEPARATOR", &FORWARD_SEPARATOR),
+            ("HEADER_DATE", &HEADER_DATE),
+            ("CLOSING", &CLOSING),
+        ];
+        for (name, g) in guarded {
+            let matched: Vec<&String> = lines.iter().filter(|l| g.regex.is_match(l)).collect();
+            assert!(!matched.is_empty(), "{name} matches some fixture line");
+            for line in matched {
+                assert!((g.may_match)(line), "{name}: the guard hides a match: {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gmail_style_history_is_cut() {
+        let t = "Thanks, that fixed it.\n\nOn Mon, 23 Nov 2026 at 10:02, Support <support@x.example> wrote:\n> Please restart.\n> Bye\n";
+        assert_eq!(reply(t), "Thanks, that fixed it.");
+    }
+
+    #[test]
+    fn wrapped_attribution_is_recognised() {
+        let t = "Yes.\n\nOn Mon, 23 Nov 2026 at 10:02, Support Team <support@x.example>\nwrote:\n> old\n";
+        assert_eq!(reply(t), "Yes.");
+    }
+
+    #[test]
+    fn attributions_in_many_languages() {
+        let cases = [
+            "Am 23.11.2026 um 10:02 schrieb Support <s@x.example>:",
+            "Le lun. 23 nov. 2026 à 10:02, Support <s@x.example> a écrit :",
+            "El lun, 23 nov 2026 a las 10:02, Support (<s@x.example>) escribió:",
+            "Il giorno lun 23 nov 2026 alle ore 10:02 Support <s@x.example> ha scritto:",
+            "Op ma 23 nov 2026 om 10:02 schreef Support <s@x.example>:",
+            "Em seg., 23 de nov. de 2026 às 10:02, Support <s@x.example> escreveu:",
+            "Den mån 23 nov. 2026 kl 10:02 skrev Support <s@x.example>:",
+            "W dniu pon., 23.11.2026 o 10:02 Support <s@x.example> napisał(a):",
+            "пн, 23 нояб. 2026 г. в 10:02, Support <s@x.example>:",
+            "23.11.2026 10:02, Support пишет:",
+            "2026年11月23日(月) 10:02 Support <s@x.example>:",
+            "Support <s@x.example> 于2026年11月23日周一 10:02写道：",
+            "2026년 11월 23일 (월) 오전 10:02, Support <s@x.example>님이 작성:",
+            "Support <s@x.example>, 23 Kas 2026 Pzt, 10:02 tarihinde şunu yazdı:",
+            "ma 23.11.2026 klo 10.02 Support (s@x.example) kirjoitti:",
+            "Dne po 23. 11. 2026 10:02 uživatel Support <s@x.example> napsal:",
+            "Support <s@x.example> ezt írta (időpont: 2026. nov. 23., H 10:02):",
+        ];
+        for attribution in cases {
+            let t = format!("New text.\n\n{attribution}\n> old text\n");
+            assert_eq!(reply(&t), "New text.", "missed: {attribution}");
+        }
+    }
+
+    #[test]
+    fn outlook_header_blocks_are_cut() {
+        let t = "It still fails.\n\n________________________________\nFrom: Support <support@x.example>\nSent: Monday, November 23, 2026 10:02\nTo: Jane\nSubject: [Support #3] Printer\n\nPlease restart.\n";
+        assert_eq!(reply(t), "It still fails.");
+        let t = "Ok.\n\n-----Original Message-----\nFrom: Support\nPlease restart.\n";
+        assert_eq!(reply(t), "Ok.");
+        let t = "Geht wieder.\n\nVon: Support <s@x.example>\nGesendet: Montag, 23. November 2026 10:02\nAn: Jana\nBetreff: AW: Drucker\n\nalt\n";
+        assert_eq!(reply(t), "Geht wieder.");
+    }
+
+    #[test]
+    fn inline_answers_are_kept_whole() {
+        let t = "See below.\n\nOn Mon, 23 Nov 2026, Support wrote:\n> What model is it?\nAn HP 4000.\n> Which floor?\nThe third.\n";
+        assert_eq!(reply(t), t.trim());
+    }
+
+    #[test]
+    fn signature_and_mobile_footer_are_removed() {
+        assert_eq!(reply("Hello\n\n-- \nJane Doe\nACME\n"), "Hello");
+        assert_eq!(reply("Works now\n\nSent from my iPhone\n"), "Works now");
+        assert_eq!(reply("Danke!\n\nVon meinem iPhone gesendet\n"), "Danke!");
+        assert_eq!(reply("Danke!\n\nAm 23.11.2026 um 10:02 schrieb Support <s@x.example>:\n> Hallo\n"), "Danke!");
+    }
+
+    #[test]
+    fn marked_quote_containers_cut_and_markers_never_show() {
+        let t = format!("New words\n\n{QUOTE_MARKER}On Mon X wrote:\n> old\n");
+        assert_eq!(reply(&t), "New words");
+        let inline = format!("Intro\n{QUOTE_MARKER}> q1\nanswer 1\n> q2\nanswer 2\n");
+        let kept = reply(&inline);
+        assert!(kept.contains("answer 2") && !kept.contains(QUOTE_MARKER), "{kept}");
+    }
+
+    #[test]
+    fn all_quote_keeps_everything() {
+        assert_eq!(reply("> only a quote\n"), "> only a quote");
+    }
+}
