@@ -100,9 +100,16 @@ fn is_forward_subject(subject: &str) -> bool {
     FORWARD_PREFIXES.contains(&prefix.trim())
 }
 
-/// Whether the line may be part of an attribution wrapped over several lines.
-fn is_piece(line: &str) -> bool {
-    !is_blank(line) && !is_quoted(line) && line.len() < 200
+/// Whether the line may be part of an attribution wrapped over several lines, quoted as
+/// `quoted` says (Apple Mail quotes the whole attribution on iOS).
+fn is_piece(line: &str, quoted: bool) -> bool {
+    !is_blank(unquoted(line)) && is_quoted(line) == quoted && line.len() < 200
+}
+
+/// The line without one level of quoting.
+fn unquoted(line: &str) -> &str {
+    let t = line.trim_start();
+    t.strip_prefix('>').map_or(line, |rest| rest.strip_prefix(' ').unwrap_or(rest))
 }
 
 /// Joins the pieces of a wrapped attribution: without a space where the address was
@@ -149,13 +156,15 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<Marker> {
     if is_attribution_text(line, lines, i) || is_loose_attribution(lines, i) {
         return Some(Marker { start: wrapped_start(lines, i), end: i, kind: Kind::Attribution });
     }
-    if !is_piece(line) || line.trim().chars().count() < 20 || !ATTRIBUTION_START.is_match(line) {
+    let quoted = is_quoted(line);
+    if !is_piece(line, quoted) || line.trim().chars().count() < 20 || !ATTRIBUTION_START.is_match(line) {
         return None;
     }
-    let mut joined = line.trim().to_string();
+    let mut joined = unquoted(line).trim().to_string();
     for k in 1..MAX_ATTRIBUTION_LINES {
-        let Some(next) = lines.get(i + k).filter(|l| is_piece(l)) else { break };
-        if is_attribution_text(next, lines, i + k) || lines[i + k - 1].trim_end().ends_with(['.', '?', '!']) {
+        let Some(next) = lines.get(i + k).filter(|l| is_piece(l, quoted)) else { break };
+        let next = unquoted(next);
+        if is_attribution_text(next, lines, i + k) || unquoted(lines[i + k - 1]).trim_end().ends_with(['.', '?', '!']) {
             // Found on its own at i + k, with this line as its start if it belongs to it.
             break;
         }
@@ -169,24 +178,30 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<Marker> {
 
 /// Where an attribution found on line `i` starts: a few lines higher when the line is the
 /// tail of a wrapped one ("On Tue, Mar 3, 2026 at 10:02 AM John Smith <" /
-/// "john@example.com> wrote:").
+/// "john@example.com> wrote:"). The nearest line above that starts an attribution wins,
+/// else the nearest one with the address.
 fn wrapped_start(lines: &[&str], i: usize) -> usize {
-    if ATTRIBUTION_START.is_match(lines[i]) {
+    let quoted = is_quoted(lines[i]);
+    if ATTRIBUTION_START.is_match(unquoted(lines[i])) {
         return i;
     }
-    let mut joined = lines[i].trim().to_string();
+    let mut joined = unquoted(lines[i]).trim().to_string();
+    let mut start = i;
     for j in (i.saturating_sub(MAX_ATTRIBUTION_LINES - 1)..i).rev() {
-        let piece = lines[j];
+        let piece = unquoted(lines[j]);
         let ends_sentence = piece.trim_end().ends_with(['.', '?', '!']);
-        if !is_piece(piece) || ends_sentence || piece.trim().chars().count() < 20 {
+        if !is_piece(lines[j], quoted) || ends_sentence || piece.trim().chars().count() < 20 {
             break;
         }
         joined = join_piece(piece, &joined);
-        if ATTRIBUTION_START.is_match(piece) || piece.contains('@') {
-            return if is_attribution_text(&joined, lines, i) { j } else { i };
+        if ATTRIBUTION_START.is_match(piece) {
+            return if is_attribution_text(&joined, lines, i) { j } else { start };
+        }
+        if piece.contains('@') && start == i && is_attribution_text(&joined, lines, i) {
+            start = j;
         }
     }
-    i
+    start
 }
 
 /// Whether an Outlook-style header block starts at `at`: at least three header lines
@@ -214,17 +229,20 @@ fn header_after_separator(lines: &[&str], at: usize) -> bool {
         || lines.get(at).is_some_and(|l| HEADER_FROM.is_match(l) && HEADER_INLINE_DATE.is_match(l))
 }
 
-/// Whether what follows a mobile footer (within three lines) looks like history: quoted
-/// lines, headers, a rule, an attribution's start, or an address or date before a colon.
+/// Whether what follows a mobile footer (its next three non-blank lines, within five)
+/// looks like history: quoted lines, headers, a rule, a separator, an attribution's start,
+/// or an address or date before a colon.
 fn history_follows(lines: &[&str], from: usize) -> bool {
-    let Some(next) = lines.iter().skip(from).take(3).find(|l| !is_blank(l)) else { return false };
-    is_quoted(next)
-        || is_rule(next)
-        || HEADER_FROM.is_match(next)
-        || HEADER_DATE.is_match(next)
-        || ATTRIBUTION_START.is_match(next)
-        || ORIGINAL_MESSAGE.is_match(next)
-        || next.trim_end().ends_with([':', '：']) && (next.contains('@') || next.chars().any(|c| c.is_ascii_digit()))
+    lines.iter().skip(from).take(5).filter(|l| !is_blank(l)).take(3).any(|next| {
+        is_quoted(next)
+            || is_rule(next)
+            || HEADER_FROM.is_match(next)
+            || HEADER_DATE.is_match(next)
+            || ATTRIBUTION_START.is_match(next)
+            || ORIGINAL_MESSAGE.is_match(next)
+            || next.trim_end().ends_with([':', '：'])
+                && (next.contains('@') || next.chars().any(|c| c.is_ascii_digit()))
+    })
 }
 
 /// Whether a forwarded message starts at line `at` or within the next two lines.
@@ -362,6 +380,20 @@ fn list_footer_start(lines: &[&str]) -> Option<usize> {
     (from..lines.len()).find(|&i| is_rule(lines[i]) && lines[i + 1..].iter().take(4).any(|l| is_list_footer_line(l)))
 }
 
+/// The numbers of the link references (`[3]`) in `lines`.
+fn references<'a>(lines: impl Iterator<Item = &'a str>) -> std::collections::HashSet<String> {
+    let mut found = std::collections::HashSet::new();
+    for line in lines {
+        for (open, _) in line.match_indices('[') {
+            let digits: String = line[open + 1..].chars().take_while(char::is_ascii_digit).take(9).collect();
+            if !digits.is_empty() && line[open + 1 + digits.len()..].starts_with(']') {
+                found.insert(digits);
+            }
+        }
+    }
+    found
+}
+
 /// The new text of `text` (the body of a mail with this `subject`): quoted history and
 /// signature removed, inline answers kept, a forwarded message kept below the person's
 /// note.
@@ -389,19 +421,19 @@ pub fn visible_reply(text: &str, subject: &str) -> String {
 
     let clean = |l: &&str| l.replace(QUOTE_MARKER, "").replace(RULE_MARKER, "");
     let mut kept: Vec<String> = lines[from..to].iter().map(clean).collect();
+    // Link footnotes of converted HTML: keep those the kept text refers to, also those that
+    // stood after the history, and drop those whose link went with it.
+    let refs = references(kept.iter().filter(|k| !FOOTNOTE.is_match(k)).map(String::as_str));
+    let is_referenced = |l: &str| FOOTNOTE.captures(l).is_none_or(|c| refs.contains(&c[1]));
+    kept.retain(|k| is_referenced(k));
     if !forwarded.is_empty() {
         kept.push(String::new());
         kept.extend(forwarded.iter().map(clean));
     }
-    // Link footnotes of converted HTML stand after the history: bring back those the
-    // kept text refers to.
     let after = if forwarded.is_empty() { &all[to..] } else { &all[all.len()..] };
-    let footnotes: Vec<&str> = after
-        .iter()
-        .filter(|l| FOOTNOTE.captures(l).is_some_and(|c| kept.iter().any(|k| k.contains(&format!("[{}]", &c[1])))))
-        .filter(|l| !kept.iter().any(|k| k == *l))
-        .copied()
-        .collect();
+    let present: std::collections::HashSet<&str> = kept.iter().map(String::as_str).collect();
+    let footnotes: Vec<&str> =
+        after.iter().filter(|l| FOOTNOTE.is_match(l) && is_referenced(l) && !present.contains(*l)).copied().collect();
     if !footnotes.is_empty() {
         kept.push(String::new());
         kept.extend(footnotes.iter().map(|f| f.to_string()));

@@ -66,6 +66,17 @@ fn may_be_mobile_footer(line: &str) -> bool {
         "отправлено",
         "надіслано",
         "được gửi",
+        "hent",
+        "få",
+        "skaffa",
+        "obtener",
+        "obtenir",
+        "ottieni",
+        "haal",
+        "baixe",
+        "pobierz",
+        "outlook",
+        "télécharger",
     ];
     const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄"];
     let start: String = line.trim_start().trim_start_matches('[').trim_start().chars().take(12).collect();
@@ -192,25 +203,29 @@ const FORWARD_WORDS: &str = r"forwarded\smessage | weitergeleitete\snachricht | 
     vidarebefordrat\smeddelande | videresendt\smeddelelse | videresendt\sbesked |
     videresendt\smelding | välitetty\sviesti | przekazana\swiadomość | přeposlaná\szpráva |
     пересылаемое\sсообщение | пересланное\sсообщение | προωθημένο\sμήνυμα | iletilen\sileti |
-    továbbított\süzenet | mesaj\sredirecționat | thư\sđã\schuyển\stiếp | 转发邮件 | 轉寄郵件 | forwarded\sby\s.+ |
+    továbbított\süzenet | mesaj\sredirecționat | thư\sđã\schuyển\stiếp | 转发邮件 | 轉寄郵件 | forwarded\sby\s.+ | forwarded\smessage\sfrom\s.+ |
     転送メッセージ | 전달된\s메시지";
 
 /// A separator line around `words`: dashes (at least two, maybe with stars, underscores
 /// or equals signs around them: `*--- Original Message ---*`).
 fn separator(words: &str) -> Regex {
     Regex::new(&format!(
-        r"(?ix)^\s*[*_=]*\s*(-{{2,}}|={{2,}}|_{{2,}})(\s|&nbsp;)*({words})(\s|&nbsp;)*(-{{2,}}|={{2,}}|_{{2,}})\s*[*_=]*\s*$"
+        r"(?ix)^\s*[*_=]*\s*([-‐]{{2,}}|={{2,}}|_{{2,}})(\s|&nbsp;)*({words})(\s|&nbsp;)*([-‐]{{2,}}|={{2,}}|_{{2,}})\s*[*_=]*\s*$"
     ))
     .expect("valid pattern")
 }
 
+/// Whether the line may be a separator: it holds two dashes (ASCII or U+2010, as Proton
+/// Mail writes them), equals signs or underscores in a row.
+fn may_be_separator(line: &str) -> bool {
+    ["--", "‐‐", "==", "__"].iter().any(|d| line.contains(d))
+}
+
 /// "-----Original Message-----" and its translations.
-pub(super) static ORIGINAL_MESSAGE: Guarded =
-    Guarded::new(|l| l.contains("--") || l.contains("==") || l.contains("__"), || separator(ORIGINAL_WORDS));
+pub(super) static ORIGINAL_MESSAGE: Guarded = Guarded::new(may_be_separator, || separator(ORIGINAL_WORDS));
 
 /// "---------- Forwarded message ---------" and its translations.
-pub(super) static FORWARD_SEPARATOR: Guarded =
-    Guarded::new(|l| l.contains("--") || l.contains("==") || l.contains("__"), || separator(FORWARD_WORDS));
+pub(super) static FORWARD_SEPARATOR: Guarded = Guarded::new(may_be_separator, || separator(FORWARD_WORDS));
 
 /// Apple Mail's forward line and its translations.
 pub(super) static FORWARDED: Guarded = Guarded::new(ends_with_colon, || {
@@ -272,6 +287,8 @@ pub(super) static MOBILE_FOOTER: Guarded = Guarded::new(may_be_mobile_footer, ||
     Regex::new(
         r"(?ix)^\s*(
             \[?\s*sent\s(from|with|via|using)\s.{1,60}?\]? | get\soutlook\sfor\s\S.* |
+            (hent|få|skaffa|obtener|obtenir|ottieni|haal|baixe|pobierz)\soutlook\s\S.* | outlook\s(für|voor)\s\S+\s(herunterladen|downloaden) |
+            télécharger\soutlook\spour\s\S.* |
             von\smeinem\s\S.*\sgesendet | gesendet\svon\s(meinem\s)?\S.* | mit\s\S.*\sgesendet |
             envoyé\sde\smon\s\S.* | envoyé\sdepuis\s\S.* |
             enviado\sdesde\smi\s\S.* | enviado\sdo\smeu\s\S.* | enviado\sdo\s\S.* |
