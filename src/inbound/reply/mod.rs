@@ -79,7 +79,7 @@ fn is_marker_only(line: &str) -> bool {
 fn is_rule(line: &str) -> bool {
     let t = line.trim();
     t == RULE_MARKER
-        || t.chars().count() >= 5 && t.chars().all(|c| matches!(c, '-' | '_' | '=' | '─' | '━' | '—' | '*'))
+        || t.chars().all(|c| matches!(c, '-' | '_' | '=' | '─' | '━' | '—' | '*')) && t.chars().count() >= 5
 }
 
 fn is_signature_delimiter(line: &str) -> bool {
@@ -579,5 +579,179 @@ mod tests {
     #[test]
     fn all_quote_keeps_everything() {
         assert_eq!(reply("> only a quote\n"), "> only a quote");
+    }
+    #[test]
+    fn attributions_wrapped_over_up_to_five_lines_are_cut_from_their_first_line() {
+        let cases = [
+            "On Tue, Mar 3, 2026 at 10:02 AM John Smith <\njohn@example.com> wrote:",
+            "On 3 March 2026 at 10:02, Ann Lee\n<ann@example.org> wrote:",
+            "On Tue, 3 Mar 2026, 10:02 Support Team of the Example Logistics\nInternational Group, <support-team@\nhelpdesk.example> wrote:",
+            "On Tue, Mar 3, 2026 at 10:02 AM\nCustomer Support Team of Example Logistics International\n<support@helpdesk.example>\nwrote:",
+            "Am Di., 3. März 2026 um 10:02 Uhr schrieb Maildesk Support der Beispiel AG <\nsupport@helpdesk.example>:",
+            "2026年3月3日(火) 10:02 株式会社エグザンプル サポート窓口 <\nsupport@helpdesk.example>:",
+            "> On 3 March 2026 at 10:02, Maildesk Support Desk\n> <support@helpdesk.example> wrote:",
+        ];
+        for attribution in cases {
+            let t = format!("New text.\n\n{attribution}\n\n> old text\n> more\n");
+            assert_eq!(reply(&t), "New text.", "missed: {attribution}");
+        }
+    }
+
+    #[test]
+    fn a_sentence_above_an_attribution_stays() {
+        let t =
+            "On Monday it failed 3 times, today again.\nOn Tue, 3 Mar 2026 at 10:02 Ann <a@x.example> wrote:\n> old\n";
+        assert_eq!(reply(t), "On Monday it failed 3 times, today again.");
+        let t = "I checked it twice and it failed on 3 machines\nAnn Lee <a@x.example> wrote:\n> old\n";
+        assert_eq!(reply(t), "I checked it twice and it failed on 3 machines");
+    }
+
+    #[test]
+    fn date_first_attributions_cut_unquoted_history_too() {
+        for attribution in [
+            "3.5.2026, 10:02, \"Ann\" <a@x.example>:",
+            "2026-03-05 10:02 GMT+01:00 Ann <a@x.example>:",
+            "Четверг, 5 марта 2026, 10:02 +03:00 от Ann <a@x.example>:",
+            "On 05/03/2026 10:02, Ann wrote:",
+        ] {
+            let t = format!("Works now.\n\n{attribution}\n\nHello, please restart.\nBye\n");
+            assert_eq!(reply(&t), "Works now.", "missed: {attribution}");
+        }
+    }
+
+    #[test]
+    fn header_blocks_and_separators_of_more_languages_and_layouts() {
+        let cases = [
+            "De : Support <s@x.example>\nEnvoyé : jeudi 5 mars 2026 10:02\nÀ : Marie\nObjet : RE: Imprimante",
+            "De : Support <s@x.example>\nDate : jeudi 5 mars 2026 à 10:02\nÀ : Marie\nSujet : Imprimante",
+            "Fra: Support <s@x.example>\nSendt: 5. marts 2026 10:02\nTil: Mette\nEmne: Printer",
+            "-------- Oprindelig besked --------\nFra: Support <s@x.example>\nDato: 5. mar. 2026 10.02",
+            "Từ: Support <s@x.example>\nĐã gửi: Thứ Năm, ngày 5 tháng 3 năm 2026 10:02\nĐến: Bình\nChủ đề: Máy in",
+            "*--- Original Message ---*\n*From:* Support <s@x.example>\n*Sent:* Thursday, March 5, 2026 10:02",
+            "‐‐‐‐‐‐‐ Original Message ‐‐‐‐‐‐‐\nOn Thursday, March 5th, 2026 at 10:02, Support <s@x.example> wrote:",
+            "Date: Thu, 5 Mar 2026 10:02:11 +0100\nTo: Aiko <a@x.example>",
+            ">>> Support <s@x.example> 05.03.2026 10:02 >>>",
+            "Support <s@x.example> wrote on 05.03.2026 10:02:11:",
+            "Op 5 mrt 2026 om 10:02 heeft Support <s@x.example> het volgende geschreven:",
+            "Vào Th 5, 5 thg 3, 2026 vào lúc 10:02 Support <s@x.example> đã viết:",
+        ];
+        for block in cases {
+            let t = format!("Done, thanks.\n\n{block}\n\nold text\n");
+            assert_eq!(reply(&t), "Done, thanks.", "missed: {block}");
+        }
+    }
+
+    #[test]
+    fn a_rule_then_sender_and_date_on_one_line_starts_history() {
+        let t = format!(
+            "Fixed.\n{RULE_MARKER}\nFrom: Support [mailto:s@x.example] Sent: Thursday, March 05, 2026 10:02 AM To: Grace\nold\n"
+        );
+        assert_eq!(reply(&t), "Fixed.");
+    }
+
+    #[test]
+    fn bottom_posting_gives_the_text_below_the_quote() {
+        let t =
+            "On Thu, 5 Mar 2026, Support wrote:\n> Which model?\n>\n> Bye\n\nAn HP 4000.\n\nFelix\n\n-- \nFelix B.\n";
+        assert_eq!(reply(t), "An HP 4000.\n\nFelix");
+        let t = "> Which model?\n\nAn HP 4000.\n";
+        assert_eq!(reply(t), "An HP 4000.");
+        // Text above and below one quote, or between quotes: everything stays.
+        let t = "See below.\n\nOn Thu, 5 Mar 2026, Support wrote:\n> Which model?\n\nAn HP 4000.";
+        assert_eq!(reply(t), t);
+        let t = "On Thu, 5 Mar 2026, Support wrote:\n> Which model?\nAn HP 4000.\n> Which floor?\nThe third.";
+        assert_eq!(reply(t), t);
+    }
+
+    #[test]
+    fn a_quoted_line_whose_tail_lost_its_mark_stays_in_the_quote() {
+        let quote = "On 05.03.2026 10:02, Support wrote:\n> Hello Hannah, please restart the print spooler service on your computer\nand try to print again.\n> Maildesk Support\n";
+        assert_eq!(reply(&format!("Works.\n\n{quote}")), "Works.");
+        assert_eq!(reply(&format!("{quote}\nWorks.\n")), "Works.");
+        // A short answer below a question is an answer.
+        let t = "On 05.03.2026 10:02, Support wrote:\n> Which version of the app do you have installed on your phone?\n2.3.1\n> Which phone?\nA Pixel 8.";
+        assert_eq!(reply(t), t);
+    }
+
+    #[test]
+    fn dashed_and_colon_less_attributions() {
+        let t = "Still broken.\n\n---- On Thu, 05 Mar 2026 14:32:11 +0530 Support <s@x.example> wrote ---\n\nHello, we fixed it.\n";
+        assert_eq!(reply(t), "Still broken.");
+        let t = "Thanks.\n\nOn Thu, Mar 5, 2026 at 10:02 AM, Support wrote\n> Hello\n";
+        assert_eq!(reply(t), "Thanks.");
+        // Without quotes below it, a sentence that ends in "wrote" is text.
+        let t = "This is what Ann wrote\nand it is still true.";
+        assert_eq!(reply(t), t);
+    }
+
+    #[test]
+    fn history_below_a_mobile_footer_goes() {
+        let t = "Got it.\n\nSent from my BlackBerry 10 smartphone.\n  Original Message  \nFrom: Support\nSent: Thursday, 5 March 2026 10:02\nTo: Ahmed\n\nold\n";
+        assert_eq!(reply(t), "Got it.");
+        let t = "Parfait.\n\nEnvoyé de mon iPhone\n\n> Le 5 mars 2026 à 10:02, Support <s@x.example> a écrit :\n> \n> Bonjour\n";
+        assert_eq!(reply(t), "Parfait.");
+        let t = "Det virker.\n\nHent Outlook til Android\n";
+        assert_eq!(reply(t), "Det virker.");
+    }
+
+    #[test]
+    fn mailing_list_footers_are_not_new_text() {
+        let t = "On 05/03/2026 10:02, Support wrote:\n> Hello\n\nWill floor 4 be updated too?\n\nIngrid\n_______________________________________________\nOfficemanagers mailing list\nofficemanagers@lists.example.com\nhttps://lists.example.com/mailman/listinfo/officemanagers\n";
+        assert_eq!(reply(t), "Will floor 4 be updated too?\n\nIngrid");
+    }
+
+    #[test]
+    fn contact_blocks_under_a_typed_closing_go() {
+        let t = "It works.\n\nBest regards,\nAnn Lee\nIT Coordinator | Example Ltd.\n+44 20 7946 0958 | www.example.org\n\nOn Thu, 5 Mar 2026, Support wrote:\n> old\n";
+        assert_eq!(reply(t), "It works.\n\nBest regards,\nAnn Lee");
+        let t = "It works.\n\nThanks,\nPriya\n";
+        assert_eq!(reply(t), "It works.\n\nThanks,\nPriya");
+    }
+
+    #[test]
+    fn forwards_keep_the_forwarded_message_below_the_note() {
+        let t = "Is this real?\n\nSent from my iPhone\n\nBegin forwarded message:\n\n> From: Bank <b@x.example>\n> Subject: Verify\n";
+        assert_eq!(
+            visible_reply(t, "Fwd: Verify"),
+            "Is this real?\n\nBegin forwarded message:\n\n> From: Bank <b@x.example>\n> Subject: Verify"
+        );
+        let t = "FYI\n\nVon: Versand <v@x.example>\nGesendet: Mittwoch, 4. März 2026 16:20\nAn: Thomas\nBetreff: Lieferung\n\nDie Lieferung verzögert sich.";
+        assert_eq!(visible_reply(t, "WG: Lieferung"), t);
+        assert_eq!(visible_reply(t, "AW: Lieferung"), "FYI");
+        let t = "---------- Forwarded message ---------\nFrom: R <r@x.example>\n\nRenew now.";
+        assert_eq!(visible_reply(t, "Domain"), t);
+    }
+
+    #[test]
+    fn forward_subjects_are_told_by_their_first_prefix() {
+        for subject in ["Fwd: x", "FW: x", "[Support #3] WG: x", "TR: x", "RV: x", "I: x", "Fwd[2]: x", "转发: x"] {
+            assert!(is_forward_subject(subject), "{subject}");
+        }
+        for subject in ["Re: Fwd: x", "AW: WG: x", "Trouble: x", "Printer", "[Support #3] Re: x", ""] {
+            assert!(!is_forward_subject(subject), "{subject}");
+        }
+    }
+
+    #[test]
+    fn hostile_input_takes_bounded_work_and_never_panics() {
+        let started = std::time::Instant::now();
+        let inputs = [
+            "> On\n".repeat(200_000),
+            "a".repeat(1_000_000),
+            format!("{}:", "On 1, ".repeat(170_000)),
+            "On Tue, 3 Mar 2026 at 10:02 AM Support Team of Example <\n".repeat(50_000),
+            "> Hello, please restart the print spooler service on your computer today\nand\n".repeat(50_000),
+            "From: a\nTo: b\n".repeat(50_000),
+            "Regards,\nAnn\n+1 555 0100\n".repeat(50_000),
+            format!("Thanks,\nAnn\n{}", "x".repeat(1_000_000)),
+            format!("{}\n{}", "[1]".repeat(100_000), "[1]: https://x.example\n".repeat(50_000)),
+            "\u{E000}maildesk-quote\u{E000}\n\n".repeat(100_000),
+            "-- \n> \n".repeat(100_000),
+        ];
+        for input in &inputs {
+            let _ = visible_reply(input, "Fwd: x");
+            let _ = reply(input);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
     }
 }

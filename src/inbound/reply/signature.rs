@@ -66,7 +66,8 @@ fn is_name(line: &str) -> bool {
 /// Whether `block` (the lines below the name, to the end) is a contact block: a few short
 /// lines and perhaps a legal notice, with contact details among them.
 fn is_contact_block(block: &[&str]) -> bool {
-    if block.iter().all(|l| is_blank(l)) || block.iter().any(|l| l.trim_start().starts_with('>')) {
+    let long_or_quoted = |l: &&str| l.len() > 2_000 || l.trim_start().starts_with('>');
+    if block.iter().all(|l| is_blank(l)) || block.iter().any(long_or_quoted) {
         return false;
     }
     let (mut short_lines, mut evidence) = (0, false);
