@@ -16,9 +16,9 @@ mod patterns;
 mod signature;
 
 use patterns::{
-    ATTRIBUTION, ATTRIBUTION_DATE_ADDRESS, ATTRIBUTION_RUN_ON, ATTRIBUTION_START, DATE_FIRST, FOOTNOTE,
-    FORWARD_SEPARATOR, FORWARDED, GROUPWISE, HEADER_DATE, HEADER_FROM, HEADER_INLINE_DATE, HEADER_NEXT, MOBILE_FOOTER,
-    ORIGINAL_MESSAGE, is_list_footer_line,
+    ATTRIBUTION, ATTRIBUTION_DATE_ADDRESS, ATTRIBUTION_RUN_ON, ATTRIBUTION_START, CLOSING, DATE_FIRST, DATE_START,
+    FOOTNOTE, FORWARD_SEPARATOR, FORWARDED, GROUPWISE, HEADER_DATE, HEADER_FROM, HEADER_INLINE_DATE, HEADER_NEXT,
+    ORIGINAL_MESSAGE, is_list_footer_line, is_mobile_footer,
 };
 
 use super::html::{QUOTE_MARKER, RULE_MARKER};
@@ -60,6 +60,9 @@ enum Layout {
     Above(usize),
     /// The lines from this one on, below a leading quote (bottom posting).
     Below(usize),
+    /// The lines above the first and from the second on: a top-posted reply whose sign-off
+    /// ("Regards, Roman") stands below the quote.
+    Around(usize, usize),
 }
 
 fn is_quoted(line: &str) -> bool {
@@ -89,15 +92,48 @@ fn is_signature_delimiter(line: &str) -> bool {
 /// Whether the subject says the mail is a forward: its first prefix (after bracketed tags
 /// such as `[Support #3]`) is one of [`FORWARD_PREFIXES`].
 fn is_forward_subject(subject: &str) -> bool {
+    FORWARD_PREFIXES.contains(&subject_prefix(subject).as_str())
+}
+
+/// Whether the subject says the mail is a reply ("Re:", "AW:" …).
+fn is_reply_subject(subject: &str) -> bool {
+    REPLY_PREFIXES.contains(&subject_prefix(subject).as_str())
+}
+
+/// Subject prefixes of replies ("Re:", "AW:", "SV:" …), lower-cased.
+const REPLY_PREFIXES: &[&str] = &[
+    "re",
+    "aw",
+    "sv",
+    "vs",
+    "antw",
+    "odp",
+    "ynt",
+    "res",
+    "rif",
+    "r",
+    "atb",
+    "vá",
+    "回复",
+    "答复",
+    "回覆",
+    "返信",
+    "답장",
+    "ответ",
+    "отв",
+];
+
+/// The first prefix of the subject ("fwd" in "[Support #3] Fwd: x"), lower-cased, without
+/// counters ("Fwd[2]:").
+fn subject_prefix(subject: &str) -> String {
     let mut s = subject.trim();
     while let Some(rest) = s.strip_prefix('[') {
         let Some(close) = rest.find(']') else { break };
         s = rest[close + 1..].trim_start();
     }
-    let Some(colon) = s.find([':', '：']) else { return false };
+    let Some(colon) = s.find([':', '：']) else { return String::new() };
     let prefix = s[..colon].trim().to_lowercase();
-    let prefix = prefix.trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')'));
-    FORWARD_PREFIXES.contains(&prefix.trim())
+    prefix.trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')')).trim().to_string()
 }
 
 /// Whether the line may be part of an attribution wrapped over several lines, quoted as
@@ -206,7 +242,7 @@ fn wrapped_start(lines: &[&str], i: usize) -> usize {
 
 /// Whether an Outlook-style header block starts at `at`: at least three header lines
 /// within six, one of them naming the sender (clients differ in the order: "Gesendet:"
-/// first at GMX); or two header lines in a row, one naming the sender or the date.
+/// first at GMX); or two header lines in a row, one of them giving the date.
 fn header_block_at(lines: &[&str], at: usize) -> bool {
     let is_header = |l: &str| HEADER_FROM.is_match(l) || HEADER_NEXT.is_match(l);
     let Some(first) = lines.get(at) else { return false };
@@ -217,8 +253,10 @@ fn header_block_at(lines: &[&str], at: usize) -> bool {
     if window.iter().any(|l| HEADER_FROM.is_match(l)) && window.iter().filter(|l| is_header(l)).count() >= 3 {
         return true;
     }
+    // Two lines are a block only with a date among them: "From: a@x.example" and "To:
+    // b@x.example" alone may be what a person asks for.
     let Some(second) = lines.get(at + 1).filter(|l| is_header(l)) else { return false };
-    [first, second].iter().any(|l| HEADER_FROM.is_match(l) || HEADER_DATE.is_match(l))
+    [first, second].iter().any(|l| HEADER_DATE.is_match(l) && l.chars().any(|c| c.is_ascii_digit()))
 }
 
 /// Whether a header block follows a separator line at `at` (one blank line allowed): also
@@ -273,7 +311,7 @@ fn history_start(lines: &[&str]) -> Option<Marker> {
         if header_block_at(lines, i) || is_rule(line) && header_after_separator(lines, i + 1) {
             return at(i, Kind::Unquoted);
         }
-        if i > 0 && MOBILE_FOOTER.is_match(line) && history_follows(lines, i + 1) {
+        if i > 0 && is_mobile_footer(line) && history_follows(lines, i + 1) {
             return at(i + 1, Kind::Unquoted);
         }
     }
@@ -307,7 +345,7 @@ fn is_new(lines: &[&str], quoted: &[bool], i: usize) -> bool {
         && !is_marker_only(line)
         && !line.contains(QUOTE_MARKER)
         && !FOOTNOTE.is_match(line)
-        && !MOBILE_FOOTER.is_match(line)
+        && !is_mobile_footer(line)
         && !is_signature_delimiter(line)
         && !is_rule(line)
         && !ATTRIBUTION.is_match(line)
@@ -326,17 +364,53 @@ fn quote_layout(lines: &[&str], quoted: &[bool], first: usize, start: usize, abo
     match (above, below) {
         (_, false) => Layout::Above(start),
         (false, true) => Layout::Below(last + 1),
+        (true, true) if is_sign_off(lines, last + 1, signature) => Layout::Around(start, last + 1),
         (true, true) => Layout::Whole,
     }
+}
+
+/// Whether `lines[from..to]` only signs off: at most three short lines, the first a closing.
+fn is_sign_off(lines: &[&str], from: usize, to: usize) -> bool {
+    let text: Vec<&str> = lines[from..to].iter().filter(|l| !is_blank(l)).copied().collect();
+    !text.is_empty()
+        && text.len() <= 3
+        && text.iter().all(|l| l.trim().chars().count() <= 40)
+        && CLOSING.is_match(text[0])
+}
+
+/// Where an attribution without verb or colon stands right above a quote that starts at
+/// `first` (Gmail's old "2011/4/7 Ann <ann@x.example>", maybe wrapped): lines that start
+/// with a date and hold an address.
+fn bare_attribution_above(lines: &[&str], first: usize) -> Option<usize> {
+    let last = lines[..first].iter().rposition(|l| !is_blank(l))?;
+    if first - last > 3 {
+        return None;
+    }
+    let mut joined = String::new();
+    for j in (last.saturating_sub(MAX_ATTRIBUTION_LINES - 1)..=last).rev() {
+        let piece = lines[j];
+        if !is_piece(piece, false) {
+            break;
+        }
+        joined = if joined.is_empty() { piece.trim().to_string() } else { join_piece(piece, &joined) };
+        if DATE_START.is_match(piece) {
+            let t = joined.trim_end();
+            let ends = t.ends_with(['>', ':', ')', ']']);
+            return (t.contains('@') && ends && t.chars().count() <= 300).then_some(j);
+        }
+    }
+    None
 }
 
 /// Where the new text is, given where the history starts.
 fn layout(lines: &[&str], quoted: &[bool], marker: Option<Marker>) -> Layout {
     let Some(marker) = marker else {
         let Some(first) = quoted.iter().position(|&q| q) else { return Layout::Whole };
-        let above = lines[..first].iter().any(|l| !is_marker_only(l));
-        // Plain `>` quoting with no attribution: cut a trailing block with its blank lines.
-        let start = lines[..first].iter().rposition(|l| !is_blank(l)).map_or(0, |p| p + 1);
+        // Plain `>` quoting with no attribution: cut a trailing block with its blank lines
+        // (and a bare date and address above it).
+        let start = bare_attribution_above(lines, first)
+            .unwrap_or_else(|| lines[..first].iter().rposition(|l| !is_blank(l)).map_or(0, |p| p + 1));
+        let above = lines[..start].iter().any(|l| !is_marker_only(l));
         return quote_layout(lines, quoted, first, start, above);
     };
     let above = lines[..marker.start].iter().any(|l| !is_marker_only(l));
@@ -360,7 +434,7 @@ fn without_signature(lines: &[&str], from: usize, to: usize) -> usize {
     if let Some(sig) = lines[from..end].iter().rposition(|l| is_signature_delimiter(l)) {
         end = from + sig;
     }
-    let trailing = |l: &str| is_blank(l) || is_rule(l) || is_marker_only(l) || MOBILE_FOOTER.is_match(l);
+    let trailing = |l: &str| is_blank(l) || is_rule(l) || is_marker_only(l) || is_mobile_footer(l);
     while end > from && trailing(lines[end - 1]) {
         end -= 1;
     }
@@ -378,6 +452,24 @@ fn without_signature(lines: &[&str], from: usize, to: usize) -> usize {
 fn list_footer_start(lines: &[&str]) -> Option<usize> {
     let from = lines.len().saturating_sub(10);
     (from..lines.len()).find(|&i| is_rule(lines[i]) && lines[i + 1..].iter().take(4).any(|l| is_list_footer_line(l)))
+}
+
+/// `lines` without the lines that stood for an HTML `<hr>`, and without the blank line the
+/// conversion put below one that had a blank line above it.
+fn without_rules<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len());
+    let mut skip_blank = false;
+    for line in lines {
+        if line.trim() == RULE_MARKER {
+            skip_blank = out.last().is_some_and(|l| is_blank(l));
+        } else if !(skip_blank && is_blank(line)) {
+            out.push(line);
+            skip_blank = false;
+        } else {
+            skip_blank = false;
+        }
+    }
+    out
 }
 
 /// The numbers of the link references (`[3]`) in `lines`.
@@ -403,34 +495,42 @@ pub fn visible_reply(text: &str, subject: &str) -> String {
     let quoted = quoting(lines);
     let marker = history_start(lines);
 
-    let forward = marker.filter(|m| m.kind == Kind::Forward || is_forward_subject(subject));
-    let (from, to, forwarded) = match forward {
+    // A forward: so the subject says, or the text starts with a forwarded message, or one
+    // follows a note in a mail that is no reply.
+    let forward = marker.filter(|m| {
+        let note = lines[..m.start].iter().any(|l| !is_marker_only(l));
+        is_forward_subject(subject) || m.kind == Kind::Forward && !(note && is_reply_subject(subject))
+    });
+    // The new text is lines[from..to], then (after a blank line) `tail`: the forwarded
+    // message of a forward, or the sign-off below the quote.
+    let (from, to, tail) = match forward {
         Some(m) => {
             let first = (m.start..lines.len()).find(|&i| !is_marker_only(lines[i])).unwrap_or(lines.len());
             (0, without_signature(lines, 0, m.start), &lines[first..])
         }
-        None => {
-            let (from, to) = match layout(lines, &quoted, marker) {
-                Layout::Whole => (0, lines.len()),
-                Layout::Above(start) => (0, start),
-                Layout::Below(start) => (start, lines.len()),
-            };
-            (from, without_signature(lines, from, to), &lines[lines.len()..])
-        }
+        None => match layout(lines, &quoted, marker) {
+            Layout::Whole => (0, without_signature(lines, 0, lines.len()), &lines[lines.len()..]),
+            Layout::Above(start) => (0, without_signature(lines, 0, start), &lines[lines.len()..]),
+            Layout::Below(start) => (start, without_signature(lines, start, lines.len()), &lines[lines.len()..]),
+            Layout::Around(start, below) => {
+                let first = (below..lines.len()).find(|&i| !is_blank(lines[i])).unwrap_or(lines.len());
+                let end = without_signature(lines, first, lines.len());
+                (0, without_signature(lines, 0, start), &lines[first..end])
+            }
+        },
     };
-
     let clean = |l: &&str| l.replace(QUOTE_MARKER, "").replace(RULE_MARKER, "");
-    let mut kept: Vec<String> = lines[from..to].iter().map(clean).collect();
+    let mut kept: Vec<String> = without_rules(&lines[from..to]).iter().map(clean).collect();
     // Link footnotes of converted HTML: keep those the kept text refers to, also those that
     // stood after the history, and drop those whose link went with it.
     let refs = references(kept.iter().filter(|k| !FOOTNOTE.is_match(k)).map(String::as_str));
     let is_referenced = |l: &str| FOOTNOTE.captures(l).is_none_or(|c| refs.contains(&c[1]));
     kept.retain(|k| is_referenced(k));
-    if !forwarded.is_empty() {
+    if !tail.is_empty() {
         kept.push(String::new());
-        kept.extend(forwarded.iter().map(clean));
+        kept.extend(without_rules(tail).iter().map(clean));
     }
-    let after = if forwarded.is_empty() { &all[to..] } else { &all[all.len()..] };
+    let after = if tail.is_empty() { &all[to..] } else { &all[all.len()..] };
     let present: std::collections::HashSet<&str> = kept.iter().map(String::as_str).collect();
     let footnotes: Vec<&str> =
         after.iter().filter(|l| FOOTNOTE.is_match(l) && is_referenced(l) && !present.contains(*l)).copied().collect();
@@ -753,5 +853,121 @@ mod tests {
             let _ = reply(input);
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+    }
+    /// Shapes from the public test suites of other reply trimmers (talon, email_reply_parser)
+    /// with what our rules make of them.
+    #[test]
+    fn shapes_from_other_trimmers_test_suites() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "Here is another email\n\nSent from my desk, is much easier then my mobile phone.",
+                "Here is another email\n\nSent from my desk, is much easier then my mobile phone.",
+            ),
+            (
+                "I get proper rendering as well.\n\nSent from a magnificent torch of pixels\n\nOn Dec 16, 2011, at 12:47 PM, Corey Donohoe\n<reply@reply.github.com>\nwrote:\n\n> Was this caching related or fixed already?  I get proper rendering here.\n>\n> ---\n> Reply to this email directly or view it on GitHub:\n> https://github.com/github/github/issues/2278#issuecomment-3182418\n",
+                "I get proper rendering as well.",
+            ),
+            (
+                "Outlook with a reply\n\n\n ------------------------------\n\n *From:* Google Apps Sync Team [mailto:mail-noreply@google.com]\n *Sent:* Thursday, February 09, 2012 1:36 PM\n *To:* jow@xxxx.com\n *Subject:* Google Apps Sync was updated!\n\n\n\nDear Google Apps Sync user,\n",
+                "Outlook with a reply",
+            ),
+            (
+                "Test reply\n\n2014-10-17 11:28 GMT+03:00 Postmaster <\npostmaster@sandboxa4b0b3e8c06f42c4a57e0a7d2a0aa5d5.mailgun.org>:\n\n> First from site\n>\n",
+                "Test reply",
+            ),
+            (
+                "Thanks Thanmai\nOn Mar 8, 2012 9:59 AM, \"Example.com\" <\nr+7f1b094ceb90e18cca93d53d3703feae@example.com> wrote:\n\n\n>** Blah-blah-blah",
+                "Thanks Thanmai",
+            ),
+            ("Replying ok\n2011/4/7 Nathan ova <support@example.com>\n\n>  Cool beans, scro", "Replying ok"),
+            (
+                "YOLO salvia cillum kogi typewriter mumblecore cardigan skateboard Austin.\n\n------On 12/29/1987 17:32 PM, Julius Caesar wrote-----\n\nBrunch mumblecore pug Marfa tofu, irure taxidermy hoodie readymade pariatur.\n",
+                "YOLO salvia cillum kogi typewriter mumblecore cardigan skateboard Austin.",
+            ),
+            ("On 04/19/2011 07:10 AM, Roman Tkachenko wrote:\n\n>\n> Test\nTest reply", "Test reply"),
+            ("Test reply\n\n---- John Smith wrote ----\n\n> quoted\n> text\n", "Test reply"),
+            (
+                "Test reply\n\nOn 04/19/2011 07:10 AM, Roman Tkachenko wrote:\n\n>\n> Test\n\nRegards, Roman",
+                "Test reply\n\nRegards, Roman",
+            ),
+            ("Blah-blah-blah\nOn blah-blah-blah", "Blah-blah-blah\nOn blah-blah-blah"),
+            ("Test reply\n\nSent from Samsung MobileName <address@example.com> wrote:\n\n> Test", "Test reply"),
+            ("Test reply\n\n2011/4/7 Tkachenko <address@example.com>\n\n> Test", "Test reply"),
+            (
+                "Lorem ipsum\n\nW dniu 28 stycznia 2015 01:53 użytkownik Zoe xxx <zoe.xxx@xxx.com>\nnapisał:\n\nBlah!",
+                "Lorem ipsum",
+            ),
+            (
+                "Visit us now for assistance...\n>>> >>>  http://www.domain.com <<<\nVisit our site by clicking the link above",
+                "Visit us now for assistance...\n>>> >>>  http://www.domain.com <<<\nVisit our site by clicking the link above",
+            ),
+            (
+                "8.45am-1pm\n\nFrom: somebody@example.com\nDate: Wed, 16 May 2012 00:15:02 -0600\n\n<http://email.example.com/c/dHJhY2tpbmdfY29kZT1mMDdjYzBmNzM1ZjYzMGIxNT\n>  <bob@example.com <mailto:bob@example.com> >\n\nRequester: ",
+                "8.45am-1pm",
+            ),
+            ("Blah\n\nDate: Wed, 16 May 2012 00:15:02 -0600\nTo: klizhentas@example.com\n\n", "Blah"),
+            (
+                "Hi\n\n  *From:* bob@example.com [mailto:\n  bob@example.com]\n  *Date:* Wednesday, June 27, 2012 3:05 PM\n  *To:* travis@example.com\n  *Subject:* Hello\n\n",
+                "Hi",
+            ),
+            (
+                "Blah\nDate: Fri=2C 28 Sep 2012 10:55:48 +0000\nFrom: tickets@example.com\nTo: bob@example.com\nSubject: Hello",
+                "Blah",
+            ),
+            (
+                "FYI\n\n---------- Forwarded message ----------\nFrom: bob@example.com\nDate: Tue, Sep 4, 2012 at 1:35 PM\nSubject: Two\nline\nTo: rob@example.com\n\n> Hello\n\n> Hello again",
+                "FYI\n\n---------- Forwarded message ----------\nFrom: bob@example.com\nDate: Tue, Sep 4, 2012 at 1:35 PM\nSubject: Two\nline\nTo: rob@example.com\n\n> Hello\n\n> Hello again",
+            ),
+            (
+                "Blah\n\n-----Original Message-----\n\nFW: Foo\n\n---------- Forwarded message ----------\n\nHello",
+                "Blah",
+            ),
+            (
+                "Test reply\n\nOn 11-Apr-2011, at 6:54 PM, Roman Tkachenko <romant@example.com> sent:\n\n>\n> Test\n>\n> Roman",
+                "Test reply",
+            ),
+            (
+                "Response\n\n10/19/2017 @ 9:30 am for physical therapy\nBla\n1517 4th Avenue Ste 300\nLondon CA 19129, 555-421-6780\n\nJohn Doe, FCLS\nMediCal Physical Therapy\n",
+                "Response\n\n10/19/2017 @ 9:30 am for physical therapy\nBla\n1517 4th Avenue Ste 300\nLondon CA 19129, 555-421-6780\n\nJohn Doe, FCLS\nMediCal Physical Therapy",
+            ),
+            (
+                "Please enter your feedback below. Thank you.\n\n------------------------------------- Enter Feedback Below -------------------------------------\n\nThe user experience was unparallelled. Please continue production. I'm sending payment to ensure\nthat this line is intact.",
+                "Please enter your feedback below. Thank you.\n\n------------------------------------- Enter Feedback Below -------------------------------------\n\nThe user experience was unparallelled. Please continue production. I'm sending payment to ensure\nthat this line is intact.",
+            ),
+            ("Hello\n\nVào 14:24 8 tháng 6, 2017, Hùng Nguyễn <hungnguyen@xxx.com> đã viết:\n\n> Xin chào", "Hello"),
+            (
+                "Allo! Follow up MIME!\n\n发件人: xxx@xxx.com\n发送时间: 2018年3月27日 星期二 下午 13:00\n收件人: a\n主题: b\n\nold",
+                "Allo! Follow up MIME!",
+            ),
+            ("Thanks!\n\n2013/6/21 Mike Example <\nmike@example.com>\n\n> hello\n", "Thanks!"),
+            (
+                "Hi folks\n\nWhat is the best way to clear a Riak bucket of all key, values after\nrunning a test?\nI am currently using the Java HTTP API.\n\n-Abhishek Kona\n\n\n_______________________________________________\nriak-users mailing list\nriak-users@lists.basho.com\nhttp://lists.basho.com/mailman/listinfo/riak-users_lists.basho.com\n",
+                "Hi folks\n\nWhat is the best way to clear a Riak bucket of all key, values after\nrunning a test?\nI am currently using the Java HTTP API.\n\n-Abhishek Kona",
+            ),
+            (
+                "Test\n\nMed vennlig hilsen\nJohn Doe\n\nman. 21. des. 2015 kl. 14.43 skrev Dan Kubb <dkubb@example.com>:\n> hi\n",
+                "Test\n\nMed vennlig hilsen\nJohn Doe",
+            ),
+            (
+                "Hello\n\n________________________________\n> From: dkubb@example.com\n> To: x@example.com\n> Subject: hi\n> Date: Tue, 1 Jan 2015\n>\n> old",
+                "Hello",
+            ),
+            (
+                "test 2 this should list second\n\nand have spaces\n\n\n   - how about bullets\n   - and another\n\n\nOn Fri, Feb 24, 2012 at 10:19 AM, <examples@email.goalengine.com> wrote:\n\n> Give us an example\n\n\n\n\n-- \n\n*Joe Smith | Director, Product Management*\n",
+                "test 2 this should list second\n\nand have spaces\n\n\n   - how about bullets\n   - and another",
+            ),
+            (
+                "On your remote host you can run:\n\n     telnet 127.0.0.1 52698\n\nThis should connect.\n\nOn 9 Jan 2014, at 2:47, George Plymale wrote:\n\n> I am having an odd issue\n",
+                "On your remote host you can run:\n\n     telnet 127.0.0.1 52698\n\nThis should connect.",
+            ),
+            (
+                "Hi,\nOn Tue, 2011-03-01 at 18:02 +0530, Abhishek Kona wrote:\n> Hi folks\n>\n> What is the best way\n\nYou can list the keys.\n\n-Russell",
+                "Hi,\nOn Tue, 2011-03-01 at 18:02 +0530, Abhishek Kona wrote:\n> Hi folks\n>\n> What is the best way\n\nYou can list the keys.\n\n-Russell",
+            ),
+        ];
+        // Their cases come without a subject.
+        for (input, want) in cases {
+            assert_eq!(visible_reply(input, ""), *want, "input: {input:?}");
+        }
     }
 }

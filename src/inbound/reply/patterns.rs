@@ -89,6 +89,7 @@ pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
     Regex::new(
         r"(?ix)^\s*>?\s*(
             on\s.+\swrote\s?: |                                  # en
+            on\s.+\d.*\ssent\s?: |                               # en: 'On <date>, Ann <a@x> sent:'
             quoting\s.+: |                                       # Horde
             .*\d{4}.*\sby\s\S+@\S+\s*: |                         # Tuta: 'Nov 26, 2026, 10:02 by x@y:'
             zitat\svon\s.+: |                                    # Horde (de)
@@ -172,7 +173,7 @@ pub(super) static DATE_FIRST: Guarded = Guarded::new(
     || {
         Regex::new(
             r"(?ix)^\s*>?\s*(\p{L}{1,12}\.?,?\s+)?
-            ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{2,4} | \d{1,2}\.?\s\p{L}{3,10}\.?\s\d{4} |
+            ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}{3,10}\.?\s\d{4} |
               \p{L}{3,10}\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )
             .{0,40}?\d{1,2}[:.]\d{2}
             .{0,160}[^\s<>@]@[^\s<>@]+\s*[>)\]]?\s*[:：]\s*$",
@@ -300,6 +301,32 @@ pub(super) static MOBILE_FOOTER: Guarded = Guarded::new(may_be_mobile_footer, ||
             được\sgửi\stừ\s\S.* |
             \S*から送信 | 发自我的\S* | 從我的\s?\S*傳送 | 从我的\s?\S*发送 | 내\s\S*에서\s보냄
         )\s*$",
+    )
+    .expect("valid pattern")
+});
+
+/// Whether the line is a mobile footer, not a sentence that starts like one ("Sent from my
+/// desk, is much easier than my phone."): after a comma, a footer names a brand
+/// ("Sent from my Verizon, Samsung Galaxy smartphone"), it does not go on in lower case.
+pub(super) fn is_mobile_footer(line: &str) -> bool {
+    if !MOBILE_FOOTER.is_match(line) {
+        return false;
+    }
+    let words = line.split_whitespace().count();
+    let sentence_after_comma = line.split_once(',').is_some_and(|(_, rest)| {
+        let rest: Vec<&str> = rest.split_whitespace().collect();
+        rest.len() >= 3 && rest.iter().all(|w| !w.starts_with(char::is_uppercase))
+    });
+    words <= 12 && !sentence_after_comma
+}
+
+/// The start of a line that begins with a date: "2013/6/21", "3.5.2026", "Tue, 3 Mar 2026",
+/// "March 3, 2026", "2026年3月3日".
+pub(super) static DATE_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^\s*(\p{L}{1,12}\.?,?\s+)?
+        ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}{3,10}\.?,?\s\d{4} |
+          \p{L}{3,10}\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )",
     )
     .expect("valid pattern")
 });
