@@ -970,4 +970,36 @@ mod tests {
             assert_eq!(visible_reply(input, ""), *want, "input: {input:?}");
         }
     }
+    #[test]
+    fn attributions_header_blocks_and_footers_of_more_languages() {
+        let attributions = [
+            "2026/03/05 10:02、Support <s@x.example>のメール:",
+            "2026. 3. 5. 오전 10:02, Support <s@x.example> 작성:",
+            "5 марта 2026 г., в 10:02, Support <s@x.example> написал(а):",
+            "Pada tanggal Kam, 5 Mar 2026 pukul 10.02 Support <s@x.example> menulis:",
+            "čet, 5. ožu 2026. u 10:02 Support <s@x.example> je napisao:",
+            "في الخميس، 5 مارس 2026 في 10:02 ص، كتب Support <s@x.example>:",
+            "\u{202b}בתאריך יום ה׳, 5 במרץ 2026 ב-10:02 מאת \u{202a}Support\u{202c}\u{200f} <\u{202a}s@x.example\u{202c}\u{200f}>:\u{202c}",
+        ];
+        for attribution in attributions {
+            let t = format!("New text.\n\n{attribution}\n> old text\n");
+            assert_eq!(reply(&t), "New text.", "missed: {attribution}");
+        }
+        let blocks = [
+            "De la: Support <s@x.example>\nTrimis: joi, 5 martie 2026 10:02\nCătre: Ana\nSubiect: Imprimanta",
+            "Šalje: Support <s@x.example>\nPoslano: četvrtak, 5. ožujka 2026. 10:02\nPrima: Ana\nPredmet: Pisač",
+            "Від: Support <s@x.example>\nНадіслано: 5 березня 2026 р. 10:02\nКому: Ганна\nТема: Принтер",
+            "-------- Originalnachricht --------\nVon: Support <s@x.example>\nDatum: 05.03.26 10:02 (GMT+01:00)",
+        ];
+        for block in blocks {
+            let t = format!("Done.\n\n{block}\n\nold text\n");
+            assert_eq!(reply(&t), "Done.", "missed: {block}");
+        }
+        for footer in
+            ["Von meinem Samsung Galaxy Smartphone gesendet.", "Trimis de pe iPhone-ul meu", "iPhone'umdan gönderildi"]
+        {
+            let t = format!("Done.\n\n{footer}\n");
+            assert_eq!(reply(&t), "Done.", "missed: {footer}");
+        }
+    }
 }

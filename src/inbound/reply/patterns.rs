@@ -28,7 +28,13 @@ impl Guarded {
 
 /// Whether the line ends with a colon (ASCII or full-width), before trailing space.
 fn ends_with_colon(line: &str) -> bool {
-    line.trim_end().ends_with([':', '：'])
+    line.trim_end().trim_end_matches(is_bidi_mark).trim_end().ends_with([':', '：'])
+}
+
+/// Whether `c` is an invisible mark of text direction (Gmail wraps names and addresses in
+/// them in Hebrew and Arabic).
+pub(super) fn is_bidi_mark(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Whether the line reads like a mail header: a short key (at most 16 characters, after
@@ -77,8 +83,11 @@ fn may_be_mobile_footer(line: &str) -> bool {
         "pobierz",
         "outlook",
         "télécharger",
+        "trimis",
+        "poslano",
+        "στάλθηκε",
     ];
-    const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄"];
+    const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄", "gönderildi"];
     let start: String = line.trim_start().trim_start_matches('[').trim_start().chars().take(12).collect();
     let start = start.to_lowercase();
     FIRST_WORDS.iter().any(|w| start.starts_with(w)) || WITHIN.iter().any(|w| line.contains(w))
@@ -114,17 +123,26 @@ pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
             .+\snapisa[łl](a|\(a\))?\s?: |                       # pl
             dne\s.+\snapsal(a|\(a\))?\s?: |                      # cs
             .+\snapsal(a|\(a\))?\s?: |                           # cs, sk
-            .+\s(пишет|написал(а)?|написав|пише)\s?: |           # ru, uk
+            .+\s(пишет|написал(а|\(а\))?|написав|пише)\s?: |           # ru, uk
             .+\s(έγραψε|écrivait)\s?: |                          # el
             .+\s(tarihinde\s)?şunu\syazdı\s?: |                  # tr
             .+\sírta\b.*: |                                      # hu
             .+\sa\sscris\s?: |                                   # ro
             .+\sđã\sviết\s?: |                                   # vi
+            .+\smenulis\s?: |                                    # id, ms
+            .+เขียนว่า\s?: |                                      # th
+            .+\sने\sलिखा\s?: |                                    # hi
+            .+\s(je\s)?napisa(o|la|l|l\(a\))\s?: |                # hr, sr, sl, bs
+            .+\s(rašė|rakstīja|kirjutas|написа|skrifaði|escribiu)\s?: | # lt, lv, et, bg, is, gl
+            .+\sva\sescriure\s?: |                               # ca
+            .+\sكتب\s?.*: |                                     # ar
+            .+\s작성\s?: |                                       # ko (Apple Mail)
+            .+のメール\s*[:：] |                                  # ja (Apple Mail)
             .+님이\s?작성\s?: |                                   # ko
             .+(写道|寫道)\s*[:：] |                               # zh
             .+のメッセージ\s*[:：] |                              # ja (Outlook)
             \d{4}年\d{1,2}月\d{1,2}日.*<[^<>@\s]+@[^<>\s]+>\s*[:：]    # ja (Gmail, Apple)
-        )\s*$",
+        )[\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$",
     )
     .expect("valid pattern")
 });
@@ -160,7 +178,9 @@ pub(super) static ATTRIBUTION_START: Guarded = Guarded::new(may_start_attributio
 /// and an address, then a colon. Loose: only counted when quoted lines follow.
 pub(super) static ATTRIBUTION_DATE_ADDRESS: Guarded = Guarded::new(
     |l| l.contains('@') && ends_with_colon(l),
-    || Regex::new(r"(?i)^\s*>?\s*\S.{0,80}\d{4}.{0,40}<[^<>@\s]+@[^<>\s]+>\s*[:：]\s*$").expect("valid pattern"),
+    || {
+        Regex::new(r"(?i)^\s*>?\s*\S.{0,80}\d{4}.{0,40}<[^<>@\s]+@[^<>\s]+>\s*[:：][\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$").expect("valid pattern")
+    },
 );
 
 /// An attribution without a verb that starts with a date and a time and ends with the
@@ -176,7 +196,7 @@ pub(super) static DATE_FIRST: Guarded = Guarded::new(
             ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}{3,10}\.?\s\d{4} |
               \p{L}{3,10}\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )
             .{0,40}?\d{1,2}[:.]\d{2}
-            .{0,160}[^\s<>@]@[^\s<>@]+\s*[>)\]]?\s*[:：]\s*$",
+            .{0,160}[^\s<>@]@[^\s<>@]+\s*[>)\]]?\s*[:：][\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$",
         )
         .expect("valid pattern")
     },
@@ -189,7 +209,9 @@ pub(super) static GROUPWISE: Guarded = Guarded::new(
 );
 
 /// The words between the dashes of an "Original Message" separator, in many languages.
-const ORIGINAL_WORDS: &str = r"original\smessage | ursprüngliche\snachricht | original\snachricht |
+const ORIGINAL_WORDS: &str = r"original\smessage | ursprüngliche\snachricht | original\s?nachricht | původní\se-mail | pôvodná\sspráva |
+    оригінальне\sповідомлення | вихідне\sповідомлення | pesan\sasli | izvorna\sporuka | originalna\sporuka |
+    originalt\smeddelande | alkuperäinen\ssähköposti |
     message\sd'origine | message\soriginal | mensaje\soriginal | messaggio\soriginale |
     oorspronkelijk\sbericht | origineel\sbericht | mensagem\soriginal | originalmeddelande |
     ursprungligt\smeddelande | oprindelig\smeddelelse | oprindelig\sbesked | original\sbesked |
@@ -239,7 +261,7 @@ pub(super) static FORWARDED: Guarded = Guarded::new(ends_with_colon, || {
 /// The first line of an Outlook header block: "From: …" in several languages.
 pub(super) static HEADER_FROM: Guarded = Guarded::new(short_key_before_colon, || {
     Regex::new(
-        r"(?i)^\s*>?\s*\*?(from|von|de|da|van|från|fra|od|от|lähettäjä|kimden|feladó|από|từ|발신|보낸\s?사람|发件人|寄件者|差出人)\s*\*?\s*[:：]\s*\S",
+        r"(?i)^\s*>?\s*\*?(from|von|de|de\sla|da|van|från|fra|od|от|від|lähettäjä|kimden|feladó|από|từ|šalje|pošiljatelj|nuo|saatja|dari|من|מאת|จาก|발신|보낸\s?사람|发件人|寄件者|差出人)\s*\*?\s*[:：]\s*\S",
     )
     .expect("valid pattern")
 });
@@ -249,7 +271,8 @@ pub(super) static HEADER_DATE: Guarded = Guarded::new(short_key_before_colon, ||
     Regex::new(
         r"(?ix)^\s*>?\s*\*?(
             sent|date|gesendet|datum|envoyé|enviado|enviada|fecha|data|inviato|verzonden|skickat|sendt|
-            dato|wysłano|odesláno|отправлено|дата|lähetetty|päivämäärä|gönderildi|tarih|elküldve|dátum|
+            dato|wysłano|odesláno|odoslané|отправлено|надіслано|дата|lähetetty|päivämäärä|gönderildi|tarih|elküldve|dátum|
+            trimis|poslano|išsiųsta|saatmisaeg|nosūtīts|enviat|dikirim|تم\sالإرسال|נשלח|ส่ง|
             στάλθηκε|ημερομηνία|发送时间|日期|寄件日期|送信日時|日時|보낸\s?날짜|날짜|đã\sgửi|ngày
         )\s*\*?\s*[:：]\s*\S",
     )
@@ -277,7 +300,10 @@ pub(super) static HEADER_NEXT: Guarded = Guarded::new(short_key_before_colon, ||
             发送时间|日期|收件人|主题|抄送|寄件日期|收件者|主旨|
             送信日時|宛先|件名|
             보낸\s?날짜|받는\s?사람|제목|
-            đã\sgửi|đến|chủ\sđề|ngày
+            đã\sgửi|đến|chủ\sđề|ngày|
+            către|subiect|trimis|poslano|prima|predmet|za|zadeva|від|надіслано|odoslané|
+            išsiųsta|kam|saatmisaeg|adressaat|teema|nosūtīts|tēma|enviat|per\sa|assumpte|
+            dikirim|kepada|perihal|subjek|تم\sالإرسال|إلى|الموضوع|נשלח|אל|נושא|ส่ง|ถึง|เรื่อง
         )\s*\*?\s*[:：]",
     )
     .expect("valid pattern")
@@ -298,9 +324,10 @@ pub(super) static MOBILE_FOOTER: Guarded = Guarded::new(may_be_mobile_footer, ||
             skickat\sfrån\smin\s\S.* | sendt\sfra\smin\s\S.* | lähetetty\s\S.* |
             wysłane\sz\s\S.* | odesláno\sz\s\S.* |
             отправлено\sс\s\S.* | надіслано\sз\s\S.* |
-            được\sgửi\stừ\s\S.* |
+            được\sgửi\stừ\s\S.* | trimis\sde\spe\s\S.* | poslano\s(s|sa|iz)\s\S.* | στάλθηκε\sαπό\s\S.* |
+            \S+['’]?(umdan|imden|undan|inden|dan|den)\sgönderildi |
             \S*から送信 | 发自我的\S* | 從我的\s?\S*傳送 | 从我的\s?\S*发送 | 내\s\S*에서\s보냄
-        )\s*$",
+        )[.!]?\s*$",
     )
     .expect("valid pattern")
 });
