@@ -61,6 +61,10 @@ const QUOTE_CONTAINERS: &[&str] = &[
     "blockquote#isReplyContent",                   // Samsung Email
     "div.AppleOriginalContents",                   // Apple Mail forwards
     "blockquote.tutanota_quote",                   // Tuta
+    "div#OLK_SRC_BODY_SECTION",                    // Outlook for Mac
+    "div#x_divRplyFwdMsg",                         // Outlook on the web, re-rendered
+    "div#x_appendonsend",                          // Outlook on the web, re-rendered
+    "div.moz-forward-container",                   // Thunderbird forwards
 ];
 
 /// Style properties that change how text looks and nothing else.

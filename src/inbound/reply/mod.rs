@@ -360,7 +360,8 @@ fn quote_layout(lines: &[&str], quoted: &[bool], first: usize, start: usize, abo
         return Layout::Whole;
     }
     let signature = (last..lines.len()).find(|&i| is_signature_delimiter(lines[i])).unwrap_or(lines.len());
-    let below = (last + 1..signature).any(|i| is_new(lines, quoted, i));
+    let below = (last + 1..signature).any(|i| is_new(lines, quoted, i))
+        && !signature::is_only_notices(&lines[last + 1..signature]);
     match (above, below) {
         (_, false) => Layout::Above(start),
         (false, true) => Layout::Below(last + 1),
@@ -1001,5 +1002,10 @@ mod tests {
             let t = format!("Done.\n\n{footer}\n");
             assert_eq!(reply(&t), "Done.", "missed: {footer}");
         }
+    }
+    #[test]
+    fn a_notice_below_the_quote_is_not_new_text() {
+        let t = "Fixed, thanks.\n\nOn Thu, 5 Mar 2026, Support wrote:\n> Please restart.\n\nThis e-mail is confidential and intended for the addressee only. If you have received this e-mail in error, please delete it.\n";
+        assert_eq!(reply(t), "Fixed, thanks.");
     }
 }

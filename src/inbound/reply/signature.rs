@@ -49,7 +49,14 @@ fn is_blank(line: &str) -> bool {
 }
 
 fn is_notice(paragraph: &[&str]) -> bool {
-    paragraph.iter().any(|l| NOTICE_WORDS.iter().any(|w| contains_ascii_nocase(l, w)))
+    paragraph.iter().any(|l| l.len() <= 2_000 && NOTICE_WORDS.iter().any(|w| contains_ascii_nocase(l, w)))
+}
+
+/// Whether `lines` hold nothing but confidentiality notices (a server adds them below
+/// everything, the quote included): at most three paragraphs of them.
+pub(super) fn is_only_notices(lines: &[&str]) -> bool {
+    let paragraphs: Vec<&[&str]> = lines.split(|l| is_blank(l)).filter(|p| !p.is_empty()).collect();
+    !paragraphs.is_empty() && paragraphs.len() <= 3 && paragraphs.iter().all(|p| p.len() <= 15 && is_notice(p))
 }
 
 /// Whether the line is a name as people sign: one to four words of letters, no digits,
