@@ -62,7 +62,7 @@ fn quote_layout(lines: &[&str], quoted: &[bool], first: usize, start: usize, abo
     if (first..last).any(|i| is_new(lines, quoted, i)) {
         return Layout::Whole;
     }
-    let signature = (last..lines.len()).find(|&i| is_signature_delimiter(lines[i])).unwrap_or(lines.len());
+    let signature = (last + 1..lines.len()).find(|&i| is_signature_delimiter(lines[i])).unwrap_or(lines.len());
     let below = (last + 1..signature).any(|i| is_new(lines, quoted, i))
         && !signature::is_only_notices(&lines[last + 1..signature]);
     match (above, below) {

@@ -458,3 +458,84 @@ fn a_notice_below_the_quote_is_not_new_text() {
     let t = "Fixed, thanks.\n\nOn Thu, 5 Mar 2026, Support wrote:\n> Please restart.\n\nThis e-mail is confidential and intended for the addressee only. If you have received this e-mail in error, please delete it.\n";
     assert_eq!(reply(t), "Fixed, thanks.");
 }
+
+/// Random mails made of the pieces reply stripping looks at never panic, and the reply
+/// only ever holds lines of the mail. More cases: `REPLY_CASES=100000 cargo test --lib
+/// random_mails`.
+#[test]
+fn random_mails_never_panic_and_keep_only_their_own_lines() {
+    const PIECES: &[&str] = &[
+        "Thanks, it works.",
+        "",
+        "  ",
+        "> quoted line",
+        ">",
+        "> Hello, please restart the print spooler service on your computer today",
+        "and try again.",
+        "On Tue, 3 Mar 2026 at 10:02 AM Ann Lee <",
+        "ann@example.org> wrote:",
+        "On 3 March 2026 at 10:02, Ann Lee",
+        "<ann@example.org> wrote:",
+        "wrote:",
+        "Am 03.03.2026 um 10:02 schrieb Ann <a@x.example>:",
+        "3.5.2026, 10:02, \"Ann\" <a@x.example>:",
+        "---- On Tue, 3 Mar 2026 Ann <a@x.example> wrote ----",
+        "-----Original Message-----",
+        "---------- Forwarded message ---------",
+        "Begin forwarded message:",
+        "From: Ann <a@x.example>",
+        "Sent: Tuesday, March 3, 2026 10:02",
+        "Date: Tue, 3 Mar 2026 10:02",
+        "To: Support",
+        "Subject: Printer",
+        "De : Ann",
+        "________________________________",
+        "-- ",
+        "--",
+        "Sent from my iPhone",
+        "Get Outlook for iOS",
+        "Regards,",
+        "Thanks, Priya",
+        "Ann Lee",
+        "Tel. +49 30 1234567",
+        "www.example.com",
+        "This e-mail is confidential.",
+        "_______________________________________________",
+        "list mailing list",
+        "https://lists.example.com/mailman/listinfo/list",
+        ">>> Ann <a@x.example> 03.03.2026 10:02 >>>",
+        "[1]: https://x.example",
+        "see [1] and [2]",
+        "\u{E000}maildesk-quote\u{E000}",
+        "\u{E000}maildesk-rule\u{E000}",
+        "\u{E000}maildesk-quote\u{E000}On Tue, 3 Mar 2026 Ann wrote:",
+        "2026年3月3日(火) 10:02 Ann <",
+        "\u{202b}בתאריך 2026 מאת <a@x.example>:\u{202c}",
+        "ü€𝄞",
+    ];
+    const SUBJECTS: &[&str] = &["Re: x", "Fwd: x", "", "WG: x", "[Support #3] x"];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let cases: usize = std::env::var("REPLY_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(3_000);
+    for _ in 0..cases {
+        let n = 1 + (next() % 25) as usize;
+        let lines: Vec<&str> = (0..n).map(|_| PIECES[(next() % PIECES.len() as u64) as usize]).collect();
+        let text = lines.join("\n");
+        let subject = SUBJECTS[(next() % SUBJECTS.len() as u64) as usize];
+        let got = visible_reply(&text, subject);
+        let own: std::collections::HashSet<String> = lines
+            .iter()
+            .map(|l| l.replace(crate::inbound::html::QUOTE_MARKER, "").replace(crate::inbound::html::RULE_MARKER, ""))
+            .map(|l| l.trim().to_string())
+            .collect();
+        for line in got.lines() {
+            assert!(line.trim().is_empty() || own.contains(line.trim()), "{line:?} is not from {text:?} ({subject})");
+        }
+        assert!(!got.contains('\u{E000}'), "a marker shows: {got:?}");
+    }
+}
