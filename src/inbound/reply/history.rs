@@ -5,7 +5,7 @@
 
 use super::patterns::{
     ATTRIBUTION, ATTRIBUTION_DATE_ADDRESS, ATTRIBUTION_RUN_ON, ATTRIBUTION_START, DATE_FIRST, FORWARD_SEPARATOR,
-    FORWARDED, GROUPWISE, HEADER_DATE, HEADER_FROM, HEADER_INLINE_DATE, HEADER_NEXT, ORIGINAL_MESSAGE,
+    FORWARDED, GROUPWISE, HEADER_DATE, HEADER_FROM, HEADER_INLINE_DATE, HEADER_NEXT, ORIGINAL_MESSAGE, REPLY_ABOVE,
     is_mobile_footer,
 };
 use super::{is_blank, is_marker_only, is_quoted, is_rule};
@@ -199,7 +199,7 @@ pub(super) fn history_start(lines: &[&str]) -> Option<Marker> {
         if FORWARD_SEPARATOR.is_match(line) || FORWARDED.is_match(line) {
             return at(i, Kind::Forward);
         }
-        if ORIGINAL_MESSAGE.is_match(line) || GROUPWISE.is_match(line) {
+        if ORIGINAL_MESSAGE.is_match(line) || GROUPWISE.is_match(line) || REPLY_ABOVE.is_match(line) {
             return at(i, Kind::Unquoted);
         }
         if let Some(marker) = attribution_at(lines, i) {

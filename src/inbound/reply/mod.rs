@@ -117,6 +117,16 @@ fn without_signature(lines: &[&str], from: usize, to: usize) -> usize {
             end -= 1;
         }
     }
+    // A rule with nothing but a confidentiality notice below it, at the end.
+    let near_end = from.max(end.saturating_sub(20));
+    if let Some(rule) = (near_end..end).rev().find(|&i| is_rule(lines[i]))
+        && signature::is_only_notices(&lines[rule + 1..end])
+    {
+        end = rule;
+        while end > from && trailing(lines[end - 1]) {
+            end -= 1;
+        }
+    }
     end
 }
 

@@ -250,6 +250,27 @@ pub(super) static ORIGINAL_MESSAGE: Guarded = Guarded::new(may_be_separator, || 
 /// "---------- Forwarded message ---------" and its translations.
 pub(super) static FORWARD_SEPARATOR: Guarded = Guarded::new(may_be_separator, || separator(FORWARD_WORDS));
 
+/// The line helpdesks and ticket systems put above the quoted notification: "##- Please type
+/// your reply above this line -##" and its translations.
+pub(super) static REPLY_ABOVE: Guarded = Guarded::new(
+    |l| {
+        ["above", "oberhalb", "au-dessus", "encima", "boven", "acima", "sopra"]
+            .iter()
+            .any(|w| contains_ascii_nocase(l, w))
+    },
+    || {
+        Regex::new(
+            r"(?ix)^[\s\#\-_=*>]*(
+            .{0,40}(reply|respond|write|type|answer)\b.{0,30}\babove\s(this|the)\s(line|message) |
+            .{0,40}oberhalb\sdieser\s(zeile|linie) | .{0,40}au-dessus\sde\scette\sligne |
+            .{0,40}encima\sde\sesta\slínea | .{0,40}boven\sdeze\s(lijn|regel) |
+            .{0,40}acima\sdesta\slinha | .{0,40}sopra\squesta\sriga
+        ).{0,40}$",
+        )
+        .expect("valid pattern")
+    },
+);
+
 /// Apple Mail's forward line and its translations.
 pub(super) static FORWARDED: Guarded = Guarded::new(ends_with_colon, || {
     Regex::new(

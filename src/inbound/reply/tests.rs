@@ -32,10 +32,11 @@ fn the_guards_never_hide_a_match() {
         "2026-03-05 10:02 GMT+01:00 Ann <a@x.example>:",
         "*--- Original Message ---*",
         "Thanks, Priya",
+        "##- Please type your reply above this line -##",
     ] {
         lines.push(known.to_string());
     }
-    let guarded: [(&str, &Guarded); 14] = [
+    let guarded: [(&str, &Guarded); 15] = [
         ("ATTRIBUTION", &ATTRIBUTION),
         ("ATTRIBUTION_RUN_ON", &ATTRIBUTION_RUN_ON),
         ("ATTRIBUTION_START", &ATTRIBUTION_START),
@@ -50,6 +51,7 @@ fn the_guards_never_hide_a_match() {
         ("FORWARD_SEPARATOR", &FORWARD_SEPARATOR),
         ("HEADER_DATE", &HEADER_DATE),
         ("CLOSING", &CLOSING),
+        ("REPLY_ABOVE", &REPLY_ABOVE),
     ];
     for (name, g) in guarded {
         let matched: Vec<&String> = lines.iter().filter(|l| g.regex.is_match(l)).collect();
@@ -538,4 +540,17 @@ fn random_mails_never_panic_and_keep_only_their_own_lines() {
         }
         assert!(!got.contains('\u{E000}'), "a marker shows: {got:?}");
     }
+}
+
+#[test]
+fn helpdesk_reply_lines_and_notices_below_a_rule() {
+    let t = "Sure, Tuesday works.\n\n##- Please type your reply above this line -##\n\nYour request (4711) has been updated.\n";
+    assert_eq!(reply(t), "Sure, Tuesday works.");
+    let t = "Done.\n\n-- Bitte antworten Sie oberhalb dieser Zeile --\nIhr Ticket wurde aktualisiert.";
+    assert_eq!(reply(t), "Done.");
+    let t = "Thanks\nAnn\n\n________________________________\nThis message is confidential. If you received it in error, delete it.";
+    assert_eq!(reply(t), "Thanks\nAnn");
+    // Text that mentions the line is text.
+    let t = "The button above this line of the form does nothing when I press it, see the screenshot.";
+    assert_eq!(reply(t), t);
 }
