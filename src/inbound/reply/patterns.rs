@@ -392,15 +392,106 @@ pub(super) fn is_list_footer_line(line: &str) -> bool {
         || (contains_ascii_nocase(l, "unsubscribe") && l.chars().count() < 120)
 }
 
+/// Whether the line may be a closing: short, and its first word is the first word of one.
+fn may_be_closing(line: &str) -> bool {
+    const FIRST_WORDS: &[&str] = &[
+        "regards",
+        "best",
+        "kind",
+        "warm",
+        "warmest",
+        "many",
+        "with",
+        "all",
+        "cheers",
+        "thanks",
+        "thank",
+        "thx",
+        "sincerely",
+        "yours",
+        "respectfully",
+        "take",
+        "mit",
+        "freundliche",
+        "viele",
+        "beste",
+        "liebe",
+        "herzliche",
+        "schöne",
+        "schoene",
+        "grüße",
+        "grüsse",
+        "gruesse",
+        "gruß",
+        "gruss",
+        "mfg",
+        "lg",
+        "vg",
+        "danke",
+        "bien",
+        "cordialement",
+        "meilleures",
+        "salutations",
+        "merci",
+        "amicalement",
+        "saludos",
+        "un",
+        "atentamente",
+        "muchas",
+        "gracias",
+        "cordiali",
+        "distinti",
+        "saluti",
+        "grazie",
+        "met",
+        "vriendelijke",
+        "groet",
+        "groeten",
+        "groetjes",
+        "mvg",
+        "bedankt",
+        "dank",
+        "atenciosamente",
+        "cumprimentos",
+        "abraço",
+        "abraços",
+        "obrigado",
+        "obrigada",
+        "med",
+        "vänliga",
+        "hälsningar",
+        "mvh",
+        "tack",
+        "venlig",
+        "mange",
+        "vennlig",
+        "hilsen",
+        "ystävällisin",
+        "terveisin",
+        "kiitos",
+        "pozdrawiam",
+        "z",
+        "dziękuję",
+        "s",
+        "děkuji",
+        "с",
+        "спасибо",
+        "всего",
+        "trân",
+        "cảm",
+        "saygılarımla",
+        "üdvözlettel",
+        "με",
+    ];
+    let line = line.trim();
+    let first: String = line.chars().take_while(|c| c.is_alphabetic()).collect::<String>().to_lowercase();
+    line.chars().count() <= 60 && FIRST_WORDS.contains(&first.as_str())
+}
+
 /// A closing the person typed: "Regards,", "Mit freundlichen Grüßen", "Cordialement" …,
 /// maybe with the name on the same line ("Thanks, Priya"; group `name`).
-pub(super) static CLOSING: Guarded = Guarded::new(
-    |l| {
-        let l = l.trim();
-        !l.is_empty() && l.chars().count() <= 60 && l.starts_with(char::is_alphabetic)
-    },
-    || {
-        Regex::new(
+pub(super) static CLOSING: Guarded = Guarded::new(may_be_closing, || {
+    Regex::new(
             r"(?ix)^\s*(
             ((best|kind|warm|warmest|many|with\s(best|kind|warm))\s)?regards | best(\swishes)? | all\sthe\sbest |
             cheers | thanks(\sagain|\sa\slot|\sin\sadvance|\sso\smuch)? | thank\syou(\sin\sadvance|\sagain|\sso\smuch)? |
@@ -423,8 +514,7 @@ pub(super) static CLOSING: Guarded = Guarded::new(
         )\s*[,.!]*(\s*(?P<name>(?-i:\p{Lu}[\p{L}'.-]*(\s\p{Lu}[\p{L}'.-]*){0,2})))?\s*$",
         )
         .expect("valid pattern")
-    },
-);
+});
 
 /// A "From:" line that also holds the date, as a header block reads in HTML mail whose
 /// header lines are not broken ("From: Ann <a@x.org> Sent: Tuesday, March 3, 2026 …").
