@@ -121,6 +121,8 @@ pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
             .+\skirjoitti\b.*: |                                 # fi
             w\sdniu\s.+\snapisa[łl](a|\(a\))?\s?: |              # pl
             .+\snapisa[łl](a|\(a\))?\s?: |                       # pl
+            .+\spisze\s?: |                                      # pl: '… pisze:'
+            .+\sכתב(ה)?\s?: |                                    # he
             dne\s.+\snapsal(a|\(a\))?\s?: |                      # cs
             .+\snapsal(a|\(a\))?\s?: |                           # cs, sk
             .+\s(пишет|написал(а|\(а\))?|написав|пише)\s?: |           # ru, uk
@@ -292,7 +294,7 @@ pub(super) static HEADER_DATE: Guarded = Guarded::new(short_key_before_colon, ||
     Regex::new(
         r"(?ix)^\s*>?\s*\*?(
             sent|date|gesendet|datum|envoyé|enviado|enviada|fecha|data|inviato|verzonden|skickat|sendt|
-            dato|wysłano|odesláno|odoslané|отправлено|надіслано|дата|lähetetty|päivämäärä|gönderildi|tarih|elküldve|dátum|
+            dato|wysłano|wysłane|odesláno|odoslané|отправлено|надіслано|дата|lähetetty|päivämäärä|gönderildi|tarih|elküldve|dátum|
             trimis|poslano|išsiųsta|saatmisaeg|nosūtīts|enviat|dikirim|تم\sالإرسال|נשלח|ส่ง|
             στάλθηκε|ημερομηνία|发送时间|日期|寄件日期|送信日時|日時|보낸\s?날짜|날짜|đã\sgửi|ngày
         )\s*\*?\s*[:：]\s*\S",
@@ -311,7 +313,7 @@ pub(super) static HEADER_NEXT: Guarded = Guarded::new(short_key_before_colon, ||
             inviato|a|oggetto|
             verzonden|aan|onderwerp|
             skickat|till|ämne|sendt|til|emne|dato|kopi|
-            wysłano|do|temat|data|
+            wysłano|wysłane|do|temat|data|
             odesláno|komu|předmět|
             отправлено|дата|кому|тема|копия|
             lähetetty|vastaanottaja|aihe|päivämäärä|

@@ -432,6 +432,9 @@ fn attributions_header_blocks_and_footers_of_more_languages() {
         "Pada tanggal Kam, 5 Mar 2026 pukul 10.02 Support <s@x.example> menulis:",
         "čet, 5. ožu 2026. u 10:02 Support <s@x.example> je napisao:",
         "في الخميس، 5 مارس 2026 في 10:02 ص، كتب Support <s@x.example>:",
+        "W dniu 5.03.2026 o 10:02, Support pisze:",
+        "Le jeu. 5 mars 2026 à 10:02, Support Team of Example <s@x.example> a\nécrit :",
+        "pt., 5 mar 2026 o 10:02 Support Team of Example <s@x.example>\nnapisał(a):",
         "\u{202b}בתאריך יום ה׳, 5 במרץ 2026 ב-10:02 מאת \u{202a}Support\u{202c}\u{200f} <\u{202a}s@x.example\u{202c}\u{200f}>:\u{202c}",
     ];
     for attribution in attributions {
