@@ -146,14 +146,41 @@ fn header_block_at(lines: &[&str], at: usize) -> bool {
     if !is_header(first) {
         return false;
     }
+    // A form the person filled in ("From: Berlin", "To: Munich", "Date: 12 March",
+    // "Budget: 400 EUR") has other fields around the header-like ones.
+    let is_other_field = |l: Option<&&str>| l.is_some_and(|l| is_field(l) && !is_header(l));
     let window = &lines[at..(at + 6).min(lines.len())];
     if window.iter().any(|l| HEADER_FROM.is_match(l)) && window.iter().filter(|l| is_header(l)).count() >= 3 {
-        return true;
+        let last = window.iter().rposition(|l| is_header(l)).unwrap_or(0);
+        return !is_other_field(at.checked_sub(1).and_then(|p| lines.get(p)))
+            && !is_other_field(lines.get(at + last + 1));
     }
-    // Two lines are a block only with a date among them: "From: a@x.example" and "To:
-    // b@x.example" alone may be what a person asks for.
+    // Two lines are a block only with a date among them ("From: a@x.example" and "To:
+    // b@x.example" alone may be what a person asks for), standing apart: not in the middle
+    // of other "key: value" lines, as a form the person filled in has them.
     let Some(second) = lines.get(at + 1).filter(|l| is_header(l)) else { return false };
+    let apart = |l: Option<&&str>| l.is_none_or(|l| is_blank(l) || is_rule(l) || is_marker_only(l));
     [first, second].iter().any(|l| HEADER_DATE.is_match(l) && l.chars().any(|c| c.is_ascii_digit()))
+        && apart(at.checked_sub(1).and_then(|p| lines.get(p)))
+        && apart(lines.get(at + 2))
+}
+
+/// Whether the line is a "key: value" field of a form: a key of one to three words of
+/// letters that is no mail header name ("Message-ID", "Received" … stand in the headers a
+/// bounce returns).
+fn is_field(line: &str) -> bool {
+    const MAIL_HEADERS: &[&str] = &["received", "references", "sender", "organization", "priority", "precedence"];
+    let Some((key, value)) = line.split_once([':', '：']) else { return false };
+    let key = key.trim().trim_matches('*').trim();
+    let words = key.split_whitespace().count();
+    let mail_header = key.is_ascii()
+        && !key.contains(' ')
+        && (key.contains('-') || MAIL_HEADERS.contains(&key.to_ascii_lowercase().as_str()));
+    (1..=3).contains(&words)
+        && key.chars().count() <= 24
+        && key.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '.'))
+        && !value.trim().is_empty()
+        && !mail_header
 }
 
 /// Whether a header block follows a separator line at `at` (one blank line allowed): also

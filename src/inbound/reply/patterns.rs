@@ -306,7 +306,8 @@ pub(super) static HEADER_DATE: Guarded = Guarded::new(short_key_before_colon, ||
 pub(super) static HEADER_NEXT: Guarded = Guarded::new(short_key_before_colon, || {
     Regex::new(
         r"(?ix)^\s*>?\s*\*?(
-            sent|date|to|cc|bcc|subject|reply-to|
+            sent|date|to|cc|bcc|subject|reply-to|attachments|importance|
+            anlagen|wichtigkeit|pièces\sjointes|datos\sadjuntos|importancia|allegati|priorità|bijlagen|urgentie|
             gesendet|datum|an|betreff|kopie|
             envoyé|date|à|objet|sujet|
             enviado|fecha|para|asunto|enviada|assunto|data|

@@ -557,3 +557,15 @@ fn helpdesk_reply_lines_and_notices_below_a_rule() {
     let t = "The button above this line of the form does nothing when I press it, see the screenshot.";
     assert_eq!(reply(t), t);
 }
+
+#[test]
+fn a_form_with_date_and_to_lines_is_not_history() {
+    let t = "Hello,\n\nplease book this trip:\nName: Ann Lee\nDate: 2026-03-12\nTo: Berlin\nBudget: 400 EUR\n\nThanks";
+    assert_eq!(reply(t), t);
+    let t = "Hello,\n\nDate: 2026-03-12\nTo: Berlin\nBudget: 400 EUR";
+    assert_eq!(reply(t), t);
+    let t = "Please book:\n\nFrom: Berlin\nTo: Munich\nDate: 12 March 2026\nBudget: 400 EUR\n\nThanks";
+    assert_eq!(reply(t), t);
+    let t = "Ok.\n\nFrom: Ann <a@x.example>\nSent: Thursday, March 5, 2026 10:02\nTo: Support\nSubject: Trip\nImportance: High\n\nold";
+    assert_eq!(reply(t), "Ok.");
+}
