@@ -16,6 +16,11 @@ mod shape;
 /// Inserted before each quote container by [`to_text_marking_quotes`]; never in `text`.
 pub const QUOTE_MARKER: &str = "\u{E000}maildesk-quote\u{E000}";
 
+/// Written on a line of its own for each horizontal rule (`<hr>`) by
+/// [`to_text_marking_quotes`]: html2text drops rules, and Outlook and others introduce the
+/// quoted message with one. Never in `text`.
+pub const RULE_MARKER: &str = "\u{E000}maildesk-rule\u{E000}";
+
 /// HTML larger than this is not converted or sanitised element by element (that costs
 /// time that grows faster than the input on pathological nesting); its text is taken
 /// without markup instead.
@@ -56,6 +61,10 @@ const QUOTE_CONTAINERS: &[&str] = &[
     "blockquote#isReplyContent",                   // Samsung Email
     "div.AppleOriginalContents",                   // Apple Mail forwards
     "blockquote.tutanota_quote",                   // Tuta
+    "div#OLK_SRC_BODY_SECTION",                    // Outlook for Mac
+    "div#x_divRplyFwdMsg",                         // Outlook on the web, re-rendered
+    "div#x_appendonsend",                          // Outlook on the web, re-rendered
+    "div.moz-forward-container",                   // Thunderbird forwards
 ];
 
 /// Style properties that change how text looks and nothing else.
@@ -132,11 +141,13 @@ pub fn to_text(html: &str) -> String {
     config.string_from_read(html.as_bytes(), 10_000).unwrap_or_else(|_| plain_text(html))
 }
 
-/// Like [`to_text`], with [`QUOTE_MARKER`] at the start of every quote container.
+/// Like [`to_text`], with [`QUOTE_MARKER`] at the start of every quote container and
+/// [`RULE_MARKER`] on a line for every horizontal rule.
 pub fn to_text_marking_quotes(html: &str) -> String {
     if is_pathological(html) {
         return plain_text(html);
     }
+    let html = &*RULE.replace_all(html, format!("<div>{RULE_MARKER}</div>").as_str());
     let css = format!("{} {{ content: \"{QUOTE_MARKER}\"; }}", before_selectors());
     let config = match html2text::config::plain_no_decorate().raw_mode(true).link_footnotes(true).add_css(&css) {
         Ok(config) => config,
@@ -149,6 +160,7 @@ fn before_selectors() -> String {
     QUOTE_CONTAINERS.iter().map(|s| format!("{s}::before")).collect::<Vec<_>>().join(", ")
 }
 
+static RULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)<hr\b[^<>]*>").expect("valid pattern"));
 static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"</?[A-Za-z][^<>]*>").expect("valid pattern"));
 static SCRIPT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<script\b.*?</script\s*>").expect("valid pattern"));
 static STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<style\b.*?</style\s*>").expect("valid pattern"));
@@ -214,6 +226,16 @@ mod tests {
         let new_line = text.lines().position(|l| l.contains("New text")).unwrap();
         assert!(new_line < marker_line, "{text}");
         assert!(!to_text(html).contains(QUOTE_MARKER));
+    }
+
+    #[test]
+    fn horizontal_rules_are_marked_on_a_line_of_their_own() {
+        let html = "<div>New</div><hr style=\"width:98%\"><p><b>From:</b> Ann <b>Date:</b> Tue</p>";
+        let text = to_text_marking_quotes(html);
+        let lines: Vec<&str> = text.lines().collect();
+        let rule = lines.iter().position(|l| l.trim() == RULE_MARKER).expect("marked");
+        assert!(lines[rule + 1..].iter().any(|l| l.starts_with("From: Ann")), "{text}");
+        assert!(!to_text(html).contains(RULE_MARKER));
     }
 
     #[test]

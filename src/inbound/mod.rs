@@ -244,7 +244,7 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
             references,
         )
     });
-    let reply = reply::visible_reply(&parsed.reply_source);
+    let reply = reply::visible_reply(&parsed.reply_source, &parsed.subject);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);
     let sender = parsed.from.address.as_ref();
     let reply_address = settings.reply_addresses.as_ref().zip(sender).and_then(|(r, sender)| {

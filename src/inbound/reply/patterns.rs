@@ -1,0 +1,529 @@
+//! The line patterns of reply stripping: attributions, separators, header blocks and
+//! footers as mail clients write them in many languages. Each regex sits behind a cheap
+//! guard; all matching is linear in the length of the line (the regex crate never
+//! backtracks).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A pattern behind a cheap test that every text it matches passes. Most lines of most
+/// mails fail the test, so the regex is then neither run nor even compiled — and compiling
+/// these multilingual patterns is most of the work of a short-lived `maildesk ingest`.
+pub(super) struct Guarded {
+    pub(super) may_match: fn(&str) -> bool,
+    pub(super) regex: LazyLock<Regex>,
+}
+
+impl Guarded {
+    const fn new(may_match: fn(&str) -> bool, build: fn() -> Regex) -> Guarded {
+        Guarded { may_match, regex: LazyLock::new(build) }
+    }
+
+    /// Whether the pattern matches `text` (after its guard let it through).
+    pub(super) fn is_match(&self, text: &str) -> bool {
+        (self.may_match)(text) && self.regex.is_match(text)
+    }
+}
+
+/// Whether the line ends with a colon (ASCII or full-width), before trailing space.
+fn ends_with_colon(line: &str) -> bool {
+    line.trim_end().trim_end_matches(is_bidi_mark).trim_end().ends_with([':', '：'])
+}
+
+/// Whether `c` is an invisible mark of text direction (Gmail wraps names and addresses in
+/// them in Hebrew and Arabic).
+pub(super) fn is_bidi_mark(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether the line reads like a mail header: a short key (at most 16 characters, after
+/// quote marks and bold stars) before its first colon (ASCII or full-width).
+fn short_key_before_colon(line: &str) -> bool {
+    let Some(colon) = line.find([':', '：']) else { return false };
+    let key = line[..colon].trim_start().trim_start_matches('>').trim_start().trim_start_matches('*');
+    key.trim_end().trim_end_matches('*').trim_end().chars().count() <= 16
+}
+
+/// Whether `text` contains `word` (ASCII), ignoring ASCII case.
+pub(super) fn contains_ascii_nocase(text: &str, word: &str) -> bool {
+    text.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Whether the line may be a mobile footer: it starts with one of the footers' first words
+/// or holds one of the words of the CJK ones.
+fn may_be_mobile_footer(line: &str) -> bool {
+    const FIRST_WORDS: &[&str] = &[
+        "sent",
+        "get",
+        "von",
+        "gesendet",
+        "mit",
+        "envoy",
+        "enviado",
+        "inviato",
+        "verzonden",
+        "verstuurd",
+        "skickat",
+        "sendt",
+        "lähetetty",
+        "wysłane",
+        "odesláno",
+        "отправлено",
+        "надіслано",
+        "được gửi",
+        "hent",
+        "få",
+        "skaffa",
+        "obtener",
+        "obtenir",
+        "ottieni",
+        "haal",
+        "baixe",
+        "pobierz",
+        "outlook",
+        "télécharger",
+        "trimis",
+        "poslano",
+        "στάλθηκε",
+    ];
+    const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄", "gönderildi"];
+    let start: String = line.trim_start().trim_start_matches('[').trim_start().chars().take(12).collect();
+    let start = start.to_lowercase();
+    FIRST_WORDS.iter().any(|w| start.starts_with(w)) || WITHIN.iter().any(|w| line.contains(w))
+}
+
+/// A line that introduces quoted history: "On … wrote:" and its translations.
+pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
+    Regex::new(
+        r"(?ix)^\s*>?\s*(
+            on\s.+\swrote\s?: |                                  # en
+            on\s.+\d.*\ssent\s?: |                               # en: 'On <date>, Ann <a@x> sent:'
+            quoting\s.+: |                                       # Horde
+            .*\d{4}.*\sby\s\S+@\S+\s*: |                         # Tuta: 'Nov 26, 2026, 10:02 by x@y:'
+            zitat\svon\s.+: |                                    # Horde (de)
+            .+\swrote\s?: |                                      # en: 'Support wrote:'
+            .+\swrote\son\s.+\d.*: |                             # Lotus Notes: '… wrote on 03/03/2026 10:02:'
+            am\s.+\s(schrieb|geschrieben)\b.*: |                 # de
+            .+\sschrieb\s?.*: |                                  # de: 'Support schrieb:'
+            le\s.+\sa\s[ée]crit\s?: |                            # fr
+            .+\sa\s[ée]crit\s?: |                                # fr
+            el\s.+\sescribi[óo]\s?: |                            # es
+            .+\sescribi[óo]\s?: |                                # es
+            il\s.+\sha\sscritto\s?: |                            # it
+            .+\sha\sscritto\s?: |                                # it
+            op\s.+\sschreef\s.*: |                               # nl
+            .+\sschreef\s?.*: |                                  # nl
+            .+\sheeft\s.+\sgeschreven\s?: |                      # nl (Apple Mail, Outlook)
+            em\s.+\sescreveu\s?: |                               # pt
+            .+\sescreveu\b.*: |                                  # pt
+            .+\sskrev\b.*: |                                     # sv, da, nb
+            .+\skirjoitti\b.*: |                                 # fi
+            w\sdniu\s.+\snapisa[łl](a|\(a\))?\s?: |              # pl
+            .+\snapisa[łl](a|\(a\))?\s?: |                       # pl
+            .+\spisze\s?: |                                      # pl: '… pisze:'
+            .+\sכתב(ה)?\s?: |                                    # he
+            dne\s.+\snapsal(a|\(a\))?\s?: |                      # cs
+            .+\snapsal(a|\(a\))?\s?: |                           # cs, sk
+            .+\s(пишет|написал(а|\(а\))?|написав|пише)\s?: |           # ru, uk
+            .+\s(έγραψε|écrivait)\s?: |                          # el
+            .+\s(tarihinde\s)?şunu\syazdı\s?: |                  # tr
+            .+\sírta\b.*: |                                      # hu
+            .+\sa\sscris\s?: |                                   # ro
+            .+\sđã\sviết\s?: |                                   # vi
+            .+\smenulis\s?: |                                    # id, ms
+            .+เขียนว่า\s?: |                                      # th
+            .+\sने\sलिखा\s?: |                                    # hi
+            .+\s(je\s)?napisa(o|la|l|l\(a\))\s?: |                # hr, sr, sl, bs
+            .+\s(rašė|rakstīja|kirjutas|написа|skrifaði|escribiu)\s?: | # lt, lv, et, bg, is, gl
+            .+\sva\sescriure\s?: |                               # ca
+            .+\sكتب\s?.*: |                                     # ar
+            .+\s작성\s?: |                                       # ko (Apple Mail)
+            .+のメール\s*[:：] |                                  # ja (Apple Mail)
+            .+님이\s?작성\s?: |                                   # ko
+            .+(写道|寫道)\s*[:：] |                               # zh
+            .+のメッセージ\s*[:：] |                              # ja (Outlook)
+            \d{4}年\d{1,2}月\d{1,2}日.*<[^<>@\s]+@[^<>\s]+>\s*[:：]    # ja (Gmail, Apple)
+        )[\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$",
+    )
+    .expect("valid pattern")
+});
+
+/// "On … wrote:" with the first quoted words on the same line (Yahoo on Android).
+pub(super) static ATTRIBUTION_RUN_ON: Guarded = Guarded::new(
+    |l| contains_ascii_nocase(l, "wrote"),
+    || Regex::new(r"(?i)^\s*on\s.{5,200}?\swrote\s?:\s").expect("valid pattern"),
+);
+
+/// Whether the line may start an attribution that goes on on the next lines: it starts
+/// with one of the attributions' first words, a digit or a short weekday name with a comma,
+/// and holds a digit.
+fn may_start_attribution(line: &str) -> bool {
+    const FIRST_WORDS: &[&str] = &["on", "am", "le", "el", "il", "op", "em", "den", "dne", "w", "vào", "dnia"];
+    let line = line.trim_start().trim_start_matches('>').trim_start();
+    let first = line.split_whitespace().next().unwrap_or_default();
+    let weekday = first.ends_with(',') && (2..=11).contains(&first.chars().count());
+    let starts = FIRST_WORDS.iter().any(|w| first.eq_ignore_ascii_case(w) || first.to_lowercase() == *w)
+        || first.starts_with(|c: char| c.is_ascii_digit())
+        || weekday;
+    starts && line.chars().any(|c| c.is_ascii_digit())
+}
+
+/// The first line of an attribution that goes on on the next lines: "On <date>",
+/// "2026-03-05 10:02", "Tue, 3 Mar 2026".
+pub(super) static ATTRIBUTION_START: Guarded = Guarded::new(may_start_attribution, || {
+    Regex::new(r"(?i)^\s*>?\s*((on|am|le|el|il|op|em|den|dne|w\sdniu|vào|dnia)\s.*\d|\d|\p{L}{1,9}\.?,\s.*\d)")
+        .expect("valid pattern")
+});
+
+/// Russian Gmail: "пн, 23 нояб. 2026 г. в 10:02, Support <support@…>:" — a date, a name
+/// and an address, then a colon. Loose: only counted when quoted lines follow.
+pub(super) static ATTRIBUTION_DATE_ADDRESS: Guarded = Guarded::new(
+    |l| l.contains('@') && ends_with_colon(l),
+    || {
+        Regex::new(r"(?i)^\s*>?\s*\S.{0,80}\d{4}.{0,40}<[^<>@\s]+@[^<>\s]+>\s*[:：][\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$").expect("valid pattern")
+    },
+);
+
+/// An attribution without a verb that starts with a date and a time and ends with the
+/// sender's address and a colon: `3.5.2026, 10:02, "Ann" <a@x.org>:` (Yandex),
+/// `2026-03-05 10:02 GMT+01:00 Ann <a@x.org>:` (Gmail in several languages),
+/// `Вторник, 3 марта 2026, 10:02 +03:00 от Ann <a@x.org>:` (Mail.ru). Strict enough to
+/// count without quoted lines below it.
+pub(super) static DATE_FIRST: Guarded = Guarded::new(
+    |l| l.contains('@') && ends_with_colon(l),
+    || {
+        Regex::new(
+            r"(?x)^\s*>?\s*(\p{L}+\.?,?\s+)?
+            ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}{3,}\.?\s\d{4} |
+              \p{L}{3,}\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )
+            .*?\d{1,2}[:.]\d{2}
+            .*[^\s<>@]@[^\s<>@]+\s*[>)\]]?\s*[:：][\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$",
+        )
+        .expect("valid pattern")
+    },
+);
+
+/// GroupWise: `>>> Ann Lee <ann@example.org> 03.03.2026 10:02 >>>` above unquoted history.
+pub(super) static GROUPWISE: Guarded = Guarded::new(
+    |l| l.trim_start().starts_with(">>>") && l.trim_end().ends_with(">>>"),
+    || Regex::new(r"^\s*>>>\s.*\d.*\s>>>\s*$").expect("valid pattern"),
+);
+
+/// The words between the dashes of an "Original Message" separator, in many languages.
+const ORIGINAL_WORDS: &str = r"original\smessage | ursprüngliche\snachricht | original\s?nachricht | původní\se-mail | pôvodná\sspráva |
+    оригінальне\sповідомлення | вихідне\sповідомлення | pesan\sasli | izvorna\sporuka | originalna\sporuka |
+    originalt\smeddelande | alkuperäinen\ssähköposti |
+    message\sd'origine | message\soriginal | mensaje\soriginal | messaggio\soriginale |
+    oorspronkelijk\sbericht | origineel\sbericht | mensagem\soriginal | originalmeddelande |
+    ursprungligt\smeddelande | oprindelig\smeddelelse | oprindelig\sbesked | original\sbesked |
+    opprinnelig\smelding | alkuperäinen\sviesti | wiadomość\soryginalna | oryginalna\swiadomość |
+    původní\szpráva | исходное\sсообщение | оригинальное\sсообщение | αρχικό\sμήνυμα |
+    orijinal\sileti | eredeti\süzenet | mesaj\soriginal | thư\sgốc | tin\snhắn\sgốc |
+    原始邮件 | 原始郵件 | 元のメッセージ | 원본\s메시지";
+
+/// The words between the dashes of a forwarded-message separator.
+const FORWARD_WORDS: &str = r"forwarded\smessage | weitergeleitete\snachricht | message\stransféré |
+    mensaje\sreenviado | messaggio\sinoltrato | doorgestuurd\sbericht | mensagem\sencaminhada |
+    vidarebefordrat\smeddelande | videresendt\smeddelelse | videresendt\sbesked |
+    videresendt\smelding | välitetty\sviesti | przekazana\swiadomość | přeposlaná\szpráva |
+    пересылаемое\sсообщение | пересланное\sсообщение | προωθημένο\sμήνυμα | iletilen\sileti |
+    továbbított\süzenet | mesaj\sredirecționat | thư\sđã\schuyển\stiếp | 转发邮件 | 轉寄郵件 | forwarded\sby\s.+ | forwarded\smessage\sfrom\s.+ |
+    転送メッセージ | 전달된\s메시지";
+
+/// A separator line around `words`: dashes (at least two, maybe with stars, underscores
+/// or equals signs around them: `*--- Original Message ---*`).
+fn separator(words: &str) -> Regex {
+    Regex::new(&format!(
+        r"(?ix)^\s*[*_=]*\s*([-‐]{{2,}}|={{2,}}|_{{2,}})(\s|&nbsp;)*({words})(\s|&nbsp;)*([-‐]{{2,}}|={{2,}}|_{{2,}})\s*[*_=]*\s*$"
+    ))
+    .expect("valid pattern")
+}
+
+/// Whether the line may be a separator: it holds two dashes (ASCII or U+2010, as Proton
+/// Mail writes them), equals signs or underscores in a row.
+fn may_be_separator(line: &str) -> bool {
+    ["--", "‐‐", "==", "__"].iter().any(|d| line.contains(d))
+}
+
+/// "-----Original Message-----" and its translations.
+pub(super) static ORIGINAL_MESSAGE: Guarded = Guarded::new(may_be_separator, || separator(ORIGINAL_WORDS));
+
+/// "---------- Forwarded message ---------" and its translations.
+pub(super) static FORWARD_SEPARATOR: Guarded = Guarded::new(may_be_separator, || separator(FORWARD_WORDS));
+
+/// The line helpdesks and ticket systems put above the quoted notification: "##- Please type
+/// your reply above this line -##" and its translations.
+pub(super) static REPLY_ABOVE: Guarded = Guarded::new(
+    |l| {
+        ["above", "oberhalb", "au-dessus", "encima", "boven", "acima", "sopra"]
+            .iter()
+            .any(|w| contains_ascii_nocase(l, w))
+    },
+    || {
+        Regex::new(
+            r"(?ix)^[\s\#\-_=*>]*(
+            .{0,40}(reply|respond|write|type|answer)\b.{0,30}\babove\s(this|the)\s(line|message) |
+            .{0,40}oberhalb\sdieser\s(zeile|linie) | .{0,40}au-dessus\sde\scette\sligne |
+            .{0,40}encima\sde\sesta\slínea | .{0,40}boven\sdeze\s(lijn|regel) |
+            .{0,40}acima\sdesta\slinha | .{0,40}sopra\squesta\sriga
+        ).{0,40}$",
+        )
+        .expect("valid pattern")
+    },
+);
+
+/// Apple Mail's forward line and its translations.
+pub(super) static FORWARDED: Guarded = Guarded::new(ends_with_colon, || {
+    Regex::new(
+        r"(?i)^\s*(begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado|inizio messaggio inoltrato|begin doorgestuurd bericht|início da mensagem reencaminhada|vidarebefordrat brev|videresendt besked|początek przekazywanej wiadomości|начало переадресованного сообщения|転送されたメッセージ)\s*[:：]\s*$",
+    )
+    .expect("valid pattern")
+});
+
+/// The first line of an Outlook header block: "From: …" in several languages.
+pub(super) static HEADER_FROM: Guarded = Guarded::new(short_key_before_colon, || {
+    Regex::new(
+        r"(?i)^\s*>?\s*\*?(from|von|de|de\sla|da|van|från|fra|od|от|від|lähettäjä|kimden|feladó|από|từ|šalje|pošiljatelj|nuo|saatja|dari|من|מאת|จาก|발신|보낸\s?사람|发件人|寄件者|差出人)\s*\*?\s*[:：]\s*\S",
+    )
+    .expect("valid pattern")
+});
+
+/// The date line of a header block: "Sent:", "Date:" … in several languages.
+pub(super) static HEADER_DATE: Guarded = Guarded::new(short_key_before_colon, || {
+    Regex::new(
+        r"(?ix)^\s*>?\s*\*?(
+            sent|date|gesendet|datum|envoyé|enviado|enviada|fecha|data|inviato|verzonden|skickat|sendt|
+            dato|wysłano|wysłane|odesláno|odoslané|отправлено|надіслано|дата|lähetetty|päivämäärä|gönderildi|tarih|elküldve|dátum|
+            trimis|poslano|išsiųsta|saatmisaeg|nosūtīts|enviat|dikirim|تم\sالإرسال|נשלח|ส่ง|
+            στάλθηκε|ημερομηνία|发送时间|日期|寄件日期|送信日時|日時|보낸\s?날짜|날짜|đã\sgửi|ngày
+        )\s*\*?\s*[:：]\s*\S",
+    )
+    .expect("valid pattern")
+});
+
+/// A later line of an Outlook header block: "Sent:", "Date:", "To:", "Subject:" …
+pub(super) static HEADER_NEXT: Guarded = Guarded::new(short_key_before_colon, || {
+    Regex::new(
+        r"(?ix)^\s*>?\s*\*?(
+            sent|date|to|cc|bcc|subject|reply-to|attachments|importance|
+            anlagen|wichtigkeit|pièces\sjointes|datos\sadjuntos|importancia|allegati|priorità|bijlagen|urgentie|
+            gesendet|datum|an|betreff|kopie|
+            envoyé|date|à|objet|sujet|
+            enviado|fecha|para|asunto|enviada|assunto|data|
+            inviato|a|oggetto|
+            verzonden|aan|onderwerp|
+            skickat|till|ämne|sendt|til|emne|dato|kopi|
+            wysłano|wysłane|do|temat|data|
+            odesláno|komu|předmět|
+            отправлено|дата|кому|тема|копия|
+            lähetetty|vastaanottaja|aihe|päivämäärä|
+            gönderildi|tarih|kime|konu|
+            elküldve|címzett|tárgy|
+            στάλθηκε|προς|θέμα|
+            发送时间|日期|收件人|主题|抄送|寄件日期|收件者|主旨|
+            送信日時|宛先|件名|
+            보낸\s?날짜|받는\s?사람|제목|
+            đã\sgửi|đến|chủ\sđề|ngày|
+            către|subiect|trimis|poslano|prima|predmet|za|zadeva|від|надіслано|odoslané|
+            išsiųsta|kam|saatmisaeg|adressaat|teema|nosūtīts|tēma|enviat|per\sa|assumpte|
+            dikirim|kepada|perihal|subjek|تم\sالإرسال|إلى|الموضوع|נשלח|אל|נושא|ส่ง|ถึง|เรื่อง
+        )\s*\*?\s*[:：]",
+    )
+    .expect("valid pattern")
+});
+
+/// Footers mobile clients add below the new text.
+pub(super) static MOBILE_FOOTER: Guarded = Guarded::new(may_be_mobile_footer, || {
+    Regex::new(
+        r"(?ix)^\s*(
+            \[?\s*sent\s(from|with|via|using)\s.{1,60}?\]? | get\soutlook\sfor\s\S.* |
+            (hent|få|skaffa|obtener|obtenir|ottieni|haal|baixe|pobierz)\soutlook\s\S.* | outlook\s(für|voor)\s\S+\s(herunterladen|downloaden) |
+            télécharger\soutlook\spour\s\S.* |
+            von\smeinem\s\S.*\sgesendet | gesendet\svon\s(meinem\s)?\S.* | mit\s\S.*\sgesendet |
+            envoyé\sde\smon\s\S.* | envoyé\sdepuis\s\S.* |
+            enviado\sdesde\smi\s\S.* | enviado\sdo\smeu\s\S.* | enviado\sdo\s\S.* |
+            inviato\sda\s\S.* |
+            verzonden\svanaf\smijn\s\S.* | verstuurd\svanaf\smijn\s\S.* |
+            skickat\sfrån\smin\s\S.* | sendt\sfra\smin\s\S.* | lähetetty\s\S.* |
+            wysłane\sz\s\S.* | odesláno\sz\s\S.* |
+            отправлено\sс\s\S.* | надіслано\sз\s\S.* |
+            được\sgửi\stừ\s\S.* | trimis\sde\spe\s\S.* | poslano\s(s|sa|iz)\s\S.* | στάλθηκε\sαπό\s\S.* |
+            \S+['’]?(umdan|imden|undan|inden|dan|den)\sgönderildi |
+            \S*から送信 | 发自我的\S* | 從我的\s?\S*傳送 | 从我的\s?\S*发送 | 내\s\S*에서\s보냄
+        )[.!]?\s*$",
+    )
+    .expect("valid pattern")
+});
+
+/// Whether the line is a mobile footer, not a sentence that starts like one ("Sent from my
+/// desk, is much easier than my phone."): after a comma, a footer names a brand
+/// ("Sent from my Verizon, Samsung Galaxy smartphone"), it does not go on in lower case.
+pub(super) fn is_mobile_footer(line: &str) -> bool {
+    if !MOBILE_FOOTER.is_match(line) {
+        return false;
+    }
+    let words = line.split_whitespace().count();
+    let sentence_after_comma = line.split_once(',').is_some_and(|(_, rest)| {
+        let rest: Vec<&str> = rest.split_whitespace().collect();
+        rest.len() >= 3 && rest.iter().all(|w| !w.starts_with(char::is_uppercase))
+    });
+    words <= 12 && !sentence_after_comma
+}
+
+/// The start of a line that begins with a date: "2013/6/21", "3.5.2026", "Tue, 3 Mar 2026",
+/// "March 3, 2026", "2026年3月3日".
+pub(super) static DATE_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)^\s*(\p{L}+\.?,?\s+)?
+        ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}{3,}\.?,?\s\d{4} |
+          \p{L}{3,}\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )",
+    )
+    .expect("valid pattern")
+});
+
+/// A link footnote html2text writes at the end: "[3]: https://…".
+pub(super) static FOOTNOTE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[(\d+)\]:\s\S").expect("valid pattern"));
+
+/// Whether the line is the first of a mailing-list footer (Mailman's rule of underscores
+/// is followed by "<list> mailing list" and a listinfo link).
+pub(super) fn is_list_footer_line(line: &str) -> bool {
+    let l = line.trim();
+    contains_ascii_nocase(l, "mailing list")
+        || contains_ascii_nocase(l, "/listinfo")
+        || contains_ascii_nocase(l, "/mailman/")
+        || (contains_ascii_nocase(l, "unsubscribe") && l.chars().count() < 120)
+}
+
+/// Whether the line may be a closing: short, and its first word is the first word of one.
+fn may_be_closing(line: &str) -> bool {
+    const FIRST_WORDS: &[&str] = &[
+        "regards",
+        "best",
+        "kind",
+        "warm",
+        "warmest",
+        "many",
+        "with",
+        "all",
+        "cheers",
+        "thanks",
+        "thank",
+        "thx",
+        "sincerely",
+        "yours",
+        "respectfully",
+        "take",
+        "mit",
+        "freundliche",
+        "viele",
+        "beste",
+        "liebe",
+        "herzliche",
+        "schöne",
+        "schoene",
+        "grüße",
+        "grüsse",
+        "gruesse",
+        "gruß",
+        "gruss",
+        "mfg",
+        "lg",
+        "vg",
+        "danke",
+        "bien",
+        "cordialement",
+        "meilleures",
+        "salutations",
+        "merci",
+        "amicalement",
+        "saludos",
+        "un",
+        "atentamente",
+        "muchas",
+        "gracias",
+        "cordiali",
+        "distinti",
+        "saluti",
+        "grazie",
+        "met",
+        "vriendelijke",
+        "groet",
+        "groeten",
+        "groetjes",
+        "mvg",
+        "bedankt",
+        "dank",
+        "atenciosamente",
+        "cumprimentos",
+        "abraço",
+        "abraços",
+        "obrigado",
+        "obrigada",
+        "med",
+        "vänliga",
+        "hälsningar",
+        "mvh",
+        "tack",
+        "venlig",
+        "mange",
+        "vennlig",
+        "hilsen",
+        "ystävällisin",
+        "terveisin",
+        "kiitos",
+        "pozdrawiam",
+        "z",
+        "dziękuję",
+        "s",
+        "děkuji",
+        "с",
+        "спасибо",
+        "всего",
+        "trân",
+        "cảm",
+        "saygılarımla",
+        "üdvözlettel",
+        "με",
+    ];
+    let line = line.trim();
+    let first: String = line.chars().take_while(|c| c.is_alphabetic()).collect::<String>().to_lowercase();
+    line.chars().count() <= 60 && FIRST_WORDS.contains(&first.as_str())
+}
+
+/// A closing the person typed: "Regards,", "Mit freundlichen Grüßen", "Cordialement" …,
+/// maybe with the name on the same line ("Thanks, Priya"; group `name`).
+pub(super) static CLOSING: Guarded = Guarded::new(may_be_closing, || {
+    Regex::new(
+            r"(?ix)^\s*(
+            ((best|kind|warm|warmest|many|with\s(best|kind|warm))\s)?regards | best(\swishes)? | all\sthe\sbest |
+            cheers | thanks(\sagain|\sa\slot|\sin\sadvance|\sso\smuch)? | thank\syou(\sin\sadvance|\sagain|\sso\smuch)? |
+            many\sthanks | thx | sincerely | yours(\ssincerely|\struly|\sfaithfully)? | respectfully | take\scare |
+            mit\sfreundlichen\sgr(ü|ue|u)(ß|ss)en | freundliche\sgr(ü|ue)(ß|ss)e | (viele|beste|liebe|herzliche|sch(ö|oe)ne)\sgr(ü|ue)(ß|ss)e |
+            gr(ü|ue)(ß|ss)e | gru(ß|ss) | mfg | lg | vg | danke(\ssch(ö|oe)n)? |
+            (bien\s)?cordialement | bien\sà\svous | (meilleures\s)?salutations | merci(\sbeaucoup|\sd'avance)? | amicalement |
+            saludos(\scordiales)? | un\s(cordial\s)?saludo | atentamente | (muchas\s)?gracias |
+            cordiali\ssaluti | distinti\ssaluti | saluti | grazie(\smille)? | un\ssaluto |
+            met\svriendelijke\sgroet(en)? | vriendelijke\sgroet(en)? | groet(en|jes)? | mvg | bedankt | dank\sje(wel)? |
+            atenciosamente | cumprimentos | abraços? | obrigad[oa] |
+            (med\s)?vänliga\shälsningar | hälsningar | mvh | tack |
+            (med\s)?venlig\shilsen | mange\stak | (med\s)?vennlig\shilsen | hilsen |
+            ystävällisin\sterveisin | terveisin | kiitos |
+            pozdrawiam(\sserdecznie)? | z\spoważaniem | dziękuję |
+            s\spozdravem | děkuji |
+            с\sуважением | спасибо | всего\sдоброго |
+            trân\strọng | cảm\sơn |
+            saygılarımla | üdvözlettel | με\sεκτίμηση
+        )\s*[,.!]*(\s*(?P<name>(?-i:\p{Lu}[\p{L}'.-]*(\s\p{Lu}[\p{L}'.-]*){0,2})))?\s*$",
+        )
+        .expect("valid pattern")
+});
+
+/// A "From:" line that also holds the date, as a header block reads in HTML mail whose
+/// header lines are not broken ("From: Ann <a@x.org> Sent: Tuesday, March 3, 2026 …").
+pub(super) static HEADER_INLINE_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\s\*?(sent|date|gesendet|datum|envoyé|enviado|fecha|data|inviato|verzonden|skickat|sendt|dato|wysłano|отправлено|дата)\s?\*?\s?[:：]\s*\S",
+    )
+    .expect("valid pattern")
+});
