@@ -2,7 +2,8 @@
 //! peak memory for the largest inputs the limits allow (a 25 MB message, 10,000 parts,
 //! pathological HTML), then the hostile HTML shapes of issue 11 at three sizes up to 1 MB
 //! with the worst time per MB. `cargo bench --bench parse -- hostile` runs only those.
-//! `MAILDESK_BENCH_FIXTURES=DIR` times the messages under DIR instead of `mail-fixtures/`.
+//! `MAILDESK_BENCH_FIXTURES=DIR` times the messages under DIR instead of `mail-fixtures/`;
+//! `cargo bench --bench parse -- fixtures` stops after that figure.
 //! Run by `scripts/bench`; figures go to BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ fn main() {
         (bytes * rounds) as f64 / 1e6 / secs
     );
 
+    if std::env::args().any(|a| a == "fixtures") {
+        return;
+    }
     let payload = "A".repeat(76);
     let mut big = String::from(
         "From: big@example.com\nSubject: Big\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nDump attached.\n--b\nContent-Type: application/octet-stream; name=\"d.bin\"\nContent-Transfer-Encoding: base64\n\n",

@@ -233,13 +233,14 @@ static FAILURE_SUBJECT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// none of these.
 fn carrier_bounce(m: &Parsed) -> bool {
     let automated = m.from.address.as_ref().is_none_or(|a| AUTOMATED_LOCAL_PART.is_match(a.local_part()));
-    let head: String = m.text.chars().take(4000).collect();
+    // The start of the text, where reports say what failed.
+    let head = m.text.get(..m.text.floor_char_boundary(4000)).unwrap_or(&m.text);
     let auto_submitted =
         m.headers.iter().any(|(n, v)| n == "auto-submitted" && !v.to_ascii_lowercase().starts_with("no"));
     if BOUNCE_SUBJECT.is_match(&m.subject) {
-        return automated || returns_original(m) || auto_submitted || MTA_TEXT.is_match(&head);
+        return automated || returns_original(m) || auto_submitted || MTA_TEXT.is_match(head);
     }
-    automated && FAILURE_TEXT.is_match(&head) && (returns_original(m) || FAILURE_SUBJECT_WORDS.is_match(&m.subject))
+    automated && FAILURE_TEXT.is_match(head) && (returns_original(m) || FAILURE_SUBJECT_WORDS.is_match(&m.subject))
 }
 
 /// Whether the delivery-status part of a report names recipients and says each was

@@ -8,8 +8,7 @@ use super::patterns::{
     FORWARDED, GROUPWISE, HEADER_DATE, HEADER_FROM, HEADER_INLINE_DATE, HEADER_NEXT, ORIGINAL_MESSAGE, REPLY_ABOVE,
     is_mobile_footer,
 };
-use super::{is_blank, is_marker_only, is_quoted, is_rule};
-use crate::inbound::html::QUOTE_MARKER;
+use super::{has_quote_marker, is_blank, is_marker_only, is_quoted, is_rule, without_markers};
 
 /// How many lines an attribution may be wrapped over.
 pub(super) const MAX_ATTRIBUTION_LINES: usize = 5;
@@ -210,7 +209,7 @@ fn history_follows(lines: &[&str], from: usize) -> bool {
 /// Whether a forwarded message starts at line `at` or within the next two lines.
 fn forward_near(lines: &[&str], at: usize) -> bool {
     lines.iter().skip(at).filter(|l| !is_marker_only(l)).take(2).any(|l| {
-        let l = l.replace(QUOTE_MARKER, "");
+        let l = without_markers(l);
         FORWARD_SEPARATOR.is_match(&l) || FORWARDED.is_match(&l)
     })
 }
@@ -219,7 +218,7 @@ fn forward_near(lines: &[&str], at: usize) -> bool {
 pub(super) fn history_start(lines: &[&str]) -> Option<Marker> {
     let at = |start: usize, kind: Kind| Some(Marker { start, end: start, kind });
     for (i, line) in lines.iter().enumerate() {
-        if line.contains(QUOTE_MARKER) {
+        if has_quote_marker(line) {
             let kind = if forward_near(lines, i) { Kind::Forward } else { Kind::Attribution };
             return at(i, kind);
         }

@@ -4,8 +4,7 @@
 
 use super::history::{Kind, MAX_ATTRIBUTION_LINES, Marker, is_piece, join_piece};
 use super::patterns::{ATTRIBUTION, CLOSING, DATE_FIRST, DATE_START, FOOTNOTE, is_mobile_footer};
-use super::{is_blank, is_marker_only, is_quoted, is_rule, is_signature_delimiter, signature};
-use crate::inbound::html::QUOTE_MARKER;
+use super::{has_quote_marker, is_blank, is_marker_only, is_quoted, is_rule, is_signature_delimiter, signature};
 
 /// Where the new text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +45,7 @@ fn is_new(lines: &[&str], quoted: &[bool], i: usize) -> bool {
     let line = lines[i];
     !quoted[i]
         && !is_marker_only(line)
-        && !line.contains(QUOTE_MARKER)
+        && !has_quote_marker(line)
         && !FOOTNOTE.is_match(line)
         && !is_mobile_footer(line)
         && !is_signature_delimiter(line)
@@ -118,7 +117,7 @@ pub(super) fn layout(lines: &[&str], quoted: &[bool], marker: Option<Marker>) ->
         return quote_layout(lines, quoted, first, start, above);
     };
     let above = lines[..marker.start].iter().any(|l| !is_marker_only(l));
-    let first = if lines[marker.start].contains(QUOTE_MARKER) { marker.start } else { marker.end + 1 };
+    let first = if has_quote_marker(lines[marker.start]) { marker.start } else { marker.end + 1 };
     let body = (first..lines.len()).find(|&i| {
         let line = lines[i];
         !is_marker_only(line) && !ATTRIBUTION.is_match(line) && !DATE_FIRST.is_match(line)

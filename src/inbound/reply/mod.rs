@@ -54,7 +54,31 @@ const REPLY_PREFIXES: &[&str] = &[
 ];
 
 fn is_quoted(line: &str) -> bool {
-    line.trim_start().trim_start_matches(QUOTE_MARKER).trim_start().starts_with('>')
+    let line = line.trim_start();
+    match has_marker(line) {
+        true => line.trim_start_matches(QUOTE_MARKER).trim_start().starts_with('>'),
+        false => line.starts_with('>'),
+    }
+}
+
+/// Whether the line may hold a marker of converted HTML (both start with U+E000, a private
+/// use character no mail has): one memchr, where looking for the markers themselves sets
+/// up a substring search per line.
+fn has_marker(line: &str) -> bool {
+    line.contains('\u{E000}')
+}
+
+/// Whether the line holds the quote-container marker.
+fn has_quote_marker(line: &str) -> bool {
+    has_marker(line) && line.contains(QUOTE_MARKER)
+}
+
+/// The line without the markers of converted HTML.
+fn without_markers(line: &str) -> std::borrow::Cow<'_, str> {
+    match has_marker(line) {
+        true => line.replace(QUOTE_MARKER, "").replace(RULE_MARKER, "").into(),
+        false => line.into(),
+    }
 }
 
 fn is_blank(line: &str) -> bool {
@@ -63,7 +87,7 @@ fn is_blank(line: &str) -> bool {
 
 /// Whether the line holds nothing but the markers of converted HTML.
 fn is_marker_only(line: &str) -> bool {
-    line.replace(QUOTE_MARKER, "").replace(RULE_MARKER, "").trim().is_empty()
+    without_markers(line).trim().is_empty()
 }
 
 /// A line that only separates: dashes, underscores, box-drawing rules, an HTML `<hr>`.
@@ -202,7 +226,7 @@ pub fn visible_reply(text: &str, subject: &str) -> String {
             }
         },
     };
-    let clean = |l: &&str| l.replace(QUOTE_MARKER, "").replace(RULE_MARKER, "");
+    let clean = |l: &&str| without_markers(l).into_owned();
     let mut kept: Vec<String> = without_rules(&lines[from..to]).iter().map(clean).collect();
     // Link footnotes of converted HTML: keep those the kept text refers to, also those that
     // stood after the history, and drop those whose link went with it.

@@ -88,9 +88,15 @@ fn may_be_mobile_footer(line: &str) -> bool {
         "στάλθηκε",
     ];
     const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄", "gönderildi"];
-    let start: String = line.trim_start().trim_start_matches('[').trim_start().chars().take(12).collect();
-    let start = start.to_lowercase();
-    FIRST_WORDS.iter().any(|w| start.starts_with(w)) || WITHIN.iter().any(|w| line.contains(w))
+    let start = line.trim_start().trim_start_matches('[').trim_start();
+    let first = start.chars().next().and_then(|c| c.to_lowercase().next());
+    // Only a line starting with the first letter of one of the words is read further.
+    let may_start = first.is_some_and(|f| FIRST_WORDS.iter().any(|w| w.starts_with(f)));
+    let starts = may_start && {
+        let head: String = start.chars().take(12).flat_map(char::to_lowercase).collect();
+        FIRST_WORDS.iter().any(|w| head.starts_with(w))
+    };
+    starts || !line.is_ascii() && WITHIN.iter().any(|w| line.contains(w))
 }
 
 /// A line that introduces quoted history: "On … wrote:" and its translations.
@@ -163,7 +169,9 @@ fn may_start_attribution(line: &str) -> bool {
     let line = line.trim_start().trim_start_matches('>').trim_start();
     let first = line.split_whitespace().next().unwrap_or_default();
     let weekday = first.ends_with(',') && (2..=11).contains(&first.chars().count());
-    let starts = FIRST_WORDS.iter().any(|w| first.eq_ignore_ascii_case(w) || first.to_lowercase() == *w)
+    let lower = || first.to_lowercase();
+    let starts = FIRST_WORDS.iter().any(|w| first.eq_ignore_ascii_case(w))
+        || (!first.is_ascii() && first.len() <= 6 && FIRST_WORDS.contains(&lower().as_str()))
         || first.starts_with(|c: char| c.is_ascii_digit())
         || weekday;
     starts && line.chars().any(|c| c.is_ascii_digit())
@@ -243,7 +251,8 @@ fn separator(words: &str) -> Regex {
 /// Whether the line may be a separator: it holds two dashes (ASCII or U+2010, as Proton
 /// Mail writes them), equals signs or underscores in a row.
 fn may_be_separator(line: &str) -> bool {
-    ["--", "‐‐", "==", "__"].iter().any(|d| line.contains(d))
+    let doubled = line.as_bytes().windows(2).any(|w| w[0] == w[1] && matches!(w[0], b'-' | b'=' | b'_'));
+    doubled || line.contains('‐') && line.contains("‐‐")
 }
 
 /// "-----Original Message-----" and its translations.
@@ -256,9 +265,10 @@ pub(super) static FORWARD_SEPARATOR: Guarded = Guarded::new(may_be_separator, ||
 /// your reply above this line -##" and its translations.
 pub(super) static REPLY_ABOVE: Guarded = Guarded::new(
     |l| {
-        ["above", "oberhalb", "au-dessus", "encima", "boven", "acima", "sopra"]
-            .iter()
-            .any(|w| contains_ascii_nocase(l, w))
+        static WORDS: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)above|oberhalb|au-dessus|encima|boven|acima|sopra").expect("valid pattern")
+        });
+        WORDS.is_match(l)
     },
     || {
         Regex::new(
@@ -388,11 +398,12 @@ pub(super) static FOOTNOTE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[(
 /// Whether the line is the first of a mailing-list footer (Mailman's rule of underscores
 /// is followed by "<list> mailing list" and a listinfo link).
 pub(super) fn is_list_footer_line(line: &str) -> bool {
+    static WORDS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)mailing list|/listinfo|/mailman/|(unsubscribe)").expect("valid pattern")
+    });
     let l = line.trim();
-    contains_ascii_nocase(l, "mailing list")
-        || contains_ascii_nocase(l, "/listinfo")
-        || contains_ascii_nocase(l, "/mailman/")
-        || (contains_ascii_nocase(l, "unsubscribe") && l.chars().count() < 120)
+    // "unsubscribe" counts on a short line only.
+    WORDS.captures(l).is_some_and(|c| c.get(1).is_none() || l.chars().count() < 120)
 }
 
 /// Whether the line may be a closing: short, and its first word is the first word of one.
@@ -487,8 +498,14 @@ fn may_be_closing(line: &str) -> bool {
         "με",
     ];
     let line = line.trim();
-    let first: String = line.chars().take_while(|c| c.is_alphabetic()).collect::<String>().to_lowercase();
-    line.chars().count() <= 60 && FIRST_WORDS.contains(&first.as_str())
+    if line.len() > 240 || line.chars().count() > 60 {
+        return false;
+    }
+    let first = line.split(|c: char| !c.is_alphabetic()).next().unwrap_or_default();
+    match first.is_ascii() {
+        true => FIRST_WORDS.iter().any(|w| w.eq_ignore_ascii_case(first)),
+        false => FIRST_WORDS.contains(&first.to_lowercase().as_str()),
+    }
 }
 
 /// A closing the person typed: "Regards,", "Mit freundlichen Grüßen", "Cordialement" …,
