@@ -64,6 +64,21 @@ fn may_be_auto_subject(subject: &str) -> bool {
     first.is_some_and(|c| "aovrfnαа自不자".contains(c))
 }
 
+/// Whether `subject` may match [`BOUNCE_SUBJECT`]: it does not start as a reply or a
+/// forward (the pattern is anchored at the start) and its first letter starts one of its
+/// words.
+fn may_be_bounce_subject(subject: &str) -> bool {
+    let subject = subject.trim_start();
+    let first = subject.chars().next().and_then(|c| c.to_lowercase().next());
+    let reply = subject.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("re:") || p.eq_ignore_ascii_case("fw"));
+    !reply && first.is_some_and(|c| "udrmfnweokнп配投無전".contains(c))
+}
+
+/// Whether the subject is a delivery failure report's ([`BOUNCE_SUBJECT`], behind its guard).
+fn bounce_subject(subject: &str) -> bool {
+    may_be_bounce_subject(subject) && BOUNCE_SUBJECT.is_match(subject)
+}
+
 /// Whether a display name may match [`DAEMON_NAME`] (which needs "mail" or "postmaster").
 fn may_be_daemon_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -99,8 +114,8 @@ pub(super) fn classify(m: &Parsed, own_domain: &str) -> Option<Auto> {
     let failed_recipients = header("x-failed-recipients").is_some();
     // A daemon's out-of-office (a postmaster away, a vacation notice sent as `<>`) says so.
     let auto_subject = may_be_auto_subject(&m.subject) && AUTO_SUBJECT.is_match(&m.subject);
-    let daemon_bounce = daemon_sender && (!auto_subject || BOUNCE_SUBJECT.is_match(&m.subject));
-    if daemon_bounce || failed_recipients || (m.null_return_path && BOUNCE_SUBJECT.is_match(&m.subject)) {
+    let daemon_bounce = daemon_sender && (!auto_subject || bounce_subject(&m.subject));
+    if daemon_bounce || failed_recipients || (m.null_return_path && bounce_subject(&m.subject)) {
         return Some(Auto::Bounce);
     }
     match ses::in_message(&m.text, &m.attachments) {
@@ -232,15 +247,15 @@ static FAILURE_SUBJECT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
 /// A person writing about a failed delivery (a parcel, their mail that came back) has
 /// none of these.
 fn carrier_bounce(m: &Parsed) -> bool {
-    let automated = m.from.address.as_ref().is_none_or(|a| AUTOMATED_LOCAL_PART.is_match(a.local_part()));
+    let automated = || m.from.address.as_ref().is_none_or(|a| AUTOMATED_LOCAL_PART.is_match(a.local_part()));
     // The start of the text, where reports say what failed.
     let head = m.text.get(..m.text.floor_char_boundary(4000)).unwrap_or(&m.text);
     let auto_submitted =
         m.headers.iter().any(|(n, v)| n == "auto-submitted" && !v.to_ascii_lowercase().starts_with("no"));
-    if BOUNCE_SUBJECT.is_match(&m.subject) {
-        return automated || returns_original(m) || auto_submitted || MTA_TEXT.is_match(head);
+    if bounce_subject(&m.subject) {
+        return automated() || returns_original(m) || auto_submitted || MTA_TEXT.is_match(head);
     }
-    automated && FAILURE_TEXT.is_match(head) && (returns_original(m) || FAILURE_SUBJECT_WORDS.is_match(&m.subject))
+    (returns_original(m) || FAILURE_SUBJECT_WORDS.is_match(&m.subject)) && automated() && FAILURE_TEXT.is_match(head)
 }
 
 /// Whether the delivery-status part of a report names recipients and says each was
@@ -341,6 +356,12 @@ mod tests {
             assert!(may_be_auto_subject(s), "the guard hides {s:?}");
         }
         assert!(!may_be_auto_subject("Problem report 5") && !may_be_auto_subject(""));
+        let bounces: Vec<&String> = subjects.iter().filter(|s| BOUNCE_SUBJECT.is_match(s)).collect();
+        assert!(bounces.len() > 30, "{}", bounces.len());
+        for s in bounces {
+            assert!(may_be_bounce_subject(s), "the guard hides {s:?}");
+        }
+        assert!(!may_be_bounce_subject("Re: Undelivered Mail Returned to Sender"));
         let matched: Vec<&String> = names.iter().filter(|n| DAEMON_NAME.is_match(n)).collect();
         assert!(!matched.is_empty());
         assert!(matched.iter().all(|n| may_be_daemon_name(n)));

@@ -89,13 +89,12 @@ fn may_be_mobile_footer(line: &str) -> bool {
     ];
     const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄", "gönderildi"];
     let start = line.trim_start().trim_start_matches('[').trim_start();
-    let first = start.chars().next().and_then(|c| c.to_lowercase().next());
-    // Only a line starting with the first letter of one of the words is read further.
-    let may_start = first.is_some_and(|f| FIRST_WORDS.iter().any(|w| w.starts_with(f)));
-    let starts = may_start && {
-        let head: String = start.chars().take(12).flat_map(char::to_lowercase).collect();
-        FIRST_WORDS.iter().any(|w| head.starts_with(w))
-    };
+    let Some(first) = start.chars().next().and_then(|c| c.to_lowercase().next()) else { return false };
+    // Only the words with the line's first letter are compared, letter by letter.
+    let starts = FIRST_WORDS.iter().filter(|w| w.starts_with(first)).any(|w| {
+        let mut head = start.chars().flat_map(char::to_lowercase);
+        w.chars().all(|c| head.next() == Some(c))
+    });
     starts || !line.is_ascii() && WITHIN.iter().any(|w| line.contains(w))
 }
 
