@@ -110,22 +110,36 @@ pub fn sanitise(html: &str, content_ids: &HashMap<String, usize>) -> String {
     if is_pathological(html) {
         return format!("<pre>{}</pre>", ammonia::clean_text(&plain_text(html)));
     }
-    let ids = content_ids.clone();
+    CONTENT_IDS.with(|ids| ids.borrow_mut().clone_from(content_ids));
+    let clean = SANITISER.clean(html).to_string();
+    CONTENT_IDS.with(|ids| ids.borrow_mut().clear());
+    clean
+}
+
+thread_local! {
+    /// The Content-IDs of the message [`sanitise`] is cleaning on this thread, for the
+    /// shared [`SANITISER`]'s `cid:` filter.
+    static CONTENT_IDS: std::cell::RefCell<HashMap<String, usize>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// The sanitiser, built once (building one costs as much as cleaning a short mail).
+static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
         .add_generic_attributes(["style"])
         .filter_style_properties(SAFE_STYLES.iter().copied().collect::<HashSet<_>>())
         .add_url_schemes(["cid"])
-        .attribute_filter(move |element, attribute, value| {
+        .attribute_filter(|element, attribute, value| {
             if (element, attribute) != ("img", "src") {
                 return Some(value.into());
             }
             let cid = value.strip_prefix("cid:")?;
-            let index = ids.get(cid.trim_start_matches('<').trim_end_matches('>'))?;
+            let cid = cid.trim_start_matches('<').trim_end_matches('>');
+            let index = CONTENT_IDS.with(|ids| ids.borrow().get(cid).copied())?;
             Some(format!("attachment:{index}").into())
         });
-    builder.clean(html).to_string()
-}
+    builder
+});
 
 /// Readable plain text for an HTML body: paragraphs, lists and links kept, quotes as `>`.
 pub fn to_text(html: &str) -> String {

@@ -218,6 +218,10 @@ fn forward_near(lines: &[&str], at: usize) -> bool {
 pub(super) fn history_start(lines: &[&str]) -> Option<Marker> {
     let at = |start: usize, kind: Kind| Some(Marker { start, end: start, kind });
     for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            // No marker is blank (the markers of converted HTML are not white space).
+            continue;
+        }
         if has_quote_marker(line) {
             let kind = if forward_near(lines, i) { Kind::Forward } else { Kind::Attribution };
             return at(i, kind);
