@@ -43,7 +43,7 @@ impl Auto {
 /// subject only, so a person's "Re: Automatic reply: …" is not taken for one.
 static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(auto(matic)?[ -]?(reply|response|answer)|autoreply|auto:|out of (the )?office|ooo\b|vacation (reply|response|notice|message|auto)|away from (my )?(desk|office|e-?mail)|abwesenheitsnotiz|automatische antwort|abwesend|réponse automatique|absence du bureau|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|resposta automática|fora do escritório|autosvar|frånvaro|automaattinen vastaus|automatyczna odpowiedź|nieobecność|automatická odpověď|otomatik yanıt|αυτόματη απάντηση|автоответ|автоматический ответ|自動応答|自動返信|不在通知|自动回复|自動回覆|자동 회신|자동 응답)",
+        r"(?i)^\s*(auto(matic)?[ -]?(reply|response|answer)|autoreply|auto:|out of (the )?office|ooo(?-u:\b)|vacation (reply|response|notice|message|auto)|away from (my )?(desk|office|e-?mail)|abwesenheitsnotiz|automatische antwort|abwesend|réponse automatique|absence du bureau|respuesta automática|fuera de la oficina|risposta automatica|fuori sede|automatisch antwoord|afwezig|resposta automática|fora do escritório|autosvar|frånvaro|automaattinen vastaus|automatyczna odpowiedź|nieobecność|automatická odpověď|otomatik yanıt|αυτόματη απάντηση|автоответ|автоматический ответ|自動応答|自動返信|不在通知|自动回复|自動回覆|자동 회신|자동 응답)",
     )
     .expect("valid pattern")
 });
@@ -200,7 +200,7 @@ static FAILURE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
             smtp\serror\sfrom\sremote | remote\s(host|server)\s(said|replied|returned) |
             not\slisted\sin\s(the\s)?(public\s|domino\s)?(name|directory) |
             returned\sto\ssender | undeliverable\smessage | message\snot\sdelivered | non-?delivery\sreport |
-            \b5[0-5]\d[\s-]+5\.\d{1,3}\.\d{1,3}\b |
+            (?-u:\b)5[0-5]\d[\s-]+5\.\d{1,3}\.\d{1,3}(?-u:\b) |
             konnte\snicht\s(zugestellt|ausgeliefert) | unzustellbar | n'a\spas\spu\sêtre\s(remis|distribué|délivré) |
             no\sse\s(pudo|ha\spodido)\sentregar | não\s(foi\spossível\sentregar|pôde\sser\sentregue) |
             non\s(è\sstato\spossibile\sconsegnare|recapitabile) | kon\sniet\sworden\s(bezorgd|afgeleverd) |
@@ -228,7 +228,7 @@ fn returns_original(m: &Parsed) -> bool {
 /// self-introduction, the fields of a delivery report.
 static MTA_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(\b[45]\d\d[\s-]+#?[45]\.\d{1,3}\.\d{1,3}\b|this is the mail (system|delivery agent) at|this is the qmail-send program|smtp error from remote|remote (host|server) (said|replied|returned)|diagnostic[- ]code:|reporting-mta:|final-recipient:)",
+        r"(?i)((?-u:\b)[45]\d\d[\s-]+#?[45]\.\d{1,3}\.\d{1,3}(?-u:\b)|this is the mail (system|delivery agent) at|this is the qmail-send program|smtp error from remote|remote (host|server) (said|replied|returned)|diagnostic[- ]code:|reporting-mta:|final-recipient:)",
     )
     .expect("valid pattern")
 });
@@ -236,7 +236,7 @@ static MTA_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// Words of a failure notice anywhere in a subject ("Message delivery failure",
 /// "Your message could not be delivered", "[gateway] Undeliverable").
 static FAILURE_SUBJECT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(undeliver|not (be )?delivered|delivery (failure|failed|error|problem|status)|returned mail|failure notice|bounced?\b|unzustellbar|non remis)")
+    Regex::new(r"(?i)(undeliver|not (be )?delivered|delivery (failure|failed|error|problem|status)|returned mail|failure notice|bounced?(?-u:\b)|unzustellbar|non remis)")
         .expect("valid pattern")
 });
 

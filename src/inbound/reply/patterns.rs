@@ -91,7 +91,7 @@ fn may_be_mobile_footer(line: &str) -> bool {
     let start = line.trim_start().trim_start_matches('[').trim_start();
     let Some(first) = start.chars().next().and_then(|c| c.to_lowercase().next()) else { return false };
     // Only the words with the line's first letter are compared, letter by letter.
-    let starts = FIRST_WORDS.iter().filter(|w| w.starts_with(first)).any(|w| match w.is_ascii() {
+    let starts = FIRST_WORDS.iter().filter(|w| w.chars().next() == Some(first)).any(|w| match w.is_ascii() {
         true => start.as_bytes().get(..w.len()).is_some_and(|head| head.eq_ignore_ascii_case(w.as_bytes())),
         false => {
             let mut head = start.chars().flat_map(char::to_lowercase);
@@ -102,7 +102,16 @@ fn may_be_mobile_footer(line: &str) -> bool {
 }
 
 /// A line that introduces quoted history: "On … wrote:" and its translations.
-pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
+/// Words one of which every attribution of [`ATTRIBUTION`] holds: a search for them all at
+/// once is far cheaper than the pattern, and most lines that end with a colon have none.
+static ATTRIBUTION_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)wrote|sent|quoting|@|zitat|schrieb|crit|crivait|escribi|scritto|schreef|geschreven|escreveu|skrev|kirjoitti|napisa|pisze|כתב|napsal|пише|написа|έγραψε|yazdı|írta|scris|viết|menulis|เขียนว่า|लिखा|rašė|rakstīja|kirjutas|skrifaði|escribiu|escriure|كتب|작성|のメール|写道|寫道|のメッセージ|年",
+    )
+    .expect("valid pattern")
+});
+
+pub(super) static ATTRIBUTION: Guarded = Guarded::new(|l| ends_with_colon(l) && ATTRIBUTION_WORDS.is_match(l), || {
     Regex::new(
         r"(?ix)^\s*>?\s*(
             on\s.+\swrote\s?: |                                  # en
@@ -112,7 +121,7 @@ pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
             zitat\svon\s.+: |                                    # Horde (de)
             .+\swrote\s?: |                                      # en: 'Support wrote:'
             .+\swrote\son\s.+\d.*: |                             # Lotus Notes: '… wrote on 03/03/2026 10:02:'
-            am\s.+\s(schrieb|geschrieben)\b.*: |                 # de
+            am\s.+\s(schrieb|geschrieben)(?-u:\b).*: |                 # de
             .+\sschrieb\s?.*: |                                  # de: 'Support schrieb:'
             le\s.+\sa\s[ée]crit\s?: |                            # fr
             .+\sa\s[ée]crit\s?: |                                # fr
@@ -124,9 +133,9 @@ pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
             .+\sschreef\s?.*: |                                  # nl
             .+\sheeft\s.+\sgeschreven\s?: |                      # nl (Apple Mail, Outlook)
             em\s.+\sescreveu\s?: |                               # pt
-            .+\sescreveu\b.*: |                                  # pt
-            .+\sskrev\b.*: |                                     # sv, da, nb
-            .+\skirjoitti\b.*: |                                 # fi
+            .+\sescreveu(?-u:\b).*: |                                  # pt
+            .+\sskrev(?-u:\b).*: |                                     # sv, da, nb
+            .+\skirjoitti(?-u:\b).*: |                                 # fi
             w\sdniu\s.+\snapisa[łl](a|\(a\))?\s?: |              # pl
             .+\snapisa[łl](a|\(a\))?\s?: |                       # pl
             .+\spisze\s?: |                                      # pl: '… pisze:'
@@ -136,7 +145,7 @@ pub(super) static ATTRIBUTION: Guarded = Guarded::new(ends_with_colon, || {
             .+\s(пишет|написал(а|\(а\))?|написав|пише)\s?: |           # ru, uk
             .+\s(έγραψε|écrivait)\s?: |                          # el
             .+\s(tarihinde\s)?şunu\syazdı\s?: |                  # tr
-            .+\sírta\b.*: |                                      # hu
+            .+\sírta(?-u:\b).*: |                                      # hu
             .+\sa\sscris\s?: |                                   # ro
             .+\sđã\sviết\s?: |                                   # vi
             .+\smenulis\s?: |                                    # id, ms
@@ -275,7 +284,7 @@ pub(super) static REPLY_ABOVE: Guarded = Guarded::new(
     || {
         Regex::new(
             r"(?ix)^[\s\#\-_=*>]*(
-            .{0,40}(reply|respond|write|type|answer)\b.{0,30}\babove\s(this|the)\s(line|message) |
+            .{0,40}(reply|respond|write|type|answer)(?-u:\b).{0,30}(?-u:\b)above\s(this|the)\s(line|message) |
             .{0,40}oberhalb\sdieser\s(zeile|linie) | .{0,40}au-dessus\sde\scette\sligne |
             .{0,40}encima\sde\sesta\slínea | .{0,40}boven\sdeze\s(lijn|regel) |
             .{0,40}acima\sdesta\slinha | .{0,40}sopra\squesta\sriga

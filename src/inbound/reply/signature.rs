@@ -19,11 +19,11 @@ const MAX_CONTACT_LINES: usize = 12;
 static CONTACT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        \+\d | \b(tel|phone|mobile|mob|cell|fax|handy|tél|tlf|telefon|téléphone|teléfono|mobil|móvil|cellulare)\b\.?\s*[:.]?\s*[+(]?\d |
-        \b[tmfp]\s?[:.]\s*[+(]?\d | \(\d{2,5}\)\s?\d | \b0\d{1,4}[\s/-]\d{3,} | \b\d{3}[\s.-]\d{3}[\s.-]\d{4}\b |
-        https?:// | \bwww\.\S | \S@\S+\.\S |
-        \b\d{4,5}\s\p{Lu}\p{Ll} | \d+\s+\p{L}+\s(street|st\.|road|rd\.|avenue|ave\.?|lane|straße|str\.|strasse|weg|gasse|rue|calle|laan|vej|gatan|gate)\b |
-        \b\p{L}+(straße|strasse|str\.|weg|gasse|gatan|vej|laan)\s\d",
+        \+\d | (?-u:\b)(tel|phone|mobile|mob|cell|fax|handy|tél|tlf|telefon|téléphone|teléfono|mobil|móvil|cellulare)(?-u:\b)\.?\s*[:.]?\s*[+(]?\d |
+        (?-u:\b)[tmfp]\s?[:.]\s*[+(]?\d | \(\d{2,5}\)\s?\d | (?-u:\b)0\d{1,4}[\s/-]\d{3,} | (?-u:\b)\d{3}[\s.-]\d{3}[\s.-]\d{4}(?-u:\b) |
+        https?:// | (?-u:\b)www\.\S | \S@\S+\.\S |
+        (?-u:\b)\d{4,5}\s\p{Lu}\p{Ll} | \d+\s+\p{L}+\s(street|st\.|road|rd\.|avenue|ave\.?|lane|straße|str\.|strasse|weg|gasse|rue|calle|laan|vej|gatan|gate)(?-u:\b) |
+        (?-u:\b)\p{L}+(straße|strasse|str\.|weg|gasse|gatan|vej|laan)\s\d",
     )
     .expect("valid pattern")
 });
