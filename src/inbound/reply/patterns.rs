@@ -40,7 +40,13 @@ pub(super) fn is_bidi_mark(c: char) -> bool {
 /// Whether the line reads like a mail header: a short key (at most 16 characters, after
 /// quote marks and bold stars) before its first colon (ASCII or full-width).
 fn short_key_before_colon(line: &str) -> bool {
-    let Some(colon) = line.find([':', '：']) else { return false };
+    // The first colon: an ASCII one by memchr, a full-width one only in non-ASCII text.
+    let ascii = line.find(':');
+    let wide = if line.is_ascii() { None } else { line.find('：') };
+    let Some(colon) = ascii.into_iter().chain(wide).min() else { return false };
+    if colon > 160 {
+        return false;
+    }
     let key = line[..colon].trim_start().trim_start_matches('>').trim_start().trim_start_matches('*');
     key.trim_end().trim_end_matches('*').trim_end().chars().count() <= 16
 }
@@ -191,7 +197,7 @@ fn may_start_attribution(line: &str) -> bool {
 /// The first line of an attribution that goes on on the next lines: "On <date>",
 /// "2026-03-05 10:02", "Tue, 3 Mar 2026".
 pub(super) static ATTRIBUTION_START: Guarded = Guarded::new(may_start_attribution, || {
-    Regex::new(r"(?i)^\s*>?\s*((on|am|le|el|il|op|em|den|dne|w\sdniu|vào|dnia)\s.*\d|\d|\p{L}{1,9}\.?,\s.*\d)")
+    Regex::new(r"(?i)^\s*>?\s*((on|am|le|el|il|op|em|den|dne|w\sdniu|vào|dnia)\s.*\d|\d|[^\s\d.,]{1,9}\.?,\s.*\d)")
         .expect("valid pattern")
 });
 
@@ -214,8 +220,8 @@ pub(super) static DATE_FIRST: Guarded = Guarded::new(
     || {
         Regex::new(
             r"(?x)^\s*>?\s*(\p{L}+\.?,?\s+)?
-            ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}{3,}\.?\s\d{4} |
-              \p{L}{3,}\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )
+            ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}+\.?\s\d{4} |
+              \p{L}+\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )
             .*?\d{1,2}[:.]\d{2}
             .*[^\s<>@]@[^\s<>@]+\s*[>)\]]?\s*[:：][\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$",
         )
@@ -279,16 +285,17 @@ pub(super) static REPLY_ABOVE: Guarded = Guarded::new(
         static WORDS: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r"(?i)above|oberhalb|au-dessus|encima|boven|acima|sopra").expect("valid pattern")
         });
-        WORDS.is_match(l)
+        // Such a line is short: the phrase with some decoration around it.
+        l.len() <= 240 && WORDS.is_match(l)
     },
     || {
         Regex::new(
-            r"(?ix)^[\s\#\-_=*>]*(
-            .{0,40}(reply|respond|write|type|answer)(?-u:\b).{0,30}(?-u:\b)above\s(this|the)\s(line|message) |
-            .{0,40}oberhalb\sdieser\s(zeile|linie) | .{0,40}au-dessus\sde\scette\sligne |
-            .{0,40}encima\sde\sesta\slínea | .{0,40}boven\sdeze\s(lijn|regel) |
-            .{0,40}acima\sdesta\slinha | .{0,40}sopra\squesta\sriga
-        ).{0,40}$",
+            r"(?ix)^[\s\#\-_=*>]*.*(
+            (reply|respond|write|type|answer)(?-u:\b).*(?-u:\b)above\s(this|the)\s(line|message) |
+            oberhalb\sdieser\s(zeile|linie) | au-dessus\sde\scette\sligne |
+            encima\sde\sesta\slínea | boven\sdeze\s(lijn|regel) |
+            acima\sdesta\slinha | sopra\squesta\sriga
+        ).*$",
         )
         .expect("valid pattern")
     },
@@ -397,8 +404,8 @@ pub(super) fn is_mobile_footer(line: &str) -> bool {
 pub(super) static DATE_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)^\s*(\p{L}+\.?,?\s+)?
-        ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}{3,}\.?,?\s\d{4} |
-          \p{L}{3,}\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )",
+        ( \d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,4} | \d{1,2}\.?\s\p{L}+\.?,?\s\d{4} |
+          \p{L}+\.?\s\d{1,2},?\s\d{4} | \d{4}\s?年\s?\d{1,2}\s?月\s?\d{1,2}\s?日 )",
     )
     .expect("valid pattern")
 });
@@ -512,10 +519,22 @@ fn may_be_closing(line: &str) -> bool {
     if line.len() > 240 || line.chars().count() > 60 {
         return false;
     }
+    static WORDS: LazyLock<std::collections::HashSet<&'static str>> =
+        LazyLock::new(|| FIRST_WORDS.iter().copied().collect());
     let first = line.split(|c: char| !c.is_alphabetic()).next().unwrap_or_default();
+    if first.is_empty() || first.len() > 24 {
+        return false;
+    }
+    // Lower-cased on the stack when ASCII, the common case.
+    let mut buffer = [0u8; 24];
     match first.is_ascii() {
-        true => FIRST_WORDS.iter().any(|w| w.eq_ignore_ascii_case(first)),
-        false => FIRST_WORDS.contains(&first.to_lowercase().as_str()),
+        true => {
+            let lower = &mut buffer[..first.len()];
+            lower.copy_from_slice(first.as_bytes());
+            lower.make_ascii_lowercase();
+            std::str::from_utf8(lower).is_ok_and(|w| WORDS.contains(w))
+        }
+        false => WORDS.contains(first.to_lowercase().as_str()),
     }
 }
 
@@ -542,7 +561,7 @@ pub(super) static CLOSING: Guarded = Guarded::new(may_be_closing, || {
             с\sуважением | спасибо | всего\sдоброго |
             trân\strọng | cảm\sơn |
             saygılarımla | üdvözlettel | με\sεκτίμηση
-        )\s*[,.!]*(\s*(?P<name>(?-i:\p{Lu}[\p{L}'.-]*(\s\p{Lu}[\p{L}'.-]*){0,2})))?\s*$",
+        )\s*[,.!]*(\s*(?P<name>(?-i:\p{Lu}[^\s\d,;:!?()<>@]*(\s\p{Lu}[^\s\d,;:!?()<>@]*){0,2})))?\s*$",
         )
         .expect("valid pattern")
 });
