@@ -37,7 +37,8 @@ pub struct Bounce {
 /// At most this many recipients are read from one report.
 const MAX_RECIPIENTS: usize = 100;
 
-static STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u:\b)([245]\.\d{1,3}\.\d{1,3})(?-u:\b)").expect("valid pattern"));
+static STATUS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?-u:\b)([245]\.\d{1,3}\.\d{1,3})(?-u:\b)").expect("valid pattern"));
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+=&'/-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
         .expect("valid pattern")

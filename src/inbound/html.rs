@@ -176,8 +176,10 @@ fn before_selectors() -> String {
 
 static RULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)<hr(?-u:\b)[^<>]*>").expect("valid pattern"));
 static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"</?[A-Za-z][^<>]*>").expect("valid pattern"));
-static SCRIPT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<script(?-u:\b).*?</script\s*>").expect("valid pattern"));
-static STYLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<style(?-u:\b).*?</style\s*>").expect("valid pattern"));
+static SCRIPT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<script(?-u:\b).*?</script\s*>").expect("valid pattern"));
+static STYLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<style(?-u:\b).*?</style\s*>").expect("valid pattern"));
 static BLANK_RUNS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\n{3,}").expect("valid pattern"));
 static BREAK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)</?(p|div|br|li|tr|h[1-6]|blockquote)(?-u:\b)[^<>]*>").expect("valid pattern"));

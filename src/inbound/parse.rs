@@ -258,13 +258,11 @@ fn body_content(message: &Message<'_>, layout: &bodies::Layout) -> BodyContent {
         // mail-parser's reading stands without a second decode when it cannot differ: plain
         // ASCII came from plain ASCII bytes, and UTF-8 read without a replacement character
         // was valid UTF-8.
-        let utf8_label = label.is_some_and(|l| l.trim().eq_ignore_ascii_case("utf-8") || l.trim().eq_ignore_ascii_case("utf8"));
+        let utf8_label =
+            label.is_some_and(|l| l.trim().eq_ignore_ascii_case("utf-8") || l.trim().eq_ignore_ascii_case("utf8"));
         let settled = sent.is_ascii() || utf8_label && !sent.contains('\u{fffd}');
         let reread = (!settled).then(|| charset::body_text(&decoded_content(message, part), label)).flatten();
-        let mut content = reread
-            .unwrap_or_else(|| sent.to_string())
-            .trim_start_matches('\u{feff}')
-            .to_string();
+        let mut content = reread.unwrap_or_else(|| sent.to_string()).trim_start_matches('\u{feff}').to_string();
         let room = uuencode::MAX_FILES.saturating_sub(uuencoded.len());
         if !is_html && let Some((rest, files)) = uuencode::extract(&content, room) {
             content = rest;

@@ -6,7 +6,7 @@
 use super::patterns::{
     ATTRIBUTION, ATTRIBUTION_DATE_ADDRESS, ATTRIBUTION_RUN_ON, ATTRIBUTION_START, DATE_FIRST, FORWARD_SEPARATOR,
     FORWARDED, GROUPWISE, HEADER_DATE, HEADER_FROM, HEADER_INLINE_DATE, HEADER_NEXT, ORIGINAL_MESSAGE, REPLY_ABOVE,
-    is_mobile_footer,
+    is_mobile_footer, short_key_before_colon,
 };
 use super::{has_quote_marker, is_blank, is_marker_only, is_quoted, is_rule, without_markers};
 
@@ -142,7 +142,8 @@ fn wrapped_start(lines: &[&str], i: usize) -> usize {
 fn header_block_at(lines: &[&str], at: usize) -> bool {
     let is_header = |l: &str| HEADER_FROM.is_match(l) || HEADER_NEXT.is_match(l);
     let Some(first) = lines.get(at) else { return false };
-    if !is_header(first) {
+    // Both header patterns need a short key before a colon: one test for the two.
+    if !short_key_before_colon(first) || !is_header(first) {
         return false;
     }
     // A form the person filled in ("From: Berlin", "To: Munich", "Date: 12 March",

@@ -22,6 +22,8 @@ use history::{Kind, history_start};
 use layout::{Layout, layout, quoting};
 use patterns::{FOOTNOTE, is_list_footer_line, is_mobile_footer};
 
+use std::borrow::Cow;
+
 use super::html::{QUOTE_MARKER, RULE_MARKER};
 
 /// Subject prefixes of forwards in the languages mail clients write them ("Fwd:", "WG:",
@@ -196,7 +198,7 @@ fn references<'a>(lines: impl Iterator<Item = &'a str>) -> std::collections::Has
 /// The new text of `text` (the body of a mail with this `subject`): quoted history and
 /// signature removed, inline answers kept, a forwarded message kept below the person's
 /// note.
-pub fn visible_reply(text: &str, subject: &str) -> String {
+pub fn visible_reply<'t>(text: &'t str, subject: &str) -> String {
     let all: Vec<&str> = text.lines().collect();
     let lines = &all[..list_footer_start(&all).unwrap_or(all.len())];
     let quoted = quoting(lines);
@@ -226,27 +228,31 @@ pub fn visible_reply(text: &str, subject: &str) -> String {
             }
         },
     };
-    let clean = |l: &&str| without_markers(l).into_owned();
-    let mut kept: Vec<String> = without_rules(&lines[from..to]).iter().map(clean).collect();
+    let clean = |l: &&'t str| without_markers(l);
+    let mut kept: Vec<Cow<'t, str>> = without_rules(&lines[from..to]).iter().map(clean).collect();
     // Link footnotes of converted HTML: keep those the kept text refers to, also those that
-    // stood after the history, and drop those whose link went with it.
-    let refs = references(kept.iter().filter(|k| !FOOTNOTE.is_match(k)).map(String::as_str));
-    let is_referenced = |l: &str| FOOTNOTE.captures(l).is_none_or(|c| refs.contains(&c[1]));
+    // stood after the history, and drop those whose link went with it. A footnote starts
+    // with "[": other lines are not even looked at by the pattern.
+    let footnote = |l: &str| l.starts_with('[') && FOOTNOTE.is_match(l);
+    let refs = references(kept.iter().filter(|k| !footnote(k)).map(|k| k.as_ref()));
+    let is_referenced = |l: &str| !l.starts_with('[') || FOOTNOTE.captures(l).is_none_or(|c| refs.contains(&c[1]));
     kept.retain(|k| is_referenced(k));
     if !tail.is_empty() {
-        kept.push(String::new());
+        kept.push(Cow::Borrowed(""));
         kept.extend(without_rules(tail).iter().map(clean));
     }
     let after = if tail.is_empty() { &all[to..] } else { &all[all.len()..] };
-    let present: std::collections::HashSet<&str> = kept.iter().map(String::as_str).collect();
-    let footnotes: Vec<&str> =
-        after.iter().filter(|l| FOOTNOTE.is_match(l) && is_referenced(l) && !present.contains(*l)).copied().collect();
+    let mut footnotes: Vec<&str> = after.iter().filter(|l| footnote(l) && is_referenced(l)).copied().collect();
     if !footnotes.is_empty() {
-        kept.push(String::new());
-        kept.extend(footnotes.iter().map(|f| f.to_string()));
+        let present: std::collections::HashSet<&str> = kept.iter().map(|k| k.as_ref()).collect();
+        footnotes.retain(|f| !present.contains(f));
+    }
+    if !footnotes.is_empty() {
+        kept.push(Cow::Borrowed(""));
+        kept.extend(footnotes.iter().map(|f| Cow::Borrowed(*f)));
     }
     let reply = kept.join("\n").trim().to_string();
-    if reply.is_empty() { clean(&text).trim().to_string() } else { reply }
+    if reply.is_empty() { without_markers(text).trim().to_string() } else { reply }
 }
 
 #[cfg(test)]

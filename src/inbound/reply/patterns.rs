@@ -39,7 +39,7 @@ pub(super) fn is_bidi_mark(c: char) -> bool {
 
 /// Whether the line reads like a mail header: a short key (at most 16 characters, after
 /// quote marks and bold stars) before its first colon (ASCII or full-width).
-fn short_key_before_colon(line: &str) -> bool {
+pub(super) fn short_key_before_colon(line: &str) -> bool {
     // The first colon: an ASCII one by memchr, a full-width one only in non-ASCII text.
     let ascii = line.find(':');
     let wide = if line.is_ascii() { None } else { line.find('：') };
@@ -94,6 +94,10 @@ fn may_be_mobile_footer(line: &str) -> bool {
         "στάλθηκε",
     ];
     const WITHIN: &[&str] = &["から送信", "发自我的", "從我的", "从我的", "보냄", "gönderildi"];
+    if line.len() > 400 {
+        // A footer is a short line.
+        return false;
+    }
     let start = line.trim_start().trim_start_matches('[').trim_start();
     let Some(first) = start.chars().next().and_then(|c| c.to_lowercase().next()) else { return false };
     // Only the words with the line's first letter are compared, letter by letter.
@@ -117,9 +121,11 @@ static ATTRIBUTION_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 
-pub(super) static ATTRIBUTION: Guarded = Guarded::new(|l| ends_with_colon(l) && ATTRIBUTION_WORDS.is_match(l), || {
-    Regex::new(
-        r"(?ix)^\s*>?\s*(
+pub(super) static ATTRIBUTION: Guarded = Guarded::new(
+    |l| ends_with_colon(l) && ATTRIBUTION_WORDS.is_match(l),
+    || {
+        Regex::new(
+            r"(?ix)^\s*>?\s*(
             on\s.+\swrote\s?: |                                  # en
             on\s.+\d.*\ssent\s?: |                               # en: 'On <date>, Ann <a@x> sent:'
             quoting\s.+: |                                       # Horde
@@ -168,9 +174,10 @@ pub(super) static ATTRIBUTION: Guarded = Guarded::new(|l| ends_with_colon(l) && 
             .+のメッセージ\s*[:：] |                              # ja (Outlook)
             \d{4}年\d{1,2}月\d{1,2}日.*<[^<>@\s]+@[^<>\s]+>\s*[:：]    # ja (Gmail, Apple)
         )[\s\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}]*$",
-    )
-    .expect("valid pattern")
-});
+        )
+        .expect("valid pattern")
+    },
+);
 
 /// "On … wrote:" with the first quoted words on the same line (Yahoo on Android).
 pub(super) static ATTRIBUTION_RUN_ON: Guarded = Guarded::new(
@@ -416,9 +423,8 @@ pub(super) static FOOTNOTE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[(
 /// Whether the line is the first of a mailing-list footer (Mailman's rule of underscores
 /// is followed by "<list> mailing list" and a listinfo link).
 pub(super) fn is_list_footer_line(line: &str) -> bool {
-    static WORDS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)mailing list|/listinfo|/mailman/|(unsubscribe)").expect("valid pattern")
-    });
+    static WORDS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)mailing list|/listinfo|/mailman/|(unsubscribe)").expect("valid pattern"));
     let l = line.trim();
     // "unsubscribe" counts on a short line only.
     WORDS.captures(l).is_some_and(|c| c.get(1).is_none() || l.chars().count() < 120)
