@@ -101,13 +101,14 @@ fn may_be_mobile_footer(line: &str) -> bool {
     let start = line.trim_start().trim_start_matches('[').trim_start();
     let Some(first) = start.chars().next().and_then(|c| c.to_lowercase().next()) else { return false };
     // Only the words with the line's first letter are compared, letter by letter.
-    let starts = FIRST_WORDS.iter().filter(|w| w.chars().next() == Some(first)).any(|w| match w.is_ascii() {
-        true => start.as_bytes().get(..w.len()).is_some_and(|head| head.eq_ignore_ascii_case(w.as_bytes())),
-        false => {
-            let mut head = start.chars().flat_map(char::to_lowercase);
-            w.chars().all(|c| head.next() == Some(c))
-        }
-    });
+    let starts =
+        FIRST_WORDS.iter().filter(|w| w.chars().next().is_some_and(|c| c == first)).any(|w| match w.is_ascii() {
+            true => start.as_bytes().get(..w.len()).is_some_and(|head| head.eq_ignore_ascii_case(w.as_bytes())),
+            false => {
+                let mut head = start.chars().flat_map(char::to_lowercase);
+                w.chars().all(|c| head.next() == Some(c))
+            }
+        });
     starts || !line.is_ascii() && WITHIN.iter().any(|w| line.contains(w))
 }
 
