@@ -187,9 +187,9 @@ static FAILURE_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)(
             this\sis\sthe\smail\s(system|delivery\sagent)\sat |
-            (i'm|i\sam)\s(afraid|sorry)\s.{0,40}(wasn't|was\snot|could\snot|couldn't|unable)\s.{0,20}deliver |
-            (message|mail|e-?mail)\s.{0,60}(could\snot|cannot|can't|was\snot|wasn't|has\snot\sbeen|couldn't)\s(be\s)?deliver |
-            (could\snot|cannot|unable\sto)\s(be\s)?deliver(ed)?\s.{0,40}(to\s)?(the\sfollowing|one\sor\smore|recipient|address|your\smessage) |
+            (i'm|i\sam)\s(afraid|sorry)\s.*(wasn't|was\snot|could\snot|couldn't|unable)\s.*deliver |
+            (message|mail|e-?mail)\s.*(could\snot|cannot|can't|was\snot|wasn't|has\snot\sbeen|couldn't)\s(be\s)?deliver |
+            (could\snot|cannot|unable\sto)\s(be\s)?deliver(ed)?\s.*(to\s)?(the\sfollowing|one\sor\smore|recipient|address|your\smessage) |
             delivery\s(to\sthe\sfollowing\srecipients?\s)?(has\s)?(permanently\s)?failed |
             delivery\shas\sfailed\sto\sthese\srecipients |
             following\s(addresses|recipients?)\s(had|failed|could\snot) |
