@@ -63,27 +63,42 @@ static NOT_RECIPIENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
 pub(super) fn report<'a>(
     attachments: &[Attachment],
     text: &str,
+    notification: Option<super::ses::Notification>,
     sender: Option<&EmailAddress>,
     own_domain: &str,
     references: impl IntoIterator<Item = &'a String>,
 ) -> Bounce {
-    let status_part = attachments
-        .iter()
-        .find(|a| matches!(a.content_type.as_str(), "message/delivery-status" | "message/global-delivery-status"));
-    if let Some(super::ses::Notification::Bounce { mut recipients, returned_id }) =
-        super::ses::in_message(text, attachments)
-    {
+    if let Some(super::ses::Notification::Bounce { mut recipients, returned_id }) = notification {
         recipients.truncate(MAX_RECIPIENTS);
         let mut returned_ids = returned_ids(attachments, text, references);
         returned_ids.extend(returned_id.filter(|id| !returned_ids.contains(id)));
         return Bounce { recipients, returned_ids };
     }
-    let mut recipients = status_part.map(|p| from_delivery_status(&p.bytes)).unwrap_or_default();
+    let mut recipients = status_part(attachments).map(|p| from_delivery_status(&p.bytes)).unwrap_or_default();
     if recipients.is_empty() {
         recipients = from_text(text, sender, own_domain);
     }
     recipients.truncate(MAX_RECIPIENTS);
     Bounce { recipients, returned_ids: returned_ids(attachments, text, references) }
+}
+
+/// The delivery-status part of a report (RFC 3464, or RFC 6533 for international mail).
+pub(super) fn status_part(attachments: &[Attachment]) -> Option<&Attachment> {
+    attachments
+        .iter()
+        .find(|a| matches!(a.content_type.as_str(), "message/delivery-status" | "message/global-delivery-status"))
+}
+
+/// Whether a part returns the mail that failed, or its headers.
+pub(super) fn is_returned(part: &Attachment) -> bool {
+    matches!(
+        part.content_type.as_str(),
+        "message/rfc822"
+            | "text/rfc822-headers"
+            | "message/rfc822-headers"
+            | "message/global-headers"
+            | "message/global"
+    )
 }
 
 /// At most this many Message-IDs of returned mail are kept.
@@ -101,16 +116,7 @@ fn returned_ids<'a>(
     text: &str,
     references: impl IntoIterator<Item = &'a String>,
 ) -> Vec<String> {
-    let returned = attachments.iter().filter(|a| {
-        matches!(
-            a.content_type.as_str(),
-            "message/rfc822"
-                | "text/rfc822-headers"
-                | "message/rfc822-headers"
-                | "message/global-headers"
-                | "message/global"
-        )
-    });
+    let returned = attachments.iter().filter(|a| is_returned(a));
     let mut ids: Vec<String> = Vec::new();
     for part in returned {
         // The header block of the returned message (or the headers alone).
@@ -167,7 +173,7 @@ fn from_text(text: &str, sender: Option<&EmailAddress>, own_domain: &str) -> Vec
         }
         for m in ADDRESS.find_iter(line) {
             let Ok(address) = EmailAddress::parse(m.as_str()) else { continue };
-            let daemon = matches!(address.local_part(), "mailer-daemon" | "postmaster" | "mail-daemon");
+            let daemon = super::parse::is_daemon_local_part(address.local_part());
             if Some(&address) == sender || daemon || address.domain().eq_ignore_ascii_case(own_domain) {
                 continue;
             }

@@ -27,11 +27,13 @@ pub(super) fn body_text(bytes: &[u8], label: Option<&str>) -> Option<String> {
 }
 
 /// Header bytes sent raw (no encoded words) read as text in the order above. `None` for
-/// valid UTF-8 (plain ASCII included), which mail-parser reads right and whose encoded
-/// words it decodes. A UTF-16 or UTF-32 label, declared for a body, cannot apply to a
-/// header line and is ignored.
+/// valid UTF-8 (plain ASCII included), which mail-parser reads right, and for a header
+/// with encoded words, which mail-parser decodes. A UTF-16 or UTF-32 label, declared for
+/// a body, cannot apply to a header line and is ignored.
 pub(super) fn header_text(bytes: &[u8], label: Option<&str>) -> Option<String> {
-    if std::str::from_utf8(bytes).is_ok() {
+    // RFC 2047 words are mail-parser's to decode, raw 8-bit bytes inside a word (as old
+    // Eudora and Netscape sent them) included.
+    if std::str::from_utf8(bytes).is_ok() || bytes.windows(2).any(|w| w == b"=?") {
         return None;
     }
     Some(legacy(bytes, label.filter(|l| !is_wide(l))))

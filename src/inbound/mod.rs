@@ -233,16 +233,13 @@ impl Interpretation {
 /// the store (through [`Thread::resolve`]), which alone knows whether a reference is real.
 pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, InboundError> {
     let parsed = parse::parse(raw, settings.max_parts)?;
-    let auto = classify::classify(&parsed, &settings.own_domain);
+    // An SES notification is read once, for the class and for the bounce's recipients.
+    let notification = ses::in_message(&parsed.text, &parsed.attachments);
+    let auto = classify::classify(&parsed, notification.as_ref(), &settings.own_domain);
     let bounce = (auto == Some(Auto::Bounce)).then(|| {
         let references = parsed.in_reply_to.iter().chain(&parsed.references);
-        bounce::report(
-            &parsed.attachments,
-            &parsed.text,
-            parsed.from.address.as_ref(),
-            &settings.own_domain,
-            references,
-        )
+        let sender = parsed.from.address.as_ref();
+        bounce::report(&parsed.attachments, &parsed.text, notification, sender, &settings.own_domain, references)
     });
     let reply = reply::visible_reply(&parsed.reply_source, &parsed.subject);
     let tag = thread::subject_tag(&parsed.subject, &settings.tag);

@@ -97,12 +97,14 @@ pub(super) fn parse(raw: &[u8], max_parts: usize) -> Result<Parsed, InboundError
     let html = body.html.map(|h| html::sanitise(&h, &content_ids));
     // Headers sent as raw 8-bit bytes in a legacy charset, without encoded words.
     let declared = declared_charset(&message);
-    let subject = match raw_header(&message, mail_parser::HeaderName::Subject).and_then(|b| legacy_text(b, declared)) {
-        Some(text) => one_line(&text),
-        None => one_line(message.subject().unwrap_or_default()),
-    };
+    let subject =
+        match raw_header(&message, mail_parser::HeaderName::Subject).and_then(|b| charset::header_text(b, declared)) {
+            Some(text) => one_line(&text),
+            None => one_line(message.subject().unwrap_or_default()),
+        };
     let mut from = sender.from;
-    let legacy_from = raw_header(&message, mail_parser::HeaderName::From).and_then(|b| legacy_text(b, declared));
+    let legacy_from =
+        raw_header(&message, mail_parser::HeaderName::From).and_then(|b| charset::header_text(b, declared));
     if let Some(read) =
         legacy_from.as_deref().and_then(lenient_mailbox).filter(|m| Some(&m.address) == from.address.as_ref())
     {
@@ -325,17 +327,6 @@ fn raw_header<'m>(message: &'m Message<'_>, name: mail_parser::HeaderName<'stati
 fn declared_charset<'m>(message: &'m Message<'_>) -> Option<&'m str> {
     let charset = |part: &'m mail_parser::MessagePart<'_>| part.content_type().and_then(|t| t.attribute("charset"));
     charset(message.root_part()).or_else(|| message.text_bodies().find_map(charset))
-}
-
-/// Header bytes sent raw in a legacy charset, read as text (see [`charset`]): `None` for
-/// valid UTF-8, which mail-parser read right, and for a header with RFC 2047 encoded words,
-/// which mail-parser decodes (raw 8-bit bytes inside a word, as old Netscape sent them,
-/// included).
-fn legacy_text(bytes: &[u8], declared: Option<&str>) -> Option<String> {
-    if bytes.windows(2).any(|w| w == b"=?") {
-        return None;
-    }
-    charset::header_text(bytes, declared)
 }
 
 /// The raw values of the headers called `name` (lower-case), in order.
@@ -612,7 +603,7 @@ fn legacy_name(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Op
     let declared = part.content_type().and_then(|t| t.attribute("charset")).or_else(|| declared_charset(message));
     let mut found: Option<(bool, String)> = None;
     for raw in naming_headers(message.raw_message(), part) {
-        let Some(text) = legacy_text(raw, declared) else { continue };
+        let Some(text) = charset::header_text(raw, declared) else { continue };
         for c in PLAIN_NAME.captures_iter(&text) {
             let is_filename = c[1].eq_ignore_ascii_case("filename");
             let value = c.get(2).or_else(|| c.get(3)).map_or("", |m| m.as_str()).to_string();
