@@ -193,7 +193,7 @@ pub(super) async fn apply_in(
     let Some(from) = mail.from.address.as_ref() else {
         return Err(StoreError::Refused(inbound::InboundError::NoSender.to_string()));
     };
-    let letter = Letter { mail, from, blobs: &blobs };
+    let incoming = Incoming { mail, from, blobs: &blobs };
     let facts = facts(app, tx, mail, from).await?;
     let route = decide(&facts);
     let outcome = match route {
@@ -202,7 +202,7 @@ pub(super) async fn apply_in(
             tx.set_outcome(fingerprint, "blocked", None).await?;
             return Ok(Outcome::Blocked);
         }
-        Route::Staff(t) => from_staff(app, tx, t, letter).await?,
+        Route::Staff(t) => from_staff(app, tx, t, incoming).await?,
         Route::FormerStaff(t) => {
             let note = format!("{from} (no longer staff) wrote through a staff reply address:\n\n{}", mail.reply);
             internal_note(tx, t, &note).await?;
@@ -221,11 +221,11 @@ pub(super) async fn apply_in(
         }
         Route::Comment { ticket, reopen, add_cc } => {
             clear_bouncing(tx, from, &facts).await?;
-            comment(app, tx, letter, ticket, reopen, add_cc).await?
+            comment(app, tx, incoming, ticket, reopen, add_cc).await?
         }
         Route::Open(request) => {
             clear_bouncing(tx, from, &facts).await?;
-            open(app, tx, letter, origin, &request).await?
+            open(app, tx, incoming, origin, &request).await?
         }
     };
     if let Some(t) = outcome.ticket()
@@ -241,7 +241,7 @@ pub(super) async fn apply_in(
 /// A person's mail as desk files it: the interpretation, its sender's address (which such
 /// mail always has) and the blob names of its attachments, in order.
 #[derive(Clone, Copy)]
-struct Letter<'m> {
+struct Incoming<'m> {
     mail: &'m Interpretation,
     from: &'m EmailAddress,
     blobs: &'m [String],
@@ -319,12 +319,12 @@ async fn record_bounce(tx: &mut Tx, mail: &Interpretation) -> Result<(), StoreEr
 async fn comment(
     app: &App,
     tx: &mut Tx,
-    letter: Letter<'_>,
+    incoming: Incoming<'_>,
     ticket: TicketNumber,
     reopen: bool,
     add_cc: bool,
 ) -> Result<Outcome, StoreError> {
-    let Letter { mail, from, blobs } = letter;
+    let Incoming { mail, from, blobs } = incoming;
     let author = contact(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     // Latest activity, the customer's wait starts (unless it runs), and a ticket waiting on
     // them is open again: one statement.
@@ -348,11 +348,11 @@ async fn comment(
 async fn open(
     app: &App,
     tx: &mut Tx,
-    letter: Letter<'_>,
+    incoming: Incoming<'_>,
     origin: Origin<'_>,
     request: &NewRequest,
 ) -> Result<Outcome, StoreError> {
-    let Letter { mail, from, blobs } = letter;
+    let Incoming { mail, from, blobs } = incoming;
     let author = contact(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     let organisation_id = match app.config.organisations.is_empty() {
         true => None,
@@ -446,8 +446,8 @@ async fn insert_mail_comment(
 /// Applies a staff member's mail that came through their own reply address: the commands
 /// at its top and its text, all or nothing. What does not fit is refused with a mail to
 /// them saying why, and nothing of it is applied.
-async fn from_staff(app: &App, tx: &mut Tx, ticket: TicketNumber, letter: Letter<'_>) -> Result<Outcome, StoreError> {
-    let Letter { mail, from, blobs } = letter;
+async fn from_staff(app: &App, tx: &mut Tx, ticket: TicketNumber, incoming: Incoming<'_>) -> Result<Outcome, StoreError> {
+    let Incoming { mail, from, blobs } = incoming;
     let split = inbound::split_commands(&mail.reply);
     let attachments = new_attachments(mail, blobs);
     let act = staff::Act {
