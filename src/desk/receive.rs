@@ -446,7 +446,12 @@ async fn insert_mail_comment(
 /// Applies a staff member's mail that came through their own reply address: the commands
 /// at its top and its text, all or nothing. What does not fit is refused with a mail to
 /// them saying why, and nothing of it is applied.
-async fn from_staff(app: &App, tx: &mut Tx, ticket: TicketNumber, incoming: Incoming<'_>) -> Result<Outcome, StoreError> {
+async fn from_staff(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    incoming: Incoming<'_>,
+) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
     let split = inbound::split_commands(&mail.reply);
     let attachments = new_attachments(mail, blobs);
