@@ -53,7 +53,7 @@ impl App {
             blob_dir: config.data_dir.join("blobs"),
         })
         .await?;
-        let since = store.reply_mac_80_bit_since().await?;
+        let since = store.conn().await?.reply_mac_80_bit_since().await?;
         let legacy = accept_legacy_reply_macs(since, crate::store::now(), config.desk.reopen_days);
         let mut app = App::with_store(config, store, &key);
         app.inbound = app.inbound.accept_legacy_reply_addresses(legacy);

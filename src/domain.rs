@@ -21,6 +21,18 @@ pub enum DomainError {
     /// The text names no known priority.
     #[error("unknown priority {0:?}")]
     Priority(String),
+    /// The text names no known participant role.
+    #[error("unknown participant role {0:?} (requester or cc)")]
+    Role(String),
+    /// The text names no known notification preference.
+    #[error("unknown notification preference {0:?} (all or assigned)")]
+    StaffNotify(String),
+    /// The text is not a department's assignment rule.
+    #[error("unknown assignment {0:?} (empty, \"round-robin\" or a staff address)")]
+    Assignment(String),
+    /// The text names no known message source.
+    #[error("unknown message source {0:?} (pipe, maildir:DIR, imap:NAME or quarantine-retry)")]
+    Source(String),
 }
 
 /// A mailbox address, lower-cased so that two spellings of one mailbox compare equal.
@@ -120,16 +132,39 @@ impl fmt::Display for MessageId {
     }
 }
 
-/// The number customers see in `[Support #42]`; it is the ticket's primary key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TicketNumber(pub i64);
+/// A row id of one kind, so that a contact's id is never taken for a comment's.
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        pub struct $name(pub i64);
 
-impl fmt::Display for TicketNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
 }
+
+id_type!(
+    /// The number customers see in `[Support #42]`; it is the ticket's primary key.
+    TicketNumber
+);
+id_type!(
+    /// A contact's primary key.
+    ContactId
+);
+id_type!(
+    /// A comment's primary key.
+    CommentId
+);
+id_type!(
+    /// An organisation's primary key.
+    OrganisationId
+);
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $err:ident, { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -159,7 +194,57 @@ macro_rules! text_enum {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = DomainError;
+            fn from_str(text: &str) -> Result<Self, DomainError> {
+                Self::parse(text)
+            }
+        }
+
+        text_column!($name);
+    };
+}
+
+/// Stores a type as TEXT in its one textual form (`as_str`) and reads it back with
+/// `FromStr`, on every backend: a row whose text names no value fails to decode, naming
+/// the text.
+macro_rules! text_column {
+    ($name:ty) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, DB>>::encode(self.to_string(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok(text.parse::<$name>()?)
             }
         }
     };
@@ -188,14 +273,100 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// How someone takes part in a ticket.
+    Role, Role, {
+        Requester => "requester",
+        Cc => "cc",
+    }
+);
+
+text_enum!(
+    /// Which staff notifications a staff member gets: those of all tickets of their
+    /// departments, or only of tickets assigned to them.
+    StaffNotify, StaffNotify, {
+        All => "all",
+        Assigned => "assigned",
+    }
+);
+
 impl Status {
     /// The statuses in which the ball is with staff: a customer's wait for an answer counts
     /// against the response target only then (not while waiting on them or a vendor).
     pub const AWAITING_STAFF: [Status; 2] = [Status::Open, Status::InProgress];
 
+    /// Whether a ticket may go from this status to `to` (MISSION ST4). Work moves freely
+    /// between the active statuses and to any end; a resolved ticket may be reopened or
+    /// closed; a closed or cancelled one only reopened. Staying put is always allowed (and
+    /// changes nothing).
+    pub fn may_move_to(self, to: Status) -> bool {
+        use Status::*;
+        if self == to {
+            return true;
+        }
+        match self {
+            Open | InProgress | WaitingOnCustomer | WaitingOnVendor => true,
+            Resolved => matches!(to, Open | Closed),
+            Closed | Cancelled => to == Open,
+        }
+    }
+
+    /// The statuses this one may move to (itself left out), for error messages.
+    pub fn next(self) -> Vec<Status> {
+        Status::ALL.iter().copied().filter(|s| *s != self && self.may_move_to(*s)).collect()
+    }
+
     /// Whether the ticket still needs work (not resolved, closed or cancelled).
     pub fn is_active(self) -> bool {
         !matches!(self, Status::Resolved | Status::Closed | Status::Cancelled)
+    }
+}
+
+/// How a department's new tickets are assigned (`departments[].assign`): not at all, in
+/// turn among its staff, or always to one staff member.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Assignment {
+    /// Left unassigned (written as an empty string).
+    #[default]
+    Nobody,
+    /// In turn among the department's staff (`round-robin`).
+    RoundRobin,
+    /// Always to this staff member.
+    To(EmailAddress),
+}
+
+impl std::str::FromStr for Assignment {
+    type Err = DomainError;
+    fn from_str(text: &str) -> Result<Self, DomainError> {
+        match text.trim() {
+            "" => Ok(Assignment::Nobody),
+            "round-robin" => Ok(Assignment::RoundRobin),
+            address => EmailAddress::parse(address)
+                .map(Assignment::To)
+                .map_err(|_| DomainError::Assignment(text.chars().take(100).collect())),
+        }
+    }
+}
+
+impl fmt::Display for Assignment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Assignment::Nobody => Ok(()),
+            Assignment::RoundRobin => f.write_str("round-robin"),
+            Assignment::To(address) => f.write_str(address.as_str()),
+        }
+    }
+}
+
+impl Serialize for Assignment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Assignment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -237,5 +408,36 @@ mod tests {
         assert_eq!(Status::parse("Waiting on Customer").unwrap(), Status::WaitingOnCustomer);
         assert!(Status::parse("maybe").is_err());
         assert_eq!(Priority::parse("URGENT").unwrap(), Priority::Urgent);
+        assert_eq!("cc".parse::<Role>().unwrap(), Role::Cc);
+        assert!("owner".parse::<Role>().is_err());
+        assert_eq!(StaffNotify::Assigned.to_string(), "assigned");
+    }
+
+    #[test]
+    fn assignments_have_one_textual_form() {
+        for (text, rule) in [
+            ("", Assignment::Nobody),
+            ("round-robin", Assignment::RoundRobin),
+            ("Ann@Example.org", Assignment::To(EmailAddress::parse("ann@example.org").unwrap())),
+        ] {
+            let parsed: Assignment = text.parse().unwrap();
+            assert_eq!(parsed, rule);
+            assert_eq!(parsed.to_string().parse::<Assignment>().unwrap(), rule);
+        }
+        assert!("round robin".parse::<Assignment>().is_err());
+    }
+
+    #[test]
+    fn the_allowed_moves() {
+        use Status::*;
+        for from in [Open, InProgress, WaitingOnCustomer, WaitingOnVendor] {
+            assert!(Status::ALL.iter().all(|to| from.may_move_to(*to)), "{from} moves anywhere");
+        }
+        assert!(Resolved.may_move_to(Open) && Resolved.may_move_to(Closed));
+        assert!(!Resolved.may_move_to(InProgress) && !Resolved.may_move_to(Cancelled));
+        assert!(Closed.may_move_to(Open) && !Closed.may_move_to(Resolved) && !Closed.may_move_to(WaitingOnCustomer));
+        assert!(Cancelled.may_move_to(Open) && !Cancelled.may_move_to(Closed));
+        assert!(Closed.may_move_to(Closed), "staying put");
+        assert_eq!(Closed.next(), vec![Open]);
     }
 }

@@ -16,7 +16,7 @@ mod cli_desk {
     use maildesk::desk::contacts::{self, ContactError, PortalAccess};
     use maildesk::desk::quarantine::{self, QuarantineError, RetryOutcome};
     use maildesk::desk::{Outcome, receive};
-    use maildesk::domain::{EmailAddress, TicketNumber};
+    use maildesk::domain::{EmailAddress, StaffNotify, TicketNumber};
 
     /// An app on the database at `url` whose largest accepted message is `max_bytes`.
     async fn app_with_limit(dir: &Path, url: &str, max_bytes: u64) -> Arc<App> {
@@ -47,27 +47,29 @@ mod cli_desk {
         let strict = app_with_limit(dir.path(), &url, 2000).await;
         let raw = big_mail("big@example.org");
         let Outcome::Quarantined(_) = receive(&strict, &raw, "imap:support").await.unwrap() else { panic!("too big") };
-        let id = strict.store.list_quarantine().await.unwrap()[0].id;
+        let id = strict.store.conn().await.unwrap().list_quarantine().await.unwrap()[0].id;
 
         let again = quarantine::retry(&strict, id).await.unwrap();
         let RetryOutcome::Quarantined(reason) = again else { panic!("still too big: {again:?}") };
         assert!(reason.contains("exceeds limits.max_message_bytes (2000)"), "{reason}");
-        let entry = strict.store.quarantine_entry(id).await.unwrap().expect("kept");
+        let entry = strict.store.conn().await.unwrap().quarantine_entry(id).await.unwrap().expect("kept");
         assert_eq!((entry.deliveries, entry.source.as_str()), (1, "imap:support"));
-        assert_eq!(strict.store.count_tickets().await.unwrap(), 0);
+        assert_eq!(strict.store.conn().await.unwrap().count_tickets().await.unwrap(), 0);
 
         // Raised, but not enough: the entry says so now.
         let raised = app_with_limit(dir.path(), &url, 3000).await;
         let again = quarantine::retry(&raised, id).await.unwrap();
         assert!(matches!(&again, RetryOutcome::Quarantined(r) if r.contains("(3000)")), "{again:?}");
-        assert!(raised.store.quarantine_entry(id).await.unwrap().unwrap().reason.contains("(3000)"));
+        assert!(
+            raised.store.conn().await.unwrap().quarantine_entry(id).await.unwrap().unwrap().reason.contains("(3000)")
+        );
 
         let relaxed = app_with_limit(dir.path(), &url, 1_000_000).await;
         let done = quarantine::retry(&relaxed, id).await.unwrap();
         let RetryOutcome::Applied(Outcome::Opened(n)) = done else { panic!("a new ticket: {done:?}") };
-        assert_eq!(relaxed.store.ticket(n).await.unwrap().unwrap().subject, "Huge log");
-        assert!(relaxed.store.quarantine_entry(id).await.unwrap().is_none());
-        assert!(relaxed.store.list_quarantine().await.unwrap().is_empty());
+        assert_eq!(relaxed.store.conn().await.unwrap().ticket(n).await.unwrap().unwrap().subject, "Huge log");
+        assert!(relaxed.store.conn().await.unwrap().quarantine_entry(id).await.unwrap().is_none());
+        assert!(relaxed.store.conn().await.unwrap().list_quarantine().await.unwrap().is_empty());
         assert!(matches!(quarantine::retry(&relaxed, id).await, Err(QuarantineError::NoEntry(i)) if i == id));
     });
 
@@ -77,31 +79,32 @@ mod cli_desk {
         let strict = app_with_limit(dir.path(), &url, 2000).await;
         let raw = big_mail("twice@example.org");
         receive(&strict, &raw, "pipe").await.unwrap();
-        let id = strict.store.list_quarantine().await.unwrap()[0].id;
+        let id = strict.store.conn().await.unwrap().list_quarantine().await.unwrap()[0].id;
         // The sender's MTA delivered it again after the limit was raised: it took effect.
         let relaxed = app_with_limit(dir.path(), &url, 1_000_000).await;
         assert!(matches!(receive(&relaxed, &raw, "pipe").await.unwrap(), Outcome::Opened(_)));
 
         assert_eq!(quarantine::retry(&relaxed, id).await.unwrap(), RetryOutcome::Applied(Outcome::Duplicate));
-        assert!(relaxed.store.list_quarantine().await.unwrap().is_empty());
-        assert_eq!(relaxed.store.count_tickets().await.unwrap(), 1);
+        assert!(relaxed.store.conn().await.unwrap().list_quarantine().await.unwrap().is_empty());
+        assert_eq!(relaxed.store.conn().await.unwrap().count_tickets().await.unwrap(), 1);
     });
 
     on_both!(retry_with_the_raw_message_gone_changes_nothing_and_delete_removes_one_entry, |db| {
         let t = TestApp::new(db).await;
         receive(&t.app, b"not mail", "pipe").await.unwrap();
         receive(&t.app, b"\n\n", "pipe").await.unwrap();
-        let rows = t.store().list_quarantine().await.unwrap();
+        let rows = t.store().conn().await.unwrap().list_quarantine().await.unwrap();
         let (keep, gone) = (rows[0].clone(), rows[1].clone());
         let blob = t.dir.path().join("blobs").join(&gone.raw_sha256[..2]).join(&gone.raw_sha256);
         std::fs::remove_file(&blob).expect("the blob is where the store keeps it");
         let err = quarantine::retry(&t.app, gone.id).await.unwrap_err();
         assert!(matches!(err, QuarantineError::MissingBlob { .. }), "{err}");
-        assert_eq!(t.store().quarantine_entry(gone.id).await.unwrap().unwrap().deliveries, 1);
+        assert_eq!(t.store().conn().await.unwrap().quarantine_entry(gone.id).await.unwrap().unwrap().deliveries, 1);
 
-        assert!(t.store().delete_quarantine(gone.id).await.unwrap());
-        assert!(!t.store().delete_quarantine(gone.id).await.unwrap());
-        let left: Vec<i64> = t.store().list_quarantine().await.unwrap().iter().map(|q| q.id).collect();
+        assert!(t.store().conn().await.unwrap().delete_quarantine(gone.id).await.unwrap());
+        assert!(!t.store().conn().await.unwrap().delete_quarantine(gone.id).await.unwrap());
+        let left: Vec<i64> =
+            t.store().conn().await.unwrap().list_quarantine().await.unwrap().iter().map(|q| q.id).collect();
         assert_eq!(left, vec![keep.id]);
     });
 
@@ -115,7 +118,7 @@ mod cli_desk {
         receive(&t.app, &mail("cy_1@acme.example", "Hi", Some("c@acme.example"), "", "Hi."), "t").await.unwrap();
         let store = t.store();
 
-        let all = store.list_contacts(None, None).await.unwrap();
+        let all = store.conn().await.unwrap().list_contacts(None, None).await.unwrap();
         let rows: Vec<(&str, &str, i64, Option<&str>)> =
             all.iter().map(|c| (c.email.as_str(), c.name.as_str(), c.tickets, c.organisation.as_deref())).collect();
         assert_eq!(
@@ -128,16 +131,22 @@ mod cli_desk {
         );
         let emails = |rows: Vec<maildesk::store::ContactRow>| rows.into_iter().map(|c| c.email).collect::<Vec<_>>();
         assert_eq!(
-            emails(store.list_contacts(Some("ACME corp"), None).await.unwrap()),
+            emails(store.conn().await.unwrap().list_contacts(Some("ACME corp"), None).await.unwrap()),
             ["ann@acme.example", "cy_1@acme.example"]
         );
-        assert_eq!(emails(store.list_contacts(Some("Acme Corp"), Some("lee")).await.unwrap()), ["ann@acme.example"]);
-        assert_eq!(emails(store.list_contacts(None, Some("Y_1")).await.unwrap()), ["cy_1@acme.example"]);
-        assert!(store.list_contacts(None, Some("y%1")).await.unwrap().is_empty(), "% is literal");
-        assert!(store.list_contacts(None, Some("n_l")).await.unwrap().is_empty(), "_ is literal");
+        assert_eq!(
+            emails(store.conn().await.unwrap().list_contacts(Some("Acme Corp"), Some("lee")).await.unwrap()),
+            ["ann@acme.example"]
+        );
+        assert_eq!(
+            emails(store.conn().await.unwrap().list_contacts(None, Some("Y_1")).await.unwrap()),
+            ["cy_1@acme.example"]
+        );
+        assert!(store.conn().await.unwrap().list_contacts(None, Some("y%1")).await.unwrap().is_empty(), "% is literal");
+        assert!(store.conn().await.unwrap().list_contacts(None, Some("n_l")).await.unwrap().is_empty(), "_ is literal");
 
         let bob = contacts::detail(&t.app, &address("bob@example.org")).await.unwrap();
-        let tickets: Vec<(i64, &str)> = bob.ticket_list.iter().map(|t| (t.id, t.role.as_str())).collect();
+        let tickets: Vec<(i64, &str)> = bob.ticket_list.iter().map(|t| (t.id.0, t.role.as_str())).collect();
         assert_eq!(tickets, vec![(2, "requester"), (1, "cc")]);
         assert_eq!((bob.portal, bob.bouncing), (PortalAccess::None, None));
         assert!(matches!(
@@ -183,23 +192,29 @@ mod cli_desk {
         let token2 = token_of(sent.last().unwrap());
         assert_ne!(token1, token2);
         let hash = |t: &str| maildesk::store::sha256_hex(t.as_bytes());
-        assert_eq!(t.store().redeem_invite(&hash(&token1)).await.unwrap(), None);
-        assert!(t.store().redeem_invite(&hash(&token2)).await.unwrap().is_some());
+        assert_eq!(t.store().conn().await.unwrap().redeem_invite(&hash(&token1)).await.unwrap(), None);
+        assert!(t.store().conn().await.unwrap().redeem_invite(&hash(&token2)).await.unwrap().is_some());
         assert!(matches!(contacts::detail(&t.app, &ann).await.unwrap().portal, PortalAccess::SignedUp { .. }));
 
-        let outbox = t.store().list_outbox().await.unwrap().len();
+        let outbox = t.store().conn().await.unwrap().list_outbox().await.unwrap().len();
         assert!(matches!(contacts::invite(&t.app, &ann).await, Err(ContactError::SignedUp(_))));
-        assert_eq!(t.store().list_outbox().await.unwrap().len(), outbox, "nothing queued");
+        assert_eq!(t.store().conn().await.unwrap().list_outbox().await.unwrap().len(), outbox, "nothing queued");
     });
 
     on_both!(invite_refuses_unknown_bouncing_and_ticketless_contacts_and_queues_nothing, |db| {
         let t = TestApp::new(db).await;
         receive(&t.app, &mail("carol@example.net", "Refund", Some("c@example.net"), "", "Please."), "t").await.unwrap();
-        t.store().mark_bouncing("carol@example.net", "550 no such user").await.unwrap();
+        t.store().conn().await.unwrap().mark_bouncing("carol@example.net", "550 no such user").await.unwrap();
         let agent = address("agent@helpdesk.example");
-        t.store().add_staff("agent@helpdesk.example", "Agent", None, "all").await.unwrap();
+        t.store()
+            .conn()
+            .await
+            .unwrap()
+            .add_staff("agent@helpdesk.example", "Agent", None, StaffNotify::All)
+            .await
+            .unwrap();
         maildesk::desk::staff::reply(&t.app, TicketNumber(1), &agent, "Refunded.").await.unwrap();
-        let outbox = t.store().list_outbox().await.unwrap().len();
+        let outbox = t.store().conn().await.unwrap().list_outbox().await.unwrap().len();
 
         let err = contacts::invite(&t.app, &address("nobody@example.org")).await.unwrap_err();
         assert_eq!(err.to_string(), "no contact nobody@example.org");
@@ -208,7 +223,7 @@ mod cli_desk {
         let err = contacts::invite(&t.app, &agent).await.unwrap_err();
         assert!(matches!(err, ContactError::NoTicket(_)), "{err}");
 
-        assert_eq!(t.store().list_outbox().await.unwrap().len(), outbox, "nothing queued");
+        assert_eq!(t.store().conn().await.unwrap().list_outbox().await.unwrap().len(), outbox, "nothing queued");
         let carol = contacts::detail(&t.app, &address("carol@example.net")).await.unwrap();
         assert_eq!((carol.portal, carol.bouncing.as_deref()), (PortalAccess::None, Some("550 no such user")));
     });

@@ -352,7 +352,7 @@ mod e2e_cli {
     /// the embedded defaults under `dir` (mail cannot carry control characters into a
     /// subject: parsing turns them into spaces; other paths may).
     fn ticket_with(dir: &Path, subject: &str, body: &str) {
-        use maildesk::domain::{EmailAddress, Priority, Status};
+        use maildesk::domain::{EmailAddress, Priority, Role, Status};
         use maildesk::store::{NewComment, NewTicket, Store, StoreOptions};
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
@@ -377,7 +377,7 @@ mod e2e_cli {
                 assignee: None,
             };
             let t = tx.insert_ticket(&ticket).await.unwrap();
-            tx.add_participant(t, contact, "requester").await.unwrap();
+            tx.add_participant(t, contact, Role::Requester).await.unwrap();
             let comment = NewComment {
                 ticket: t,
                 author_id: Some(contact),

@@ -400,9 +400,9 @@ fn a_message_fetched_again_after_its_position_was_lost_is_a_duplicate_and_never_
             blob_dir: dir.join("var/blobs"),
         };
         let store = maildesk::store::Store::open(&options).await.unwrap();
-        let (validity, last) = store.imap_state(user).await.unwrap().expect("recorded");
+        let (validity, last) = store.conn().await.unwrap().imap_state(user).await.unwrap().expect("recorded");
         assert_eq!(last, 2);
-        store.set_imap_state(user, validity, 0).await.unwrap();
+        store.conn().await.unwrap().imap_taken(user, validity, 0, None).await.unwrap();
         store.close().await;
     });
     let mut daemon = Daemon::start(dir, &env);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use maildesk::domain::{EmailAddress, Priority, Status, TicketNumber};
+use maildesk::domain::{EmailAddress, Priority, Role, Status, TicketNumber};
 use maildesk::store::{NewAttachment, NewComment, NewOutboxRow, NewTicket, Store, StoreError, StoreOptions, Tx};
 
 async fn ticket_for(tx: &mut Tx, email: &str, subject: &str) -> TicketNumber {
@@ -19,7 +19,7 @@ async fn ticket_for(tx: &mut Tx, email: &str, subject: &str) -> TicketNumber {
         })
         .await
         .unwrap();
-    tx.add_participant(t, contact, "requester").await.unwrap();
+    tx.add_participant(t, contact, Role::Requester).await.unwrap();
     t
 }
 
@@ -38,7 +38,7 @@ on_both!(migrations_run_once_and_reopening_keeps_data, |db| {
     tx.commit().await.unwrap();
     store.close().await;
     let again = Store::open(&options).await.unwrap();
-    assert_eq!(again.count_tickets().await.unwrap(), 1);
+    assert_eq!(again.conn().await.unwrap().count_tickets().await.unwrap(), 1);
 });
 
 on_both!(tickets_comments_and_attachments_round_trip, |db| {
@@ -74,20 +74,20 @@ on_both!(tickets_comments_and_attachments_round_trip, |db| {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let row = store.ticket(t).await.unwrap().expect("ticket exists");
+    let row = store.conn().await.unwrap().ticket(t).await.unwrap().expect("ticket exists");
     assert_eq!(row.subject, "Printer offline");
-    assert_eq!(row.status, "open");
+    assert_eq!(row.status, Status::Open);
     assert_eq!(row.requester_email, "jane@example.com");
     assert_eq!(row.comment_count, 1);
-    let comments = store.comments(t).await.unwrap();
+    let comments = store.conn().await.unwrap().comments(t).await.unwrap();
     assert_eq!(comments[0].body_reply, "Hello");
     assert!(comments[0].public);
-    let attachments = store.attachments(t).await.unwrap();
+    let attachments = store.conn().await.unwrap().attachments(t).await.unwrap();
     assert_eq!(attachments.len(), 1);
     assert_eq!(store.blobs.get(&attachments[0].sha256).unwrap().unwrap(), b"%PDF-1.4 tiny");
-    assert!(store.ticket(TicketNumber(t.0 + 100)).await.unwrap().is_none());
-    let listed = store.list_tickets(10).await.unwrap();
-    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![t.0]);
+    assert!(store.conn().await.unwrap().ticket(TicketNumber(t.0 + 100)).await.unwrap().is_none());
+    let listed = store.conn().await.unwrap().list_tickets(10).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![t]);
 });
 
 on_both!(a_fingerprint_is_claimed_once, |db| {
@@ -179,18 +179,18 @@ on_both!(outbox_rows_are_due_retried_and_marked, |db| {
         .await
         .unwrap();
     // Not visible to the sender before commit.
-    assert!(store.due_outbox(10).await.unwrap().is_empty());
+    assert!(store.conn().await.unwrap().due_outbox(10).await.unwrap().is_empty());
     tx.commit().await.unwrap();
-    let due = store.due_outbox(10).await.unwrap();
+    let due = store.conn().await.unwrap().due_outbox(10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].refs, "a@x b@x");
-    store.mark_attempt_failed(id, "timeout", Some(maildesk::store::now() + 3600)).await.unwrap();
-    assert!(store.due_outbox(10).await.unwrap().is_empty(), "a retry waits for its time");
-    store.mark_attempt_failed(id, "timeout", Some(0)).await.unwrap();
-    assert_eq!(store.due_outbox(10).await.unwrap()[0].attempts, 2);
-    store.mark_sent(id).await.unwrap();
-    assert!(store.due_outbox(10).await.unwrap().is_empty());
-    let all = store.list_outbox().await.unwrap();
+    store.conn().await.unwrap().mark_attempt_failed(id, "timeout", Some(maildesk::store::now() + 3600)).await.unwrap();
+    assert!(store.conn().await.unwrap().due_outbox(10).await.unwrap().is_empty(), "a retry waits for its time");
+    store.conn().await.unwrap().mark_attempt_failed(id, "timeout", Some(0)).await.unwrap();
+    assert_eq!(store.conn().await.unwrap().due_outbox(10).await.unwrap()[0].attempts, 2);
+    store.conn().await.unwrap().mark_sent(id).await.unwrap();
+    assert!(store.conn().await.unwrap().due_outbox(10).await.unwrap().is_empty());
+    let all = store.conn().await.unwrap().list_outbox().await.unwrap();
     assert_eq!((all[0].state.as_str(), all[0].attempts), ("sent", 3));
 });
 
@@ -203,7 +203,7 @@ on_both!(quarantine_counts_repeated_deliveries, |db| {
         tx.quarantine("sha256:abc", "test", "not mail", &sha, 7).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let q = store.list_quarantine().await.unwrap();
+    let q = store.conn().await.unwrap().list_quarantine().await.unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!((q[0].deliveries, q[0].reason.as_str(), q[0].size), (2, "not mail", 7));
 });
@@ -256,11 +256,13 @@ on_both!(an_outbox_row_is_claimed_by_one_sender_only, |db| {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let (a, b) = tokio::join!(store.claim_outbox(id, 300), store.claim_outbox(id, 300));
+    let (mut one, mut two) = (store.conn().await.unwrap(), store.conn().await.unwrap());
+    let (a, b) = tokio::join!(one.claim_outbox(id, 300), two.claim_outbox(id, 300));
+    drop((one, two));
     assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
-    assert!(store.due_outbox(10).await.unwrap().is_empty(), "a claimed row is not due");
-    store.mark_sent(id).await.unwrap();
-    assert!(!store.claim_outbox(id, 300).await.unwrap(), "a sent row cannot be claimed");
+    assert!(store.conn().await.unwrap().due_outbox(10).await.unwrap().is_empty(), "a claimed row is not due");
+    store.conn().await.unwrap().mark_sent(id).await.unwrap();
+    assert!(!store.conn().await.unwrap().claim_outbox(id, 300).await.unwrap(), "a sent row cannot be claimed");
 });
 
 /// Makes the file of blob `sha` under `dir/blobs` look `age` old.
@@ -337,10 +339,10 @@ on_both!(unreferenced_blobs_older_than_the_grace_are_removed, |db| {
 on_both!(the_first_start_of_80_bit_reply_addresses_is_stored, |db| {
     let dir = tempfile::tempdir().unwrap();
     let store = common::fresh_store(db, dir.path()).await;
-    let since = store.reply_mac_80_bit_since().await.unwrap().expect("set by the migration");
+    let since = store.conn().await.unwrap().reply_mac_80_bit_since().await.unwrap().expect("set by the migration");
     assert!((maildesk::store::now() - since).abs() < 120, "{since}");
-    store.set_reply_mac_80_bit_since(12345).await.unwrap();
-    assert_eq!(store.reply_mac_80_bit_since().await.unwrap(), Some(12345));
+    store.conn().await.unwrap().set_reply_mac_80_bit_since(12345).await.unwrap();
+    assert_eq!(store.conn().await.unwrap().reply_mac_80_bit_since().await.unwrap(), Some(12345));
 });
 
 #[tokio::test]
@@ -376,7 +378,13 @@ on_both!(old_48_bit_reply_addresses_count_only_within_reopen_days_of_the_upgrade
     let mail = maildesk::inbound::interpret(raw.as_bytes(), &app.inbound).unwrap();
     assert_eq!(mail.reply_address_ticket(), Some(TicketNumber(3)), "within the window");
     let days = config.desk.reopen_days as i64;
-    app.store.set_reply_mac_80_bit_since(maildesk::store::now() - days * 86_400 - 60).await.unwrap();
+    app.store
+        .conn()
+        .await
+        .unwrap()
+        .set_reply_mac_80_bit_since(maildesk::store::now() - days * 86_400 - 60)
+        .await
+        .unwrap();
     app.store.close().await;
     let later = maildesk::App::open(config).await.unwrap();
     let mail = maildesk::inbound::interpret(raw.as_bytes(), &later.inbound).unwrap();
@@ -389,23 +397,27 @@ on_both!(old_48_bit_reply_addresses_count_only_within_reopen_days_of_the_upgrade
 on_both!(a_message_taken_from_imap_waits_to_be_moved_until_it_is, |db| {
     let dir = tempfile::tempdir().unwrap();
     let store = common::fresh_store(db, dir.path()).await;
-    assert_eq!(store.imap_state("box").await.unwrap(), None);
-    store.imap_taken("box", 7, 1, Some("done")).await.unwrap();
-    store.imap_taken("box", 7, 2, Some("quarantine")).await.unwrap();
-    store.imap_taken("box", 7, 3, None).await.unwrap();
-    store.imap_taken("other", 7, 9, Some("done")).await.unwrap();
-    assert_eq!(store.imap_state("box").await.unwrap(), Some((7, 3)), "the last UID done");
-    let waiting = store.imap_moves("box", 7).await.unwrap();
+    assert_eq!(store.conn().await.unwrap().imap_state("box").await.unwrap(), None);
+    store.conn().await.unwrap().imap_taken("box", 7, 1, Some("done")).await.unwrap();
+    store.conn().await.unwrap().imap_taken("box", 7, 2, Some("quarantine")).await.unwrap();
+    store.conn().await.unwrap().imap_taken("box", 7, 3, None).await.unwrap();
+    store.conn().await.unwrap().imap_taken("other", 7, 9, Some("done")).await.unwrap();
+    assert_eq!(store.conn().await.unwrap().imap_state("box").await.unwrap(), Some((7, 3)), "the last UID done");
+    let waiting = store.conn().await.unwrap().imap_moves("box", 7).await.unwrap();
     assert_eq!(waiting, [(1, "done".to_string(), false), (2, "quarantine".to_string(), false)]);
-    store.imap_copied("box", 7, &[2]).await.unwrap();
-    store.imap_moved("box", 7, &[1]).await.unwrap();
-    assert_eq!(store.imap_moves("box", 7).await.unwrap(), [(2, "quarantine".to_string(), true)], "copied, not moved");
-    // The folder was recreated: the old UIDs name nothing now.
-    store.set_imap_state("box", 8, 0).await.unwrap();
-    assert!(store.imap_moves("box", 7).await.unwrap().is_empty());
-    assert!(store.imap_moves("box", 8).await.unwrap().is_empty());
+    store.conn().await.unwrap().imap_copied("box", 7, &[2]).await.unwrap();
+    store.conn().await.unwrap().imap_moved("box", 7, &[1]).await.unwrap();
     assert_eq!(
-        store.imap_moves("other", 7).await.unwrap(),
+        store.conn().await.unwrap().imap_moves("box", 7).await.unwrap(),
+        [(2, "quarantine".to_string(), true)],
+        "copied, not moved"
+    );
+    // The folder was recreated: the old UIDs name nothing now.
+    store.conn().await.unwrap().imap_taken("box", 8, 0, None).await.unwrap();
+    assert!(store.conn().await.unwrap().imap_moves("box", 7).await.unwrap().is_empty());
+    assert!(store.conn().await.unwrap().imap_moves("box", 8).await.unwrap().is_empty());
+    assert_eq!(
+        store.conn().await.unwrap().imap_moves("other", 7).await.unwrap(),
         [(9, "done".to_string(), false)],
         "each mailbox on its own"
     );

@@ -1,5 +1,6 @@
-//! `maildesk contact list|show|invite`: the people who wrote to us, their tickets and
-//! portal access, and inviting them to the portal again.
+//! `maildesk contact list|show|invite|unbounce|primary`: the people who wrote to us, their
+//! tickets and portal access, inviting them to the portal again, and who sees their
+//! organisation's tickets.
 
 use clap::Subcommand;
 
@@ -44,6 +45,15 @@ pub(super) enum ContactCommand {
         /// Their address.
         email: String,
     },
+    /// Make a contact a primary contact of their organisation, who sees all of its tickets
+    /// (`--off`: a standard contact again, who sees the tickets they ask or are copied on).
+    Primary {
+        /// Their address.
+        email: String,
+        /// Make them a standard contact again.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
@@ -65,6 +75,17 @@ pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
         },
         ContactCommand::Unbounce { email } => match address(&email) {
             Ok(email) => unbounce(&app, &email).await,
+            Err(code) => code,
+        },
+        ContactCommand::Primary { email, off } => match address(&email) {
+            Ok(email) => match contacts::set_primary(&app, &email, !off).await {
+                Ok(()) => {
+                    let now = if off { "a standard contact" } else { "a primary contact of their organisation" };
+                    eprintln!("maildesk: {email} is {now}");
+                    0
+                }
+                Err(e) => fail(e),
+            },
             Err(code) => code,
         },
     };
@@ -94,7 +115,7 @@ fn fail(e: impl std::fmt::Display) -> i32 {
 }
 
 async fn list(app: &App, json: bool, organisation: Option<&str>, search: Option<&str>) -> i32 {
-    let rows = match app.store.list_contacts(organisation, search).await {
+    let rows = match contacts::list(app, organisation, search).await {
         Ok(rows) => rows,
         Err(e) => return fail(e),
     };
@@ -147,7 +168,7 @@ async fn show(app: &App, email: &EmailAddress, json: bool) -> i32 {
     );
     println!("Tickets: {}", d.ticket_list.len());
     for t in &d.ticket_list {
-        println!("  #{:<6} {:<20} {:<9}  {}", t.id, one_line(&t.status), one_line(&t.role), one_line(&t.subject));
+        println!("  #{:<6} {:<20} {:<9}  {}", t.id, t.status, t.role, one_line(&t.subject));
     }
     0
 }

@@ -83,7 +83,7 @@ fn fail(e: impl std::fmt::Display) -> i32 {
 }
 
 async fn list(app: &App, json: bool) -> i32 {
-    let rows = match app.store.list_quarantine().await {
+    let rows = match quarantine::list(app).await {
         Ok(rows) => rows,
         Err(e) => return fail(e),
     };
@@ -116,12 +116,12 @@ fn header_lines(raw: &[u8]) -> Vec<String> {
 }
 
 async fn show(app: &App, id: i64, json: bool, raw: bool) -> i32 {
-    let row = match app.store.quarantine_entry(id).await {
+    let row = match quarantine::entry(app, id).await {
         Ok(Some(row)) => row,
         Ok(None) => return fail(format!("no quarantine entry {id}")),
         Err(e) => return fail(e),
     };
-    let bytes = match app.store.blobs.get(&row.raw_sha256) {
+    let bytes = match quarantine::raw(app, &row) {
         Ok(bytes) => bytes,
         Err(e) => return fail(format!("quarantine entry {id}: {}", StoreError::from(e))),
     };
@@ -189,7 +189,7 @@ async fn retry(app: &App, id: i64) -> i32 {
 }
 
 async fn delete(app: &App, id: i64) -> i32 {
-    match app.store.delete_quarantine(id).await {
+    match quarantine::delete(app, id).await {
         Ok(true) => {
             eprintln!("maildesk: removed quarantine entry {id} (its raw message stays in the blob store)");
             0

@@ -4,7 +4,8 @@ use clap::Subcommand;
 
 use super::one_line;
 use crate::config::Config;
-use crate::domain::EmailAddress;
+use crate::desk::roster;
+use crate::domain::{EmailAddress, StaffNotify};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum StaffCommand {
@@ -20,8 +21,8 @@ pub(super) enum StaffCommand {
         department: Option<String>,
         /// Which notifications they get: all of their departments', or only those of
         /// tickets assigned to them.
-        #[arg(long, value_parser = ["all", "assigned"], default_value = "all")]
-        notify: String,
+        #[arg(long, default_value = "all")]
+        notify: StaffNotify,
     },
     /// List staff members.
     List {
@@ -44,14 +45,7 @@ pub(super) async fn run(config: Config, command: StaffCommand) -> i32 {
     let parse = |email: &str| EmailAddress::parse(email).map_err(|e| e.to_string());
     let result: Result<i32, String> = match command {
         StaffCommand::Add { email, name, department, notify } => match parse(&email) {
-            Ok(address) => app
-                .store
-                .add_staff(
-                    address.as_str(),
-                    name.trim(),
-                    department.as_deref().map(str::trim).filter(|d| !d.is_empty()),
-                    &notify,
-                )
+            Ok(address) => roster::add(&app, &address, &name, department.as_deref(), notify)
                 .await
                 .map(|()| 0)
                 .map_err(|e| e.to_string()),
@@ -61,7 +55,7 @@ pub(super) async fn run(config: Config, command: StaffCommand) -> i32 {
             }
         },
         StaffCommand::Remove { email } => match parse(&email) {
-            Ok(address) => match app.store.remove_staff(address.as_str()).await {
+            Ok(address) => match roster::remove(&app, &address).await {
                 Ok(true) => Ok(0),
                 Ok(false) => Err(format!("no staff member {address}")),
                 Err(e) => Err(e.to_string()),
@@ -71,27 +65,18 @@ pub(super) async fn run(config: Config, command: StaffCommand) -> i32 {
                 return super::EXIT_USAGE;
             }
         },
-        StaffCommand::List { json } => match app.store.list_staff().await {
-            Ok(rows) if json => {
-                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        StaffCommand::List { json } => match roster::roster(&app).await {
+            Ok(roster) if json => {
+                println!("{}", serde_json::to_string_pretty(&roster.members).unwrap_or_default());
                 Ok(0)
             }
-            Ok(rows) => {
+            Ok(roster) => {
                 println!("{:<40} {:<20} {:<9} NAME", "ADDRESS", "DEPARTMENT", "NOTIFY");
-                for s in rows {
+                for s in &roster.members {
                     let department = s.department.as_deref().unwrap_or("(all)");
-                    let (email, department, name) = (one_line(&s.email), one_line(department), one_line(&s.name));
-                    println!("{email:<40} {department:<20} {:<9} {name}", one_line(&s.notify));
-                }
-                for d in &app.config.departments {
-                    for email in &d.staff {
-                        println!(
-                            "{:<40} {:<20} {:<9} (from the config)",
-                            one_line(email.as_str()),
-                            one_line(&d.name),
-                            "all"
-                        );
-                    }
+                    let (email, department) = (one_line(&s.email), one_line(department));
+                    let name = if s.from_config { "(from the config)".into() } else { one_line(&s.name) };
+                    println!("{email:<40} {department:<20} {:<9} {name}", s.notify.as_str());
                 }
                 Ok(0)
             }

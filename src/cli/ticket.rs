@@ -2,15 +2,16 @@
 //! staff actions on them — the same rules as `#commands` by mail.
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::{multi_line, one_line};
 use crate::App;
 use crate::config::Config;
 use crate::desk::staff::{self, Act};
+use crate::desk::tickets::{self, TicketQuery, TicketSummary};
+use crate::domain::Role;
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
 use crate::inbound::{Assignee, Command};
-use crate::store::{AttachmentRow, CommentRow, Store, StoreError, TicketFilter, TicketRow};
+use crate::store::StoreError;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum TicketCommand {
@@ -124,25 +125,6 @@ pub(super) enum TicketCommand {
     },
 }
 
-/// A ticket with everything the detail view shows.
-#[derive(Debug, Serialize)]
-struct TicketDetail {
-    #[serde(flatten)]
-    ticket: TicketRow,
-    /// When the customer's wait passes the response target (Unix seconds), if they wait.
-    due_at: Option<i64>,
-    overdue: bool,
-    participants: Vec<Participant>,
-    comments: Vec<CommentRow>,
-    attachments: Vec<AttachmentRow>,
-}
-
-#[derive(Debug, Serialize)]
-struct Participant {
-    email: String,
-    role: String,
-}
-
 /// Why a command line was refused before anything ran.
 struct Usage(String);
 
@@ -153,8 +135,8 @@ pub(super) async fn run(config: Config, command: TicketCommand) -> i32 {
     };
     let code = match command {
         TicketCommand::List { json, limit, status, department, assignee, requester, overdue } => {
-            match filter(&app, limit, status, department, assignee, requester, overdue) {
-                Ok(filter) => report(list(&app, json, &filter).await),
+            match filter(limit, status, department, assignee, requester, overdue) {
+                Ok(query) => report(list(&app, json, &query).await),
                 Err(Usage(e)) => usage(&e),
             }
         }
@@ -251,50 +233,36 @@ async fn perform(app: &App, n: TicketNumber, actor: &EmailAddress, commands: Vec
 }
 
 fn filter(
-    app: &App,
     limit: i64,
     status: Option<String>,
     department: Option<String>,
     assignee: Option<String>,
     requester: Option<String>,
     overdue: bool,
-) -> Result<TicketFilter, Usage> {
+) -> Result<TicketQuery, Usage> {
     let status = status.map(|s| Status::parse(&s).map_err(|e| Usage(e.to_string()))).transpose()?;
     let assignee = match assignee.as_deref().map(str::to_lowercase).as_deref() {
         None => None,
         Some("nobody" | "none") => Some(None),
-        Some(a) => Some(Some(address("--assignee", a)?.to_string())),
+        Some(a) => Some(Some(address("--assignee", a)?)),
     };
-    let requester = requester.map(|r| address("--requester", &r).map(|a| a.to_string())).transpose()?;
-    let targets = app.config.desk.response_hours.targets();
-    Ok(TicketFilter {
-        status,
-        department,
-        assignee,
-        requester,
-        overdue: overdue.then(|| (targets, crate::store::now())),
-        limit: limit.clamp(1, 100_000),
-    })
+    let requester = requester.map(|r| address("--requester", &r)).transpose()?;
+    Ok(TicketQuery { status, department, assignee, requester, overdue, limit })
 }
 
-/// When the customer's wait on `t` passes its response target (see desk's rule).
-fn due_at(app: &App, t: &TicketRow) -> Option<i64> {
-    crate::desk::lifecycle::answer_due(app, &t.status, &t.priority, t.awaiting_since)
-}
-
-async fn list(app: &App, json: bool, filter: &TicketFilter) -> Result<i32, StoreError> {
-    let tickets = app.store.find_tickets(filter).await?;
+async fn list(app: &App, json: bool, query: &TicketQuery) -> Result<i32, StoreError> {
+    let tickets = tickets::list(app, query).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&tickets).unwrap_or_default());
+        let rows: Vec<_> = tickets.iter().map(|t| &t.ticket).collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return Ok(0);
     }
-    let now = crate::store::now();
     println!(
         "{:>6}  {:<20}  {:<8}  {:>8}  {:<30}  {:<24}  SUBJECT",
         "#", "STATUS", "PRIORITY", "COMMENTS", "REQUESTER", "ASSIGNEE"
     );
-    for t in &tickets {
-        let late = if due_at(app, t).is_some_and(|d| d < now) { " (overdue)" } else { "" };
+    for TicketSummary { ticket: t, overdue, .. } in &tickets {
+        let late = if *overdue { " (overdue)" } else { "" };
         println!(
             "{:>6}  {:<20}  {:<8}  {:>8}  {:<30}  {:<24}  {}{late}",
             t.id,
@@ -309,23 +277,8 @@ async fn list(app: &App, json: bool, filter: &TicketFilter) -> Result<i32, Store
     Ok(0)
 }
 
-async fn detail(app: &App, store: &Store, n: TicketNumber) -> Result<Option<TicketDetail>, StoreError> {
-    let Some(ticket) = store.ticket(n).await? else { return Ok(None) };
-    let participants =
-        store.participants(n).await?.into_iter().map(|(email, role)| Participant { email, role }).collect();
-    let due_at = due_at(app, &ticket);
-    Ok(Some(TicketDetail {
-        overdue: due_at.is_some_and(|d| d < crate::store::now()),
-        due_at,
-        ticket,
-        participants,
-        comments: store.comments(n).await?,
-        attachments: store.attachments(n).await?,
-    }))
-}
-
 async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError> {
-    let Some(d) = detail(app, &app.store, n).await? else {
+    let Some(d) = tickets::detail(app, n).await? else {
         eprintln!("maildesk: no ticket #{n}");
         return Ok(super::EXIT_FAILURE);
     };
@@ -333,15 +286,15 @@ async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError>
         println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
         return Ok(0);
     }
-    let t = &d.ticket;
+    let t = &d.summary.ticket;
     println!("Ticket #{}: {}", t.id, one_line(&t.subject));
     let assignee = one_line(t.assignee.as_deref().unwrap_or("-"));
     println!("Status: {}   Priority: {}   Assignee: {assignee}", t.status, t.priority);
     if let Some(department) = &t.department {
         println!("Department: {}", one_line(department));
     }
-    if let Some(due) = d.due_at {
-        let late = if d.overdue { " (overdue)" } else { "" };
+    if let Some(due) = d.summary.due_at {
+        let late = if d.summary.overdue { " (overdue)" } else { "" };
         println!("Answer due: {}{late}", unix_time(due));
     }
     if let Some(old) = t.follows_up {
@@ -352,7 +305,7 @@ async fn show(app: &App, n: TicketNumber, json: bool) -> Result<i32, StoreError>
         one_line(&t.requester_email),
         t.organisation.as_deref().map(|o| format!("({})", one_line(o))).unwrap_or_default()
     );
-    for p in d.participants.iter().filter(|p| p.role != "requester") {
+    for p in d.participants.iter().filter(|p| p.role != Role::Requester) {
         println!("Cc: {}", one_line(&p.email));
     }
     for c in &d.comments {

@@ -29,6 +29,9 @@ pub enum ContactError {
     /// The invitation must name a ticket, and the contact is on none.
     #[error("{0} is on no ticket; an invitation needs one (write to them first)")]
     NoTicket(EmailAddress),
+    /// Only a contact of an organisation can be its primary contact.
+    #[error("{0} belongs to no organisation (map their domain in [organisations])")]
+    NoOrganisation(EmailAddress),
     /// The store failed.
     #[error("contact {email}: {source}")]
     Store {
@@ -83,10 +86,10 @@ pub struct ContactDetail {
 /// The contact with address `email` and what is known about them.
 pub async fn detail(app: &App, email: &EmailAddress) -> Result<ContactDetail, ContactError> {
     let store_err = |source| ContactError::Store { email: email.clone(), source };
-    let store = &app.store;
-    let contact = store.contact_by_email(email.as_str()).await.map_err(store_err)?;
+    let mut db = app.store.conn().await.map_err(store_err)?;
+    let contact = db.contact_by_email(email.as_str()).await.map_err(store_err)?;
     let contact = contact.ok_or_else(|| ContactError::NoContact(email.clone()))?;
-    let invite = store.contact_invite(contact.id).await.map_err(store_err)?;
+    let invite = db.contact_invite(contact.id).await.map_err(store_err)?;
     let portal = match invite {
         None => PortalAccess::None,
         Some(i) => match (i.used_at, i.has_token, i.expires_at) {
@@ -97,11 +100,32 @@ pub async fn detail(app: &App, email: &EmailAddress) -> Result<ContactDetail, Co
         },
     };
     Ok(ContactDetail {
-        ticket_list: store.contact_tickets(contact.id).await.map_err(store_err)?,
-        bouncing: store.bouncing_reason(email.as_str()).await.map_err(store_err)?,
+        ticket_list: db.contact_tickets(contact.id).await.map_err(store_err)?,
+        bouncing: db.bouncing_reason(email.as_str()).await.map_err(store_err)?,
         contact,
         portal,
     })
+}
+
+/// Contacts by address; `organisation` (its name, any case) and `search` (part of the
+/// address or name, any case) narrow the list when given.
+pub async fn list(app: &App, organisation: Option<&str>, search: Option<&str>) -> Result<Vec<ContactRow>, StoreError> {
+    app.store.conn().await?.list_contacts(organisation, search).await
+}
+
+/// Makes the contact with address `email` a primary contact of their organisation (they
+/// see all its tickets, MISSION ACC8), or a standard one again. Refuses an unknown contact
+/// and, for `primary`, one without an organisation.
+pub async fn set_primary(app: &App, email: &EmailAddress, primary: bool) -> Result<(), ContactError> {
+    let store_err = |source| ContactError::Store { email: email.clone(), source };
+    let mut db = app.store.conn().await.map_err(store_err)?;
+    let contact = db.contact_by_email(email.as_str()).await.map_err(store_err)?;
+    let contact = contact.ok_or_else(|| ContactError::NoContact(email.clone()))?;
+    if primary && contact.organisation_id.is_none() {
+        return Err(ContactError::NoOrganisation(email.clone()));
+    }
+    db.set_primary_contact(contact.id, primary).await.map_err(store_err)?;
+    Ok(())
 }
 
 /// An invitation queued by [`invite`].
@@ -144,6 +168,6 @@ pub async fn invite(app: &App, email: &EmailAddress) -> Result<InviteQueued, Con
 /// Forgets that mail to `email` bounces (`maildesk contact unbounce`), so that our mail
 /// goes to it again; returns whether it was marked.
 pub async fn unbounce(app: &App, email: &EmailAddress) -> Result<bool, ContactError> {
-    let cleared = app.store.clear_bouncing(email.as_str()).await;
+    let cleared = async { app.store.conn().await?.clear_bouncing(email.as_str()).await }.await;
     cleared.map_err(|source| ContactError::Store { email: email.clone(), source })
 }

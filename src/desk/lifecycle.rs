@@ -1,42 +1,21 @@
-//! A ticket's life (MISSION ST4): which status may follow which, and the housekeeping that
-//! time drives — resolved tickets closing themselves.
+//! A ticket's life (MISSION ST4) over time: when an answer is due, and resolved tickets
+//! closing themselves. Which status may follow which is [`Status::may_move_to`].
 
 use tracing::{info, warn};
 
 use super::notify;
 use crate::App;
-use crate::domain::{Status, TicketNumber};
+use crate::domain::{Priority, Status, TicketNumber};
 use crate::store::StoreError;
-
-/// Whether a ticket may go from `from` to `to`. Work moves freely between the active
-/// statuses and to any end; a resolved ticket may be reopened or closed; a closed or
-/// cancelled one only reopened. Staying put is always allowed (and changes nothing).
-pub fn may_move(from: Status, to: Status) -> bool {
-    use Status::*;
-    if from == to {
-        return true;
-    }
-    match from {
-        Open | InProgress | WaitingOnCustomer | WaitingOnVendor => true,
-        Resolved => matches!(to, Open | Closed),
-        Closed | Cancelled => to == Open,
-    }
-}
-
-/// The statuses `from` may move to, for error messages.
-pub fn next_statuses(from: Status) -> Vec<&'static str> {
-    Status::ALL.iter().filter(|s| **s != from && may_move(from, **s)).map(|s| s.as_str()).collect()
-}
 
 /// When a customer waiting since `awaiting_since` must have an answer on a ticket of this
 /// `status` and `priority` (the priority's response target); none when no one waits, the
 /// ball is not with staff, or the priority has no target.
-pub fn answer_due(app: &App, status: &str, priority: &str, awaiting_since: Option<i64>) -> Option<i64> {
-    let status = Status::parse(status).ok()?;
+pub fn answer_due(app: &App, status: Status, priority: Priority, awaiting_since: Option<i64>) -> Option<i64> {
     if !Status::AWAITING_STAFF.contains(&status) {
         return None;
     }
-    let target = app.config.desk.response_hours.secs(crate::domain::Priority::parse(priority).ok()?)?;
+    let target = app.config.desk.response_hours.secs(priority)?;
     Some(awaiting_since?.saturating_add(target))
 }
 
@@ -62,7 +41,7 @@ pub async fn close_resolved(app: &App) -> Result<usize, StoreError> {
     let cutoff = crate::store::now().saturating_sub(age);
     let mut closed = 0;
     loop {
-        let due = app.store.resolved_before(cutoff, SWEEP_BATCH).await?;
+        let due = app.store.conn().await?.resolved_before(cutoff, SWEEP_BATCH).await?;
         let (batch, mut closed_now) = (due.len(), 0);
         for n in due {
             match close_one(app, n, cutoff).await {
@@ -97,23 +76,4 @@ async fn close_one(app: &App, n: TicketNumber, cutoff: i64) -> Result<bool, Stor
     notify::status_change(app, &mut tx, n, &subject, "auto-closed", Status::Closed).await?;
     tx.commit().await?;
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use Status::*;
-
-    #[test]
-    fn the_allowed_moves() {
-        for from in [Open, InProgress, WaitingOnCustomer, WaitingOnVendor] {
-            assert!(Status::ALL.iter().all(|to| may_move(from, *to)), "{from} moves anywhere");
-        }
-        assert!(may_move(Resolved, Open) && may_move(Resolved, Closed));
-        assert!(!may_move(Resolved, InProgress) && !may_move(Resolved, Cancelled));
-        assert!(may_move(Closed, Open) && !may_move(Closed, Resolved) && !may_move(Closed, WaitingOnCustomer));
-        assert!(may_move(Cancelled, Open) && !may_move(Cancelled, Closed));
-        assert!(may_move(Closed, Closed), "staying put");
-        assert_eq!(next_statuses(Closed), vec!["open"]);
-    }
 }

@@ -9,8 +9,10 @@ pub mod lifecycle;
 mod notify;
 pub mod quarantine;
 mod receive;
+pub mod roster;
 pub mod senders;
 pub mod staff;
+pub mod tickets;
 
 pub use intake::{
     MAX_ABANDONED, PoisonMarks, PreparedBatch, Straggler, Workers, apply_prepared, prepare_files, quarantine_raw,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::App;
-use crate::domain::{EmailAddress, TicketNumber};
+use crate::domain::{ContactId, EmailAddress, StaffNotify, TicketNumber};
 use crate::inbound::{self, Interpretation};
 use crate::store::{NewOutboxRow, StoreError, Tx};
 
@@ -290,7 +290,7 @@ pub(super) async fn welcome(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
-    contact_id: i64,
+    contact_id: ContactId,
     mail: &Interpretation,
     from: &EmailAddress,
     how: &Welcome<'_>,
@@ -494,7 +494,7 @@ async fn invite(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
-    contact_id: i64,
+    contact_id: ContactId,
     mail: &Interpretation,
     from: &EmailAddress,
     trusted: bool,
@@ -518,7 +518,7 @@ async fn staff_recipients(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Resul
     let Some(state) = tx.ticket_state(ticket).await? else { return Ok(Vec::new()) };
     let assigned = |email: &str| state.assignee.as_deref() == Some(email);
     let wants = |email: &str| {
-        let only_assigned = members.iter().any(|m| m.email == email && m.notify == "assigned");
+        let only_assigned = members.iter().any(|m| m.email == email && m.notify == StaffNotify::Assigned);
         !only_assigned || assigned(email)
     };
     let mut out: Vec<String> = Vec::new();

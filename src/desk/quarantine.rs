@@ -7,7 +7,7 @@ use tracing::info;
 
 use super::{DeskError, Origin, Outcome, receive};
 use crate::App;
-use crate::store::StoreError;
+use crate::store::{QuarantineRow, StoreError};
 
 /// The source recorded for mail applied by a retry.
 pub const RETRY_SOURCE: &str = "quarantine-retry";
@@ -56,6 +56,27 @@ pub enum QuarantineError {
     },
 }
 
+/// The quarantined messages, newest first.
+pub async fn list(app: &App) -> Result<Vec<QuarantineRow>, StoreError> {
+    app.store.conn().await?.list_quarantine().await
+}
+
+/// Quarantine entry `id`, if there is one.
+pub async fn entry(app: &App, id: i64) -> Result<Option<QuarantineRow>, StoreError> {
+    app.store.conn().await?.quarantine_entry(id).await
+}
+
+/// The raw bytes of quarantine entry `row`, if its blob is still there.
+pub fn raw(app: &App, row: &QuarantineRow) -> std::io::Result<Option<Vec<u8>>> {
+    app.store.blobs.get(&row.raw_sha256)
+}
+
+/// Removes entry `id` from the quarantine for good (its raw message stays in the blob
+/// store until the sweep); returns whether there was one.
+pub async fn delete(app: &App, id: i64) -> Result<bool, StoreError> {
+    app.store.conn().await?.delete_quarantine(id).await
+}
+
 /// Feeds quarantine entry `id`'s raw message through [`receive`](super::receive) again,
 /// with the department of the mailbox it first came from. When it takes effect (or had
 /// already), the entry is deleted; when it is quarantined again, the entry stays (receive
@@ -63,12 +84,13 @@ pub enum QuarantineError {
 /// `limits.max_message_bytes` is not even read (it may be huge): it stays, not counted.
 pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> {
     let store_err = |source| QuarantineError::Store { id, source };
-    let entry = app.store.quarantine_entry(id).await.map_err(store_err)?.ok_or(QuarantineError::NoEntry(id))?;
+    let mut db = app.store.conn().await.map_err(store_err)?;
+    let entry = db.quarantine_entry(id).await.map_err(store_err)?.ok_or(QuarantineError::NoEntry(id))?;
     let limit = app.config.limits.max_message_bytes;
     let size = u64::try_from(entry.size).unwrap_or(u64::MAX);
     if size > limit {
         let reason = super::intake::too_large(size, limit);
-        app.store.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
+        db.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
         return Ok(RetryOutcome::Quarantined(reason));
     }
     let Some(raw) = app.store.blobs.get(&entry.raw_sha256).map_err(|e| store_err(e.into()))? else {
@@ -80,15 +102,17 @@ pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> 
         .and_then(|name| app.config.imap.iter().find(|m| m.name == name))
         .and_then(|m| m.department.as_deref());
     let origin = Origin { source: RETRY_SOURCE, department };
+    db.release().await; // receive takes connections of its own
     let outcome = receive(app, &raw, origin).await.map_err(|source| QuarantineError::Desk { id, source })?;
+    let mut db = app.store.conn().await.map_err(store_err)?;
     match outcome {
         Outcome::Quarantined(reason) => {
-            app.store.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
+            db.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
             info!(quarantine = id, %reason, "retried message quarantined again");
             Ok(RetryOutcome::Quarantined(reason))
         }
         outcome => {
-            app.store.delete_quarantine(id).await.map_err(store_err)?;
+            db.delete_quarantine(id).await.map_err(store_err)?;
             info!(quarantine = id, outcome = outcome.as_str(), "retried message took effect");
             Ok(RetryOutcome::Applied(outcome))
         }

@@ -7,7 +7,7 @@ use tracing::info;
 
 use super::{Origin, Outcome, notify};
 use crate::App;
-use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
+use crate::domain::{ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::inbound::{self, Authentication, Interpretation, Thread, ThreadBy};
 use crate::store::{NewAttachment, NewComment, NewTicket, StoreError, Tx};
 
@@ -266,7 +266,7 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddres
             ThreadBy::References => Trust::References,
             ThreadBy::SubjectTag => Trust::SubjectTag,
         };
-        let active = Status::parse(&status).is_ok_and(|s| s.is_active());
+        let active = status.is_active();
         let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
         let within_reopen_window = crate::store::now().saturating_sub(changed) <= window;
         named = Some(Named { ticket: t, trust, active, within_reopen_window });
@@ -370,7 +370,7 @@ async fn open(
             assignee: assignee.as_deref(),
         })
         .await?;
-    tx.add_participant(ticket, author, "requester").await?;
+    tx.add_participant(ticket, author, Role::Requester).await?;
     let added = match request.add_cc && !mail.cc.is_empty() {
         true => add_cc_participants(app, tx, ticket, mail, from).await?,
         false => Vec::new(),
@@ -422,7 +422,7 @@ async fn open(
 async fn insert_mail_comment(
     tx: &mut Tx,
     ticket: TicketNumber,
-    author: i64,
+    author: ContactId,
     mail: &Interpretation,
     blobs: &[String],
 ) -> Result<(), StoreError> {
@@ -528,7 +528,7 @@ async fn internal_note(tx: &mut Tx, ticket: TicketNumber, note: &str) -> Result<
 
 /// The contact for `address`, created when unknown, in the organisation its domain is
 /// mapped to.
-async fn contact(app: &App, tx: &mut Tx, address: &EmailAddress, name: &str) -> Result<i64, StoreError> {
+async fn contact(app: &App, tx: &mut Tx, address: &EmailAddress, name: &str) -> Result<ContactId, StoreError> {
     let organisation = match app.config.organisation_for(address.domain()) {
         Some(org) => Some(tx.upsert_organisation(&org.name).await?),
         None => None,
@@ -550,7 +550,7 @@ async fn add_cc_participants(
     let mut added = Vec::new();
     for address in others.take(20) {
         let id = contact(app, tx, address, "").await?;
-        if tx.add_participant(ticket, id, "cc").await? {
+        if tx.add_participant(ticket, id, Role::Cc).await? {
             added.push(address.clone());
         }
     }

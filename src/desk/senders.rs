@@ -45,20 +45,20 @@ pub async fn block(app: &App, entry: &str) -> Result<(String, bool), SenderError
     if pattern == our_domain || ours.iter().any(|a| a.as_str() == pattern) {
         return Err(SenderError::Ours(entry.to_string()));
     }
-    let added = app.store.block_sender(&pattern).await?;
+    let added = app.store.conn().await?.block_sender(&pattern).await?;
     Ok((pattern, added))
 }
 
 /// Unblocks `entry`; returns the pattern and whether it was blocked.
 pub async fn unblock(app: &App, entry: &str) -> Result<(String, bool), SenderError> {
     let pattern = pattern(entry)?;
-    let removed = app.store.unblock_sender(&pattern).await?;
+    let removed = app.store.conn().await?.unblock_sender(&pattern).await?;
     Ok((pattern, removed))
 }
 
 /// The blocklist.
 pub async fn list(app: &App) -> Result<Vec<BlockedSender>, SenderError> {
-    Ok(app.store.blocked_senders().await?)
+    Ok(app.store.conn().await?.blocked_senders().await?)
 }
 
 #[cfg(test)]

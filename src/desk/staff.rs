@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{lifecycle, notify};
 use crate::App;
-use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
+use crate::domain::{EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::inbound::{Assignee, Command};
 use crate::store::{NewAttachment, NewComment, StoreError, TicketState, Tx};
 
@@ -128,8 +128,8 @@ impl Plan {
     /// The ticket as it is: the plan no command has changed yet.
     fn of(state: &TicketState) -> Plan {
         Plan {
-            status: Status::parse(&state.status).unwrap_or(Status::Open),
-            priority: Priority::parse(&state.priority).unwrap_or(Priority::Medium),
+            status: state.status,
+            priority: state.priority,
             assignee: state.assignee.clone(),
             note: false,
             cc: Vec::new(),
@@ -157,13 +157,13 @@ pub(super) async fn apply(
         match command {
             Command::Status(_) | Command::Close => {
                 let to = if let Command::Status(s) = command { *s } else { Status::Closed };
-                if lifecycle::may_move(plan.status, to) {
+                if plan.status.may_move_to(to) {
                     plan.status = to;
                 } else {
                     problems.push(format!(
                         "#status {to}: a {} ticket can only become {}",
                         plan.status,
-                        lifecycle::next_statuses(plan.status).join(" or ")
+                        plan.status.next().iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
                     ));
                 }
             }
@@ -260,7 +260,7 @@ async fn write(
     for (address, add) in &plan.cc {
         let id = tx.upsert_contact(address, "", None).await?;
         if *add {
-            if tx.add_participant(n, id, "cc").await? {
+            if tx.add_participant(n, id, Role::Cc).await? {
                 added.push(address.clone());
             }
         } else {

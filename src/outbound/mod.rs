@@ -66,10 +66,10 @@ async fn deliver(app: &App, transport: &Transport, claims: usize) -> Result<usiz
             break;
         }
         // A read first: an idle sender never takes the write lock.
-        if app.store.due_outbox(1).await?.is_empty() {
+        if app.store.conn().await?.due_outbox(1).await?.is_empty() {
             break;
         }
-        let rows = app.store.claim_due(size, lease).await?;
+        let rows = app.store.conn().await?.claim_due(size, lease).await?;
         if rows.is_empty() {
             break;
         }
@@ -81,7 +81,9 @@ async fn deliver(app: &App, transport: &Transport, claims: usize) -> Result<usiz
                 sent.push(row.id);
             }
         }
-        app.store.mark_sent_many(&sent).await?;
+        let mut tx = app.store.begin().await?;
+        tx.mark_sent_many(&sent).await?;
+        tx.commit().await?;
         for row in rows.iter().filter(|r| sent.contains(&r.id)) {
             info!(outbox = row.id, kind = %row.kind, ticket = ?row.ticket_id, "notification sent");
         }
@@ -97,7 +99,7 @@ async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::Outbo
         Ok(bytes) => bytes,
         Err(e) => {
             warn!(outbox = row.id, error = %e, "notification cannot be rendered");
-            app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
+            app.store.conn().await?.mark_attempt_failed(row.id, &e.to_string(), None).await?;
             return Ok(false);
         }
     };
@@ -107,14 +109,14 @@ async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::Outbo
             let base = Duration::from_secs(app.config.outbox.retry_base_secs);
             let retry_at = now() + backoff(base, attempt).as_secs() as i64;
             warn!(outbox = row.id, attempt, error = %e, "sending failed; will retry");
-            app.store.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;
+            app.store.conn().await?.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;
         }
         Err(e) => {
             warn!(outbox = row.id, attempt, error = %e, "sending failed for good");
-            app.store.mark_attempt_failed(row.id, &e.to_string(), None).await?;
+            app.store.conn().await?.mark_attempt_failed(row.id, &e.to_string(), None).await?;
             if matches!(e, SendError::Permanent(_)) {
                 // Refused by the server: nothing automatic goes to this address again.
-                app.store.mark_bouncing(&row.recipient, &e.to_string()).await?;
+                app.store.conn().await?.mark_bouncing(&row.recipient, &e.to_string()).await?;
             }
         }
     }

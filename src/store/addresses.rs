@@ -1,7 +1,7 @@
 //! What we know about addresses we send to: which ones bounce, and how much automatic mail
 //! each got recently.
 
-use super::{Result, Store, Tx, now, on_pool, on_tx};
+use super::{Conn, Result, now, on_conn};
 
 /// What [`Tx::automatic_mail_record`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,22 +16,22 @@ pub struct AutomaticMailRecord {
     pub to_anyone: i64,
 }
 
-impl Tx {
+impl Conn {
     /// Records that mail to `address` fails for good.
     pub async fn mark_bouncing(&mut self, address: &str, reason: &str) -> Result<()> {
         let at = now();
-        on_tx!(self, c => sqlx::query(
+        on_conn!(self, c => sqlx::query(
                 "INSERT INTO bouncing_addresses (address, reason, updated_at) VALUES ($1, $2, $3)
                  ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, updated_at = excluded.updated_at")
-            .bind(address).bind(reason).bind(at).execute(&mut **c).await?.rows_affected());
+            .bind(address).bind(reason).bind(at).execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
     /// Forgets that mail to `address` bounced (its owner wrote to us again); returns
     /// whether it was marked.
     pub async fn clear_bouncing(&mut self, address: &str) -> Result<bool> {
-        let n = on_tx!(self, c => sqlx::query("DELETE FROM bouncing_addresses WHERE address = $1")
-            .bind(address).execute(&mut **c).await?.rows_affected());
+        let n = on_conn!(self, c => sqlx::query("DELETE FROM bouncing_addresses WHERE address = $1")
+            .bind(address).execute(&mut *c).await?.rows_affected());
         Ok(n > 0)
     }
 
@@ -44,21 +44,21 @@ impl Tx {
         // Only placeholders go into the text.
         let list = (2..2 + message_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         let sql = format!("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND message_id IN ({list})");
-        let n: i64 = on_tx!(self, c => {
+        let n: i64 = on_conn!(self, c => {
             let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(recipient);
             for id in message_ids {
                 q = q.bind(id.as_str());
             }
-            q.fetch_one(&mut **c).await?
+            q.fetch_one(&mut *c).await?
         });
         Ok(n > 0)
     }
 
     /// Whether mail to `address` is known to bounce.
     pub async fn is_bouncing(&mut self, address: &str) -> Result<bool> {
-        let found: Option<String> = on_tx!(self, c => sqlx::query_scalar(
+        let found: Option<String> = on_conn!(self, c => sqlx::query_scalar(
                 "SELECT address FROM bouncing_addresses WHERE address = $1")
-            .bind(address).fetch_optional(&mut **c).await?);
+            .bind(address).fetch_optional(&mut *c).await?);
         Ok(found.is_some())
     }
 
@@ -84,38 +84,22 @@ impl Tx {
                     (SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE kind IN ({kinds_list}) AND created_at >= $3
                                            LIMIT $4) AS recent)"
         );
-        let (bouncing, to_recipient, about_ticket, to_anyone): (i64, i64, i64, i64) = on_tx!(self, c => {
+        let (bouncing, to_recipient, about_ticket, to_anyone): (i64, i64, i64, i64) = on_conn!(self, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(ticket).bind(since).bind(cap);
             for kind in kinds {
                 q = q.bind(*kind);
             }
-            q.fetch_one(&mut **c).await?
+            q.fetch_one(&mut *c).await?
         });
         Ok(AutomaticMailRecord { bouncing: bouncing > 0, to_recipient, about_ticket, to_anyone })
     }
 }
 
-impl Store {
-    /// Records that mail to `address` fails for good (outside any other change).
-    pub async fn mark_bouncing(&self, address: &str, reason: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
-        tx.mark_bouncing(address, reason).await?;
-        tx.commit().await
-    }
-
-    /// Forgets that mail to `address` bounced (`maildesk contact unbounce`); returns whether
-    /// it was marked.
-    pub async fn clear_bouncing(&self, address: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let cleared = tx.clear_bouncing(address).await?;
-        tx.commit().await?;
-        Ok(cleared)
-    }
-
+impl Conn {
     /// Addresses known to bounce, with why.
-    pub async fn bouncing_addresses(&self) -> Result<Vec<(String, String)>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, (String, String)>(
+    pub async fn bouncing_addresses(&mut self) -> Result<Vec<(String, String)>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, (String, String)>(
                 "SELECT address, reason FROM bouncing_addresses ORDER BY address")
-            .fetch_all(p).await?))
+            .fetch_all(&mut *c).await?))
     }
 }

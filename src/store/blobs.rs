@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::{Result, Store, StoreError, on_pool};
+use super::{Conn, Result, Store, StoreError, on_conn};
 
 /// A directory of blobs named by the SHA-256 of their content.
 #[derive(Debug, Clone)]
@@ -159,17 +159,17 @@ impl Blobs {
     }
 }
 
-impl Store {
+impl Conn {
     /// The SHA-256 of every blob something still refers to: attachments, the files of
     /// outbox rows (`outbox.attachments` JSON) and quarantined mail.
-    pub async fn referenced_blobs(&self) -> Result<HashSet<String>> {
-        let (mut shas, outbox): (Vec<String>, Vec<String>) = on_pool!(self, p => {
+    pub async fn referenced_blobs(&mut self) -> Result<HashSet<String>> {
+        let (mut shas, outbox): (Vec<String>, Vec<String>) = on_conn!(self, c => {
             let shas = sqlx::query_scalar::<_, String>(
                 "SELECT sha256 FROM attachments UNION SELECT raw_sha256 FROM quarantine")
-                .fetch_all(p).await?;
+                .fetch_all(&mut *c).await?;
             let outbox = sqlx::query_scalar::<_, String>(
                 "SELECT attachments FROM outbox WHERE attachments IS NOT NULL")
-                .fetch_all(p).await?;
+                .fetch_all(&mut *c).await?;
             (shas, outbox)
         });
         for files in outbox {
@@ -180,11 +180,13 @@ impl Store {
         }
         Ok(shas.into_iter().collect())
     }
+}
 
+impl Store {
     /// Deletes the blobs nothing refers to any more, sparing those younger than `grace`
     /// (see [`Blobs::sweep`]).
     pub async fn sweep_blobs(&self, grace: Duration) -> Result<Swept> {
-        let referenced = self.referenced_blobs().await?;
+        let referenced = self.conn().await?.referenced_blobs().await?;
         let blobs = self.blobs.clone();
         let swept = tokio::task::spawn_blocking(move || blobs.sweep(&referenced, grace))
             .await

@@ -1,20 +1,24 @@
 //! Rows about contacts as people look them up: who they are, their tickets, their portal
 //! invitation and whether mail to them bounces.
 
-use super::{Result, Store, Tx, now, on_pool, on_tx};
-use crate::domain::TicketNumber;
+use super::{Conn, Result, now, on_conn};
+use crate::domain::{ContactId, OrganisationId, Role, Status, TicketNumber};
 
 /// A contact as lists and detail views show it.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct ContactRow {
     /// Contact id.
-    pub id: i64,
+    pub id: ContactId,
     /// Their address.
     pub email: String,
     /// Their name (may be empty).
     pub name: String,
     /// Their organisation's name, if any.
     pub organisation: Option<String>,
+    /// Their organisation, if any.
+    pub organisation_id: Option<OrganisationId>,
+    /// Whether they are a primary contact of their organisation (they see all its tickets).
+    pub is_primary: bool,
     /// How many tickets they are on, as requester or participant.
     pub tickets: i64,
     /// When they were first seen, Unix seconds.
@@ -25,13 +29,13 @@ pub struct ContactRow {
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct ContactTicketRow {
     /// The ticket number.
-    pub id: i64,
-    /// Status text.
-    pub status: String,
+    pub id: TicketNumber,
+    /// Its status.
+    pub status: Status,
     /// Its subject.
     pub subject: String,
-    /// `requester` or `cc`.
-    pub role: String,
+    /// How the contact takes part.
+    pub role: Role,
     /// Last change, Unix seconds.
     pub updated_at: i64,
 }
@@ -54,7 +58,7 @@ pub struct InviteRow {
 /// The columns of [`ContactRow`]; `concat!` it with a WHERE or ORDER clause.
 macro_rules! contact_select {
     () => {
-        "SELECT c.id, c.email, c.name, o.name AS organisation, c.created_at,
+        "SELECT c.id, c.email, c.name, o.name AS organisation, c.organisation_id, c.is_primary, c.created_at,
             (SELECT COUNT(*) FROM tickets t
              WHERE t.requester_id = c.id
                 OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = t.id AND tp.contact_id = c.id)
@@ -70,10 +74,10 @@ fn contains_pattern(text: &str) -> String {
     format!("%{}%", escaped.to_lowercase())
 }
 
-impl Store {
+impl Conn {
     /// Contacts by address. `organisation` (its name, any case) and `search` (part of the
     /// address or name, any case) narrow the list when given.
-    pub async fn list_contacts(&self, organisation: Option<&str>, search: Option<&str>) -> Result<Vec<ContactRow>> {
+    pub async fn list_contacts(&mut self, organisation: Option<&str>, search: Option<&str>) -> Result<Vec<ContactRow>> {
         const SQL: &str = concat!(
             contact_select!(),
             " WHERE ($1 = '' OR LOWER(o.name) = LOWER($1))
@@ -82,89 +86,99 @@ impl Store {
         );
         let search = search.filter(|s| !s.is_empty()).map(contains_pattern).unwrap_or_default();
         let organisation = organisation.unwrap_or_default();
-        Ok(on_pool!(self, p => sqlx::query_as::<_, ContactRow>(SQL)
-            .bind(organisation).bind(&search).fetch_all(p).await?))
+        Ok(on_conn!(self, c => sqlx::query_as::<_, ContactRow>(SQL)
+            .bind(organisation).bind(&search).fetch_all(&mut *c).await?))
     }
 
     /// The contact with address `email` (as normalised by `EmailAddress`), if known.
-    pub async fn contact_by_email(&self, email: &str) -> Result<Option<ContactRow>> {
+    pub async fn contact_by_email(&mut self, email: &str) -> Result<Option<ContactRow>> {
         const SQL: &str = concat!(contact_select!(), " WHERE c.email = $1");
-        Ok(on_pool!(self, p => sqlx::query_as::<_, ContactRow>(SQL).bind(email).fetch_optional(p).await?))
+        Ok(on_conn!(self, c => sqlx::query_as::<_, ContactRow>(SQL).bind(email).fetch_optional(&mut *c).await?))
+    }
+
+    /// The contact with id `id`, if there is one.
+    pub async fn contact(&mut self, id: ContactId) -> Result<Option<ContactRow>> {
+        const SQL: &str = concat!(contact_select!(), " WHERE c.id = $1");
+        Ok(on_conn!(self, c => sqlx::query_as::<_, ContactRow>(SQL).bind(id).fetch_optional(&mut *c).await?))
+    }
+
+    /// Makes `id` a primary contact of their organisation, or a standard one; returns
+    /// whether the contact exists.
+    pub async fn set_primary_contact(&mut self, id: ContactId, primary: bool) -> Result<bool> {
+        let n = on_conn!(self, c => sqlx::query("UPDATE contacts SET is_primary = $1 WHERE id = $2")
+            .bind(primary).bind(id).execute(&mut *c).await?.rows_affected());
+        Ok(n == 1)
     }
 
     /// The tickets `contact_id` is on, as requester or participant, newest first.
-    pub async fn contact_tickets(&self, contact_id: i64) -> Result<Vec<ContactTicketRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, ContactTicketRow>(
+    pub async fn contact_tickets(&mut self, contact_id: ContactId) -> Result<Vec<ContactTicketRow>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, ContactTicketRow>(
                 "SELECT t.id, t.status, t.subject,
-                    CASE WHEN t.requester_id = $1 THEN 'requester'
+                    CASE WHEN t.requester_id = $1 THEN $2
                          ELSE COALESCE((SELECT tp.role FROM ticket_participants tp
-                                        WHERE tp.ticket_id = t.id AND tp.contact_id = $1), 'cc') END AS role,
+                                        WHERE tp.ticket_id = t.id AND tp.contact_id = $1), $3) END AS role,
                     t.updated_at
                  FROM tickets t
                  WHERE t.requester_id = $1
                     OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = t.id AND tp.contact_id = $1)
                  ORDER BY t.id DESC")
-            .bind(contact_id).fetch_all(p).await?))
+            .bind(contact_id).bind(Role::Requester).bind(Role::Cc).fetch_all(&mut *c).await?))
     }
 
     /// The portal invitation of `contact_id`, if one was ever made.
-    pub async fn contact_invite(&self, contact_id: i64) -> Result<Option<InviteRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, InviteRow>(
+    pub async fn contact_invite(&mut self, contact_id: ContactId) -> Result<Option<InviteRow>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, InviteRow>(
                 "SELECT id, token_hash IS NOT NULL AS has_token, expires_at, used_at, created_at
                  FROM invites WHERE contact_id = $1")
-            .bind(contact_id).fetch_optional(p).await?))
-    }
-
-    /// Why mail to `address` bounces, if it is known to.
-    pub async fn bouncing_reason(&self, address: &str) -> Result<Option<String>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar(
-                "SELECT reason FROM bouncing_addresses WHERE address = $1")
-            .bind(address).fetch_optional(p).await?))
-    }
-}
-
-impl Tx {
-    /// The id and name of the contact with address `email`, if known.
-    pub async fn contact_id_by_email(&mut self, email: &str) -> Result<Option<(i64, String)>> {
-        Ok(on_tx!(self, c => sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM contacts WHERE email = $1")
-            .bind(email).fetch_optional(&mut **c).await?))
+            .bind(contact_id).fetch_optional(&mut *c).await?))
     }
 
     /// Why mail to `address` bounces, if it is known to.
     pub async fn bouncing_reason(&mut self, address: &str) -> Result<Option<String>> {
-        Ok(on_tx!(self, c => sqlx::query_scalar("SELECT reason FROM bouncing_addresses WHERE address = $1")
-            .bind(address).fetch_optional(&mut **c).await?))
+        Ok(on_conn!(self, c => sqlx::query_scalar(
+                "SELECT reason FROM bouncing_addresses WHERE address = $1")
+            .bind(address).fetch_optional(&mut *c).await?))
+    }
+}
+
+impl Conn {
+    /// The id and name of the contact with address `email`, if known.
+    pub async fn contact_id_by_email(&mut self, email: &str) -> Result<Option<(ContactId, String)>> {
+        Ok(
+            on_conn!(self, c => sqlx::query_as::<_, (ContactId, String)>("SELECT id, name FROM contacts WHERE email = $1")
+            .bind(email).fetch_optional(&mut *c).await?),
+        )
     }
 
     /// When `contact_id` signed up through their invitation, if they did.
-    pub async fn invite_used_at(&mut self, contact_id: i64) -> Result<Option<i64>> {
-        let found: Option<Option<i64>> = on_tx!(self, c => sqlx::query_scalar(
+    pub async fn invite_used_at(&mut self, contact_id: ContactId) -> Result<Option<i64>> {
+        let found: Option<Option<i64>> = on_conn!(self, c => sqlx::query_scalar(
                 "SELECT used_at FROM invites WHERE contact_id = $1")
-            .bind(contact_id).fetch_optional(&mut **c).await?);
+            .bind(contact_id).fetch_optional(&mut *c).await?);
         Ok(found.flatten())
     }
 
     /// The most recent ticket `contact_id` is on, as requester or participant.
-    pub async fn latest_ticket_of(&mut self, contact_id: i64) -> Result<Option<TicketNumber>> {
-        let found: Option<i64> = on_tx!(self, c => sqlx::query_scalar(
+    pub async fn latest_ticket_of(&mut self, contact_id: ContactId) -> Result<Option<TicketNumber>> {
+        let found: Option<i64> = on_conn!(self, c => sqlx::query_scalar(
                 "SELECT t.id FROM tickets t
                  WHERE t.requester_id = $1
                     OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = t.id AND tp.contact_id = $1)
                  ORDER BY t.updated_at DESC, t.id DESC LIMIT 1")
-            .bind(contact_id).fetch_optional(&mut **c).await?);
+            .bind(contact_id).fetch_optional(&mut *c).await?);
         Ok(found.map(TicketNumber))
     }
 
     /// The invitation of `contact_id`, created when missing, its token reset when unused
     /// (the old link stops working; the sender mints a new one). Returns its id, or `None`
     /// when it was used already.
-    pub async fn renew_invite(&mut self, contact_id: i64) -> Result<Option<i64>> {
+    pub async fn renew_invite(&mut self, contact_id: ContactId) -> Result<Option<i64>> {
         let at = now();
-        Ok(on_tx!(self, c => sqlx::query_scalar(
+        Ok(on_conn!(self, c => sqlx::query_scalar(
                 "INSERT INTO invites (contact_id, created_at) VALUES ($1, $2)
                  ON CONFLICT (contact_id) DO UPDATE SET token_hash = NULL, expires_at = NULL
                  WHERE invites.used_at IS NULL
                  RETURNING id")
-            .bind(contact_id).bind(at).fetch_optional(&mut **c).await?))
+            .bind(contact_id).bind(at).fetch_optional(&mut *c).await?))
     }
 }

@@ -1,7 +1,7 @@
 //! Rows about inbound mail: the fingerprints that make each message take effect once,
 //! the Message-IDs that thread replies, and the quarantine.
 
-use super::{Result, Store, Tx, now, on_pool, on_tx};
+use super::{Conn, Result, now, on_conn};
 use crate::domain::TicketNumber;
 
 /// A quarantined message, as the CLI lists it.
@@ -25,7 +25,7 @@ pub struct QuarantineRow {
     pub created_at: i64,
 }
 
-impl Tx {
+impl Conn {
     /// Claims `fingerprint` for this transaction. Returns false when the message was
     /// already applied: the caller then changes nothing. Run it first in a transaction,
     /// so concurrent deliveries of one message serialise on it.
@@ -36,18 +36,18 @@ impl Tx {
         source: &str,
     ) -> Result<bool> {
         let at = now();
-        let inserted = on_tx!(self, c => sqlx::query(
+        let inserted = on_conn!(self, c => sqlx::query(
                 "INSERT INTO inbound_messages (fingerprint, message_id, source, outcome, received_at)
                  VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT (fingerprint) DO NOTHING")
             .bind(fingerprint).bind(message_id).bind(source).bind(at)
-            .execute(&mut **c).await?.rows_affected());
+            .execute(&mut *c).await?.rows_affected());
         Ok(inserted == 1)
     }
 
     /// Records what a claimed message did.
     pub async fn set_outcome(&mut self, fingerprint: &str, outcome: &str, ticket: Option<TicketNumber>) -> Result<()> {
-        on_tx!(self, c => sqlx::query("UPDATE inbound_messages SET outcome = $1, ticket_id = $2 WHERE fingerprint = $3")
-            .bind(outcome).bind(ticket.map(|t| t.0)).bind(fingerprint).execute(&mut **c).await?.rows_affected());
+        on_conn!(self, c => sqlx::query("UPDATE inbound_messages SET outcome = $1, ticket_id = $2 WHERE fingerprint = $3")
+            .bind(outcome).bind(ticket.map(|t| t.0)).bind(fingerprint).execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
@@ -64,12 +64,12 @@ impl Tx {
              UNION ALL
              SELECT message_id, ticket_id FROM outbox WHERE ticket_id IS NOT NULL AND message_id IN ({list})"
         );
-        let found: Vec<(String, i64)> = on_tx!(self, c => {
+        let found: Vec<(String, i64)> = on_conn!(self, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for id in message_ids {
                 q = q.bind(*id);
             }
-            q.fetch_all(&mut **c).await?
+            q.fetch_all(&mut *c).await?
         });
         let first = message_ids.iter().find_map(|id| found.iter().find(|(m, _)| m == id));
         Ok(first.map(|(_, t)| TicketNumber(*t)))
@@ -77,9 +77,9 @@ impl Tx {
 
     /// Remembers that `message_id` belongs to `ticket`, so replies to it thread there.
     pub async fn add_thread_id(&mut self, message_id: &str, ticket: TicketNumber) -> Result<()> {
-        on_tx!(self, c => sqlx::query("INSERT INTO thread_ids (message_id, ticket_id) VALUES ($1, $2)
+        on_conn!(self, c => sqlx::query("INSERT INTO thread_ids (message_id, ticket_id) VALUES ($1, $2)
                                         ON CONFLICT (message_id) DO NOTHING")
-            .bind(message_id).bind(ticket.0).execute(&mut **c).await?.rows_affected());
+            .bind(message_id).bind(ticket.0).execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
@@ -94,52 +94,52 @@ impl Tx {
         size: i64,
     ) -> Result<()> {
         let at = now();
-        on_tx!(self, c => sqlx::query(
+        on_conn!(self, c => sqlx::query(
                 "INSERT INTO quarantine (fingerprint, source, reason, raw_sha256, size, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (fingerprint) DO UPDATE SET deliveries = quarantine.deliveries + 1")
             .bind(fingerprint).bind(source).bind(reason).bind(raw_sha256).bind(size).bind(at)
-            .execute(&mut **c).await?.rows_affected());
+            .execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 }
 
-impl Store {
+impl Conn {
     /// The quarantine, newest first.
-    pub async fn list_quarantine(&self) -> Result<Vec<QuarantineRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, QuarantineRow>(
+    pub async fn list_quarantine(&mut self) -> Result<Vec<QuarantineRow>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, QuarantineRow>(
                 "SELECT id, fingerprint, source, reason, raw_sha256, size, deliveries, created_at
                  FROM quarantine ORDER BY id DESC")
-            .fetch_all(p).await?))
+            .fetch_all(&mut *c).await?))
     }
 
     /// Quarantine entry `id`, if it exists.
-    pub async fn quarantine_entry(&self, id: i64) -> Result<Option<QuarantineRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, QuarantineRow>(
+    pub async fn quarantine_entry(&mut self, id: i64) -> Result<Option<QuarantineRow>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, QuarantineRow>(
                 "SELECT id, fingerprint, source, reason, raw_sha256, size, deliveries, created_at
                  FROM quarantine WHERE id = $1")
-            .bind(id).fetch_optional(p).await?))
+            .bind(id).fetch_optional(&mut *c).await?))
     }
 
     /// Records why quarantine entry `id` failed most recently.
-    pub async fn set_quarantine_reason(&self, id: i64, reason: &str) -> Result<()> {
-        on_pool!(self, p => sqlx::query("UPDATE quarantine SET reason = $1 WHERE id = $2")
-            .bind(reason).bind(id).execute(p).await?.rows_affected());
+    pub async fn set_quarantine_reason(&mut self, id: i64, reason: &str) -> Result<()> {
+        on_conn!(self, c => sqlx::query("UPDATE quarantine SET reason = $1 WHERE id = $2")
+            .bind(reason).bind(id).execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
     /// Removes quarantine entry `id`; returns false when there was none. The raw bytes stay
     /// in the blob store (other rows may share them).
-    pub async fn delete_quarantine(&self, id: i64) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query("DELETE FROM quarantine WHERE id = $1")
-            .bind(id).execute(p).await?.rows_affected());
+    pub async fn delete_quarantine(&mut self, id: i64) -> Result<bool> {
+        let n = on_conn!(self, c => sqlx::query("DELETE FROM quarantine WHERE id = $1")
+            .bind(id).execute(&mut *c).await?.rows_affected());
         Ok(n == 1)
     }
 
     /// How many inbound messages took effect, by outcome.
-    pub async fn inbound_outcomes(&self) -> Result<Vec<(String, i64)>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, (String, i64)>(
+    pub async fn inbound_outcomes(&mut self) -> Result<Vec<(String, i64)>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, (String, i64)>(
                 "SELECT outcome, COUNT(*) FROM inbound_messages GROUP BY outcome ORDER BY outcome")
-            .fetch_all(p).await?))
+            .fetch_all(&mut *c).await?))
     }
 }

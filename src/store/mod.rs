@@ -170,26 +170,23 @@ pub struct StoreOptions {
     pub blob_dir: std::path::PathBuf,
 }
 
-/// Runs `$body` with `$p` bound to the pool, whichever backend it is.
-macro_rules! on_pool {
-    ($store:expr, $p:ident => $body:expr) => {
-        match &$store.db {
-            $crate::store::Db::Sqlite($p) => $body,
-            $crate::store::Db::Postgres($p) => $body,
+/// Runs `$body` with `$c` bound to the connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`) of a [`Conn`], whichever backend and whether in a transaction or not.
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match &mut $conn.inner {
+            $crate::store::ConnInner::Sqlite(link) => {
+                let $c = link.get();
+                $body
+            }
+            $crate::store::ConnInner::Postgres(link) => {
+                let $c = link.get();
+                $body
+            }
         }
     };
 }
-
-/// Runs `$body` with `$c` bound to the transaction's connection, whichever backend it is.
-macro_rules! on_tx {
-    ($tx:expr, $c:ident => $body:expr) => {
-        match &mut $tx.inner {
-            $crate::store::TxInner::Sqlite($c) => $body,
-            $crate::store::TxInner::Postgres($c) => $body,
-        }
-    };
-}
-pub(crate) use {on_pool, on_tx};
+pub(crate) use on_conn;
 
 impl Store {
     /// Opens (creating when needed) the database named by `options.url`, runs the embedded
@@ -230,15 +227,28 @@ impl Store {
     /// (`BEGIN IMMEDIATE`), so that a transaction never fails half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx> {
         let inner = match &self.db {
-            Db::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => TxInner::Postgres(p.begin().await?),
+            Db::Sqlite(p) => ConnInner::Sqlite(Link::Tx(p.begin_with("BEGIN IMMEDIATE").await?)),
+            Db::Postgres(p) => ConnInner::Postgres(Link::Tx(p.begin().await?)),
         };
-        Ok(Tx { inner })
+        Ok(Tx { conn: Conn { inner } })
+    }
+
+    /// A pooled connection outside any transaction: each statement stands alone. Reads,
+    /// and writes of one statement, use it; an effect of several writes uses [`Store::begin`].
+    pub async fn conn(&self) -> Result<Conn> {
+        let inner = match &self.db {
+            Db::Sqlite(p) => ConnInner::Sqlite(Link::Pooled(p.acquire().await?)),
+            Db::Postgres(p) => ConnInner::Postgres(Link::Pooled(p.acquire().await?)),
+        };
+        Ok(Conn { inner })
     }
 
     /// Closes every pooled connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
-        on_pool!(self, p => p.close().await)
+        match &self.db {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
     }
 }
 
@@ -436,31 +446,84 @@ fn migrations_match(applied: &Applied, migrator: &sqlx::migrate::Migrator) -> bo
         && applied.iter().zip(&wanted).all(|((v, sum, ok), (want_v, want_sum))| *ok && v == want_v && sum == want_sum)
 }
 
-enum TxInner {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+/// A connection of one backend: borrowed from the pool, or holding a transaction.
+enum Link<DB: sqlx::Database> {
+    Pooled(sqlx::pool::PoolConnection<DB>),
+    Tx(Transaction<'static, DB>),
 }
 
-/// One open transaction; dropping it without [`Tx::commit`] rolls everything back.
+impl<DB: sqlx::Database> Link<DB> {
+    /// The connection to run a statement on.
+    fn get(&mut self) -> &mut DB::Connection {
+        match self {
+            Link::Pooled(c) => c,
+            Link::Tx(t) => t,
+        }
+    }
+}
+
+enum ConnInner {
+    Sqlite(Link<Sqlite>),
+    Postgres(Link<Postgres>),
+}
+
+/// A connection every query of the store runs on: from [`Store::conn`] (each statement
+/// stands alone) or inside a [`Tx`] (which derefs to it). Each query is written once, as a
+/// method of this type, and serves both.
+pub struct Conn {
+    inner: ConnInner,
+}
+
+impl Conn {
+    /// Hands a pooled connection back now, rather than from a task of its own after a drop
+    /// (which comes too late for the next statement, so that would open a second
+    /// connection: on SQLite a few milliseconds of every `maildesk ingest`).
+    pub async fn release(self) {
+        match self.inner {
+            ConnInner::Sqlite(Link::Pooled(mut c)) => c.return_to_pool().await,
+            ConnInner::Postgres(Link::Pooled(mut c)) => c.return_to_pool().await,
+            ConnInner::Sqlite(Link::Tx(_)) | ConnInner::Postgres(Link::Tx(_)) => {}
+        }
+    }
+}
+
+/// One open transaction; dropping it without [`Tx::commit`] rolls everything back. Every
+/// query of [`Conn`] runs in it.
 pub struct Tx {
-    inner: TxInner,
+    conn: Conn,
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
 }
 
 impl Tx {
     /// Makes every write of this transaction durable at once.
     pub async fn commit(self) -> Result<()> {
-        match self.inner {
-            TxInner::Sqlite(t) => t.commit().await?,
-            TxInner::Postgres(t) => t.commit().await?,
+        match self.conn.inner {
+            ConnInner::Sqlite(Link::Tx(t)) => t.commit().await?,
+            ConnInner::Postgres(Link::Tx(t)) => t.commit().await?,
+            // Only `Store::begin` makes a `Tx`, always around a transaction.
+            ConnInner::Sqlite(Link::Pooled(_)) | ConnInner::Postgres(Link::Pooled(_)) => {}
         }
         Ok(())
     }
 
     /// Undoes every write of this transaction.
     pub async fn rollback(self) -> Result<()> {
-        match self.inner {
-            TxInner::Sqlite(t) => t.rollback().await?,
-            TxInner::Postgres(t) => t.rollback().await?,
+        match self.conn.inner {
+            ConnInner::Sqlite(Link::Tx(t)) => t.rollback().await?,
+            ConnInner::Postgres(Link::Tx(t)) => t.rollback().await?,
+            ConnInner::Sqlite(Link::Pooled(_)) | ConnInner::Postgres(Link::Pooled(_)) => {}
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The outbox table: notifications written in the same transaction as the change that
 //! caused them, claimed and marked by the sender.
 
-use super::{Result, Store, Tx, now, on_pool, on_tx};
+use super::{Conn, Result, now, on_conn};
 use crate::domain::TicketNumber;
 
 /// A notification to queue.
@@ -58,12 +58,12 @@ pub struct OutboxRow {
     pub attachments: Option<String>,
 }
 
-impl Tx {
+impl Conn {
     /// Marks a notification sent in this transaction.
     pub async fn mark_sent(&mut self, id: i64) -> Result<()> {
         let at = now();
-        on_tx!(self, c => sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-            .bind(at).bind(id).execute(&mut **c).await?.rows_affected());
+        on_conn!(self, c => sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(at).bind(id).execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
@@ -71,13 +71,13 @@ impl Tx {
     pub async fn enqueue(&mut self, row: &NewOutboxRow<'_>) -> Result<i64> {
         let at = now();
         let refs = row.references.join(" ");
-        Ok(on_tx!(self, c => sqlx::query_scalar(
+        Ok(on_conn!(self, c => sqlx::query_scalar(
                 "INSERT INTO outbox (kind, ticket_id, recipient, message_id, in_reply_to, refs, payload,
                                      state, next_attempt_at, created_at, sender, attachments)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9, $10) RETURNING id")
             .bind(row.kind).bind(row.ticket.map(|t| t.0)).bind(row.recipient).bind(row.message_id)
             .bind(row.in_reply_to).bind(&refs).bind(row.payload).bind(at).bind(row.sender).bind(row.attachments)
-            .fetch_one(&mut **c).await?))
+            .fetch_one(&mut *c).await?))
     }
 }
 
@@ -88,35 +88,35 @@ macro_rules! outbox_select {
     };
 }
 
-impl Store {
+impl Conn {
     /// Pending notifications whose time has come, oldest first, at most `limit`.
-    pub async fn due_outbox(&self, limit: i64) -> Result<Vec<OutboxRow>> {
+    pub async fn due_outbox(&mut self, limit: i64) -> Result<Vec<OutboxRow>> {
         let at = now();
         const SQL: &str =
             concat!(outbox_select!(), " WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2");
-        Ok(on_pool!(self, p => sqlx::query_as::<_, OutboxRow>(SQL).bind(at).bind(limit).fetch_all(p).await?))
+        Ok(on_conn!(self, c => sqlx::query_as::<_, OutboxRow>(SQL).bind(at).bind(limit).fetch_all(&mut *c).await?))
     }
 
     /// Every outbox row, newest first (for the CLI and tests).
-    pub async fn list_outbox(&self) -> Result<Vec<OutboxRow>> {
+    pub async fn list_outbox(&mut self) -> Result<Vec<OutboxRow>> {
         const SQL: &str = concat!(outbox_select!(), " ORDER BY id DESC");
-        Ok(on_pool!(self, p => sqlx::query_as::<_, OutboxRow>(SQL).fetch_all(p).await?))
+        Ok(on_conn!(self, c => sqlx::query_as::<_, OutboxRow>(SQL).fetch_all(&mut *c).await?))
     }
 
     /// Claims a due notification for `lease_secs`: true when this caller may send it now.
     /// Another sender (another node) that read the same row finds it claimed; a sender that
     /// dies holding a claim leaves the row due again when the lease runs out.
-    pub async fn claim_outbox(&self, id: i64, lease_secs: i64) -> Result<bool> {
+    pub async fn claim_outbox(&mut self, id: i64, lease_secs: i64) -> Result<bool> {
         let at = now();
-        let claimed = on_pool!(self, p => sqlx::query(
+        let claimed = on_conn!(self, c => sqlx::query(
                 "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending' AND next_attempt_at <= $3")
-            .bind(at + lease_secs).bind(id).bind(at).execute(p).await?.rows_affected());
+            .bind(at + lease_secs).bind(id).bind(at).execute(&mut *c).await?.rows_affected());
         Ok(claimed == 1)
     }
 
     /// Claims up to `limit` due notifications at once for `lease_secs` (see
     /// [`Store::claim_outbox`]) and returns them, oldest first.
-    pub async fn claim_due(&self, limit: i64, lease_secs: i64) -> Result<Vec<OutboxRow>> {
+    pub async fn claim_due(&mut self, limit: i64, lease_secs: i64) -> Result<Vec<OutboxRow>> {
         let at = now();
         // The conditions are repeated outside the subquery so that a concurrent claimer
         // (PostgreSQL re-checks them on the newest row) never takes a row twice.
@@ -125,38 +125,29 @@ impl Store {
                AND state = 'pending' AND next_attempt_at <= $2
              RETURNING id, kind, ticket_id, recipient, message_id, in_reply_to, refs, payload, state, attempts,
                        last_error, sender, attachments";
-        let mut rows = on_pool!(self, p => sqlx::query_as::<_, OutboxRow>(SQL)
-            .bind(at + lease_secs).bind(at).bind(limit).fetch_all(p).await?);
+        let mut rows = on_conn!(self, c => sqlx::query_as::<_, OutboxRow>(SQL)
+            .bind(at + lease_secs).bind(at).bind(limit).fetch_all(&mut *c).await?);
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
 
-    /// Marks notifications sent, all in one transaction (one commit for a batch).
-    pub async fn mark_sent_many(&self, ids: &[i64]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin().await?;
+    /// Marks notifications sent (call it in a [`super::Tx`] for one commit per batch).
+    pub async fn mark_sent_many(&mut self, ids: &[i64]) -> Result<()> {
         for id in ids {
-            tx.mark_sent(*id).await?;
+            self.mark_sent(*id).await?;
         }
-        tx.commit().await
-    }
-
-    /// Marks a notification sent.
-    pub async fn mark_sent(&self, id: i64) -> Result<()> {
-        self.mark_sent_many(&[id]).await
+        Ok(())
     }
 
     /// Records a failed attempt: retried at `retry_at` (Unix seconds), or given up on
     /// (state `failed`) when `retry_at` is `None`.
-    pub async fn mark_attempt_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+    pub async fn mark_attempt_failed(&mut self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
         let (state, next) = match retry_at {
             Some(t) => ("pending", t),
             None => ("failed", now()),
         };
-        on_pool!(self, p => sqlx::query("UPDATE outbox SET state = $1, next_attempt_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $4")
-            .bind(state).bind(next).bind(error).bind(id).execute(p).await?.rows_affected());
+        on_conn!(self, c => sqlx::query("UPDATE outbox SET state = $1, next_attempt_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $4")
+            .bind(state).bind(next).bind(error).bind(id).execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The sender blocklist: addresses and domains whose mail is recorded but neither ticketed
 //! nor answered.
 
-use super::{Result, Store, Tx, now, on_pool, on_tx};
+use super::{Conn, Result, now, on_conn};
 use crate::domain::{EmailAddress, TicketNumber};
 
 /// One entry of the blocklist.
@@ -26,7 +26,7 @@ pub struct SenderRecord {
     pub on_ticket: bool,
 }
 
-impl Tx {
+impl Conn {
     /// What desk needs to know about the sender of a mail, in one read: whether mail from
     /// `address` is blocked — by its address, its domain or a domain above it (a blocked
     /// domain covers its subdomains, which cost an attacker nothing) — and whether mail to
@@ -57,37 +57,37 @@ impl Tx {
         );
         // No ticket: 0, which no ticket has, so the last count is nothing.
         let ticket = ticket.map_or(0, |t| t.0);
-        let (blocked, bouncing, staff, on_ticket): (i64, i64, i64, i64) = on_tx!(self, c => {
+        let (blocked, bouncing, staff, on_ticket): (i64, i64, i64, i64) = on_conn!(self, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(address.as_str()).bind(ticket);
             for p in &patterns {
                 q = q.bind(p.as_str());
             }
-            q.fetch_one(&mut **c).await?
+            q.fetch_one(&mut *c).await?
         });
         Ok(SenderRecord { blocked: blocked > 0, bouncing: bouncing > 0, staff: staff > 0, on_ticket: on_ticket > 0 })
     }
 }
 
-impl Store {
+impl Conn {
     /// Adds `pattern` (an address, or `@domain`) to the blocklist; false when it was there.
-    pub async fn block_sender(&self, pattern: &str) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query(
+    pub async fn block_sender(&mut self, pattern: &str) -> Result<bool> {
+        let n = on_conn!(self, c => sqlx::query(
                 "INSERT INTO blocked_senders (pattern, created_at) VALUES ($1, $2) ON CONFLICT (pattern) DO NOTHING")
-            .bind(pattern).bind(now()).execute(p).await?.rows_affected());
+            .bind(pattern).bind(now()).execute(&mut *c).await?.rows_affected());
         Ok(n == 1)
     }
 
     /// Removes `pattern` from the blocklist; false when it was not there.
-    pub async fn unblock_sender(&self, pattern: &str) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query("DELETE FROM blocked_senders WHERE pattern = $1")
-            .bind(pattern).execute(p).await?.rows_affected());
+    pub async fn unblock_sender(&mut self, pattern: &str) -> Result<bool> {
+        let n = on_conn!(self, c => sqlx::query("DELETE FROM blocked_senders WHERE pattern = $1")
+            .bind(pattern).execute(&mut *c).await?.rows_affected());
         Ok(n == 1)
     }
 
     /// The blocklist, in order.
-    pub async fn blocked_senders(&self) -> Result<Vec<BlockedSender>> {
-        Ok(on_pool!(self, p => sqlx::query_as::<_, BlockedSender>(
+    pub async fn blocked_senders(&mut self) -> Result<Vec<BlockedSender>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, BlockedSender>(
                 "SELECT pattern, created_at FROM blocked_senders ORDER BY pattern")
-            .fetch_all(p).await?))
+            .fetch_all(&mut *c).await?))
     }
 }

@@ -1,37 +1,31 @@
 //! Small facts the desk keeps about itself (`settings`: key → text), such as when this
 //! version first started.
 
-use super::{Result, Store, StoreError, on_pool};
+use super::{Conn, Result, StoreError, on_conn};
 
 /// The key of the first start of the version with 80-bit reply-address MACs (Unix seconds,
 /// set by the migration that made the table).
 const REPLY_MAC_80_BIT_SINCE: &str = "reply_mac_80_bit_since";
 
-impl Store {
-    /// The value of setting `key`, if set. Read at every start (of `maildesk ingest` too),
-    /// so its connection goes back to the pool at once for the statements that follow.
-    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        on_pool!(self, p => {
-            let mut conn = p.acquire().await?;
-            let value = sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
-                .bind(key).fetch_optional(&mut *conn).await;
-            conn.return_to_pool().await;
-            Ok(value?)
-        })
+impl Conn {
+    /// The value of setting `key`, if set.
+    pub async fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(on_conn!(self, c => sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+            .bind(key).fetch_optional(&mut *c).await?))
     }
 
     /// Sets `key` to `value`, replacing what was there.
-    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        on_pool!(self, p => sqlx::query(
+    pub async fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        on_conn!(self, c => sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(key).bind(value).execute(p).await?.rows_affected());
+            .bind(key).bind(value).execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
     /// When this database was first opened by a version handing out 80-bit reply-address
     /// MACs (Unix seconds); the 48-bit ones stay valid for `desk.reopen_days` after it.
-    pub async fn reply_mac_80_bit_since(&self) -> Result<Option<i64>> {
+    pub async fn reply_mac_80_bit_since(&mut self) -> Result<Option<i64>> {
         match self.setting(REPLY_MAC_80_BIT_SINCE).await? {
             None => Ok(None),
             Some(text) => text
@@ -43,7 +37,7 @@ impl Store {
     }
 
     /// Records when 80-bit reply-address MACs began (tests move it into the past).
-    pub async fn set_reply_mac_80_bit_since(&self, at: i64) -> Result<()> {
+    pub async fn set_reply_mac_80_bit_since(&mut self, at: i64) -> Result<()> {
         self.set_setting(REPLY_MAC_80_BIT_SINCE, &at.to_string()).await
     }
 }

@@ -40,7 +40,7 @@ impl PoisonMarks {
     async fn loaded(&self, app: &App) -> &Mutex<HashMap<String, i64>> {
         self.marks
             .get_or_init(|| async {
-                let marks = match app.store.poison_marks().await {
+                let marks = match async { app.store.conn().await?.poison_marks().await }.await {
                     Ok(rows) => rows.into_iter().collect(),
                     Err(e) => {
                         // Not knowing the marks must not stop intake: a poison message
@@ -84,7 +84,7 @@ impl PoisonMarks {
         };
         for (sha, n) in in_hand {
             for _ in 0..n {
-                match store.unmark_poison(&sha).await {
+                match async { store.conn().await?.unmark_poison(&sha).await }.await {
                     Ok(left) => {
                         info!(sha256 = %sha, "message in hand at shutdown; its attempt does not count");
                         self.set(&sha, (left > 0).then_some(left));
@@ -167,7 +167,7 @@ pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
             if marked || before > 0 {
                 // Finished after all: forget the attempts (a write on the slow path only).
                 app.poison.set(&sha, None);
-                if let Err(e) = app.store.clear_poison(&sha).await {
+                if let Err(e) = async { app.store.conn().await?.clear_poison(&sha).await }.await {
                     warn!(error = %e, sha256 = %sha, "cannot clear a poison mark");
                 }
             }
@@ -193,7 +193,7 @@ fn write_mark(app: &App, sha: &str, before: i64) -> tokio::task::JoinHandle<()> 
     let (store, sha) = (app.store.clone(), sha.to_string());
     let in_hand = app.poison.in_hand.clone();
     tokio::spawn(async move {
-        match store.mark_poison(&sha).await {
+        match async { store.conn().await?.mark_poison(&sha).await }.await {
             Ok(_) => {
                 if let Ok(mut in_hand) = in_hand.lock() {
                     *in_hand.entry(sha).or_default() += 1;

@@ -254,13 +254,13 @@ impl Work<'_> {
         watch: &mut Watch,
     ) -> Result<(usize, bool), SyncError> {
         let (app, name, validity) = (self.app, self.mailbox.name.as_str(), self.validity);
-        let last = match app.store.imap_state(name).await? {
+        let last = match app.store.conn().await?.imap_state(name).await? {
             Some((stored, last)) if stored == validity => last,
             Some(_) => {
                 // The folder was recreated: UIDs start over. Fingerprints keep anything from
                 // being applied twice.
                 info!(mailbox = %name, "UIDVALIDITY changed; reading the folder again");
-                app.store.set_imap_state(name, validity, 0).await?;
+                taken(app, name, validity, 0, None).await?;
                 0
             }
             None => 0,
@@ -281,7 +281,7 @@ impl Work<'_> {
                     break;
                 }
                 // Expunged by someone else meanwhile.
-                app.store.set_imap_state(name, validity, i64::from(uid)).await?;
+                taken(app, name, validity, i64::from(uid), None).await?;
                 continue;
             };
             applied += 1;
@@ -289,7 +289,7 @@ impl Work<'_> {
                 (Outcome::Quarantined(_), _) => Target::Quarantine,
                 (_, AfterCommit::Move) => Target::Done,
                 (_, AfterCommit::Flag) => {
-                    app.store.set_imap_state(name, validity, i64::from(uid)).await?;
+                    taken(app, name, validity, i64::from(uid), None).await?;
                     self.flag(&[uid], Target::Done, watch).await?;
                     continue;
                 }
@@ -297,7 +297,7 @@ impl Work<'_> {
             // Done before the move is tried: a refused or interrupted move never brings the
             // message back, and the move is kept until it happens.
             let waits = (self.plan.transfer != Transfer::Flag).then_some(target.as_str());
-            app.store.imap_taken(name, validity, i64::from(uid), waits).await?;
+            taken(app, name, validity, i64::from(uid), waits).await?;
             self.settle(&[uid], target, false, watch).await?;
         }
         Ok((applied, announced))
@@ -421,7 +421,9 @@ impl Work<'_> {
                     match copy {
                         Ok(()) => {
                             if !copied {
-                                self.app.store.imap_copied(&self.mailbox.name, self.validity, &rows).await?;
+                                let mut tx = self.app.store.begin().await?;
+                                tx.imap_copied(&self.mailbox.name, self.validity, &rows).await?;
+                                tx.commit().await?;
                             }
                             self.remove(&set).await
                         }
@@ -432,7 +434,9 @@ impl Work<'_> {
             };
             match moved {
                 Ok(()) => {
-                    self.app.store.imap_moved(&self.mailbox.name, self.validity, &rows).await?;
+                    let mut tx = self.app.store.begin().await?;
+                    tx.imap_moved(&self.mailbox.name, self.validity, &rows).await?;
+                    tx.commit().await?;
                     if watch.move_worked(&folder) {
                         info!(mailbox = %self.mailbox.name, folder = %folder, "moving processed mail works again");
                     }
@@ -492,7 +496,7 @@ impl Work<'_> {
 
     /// Moves the messages still waiting from an earlier pass or session.
     async fn retry_moves(&mut self, watch: &mut Watch) -> Result<(), SyncError> {
-        let waiting = self.app.store.imap_moves(&self.mailbox.name, self.validity).await?;
+        let waiting = self.app.store.conn().await?.imap_moves(&self.mailbox.name, self.validity).await?;
         self.waiting = false;
         if waiting.is_empty() {
             return Ok(());
@@ -518,6 +522,20 @@ impl Work<'_> {
         }
         Ok(())
     }
+}
+
+/// Records that `mailbox` is done up to `uid` under `uid_validity` and, with a `target`,
+/// that the message still has to be moved there: both or neither.
+async fn taken(
+    app: &App,
+    mailbox: &str,
+    uid_validity: i64,
+    uid: i64,
+    target: Option<&str>,
+) -> Result<(), crate::store::StoreError> {
+    let mut tx = app.store.begin().await?;
+    tx.imap_taken(mailbox, uid_validity, uid, target).await?;
+    tx.commit().await
 }
 
 #[cfg(test)]

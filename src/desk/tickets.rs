@@ -1,0 +1,256 @@
+//! What people see of tickets: the lists and details that the CLI shows staff and the
+//! portal will show a contact. Who may see which ticket, and which of its parts, is decided
+//! here once: staff see everything; a contact sees the tickets they ask or are copied on
+//! (a primary contact, every ticket of their organisation), only their public comments, and
+//! staff by name, never by address.
+
+use serde::Serialize;
+
+use super::roster::{self, Roster};
+use crate::App;
+use crate::domain::{CommentId, ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
+use crate::store::{AttachmentRow, CommentRow, Conn, StoreError, TicketFilter, TicketRow};
+
+/// Who is looking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// Staff (the CLI, and later the staff pages): every ticket, internal notes, addresses.
+    Staff,
+    /// A contact signed in to the portal.
+    Contact(ContactId),
+}
+
+/// Which tickets a list shows; every filter given must hold. What the viewer may see
+/// narrows it further.
+#[derive(Debug, Clone, Default)]
+pub struct TicketQuery {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this department.
+    pub department: Option<String>,
+    /// Only tickets assigned to this staff member (`Some(None)`: unassigned ones).
+    pub assignee: Option<Option<EmailAddress>>,
+    /// Only tickets this address asked.
+    pub requester: Option<EmailAddress>,
+    /// Only tickets whose customer has waited past their priority's response target.
+    pub overdue: bool,
+    /// At most this many, newest first (clamped to 1..=100,000).
+    pub limit: i64,
+}
+
+/// A ticket in a list, as staff see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketSummary {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: TicketRow,
+    /// When the customer's wait passes the response target (Unix seconds), if they wait.
+    pub due_at: Option<i64>,
+    /// Whether that time has passed.
+    pub overdue: bool,
+}
+
+/// A ticket with everything staff see of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketDetail {
+    /// The ticket, with when its answer is due.
+    #[serde(flatten)]
+    pub summary: TicketSummary,
+    /// Requester first, then those copied.
+    pub participants: Vec<Participant>,
+    /// Every comment, internal notes included, oldest first.
+    pub comments: Vec<CommentRow>,
+    /// The attachments of every comment.
+    pub attachments: Vec<AttachmentRow>,
+}
+
+/// Someone on a ticket.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Participant {
+    /// Their address.
+    pub email: String,
+    /// How they take part.
+    pub role: Role,
+}
+
+/// A ticket in a contact's list: no staff address, no internal count.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerTicket {
+    /// The ticket number.
+    pub id: TicketNumber,
+    /// Its subject.
+    pub subject: String,
+    /// Its status.
+    pub status: Status,
+    /// Its priority.
+    pub priority: Priority,
+    /// Who asked.
+    pub requester_email: String,
+    /// The organisation's name, if any.
+    pub organisation: Option<String>,
+    /// The department, if any.
+    pub department: Option<String>,
+    /// The name of the staff member working on it (never their address); none when
+    /// unassigned or nameless.
+    pub assignee_name: Option<String>,
+    /// Public comments.
+    pub comment_count: i64,
+    /// Creation time, Unix seconds.
+    pub created_at: i64,
+    /// Last change, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A ticket as a contact sees it: the public conversation only.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerTicketDetail {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: CustomerTicket,
+    /// Requester first, then those copied (customers all).
+    pub participants: Vec<Participant>,
+    /// The public comments, oldest first.
+    pub comments: Vec<CustomerComment>,
+}
+
+/// A public comment as a contact sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerComment {
+    /// Comment id.
+    pub id: CommentId,
+    /// Who wrote it: a customer's name or address, a staff member's name, or the desk's.
+    pub author: String,
+    /// Whether our side wrote it.
+    pub from_staff: bool,
+    /// The new text of the comment.
+    pub body: String,
+    /// Creation time, Unix seconds.
+    pub created_at: i64,
+    /// Its attachments.
+    pub attachments: Vec<AttachmentRow>,
+}
+
+/// The tickets `query` asks for, as staff see them, newest first.
+pub async fn list(app: &App, query: &TicketQuery) -> Result<Vec<TicketSummary>, StoreError> {
+    let rows = app.store.conn().await?.find_tickets(&filter(app, query, None)).await?;
+    let now = crate::store::now();
+    Ok(rows.into_iter().map(|t| summary(app, t, now)).collect())
+}
+
+/// Ticket `n` with everything staff see, if it exists.
+pub async fn detail(app: &App, n: TicketNumber) -> Result<Option<TicketDetail>, StoreError> {
+    let mut db = app.store.conn().await?;
+    let Some(ticket) = db.ticket(n).await? else { return Ok(None) };
+    let participants = participants(&mut db, n).await?;
+    Ok(Some(TicketDetail {
+        summary: summary(app, ticket, crate::store::now()),
+        participants,
+        comments: db.comments(n).await?,
+        attachments: db.attachments(n).await?,
+    }))
+}
+
+/// The tickets `query` asks for that contact `viewer` may see, newest first.
+pub async fn list_for(app: &App, viewer: ContactId, query: &TicketQuery) -> Result<Vec<CustomerTicket>, StoreError> {
+    let mut db = app.store.conn().await?;
+    let Some(visible) = visibility(&mut db, viewer).await? else { return Ok(Vec::new()) };
+    let rows = db.find_tickets(&filter(app, query, Some(visible))).await?;
+    let roster = roster::load(app, &mut db).await?;
+    Ok(rows.into_iter().map(|t| customer_ticket(&roster, t)).collect())
+}
+
+/// Ticket `n` as contact `viewer` sees it; none when it does not exist or is not theirs
+/// to see (the two are not told apart).
+pub async fn detail_for(
+    app: &App,
+    viewer: ContactId,
+    n: TicketNumber,
+) -> Result<Option<CustomerTicketDetail>, StoreError> {
+    let mut db = app.store.conn().await?;
+    let Some(ticket) = db.ticket(n).await? else { return Ok(None) };
+    let participants = participants(&mut db, n).await?;
+    let Some((contact, organisation)) = visibility(&mut db, viewer).await? else { return Ok(None) };
+    let takes_part = db.is_participant(n, contact).await?;
+    let of_organisation = organisation.is_some() && organisation == ticket.organisation_id;
+    if !(takes_part || of_organisation) {
+        return Ok(None);
+    }
+    let roster = roster::load(app, &mut db).await?;
+    let mut attachments = db.attachments(n).await?;
+    let comments = db
+        .comments(n)
+        .await?
+        .into_iter()
+        .filter(|c| c.public)
+        .map(|c| {
+            let (mine, rest) = attachments.drain(..).partition(|a| a.comment_id == c.id);
+            attachments = rest;
+            customer_comment(app, &roster, c, mine)
+        })
+        .collect();
+    Ok(Some(CustomerTicketDetail { ticket: customer_ticket(&roster, ticket), participants, comments }))
+}
+
+/// What contact `viewer` may see: their own tickets and, for a primary contact, their
+/// organisation's. None when the contact does not exist.
+async fn visibility(
+    db: &mut Conn,
+    viewer: ContactId,
+) -> Result<Option<(ContactId, Option<crate::domain::OrganisationId>)>, StoreError> {
+    let Some(contact) = db.contact(viewer).await? else { return Ok(None) };
+    let organisation = contact.organisation_id.filter(|_| contact.is_primary);
+    Ok(Some((contact.id, organisation)))
+}
+
+fn filter(
+    app: &App,
+    query: &TicketQuery,
+    visible_to: Option<(ContactId, Option<crate::domain::OrganisationId>)>,
+) -> TicketFilter {
+    let targets = app.config.desk.response_hours.targets();
+    TicketFilter {
+        status: query.status,
+        department: query.department.clone(),
+        assignee: query.assignee.clone().map(|a| a.map(|a| a.to_string())),
+        requester: query.requester.as_ref().map(EmailAddress::to_string),
+        visible_to,
+        overdue: query.overdue.then(|| (targets, crate::store::now())),
+        limit: query.limit.clamp(1, 100_000),
+    }
+}
+
+fn summary(app: &App, ticket: TicketRow, now: i64) -> TicketSummary {
+    let due_at = super::lifecycle::answer_due(app, ticket.status, ticket.priority, ticket.awaiting_since);
+    TicketSummary { overdue: due_at.is_some_and(|d| d < now), due_at, ticket }
+}
+
+async fn participants(db: &mut Conn, n: TicketNumber) -> Result<Vec<Participant>, StoreError> {
+    Ok(db.participants(n).await?.into_iter().map(|(email, role)| Participant { email, role }).collect())
+}
+
+fn customer_ticket(roster: &Roster, t: TicketRow) -> CustomerTicket {
+    CustomerTicket {
+        id: t.id,
+        subject: t.subject,
+        status: t.status,
+        priority: t.priority,
+        requester_email: t.requester_email,
+        organisation: t.organisation,
+        department: t.department,
+        assignee_name: t.assignee.as_deref().and_then(|a| roster.name_of(a)).map(str::to_string),
+        comment_count: t.public_comment_count,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
+}
+
+fn customer_comment(app: &App, roster: &Roster, c: CommentRow, attachments: Vec<AttachmentRow>) -> CustomerComment {
+    let email = c.author_email.unwrap_or_default();
+    let from_staff = email.is_empty() || email == app.config.desk.address.as_str() || roster.contains(&email);
+    let author = if from_staff {
+        roster.name_of(&email).map(str::to_string).unwrap_or_else(|| app.config.desk.name.clone())
+    } else {
+        c.author_name.filter(|n| !n.is_empty()).unwrap_or(email)
+    };
+    CustomerComment { id: c.id, author, from_staff, body: c.body_reply, created_at: c.created_at, attachments }
+}
