@@ -28,9 +28,9 @@ pub struct App {
     /// sender takes one claim a second until it is done.
     pub intake_backlog: std::sync::atomic::AtomicBool,
     /// Messages that were in hand when a worker failed or hung, read once from the store.
-    pub poison: crate::desk::PoisonMarks,
+    pub poison: crate::workers::PoisonMarks,
     /// The threads interpreting messages, and how many were abandoned stuck.
-    pub workers: crate::desk::Workers,
+    pub workers: crate::workers::Workers,
 }
 
 /// How often housekeeping looks for blobs nothing refers to any more.
@@ -72,8 +72,8 @@ impl App {
             reply_addresses,
             outbox_wake: Notify::new(),
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
-            poison: crate::desk::PoisonMarks::default(),
-            workers: crate::desk::Workers::default(),
+            poison: crate::workers::PoisonMarks::default(),
+            workers: crate::workers::Workers::default(),
         }
     }
 

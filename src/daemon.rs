@@ -27,7 +27,7 @@ pub enum Drained {
     /// Some task was still running at the deadline; it was left behind.
     TimedOut,
     /// Intake stopped because too many workers are stuck past
-    /// `limits.max_processing_secs` (see [`crate::desk::Workers`]); the tasks then drained
+    /// `limits.max_processing_secs` (see [`crate::workers::Workers`]); the tasks then drained
     /// as on SIGTERM. `serve` exits with a failure so that systemd restarts it.
     WorkersStuck,
 }

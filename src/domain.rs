@@ -2,9 +2,13 @@
 //! statuses. Each constructor rejects bad input once, at the edge, so code further in can
 //! trust the value. Nothing here does I/O.
 
+mod command;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use command::{Assignee, Command};
 
 /// Why a value was refused by one of the constructors in this module.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //!
 //! The flow is `sources` → `inbound` (pure interpretation) → `desk` (rules, one store
 //! transaction per effect) → `store` (all SQL) → `outbound` (renders and sends the
-//! outbox). `portal` and `cli` are thin callers of `desk` and `store`.
+//! outbox). `portal` and `cli` are thin callers of `desk`.
 
 pub mod app;
 pub mod cli;
@@ -16,5 +16,6 @@ pub mod outbound;
 pub mod portal;
 pub mod sources;
 pub mod store;
+pub mod workers;
 
 pub use app::App;

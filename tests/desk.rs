@@ -879,8 +879,8 @@ on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_he
 
 on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_target, |db| {
     use maildesk::desk::staff::{self, Act};
+    use maildesk::domain::Command;
     use maildesk::domain::Priority;
-    use maildesk::inbound::Command;
     use maildesk::store::TicketFilter;
     let t = TestApp::new(db).await;
     t.store().conn().await.unwrap().add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();

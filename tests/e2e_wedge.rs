@@ -266,7 +266,7 @@ fn when_too_many_workers_are_stuck_serve_exits_with_a_failure_and_good_mail_wait
     let dir = dir.path();
     let env = stalling_daemon("2");
     // As many hanging mails as the daemon tolerates stuck workers, then good ones.
-    let stuck = maildesk::desk::MAX_ABANDONED;
+    let stuck = maildesk::workers::MAX_ABANDONED;
     for i in 0..stuck {
         let bad = format!(
             "From: mallory@evil.test\nTo: support@localhost\nSubject: Hang {i}\nMessage-ID: <hang-{i}@evil.test>\nX-Note: {STALL}\n\nhang {i}\n"

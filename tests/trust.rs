@@ -114,7 +114,7 @@ on_both!(a_participant_brings_others_only_through_a_signed_address_and_the_reque
     // A staff #cc add tells her too.
     t.store().conn().await.unwrap().add_staff("agent@staff.example", "", None, StaffNotify::All).await.unwrap();
     let act = maildesk::desk::staff::Act {
-        commands: vec![maildesk::inbound::Command::CcAdd(staff("dora@acme.example"))],
+        commands: vec![maildesk::domain::Command::CcAdd(staff("dora@acme.example"))],
         ..Default::default()
     };
     maildesk::desk::staff::act(&t.app, n, &staff("agent@staff.example"), &act).await.unwrap();

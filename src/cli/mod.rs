@@ -216,7 +216,7 @@ async fn serve(config: Config) -> i32 {
             eprintln!(
                 "maildesk: stopped taking mail: {} or more workers are stuck past limits.max_processing_secs \
                  (exit 1 so that systemd restarts maildesk with fresh threads)",
-                crate::desk::MAX_ABANDONED
+                crate::workers::MAX_ABANDONED
             );
             EXIT_FAILURE
         }

@@ -9,8 +9,7 @@ use crate::config::Config;
 use crate::desk::staff::{self, Act};
 use crate::desk::tickets::{self, TicketQuery, TicketSummary};
 use crate::domain::Role;
-use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
-use crate::inbound::{Assignee, Command};
+use crate::domain::{Assignee, Command, EmailAddress, Priority, Status, TicketNumber};
 use crate::store::StoreError;
 
 #[derive(Subcommand, Debug)]

@@ -3,7 +3,6 @@
 //! the tickets is decided in `receive`; this module never decides it.
 
 mod bounded;
-mod workers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,8 +11,6 @@ use std::time::Duration;
 use tracing::{info, instrument, warn};
 
 use bounded::Bounded;
-pub use bounded::PoisonMarks;
-pub use workers::{MAX_ABANDONED, Workers};
 
 use super::receive::{apply, apply_in};
 use super::{DeskError, Origin, Outcome};

@@ -15,8 +15,8 @@ pub mod staff;
 pub mod tickets;
 
 pub use intake::{
-    MAX_ABANDONED, PoisonMarks, PreparedBatch, Straggler, Workers, apply_prepared, prepare_files, quarantine_raw,
-    quarantine_unfetched, quarantine_unreadable, receive, receive_file,
+    PreparedBatch, Straggler, apply_prepared, prepare_files, quarantine_raw, quarantine_unfetched,
+    quarantine_unreadable, receive, receive_file,
 };
 pub use notify::{
     AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,

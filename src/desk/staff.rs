@@ -7,8 +7,7 @@ use serde::Serialize;
 
 use super::{lifecycle, notify};
 use crate::App;
-use crate::domain::{EmailAddress, Priority, Role, Status, TicketNumber};
-use crate::inbound::{Assignee, Command};
+use crate::domain::{Assignee, Command, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::store::{NewAttachment, NewComment, StoreError, TicketState, Tx};
 
 /// Why a staff action was refused; nothing was changed.

@@ -8,19 +8,8 @@ use mail_parser::MessageParser;
 use regex::Regex;
 use serde::Serialize;
 
-use super::Attachment;
+use super::{Attachment, FailedRecipient};
 use crate::domain::EmailAddress;
-
-/// One recipient a bounce reports on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FailedRecipient {
-    /// The recipient's address.
-    pub address: EmailAddress,
-    /// The enhanced status code (`5.1.1`), when the report gives one.
-    pub status: Option<String>,
-    /// `failed` or `delayed` (or another RFC 3464 action).
-    pub action: String,
-}
 
 /// The recipients a bounce reports on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -13,37 +13,7 @@
 //! they fit the ticket. A line that starts with `#` and a letter before the first line of
 //! text is a command; anything not understood is reported, never guessed.
 
-use crate::domain::{EmailAddress, Priority, Status};
-
-/// One command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// `#status <status>`.
-    Status(Status),
-    /// `#priority <priority>`.
-    Priority(Priority),
-    /// `#assign <email|me|nobody>`.
-    Assign(Assignee),
-    /// `#note`: the text becomes an internal note, never sent to customers.
-    Note,
-    /// `#close`: the ticket is closed.
-    Close,
-    /// `#cc add <email>`: the address becomes a participant.
-    CcAdd(EmailAddress),
-    /// `#cc remove <email>`: the participant is taken off the ticket.
-    CcRemove(EmailAddress),
-}
-
-/// Who `#assign` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Assignee {
-    /// The sender.
-    Me,
-    /// No one: the ticket is unassigned.
-    Nobody,
-    /// This staff member.
-    Address(EmailAddress),
-}
+use crate::domain::{Assignee, Command, EmailAddress, Priority, Status};
 
 /// The commands of a reply, what was wrong with them, and the text after them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,9 +22,9 @@ use serde::Serialize;
 use crate::domain::{EmailAddress, TicketNumber};
 
 pub use auth::Authentication;
-pub use bounce::{Bounce, FailedRecipient};
+pub use bounce::Bounce;
 pub use classify::Auto;
-pub use commands::{Assignee, Command, Commands, split as split_commands};
+pub use commands::{Commands, split as split_commands};
 pub use reply::visible_reply;
 pub use reply_address::{ReplyAddress, ReplyAddresses, forged_seen};
 pub use thread::{Thread, ThreadBy, clean_subject};
@@ -105,6 +105,17 @@ impl Settings {
         self.reply_addresses = self.reply_addresses.map(|r| r.accept_legacy(accept));
         self
     }
+}
+
+/// One recipient a bounce reports on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedRecipient {
+    /// The recipient's address.
+    pub address: EmailAddress,
+    /// The enhanced status code (`5.1.1`), when the report gives one.
+    pub status: Option<String>,
+    /// `failed` or `delayed` (or another RFC 3464 action).
+    pub action: String,
 }
 
 /// The sender of a message: display name and address.

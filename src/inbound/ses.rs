@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::bounce::FailedRecipient;
+use super::FailedRecipient;
 use crate::domain::EmailAddress;
 
 /// What an SES notification reports.

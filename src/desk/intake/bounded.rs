@@ -7,103 +7,20 @@
 //! or the process died is remembered, and after two such attempts is refused without being
 //! read again. A clean shutdown takes back the attempts of the messages in hand.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::OnceCell;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
-use super::workers::Finished;
 use crate::App;
 use crate::inbound::{self, Interpretation};
-use crate::store::Store;
+use crate::workers::Finished;
 
 /// A message still being read after this long gets a poison mark.
 const MARK_AFTER: Duration = Duration::from_secs(1);
 
 /// At this many attempts a message is refused without being read again.
 const POISON_ATTEMPTS: i64 = 2;
-
-/// The poison marks, read from the store once (on first use) and kept in memory: they are
-/// rare, and checking them must cost the normal path nothing but a map lookup.
-#[derive(Debug, Default)]
-pub struct PoisonMarks {
-    marks: OnceCell<Mutex<HashMap<String, i64>>>,
-    /// Messages whose mark this process wrote and whose interpretation has not ended (how
-    /// many of each): the ones in hand should the process stop now.
-    in_hand: Arc<Mutex<HashMap<String, usize>>>,
-}
-
-impl PoisonMarks {
-    /// The marks, loaded from the store the first time.
-    async fn loaded(&self, app: &App) -> &Mutex<HashMap<String, i64>> {
-        self.marks
-            .get_or_init(|| async {
-                let marks = match async { app.store.conn().await?.poison_marks().await }.await {
-                    Ok(rows) => rows.into_iter().collect(),
-                    Err(e) => {
-                        // Not knowing the marks must not stop intake: a poison message
-                        // then costs one more attempt.
-                        warn!(error = %e, "cannot read the poison marks; going on without them");
-                        HashMap::new()
-                    }
-                };
-                Mutex::new(marks)
-            })
-            .await
-    }
-
-    /// The attempts recorded for the raw message `sha`.
-    async fn attempts(&self, app: &App, sha: &str) -> i64 {
-        let marks = self.loaded(app).await;
-        marks.lock().map(|m| m.get(sha).copied().unwrap_or(0)).unwrap_or(0)
-    }
-
-    /// The interpretation of `sha` ended (finished, failed or timed out): its mark, if
-    /// any, counts from now on as the attempt it records.
-    fn out_of_hand(&self, sha: &str) {
-        if let Ok(mut in_hand) = self.in_hand.lock()
-            && let Some(n) = in_hand.get_mut(sha)
-        {
-            *n -= 1;
-            if *n == 0 {
-                in_hand.remove(sha);
-            }
-        }
-    }
-
-    /// Takes back the attempts of the messages still in hand: called when the daemon
-    /// stops cleanly (on SIGTERM, or for stuck workers, once its tasks drained), so that a
-    /// message that was only slow is not quarantined after two deploys. A worker that failed or timed out keeps
-    /// its mark; so does every message in hand when the process dies or its drain fails.
-    pub async fn release_in_hand(&self, store: &Store) {
-        let in_hand: Vec<(String, usize)> = match self.in_hand.lock() {
-            Ok(mut in_hand) => in_hand.drain().collect(),
-            Err(_) => return,
-        };
-        for (sha, n) in in_hand {
-            for _ in 0..n {
-                match async { store.conn().await?.unmark_poison(&sha).await }.await {
-                    Ok(left) => {
-                        info!(sha256 = %sha, "message in hand at shutdown; its attempt does not count");
-                        self.set(&sha, (left > 0).then_some(left));
-                    }
-                    Err(e) => warn!(error = %e, sha256 = %sha, "cannot take back a poison mark"),
-                }
-            }
-        }
-    }
-
-    fn set(&self, sha: &str, attempts: Option<i64>) {
-        if let Some(Ok(mut marks)) = self.marks.get().map(|m| m.lock()) {
-            match attempts {
-                Some(n) => marks.insert(sha.to_string(), n),
-                None => marks.remove(sha),
-            };
-        }
-    }
-}
 
 /// What reading a message under the limits gave.
 pub(super) enum Bounded {
@@ -124,7 +41,7 @@ pub(super) fn too_slow(secs: u64) -> String {
 /// time, unless its poison mark says two attempts failed already.
 pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
     let sha = crate::store::sha256_hex(&raw);
-    let before = app.poison.attempts(app, &sha).await;
+    let before = app.poison.attempts(&app.store, &sha).await;
     if before >= POISON_ATTEMPTS {
         return Bounded::Refused(format!(
             "not interpreted again: a worker failed, hung or the process stopped while interpreting this \

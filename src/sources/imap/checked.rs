@@ -13,7 +13,7 @@ use super::connect::ImapSession;
 
 /// Runs `command`, hands each untagged response before its tagged `OK` to `each`; a
 /// tagged `NO` or `BAD` is `Error::No` / `Error::Bad` in async-imap's wording, so that
-/// [`super::sync::refusal`] reads it the same way.
+/// [`super::error::refusal`] reads it the same way.
 pub async fn run(session: &mut ImapSession, command: &str, mut each: impl FnMut(&Response<'_>)) -> Result<(), Error> {
     let id = session.run_command(command).await?;
     loop {

@@ -6,6 +6,7 @@
 
 mod checked;
 mod connect;
+mod error;
 mod folders;
 mod plan;
 mod sync;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 pub use connect::{ConnectError, open};
-pub use sync::SyncError;
+pub use error::SyncError;
 use watch::{Said, Watch};
 
 use crate::App;

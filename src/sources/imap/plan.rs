@@ -6,8 +6,8 @@
 use tracing::{error, info, warn};
 
 use super::connect::ImapSession;
+use super::error::{SyncError, refusal};
 use super::folders::{self, Namespace, Namespaces};
-use super::sync::{SyncError, refusal};
 use super::watch::Watch;
 use crate::config::{AfterCommit, ImapMailbox};
 

@@ -4,7 +4,12 @@
 //! "too slow"). An abandoned thread keeps its place in the pool until its parser returns,
 //! and systemd's `TasksMax` bounds the threads: past [`MAX_ABANDONED`] stuck at once this
 //! module stops taking work and says so, so that the daemon exits and is restarted with
-//! fresh threads. It never decides what becomes of a message.
+//! fresh threads. It never decides what becomes of a message. The poison marks of the
+//! messages that cost a worker are in [`poison`].
+
+mod poison;
+
+pub use poison::PoisonMarks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -64,7 +69,7 @@ impl Workers {
     }
 
     /// Runs `work` on a blocking thread; `None` once intake stopped.
-    pub(super) fn spawn<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<Worker<T>> {
+    pub(crate) fn spawn<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<Worker<T>> {
         if self.is_stopped() {
             return None;
         }
@@ -107,14 +112,14 @@ impl Workers {
 }
 
 /// A message's interpretation on a blocking thread (see [`Workers::spawn`]).
-pub(super) struct Worker<T> {
+pub(crate) struct Worker<T> {
     state: Arc<AtomicU8>,
     started: oneshot::Receiver<()>,
     handle: JoinHandle<Option<T>>,
 }
 
 /// How a [`Worker`] ended.
-pub(super) enum Finished<T> {
+pub(crate) enum Finished<T> {
     /// It returned (or panicked).
     Done(Result<T, JoinError>),
     /// It ran past the limit and was abandoned (counted in [`Workers::abandoned`]).
@@ -126,7 +131,7 @@ pub(super) enum Finished<T> {
 impl<T: Send + 'static> Worker<T> {
     /// Waits for the result for at most `limit` of running time (time spent waiting for a
     /// thread does not count); `running_long` is called once it has run for `long`.
-    pub(super) async fn finish(
+    pub(crate) async fn finish(
         mut self,
         workers: &Workers,
         limit: Duration,
