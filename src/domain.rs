@@ -326,6 +326,59 @@ impl Status {
     }
 }
 
+/// Where an inbound message came from, as recorded with it: `pipe` (`maildesk ingest`),
+/// `maildir:<dir>`, `imap:<mailbox name>`, or `quarantine-retry`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Piped in by the MTA (`maildesk ingest`).
+    Pipe,
+    /// Delivered into this Maildir.
+    Maildir(String),
+    /// Fetched from the configured IMAP mailbox of this name.
+    Imap(String),
+    /// Applied again from the quarantine (`maildesk quarantine retry`).
+    QuarantineRetry,
+}
+
+impl std::str::FromStr for Source {
+    type Err = DomainError;
+    fn from_str(text: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::Source(text.chars().take(100).collect());
+        match text.split_once(':') {
+            _ if text == "pipe" => Ok(Source::Pipe),
+            _ if text == "quarantine-retry" => Ok(Source::QuarantineRetry),
+            Some(("maildir", dir)) if !dir.is_empty() => Ok(Source::Maildir(dir.to_string())),
+            Some(("imap", name)) if !name.is_empty() => Ok(Source::Imap(name.to_string())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Pipe => f.pad("pipe"),
+            Source::Maildir(dir) => f.pad(&format!("maildir:{dir}")),
+            Source::Imap(name) => f.pad(&format!("imap:{name}")),
+            Source::QuarantineRetry => f.pad("quarantine-retry"),
+        }
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+text_column!(Source);
+
 /// How a department's new tickets are assigned (`departments[].assign`): not at all, in
 /// turn among its staff, or always to one staff member.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -415,6 +468,22 @@ mod tests {
         assert_eq!("cc".parse::<Role>().unwrap(), Role::Cc);
         assert!("owner".parse::<Role>().is_err());
         assert_eq!(StaffNotify::Assigned.to_string(), "assigned");
+    }
+
+    #[test]
+    fn sources_have_one_textual_form() {
+        for source in [
+            Source::Pipe,
+            Source::Maildir("/var/mail/support".into()),
+            Source::Imap("sales:eu".into()),
+            Source::QuarantineRetry,
+        ] {
+            assert_eq!(source.to_string().parse::<Source>().unwrap(), source);
+        }
+        assert_eq!("imap:support".parse::<Source>().unwrap(), Source::Imap("support".into()));
+        for bad in ["", "imap:", "maildir:", "test", "smtp:x"] {
+            assert!(bad.parse::<Source>().is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod cli_desk {
     use maildesk::desk::contacts::{self, ContactError, PortalAccess};
     use maildesk::desk::quarantine::{self, QuarantineError, RetryOutcome};
     use maildesk::desk::{Outcome, receive};
-    use maildesk::domain::{EmailAddress, StaffNotify, TicketNumber};
+    use maildesk::domain::{EmailAddress, Source, StaffNotify, TicketNumber};
 
     /// An app on the database at `url` whose largest accepted message is `max_bytes`.
     async fn app_with_limit(dir: &Path, url: &str, max_bytes: u64) -> Arc<App> {
@@ -46,14 +46,16 @@ mod cli_desk {
         let url = common::fresh_database_url(db, dir.path()).await;
         let strict = app_with_limit(dir.path(), &url, 2000).await;
         let raw = big_mail("big@example.org");
-        let Outcome::Quarantined(_) = receive(&strict, &raw, "imap:support").await.unwrap() else { panic!("too big") };
+        let Outcome::Quarantined(_) = receive(&strict, &raw, &Source::Imap("support".into())).await.unwrap() else {
+            panic!("too big")
+        };
         let id = strict.store.conn().await.unwrap().list_quarantine().await.unwrap()[0].id;
 
         let again = quarantine::retry(&strict, id).await.unwrap();
         let RetryOutcome::Quarantined(reason) = again else { panic!("still too big: {again:?}") };
         assert!(reason.contains("exceeds limits.max_message_bytes (2000)"), "{reason}");
         let entry = strict.store.conn().await.unwrap().quarantine_entry(id).await.unwrap().expect("kept");
-        assert_eq!((entry.deliveries, entry.source.as_str()), (1, "imap:support"));
+        assert_eq!((entry.deliveries, entry.source.to_string().as_str()), (1, "imap:support"));
         assert_eq!(strict.store.conn().await.unwrap().count_tickets().await.unwrap(), 0);
 
         // Raised, but not enough: the entry says so now.
@@ -78,11 +80,11 @@ mod cli_desk {
         let url = common::fresh_database_url(db, dir.path()).await;
         let strict = app_with_limit(dir.path(), &url, 2000).await;
         let raw = big_mail("twice@example.org");
-        receive(&strict, &raw, "pipe").await.unwrap();
+        receive(&strict, &raw, &Source::Pipe).await.unwrap();
         let id = strict.store.conn().await.unwrap().list_quarantine().await.unwrap()[0].id;
         // The sender's MTA delivered it again after the limit was raised: it took effect.
         let relaxed = app_with_limit(dir.path(), &url, 1_000_000).await;
-        assert!(matches!(receive(&relaxed, &raw, "pipe").await.unwrap(), Outcome::Opened(_)));
+        assert!(matches!(receive(&relaxed, &raw, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
 
         assert_eq!(quarantine::retry(&relaxed, id).await.unwrap(), RetryOutcome::Applied(Outcome::Duplicate));
         assert!(relaxed.store.conn().await.unwrap().list_quarantine().await.unwrap().is_empty());
@@ -91,8 +93,8 @@ mod cli_desk {
 
     on_both!(retry_with_the_raw_message_gone_changes_nothing_and_delete_removes_one_entry, |db| {
         let t = TestApp::new(db).await;
-        receive(&t.app, b"not mail", "pipe").await.unwrap();
-        receive(&t.app, b"\n\n", "pipe").await.unwrap();
+        receive(&t.app, b"not mail", &Source::Pipe).await.unwrap();
+        receive(&t.app, b"\n\n", &Source::Pipe).await.unwrap();
         let rows = t.store().conn().await.unwrap().list_quarantine().await.unwrap();
         let (keep, gone) = (rows[0].clone(), rows[1].clone());
         let blob = t.dir.path().join("blobs").join(&gone.raw_sha256[..2]).join(&gone.raw_sha256);
@@ -111,11 +113,15 @@ mod cli_desk {
     on_both!(contacts_list_counts_tickets_as_requester_or_participant_and_filters, |db| {
         let t = TestApp::new(db).await;
         let cc = "Cc: Bob <bob@example.org>\n";
-        receive(&t.app, &mail("Ann Lee <ann@acme.example>", "Jam", Some("a@acme.example"), cc, "Jam."), "t")
+        receive(&t.app, &mail("Ann Lee <ann@acme.example>", "Jam", Some("a@acme.example"), cc, "Jam."), &Source::Pipe)
             .await
             .unwrap();
-        receive(&t.app, &mail("bob@example.org", "VPN", Some("b@example.org"), "", "Down."), "t").await.unwrap();
-        receive(&t.app, &mail("cy_1@acme.example", "Hi", Some("c@acme.example"), "", "Hi."), "t").await.unwrap();
+        receive(&t.app, &mail("bob@example.org", "VPN", Some("b@example.org"), "", "Down."), &Source::Pipe)
+            .await
+            .unwrap();
+        receive(&t.app, &mail("cy_1@acme.example", "Hi", Some("c@acme.example"), "", "Hi."), &Source::Pipe)
+            .await
+            .unwrap();
         let store = t.store();
 
         let all = store.conn().await.unwrap().list_contacts(None, None).await.unwrap();
@@ -158,11 +164,11 @@ mod cli_desk {
     on_both!(invite_sends_a_new_link_each_time_until_the_contact_signs_up, |db| {
         let t = TestApp::new(db).await;
         let ann = address("ann@example.org");
-        receive(&t.app, &mail("Ann <ann@example.org>", "Old", Some("old@example.org"), "", "First."), "t")
+        receive(&t.app, &mail("Ann <ann@example.org>", "Old", Some("old@example.org"), "", "First."), &Source::Pipe)
             .await
             .unwrap();
         let Outcome::Opened(latest) =
-            receive(&t.app, &mail("ann@example.org", "New", Some("new@example.org"), "", "Second."), "t")
+            receive(&t.app, &mail("ann@example.org", "New", Some("new@example.org"), "", "Second."), &Source::Pipe)
                 .await
                 .unwrap()
         else {
@@ -203,7 +209,9 @@ mod cli_desk {
 
     on_both!(invite_refuses_unknown_bouncing_and_ticketless_contacts_and_queues_nothing, |db| {
         let t = TestApp::new(db).await;
-        receive(&t.app, &mail("carol@example.net", "Refund", Some("c@example.net"), "", "Please."), "t").await.unwrap();
+        receive(&t.app, &mail("carol@example.net", "Refund", Some("c@example.net"), "", "Please."), &Source::Pipe)
+            .await
+            .unwrap();
         t.store().conn().await.unwrap().mark_bouncing("carol@example.net", "550 no such user").await.unwrap();
         let agent = address("agent@helpdesk.example");
         t.store()

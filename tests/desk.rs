@@ -4,7 +4,7 @@ mod common;
 
 use common::{TestApp, mail};
 use maildesk::desk::{Outcome, receive};
-use maildesk::domain::{Priority, Role, StaffNotify, Status, TicketNumber};
+use maildesk::domain::{Priority, Role, Source, StaffNotify, Status, TicketNumber};
 use maildesk::inbound::Auto;
 
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
@@ -21,7 +21,7 @@ on_both!(a_new_mail_opens_a_ticket_and_is_acknowledged_once, |db| {
         "",
         "My printer is offline.\n\n-- \nJane",
     );
-    let outcome = receive(&t.app, &raw, "test").await.unwrap();
+    let outcome = receive(&t.app, &raw, &Source::Pipe).await.unwrap();
     let Outcome::Opened(n) = outcome else { panic!("expected a new ticket, got {outcome:?}") };
     let ticket = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
     assert_eq!((ticket.subject.as_str(), ticket.status.as_str()), ("Printer offline", "open"));
@@ -50,7 +50,9 @@ on_both!(a_new_mail_opens_a_ticket_and_is_acknowledged_once, |db| {
 on_both!(a_reply_with_the_subject_tag_becomes_a_comment, |db| {
     let t = TestApp::new(db).await;
     let Outcome::Opened(n) =
-        receive(&t.app, &mail("jane@example.com", "Help", Some("a1@example.com"), "", "Hi"), "test").await.unwrap()
+        receive(&t.app, &mail("jane@example.com", "Help", Some("a1@example.com"), "", "Hi"), &Source::Pipe)
+            .await
+            .unwrap()
     else {
         panic!()
     };
@@ -61,7 +63,7 @@ on_both!(a_reply_with_the_subject_tag_becomes_a_comment, |db| {
         "",
         "Still broken.\n\nOn Mon, 23 Nov 2026 at 10:02, Support <support@helpdesk.example> wrote:\n> We opened a ticket.",
     );
-    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &reply, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
     assert_eq!(comments.len(), 2);
     assert_eq!(comments[1].body_reply, "Still broken.");
@@ -73,7 +75,9 @@ on_both!(a_reply_with_the_subject_tag_becomes_a_comment, |db| {
 on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a_tag, |db| {
     let t = TestApp::new(db).await;
     let Outcome::Opened(n) =
-        receive(&t.app, &mail("jane@example.com", "Help", Some("b1@example.com"), "", "Hi"), "test").await.unwrap()
+        receive(&t.app, &mail("jane@example.com", "Help", Some("b1@example.com"), "", "Hi"), &Source::Pipe)
+            .await
+            .unwrap()
     else {
         panic!()
     };
@@ -86,7 +90,7 @@ on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a
         &format!("In-Reply-To: <{ours}>\nReferences: <b1@example.com> <{ours}>\n"),
         "Thanks",
     );
-    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &reply, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     // Someone not on the ticket answering the customer's original mail (anyone she wrote
     // to knows its Message-ID) neither speaks on her ticket nor gains access to it: their
     // mail opens a ticket of its own, linked by a note.
@@ -97,7 +101,9 @@ on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a
         "In-Reply-To: <b1@example.com>\nCc: eve@example.com\n",
         "Me too",
     );
-    let Outcome::Opened(own) = receive(&t.app, &cc, "test").await.unwrap() else { panic!("a stranger must not post") };
+    let Outcome::Opened(own) = receive(&t.app, &cc, &Source::Pipe).await.unwrap() else {
+        panic!("a stranger must not post")
+    };
     assert_ne!(own, n);
     let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
     assert_eq!(comments.len(), 2);
@@ -112,7 +118,7 @@ on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a
 on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| {
     let t = TestApp::new(db).await;
     let Outcome::Opened(n) =
-        receive(&t.app, &mail("jane@example.com", "Salary question", Some("s1@example.com"), "", "Hi"), "test")
+        receive(&t.app, &mail("jane@example.com", "Salary question", Some("s1@example.com"), "", "Hi"), &Source::Pipe)
             .await
             .unwrap()
     else {
@@ -125,7 +131,7 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
         "",
         "Let me in",
     );
-    let Outcome::Opened(other) = receive(&t.app, &forged, "test").await.unwrap() else {
+    let Outcome::Opened(other) = receive(&t.app, &forged, &Source::Pipe).await.unwrap() else {
         panic!("a stranger must not post")
     };
     assert_ne!(other, n);
@@ -140,7 +146,7 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
         "Cc: Tom <tom@example.com>\n",
         "Adding Tom",
     );
-    assert_eq!(receive(&t.app, &with_cc, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &with_cc, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert_eq!(
         t.store().conn().await.unwrap().participants(n).await.unwrap().len(),
         1,
@@ -152,19 +158,19 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
     let with_cc = format!(
         "From: jane@example.com\nTo: {signed}\nCc: Tom <tom@example.com>\nSubject: Re: Salary question\nMessage-ID: <s3b@example.com>\n\nAdding Tom\n"
     );
-    assert_eq!(receive(&t.app, with_cc.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, with_cc.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert_eq!(t.store().conn().await.unwrap().participants(n).await.unwrap().len(), 2);
     let from_tom =
         mail("tom@example.com", &format!("Re: [Support #{n}] Salary question"), Some("s4@example.com"), "", "Hello");
-    assert_eq!(receive(&t.app, &from_tom, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &from_tom, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
 });
 
 on_both!(our_own_acknowledgement_coming_back_is_automatic, |db| {
     let t = TestApp::new(db).await;
-    receive(&t.app, &mail("jane@example.com", "Loop?", Some("l1@example.com"), "", "Hi"), "test").await.unwrap();
+    receive(&t.app, &mail("jane@example.com", "Loop?", Some("l1@example.com"), "", "Hi"), &Source::Pipe).await.unwrap();
     let ack = t.flush_outbox().await.remove(0);
     // Delivered back to us, as a misconfigured forward would.
-    assert_eq!(receive(&t.app, &ack.bytes, "test").await.unwrap(), Outcome::Automatic(Auto::AutoReply));
+    assert_eq!(receive(&t.app, &ack.bytes, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::AutoReply));
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 1);
     assert_eq!(t.flush_outbox().await.len(), 1);
 });
@@ -173,7 +179,7 @@ on_both!(nul_bytes_in_a_mail_neither_wedge_nor_reach_the_database, |db| {
     let t = TestApp::new(db).await;
     let raw = b"From: jane@example.com\nSubject: Null\0byte\nMessage-ID: <n\0ul@example.com>\n\nbody with \0 inside\n"
         .to_vec();
-    let outcome = receive(&t.app, &raw, "test").await.unwrap();
+    let outcome = receive(&t.app, &raw, &Source::Pipe).await.unwrap();
     let Outcome::Opened(n) = outcome else { panic!("expected a ticket, got {outcome:?}") };
     let ticket = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
     assert_eq!(ticket.subject, "Null byte");
@@ -197,7 +203,7 @@ on_both!(a_notification_that_cannot_be_rendered_fails_for_good_without_blocking_
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    receive(&t.app, &mail("b@example.com", "Fine", None, "", "x"), "test").await.unwrap();
+    receive(&t.app, &mail("b@example.com", "Fine", None, "", "x"), &Source::Pipe).await.unwrap();
     let sent = t.flush_outbox().await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].recipient, "b@example.com");
@@ -210,14 +216,14 @@ on_both!(a_notification_that_cannot_be_rendered_fails_for_good_without_blocking_
 on_both!(the_same_message_twice_changes_nothing, |db| {
     let t = TestApp::new(db).await;
     let raw = mail("jane@example.com", "Once", Some("dup@example.com"), "", "Hello");
-    assert!(matches!(receive(&t.app, &raw, "test").await.unwrap(), Outcome::Opened(_)));
+    assert!(matches!(receive(&t.app, &raw, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
     let mut redelivered = b"Delivered-To: support@helpdesk.example\n".to_vec();
     redelivered.extend_from_slice(&raw);
-    assert_eq!(receive(&t.app, &redelivered, "test").await.unwrap(), Outcome::Duplicate);
+    assert_eq!(receive(&t.app, &redelivered, &Source::Pipe).await.unwrap(), Outcome::Duplicate);
     // Without a Message-ID the raw bytes are the fingerprint.
     let anon = mail("jane@example.com", "No id", None, "", "Hello");
-    assert!(matches!(receive(&t.app, &anon, "test").await.unwrap(), Outcome::Opened(_)));
-    assert_eq!(receive(&t.app, &anon, "test").await.unwrap(), Outcome::Duplicate);
+    assert!(matches!(receive(&t.app, &anon, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
+    assert_eq!(receive(&t.app, &anon, &Source::Pipe).await.unwrap(), Outcome::Duplicate);
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 2);
     assert_eq!(t.flush_outbox().await.len(), 2);
 });
@@ -231,9 +237,9 @@ on_both!(automatic_mail_is_recorded_but_opens_nothing_and_gets_no_answer, |db| {
         "Auto-Submitted: auto-replied\n",
         "I am away.",
     );
-    assert_eq!(receive(&t.app, &ooo, "test").await.unwrap(), Outcome::Automatic(Auto::AutoReply));
+    assert_eq!(receive(&t.app, &ooo, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::AutoReply));
     let list = mail("news@example.com", "Weekly news", Some("n@example.com"), "List-Id: <news.example.com>\n", "News");
-    assert_eq!(receive(&t.app, &list, "test").await.unwrap(), Outcome::Automatic(Auto::List));
+    assert_eq!(receive(&t.app, &list, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::List));
     let bounce = mail(
         "MAILER-DAEMON@mx.example.com",
         "Undelivered Mail Returned to Sender",
@@ -241,39 +247,39 @@ on_both!(automatic_mail_is_recorded_but_opens_nothing_and_gets_no_answer, |db| {
         "",
         "failed",
     );
-    assert_eq!(receive(&t.app, &bounce, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(receive(&t.app, &bounce, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
     // The null sender, and a daemon without a domain: automatic mail with no address at all
     // is recorded all the same, never quarantined.
     let null = b"Return-Path: <>\nFrom: MAILER-DAEMON <>\nTo: support@helpdesk.example\nSubject: failure notice\n\
         Message-ID: <null-1@mx.example.net>\n\nI'm afraid I wasn't able to deliver your message.\n";
-    assert_eq!(receive(&t.app, null, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(receive(&t.app, null, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
     let bare = b"From: Mail Delivery Subsystem <MAILER-DAEMON>\nTo: support@helpdesk.example\n\
         Subject: Returned mail: see transcript for details\nMessage-ID: <null-2@mx.example.net>\n\nUser unknown\n";
-    assert_eq!(receive(&t.app, bare, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(receive(&t.app, bare, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
     assert!(t.store().conn().await.unwrap().list_quarantine().await.unwrap().is_empty());
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
     assert!(t.flush_outbox().await.is_empty());
     let outcomes = t.store().conn().await.unwrap().inbound_outcomes().await.unwrap();
     assert_eq!(outcomes, vec![("auto-reply".into(), 1), ("bounce".into(), 3), ("list".into(), 1)]);
     // Recorded means a repeat is a duplicate.
-    assert_eq!(receive(&t.app, &ooo, "test").await.unwrap(), Outcome::Duplicate);
+    assert_eq!(receive(&t.app, &ooo, &Source::Pipe).await.unwrap(), Outcome::Duplicate);
 });
 
 on_both!(what_cannot_be_read_is_quarantined_with_its_bytes, |db| {
     let t = TestApp::new(db).await;
     let garbage: Vec<u8> = (0..2000u32).map(|i| (i * 7919 % 251) as u8).collect();
-    let Outcome::Quarantined(reason) = receive(&t.app, &garbage, "test").await.unwrap() else {
+    let Outcome::Quarantined(reason) = receive(&t.app, &garbage, &Source::Pipe).await.unwrap() else {
         panic!("not quarantined")
     };
     assert!(!reason.is_empty());
     let no_from = b"To: support@helpdesk.example\nSubject: who am I\n\nbody\n".to_vec();
-    let Outcome::Quarantined(reason) = receive(&t.app, &no_from, "test").await.unwrap() else {
+    let Outcome::Quarantined(reason) = receive(&t.app, &no_from, &Source::Pipe).await.unwrap() else {
         panic!("not quarantined")
     };
     assert_eq!(reason, "no usable sender address (From, Sender, Reply-To, Return-Path)");
     // A name without an address is no one to answer either.
     let name_only = b"From: Jane Doe <jane>\nTo: support@helpdesk.example\nSubject: help\n\nbody\n".to_vec();
-    let Outcome::Quarantined(reason) = receive(&t.app, &name_only, "test").await.unwrap() else {
+    let Outcome::Quarantined(reason) = receive(&t.app, &name_only, &Source::Pipe).await.unwrap() else {
         panic!("not quarantined")
     };
     assert!(reason.starts_with("no usable sender address"), "{reason}");
@@ -284,7 +290,7 @@ on_both!(what_cannot_be_read_is_quarantined_with_its_bytes, |db| {
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
     // The desk carries on.
     assert!(matches!(
-        receive(&t.app, &mail("a@example.com", "ok", None, "", "x"), "test").await.unwrap(),
+        receive(&t.app, &mail("a@example.com", "ok", None, "", "x"), &Source::Pipe).await.unwrap(),
         Outcome::Opened(_)
     ));
 });
@@ -293,7 +299,7 @@ on_both!(an_oversized_message_is_quarantined_unread, |db| {
     let t = TestApp::new(db).await;
     let limit = t.app.config.limits.max_message_bytes as usize;
     let big = mail("a@example.com", "Huge", Some("big@example.com"), "", &"x".repeat(limit));
-    let Outcome::Quarantined(reason) = receive(&t.app, &big, "test").await.unwrap() else { panic!() };
+    let Outcome::Quarantined(reason) = receive(&t.app, &big, &Source::Pipe).await.unwrap() else { panic!() };
     assert!(reason.contains("limits.max_message_bytes"), "{reason}");
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
 });
@@ -307,7 +313,7 @@ on_both!(a_mapped_domain_files_the_ticket_under_its_organisation, |db| {
         "Cc: Road Runner <rr@acme.example>, support@helpdesk.example\n",
         "It fell.",
     );
-    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     let ticket = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
     assert_eq!(ticket.organisation.as_deref(), Some("Acme Corp"));
     let people = t.store().conn().await.unwrap().participants(n).await.unwrap();
@@ -321,8 +327,8 @@ on_both!(attachments_are_stored_once_by_content, |db| {
         "From: a@example.com\nTo: support@helpdesk.example\nSubject: Invoice\nMessage-ID: <{id}>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nSee attached.\n--b\nContent-Type: application/pdf; name=\"inv.pdf\"\nContent-Disposition: attachment; filename=\"inv.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcfs\n--b--\n"
     ).into_bytes()
     };
-    let Outcome::Opened(a) = receive(&t.app, &build("x1@example.com"), "test").await.unwrap() else { panic!() };
-    let Outcome::Opened(b) = receive(&t.app, &build("x2@example.com"), "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(a) = receive(&t.app, &build("x1@example.com"), &Source::Pipe).await.unwrap() else { panic!() };
+    let Outcome::Opened(b) = receive(&t.app, &build("x2@example.com"), &Source::Pipe).await.unwrap() else { panic!() };
     let (aa, ba) = (
         t.store().conn().await.unwrap().attachments(a).await.unwrap(),
         t.store().conn().await.unwrap().attachments(b).await.unwrap(),
@@ -340,7 +346,7 @@ on_both!(an_attachment_without_a_name_is_shown_on_the_ticket_by_what_it_is, |db|
         maildesk::inbound::interpret(raw, &maildesk::inbound::Settings::new("Support", "helpdesk.example")).unwrap();
     let names: Vec<_> = mail.attachments.iter().map(|a| a.filename.clone()).collect();
     assert_eq!(names, [None, None], "the interpretation invents no name");
-    let Outcome::Opened(n) = receive(&t.app, raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, raw, &Source::Pipe).await.unwrap() else { panic!() };
     let stored: Vec<String> =
         t.store().conn().await.unwrap().attachments(n).await.unwrap().into_iter().map(|a| a.filename).collect();
     assert_eq!(stored, ["Order 7.eml", "attachment-2.png"], "people see what each is");
@@ -349,7 +355,7 @@ on_both!(an_attachment_without_a_name_is_shown_on_the_ticket_by_what_it_is, |db|
 on_both!(a_tag_naming_no_ticket_opens_a_new_one, |db| {
     let t = TestApp::new(db).await;
     let raw = mail("a@example.com", "Re: [Support #999] Old", None, "", "Hello?");
-    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     assert_ne!(n, TicketNumber(999));
     assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().subject, "Old");
 });
@@ -357,14 +363,14 @@ on_both!(a_tag_naming_no_ticket_opens_a_new_one, |db| {
 on_both!(mail_from_our_own_address_is_never_acknowledged, |db| {
     let t = TestApp::new(db).await;
     let raw = mail("support@helpdesk.example", "Note to self", None, "", "x");
-    assert!(matches!(receive(&t.app, &raw, "test").await.unwrap(), Outcome::Opened(_)));
+    assert!(matches!(receive(&t.app, &raw, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
     assert!(t.flush_outbox().await.is_empty());
 });
 
 on_both!(a_reply_to_the_signed_reply_address_finds_its_ticket_and_a_forged_one_does_not, |db| {
     let t = TestApp::new(db).await;
     let Outcome::Opened(n) =
-        receive(&t.app, &mail("jane@example.com", "Laptop", Some("r1@example.com"), "", "Broken"), "test")
+        receive(&t.app, &mail("jane@example.com", "Laptop", Some("r1@example.com"), "", "Broken"), &Source::Pipe)
             .await
             .unwrap()
     else {
@@ -378,18 +384,18 @@ on_both!(a_reply_to_the_signed_reply_address_finds_its_ticket_and_a_forged_one_d
     let raw = format!(
         "From: jane@example.com\nTo: {signed}\nSubject: Re: your laptop\nMessage-ID: <r2@example.com>\n\nStill broken.\n"
     );
-    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     // Also when only the MTA's Delivered-To names it.
     let raw = format!(
         "Delivered-To: {signed}\nFrom: jane@example.com\nTo: support@helpdesk.example\nSubject: more\nMessage-ID: <r3@example.com>\n\nAnd more.\n"
     );
-    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     // A stranger who guesses the shape gets a ticket of their own, with a note.
     let forged = format!("support+{n}-0123456789ab@helpdesk.example");
     let raw = format!(
         "From: mallory@example.net\nTo: {forged}\nSubject: hello\nMessage-ID: <f1@example.net>\n\nLet me in.\n"
     );
-    let Outcome::Opened(other) = receive(&t.app, raw.as_bytes(), "test").await.unwrap() else {
+    let Outcome::Opened(other) = receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap() else {
         panic!("forged address must not post")
     };
     assert_ne!(other, n);
@@ -402,18 +408,20 @@ on_both!(a_reply_to_the_signed_reply_address_finds_its_ticket_and_a_forged_one_d
 on_both!(loop_protection_withholds_acknowledgements, |db| {
     let t = TestApp::new(db).await;
     // No-reply style senders get no acknowledgement.
-    receive(&t.app, &mail("no-reply@shop.example.com", "Your order", None, "", "x"), "test").await.unwrap();
-    receive(&t.app, &mail("Do-Not-Reply@bank.example.com", "Statement", None, "", "x"), "test").await.unwrap();
+    receive(&t.app, &mail("no-reply@shop.example.com", "Your order", None, "", "x"), &Source::Pipe).await.unwrap();
+    receive(&t.app, &mail("Do-Not-Reply@bank.example.com", "Statement", None, "", "x"), &Source::Pipe).await.unwrap();
     assert!(t.flush_outbox().await.is_empty());
     // At most 10 automatic mails an hour to one address, however many requests it sends.
     for i in 0..12 {
-        receive(&t.app, &mail("chatty@example.com", &format!("Request {i}"), None, "", "x"), "test").await.unwrap();
+        receive(&t.app, &mail("chatty@example.com", &format!("Request {i}"), None, "", "x"), &Source::Pipe)
+            .await
+            .unwrap();
     }
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 14);
     assert_eq!(t.flush_outbox().await.len(), 10);
     // A bounce of our mail to an address marks it: nothing automatic goes there any more.
     let Outcome::Opened(gone) =
-        receive(&t.app, &mail("gone@example.org", "Hello", None, "", "x"), "test").await.unwrap()
+        receive(&t.app, &mail("gone@example.org", "Hello", None, "", "x"), &Source::Pipe).await.unwrap()
     else {
         panic!()
     };
@@ -423,7 +431,7 @@ on_both!(loop_protection_withholds_acknowledgements, |db| {
     let bounce = format!(
         "From: MAILER-DAEMON@mx.example.net\nTo: support@helpdesk.example\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n--b\nContent-Type: text/rfc822-headers\n\nFrom: support@helpdesk.example\nTo: gone@example.org\nMessage-ID: <{ours}>\n--b--\n"
     );
-    assert_eq!(receive(&t.app, bounce.as_bytes(), "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(receive(&t.app, bounce.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
     assert_eq!(t.store().conn().await.unwrap().bouncing_addresses().await.unwrap()[0].0, "gone@example.org");
     maildesk::desk::staff::set_status(&t.app, gone, maildesk::domain::Status::WaitingOnCustomer).await.unwrap();
     assert_eq!(t.flush_outbox().await.len(), 11, "no automatic mail to a bouncing address");
@@ -432,7 +440,7 @@ on_both!(loop_protection_withholds_acknowledgements, |db| {
 on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_address, |db| {
     let t = TestApp::new(db).await;
     let raw = mail("Jane <jane@example.com>", "VPN down", Some("v1@example.com"), "Cc: tom@example.com\n", "Help");
-    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     t.flush_outbox().await;
     let staff = maildesk::domain::EmailAddress::parse("agent.smith@staff.example").unwrap();
     let not_yet = maildesk::desk::staff::reply(&t.app, n, &staff, "Please restart the client.").await;
@@ -476,7 +484,7 @@ on_both!(status_changes_are_told_and_a_reply_reopens_a_resolved_ticket, |db| {
     use maildesk::domain::Status;
     let t = TestApp::new(db).await;
     let Outcome::Opened(n) =
-        receive(&t.app, &mail("jane@example.com", "Printer", Some("p1@example.com"), "", "Broken"), "test")
+        receive(&t.app, &mail("jane@example.com", "Printer", Some("p1@example.com"), "", "Broken"), &Source::Pipe)
             .await
             .unwrap()
     else {
@@ -499,7 +507,7 @@ on_both!(status_changes_are_told_and_a_reply_reopens_a_resolved_ticket, |db| {
         "From: jane@example.com\nSubject: Re: [Support #{n}] Printer\nMessage-ID: <p2@example.com>\nIn-Reply-To: <{}>\n\nStill broken.\n",
         sent[2].message_id
     );
-    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status, Status::Open);
     let sent = t.flush_outbox().await;
     let last = String::from_utf8(sent.last().unwrap().bytes.clone()).unwrap();
@@ -512,7 +520,7 @@ on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
     use maildesk::domain::Status;
     let t = TestApp::new(db).await;
     let raw = mail("jane@example.com", "Flapping", None, "", "x");
-    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     // Many participants, many status changes: the per-recipient cap (10) is not what stops it.
     for i in 0..30 {
         let status = if i % 2 == 0 { Status::InProgress } else { Status::WaitingOnVendor };
@@ -526,7 +534,7 @@ on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
         "From: jane@example.com\nTo: {signed}\nSubject: Re: [Support #{n}] Flapping\nCc: {}\n\nadding people\n",
         (1..=5).map(|i| format!("p{i}@example.com")).collect::<Vec<_>>().join(", ")
     );
-    receive(&t.app, cc.as_bytes(), "test").await.unwrap();
+    receive(&t.app, cc.as_bytes(), &Source::Pipe).await.unwrap();
     for i in 0..10 {
         let status = if i % 2 == 0 { Status::InProgress } else { Status::WaitingOnVendor };
         staff::set_status(&t.app, n, status).await.unwrap();
@@ -555,14 +563,14 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
         .add_staff("billing@staff.example", "Bob", Some("billing"), StaffNotify::All)
         .await
         .unwrap();
-    let origin = maildesk::desk::Origin { source: "test", department: Some("billing") };
+    let origin = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing") };
     let raw = mail("jane@example.com", "Refund", Some("rf1@example.com"), "", "Please refund.");
     let Outcome::Opened(n) = receive(&t.app, &raw, origin).await.unwrap() else { panic!() };
     let raw = mail("joe@example.com", "Printer", Some("pr1@example.com"), "", "Jammed.");
-    receive(&t.app, &raw, "test").await.unwrap();
+    receive(&t.app, &raw, &Source::Pipe).await.unwrap();
     let reply =
         mail("jane@example.com", &format!("Re: [Support #{n}] Refund"), Some("rf2@example.com"), "", "Any news?");
-    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &reply, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let sent = t.flush_outbox().await;
     let to_staff: Vec<(String, String)> = sent
         .iter()
@@ -594,7 +602,7 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
         "In-Reply-To: <rf1@example.com>\n",
         "On it.",
     );
-    assert_eq!(receive(&t.app, &own, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &own, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let after = t.flush_outbox().await;
     let new: Vec<&str> = after[sent.len()..].iter().map(|m| m.recipient.as_str()).collect();
     assert_eq!(new, ["billing@staff.example"]);
@@ -608,8 +616,8 @@ on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, 
     config.portal.invite = true;
     let store = t.app.store.clone();
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
-    receive(&t.app, &mail("Jane <jane@example.com>", "First", None, "", "x"), "test").await.unwrap();
-    receive(&t.app, &mail("jane@example.com", "Second", None, "", "y"), "test").await.unwrap();
+    receive(&t.app, &mail("Jane <jane@example.com>", "First", None, "", "x"), &Source::Pipe).await.unwrap();
+    receive(&t.app, &mail("jane@example.com", "Second", None, "", "y"), &Source::Pipe).await.unwrap();
     let sent = t.flush_outbox().await;
     // The decoded text of each mail (bodies are quoted-printable on the wire).
     let texts: Vec<(String, String)> = sent
@@ -647,9 +655,9 @@ on_both!(mail_about_a_departments_ticket_comes_from_the_departments_address, |db
     config.imap = vec![mailbox];
     let store = t.app.store.clone();
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
-    let origin = maildesk::desk::Origin { source: "imap:billing", department: Some("billing") };
+    let origin = maildesk::desk::Origin { source: &Source::Imap("billing".into()), department: Some("billing") };
     receive(&t.app, &mail("jane@example.com", "Invoice", None, "", "x"), origin).await.unwrap();
-    receive(&t.app, &mail("joe@example.com", "Printer", None, "", "y"), "test").await.unwrap();
+    receive(&t.app, &mail("joe@example.com", "Printer", None, "", "y"), &Source::Pipe).await.unwrap();
     let sent = t.flush_outbox().await;
     let from = |i: usize| header(&String::from_utf8(sent[i].bytes.clone()).unwrap(), "From").unwrap().to_string();
     assert!(from(0).contains("billing@helpdesk.example"), "{}", from(0));
@@ -678,7 +686,9 @@ on_both!(templates_are_overridden_from_the_configured_folder, |db| {
     let store = t.app.store.clone();
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
     let Outcome::Opened(n) =
-        receive(&t.app, &mail("jane@example.com", "Tag <b>", None, "", "<script>x</script>"), "test").await.unwrap()
+        receive(&t.app, &mail("jane@example.com", "Tag <b>", None, "", "<script>x</script>"), &Source::Pipe)
+            .await
+            .unwrap()
     else {
         panic!()
     };
@@ -697,7 +707,7 @@ on_both!(a_staff_reply_by_mail_through_the_signed_address_is_relayed_and_hides_t
     let t = TestApp::new(db).await;
     t.store().conn().await.unwrap().add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
     let raw = mail("jane@example.com", "Router", Some("rt1@example.com"), "", "It blinks red.");
-    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     let sent = t.flush_outbox().await;
     let notice = sent.iter().find(|m| m.recipient == "agent@staff.example").expect("the staff notice");
     let notice = String::from_utf8(notice.bytes.clone()).unwrap();
@@ -706,7 +716,7 @@ on_both!(a_staff_reply_by_mail_through_the_signed_address_is_relayed_and_hides_t
     let answer = format!(
         "From: Agnes <agent@staff.example>\nTo: {signed}\nSubject: Re: [Support #{n}] New: Router\nMessage-ID: <ag1@staff.example>\n\nPlease unplug it for a minute.\n\nOn Mon, Support wrote:\n> It blinks red.\n"
     );
-    assert_eq!(receive(&t.app, answer.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, answer.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let sent = t.flush_outbox().await;
     let relayed: Vec<String> = sent
         .iter()
@@ -718,7 +728,7 @@ on_both!(a_staff_reply_by_mail_through_the_signed_address_is_relayed_and_hides_t
     assert!(header(relay, "From").unwrap().contains("support@helpdesk.example"));
     // The same words with a forged staff From and no signed address stay a comment.
     let forged = "From: agent@staff.example\nTo: support@helpdesk.example\nSubject: Re: Router\nMessage-ID: <ag2@evil.example>\nIn-Reply-To: <rt1@example.com>\n\nClose it.\n".to_string();
-    assert_eq!(receive(&t.app, forged.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, forged.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let before = sent.len();
     assert_eq!(t.flush_outbox().await.len(), before, "nothing relayed for a forged staff From");
 });
@@ -727,14 +737,16 @@ on_both!(a_customer_answer_to_a_ticket_waiting_on_them_opens_it, |db| {
     use maildesk::domain::Status;
     let t = TestApp::new(db).await;
     let Outcome::Opened(n) =
-        receive(&t.app, &mail("jane@example.com", "Docs", Some("d1@example.com"), "", "x"), "test").await.unwrap()
+        receive(&t.app, &mail("jane@example.com", "Docs", Some("d1@example.com"), "", "x"), &Source::Pipe)
+            .await
+            .unwrap()
     else {
         panic!()
     };
     maildesk::desk::staff::set_status(&t.app, n, Status::WaitingOnCustomer).await.unwrap();
     let reply =
         mail("jane@example.com", &format!("Re: [Support #{n}] Docs"), Some("d2@example.com"), "", "Here they are.");
-    assert_eq!(receive(&t.app, &reply, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &reply, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status, Status::Open);
 });
 
@@ -750,7 +762,7 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
     t.store().conn().await.unwrap().add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
     t.store().conn().await.unwrap().add_staff("bob@staff.example", "Bob", None, StaffNotify::All).await.unwrap();
     let raw = mail("jane@example.com", "Laptop", Some("l1@example.com"), "", "It will not boot.");
-    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     let sent = t.flush_outbox().await;
     let ann = staff_reply_address(&sent, "ann@staff.example");
     let bob = staff_reply_address(&sent, "bob@staff.example");
@@ -762,7 +774,7 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
     };
     // One bad command among good ones: nothing changes, Ann is told.
     let bad = from_ann("a1", &ann, "#priority urgent\n#status resolved\n#status in-progress\n\nDone.");
-    assert_eq!(receive(&t.app, bad.as_bytes(), "test").await.unwrap(), Outcome::Refused(n));
+    assert_eq!(receive(&t.app, bad.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Refused(n));
     let row = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.priority.as_str(), row.comment_count), ("open", "medium", 1));
     let sent = t.flush_outbox().await;
@@ -771,7 +783,9 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
     assert!(refusal.contains("a resolved ticket can only become open or closed"), "{refusal}");
     // Bob's address from Ann is a forgery: a new ticket, noted, no command applied.
     let through_bob = from_ann("a2", &bob, "#priority urgent\nx");
-    let Outcome::Opened(other) = receive(&t.app, through_bob.as_bytes(), "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(other) = receive(&t.app, through_bob.as_bytes(), &Source::Pipe).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().priority, Priority::Medium);
     assert!(
         t.store()
@@ -786,7 +800,7 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
     );
     // Good commands through her own address apply together.
     let good = from_ann("a3", &ann, "#priority urgent\n#assign me\n#note\nChecked the BIOS.");
-    assert_eq!(receive(&t.app, good.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, good.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let row = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
     assert_eq!((row.priority.as_str(), row.assignee.as_deref()), ("urgent", Some("ann@staff.example")));
     let note = t.store().conn().await.unwrap().comments(n).await.unwrap().pop().unwrap();
@@ -807,7 +821,7 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
     // The same address after Ann left the staff: kept as an internal note, no command run.
     assert!(t.store().conn().await.unwrap().remove_staff("ann@staff.example").await.unwrap());
     let late = from_ann("a4", &ann, "#close\nbye");
-    assert_eq!(receive(&t.app, late.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, late.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status, Status::Open);
     let kept = t.store().conn().await.unwrap().comments(n).await.unwrap().pop().unwrap();
     assert!(!kept.public && kept.body_text.contains("no longer staff") && kept.body_text.contains("#close"));
@@ -821,12 +835,12 @@ on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_he
         maildesk::config::DepartmentConfig {
             name: "billing".into(),
             staff: vec![parse("ann@staff.example"), parse("bob@staff.example")],
-            assign: "round-robin".into(),
+            assign: maildesk::domain::Assignment::RoundRobin,
         },
         maildesk::config::DepartmentConfig {
             name: "sales".into(),
             staff: vec![parse("sam@staff.example")],
-            assign: "sam@staff.example".into(),
+            assign: "sam@staff.example".parse().unwrap(),
         },
     ];
     let store = t.app.store.clone();
@@ -839,8 +853,8 @@ on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_he
         .add_staff("bob@staff.example", "Bob", Some("billing"), StaffNotify::Assigned)
         .await
         .unwrap();
-    let billing = maildesk::desk::Origin { source: "test", department: Some("billing") };
-    let sales = maildesk::desk::Origin { source: "test", department: Some("sales") };
+    let billing = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing") };
+    let sales = maildesk::desk::Origin { source: &Source::Pipe, department: Some("sales") };
     let mut assignees = Vec::new();
     for i in 0..3 {
         let raw = mail(&format!("c{i}@example.com"), &format!("Invoice {i}"), None, "", "x");
@@ -888,7 +902,7 @@ on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_ta
     let mut open = Vec::new();
     for subject in ["Urgent one", "Medium one", "Answered urgent one", "Waiting urgent one"] {
         let Outcome::Opened(n) =
-            receive(&t.app, &mail("jane@example.com", subject, None, "", "x"), "test").await.unwrap()
+            receive(&t.app, &mail("jane@example.com", subject, None, "", "x"), &Source::Pipe).await.unwrap()
         else {
             panic!()
         };
@@ -921,7 +935,7 @@ on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_ta
     );
     // The customer writes again on the answered one: their wait starts anew.
     let again = mail("jane@example.com", &format!("Re: [Support #{}] x", open[2]), None, "", "Still?");
-    assert_eq!(receive(&t.app, &again, "test").await.unwrap(), Outcome::Commented(open[2]));
+    assert_eq!(receive(&t.app, &again, &Source::Pipe).await.unwrap(), Outcome::Commented(open[2]));
     assert_eq!(t.store().conn().await.unwrap().find_tickets(&overdue_at(now + 2 * 3600)).await.unwrap().len(), 2);
     // Other filters.
     let by_assignee = TicketFilter { assignee: Some(None), limit: 100, ..TicketFilter::default() };
@@ -941,7 +955,7 @@ on_both!(cc_commands_apply_in_order_and_a_forwarded_staff_notice_answered_by_ano
     let t = TestApp::new(db).await;
     t.store().conn().await.unwrap().add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
     let raw = mail("jane@example.com", "Printer", Some("pc1@example.com"), "", "Jammed.");
-    let Outcome::Opened(n) = receive(&t.app, &raw, "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     let sent = t.flush_outbox().await;
     let ann = staff_reply_address(&sent, "ann@staff.example");
     let notice_id = sent.iter().find(|m| m.recipient == "ann@staff.example").unwrap().message_id.clone();
@@ -953,23 +967,23 @@ on_both!(cc_commands_apply_in_order_and_a_forwarded_staff_notice_answered_by_ano
     let emails = |p: Vec<(String, Role)>| p.into_iter().map(|(e, _)| e).collect::<Vec<_>>();
     // Added then removed in one mail: off the ticket; removed then added: on it.
     let r = from_ann("c1", "#cc add tom@example.com\n#cc remove tom@example.com");
-    assert_eq!(receive(&t.app, r.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, r.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert_eq!(emails(t.store().conn().await.unwrap().participants(n).await.unwrap()), ["jane@example.com"]);
     let r = from_ann("c2", "#cc add tom@example.com\n#cc remove tom@example.com\n#cc add tom@example.com");
-    assert_eq!(receive(&t.app, r.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, r.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert_eq!(
         emails(t.store().conn().await.unwrap().participants(n).await.unwrap()),
         ["jane@example.com", "tom@example.com"]
     );
     let r = from_ann("c3", "#cc remove sue@example.com");
-    assert_eq!(receive(&t.app, r.as_bytes(), "test").await.unwrap(), Outcome::Refused(n));
+    assert_eq!(receive(&t.app, r.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Refused(n));
     // Ann forwards the notice to Bob, who answers it: threaded by In-Reply-To, but through
     // Ann's staff address — a new ticket with a note, nothing on the original.
     let comments = t.store().conn().await.unwrap().comments(n).await.unwrap().len();
     let bob = format!(
         "From: bob@staff.example\nTo: {ann}\nSubject: Re: Printer\nMessage-ID: <b1@staff.example>\nIn-Reply-To: <{notice_id}>\n\n#note customer is difficult\n"
     );
-    let Outcome::Opened(other) = receive(&t.app, bob.as_bytes(), "test").await.unwrap() else { panic!() };
+    let Outcome::Opened(other) = receive(&t.app, bob.as_bytes(), &Source::Pipe).await.unwrap() else { panic!() };
     assert_ne!(other, n);
     assert_eq!(
         t.store().conn().await.unwrap().comments(n).await.unwrap().len(),

@@ -204,6 +204,7 @@ fn ingest_of_a_mail_that_hangs_interpretation_is_quarantined_at_the_limit_and_ex
 
 on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_being_read, |db| {
     use maildesk::desk::{Outcome, receive};
+    use maildesk::domain::Source;
     let raw = good(7);
     let sha = maildesk::store::sha256_hex(&raw);
     // Two earlier attempts that never finished, as two crashes leave them.
@@ -213,7 +214,7 @@ on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_b
     assert_eq!(t.store().conn().await.unwrap().poison_marks().await.unwrap(), [(sha.clone(), 2)]);
     // The marks are read at the next start (a new App on the same store).
     let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
-    match receive(&app, &raw, "test").await.unwrap() {
+    match receive(&app, &raw, &Source::Pipe).await.unwrap() {
         Outcome::Quarantined(reason) => assert!(reason.contains("not interpreted again"), "{reason}"),
         other => panic!("applied: {other:?}"),
     }
@@ -224,7 +225,7 @@ on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_b
     let other_sha = maildesk::store::sha256_hex(&other);
     t.store().conn().await.unwrap().mark_poison(&other_sha).await.unwrap();
     let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
-    assert!(matches!(receive(&app, &other, "test").await.unwrap(), Outcome::Opened(_)));
+    assert!(matches!(receive(&app, &other, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
     assert_eq!(t.store().conn().await.unwrap().poison_marks().await.unwrap(), [(sha.clone(), 2)]);
     // A clean shutdown takes an attempt back, and forgets the mark at none.
     assert_eq!(t.store().conn().await.unwrap().unmark_poison(&sha).await.unwrap(), 1);
@@ -245,11 +246,12 @@ fn a_good_mail_waiting_for_a_busy_blocking_pool_is_applied_not_quarantined_as_to
         .unwrap();
     rt.block_on(async {
         use maildesk::desk::{Outcome, receive};
+        use maildesk::domain::Source;
         let t = common::TestApp::with(common::Db::Sqlite, |c| c.limits.max_processing_secs = 1).await;
         // The only thread is busy for 2.5 s: longer than the limit.
         let busy = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2500)));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let outcome = receive(&t.app, &good(1), "test").await.unwrap();
+        let outcome = receive(&t.app, &good(1), &Source::Pipe).await.unwrap();
         assert!(matches!(outcome, Outcome::Opened(_)), "time queued counted against the limit: {outcome:?}");
         assert!(
             t.store().conn().await.unwrap().poison_marks().await.unwrap().is_empty(),

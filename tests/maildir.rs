@@ -5,6 +5,7 @@ mod common;
 
 use common::{TestApp, mail};
 use maildesk::desk::{Outcome, receive};
+use maildesk::domain::Source;
 use maildesk::sources::maildir;
 use tokio_util::sync::CancellationToken;
 
@@ -22,11 +23,12 @@ on_both!(a_message_applied_before_a_crash_is_moved_on_without_applying_it_again,
     let raw = mail("jane@example.com", "Crash", Some("crash@example.com"), "", "Hello");
     std::fs::write(inbox.join("new/1.msg"), &raw).unwrap();
     // The effect committed, then the process died before moving the file.
-    assert!(matches!(receive(&t.app, &raw, "test").await.unwrap(), Outcome::Opened(_)));
+    assert!(matches!(receive(&t.app, &raw, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
     std::fs::write(inbox.join("new/2.msg"), mail("bob@example.com", "Next", None, "", "Hi")).unwrap();
     std::fs::write(inbox.join("new/3.msg"), b"\x00\x01 not mail").unwrap();
 
-    let settled = maildir::drain(&t.app, &inbox, "maildir:test", &CancellationToken::new()).await.unwrap();
+    let settled =
+        maildir::drain(&t.app, &inbox, &Source::Maildir("test".into()), &CancellationToken::new()).await.unwrap();
     assert_eq!(settled, 3);
     assert!(names(&inbox.join("new")).is_empty());
     assert_eq!(names(&inbox.join("cur")), vec!["1.msg:2,S", "2.msg:2,S", "3.msg:2,F"]);
@@ -41,7 +43,7 @@ on_both!(a_cancelled_drain_leaves_the_rest_in_new, |db| {
     std::fs::write(inbox.join("new/1.msg"), mail("a@example.com", "One", None, "", "x")).unwrap();
     let token = CancellationToken::new();
     token.cancel();
-    assert_eq!(maildir::drain(&t.app, &inbox, "maildir:test", &token).await.unwrap(), 0);
+    assert_eq!(maildir::drain(&t.app, &inbox, &Source::Maildir("test".into()), &token).await.unwrap(), 0);
     assert_eq!(names(&inbox.join("new")), vec!["1.msg"]);
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
 });
@@ -71,7 +73,8 @@ on_both!(a_backlog_is_applied_in_batches_with_replies_duplicates_and_garbage_amo
         };
         std::fs::write(inbox.join(format!("new/{i:03}.msg")), raw).unwrap();
     }
-    let settled = maildir::drain(&t.app, &inbox, "maildir:test", &CancellationToken::new()).await.unwrap();
+    let settled =
+        maildir::drain(&t.app, &inbox, &Source::Maildir("test".into()), &CancellationToken::new()).await.unwrap();
     assert_eq!(settled, 150);
     assert!(names(&inbox.join("new")).is_empty());
     let cur = names(&inbox.join("cur"));
@@ -132,7 +135,8 @@ on_both!(a_message_that_fails_for_good_in_a_batch_is_quarantined_alone, |db| {
         let raw = mail(&format!("c{i}@example.com"), &subject, Some(&format!("p{i}@example.com")), "", "x");
         std::fs::write(inbox.join(format!("new/{i:02}.msg")), raw).unwrap();
     }
-    let settled = maildir::drain(&t.app, &inbox, "maildir:test", &CancellationToken::new()).await.unwrap();
+    let settled =
+        maildir::drain(&t.app, &inbox, &Source::Maildir("test".into()), &CancellationToken::new()).await.unwrap();
     assert_eq!(settled, 10);
     let cur = names(&inbox.join("cur"));
     assert_eq!(cur.iter().filter(|n| n.ends_with(":2,F")).collect::<Vec<_>>(), ["05.msg:2,F"]);

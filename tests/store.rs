@@ -2,7 +2,7 @@
 
 mod common;
 
-use maildesk::domain::{EmailAddress, Priority, Role, Status, TicketNumber};
+use maildesk::domain::{EmailAddress, Priority, Role, Source, Status, TicketNumber};
 use maildesk::store::{NewAttachment, NewComment, NewOutboxRow, NewTicket, Store, StoreError, StoreOptions, Tx};
 
 async fn ticket_for(tx: &mut Tx, email: &str, subject: &str) -> TicketNumber {
@@ -94,17 +94,17 @@ on_both!(a_fingerprint_is_claimed_once, |db| {
     let dir = tempfile::tempdir().unwrap();
     let store = common::fresh_store(db, dir.path()).await;
     let mut tx = store.begin().await.unwrap();
-    assert!(tx.claim_fingerprint("mid:x@y", Some("x@y"), "test").await.unwrap());
+    assert!(tx.claim_fingerprint("mid:x@y", Some("x@y"), &Source::Pipe).await.unwrap());
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    assert!(!tx.claim_fingerprint("mid:x@y", Some("x@y"), "test").await.unwrap());
+    assert!(!tx.claim_fingerprint("mid:x@y", Some("x@y"), &Source::Pipe).await.unwrap());
     tx.rollback().await.unwrap();
     // A rolled-back claim leaves nothing behind.
     let mut tx = store.begin().await.unwrap();
-    assert!(tx.claim_fingerprint("mid:other@y", None, "test").await.unwrap());
+    assert!(tx.claim_fingerprint("mid:other@y", None, &Source::Pipe).await.unwrap());
     tx.rollback().await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    assert!(tx.claim_fingerprint("mid:other@y", None, "test").await.unwrap());
+    assert!(tx.claim_fingerprint("mid:other@y", None, &Source::Pipe).await.unwrap());
     tx.commit().await.unwrap();
 });
 
@@ -116,7 +116,7 @@ on_both!(concurrent_claims_of_one_fingerprint_let_exactly_one_win, |db| {
         let store = store.clone();
         handles.push(tokio::spawn(async move {
             let mut tx = store.begin().await.unwrap();
-            let won = tx.claim_fingerprint("mid:race@y", None, "test").await.unwrap();
+            let won = tx.claim_fingerprint("mid:race@y", None, &Source::Pipe).await.unwrap();
             tx.commit().await.unwrap();
             won
         }));
@@ -200,7 +200,7 @@ on_both!(quarantine_counts_repeated_deliveries, |db| {
     let sha = store.blobs.put(b"garbage").unwrap();
     for _ in 0..2 {
         let mut tx = store.begin().await.unwrap();
-        tx.quarantine("sha256:abc", "test", "not mail", &sha, 7).await.unwrap();
+        tx.quarantine("sha256:abc", &Source::Pipe, "not mail", &sha, 7).await.unwrap();
         tx.commit().await.unwrap();
     }
     let q = store.conn().await.unwrap().list_quarantine().await.unwrap();
@@ -304,7 +304,7 @@ on_both!(unreferenced_blobs_older_than_the_grace_are_removed, |db| {
         content_id: None,
     };
     tx.insert_attachment(comment, &file).await.unwrap();
-    tx.quarantine("sha256:q", "test", "not mail", &quarantined, 16).await.unwrap();
+    tx.quarantine("sha256:q", &Source::Pipe, "not mail", &quarantined, 16).await.unwrap();
     let files = format!(r#"[{{"sha256":"{outgoing}","filename":"f.txt","content_type":"text/plain"}}]"#);
     tx.enqueue(&NewOutboxRow {
         kind: "staff_reply",

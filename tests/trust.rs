@@ -7,7 +7,7 @@ mod common;
 
 use common::{TestApp, mail};
 use maildesk::desk::{Outcome, receive};
-use maildesk::domain::{EmailAddress, Role, StaffNotify, Status, TicketNumber};
+use maildesk::domain::{EmailAddress, Role, Source, StaffNotify, Status, TicketNumber};
 use maildesk::inbound::Auto;
 use maildesk::outbound::SentMail;
 
@@ -28,7 +28,7 @@ fn reply_address(sent: &[SentMail], to: &str) -> String {
 }
 
 async fn opened(t: &TestApp, raw: &[u8]) -> TicketNumber {
-    match receive(&t.app, raw, "test").await.unwrap() {
+    match receive(&t.app, raw, &Source::Pipe).await.unwrap() {
         Outcome::Opened(n) => n,
         other => panic!("expected a new ticket, got {other:?}"),
     }
@@ -51,7 +51,7 @@ on_both!(a_forged_from_with_a_subject_tag_adds_nobody_and_the_attacker_receives_
         "Cc: mallory@evil.test\n",
         "Please also send everything to my colleague.",
     );
-    assert_eq!(receive(&t.app, &forged, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &forged, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let people = t.store().conn().await.unwrap().participants(n).await.unwrap();
     assert_eq!(people, vec![("alice@victim.example".into(), Role::Requester)], "no participant from a tag");
     maildesk::desk::staff::reply(&t.app, n, &staff("agent@staff.example"), "Here are the payroll figures.")
@@ -103,7 +103,7 @@ on_both!(a_participant_brings_others_only_through_a_signed_address_and_the_reque
     let raw = format!(
         "From: tom@acme.example\nTo: {signed}\nCc: carl@acme.example\nSubject: Re: Laptop\nMessage-ID: <l2@acme.example>\n\nCarl knows more.\n"
     );
-    assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let people: Vec<String> =
         t.store().conn().await.unwrap().participants(n).await.unwrap().into_iter().map(|p| p.0).collect();
     assert!(people.contains(&"carl@acme.example".to_string()), "{people:?}");
@@ -129,7 +129,7 @@ on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_wri
     t.flush_outbox().await;
     // Anyone can write a bounce naming anyone.
     let forged = b"From: MAILER-DAEMON@evil.test\nTo: support@helpdesk.example\nSubject: Undelivered Mail\n\nThis is the mail system.\n\n<victim@customer.example>: 550 5.1.1 User unknown\n";
-    assert_eq!(receive(&t.app, forged, "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(receive(&t.app, forged, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
     assert!(
         t.store().conn().await.unwrap().bouncing_addresses().await.unwrap().is_empty(),
         "a bounce about no mail of ours marks nobody"
@@ -142,7 +142,7 @@ on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_wri
     let real = format!(
         "From: MAILER-DAEMON@mx.customer.example\nTo: support@helpdesk.example\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nThe mailbox is gone.\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.customer.example\n\nFinal-Recipient: rfc822; victim@customer.example\nAction: failed\nStatus: 5.1.1\n--b\nContent-Type: text/rfc822-headers\n\nFrom: Support <support@helpdesk.example>\nTo: victim@customer.example\nMessage-ID: <{ours}>\n--b--\n"
     );
-    assert_eq!(receive(&t.app, real.as_bytes(), "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(receive(&t.app, real.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
     let detail = maildesk::desk::contacts::detail(&t.app, &staff("victim@customer.example")).await.unwrap();
     assert!(detail.bouncing.is_some(), "shown in contact show");
     // A staff reply by mail that reaches nobody says so to the staff member.
@@ -150,7 +150,7 @@ on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_wri
     let answer = format!(
         "From: agent@staff.example\nTo: {signed}\nSubject: Re: [Support #{n}] Printer\nMessage-ID: <ag1@staff.example>\n\nSecond answer.\n"
     );
-    assert_eq!(receive(&t.app, answer.as_bytes(), "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, answer.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     let sent = t.flush_outbox().await;
     let notice = sent.iter().rev().find(|m| m.recipient == "agent@staff.example").map(text).expect("told");
     assert!(notice.contains("Reached no customer") && notice.contains("victim@customer.example"), "{notice}");
@@ -167,7 +167,7 @@ on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_wri
         "",
         "New mailbox.",
     );
-    assert_eq!(receive(&t.app, &again, "test").await.unwrap(), Outcome::Commented(n));
+    assert_eq!(receive(&t.app, &again, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
     assert!(t.store().conn().await.unwrap().bouncing_addresses().await.unwrap().is_empty());
     assert_eq!(maildesk::desk::staff::reply(&t.app, n, &agent, "Welcome back.").await.unwrap(), 1);
     // And an admin can clear a mark by hand.
@@ -208,7 +208,7 @@ on_both!(a_participant_never_learns_the_message_ids_of_our_mail_to_another_and_c
         "From: MAILER-DAEMON@evil.test\nTo: support@helpdesk.example\nSubject: Undelivered Mail\nReferences: {refs}\n\n<alice@victim.example>: 550 5.1.1 User unknown\n\nMessage-ID: <{}>\n",
         seen[0]
     );
-    assert_eq!(receive(&t.app, forged.as_bytes(), "test").await.unwrap(), Outcome::Automatic(Auto::Bounce));
+    assert_eq!(receive(&t.app, forged.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
     assert!(t.store().conn().await.unwrap().bouncing_addresses().await.unwrap().is_empty());
 });
 
@@ -261,17 +261,17 @@ on_both!(spam_and_blocked_senders_are_never_answered, |db| {
     // Blocked addresses and domains: recorded, no ticket, no answer.
     assert!(maildesk::desk::senders::block(&t.app, "pest@example.net").await.unwrap().1);
     assert!(maildesk::desk::senders::block(&t.app, "spam.example").await.unwrap().1);
-    let sub = receive(&t.app, &mail("x@mx1.spam.example", "Hello", None, "", "x"), "test").await.unwrap();
+    let sub = receive(&t.app, &mail("x@mx1.spam.example", "Hello", None, "", "x"), &Source::Pipe).await.unwrap();
     assert_eq!(sub, Outcome::Blocked, "a blocked domain covers its subdomains");
     assert_ne!(
-        receive(&t.app, &mail("x@notspam.example", "Hello", None, "", "x"), "test").await.unwrap(),
+        receive(&t.app, &mail("x@notspam.example", "Hello", None, "", "x"), &Source::Pipe).await.unwrap(),
         Outcome::Blocked
     );
     let sent_before = t.flush_outbox().await.len(); // the sent list is cumulative
     assert!(maildesk::desk::senders::block(&t.app, "support@helpdesk.example").await.is_err(), "never our own");
     let before = t.store().conn().await.unwrap().count_tickets().await.unwrap();
     for from in ["pest@example.net", "anyone@spam.example"] {
-        let outcome = receive(&t.app, &mail(from, "Hello", None, "", "x"), "test").await.unwrap();
+        let outcome = receive(&t.app, &mail(from, "Hello", None, "", "x"), &Source::Pipe).await.unwrap();
         assert_eq!(outcome, Outcome::Blocked, "{from}");
     }
     assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), before);
@@ -306,7 +306,7 @@ on_both!(a_staff_from_through_a_customer_path_is_kept_as_an_unverified_note, |db
     for (i, path) in paths.iter().enumerate() {
         let raw =
             format!("From: Agnes <agent@staff.example>\n{path}Message-ID: <imp{i}@evil.test>\n\nWe will refund you.\n");
-        assert_eq!(receive(&t.app, raw.as_bytes(), "test").await.unwrap(), Outcome::Commented(n), "{path}");
+        assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n), "{path}");
     }
     let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
     let from_staff: Vec<_> = comments.iter().filter(|c| c.body_text.contains("We will refund you.")).collect();

@@ -98,7 +98,7 @@ async fn list(app: &App, json: bool) -> i32 {
             q.id,
             q.size,
             q.deliveries,
-            one_line(&q.source),
+            one_line(&q.source.to_string()),
             one_line(&q.reason)
         );
     }
@@ -123,7 +123,7 @@ async fn show(app: &App, id: i64, json: bool, raw: bool) -> i32 {
     };
     let bytes = match quarantine::raw(app, &row) {
         Ok(bytes) => bytes,
-        Err(e) => return fail(format!("quarantine entry {id}: {}", StoreError::from(e))),
+        Err(e) => return fail(format!("quarantine entry {id}: {}", StoreError::Blob(e))),
     };
     if raw {
         let Some(bytes) = bytes else {
@@ -155,7 +155,7 @@ async fn show(app: &App, id: i64, json: bool, raw: bool) -> i32 {
     let q = &shown.row;
     println!("Quarantine entry {}", q.id);
     println!("Reason:      {}", one_line(&q.reason));
-    println!("Source:      {}", one_line(&q.source));
+    println!("Source:      {}", one_line(&q.source.to_string()));
     println!("Size:        {} bytes", q.size);
     println!("Deliveries:  {}", q.deliveries);
     println!("Received:    {}", timestamp(q.created_at));

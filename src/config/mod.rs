@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::EmailAddress;
+use crate::domain::{Assignment, EmailAddress};
 
 mod connection;
 mod imap;
@@ -144,7 +144,7 @@ pub struct DepartmentConfig {
     /// How new tickets are assigned: "" (not at all), "round-robin" (in turn among the
     /// department's staff), or one staff address.
     #[serde(default)]
-    pub assign: String,
+    pub assign: Assignment,
 }
 
 /// `[maildir]`
@@ -471,12 +471,7 @@ impl Config {
             if let Some(other) = departments.insert(d.name.clone(), i) {
                 problems.push(format!("departments[{i}].name: {:?} is already used by departments[{other}]", d.name));
             }
-            let assign = d.assign.trim();
-            if !(assign.is_empty() || assign == "round-robin" || EmailAddress::parse(assign).is_ok()) {
-                problems.push(format!(
-                    "departments[{i}].assign: {assign:?} must be empty, \"round-robin\" or a staff address"
-                ));
-            } else if assign == "round-robin" && d.staff.is_empty() {
+            if d.assign == Assignment::RoundRobin && d.staff.is_empty() {
                 problems.push(format!("departments[{i}].assign: \"round-robin\" needs departments[{i}].staff"));
             }
         }
@@ -719,6 +714,21 @@ mod tests {
             assert!(all.contains(key), "missing {key} in:\n{all}");
         }
         assert_eq!(err.problems.len(), 7, "{all}");
+    }
+
+    #[test]
+    fn a_department_assignment_is_a_rule_or_a_staff_address() {
+        let dept =
+            |assign: &str| format!("[[departments]]\nname = \"billing\"\nstaff = [\"a@x.org\"]\nassign = {assign:?}\n");
+        let c = load_str(&dept("round-robin"), &[]).unwrap();
+        assert_eq!(c.departments[0].assign, Assignment::RoundRobin);
+        assert_eq!(load_str(&dept("Ann@X.org"), &[]).unwrap().departments[0].assign.to_string(), "ann@x.org");
+        assert_eq!(load_str(&dept(""), &[]).unwrap().departments[0].assign, Assignment::Nobody);
+        let all = load_str(&dept("whoever"), &[]).unwrap_err().problems.join("\n");
+        assert!(all.contains("departments") && all.contains("assign") && all.contains("round-robin"), "{all}");
+        let alone = "[[departments]]\nname = \"billing\"\nassign = \"round-robin\"\n";
+        let all = load_str(alone, &[]).unwrap_err().problems.join("\n");
+        assert!(all.contains("needs departments[0].staff"), "{all}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use bounded::Bounded;
 use super::receive::{apply, apply_in};
 use super::{DeskError, Origin, Outcome};
 use crate::App;
+use crate::domain::Source;
 use crate::inbound::{self, Interpretation};
 use crate::store::{StoreError, Tx};
 
@@ -63,33 +64,38 @@ pub(super) fn too_large(size: u64, limit: u64) -> String {
 /// Quarantines a message of `size` bytes that was not read because it exceeds
 /// `limits.max_message_bytes` (an IMAP server said its size): the entry holds a small
 /// placeholder naming `place` (where the mail stays, such as the mailbox, folder and UID).
-pub async fn quarantine_unfetched(app: &App, source: &str, place: &str, size: u64) -> Result<Outcome, DeskError> {
+pub async fn quarantine_unfetched(app: &App, source: &Source, place: &str, size: u64) -> Result<Outcome, DeskError> {
     let limit = app.config.limits.max_message_bytes;
     let placeholder = format!(
         "This is not the message: maildesk did not download it because its size ({size} bytes) exceeds \
          limits.max_message_bytes ({limit}).\r\nWhere it is: {place}.\r\n"
     );
     let reason = format!("{} (not downloaded; {place})", too_large(size, limit));
-    let sha = app.store.blobs.put(placeholder.as_bytes()).map_err(|e| DeskError::Temporary(e.into()))?;
+    let sha = app.store.blobs.put(placeholder.as_bytes()).map_err(|e| DeskError::Temporary(StoreError::Blob(e)))?;
     record_quarantine(app, &sha, size, source, reason).await
 }
 
 /// Quarantines a message the IMAP server would not give (it answered `answer` to FETCH
 /// every time it was asked): the entry holds a small placeholder naming `place`.
-pub async fn quarantine_unreadable(app: &App, source: &str, place: &str, answer: &str) -> Result<Outcome, DeskError> {
+pub async fn quarantine_unreadable(
+    app: &App,
+    source: &Source,
+    place: &str,
+    answer: &str,
+) -> Result<Outcome, DeskError> {
     let placeholder = format!(
         "This is not the message: the IMAP server would not give it to maildesk; it answered: {answer}\r\n\
          Where it is: {place}.\r\n"
     );
     let reason = format!("the server would not give the message ({answer}); not downloaded; {place}");
-    let sha = app.store.blobs.put(placeholder.as_bytes()).map_err(|e| DeskError::Temporary(e.into()))?;
+    let sha = app.store.blobs.put(placeholder.as_bytes()).map_err(|e| DeskError::Temporary(StoreError::Blob(e)))?;
     record_quarantine(app, &sha, 0, source, reason).await
 }
 
 /// Puts a message into the quarantine with `reason` (a source uses it when processing
 /// took too long); keeps the raw bytes.
-pub async fn quarantine_raw(app: &App, raw: &[u8], source: &str, reason: String) -> Result<Outcome, DeskError> {
-    let sha = app.store.blobs.put(raw).map_err(|e| DeskError::Temporary(e.into()))?;
+pub async fn quarantine_raw(app: &App, raw: &[u8], source: &Source, reason: String) -> Result<Outcome, DeskError> {
+    let sha = app.store.blobs.put(raw).map_err(|e| DeskError::Temporary(StoreError::Blob(e)))?;
     record_quarantine(app, &sha, raw.len() as u64, source, reason).await
 }
 
@@ -99,7 +105,7 @@ async fn record_quarantine(
     app: &App,
     sha: &str,
     size: u64,
-    source: &str,
+    source: &Source,
     reason: String,
 ) -> Result<Outcome, DeskError> {
     // Said before waiting for the store, which may be what is stuck.
@@ -121,7 +127,13 @@ fn announce_quarantine(reason: String) -> String {
 }
 
 /// Records a quarantine entry inside `tx` (the reason already announced).
-async fn quarantine_in(tx: &mut Tx, sha: &str, size: u64, source: &str, reason: String) -> Result<Outcome, StoreError> {
+async fn quarantine_in(
+    tx: &mut Tx,
+    sha: &str,
+    size: u64,
+    source: &Source,
+    reason: String,
+) -> Result<Outcome, StoreError> {
     tx.quarantine(&format!("sha256:{sha}"), source, &reason, sha, size as i64).await?;
     Ok(Outcome::Quarantined(reason))
 }
@@ -137,19 +149,20 @@ enum Prepared {
 /// Reads the message in `file` and interprets it in bounded time. A message over `limit` is
 /// streamed into the blob store unread.
 async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, DeskError> {
-    let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
-    let blocking = |e: tokio::task::JoinError| temporary(std::io::Error::other(e));
+    let temporary = DeskError::Temporary;
     let blobs = app.store.blobs.clone();
     // One trip to a blocking thread: the size, then the bytes (or the whole file into the
     // blob store, unread, when it is over the limit).
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Result<Vec<u8>, (String, u64)>> {
-        if std::fs::metadata(&file)?.len() > limit {
-            return Ok(Err(blobs.put_reader(std::fs::File::open(file)?)?));
+    let read = tokio::task::spawn_blocking(move || -> Result<Result<Vec<u8>, (String, u64)>, StoreError> {
+        let unreadable = || StoreError::file("read the message in", &file);
+        if std::fs::metadata(&file).map_err(unreadable())?.len() > limit {
+            let opened = std::fs::File::open(&file).map_err(unreadable())?;
+            return Ok(Err(blobs.put_reader(opened).map_err(StoreError::Blob)?));
         }
-        Ok(Ok(std::fs::read(file)?))
+        Ok(Ok(std::fs::read(&file).map_err(unreadable())?))
     })
     .await;
-    let raw = match read.map_err(blocking)?.map_err(temporary)? {
+    let raw = match read.map_err(|e| temporary(e.into()))?.map_err(temporary)? {
         Ok(raw) => Arc::new(raw),
         Err((sha, size)) => return Ok(Prepared::Refused { sha, size, reason: too_large(size, limit) }),
     };
@@ -164,21 +177,24 @@ async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, D
         Bounded::Refused(reason) => Err(reason),
     };
     let blobs = app.store.blobs.clone();
-    let stored = tokio::task::spawn_blocking(move || -> std::io::Result<Prepared> {
+    let stored = tokio::task::spawn_blocking(move || -> Result<Prepared, StoreError> {
         match read {
             Ok(mail) => {
                 // The attachments' bytes now, in parallel and outside the transaction (the
                 // store is content-addressed: applying finds them there).
                 for a in &mail.attachments {
-                    blobs.put(&a.bytes)?;
+                    blobs.put(&a.bytes).map_err(StoreError::Blob)?;
                 }
                 Ok(Prepared::Mail(Arc::unwrap_or_clone(raw), mail))
             }
-            Err(reason) => Ok(Prepared::Refused { sha: blobs.put(&raw)?, size: raw.len() as u64, reason }),
+            Err(reason) => {
+                let sha = blobs.put(&raw).map_err(StoreError::Blob)?;
+                Ok(Prepared::Refused { sha, size: raw.len() as u64, reason })
+            }
         }
     })
     .await;
-    stored.map_err(blocking)?.map_err(temporary)
+    stored.map_err(|e| temporary(e.into()))?.map_err(temporary)
 }
 
 /// Messages read and interpreted, ready for [`apply_prepared`], with the files they came
@@ -211,7 +227,7 @@ impl Straggler {
 
     /// Waits (at most about the time limit) for the message to be read, as a batch of one.
     pub async fn prepared(self) -> Result<PreparedBatch, DeskError> {
-        let item = self.handle.await.map_err(|e| DeskError::Temporary(std::io::Error::other(e).into()))??;
+        let item = self.handle.await.map_err(|e| DeskError::Temporary(e.into()))??;
         Ok(PreparedBatch { files: vec![self.file], items: vec![item] })
     }
 }
@@ -263,7 +279,7 @@ pub async fn prepare_files(app: Arc<App>, files: Vec<PathBuf>) -> Result<(Prepar
             stragglers.push(straggler);
             continue;
         }
-        let item = straggler.handle.await.map_err(|e| DeskError::Temporary(std::io::Error::other(e).into()))??;
+        let item = straggler.handle.await.map_err(|e| DeskError::Temporary(e.into()))??;
         files.push(straggler.file);
         items.push(item);
     }
@@ -294,7 +310,7 @@ pub async fn apply_prepared<'a>(
             Prepared::Mail(raw, _) => raw.len() as u64,
             Prepared::Refused { size, .. } => *size,
         };
-        info!(source = origin.source, bytes, outcome = outcome.as_str(), ticket = ?outcome.ticket().map(|t| t.0), "message applied");
+        info!(source = %origin.source, bytes, outcome = outcome.as_str(), ticket = ?outcome.ticket().map(|t| t.0), "message applied");
     }
     if outcomes.iter().any(|o| matches!(o, Outcome::Opened(_) | Outcome::Commented(_) | Outcome::Refused(_))) {
         app.outbox_wake.notify_one();
@@ -353,16 +369,17 @@ pub async fn receive_file<'a>(
     origin: impl Into<Origin<'a>> + Copy,
 ) -> Result<Outcome, DeskError> {
     let source = origin.into().source;
-    let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
-    let size = tokio::fs::metadata(file).await.map_err(temporary)?.len();
+    let unreadable = |e| DeskError::Temporary(StoreError::file("read the message in", file)(e));
+    let size = tokio::fs::metadata(file).await.map_err(unreadable)?.len();
     let limit = app.config.limits.max_message_bytes;
     if size <= limit {
-        let raw = tokio::fs::read(file).await.map_err(temporary)?;
+        let raw = tokio::fs::read(file).await.map_err(unreadable)?;
         return receive(app, &raw, origin).await;
     }
-    let (blobs, path) = (app.store.blobs.clone(), file.to_path_buf());
-    let stored = tokio::task::spawn_blocking(move || blobs.put_reader(std::fs::File::open(path)?)).await;
-    let (sha, size) = stored.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)?;
+    let opened = std::fs::File::open(file).map_err(unreadable)?;
+    let blobs = app.store.blobs.clone();
+    let stored = tokio::task::spawn_blocking(move || blobs.put_reader(opened).map_err(StoreError::Blob)).await;
+    let (sha, size) = stored.map_err(|e| DeskError::Temporary(e.into()))?.map_err(DeskError::Temporary)?;
     let reason = too_large(size, limit);
     record_quarantine(app, &sha, size, source, reason).await
 }

@@ -22,7 +22,7 @@ pub use notify::{
     AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
 };
 
-use crate::domain::TicketNumber;
+use crate::domain::{Source, TicketNumber};
 use crate::inbound::Auto;
 use crate::store::StoreError;
 
@@ -30,13 +30,13 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
     /// The source, such as `pipe`, `maildir:/path` or `imap:support`.
-    pub source: &'a str,
+    pub source: &'a Source,
     /// The department the source feeds, if configured.
     pub department: Option<&'a str>,
 }
 
-impl<'a> From<&'a str> for Origin<'a> {
-    fn from(source: &'a str) -> Origin<'a> {
+impl<'a> From<&'a Source> for Origin<'a> {
+    fn from(source: &'a Source) -> Origin<'a> {
         Origin { source, department: None }
     }
 }

@@ -7,10 +7,8 @@ use tracing::info;
 
 use super::{DeskError, Origin, Outcome, receive};
 use crate::App;
+use crate::domain::Source;
 use crate::store::{QuarantineRow, StoreError};
-
-/// The source recorded for mail applied by a retry.
-pub const RETRY_SOURCE: &str = "quarantine-retry";
 
 /// What retrying a quarantined message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,15 +91,14 @@ pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> 
         db.set_quarantine_reason(id, &reason).await.map_err(store_err)?;
         return Ok(RetryOutcome::Quarantined(reason));
     }
-    let Some(raw) = app.store.blobs.get(&entry.raw_sha256).map_err(|e| store_err(e.into()))? else {
+    let Some(raw) = app.store.blobs.get(&entry.raw_sha256).map_err(|e| store_err(StoreError::Blob(e)))? else {
         return Err(QuarantineError::MissingBlob { id, sha: entry.raw_sha256 });
     };
-    let department = entry
-        .source
-        .strip_prefix("imap:")
-        .and_then(|name| app.config.imap.iter().find(|m| m.name == name))
-        .and_then(|m| m.department.as_deref());
-    let origin = Origin { source: RETRY_SOURCE, department };
+    let department = match &entry.source {
+        Source::Imap(name) => app.config.imap.iter().find(|m| &m.name == name).and_then(|m| m.department.as_deref()),
+        _ => None,
+    };
+    let origin = Origin { source: &Source::QuarantineRetry, department };
     db.release().await; // receive takes connections of its own
     let outcome = receive(app, &raw, origin).await.map_err(|source| QuarantineError::Desk { id, source })?;
     let mut db = app.store.conn().await.map_err(store_err)?;

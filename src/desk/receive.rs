@@ -7,7 +7,7 @@ use tracing::info;
 
 use super::{Origin, Outcome, notify};
 use crate::App;
-use crate::domain::{ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
+use crate::domain::{Assignment, ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::inbound::{self, Authentication, Interpretation, Thread, ThreadBy};
 use crate::store::{NewAttachment, NewComment, NewTicket, StoreError, Tx};
 
@@ -178,7 +178,7 @@ pub(super) async fn apply_in(
     // Blobs first: content-addressed and idempotent, so a rollback leaves no harm.
     let mut blobs = Vec::with_capacity(mail.attachments.len());
     for a in &mail.attachments {
-        blobs.push(app.store.blobs.put(&a.bytes)?);
+        blobs.push(app.store.blobs.put(&a.bytes).map_err(StoreError::Blob)?);
     }
     if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), origin.source).await? {
         return Ok(Outcome::Duplicate);
@@ -500,15 +500,15 @@ fn new_attachments<'m>(mail: &'m Interpretation, blobs: &'m [String]) -> Vec<New
 /// Who a new ticket of `department` is assigned to, by the department's `assign` rule.
 async fn route(app: &App, tx: &mut Tx, department: Option<&str>) -> Result<Option<String>, StoreError> {
     let Some(d) = department.and_then(|d| app.config.department(d)) else { return Ok(None) };
-    match d.assign.trim() {
-        "" => Ok(None),
-        "round-robin" => {
+    match &d.assign {
+        Assignment::Nobody => Ok(None),
+        Assignment::RoundRobin => {
             let last = tx.last_assignee(&d.name).await?;
             let at = last.and_then(|l| d.staff.iter().position(|s| s.as_str() == l));
             let next = at.map_or(0, |i| (i + 1) % d.staff.len());
             Ok(d.staff.get(next).map(|a| a.to_string()))
         }
-        address => Ok(Some(address.to_lowercase())),
+        Assignment::To(address) => Ok(Some(address.to_string())),
     }
 }
 

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::App;
 use crate::desk::{self, Outcome, Straggler};
+use crate::domain::Source;
 
 /// Creates `new/`, `cur/` and `tmp/` under `dir` when missing.
 pub fn ensure(dir: &Path) -> std::io::Result<()> {
@@ -88,20 +89,20 @@ impl Stragglers {
     /// Finishes `straggler` in its own task: applied as a batch of one once read (or
     /// quarantined at the time limit), then settled. On shutdown a message still being
     /// read is left in `new/` (its poison mark counts the attempt).
-    fn spawn(&self, app: &Arc<App>, dir: &Path, source: &str, straggler: Straggler, shutdown: &CancellationToken) {
+    fn spawn(&self, app: &Arc<App>, dir: &Path, source: &Source, straggler: Straggler, shutdown: &CancellationToken) {
         let file = straggler.file().to_path_buf();
         if let Ok(mut files) = self.files.lock() {
             files.insert(file.clone());
         }
         let (app, dir, source, shutdown, files) =
-            (app.clone(), dir.to_path_buf(), source.to_string(), shutdown.clone(), self.files.clone());
+            (app.clone(), dir.to_path_buf(), source.clone(), shutdown.clone(), self.files.clone());
         self.tasks.spawn(async move {
             let prepared = tokio::select! {
                 prepared = straggler.prepared() => Some(prepared),
                 _ = shutdown.cancelled() => None,
             };
             let applied = match prepared {
-                Some(Ok(batch)) => desk::apply_prepared(&app, &batch, source.as_str()).await,
+                Some(Ok(batch)) => desk::apply_prepared(&app, &batch, &source).await,
                 Some(Err(e)) => Err(e),
                 None => Ok(Vec::new()),
             };
@@ -134,7 +135,7 @@ fn flags_of(outcome: &Outcome) -> &'static str {
 pub async fn drain(
     app: &Arc<App>,
     dir: &Path,
-    source: &str,
+    source: &Source,
     shutdown: &CancellationToken,
 ) -> Result<usize, desk::DeskError> {
     let stragglers = Stragglers::default();
@@ -148,7 +149,7 @@ pub async fn drain(
 async fn drain_pass(
     app: &Arc<App>,
     dir: &Path,
-    source: &str,
+    source: &Source,
     shutdown: &CancellationToken,
     stragglers: &Stragglers,
 ) -> Result<usize, desk::DeskError> {
@@ -176,8 +177,7 @@ async fn drain_pass(
             handle.abort();
             break;
         }
-        let (prepared, slow) =
-            handle.await.map_err(|e| desk::DeskError::Temporary(std::io::Error::other(e).into()))??;
+        let (prepared, slow) = handle.await.map_err(|e| desk::DeskError::Temporary(e.into()))??;
         for straggler in slow {
             stragglers.spawn(app, dir, source, straggler, shutdown);
         }
@@ -211,7 +211,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
         warn!(dir = %dir.display(), error = %e, "cannot create maildir; source stopped");
         return;
     }
-    let source = format!("maildir:{}", dir.display());
+    let source = Source::Maildir(dir.display().to_string());
     let interval = Duration::from_millis(app.config.maildir.poll_interval_ms);
     let (mut failing, mut busy) = (false, false);
     let stragglers = Stragglers::default();

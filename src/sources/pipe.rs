@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use crate::App;
 use crate::desk::{self, DeskError, Outcome};
+use crate::domain::Source;
+use crate::store::StoreError;
 
 /// Exit code: the message was applied, recognised as a duplicate, or quarantined.
 pub const EX_OK: i32 = 0;
@@ -25,7 +27,7 @@ pub enum Input {
 /// `limits.max_message_bytes` is quarantined without being held in memory whole.
 pub async fn ingest(app: &App, input: Input) -> (i32, Result<Outcome, DeskError>) {
     let result = match input {
-        Input::File(path) => desk::receive_file(app, &path, "pipe").await,
+        Input::File(path) => desk::receive_file(app, &path, &Source::Pipe).await,
         Input::Stdin => from_stdin(app).await,
     };
     let code = if result.is_ok() { EX_OK } else { EX_TEMPFAIL };
@@ -35,23 +37,26 @@ pub async fn ingest(app: &App, input: Input) -> (i32, Result<Outcome, DeskError>
 async fn from_stdin(app: &App) -> Result<Outcome, DeskError> {
     let limit = app.config.limits.max_message_bytes;
     let spool_dir = app.config.data_dir.clone();
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Result<Vec<u8>, tempfile::NamedTempFile>> {
+    let read = tokio::task::spawn_blocking(move || -> Result<Result<Vec<u8>, tempfile::NamedTempFile>, StoreError> {
         let mut stdin = std::io::stdin().lock();
         let mut head = Vec::new();
-        (&mut stdin).take(limit + 1).read_to_end(&mut head)?;
+        (&mut stdin)
+            .take(limit + 1)
+            .read_to_end(&mut head)
+            .map_err(StoreError::file("read the message from", "standard input"))?;
         if head.len() as u64 <= limit {
             return Ok(Ok(head));
         }
         // Too large to hold: spool the whole message to a file for the quarantine.
-        let mut spool = tempfile::NamedTempFile::new_in(spool_dir)?;
-        std::io::Write::write_all(&mut spool, &head)?;
-        std::io::copy(&mut stdin, &mut spool)?;
+        let spooling = || StoreError::file("spool a large message in", &spool_dir);
+        let mut spool = tempfile::NamedTempFile::new_in(&spool_dir).map_err(spooling())?;
+        std::io::Write::write_all(&mut spool, &head).map_err(spooling())?;
+        std::io::copy(&mut stdin, &mut spool).map_err(spooling())?;
         Ok(Err(spool))
     })
     .await;
-    let temporary = |e: std::io::Error| DeskError::Temporary(e.into());
-    match read.map_err(|e| temporary(std::io::Error::other(e)))?.map_err(temporary)? {
-        Ok(raw) => desk::receive(app, &raw, "pipe").await,
-        Err(spool) => desk::receive_file(app, spool.path(), "pipe").await,
+    match read.map_err(|e| DeskError::Temporary(e.into()))?.map_err(DeskError::Temporary)? {
+        Ok(raw) => desk::receive(app, &raw, &Source::Pipe).await,
+        Err(spool) => desk::receive_file(app, spool.path(), &Source::Pipe).await,
     }
 }

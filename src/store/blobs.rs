@@ -188,10 +188,8 @@ impl Store {
     pub async fn sweep_blobs(&self, grace: Duration) -> Result<Swept> {
         let referenced = self.conn().await?.referenced_blobs().await?;
         let blobs = self.blobs.clone();
-        let swept = tokio::task::spawn_blocking(move || blobs.sweep(&referenced, grace))
-            .await
-            .map_err(std::io::Error::other)??;
-        Ok(swept)
+        let swept = tokio::task::spawn_blocking(move || blobs.sweep(&referenced, grace)).await?;
+        swept.map_err(StoreError::Blob)
     }
 }
 

@@ -2,7 +2,7 @@
 //! the Message-IDs that thread replies, and the quarantine.
 
 use super::{Conn, Result, now, on_conn};
-use crate::domain::TicketNumber;
+use crate::domain::{Source, TicketNumber};
 
 /// A quarantined message, as the CLI lists it.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -12,7 +12,7 @@ pub struct QuarantineRow {
     /// The message's fingerprint.
     pub fingerprint: String,
     /// Where it came from.
-    pub source: String,
+    pub source: Source,
     /// Why it could not be processed.
     pub reason: String,
     /// Blob holding the raw bytes.
@@ -33,7 +33,7 @@ impl Conn {
         &mut self,
         fingerprint: &str,
         message_id: Option<&str>,
-        source: &str,
+        source: &Source,
     ) -> Result<bool> {
         let at = now();
         let inserted = on_conn!(self, c => sqlx::query(
@@ -88,7 +88,7 @@ impl Conn {
     pub async fn quarantine(
         &mut self,
         fingerprint: &str,
-        source: &str,
+        source: &Source,
         reason: &str,
         raw_sha256: &str,
         size: i64,

@@ -46,12 +46,24 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The blob store could not be read or written.
+    /// The blob store (attachments' and raw mails' bytes) could not be read or written;
+    /// the error names the file.
     #[error("blob store: {0}")]
-    Blob(#[from] std::io::Error),
-    /// A stored value does not parse (a corrupted or foreign row).
+    Blob(#[source] std::io::Error),
+    /// A background task of ours (a blocking read or write) panicked or was cancelled.
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A stored value does not parse: a row this version did not write, or damaged.
     #[error("bad stored value: {0}")]
     Corrupt(String),
+    /// A value could not be turned into what is stored (such as a notification's payload).
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// Why it failed.
+        source: serde_json::Error,
+    },
     /// A file or directory of the data directory could not be made, read or written.
     #[error("cannot {action} {}: {source}", path.display())]
     File {
@@ -97,7 +109,7 @@ impl StoreError {
         match self {
             StoreError::Db(e) => sqlx_is_temporary(e),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_is_temporary(e),
-            StoreError::Blob(_) | StoreError::File { .. } | StoreError::Connect { .. } => true,
+            StoreError::Blob(_) | StoreError::File { .. } | StoreError::Connect { .. } | StoreError::Task(_) => true,
             _ => false,
         }
     }
@@ -358,14 +370,15 @@ async fn open_sqlite(connect: SqliteConnectOptions, options: &StoreOptions) -> R
     if schema_is_current(&pool, &SQLITE_MIGRATIONS).await {
         return Ok(pool);
     }
-    let lock_path = format!("{}.migrate-lock", connect.get_filename().display());
-    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
-        file.lock()?;
+    let lock_path = std::path::PathBuf::from(format!("{}.migrate-lock", connect.get_filename().display()));
+    let lock = tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
+        let locking = || StoreError::file("lock the migrations with", &lock_path);
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(locking())?;
+        file.lock().map_err(locking())?;
         Ok(file)
     })
-    .await
-    .map_err(std::io::Error::other)??;
+    .await??;
     let _held = lock;
     retry_busy(deadline, || async { Ok(SQLITE_MIGRATIONS.run(&pool).await?) }).await?;
     Ok(pool)

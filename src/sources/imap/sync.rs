@@ -20,6 +20,7 @@ use super::watch::{Said, Watch};
 use crate::App;
 use crate::config::{AfterCommit, ImapMailbox};
 use crate::desk::{self, Origin, Outcome};
+use crate::domain::Source;
 
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
@@ -63,7 +64,7 @@ pub async fn serve(
     watch: &mut Watch,
 ) -> Result<(), SyncError> {
     let plan = Plan::prepare(&mut session, mailbox, watch).await?;
-    let source = format!("imap:{}", mailbox.name);
+    let source = Source::Imap(mailbox.name.clone());
     let origin = Origin { source: &source, department: mailbox.department.as_deref() };
     let mut work = Work { app, mailbox, session, plan, validity: 0, waiting: true };
     let began = Instant::now();
