@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{Daemon, env_refs, lines_with, tickets, wait_until};
+use common::cli::{Daemon, IDLING, env_refs, followed_by, lines_with, tickets, wait_until};
 use common::imap::{ImapServer, cyrus, request};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -51,8 +51,8 @@ fn new_mail_on_cyrus_is_picked_up_with_idle_and_moved_into_its_namespace() {
         let folders = rt.block_on(c.folders("box01"));
         folders.iter().any(|f| f == "INBOX.maildesk-done") && folders.iter().any(|f| f == "INBOX.maildesk-quarantine")
     });
-    // Idling on the empty folder now: a new mail is announced, not polled for.
-    std::thread::sleep(Duration::from_millis(500));
+    // Idling on the empty folder first: a new mail is announced, not polled for.
+    wait_until("the mailbox waiting in IDLE", Duration::from_secs(20), || daemon.log().contains(IDLING));
     rt.block_on(c.append("box01", "INBOX", &request("jane@example.com", "Printer on fire"), false));
     // Over limits.max_message_bytes: quarantined unread, moved to the quarantine folder.
     let mut big = request("big@example.com", "Too large to read");
@@ -115,7 +115,9 @@ fn a_move_over_quota_leaves_mail_flagged_while_later_mail_flows_and_a_restart_ap
     let mut daemon = Daemon::start(dir, &env);
     rt.block_on(c.append(user, "INBOX", &request("a@example.com", "Quota 6"), false));
     wait_until("the sixth ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 6);
-    std::thread::sleep(Duration::from_millis(500));
+    // The pass that applied it is over and found nothing more: a message applied twice
+    // would have been by now.
+    wait_until("the pass over", Duration::from_secs(20), || followed_by(&daemon.log(), "message applied", IDLING));
     assert_eq!(subjects(dir, &env), ["Quota 1", "Quota 2", "Quota 3", "Quota 4", "Quota 5", "Quota 6"]);
     assert_eq!(daemon.terminate().code(), Some(0));
 }
@@ -149,7 +151,7 @@ fn a_done_folder_that_cannot_be_created_is_said_once_and_mail_is_flagged_in_plac
     let daemon = Daemon::start(dir, &env);
     rt.block_on(c.append(user, "INBOX", &request("a@example.com", "Kept 3"), false));
     wait_until("the third ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 3);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("the pass over", Duration::from_secs(20), || followed_by(&daemon.log(), "message applied", IDLING));
     assert_eq!(subjects(dir, &env), ["Kept 1", "Kept 2", "Kept 3"]);
     assert_eq!(lines_with(&daemon.log(), "cannot create the done_folder"), 1, "once per start");
 }
@@ -219,7 +221,9 @@ fn without_move_a_refused_expunge_leaves_mail_in_place_and_the_retry_never_copie
     wait_until("all moved", Duration::from_secs(20), || {
         rt.block_on(c.count(user, "INBOX")) == 0 && rt.block_on(c.count(user, "INBOX.maildesk-done")) == 4
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // The pass is over (moves retried, the new mail applied and moved): a second copy
+    // would have been made by now.
+    wait_until("the pass over", Duration::from_secs(20), || followed_by(&daemon.log(), "message applied", IDLING));
     assert_eq!(rt.block_on(c.count(user, "INBOX.maildesk-done")), 4, "no message copied twice");
     assert_eq!(subjects(dir, &env), ["Copied 1", "Copied 2", "Copied 3", "Copied 4"]);
 }

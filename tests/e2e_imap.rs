@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{Daemon, env_refs, lines_with, tickets, wait_until};
-use common::imap::{dovecot, request};
+use common::cli::{Daemon, IDLING, env_refs, followed_by, lines_with, tickets, wait_until};
+use common::imap::{dovecot, dovecot_info_log, request};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
@@ -36,9 +36,9 @@ fn a_mail_delivered_while_the_daemon_idles_becomes_a_ticket_and_moves_to_done() 
     rt.block_on(d.reset("box52"));
     let env = config(dir, &d.mailbox_toml("box52", "starttls", &d.ca, "department = \"billing\""));
     let env = env_refs(&env);
-    let _daemon = Daemon::start(dir, &env);
-    // Let the daemon connect and enter IDLE on an empty folder first.
-    std::thread::sleep(Duration::from_millis(1500));
+    let daemon = Daemon::start(dir, &env);
+    // The daemon connects and enters IDLE on the empty folder first.
+    wait_until("the mailbox waiting in IDLE", Duration::from_secs(20), || daemon.log().contains(IDLING));
     rt.block_on(d.append("box52", "INBOX", &request("jane@example.com", "Printer on fire"), false));
     wait_until("the ticket", Duration::from_secs(20), || !tickets(dir, &env).is_empty());
     let list = tickets(dir, &env);
@@ -118,9 +118,11 @@ fn a_uidvalidity_change_applies_nothing_twice() {
         rt.block_on(d.append("box54", "Support", m, false));
     }
     rt.block_on(d.append("box54", "Support", &request("b@example.com", "New after recreation"), false));
-    let _daemon = Daemon::start(dir, &env);
+    let daemon = Daemon::start(dir, &env);
     wait_until("the fourth ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 4);
-    std::thread::sleep(Duration::from_millis(500));
+    // The pass that applied it is over and found nothing more: a message applied twice
+    // would have been by now.
+    wait_until("the pass over", Duration::from_secs(20), || followed_by(&daemon.log(), "message applied", IDLING));
     let mut subjects = ticket_subjects(dir, &env);
     subjects.sort();
     assert_eq!(subjects, ["Kept 0", "Kept 1", "Kept 2", "New after recreation"]);
@@ -176,6 +178,11 @@ fn a_wrong_password_or_certificate_fails_that_mailbox_only() {
     );
     let env = config(dir, &tables);
     let env = env_refs(&env);
+    let refused_logins = || {
+        let log = dovecot_info_log();
+        log.lines().filter(|l| l.contains("user=<box58>") && l.contains("auth failed")).count()
+    };
+    let refused_before = refused_logins();
     let daemon = Daemon::start(dir, &env);
     rt.block_on(d.append("box57", "INBOX", &request("ok@example.com", "Still served"), false));
     rt.block_on(d.append("box58", "INBOX", &request("x@example.com", "Wrong password"), false));
@@ -188,7 +195,8 @@ fn a_wrong_password_or_certificate_fails_that_mailbox_only() {
             && log.contains("box59")
             && log.to_lowercase().contains("certificate")
     });
-    std::thread::sleep(Duration::from_secs(3));
+    // Two retries (after 1 s, then 2 s) refused by the server, to be said nothing of.
+    wait_until("two more refused logins", Duration::from_secs(20), || refused_logins() - refused_before >= 3);
     let log = daemon.log();
     let box58_errors = log.lines().filter(|l| l.contains("mailbox=box58") && l.contains("unavailable")).count();
     assert_eq!(box58_errors, 1, "logged once, not once per retry:\n{log}");
@@ -324,7 +332,7 @@ fn a_done_folder_deleted_under_the_daemon_leaves_mail_flagged_in_place_then_move
     let mut daemon = Daemon::start(dir, &env);
     rt.block_on(d.append(user, "INBOX", &request("a@example.com", "Moved 5"), false));
     wait_until("the fifth ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 5);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("the pass over", Duration::from_secs(20), || followed_by(&daemon.log(), "message applied", IDLING));
     let mut subjects = ticket_subjects(dir, &env);
     subjects.sort();
     assert_eq!(subjects, ["Moved 1", "Moved 2", "Moved 3", "Moved 4", "Moved 5"]);
@@ -346,11 +354,7 @@ fn an_intake_folder_that_cannot_be_selected_stops_that_mailbox_only_and_backs_of
     );
     let env = config(dir, &tables);
     let env = env_refs(&env);
-    let info_log = Path::new(&std::env::var("MAILDESK_TEST_DOVECOT_CONF").unwrap()).with_file_name("info.log");
-    let logins = || {
-        let text = std::fs::read_to_string(&info_log).unwrap_or_default();
-        text.lines().filter(|l| l.contains("Login: user=<customer14>")).count()
-    };
+    let logins = || dovecot_info_log().lines().filter(|l| l.contains("Login: user=<customer14>")).count();
     let before = logins();
     let started = std::time::Instant::now();
     let daemon = Daemon::start(dir, &env);
@@ -360,6 +364,7 @@ fn an_intake_folder_that_cannot_be_selected_stops_that_mailbox_only_and_backs_of
     });
     // Eight seconds after the start: 1 s, 2 s, 4 s (each at least three quarters of that)
     // allow at most four logins; without a growing backoff there would be about eight.
+    // This wait stays: what is measured is how many logins fit into a fixed time.
     std::thread::sleep(Duration::from_secs(8).saturating_sub(started.elapsed()));
     let tries = logins() - before;
     let log = daemon.log();
@@ -413,7 +418,8 @@ fn a_message_fetched_again_after_its_position_was_lost_is_a_duplicate_and_never_
     let daemon = Daemon::start(dir, &env);
     rt.block_on(d.append(user, "INBOX", &request("a@example.com", "Once 3"), false));
     wait_until("the third ticket", Duration::from_secs(20), || tickets(dir, &env).len() == 3);
-    std::thread::sleep(Duration::from_millis(300));
+    // The pass that applied it is over: a message read again would have been by now.
+    wait_until("the pass over", Duration::from_secs(20), || followed_by(&daemon.log(), "message applied", IDLING));
     let log = daemon.log();
     assert_eq!(log.matches("message applied").count(), 1, "only the new one is read:\n{log}");
     assert_eq!(log.matches("outcome=\"duplicate\"").count(), 0, "{log}");

@@ -36,6 +36,8 @@ fn dovecot_restarted_under_the_daemon_is_reconnected_to() {
 
     rt.block_on(d.append("box56", "INBOX", &request("b@example.com", "After the restart"), false));
     wait_until("the second ticket", Duration::from_secs(30), || tickets(dir, &env).len() == 2);
+    // The recovery is said once the pass that applied it is over, a moment after the commit.
+    wait_until("the recovery logged", Duration::from_secs(10), || daemon.log().contains("mailbox reachable again"));
     let log = daemon.log();
     assert!(log.contains("mailbox unavailable"), "the lost connection is logged:\n{log}");
     assert!(log.contains("mailbox reachable again"), "and the recovery:\n{log}");

@@ -32,6 +32,21 @@ fn config_for(dir: &Path, mailbox: &str, extra: &str) -> Vec<(String, String)> {
     vec![("MAILDESK_CONFIG".into(), path.display().to_string())]
 }
 
+/// The kinds of the outbox rows `filter` (an SQL condition) selects, oldest first.
+fn outbox(dir: &Path, filter: &str) -> Vec<String> {
+    let db = format!("sqlite://{}", dir.join("var/maildesk.db").display());
+    runtime().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+            "SELECT kind FROM outbox WHERE {filter} ORDER BY id"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    })
+}
+
 fn customer_mail(from: &str, subject: &str, id: &str, extra: &str, body: &str) -> Vec<u8> {
     format!("From: {from}\r\nTo: support@helpdesk.example\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n{extra}\r\n{body}\r\n").into_bytes()
 }
@@ -131,7 +146,17 @@ fn a_customer_conversation_by_mail_threads_both_ways_and_never_loops() {
     wait_until("the stranger's acknowledgement", Duration::from_secs(30), || {
         rt.block_on(inbox(&d, "stranger")).len() == 1
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // Every mail sent to support (the first request, its reply, customer2's request, the
+    // auto-reply, the bounce, the stranger's) is processed and moved, and every notification
+    // the daemon decided on is sent: an answer to the auto-reply or the bounce would exist.
+    wait_until("the six mails to support processed", Duration::from_secs(30), || {
+        rt.block_on(d.count("support", "INBOX")) == 0
+            && rt.block_on(d.count("support", "maildesk-done")) + rt.block_on(d.count("support", "maildesk-quarantine"))
+                == 6
+    });
+    wait_until("the outbox sent", Duration::from_secs(30), || outbox(dir, "state = 'pending'").is_empty());
+    let to_customer2 = outbox(dir, "recipient = 'customer2@example.com'");
+    assert_eq!(to_customer2.len(), 1, "only the acknowledgement for customer2: {to_customer2:?}");
     let all = tickets(dir, &env);
     assert_eq!(all.len(), 3, "ticket #{n}, customer2's, the stranger's — nothing from the auto-reply or the bounce");
     let first = all.iter().find(|t| t["id"].as_i64() == Some(n)).unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::cli::{Daemon, deliver, inbox, json_of, maildesk, run, tickets, wait_until};
+use common::cli::{Daemon, deliver, inbox, json_of, maildesk, poll_for, run, tickets, wait_for, wait_until};
 
 /// Makes the worker reading a message that contains it stall (debug builds only).
 const STALL: &str = "stall-here-7f3a9c";
@@ -61,13 +61,8 @@ fn terminate_within(daemon: &mut Daemon, within: Duration) -> (Option<i32>, Dura
     let started = Instant::now();
     let pid = daemon.pid().to_string();
     std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
-    loop {
-        if let Some(status) = daemon.try_wait() {
-            return (status.code(), started.elapsed());
-        }
-        assert!(started.elapsed() < within, "the daemon did not exit within {within:?} of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = wait_for(&format!("the daemon to exit within {within:?} of SIGTERM"), within, || daemon.try_wait());
+    (status.code(), started.elapsed())
 }
 
 /// The poison mark's attempts for the message, read from the SQLite database.
@@ -183,16 +178,9 @@ fn ingest_of_a_mail_that_hangs_interpretation_is_quarantined_at_the_limit_and_ex
     let mut cmd = maildesk(dir);
     cmd.arg("ingest").arg(&file).envs(env.iter().copied()).stdout(std::process::Stdio::null());
     let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("spawn maildesk ingest");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("ingest did not return within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = poll_for(Duration::from_secs(30), || child.try_wait().unwrap()) else {
+        let _ = child.kill();
+        panic!("ingest did not return within 30 s");
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
@@ -248,9 +236,14 @@ fn a_good_mail_waiting_for_a_busy_blocking_pool_is_applied_not_quarantined_as_to
         use maildesk::desk::{Outcome, receive};
         use maildesk::domain::Source;
         let t = common::TestApp::with(common::Db::Sqlite, |c| c.limits.max_processing_secs = 1).await;
-        // The only thread is busy for 2.5 s: longer than the limit.
-        let busy = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2500)));
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The only thread is busy for 2.5 s: longer than the limit. (That sleep is the load
+        // under test; the mail is read once the thread has begun it.)
+        let (began, begun) = tokio::sync::oneshot::channel();
+        let busy = tokio::task::spawn_blocking(move || {
+            let _ = began.send(());
+            std::thread::sleep(Duration::from_millis(2500))
+        });
+        begun.await.unwrap();
         let outcome = receive(&t.app, &good(1), &Source::Pipe).await.unwrap();
         assert!(matches!(outcome, Outcome::Opened(_)), "time queued counted against the limit: {outcome:?}");
         assert!(
@@ -279,14 +272,7 @@ fn when_too_many_workers_are_stuck_serve_exits_with_a_failure_and_good_mail_wait
         deliver(dir, &format!("1700000001.{i}.good"), &good(i));
     }
     let mut daemon = Daemon::start(dir, &env);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = daemon.try_wait() {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the daemon did not stop by itself");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for("the daemon to stop by itself", Duration::from_secs(60), || daemon.try_wait());
     let log = daemon.log();
     assert_eq!(status.code(), Some(1), "a failure, so that systemd restarts it\n{log}");
     assert!(log.contains("intake stops") && log.contains("limits.max_processing_secs"), "{log}");

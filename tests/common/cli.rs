@@ -26,6 +26,14 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run maildesk")
 }
 
+/// The daemon's log filter: info, and the IMAP source's debug lines, which say when a
+/// mailbox waits in IDLE (see [`IDLING`]), so that a test can wait for that.
+const DAEMON_LOG: &str = "info,maildesk::sources::imap=debug";
+
+/// What the daemon logs each time a mailbox has finished a pass and the server has
+/// accepted its IDLE: everything found so far is applied, and new mail will be announced.
+pub const IDLING: &str = "waiting in IDLE";
+
 /// The running daemon; killed when dropped so a failing test leaves nothing behind, and
 /// its log printed when the test failed.
 pub struct Daemon {
@@ -37,7 +45,10 @@ impl Daemon {
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let log = dir.join(format!("daemon-{}.log", rand::random::<u32>()));
         let mut cmd = maildesk(dir);
-        cmd.arg("serve").stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).env("MAILDESK_LOG", "info");
+        cmd.arg("serve")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .env("MAILDESK_LOG", DAEMON_LOG);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -58,14 +69,7 @@ impl Daemon {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for("the daemon to stop on SIGTERM", Duration::from_secs(30), || self.child.try_wait().unwrap())
     }
 }
 
@@ -80,12 +84,37 @@ impl Drop for Daemon {
     }
 }
 
-pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+/// Asks `ready` every 25 ms until it gives a value, or `timeout` has passed (then `None`).
+pub fn poll_for<T>(timeout: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+    loop {
+        if let Some(value) = ready() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// The value `ready` gives within `timeout`; the test fails naming `what` otherwise.
+pub fn wait_for<T>(what: &str, timeout: Duration, ready: impl FnMut() -> Option<T>) -> T {
+    poll_for(timeout, ready).unwrap_or_else(|| panic!("timed out waiting for: {what}"))
+}
+
+/// Waits until `done` holds, at most `timeout`; the test fails naming `what` otherwise.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    wait_for(what, timeout, || done().then_some(()))
+}
+
+/// Whether a line of `log` holding `then` follows the last line holding `after` (false when
+/// no line holds `after`): with [`IDLING`], that the daemon finished the pass in which it
+/// did the last `after`, and found nothing more to do.
+pub fn followed_by(log: &str, after: &str, then: &str) -> bool {
+    let lines: Vec<&str> = log.lines().collect();
+    let Some(last) = lines.iter().rposition(|l| l.contains(after)) else { return false };
+    lines[last + 1..].iter().any(|l| l.contains(then))
 }
 
 pub fn json_of(output: Output) -> Value {

@@ -36,6 +36,13 @@ pub fn dovecot() -> ImapServer {
     }
 }
 
+/// What the test Dovecot has logged at info level so far (logins, refused logins), from all
+/// tests: filter by user.
+pub fn dovecot_info_log() -> String {
+    let conf = var("MAILDESK_TEST_DOVECOT_CONF");
+    std::fs::read_to_string(Path::new(&conf).with_file_name("info.log")).unwrap_or_default()
+}
+
 /// The test Cyrus IMAP server (Debian's package, stock namespace: folders below `INBOX.`
 /// with `.`), and the name of its admin, who may set quotas and ACLs.
 pub fn cyrus() -> (ImapServer, String) {

@@ -140,6 +140,7 @@ async fn idle(
     };
     let mut handle = session.idle();
     tokio::time::timeout(IDLE_ANSWER, handle.init()).await.map_err(bounded("IDLE not answered"))??;
+    debug!(mailbox = %name, "waiting in IDLE");
     let stopped = {
         let (idling, _stop) = handle.wait_with_timeout(wait);
         tokio::select! {
