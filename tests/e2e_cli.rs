@@ -273,6 +273,16 @@ mod e2e_cli {
         let unknown = md(dir, &env, &["contact", "show", "nobody@example.org"]);
         assert_eq!(unknown.status.code(), Some(1));
         assert!(stderr(&unknown).contains("no contact nobody@example.org"));
+
+        // A primary contact of Acme; Bob, of no organisation, cannot be one.
+        let primary = md(dir, &env, &["contact", "primary", "ann@acme.example"]);
+        assert_eq!(primary.status.code(), Some(0), "{}", stderr(&primary));
+        assert_eq!(json_of(md(dir, &env, &["contact", "show", "ann@acme.example", "--json"]))["is_primary"], true);
+        let orphan = md(dir, &env, &["contact", "primary", "bob@example.org"]);
+        assert_eq!(orphan.status.code(), Some(1));
+        assert!(stderr(&orphan).contains("bob@example.org belongs to no organisation"), "{}", stderr(&orphan));
+        md(dir, &env, &["contact", "primary", "ann@acme.example", "--off"]);
+        assert_eq!(json_of(md(dir, &env, &["contact", "show", "ann@acme.example", "--json"]))["is_primary"], false);
         assert_eq!(md(dir, &env, &["contact", "show", "not an address"]).status.code(), Some(2));
     }
 
