@@ -98,18 +98,6 @@ pub fn transport(app: &App) -> Result<Transport, String> {
     }
 }
 
-/// Gives memory freed after a burst of work back to the system. glibc's allocator keeps
-/// freed memory for reuse, so without this a daemon that took in a backlog stays at its
-/// peak size while idle.
-pub fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own heap; it takes no pointers from us and is
-    // safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Runs desk's time-driven rules (resolved tickets closing themselves) at start and then
 /// every `every` until `shutdown`, handing freed memory back each time.
 async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
@@ -123,7 +111,7 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             next_sweep += crate::app::BLOB_SWEEP_EVERY;
         }
         // Memory freed since (idle pooled connections close after 30 s) goes back.
-        release_memory();
+        crate::memory::release_memory();
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod desk;
 pub mod domain;
 pub mod inbound;
+pub mod memory;
 pub mod outbound;
 pub mod portal;
 pub mod sources;

@@ -184,7 +184,7 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
                     continue;
                 }
                 if std::mem::take(&mut busy) {
-                    crate::daemon::release_memory(); // the backlog is sent
+                    crate::memory::release_memory(); // the backlog is sent
                 }
             }
             Err(e) => {
