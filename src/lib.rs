@@ -13,6 +13,7 @@ pub mod desk;
 pub mod domain;
 pub mod inbound;
 pub mod memory;
+pub mod notice;
 pub mod outbound;
 pub mod portal;
 pub mod sources;

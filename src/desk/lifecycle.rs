@@ -6,6 +6,7 @@ use tracing::{info, warn};
 use super::notify;
 use crate::App;
 use crate::domain::{Status, TicketNumber};
+use crate::notice::{Notice, StatusData};
 use crate::store::StoreError;
 
 /// Whether a ticket may go from `from` to `to`. Work moves freely between the active
@@ -40,11 +41,11 @@ pub fn answer_due(app: &App, status: &str, priority: &str, awaiting_since: Optio
     Some(awaiting_since?.saturating_add(target))
 }
 
-/// The notification kind that tells customers of a move to `status`.
-pub(super) fn notice_kind(status: Status) -> &'static str {
+/// The notification that tells customers of a move to `status`.
+pub(super) fn notice_kind(status: Status) -> fn(StatusData) -> Notice {
     match status {
-        Status::Resolved | Status::Closed => "resolved",
-        _ => "status-change",
+        Status::Resolved | Status::Closed => Notice::Resolved,
+        _ => Notice::StatusChange,
     }
 }
 
@@ -94,7 +95,7 @@ async fn close_one(app: &App, n: TicketNumber, cutoff: i64) -> Result<bool, Stor
         return Ok(false);
     }
     let subject = tx.ticket_subject(n).await?.unwrap_or_default();
-    notify::status_change(app, &mut tx, n, &subject, "auto-closed", Status::Closed).await?;
+    notify::status_change(app, &mut tx, n, &subject, Notice::AutoClosed, Status::Closed).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -16,9 +16,6 @@ pub use intake::{
     MAX_ABANDONED, PoisonMarks, PreparedBatch, Straggler, Workers, apply_prepared, prepare_files, quarantine_raw,
     quarantine_unfetched, quarantine_unreadable, receive, receive_file,
 };
-pub use notify::{
-    AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
-};
 
 use crate::domain::TicketNumber;
 use crate::inbound::Auto;

@@ -136,7 +136,7 @@ async fn with_fresh_tokens(
     let mut tx = app.store.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let data = match serde_json::from_str::<crate::desk::InviteData>(&row.payload) {
+        let data = match serde_json::from_str::<crate::notice::InviteData>(&row.payload) {
             Ok(data) if row.kind == "invite" => data,
             // Not an invitation, or a bad payload that rendering will report.
             _ => {
@@ -150,7 +150,7 @@ async fn with_fresh_tokens(
             out.push(None);
             continue;
         }
-        let data = crate::desk::InviteData { token: Some(token), ..data };
+        let data = crate::notice::InviteData { token: Some(token), ..data };
         let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         out.push(Some(crate::store::OutboxRow { payload, ..row.clone() }));
     }

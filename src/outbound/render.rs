@@ -8,9 +8,9 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart};
 
 use crate::App;
-use crate::desk::{
-    AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
-    staff::RelayedFile,
+use crate::notice::{
+    AcknowledgementData, CommandErrorData, InviteData, NoticeKind, ParticipantsData, RelayedFile, StaffNoticeData,
+    StaffReplyData, StatusData,
 };
 use crate::store::OutboxRow;
 
@@ -222,11 +222,6 @@ kind_templates!(
     "mail/participant-added/body.txt",
     "mail/participant-added/body.html"
 );
-
-/// Kinds of mail to staff: their Reply-To is the recipient's own staff reply address,
-/// through which commands are honoured.
-pub const STAFF_KINDS: &[&str] =
-    &["staff-new-ticket", "staff-customer-reply", "staff-assigned", "command-error", "undelivered"];
 
 /// Renders a kind declared with [`kind_templates`] from the row's payload.
 macro_rules! render_kind {
@@ -456,7 +451,7 @@ pub fn render(app: &App, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
         let ticket = crate::domain::TicketNumber(ticket);
         let staff = crate::domain::EmailAddress::parse(&row.recipient)
             .ok()
-            .filter(|_| STAFF_KINDS.contains(&row.kind.as_str()));
+            .filter(|_| row.kind.parse::<NoticeKind>().is_ok_and(NoticeKind::to_staff));
         let signed = match staff {
             Some(member) => app.reply_addresses.for_staff(ticket, &member),
             None => app.reply_addresses.for_ticket(ticket),
