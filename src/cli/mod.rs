@@ -210,7 +210,7 @@ async fn serve(config: Config) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    match crate::daemon::run(app, listener, transport, shutdown).await {
+    match crate::daemon::run(app, listener, crate::daemon::sender(transport), shutdown).await {
         crate::daemon::Drained::Clean => 0,
         crate::daemon::Drained::WorkersStuck => {
             eprintln!(

@@ -5,6 +5,7 @@
 
 pub mod contacts;
 mod intake;
+pub mod invitations;
 pub mod lifecycle;
 mod notify;
 pub mod quarantine;

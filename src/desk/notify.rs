@@ -414,7 +414,7 @@ async fn invite(
     if !app.config.portal.invite {
         return Ok(());
     }
-    let Some(invite) = tx.create_invite(contact_id).await? else { return Ok(()) };
+    let Some(invite) = super::invitations::create(tx, contact_id).await? else { return Ok(()) };
     let data = InviteData { invite, ticket: ticket.0, name: greeting_name(mail, trusted), token: None };
     let letter = Letter::new(app, tx, &Notice::Invite(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, from.as_str()).await
