@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::outbound::{self, Prepare, Sender, Transport};
+use crate::outbound::{self, Prepare, Sender, Templates, Transport};
 use crate::store::{OutboxRow, StoreError};
 use crate::{App, portal, sources};
 
@@ -95,10 +95,10 @@ pub fn transport(app: &App) -> Result<Transport, String> {
     }
 }
 
-/// The sender of `serve`: mail goes out through `transport`, and desk gives each
-/// invitation its token as it is sent.
-pub fn sender(transport: Transport) -> Sender {
-    Sender { transport, prepare: std::sync::Arc::new(MintInvitations) }
+/// The sender of `serve`: mail written with `templates` goes out through `transport`, and
+/// desk gives each invitation its token as it is sent.
+pub fn sender(transport: Transport, templates: Templates) -> Sender {
+    Sender { transport, templates, prepare: std::sync::Arc::new(MintInvitations) }
 }
 
 /// Desk's invitation tokens, made as their mail is sent (see

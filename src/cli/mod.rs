@@ -186,6 +186,15 @@ async fn open(config: Config) -> Result<Arc<App>, i32> {
 async fn serve(config: Config) -> i32 {
     let listen = config.portal.listen;
     let portal = config.portal.enabled;
+    // Before anything starts: an override that cannot render is found now, not when a
+    // customer's mail is due.
+    let templates = match crate::outbound::Templates::load(&config) {
+        Ok(templates) => templates,
+        Err(problems) => {
+            eprintln!("maildesk: the mail templates in outbox.templates_dir cannot be used:\n{problems}");
+            return EXIT_USAGE;
+        }
+    };
     let app = match open(config).await {
         Ok(app) => app,
         Err(code) => return code,
@@ -210,7 +219,7 @@ async fn serve(config: Config) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    match crate::daemon::run(app, listener, crate::daemon::sender(transport), shutdown).await {
+    match crate::daemon::run(app, listener, crate::daemon::sender(transport, templates), shutdown).await {
         crate::daemon::Drained::Clean => 0,
         crate::daemon::Drained::WorkersStuck => {
             eprintln!(

@@ -3,7 +3,9 @@
 //! sent only after the transport took it; a crash in between sends it again, and the file
 //! transport names files by Message-ID so that a repeat overwrites rather than duplicates.
 
+pub mod context;
 mod render;
+pub mod templates;
 mod transport;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use render::{RenderError, render};
+pub use templates::{TemplateProblem, TemplateProblems, Templates};
 pub use transport::{SendError, SentMail, Transport};
 
 use crate::App;
@@ -48,11 +51,13 @@ impl Prepare for AsQueued {
     }
 }
 
-/// What the sender works with beside the shared state: the way out, and what is done to
-/// rows before they are rendered.
+/// What the sender works with beside the shared state: the way out, the templates, and
+/// what is done to rows before they are rendered.
 pub struct Sender {
     /// Where rendered mail goes.
     pub transport: Transport,
+    /// What mail is written with: the built-in templates and the admin's overrides.
+    pub templates: Templates,
     /// Run on each claim before rendering.
     pub prepare: Arc<dyn Prepare>,
 }
@@ -123,7 +128,7 @@ async fn deliver(app: &App, sender: &Sender, claims: usize) -> Result<usize, Sto
         let ready = sender.prepare.prepare(app, &rows).await?;
         let mut sent = Vec::with_capacity(rows.len());
         for row in ready.iter().flatten() {
-            if deliver_one(app, transport, row).await? {
+            if deliver_one(app, sender, row).await? {
                 sent.push(row.id);
             }
         }
@@ -137,9 +142,9 @@ async fn deliver(app: &App, sender: &Sender, claims: usize) -> Result<usize, Sto
 
 /// Renders and sends one claimed row. Returns true when the transport took it (the caller
 /// marks it sent); failures are recorded here.
-async fn deliver_one(app: &App, transport: &Transport, row: &OutboxRow) -> Result<bool, StoreError> {
+async fn deliver_one(app: &App, sender: &Sender, row: &OutboxRow) -> Result<bool, StoreError> {
     let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
-    let bytes = match render(app, row) {
+    let bytes = match render(app, &sender.templates, row) {
         Ok(bytes) => bytes,
         Err(e) => {
             warn!(outbox = row.id, error = %e, "notification cannot be rendered");
@@ -147,7 +152,7 @@ async fn deliver_one(app: &App, transport: &Transport, row: &OutboxRow) -> Resul
             return Ok(false);
         }
     };
-    match transport.send(&row.message_id, &row.recipient, &bytes).await {
+    match sender.transport.send(&row.message_id, &row.recipient, &bytes).await {
         Ok(()) => return Ok(true),
         Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
             let base = Duration::from_secs(app.config.outbox.retry_base_secs);
