@@ -5,11 +5,16 @@
 //! start on a problem), never first when a customer's mail is due. HTML templates escape
 //! what they print; text templates print it as it is.
 
+mod overrides;
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
+use self::overrides::find_overrides;
 use super::context::{ContextError, context};
 use crate::config::Config;
 use crate::notice::{Notice, NoticeKind};
@@ -21,12 +26,12 @@ pub const PARTS: [&str; 3] = ["subject.txt", "body.txt", "body.html"];
 pub const LAYOUTS: [&str; 2] = ["layout.txt", "layout.html"];
 
 /// The documentation of the templates' variables, written beside them by `templates export`.
-pub const README: (&str, &str) = ("mail/README.md", include_str!("../../templates/mail/README.md"));
+pub const README: (&str, &str) = ("mail/README.md", include_str!("../../../templates/mail/README.md"));
 
 /// The built-in templates, by name (their path under `templates/`).
 macro_rules! builtin {
     ($($path:literal),* $(,)?) => {
-        &[$(($path, include_str!(concat!("../../templates/", $path)))),*]
+        &[$(($path, include_str!(concat!("../../../templates/", $path)))),*]
     };
 }
 
@@ -154,18 +159,32 @@ impl Templates {
                     continue;
                 }
             };
+            // Askama's syntax, which the built-ins of earlier versions were written in.
+            let askama = source.contains("{% if let ") || source.contains(".is_empty()");
             match templates.env.add_template_owned(name.clone(), source) {
                 Ok(()) => {
                     templates.overridden.insert(name, path);
                 }
                 Err(e) => {
-                    problems.insert(problem(&path, e.line(), describe(&e)));
+                    let hint = match askama {
+                        true => {
+                            " (this looks like a template of an earlier version: start again from \
+                                  `maildesk templates export`, or see templates/mail/README.md)"
+                        }
+                        false => "",
+                    };
+                    problems.insert(problem(&path, e.line(), format!("{}{hint}", describe(&e))));
+                    // A failed override leaves no template of its name: the built-in
+                    // stands in while the others are tried.
+                    if let Some((name, source)) = BUILTIN.iter().find(|(builtin, _)| *builtin == name) {
+                        templates.env.add_template(name, source).expect("the built-in templates parse (tested)");
+                    }
                 }
             }
         }
-        if problems.is_empty() {
-            problems.extend(templates.try_all(config));
-        }
+        // Those that parsed are tried too (a file that did not stays built-in meanwhile),
+        // so that every problem is reported at once.
+        problems.extend(templates.try_all(config));
         match problems.is_empty() {
             true => Ok(templates),
             false => Err(TemplateProblems(problems.into_iter().collect())),
@@ -275,86 +294,4 @@ fn describe(e: &minijinja::Error) -> String {
 
 fn problem(path: &Path, line: Option<usize>, message: impl Into<String>) -> TemplateProblem {
     TemplateProblem { file: path.display().to_string(), line, message: message.into() }
-}
-
-/// The override files under `dir` (a copy of `templates/`: `mail/<kind>/<part>` and
-/// `mail/layout.*`), by template name, and the problems: a missing `mail/` folder, and any
-/// file or folder there that is no template maildesk knows. Hidden files (an editor's) are
-/// passed over, and so is everything beside `mail/` (a copy of `templates/` holds
-/// `portal/` too).
-fn find_overrides(dir: &Path) -> (Vec<(String, PathBuf)>, BTreeSet<TemplateProblem>) {
-    let (mut files, mut problems) = (Vec::new(), BTreeSet::new());
-    let mail = dir.join("mail");
-    if !mail.is_dir() {
-        let message = match dir.join("layout.txt").exists() || dir.join("acknowledgement").exists() {
-            true => "outbox.templates_dir holds mail/ templates directly: set it to the folder that holds mail/ \
-                     (a copy of templates/), not to mail/ itself"
-                .to_string(),
-            false => "outbox.templates_dir has no mail/ folder: it must hold mail/<kind>/... (a copy of templates/, \
-                      as `maildesk templates export DIR` writes)"
-                .to_string(),
-        };
-        problems.insert(problem(dir, None, message));
-        return (files, problems);
-    }
-    let known_kinds = NoticeKind::ALL.map(NoticeKind::as_str).join(", ");
-    for (path, name, is_dir) in entries(&mail, &mut problems) {
-        match (is_dir, name.parse::<NoticeKind>()) {
-            (false, _) if LAYOUTS.contains(&name.as_str()) => files.push((format!("mail/{name}"), path)),
-            (false, _) if name == "README.md" => {}
-            (true, Ok(kind)) => {
-                for (path, part, is_dir) in entries(&path, &mut problems) {
-                    if !is_dir && PARTS.contains(&part.as_str()) {
-                        files.push((template_name(kind, &part), path));
-                    } else {
-                        let message = format!("not a template maildesk knows (a kind's are {})", PARTS.join(", "));
-                        problems.insert(problem(&path, None, message));
-                    }
-                }
-            }
-            (true, Err(_)) => {
-                let message = format!("not a kind of notification maildesk knows ({known_kinds})");
-                problems.insert(problem(&path, None, message));
-            }
-            (false, _) => {
-                let message =
-                    format!("not a template maildesk knows (mail/ holds {}, and <kind>/)", LAYOUTS.join(", "));
-                problems.insert(problem(&path, None, message));
-            }
-        }
-    }
-    (files, problems)
-}
-
-/// The entries of `dir` that are not hidden, sorted: path, name and whether it is a
-/// folder. A folder or name that cannot be read is a problem.
-fn entries(dir: &Path, problems: &mut BTreeSet<TemplateProblem>) -> Vec<(PathBuf, String, bool)> {
-    let read = match std::fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) => {
-            problems.insert(problem(dir, None, format!("cannot read the folder: {e}")));
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::new();
-    for entry in read {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                problems.insert(problem(dir, None, format!("cannot read the folder: {e}")));
-                continue;
-            }
-        };
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            problems.insert(problem(&path, None, "a name that is not UTF-8"));
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        out.push((path.clone(), name, path.is_dir()));
-    }
-    out.sort();
-    out
 }
