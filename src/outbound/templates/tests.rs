@@ -155,7 +155,7 @@ fn an_override_that_does_not_parse_is_refused_naming_file_and_line() {
 
 #[test]
 fn an_override_that_does_not_render_with_sample_data_is_refused_naming_file_and_line() {
-    // A copied template from before: askama syntax, and a variable no kind has.
+    // A variable no kind has, and the subject line used in the subject itself.
     let dir = overrides(&[
         ("staff-reply/body.txt", "{{ data.body }}\n\nNow {{ data.state }}.\n"),
         ("resolved/subject.txt", "[{{ tag }} #{{ ticket }}] {{ subject }}"),
