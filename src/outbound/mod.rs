@@ -2,6 +2,8 @@
 //! the transport and records the result. It never decides who gets mail. A row is marked
 //! sent only after the transport took it; a crash in between sends it again, and the file
 //! transport names files by Message-ID so that a repeat overwrites rather than duplicates.
+//! Outbound imports nothing of desk: what a notification is comes from [`crate::notice`],
+//! and what desk must do as a row is sent (an invitation's token) comes in as [`Prepare`].
 
 pub mod context;
 mod render;
@@ -12,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -35,20 +36,6 @@ pub trait Prepare: Send + Sync {
         app: &'a App,
         rows: &'a [OutboxRow],
     ) -> BoxFuture<'a, Result<Vec<Option<OutboxRow>>, StoreError>>;
-}
-
-/// Renders rows as they were queued (for a sender that handles no kind needing more).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AsQueued;
-
-impl Prepare for AsQueued {
-    fn prepare<'a>(
-        &'a self,
-        _app: &'a App,
-        rows: &'a [OutboxRow],
-    ) -> BoxFuture<'a, Result<Vec<Option<OutboxRow>>, StoreError>> {
-        Box::pin(std::future::ready(Ok(rows.iter().cloned().map(Some).collect())))
-    }
 }
 
 /// What the sender works with beside the shared state: the way out, the templates, and

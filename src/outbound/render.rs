@@ -9,7 +9,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 
 use super::templates::{TemplateProblem, Templates};
 use crate::App;
-use crate::notice::{Notice, NoticeKind, RelayedFile, UnknownKind};
+use crate::notice::{Notice, NoticeKind, RelayedFile, StaffReplyData, UnknownKind};
 use crate::store::OutboxRow;
 
 /// Why a row cannot be rendered; it will not get better by retrying.
@@ -40,9 +40,7 @@ pub fn render(app: &App, templates: &Templates, row: &OutboxRow) -> Result<Vec<u
     let from_address = row.sender.as_deref().unwrap_or(desk.address.as_str());
     // A staff member's reply shows their name, never their address.
     let from_name = match &notice {
-        Notice::StaffReply(reply) if reply.author.is_some() => {
-            format!("{} ({})", reply.author.as_deref().unwrap_or_default(), desk.name)
-        }
+        Notice::StaffReply(StaffReplyData { author: Some(author), .. }) => format!("{author} ({})", desk.name),
         _ => desk.name.clone(),
     };
     let from = Mailbox::new(Some(from_name), from_address.parse().map_err(|e| bad(&e))?);
