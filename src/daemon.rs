@@ -36,8 +36,8 @@ pub enum Drained {
 /// Runs the daemon until `shutdown` fires, then gives tasks [`DRAIN_DEADLINE`] to finish.
 /// `listener` is the portal's socket (bound by the caller, so tests can use port 0), or
 /// `None` to run without the portal; `sender` is what the outbox sender works with (see
-/// [`sender`]). Worker threads stuck in a message are never waited
-/// for here; the caller must not wait for them either (see `cli::main`).
+/// [`sender`]). Worker threads stuck in a message are never waited for here; the caller
+/// must not wait for them either (see `cli::main`).
 pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, shutdown: CancellationToken) -> Drained {
     let tracker = TaskTracker::new();
     if app.config.maildir.enabled {

@@ -7,9 +7,7 @@ use super::{lifecycle, notify};
 use crate::App;
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
 use crate::inbound::{Assignee, Command};
-use crate::notice::Notice;
-/// Where [`RelayedFile`] lived before the notice vocabulary moved to [`crate::notice`].
-pub use crate::notice::RelayedFile;
+use crate::notice::{Notice, RelayedFile};
 use crate::store::{NewAttachment, NewComment, StoreError, TicketState, Tx};
 
 /// Why a staff action was refused; nothing was changed.
