@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::outbound::{self, Transport};
+use crate::outbound::{self, Prepare, Sender, Templates, Transport};
+use crate::store::{OutboxRow, StoreError};
 use crate::{App, portal, sources};
 
 /// How often time-driven rules run (resolved tickets closing themselves).
@@ -34,14 +35,10 @@ pub enum Drained {
 
 /// Runs the daemon until `shutdown` fires, then gives tasks [`DRAIN_DEADLINE`] to finish.
 /// `listener` is the portal's socket (bound by the caller, so tests can use port 0), or
-/// `None` to run without the portal. Worker threads stuck in a message are never waited
-/// for here; the caller must not wait for them either (see `cli::main`).
-pub async fn run(
-    app: Arc<App>,
-    listener: Option<TcpListener>,
-    transport: Transport,
-    shutdown: CancellationToken,
-) -> Drained {
+/// `None` to run without the portal; `sender` is what the outbox sender works with (see
+/// [`sender`]). Worker threads stuck in a message are never waited for here; the caller
+/// must not wait for them either (see `cli::main`).
+pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, shutdown: CancellationToken) -> Drained {
     let tracker = TaskTracker::new();
     if app.config.maildir.enabled {
         tracker.spawn(sources::maildir::run(app.clone(), app.config.maildir.path.clone(), shutdown.clone()));
@@ -49,7 +46,7 @@ pub async fn run(
     for mailbox in &app.config.imap {
         tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
     }
-    tracker.spawn(outbound::run(app.clone(), transport, shutdown.clone()));
+    tracker.spawn(outbound::run(app.clone(), sender, shutdown.clone()));
     tracker.spawn(housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));
     if let Some(listener) = listener {
         if let Ok(addr) = listener.local_addr() {
@@ -98,15 +95,23 @@ pub fn transport(app: &App) -> Result<Transport, String> {
     }
 }
 
-/// Gives memory freed after a burst of work back to the system. glibc's allocator keeps
-/// freed memory for reuse, so without this a daemon that took in a backlog stays at its
-/// peak size while idle.
-pub fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own heap; it takes no pointers from us and is
-    // safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
+/// The sender of `serve`: mail written with `templates` goes out through `transport`, and
+/// desk gives each invitation its token as it is sent.
+pub fn sender(transport: Transport, templates: Templates) -> Sender {
+    Sender { transport, templates, prepare: std::sync::Arc::new(MintInvitations) }
+}
+
+/// Desk's invitation tokens, made as their mail is sent (see
+/// [`crate::desk::invitations::mint_tokens`]).
+struct MintInvitations;
+
+impl Prepare for MintInvitations {
+    fn prepare<'a>(
+        &'a self,
+        app: &'a App,
+        rows: &'a [OutboxRow],
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Option<OutboxRow>>, StoreError>> {
+        Box::pin(crate::desk::invitations::mint_tokens(app, rows))
     }
 }
 
@@ -123,7 +128,7 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             next_sweep += crate::app::BLOB_SWEEP_EVERY;
         }
         // Memory freed since (idle pooled connections close after 30 s) goes back.
-        release_memory();
+        crate::memory::release_memory();
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}

@@ -12,6 +12,8 @@ pub mod daemon;
 pub mod desk;
 pub mod domain;
 pub mod inbound;
+pub mod memory;
+pub mod notice;
 pub mod outbound;
 pub mod portal;
 pub mod sources;

@@ -81,7 +81,11 @@ on_both!(a_contact_reads_the_public_conversation_and_staff_by_name_only, |db| {
     let n = open(&t, "Jane <jane@example.com>", "Printer", "tom@example.com").await;
     let agent = address("agent@staff.example");
     staff::reply(&t.app, n, &agent, "We are on it.").await.unwrap();
-    let note = staff::Act { commands: vec![maildesk::domain::Command::Note], body: "Secret: the vendor is slow.", ..staff::Act::default() };
+    let note = staff::Act {
+        commands: vec![maildesk::domain::Command::Note],
+        body: "Secret: the vendor is slow.",
+        ..staff::Act::default()
+    };
     staff::act(&t.app, n, &agent, &note).await.unwrap();
     staff::reply(&t.app, n, &address("nameless@staff.example"), "Still on it.").await.unwrap();
     let assign = staff::Act {

@@ -7,6 +7,7 @@ mod parse;
 mod quarantine;
 mod sender;
 mod staff;
+mod templates;
 mod ticket;
 
 use std::path::PathBuf;
@@ -90,6 +91,11 @@ enum Command {
         #[command(subcommand)]
         command: sender::SenderCommand,
     },
+    /// Export the built-in mail templates to start overrides from; check overrides.
+    Templates {
+        #[command(subcommand)]
+        command: templates::TemplatesCommand,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -105,6 +111,9 @@ pub fn main() -> i32 {
     init_logging(quiet);
     if let Command::Parse { file, json } = &cli.command {
         return parse::run(file, *json, cli.config.as_deref());
+    }
+    if let Command::Templates { command } = cli.command {
+        return templates::run(command, cli.config.as_deref());
     }
     let config = match Config::load(cli.config.as_deref(), config_env()) {
         Ok(c) => c,
@@ -140,7 +149,7 @@ pub fn main() -> i32 {
             Command::Staff { command } => staff::run(config, command).await,
             Command::Contact { command } => contact::run(config, command).await,
             Command::Sender { command } => sender::run(config, command).await,
-            Command::Parse { .. } => unreachable!("handled above"),
+            Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
         }
     });
     // Dropping the runtime would wait for every blocking thread, and one may be stuck in a
@@ -186,6 +195,15 @@ async fn open(config: Config) -> Result<Arc<App>, i32> {
 async fn serve(config: Config) -> i32 {
     let listen = config.portal.listen;
     let portal = config.portal.enabled;
+    // Before anything starts: an override that cannot render is found now, not when a
+    // customer's mail is due.
+    let templates = match crate::outbound::Templates::load(&config) {
+        Ok(templates) => templates,
+        Err(problems) => {
+            eprintln!("maildesk: the mail templates in outbox.templates_dir cannot be used:\n{problems}");
+            return EXIT_USAGE;
+        }
+    };
     let app = match open(config).await {
         Ok(app) => app,
         Err(code) => return code,
@@ -210,7 +228,7 @@ async fn serve(config: Config) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    match crate::daemon::run(app, listener, transport, shutdown).await {
+    match crate::daemon::run(app, listener, crate::daemon::sender(transport, templates), shutdown).await {
         crate::daemon::Drained::Clean => 0,
         crate::daemon::Drained::WorkersStuck => {
             eprintln!(

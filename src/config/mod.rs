@@ -193,8 +193,10 @@ pub struct OutboxConfig {
     /// Whether acknowledgements repeat the start of the request even when the sender is
     /// not authenticated (a forged From would make us send that text to a third party).
     pub quote_request: bool,
-    /// A folder of template overrides: `mail/<kind>/{subject.txt,body.txt,body.html}` and
-    /// `mail/layout.{txt,html}` found there replace the built-in ones (Jinja syntax).
+    /// A folder of template overrides, laid out as `templates/`:
+    /// `mail/<kind>/{subject.txt,body.txt,body.html}` and `mail/layout.{txt,html}` found
+    /// there replace the built-in ones (Jinja syntax; see `templates/mail/README.md`).
+    /// Read and tried when `serve` starts.
     pub templates_dir: Option<PathBuf>,
 }
 

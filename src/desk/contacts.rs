@@ -155,7 +155,7 @@ pub async fn invite(app: &App, email: &EmailAddress) -> Result<InviteQueued, Con
     let Some(ticket) = tx.latest_ticket_of(contact_id).await.map_err(store_err)? else {
         return Err(ContactError::NoTicket(email.clone()));
     };
-    let Some(invite) = tx.renew_invite(contact_id).await.map_err(store_err)? else {
+    let Some(invite) = super::invitations::renew(&mut tx, contact_id).await.map_err(store_err)? else {
         return Err(ContactError::SignedUp(email.clone()));
     };
     let name = Some(name).filter(|n| !n.trim().is_empty());

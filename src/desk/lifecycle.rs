@@ -6,6 +6,7 @@ use tracing::{info, warn};
 use super::notify;
 use crate::App;
 use crate::domain::{Priority, Status, TicketNumber};
+use crate::notice::{Notice, StatusData};
 use crate::store::StoreError;
 
 /// When a customer waiting since `awaiting_since` must have an answer on a ticket of this
@@ -19,11 +20,11 @@ pub fn answer_due(app: &App, status: Status, priority: Priority, awaiting_since:
     Some(awaiting_since?.saturating_add(target))
 }
 
-/// The notification kind that tells customers of a move to `status`.
-pub(super) fn notice_kind(status: Status) -> &'static str {
+/// The notification that tells customers of a move to `status`.
+pub(super) fn notice_kind(status: Status) -> fn(StatusData) -> Notice {
     match status {
-        Status::Resolved | Status::Closed => "resolved",
-        _ => "status-change",
+        Status::Resolved | Status::Closed => Notice::Resolved,
+        _ => Notice::StatusChange,
     }
 }
 
@@ -73,7 +74,7 @@ async fn close_one(app: &App, n: TicketNumber, cutoff: i64) -> Result<bool, Stor
         return Ok(false);
     }
     let subject = tx.ticket_subject(n).await?.unwrap_or_default();
-    notify::status_change(app, &mut tx, n, &subject, "auto-closed", Status::Closed).await?;
+    notify::status_change(app, &mut tx, n, &subject, Notice::AutoClosed, Status::Closed).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -5,6 +5,7 @@
 
 pub mod contacts;
 mod intake;
+pub mod invitations;
 pub mod lifecycle;
 mod notify;
 pub mod quarantine;
@@ -17,9 +18,6 @@ pub mod tickets;
 pub use intake::{
     PreparedBatch, Straggler, apply_prepared, prepare_files, quarantine_raw, quarantine_unfetched,
     quarantine_unreadable, receive, receive_file,
-};
-pub use notify::{
-    AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, StaffNoticeData, StaffReplyData, StatusData,
 };
 
 use crate::domain::{Source, TicketNumber};

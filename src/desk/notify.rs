@@ -1,11 +1,13 @@
 //! Who is told what. Desk writes each notification as an outbox row inside the
 //! transaction of the change that caused it; outbound renders and sends it later.
 
-use serde::{Deserialize, Serialize};
-
 use crate::App;
 use crate::domain::{ContactId, EmailAddress, StaffNotify, TicketNumber};
 use crate::inbound::{self, Interpretation};
+use crate::notice::{
+    AcknowledgementData, CommandErrorData, InviteData, Notice, NoticeKind, ParticipantsData, PortalLinks, RelayedFile,
+    StaffNoticeData, StaffReplyData, StatusData,
+};
 use crate::store::{NewOutboxRow, StoreError, Tx};
 
 /// The From address of mail about `ticket`: the first address of an IMAP mailbox that
@@ -22,24 +24,6 @@ async fn sender_for(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Opti
 /// At most this many Message-IDs are carried in References: enough to thread in every
 /// client, short enough for every server.
 const MAX_REFERENCES: usize = 20;
-
-/// What the acknowledgement templates are filled with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AcknowledgementData {
-    /// The new ticket's number.
-    pub ticket: i64,
-    /// The ticket's subject.
-    pub subject: String,
-    /// The start of the customer's request.
-    pub summary: String,
-    /// The customer's name, if known.
-    pub name: Option<String>,
-    /// Where the customer can follow the request.
-    pub portal_url: String,
-    /// The others on the request (from its Cc), who get our answers too.
-    #[serde(default)]
-    pub participants: Vec<String>,
-}
 
 /// A fresh Message-ID of ours for a notification about `ticket`: `md.<ticket>.<random>@<domain>`.
 pub fn new_message_id(app: &App, ticket: TicketNumber) -> String {
@@ -103,7 +87,7 @@ fn answering(mail: &Interpretation) -> (Option<String>, Vec<String>) {
 
 /// Where the customer follows ticket `ticket` in the portal.
 fn portal_url(app: &App, ticket: TicketNumber) -> String {
-    format!("{}/requests/{}", app.config.portal.base_url.trim_end_matches('/'), ticket.0)
+    PortalLinks::new(&app.config.portal).request(ticket)
 }
 
 /// The customers on `ticket`: its participants, without our own addresses.
@@ -115,8 +99,8 @@ async fn customers(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Vec<E
 
 /// One notification about a ticket, the same for each of its recipients: kind, From,
 /// threading and template data.
-struct Letter<'a> {
-    kind: &'a str,
+struct Letter {
+    kind: NoticeKind,
     ticket: TicketNumber,
     sender: Option<String>,
     in_reply_to: Option<String>,
@@ -127,19 +111,19 @@ struct Letter<'a> {
     attachments: Option<String>,
 }
 
-impl<'a> Letter<'a> {
-    /// A letter of `kind` about `ticket` with `data` for its templates.
+impl Letter {
+    /// A letter carrying `notice` about `ticket`.
     async fn new(
         app: &App,
         tx: &mut Tx,
-        kind: &'a str,
+        notice: &Notice,
         ticket: TicketNumber,
         threading: impl Into<Threading>,
-        data: &impl Serialize,
-    ) -> Result<Letter<'a>, StoreError> {
-        let payload = serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    ) -> Result<Letter, StoreError> {
+        let payload = notice.payload().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sender = sender_for(app, tx, ticket).await?;
         let Threading { in_reply_to, references, addressed } = threading.into();
+        let kind = notice.kind();
         Ok(Letter { kind, ticket, sender, in_reply_to, references, addressed, payload, attachments: None })
     }
 
@@ -153,7 +137,7 @@ impl<'a> Letter<'a> {
         tx: &mut Tx,
         author: Option<&EmailAddress>,
     ) -> Result<(usize, Vec<String>), StoreError> {
-        let automatic = AUTOMATIC_KINDS.contains(&self.kind);
+        let automatic = self.kind.is_automatic();
         let (mut queued, mut withheld_from) = (0, Vec::new());
         for address in customers(app, tx, self.ticket).await? {
             if Some(&address) == author {
@@ -164,7 +148,7 @@ impl<'a> Letter<'a> {
                 false => tx.is_bouncing(address.as_str()).await?.then(|| "an address that bounces".to_string()),
             };
             if let Some(why) = withheld {
-                tracing::info!(ticket = self.ticket.0, kind = self.kind, reason = %why, "notification withheld");
+                tracing::info!(ticket = self.ticket.0, kind = %self.kind, reason = %why, "notification withheld");
                 withheld_from.push(format!("{address}: {why}"));
                 continue;
             }
@@ -190,7 +174,7 @@ impl<'a> Letter<'a> {
             .collect();
         cap_references(&mut references);
         tx.enqueue(&NewOutboxRow {
-            kind: self.kind,
+            kind: self.kind.as_str(),
             ticket: Some(self.ticket),
             recipient,
             message_id: &message_id,
@@ -204,20 +188,6 @@ impl<'a> Letter<'a> {
         .map(|_| ())
     }
 }
-
-/// Kinds of notification sent automatically, without a person writing them: capped per
-/// recipient and never sent to addresses that cannot answer.
-pub const AUTOMATIC_KINDS: &[&str] = &[
-    "acknowledgement",
-    "invite",
-    "status-change",
-    "resolved",
-    "reopened",
-    "auto-closed",
-    "command-error",
-    "participant-added",
-    "undelivered",
-];
 
 /// When the hourly cap on all automatic mail was last announced in the log (Unix seconds),
 /// so that reaching it is said once a minute rather than for every mail held back.
@@ -247,8 +217,9 @@ async fn withhold_automatic(
     }
     let now = crate::store::now();
     let all_cap = app.config.outbox.max_automatic_per_hour;
+    let automatic = NoticeKind::automatic_words();
     let record =
-        tx.automatic_mail_record(recipient.as_str(), ticket.0, AUTOMATIC_KINDS, now - 3600, i64::from(all_cap)).await?;
+        tx.automatic_mail_record(recipient.as_str(), ticket.0, &automatic, now - 3600, i64::from(all_cap)).await?;
     if record.bouncing {
         return Ok(Some("an address that bounces".into()));
     }
@@ -330,28 +301,9 @@ async fn acknowledge(
         portal_url: portal_url(app, ticket),
         participants: how.participants.iter().map(|a| a.to_string()).collect(),
     };
-    let letter = Letter::new(app, tx, "acknowledgement", ticket, answering(mail), &data).await?;
+    let letter = Letter::new(app, tx, &Notice::Acknowledgement(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, from.as_str()).await?;
     Ok(true)
-}
-
-/// What the staff-reply templates are filled with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StaffReplyData {
-    /// The ticket's number.
-    pub ticket: i64,
-    /// The ticket's subject.
-    pub subject: String,
-    /// What the staff member wrote.
-    pub body: String,
-    /// Where the customer can follow the request.
-    pub portal_url: String,
-    /// The staff member's name (shown in From, beside the desk's name), if known.
-    #[serde(default)]
-    pub author: Option<String>,
-    /// The ticket's new status as words, when the reply changed it.
-    #[serde(default)]
-    pub status: Option<String>,
 }
 
 /// A staff member's public reply, as it is relayed.
@@ -365,7 +317,7 @@ pub(super) struct Reply<'a> {
     /// The status the reply set, if it changed.
     pub status: Option<crate::domain::Status>,
     /// Files sent along.
-    pub files: &'a [super::staff::RelayedFile],
+    pub files: &'a [RelayedFile],
 }
 
 /// Queues a staff member's public reply to every customer on the ticket (never to our own
@@ -386,34 +338,22 @@ pub(super) async fn staff_reply(
         status: reply.status.map(|s| s.as_str().replace('-', " ")),
     };
     let threading = conversation_threading(tx, ticket).await?;
-    let mut letter = Letter::new(app, tx, "staff-reply", ticket, threading, &data).await?;
+    let mut letter = Letter::new(app, tx, &Notice::StaffReply(data), ticket, threading).await?;
     if !reply.files.is_empty() {
         letter.attachments = Some(serde_json::to_string(reply.files).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }
     letter.queue_to_customers(app, tx, Some(reply.author)).await
 }
 
-/// What the status templates are filled with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusData {
-    /// The ticket's number.
-    pub ticket: i64,
-    /// The ticket's subject.
-    pub subject: String,
-    /// The new status, as words ("waiting on customer").
-    pub status: String,
-    /// Where the customer can follow the request.
-    pub portal_url: String,
-}
-
-/// Queues a status notification of `kind` ("status-change", "resolved", "reopened" or
-/// "auto-closed") to every customer on the ticket that automatic mail may reach.
+/// Queues a status notification (`notice` is [`Notice::StatusChange`], `Resolved`,
+/// `Reopened` or `AutoClosed`) to every customer on the ticket that automatic mail may
+/// reach.
 pub(super) async fn status_change(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
     subject: &str,
-    kind: &str,
+    notice: fn(StatusData) -> Notice,
     status: crate::domain::Status,
 ) -> Result<usize, StoreError> {
     let data = StatusData {
@@ -423,30 +363,17 @@ pub(super) async fn status_change(
         portal_url: portal_url(app, ticket),
     };
     let threading = conversation_threading(tx, ticket).await?;
-    let letter = Letter::new(app, tx, kind, ticket, threading, &data).await?;
+    let letter = Letter::new(app, tx, &notice(data), ticket, threading).await?;
     Ok(letter.queue_to_customers(app, tx, None).await?.0)
 }
 
-/// What the staff notification templates are filled with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StaffNoticeData {
-    /// The ticket's number.
-    pub ticket: i64,
-    /// The ticket's subject.
-    pub subject: String,
-    /// Who wrote, as "Name <address>".
-    pub customer: String,
-    /// What they wrote (the new text).
-    pub text: String,
-}
-
-/// Queues a staff notification of `kind` ("staff-new-ticket" or "staff-customer-reply")
-/// about `mail` to the staff of the ticket's department.
+/// Queues a staff notification (`notice` is [`Notice::StaffNewTicket`] or
+/// `StaffCustomerReply`) about `mail` to the staff of the ticket's department.
 pub(super) async fn staff_notice(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
-    kind: &str,
+    notice: fn(StaffNoticeData) -> Notice,
     mail: &Interpretation,
     from: &EmailAddress,
 ) -> Result<usize, StoreError> {
@@ -464,28 +391,13 @@ pub(super) async fn staff_notice(
         customer,
         text: mail.reply.chars().take(10_000).collect(),
     };
-    let letter = Letter::new(app, tx, kind, ticket, answering(mail), &data).await?;
+    let letter = Letter::new(app, tx, &notice(data), ticket, answering(mail)).await?;
     let mut queued = 0;
     for member in staff.iter().filter(|s| s.as_str() != from.as_str()) {
         letter.queue(app, tx, member).await?;
         queued += 1;
     }
     Ok(queued)
-}
-
-/// What the invitation templates are filled with (the link's token is added when it is
-/// sent, never stored in the clear).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InviteData {
-    /// The invitation.
-    pub invite: i64,
-    /// The ticket the first request opened.
-    pub ticket: i64,
-    /// The person's name, if known.
-    pub name: Option<String>,
-    /// The token, added by the sender at sending time; never stored in the clear.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
 }
 
 /// Invites the sender of a first emailed request to the portal, once per contact (loop
@@ -502,9 +414,9 @@ async fn invite(
     if !app.config.portal.invite {
         return Ok(());
     }
-    let Some(invite) = tx.create_invite(contact_id).await? else { return Ok(()) };
+    let Some(invite) = super::invitations::create(tx, contact_id).await? else { return Ok(()) };
     let data = InviteData { invite, ticket: ticket.0, name: greeting_name(mail, trusted), token: None };
-    let letter = Letter::new(app, tx, "invite", ticket, answering(mail), &data).await?;
+    let letter = Letter::new(app, tx, &Notice::Invite(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, from.as_str()).await
 }
 
@@ -550,22 +462,9 @@ pub(super) async fn assigned(
         text: text.chars().take(10_000).collect(),
     };
     let threading = conversation_threading(tx, ticket).await?;
-    let letter = Letter::new(app, tx, "staff-assigned", ticket, threading, &data).await?;
+    let letter = Letter::new(app, tx, &Notice::StaffAssigned(data), ticket, threading).await?;
     letter.queue(app, tx, to).await?;
     Ok(1)
-}
-
-/// What the command-error templates are filled with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CommandErrorData {
-    /// The ticket's number.
-    pub ticket: i64,
-    /// The ticket's subject.
-    pub subject: String,
-    /// What was wrong, one line per command.
-    pub problems: Vec<String>,
-    /// What the staff member wrote, to send again once corrected.
-    pub text: String,
 }
 
 /// Tells staff member `to` that the commands of `mail` were not applied, and why. Nothing
@@ -588,7 +487,7 @@ pub(super) async fn command_error(
         problems: problems.to_vec(),
         text: mail.reply.chars().take(10_000).collect(),
     };
-    let letter = Letter::new(app, tx, "command-error", ticket, answering(mail), &data).await?;
+    let letter = Letter::new(app, tx, &Notice::CommandError(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, to.as_str()).await?;
     Ok(1)
 }
@@ -606,23 +505,8 @@ pub(super) async fn invite_contact(
 ) -> Result<(), StoreError> {
     let data = InviteData { invite, ticket: ticket.0, name, token: None };
     let threading = conversation_threading(tx, ticket).await?;
-    let letter = Letter::new(app, tx, "invite", ticket, threading, &data).await?;
+    let letter = Letter::new(app, tx, &Notice::Invite(data), ticket, threading).await?;
     letter.queue(app, tx, recipient.as_str()).await
-}
-
-/// What the participant-added templates are filled with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ParticipantsData {
-    /// The ticket's number.
-    pub ticket: i64,
-    /// The ticket's subject.
-    pub subject: String,
-    /// The addresses added.
-    pub added: Vec<String>,
-    /// Who added them: an address, or "our staff".
-    pub by: String,
-    /// Where the customer can follow the request.
-    pub portal_url: String,
 }
 
 /// Tells the requester of `ticket` that `added` now take part in it (and get its mail),
@@ -652,7 +536,7 @@ pub(super) async fn participants_added(
         portal_url: portal_url(app, ticket),
     };
     let threading = conversation_threading(tx, ticket).await?;
-    let letter = Letter::new(app, tx, "participant-added", ticket, threading, &data).await?;
+    let letter = Letter::new(app, tx, &Notice::ParticipantAdded(data), ticket, threading).await?;
     letter.queue(app, tx, requester.as_str()).await?;
     Ok(1)
 }
@@ -674,7 +558,7 @@ pub(super) async fn undelivered(
         text: text.chars().take(10_000).collect(),
     };
     let threading = conversation_threading(tx, ticket).await?;
-    let letter = Letter::new(app, tx, "undelivered", ticket, threading, &data).await?;
+    let letter = Letter::new(app, tx, &Notice::Undelivered(data), ticket, threading).await?;
     letter.queue(app, tx, to.as_str()).await?;
     Ok(1)
 }

@@ -9,6 +9,7 @@ use super::{Origin, Outcome, notify};
 use crate::App;
 use crate::domain::{Assignment, ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::inbound::{self, Authentication, Interpretation, Thread, ThreadBy};
+use crate::notice::Notice;
 use crate::store::{NewAttachment, NewComment, NewTicket, StoreError, Tx};
 
 pub(super) async fn apply(
@@ -216,7 +217,7 @@ pub(super) async fn apply_in(
             );
             internal_note(tx, t, &note).await?;
             // The other staff hear of it, as of any mail on the ticket (never the customers).
-            notify::staff_notice(app, tx, t, "staff-customer-reply", mail, from).await?;
+            notify::staff_notice(app, tx, t, Notice::StaffCustomerReply, mail, from).await?;
             Outcome::Commented(t)
         }
         Route::Comment { ticket, reopen, add_cc } => {
@@ -337,9 +338,9 @@ async fn comment(
     if reopen {
         tx.set_ticket_status(ticket, Status::Open).await?;
         let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
-        notify::status_change(app, tx, ticket, &subject, "reopened", Status::Open).await?;
+        notify::status_change(app, tx, ticket, &subject, Notice::Reopened, Status::Open).await?;
     }
-    notify::staff_notice(app, tx, ticket, "staff-customer-reply", mail, from).await?;
+    notify::staff_notice(app, tx, ticket, Notice::StaffCustomerReply, mail, from).await?;
     Ok(Outcome::Commented(ticket))
 }
 
@@ -414,7 +415,7 @@ async fn open(
         let how = notify::Welcome { quote: request.quote, participants: &added };
         notify::welcome(app, tx, ticket, author, mail, from, &how).await?;
     }
-    notify::staff_notice(app, tx, ticket, "staff-new-ticket", mail, from).await?;
+    notify::staff_notice(app, tx, ticket, Notice::StaffNewTicket, mail, from).await?;
     Ok(Outcome::Opened(ticket))
 }
 

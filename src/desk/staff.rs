@@ -3,11 +3,10 @@
 //! through [`apply`]: all of it is checked first and applied together, or nothing is.
 //! Customers get a staff member's words from the support address, never their address.
 
-use serde::Serialize;
-
 use super::{lifecycle, notify};
 use crate::App;
 use crate::domain::{Assignee, Command, EmailAddress, Priority, Role, Status, TicketNumber};
+use crate::notice::{Notice, RelayedFile};
 use crate::store::{NewAttachment, NewComment, StoreError, TicketState, Tx};
 
 /// Why a staff action was refused; nothing was changed.
@@ -291,19 +290,9 @@ async fn write(
             }
         }
     } else if let Some(status) = done.status {
-        let kind = if !was.is_active() && status == Status::Open { "reopened" } else { lifecycle::notice_kind(status) };
+        let kind =
+            if !was.is_active() && status == Status::Open { Notice::Reopened } else { lifecycle::notice_kind(status) };
         done.queued += notify::status_change(app, tx, n, subject, kind, status).await?;
     }
     Ok(done)
-}
-
-/// A file sent along with a relayed reply: its bytes are in the blob store.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct RelayedFile {
-    /// Blob name.
-    pub sha256: String,
-    /// File name.
-    pub filename: String,
-    /// MIME type.
-    pub content_type: String,
 }

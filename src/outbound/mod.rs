@@ -2,21 +2,58 @@
 //! the transport and records the result. It never decides who gets mail. A row is marked
 //! sent only after the transport took it; a crash in between sends it again, and the file
 //! transport names files by Message-ID so that a repeat overwrites rather than duplicates.
+//! Outbound imports nothing of desk: what a notification is comes from [`crate::notice`],
+//! and what desk must do as a row is sent (an invitation's token) comes in as [`Prepare`].
 
+pub mod context;
 mod render;
+pub mod templates;
 mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use render::{RenderError, render};
+pub use templates::{TemplateProblem, TemplateProblems, Templates};
 pub use transport::{SendError, SentMail, Transport};
 
 use crate::App;
-use crate::store::{StoreError, now};
+use crate::store::{OutboxRow, StoreError, now};
+
+/// Work done on claimed rows just before they are rendered, for what must not wait in the
+/// outbox: an invitation's token is made then, so that it never sits in the database in
+/// the clear. Desk knows how (`desk::invitations`); the daemon wires it in, so that
+/// outbound depends on no rule of desk's.
+pub trait Prepare: Send + Sync {
+    /// The rows to render, in the order of `rows`: each as it is or changed, or `None`
+    /// when it is no longer to be sent (the preparer has marked it sent).
+    fn prepare<'a>(
+        &'a self,
+        app: &'a App,
+        rows: &'a [OutboxRow],
+    ) -> BoxFuture<'a, Result<Vec<Option<OutboxRow>>, StoreError>>;
+}
+
+/// What the sender works with beside the shared state: the way out, the templates, and
+/// what is done to rows before they are rendered.
+pub struct Sender {
+    /// Where rendered mail goes.
+    pub transport: Transport,
+    /// What mail is written with: the built-in templates and the admin's overrides.
+    pub templates: Templates,
+    /// Run on each claim before rendering.
+    pub prepare: Arc<dyn Prepare>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").field("transport", &self.transport).finish_non_exhaustive()
+    }
+}
 
 /// How many rows one pass of the sender takes.
 const BATCH: i64 = 100;
@@ -53,12 +90,13 @@ fn claim_size(transport: &Transport) -> i64 {
 /// Sends every due notification once (at most [`BATCH`] rows); returns how many rows were
 /// handled. Rows sent are marked in one transaction per claim; a crash before that sends
 /// them again under the same Message-ID (the file transport overwrites).
-pub async fn deliver_due(app: &App, transport: &Transport) -> Result<usize, StoreError> {
-    deliver(app, transport, usize::MAX).await
+pub async fn deliver_due(app: &App, sender: &Sender) -> Result<usize, StoreError> {
+    deliver(app, sender, usize::MAX).await
 }
 
 /// [`deliver_due`], taking at most `claims` claims.
-async fn deliver(app: &App, transport: &Transport, claims: usize) -> Result<usize, StoreError> {
+async fn deliver(app: &App, sender: &Sender, claims: usize) -> Result<usize, StoreError> {
+    let transport = &sender.transport;
     let (size, lease) = (claim_size(transport), claim_lease_secs(transport, app));
     let mut handled = 0;
     for _ in 0..claims {
@@ -74,10 +112,10 @@ async fn deliver(app: &App, transport: &Transport, claims: usize) -> Result<usiz
             break;
         }
         handled += rows.len();
-        let ready = with_fresh_tokens(app, &rows).await?;
+        let ready = sender.prepare.prepare(app, &rows).await?;
         let mut sent = Vec::with_capacity(rows.len());
         for row in ready.iter().flatten() {
-            if deliver_one(app, transport, row).await? {
+            if deliver_one(app, sender, row).await? {
                 sent.push(row.id);
             }
         }
@@ -93,9 +131,9 @@ async fn deliver(app: &App, transport: &Transport, claims: usize) -> Result<usiz
 
 /// Renders and sends one claimed row. Returns true when the transport took it (the caller
 /// marks it sent); failures are recorded here.
-async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::OutboxRow) -> Result<bool, StoreError> {
+async fn deliver_one(app: &App, sender: &Sender, row: &OutboxRow) -> Result<bool, StoreError> {
     let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
-    let bytes = match render(app, row) {
+    let bytes = match render(app, &sender.templates, row) {
         Ok(bytes) => bytes,
         Err(e) => {
             warn!(outbox = row.id, error = %e, "notification cannot be rendered");
@@ -103,7 +141,7 @@ async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::Outbo
             return Ok(false);
         }
     };
-    match transport.send(&row.message_id, &row.recipient, &bytes).await {
+    match sender.transport.send(&row.message_id, &row.recipient, &bytes).await {
         Ok(()) => return Ok(true),
         Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
             let base = Duration::from_secs(app.config.outbox.retry_base_secs);
@@ -123,46 +161,9 @@ async fn deliver_one(app: &App, transport: &Transport, row: &crate::store::Outbo
     Ok(false)
 }
 
-/// The rows to render: an invitation gets a new token now, stored only as its hash on the
-/// invitation (a resend replaces it); other rows as they are. `None` for an invitation
-/// used meanwhile (marked sent: nothing is left to send). All tokens of a claim are stored
-/// in one transaction, before any is sent.
-async fn with_fresh_tokens(
-    app: &App,
-    rows: &[crate::store::OutboxRow],
-) -> Result<Vec<Option<crate::store::OutboxRow>>, StoreError> {
-    if !rows.iter().any(|r| r.kind == "invite") {
-        return Ok(rows.iter().cloned().map(Some).collect());
-    }
-    let expires = now() + i64::try_from(app.config.portal.invite_days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
-    let mut tx = app.store.begin().await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let data = match serde_json::from_str::<crate::desk::InviteData>(&row.payload) {
-            Ok(data) if row.kind == "invite" => data,
-            // Not an invitation, or a bad payload that rendering will report.
-            _ => {
-                out.push(Some(row.clone()));
-                continue;
-            }
-        };
-        let token: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-        if !tx.set_invite_token(data.invite, &crate::store::sha256_hex(token.as_bytes()), expires).await? {
-            tx.mark_sent(row.id).await?;
-            out.push(None);
-            continue;
-        }
-        let data = crate::desk::InviteData { token: Some(token), ..data };
-        let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        out.push(Some(crate::store::OutboxRow { payload, ..row.clone() }));
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
 /// The sender task: delivers due rows whenever desk signals new ones, and at the
 /// configured interval, until `shutdown` fires.
-pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToken) {
+pub async fn run(app: Arc<App>, sender: Sender, shutdown: CancellationToken) {
     let interval = Duration::from_millis(app.config.outbox.poll_interval_ms);
     let (mut failing, mut busy) = (false, false);
     loop {
@@ -175,7 +176,7 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
-        match deliver(&app, &transport, if backlog { 1 } else { usize::MAX }).await {
+        match deliver(&app, &sender, if backlog { 1 } else { usize::MAX }).await {
             Ok(n) => {
                 if failing {
                     info!("outbox reachable again");
@@ -186,7 +187,7 @@ pub async fn run(app: Arc<App>, transport: Transport, shutdown: CancellationToke
                     continue;
                 }
                 if std::mem::take(&mut busy) {
-                    crate::daemon::release_memory(); // the backlog is sent
+                    crate::memory::release_memory(); // the backlog is sent
                 }
             }
             Err(e) => {

@@ -229,7 +229,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
                 }
                 if std::mem::take(&mut busy) {
                     app.intake_backlog.store(false, std::sync::atomic::Ordering::Relaxed);
-                    crate::daemon::release_memory(); // the backlog is done
+                    crate::memory::release_memory(); // the backlog is done
                 }
                 interval
             }

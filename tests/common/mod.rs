@@ -92,7 +92,9 @@ impl TestApp {
 
     /// Runs the outbox sender once and returns everything sent so far.
     pub async fn flush_outbox(&self) -> Vec<SentMail> {
-        maildesk::outbound::deliver_due(&self.app, &self.transport).await.expect("deliver");
+        let templates = maildesk::outbound::Templates::load(&self.app.config).expect("templates");
+        let sender = maildesk::daemon::sender(self.transport.clone(), templates);
+        maildesk::outbound::deliver_due(&self.app, &sender).await.expect("deliver");
         self.sent.lock().unwrap().clone()
     }
 }

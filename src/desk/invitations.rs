@@ -1,0 +1,89 @@
+//! Invitations to the portal, in one place: made when a first request arrives or staff
+//! invite a contact, given a token when their mail is sent, redeemed once. The token is
+//! made only when the mail goes out and stored only as its hash: the raw token never sits
+//! in the database, not even in the outbox row, only in the mail itself.
+
+use crate::App;
+use crate::domain::ContactId;
+use crate::notice::{InviteData, NoticeKind};
+use crate::store::{OutboxRow, StoreError, Tx, now, sha256_hex};
+
+/// Creates the invitation of `contact_id` unless it has one; returns its id when new.
+pub async fn create(tx: &mut Tx, contact_id: ContactId) -> Result<Option<i64>, StoreError> {
+    tx.create_invite(contact_id).await
+}
+
+/// Makes the invitation of `contact_id` (new, or renewed when it was not used: the old
+/// link stops working once the new one is sent); none when it was used already.
+pub async fn renew(tx: &mut Tx, contact_id: ContactId) -> Result<Option<i64>, StoreError> {
+    tx.renew_invite(contact_id).await
+}
+
+/// A new token: 256 random bits as 64 hex digits.
+pub fn new_token() -> String {
+    (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect()
+}
+
+/// What is stored of `token`: its SHA-256, in hex.
+pub fn token_hash(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// Uses the invitation whose link carries `token`: its contact when the token is known,
+/// has not expired and was not used — and then never again.
+pub async fn redeem(app: &App, token: &str) -> Result<Option<i64>, StoreError> {
+    app.store.conn().await?.redeem_invite(&token_hash(token)).await
+}
+
+/// Gives each invitation among claimed `rows` a new token, just before it is rendered:
+/// the token goes into the returned row's payload (which is never written back) and only
+/// its hash onto the invitation, valid for `portal.invite_days` (a resend replaces the
+/// earlier token). Other rows come back as they are. `None` in place of an invitation used
+/// meanwhile: it is marked sent, as nothing is left to send. All tokens of a claim are
+/// stored in one transaction, before any is sent.
+pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<OutboxRow>>, StoreError> {
+    let is_invite = |row: &OutboxRow| row.kind == NoticeKind::Invite.as_str();
+    if !rows.iter().any(is_invite) {
+        return Ok(rows.iter().cloned().map(Some).collect());
+    }
+    let days = app.config.portal.invite_days;
+    let expires = now() + i64::try_from(days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
+    let mut tx = app.store.begin().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let data = match serde_json::from_str::<InviteData>(&row.payload) {
+            Ok(data) if is_invite(row) => data,
+            // Not an invitation, or a bad payload that rendering will report.
+            _ => {
+                out.push(Some(row.clone()));
+                continue;
+            }
+        };
+        let token = new_token();
+        if !tx.set_invite_token(data.invite, &token_hash(&token), expires).await? {
+            tx.mark_sent(row.id).await?;
+            out.push(None);
+            continue;
+        }
+        let data = InviteData { token: Some(token), ..data };
+        let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.push(Some(OutboxRow { payload, ..row.clone() }));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_stored_only_as_their_hash() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert_eq!(token_hash(&a), sha256_hex(a.as_bytes()));
+        assert_ne!(token_hash(&a), a);
+    }
+}

@@ -1,0 +1,108 @@
+//! What a kind's templates are filled with: one serialisable context per kind, the same
+//! for the built-in templates and for an admin's overrides. `templates/mail/README.md`
+//! documents every variable; a test keeps the two in step.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::notice::{
+    AcknowledgementData, CommandErrorData, InviteData, Notice, ParticipantsData, PortalLinks, StaffNoticeData,
+    StaffReplyData, StatusData,
+};
+
+/// The variables of a kind's templates: the same few for every kind, the kind's payload
+/// as `data`, and `E`, the variables only that kind has.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailContext<'a, D, E> {
+    /// The desk's name (`desk.name`).
+    pub desk_name: &'a str,
+    /// The subject tag (`desk.tag`), as in `[Support #42]`.
+    pub tag: &'a str,
+    /// The ticket's number.
+    pub ticket: i64,
+    /// The rendered subject line: in the body templates (the HTML layout's title), not in
+    /// the subject's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<&'a str>,
+    /// The kind's payload, as queued.
+    pub data: &'a D,
+    /// The variables of this kind only.
+    #[serde(flatten)]
+    pub extra: E,
+}
+
+/// No variables beyond the common ones.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NoExtra {}
+
+/// The acknowledgement's own variables.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcknowledgementExtra {
+    /// `data.summary` with each line quoted as `> line`, for the text body.
+    pub summary_quoted: String,
+}
+
+/// The invitation's own variables.
+#[derive(Debug, Clone, Serialize)]
+pub struct InviteExtra {
+    /// The sign-up link, with the token made as the mail is sent.
+    pub link: String,
+    /// How many days the link works (`portal.invite_days`).
+    pub days: u64,
+}
+
+/// The context of `acknowledgement`.
+pub type AcknowledgementContext<'a> = MailContext<'a, AcknowledgementData, AcknowledgementExtra>;
+/// The context of `invite`.
+pub type InviteContext<'a> = MailContext<'a, InviteData, InviteExtra>;
+/// The context of `staff-reply`.
+pub type StaffReplyContext<'a> = MailContext<'a, StaffReplyData, NoExtra>;
+/// The context of `status-change`, `resolved`, `reopened` and `auto-closed`.
+pub type StatusContext<'a> = MailContext<'a, StatusData, NoExtra>;
+/// The context of `staff-new-ticket`, `staff-customer-reply` and `staff-assigned`.
+pub type StaffNoticeContext<'a> = MailContext<'a, StaffNoticeData, NoExtra>;
+/// The context of `command-error` and `undelivered`.
+pub type CommandErrorContext<'a> = MailContext<'a, CommandErrorData, NoExtra>;
+/// The context of `participant-added`.
+pub type ParticipantsContext<'a> = MailContext<'a, ParticipantsData, NoExtra>;
+
+/// A notice that cannot fill its templates (an invitation without its token).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ContextError(&'static str);
+
+/// The context of `notice`'s templates under `config`; `subject` is the rendered subject
+/// line, none while the subject itself is rendered.
+pub fn context(config: &Config, notice: &Notice, subject: Option<&str>) -> Result<minijinja::Value, ContextError> {
+    fn with<D: Serialize, E: Serialize>(
+        config: &Config,
+        subject: Option<&str>,
+        ticket: i64,
+        data: &D,
+        extra: E,
+    ) -> minijinja::Value {
+        let (desk_name, tag) = (config.desk.name.as_str(), config.desk.tag.as_str());
+        minijinja::Value::from_serialize(MailContext { desk_name, tag, ticket, subject, data, extra })
+    }
+    let ticket = notice.ticket();
+    Ok(match notice {
+        Notice::Acknowledgement(d) => {
+            let summary_quoted = d.summary.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n");
+            with(config, subject, ticket, d, AcknowledgementExtra { summary_quoted })
+        }
+        Notice::Invite(d) => {
+            let token = d.token.as_deref().ok_or(ContextError("invite without a token"))?;
+            let link = PortalLinks::new(&config.portal).signup(token);
+            with(config, subject, ticket, d, InviteExtra { link, days: config.portal.invite_days })
+        }
+        Notice::StaffReply(d) => with(config, subject, ticket, d, NoExtra {}),
+        Notice::StatusChange(d) | Notice::Resolved(d) | Notice::Reopened(d) | Notice::AutoClosed(d) => {
+            with(config, subject, ticket, d, NoExtra {})
+        }
+        Notice::StaffNewTicket(d) | Notice::StaffCustomerReply(d) | Notice::StaffAssigned(d) => {
+            with(config, subject, ticket, d, NoExtra {})
+        }
+        Notice::CommandError(d) | Notice::Undelivered(d) => with(config, subject, ticket, d, NoExtra {}),
+        Notice::ParticipantAdded(d) => with(config, subject, ticket, d, NoExtra {}),
+    })
+}
