@@ -66,7 +66,8 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
             continue;
         }
         let data = InviteData { token: Some(token), ..data };
-        let payload = serde_json::to_string(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let payload = serde_json::to_string(&data)
+            .map_err(|source| StoreError::Encode { what: "an invitation's payload", source })?;
         out.push(Some(OutboxRow { payload, ..row.clone() }));
     }
     tx.commit().await?;

@@ -120,7 +120,7 @@ impl Letter {
         ticket: TicketNumber,
         threading: impl Into<Threading>,
     ) -> Result<Letter, StoreError> {
-        let payload = notice.payload().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let payload = notice.payload().map_err(|source| StoreError::Encode { what: "a notification's payload", source })?;
         let sender = sender_for(app, tx, ticket).await?;
         let Threading { in_reply_to, references, addressed } = threading.into();
         let kind = notice.kind();
@@ -340,7 +340,8 @@ pub(super) async fn staff_reply(
     let threading = conversation_threading(tx, ticket).await?;
     let mut letter = Letter::new(app, tx, &Notice::StaffReply(data), ticket, threading).await?;
     if !reply.files.is_empty() {
-        letter.attachments = Some(serde_json::to_string(reply.files).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let files = serde_json::to_string(reply.files);
+        letter.attachments = Some(files.map_err(|source| StoreError::Encode { what: "a reply's files", source })?);
     }
     letter.queue_to_customers(app, tx, Some(reply.author)).await
 }
