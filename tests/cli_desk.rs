@@ -95,18 +95,17 @@ mod cli_desk {
         let t = TestApp::new(db).await;
         receive(&t.app, b"not mail", &Source::Pipe).await.unwrap();
         receive(&t.app, b"\n\n", &Source::Pipe).await.unwrap();
-        let rows = t.store().conn().await.unwrap().list_quarantine().await.unwrap();
+        let rows = t.db().await.list_quarantine().await.unwrap();
         let (keep, gone) = (rows[0].clone(), rows[1].clone());
         let blob = t.dir.path().join("blobs").join(&gone.raw_sha256[..2]).join(&gone.raw_sha256);
         std::fs::remove_file(&blob).expect("the blob is where the store keeps it");
         let err = quarantine::retry(&t.app, gone.id).await.unwrap_err();
         assert!(matches!(err, QuarantineError::MissingBlob { .. }), "{err}");
-        assert_eq!(t.store().conn().await.unwrap().quarantine_entry(gone.id).await.unwrap().unwrap().deliveries, 1);
+        assert_eq!(t.db().await.quarantine_entry(gone.id).await.unwrap().unwrap().deliveries, 1);
 
-        assert!(t.store().conn().await.unwrap().delete_quarantine(gone.id).await.unwrap());
-        assert!(!t.store().conn().await.unwrap().delete_quarantine(gone.id).await.unwrap());
-        let left: Vec<i64> =
-            t.store().conn().await.unwrap().list_quarantine().await.unwrap().iter().map(|q| q.id).collect();
+        assert!(t.db().await.delete_quarantine(gone.id).await.unwrap());
+        assert!(!t.db().await.delete_quarantine(gone.id).await.unwrap());
+        let left: Vec<i64> = t.db().await.list_quarantine().await.unwrap().iter().map(|q| q.id).collect();
         assert_eq!(left, vec![keep.id]);
     });
 
@@ -198,13 +197,13 @@ mod cli_desk {
         let token2 = token_of(sent.last().unwrap());
         assert_ne!(token1, token2);
         let hash = |t: &str| maildesk::store::sha256_hex(t.as_bytes());
-        assert_eq!(t.store().conn().await.unwrap().redeem_invite(&hash(&token1)).await.unwrap(), None);
-        assert!(t.store().conn().await.unwrap().redeem_invite(&hash(&token2)).await.unwrap().is_some());
+        assert_eq!(t.db().await.redeem_invite(&hash(&token1)).await.unwrap(), None);
+        assert!(t.db().await.redeem_invite(&hash(&token2)).await.unwrap().is_some());
         assert!(matches!(contacts::detail(&t.app, &ann).await.unwrap().portal, PortalAccess::SignedUp { .. }));
 
-        let outbox = t.store().conn().await.unwrap().list_outbox().await.unwrap().len();
+        let outbox = t.db().await.list_outbox().await.unwrap().len();
         assert!(matches!(contacts::invite(&t.app, &ann).await, Err(ContactError::SignedUp(_))));
-        assert_eq!(t.store().conn().await.unwrap().list_outbox().await.unwrap().len(), outbox, "nothing queued");
+        assert_eq!(t.db().await.list_outbox().await.unwrap().len(), outbox, "nothing queued");
     });
 
     on_both!(invite_refuses_unknown_bouncing_and_ticketless_contacts_and_queues_nothing, |db| {
@@ -212,17 +211,11 @@ mod cli_desk {
         receive(&t.app, &mail("carol@example.net", "Refund", Some("c@example.net"), "", "Please."), &Source::Pipe)
             .await
             .unwrap();
-        t.store().conn().await.unwrap().mark_bouncing("carol@example.net", "550 no such user").await.unwrap();
+        t.db().await.mark_bouncing("carol@example.net", "550 no such user").await.unwrap();
         let agent = address("agent@helpdesk.example");
-        t.store()
-            .conn()
-            .await
-            .unwrap()
-            .add_staff("agent@helpdesk.example", "Agent", None, StaffNotify::All)
-            .await
-            .unwrap();
+        t.db().await.add_staff("agent@helpdesk.example", "Agent", None, StaffNotify::All).await.unwrap();
         maildesk::desk::staff::reply(&t.app, TicketNumber(1), &agent, "Refunded.").await.unwrap();
-        let outbox = t.store().conn().await.unwrap().list_outbox().await.unwrap().len();
+        let outbox = t.db().await.list_outbox().await.unwrap().len();
 
         let err = contacts::invite(&t.app, &address("nobody@example.org")).await.unwrap_err();
         assert_eq!(err.to_string(), "no contact nobody@example.org");
@@ -231,7 +224,7 @@ mod cli_desk {
         let err = contacts::invite(&t.app, &agent).await.unwrap_err();
         assert!(matches!(err, ContactError::NoTicket(_)), "{err}");
 
-        assert_eq!(t.store().conn().await.unwrap().list_outbox().await.unwrap().len(), outbox, "nothing queued");
+        assert_eq!(t.db().await.list_outbox().await.unwrap().len(), outbox, "nothing queued");
         let carol = contacts::detail(&t.app, &address("carol@example.net")).await.unwrap();
         assert_eq!((carol.portal, carol.bouncing.as_deref()), (PortalAccess::None, Some("550 no such user")));
     });

@@ -23,12 +23,12 @@ on_both!(a_new_mail_opens_a_ticket_and_is_acknowledged_once, |db| {
     );
     let outcome = receive(&t.app, &raw, &Source::Pipe).await.unwrap();
     let Outcome::Opened(n) = outcome else { panic!("expected a new ticket, got {outcome:?}") };
-    let ticket = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
+    let ticket = t.db().await.ticket(n).await.unwrap().unwrap();
     assert_eq!((ticket.subject.as_str(), ticket.status.as_str()), ("Printer offline", "open"));
     assert_eq!(ticket.requester_email, "jane@example.com");
     assert_eq!(ticket.requester_name, "Jane Doe");
     assert_eq!(ticket.organisation, None);
-    let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
+    let comments = t.db().await.comments(n).await.unwrap();
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].body_reply, "My printer is offline.");
     assert!(comments[0].body_text.contains("-- \nJane"), "the whole text is kept");
@@ -64,10 +64,10 @@ on_both!(a_reply_with_the_subject_tag_becomes_a_comment, |db| {
         "Still broken.\n\nOn Mon, 23 Nov 2026 at 10:02, Support <support@helpdesk.example> wrote:\n> We opened a ticket.",
     );
     assert_eq!(receive(&t.app, &reply, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
+    let comments = t.db().await.comments(n).await.unwrap();
     assert_eq!(comments.len(), 2);
     assert_eq!(comments[1].body_reply, "Still broken.");
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 1);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 1);
     // Replies are not acknowledged.
     assert_eq!(t.flush_outbox().await.len(), 1);
 });
@@ -105,13 +105,12 @@ on_both!(a_reply_by_references_to_our_acknowledgement_finds_its_ticket_without_a
         panic!("a stranger must not post")
     };
     assert_ne!(own, n);
-    let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
+    let comments = t.db().await.comments(n).await.unwrap();
     assert_eq!(comments.len(), 2);
     assert!(comments.iter().all(|c| c.author_email.as_deref() == Some("jane@example.com")));
-    let people = t.store().conn().await.unwrap().participants(n).await.unwrap();
+    let people = t.db().await.participants(n).await.unwrap();
     assert_eq!(people, vec![("jane@example.com".into(), Role::Requester)]);
-    let note =
-        t.store().conn().await.unwrap().comments(own).await.unwrap().into_iter().find(|c| !c.public).expect("a note");
+    let note = t.db().await.comments(own).await.unwrap().into_iter().find(|c| !c.public).expect("a note");
     assert!(note.body_text.contains(&format!("#{n}")) && note.body_text.contains("references"), "{note:?}");
 });
 
@@ -135,8 +134,8 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
         panic!("a stranger must not post")
     };
     assert_ne!(other, n);
-    assert_eq!(t.store().conn().await.unwrap().comments(n).await.unwrap().len(), 1);
-    assert_eq!(t.store().conn().await.unwrap().participants(n).await.unwrap().len(), 1);
+    assert_eq!(t.db().await.comments(n).await.unwrap().len(), 1);
+    assert_eq!(t.db().await.participants(n).await.unwrap().len(), 1);
     // The requester may use the tag, but a tag cannot bring anyone onto the ticket: the
     // From may be forged.
     let with_cc = mail(
@@ -147,11 +146,7 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
         "Adding Tom",
     );
     assert_eq!(receive(&t.app, &with_cc, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert_eq!(
-        t.store().conn().await.unwrap().participants(n).await.unwrap().len(),
-        1,
-        "no participant from a tag-only mail"
-    );
+    assert_eq!(t.db().await.participants(n).await.unwrap().len(), 1, "no participant from a tag-only mail");
     // Through the signed reply address of our acknowledgement, she can.
     let ack = String::from_utf8(t.flush_outbox().await.remove(0).bytes).unwrap();
     let signed = header(&ack, "Reply-To").unwrap().trim_end_matches('>').rsplit('<').next().unwrap().to_string();
@@ -159,7 +154,7 @@ on_both!(a_stranger_with_a_copied_subject_tag_opens_a_ticket_of_their_own, |db| 
         "From: jane@example.com\nTo: {signed}\nCc: Tom <tom@example.com>\nSubject: Re: Salary question\nMessage-ID: <s3b@example.com>\n\nAdding Tom\n"
     );
     assert_eq!(receive(&t.app, with_cc.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert_eq!(t.store().conn().await.unwrap().participants(n).await.unwrap().len(), 2);
+    assert_eq!(t.db().await.participants(n).await.unwrap().len(), 2);
     let from_tom =
         mail("tom@example.com", &format!("Re: [Support #{n}] Salary question"), Some("s4@example.com"), "", "Hello");
     assert_eq!(receive(&t.app, &from_tom, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
@@ -171,7 +166,7 @@ on_both!(our_own_acknowledgement_coming_back_is_automatic, |db| {
     let ack = t.flush_outbox().await.remove(0);
     // Delivered back to us, as a misconfigured forward would.
     assert_eq!(receive(&t.app, &ack.bytes, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::AutoReply));
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 1);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 1);
     assert_eq!(t.flush_outbox().await.len(), 1);
 });
 
@@ -181,9 +176,9 @@ on_both!(nul_bytes_in_a_mail_neither_wedge_nor_reach_the_database, |db| {
         .to_vec();
     let outcome = receive(&t.app, &raw, &Source::Pipe).await.unwrap();
     let Outcome::Opened(n) = outcome else { panic!("expected a ticket, got {outcome:?}") };
-    let ticket = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
+    let ticket = t.db().await.ticket(n).await.unwrap().unwrap();
     assert_eq!(ticket.subject, "Null byte");
-    assert!(!t.store().conn().await.unwrap().comments(n).await.unwrap()[0].body_text.contains('\0'));
+    assert!(!t.db().await.comments(n).await.unwrap()[0].body_text.contains('\0'));
 });
 
 on_both!(a_notification_that_cannot_be_rendered_fails_for_good_without_blocking_others, |db| {
@@ -207,7 +202,7 @@ on_both!(a_notification_that_cannot_be_rendered_fails_for_good_without_blocking_
     let sent = t.flush_outbox().await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].recipient, "b@example.com");
-    let rows = t.store().conn().await.unwrap().list_outbox().await.unwrap();
+    let rows = t.db().await.list_outbox().await.unwrap();
     let bad = rows.iter().find(|r| r.kind == "no-such-kind").unwrap();
     assert_eq!(bad.state, "failed");
     assert!(bad.last_error.as_deref().unwrap().contains("no-such-kind"));
@@ -224,7 +219,7 @@ on_both!(the_same_message_twice_changes_nothing, |db| {
     let anon = mail("jane@example.com", "No id", None, "", "Hello");
     assert!(matches!(receive(&t.app, &anon, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
     assert_eq!(receive(&t.app, &anon, &Source::Pipe).await.unwrap(), Outcome::Duplicate);
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 2);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 2);
     assert_eq!(t.flush_outbox().await.len(), 2);
 });
 
@@ -256,10 +251,10 @@ on_both!(automatic_mail_is_recorded_but_opens_nothing_and_gets_no_answer, |db| {
     let bare = b"From: Mail Delivery Subsystem <MAILER-DAEMON>\nTo: support@helpdesk.example\n\
         Subject: Returned mail: see transcript for details\nMessage-ID: <null-2@mx.example.net>\n\nUser unknown\n";
     assert_eq!(receive(&t.app, bare, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
-    assert!(t.store().conn().await.unwrap().list_quarantine().await.unwrap().is_empty());
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
+    assert!(t.db().await.list_quarantine().await.unwrap().is_empty());
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 0);
     assert!(t.flush_outbox().await.is_empty());
-    let outcomes = t.store().conn().await.unwrap().inbound_outcomes().await.unwrap();
+    let outcomes = t.db().await.inbound_outcomes().await.unwrap();
     assert_eq!(outcomes, vec![("auto-reply".into(), 1), ("bounce".into(), 3), ("list".into(), 1)]);
     // Recorded means a repeat is a duplicate.
     assert_eq!(receive(&t.app, &ooo, &Source::Pipe).await.unwrap(), Outcome::Duplicate);
@@ -283,11 +278,11 @@ on_both!(what_cannot_be_read_is_quarantined_with_its_bytes, |db| {
         panic!("not quarantined")
     };
     assert!(reason.starts_with("no usable sender address"), "{reason}");
-    let q = t.store().conn().await.unwrap().list_quarantine().await.unwrap();
+    let q = t.db().await.list_quarantine().await.unwrap();
     assert_eq!(q.len(), 3);
     let kept = t.store().blobs.get(&q[2].raw_sha256).unwrap().unwrap();
     assert_eq!(kept, garbage, "the raw bytes are kept");
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 0);
     // The desk carries on.
     assert!(matches!(
         receive(&t.app, &mail("a@example.com", "ok", None, "", "x"), &Source::Pipe).await.unwrap(),
@@ -301,7 +296,7 @@ on_both!(an_oversized_message_is_quarantined_unread, |db| {
     let big = mail("a@example.com", "Huge", Some("big@example.com"), "", &"x".repeat(limit));
     let Outcome::Quarantined(reason) = receive(&t.app, &big, &Source::Pipe).await.unwrap() else { panic!() };
     assert!(reason.contains("limits.max_message_bytes"), "{reason}");
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 0);
 });
 
 on_both!(a_mapped_domain_files_the_ticket_under_its_organisation, |db| {
@@ -314,9 +309,9 @@ on_both!(a_mapped_domain_files_the_ticket_under_its_organisation, |db| {
         "It fell.",
     );
     let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
-    let ticket = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
+    let ticket = t.db().await.ticket(n).await.unwrap().unwrap();
     assert_eq!(ticket.organisation.as_deref(), Some("Acme Corp"));
-    let people = t.store().conn().await.unwrap().participants(n).await.unwrap();
+    let people = t.db().await.participants(n).await.unwrap();
     assert_eq!(people, vec![("wile@acme.example".into(), Role::Requester), ("rr@acme.example".into(), Role::Cc)]);
 });
 
@@ -329,10 +324,7 @@ on_both!(attachments_are_stored_once_by_content, |db| {
     };
     let Outcome::Opened(a) = receive(&t.app, &build("x1@example.com"), &Source::Pipe).await.unwrap() else { panic!() };
     let Outcome::Opened(b) = receive(&t.app, &build("x2@example.com"), &Source::Pipe).await.unwrap() else { panic!() };
-    let (aa, ba) = (
-        t.store().conn().await.unwrap().attachments(a).await.unwrap(),
-        t.store().conn().await.unwrap().attachments(b).await.unwrap(),
-    );
+    let (aa, ba) = (t.db().await.attachments(a).await.unwrap(), t.db().await.attachments(b).await.unwrap());
     assert_eq!((aa[0].filename.as_str(), aa[0].content_type.as_str(), aa[0].size), ("inv.pdf", "application/pdf", 12));
     assert_eq!(aa[0].sha256, ba[0].sha256);
     let bytes = t.store().blobs.get(&aa[0].sha256).unwrap().unwrap();
@@ -347,8 +339,7 @@ on_both!(an_attachment_without_a_name_is_shown_on_the_ticket_by_what_it_is, |db|
     let names: Vec<_> = mail.attachments.iter().map(|a| a.filename.clone()).collect();
     assert_eq!(names, [None, None], "the interpretation invents no name");
     let Outcome::Opened(n) = receive(&t.app, raw, &Source::Pipe).await.unwrap() else { panic!() };
-    let stored: Vec<String> =
-        t.store().conn().await.unwrap().attachments(n).await.unwrap().into_iter().map(|a| a.filename).collect();
+    let stored: Vec<String> = t.db().await.attachments(n).await.unwrap().into_iter().map(|a| a.filename).collect();
     assert_eq!(stored, ["Order 7.eml", "attachment-2.png"], "people see what each is");
 });
 
@@ -357,7 +348,7 @@ on_both!(a_tag_naming_no_ticket_opens_a_new_one, |db| {
     let raw = mail("a@example.com", "Re: [Support #999] Old", None, "", "Hello?");
     let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     assert_ne!(n, TicketNumber(999));
-    assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().subject, "Old");
+    assert_eq!(t.db().await.ticket(n).await.unwrap().unwrap().subject, "Old");
 });
 
 on_both!(mail_from_our_own_address_is_never_acknowledged, |db| {
@@ -399,10 +390,10 @@ on_both!(a_reply_to_the_signed_reply_address_finds_its_ticket_and_a_forged_one_d
         panic!("forged address must not post")
     };
     assert_ne!(other, n);
-    let comments = t.store().conn().await.unwrap().comments(other).await.unwrap();
+    let comments = t.db().await.comments(other).await.unwrap();
     assert_eq!(comments.len(), 2);
     assert!(!comments[1].public && comments[1].body_text.contains(&format!("ticket #{n}")), "{comments:?}");
-    assert_eq!(t.store().conn().await.unwrap().comments(n).await.unwrap().len(), 3);
+    assert_eq!(t.db().await.comments(n).await.unwrap().len(), 3);
 });
 
 on_both!(loop_protection_withholds_acknowledgements, |db| {
@@ -417,7 +408,7 @@ on_both!(loop_protection_withholds_acknowledgements, |db| {
             .await
             .unwrap();
     }
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 14);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 14);
     assert_eq!(t.flush_outbox().await.len(), 10);
     // A bounce of our mail to an address marks it: nothing automatic goes there any more.
     let Outcome::Opened(gone) =
@@ -432,7 +423,7 @@ on_both!(loop_protection_withholds_acknowledgements, |db| {
         "From: MAILER-DAEMON@mx.example.net\nTo: support@helpdesk.example\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n--b\nContent-Type: text/rfc822-headers\n\nFrom: support@helpdesk.example\nTo: gone@example.org\nMessage-ID: <{ours}>\n--b--\n"
     );
     assert_eq!(receive(&t.app, bounce.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
-    assert_eq!(t.store().conn().await.unwrap().bouncing_addresses().await.unwrap()[0].0, "gone@example.org");
+    assert_eq!(t.db().await.bouncing_addresses().await.unwrap()[0].0, "gone@example.org");
     maildesk::desk::staff::set_status(&t.app, gone, maildesk::domain::Status::WaitingOnCustomer).await.unwrap();
     assert_eq!(t.flush_outbox().await.len(), 11, "no automatic mail to a bouncing address");
 });
@@ -445,13 +436,7 @@ on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_add
     let staff = maildesk::domain::EmailAddress::parse("agent.smith@staff.example").unwrap();
     let not_yet = maildesk::desk::staff::reply(&t.app, n, &staff, "Please restart the client.").await;
     assert!(not_yet.is_err(), "only staff members reply");
-    t.store()
-        .conn()
-        .await
-        .unwrap()
-        .add_staff("agent.smith@staff.example", "Agent Smith", None, StaffNotify::All)
-        .await
-        .unwrap();
+    t.db().await.add_staff("agent.smith@staff.example", "Agent Smith", None, StaffNotify::All).await.unwrap();
     let queued = maildesk::desk::staff::reply(&t.app, n, &staff, "Please restart the client.").await.unwrap();
     assert_eq!(queued, 2);
     let sent = t.flush_outbox().await;
@@ -471,7 +456,7 @@ on_both!(a_staff_reply_reaches_every_customer_on_the_ticket_from_the_support_add
         assert!(header(r, "Reply-To").unwrap().contains(&format!("support+{n}-")));
         assert!(r.contains("Please restart the client."));
     }
-    let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
+    let comments = t.db().await.comments(n).await.unwrap();
     assert_eq!((comments.len(), comments[1].public), (2, true));
     let empty = maildesk::desk::staff::reply(&t.app, n, &staff, "   ").await;
     assert!(empty.is_err());
@@ -501,14 +486,14 @@ on_both!(status_changes_are_told_and_a_reply_reopens_a_resolved_ticket, |db| {
     );
     assert_eq!(header(&texts[2], "Subject"), Some(format!("[Support #{n}] Printer - resolved").as_str()));
     assert_eq!(header(&texts[2], "Auto-Submitted"), Some("auto-generated"));
-    assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status, Status::Resolved);
+    assert_eq!(t.db().await.ticket(n).await.unwrap().unwrap().status, Status::Resolved);
     // The customer answers the resolved mail: the ticket reopens and they are told.
     let raw = format!(
         "From: jane@example.com\nSubject: Re: [Support #{n}] Printer\nMessage-ID: <p2@example.com>\nIn-Reply-To: <{}>\n\nStill broken.\n",
         sent[2].message_id
     );
     assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status, Status::Open);
+    assert_eq!(t.db().await.ticket(n).await.unwrap().unwrap().status, Status::Open);
     let sent = t.flush_outbox().await;
     let last = String::from_utf8(sent.last().unwrap().bytes.clone()).unwrap();
     assert_eq!(header(&last, "Subject"), Some(format!("[Support #{n}] Printer - reopened").as_str()));
@@ -539,30 +524,14 @@ on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
         let status = if i % 2 == 0 { Status::InProgress } else { Status::WaitingOnVendor };
         staff::set_status(&t.app, n, status).await.unwrap();
     }
-    let about_ticket = t
-        .store()
-        .conn()
-        .await
-        .unwrap()
-        .list_outbox()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.ticket_id == Some(n.0))
-        .count();
+    let about_ticket = t.db().await.list_outbox().await.unwrap().iter().filter(|r| r.ticket_id == Some(n.0)).count();
     assert_eq!(about_ticket, 20, "at most 20 automatic mails about one ticket in an hour");
 });
 
 on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("all@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
-    t.store()
-        .conn()
-        .await
-        .unwrap()
-        .add_staff("billing@staff.example", "Bob", Some("billing"), StaffNotify::All)
-        .await
-        .unwrap();
+    t.db().await.add_staff("all@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("billing@staff.example", "Bob", Some("billing"), StaffNotify::All).await.unwrap();
     let origin = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing") };
     let raw = mail("jane@example.com", "Refund", Some("rf1@example.com"), "", "Please refund.");
     let Outcome::Opened(n) = receive(&t.app, &raw, origin).await.unwrap() else { panic!() };
@@ -606,8 +575,8 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
     let after = t.flush_outbox().await;
     let new: Vec<&str> = after[sent.len()..].iter().map(|m| m.recipient.as_str()).collect();
     assert_eq!(new, ["billing@staff.example"]);
-    assert!(t.store().conn().await.unwrap().remove_staff("billing@staff.example").await.unwrap());
-    assert_eq!(t.store().conn().await.unwrap().staff_members().await.unwrap().len(), 1);
+    assert!(t.db().await.remove_staff("billing@staff.example").await.unwrap());
+    assert_eq!(t.db().await.staff_members().await.unwrap().len(), 1);
 });
 
 on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, |db| {
@@ -634,15 +603,12 @@ on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, 
     assert_eq!(token.len(), 64);
     assert_eq!(header(&invites[0].0, "Auto-Submitted"), Some("auto-replied"));
     // Only the hash is stored: the token appears nowhere in the outbox.
-    assert!(t.store().conn().await.unwrap().list_outbox().await.unwrap().iter().all(|r| !r.payload.contains(&token)));
+    assert!(t.db().await.list_outbox().await.unwrap().iter().all(|r| !r.payload.contains(&token)));
     let hash = maildesk::store::sha256_hex(token.as_bytes());
-    let contact = t.store().conn().await.unwrap().redeem_invite(&hash).await.unwrap();
+    let contact = t.db().await.redeem_invite(&hash).await.unwrap();
     assert!(contact.is_some(), "the token works");
-    assert_eq!(t.store().conn().await.unwrap().redeem_invite(&hash).await.unwrap(), None, "once");
-    assert_eq!(
-        t.store().conn().await.unwrap().redeem_invite(&maildesk::store::sha256_hex(b"guess")).await.unwrap(),
-        None
-    );
+    assert_eq!(t.db().await.redeem_invite(&hash).await.unwrap(), None, "once");
+    assert_eq!(t.db().await.redeem_invite(&maildesk::store::sha256_hex(b"guess")).await.unwrap(), None);
 });
 
 on_both!(mail_about_a_departments_ticket_comes_from_the_departments_address, |db| {
@@ -705,7 +671,7 @@ on_both!(templates_are_overridden_from_the_configured_folder, |db| {
 
 on_both!(a_staff_reply_by_mail_through_the_signed_address_is_relayed_and_hides_the_staff_address, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
     let raw = mail("jane@example.com", "Router", Some("rt1@example.com"), "", "It blinks red.");
     let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     let sent = t.flush_outbox().await;
@@ -747,7 +713,7 @@ on_both!(a_customer_answer_to_a_ticket_waiting_on_them_opens_it, |db| {
     let reply =
         mail("jane@example.com", &format!("Re: [Support #{n}] Docs"), Some("d2@example.com"), "", "Here they are.");
     assert_eq!(receive(&t.app, &reply, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status, Status::Open);
+    assert_eq!(t.db().await.ticket(n).await.unwrap().unwrap().status, Status::Open);
 });
 
 /// The staff reply address in the Reply-To of the newest mail to `staff`.
@@ -759,8 +725,8 @@ fn staff_reply_address(sent: &[maildesk::outbound::SentMail], staff: &str) -> St
 
 on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_address, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
-    t.store().conn().await.unwrap().add_staff("bob@staff.example", "Bob", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("bob@staff.example", "Bob", None, StaffNotify::All).await.unwrap();
     let raw = mail("jane@example.com", "Laptop", Some("l1@example.com"), "", "It will not boot.");
     let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     let sent = t.flush_outbox().await;
@@ -775,7 +741,7 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
     // One bad command among good ones: nothing changes, Ann is told.
     let bad = from_ann("a1", &ann, "#priority urgent\n#status resolved\n#status in-progress\n\nDone.");
     assert_eq!(receive(&t.app, bad.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Refused(n));
-    let row = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
+    let row = t.db().await.ticket(n).await.unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.priority.as_str(), row.comment_count), ("open", "medium", 1));
     let sent = t.flush_outbox().await;
     let refusal = String::from_utf8(sent.last().unwrap().bytes.clone()).unwrap();
@@ -786,32 +752,22 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
     let Outcome::Opened(other) = receive(&t.app, through_bob.as_bytes(), &Source::Pipe).await.unwrap() else {
         panic!()
     };
-    assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().priority, Priority::Medium);
+    assert_eq!(t.db().await.ticket(n).await.unwrap().unwrap().priority, Priority::Medium);
     assert!(
-        t.store()
-            .conn()
-            .await
-            .unwrap()
-            .comments(other)
-            .await
-            .unwrap()
-            .iter()
-            .any(|c| !c.public && c.body_text.contains("does not match"))
+        t.db().await.comments(other).await.unwrap().iter().any(|c| !c.public && c.body_text.contains("does not match"))
     );
     // Good commands through her own address apply together.
     let good = from_ann("a3", &ann, "#priority urgent\n#assign me\n#note\nChecked the BIOS.");
     assert_eq!(receive(&t.app, good.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    let row = t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap();
+    let row = t.db().await.ticket(n).await.unwrap().unwrap();
     assert_eq!((row.priority.as_str(), row.assignee.as_deref()), ("urgent", Some("ann@staff.example")));
-    let note = t.store().conn().await.unwrap().comments(n).await.unwrap().pop().unwrap();
+    let note = t.db().await.comments(n).await.unwrap().pop().unwrap();
     assert_eq!((note.public, note.body_reply.as_str()), (false, "Checked the BIOS."));
     let before = t.flush_outbox().await.len();
     assert_eq!(t.flush_outbox().await.len(), before, "a note reaches no one");
     assert!(
-        !t.store()
-            .conn()
+        !t.db()
             .await
-            .unwrap()
             .list_outbox()
             .await
             .unwrap()
@@ -819,11 +775,11 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
             .any(|r| r.recipient == "jane@example.com" && r.kind == "staff-reply")
     );
     // The same address after Ann left the staff: kept as an internal note, no command run.
-    assert!(t.store().conn().await.unwrap().remove_staff("ann@staff.example").await.unwrap());
+    assert!(t.db().await.remove_staff("ann@staff.example").await.unwrap());
     let late = from_ann("a4", &ann, "#close\nbye");
     assert_eq!(receive(&t.app, late.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert_eq!(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status, Status::Open);
-    let kept = t.store().conn().await.unwrap().comments(n).await.unwrap().pop().unwrap();
+    assert_eq!(t.db().await.ticket(n).await.unwrap().unwrap().status, Status::Open);
+    let kept = t.db().await.comments(n).await.unwrap().pop().unwrap();
     assert!(!kept.public && kept.body_text.contains("no longer staff") && kept.body_text.contains("#close"));
 });
 
@@ -846,30 +802,21 @@ on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_he
     let store = t.app.store.clone();
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
     // Bob wants only the tickets assigned to him.
-    t.store()
-        .conn()
-        .await
-        .unwrap()
-        .add_staff("bob@staff.example", "Bob", Some("billing"), StaffNotify::Assigned)
-        .await
-        .unwrap();
+    t.db().await.add_staff("bob@staff.example", "Bob", Some("billing"), StaffNotify::Assigned).await.unwrap();
     let billing = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing") };
     let sales = maildesk::desk::Origin { source: &Source::Pipe, department: Some("sales") };
     let mut assignees = Vec::new();
     for i in 0..3 {
         let raw = mail(&format!("c{i}@example.com"), &format!("Invoice {i}"), None, "", "x");
         let Outcome::Opened(n) = receive(&t.app, &raw, billing).await.unwrap() else { panic!() };
-        assignees.push(t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().assignee.unwrap());
+        assignees.push(t.db().await.ticket(n).await.unwrap().unwrap().assignee.unwrap());
     }
     assert_eq!(assignees, ["ann@staff.example", "bob@staff.example", "ann@staff.example"]);
     let Outcome::Opened(s) = receive(&t.app, &mail("d@example.com", "Quote", None, "", "x"), sales).await.unwrap()
     else {
         panic!()
     };
-    assert_eq!(
-        t.store().conn().await.unwrap().ticket(s).await.unwrap().unwrap().assignee.as_deref(),
-        Some("sam@staff.example")
-    );
+    assert_eq!(t.db().await.ticket(s).await.unwrap().unwrap().assignee.as_deref(), Some("sam@staff.example"));
     let sent = t.flush_outbox().await;
     let subjects_to = |who: &str| -> Vec<String> {
         sent.iter()
@@ -897,7 +844,7 @@ on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_ta
     use maildesk::domain::Priority;
     use maildesk::store::TicketFilter;
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
     let ann = maildesk::domain::EmailAddress::parse("ann@staff.example").unwrap();
     let mut open = Vec::new();
     for subject in ["Urgent one", "Medium one", "Answered urgent one", "Waiting urgent one"] {
@@ -919,41 +866,32 @@ on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_ta
     let overdue_at = |at: i64| TicketFilter { overdue: Some((targets, at)), limit: 100, ..TicketFilter::default() };
     let ids = |rows: Vec<maildesk::store::TicketRow>| rows.iter().map(|r| r.id.0).collect::<Vec<_>>();
     let now = maildesk::store::now();
-    assert!(
-        t.store().conn().await.unwrap().find_tickets(&overdue_at(now)).await.unwrap().is_empty(),
-        "nothing is late yet"
-    );
+    assert!(t.db().await.find_tickets(&overdue_at(now)).await.unwrap().is_empty(), "nothing is late yet");
     // Two hours on, the urgent ticket (1 h) is late; the medium one (24 h), the answered one
     // and the one waiting on its customer are not.
-    assert_eq!(
-        ids(t.store().conn().await.unwrap().find_tickets(&overdue_at(now + 2 * 3600)).await.unwrap()),
-        [open[0].0]
-    );
-    assert_eq!(
-        ids(t.store().conn().await.unwrap().find_tickets(&overdue_at(now + 25 * 3600)).await.unwrap()),
-        [open[1].0, open[0].0]
-    );
+    assert_eq!(ids(t.db().await.find_tickets(&overdue_at(now + 2 * 3600)).await.unwrap()), [open[0].0]);
+    assert_eq!(ids(t.db().await.find_tickets(&overdue_at(now + 25 * 3600)).await.unwrap()), [open[1].0, open[0].0]);
     // The customer writes again on the answered one: their wait starts anew.
     let again = mail("jane@example.com", &format!("Re: [Support #{}] x", open[2]), None, "", "Still?");
     assert_eq!(receive(&t.app, &again, &Source::Pipe).await.unwrap(), Outcome::Commented(open[2]));
-    assert_eq!(t.store().conn().await.unwrap().find_tickets(&overdue_at(now + 2 * 3600)).await.unwrap().len(), 2);
+    assert_eq!(t.db().await.find_tickets(&overdue_at(now + 2 * 3600)).await.unwrap().len(), 2);
     // Other filters.
     let by_assignee = TicketFilter { assignee: Some(None), limit: 100, ..TicketFilter::default() };
-    assert_eq!(t.store().conn().await.unwrap().find_tickets(&by_assignee).await.unwrap().len(), 4, "nobody assigned");
+    assert_eq!(t.db().await.find_tickets(&by_assignee).await.unwrap().len(), 4, "nobody assigned");
     let waiting = TicketFilter {
         status: Some(maildesk::domain::Status::WaitingOnCustomer),
         limit: 100,
         ..TicketFilter::default()
     };
-    assert_eq!(ids(t.store().conn().await.unwrap().find_tickets(&waiting).await.unwrap()), [open[3].0]);
+    assert_eq!(ids(t.db().await.find_tickets(&waiting).await.unwrap()), [open[3].0]);
     let requester =
         TicketFilter { requester: Some("nobody@example.com".into()), limit: 100, ..TicketFilter::default() };
-    assert!(t.store().conn().await.unwrap().find_tickets(&requester).await.unwrap().is_empty());
+    assert!(t.db().await.find_tickets(&requester).await.unwrap().is_empty());
 });
 
 on_both!(cc_commands_apply_in_order_and_a_forwarded_staff_notice_answered_by_another_posts_nothing, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("ann@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
     let raw = mail("jane@example.com", "Printer", Some("pc1@example.com"), "", "Jammed.");
     let Outcome::Opened(n) = receive(&t.app, &raw, &Source::Pipe).await.unwrap() else { panic!() };
     let sent = t.flush_outbox().await;
@@ -968,26 +906,19 @@ on_both!(cc_commands_apply_in_order_and_a_forwarded_staff_notice_answered_by_ano
     // Added then removed in one mail: off the ticket; removed then added: on it.
     let r = from_ann("c1", "#cc add tom@example.com\n#cc remove tom@example.com");
     assert_eq!(receive(&t.app, r.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert_eq!(emails(t.store().conn().await.unwrap().participants(n).await.unwrap()), ["jane@example.com"]);
+    assert_eq!(emails(t.db().await.participants(n).await.unwrap()), ["jane@example.com"]);
     let r = from_ann("c2", "#cc add tom@example.com\n#cc remove tom@example.com\n#cc add tom@example.com");
     assert_eq!(receive(&t.app, r.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert_eq!(
-        emails(t.store().conn().await.unwrap().participants(n).await.unwrap()),
-        ["jane@example.com", "tom@example.com"]
-    );
+    assert_eq!(emails(t.db().await.participants(n).await.unwrap()), ["jane@example.com", "tom@example.com"]);
     let r = from_ann("c3", "#cc remove sue@example.com");
     assert_eq!(receive(&t.app, r.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Refused(n));
     // Ann forwards the notice to Bob, who answers it: threaded by In-Reply-To, but through
     // Ann's staff address — a new ticket with a note, nothing on the original.
-    let comments = t.store().conn().await.unwrap().comments(n).await.unwrap().len();
+    let comments = t.db().await.comments(n).await.unwrap().len();
     let bob = format!(
         "From: bob@staff.example\nTo: {ann}\nSubject: Re: Printer\nMessage-ID: <b1@staff.example>\nIn-Reply-To: <{notice_id}>\n\n#note customer is difficult\n"
     );
     let Outcome::Opened(other) = receive(&t.app, bob.as_bytes(), &Source::Pipe).await.unwrap() else { panic!() };
     assert_ne!(other, n);
-    assert_eq!(
-        t.store().conn().await.unwrap().comments(n).await.unwrap().len(),
-        comments,
-        "nothing posted on the original"
-    );
+    assert_eq!(t.db().await.comments(n).await.unwrap().len(), comments, "nothing posted on the original");
 });

@@ -197,30 +197,30 @@ on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_b
     let sha = maildesk::store::sha256_hex(&raw);
     // Two earlier attempts that never finished, as two crashes leave them.
     let t = common::TestApp::new(db).await;
-    assert_eq!(t.store().conn().await.unwrap().mark_poison(&sha).await.unwrap(), 1);
-    assert_eq!(t.store().conn().await.unwrap().mark_poison(&sha).await.unwrap(), 2);
-    assert_eq!(t.store().conn().await.unwrap().poison_marks().await.unwrap(), [(sha.clone(), 2)]);
+    assert_eq!(t.db().await.mark_poison(&sha).await.unwrap(), 1);
+    assert_eq!(t.db().await.mark_poison(&sha).await.unwrap(), 2);
+    assert_eq!(t.db().await.poison_marks().await.unwrap(), [(sha.clone(), 2)]);
     // The marks are read at the next start (a new App on the same store).
     let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
     match receive(&app, &raw, &Source::Pipe).await.unwrap() {
         Outcome::Quarantined(reason) => assert!(reason.contains("not interpreted again"), "{reason}"),
         other => panic!("applied: {other:?}"),
     }
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 0);
     // One attempt is not enough: a message in hand at one crash is read again, and its
     // mark goes once it finished normally.
     let other = good(8);
     let other_sha = maildesk::store::sha256_hex(&other);
-    t.store().conn().await.unwrap().mark_poison(&other_sha).await.unwrap();
+    t.db().await.mark_poison(&other_sha).await.unwrap();
     let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
     assert!(matches!(receive(&app, &other, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
-    assert_eq!(t.store().conn().await.unwrap().poison_marks().await.unwrap(), [(sha.clone(), 2)]);
+    assert_eq!(t.db().await.poison_marks().await.unwrap(), [(sha.clone(), 2)]);
     // A clean shutdown takes an attempt back, and forgets the mark at none.
-    assert_eq!(t.store().conn().await.unwrap().unmark_poison(&sha).await.unwrap(), 1);
-    assert_eq!(t.store().conn().await.unwrap().poison_marks().await.unwrap(), [(sha.clone(), 1)]);
-    assert_eq!(t.store().conn().await.unwrap().unmark_poison(&sha).await.unwrap(), 0);
-    assert!(t.store().conn().await.unwrap().poison_marks().await.unwrap().is_empty());
-    assert_eq!(t.store().conn().await.unwrap().unmark_poison(&sha).await.unwrap(), 0, "no mark: nothing to take back");
+    assert_eq!(t.db().await.unmark_poison(&sha).await.unwrap(), 1);
+    assert_eq!(t.db().await.poison_marks().await.unwrap(), [(sha.clone(), 1)]);
+    assert_eq!(t.db().await.unmark_poison(&sha).await.unwrap(), 0);
+    assert!(t.db().await.poison_marks().await.unwrap().is_empty());
+    assert_eq!(t.db().await.unmark_poison(&sha).await.unwrap(), 0, "no mark: nothing to take back");
 });
 
 #[test]
@@ -246,10 +246,7 @@ fn a_good_mail_waiting_for_a_busy_blocking_pool_is_applied_not_quarantined_as_to
         begun.await.unwrap();
         let outcome = receive(&t.app, &good(1), &Source::Pipe).await.unwrap();
         assert!(matches!(outcome, Outcome::Opened(_)), "time queued counted against the limit: {outcome:?}");
-        assert!(
-            t.store().conn().await.unwrap().poison_marks().await.unwrap().is_empty(),
-            "no mark for time spent queued"
-        );
+        assert!(t.db().await.poison_marks().await.unwrap().is_empty(), "no mark for time spent queued");
         busy.await.unwrap();
     });
     rt.shutdown_timeout(Duration::from_millis(100));

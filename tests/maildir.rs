@@ -32,8 +32,8 @@ on_both!(a_message_applied_before_a_crash_is_moved_on_without_applying_it_again,
     assert_eq!(settled, 3);
     assert!(names(&inbox.join("new")).is_empty());
     assert_eq!(names(&inbox.join("cur")), vec!["1.msg:2,S", "2.msg:2,S", "3.msg:2,F"]);
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 2, "the crashed message applied once");
-    assert_eq!(t.store().conn().await.unwrap().list_quarantine().await.unwrap().len(), 1);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 2, "the crashed message applied once");
+    assert_eq!(t.db().await.list_quarantine().await.unwrap().len(), 1);
 });
 
 on_both!(a_cancelled_drain_leaves_the_rest_in_new, |db| {
@@ -45,7 +45,7 @@ on_both!(a_cancelled_drain_leaves_the_rest_in_new, |db| {
     token.cancel();
     assert_eq!(maildir::drain(&t.app, &inbox, &Source::Maildir("test".into()), &token).await.unwrap(), 0);
     assert_eq!(names(&inbox.join("new")), vec!["1.msg"]);
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 0);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 0);
 });
 
 on_both!(a_backlog_is_applied_in_batches_with_replies_duplicates_and_garbage_among_it, |db| {
@@ -79,27 +79,13 @@ on_both!(a_backlog_is_applied_in_batches_with_replies_duplicates_and_garbage_amo
     assert!(names(&inbox.join("new")).is_empty());
     let cur = names(&inbox.join("cur"));
     assert_eq!(cur.iter().filter(|n| n.ends_with(":2,F")).collect::<Vec<_>>(), ["077.msg:2,F"]);
-    assert_eq!(
-        t.store().conn().await.unwrap().count_tickets().await.unwrap(),
-        expected_tickets,
-        "the repeat opened nothing"
-    );
-    let tickets = t.store().conn().await.unwrap().list_tickets(1000).await.unwrap();
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), expected_tickets, "the repeat opened nothing");
+    let tickets = t.db().await.list_tickets(1000).await.unwrap();
     let replied = tickets.iter().filter(|t| t.comment_count == 2).count();
     assert_eq!(replied, 30, "every reply found the request it answers");
-    assert_eq!(t.store().conn().await.unwrap().list_quarantine().await.unwrap().len(), 1);
+    assert_eq!(t.db().await.list_quarantine().await.unwrap().len(), 1);
     // Each new request got its acknowledgement, queued in the batch's transaction.
-    let acks = t
-        .store()
-        .conn()
-        .await
-        .unwrap()
-        .list_outbox()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.kind == "acknowledgement")
-        .count();
+    let acks = t.db().await.list_outbox().await.unwrap().iter().filter(|r| r.kind == "acknowledgement").count();
     assert_eq!(acks as i64, expected_tickets);
 });
 
@@ -140,24 +126,10 @@ on_both!(a_message_that_fails_for_good_in_a_batch_is_quarantined_alone, |db| {
     assert_eq!(settled, 10);
     let cur = names(&inbox.join("cur"));
     assert_eq!(cur.iter().filter(|n| n.ends_with(":2,F")).collect::<Vec<_>>(), ["05.msg:2,F"]);
-    assert_eq!(
-        t.store().conn().await.unwrap().count_tickets().await.unwrap(),
-        9,
-        "the others of its batch were applied"
-    );
-    let quarantine = t.store().conn().await.unwrap().list_quarantine().await.unwrap();
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 9, "the others of its batch were applied");
+    let quarantine = t.db().await.list_quarantine().await.unwrap();
     assert_eq!(quarantine.len(), 1);
     assert!(quarantine[0].reason.contains("could not apply"), "{}", quarantine[0].reason);
-    let acks = t
-        .store()
-        .conn()
-        .await
-        .unwrap()
-        .list_outbox()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.kind == "acknowledgement")
-        .count();
+    let acks = t.db().await.list_outbox().await.unwrap().iter().filter(|r| r.kind == "acknowledgement").count();
     assert_eq!(acks, 9, "nothing of the poisoned message was queued");
 });

@@ -40,7 +40,7 @@ fn staff(address: &str) -> EmailAddress {
 
 on_both!(a_forged_from_with_a_subject_tag_adds_nobody_and_the_attacker_receives_nothing, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
     let n = opened(&t, &mail("alice@victim.example", "Payroll data", Some("a1@victim.example"), "", "Secret.")).await;
     // The attacker forges alice's From, copies the tag (numbers are easy to guess) and
     // puts themselves in Cc.
@@ -52,7 +52,7 @@ on_both!(a_forged_from_with_a_subject_tag_adds_nobody_and_the_attacker_receives_
         "Please also send everything to my colleague.",
     );
     assert_eq!(receive(&t.app, &forged, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    let people = t.store().conn().await.unwrap().participants(n).await.unwrap();
+    let people = t.db().await.participants(n).await.unwrap();
     assert_eq!(people, vec![("alice@victim.example".into(), Role::Requester)], "no participant from a tag");
     maildesk::desk::staff::reply(&t.app, n, &staff("agent@staff.example"), "Here are the payroll figures.")
         .await
@@ -75,19 +75,9 @@ on_both!(references_to_a_customers_message_id_let_no_stranger_speak_on_her_ticke
     );
     let other = opened(&t, &stranger).await;
     assert_ne!(other, n);
-    assert_eq!(t.store().conn().await.unwrap().comments(n).await.unwrap().len(), 1, "nothing posted on her ticket");
-    assert_eq!(t.store().conn().await.unwrap().participants(n).await.unwrap().len(), 1);
-    let note = t
-        .store()
-        .conn()
-        .await
-        .unwrap()
-        .comments(other)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| !c.public)
-        .expect("a linking note");
+    assert_eq!(t.db().await.comments(n).await.unwrap().len(), 1, "nothing posted on her ticket");
+    assert_eq!(t.db().await.participants(n).await.unwrap().len(), 1);
+    let note = t.db().await.comments(other).await.unwrap().into_iter().find(|c| !c.public).expect("a linking note");
     assert!(note.body_text.contains(&format!("ticket #{n}")), "{}", note.body_text);
 });
 
@@ -104,15 +94,14 @@ on_both!(a_participant_brings_others_only_through_a_signed_address_and_the_reque
         "From: tom@acme.example\nTo: {signed}\nCc: carl@acme.example\nSubject: Re: Laptop\nMessage-ID: <l2@acme.example>\n\nCarl knows more.\n"
     );
     assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    let people: Vec<String> =
-        t.store().conn().await.unwrap().participants(n).await.unwrap().into_iter().map(|p| p.0).collect();
+    let people: Vec<String> = t.db().await.participants(n).await.unwrap().into_iter().map(|p| p.0).collect();
     assert!(people.contains(&"carl@acme.example".to_string()), "{people:?}");
     let sent = t.flush_outbox().await;
     let told = sent.iter().find(|m| m.recipient == "ann@acme.example" && text(m).contains("carl@acme.example"));
     let told = text(told.expect("the requester is told that Carl was added"));
     assert!(told.contains("tom@acme.example"), "says who added them: {told}");
     // A staff #cc add tells her too.
-    t.store().conn().await.unwrap().add_staff("agent@staff.example", "", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("agent@staff.example", "", None, StaffNotify::All).await.unwrap();
     let act = maildesk::desk::staff::Act {
         commands: vec![maildesk::domain::Command::CcAdd(staff("dora@acme.example"))],
         ..Default::default()
@@ -124,16 +113,13 @@ on_both!(a_participant_brings_others_only_through_a_signed_address_and_the_reque
 
 on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_write_again, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
     let n = opened(&t, &mail("victim@customer.example", "Printer", Some("p1@customer.example"), "", "Broken")).await;
     t.flush_outbox().await;
     // Anyone can write a bounce naming anyone.
     let forged = b"From: MAILER-DAEMON@evil.test\nTo: support@helpdesk.example\nSubject: Undelivered Mail\n\nThis is the mail system.\n\n<victim@customer.example>: 550 5.1.1 User unknown\n";
     assert_eq!(receive(&t.app, forged, &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
-    assert!(
-        t.store().conn().await.unwrap().bouncing_addresses().await.unwrap().is_empty(),
-        "a bounce about no mail of ours marks nobody"
-    );
+    assert!(t.db().await.bouncing_addresses().await.unwrap().is_empty(), "a bounce about no mail of ours marks nobody");
     let agent = staff("agent@staff.example");
     assert_eq!(maildesk::desk::staff::reply(&t.app, n, &agent, "First answer.").await.unwrap(), 1);
     let sent = t.flush_outbox().await;
@@ -168,17 +154,17 @@ on_both!(a_forged_bounce_silences_nobody_and_a_real_one_is_cleared_when_they_wri
         "New mailbox.",
     );
     assert_eq!(receive(&t.app, &again, &Source::Pipe).await.unwrap(), Outcome::Commented(n));
-    assert!(t.store().conn().await.unwrap().bouncing_addresses().await.unwrap().is_empty());
+    assert!(t.db().await.bouncing_addresses().await.unwrap().is_empty());
     assert_eq!(maildesk::desk::staff::reply(&t.app, n, &agent, "Welcome back.").await.unwrap(), 1);
     // And an admin can clear a mark by hand.
-    t.store().conn().await.unwrap().mark_bouncing("victim@customer.example", "test").await.unwrap();
+    t.db().await.mark_bouncing("victim@customer.example", "test").await.unwrap();
     assert!(maildesk::desk::contacts::unbounce(&t.app, &staff("victim@customer.example")).await.unwrap());
-    assert!(t.store().conn().await.unwrap().bouncing_addresses().await.unwrap().is_empty());
+    assert!(t.db().await.bouncing_addresses().await.unwrap().is_empty());
 });
 
 on_both!(a_participant_never_learns_the_message_ids_of_our_mail_to_another_and_cannot_bounce_her, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
     let raw = mail("alice@victim.example", "Invoice", Some("i1@victim.example"), "Cc: mallory@evil.test\n", "Hi");
     let n = opened(&t, &raw).await;
     let agent = staff("agent@staff.example");
@@ -209,7 +195,7 @@ on_both!(a_participant_never_learns_the_message_ids_of_our_mail_to_another_and_c
         seen[0]
     );
     assert_eq!(receive(&t.app, forged.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Automatic(Auto::Bounce));
-    assert!(t.store().conn().await.unwrap().bouncing_addresses().await.unwrap().is_empty());
+    assert!(t.db().await.bouncing_addresses().await.unwrap().is_empty());
 });
 
 on_both!(acknowledgements_echo_no_body_unless_the_sender_is_authenticated, |db| {
@@ -240,7 +226,7 @@ on_both!(acknowledgements_echo_no_body_unless_the_sender_is_authenticated, |db| 
     let before = t.flush_outbox().await.len();
     let n = opened(&t, &mail("victim@customer.example", "Again", None, fail, body)).await;
     assert_eq!(t.flush_outbox().await.len(), before, "no automatic mail for a DMARC fail");
-    assert_eq!(t.store().conn().await.unwrap().participants(n).await.unwrap().len(), 1);
+    assert_eq!(t.db().await.participants(n).await.unwrap().len(), 1);
     // The admin may switch quoting on for everyone.
     let q = TestApp::with(db, |c| c.outbox.quote_request = true).await;
     opened(&q, &mail("victim@customer.example", "Quote me", None, "", "Words to quote.")).await;
@@ -253,9 +239,9 @@ on_both!(spam_and_blocked_senders_are_never_answered, |db| {
         opened(&t, &mail("someone@example.com", "Cheap pills", None, "X-Spam-Flag: YES\nCc: x@example.org\n", "Buy"))
             .await;
     assert!(t.flush_outbox().await.is_empty(), "spam is never answered");
-    let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
+    let comments = t.db().await.comments(n).await.unwrap();
     assert!(comments.iter().any(|c| !c.public && c.body_text.contains("spam")), "recorded for staff: {comments:?}");
-    assert_eq!(t.store().conn().await.unwrap().participants(n).await.unwrap().len(), 1);
+    assert_eq!(t.db().await.participants(n).await.unwrap().len(), 1);
     opened(&t, &mail("other@example.com", "More", None, "X-Spam-Status: Yes, score=9.1 required=5.0\n", "Buy")).await;
     assert!(t.flush_outbox().await.is_empty());
     // Blocked addresses and domains: recorded, no ticket, no answer.
@@ -269,12 +255,12 @@ on_both!(spam_and_blocked_senders_are_never_answered, |db| {
     );
     let sent_before = t.flush_outbox().await.len(); // the sent list is cumulative
     assert!(maildesk::desk::senders::block(&t.app, "support@helpdesk.example").await.is_err(), "never our own");
-    let before = t.store().conn().await.unwrap().count_tickets().await.unwrap();
+    let before = t.db().await.count_tickets().await.unwrap();
     for from in ["pest@example.net", "anyone@spam.example"] {
         let outcome = receive(&t.app, &mail(from, "Hello", None, "", "x"), &Source::Pipe).await.unwrap();
         assert_eq!(outcome, Outcome::Blocked, "{from}");
     }
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), before);
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), before);
     assert_eq!(t.flush_outbox().await.len(), sent_before, "no answer to a blocked sender");
     assert!(maildesk::desk::senders::unblock(&t.app, "spam.example").await.unwrap().1);
     opened(&t, &mail("anyone@spam.example", "Hello again", None, "", "x")).await;
@@ -286,13 +272,13 @@ on_both!(an_hourly_cap_bounds_all_automatic_mail, |db| {
     for i in 0..6 {
         opened(&t, &mail(&format!("victim{i}@example.com"), "Hi", None, "", "x")).await;
     }
-    assert_eq!(t.store().conn().await.unwrap().count_tickets().await.unwrap(), 6, "every request is still a ticket");
+    assert_eq!(t.db().await.count_tickets().await.unwrap(), 6, "every request is still a ticket");
     assert_eq!(t.flush_outbox().await.len(), 3, "at most 3 automatic mails an hour, to anyone");
 });
 
 on_both!(a_staff_from_through_a_customer_path_is_kept_as_an_unverified_note, |db| {
     let t = TestApp::new(db).await;
-    t.store().conn().await.unwrap().add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
+    t.db().await.add_staff("agent@staff.example", "Agnes", None, StaffNotify::All).await.unwrap();
     let n = opened(&t, &mail("jane@example.com", "Router", Some("r1@example.com"), "", "It blinks.")).await;
     maildesk::desk::staff::set_status(&t.app, n, Status::WaitingOnCustomer).await.unwrap();
     let sent = t.flush_outbox().await;
@@ -308,15 +294,11 @@ on_both!(a_staff_from_through_a_customer_path_is_kept_as_an_unverified_note, |db
             format!("From: Agnes <agent@staff.example>\n{path}Message-ID: <imp{i}@evil.test>\n\nWe will refund you.\n");
         assert_eq!(receive(&t.app, raw.as_bytes(), &Source::Pipe).await.unwrap(), Outcome::Commented(n), "{path}");
     }
-    let comments = t.store().conn().await.unwrap().comments(n).await.unwrap();
+    let comments = t.db().await.comments(n).await.unwrap();
     let from_staff: Vec<_> = comments.iter().filter(|c| c.body_text.contains("We will refund you.")).collect();
     assert_eq!(from_staff.len(), 3);
     assert!(from_staff.iter().all(|c| !c.public && c.body_text.starts_with("UNVERIFIED")), "{from_staff:?}");
-    assert_eq!(
-        t.store().conn().await.unwrap().ticket(n).await.unwrap().unwrap().status,
-        Status::WaitingOnCustomer,
-        "nothing reopened"
-    );
+    assert_eq!(t.db().await.ticket(n).await.unwrap().unwrap().status, Status::WaitingOnCustomer, "nothing reopened");
     assert!(t.flush_outbox().await.len() == sent.len(), "nothing sent to anyone");
 });
 
@@ -331,11 +313,10 @@ on_both!(a_dmarc_fail_puts_even_a_signed_reply_at_the_lowest_level, |db| {
     );
     let own = opened(&t, raw.as_bytes()).await;
     assert_ne!(own, n);
-    assert_eq!(t.store().conn().await.unwrap().comments(n).await.unwrap().len(), 1, "nothing posted on her ticket");
-    assert_eq!(t.store().conn().await.unwrap().participants(n).await.unwrap().len(), 1);
-    assert_eq!(t.store().conn().await.unwrap().participants(own).await.unwrap().len(), 1);
-    let note =
-        t.store().conn().await.unwrap().comments(own).await.unwrap().into_iter().find(|c| !c.public).expect("a note");
+    assert_eq!(t.db().await.comments(n).await.unwrap().len(), 1, "nothing posted on her ticket");
+    assert_eq!(t.db().await.participants(n).await.unwrap().len(), 1);
+    assert_eq!(t.db().await.participants(own).await.unwrap().len(), 1);
+    let note = t.db().await.comments(own).await.unwrap().into_iter().find(|c| !c.public).expect("a note");
     assert!(note.body_text.contains("DMARC") && note.body_text.contains(&format!("#{n}")), "{}", note.body_text);
     // From anyone else it opens a ticket of its own.
     let raw = format!(

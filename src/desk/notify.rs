@@ -120,7 +120,8 @@ impl Letter {
         ticket: TicketNumber,
         threading: impl Into<Threading>,
     ) -> Result<Letter, StoreError> {
-        let payload = notice.payload().map_err(|source| StoreError::Encode { what: "a notification's payload", source })?;
+        let payload =
+            notice.payload().map_err(|source| StoreError::Encode { what: "a notification's payload", source })?;
         let sender = sender_for(app, tx, ticket).await?;
         let Threading { in_reply_to, references, addressed } = threading.into();
         let kind = notice.kind();

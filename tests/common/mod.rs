@@ -90,6 +90,11 @@ impl TestApp {
         &self.app.store
     }
 
+    /// A pooled connection to the store, for reading what happened.
+    pub async fn db(&self) -> maildesk::store::Conn {
+        self.app.store.conn().await.unwrap()
+    }
+
     /// Runs the outbox sender once and returns everything sent so far.
     pub async fn flush_outbox(&self) -> Vec<SentMail> {
         let templates = maildesk::outbound::Templates::load(&self.app.config).expect("templates");
