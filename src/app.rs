@@ -53,7 +53,12 @@ impl App {
             blob_dir: config.data_dir.join("blobs"),
         })
         .await?;
-        let since = store.conn().await?.reply_mac_80_bit_since().await?;
+        // Read at every start (of `maildesk ingest` too): the connection goes back to the
+        // pool at once, ready for the statements that follow.
+        let mut db = store.conn().await?;
+        let since = db.reply_mac_80_bit_since().await;
+        db.release().await;
+        let since = since?;
         let legacy = accept_legacy_reply_macs(since, crate::store::now(), config.desk.reopen_days);
         let mut app = App::with_store(config, store, &key);
         app.inbound = app.inbound.accept_legacy_reply_addresses(legacy);
