@@ -407,7 +407,9 @@ fn a_message_fetched_again_after_its_position_was_lost_is_a_duplicate_and_never_
         let store = maildesk::store::Store::open(&options).await.unwrap();
         let (validity, last) = store.conn().await.unwrap().imap_state(user).await.unwrap().expect("recorded");
         assert_eq!(last, 2);
-        store.conn().await.unwrap().imap_taken(user, validity, 0, None).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.imap_taken(user, validity, 0, None).await.unwrap();
+        tx.commit().await.unwrap();
         store.close().await;
     });
     let mut daemon = Daemon::start(dir, &env);

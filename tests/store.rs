@@ -398,22 +398,22 @@ on_both!(a_message_taken_from_imap_waits_to_be_moved_until_it_is, |db| {
     let dir = tempfile::tempdir().unwrap();
     let store = common::fresh_store(db, dir.path()).await;
     assert_eq!(store.conn().await.unwrap().imap_state("box").await.unwrap(), None);
-    store.conn().await.unwrap().imap_taken("box", 7, 1, Some("done")).await.unwrap();
-    store.conn().await.unwrap().imap_taken("box", 7, 2, Some("quarantine")).await.unwrap();
-    store.conn().await.unwrap().imap_taken("box", 7, 3, None).await.unwrap();
-    store.conn().await.unwrap().imap_taken("other", 7, 9, Some("done")).await.unwrap();
+    in_tx(&store, async |tx| tx.imap_taken("box", 7, 1, Some("done")).await).await;
+    in_tx(&store, async |tx| tx.imap_taken("box", 7, 2, Some("quarantine")).await).await;
+    in_tx(&store, async |tx| tx.imap_taken("box", 7, 3, None).await).await;
+    in_tx(&store, async |tx| tx.imap_taken("other", 7, 9, Some("done")).await).await;
     assert_eq!(store.conn().await.unwrap().imap_state("box").await.unwrap(), Some((7, 3)), "the last UID done");
     let waiting = store.conn().await.unwrap().imap_moves("box", 7).await.unwrap();
     assert_eq!(waiting, [(1, "done".to_string(), false), (2, "quarantine".to_string(), false)]);
-    store.conn().await.unwrap().imap_copied("box", 7, &[2]).await.unwrap();
-    store.conn().await.unwrap().imap_moved("box", 7, &[1]).await.unwrap();
+    in_tx(&store, async |tx| tx.imap_copied("box", 7, &[2]).await).await;
+    in_tx(&store, async |tx| tx.imap_moved("box", 7, &[1]).await).await;
     assert_eq!(
         store.conn().await.unwrap().imap_moves("box", 7).await.unwrap(),
         [(2, "quarantine".to_string(), true)],
         "copied, not moved"
     );
     // The folder was recreated: the old UIDs name nothing now.
-    store.conn().await.unwrap().imap_taken("box", 8, 0, None).await.unwrap();
+    in_tx(&store, async |tx| tx.imap_taken("box", 8, 0, None).await).await;
     assert!(store.conn().await.unwrap().imap_moves("box", 7).await.unwrap().is_empty());
     assert!(store.conn().await.unwrap().imap_moves("box", 8).await.unwrap().is_empty());
     assert_eq!(
@@ -422,3 +422,11 @@ on_both!(a_message_taken_from_imap_waits_to_be_moved_until_it_is, |db| {
         "each mailbox on its own"
     );
 });
+
+/// Runs `work` in a transaction of its own and commits it.
+async fn in_tx<T>(store: &Store, work: impl AsyncFnOnce(&mut Tx) -> Result<T, StoreError>) -> T {
+    let mut tx = store.begin().await.unwrap();
+    let out = work(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    out
+}

@@ -17,7 +17,7 @@ use super::{DeskError, Origin, Outcome};
 use crate::App;
 use crate::domain::Source;
 use crate::inbound::{self, Interpretation};
-use crate::store::{StoreError, Tx};
+use crate::store::{PutReaderError, StoreError, Tx};
 
 /// Applies one raw message from `source` (such as `maildir:name` or `pipe`).
 ///
@@ -146,6 +146,15 @@ enum Prepared {
     Refused { sha: String, size: u64, reason: String },
 }
 
+/// A failed [`crate::store::Blobs::put_reader`] of the message `what`: the message could
+/// not be read, or the blob store could not take it.
+pub(crate) fn streamed(e: PutReaderError, what: String) -> DeskError {
+    match e {
+        PutReaderError::Input(source) => DeskError::Read { what, source },
+        PutReaderError::Store(e) => DeskError::Temporary(StoreError::Blob(e)),
+    }
+}
+
 /// Reads the message in `file` and interprets it in bounded time. A message over `limit` is
 /// streamed into the blob store unread.
 async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, DeskError> {
@@ -153,16 +162,17 @@ async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, D
     let blobs = app.store.blobs.clone();
     // One trip to a blocking thread: the size, then the bytes (or the whole file into the
     // blob store, unread, when it is over the limit).
-    let read = tokio::task::spawn_blocking(move || -> Result<Result<Vec<u8>, (String, u64)>, StoreError> {
-        let unreadable = || StoreError::file("read the message in", &file);
-        if std::fs::metadata(&file).map_err(unreadable())?.len() > limit {
-            let opened = std::fs::File::open(&file).map_err(unreadable())?;
-            return Ok(Err(blobs.put_reader(opened).map_err(StoreError::Blob)?));
+    let read = tokio::task::spawn_blocking(move || -> Result<Result<Vec<u8>, (String, u64)>, DeskError> {
+        let what = || format!("in {}", file.display());
+        let unreadable = |source| DeskError::Read { what: what(), source };
+        if std::fs::metadata(&file).map_err(unreadable)?.len() > limit {
+            let opened = std::fs::File::open(&file).map_err(unreadable)?;
+            return Ok(Err(blobs.put_reader(opened).map_err(|e| streamed(e, what()))?));
         }
-        Ok(Ok(std::fs::read(&file).map_err(unreadable())?))
+        Ok(Ok(std::fs::read(&file).map_err(unreadable)?))
     })
     .await;
-    let raw = match read.map_err(|e| temporary(e.into()))?.map_err(temporary)? {
+    let raw = match read.map_err(|e| temporary(e.into()))?? {
         Ok(raw) => Arc::new(raw),
         Err((sha, size)) => return Ok(Prepared::Refused { sha, size, reason: too_large(size, limit) }),
     };
@@ -369,7 +379,8 @@ pub async fn receive_file<'a>(
     origin: impl Into<Origin<'a>> + Copy,
 ) -> Result<Outcome, DeskError> {
     let source = origin.into().source;
-    let unreadable = |e| DeskError::Temporary(StoreError::file("read the message in", file)(e));
+    let what = format!("in {}", file.display());
+    let unreadable = |source| DeskError::Read { what: what.clone(), source };
     let size = tokio::fs::metadata(file).await.map_err(unreadable)?.len();
     let limit = app.config.limits.max_message_bytes;
     if size <= limit {
@@ -378,8 +389,8 @@ pub async fn receive_file<'a>(
     }
     let opened = std::fs::File::open(file).map_err(unreadable)?;
     let blobs = app.store.blobs.clone();
-    let stored = tokio::task::spawn_blocking(move || blobs.put_reader(opened).map_err(StoreError::Blob)).await;
-    let (sha, size) = stored.map_err(|e| DeskError::Temporary(e.into()))?.map_err(DeskError::Temporary)?;
+    let stored = tokio::task::spawn_blocking(move || blobs.put_reader(opened)).await;
+    let (sha, size) = stored.map_err(|e| DeskError::Temporary(e.into()))?.map_err(|e| streamed(e, what))?;
     let reason = too_large(size, limit);
     record_quarantine(app, &sha, size, source, reason).await
 }

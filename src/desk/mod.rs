@@ -86,9 +86,20 @@ impl Outcome {
 /// error is a temporary one: the caller keeps the message and tries again later.
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
-    /// The store is unavailable (locked, unreachable, disk failing).
+    /// The store is unavailable (locked, unreachable, disk failing), or a task of ours
+    /// failed.
     #[error("temporary failure, try again later: {0}")]
     Temporary(#[source] StoreError),
+    /// The message itself could not be read (its file, standard input): it stays where it
+    /// is, for the next try.
+    #[error("cannot read the message {what}: {source}")]
+    Read {
+        /// Where it was read from, as in "in /var/mail/new/1.eml" or "from standard input".
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// Intake stopped because too many workers are stuck past `limits.max_processing_secs`
     /// (see [`Workers`]): the message was not read and must be kept for the next start.
     #[error("intake stopped: too many workers stuck past limits.max_processing_secs; try again after a restart")]

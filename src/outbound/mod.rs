@@ -119,9 +119,11 @@ async fn deliver(app: &App, sender: &Sender, claims: usize) -> Result<usize, Sto
                 sent.push(row.id);
             }
         }
-        let mut tx = app.store.begin().await?;
-        tx.mark_sent_many(&sent).await?;
-        tx.commit().await?;
+        if !sent.is_empty() {
+            let mut tx = app.store.begin().await?;
+            tx.mark_sent_many(&sent).await?;
+            tx.commit().await?;
+        }
         for row in rows.iter().filter(|r| sent.contains(&r.id)) {
             info!(outbox = row.id, kind = %row.kind, ticket = ?row.ticket_id, "notification sent");
         }

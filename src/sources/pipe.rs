@@ -37,25 +37,24 @@ pub async fn ingest(app: &App, input: Input) -> (i32, Result<Outcome, DeskError>
 async fn from_stdin(app: &App) -> Result<Outcome, DeskError> {
     let limit = app.config.limits.max_message_bytes;
     let spool_dir = app.config.data_dir.clone();
-    let read = tokio::task::spawn_blocking(move || -> Result<Result<Vec<u8>, tempfile::NamedTempFile>, StoreError> {
+    let read = tokio::task::spawn_blocking(move || -> Result<Result<Vec<u8>, tempfile::NamedTempFile>, DeskError> {
+        let unreadable = |source| DeskError::Read { what: "from standard input".into(), source };
         let mut stdin = std::io::stdin().lock();
         let mut head = Vec::new();
-        (&mut stdin)
-            .take(limit + 1)
-            .read_to_end(&mut head)
-            .map_err(StoreError::file("read the message from", "standard input"))?;
+        (&mut stdin).take(limit + 1).read_to_end(&mut head).map_err(unreadable)?;
         if head.len() as u64 <= limit {
             return Ok(Ok(head));
         }
         // Too large to hold: spool the whole message to a file for the quarantine.
-        let spooling = || StoreError::file("spool a large message in", &spool_dir);
-        let mut spool = tempfile::NamedTempFile::new_in(&spool_dir).map_err(spooling())?;
-        std::io::Write::write_all(&mut spool, &head).map_err(spooling())?;
-        std::io::copy(&mut stdin, &mut spool).map_err(spooling())?;
+        let spooling = |e| DeskError::Temporary(StoreError::file("spool a large message in", &spool_dir)(e));
+        let mut spool = tempfile::NamedTempFile::new_in(&spool_dir).map_err(spooling)?;
+        std::io::Write::write_all(&mut spool, &head).map_err(spooling)?;
+        // A failed copy is standard input's or the spool file's: io::copy does not say.
+        std::io::copy(&mut stdin, &mut spool).map_err(spooling)?;
         Ok(Err(spool))
     })
     .await;
-    match read.map_err(|e| DeskError::Temporary(e.into()))?.map_err(DeskError::Temporary)? {
+    match read.map_err(|e| DeskError::Temporary(e.into()))?? {
         Ok(raw) => desk::receive(app, &raw, &Source::Pipe).await,
         Err(spool) => desk::receive_file(app, spool.path(), &Source::Pipe).await,
     }

@@ -58,7 +58,7 @@ impl Blobs {
 
     /// Stores everything `reader` yields without holding it in memory; returns the SHA-256
     /// hex and the size.
-    pub fn put_reader(&self, mut reader: impl Read) -> std::io::Result<(String, u64)> {
+    pub fn put_reader(&self, mut reader: impl Read) -> Result<(String, u64), PutReaderError> {
         let tmp_dir = self.dir.join("tmp");
         let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| named(e, "write in", &tmp_dir))?;
         let mut hasher = Sha256::new();
@@ -69,7 +69,7 @@ impl Blobs {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(PutReaderError::Input(e)),
             };
             hasher.update(&buf[..n]);
             tmp.write_all(&buf[..n]).map_err(|e| named(e, "write", tmp.path()))?;
@@ -151,10 +151,10 @@ impl Blobs {
     /// Reads the blob named `sha`, if it exists.
     pub fn get(&self, sha: &str) -> std::io::Result<Option<Vec<u8>>> {
         let Some(path) = self.path_of(sha) else { return Ok(None) };
-        match std::fs::read(path) {
+        match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(named(e, "read", &path)),
         }
     }
 }
@@ -191,6 +191,17 @@ impl Store {
         let swept = tokio::task::spawn_blocking(move || blobs.sweep(&referenced, grace)).await?;
         swept.map_err(StoreError::Blob)
     }
+}
+
+/// Why [`Blobs::put_reader`] stored nothing: its input failed, or the blob store did.
+#[derive(Debug, thiserror::Error)]
+pub enum PutReaderError {
+    /// Reading the input failed.
+    #[error("reading the input: {0}")]
+    Input(std::io::Error),
+    /// Writing the blob failed (the error names the file).
+    #[error("{0}")]
+    Store(#[from] std::io::Error),
 }
 
 /// What a [`Blobs::sweep`] did.

@@ -24,7 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use addresses::AutomaticMailRecord;
-pub use blobs::{Blobs, Swept, sha256_hex};
+pub use blobs::{Blobs, PutReaderError, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};

@@ -1,7 +1,7 @@
 //! The outbox table: notifications written in the same transaction as the change that
 //! caused them, claimed and marked by the sender.
 
-use super::{Conn, Result, now, on_conn};
+use super::{Conn, Result, Tx, now, on_conn};
 use crate::domain::TicketNumber;
 
 /// A notification to queue.
@@ -131,14 +131,6 @@ impl Conn {
         Ok(rows)
     }
 
-    /// Marks notifications sent (call it in a [`super::Tx`] for one commit per batch).
-    pub async fn mark_sent_many(&mut self, ids: &[i64]) -> Result<()> {
-        for id in ids {
-            self.mark_sent(*id).await?;
-        }
-        Ok(())
-    }
-
     /// Records a failed attempt: retried at `retry_at` (Unix seconds), or given up on
     /// (state `failed`) when `retry_at` is `None`.
     pub async fn mark_attempt_failed(&mut self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
@@ -148,6 +140,16 @@ impl Conn {
         };
         on_conn!(self, c => sqlx::query("UPDATE outbox SET state = $1, next_attempt_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $4")
             .bind(state).bind(next).bind(error).bind(id).execute(&mut *c).await?.rows_affected());
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// Marks notifications sent, with one commit for the batch.
+    pub async fn mark_sent_many(&mut self, ids: &[i64]) -> Result<()> {
+        for id in ids {
+            self.mark_sent(*id).await?;
+        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Poison marks: the raw messages (by SHA-256) whose interpretation was running long enough
 //! to be remembered, with how many attempts were made. Rare rows; desk decides what they mean.
 
-use super::{Conn, Result, now, on_conn};
+use super::{Conn, Result, Tx, now, on_conn};
 
 impl Conn {
     /// Every poison mark: the raw message's SHA-256 and its attempts so far.
@@ -23,10 +23,19 @@ impl Conn {
             .bind(raw_sha256).bind(at).fetch_one(&mut *c).await?))
     }
 
+    /// Forgets the poison mark of `raw_sha256` (its interpretation finished normally).
+    pub async fn clear_poison(&mut self, raw_sha256: &str) -> Result<()> {
+        on_conn!(self, c => sqlx::query("DELETE FROM poison WHERE raw_sha256 = $1")
+            .bind(raw_sha256).execute(&mut *c).await?.rows_affected());
+        Ok(())
+    }
+}
+
+impl Tx {
     /// Takes back one attempt at interpreting `raw_sha256` (it was in hand at a clean
     /// shutdown), forgetting the mark at none; returns the attempts left.
     pub async fn unmark_poison(&mut self, raw_sha256: &str) -> Result<i64> {
-        let left = on_conn!(self, c => {
+        let left = on_conn!(self.conn, c => {
             let left = sqlx::query_scalar::<_, i64>(
                     "UPDATE poison SET attempts = attempts - 1 WHERE raw_sha256 = $1 RETURNING attempts")
                 .bind(raw_sha256).fetch_optional(&mut *c).await?.unwrap_or(0);
@@ -35,12 +44,5 @@ impl Conn {
             left
         });
         Ok(left.max(0))
-    }
-
-    /// Forgets the poison mark of `raw_sha256` (its interpretation finished normally).
-    pub async fn clear_poison(&mut self, raw_sha256: &str) -> Result<()> {
-        on_conn!(self, c => sqlx::query("DELETE FROM poison WHERE raw_sha256 = $1")
-            .bind(raw_sha256).execute(&mut *c).await?.rows_affected());
-        Ok(())
     }
 }

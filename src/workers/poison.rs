@@ -69,7 +69,14 @@ impl PoisonMarks {
         };
         for (sha, n) in in_hand {
             for _ in 0..n {
-                match async { store.conn().await?.unmark_poison(&sha).await }.await {
+                match async {
+                    let mut tx = store.begin().await?;
+                    let left = tx.unmark_poison(&sha).await?;
+                    tx.commit().await?;
+                    Ok::<_, crate::store::StoreError>(left)
+                }
+                .await
+                {
                     Ok(left) => {
                         info!(sha256 = %sha, "message in hand at shutdown; its attempt does not count");
                         self.set(&sha, (left > 0).then_some(left));

@@ -19,6 +19,9 @@ pub enum SyncError {
     /// Intake stopped (too many workers stuck); the message stays in the mailbox.
     #[error("{0}")]
     Stopped(DeskError),
+    /// A message could not be read on our side; it stays in the mailbox.
+    #[error("{0}")]
+    Unread(DeskError),
 }
 
 impl From<DeskError> for SyncError {
@@ -26,6 +29,7 @@ impl From<DeskError> for SyncError {
         match e {
             DeskError::Temporary(e) => SyncError::Store(e),
             e @ DeskError::Stopped => SyncError::Stopped(e),
+            e @ DeskError::Read { .. } => SyncError::Unread(e),
         }
     }
 }
