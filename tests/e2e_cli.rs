@@ -392,6 +392,7 @@ mod e2e_cli {
                 ticket: t,
                 author_id: Some(contact),
                 public: true,
+                from_staff: false,
                 body_text: body,
                 body_reply: body,
                 body_html: None,

@@ -58,8 +58,17 @@ on_both!(a_contact_sees_their_own_and_copied_tickets_and_a_primary_contact_their
     assert!(tickets::detail_for(&t.app, ann_id, dan).await.unwrap().is_some());
     assert!(tickets::detail_for(&t.app, ann_id, stranger).await.unwrap().is_none());
     // Filters narrow what may be seen, never widen it.
-    let open_only = TicketQuery { status: Some(Status::Open), limit: 100, ..TicketQuery::default() };
+    let open_only = TicketQuery { status: Some(Status::Open), ..TicketQuery::default() };
     assert_eq!(tickets::list_for(&t.app, ann_id, &open_only).await.unwrap().len(), 3);
+    let eves = TicketQuery { requester: Some(address("eve@other.example")), ..TicketQuery::default() };
+    assert!(tickets::list_for(&t.app, ann_id, &eves).await.unwrap().is_empty(), "a filter is no way in");
+    let unassigned = TicketQuery { assignee: Some(None), ..TicketQuery::default() };
+    assert_eq!(tickets::list_for(&t.app, ann_id, &unassigned).await.unwrap().len(), 3);
+    assert_eq!(TicketQuery::default().limit, 100, "a default query lists more than one ticket");
+    // Someone who is no contact sees nothing.
+    let nobody = ContactId(i64::MAX);
+    assert!(tickets::list_for(&t.app, nobody, &all).await.unwrap().is_empty());
+    assert!(tickets::detail_for(&t.app, nobody, ann).await.unwrap().is_none());
     let eve_id = contact_id(&t, "eve@other.example").await;
     assert_eq!(numbers(&tickets::list_for(&t.app, eve_id, &all).await.unwrap(), |r| r.id), vec![stranger]);
 
@@ -106,7 +115,7 @@ on_both!(a_contact_reads_the_public_conversation_and_staff_by_name_only, |db| {
     for secret in ["agent@staff.example", "nameless@staff.example", "Secret"] {
         assert!(!shown.contains(secret), "{secret} shown to a customer: {shown}");
     }
-    let roles: Vec<(&str, Role)> = view.participants.iter().map(|p| (p.email.as_str(), p.role)).collect();
+    let roles: Vec<(&str, Role)> = view.participants.iter().map(|p| (p.who.as_str(), p.role)).collect();
     assert_eq!(roles, [("jane@example.com", Role::Requester), ("tom@example.com", Role::Cc)]);
 
     // The staff view has everything, the note and the addresses included.
@@ -114,7 +123,29 @@ on_both!(a_contact_reads_the_public_conversation_and_staff_by_name_only, |db| {
     assert_eq!(full.comments.len(), 4);
     assert_eq!(full.summary.ticket.assignee.as_deref(), Some("agent@staff.example"));
     assert!(full.comments.iter().any(|c| !c.public && c.body_reply.contains("Secret")));
+    // A staff member copied on a ticket, or asking one, is shown by name; and a staff member
+    // who left is still shown by name, never by address.
+    let cc = staff::Act {
+        commands: vec![maildesk::domain::Command::CcAdd(address("nameless@staff.example"))],
+        ..staff::Act::default()
+    };
+    staff::act(&t.app, n, &agent, &cc).await.unwrap();
+    assert!(roster::remove(&t.app, &agent).await.unwrap());
+    let view = tickets::detail_for(&t.app, jane, n).await.unwrap().unwrap();
+    let shown = serde_json::to_string(&view).unwrap();
+    for secret in ["agent@staff.example", "nameless@staff.example"] {
+        assert!(!shown.contains(secret), "{secret} shown to a customer: {shown}");
+    }
+    assert!(view.participants.iter().any(|p| p.from_staff && p.who == "Support" && p.role == Role::Cc), "{shown}");
+    assert!(view.comments[1].from_staff && view.comments[1].author == "Support", "{shown}");
+    let asks = open(&t, "Nameless <nameless@staff.example>", "Staff asks", "jane@example.com").await;
+    let listed =
+        serde_json::to_string(&tickets::list_for(&t.app, jane, &TicketQuery::default()).await.unwrap()).unwrap();
+    assert!(listed.contains("Staff asks") && !listed.contains("nameless@staff.example"), "{listed}");
+    assert!(tickets::detail_for(&t.app, jane, asks).await.unwrap().is_some(), "copied, she sees it");
+
     // The roster lists table and config members, with their preference.
     let members = roster::roster(&t.app).await.unwrap().members;
-    assert!(members.iter().any(|m| m.email == "agent@staff.example" && m.name == "Agnes Agent" && !m.from_config));
+    assert!(members.iter().any(|m| m.email == "nameless@staff.example" && !m.from_config));
+    assert!(!members.iter().any(|m| m.email == "agent@staff.example"), "removed");
 });

@@ -31,7 +31,7 @@ pub fn token_hash(token: &str) -> String {
 
 /// Uses the invitation whose link carries `token`: its contact when the token is known,
 /// has not expired and was not used — and then never again.
-pub async fn redeem(app: &App, token: &str) -> Result<Option<i64>, StoreError> {
+pub async fn redeem(app: &App, token: &str) -> Result<Option<ContactId>, StoreError> {
     app.store.conn().await?.redeem_invite(&token_hash(token)).await
 }
 

@@ -225,6 +225,7 @@ async fn write(
                 ticket: n,
                 author_id: Some(author_id),
                 public: !plan.note,
+                from_staff: true,
                 body_text: body,
                 body_reply: body,
                 body_html: None,

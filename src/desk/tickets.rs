@@ -11,18 +11,9 @@ use crate::App;
 use crate::domain::{CommentId, ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::store::{AttachmentRow, CommentRow, Conn, StoreError, TicketFilter, TicketRow};
 
-/// Who is looking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Viewer {
-    /// Staff (the CLI, and later the staff pages): every ticket, internal notes, addresses.
-    Staff,
-    /// A contact signed in to the portal.
-    Contact(ContactId),
-}
-
 /// Which tickets a list shows; every filter given must hold. What the viewer may see
 /// narrows it further.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TicketQuery {
     /// Only this status.
     pub status: Option<Status>,
@@ -36,6 +27,13 @@ pub struct TicketQuery {
     pub overdue: bool,
     /// At most this many, newest first (clamped to 1..=100,000).
     pub limit: i64,
+}
+
+impl Default for TicketQuery {
+    /// Every ticket, the newest 100.
+    fn default() -> TicketQuery {
+        TicketQuery { status: None, department: None, assignee: None, requester: None, overdue: false, limit: 100 }
+    }
 }
 
 /// A ticket in a list, as staff see it.
@@ -84,8 +82,8 @@ pub struct CustomerTicket {
     pub status: Status,
     /// Its priority.
     pub priority: Priority,
-    /// Who asked.
-    pub requester_email: String,
+    /// Who asked: their address (a staff member who asked: their name).
+    pub requester: String,
     /// The organisation's name, if any.
     pub organisation: Option<String>,
     /// The department, if any.
@@ -107,10 +105,21 @@ pub struct CustomerTicketDetail {
     /// The ticket.
     #[serde(flatten)]
     pub ticket: CustomerTicket,
-    /// Requester first, then those copied (customers all).
-    pub participants: Vec<Participant>,
+    /// Requester first, then those copied.
+    pub participants: Vec<CustomerParticipant>,
     /// The public comments, oldest first.
     pub comments: Vec<CustomerComment>,
+}
+
+/// Someone on a ticket, as a contact sees them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CustomerParticipant {
+    /// A customer's address; a staff member's name (or the desk's), never their address.
+    pub who: String,
+    /// How they take part.
+    pub role: Role,
+    /// Whether they are on our side.
+    pub from_staff: bool,
 }
 
 /// A public comment as a contact sees it.
@@ -155,8 +164,8 @@ pub async fn list_for(app: &App, viewer: ContactId, query: &TicketQuery) -> Resu
     let mut db = app.store.conn().await?;
     let Some(visible) = visibility(&mut db, viewer).await? else { return Ok(Vec::new()) };
     let rows = db.find_tickets(&filter(app, query, Some(visible))).await?;
-    let roster = roster::load(app, &mut db).await?;
-    Ok(rows.into_iter().map(|t| customer_ticket(&roster, t)).collect())
+    let ours = Ours::load(app, &mut db).await?;
+    Ok(rows.into_iter().map(|t| customer_ticket(&ours, t)).collect())
 }
 
 /// Ticket `n` as contact `viewer` sees it; none when it does not exist or is not theirs
@@ -168,14 +177,19 @@ pub async fn detail_for(
 ) -> Result<Option<CustomerTicketDetail>, StoreError> {
     let mut db = app.store.conn().await?;
     let Some(ticket) = db.ticket(n).await? else { return Ok(None) };
-    let participants = participants(&mut db, n).await?;
     let Some((contact, organisation)) = visibility(&mut db, viewer).await? else { return Ok(None) };
     let takes_part = db.is_participant(n, contact).await?;
     let of_organisation = organisation.is_some() && organisation == ticket.organisation_id;
     if !(takes_part || of_organisation) {
         return Ok(None);
     }
-    let roster = roster::load(app, &mut db).await?;
+    let ours = Ours::load(app, &mut db).await?;
+    let participants = db
+        .participants(n)
+        .await?
+        .into_iter()
+        .map(|(email, role)| CustomerParticipant { who: ours.shown(&email, &email), role, from_staff: ours.is(&email) })
+        .collect();
     let mut attachments = db.attachments(n).await?;
     let comments = db
         .comments(n)
@@ -185,10 +199,10 @@ pub async fn detail_for(
         .map(|c| {
             let (mine, rest) = attachments.drain(..).partition(|a| a.comment_id == c.id);
             attachments = rest;
-            customer_comment(app, &roster, c, mine)
+            customer_comment(&ours, c, mine)
         })
         .collect();
-    Ok(Some(CustomerTicketDetail { ticket: customer_ticket(&roster, ticket), participants, comments }))
+    Ok(Some(CustomerTicketDetail { ticket: customer_ticket(&ours, ticket), participants, comments }))
 }
 
 /// What contact `viewer` may see: their own tickets and, for a primary contact, their
@@ -228,29 +242,65 @@ async fn participants(db: &mut Conn, n: TicketNumber) -> Result<Vec<Participant>
     Ok(db.participants(n).await?.into_iter().map(|(email, role)| Participant { email, role }).collect())
 }
 
-fn customer_ticket(roster: &Roster, t: TicketRow) -> CustomerTicket {
+/// Our side, as a customer is shown it: the staff roster and the desk's own address and
+/// name.
+struct Ours<'a> {
+    roster: Roster,
+    desk_address: &'a str,
+    desk_name: &'a str,
+}
+
+impl<'a> Ours<'a> {
+    async fn load(app: &'a App, db: &mut Conn) -> Result<Ours<'a>, StoreError> {
+        Ok(Ours {
+            roster: roster::load(app, db).await?,
+            desk_address: app.config.desk.address.as_str(),
+            desk_name: &app.config.desk.name,
+        })
+    }
+
+    /// Whether `email` is ours: a staff member's or the desk's.
+    fn is(&self, email: &str) -> bool {
+        email == self.desk_address || self.roster.contains(email)
+    }
+
+    /// How `email` is shown to a customer: a staff member by name (the desk's when they
+    /// have none), anyone else as `customer`.
+    fn shown(&self, email: &str, customer: &str) -> String {
+        match self.is(email) {
+            true => self.staff_name(email),
+            false => customer.to_string(),
+        }
+    }
+
+    fn staff_name(&self, email: &str) -> String {
+        self.roster.name_of(email).unwrap_or(self.desk_name).to_string()
+    }
+}
+
+fn customer_ticket(ours: &Ours, t: TicketRow) -> CustomerTicket {
     CustomerTicket {
         id: t.id,
         subject: t.subject,
         status: t.status,
         priority: t.priority,
-        requester_email: t.requester_email,
+        requester: ours.shown(&t.requester_email, &t.requester_email),
         organisation: t.organisation,
         department: t.department,
-        assignee_name: t.assignee.as_deref().and_then(|a| roster.name_of(a)).map(str::to_string),
+        assignee_name: t.assignee.as_deref().and_then(|a| ours.roster.name_of(a)).map(str::to_string),
         comment_count: t.public_comment_count,
         created_at: t.created_at,
         updated_at: t.updated_at,
     }
 }
 
-fn customer_comment(app: &App, roster: &Roster, c: CommentRow, attachments: Vec<AttachmentRow>) -> CustomerComment {
+fn customer_comment(ours: &Ours, c: CommentRow, attachments: Vec<AttachmentRow>) -> CustomerComment {
     let email = c.author_email.unwrap_or_default();
-    let from_staff = email.is_empty() || email == app.config.desk.address.as_str() || roster.contains(&email);
-    let author = if from_staff {
-        roster.name_of(&email).map(str::to_string).unwrap_or_else(|| app.config.desk.name.clone())
-    } else {
-        c.author_name.filter(|n| !n.is_empty()).unwrap_or(email)
+    // Recorded when it was written, so a former staff member stays ours.
+    let from_staff = c.from_staff || email.is_empty() || ours.is(&email);
+    let author = match from_staff {
+        true => ours.staff_name(&email),
+        false => c.author_name.filter(|n| !n.is_empty()).unwrap_or(email),
     };
     CustomerComment { id: c.id, author, from_staff, body: c.body_reply, created_at: c.created_at, attachments }
 }

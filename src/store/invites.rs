@@ -28,7 +28,7 @@ impl Conn {
 impl Conn {
     /// Uses the invitation whose token hashes to `token_hash`: returns its contact when it
     /// exists, has not expired and was not used — and marks it used, so it works once.
-    pub async fn redeem_invite(&mut self, token_hash: &str) -> Result<Option<i64>> {
+    pub async fn redeem_invite(&mut self, token_hash: &str) -> Result<Option<ContactId>> {
         let at = now();
         Ok(on_conn!(self, c => sqlx::query_scalar(
                 "UPDATE invites SET used_at = $1

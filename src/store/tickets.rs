@@ -32,6 +32,8 @@ pub struct NewComment<'a> {
     pub author_id: Option<ContactId>,
     /// Whether the customer sees it.
     pub public: bool,
+    /// Whether our side wrote it (a staff member or the desk).
+    pub from_staff: bool,
     /// The whole plain text.
     pub body_text: &'a str,
     /// The new text only.
@@ -150,6 +152,8 @@ pub struct CommentRow {
     pub author_name: Option<String>,
     /// Whether the customer sees it.
     pub public: bool,
+    /// Whether our side wrote it (a staff member or the desk).
+    pub from_staff: bool,
     /// The whole text.
     pub body_text: String,
     /// The new text only.
@@ -275,10 +279,11 @@ impl Conn {
     pub async fn insert_comment(&mut self, m: &NewComment<'_>) -> Result<CommentId> {
         let at = now();
         Ok(on_conn!(self, c => sqlx::query_scalar(
-                "INSERT INTO comments (ticket_id, author_id, public, body_text, body_reply, body_html, message_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+                "INSERT INTO comments (ticket_id, author_id, public, body_text, body_reply, body_html, message_id, created_at,
+                                       from_staff)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(m.ticket.0).bind(m.author_id).bind(m.public).bind(m.body_text).bind(m.body_reply)
-            .bind(m.body_html).bind(m.message_id).bind(at)
+            .bind(m.body_html).bind(m.message_id).bind(at).bind(m.from_staff)
             .fetch_one(&mut *c).await?))
     }
 
@@ -311,7 +316,7 @@ impl Conn {
                 AND ($6 = 0 OR (t.status IN ($13, $14) AND t.awaiting_since IS NOT NULL AND
                      t.awaiting_since < $7 - CASE t.priority WHEN $15 THEN $8 WHEN $16 THEN $9
                                                              WHEN $17 THEN $10 ELSE $11 END))
-                AND ($18 IS NULL
+                AND ($18 IS NULL OR t.requester_id = $18
                      OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = t.id AND tp.contact_id = $18)
                      OR ($19 IS NOT NULL AND t.organisation_id = $19))
               ORDER BY t.id DESC LIMIT $12"
@@ -352,7 +357,7 @@ impl Conn {
     /// The comments of a ticket, oldest first.
     pub async fn comments(&mut self, n: TicketNumber) -> Result<Vec<CommentRow>> {
         Ok(on_conn!(self, c => sqlx::query_as::<_, CommentRow>(
-                "SELECT m.id, c.email AS author_email, c.name AS author_name, m.public, m.body_text, m.body_reply, m.message_id, m.created_at
+                "SELECT m.id, c.email AS author_email, c.name AS author_name, m.public, m.from_staff, m.body_text, m.body_reply, m.message_id, m.created_at
                  FROM comments m LEFT JOIN contacts c ON c.id = m.author_id
                  WHERE m.ticket_id = $1 ORDER BY m.id")
             .bind(n.0).fetch_all(&mut *c).await?))
