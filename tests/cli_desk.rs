@@ -176,7 +176,7 @@ mod cli_desk {
         let before = t.flush_outbox().await.len();
 
         let first = contacts::invite(&t.app, &ann).await.unwrap();
-        assert_eq!(first.ticket, latest.0, "threaded under her most recent ticket");
+        assert_eq!(first.ticket, latest, "threaded under her most recent ticket");
         assert_eq!(contacts::detail(&t.app, &ann).await.unwrap().portal, PortalAccess::Queued);
         let sent = t.flush_outbox().await;
         assert_eq!(sent.len(), before + 1);

@@ -524,7 +524,7 @@ on_both!(automatic_mail_about_one_ticket_is_capped, |db| {
         let status = if i % 2 == 0 { Status::InProgress } else { Status::WaitingOnVendor };
         staff::set_status(&t.app, n, status).await.unwrap();
     }
-    let about_ticket = t.db().await.list_outbox().await.unwrap().iter().filter(|r| r.ticket_id == Some(n.0)).count();
+    let about_ticket = t.db().await.list_outbox().await.unwrap().iter().filter(|r| r.ticket_id == Some(n)).count();
     assert_eq!(about_ticket, 20, "at most 20 automatic mails about one ticket in an hour");
 });
 
@@ -834,8 +834,8 @@ on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_he
     assert_eq!(subjects_to("sam@staff.example").len(), 1);
     // Config staff are staff: they may be assigned, and the CLI lists them.
     let mut tx = t.store().begin().await.unwrap();
-    assert!(maildesk::desk::staff::is_staff(&t.app, &mut tx, &parse("sam@staff.example")).await.unwrap());
-    assert!(!maildesk::desk::staff::is_staff(&t.app, &mut tx, &parse("d@example.com")).await.unwrap());
+    assert!(maildesk::desk::roster::is_staff(&t.app, &mut tx, &parse("sam@staff.example")).await.unwrap());
+    assert!(!maildesk::desk::roster::is_staff(&t.app, &mut tx, &parse("d@example.com")).await.unwrap());
     tx.rollback().await.unwrap();
 });
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::notify;
 use crate::App;
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, TicketNumber};
 use crate::store::{ContactRow, ContactTicketRow, StoreError};
 
 /// Why a contact could not be shown or invited. Nothing was changed.
@@ -134,7 +134,7 @@ pub struct InviteQueued {
     /// The invitation.
     pub invite: i64,
     /// The ticket its mail threads under (the contact's most recent).
-    pub ticket: i64,
+    pub ticket: TicketNumber,
 }
 
 /// Invites the contact with address `email` to the portal now, even when invited before
@@ -162,7 +162,7 @@ pub async fn invite(app: &App, email: &EmailAddress) -> Result<InviteQueued, Con
     notify::invite_contact(app, &mut tx, ticket, invite, email, name).await.map_err(store_err)?;
     tx.commit().await.map_err(store_err)?;
     app.outbox_wake.notify_one();
-    Ok(InviteQueued { invite, ticket: ticket.0 })
+    Ok(InviteQueued { invite, ticket })
 }
 
 /// Forgets that mail to `email` bounces (`maildesk contact unbounce`), so that our mail

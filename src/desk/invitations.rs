@@ -42,7 +42,7 @@ pub async fn redeem(app: &App, token: &str) -> Result<Option<ContactId>, StoreEr
 /// meanwhile: it is marked sent, as nothing is left to send. All tokens of a claim are
 /// stored in one transaction, before any is sent.
 pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<OutboxRow>>, StoreError> {
-    let is_invite = |row: &OutboxRow| row.kind == NoticeKind::Invite.as_str();
+    let is_invite = |row: &OutboxRow| row.kind.parse::<NoticeKind>() == Ok(NoticeKind::Invite);
     if !rows.iter().any(is_invite) {
         return Ok(rows.iter().cloned().map(Some).collect());
     }

@@ -2,7 +2,7 @@
 //! transaction of the change that caused it; outbound renders and sends it later.
 
 use crate::App;
-use crate::domain::{ContactId, EmailAddress, StaffNotify, TicketNumber};
+use crate::domain::{ContactId, EmailAddress, TicketNumber};
 use crate::inbound::{self, Interpretation};
 use crate::notice::{
     AcknowledgementData, CommandErrorData, InviteData, Notice, NoticeKind, ParticipantsData, PortalLinks, RelayedFile,
@@ -218,9 +218,9 @@ async fn withhold_automatic(
     }
     let now = crate::store::now();
     let all_cap = app.config.outbox.max_automatic_per_hour;
-    let automatic = NoticeKind::automatic_words();
+    let automatic = NoticeKind::automatic();
     let record =
-        tx.automatic_mail_record(recipient.as_str(), ticket.0, &automatic, now - 3600, i64::from(all_cap)).await?;
+        tx.automatic_mail_record(recipient.as_str(), ticket, &automatic, now - 3600, i64::from(all_cap)).await?;
     if record.bouncing {
         return Ok(Some("an address that bounces".into()));
     }
@@ -295,7 +295,7 @@ async fn acknowledge(
         return Ok(false);
     }
     let data = AcknowledgementData {
-        ticket: ticket.0,
+        ticket,
         subject: inbound::clean_subject(&mail.subject),
         summary: if how.quote { mail.reply.chars().take(400).collect() } else { String::new() },
         name: greeting_name(mail, how.quote),
@@ -331,7 +331,7 @@ pub(super) async fn staff_reply(
     reply: &Reply<'_>,
 ) -> Result<(usize, Vec<String>), StoreError> {
     let data = StaffReplyData {
-        ticket: ticket.0,
+        ticket,
         subject: subject.to_string(),
         body: reply.body.to_string(),
         portal_url: portal_url(app, ticket),
@@ -359,7 +359,7 @@ pub(super) async fn status_change(
     status: crate::domain::Status,
 ) -> Result<usize, StoreError> {
     let data = StatusData {
-        ticket: ticket.0,
+        ticket,
         subject: subject.to_string(),
         status: status.as_str().replace('-', " "),
         portal_url: portal_url(app, ticket),
@@ -388,7 +388,7 @@ pub(super) async fn staff_notice(
         None => from.to_string(),
     };
     let data = StaffNoticeData {
-        ticket: ticket.0,
+        ticket,
         subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
         customer,
         text: mail.reply.chars().take(10_000).collect(),
@@ -417,7 +417,7 @@ async fn invite(
         return Ok(());
     }
     let Some(invite) = super::invitations::create(tx, contact_id).await? else { return Ok(()) };
-    let data = InviteData { invite, ticket: ticket.0, name: greeting_name(mail, trusted), token: None };
+    let data = InviteData { invite, ticket, name: greeting_name(mail, trusted), token: None };
     let letter = Letter::new(app, tx, &Notice::Invite(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, from.as_str()).await
 }
@@ -425,27 +425,12 @@ async fn invite(
 /// The staff told of news on `ticket`: the members of its department (or of every
 /// department) who want all of its notifications, and its assignee in any case.
 async fn staff_recipients(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Vec<String>, StoreError> {
-    let members = tx.staff_members().await?;
-    if members.is_empty() && app.config.departments.iter().all(|d| d.staff.is_empty()) {
+    let roster = super::roster::load(app, tx).await?;
+    if roster.members.is_empty() {
         return Ok(Vec::new()); // no staff at all: nothing to look up
     }
     let Some(state) = tx.ticket_state(ticket).await? else { return Ok(Vec::new()) };
-    let assigned = |email: &str| state.assignee.as_deref() == Some(email);
-    let wants = |email: &str| {
-        let only_assigned = members.iter().any(|m| m.email == email && m.notify == StaffNotify::Assigned);
-        !only_assigned || assigned(email)
-    };
-    let mut out: Vec<String> = Vec::new();
-    let in_table = members.iter().filter(|m| m.department.is_none() || m.department == state.department);
-    let in_config = state.department.as_deref().and_then(|d| app.config.department(d)).map(|d| &d.staff);
-    let candidates = in_table.map(|m| m.email.clone()).chain(in_config.into_iter().flatten().map(|a| a.to_string()));
-    for email in candidates.chain(state.assignee.clone()) {
-        if (wants(&email) || assigned(&email)) && !out.contains(&email) {
-            out.push(email);
-        }
-    }
-    out.sort();
-    Ok(out)
+    Ok(roster.told_about(state.department.as_deref(), state.assignee.as_deref()))
 }
 
 /// Queues the notice that `ticket` was assigned to `to` by `by`, with what `by` wrote.
@@ -458,7 +443,7 @@ pub(super) async fn assigned(
     text: &str,
 ) -> Result<usize, StoreError> {
     let data = StaffNoticeData {
-        ticket: ticket.0,
+        ticket,
         subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
         customer: by.to_string(),
         text: text.chars().take(10_000).collect(),
@@ -484,7 +469,7 @@ pub(super) async fn command_error(
         return Ok(0);
     }
     let data = CommandErrorData {
-        ticket: ticket.0,
+        ticket,
         subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
         problems: problems.to_vec(),
         text: mail.reply.chars().take(10_000).collect(),
@@ -505,7 +490,7 @@ pub(super) async fn invite_contact(
     recipient: &EmailAddress,
     name: Option<String>,
 ) -> Result<(), StoreError> {
-    let data = InviteData { invite, ticket: ticket.0, name, token: None };
+    let data = InviteData { invite, ticket, name, token: None };
     let threading = conversation_threading(tx, ticket).await?;
     let letter = Letter::new(app, tx, &Notice::Invite(data), ticket, threading).await?;
     letter.queue(app, tx, recipient.as_str()).await
@@ -531,7 +516,7 @@ pub(super) async fn participants_added(
         return Ok(0);
     }
     let data = ParticipantsData {
-        ticket: ticket.0,
+        ticket,
         subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
         added: added.iter().map(|a| a.to_string()).collect(),
         by: by.to_string(),
@@ -554,7 +539,7 @@ pub(super) async fn undelivered(
     text: &str,
 ) -> Result<usize, StoreError> {
     let data = CommandErrorData {
-        ticket: ticket.0,
+        ticket,
         subject: tx.ticket_subject(ticket).await?.unwrap_or_default(),
         problems: problems.to_vec(),
         text: text.chars().take(10_000).collect(),

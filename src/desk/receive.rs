@@ -5,7 +5,7 @@
 use super::staff::{self, StaffError};
 use tracing::info;
 
-use super::{Origin, Outcome, notify};
+use super::{Origin, Outcome, notify, roster};
 use crate::App;
 use crate::domain::{Assignment, ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::inbound::{self, Authentication, Interpretation, Thread, ThreadBy};
@@ -277,7 +277,7 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddres
     Ok(Facts {
         named,
         staff_address: mail.staff_reply_address,
-        sender_is_staff: sender.staff || staff::in_config(app, from),
+        sender_is_staff: sender.staff || roster::in_config(app, from),
         sender_on_ticket: sender.on_ticket,
         authentication: mail.authentication,
         blocked: sender.blocked,

@@ -1,6 +1,7 @@
 //! The roster of staff: members added with `maildesk staff add` (the `staff` table) and
 //! those listed under a department of the config, as one list. It answers who is staff,
-//! what they are called, and what the CLI lists; adding and removing members lives here.
+//! what they are called, who is told about a ticket, and what the CLI lists; adding and
+//! removing members lives here.
 
 use serde::Serialize;
 
@@ -40,6 +41,44 @@ impl Roster {
     pub fn name_of(&self, email: &str) -> Option<&str> {
         self.members.iter().find(|m| m.email == email && !m.name.is_empty()).map(|m| m.name.as_str())
     }
+
+    /// The staff told about a ticket of `department` assigned to `assignee`, by address:
+    /// the members of its department and those of every department, each as they prefer
+    /// (one who wants only their own tickets, only when it is assigned to them), and the
+    /// assignee always. No one when there is no staff at all.
+    pub fn told_about(&self, department: Option<&str>, assignee: Option<&str>) -> Vec<String> {
+        if self.members.is_empty() {
+            return Vec::new();
+        }
+        let assigned = |email: &str| assignee == Some(email);
+        let only_assigned =
+            |email: &str| self.members.iter().any(|m| m.email == email && m.notify == StaffNotify::Assigned);
+        let of_department =
+            self.members.iter().filter(|m| m.department.is_none() || m.department.as_deref() == department);
+        let mut out: Vec<String> = Vec::new();
+        for email in of_department.map(|m| m.email.as_str()).chain(assignee) {
+            if (!only_assigned(email) || assigned(email)) && !out.iter().any(|o| o == email) {
+                out.push(email.to_string());
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Whether `email` belongs to a staff member: added with `maildesk staff add`, or listed
+/// in a department of the config.
+pub async fn is_staff(app: &App, db: &mut Conn, email: &EmailAddress) -> Result<bool, StoreError> {
+    if in_config(app, email) {
+        return Ok(true);
+    }
+    Ok(db.staff_member(email.as_str()).await?.is_some())
+}
+
+/// Whether `email` is listed as staff of a department in the config (the staff table is
+/// the other place staff are kept).
+pub fn in_config(app: &App, email: &EmailAddress) -> bool {
+    app.config.departments.iter().any(|d| d.staff.contains(email))
 }
 
 /// The roster, read on `db`.
@@ -90,4 +129,32 @@ pub async fn add(
 /// Removes a staff member added with `staff add`; returns whether there was one.
 pub async fn remove(app: &App, email: &EmailAddress) -> Result<bool, StoreError> {
     app.store.conn().await?.remove_staff(email.as_str()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(email: &str, department: Option<&str>, notify: StaffNotify, from_config: bool) -> StaffMember {
+        let department = department.map(str::to_string);
+        StaffMember { email: email.into(), name: String::new(), department, notify, from_config }
+    }
+
+    #[test]
+    fn who_is_told_about_a_ticket() {
+        use StaffNotify::{All, Assigned};
+        let roster = Roster {
+            members: vec![
+                member("all@x.org", None, All, false),
+                member("own@x.org", Some("billing"), Assigned, false),
+                member("sales@x.org", Some("sales"), All, false),
+                member("cfg@x.org", Some("billing"), All, true),
+            ],
+        };
+        assert_eq!(roster.told_about(Some("billing"), None), ["all@x.org", "cfg@x.org"]);
+        assert_eq!(roster.told_about(Some("billing"), Some("own@x.org")), ["all@x.org", "cfg@x.org", "own@x.org"]);
+        assert_eq!(roster.told_about(None, Some("sales@x.org")), ["all@x.org", "sales@x.org"], "the assignee always");
+        assert_eq!(roster.told_about(Some("sales"), None), ["all@x.org", "sales@x.org"]);
+        assert!(Roster::default().told_about(Some("billing"), Some("own@x.org")).is_empty(), "no staff at all");
+    }
 }

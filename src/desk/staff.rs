@@ -3,7 +3,7 @@
 //! through [`apply`]: all of it is checked first and applied together, or nothing is.
 //! Customers get a staff member's words from the support address, never their address.
 
-use super::{lifecycle, notify};
+use super::{lifecycle, notify, roster};
 use crate::App;
 use crate::domain::{Assignee, Command, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::notice::{Notice, RelayedFile};
@@ -59,28 +59,13 @@ pub struct Done {
     pub undelivered: Vec<String>,
 }
 
-/// Whether `email` belongs to a staff member: added with `maildesk staff add`, or listed
-/// in a department of the config.
-pub async fn is_staff(app: &App, tx: &mut Tx, email: &EmailAddress) -> Result<bool, StoreError> {
-    if in_config(app, email) {
-        return Ok(true);
-    }
-    Ok(tx.staff_member(email.as_str()).await?.is_some())
-}
-
-/// Whether `email` is listed as staff of a department in the config (the staff table is
-/// the other place staff are kept).
-pub(super) fn in_config(app: &App, email: &EmailAddress) -> bool {
-    app.config.departments.iter().any(|d| d.staff.contains(email))
-}
-
 /// Applies `act` by `actor` on ticket `n` in its own transaction. The actor must be a
 /// staff member, or the desk's own address (the admin at the command line, who may do
 /// everything but write comments in someone's name).
 pub async fn act(app: &App, n: TicketNumber, actor: &EmailAddress, act: &Act<'_>) -> Result<Done, StaffError> {
     let mut tx = app.store.begin().await?;
     let admin = *actor == app.config.desk.address && act.body.trim().is_empty();
-    if !admin && !is_staff(app, &mut tx, actor).await? {
+    if !admin && !roster::is_staff(app, &mut tx, actor).await? {
         return Err(StaffError::NotStaff(actor.clone()));
     }
     let done = apply(app, &mut tx, n, actor, act).await?;
@@ -168,7 +153,9 @@ pub(super) async fn apply(
             Command::Priority(p) => plan.priority = *p,
             Command::Assign(Assignee::Me) => plan.assignee = Some(actor.to_string()),
             Command::Assign(Assignee::Nobody) => plan.assignee = None,
-            Command::Assign(Assignee::Address(a)) if is_staff(app, tx, a).await? => plan.assignee = Some(a.to_string()),
+            Command::Assign(Assignee::Address(a)) if roster::is_staff(app, tx, a).await? => {
+                plan.assignee = Some(a.to_string())
+            }
             Command::Assign(Assignee::Address(a)) => problems.push(format!("#assign {a}: not a staff member")),
             Command::Note => plan.note = true,
             Command::CcAdd(a) if ours.contains(&a) => problems.push(format!("#cc add {a}: that is our own address")),

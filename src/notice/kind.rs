@@ -122,10 +122,9 @@ impl NoticeKind {
         }
     }
 
-    /// The kinds that are [automatic](NoticeKind::is_automatic), by their words (the
-    /// store counts them).
-    pub fn automatic_words() -> Vec<&'static str> {
-        NoticeKind::ALL.into_iter().filter(|k| k.is_automatic()).map(NoticeKind::as_str).collect()
+    /// The kinds that are [automatic](NoticeKind::is_automatic) (the store counts them).
+    pub fn automatic() -> Vec<NoticeKind> {
+        NoticeKind::ALL.into_iter().filter(|k| k.is_automatic()).collect()
     }
 
     /// Whether mail of this kind goes to a staff member: its Reply-To is then the
@@ -214,7 +213,7 @@ mod tests {
     #[test]
     fn automatic_mail_is_marked_and_staff_mail_is_known() {
         assert_eq!(
-            NoticeKind::automatic_words(),
+            NoticeKind::automatic().iter().map(|k| k.as_str()).collect::<Vec<_>>(),
             [
                 "acknowledgement",
                 "invite",

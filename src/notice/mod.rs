@@ -10,6 +10,8 @@ mod links;
 mod payload;
 mod sample;
 
+use crate::domain::TicketNumber;
+
 pub use kind::{AutoSubmitted, NoticeKind, UnknownKind};
 pub use links::PortalLinks;
 pub use payload::{
@@ -71,7 +73,7 @@ impl Notice {
     }
 
     /// The number of the ticket the notice is about.
-    pub fn ticket(&self) -> i64 {
+    pub fn ticket(&self) -> TicketNumber {
         match self {
             Notice::Acknowledgement(d) => d.ticket,
             Notice::Invite(d) => d.ticket,

@@ -4,11 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::TicketNumber;
+
 /// What the acknowledgement templates are filled with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcknowledgementData {
     /// The new ticket's number.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The ticket's subject.
     pub subject: String,
     /// The start of the customer's request (empty unless it may be repeated).
@@ -29,7 +31,7 @@ pub struct InviteData {
     /// The invitation.
     pub invite: i64,
     /// The ticket the first request opened.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The person's name, if known.
     pub name: Option<String>,
     /// The token, added by the sender at sending time; never stored in the clear.
@@ -41,7 +43,7 @@ pub struct InviteData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffReplyData {
     /// The ticket's number.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The ticket's subject.
     pub subject: String,
     /// What the staff member wrote.
@@ -61,7 +63,7 @@ pub struct StaffReplyData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusData {
     /// The ticket's number.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The ticket's subject.
     pub subject: String,
     /// The new status, as words ("waiting on customer").
@@ -75,7 +77,7 @@ pub struct StatusData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffNoticeData {
     /// The ticket's number.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The ticket's subject.
     pub subject: String,
     /// Who wrote, as "Name <address>" (for staff-assigned: who assigned it).
@@ -88,7 +90,7 @@ pub struct StaffNoticeData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandErrorData {
     /// The ticket's number.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The ticket's subject.
     pub subject: String,
     /// What was wrong, one line per command (or per customer not reached).
@@ -101,7 +103,7 @@ pub struct CommandErrorData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantsData {
     /// The ticket's number.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The ticket's subject.
     pub subject: String,
     /// The addresses added.

@@ -16,7 +16,7 @@ impl Notice {
     }
 
     fn sample_with(kind: NoticeKind, full: bool) -> Notice {
-        let ticket = 42;
+        let ticket = TicketNumber(42);
         let subject = "Printer says \"paper jam\" <again> & won't print".to_string();
         let portal_url = "https://help.example/requests/42".to_string();
         let text = "The tray is empty.\nI tried turning it off & on.".to_string();

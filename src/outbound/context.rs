@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::domain::TicketNumber;
 use crate::notice::{
     AcknowledgementData, CommandErrorData, InviteData, Notice, ParticipantsData, PortalLinks, StaffNoticeData,
     StaffReplyData, StatusData,
@@ -19,7 +20,7 @@ pub struct MailContext<'a, D, E> {
     /// The subject tag (`desk.tag`), as in `[Support #42]`.
     pub tag: &'a str,
     /// The ticket's number.
-    pub ticket: i64,
+    pub ticket: TicketNumber,
     /// The rendered subject line: in the body templates (the HTML layout's title), not in
     /// the subject's own.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,7 +78,7 @@ pub fn context(config: &Config, notice: &Notice, subject: Option<&str>) -> Resul
     fn with<D: Serialize, E: Serialize>(
         config: &Config,
         subject: Option<&str>,
-        ticket: i64,
+        ticket: TicketNumber,
         data: &D,
         extra: E,
     ) -> minijinja::Value {

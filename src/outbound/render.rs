@@ -59,7 +59,6 @@ pub fn render(app: &App, templates: &Templates, row: &OutboxRow) -> Result<Vec<u
     if let Some(ticket) = row.ticket_id {
         // Replies find their ticket by this address even when the subject tag and the
         // References are lost.
-        let ticket = crate::domain::TicketNumber(ticket);
         let staff = crate::domain::EmailAddress::parse(&row.recipient).ok().filter(|_| kind.to_staff());
         let signed = match staff {
             Some(member) => app.reply_addresses.for_staff(ticket, &member),

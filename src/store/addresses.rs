@@ -2,8 +2,10 @@
 //! each got recently.
 
 use super::{Conn, Result, now, on_conn};
+use crate::domain::TicketNumber;
+use crate::notice::NoticeKind;
 
-/// What [`Tx::automatic_mail_record`] found.
+/// What [`Conn::automatic_mail_record`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AutomaticMailRecord {
     /// Mail to the address fails for good.
@@ -69,8 +71,8 @@ impl Conn {
     pub async fn automatic_mail_record(
         &mut self,
         recipient: &str,
-        ticket: i64,
-        kinds: &[&str],
+        ticket: TicketNumber,
+        kinds: &[NoticeKind],
         since: i64,
         cap: i64,
     ) -> Result<AutomaticMailRecord> {
@@ -87,7 +89,7 @@ impl Conn {
         let (bouncing, to_recipient, about_ticket, to_anyone): (i64, i64, i64, i64) = on_conn!(self, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(recipient).bind(ticket).bind(since).bind(cap);
             for kind in kinds {
-                q = q.bind(*kind);
+                q = q.bind(kind.as_str());
             }
             q.fetch_one(&mut *c).await?
         });

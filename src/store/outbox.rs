@@ -35,7 +35,7 @@ pub struct OutboxRow {
     /// Template kind.
     pub kind: String,
     /// The ticket it is about.
-    pub ticket_id: Option<i64>,
+    pub ticket_id: Option<TicketNumber>,
     /// Recipient address.
     pub recipient: String,
     /// Our Message-ID, without brackets.
