@@ -101,7 +101,7 @@ pub enum DeskError {
         source: std::io::Error,
     },
     /// Intake stopped because too many workers are stuck past `limits.max_processing_secs`
-    /// (see [`Workers`]): the message was not read and must be kept for the next start.
+    /// (see [`crate::workers::Workers`]): the message was not read and must be kept for the next start.
     #[error("intake stopped: too many workers stuck past limits.max_processing_secs; try again after a restart")]
     Stopped,
 }

@@ -1,4 +1,4 @@
-//! The web portal (axum). Thin: HTTP in, a desk or store call, a template out; no SQL and
+//! The web portal (axum). Thin: HTTP in, one desk call, a template out; no SQL and
 //! no business rules in handlers. For now a placeholder page and a health check.
 
 use std::sync::Arc;

@@ -1,7 +1,10 @@
 //! The only code that speaks SQL. One [`Store`] hides whether the database is SQLite
 //! (embedded default) or PostgreSQL (several nodes); the same statements run on both, and
-//! dialect differences stay in this folder. Every effect is one transaction ([`Tx`]).
-//! This module decides nothing: which rows to write is `desk`'s business.
+//! dialect differences stay in this folder. Every query is written once, as a method of
+//! [`Conn`]: a pooled connection ([`Store::conn`]) for reads and writes of one statement,
+//! or a transaction ([`Store::begin`], a [`Tx`] that derefs to it) for an effect of several
+//! writes; the few writes that are never right alone are methods of [`Tx`] only. This
+//! module decides nothing: which rows to write is `desk`'s business.
 
 mod addresses;
 mod blobs;

@@ -115,7 +115,7 @@ impl Conn {
     }
 
     /// Claims up to `limit` due notifications at once for `lease_secs` (see
-    /// [`Store::claim_outbox`]) and returns them, oldest first.
+    /// [`Conn::claim_outbox`]) and returns them, oldest first.
     pub async fn claim_due(&mut self, limit: i64, lease_secs: i64) -> Result<Vec<OutboxRow>> {
         let at = now();
         // The conditions are repeated outside the subquery so that a concurrent claimer

@@ -13,7 +13,7 @@ pub struct BlockedSender {
     pub created_at: i64,
 }
 
-/// What [`Tx::sender_record`] found.
+/// What [`Conn::sender_record`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SenderRecord {
     /// Mail from the address is blocked.
