@@ -275,13 +275,13 @@ mod e2e_cli {
         assert!(stderr(&unknown).contains("no contact nobody@example.org"));
 
         // A primary contact of Acme; Bob, of no organisation, cannot be one.
-        let primary = md(dir, &env, &["contact", "primary", "ann@acme.example"]);
+        let primary = md(dir, &env, &["contact", "role", "ann@acme.example", "primary"]);
         assert_eq!(primary.status.code(), Some(0), "{}", stderr(&primary));
         assert_eq!(json_of(md(dir, &env, &["contact", "show", "ann@acme.example", "--json"]))["is_primary"], true);
-        let orphan = md(dir, &env, &["contact", "primary", "bob@example.org"]);
+        let orphan = md(dir, &env, &["contact", "role", "bob@example.org", "primary"]);
         assert_eq!(orphan.status.code(), Some(1));
         assert!(stderr(&orphan).contains("bob@example.org belongs to no organisation"), "{}", stderr(&orphan));
-        md(dir, &env, &["contact", "primary", "ann@acme.example", "--off"]);
+        md(dir, &env, &["contact", "role", "ann@acme.example", "standard"]);
         assert_eq!(json_of(md(dir, &env, &["contact", "show", "ann@acme.example", "--json"]))["is_primary"], false);
         assert_eq!(md(dir, &env, &["contact", "show", "not an address"]).status.code(), Some(2));
     }

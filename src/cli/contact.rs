@@ -1,4 +1,4 @@
-//! `maildesk contact list|show|invite|unbounce|primary`: the people who wrote to us, their
+//! `maildesk contact list|show|invite|unbounce|role`: the people who wrote to us, their
 //! tickets and portal access, inviting them to the portal again, and who sees their
 //! organisation's tickets.
 
@@ -45,14 +45,14 @@ pub(super) enum ContactCommand {
         /// Their address.
         email: String,
     },
-    /// Make a contact a primary contact of their organisation, who sees all of its tickets
-    /// (`--off`: a standard contact again, who sees the tickets they ask or are copied on).
-    Primary {
+    /// Make a contact the primary contact of their organisation, who sees all of its
+    /// tickets, or a standard contact, who sees the tickets they ask or are copied on.
+    Role {
         /// Their address.
         email: String,
-        /// Make them a standard contact again.
-        #[arg(long)]
-        off: bool,
+        /// `primary` or `standard`.
+        #[arg(value_parser = ["primary", "standard"])]
+        role: String,
     },
 }
 
@@ -77,10 +77,14 @@ pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
             Ok(email) => unbounce(&app, &email).await,
             Err(code) => code,
         },
-        ContactCommand::Primary { email, off } => match address(&email) {
-            Ok(email) => match contacts::set_primary(&app, &email, !off).await {
+        ContactCommand::Role { email, role } => match address(&email) {
+            Ok(email) => match contacts::set_primary(&app, &email, role == "primary").await {
                 Ok(()) => {
-                    let now = if off { "a standard contact" } else { "a primary contact of their organisation" };
+                    let now = if role == "primary" {
+                        "a primary contact of their organisation"
+                    } else {
+                        "a standard contact"
+                    };
                     eprintln!("maildesk: {email} is {now}");
                     0
                 }
