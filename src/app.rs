@@ -31,6 +31,9 @@ pub struct App {
     pub poison: crate::workers::PoisonMarks,
     /// The threads interpreting messages, and how many were abandoned stuck.
     pub workers: crate::workers::Workers,
+    /// The key the portal signs with (CSRF tokens), derived from the reply-address key
+    /// under a label of its own: never the reply key itself.
+    pub portal_key: [u8; 32],
 }
 
 /// How often housekeeping looks for blobs nothing refers to any more.
@@ -79,6 +82,7 @@ impl App {
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
             poison: crate::workers::PoisonMarks::default(),
             workers: crate::workers::Workers::default(),
+            portal_key: derive_key(reply_key, b"maildesk portal key v1"),
         }
     }
 
@@ -93,6 +97,15 @@ impl App {
             Err(e) => tracing::warn!(error = %e, "removing unreferenced blobs failed; trying again later"),
         }
     }
+}
+
+/// A key for one use, derived from `secret` under `label` (HMAC-SHA256), so that no two
+/// uses share a key.
+pub fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(label);
+    mac.finalize().into_bytes().into()
 }
 
 /// Whether replies through the 48-bit reply addresses of earlier versions still count:

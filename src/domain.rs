@@ -34,6 +34,12 @@ pub enum DomainError {
     /// The text is not a department's assignment rule.
     #[error("unknown assignment {0:?} (empty, \"round-robin\" or a staff address)")]
     Assignment(String),
+    /// The text names no known notification preference of a customer.
+    #[error("unknown notification preference {0:?} (all or replies)")]
+    CustomerNotify(String),
+    /// The text names no known purpose of a one-time token.
+    #[error("unknown token purpose {0:?} (verify or reset)")]
+    TokenPurpose(String),
     /// The text names no known message source.
     #[error("unknown message source {0:?} (pipe, maildir:DIR, imap:NAME or quarantine-retry)")]
     Source(String),
@@ -291,6 +297,23 @@ text_enum!(
     StaffNotify, StaffNotify, {
         All => "all",
         Assigned => "assigned",
+    }
+);
+
+text_enum!(
+    /// Which mail a customer gets about their tickets: every update, or only the replies of
+    /// staff (no status notices).
+    CustomerNotify, CustomerNotify, {
+        All => "all",
+        Replies => "replies",
+    }
+);
+
+text_enum!(
+    /// What a one-time link of a portal account is for.
+    TokenPurpose, TokenPurpose, {
+        Verify => "verify",
+        Reset => "reset",
     }
 );
 

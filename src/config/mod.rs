@@ -214,6 +214,29 @@ pub struct PortalConfig {
     pub invite: bool,
     /// Days an invitation link works.
     pub invite_days: u64,
+    /// argon2id memory cost of password hashes, KiB (OWASP's default: 19,456, 19 MiB).
+    pub argon2_memory_kib: u32,
+    /// argon2id passes (OWASP's default: 2).
+    pub argon2_iterations: u32,
+    /// argon2id lanes (OWASP's default: 1).
+    pub argon2_parallelism: u32,
+    /// A session unused this long ends, minutes.
+    pub session_idle_minutes: u64,
+    /// A session ends this long after its log-in however it is used, days.
+    pub session_max_days: u64,
+    /// Minutes a password reset link works.
+    pub reset_minutes: u64,
+    /// Hours an address verification link of a sign-up works.
+    pub verify_hours: u64,
+    /// Attempts (log-in, sign-up, reset) allowed from one client address per window.
+    pub attempts_per_ip: u32,
+    /// Attempts (log-in, sign-up, reset) allowed for one account address per window.
+    pub attempts_per_address: u32,
+    /// The window of those limits, minutes.
+    pub rate_window_minutes: u64,
+    /// Proxies in front of the portal: their `X-Forwarded-For` and `X-Forwarded-Proto`
+    /// are believed (the client's address, and HTTPS for `Secure` cookies).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// `[limits]`
@@ -330,6 +353,17 @@ impl Default for PortalConfig {
             base_url: "http://127.0.0.1:8080".into(),
             invite: true,
             invite_days: 7,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            session_idle_minutes: 8 * 60,
+            session_max_days: 14,
+            reset_minutes: 60,
+            verify_hours: 24,
+            attempts_per_ip: 30,
+            attempts_per_address: 10,
+            rate_window_minutes: 15,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -434,6 +468,27 @@ impl Config {
         }
         if self.outbox.max_attempts == 0 {
             problems.push("outbox.max_attempts: must be at least 1".into());
+        }
+        if let Err(e) = argon2::Params::new(
+            self.portal.argon2_memory_kib,
+            self.portal.argon2_iterations,
+            self.portal.argon2_parallelism,
+            None,
+        ) {
+            problems.push(format!("portal.argon2_*: {e} (OWASP: memory 19456 KiB, 2 iterations, parallelism 1)"));
+        }
+        for (key, value) in [
+            ("session_idle_minutes", self.portal.session_idle_minutes),
+            ("session_max_days", self.portal.session_max_days),
+            ("reset_minutes", self.portal.reset_minutes),
+            ("verify_hours", self.portal.verify_hours),
+            ("attempts_per_ip", u64::from(self.portal.attempts_per_ip)),
+            ("attempts_per_address", u64::from(self.portal.attempts_per_address)),
+            ("rate_window_minutes", self.portal.rate_window_minutes),
+        ] {
+            if value == 0 || value > 1_000_000 {
+                problems.push(format!("portal.{key}: {value} must be between 1 and 1000000"));
+            }
         }
         if !(self.portal.base_url.starts_with("http://") || self.portal.base_url.starts_with("https://")) {
             problems.push(format!("portal.base_url: {:?} must start with http:// or https://", self.portal.base_url));

@@ -3,11 +3,13 @@
 //! lives here once; sources, portal and CLI call it. Desk never speaks SQL and never sends
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
+pub mod accounts;
 pub mod contacts;
 mod intake;
 pub mod invitations;
 pub mod lifecycle;
 mod notify;
+pub mod passwords;
 pub mod quarantine;
 mod receive;
 pub mod roster;

@@ -36,3 +36,14 @@ impl Conn {
             .bind(at).bind(token_hash).fetch_optional(&mut *c).await?))
     }
 }
+
+impl Conn {
+    /// The contact of the unused, unexpired invitation whose token hashes to `token_hash`,
+    /// without using it (to show the sign-up page its link opens).
+    pub async fn peek_invite(&mut self, token_hash: &str) -> Result<Option<ContactId>> {
+        let at = now();
+        Ok(on_conn!(self, c => sqlx::query_scalar(
+                "SELECT contact_id FROM invites WHERE token_hash = $1 AND used_at IS NULL AND expires_at >= $2")
+            .bind(token_hash).bind(at).fetch_optional(&mut *c).await?))
+    }
+}

@@ -6,6 +6,7 @@
 //! writes; the few writes that are never right alone are methods of [`Tx`] only. This
 //! module decides nothing: which rows to write is `desk`'s business.
 
+mod accounts;
 mod addresses;
 mod blobs;
 mod contacts;
@@ -26,6 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+pub use accounts::{AccountRow, SessionRow};
 pub use addresses::AutomaticMailRecord;
 pub use blobs::{Blobs, PutReaderError, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow};

@@ -1,0 +1,281 @@
+//! Portal accounts (MISSION ACC1–ACC7): signing up through an invitation, logging in and
+//! out, sessions, changing the password and the profile — and the rules that keep them
+//! safe: rate limits per client address and per account address, kept in the database so
+//! that every node counts the same; sessions whose ids are stored only as hashes, ending
+//! when idle and at an absolute age; a password change that ends every other session and
+//! voids open reset links; one answer ("wrong address or password") for every failed
+//! log-in. The portal's handlers call these functions and render what they return.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tracing::{info, warn};
+
+use super::invitations::{new_token, token_hash};
+use super::passwords::{self, HashError, PasswordProblem};
+use crate::App;
+use crate::domain::{ContactId, CustomerNotify, EmailAddress, TokenPurpose};
+use crate::store::{AccountRow, Conn, StoreError, now};
+
+/// Why an account action was refused; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A log-in failed: no such account, a wrong password, a deactivated or unverified
+    /// account — never told apart.
+    #[error("Wrong address or password.")]
+    WrongCredentials,
+    /// The new password was refused.
+    #[error("{0}")]
+    Password(#[from] PasswordProblem),
+    /// The current password given to change it is wrong.
+    #[error("Your current password is not right.")]
+    WrongCurrentPassword,
+    /// The link's token is unknown, expired or used.
+    #[error("This link has expired or was used already. Ask for a new one.")]
+    TokenInvalid,
+    /// Too many attempts from this client or for this address; try again after the given
+    /// seconds.
+    #[error("Too many attempts. Try again in {} minutes.", retry_after.div_ceil(60))]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after: u64,
+    },
+    /// The store failed (try again later).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error("{0}")]
+    Hash(#[from] HashError),
+}
+
+/// A signed-in visitor, as the session cookie proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The contact.
+    pub contact: ContactId,
+    /// Their address.
+    pub email: String,
+    /// Their name (may be empty).
+    pub name: String,
+    /// Which notifications they want.
+    pub notify: CustomerNotify,
+    /// Their password was generated: they must change it before anything else.
+    pub must_change: bool,
+    /// The hash of the session's id (what the CSRF token of their forms is bound to).
+    pub session_hash: String,
+}
+
+/// A session just begun: the cookie's value (shown once, stored only as its hash) and who
+/// it signs in.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session id for the cookie.
+    pub token: String,
+    /// Who is signed in.
+    pub signed_in: SignedIn,
+}
+
+/// Whom an invitation link is for: the sign-up page shows the address, fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invited {
+    /// The invited address; only it can register through the link.
+    pub email: String,
+    /// Their name as we know it (may be empty).
+    pub name: String,
+    /// They have an account already (the link then only says so).
+    pub has_account: bool,
+}
+
+/// Whom the invitation link with `token` is for, if it works (unused and unexpired);
+/// nothing is used up by looking.
+pub async fn invitation(app: &App, token: &str) -> Result<Option<Invited>, StoreError> {
+    let mut db = app.store.conn().await?;
+    let Some(contact) = db.peek_invite(&token_hash(token)).await? else { return Ok(None) };
+    let Some(row) = db.contact(contact).await? else { return Ok(None) };
+    let has_account = db.account(contact).await?.is_some();
+    Ok(Some(Invited { email: row.email, name: row.name, has_account }))
+}
+
+/// Signs up through the invitation link with `token`: the invited contact gets an account
+/// with `password` (their address is proved by the link), their `name` if given, and a
+/// session. The link works once.
+pub async fn sign_up_invited(
+    app: &App,
+    token: &str,
+    name: &str,
+    password: &str,
+    client: &str,
+) -> Result<NewSession, AccountError> {
+    limit(app, &format!("signup:ip:{client}"), app.config.portal.attempts_per_ip).await?;
+    let invited = invitation(app, token).await?.ok_or(AccountError::TokenInvalid)?;
+    if invited.has_account {
+        return Err(AccountError::TokenInvalid);
+    }
+    passwords::check(password, &invited.email)?;
+    let hash = passwords::hash(&app.config.portal, password).await?;
+    let mut tx = app.store.begin().await?;
+    let contact = tx.redeem_invite(&token_hash(token)).await?.ok_or(AccountError::TokenInvalid)?;
+    if !tx.create_account(contact, &hash, false, true).await? {
+        return Err(AccountError::TokenInvalid);
+    }
+    let name = name.trim();
+    if !name.is_empty() {
+        let notify = tx.account(contact).await?.map(|a| a.notify).unwrap_or(CustomerNotify::All);
+        tx.set_profile(contact, name, notify).await?;
+    }
+    let session = begin_session(&mut tx, contact).await?;
+    tx.commit().await?;
+    info!(contact = contact.0, "signed up through an invitation");
+    Ok(session)
+}
+
+/// Logs in with `email` and `password` from `client` (its IP address): a new session,
+/// whose id differs from any the visitor had. Every failure reads the same.
+pub async fn log_in(app: &App, email: &str, password: &str, client: &str) -> Result<NewSession, AccountError> {
+    let portal = &app.config.portal;
+    let address = EmailAddress::parse(email).ok();
+    limit(app, &format!("login:ip:{client}"), portal.attempts_per_ip).await?;
+    if let Some(address) = &address {
+        limit(app, &format!("login:address:{address}"), portal.attempts_per_address).await?;
+    }
+    let account = match &address {
+        Some(address) => app.store.conn().await?.account_by_email(address.as_str()).await?,
+        None => None,
+    };
+    // The hash is checked even without an account, so that the answer takes as long.
+    let matches = passwords::verify(portal, account.as_ref().map(|a| a.password_hash.as_str()), password).await?;
+    let account = match account {
+        Some(a) if matches && a.active && a.verified_at.is_some() => a,
+        _ => {
+            warn!(address = email.chars().take(100).collect::<String>(), client, "failed log-in");
+            return Err(AccountError::WrongCredentials);
+        }
+    };
+    let mut tx = app.store.begin().await?;
+    let session = begin_session(&mut tx, account.contact_id).await?;
+    tx.commit().await?;
+    info!(contact = account.contact_id.0, client, "logged in");
+    Ok(session)
+}
+
+/// The visitor the session cookie `token` signs in, if the session exists and has been
+/// neither idle for `portal.session_idle_minutes` nor alive for `portal.session_max_days`.
+/// Use is recorded at most once a minute.
+pub async fn session(app: &App, token: &str) -> Result<Option<SignedIn>, StoreError> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let hash = token_hash(token);
+    let mut db = app.store.conn().await?;
+    let Some(session) = db.session(&hash).await? else { return Ok(None) };
+    let at = now();
+    let portal = &app.config.portal;
+    let idle = minutes(portal.session_idle_minutes);
+    let max = minutes(portal.session_max_days.saturating_mul(24 * 60));
+    if at - session.seen_at > idle || at - session.created_at > max {
+        db.delete_session(&hash).await?;
+        return Ok(None);
+    }
+    let Some(account) = db.account(session.contact_id).await?.filter(|a| a.active) else {
+        db.delete_session(&hash).await?;
+        return Ok(None);
+    };
+    if at - session.seen_at >= 60 {
+        db.touch_session(&hash, at).await?;
+    }
+    Ok(Some(signed_in(account, hash)))
+}
+
+/// Ends the visitor's session.
+pub async fn log_out(app: &App, who: &SignedIn) -> Result<(), StoreError> {
+    app.store.conn().await?.delete_session(&who.session_hash).await?;
+    info!(contact = who.contact.0, "logged out");
+    Ok(())
+}
+
+/// Changes the visitor's password from `current` to `new`: every other session of theirs
+/// ends and open reset links stop working; this session goes on, and a generated password
+/// no longer has to be changed.
+pub async fn change_password(app: &App, who: &SignedIn, current: &str, new: &str) -> Result<(), AccountError> {
+    limit(app, &format!("change:contact:{}", who.contact.0), app.config.portal.attempts_per_address).await?;
+    let account = app.store.conn().await?.account(who.contact).await?.ok_or(AccountError::WrongCredentials)?;
+    if !passwords::verify(&app.config.portal, Some(&account.password_hash), current).await? {
+        return Err(AccountError::WrongCurrentPassword);
+    }
+    passwords::check(new, &who.email)?;
+    let hash = passwords::hash(&app.config.portal, new).await?;
+    let mut tx = app.store.begin().await?;
+    tx.set_password(who.contact, &hash, false).await?;
+    let ended = tx.delete_sessions_of(who.contact, Some(&who.session_hash)).await?;
+    tx.void_account_tokens(who.contact, TokenPurpose::Reset).await?;
+    tx.commit().await?;
+    info!(contact = who.contact.0, other_sessions_ended = ended, "password changed");
+    Ok(())
+}
+
+/// Sets the visitor's name and notification preference.
+pub async fn update_profile(app: &App, who: &SignedIn, name: &str, notify: CustomerNotify) -> Result<(), StoreError> {
+    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(200).collect();
+    app.store.conn().await?.set_profile(who.contact, &name, notify).await
+}
+
+/// The CSRF token of forms shown to a visitor whose session (or, before log-in, whose
+/// anonymous cookie) is `binding`: an HMAC under the portal's key, so the server keeps no
+/// state and a token from one visitor is worthless for another.
+pub fn csrf_token(app: &App, binding: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&app.portal_key).expect("HMAC takes a key of any length");
+    mac.update(b"csrf:");
+    mac.update(binding.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether `token` is the CSRF token for `binding` (compared in constant time).
+pub fn csrf_ok(app: &App, binding: &str, token: &str) -> bool {
+    let Ok(given) = hex::decode(token.trim()) else { return false };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&app.portal_key).expect("HMAC takes a key of any length");
+    mac.update(b"csrf:");
+    mac.update(binding.as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
+/// A new random id for an anonymous visitor's cookie (CSRF before log-in).
+pub fn new_visitor_id() -> String {
+    new_token()
+}
+
+/// Counts one attempt under `bucket` and refuses it past `allowed` in the current window.
+async fn limit(app: &App, bucket: &str, allowed: u32) -> Result<(), AccountError> {
+    let window = minutes(app.config.portal.rate_window_minutes).max(1);
+    let at = now();
+    let start = at - at.rem_euclid(window);
+    let hits = app.store.conn().await?.hit(bucket, start).await?;
+    if hits > i64::from(allowed) {
+        warn!(bucket, hits, "rate limit reached");
+        let retry_after = u64::try_from(start + window - at).unwrap_or(1).max(1);
+        return Err(AccountError::RateLimited { retry_after });
+    }
+    Ok(())
+}
+
+/// Begins a session of `contact` in `db`: a fresh random id, stored as its hash.
+async fn begin_session(db: &mut Conn, contact: ContactId) -> Result<NewSession, StoreError> {
+    let token = new_token();
+    let hash = token_hash(&token);
+    db.insert_session(&hash, contact).await?;
+    let account = db.account(contact).await?.ok_or_else(|| StoreError::Refused("the account is gone".into()))?;
+    Ok(NewSession { token, signed_in: signed_in(account, hash) })
+}
+
+fn signed_in(a: AccountRow, session_hash: String) -> SignedIn {
+    SignedIn {
+        contact: a.contact_id,
+        email: a.email,
+        name: a.name,
+        notify: a.notify,
+        must_change: a.must_change,
+        session_hash,
+    }
+}
+
+fn minutes(n: u64) -> i64 {
+    i64::try_from(n.saturating_mul(60)).unwrap_or(i64::MAX / 4)
+}
