@@ -1,47 +1,84 @@
 //! The web portal (axum). Thin: HTTP in, one desk call, a template out; no SQL and
-//! no business rules in handlers. For now a placeholder page and a health check.
+//! no business rules in handlers. Pages are server-rendered askama templates that work
+//! without JavaScript; every response carries a Content-Security-Policy with no inline
+//! script, and the CSS is embedded in the binary.
 
+mod account;
+mod pages;
+mod visitor;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use askama::Template;
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::App;
 
-#[derive(Template)]
-#[template(path = "portal/index.html")]
-struct Index<'a> {
-    desk_name: &'a str,
-    address: &'a str,
-}
+/// The portal's stylesheet, embedded.
+const PORTAL_CSS: &str = include_str!("../../assets/portal.css");
+
+/// What every response says about how a browser may treat it: scripts and styles only
+/// from here (none inline), no framing, no sniffing, no referrer (links carry tokens).
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
 
 /// The portal's routes.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new().route("/", get(index)).route("/healthz", get(health)).with_state(app)
+    Router::new()
+        .route("/", get(account::index))
+        .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/password/change", get(account::change_page).post(account::change))
+        .route("/profile", get(account::profile_page).post(account::profile))
+        .route("/static/portal.css", get(stylesheet))
+        .route("/healthz", get(health))
+        .layer(axum::middleware::map_response(secure_headers))
+        .with_state(app)
 }
 
-async fn index(State(app): State<Arc<App>>) -> Response {
-    let page = Index { desk_name: &app.config.desk.name, address: app.config.desk.address.as_str() };
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the index page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
-        }
+async fn secure_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
+    if !headers.contains_key(CACHE_CONTROL) {
+        // Pages show who is signed in and carry CSRF tokens: never from a shared cache.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+        (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+    ];
+    (headers, PORTAL_CSS).into_response()
 }
 
 async fn health() -> &'static str {
     "ok"
 }
 
-/// Serves the portal on `listener` until `shutdown` fires.
+/// Serves the portal on `listener` until `shutdown` fires; handlers see each client's
+/// address (for rate limits).
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }

@@ -1,0 +1,294 @@
+//! The account pages: sign-up from an invitation link, log in, log out, the signed-in
+//! home, changing the password (forced while it is a generated one) and the profile. Each
+//! handler takes the visitor and the form, makes one desk call and renders a page; every
+//! form that changes something carries the visitor's CSRF token, checked first.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::pages::{self, Home, Index, Login, Message, Page, PasswordChange, Profile, Signup, render};
+use super::visitor::{Visitor, with_cookies};
+use crate::App;
+use crate::desk::accounts::{self, AccountError, SignedIn};
+use crate::domain::CustomerNotify;
+
+/// `?token=` of a link.
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The sign-up form.
+#[derive(Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The log-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// A form with only its CSRF token (log out).
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The password change form.
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+}
+
+/// The profile form.
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    notify: String,
+}
+
+/// `?done=` after a redirect: what just happened, for a line on the page.
+#[derive(Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+/// `GET /`: the home of a signed-in visitor, else the landing page.
+pub async fn index(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Query<Done>) -> Response {
+    let cookie = visitor.visitor_cookie();
+    let response = match &visitor.who {
+        Some(who) if who.must_change => return Redirect::to("/password/change").into_response(),
+        Some(_) => {
+            let note = match done.done.as_str() {
+                "signup" => Some("Welcome! Your account is ready."),
+                "login" => Some("You are logged in."),
+                _ => None,
+            };
+            render(StatusCode::OK, Home { page: Page::new(&app, &visitor), note })
+        }
+        None => render(StatusCode::OK, Index { page: Page::new(&app, &visitor) }),
+    };
+    with_cookies(response, cookie)
+}
+
+/// `GET /signup?token=…`: the form of the invitation link, for the invited address only.
+pub async fn signup_page(State(app): State<Arc<App>>, visitor: Visitor, Query(q): Query<TokenQuery>) -> Response {
+    let invited = match accounts::invitation(&app, &q.token).await {
+        Ok(invited) => invited,
+        Err(e) => return pages::failure(&app, &e),
+    };
+    let cookie = visitor.visitor_cookie();
+    let response = match invited {
+        Some(i) if !i.has_account => render(
+            StatusCode::OK,
+            Signup { page: Page::new(&app, &visitor), token: &q.token, email: &i.email, name: &i.name, error: None },
+        ),
+        Some(_) => message(&app, &visitor, "You have an account", "This address has an account already.", "/login"),
+        None => expired(&app, &visitor),
+    };
+    with_cookies(response, cookie)
+}
+
+/// `POST /signup`: the account of the invited address, and a session.
+pub async fn signup(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<SignupForm>) -> Response {
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    let client = visitor.client.to_string();
+    match accounts::sign_up_invited(&app, &form.token, &form.name, &form.password, &client).await {
+        Ok(session) => with_cookies(Redirect::to("/?done=signup"), [visitor.session_cookie(&session.token)]),
+        Err(AccountError::Password(problem)) => {
+            let Ok(Some(invited)) = accounts::invitation(&app, &form.token).await else {
+                return expired(&app, &visitor);
+            };
+            let page = Signup {
+                page: Page::new(&app, &visitor),
+                token: &form.token,
+                email: &invited.email,
+                name: &form.name,
+                error: Some(problem.to_string()),
+            };
+            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(e) => refused(&app, &visitor, e),
+    }
+}
+
+/// `GET /login`.
+pub async fn login_page(State(app): State<Arc<App>>, visitor: Visitor) -> Response {
+    if visitor.who.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let cookie = visitor.visitor_cookie();
+    with_cookies(render(StatusCode::OK, Login { page: Page::new(&app, &visitor), email: "", error: None }), cookie)
+}
+
+/// `POST /login`: a new session (a new id: never one the visitor had before).
+pub async fn login(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<LoginForm>) -> Response {
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    match accounts::log_in(&app, &form.email, &form.password, &visitor.client.to_string()).await {
+        Ok(session) => {
+            if let Some(old) = &visitor.who {
+                let _ = accounts::log_out(&app, old).await;
+            }
+            let to = if session.signed_in.must_change { "/password/change" } else { "/?done=login" };
+            with_cookies(Redirect::to(to), [visitor.session_cookie(&session.token)])
+        }
+        Err(AccountError::WrongCredentials) => {
+            let error = Some(AccountError::WrongCredentials.to_string());
+            render(StatusCode::UNAUTHORIZED, Login { page: Page::new(&app, &visitor), email: form.email.trim(), error })
+        }
+        Err(e) => refused(&app, &visitor, e),
+    }
+}
+
+/// `POST /logout`.
+pub async fn logout(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Response {
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    if let Some(who) = &visitor.who
+        && let Err(e) = accounts::log_out(&app, who).await
+    {
+        return pages::failure(&app, &e);
+    }
+    with_cookies(Redirect::to("/login"), [visitor.end_session_cookie()])
+}
+
+/// `GET /password/change`.
+pub async fn change_page(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Query<Done>) -> Response {
+    let Some(who) = &visitor.who else { return Redirect::to("/login").into_response() };
+    let note = (done.done == "password").then_some("Your password is changed. Your other sessions have ended.");
+    let page = PasswordChange {
+        forced: who.must_change,
+        page: Page::new(&app, &visitor),
+        note,
+        current_error: None,
+        new_error: None,
+    };
+    render(StatusCode::OK, page)
+}
+
+/// `POST /password/change`.
+pub async fn change(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<ChangeForm>) -> Response {
+    let Some(who) = &visitor.who else { return Redirect::to("/login").into_response() };
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    let (current_error, new_error) = match accounts::change_password(&app, who, &form.current, &form.new).await {
+        Ok(()) => return Redirect::to("/password/change?done=password").into_response(),
+        Err(e @ AccountError::WrongCurrentPassword) => (Some(e.to_string()), None),
+        Err(AccountError::Password(problem)) => (None, Some(problem.to_string())),
+        Err(e) => return refused(&app, &visitor, e),
+    };
+    let page = PasswordChange {
+        forced: who.must_change,
+        page: Page::new(&app, &visitor),
+        note: None,
+        current_error,
+        new_error,
+    };
+    render(StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+/// `GET /profile`.
+pub async fn profile_page(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Query<Done>) -> Response {
+    let who = match signed_in(&visitor) {
+        Ok(who) => who,
+        Err(redirect) => return redirect.into_response(),
+    };
+    let note = (done.done == "profile").then_some("Saved.");
+    let page = Profile {
+        page: Page::new(&app, &visitor),
+        note,
+        email: &who.email,
+        name: &who.name,
+        notify_all: who.notify == CustomerNotify::All,
+    };
+    render(StatusCode::OK, page)
+}
+
+/// `POST /profile`.
+pub async fn profile(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<ProfileForm>) -> Response {
+    let who = match signed_in(&visitor) {
+        Ok(who) => who,
+        Err(redirect) => return redirect.into_response(),
+    };
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    let notify = form.notify.parse().unwrap_or(CustomerNotify::All);
+    match accounts::update_profile(&app, who, &form.name, notify).await {
+        Ok(()) => Redirect::to("/profile?done=profile").into_response(),
+        Err(e) => pages::failure(&app, &e),
+    }
+}
+
+/// The signed-in visitor, or where to send them: the log-in page, or the password change
+/// while their password is a generated one (that step cannot be skipped).
+fn signed_in(visitor: &Visitor) -> Result<&SignedIn, Redirect> {
+    match &visitor.who {
+        None => Err(Redirect::to("/login")),
+        Some(who) if who.must_change => Err(Redirect::to("/password/change")),
+        Some(who) => Ok(who),
+    }
+}
+
+/// The page for a refusal other than a form's own mistakes.
+fn refused(app: &App, visitor: &Visitor, error: AccountError) -> Response {
+    match error {
+        AccountError::RateLimited { retry_after } => pages::too_many(app, visitor, retry_after),
+        AccountError::TokenInvalid => expired(app, visitor),
+        AccountError::Store(e) => pages::failure(app, &e),
+        AccountError::Hash(e) => pages::failure(app, &e),
+        other => message(app, visitor, "That did not work", &other.to_string(), "/"),
+    }
+}
+
+fn expired(app: &App, visitor: &Visitor) -> Response {
+    let text = "This link has expired or was used already. Write to us and we will send you a new one.";
+    let page = Message {
+        page: Page::new(app, visitor),
+        heading: "This link no longer works",
+        text,
+        link: Some(("/", "Home")),
+    };
+    render(StatusCode::GONE, page)
+}
+
+fn message(app: &App, visitor: &Visitor, heading: &str, text: &str, onwards: &str) -> Response {
+    let page = Message { page: Page::new(app, visitor), heading, text, link: Some((onwards, "Go on")) };
+    render(StatusCode::OK, page)
+}

@@ -1,0 +1,164 @@
+//! The portal's pages: askama templates under `templates/portal/`, what every page shares
+//! (the desk's name and address, who is signed in, the CSRF token of its forms), and the
+//! answers for what went wrong (403, 404, 429, 500) as readable pages.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::http::header::{HeaderValue, RETRY_AFTER};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::visitor::Visitor;
+use crate::App;
+use crate::desk::accounts::SignedIn;
+
+/// What every page shows.
+pub struct Page<'a> {
+    /// The desk's name.
+    pub desk_name: &'a str,
+    /// The support address.
+    pub desk_address: &'a str,
+    /// Who is signed in.
+    pub who: Option<&'a SignedIn>,
+    /// The CSRF token of the page's forms.
+    pub csrf: String,
+}
+
+impl<'a> Page<'a> {
+    /// The shared part of a page shown to `visitor`.
+    pub fn new(app: &'a App, visitor: &'a Visitor) -> Page<'a> {
+        Page {
+            desk_name: &app.config.desk.name,
+            desk_address: app.config.desk.address.as_str(),
+            who: visitor.who.as_ref(),
+            csrf: visitor.csrf(app),
+        }
+    }
+}
+
+/// The landing page of a visitor who is not signed in.
+#[derive(Template)]
+#[template(path = "portal/index.html")]
+pub struct Index<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+}
+
+/// A signed-in visitor's home.
+#[derive(Template)]
+#[template(path = "portal/home.html")]
+pub struct Home<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// A line saying what just happened.
+    pub note: Option<&'a str>,
+}
+
+/// The log-in form.
+#[derive(Template)]
+#[template(path = "portal/login.html")]
+pub struct Login<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The address typed, kept after a failure.
+    pub email: &'a str,
+    /// Why the last try failed.
+    pub error: Option<String>,
+}
+
+/// Sign-up from an invitation link.
+#[derive(Template)]
+#[template(path = "portal/signup.html")]
+pub struct Signup<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The link's token.
+    pub token: &'a str,
+    /// The invited address.
+    pub email: &'a str,
+    /// Their name as we know it.
+    pub name: &'a str,
+    /// Why the last try failed.
+    pub error: Option<String>,
+}
+
+/// Changing the password (forced when it was generated).
+#[derive(Template)]
+#[template(path = "portal/password_change.html")]
+pub struct PasswordChange<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The password was generated and must be changed first.
+    pub forced: bool,
+    /// A line saying what just happened.
+    pub note: Option<&'a str>,
+    /// What was wrong with the current password.
+    pub current_error: Option<String>,
+    /// What was wrong with the new password.
+    pub new_error: Option<String>,
+}
+
+/// The profile: name and notification preference.
+#[derive(Template)]
+#[template(path = "portal/profile.html")]
+pub struct Profile<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// A line saying what just happened.
+    pub note: Option<&'a str>,
+    /// Their address.
+    pub email: &'a str,
+    /// Their name.
+    pub name: &'a str,
+    /// Whether they get every update (else only replies).
+    pub notify_all: bool,
+}
+
+/// A page that only says something, with a link onwards.
+#[derive(Template)]
+#[template(path = "portal/message.html")]
+pub struct Message<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// Its heading (the page's one `h1`).
+    pub heading: &'a str,
+    /// What it says.
+    pub text: &'a str,
+    /// Where to go on, and the link's words.
+    pub link: Option<(&'a str, &'a str)>,
+}
+
+/// Renders `page` with `status`, or a plain 500 when the template fails.
+pub fn render(status: StatusCode, page: impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a portal page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.").into_response()
+        }
+    }
+}
+
+/// 403: a form without its CSRF token (or with another's); nothing was changed.
+pub fn forbidden(app: &App, visitor: &Visitor) -> Response {
+    let text = "This form has expired or did not come from this site, so nothing was changed. \
+                Go back, reload the page and try again.";
+    let page = Message { page: Page::new(app, visitor), heading: "Please try again", text, link: Some(("/", "Home")) };
+    render(StatusCode::FORBIDDEN, page)
+}
+
+/// 429 with `Retry-After`: too many attempts.
+pub fn too_many(app: &App, visitor: &Visitor, retry_after: u64) -> Response {
+    let text = format!("Too many attempts. For your safety, wait {} minutes and try again.", retry_after.div_ceil(60));
+    let page = Message { page: Page::new(app, visitor), heading: "Too many attempts", text: &text, link: None };
+    let mut response = render(StatusCode::TOO_MANY_REQUESTS, page);
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
+/// 500: the store failed; the visitor may try again.
+pub fn failure(_app: &App, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "a portal request failed");
+    let body = "Something went wrong on our side. Please try again in a moment.";
+    (StatusCode::INTERNAL_SERVER_ERROR, Html(format!("<!DOCTYPE html><title>Error</title><h1>Sorry</h1><p>{body}</p>")))
+        .into_response()
+}

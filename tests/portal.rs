@@ -1,0 +1,324 @@
+//! The portal over HTTP, in process (the router as `serve` runs it), on SQLite and
+//! PostgreSQL: signing up from the invitation in the mail, logging in and out, the CSRF
+//! token every form needs, one answer for every failed log-in, rate limits, changing the
+//! password and the profile, and the headers of every page.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use common::{TestApp, mail};
+use maildesk::desk::receive;
+use maildesk::domain::{CustomerNotify, Source};
+use tower::ServiceExt;
+
+/// What a browser keeps between requests: its cookies, and the client address it comes
+/// from.
+struct Browser {
+    cookies: HashMap<String, String>,
+    client: SocketAddr,
+}
+
+/// One answer: status, headers and body.
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The CSRF token of the page's first form.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+        self.body[at..at + 64].to_string()
+    }
+}
+
+impl Browser {
+    fn new(client: &str) -> Browser {
+        Browser { cookies: HashMap::new(), client: client.parse().unwrap() }
+    }
+
+    async fn send(&mut self, t: &TestApp, method: &str, path: &str, form: &[(&str, &str)]) -> Answer {
+        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let body = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("cookie", cookie.join("; "))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(self.client));
+        let response = maildesk::portal::router(t.app.clone()).oneshot(request).await.unwrap();
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (pair, _) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        Answer { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+    }
+
+    async fn get(&mut self, t: &TestApp, path: &str) -> Answer {
+        self.send(t, "GET", path, &[]).await
+    }
+
+    async fn post(&mut self, t: &TestApp, path: &str, form: &[(&str, &str)]) -> Answer {
+        self.send(t, "POST", path, form).await
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn portal(db: common::Db) -> TestApp {
+    TestApp::with(db, |c| {
+        c.portal.invite = true;
+        c.portal.argon2_memory_kib = 1024; // quick in tests; the defaults are measured in the bench
+        c.portal.attempts_per_address = 5;
+    })
+    .await
+}
+
+/// The token of the invitation mail sent to `to`.
+async fn invitation_token(t: &TestApp, to: &str) -> String {
+    let sent = t.flush_outbox().await;
+    let text = sent
+        .iter()
+        .filter(|m| m.recipient == to)
+        .map(|m| mail_parser::MessageParser::default().parse(&m.bytes).unwrap().body_text(0).unwrap().into_owned())
+        .find(|text| text.contains("signup?token="))
+        .expect("an invitation");
+    text.split("signup?token=").nth(1).unwrap().chars().take_while(char::is_ascii_hexdigit).collect()
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Jane writes, gets the invitation, and signs up through it; her browser is signed in.
+async fn signed_up(t: &TestApp) -> (Browser, String) {
+    receive(&t.app, &mail("Jane <jane@example.com>", "Printer", None, "", "Help."), &Source::Pipe).await.unwrap();
+    let token = invitation_token(t, "jane@example.com").await;
+    let mut browser = Browser::new("192.0.2.10:40000");
+    let page = browser.get(t, &format!("/signup?token={token}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = page.csrf();
+    let done = browser
+        .post(t, "/signup", &[("csrf", &csrf), ("token", &token), ("name", "Jane"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    (browser, token)
+}
+
+on_both!(the_invitation_in_the_mail_signs_up_the_invited_address_once, |db| {
+    let t = portal(db).await;
+    receive(&t.app, &mail("Jane <jane@example.com>", "Printer", None, "", "Help."), &Source::Pipe).await.unwrap();
+    let token = invitation_token(&t, "jane@example.com").await;
+    let mut browser = Browser::new("192.0.2.10:40000");
+    let page = browser.get(&t, &format!("/signup?token={token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("jane@example.com"), "the invited address, fixed");
+    assert_eq!(page.body.matches("<h1").count(), 1, "one h1");
+    assert!(page.body.contains("<label for=\"password\">"), "labelled fields");
+    let csrf = page.csrf();
+
+    // Without the CSRF token, or with another visitor's, nothing happens.
+    let forged = browser.post(&t, "/signup", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let mut other = Browser::new("192.0.2.11:40000");
+    let others = other.get(&t, "/login").await.csrf();
+    let crossed = browser.post(&t, "/signup", &[("csrf", &others), ("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(crossed.status, StatusCode::FORBIDDEN);
+    // A weak password is refused next to its field, and the link still works.
+    let weak = browser.post(&t, "/signup", &[("csrf", &csrf), ("token", &token), ("password", "password123")]).await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(weak.body.contains("most common") && weak.body.contains("aria-invalid=\"true\""), "{}", weak.body);
+    let short = browser.post(&t, "/signup", &[("csrf", &csrf), ("token", &token), ("password", "short")]).await;
+    assert!(short.body.contains("at least 10 characters"), "{}", short.body);
+    assert!(t.db().await.account_by_email("jane@example.com").await.unwrap().is_none(), "no account yet");
+
+    let done = browser
+        .post(&t, "/signup", &[("csrf", &csrf), ("token", &token), ("name", "Jane D"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.header("location"), Some("/?done=signup"));
+    let session = done
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.contains("session"))
+        .unwrap();
+    for flag in ["__Host-maildesk-session=", "HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(session.contains(flag), "{flag} missing in {session}");
+    }
+    let home = browser.get(&t, "/").await;
+    assert!(home.body.contains("Hello, Jane D"), "{}", home.body);
+    // The session is stored as its hash only.
+    let cookie = browser.cookies["__Host-maildesk-session"].clone();
+    assert!(t.db().await.session(&cookie).await.unwrap().is_none());
+    assert!(t.db().await.session(&maildesk::store::sha256_hex(cookie.as_bytes())).await.unwrap().is_some());
+
+    // The link worked once.
+    let again = Browser::new("192.0.2.12:40000").get(&t, &format!("/signup?token={token}")).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    let mut late = Browser::new("192.0.2.12:40000");
+    let csrf = late.get(&t, "/login").await.csrf();
+    let replay =
+        late.post(&t, "/signup", &[("csrf", &csrf), ("token", &token), ("password", "another good one")]).await;
+    assert_eq!(replay.status, StatusCode::GONE);
+    let foreign = late.get(&t, &format!("/signup?token={}", "ab".repeat(32))).await;
+    assert_eq!(foreign.status, StatusCode::GONE);
+});
+
+on_both!(log_in_and_out_with_one_answer_for_every_failure_and_a_new_session_each_time, |db| {
+    let t = portal(db).await;
+    let (mut jane, _) = signed_up(&t).await;
+    let first_session = jane.cookies["__Host-maildesk-session"].clone();
+    let csrf = jane.get(&t, "/").await.csrf();
+    let out = jane.post(&t, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!((out.status, out.header("location")), (StatusCode::SEE_OTHER, Some("/login")));
+    assert!(!jane.cookies.contains_key("__Host-maildesk-session"), "the cookie is cleared");
+    assert!(t.db().await.session(&maildesk::store::sha256_hex(first_session.as_bytes())).await.unwrap().is_none());
+
+    let mut browser = Browser::new("192.0.2.20:40000");
+    let csrf = browser.get(&t, "/login").await.csrf();
+    let wrong = browser
+        .post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", "not her password")])
+        .await;
+    let unknown =
+        browser.post(&t, "/login", &[("csrf", &csrf), ("email", "nobody@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!((wrong.status, unknown.status), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert!(wrong.body.contains("Wrong address or password."));
+    assert_eq!(
+        wrong.body.replace("jane@example.com", "X"),
+        unknown.body.replace("nobody@example.com", "X"),
+        "the same page"
+    );
+    let missing = browser.post(&t, "/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN, "no CSRF token");
+
+    let ok =
+        browser.post(&t, "/login", &[("csrf", &csrf), ("email", "Jane@Example.com"), ("password", PASSWORD)]).await;
+    assert_eq!((ok.status, ok.header("location")), (StatusCode::SEE_OTHER, Some("/?done=login")));
+    let second = browser.cookies["__Host-maildesk-session"].clone();
+    assert_ne!(second, first_session, "a new session id");
+    assert!(browser.get(&t, "/?done=login").await.body.contains("You are logged in."));
+    // The old form's token is bound to the anonymous visitor: after log-in, forms carry a
+    // token of the session.
+    assert_ne!(browser.get(&t, "/profile").await.csrf(), csrf);
+});
+
+on_both!(too_many_log_in_attempts_get_429_with_retry_after, |db| {
+    let t = portal(db).await;
+    let (_, _) = signed_up(&t).await;
+    let mut browser = Browser::new("192.0.2.30:40000");
+    let csrf = browser.get(&t, "/login").await.csrf();
+    for _ in 0..5 {
+        let no = browser
+            .post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", "guess guess guess")])
+            .await;
+        assert_eq!(no.status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password waits: the address is limited, whatever the client.
+    let mut elsewhere = Browser::new("198.51.100.7:40000");
+    let csrf = elsewhere.get(&t, "/login").await.csrf();
+    let limited =
+        elsewhere.post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry), "{retry}");
+    assert!(limited.body.contains("Too many attempts"), "{}", limited.body);
+    assert!(!elsewhere.cookies.contains_key("__Host-maildesk-session"));
+});
+
+on_both!(changing_the_password_ends_the_other_sessions_and_the_profile_is_kept, |db| {
+    let t = portal(db).await;
+    let (mut jane, _) = signed_up(&t).await;
+    let mut phone = Browser::new("192.0.2.40:40000");
+    let csrf = phone.get(&t, "/login").await.csrf();
+    phone.post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    assert!(phone.get(&t, "/").await.body.contains("Hello"), "signed in on the phone too");
+
+    let csrf = jane.get(&t, "/password/change").await.csrf();
+    let wrong = jane
+        .post(
+            &t,
+            "/password/change",
+            &[("csrf", &csrf), ("current", "not it at all"), ("new", "a new good passphrase")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("current password is not right"), "{}", wrong.body);
+    let changed = jane
+        .post(&t, "/password/change", &[("csrf", &csrf), ("current", PASSWORD), ("new", "a new good passphrase")])
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER);
+    assert!(jane.get(&t, "/").await.body.contains("Hello"), "this session goes on");
+    assert!(!phone.get(&t, "/").await.body.contains("Hello"), "the other session ended");
+    let csrf = phone.get(&t, "/login").await.csrf();
+    let old = phone.post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "the old password is gone");
+
+    let csrf = jane.get(&t, "/profile").await.csrf();
+    let saved = jane.post(&t, "/profile", &[("csrf", &csrf), ("name", "Jane Doe"), ("notify", "replies")]).await;
+    assert_eq!(saved.header("location"), Some("/profile?done=profile"));
+    let account = t.db().await.account_by_email("jane@example.com").await.unwrap().unwrap();
+    assert_eq!((account.name.as_str(), account.notify), ("Jane Doe", CustomerNotify::Replies));
+    let forged = jane.post(&t, "/profile", &[("name", "Mallory")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.db().await.account_by_email("jane@example.com").await.unwrap().unwrap().name, "Jane Doe");
+    // Signed out, the account pages send to the log-in page.
+    let mut stranger = Browser::new("192.0.2.41:40000");
+    assert_eq!(stranger.get(&t, "/profile").await.header("location"), Some("/login"));
+    assert_eq!(stranger.get(&t, "/password/change").await.header("location"), Some("/login"));
+});
+
+on_both!(every_page_says_how_a_browser_may_treat_it, |db| {
+    let t = portal(db).await;
+    let mut browser = Browser::new("192.0.2.50:40000");
+    for path in ["/", "/login", "/signup?token=x"] {
+        let page = browser.get(&t, path).await;
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert!(!page.body.contains("<script>") && !page.body.contains("style=\""), "nothing inline: {path}");
+    }
+    let css = browser.get(&t, "/static/portal.css").await;
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert!(css.header("cache-control").unwrap().contains("max-age"));
+    assert!(css.body.contains("@media"), "responsive");
+});
+
+#[tokio::test]
+async fn over_plain_http_cookies_have_no_secure_prefix() {
+    let t = TestApp::with(common::Db::Sqlite, |c| c.portal.base_url = "http://127.0.0.1:8080".into()).await;
+    let mut browser = Browser::new("192.0.2.60:40000");
+    let page = browser.get(&t, "/login").await;
+    let set = page.header("set-cookie").unwrap();
+    assert!(set.starts_with("maildesk-visitor=") && !set.contains("Secure"), "{set}");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+}
