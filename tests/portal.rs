@@ -322,3 +322,31 @@ async fn over_plain_http_cookies_have_no_secure_prefix() {
     assert!(set.starts_with("maildesk-visitor=") && !set.contains("Secure"), "{set}");
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
 }
+
+on_both!(a_generated_password_must_be_changed_before_anything_else, |db| {
+    let t = portal(db).await;
+    let ann = maildesk::domain::EmailAddress::parse("ann@acme.example").unwrap();
+    let generated = maildesk::desk::accounts::create_with_password(&t.app, &ann).await.unwrap();
+    assert_eq!(generated.len(), 20);
+    let again = maildesk::desk::accounts::create_with_password(&t.app, &ann).await;
+    assert!(matches!(again, Err(maildesk::desk::accounts::CreateError::Exists(_))), "one account per address");
+    let mut browser = Browser::new("192.0.2.70:40000");
+    let csrf = browser.get(&t, "/login").await.csrf();
+    let login =
+        browser.post(&t, "/login", &[("csrf", &csrf), ("email", "ann@acme.example"), ("password", &generated)]).await;
+    assert_eq!(login.header("location"), Some("/password/change"));
+    // Every other page sends back to the change: it cannot be skipped.
+    for path in ["/", "/profile"] {
+        assert_eq!(browser.get(&t, path).await.header("location"), Some("/password/change"), "{path}");
+    }
+    let page = browser.get(&t, "/password/change").await;
+    assert!(page.body.contains("Choose your own before you go on"), "{}", page.body);
+    let csrf = page.csrf();
+    let done = browser
+        .post(&t, "/password/change", &[("csrf", &csrf), ("current", &generated), ("new", "ann's own passphrase")])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(browser.get(&t, "/").await.status, StatusCode::OK, "now the portal opens");
+    let account = t.db().await.account_by_email("ann@acme.example").await.unwrap().unwrap();
+    assert!(!account.must_change);
+});

@@ -34,10 +34,15 @@ pub(super) enum ContactCommand {
     },
     /// Queue an invitation to the portal now, even if one was sent before (the old link
     /// stops working). Refused for an unknown contact, an address that bounces, a contact
-    /// who signed up already, or one on no ticket.
+    /// who signed up already, or one on no ticket. With `--password`: make the account now
+    /// (a new contact if unknown) with a generated password, printed once on standard
+    /// output and never mailed; it must be changed at the first log-in.
     Invite {
         /// Their address.
         email: String,
+        /// Make the account with a generated password instead of mailing a link.
+        #[arg(long)]
+        password: bool,
     },
     /// Forget that mail to an address bounced (also forgotten when they write to us again),
     /// so that notifications reach it again.
@@ -69,8 +74,21 @@ pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
             Ok(email) => show(&app, &email, json).await,
             Err(code) => code,
         },
-        ContactCommand::Invite { email } => match address(&email) {
+        ContactCommand::Invite { email, password: false } => match address(&email) {
             Ok(email) => invite(&app, &email).await,
+            Err(code) => code,
+        },
+        ContactCommand::Invite { email, password: true } => match address(&email) {
+            Ok(email) => match crate::desk::accounts::create_with_password(&app, &email).await {
+                Ok(password) => {
+                    eprintln!(
+                        "maildesk: account of {email} made; its password (shown once, to be changed at the first log-in):"
+                    );
+                    println!("{password}");
+                    0
+                }
+                Err(e) => fail(e),
+            },
             Err(code) => code,
         },
         ContactCommand::Unbounce { email } => match address(&email) {

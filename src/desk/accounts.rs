@@ -128,6 +128,47 @@ pub async fn sign_up_invited(
     Ok(session)
 }
 
+/// Why an account could not be made by hand; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The address has an account already.
+    #[error("{0} has a portal account already; nothing was changed")]
+    Exists(EmailAddress),
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error("{0}")]
+    Hash(#[from] HashError),
+}
+
+/// Makes the account of `email` (a new contact if unknown) with a generated password,
+/// which is returned to be handed over once and never mailed: it must be changed at the
+/// first log-in (`maildesk contact invite EMAIL --password`, MISSION ACC6).
+pub async fn create_with_password(app: &App, email: &EmailAddress) -> Result<String, CreateError> {
+    let password = generated_password();
+    let hash = passwords::hash(&app.config.portal, &password).await?;
+    let mut tx = app.store.begin().await?;
+    let organisation = match app.config.organisation_for(email.domain()) {
+        Some(org) => Some(tx.upsert_organisation(&org.name).await?),
+        None => None,
+    };
+    let contact = tx.upsert_contact(email, "", organisation).await?;
+    if !tx.create_account(contact, &hash, true, true).await? {
+        return Err(CreateError::Exists(email.clone()));
+    }
+    tx.commit().await?;
+    info!(contact = contact.0, "account made with a generated password");
+    Ok(password)
+}
+
+/// A password to hand over once: 20 characters from an alphabet without look-alikes
+/// (about 115 bits).
+fn generated_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..20).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+}
+
 /// Logs in with `email` and `password` from `client` (its IP address): a new session,
 /// whose id differs from any the visitor had. Every failure reads the same.
 pub async fn log_in(app: &App, email: &str, password: &str, client: &str) -> Result<NewSession, AccountError> {

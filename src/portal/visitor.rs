@@ -114,7 +114,11 @@ impl FromRequestParts<Arc<App>> for Visitor {
             cookies.iter().find(|c| c.name() == wanted).map(|c| c.value().to_string())
         };
         let who = match named(SESSION) {
-            Some(token) => accounts::session(app, &token).await.map_err(|e| super::pages::failure(app, &e))?,
+            Some(token) => accounts::session(app, &token).await.map_err(|e| {
+                tracing::error!(error = %e, "reading a session failed");
+                let body = "Something went wrong on our side. Please try again in a moment.";
+                (axum::http::StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+            })?,
             None => None,
         };
         let (visitor_id, new_visitor) = match named(VISITOR).filter(|v| v.len() == 64) {
