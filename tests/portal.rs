@@ -350,3 +350,22 @@ on_both!(a_generated_password_must_be_changed_before_anything_else, |db| {
     let account = t.db().await.account_by_email("ann@acme.example").await.unwrap().unwrap();
     assert!(!account.must_change);
 });
+
+on_both!(a_customer_who_wants_only_replies_gets_no_status_notices, |db| {
+    let t = portal(db).await;
+    let (mut jane, _) = signed_up(&t).await;
+    let n = t.db().await.list_tickets(10).await.unwrap()[0].id;
+    let csrf = jane.get(&t, "/profile").await.csrf();
+    jane.post(&t, "/profile", &[("csrf", &csrf), ("name", "Jane"), ("notify", "replies")]).await;
+    let before = t.flush_outbox().await.len();
+    maildesk::desk::staff::set_status(&t.app, n, maildesk::domain::Status::WaitingOnVendor).await.unwrap();
+    assert_eq!(t.flush_outbox().await.len(), before, "no status notice");
+    let staff = maildesk::domain::EmailAddress::parse("support@helpdesk.example").unwrap();
+    maildesk::desk::staff::reply(&t.app, n, &staff, "Here is the answer.").await.ok();
+    let csrf = jane.get(&t, "/profile").await.csrf();
+    jane.post(&t, "/profile", &[("csrf", &csrf), ("name", "Jane"), ("notify", "all")]).await;
+    maildesk::desk::staff::set_status(&t.app, n, maildesk::domain::Status::InProgress).await.unwrap();
+    let sent = t.flush_outbox().await;
+    assert!(sent.len() > before, "every update again");
+    assert_eq!(sent.last().unwrap().recipient, "jane@example.com");
+});

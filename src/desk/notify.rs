@@ -2,7 +2,7 @@
 //! transaction of the change that caused it; outbound renders and sends it later.
 
 use crate::App;
-use crate::domain::{ContactId, EmailAddress, TicketNumber};
+use crate::domain::{ContactId, CustomerNotify, EmailAddress, TicketNumber};
 use crate::inbound::{self, Interpretation};
 use crate::notice::{
     AcknowledgementData, CommandErrorData, InviteData, Notice, NoticeKind, ParticipantsData, PortalLinks, RelayedFile,
@@ -142,6 +142,10 @@ impl Letter {
         let (mut queued, mut withheld_from) = (0, Vec::new());
         for address in customers(app, tx, self.ticket).await? {
             if Some(&address) == author {
+                continue;
+            }
+            // A customer who asked for replies only (their profile) is not told of updates.
+            if self.kind.is_update() && tx.customer_notify(address.as_str()).await? == Some(CustomerNotify::Replies) {
                 continue;
             }
             let withheld = match automatic {

@@ -122,6 +122,20 @@ impl NoticeKind {
         }
     }
 
+    /// Whether mail of this kind tells a customer of a change to their ticket (its status,
+    /// who is on it) rather than answering them: a customer who wants only replies does not
+    /// get it.
+    pub fn is_update(self) -> bool {
+        matches!(
+            self,
+            NoticeKind::StatusChange
+                | NoticeKind::Resolved
+                | NoticeKind::Reopened
+                | NoticeKind::AutoClosed
+                | NoticeKind::ParticipantAdded
+        )
+    }
+
     /// The kinds that are [automatic](NoticeKind::is_automatic) (the store counts them).
     pub fn automatic() -> Vec<NoticeKind> {
         NoticeKind::ALL.into_iter().filter(|k| k.is_automatic()).collect()

@@ -88,6 +88,12 @@ impl Conn {
         Ok(())
     }
 
+    /// The notification preference of the contact with address `email`, if known.
+    pub async fn customer_notify(&mut self, email: &str) -> Result<Option<CustomerNotify>> {
+        Ok(on_conn!(self, c => sqlx::query_scalar("SELECT notify FROM contacts WHERE email = $1")
+            .bind(email).fetch_optional(&mut *c).await?))
+    }
+
     /// Sets the name and notification preference of `contact`.
     pub async fn set_profile(&mut self, contact: ContactId, name: &str, notify: CustomerNotify) -> Result<()> {
         on_conn!(self, c => sqlx::query("UPDATE contacts SET name = $1, notify = $2 WHERE id = $3")
