@@ -598,6 +598,8 @@ on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, 
         .collect();
     let invites: Vec<&(String, String)> = texts.iter().filter(|(_, text)| text.contains("signup?token=")).collect();
     assert_eq!(invites.len(), 1, "invited once");
+    assert_eq!(sent.len(), 2, "one mail for each request: the first acknowledgement carries the invitation");
+    assert!(invites[0].1.contains("we have received your request"), "{}", invites[0].1);
     let token: String =
         invites[0].1.split("signup?token=").nth(1).unwrap().chars().take_while(|c| c.is_ascii_hexdigit()).collect();
     assert_eq!(token.len(), 64);

@@ -40,7 +40,7 @@ fn serve_on_embedded_defaults_turns_maildir_mail_into_tickets_comments_and_ackno
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     // No config and no MAILDESK_ variables at all: the embedded defaults.
-    let _daemon = Daemon::start(dir, &[]);
+    let daemon = Daemon::start(dir, &[]);
     deliver(dir, "1700000000.1.test", &fixture("new/plain-utf8.eml"));
     wait_until("the first ticket", Duration::from_secs(20), || !tickets(dir, &[]).is_empty());
     assert!(dir.join("var/maildesk.db").exists(), "SQLite at ./var/maildesk.db");
@@ -50,15 +50,14 @@ fn serve_on_embedded_defaults_turns_maildir_mail_into_tickets_comments_and_ackno
     assert_eq!(list[0]["requester_email"], "rafael.souza@example.org");
     assert_eq!(list[0]["subject"], "Printer on 2nd floor reports paper jam but tray is empty");
 
-    // The acknowledgement (and the invitation to the portal) are written to ./var/outbox,
-    // threaded under the customer's mail.
-    wait_until("the acknowledgement and the invitation", Duration::from_secs(20), || outbox_files(dir).len() == 2);
+    // The acknowledgement, carrying the invitation to the portal (one mail, not two), is
+    // written to ./var/outbox, threaded under the customer's mail.
+    wait_until("the acknowledgement", Duration::from_secs(20), || daemon.log().contains("notification sent"));
+    assert_eq!(daemon.log().matches("notification sent").count(), 1, "the one row queued with the ticket");
     let written: Vec<String> = outbox_files(dir).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
-    let is_invite = |m: &String| m.contains("Follow your requests online");
-    let ack = written.iter().find(|m| !is_invite(m)).unwrap().clone();
-    let invite = written.iter().find(|m| is_invite(m)).expect("an invitation");
-    let text =
-        mail_parser::MessageParser::default().parse(invite.as_bytes()).unwrap().body_text(0).unwrap().into_owned();
+    assert_eq!(written.len(), 1, "one mail: the acknowledgement carries the invitation");
+    let ack = written[0].clone();
+    let text = mail_parser::MessageParser::default().parse(ack.as_bytes()).unwrap().body_text(0).unwrap().into_owned();
     assert!(text.contains("http://127.0.0.1:8080/signup?token="), "{text}");
     assert_eq!(header_of(&ack, "To").as_deref(), Some("rafael.souza@example.org"));
     assert!(header_of(&ack, "Subject").unwrap().starts_with(&format!("[Support #{n}] ")));
@@ -90,11 +89,11 @@ fn serve_on_embedded_defaults_turns_maildir_mail_into_tickets_comments_and_ackno
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no ticket #999"));
     assert_eq!(run(maildesk(dir).args(["ticket", "show", "abc"])).status.code(), Some(2));
     assert_eq!(tickets(dir, &[]).len(), 1, "a reply opens no ticket");
-    assert_eq!(outbox_files(dir).len(), 2, "a reply is not acknowledged");
+    assert_eq!(outbox_files(dir).len(), 1, "a reply is not acknowledged");
     assert_eq!(count(&inbox(dir).join("new")), 0);
     assert_eq!(count(&inbox(dir).join("cur")), 2);
 
-    // The portal placeholder answers on 127.0.0.1:8080.
+    // The portal answers on 127.0.0.1:8080.
     let page = http_get("127.0.0.1:8080", "/");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("support@localhost"));

@@ -5,7 +5,7 @@
 
 use crate::App;
 use crate::domain::ContactId;
-use crate::notice::{InviteData, NoticeKind};
+use crate::notice::{AcknowledgementData, InviteData, Notice, NoticeKind};
 use crate::store::{OutboxRow, StoreError, Tx, now, sha256_hex};
 
 /// Creates the invitation of `contact_id` unless it has one; returns its id when new.
@@ -35,15 +35,21 @@ pub async fn redeem(app: &App, token: &str) -> Result<Option<ContactId>, StoreEr
     app.store.conn().await?.redeem_invite(&token_hash(token)).await
 }
 
-/// Gives each invitation among claimed `rows` a new token, just before it is rendered:
-/// the token goes into the returned row's payload (which is never written back) and only
-/// its hash onto the invitation, valid for `portal.invite_days` (a resend replaces the
-/// earlier token). Other rows come back as they are. `None` in place of an invitation used
-/// meanwhile: it is marked sent, as nothing is left to send. All tokens of a claim are
-/// stored in one transaction, before any is sent.
+/// Gives each invitation among claimed `rows` a new token, just before it is rendered —
+/// an invitation of its own, or one riding on an acknowledgement: the token goes into the
+/// returned row's payload (which is never written back) and only its hash onto the
+/// invitation, valid for `portal.invite_days` (a resend replaces the earlier token). Other
+/// rows come back as they are. An invitation used meanwhile: its own mail is marked sent
+/// (`None`: nothing is left to send), an acknowledgement goes without the link. All tokens
+/// of a claim are stored in one transaction, before any is sent.
 pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<OutboxRow>>, StoreError> {
-    let is_invite = |row: &OutboxRow| row.kind.parse::<NoticeKind>() == Ok(NoticeKind::Invite);
-    if !rows.iter().any(is_invite) {
+    let carries = |row: &OutboxRow| match row.kind.parse::<NoticeKind>() {
+        Ok(kind @ (NoticeKind::Invite | NoticeKind::Acknowledgement)) => {
+            Notice::from_payload(kind, &row.payload).ok().filter(|n| invitation_of(n).is_some())
+        }
+        _ => None,
+    };
+    if !rows.iter().any(|r| carries(r).is_some()) {
         return Ok(rows.iter().cloned().map(Some).collect());
     }
     let days = app.config.portal.invite_days;
@@ -51,27 +57,42 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
     let mut tx = app.store.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let data = match serde_json::from_str::<InviteData>(&row.payload) {
-            Ok(data) if is_invite(row) => data,
-            // Not an invitation, or a bad payload that rendering will report.
-            _ => {
-                out.push(Some(row.clone()));
+        // Not carrying an invitation, or a bad payload that rendering will report.
+        let Some(notice) = carries(row) else {
+            out.push(Some(row.clone()));
+            continue;
+        };
+        let invite = invitation_of(&notice).expect("carries an invitation");
+        let token = new_token();
+        let fresh = tx.set_invite_token(invite, &token_hash(&token), expires).await?;
+        let notice = match (notice, fresh) {
+            (Notice::Invite(_), false) => {
+                tx.mark_sent(row.id).await?;
+                out.push(None);
                 continue;
             }
+            (Notice::Invite(data), true) => Notice::Invite(InviteData { token: Some(token), ..data }),
+            (Notice::Acknowledgement(data), fresh) => {
+                let (invite, token) = if fresh { (data.invite, Some(token)) } else { (None, None) };
+                Notice::Acknowledgement(AcknowledgementData { invite, token, ..data })
+            }
+            (other, _) => other,
         };
-        let token = new_token();
-        if !tx.set_invite_token(data.invite, &token_hash(&token), expires).await? {
-            tx.mark_sent(row.id).await?;
-            out.push(None);
-            continue;
-        }
-        let data = InviteData { token: Some(token), ..data };
-        let payload = serde_json::to_string(&data)
-            .map_err(|source| StoreError::Encode { what: "an invitation's payload", source })?;
+        let payload =
+            notice.payload().map_err(|source| StoreError::Encode { what: "an invitation's payload", source })?;
         out.push(Some(OutboxRow { payload, ..row.clone() }));
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// The invitation a notice carries, if any.
+fn invitation_of(notice: &Notice) -> Option<i64> {
+    match notice {
+        Notice::Invite(data) => Some(data.invite),
+        Notice::Acknowledgement(data) => data.invite,
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -271,10 +271,7 @@ pub(super) async fn welcome(
     from: &EmailAddress,
     how: &Welcome<'_>,
 ) -> Result<(), StoreError> {
-    if acknowledge(app, tx, ticket, mail, from, how).await? {
-        invite(app, tx, ticket, contact_id, mail, from, how.quote).await?;
-    }
-    Ok(())
+    acknowledge(app, tx, ticket, contact_id, mail, from, how).await.map(|_| ())
 }
 
 /// The sender's display name to greet them with: only where their words may be repeated
@@ -289,15 +286,21 @@ async fn acknowledge(
     app: &App,
     tx: &mut Tx,
     ticket: TicketNumber,
+    contact_id: ContactId,
     mail: &Interpretation,
     from: &EmailAddress,
     how: &Welcome<'_>,
 ) -> Result<bool, StoreError> {
-    // One check for both: the acknowledgement and the invitation go out together or not.
+    // One mail, not two: a first-time sender's invitation rides on the acknowledgement,
+    // and neither goes out where loop protection withholds it.
     if let Some(why) = withhold_automatic(app, tx, ticket, from).await? {
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
         return Ok(false);
     }
+    let invite = match app.config.portal.invite {
+        true => super::invitations::create(tx, contact_id).await?,
+        false => None,
+    };
     let data = AcknowledgementData {
         ticket,
         subject: inbound::clean_subject(&mail.subject),
@@ -305,6 +308,8 @@ async fn acknowledge(
         name: greeting_name(mail, how.quote),
         portal_url: portal_url(app, ticket),
         participants: how.participants.iter().map(|a| a.to_string()).collect(),
+        invite,
+        token: None,
     };
     let letter = Letter::new(app, tx, &Notice::Acknowledgement(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, from.as_str()).await?;
@@ -404,26 +409,6 @@ pub(super) async fn staff_notice(
         queued += 1;
     }
     Ok(queued)
-}
-
-/// Invites the sender of a first emailed request to the portal, once per contact (loop
-/// protection already asked by [`welcome`]).
-async fn invite(
-    app: &App,
-    tx: &mut Tx,
-    ticket: TicketNumber,
-    contact_id: ContactId,
-    mail: &Interpretation,
-    from: &EmailAddress,
-    trusted: bool,
-) -> Result<(), StoreError> {
-    if !app.config.portal.invite {
-        return Ok(());
-    }
-    let Some(invite) = super::invitations::create(tx, contact_id).await? else { return Ok(()) };
-    let data = InviteData { invite, ticket, name: greeting_name(mail, trusted), token: None };
-    let letter = Letter::new(app, tx, &Notice::Invite(data), ticket, answering(mail)).await?;
-    letter.queue(app, tx, from.as_str()).await
 }
 
 /// The staff told of news on `ticket`: the members of its department (or of every

@@ -22,6 +22,12 @@ pub struct AcknowledgementData {
     /// The others on the request (from its Cc), who get our answers too.
     #[serde(default)]
     pub participants: Vec<String>,
+    /// The portal invitation this first mail carries, if the sender is invited.
+    #[serde(default)]
+    pub invite: Option<i64>,
+    /// Its token, added by the sender at sending time; never stored in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// What the invitation templates are filled with (the link's token is added when it is

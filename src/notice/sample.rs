@@ -52,6 +52,8 @@ impl Notice {
                 name,
                 portal_url,
                 participants: if full { strings(&["ann@example.com", "bob@example.com"]) } else { Vec::new() },
+                invite: full.then_some(7),
+                token: full.then(|| "0123456789abcdef".repeat(4)),
             }),
             NoticeKind::Invite => {
                 Notice::Invite(InviteData { invite: 7, ticket, name, token: Some("0123456789abcdef".repeat(4)) })

@@ -41,6 +41,10 @@ pub struct NoExtra {}
 pub struct AcknowledgementExtra {
     /// `data.summary` with each line quoted as `> line`, for the text body.
     pub summary_quoted: String,
+    /// The sign-up link of the invitation the mail carries (none: no invitation).
+    pub signup_link: Option<String>,
+    /// How many days that link works (`portal.invite_days`).
+    pub days: u64,
 }
 
 /// The invitation's own variables.
@@ -89,7 +93,12 @@ pub fn context(config: &Config, notice: &Notice, subject: Option<&str>) -> Resul
     Ok(match notice {
         Notice::Acknowledgement(d) => {
             let summary_quoted = d.summary.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n");
-            with(config, subject, ticket, d, AcknowledgementExtra { summary_quoted })
+            let signup_link = match (d.invite, &d.token) {
+                (Some(_), Some(token)) => Some(PortalLinks::new(&config.portal).signup(token)),
+                _ => None,
+            };
+            let days = config.portal.invite_days;
+            with(config, subject, ticket, d, AcknowledgementExtra { summary_quoted, signup_link, days })
         }
         Notice::Invite(d) => {
             let token = d.token.as_deref().ok_or(ContextError("invite without a token"))?;
