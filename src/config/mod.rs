@@ -214,7 +214,19 @@ pub struct PortalConfig {
     pub invite: bool,
     /// Days an invitation link works.
     pub invite_days: u64,
+    /// Leading zero bits of SHA-256 that the captcha's proof of work asks for: each bit
+    /// doubles the work (the default takes about a second on a phone).
+    pub captcha_bits: u32,
+    /// Minutes a captcha challenge stays valid once the page is shown.
+    pub captcha_minutes: u64,
 }
+
+/// The default of `portal.captcha_bits`: 2^20 tries on average, about a second on a phone
+/// (see `desk::captcha`).
+pub const DEFAULT_CAPTCHA_BITS: u32 = 20;
+
+/// The most `portal.captcha_bits` may ask: 2^28 tries are minutes on a phone already.
+pub const MAX_CAPTCHA_BITS: u32 = 28;
 
 /// `[limits]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -330,6 +342,8 @@ impl Default for PortalConfig {
             base_url: "http://127.0.0.1:8080".into(),
             invite: true,
             invite_days: 7,
+            captcha_bits: DEFAULT_CAPTCHA_BITS,
+            captcha_minutes: 20,
         }
     }
 }
@@ -437,6 +451,12 @@ impl Config {
         }
         if !(self.portal.base_url.starts_with("http://") || self.portal.base_url.starts_with("https://")) {
             problems.push(format!("portal.base_url: {:?} must start with http:// or https://", self.portal.base_url));
+        }
+        if !(1..=MAX_CAPTCHA_BITS).contains(&self.portal.captcha_bits) {
+            problems.push(format!("portal.captcha_bits: must be between 1 and {MAX_CAPTCHA_BITS}"));
+        }
+        if !(1..=1440).contains(&self.portal.captcha_minutes) {
+            problems.push("portal.captcha_minutes: must be between 1 and 1440 (a day)".into());
         }
         if self.limits.max_message_bytes < 1024 {
             problems.push("limits.max_message_bytes: must be at least 1024".into());
@@ -731,6 +751,22 @@ mod tests {
         let alone = "[[departments]]\nname = \"billing\"\nassign = \"round-robin\"\n";
         let all = load_str(alone, &[]).unwrap_err().problems.join("\n");
         assert!(all.contains("needs departments[0].staff"), "{all}");
+    }
+
+    #[test]
+    fn the_captcha_asks_20_bits_for_20_minutes_and_bounds_both() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert_eq!((c.portal.captcha_bits, c.portal.captcha_minutes), (20, 20));
+        let err = load_str("[portal]\ncaptcha_bits = 0\ncaptcha_minutes = 0\n", &[]).unwrap_err();
+        assert_eq!(
+            err.problems,
+            [
+                "portal.captcha_bits: must be between 1 and 28",
+                "portal.captcha_minutes: must be between 1 and 1440 (a day)"
+            ]
+        );
+        let err = load_str("", &[("MAILDESK_PORTAL__CAPTCHA_BITS", "29")]).unwrap_err();
+        assert_eq!(err.problems, ["portal.captcha_bits: must be between 1 and 28"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! lives here once; sources, portal and CLI call it. Desk never speaks SQL and never sends
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
+pub mod captcha;
 pub mod contacts;
 mod intake;
 pub mod invitations;

@@ -8,6 +8,7 @@
 
 mod addresses;
 mod blobs;
+mod captcha;
 mod contacts;
 mod imap;
 mod inbound;
