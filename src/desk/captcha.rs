@@ -392,10 +392,7 @@ mod tests {
         assert_eq!(attempt.expires_at, NOW + 1200);
         assert!(attempt.right().unwrap());
         // A nonce that meets fewer bits than asked does not.
-        let weak = (0u64..)
-            .map(|n| n.to_string())
-            .find(|n| (4..12).contains(&leading_zero_bits(&c.token, n)))
-            .unwrap();
+        let weak = (0u64..).map(|n| n.to_string()).find(|n| (4..12).contains(&leading_zero_bits(&c.token, n))).unwrap();
         assert!(!right(signer().check(&form(&c, &weak, ""), NOW)).unwrap(), "{weak} is too weak");
         // Each bit doubles the work: on average 2^bits tries.
         let tries: u64 = (0..64u8)
@@ -461,8 +458,8 @@ mod tests {
             URL_SAFE_NO_PAD.encode(sig)
         };
         let tampered = [
-            with(2, "1"),                                // less work
-            with(3, "1900000000"),                       // a later expiry
+            with(2, "1"),                               // less work
+            with(3, "1900000000"),                      // a later expiry
             with(1, &URL_SAFE_NO_PAD.encode([43; 16])), // another id (a replay's way out)
             with(4, &flipped_signature),
         ];
@@ -502,7 +499,8 @@ mod tests {
 
     #[test]
     fn the_script_is_embedded_and_keeps_the_contract() {
-        for needle in ["data-captcha", "captcha_nonce", "captcha_answer", "data-captcha-fallback", "data-captcha-status"]
+        for needle in
+            ["data-captcha", "captcha_nonce", "captcha_answer", "data-captcha-fallback", "data-captcha-status"]
         {
             assert!(CAPTCHA_JS.contains(needle), "{needle}");
         }
