@@ -153,6 +153,7 @@
 
   var SLICE_MS = 40;
   var SLOW_MS = 15000;
+  var SAY_EVERY_MS = 1000;
 
   function start(form) {
     var challenge = form.elements.captcha, nonce = form.elements.captcha_nonce;
@@ -178,12 +179,12 @@
     if (fallback) { fallback.hidden = true; }
     if (answer) { answer.disabled = true; }
     enable(false);
-    say('Preparing the form…');
+    say('Preparing the form\u2026');
     form.addEventListener('submit', function (event) {
       if (!solved && !asking) { event.preventDefault(); }
     });
 
-    var search, began = Date.now(), expected = Math.pow(2, bits);
+    var search, began = Date.now(), said = began, expected = Math.pow(2, bits);
     try { search = new Search(challenge.value, bits); } catch (e) { ask('Please answer the question.'); return; }
     function slice() {
       var found = null, sliceEnd = Date.now() + SLICE_MS;
@@ -203,8 +204,10 @@
       }
       if (!asking && Date.now() - began > SLOW_MS) {
         ask('This is taking long: you may answer the question instead.');
-      } else if (!asking) {
-        say('Preparing the form… ' + Math.min(99, Math.floor(100 * (1 - Math.exp(-search.next / expected)))) + '%');
+      } else if (!asking && Date.now() - said >= SAY_EVERY_MS) {
+        /* The chance of having found it by now: a live region read out once a second. */
+        said = Date.now();
+        say('Preparing the form\u2026 ' + Math.min(99, Math.floor(100 * (1 - Math.exp(-search.next / expected)))) + '%');
       }
       later(slice);
     }
