@@ -237,7 +237,19 @@ pub struct PortalConfig {
     /// Proxies in front of the portal: their `X-Forwarded-For` and `X-Forwarded-Proto`
     /// are believed (the client's address, and HTTPS for `Secure` cookies).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Leading zero bits of SHA-256 that the captcha's proof of work asks for: each bit
+    /// doubles the work (the default takes about a second on a phone).
+    pub captcha_bits: u32,
+    /// Minutes a captcha challenge stays valid once the page is shown.
+    pub captcha_minutes: u64,
 }
+
+/// The default of `portal.captcha_bits`: 2^20 tries on average, about a second on a phone
+/// (see `desk::captcha`).
+pub const DEFAULT_CAPTCHA_BITS: u32 = 20;
+
+/// The most `portal.captcha_bits` may ask: 2^28 tries are minutes on a phone already.
+pub const MAX_CAPTCHA_BITS: u32 = 28;
 
 /// `[limits]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -364,6 +376,8 @@ impl Default for PortalConfig {
             attempts_per_address: 10,
             rate_window_minutes: 15,
             trusted_proxies: Vec::new(),
+            captcha_bits: DEFAULT_CAPTCHA_BITS,
+            captcha_minutes: 20,
         }
     }
 }
@@ -492,6 +506,12 @@ impl Config {
         }
         if !(self.portal.base_url.starts_with("http://") || self.portal.base_url.starts_with("https://")) {
             problems.push(format!("portal.base_url: {:?} must start with http:// or https://", self.portal.base_url));
+        }
+        if !(1..=MAX_CAPTCHA_BITS).contains(&self.portal.captcha_bits) {
+            problems.push(format!("portal.captcha_bits: must be between 1 and {MAX_CAPTCHA_BITS}"));
+        }
+        if !(1..=1440).contains(&self.portal.captcha_minutes) {
+            problems.push("portal.captcha_minutes: must be between 1 and 1440 (a day)".into());
         }
         if self.limits.max_message_bytes < 1024 {
             problems.push("limits.max_message_bytes: must be at least 1024".into());
@@ -786,6 +806,22 @@ mod tests {
         let alone = "[[departments]]\nname = \"billing\"\nassign = \"round-robin\"\n";
         let all = load_str(alone, &[]).unwrap_err().problems.join("\n");
         assert!(all.contains("needs departments[0].staff"), "{all}");
+    }
+
+    #[test]
+    fn the_captcha_asks_20_bits_for_20_minutes_and_bounds_both() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert_eq!((c.portal.captcha_bits, c.portal.captcha_minutes), (20, 20));
+        let err = load_str("[portal]\ncaptcha_bits = 0\ncaptcha_minutes = 0\n", &[]).unwrap_err();
+        assert_eq!(
+            err.problems,
+            [
+                "portal.captcha_bits: must be between 1 and 28",
+                "portal.captcha_minutes: must be between 1 and 1440 (a day)"
+            ]
+        );
+        let err = load_str("", &[("MAILDESK_PORTAL__CAPTCHA_BITS", "29")]).unwrap_err();
+        assert_eq!(err.problems, ["portal.captcha_bits: must be between 1 and 28"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
 pub mod accounts;
+pub mod captcha;
 pub mod contacts;
 mod intake;
 pub mod invitations;

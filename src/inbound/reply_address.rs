@@ -89,6 +89,17 @@ impl ReplyAddresses {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A key for another purpose (the portal's captcha, say), derived from this one as the
+    /// HMAC of `key:<label>`: what it signs can never pass for a reply address, whose MACs
+    /// cover `ticket:…` and `staff:…`, nor the other way round; and the reply key itself
+    /// never leaves this type. Each purpose takes its own label.
+    pub fn derive_key(&self, label: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(b"key:");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn ticket_mac(&self, ticket: TicketNumber) -> String {
         self.mac(&format!("ticket:{}", ticket.0))
     }
@@ -164,6 +175,17 @@ mod tests {
         // Another key signs differently.
         let other = ReplyAddresses::new(&EmailAddress::parse("support@helpdesk.example").unwrap(), b"other key");
         assert_eq!(other.check(&parsed, &from()), Some(ReplyAddress::Forged(TicketNumber(42))));
+    }
+
+    #[test]
+    fn derived_keys_differ_by_label_and_by_reply_key_and_are_not_the_key() {
+        let r = addresses();
+        let captcha = r.derive_key("captcha");
+        assert_eq!(captcha, r.derive_key("captcha"), "the same key every time");
+        assert_ne!(captcha, r.derive_key("csrf"));
+        let other = ReplyAddresses::new(&EmailAddress::parse("support@helpdesk.example").unwrap(), b"other key");
+        assert_ne!(captcha, other.derive_key("captcha"));
+        assert!(!captcha.windows(8).any(|w| w == b"test key"));
     }
 
     #[test]

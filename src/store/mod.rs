@@ -9,6 +9,7 @@
 mod accounts;
 mod addresses;
 mod blobs;
+mod captcha;
 mod contacts;
 mod imap;
 mod inbound;
