@@ -32,7 +32,7 @@ pub struct App {
     /// The threads interpreting messages, and how many were abandoned stuck.
     pub workers: crate::workers::Workers,
     /// The key the portal signs with (CSRF tokens), derived from the reply-address key
-    /// under a label of its own: never the reply key itself.
+    /// under a label of its own (`ReplyAddresses::derive_key`): never the reply key itself.
     pub portal_key: [u8; 32],
 }
 
@@ -73,6 +73,7 @@ impl App {
     pub fn with_store(config: Config, store: Store, reply_key: &[u8]) -> App {
         let inbound = config.inbound_settings(Some(reply_key));
         let reply_addresses = inbound::ReplyAddresses::new(&config.desk.address, reply_key);
+        let portal_key = reply_addresses.derive_key("portal");
         App {
             config,
             store,
@@ -82,7 +83,7 @@ impl App {
             intake_backlog: std::sync::atomic::AtomicBool::new(false),
             poison: crate::workers::PoisonMarks::default(),
             workers: crate::workers::Workers::default(),
-            portal_key: derive_key(reply_key, b"maildesk portal key v1"),
+            portal_key,
         }
     }
 
@@ -97,15 +98,6 @@ impl App {
             Err(e) => tracing::warn!(error = %e, "removing unreferenced blobs failed; trying again later"),
         }
     }
-}
-
-/// A key for one use, derived from `secret` under `label` (HMAC-SHA256), so that no two
-/// uses share a key.
-pub fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(label);
-    mac.finalize().into_bytes().into()
 }
 
 /// Whether replies through the 48-bit reply addresses of earlier versions still count:
