@@ -11,7 +11,7 @@ mod browser {
 
     use std::time::Duration;
 
-    use common::browser::{Browser, DESKTOP, SIZES, Viewport, serve_portal};
+    use common::browser::{Browser, DESKTOP, PHONE, SIZES, Viewport, serve_portal};
 
     /// The width and height of a PNG, from its header.
     fn png_size(path: &std::path::Path) -> (u32, u32) {
@@ -59,23 +59,39 @@ mod browser {
         b.close().await;
     }
 
-    /// Serves `/inline`, whose inline script its own CSP (`script-src 'self'`) refuses, and
-    /// `/clean`, the same page without the script, on a free loopback port.
-    async fn csp_pages() -> String {
+    /// A small site of its own on a free loopback port, every page under the CSP
+    /// `script-src 'self'`: `/inline` has an inline script (refused), `/clean` has none,
+    /// `/form` posts to `/sent`, which shows what it received.
+    async fn test_site() -> String {
         use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
-        use axum::routing::get;
-        let page = |body: &'static str| {
+        use axum::routing::{get, post};
+        use std::collections::BTreeMap;
+        fn page(body: &str) -> impl axum::response::IntoResponse + use<> {
             let html = format!(
                 "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">\
-                 <title>CSP test</title></head><body><h1>CSP test</h1>{body}</body></html>"
+                 <title>Test site</title></head><body>{body}</body></html>"
             );
-            move || async move {
-                ([(CONTENT_TYPE, "text/html; charset=utf-8"), (CONTENT_SECURITY_POLICY, "script-src 'self'")], html)
-            }
-        };
+            ([(CONTENT_TYPE, "text/html; charset=utf-8"), (CONTENT_SECURITY_POLICY, "script-src 'self'")], html)
+        }
+        const FORM: &str = r#"<form method="post" action="/sent">
+            <label for="e">Email</label> <input id="e" name="email" type="email">
+            <label>Your question <textarea name="body"></textarea></label>
+            <input name="reference" value="old">
+            <label for="p">Priority</label> <select id="p" name="priority">
+              <option value="low">Low</option><option value="high">High</option></select>
+            <a href="/clean">Cancel</a> <button type="submit">Send</button>
+            </form>"#;
         let app = axum::Router::new()
-            .route("/inline", get(page("<script>document.title = 'the script ran';</script>")))
-            .route("/clean", get(page("<p>Nothing to refuse.</p>")));
+            .route("/inline", get(|| async { page("<script>document.title = 'the script ran';</script>") }))
+            .route("/clean", get(|| async { page("<h1>Nothing to refuse</h1>") }))
+            .route("/form", get(|| async { page(FORM) }))
+            .route(
+                "/sent",
+                post(|axum::Form(got): axum::Form<BTreeMap<String, String>>| async move {
+                    let got: Vec<String> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    page(&format!("<h1>Sent</h1><p id=\"got\">{}</p>", got.join(";")))
+                }),
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -85,26 +101,67 @@ mod browser {
     #[tokio::test]
     async fn console_errors_report_an_inline_script_the_csp_refuses() {
         common::browser::webdriver_url();
-        let site = csp_pages().await;
+        let site = test_site().await;
         let b = Browser::open(DESKTOP).await;
 
         b.goto(&format!("{site}/clean")).await;
         assert_eq!(b.console_errors().await, vec![], "a page within its CSP logs no error");
 
         b.goto(&format!("{site}/inline")).await;
-        assert_eq!(b.title().await, "CSP test", "the inline script must not have run");
-        // The console reaches chromedriver asynchronously: give it a moment.
-        let mut errors = b.console_errors().await;
-        for _ in 0..50 {
-            if !errors.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            errors = b.console_errors().await;
-        }
+        assert_eq!(b.title().await, "Test site", "the inline script must not have run");
+        let errors = b.console_errors().await;
         assert!(!errors.is_empty(), "the refused inline script shows as a console error");
         assert!(errors.iter().all(|e| e.is_csp_violation()), "{errors:#?}");
         assert!(errors[0].message.contains("script-src 'self'"), "{errors:#?}");
         b.close().await;
+    }
+
+    #[tokio::test]
+    async fn fill_finds_fields_by_label_or_name_and_click_submits_the_form() {
+        common::browser::webdriver_url();
+        let site = test_site().await;
+        let b = Browser::open(PHONE).await;
+        b.goto(&format!("{site}/form")).await;
+        b.fill("Email", "dana@acme.example").await;
+        b.fill("Your question", "The printer jams.").await;
+        b.fill("reference", "new").await;
+        b.fill("Priority", "High").await;
+        b.click("Send").await;
+        assert_eq!(b.text("h1").await, "Sent");
+        assert_eq!(b.url().await, format!("{site}/sent"));
+        assert_eq!(b.text("#got").await, "body=The printer jams.;email=dana@acme.example;priority=high;reference=new");
+        b.goto(&format!("{site}/form")).await;
+        b.click("Cancel").await;
+        assert_eq!(b.text("h1").await, "Nothing to refuse");
+        b.assert_no_console_errors().await;
+        b.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_test_that_panics_still_ends_its_browser() {
+        common::browser::webdriver_url();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let failed = tokio::spawn(async move {
+            let b = Browser::open(DESKTOP).await;
+            tx.send(b.profile().to_path_buf()).unwrap();
+            panic!("a test failing with its browser open");
+        })
+        .await;
+        assert!(failed.is_err_and(|e| e.is_panic()));
+        let profile = rx.await.unwrap();
+        let running = || {
+            std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*profile.to_string_lossy()))
+            })
+        };
+        for _ in 0..50 {
+            if !running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!running(), "a browser with the profile {} is still running", profile.display());
+        assert!(!profile.exists(), "the profile is removed");
     }
 }

@@ -111,7 +111,7 @@ pub struct Browser {
     console: Mutex<Vec<ConsoleEntry>>,
     closed: bool,
     // Dropped after the session has ended (fields drop after `Drop::drop`).
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -139,7 +139,7 @@ impl Browser {
             session,
             console: Mutex::new(Vec::new()),
             closed: false,
-            _profile: profile,
+            profile,
         };
         let timeouts = fantoccini::wd::TimeoutConfiguration::new(
             Some(Duration::from_secs(10)),
@@ -155,14 +155,21 @@ impl Browser {
         self.viewport
     }
 
+    /// The session's own profile directory (removed when the session has ended).
+    pub fn profile(&self) -> &Path {
+        self.profile.path()
+    }
+
     /// The fantoccini client, for what this module does not wrap.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
-    /// Loads `url` and waits for its `load` event.
+    /// Loads `url` (absolute) and waits for its `load` event.
     pub async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap_or_else(|e| panic!("go to {url}: {e}"));
+        // Not `Client::goto`: it first asks for the current URL (to resolve a relative one),
+        // which on a fresh session waits ~0.3 s for Chromium's new-tab page.
+        self.client.issue_cmd(Navigate(url.to_string())).await.unwrap_or_else(|e| panic!("go to {url}: {e}"));
     }
 
     /// The URL shown now (after redirects).
@@ -238,8 +245,9 @@ impl Browser {
     }
 
     /// Clicks the button, submit input or link whose visible text (or a button's value) is
-    /// `text`, spaces trimmed; a submit button submits its form and the call returns once
-    /// the next page has loaded.
+    /// `text`, spaces trimmed, and waits until the page it leads to has loaded (a portal
+    /// without scripts has no other kind of click; for one that stays on the page, click
+    /// through [`Browser::client`]).
     pub async fn click(&self, text: &str) {
         let candidates = self
             .client
@@ -252,11 +260,30 @@ impl Browser {
                 _ => element.attr("value").await.ok().flatten().unwrap_or_default(),
             };
             if shown.trim() == text {
+                // chromedriver's click returns before a form's POST has even started: mark
+                // this document, and wait for one without the mark.
+                self.client.execute("window.maildeskLeft = false", vec![]).await.expect("mark the page");
                 element.click().await.unwrap_or_else(|e| panic!("click {text:?}: {e}"));
+                self.wait_for_new_page(text).await;
                 return;
             }
         }
         panic!("no button or link {text:?} on {}", self.url().await);
+    }
+
+    /// Waits (10 s at most) until a document other than the one marked before a click has
+    /// loaded.
+    async fn wait_for_new_page(&self, clicked: &str) {
+        const NEW_AND_LOADED: &str =
+            "return typeof window.maildeskLeft === 'undefined' && document.readyState === 'complete'";
+        for _ in 0..200 {
+            // While the next page loads, a script may fail to run: not there yet.
+            if let Ok(Value::Bool(true)) = self.client.execute(NEW_AND_LOADED, vec![]).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {clicked:?} led to no new page within 10 s (still on {})", self.url().await);
     }
 
     /// Saves what the window shows as `<target dir>/screenshots/<name>-<width>x<height>.png`
@@ -369,6 +396,20 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
+    }
+}
+
+/// The W3C Navigate To command, `POST /session/{id}/url`, for an absolute URL.
+#[derive(Debug)]
+struct Navigate(String);
+
+impl WebDriverCompatibleCommand for Navigate {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/url", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "url": self.0 }).to_string()))
     }
 }
 
