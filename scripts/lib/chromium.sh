@@ -141,7 +141,7 @@ chromium_start() {
     mkdir -p "$d"/{home,tmp,profiles,xdg/config,xdg/cache,xdg/data}
     local log=$d/chromedriver.log
 
-    local attempt port= _
+    local attempt port='' _
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
         read -r port _ < <(lib_free_ports) || true
         [[ -n $port ]] || continue

@@ -132,15 +132,8 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("cannot open a Chromium session through {webdriver}: {e}"));
         let session = client.session_id().await.ok().flatten().expect("a WebDriver session id");
-        let browser = Browser {
-            client,
-            viewport,
-            webdriver,
-            session,
-            console: Mutex::new(Vec::new()),
-            closed: false,
-            profile,
-        };
+        let browser =
+            Browser { client, viewport, webdriver, session, console: Mutex::new(Vec::new()), closed: false, profile };
         let timeouts = fantoccini::wd::TimeoutConfiguration::new(
             Some(Duration::from_secs(10)),
             Some(Duration::from_secs(30)),
