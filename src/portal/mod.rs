@@ -22,6 +22,9 @@ use crate::App;
 /// The portal's stylesheet, embedded.
 const PORTAL_CSS: &str = include_str!("../../assets/portal.css");
 
+/// The portal's icon, embedded.
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
+
 /// What every response says about how a browser may treat it: scripts and styles only
 /// from here (none inline), no framing, no sniffing, no referrer (links carry tokens).
 const SECURITY_HEADERS: [(&str, &str); 5] = [
@@ -46,6 +49,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/password/change", get(account::change_page).post(account::change))
         .route("/profile", get(account::profile_page).post(account::profile))
         .route("/static/portal.css", get(stylesheet))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .route("/healthz", get(health))
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(app)
@@ -69,6 +74,14 @@ async fn stylesheet() -> Response {
         (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
     ];
     (headers, PORTAL_CSS).into_response()
+}
+
+async fn favicon() -> Response {
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+        (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+    ];
+    (headers, FAVICON).into_response()
 }
 
 async fn health() -> &'static str {

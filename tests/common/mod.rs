@@ -2,6 +2,7 @@
 //! with the in-memory transport, and helpers to build mail.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cli;
 pub mod imap;
 pub mod smtp;

@@ -1,0 +1,249 @@
+//! Real-browser checks: headless Chromium (through the chromedriver `scripts/test` starts)
+//! on the portal served by the real binary, at phone and desktop size, with a screenshot of
+//! each page in `<target dir>/screenshots/` and nothing in the browser console; and proof
+//! that the console check sees a refused inline script.
+
+mod common;
+
+// Every test sits in this module, so that `scripts/test browser` selects exactly these tests.
+mod browser {
+    use super::common;
+
+    use std::time::Duration;
+
+    use common::browser::{Browser, DESKTOP, PHONE, SIZES, Viewport, serve_portal};
+
+    /// The width and height of a PNG, from its header.
+    fn png_size(path: &std::path::Path) -> (u32, u32) {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is not a PNG", path.display());
+        let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        (be(16), be(20))
+    }
+
+    /// The page's layout viewport, as the page's scripts see it.
+    async fn inner_size(b: &Browser) -> (u64, u64) {
+        let size = b.client().execute("return [window.innerWidth, window.innerHeight]", vec![]).await.unwrap();
+        (size[0].as_u64().unwrap(), size[1].as_u64().unwrap())
+    }
+
+    #[tokio::test]
+    async fn portal_home_page_renders_on_phone_and_desktop_without_console_errors() {
+        common::browser::webdriver_url();
+        let dir = tempfile::tempdir().unwrap();
+        let env = [("MAILDESK_DESK__NAME", "Acme Help Desk"), ("MAILDESK_DESK__ADDRESS", "help@acme.example")];
+        let (_daemon, portal) = serve_portal(dir.path(), &env);
+
+        for size in SIZES {
+            let b = Browser::open(size).await;
+            b.goto(&format!("{portal}/")).await;
+            assert!(b.title().await.ends_with("Acme Help Desk"), "{}", b.title().await);
+            assert_eq!(b.text("h1").await, "Acme Help Desk");
+            assert_eq!(b.text("a[href^='mailto:']").await, "help@acme.example");
+            let Viewport { width, height, .. } = size;
+            assert_eq!(inner_size(&b).await, (u64::from(width), u64::from(height)), "the page sees {size:?}");
+            let shot = b.screenshot("portal-home").await;
+            assert_eq!(png_size(&shot), (width, height), "{}", shot.display());
+            b.assert_no_console_errors().await;
+            b.close().await;
+        }
+
+        let b = Browser::open(DESKTOP).await;
+        b.goto(&format!("{portal}/healthz")).await;
+        assert_eq!(b.text("body").await, "ok");
+        b.close().await;
+    }
+
+    /// A small site of its own on a free loopback port, every page under the CSP
+    /// `script-src 'self'`: `/inline` has an inline script (refused), `/clean` has none,
+    /// `/form` posts to `/sent`, which shows what it received.
+    async fn test_site() -> String {
+        use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+        use axum::routing::{get, post};
+        use std::collections::BTreeMap;
+        fn page(body: &str) -> impl axum::response::IntoResponse + use<> {
+            let html = format!(
+                "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">\
+                 <title>Test site</title></head><body>{body}</body></html>"
+            );
+            ([(CONTENT_TYPE, "text/html; charset=utf-8"), (CONTENT_SECURITY_POLICY, "script-src 'self'")], html)
+        }
+        const FORM: &str = r#"<form method="post" action="/sent">
+            <label for="e">Email</label> <input id="e" name="email" type="email">
+            <label>Your question <textarea name="body"></textarea></label>
+            <input name="reference" value="old">
+            <label for="p">Priority</label> <select id="p" name="priority">
+              <option value="low">Low</option><option value="high">High</option></select>
+            <a href="/clean">Cancel</a> <button type="submit">Send</button>
+            </form>"#;
+        let app = axum::Router::new()
+            .route("/inline", get(|| async { page("<script>document.title = 'the script ran';</script>") }))
+            .route("/clean", get(|| async { page("<h1>Nothing to refuse</h1>") }))
+            .route("/form", get(|| async { page(FORM) }))
+            .route(
+                "/sent",
+                post(|axum::Form(got): axum::Form<BTreeMap<String, String>>| async move {
+                    let got: Vec<String> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    page(&format!("<h1>Sent</h1><p id=\"got\">{}</p>", got.join(";")))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn console_errors_report_an_inline_script_the_csp_refuses() {
+        common::browser::webdriver_url();
+        let site = test_site().await;
+        let b = Browser::open(DESKTOP).await;
+
+        b.goto(&format!("{site}/clean")).await;
+        assert_eq!(b.console_errors().await, vec![], "a page within its CSP logs no error");
+
+        b.goto(&format!("{site}/inline")).await;
+        assert_eq!(b.title().await, "Test site", "the inline script must not have run");
+        let errors = b.console_errors().await;
+        assert!(!errors.is_empty(), "the refused inline script shows as a console error");
+        assert!(errors.iter().all(|e| e.is_csp_violation()), "{errors:#?}");
+        assert!(errors[0].message.contains("script-src 'self'"), "{errors:#?}");
+        b.close().await;
+    }
+
+    #[tokio::test]
+    async fn fill_finds_fields_by_label_or_name_and_click_submits_the_form() {
+        common::browser::webdriver_url();
+        let site = test_site().await;
+        let b = Browser::open(PHONE).await;
+        b.goto(&format!("{site}/form")).await;
+        b.fill("Email", "dana@acme.example").await;
+        b.fill("Your question", "The printer jams.").await;
+        b.fill("reference", "new").await;
+        b.fill("Priority", "High").await;
+        b.click("Send").await;
+        assert_eq!(b.text("h1").await, "Sent");
+        assert_eq!(b.url().await, format!("{site}/sent"));
+        assert_eq!(b.text("#got").await, "body=The printer jams.;email=dana@acme.example;priority=high;reference=new");
+        b.goto(&format!("{site}/form")).await;
+        b.click("Cancel").await;
+        assert_eq!(b.text("h1").await, "Nothing to refuse");
+        b.assert_no_console_errors().await;
+        b.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_test_that_panics_still_ends_its_browser() {
+        common::browser::webdriver_url();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let failed = tokio::spawn(async move {
+            let b = Browser::open(DESKTOP).await;
+            tx.send(b.profile().to_path_buf()).unwrap();
+            panic!("a test failing with its browser open");
+        })
+        .await;
+        assert!(failed.is_err_and(|e| e.is_panic()));
+        let profile = rx.await.unwrap();
+        let running = || {
+            std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()).any(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*profile.to_string_lossy()))
+            })
+        };
+        for _ in 0..50 {
+            if !running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!running(), "a browser with the profile {} is still running", profile.display());
+        assert!(!profile.exists(), "the profile is removed");
+    }
+
+    /// The sign-up link of the invitation the daemon wrote to its outbox for `to`: the
+    /// token only (the portal listens on a port of its own, not on `portal.base_url`).
+    fn invitation_token(dir: &std::path::Path, to: &str) -> Option<String> {
+        let outbox = dir.join("var/outbox");
+        for file in common::files_with_suffix(&outbox, ".eml") {
+            let bytes = std::fs::read(&file).ok()?;
+            let parsed = mail_parser::MessageParser::default().parse(&bytes)?;
+            let text = parsed.body_text(0)?.into_owned();
+            let addressed = String::from_utf8_lossy(&bytes).contains(&format!("To: {to}"));
+            if addressed && let Some((_, after)) = text.split_once("signup?token=") {
+                return Some(after.chars().take_while(char::is_ascii_hexdigit).collect());
+            }
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn an_invited_customer_signs_up_logs_out_logs_in_and_changes_the_password() {
+        common::browser::webdriver_url();
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("MAILDESK_DESK__NAME", "Acme Help Desk"),
+            ("MAILDESK_DESK__ADDRESS", "help@acme.example"),
+            ("MAILDESK_PORTAL__INVITE", "true"),
+        ];
+        let (_daemon, portal) = serve_portal(dir.path(), &env);
+        for (i, size) in SIZES.into_iter().enumerate() {
+            let who = format!("customer{i}@example.org");
+            let raw = format!(
+                "From: Dana Doe <{who}>\nTo: help@acme.example\nSubject: Printer {i}\nMessage-ID: <p{i}@example.org>\n\nIt jams.\n"
+            );
+            common::cli::deliver(dir.path(), &format!("170000000{i}.1.test"), raw.as_bytes());
+            let token =
+                common::cli::wait_for("the invitation", Duration::from_secs(20), || invitation_token(dir.path(), &who));
+            let b = Browser::open(size).await;
+            let page = |name: &str| format!("{name}-{}", if size == PHONE { "phone" } else { "desktop" });
+
+            // Sign up from the link in the acknowledgement.
+            b.goto(&format!("{portal}/signup?token={token}")).await;
+            assert_eq!(b.text("h1").await, "Sign up");
+            assert!(b.text("main").await.contains(&who), "the invited address is shown");
+            b.screenshot(&page("signup")).await;
+            b.fill("Password", "short").await;
+            b.client()
+                .execute("document.querySelector('#password').removeAttribute('minlength')", vec![])
+                .await
+                .unwrap();
+            b.click("Sign up").await;
+            assert!(b.text(".error").await.contains("at least 10 characters"), "the refusal next to its field");
+            b.screenshot(&page("signup-error")).await;
+            b.fill("Your name", "Dana Doe").await;
+            b.fill("Password", "dana's long passphrase").await;
+            b.click("Sign up").await;
+            assert_eq!(b.text("h1").await, "Hello, Dana Doe");
+            b.screenshot(&page("home")).await;
+            b.assert_no_console_errors().await;
+
+            // Log out, then in again.
+            b.click("Log out").await;
+            assert_eq!(b.text("h1").await, "Log in");
+            b.fill("Email address", &who).await;
+            b.fill("Password", "not the password").await;
+            b.click("Log in").await;
+            assert_eq!(b.text(".error").await, "Wrong address or password.");
+            b.screenshot(&page("login-error")).await;
+            b.fill("Email address", &who).await;
+            b.fill("Password", "dana's long passphrase").await;
+            b.click("Log in").await;
+            assert_eq!(b.text("h1").await, "Hello, Dana Doe");
+
+            // Change the password; then the profile.
+            b.goto(&format!("{portal}/password/change")).await;
+            b.screenshot(&page("password-change")).await;
+            b.fill("Current password", "dana's long passphrase").await;
+            b.fill("New password", "an even longer passphrase").await;
+            b.click("Change password").await;
+            assert!(b.text(".note").await.contains("Your password is changed"));
+            b.goto(&format!("{portal}/profile")).await;
+            assert_eq!(b.text("h1").await, "Your profile");
+            b.screenshot(&page("profile")).await;
+            b.click("Log out").await;
+            b.screenshot(&page("login")).await;
+            b.assert_no_console_errors().await;
+            b.close().await;
+        }
+    }
+}
