@@ -151,7 +151,8 @@ on_both!(the_invitation_in_the_mail_signs_up_the_invited_address_once, |db| {
     assert_eq!(crossed.status, StatusCode::FORBIDDEN);
     // A weak password is refused next to its field, and the link still works.
     let weak = browser.post(&t, "/signup", &[("csrf", &csrf), ("token", &token), ("password", "password123")]).await;
-    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The form comes back with the refusal (200: a browser's console shows no error for it).
+    assert_eq!(weak.status, StatusCode::OK);
     assert!(weak.body.contains("most common") && weak.body.contains("aria-invalid=\"true\""), "{}", weak.body);
     let short = browser.post(&t, "/signup", &[("csrf", &csrf), ("token", &token), ("password", "short")]).await;
     assert!(short.body.contains("at least 10 characters"), "{}", short.body);
@@ -208,7 +209,8 @@ on_both!(log_in_and_out_with_one_answer_for_every_failure_and_a_new_session_each
         .await;
     let unknown =
         browser.post(&t, "/login", &[("csrf", &csrf), ("email", "nobody@example.com"), ("password", PASSWORD)]).await;
-    assert_eq!((wrong.status, unknown.status), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!((wrong.status, unknown.status), (StatusCode::OK, StatusCode::OK));
+    assert!(!browser.cookies.contains_key("__Host-maildesk-session"), "no session");
     assert!(wrong.body.contains("Wrong address or password."));
     assert_eq!(
         wrong.body.replace("jane@example.com", "X"),
@@ -238,7 +240,7 @@ on_both!(too_many_log_in_attempts_get_429_with_retry_after, |db| {
         let no = browser
             .post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", "guess guess guess")])
             .await;
-        assert_eq!(no.status, StatusCode::UNAUTHORIZED);
+        assert!(no.body.contains("Wrong address or password."));
     }
     // Now even the right password waits: the address is limited, whatever the client.
     let mut elsewhere = Browser::new("198.51.100.7:40000");
@@ -268,7 +270,7 @@ on_both!(changing_the_password_ends_the_other_sessions_and_the_profile_is_kept, 
             &[("csrf", &csrf), ("current", "not it at all"), ("new", "a new good passphrase")],
         )
         .await;
-    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong.status, StatusCode::OK);
     assert!(wrong.body.contains("current password is not right"), "{}", wrong.body);
     let changed = jane
         .post(&t, "/password/change", &[("csrf", &csrf), ("current", PASSWORD), ("new", "a new good passphrase")])
@@ -278,7 +280,7 @@ on_both!(changing_the_password_ends_the_other_sessions_and_the_profile_is_kept, 
     assert!(!phone.get(&t, "/").await.body.contains("Hello"), "the other session ended");
     let csrf = phone.get(&t, "/login").await.csrf();
     let old = phone.post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", PASSWORD)]).await;
-    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "the old password is gone");
+    assert!(old.body.contains("Wrong address or password."), "the old password is gone");
 
     let csrf = jane.get(&t, "/profile").await.csrf();
     let saved = jane.post(&t, "/profile", &[("csrf", &csrf), ("name", "Jane Doe"), ("notify", "replies")]).await;

@@ -138,7 +138,7 @@ pub async fn signup(State(app): State<Arc<App>>, visitor: Visitor, Form(form): F
                 name: &form.name,
                 error: Some(problem.to_string()),
             };
-            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+            render(StatusCode::OK, page)
         }
         Err(e) => refused(&app, &visitor, e),
     }
@@ -150,10 +150,14 @@ pub async fn login_page(State(app): State<Arc<App>>, visitor: Visitor) -> Respon
         return Redirect::to("/").into_response();
     }
     let cookie = visitor.visitor_cookie();
-    with_cookies(render(StatusCode::OK, Login { page: Page::new(&app, &visitor), email: "", error: None }), cookie)
+    with_cookies(
+        render(StatusCode::OK, Login { page: Page::new(&app, &visitor).without_login_link(), email: "", error: None }),
+        cookie,
+    )
 }
 
-/// `POST /login`: a new session (a new id: never one the visitor had before).
+/// `POST /login`: a new session (a new id: never one the visitor had before). A refusal
+/// shows the form again with its reason, as 200: a browser logs any 4xx as a console error.
 pub async fn login(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<LoginForm>) -> Response {
     if !visitor.csrf_ok(&app, &form.csrf) {
         return pages::forbidden(&app, &visitor);
@@ -168,7 +172,10 @@ pub async fn login(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Fo
         }
         Err(AccountError::WrongCredentials) => {
             let error = Some(AccountError::WrongCredentials.to_string());
-            render(StatusCode::UNAUTHORIZED, Login { page: Page::new(&app, &visitor), email: form.email.trim(), error })
+            render(
+                StatusCode::OK,
+                Login { page: Page::new(&app, &visitor).without_login_link(), email: form.email.trim(), error },
+            )
         }
         Err(e) => refused(&app, &visitor, e),
     }
@@ -220,7 +227,7 @@ pub async fn change(State(app): State<Arc<App>>, visitor: Visitor, Form(form): F
         current_error,
         new_error,
     };
-    render(StatusCode::UNPROCESSABLE_ENTITY, page)
+    render(StatusCode::OK, page)
 }
 
 /// `GET /profile`.

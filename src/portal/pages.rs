@@ -21,6 +21,8 @@ pub struct Page<'a> {
     pub who: Option<&'a SignedIn>,
     /// The CSRF token of the page's forms.
     pub csrf: String,
+    /// Whether the header links to the log-in page (not on that page itself).
+    pub login_link: bool,
 }
 
 impl<'a> Page<'a> {
@@ -31,7 +33,13 @@ impl<'a> Page<'a> {
             desk_address: app.config.desk.address.as_str(),
             who: visitor.who.as_ref(),
             csrf: visitor.csrf(app),
+            login_link: true,
         }
+    }
+
+    /// The same, without the header's link to the log-in page (the log-in page itself).
+    pub fn without_login_link(self) -> Page<'a> {
+        Page { login_link: false, ..self }
     }
 }
 
