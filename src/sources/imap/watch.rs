@@ -86,6 +86,11 @@ fn said(before: Option<String>, now: String) -> Said {
 /// differs only in a timing, a count or a UID (`NO Mailbox doesn't exist (0.001 + 0.000
 /// secs)`) is the same failure.
 fn shape(text: &str) -> String {
+    // Dovecot ends an answer with how long it took, in as many terms as it had steps:
+    // `(0.001 + 0.000 + 0.001 secs).`; that is no other reason.
+    static TIMING: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\s*\([0-9.+ ]*secs\)").expect("valid regex"));
+    let text = TIMING.replace_all(text, "");
     let mut shaped = String::with_capacity(text.len());
     for c in text.chars() {
         if !c.is_ascii_digit() {
@@ -100,6 +105,15 @@ fn shape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_servers_timing_is_no_other_reason() {
+        let mut watch = Watch::default();
+        let first = "IMAP: No Response: Mailbox doesn't exist: Gone (0.001 + 0.000 + 0.001 secs).";
+        assert_eq!(watch.failed(first), Said::First);
+        assert_eq!(watch.failed("IMAP: No Response: Mailbox doesn't exist: Gone (0.002 + 0.001 secs)."), Said::Nothing);
+        assert_eq!(watch.failed("IMAP: connection lost"), Said::Changed);
+    }
 
     #[test]
     fn attempts_grow_across_sessions_until_the_mailbox_works() {
