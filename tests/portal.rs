@@ -371,3 +371,60 @@ on_both!(a_customer_who_wants_only_replies_gets_no_status_notices, |db| {
     assert!(sent.len() > before, "every update again");
     assert_eq!(sent.last().unwrap().recipient, "jane@example.com");
 });
+
+/// The decoded text of the mails sent to `to` whose text contains `marker`.
+async fn mails_to(t: &TestApp, to: &str, marker: &str) -> Vec<String> {
+    t.flush_outbox()
+        .await
+        .iter()
+        .filter(|m| m.recipient == to)
+        .map(|m| mail_parser::MessageParser::default().parse(&m.bytes).unwrap().body_text(0).unwrap().into_owned())
+        .filter(|text| text.contains(marker))
+        .collect()
+}
+
+on_both!(a_forgotten_password_is_reset_by_a_single_use_link_and_unknown_addresses_learn_nothing, |db| {
+    let t = portal(db).await;
+    let (mut jane, _) = signed_up(&t).await;
+    let mut browser = Browser::new("192.0.2.80:40000");
+    let csrf = browser.get(&t, "/password/forgot").await.csrf();
+    let forged = browser.post(&t, "/password/forgot", &[("email", "jane@example.com")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let known = browser.post(&t, "/password/forgot", &[("csrf", &csrf), ("email", "jane@example.com")]).await;
+    let unknown = browser.post(&t, "/password/forgot", &[("csrf", &csrf), ("email", "nobody@example.com")]).await;
+    assert_eq!((known.status, unknown.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(known.body, unknown.body, "the same answer for known and unknown addresses");
+    // The unknown address is told that someone tried, once a day at most.
+    browser.post(&t, "/password/forgot", &[("csrf", &csrf), ("email", "nobody@example.com")]).await;
+    let tried = mails_to(&t, "nobody@example.com", "someone asked our support portal").await;
+    assert_eq!(tried.len(), 1, "{tried:?}");
+    let resets = mails_to(&t, "jane@example.com", "password/reset?token=").await;
+    assert_eq!(resets.len(), 1);
+    let token: String =
+        resets[0].split("password/reset?token=").nth(1).unwrap().chars().take_while(char::is_ascii_hexdigit).collect();
+    assert_eq!(token.len(), 64);
+    assert!(
+        t.db().await.list_outbox().await.unwrap().iter().all(|r| !r.payload.contains(&token)),
+        "only its hash is stored"
+    );
+
+    let page = browser.get(&t, &format!("/password/reset?token={token}")).await;
+    assert!(page.body.contains("jane@example.com"), "{}", page.body);
+    let csrf = page.csrf();
+    let weak =
+        browser.post(&t, "/password/reset", &[("csrf", &csrf), ("token", &token), ("password", "qwertyuiop")]).await;
+    assert!(weak.body.contains("most common"), "the link still works after a refusal");
+    let done = browser
+        .post(&t, "/password/reset", &[("csrf", &csrf), ("token", &token), ("password", "a brand new passphrase")])
+        .await;
+    assert_eq!(done.header("location"), Some("/?done=reset"));
+    assert!(browser.get(&t, "/?done=reset").await.body.contains("Your new password is set"));
+    assert!(!jane.get(&t, "/").await.body.contains("Hello"), "every other session ended");
+    let again = Browser::new("192.0.2.81:40000").get(&t, &format!("/password/reset?token={token}")).await;
+    assert_eq!(again.status, StatusCode::GONE, "the link works once");
+    let csrf = jane.get(&t, "/login").await.csrf();
+    let login = jane
+        .post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", "a brand new passphrase")])
+        .await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+});

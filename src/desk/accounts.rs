@@ -14,6 +14,7 @@ use super::invitations::{new_token, token_hash};
 use super::passwords::{self, HashError, PasswordProblem};
 use crate::App;
 use crate::domain::{ContactId, CustomerNotify, EmailAddress, TokenPurpose};
+use crate::notice::{AccountData, Notice};
 use crate::store::{AccountRow, Conn, StoreError, now};
 
 /// Why an account action was refused; nothing was changed.
@@ -251,6 +252,67 @@ pub async fn change_password(app: &App, who: &SignedIn, current: &str, new: &str
     tx.commit().await?;
     info!(contact = who.contact.0, other_sessions_ended = ended, "password changed");
     Ok(())
+}
+
+/// Asks for a password reset for `email` from `client`. Known or not, the answer is the
+/// same (and takes about as long): an account gets a mail with a single-use link (its token
+/// made as the mail is sent); an address with no account gets, at most once a day, a mail
+/// saying that someone tried. Both count in the caps on automatic mail.
+pub async fn forgot(app: &App, email: &str, client: &str) -> Result<(), AccountError> {
+    let portal = &app.config.portal;
+    limit(app, &format!("reset:ip:{client}"), portal.attempts_per_ip).await?;
+    let Ok(address) = EmailAddress::parse(email) else { return Ok(()) };
+    limit(app, &format!("reset:address:{address}"), portal.attempts_per_address).await?;
+    let mut tx = app.store.begin().await?;
+    let account = tx.account_by_email(address.as_str()).await?.filter(|a| a.active);
+    let queued = match account {
+        Some(a) => {
+            let name = Some(a.name).filter(|n| !n.is_empty());
+            let data = AccountData { contact: Some(a.contact_id), name, token: None };
+            super::notify::account_mail(app, &mut tx, &Notice::PasswordReset(data), &address).await?
+        }
+        None => {
+            let at = now();
+            let day = at - at.rem_euclid(86_400);
+            let first_today = tx.hit(&format!("attempt-mail:{address}"), day).await? == 1;
+            let data = AccountData { contact: None, name: None, token: None };
+            first_today && super::notify::account_mail(app, &mut tx, &Notice::AccountAttempt(data), &address).await?
+        }
+    };
+    tx.commit().await?;
+    if queued {
+        app.outbox_wake.notify_one();
+    }
+    info!(client, "password reset asked for");
+    Ok(())
+}
+
+/// The address whose password the reset link with `token` sets, if the link works
+/// (unused and unexpired); nothing is used up by looking.
+pub async fn reset_target(app: &App, token: &str) -> Result<Option<String>, StoreError> {
+    let mut db = app.store.conn().await?;
+    let Some(contact) = db.peek_account_token(&token_hash(token), TokenPurpose::Reset).await? else { return Ok(None) };
+    Ok(db.account(contact).await?.filter(|a| a.active).map(|a| a.email))
+}
+
+/// Sets a new password through the reset link with `token`: every session of the account
+/// ends, every other reset link stops working, and a new session begins. The link works
+/// once.
+pub async fn reset(app: &App, token: &str, password: &str, client: &str) -> Result<NewSession, AccountError> {
+    limit(app, &format!("reset:ip:{client}"), app.config.portal.attempts_per_ip).await?;
+    let email = reset_target(app, token).await?.ok_or(AccountError::TokenInvalid)?;
+    passwords::check(password, &email)?;
+    let hash = passwords::hash(&app.config.portal, password).await?;
+    let mut tx = app.store.begin().await?;
+    let contact =
+        tx.redeem_account_token(&token_hash(token), TokenPurpose::Reset).await?.ok_or(AccountError::TokenInvalid)?;
+    tx.set_password(contact, &hash, false).await?;
+    let ended = tx.delete_sessions_of(contact, None).await?;
+    tx.void_account_tokens(contact, TokenPurpose::Reset).await?;
+    let session = begin_session(&mut tx, contact).await?;
+    tx.commit().await?;
+    info!(contact = contact.0, sessions_ended = ended, "password reset");
+    Ok(session)
 }
 
 /// Sets the visitor's name and notification preference.

@@ -5,7 +5,8 @@
 
 use crate::App;
 use crate::domain::ContactId;
-use crate::notice::{AcknowledgementData, InviteData, Notice, NoticeKind};
+use crate::domain::TokenPurpose;
+use crate::notice::{AccountData, AcknowledgementData, InviteData, Notice, NoticeKind};
 use crate::store::{OutboxRow, StoreError, Tx, now, sha256_hex};
 
 /// Creates the invitation of `contact_id` unless it has one; returns its id when new.
@@ -35,17 +36,21 @@ pub async fn redeem(app: &App, token: &str) -> Result<Option<ContactId>, StoreEr
     app.store.conn().await?.redeem_invite(&token_hash(token)).await
 }
 
-/// Gives each invitation among claimed `rows` a new token, just before it is rendered —
-/// an invitation of its own, or one riding on an acknowledgement: the token goes into the
-/// returned row's payload (which is never written back) and only its hash onto the
-/// invitation, valid for `portal.invite_days` (a resend replaces the earlier token). Other
-/// rows come back as they are. An invitation used meanwhile: its own mail is marked sent
-/// (`None`: nothing is left to send), an acknowledgement goes without the link. All tokens
-/// of a claim are stored in one transaction, before any is sent.
+/// Gives each link among claimed `rows` a new token just before it is rendered, so that
+/// a token never sits in the database in the clear: into the returned row's payload (never
+/// written back) goes the token, into the store only its hash. An invitation (its own mail,
+/// or riding on an acknowledgement) gets it on the invitation, valid `portal.invite_days`
+/// (a resend replaces the earlier token); a password reset gets a reset token valid
+/// `portal.reset_minutes`. Other rows come back as they are. An invitation used meanwhile:
+/// its own mail is marked sent (`None`: nothing is left to send), an acknowledgement goes
+/// without the link. All tokens of a claim are stored in one transaction, before any is
+/// sent.
 pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<OutboxRow>>, StoreError> {
     let carries = |row: &OutboxRow| match row.kind.parse::<NoticeKind>() {
-        Ok(kind @ (NoticeKind::Invite | NoticeKind::Acknowledgement)) => {
-            Notice::from_payload(kind, &row.payload).ok().filter(|n| invitation_of(n).is_some())
+        Ok(kind @ (NoticeKind::Invite | NoticeKind::Acknowledgement | NoticeKind::PasswordReset)) => {
+            Notice::from_payload(kind, &row.payload)
+                .ok()
+                .filter(|n| invitation_of(n).is_some() || reset_of(n).is_some())
         }
         _ => None,
     };
@@ -54,36 +59,54 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
     }
     let days = app.config.portal.invite_days;
     let expires = now() + i64::try_from(days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
+    let reset_minutes = i64::try_from(app.config.portal.reset_minutes.saturating_mul(60)).unwrap_or(i64::MAX / 2);
     let mut tx = app.store.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        // Not carrying an invitation, or a bad payload that rendering will report.
+        // Not carrying a link, or a bad payload that rendering will report.
         let Some(notice) = carries(row) else {
             out.push(Some(row.clone()));
             continue;
         };
-        let invite = invitation_of(&notice).expect("carries an invitation");
         let token = new_token();
-        let fresh = tx.set_invite_token(invite, &token_hash(&token), expires).await?;
-        let notice = match (notice, fresh) {
-            (Notice::Invite(_), false) => {
-                tx.mark_sent(row.id).await?;
-                out.push(None);
-                continue;
+        let notice = match notice {
+            Notice::PasswordReset(data) => {
+                let contact = data.contact.expect("carries a reset");
+                tx.insert_account_token(&token_hash(&token), TokenPurpose::Reset, contact, now() + reset_minutes)
+                    .await?;
+                Notice::PasswordReset(AccountData { token: Some(token), ..data })
             }
-            (Notice::Invite(data), true) => Notice::Invite(InviteData { token: Some(token), ..data }),
-            (Notice::Acknowledgement(data), fresh) => {
-                let (invite, token) = if fresh { (data.invite, Some(token)) } else { (None, None) };
-                Notice::Acknowledgement(AcknowledgementData { invite, token, ..data })
+            notice => {
+                let invite = invitation_of(&notice).expect("carries an invitation");
+                let fresh = tx.set_invite_token(invite, &token_hash(&token), expires).await?;
+                match (notice, fresh) {
+                    (Notice::Invite(_), false) => {
+                        tx.mark_sent(row.id).await?;
+                        out.push(None);
+                        continue;
+                    }
+                    (Notice::Invite(data), true) => Notice::Invite(InviteData { token: Some(token), ..data }),
+                    (Notice::Acknowledgement(data), fresh) => {
+                        let (invite, token) = if fresh { (data.invite, Some(token)) } else { (None, None) };
+                        Notice::Acknowledgement(AcknowledgementData { invite, token, ..data })
+                    }
+                    (other, _) => other,
+                }
             }
-            (other, _) => other,
         };
-        let payload =
-            notice.payload().map_err(|source| StoreError::Encode { what: "an invitation's payload", source })?;
+        let payload = notice.payload().map_err(|source| StoreError::Encode { what: "a link's payload", source })?;
         out.push(Some(OutboxRow { payload, ..row.clone() }));
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// The account a password reset mail is for, if the notice is one.
+fn reset_of(notice: &Notice) -> Option<crate::domain::ContactId> {
+    match notice {
+        Notice::PasswordReset(data) => data.contact,
+        _ => None,
+    }
 }
 
 /// The invitation a notice carries, if any.

@@ -212,9 +212,10 @@ static NO_REPLY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
 async fn withhold_automatic(
     app: &App,
     tx: &mut Tx,
-    ticket: TicketNumber,
+    ticket: impl Into<Option<TicketNumber>>,
     recipient: &EmailAddress,
 ) -> Result<Option<String>, StoreError> {
+    let ticket = ticket.into();
     let local = recipient.local_part();
     let may_be_no_reply = ["reply", "daemon", "postmaster", "bounce", "notification"].iter().any(|w| local.contains(w));
     if may_be_no_reply && NO_REPLY.is_match(local) {
@@ -244,7 +245,7 @@ async fn withhold_automatic(
         return Ok(Some(format!("{recent} automatic mails to this address in the last hour (cap {cap})")));
     }
     let (cap, recent) = (app.config.outbox.max_automatic_per_ticket_per_hour, record.about_ticket);
-    if recent >= i64::from(cap) {
+    if ticket.is_some() && recent >= i64::from(cap) {
         return Ok(Some(format!("{recent} automatic mails about this ticket in the last hour (cap {cap})")));
     }
     Ok(None)
@@ -409,6 +410,37 @@ pub(super) async fn staff_notice(
         queued += 1;
     }
     Ok(queued)
+}
+
+/// Queues `notice`, mail about an account rather than a ticket, to `recipient` — unless
+/// loop protection withholds it (portal mail counts in the caps on automatic mail).
+/// Returns whether it was queued.
+pub(super) async fn account_mail(
+    app: &App,
+    tx: &mut Tx,
+    notice: &Notice,
+    recipient: &EmailAddress,
+) -> Result<bool, StoreError> {
+    if let Some(why) = withhold_automatic(app, tx, None, recipient).await? {
+        tracing::info!(kind = %notice.kind(), reason = %why, "account mail withheld");
+        return Ok(false);
+    }
+    let payload =
+        notice.payload().map_err(|source| StoreError::Encode { what: "an account mail's payload", source })?;
+    let message_id = format!("md.account.{:016x}@{}", rand::random::<u64>(), app.config.desk.address.domain());
+    let row = NewOutboxRow {
+        kind: notice.kind().as_str(),
+        ticket: None,
+        recipient: recipient.as_str(),
+        message_id: &message_id,
+        in_reply_to: None,
+        references: &[],
+        payload: &payload,
+        sender: None,
+        attachments: None,
+    };
+    tx.enqueue(&row).await?;
+    Ok(true)
 }
 
 /// The staff told of news on `ticket`: the members of its department (or of every

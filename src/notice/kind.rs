@@ -35,6 +35,12 @@ pub enum NoticeKind {
     Undelivered,
     /// To a ticket's requester: others were added to it and will get its mail.
     ParticipantAdded,
+    /// To a portal account's address: a link to set a new password (asked for on the
+    /// portal); about no ticket.
+    PasswordReset,
+    /// To an address with no portal account: someone asked the portal for a password
+    /// reset for it; at most one a day. About no ticket.
+    AccountAttempt,
 }
 
 /// The `Auto-Submitted` value (RFC 3834) a notification carries, so that other systems do
@@ -65,7 +71,7 @@ pub struct UnknownKind(pub String);
 
 impl NoticeKind {
     /// Every kind, in the order of the template folders' documentation.
-    pub const ALL: [NoticeKind; 13] = [
+    pub const ALL: [NoticeKind; 15] = [
         NoticeKind::Acknowledgement,
         NoticeKind::Invite,
         NoticeKind::StaffReply,
@@ -79,6 +85,8 @@ impl NoticeKind {
         NoticeKind::CommandError,
         NoticeKind::Undelivered,
         NoticeKind::ParticipantAdded,
+        NoticeKind::PasswordReset,
+        NoticeKind::AccountAttempt,
     ];
 
     /// The kind's word, as stored and as its template folder is named.
@@ -97,6 +105,8 @@ impl NoticeKind {
             NoticeKind::CommandError => "command-error",
             NoticeKind::Undelivered => "undelivered",
             NoticeKind::ParticipantAdded => "participant-added",
+            NoticeKind::PasswordReset => "password-reset",
+            NoticeKind::AccountAttempt => "account-attempt",
         }
     }
 
@@ -114,7 +124,9 @@ impl NoticeKind {
             | NoticeKind::AutoClosed
             | NoticeKind::CommandError
             | NoticeKind::ParticipantAdded
-            | NoticeKind::Undelivered => true,
+            | NoticeKind::Undelivered
+            | NoticeKind::PasswordReset
+            | NoticeKind::AccountAttempt => true,
             NoticeKind::StaffReply
             | NoticeKind::StaffNewTicket
             | NoticeKind::StaffCustomerReply
@@ -159,9 +171,11 @@ impl NoticeKind {
     pub fn auto_submitted(self) -> Option<AutoSubmitted> {
         match self {
             NoticeKind::StaffReply => None,
-            NoticeKind::Acknowledgement | NoticeKind::Invite | NoticeKind::CommandError => {
-                Some(AutoSubmitted::AutoReplied)
-            }
+            NoticeKind::Acknowledgement
+            | NoticeKind::Invite
+            | NoticeKind::CommandError
+            | NoticeKind::PasswordReset
+            | NoticeKind::AccountAttempt => Some(AutoSubmitted::AutoReplied),
             NoticeKind::StatusChange
             | NoticeKind::Resolved
             | NoticeKind::Reopened
@@ -211,7 +225,9 @@ mod tests {
                 "staff-assigned",
                 "command-error",
                 "undelivered",
-                "participant-added"
+                "participant-added",
+                "password-reset",
+                "account-attempt"
             ]
         );
         for kind in NoticeKind::ALL {

@@ -26,6 +26,16 @@ impl<'a> PortalLinks<'a> {
     pub fn signup(&self, token: &str) -> String {
         format!("{}/signup?token={token}", self.base)
     }
+
+    /// Where a person who forgot their password sets a new one with `token`.
+    pub fn reset(&self, token: &str) -> String {
+        format!("{}/password/reset?token={token}", self.base)
+    }
+
+    /// The log-in page.
+    pub fn login(&self) -> String {
+        format!("{}/login", self.base)
+    }
 }
 
 #[cfg(test)]

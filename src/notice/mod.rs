@@ -15,8 +15,8 @@ use crate::domain::TicketNumber;
 pub use kind::{AutoSubmitted, NoticeKind, UnknownKind};
 pub use links::PortalLinks;
 pub use payload::{
-    AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, RelayedFile, StaffNoticeData, StaffReplyData,
-    StatusData,
+    AccountData, AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, RelayedFile, StaffNoticeData,
+    StaffReplyData, StatusData,
 };
 
 /// A notification of one kind with the data its templates are filled with: the kind's
@@ -50,6 +50,10 @@ pub enum Notice {
     Undelivered(CommandErrorData),
     /// See [`NoticeKind::ParticipantAdded`].
     ParticipantAdded(ParticipantsData),
+    /// See [`NoticeKind::PasswordReset`].
+    PasswordReset(AccountData),
+    /// See [`NoticeKind::AccountAttempt`].
+    AccountAttempt(AccountData),
 }
 
 impl Notice {
@@ -69,12 +73,14 @@ impl Notice {
             Notice::CommandError(_) => NoticeKind::CommandError,
             Notice::Undelivered(_) => NoticeKind::Undelivered,
             Notice::ParticipantAdded(_) => NoticeKind::ParticipantAdded,
+            Notice::PasswordReset(_) => NoticeKind::PasswordReset,
+            Notice::AccountAttempt(_) => NoticeKind::AccountAttempt,
         }
     }
 
-    /// The number of the ticket the notice is about.
-    pub fn ticket(&self) -> TicketNumber {
-        match self {
+    /// The number of the ticket the notice is about; none for mail about an account.
+    pub fn ticket(&self) -> Option<TicketNumber> {
+        Some(match self {
             Notice::Acknowledgement(d) => d.ticket,
             Notice::Invite(d) => d.ticket,
             Notice::StaffReply(d) => d.ticket,
@@ -82,7 +88,8 @@ impl Notice {
             Notice::StaffNewTicket(d) | Notice::StaffCustomerReply(d) | Notice::StaffAssigned(d) => d.ticket,
             Notice::CommandError(d) | Notice::Undelivered(d) => d.ticket,
             Notice::ParticipantAdded(d) => d.ticket,
-        }
+            Notice::PasswordReset(_) | Notice::AccountAttempt(_) => return None,
+        })
     }
 
     /// The payload as stored in the outbox row's `payload` column: the data as JSON.
@@ -99,6 +106,7 @@ impl Notice {
             }
             Notice::CommandError(d) | Notice::Undelivered(d) => serde_json::to_string(d),
             Notice::ParticipantAdded(d) => serde_json::to_string(d),
+            Notice::PasswordReset(d) | Notice::AccountAttempt(d) => serde_json::to_string(d),
         }
     }
 
@@ -120,6 +128,8 @@ impl Notice {
             NoticeKind::CommandError => Notice::CommandError(from_str(payload)?),
             NoticeKind::Undelivered => Notice::Undelivered(from_str(payload)?),
             NoticeKind::ParticipantAdded => Notice::ParticipantAdded(from_str(payload)?),
+            NoticeKind::PasswordReset => Notice::PasswordReset(from_str(payload)?),
+            NoticeKind::AccountAttempt => Notice::AccountAttempt(from_str(payload)?),
         })
     }
 }

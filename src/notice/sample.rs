@@ -82,6 +82,14 @@ impl Notice {
                 by: "our staff".into(),
                 portal_url,
             }),
+            NoticeKind::PasswordReset => Notice::PasswordReset(AccountData {
+                contact: Some(crate::domain::ContactId(3)),
+                name,
+                token: Some("0123456789abcdef".repeat(4)),
+            }),
+            NoticeKind::AccountAttempt => {
+                Notice::AccountAttempt(AccountData { contact: None, name: None, token: None })
+            }
         }
     }
 }

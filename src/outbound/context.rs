@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::domain::TicketNumber;
 use crate::notice::{
-    AcknowledgementData, CommandErrorData, InviteData, Notice, ParticipantsData, PortalLinks, StaffNoticeData,
-    StaffReplyData, StatusData,
+    AccountData, AcknowledgementData, CommandErrorData, InviteData, Notice, ParticipantsData, PortalLinks,
+    StaffNoticeData, StaffReplyData, StatusData,
 };
 
 /// The variables of a kind's templates: the same few for every kind, the kind's payload
@@ -19,8 +19,8 @@ pub struct MailContext<'a, D, E> {
     pub desk_name: &'a str,
     /// The subject tag (`desk.tag`), as in `[Support #42]`.
     pub tag: &'a str,
-    /// The ticket's number.
-    pub ticket: TicketNumber,
+    /// The ticket's number; none in mail about an account.
+    pub ticket: Option<TicketNumber>,
     /// The rendered subject line: in the body templates (the HTML layout's title), not in
     /// the subject's own.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,6 +68,26 @@ pub type StatusContext<'a> = MailContext<'a, StatusData, NoExtra>;
 pub type StaffNoticeContext<'a> = MailContext<'a, StaffNoticeData, NoExtra>;
 /// The context of `command-error` and `undelivered`.
 pub type CommandErrorContext<'a> = MailContext<'a, CommandErrorData, NoExtra>;
+/// The password reset's own variables.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResetExtra {
+    /// The link to set a new password, with the token made as the mail is sent.
+    pub reset_link: String,
+    /// How many minutes the link works (`portal.reset_minutes`).
+    pub minutes: u64,
+}
+
+/// The attempt notice's own variables.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptExtra {
+    /// Where to log in (the portal's page).
+    pub login_link: String,
+}
+
+/// The context of `password-reset`.
+pub type ResetContext<'a> = MailContext<'a, AccountData, ResetExtra>;
+/// The context of `account-attempt`.
+pub type AttemptContext<'a> = MailContext<'a, AccountData, AttemptExtra>;
 /// The context of `participant-added`.
 pub type ParticipantsContext<'a> = MailContext<'a, ParticipantsData, NoExtra>;
 
@@ -82,7 +102,7 @@ pub fn context(config: &Config, notice: &Notice, subject: Option<&str>) -> Resul
     fn with<D: Serialize, E: Serialize>(
         config: &Config,
         subject: Option<&str>,
-        ticket: TicketNumber,
+        ticket: Option<TicketNumber>,
         data: &D,
         extra: E,
     ) -> minijinja::Value {
@@ -114,5 +134,14 @@ pub fn context(config: &Config, notice: &Notice, subject: Option<&str>) -> Resul
         }
         Notice::CommandError(d) | Notice::Undelivered(d) => with(config, subject, ticket, d, NoExtra {}),
         Notice::ParticipantAdded(d) => with(config, subject, ticket, d, NoExtra {}),
+        Notice::PasswordReset(d) => {
+            let token = d.token.as_deref().ok_or(ContextError("password reset without a token"))?;
+            let reset_link = PortalLinks::new(&config.portal).reset(token);
+            with(config, subject, ticket, d, ResetExtra { reset_link, minutes: config.portal.reset_minutes })
+        }
+        Notice::AccountAttempt(d) => {
+            let login_link = PortalLinks::new(&config.portal).login();
+            with(config, subject, ticket, d, AttemptExtra { login_link })
+        }
     })
 }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::pages::{self, Home, Index, Login, Message, Page, PasswordChange, Profile, Signup, render};
+use super::pages::{self, Forgot, Home, Index, Login, Message, Page, PasswordChange, Profile, Reset, Signup, render};
 use super::visitor::{Visitor, with_cookies};
 use crate::App;
 use crate::desk::accounts::{self, AccountError, SignedIn};
@@ -76,6 +76,26 @@ pub struct ProfileForm {
     notify: String,
 }
 
+/// The forgotten-password form.
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// The reset form.
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
 /// `?done=` after a redirect: what just happened, for a line on the page.
 #[derive(Deserialize)]
 pub struct Done {
@@ -92,6 +112,7 @@ pub async fn index(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Q
             let note = match done.done.as_str() {
                 "signup" => Some("Welcome! Your account is ready."),
                 "login" => Some("You are logged in."),
+                "reset" => Some("Your new password is set. You are logged out everywhere else."),
                 _ => None,
             };
             render(StatusCode::OK, Home { page: Page::new(&app, &visitor), note })
@@ -260,6 +281,64 @@ pub async fn profile(State(app): State<Arc<App>>, visitor: Visitor, Form(form): 
     match accounts::update_profile(&app, who, &form.name, notify).await {
         Ok(()) => Redirect::to("/profile?done=profile").into_response(),
         Err(e) => pages::failure(&app, &e),
+    }
+}
+
+/// `GET /password/forgot`.
+pub async fn forgot_page(State(app): State<Arc<App>>, visitor: Visitor) -> Response {
+    let cookie = visitor.visitor_cookie();
+    with_cookies(render(StatusCode::OK, Forgot { page: Page::new(&app, &visitor) }), cookie)
+}
+
+/// `POST /password/forgot`: the same answer whether the address has an account or not.
+pub async fn forgot(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<ForgotForm>) -> Response {
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    match accounts::forgot(&app, &form.email, &visitor.client.to_string()).await {
+        Ok(()) => {
+            let text = "If this address has an account with us, a link to choose a new password is on its way. \
+                        It works once, for a short time. Nothing arrived? Look in your spam folder.";
+            message(&app, &visitor, "Check your mail", text, "/login")
+        }
+        Err(e) => refused(&app, &visitor, e),
+    }
+}
+
+/// `GET /password/reset?token=…`.
+pub async fn reset_page(State(app): State<Arc<App>>, visitor: Visitor, Query(q): Query<TokenQuery>) -> Response {
+    let cookie = visitor.visitor_cookie();
+    let response = match accounts::reset_target(&app, &q.token).await {
+        Ok(Some(email)) => render(
+            StatusCode::OK,
+            Reset { page: Page::new(&app, &visitor), token: &q.token, email: &email, error: None },
+        ),
+        Ok(None) => expired(&app, &visitor),
+        Err(e) => pages::failure(&app, &e),
+    };
+    with_cookies(response, cookie)
+}
+
+/// `POST /password/reset`: the new password, and a session (every other one ended).
+pub async fn reset(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<ResetForm>) -> Response {
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    match accounts::reset(&app, &form.token, &form.password, &visitor.client.to_string()).await {
+        Ok(session) => with_cookies(Redirect::to("/?done=reset"), [visitor.session_cookie(&session.token)]),
+        Err(AccountError::Password(problem)) => {
+            let Ok(Some(email)) = accounts::reset_target(&app, &form.token).await else {
+                return expired(&app, &visitor);
+            };
+            let page = Reset {
+                page: Page::new(&app, &visitor),
+                token: &form.token,
+                email: &email,
+                error: Some(problem.to_string()),
+            };
+            render(StatusCode::OK, page)
+        }
+        Err(e) => refused(&app, &visitor, e),
     }
 }
 

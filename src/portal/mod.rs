@@ -47,6 +47,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
         .route("/password/change", get(account::change_page).post(account::change))
+        .route("/password/forgot", get(account::forgot_page).post(account::forgot))
+        .route("/password/reset", get(account::reset_page).post(account::reset))
         .route("/profile", get(account::profile_page).post(account::profile))
         .route("/static/portal.css", get(stylesheet))
         .route("/static/favicon.svg", get(favicon))

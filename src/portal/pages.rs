@@ -121,6 +121,28 @@ pub struct Profile<'a> {
     pub notify_all: bool,
 }
 
+/// Asking for a password reset.
+#[derive(Template)]
+#[template(path = "portal/forgot.html")]
+pub struct Forgot<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+}
+
+/// Choosing a new password through a reset link.
+#[derive(Template)]
+#[template(path = "portal/reset.html")]
+pub struct Reset<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The link's token.
+    pub token: &'a str,
+    /// The account's address.
+    pub email: &'a str,
+    /// Why the last try failed.
+    pub error: Option<String>,
+}
+
 /// A page that only says something, with a link onwards.
 #[derive(Template)]
 #[template(path = "portal/message.html")]

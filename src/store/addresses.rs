@@ -71,7 +71,7 @@ impl Conn {
     pub async fn automatic_mail_record(
         &mut self,
         recipient: &str,
-        ticket: TicketNumber,
+        ticket: Option<TicketNumber>,
         kinds: &[NoticeKind],
         since: i64,
         cap: i64,

@@ -79,6 +79,12 @@ pub const BUILTIN: &[(&str, &str)] = builtin!(
     "mail/participant-added/subject.txt",
     "mail/participant-added/body.txt",
     "mail/participant-added/body.html",
+    "mail/password-reset/subject.txt",
+    "mail/password-reset/body.txt",
+    "mail/password-reset/body.html",
+    "mail/account-attempt/subject.txt",
+    "mail/account-attempt/body.txt",
+    "mail/account-attempt/body.html",
 );
 
 /// The name of `kind`'s template `part` (one of [`PARTS`]).
