@@ -253,7 +253,9 @@ mod tests {
                 "auto-closed",
                 "command-error",
                 "undelivered",
-                "participant-added"
+                "participant-added",
+                "password-reset",
+                "account-attempt"
             ]
         );
         for kind in NoticeKind::ALL {
