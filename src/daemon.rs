@@ -115,7 +115,8 @@ impl Prepare for MintInvitations {
     }
 }
 
-/// Runs desk's time-driven rules (resolved tickets closing themselves) at start and then
+/// Runs desk's time-driven rules (resolved tickets closing themselves; hourly, unreferenced
+/// blobs and ended portal sessions going) at start and then
 /// every `every` until `shutdown`, handing freed memory back each time.
 async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
     let mut next_sweep = tokio::time::Instant::now();
@@ -125,6 +126,7 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
         }
         if tokio::time::Instant::now() >= next_sweep {
             app.sweep_blobs().await;
+            crate::desk::accounts::sweep(&app).await;
             next_sweep += crate::app::BLOB_SWEEP_EVERY;
         }
         // Memory freed since (idle pooled connections close after 30 s) goes back.

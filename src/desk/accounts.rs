@@ -345,6 +345,23 @@ pub fn new_visitor_id() -> String {
     new_token()
 }
 
+/// Forgets what has run out: sessions idle past `portal.session_idle_minutes` or older than
+/// `portal.session_max_days`, expired one-time links, and rate-limit windows that ended.
+/// Housekeeping calls it; a failure is logged and tried again next time.
+pub async fn sweep(app: &App) {
+    let portal = &app.config.portal;
+    let at = now();
+    let idle_before = at - minutes(portal.session_idle_minutes);
+    let created_before = at - minutes(portal.session_max_days.saturating_mul(24 * 60));
+    let windows_before = at - minutes(portal.rate_window_minutes).max(86_400);
+    let swept = async { app.store.conn().await?.sweep_accounts(windows_before, idle_before, created_before).await };
+    match swept.await {
+        Ok(n) if n > 0 => info!(removed = n, "ended sessions, expired links and old rate-limit counts removed"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "removing ended sessions failed; trying again later"),
+    }
+}
+
 /// Counts one attempt under `bucket` and refuses it past `allowed` in the current window.
 async fn limit(app: &App, bucket: &str, allowed: u32) -> Result<(), AccountError> {
     let window = minutes(app.config.portal.rate_window_minutes).max(1);

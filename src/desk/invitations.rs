@@ -54,7 +54,8 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
         }
         _ => None,
     };
-    if !rows.iter().any(|r| carries(r).is_some()) {
+    let links: Vec<Option<Notice>> = rows.iter().map(carries).collect();
+    if links.iter().all(Option::is_none) {
         return Ok(rows.iter().cloned().map(Some).collect());
     }
     let days = app.config.portal.invite_days;
@@ -62,9 +63,9 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
     let reset_minutes = i64::try_from(app.config.portal.reset_minutes.saturating_mul(60)).unwrap_or(i64::MAX / 2);
     let mut tx = app.store.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
+    for (row, link) in rows.iter().zip(links) {
         // Not carrying a link, or a bad payload that rendering will report.
-        let Some(notice) = carries(row) else {
+        let Some(notice) = link else {
             out.push(Some(row.clone()));
             continue;
         };

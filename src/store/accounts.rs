@@ -39,22 +39,27 @@ pub struct SessionRow {
     pub seen_at: i64,
 }
 
-const ACCOUNT_SELECT: &str = "SELECT a.contact_id, c.email, c.name, c.notify, a.password_hash, a.must_change,
-        a.verified_at, a.active, a.password_changed_at
-     FROM accounts a JOIN contacts c ON c.id = a.contact_id";
+/// The columns of [`AccountRow`]; `concat!` it with a WHERE clause.
+macro_rules! account_select {
+    () => {
+        "SELECT a.contact_id, c.email, c.name, c.notify, a.password_hash, a.must_change,
+            a.verified_at, a.active, a.password_changed_at
+         FROM accounts a JOIN contacts c ON c.id = a.contact_id"
+    };
+}
 
 impl Conn {
     /// The account of the contact with address `email`, if there is one.
     pub async fn account_by_email(&mut self, email: &str) -> Result<Option<AccountRow>> {
-        let sql = format!("{ACCOUNT_SELECT} WHERE c.email = $1");
-        Ok(on_conn!(self, c => sqlx::query_as::<_, AccountRow>(sqlx::AssertSqlSafe(sql.clone()))
+        const SQL: &str = concat!(account_select!(), " WHERE c.email = $1");
+        Ok(on_conn!(self, c => sqlx::query_as::<_, AccountRow>(SQL)
             .bind(email).fetch_optional(&mut *c).await?))
     }
 
     /// The account of `contact`, if there is one.
     pub async fn account(&mut self, contact: ContactId) -> Result<Option<AccountRow>> {
-        let sql = format!("{ACCOUNT_SELECT} WHERE a.contact_id = $1");
-        Ok(on_conn!(self, c => sqlx::query_as::<_, AccountRow>(sqlx::AssertSqlSafe(sql.clone()))
+        const SQL: &str = concat!(account_select!(), " WHERE a.contact_id = $1");
+        Ok(on_conn!(self, c => sqlx::query_as::<_, AccountRow>(SQL)
             .bind(contact).fetch_optional(&mut *c).await?))
     }
 
@@ -193,15 +198,6 @@ impl Conn {
                  ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
                  RETURNING hits")
             .bind(bucket).bind(window_start).fetch_one(&mut *c).await?))
-    }
-
-    /// Marks the account of `contact` verified (its address proved by a link).
-    pub async fn verify_account(&mut self, contact: ContactId) -> Result<()> {
-        let at = now();
-        on_conn!(self, c => sqlx::query(
-                "UPDATE accounts SET verified_at = COALESCE(verified_at, $1) WHERE contact_id = $2")
-            .bind(at).bind(contact).execute(&mut *c).await?.rows_affected());
-        Ok(())
     }
 
     /// Forgets windows of rate limits that began before `before`, sessions idle since
