@@ -2,7 +2,7 @@
  * maildesk captcha: solves the portal's proof-of-work challenge in the page, so that a
  * person with JavaScript never sees the fallback question. Served by the portal from the
  * binary (desk::captcha::CAPTCHA_JS) and included as
- *     <script src="/assets/captcha.js" defer></script>
+ *     <script src="/static/captcha.js" defer></script>
  * No inline script, no modules, no crypto.subtle (missing on plain-HTTP installs): the
  * script brings its own SHA-256, checked against a known answer when it loads.
  *

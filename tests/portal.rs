@@ -1,7 +1,8 @@
 //! The portal over HTTP, in process (the router as `serve` runs it), on SQLite and
 //! PostgreSQL: signing up from the invitation in the mail, logging in and out, the CSRF
 //! token every form needs, one answer for every failed log-in, rate limits, changing the
-//! password and the profile, and the headers of every page.
+//! password and the profile, direct sign-up with its captcha and verification link, expired,
+//! reused and foreign links, and the headers of every page.
 
 mod common;
 
@@ -97,6 +98,7 @@ async fn portal(db: common::Db) -> TestApp {
         c.portal.invite = true;
         c.portal.argon2_memory_kib = 1024; // quick in tests; the defaults are measured in the bench
         c.portal.attempts_per_address = 5;
+        c.portal.captcha_bits = 8; // the script's work is measured in tests/captcha.rs
     })
     .await
 }
@@ -427,4 +429,153 @@ on_both!(a_forgotten_password_is_reset_by_a_single_use_link_and_unknown_addresse
         .post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", "a brand new passphrase")])
         .await;
     assert_eq!(login.status, StatusCode::SEE_OTHER);
+});
+
+impl Answer {
+    /// The value of the hidden field `name` of the page's form.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = self.body.find(&marker).unwrap_or_else(|| panic!("a field {name}: {}", self.body)) + marker.len();
+        self.body[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+/// Sends the sign-up form for `email` from a fresh `/register` page, its captcha solved as
+/// the page's script solves it.
+async fn register(t: &TestApp, browser: &mut Browser, name: &str, email: &str) -> Answer {
+    let page = browser.get(t, "/register").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let (csrf, challenge) = (page.csrf(), page.field("captcha"));
+    let nonce = maildesk::desk::captcha::solve(&challenge).unwrap();
+    let form =
+        [("csrf", csrf.as_str()), ("name", name), ("email", email), ("captcha", &challenge), ("captcha_nonce", &nonce)];
+    browser.post(t, "/register", &form).await
+}
+
+/// The token of the link after `path?token=` in `text`.
+fn link_token(text: &str, path: &str) -> String {
+    let marker = format!("{path}?token=");
+    text.split(&marker).nth(1).unwrap().chars().take_while(char::is_ascii_hexdigit).collect()
+}
+
+on_both!(a_direct_sign_up_needs_the_captcha_and_makes_the_account_only_through_the_mailed_link, |db| {
+    let t = portal(db).await;
+    let mut ann = Browser::new("192.0.2.90:40000");
+    let page = ann.get(&t, "/register").await;
+    assert!(page.body.contains("data-captcha") && page.body.contains(r#"<script src="/static/captcha.js" defer>"#));
+    assert!(page.body.contains("(in digits)"), "the question for browsers without JavaScript");
+    let script = ann.get(&t, "/static/captcha.js").await;
+    assert_eq!(script.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert!(script.header("cache-control").unwrap().contains("max-age"));
+
+    // No CSRF token: 403 and nothing sent. A wrong answer: the form again, nothing sent.
+    let (csrf, challenge) = (page.csrf(), page.field("captcha"));
+    let forged = ann.post(&t, "/register", &[("email", "ann@example.net"), ("captcha", &challenge)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let form =
+        [("csrf", csrf.as_str()), ("email", "ann@example.net"), ("captcha", &challenge), ("captcha_answer", "-1")];
+    let wrong = ann.post(&t, "/register", &form).await;
+    assert_eq!(wrong.status, StatusCode::OK);
+    assert!(wrong.body.contains("is not right") && wrong.body.contains(r#"id="captcha-error""#), "{}", wrong.body);
+    assert_ne!(wrong.field("captcha"), challenge, "a new challenge with the form");
+    let reused = ann.post(&t, "/register", &form).await;
+    assert!(reused.body.contains("already sent once"), "a challenge is used once: {}", reused.body);
+    let bad = register(&t, &mut ann, "Ann", "not an address").await;
+    assert!(bad.body.contains(r#"id="email-error""#) && bad.body.contains(r#"aria-invalid="true""#));
+    assert!(t.flush_outbox().await.is_empty(), "nothing sent for a refused form");
+
+    let done = register(&t, &mut ann, "Ann Example", "Ann@Example.net").await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body.contains("Check your mail"), "{}", done.body);
+    let mails = mails_to(&t, "ann@example.net", "/verify?token=").await;
+    assert_eq!(mails.len(), 1, "one verification mail");
+    assert!(mails[0].contains("Hello Ann Example"), "{}", mails[0]);
+    let token = link_token(&mails[0], "/verify");
+    assert_eq!(token.len(), 64);
+    assert!(t.db().await.list_outbox().await.unwrap().iter().all(|r| !r.payload.contains(&token)), "only its hash");
+
+    // Until the link is followed there is no account: log-in fails as any other.
+    let csrf = ann.get(&t, "/login").await.csrf();
+    let early = ann.post(&t, "/login", &[("csrf", &csrf), ("email", "ann@example.net"), ("password", PASSWORD)]).await;
+    assert!(early.body.contains("Wrong address or password"));
+    // A verification token is no invitation and no reset link.
+    assert_eq!(ann.get(&t, &format!("/signup?token={token}")).await.status, StatusCode::GONE);
+    assert_eq!(ann.get(&t, &format!("/password/reset?token={token}")).await.status, StatusCode::GONE);
+
+    let page = ann.get(&t, &format!("/verify?token={token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("ann@example.net") && page.body.contains(r#"value="Ann Example""#), "{}", page.body);
+    assert!(page.body.contains(r#"action="/verify""#));
+    let csrf = page.csrf();
+    let weak = ann.post(&t, "/verify", &[("csrf", &csrf), ("token", &token), ("password", "ann@example.net")]).await;
+    assert!(weak.body.contains(r#"id="password-error""#), "{}", weak.body);
+    let form = [("csrf", csrf.as_str()), ("token", &token), ("name", "Ann Example"), ("password", PASSWORD)];
+    let done = ann.post(&t, "/verify", &form).await;
+    assert_eq!(done.header("location"), Some("/?done=signup"), "{}", done.body);
+    assert!(ann.get(&t, "/").await.body.contains("Ann Example"), "signed in, with the name given at sign-up");
+    assert_eq!(Browser::new("192.0.2.91:1").get(&t, &format!("/verify?token={token}")).await.status, StatusCode::GONE);
+    let mut other = Browser::new("192.0.2.92:1");
+    let csrf = other.get(&t, "/login").await.csrf();
+    let login =
+        other.post(&t, "/login", &[("csrf", &csrf), ("email", "ann@example.net"), ("password", PASSWORD)]).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "the account works");
+});
+
+on_both!(sign_up_answers_the_same_for_known_and_unknown_addresses, |db| {
+    let t = portal(db).await;
+    signed_up(&t).await; // jane@example.com has an account
+    let mut browser = Browser::new("192.0.2.93:40000");
+    let known = register(&t, &mut browser, "Jane", "jane@example.com").await;
+    let unknown = register(&t, &mut browser, "Bob", "bob@example.org").await;
+    assert_eq!((known.status, unknown.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(known.body, unknown.body, "the same page");
+    register(&t, &mut browser, "Jane", "jane@example.com").await;
+    let told = mails_to(&t, "jane@example.com", "has an account already").await;
+    assert_eq!(told.len(), 1, "the owner is told once a day at most: {told:?}");
+    assert!(told[0].contains("/login") && told[0].contains("/password/forgot"), "{}", told[0]);
+    assert!(!told[0].contains("token="), "no link that changes anything");
+    assert_eq!(mails_to(&t, "bob@example.org", "/verify?token=").await.len(), 1);
+    // The desk's own address gets nothing (no mail to ourselves), with the same answer.
+    let desk = t.app.config.desk.address.to_string();
+    assert_eq!(register(&t, &mut browser, "Desk", &desk).await.body, unknown.body);
+    assert!(t.flush_outbox().await.iter().all(|m| m.recipient != desk));
+});
+
+on_both!(sign_up_is_limited_per_address, |db| {
+    let t = portal(db).await;
+    let mut browser = Browser::new("192.0.2.94:40000");
+    for _ in 0..5 {
+        assert_eq!(register(&t, &mut browser, "", "carol@example.org").await.status, StatusCode::OK);
+    }
+    let limited = register(&t, &mut browser, "", "carol@example.org").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
+    assert!(limited.body.contains("Too many attempts"));
+    let mails = mails_to(&t, "carol@example.org", "/verify?token=").await;
+    assert!((1..=5).contains(&mails.len()), "the caps on automatic mail hold too: {}", mails.len());
+});
+
+on_both!(expired_links_open_nothing, |db| {
+    let t = portal(db).await;
+    let (_, _) = signed_up(&t).await;
+    let mut db = t.db().await;
+    let jane = db.account_by_email("jane@example.com").await.unwrap().unwrap().contact_id;
+    let past = maildesk::store::now() - 1;
+    let (verify, reset) = ("a".repeat(64), "b".repeat(64));
+    let hash = maildesk::desk::invitations::token_hash;
+    let purpose = maildesk::domain::TokenPurpose::Verify;
+    let stranger =
+        db.upsert_contact(&maildesk::domain::EmailAddress::parse("dan@example.org").unwrap(), "", None).await.unwrap();
+    db.insert_account_token(&hash(&verify), purpose, stranger, past, None).await.unwrap();
+    db.insert_account_token(&hash(&reset), maildesk::domain::TokenPurpose::Reset, jane, past, None).await.unwrap();
+    drop(db);
+    let mut browser = Browser::new("192.0.2.95:40000");
+    assert_eq!(browser.get(&t, &format!("/verify?token={verify}")).await.status, StatusCode::GONE);
+    assert_eq!(browser.get(&t, &format!("/password/reset?token={reset}")).await.status, StatusCode::GONE);
+    let csrf = browser.get(&t, "/login").await.csrf();
+    let post = browser.post(&t, "/verify", &[("csrf", &csrf), ("token", &verify), ("password", PASSWORD)]).await;
+    assert_eq!(post.status, StatusCode::GONE);
+    assert!(t.db().await.account_by_email("dan@example.org").await.unwrap().is_none(), "no account made");
+    let post = browser.post(&t, "/password/reset", &[("csrf", &csrf), ("token", &reset), ("password", PASSWORD)]).await;
+    assert_eq!(post.status, StatusCode::GONE);
 });

@@ -10,12 +10,13 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tracing::{info, warn};
 
+use super::captcha::{CaptchaError, CaptchaForm};
 use super::invitations::{new_token, token_hash};
 use super::passwords::{self, HashError, PasswordProblem};
 use crate::App;
 use crate::domain::{ContactId, CustomerNotify, EmailAddress, TokenPurpose};
 use crate::notice::{AccountData, Notice};
-use crate::store::{AccountRow, Conn, StoreError, now};
+use crate::store::{AccountRow, Conn, StoreError, Tx, now};
 
 /// Why an account action was refused; nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -75,58 +76,145 @@ pub struct NewSession {
     pub signed_in: SignedIn,
 }
 
-/// Whom an invitation link is for: the sign-up page shows the address, fixed.
+/// Whom a sign-up link is for: the sign-up page shows the address, fixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invited {
-    /// The invited address; only it can register through the link.
+    /// The address the link proves; only it can register through the link.
     pub email: String,
-    /// Their name as we know it (may be empty).
+    /// Their name as we know it, or as they gave it when signing up (may be empty).
     pub name: String,
     /// They have an account already (the link then only says so).
     pub has_account: bool,
 }
 
-/// Whom the invitation link with `token` is for, if it works (unused and unexpired);
-/// nothing is used up by looking.
-pub async fn invitation(app: &App, token: &str) -> Result<Option<Invited>, StoreError> {
-    let mut db = app.store.conn().await?;
-    let Some(contact) = db.peek_invite(&token_hash(token)).await? else { return Ok(None) };
-    let Some(row) = db.contact(contact).await? else { return Ok(None) };
-    let has_account = db.account(contact).await?.is_some();
-    Ok(Some(Invited { email: row.email, name: row.name, has_account }))
+/// The link that proves an address at sign-up: both open the same form, where the person
+/// chooses a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupLink {
+    /// An invitation (`/signup?token=…`): sent by staff, or riding on the acknowledgement
+    /// of a first request.
+    Invitation,
+    /// The link of the verification mail of a direct sign-up (`/verify?token=…`).
+    Verification,
 }
 
-/// Signs up through the invitation link with `token`: the invited contact gets an account
-/// with `password` (their address is proved by the link), their `name` if given, and a
-/// session. The link works once.
-pub async fn sign_up_invited(
+/// Whom the sign-up link `token` of kind `link` is for, if it works (unused and
+/// unexpired); nothing is used up by looking.
+pub async fn signup_target(app: &App, link: SignupLink, token: &str) -> Result<Option<Invited>, StoreError> {
+    let mut db = app.store.conn().await?;
+    let hash = token_hash(token);
+    let (contact, given) = match link {
+        SignupLink::Invitation => match db.peek_invite(&hash).await? {
+            Some(contact) => (contact, None),
+            None => return Ok(None),
+        },
+        SignupLink::Verification => match db.peek_account_token(&hash, TokenPurpose::Verify).await? {
+            Some(t) => (t.contact_id, t.name),
+            None => return Ok(None),
+        },
+    };
+    let Some(row) = db.contact(contact).await? else { return Ok(None) };
+    let has_account = db.account(contact).await?.is_some();
+    let name = given.filter(|n| !n.trim().is_empty()).unwrap_or(row.name);
+    Ok(Some(Invited { email: row.email, name, has_account }))
+}
+
+/// Signs up through the sign-up link `token` of kind `link`: the contact whose address the
+/// link proves gets an account with `password`, their `name` if given, and a session. The
+/// link works once; a verification link's siblings stop working too.
+pub async fn sign_up(
     app: &App,
+    link: SignupLink,
     token: &str,
     name: &str,
     password: &str,
     client: &str,
 ) -> Result<NewSession, AccountError> {
     limit(app, &format!("signup:ip:{client}"), app.config.portal.attempts_per_ip).await?;
-    let invited = invitation(app, token).await?.ok_or(AccountError::TokenInvalid)?;
-    if invited.has_account {
+    let target = signup_target(app, link, token).await?.ok_or(AccountError::TokenInvalid)?;
+    if target.has_account {
         return Err(AccountError::TokenInvalid);
     }
-    passwords::check(password, &invited.email)?;
+    passwords::check(password, &target.email)?;
     let hash = passwords::hash(&app.config.portal, password).await?;
     let mut tx = app.store.begin().await?;
-    let contact = tx.redeem_invite(&token_hash(token)).await?.ok_or(AccountError::TokenInvalid)?;
+    let contact = match link {
+        SignupLink::Invitation => tx.redeem_invite(&token_hash(token)).await?,
+        SignupLink::Verification => tx.redeem_account_token(&token_hash(token), TokenPurpose::Verify).await?,
+    };
+    let contact = contact.ok_or(AccountError::TokenInvalid)?;
     if !tx.create_account(contact, &hash, false, true).await? {
         return Err(AccountError::TokenInvalid);
     }
-    let name = name.trim();
+    tx.void_account_tokens(contact, TokenPurpose::Verify).await?;
+    let name = clean_name(name);
     if !name.is_empty() {
         let notify = tx.account(contact).await?.map(|a| a.notify).unwrap_or(CustomerNotify::All);
-        tx.set_profile(contact, name, notify).await?;
+        tx.set_profile(contact, &name, notify).await?;
     }
     let session = begin_session(&mut tx, contact).await?;
     tx.commit().await?;
-    info!(contact = contact.0, "signed up through an invitation");
+    info!(contact = contact.0, ?link, "signed up");
     Ok(session)
+}
+
+/// Why a direct sign-up was refused; nothing was changed (the form shows why).
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The address cannot be a mailbox.
+    #[error("Enter your email address, such as name@example.com.")]
+    Address,
+    /// The captcha was not solved or answered.
+    #[error("{0}")]
+    Captcha(#[from] CaptchaError),
+    /// Refused for another reason (too many attempts, the store).
+    #[error("{0}")]
+    Account(#[from] AccountError),
+}
+
+/// A direct sign-up (MISSION ACC3) with `name` and `email` from `client`, once the form's
+/// captcha holds: the answer is the same whether the address is known or not. An address
+/// with no account gets a link that proves it and sets the password (the account exists
+/// only then, so nobody can claim an address before its owner, and nothing needs a
+/// "not verified" state); an address with an account gets, at most once a day, a mail
+/// saying so. Both count in the caps on automatic mail. The desk's own address gets nothing.
+pub async fn register(
+    app: &App,
+    name: &str,
+    email: &str,
+    captcha: &CaptchaForm,
+    client: &str,
+) -> Result<(), RegisterError> {
+    let portal = &app.config.portal;
+    limit(app, &format!("register:ip:{client}"), portal.attempts_per_ip).await?;
+    let address = EmailAddress::parse(email.trim()).map_err(|_| RegisterError::Address)?;
+    super::captcha::verify(app, captcha).await?;
+    limit(app, &format!("register:address:{address}"), portal.attempts_per_address).await?;
+    let name = clean_name(name);
+    let mut tx = app.store.begin().await.map_err(AccountError::from)?;
+    let queued = if address == app.config.desk.address {
+        false
+    } else if let Some(a) = tx.account_by_email(address.as_str()).await.map_err(AccountError::from)? {
+        let data =
+            AccountData { contact: Some(a.contact_id), name: Some(a.name).filter(|n| !n.is_empty()), token: None };
+        once_a_day(app, &mut tx, &Notice::AccountExists(data), &address).await?
+    } else {
+        let organisation = match app.config.organisation_for(address.domain()) {
+            Some(org) => Some(tx.upsert_organisation(&org.name).await.map_err(AccountError::from)?),
+            None => None,
+        };
+        let contact = tx.upsert_contact(&address, "", organisation).await.map_err(AccountError::from)?;
+        let data = AccountData { contact: Some(contact), name: Some(name).filter(|n| !n.is_empty()), token: None };
+        super::notify::account_mail(app, &mut tx, &Notice::VerifyAddress(data), &address)
+            .await
+            .map_err(AccountError::from)?
+    };
+    tx.commit().await.map_err(AccountError::from)?;
+    if queued {
+        app.outbox_wake.notify_one();
+    }
+    info!(client, "direct sign-up asked for");
+    Ok(())
 }
 
 /// Why an account could not be made by hand; nothing was changed.
@@ -272,11 +360,8 @@ pub async fn forgot(app: &App, email: &str, client: &str) -> Result<(), AccountE
             super::notify::account_mail(app, &mut tx, &Notice::PasswordReset(data), &address).await?
         }
         None => {
-            let at = now();
-            let day = at - at.rem_euclid(86_400);
-            let first_today = tx.hit(&format!("attempt-mail:{address}"), day).await? == 1;
             let data = AccountData { contact: None, name: None, token: None };
-            first_today && super::notify::account_mail(app, &mut tx, &Notice::AccountAttempt(data), &address).await?
+            once_a_day(app, &mut tx, &Notice::AccountAttempt(data), &address).await?
         }
     };
     tx.commit().await?;
@@ -291,8 +376,8 @@ pub async fn forgot(app: &App, email: &str, client: &str) -> Result<(), AccountE
 /// (unused and unexpired); nothing is used up by looking.
 pub async fn reset_target(app: &App, token: &str) -> Result<Option<String>, StoreError> {
     let mut db = app.store.conn().await?;
-    let Some(contact) = db.peek_account_token(&token_hash(token), TokenPurpose::Reset).await? else { return Ok(None) };
-    Ok(db.account(contact).await?.filter(|a| a.active).map(|a| a.email))
+    let Some(t) = db.peek_account_token(&token_hash(token), TokenPurpose::Reset).await? else { return Ok(None) };
+    Ok(db.account(t.contact_id).await?.filter(|a| a.active).map(|a| a.email))
 }
 
 /// Sets a new password through the reset link with `token`: every session of the account
@@ -317,8 +402,7 @@ pub async fn reset(app: &App, token: &str, password: &str, client: &str) -> Resu
 
 /// Sets the visitor's name and notification preference.
 pub async fn update_profile(app: &App, who: &SignedIn, name: &str, notify: CustomerNotify) -> Result<(), StoreError> {
-    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(200).collect();
-    app.store.conn().await?.set_profile(who.contact, &name, notify).await
+    app.store.conn().await?.set_profile(who.contact, &clean_name(name), notify).await
 }
 
 /// The CSRF token of forms shown to a visitor whose session (or, before log-in, whose
@@ -360,6 +444,21 @@ pub async fn sweep(app: &App) {
         Ok(_) => {}
         Err(e) => warn!(error = %e, "removing ended sessions failed; trying again later"),
     }
+}
+
+/// Queues `notice` to `address` unless one of its kind went to it today: a stranger cannot
+/// make us write to someone more than once a day. Returns whether it was queued.
+async fn once_a_day(app: &App, tx: &mut Tx, notice: &Notice, address: &EmailAddress) -> Result<bool, AccountError> {
+    let at = now();
+    let day = at - at.rem_euclid(86_400);
+    let first_today = tx.hit(&format!("{}-mail:{address}", notice.kind()), day).await? == 1;
+    Ok(first_today && super::notify::account_mail(app, tx, notice, address).await?)
+}
+
+/// A name as typed into a form: trimmed, without control characters, at most 200
+/// characters.
+fn clean_name(name: &str) -> String {
+    name.trim().chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 /// Counts one attempt under `bucket` and refuses it past `allowed` in the current window.

@@ -39,7 +39,7 @@
 //!   <p data-captcha-status aria-live="polite"></p>          <!-- optional: progress -->
 //!   <button type="submit">Sign up</button>
 //! </form>
-//! <script src="/assets/captcha.js" defer></script>
+//! <script src="/static/captcha.js" defer></script>
 //! ```
 //! The script hides the fallback and disables its input (so it is neither required nor
 //! sent), disables the submit buttons while it works, then fills `captcha_nonce` and

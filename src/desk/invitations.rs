@@ -41,17 +41,21 @@ pub async fn redeem(app: &App, token: &str) -> Result<Option<ContactId>, StoreEr
 /// written back) goes the token, into the store only its hash. An invitation (its own mail,
 /// or riding on an acknowledgement) gets it on the invitation, valid `portal.invite_days`
 /// (a resend replaces the earlier token); a password reset gets a reset token valid
-/// `portal.reset_minutes`. Other rows come back as they are. An invitation used meanwhile:
+/// `portal.reset_minutes`, an address verification a verify token valid
+/// `portal.verify_hours`. Other rows come back as they are. An invitation used meanwhile:
 /// its own mail is marked sent (`None`: nothing is left to send), an acknowledgement goes
 /// without the link. All tokens of a claim are stored in one transaction, before any is
 /// sent.
 pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<OutboxRow>>, StoreError> {
     let carries = |row: &OutboxRow| match row.kind.parse::<NoticeKind>() {
-        Ok(kind @ (NoticeKind::Invite | NoticeKind::Acknowledgement | NoticeKind::PasswordReset)) => {
-            Notice::from_payload(kind, &row.payload)
-                .ok()
-                .filter(|n| invitation_of(n).is_some() || reset_of(n).is_some())
-        }
+        Ok(
+            kind @ (NoticeKind::Invite
+            | NoticeKind::Acknowledgement
+            | NoticeKind::PasswordReset
+            | NoticeKind::VerifyAddress),
+        ) => Notice::from_payload(kind, &row.payload)
+            .ok()
+            .filter(|n| invitation_of(n).is_some() || account_link_of(n).is_some()),
         _ => None,
     };
     let links: Vec<Option<Notice>> = rows.iter().map(carries).collect();
@@ -60,7 +64,9 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
     }
     let days = app.config.portal.invite_days;
     let expires = now() + i64::try_from(days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
-    let reset_minutes = i64::try_from(app.config.portal.reset_minutes.saturating_mul(60)).unwrap_or(i64::MAX / 2);
+    let seconds = |s: u64| i64::try_from(s).unwrap_or(i64::MAX / 2);
+    let reset_for = seconds(app.config.portal.reset_minutes.saturating_mul(60));
+    let verify_for = seconds(app.config.portal.verify_hours.saturating_mul(3600));
     let mut tx = app.store.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for (row, link) in rows.iter().zip(links) {
@@ -73,9 +79,16 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
         let notice = match notice {
             Notice::PasswordReset(data) => {
                 let contact = data.contact.expect("carries a reset");
-                tx.insert_account_token(&token_hash(&token), TokenPurpose::Reset, contact, now() + reset_minutes)
+                tx.insert_account_token(&token_hash(&token), TokenPurpose::Reset, contact, now() + reset_for, None)
                     .await?;
                 Notice::PasswordReset(AccountData { token: Some(token), ..data })
+            }
+            Notice::VerifyAddress(data) => {
+                let contact = data.contact.expect("carries a verification");
+                let name = data.name.as_deref();
+                tx.insert_account_token(&token_hash(&token), TokenPurpose::Verify, contact, now() + verify_for, name)
+                    .await?;
+                Notice::VerifyAddress(AccountData { token: Some(token), ..data })
             }
             notice => {
                 let invite = invitation_of(&notice).expect("carries an invitation");
@@ -102,10 +115,10 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
     Ok(out)
 }
 
-/// The account a password reset mail is for, if the notice is one.
-fn reset_of(notice: &Notice) -> Option<crate::domain::ContactId> {
+/// The contact a password reset or address verification mail is for, if the notice is one.
+fn account_link_of(notice: &Notice) -> Option<crate::domain::ContactId> {
     match notice {
-        Notice::PasswordReset(data) => data.contact,
+        Notice::PasswordReset(data) | Notice::VerifyAddress(data) => data.contact,
         _ => None,
     }
 }

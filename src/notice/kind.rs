@@ -41,6 +41,12 @@ pub enum NoticeKind {
     /// To an address with no portal account: someone asked the portal for a password
     /// reset for it; at most one a day. About no ticket.
     AccountAttempt,
+    /// To an address someone signed up with on the portal: a link that proves the address
+    /// and sets the account's password. About no ticket.
+    VerifyAddress,
+    /// To the address of a portal account: someone tried to sign up with it again; at most
+    /// one a day. About no ticket.
+    AccountExists,
 }
 
 /// The `Auto-Submitted` value (RFC 3834) a notification carries, so that other systems do
@@ -71,7 +77,7 @@ pub struct UnknownKind(pub String);
 
 impl NoticeKind {
     /// Every kind, in the order of the template folders' documentation.
-    pub const ALL: [NoticeKind; 15] = [
+    pub const ALL: [NoticeKind; 17] = [
         NoticeKind::Acknowledgement,
         NoticeKind::Invite,
         NoticeKind::StaffReply,
@@ -87,6 +93,8 @@ impl NoticeKind {
         NoticeKind::ParticipantAdded,
         NoticeKind::PasswordReset,
         NoticeKind::AccountAttempt,
+        NoticeKind::VerifyAddress,
+        NoticeKind::AccountExists,
     ];
 
     /// The kind's word, as stored and as its template folder is named.
@@ -107,6 +115,8 @@ impl NoticeKind {
             NoticeKind::ParticipantAdded => "participant-added",
             NoticeKind::PasswordReset => "password-reset",
             NoticeKind::AccountAttempt => "account-attempt",
+            NoticeKind::VerifyAddress => "verify-address",
+            NoticeKind::AccountExists => "account-exists",
         }
     }
 
@@ -126,7 +136,9 @@ impl NoticeKind {
             | NoticeKind::ParticipantAdded
             | NoticeKind::Undelivered
             | NoticeKind::PasswordReset
-            | NoticeKind::AccountAttempt => true,
+            | NoticeKind::AccountAttempt
+            | NoticeKind::VerifyAddress
+            | NoticeKind::AccountExists => true,
             NoticeKind::StaffReply
             | NoticeKind::StaffNewTicket
             | NoticeKind::StaffCustomerReply
@@ -175,7 +187,9 @@ impl NoticeKind {
             | NoticeKind::Invite
             | NoticeKind::CommandError
             | NoticeKind::PasswordReset
-            | NoticeKind::AccountAttempt => Some(AutoSubmitted::AutoReplied),
+            | NoticeKind::AccountAttempt
+            | NoticeKind::VerifyAddress
+            | NoticeKind::AccountExists => Some(AutoSubmitted::AutoReplied),
             NoticeKind::StatusChange
             | NoticeKind::Resolved
             | NoticeKind::Reopened
@@ -227,7 +241,9 @@ mod tests {
                 "undelivered",
                 "participant-added",
                 "password-reset",
-                "account-attempt"
+                "account-attempt",
+                "verify-address",
+                "account-exists"
             ]
         );
         for kind in NoticeKind::ALL {
@@ -255,7 +271,9 @@ mod tests {
                 "undelivered",
                 "participant-added",
                 "password-reset",
-                "account-attempt"
+                "account-attempt",
+                "verify-address",
+                "account-exists"
             ]
         );
         for kind in NoticeKind::ALL {

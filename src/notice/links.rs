@@ -32,6 +32,16 @@ impl<'a> PortalLinks<'a> {
         format!("{}/password/reset?token={token}", self.base)
     }
 
+    /// Where a person who signed up proves their address with `token` and sets a password.
+    pub fn verify(&self, token: &str) -> String {
+        format!("{}/verify?token={token}", self.base)
+    }
+
+    /// Where a person asks for a link to set a new password.
+    pub fn forgot(&self) -> String {
+        format!("{}/password/forgot", self.base)
+    }
+
     /// The log-in page.
     pub fn login(&self) -> String {
         format!("{}/login", self.base)

@@ -54,6 +54,10 @@ pub enum Notice {
     PasswordReset(AccountData),
     /// See [`NoticeKind::AccountAttempt`].
     AccountAttempt(AccountData),
+    /// See [`NoticeKind::VerifyAddress`].
+    VerifyAddress(AccountData),
+    /// See [`NoticeKind::AccountExists`].
+    AccountExists(AccountData),
 }
 
 impl Notice {
@@ -75,6 +79,8 @@ impl Notice {
             Notice::ParticipantAdded(_) => NoticeKind::ParticipantAdded,
             Notice::PasswordReset(_) => NoticeKind::PasswordReset,
             Notice::AccountAttempt(_) => NoticeKind::AccountAttempt,
+            Notice::VerifyAddress(_) => NoticeKind::VerifyAddress,
+            Notice::AccountExists(_) => NoticeKind::AccountExists,
         }
     }
 
@@ -88,7 +94,10 @@ impl Notice {
             Notice::StaffNewTicket(d) | Notice::StaffCustomerReply(d) | Notice::StaffAssigned(d) => d.ticket,
             Notice::CommandError(d) | Notice::Undelivered(d) => d.ticket,
             Notice::ParticipantAdded(d) => d.ticket,
-            Notice::PasswordReset(_) | Notice::AccountAttempt(_) => return None,
+            Notice::PasswordReset(_)
+            | Notice::AccountAttempt(_)
+            | Notice::VerifyAddress(_)
+            | Notice::AccountExists(_) => return None,
         })
     }
 
@@ -106,7 +115,10 @@ impl Notice {
             }
             Notice::CommandError(d) | Notice::Undelivered(d) => serde_json::to_string(d),
             Notice::ParticipantAdded(d) => serde_json::to_string(d),
-            Notice::PasswordReset(d) | Notice::AccountAttempt(d) => serde_json::to_string(d),
+            Notice::PasswordReset(d)
+            | Notice::AccountAttempt(d)
+            | Notice::VerifyAddress(d)
+            | Notice::AccountExists(d) => serde_json::to_string(d),
         }
     }
 
@@ -130,6 +142,8 @@ impl Notice {
             NoticeKind::ParticipantAdded => Notice::ParticipantAdded(from_str(payload)?),
             NoticeKind::PasswordReset => Notice::PasswordReset(from_str(payload)?),
             NoticeKind::AccountAttempt => Notice::AccountAttempt(from_str(payload)?),
+            NoticeKind::VerifyAddress => Notice::VerifyAddress(from_str(payload)?),
+            NoticeKind::AccountExists => Notice::AccountExists(from_str(payload)?),
         })
     }
 }

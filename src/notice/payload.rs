@@ -133,15 +133,15 @@ pub struct RelayedFile {
 }
 
 /// What the mails about a portal account are filled with (`password-reset`,
-/// `account-attempt`): they are about no ticket.
+/// `account-attempt`, `verify-address`, `account-exists`): they are about no ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountData {
     /// The contact whose account it is (none for an address with no account).
     pub contact: Option<crate::domain::ContactId>,
     /// Their name, if known.
     pub name: Option<String>,
-    /// The reset link's token, added by the sender at sending time; never stored in the
-    /// clear.
+    /// The token of the mail's link (reset, verification), added by the sender at sending
+    /// time; never stored in the clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }

@@ -90,6 +90,14 @@ impl Notice {
             NoticeKind::AccountAttempt => {
                 Notice::AccountAttempt(AccountData { contact: None, name: None, token: None })
             }
+            NoticeKind::VerifyAddress => Notice::VerifyAddress(AccountData {
+                contact: Some(crate::domain::ContactId(3)),
+                name,
+                token: Some("fedcba9876543210".repeat(4)),
+            }),
+            NoticeKind::AccountExists => {
+                Notice::AccountExists(AccountData { contact: Some(crate::domain::ContactId(3)), name, token: None })
+            }
         }
     }
 }

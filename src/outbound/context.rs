@@ -88,6 +88,29 @@ pub struct AttemptExtra {
 pub type ResetContext<'a> = MailContext<'a, AccountData, ResetExtra>;
 /// The context of `account-attempt`.
 pub type AttemptContext<'a> = MailContext<'a, AccountData, AttemptExtra>;
+/// The verification mail's own variables.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyExtra {
+    /// The link that proves the address and sets the password, with the token made as the
+    /// mail is sent.
+    pub verify_link: String,
+    /// How many hours the link works (`portal.verify_hours`).
+    pub hours: u64,
+}
+
+/// The variables of the mail to an account whose address someone signed up with again.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExistsExtra {
+    /// Where to log in (the portal's page).
+    pub login_link: String,
+    /// Where to ask for a new password.
+    pub forgot_link: String,
+}
+
+/// The context of `verify-address`.
+pub type VerifyContext<'a> = MailContext<'a, AccountData, VerifyExtra>;
+/// The context of `account-exists`.
+pub type ExistsContext<'a> = MailContext<'a, AccountData, ExistsExtra>;
 /// The context of `participant-added`.
 pub type ParticipantsContext<'a> = MailContext<'a, ParticipantsData, NoExtra>;
 
@@ -142,6 +165,15 @@ pub fn context(config: &Config, notice: &Notice, subject: Option<&str>) -> Resul
         Notice::AccountAttempt(d) => {
             let login_link = PortalLinks::new(&config.portal).login();
             with(config, subject, ticket, d, AttemptExtra { login_link })
+        }
+        Notice::VerifyAddress(d) => {
+            let token = d.token.as_deref().ok_or(ContextError("address verification without a token"))?;
+            let verify_link = PortalLinks::new(&config.portal).verify(token);
+            with(config, subject, ticket, d, VerifyExtra { verify_link, hours: config.portal.verify_hours })
+        }
+        Notice::AccountExists(d) => {
+            let links = PortalLinks::new(&config.portal);
+            with(config, subject, ticket, d, ExistsExtra { login_link: links.login(), forgot_link: links.forgot() })
         }
     })
 }

@@ -1,4 +1,5 @@
-//! The account pages: sign-up from an invitation link, log in, log out, the signed-in
+//! The account pages: sign-up from an invitation link, direct sign-up with a captcha and
+//! its verification link, log in, log out, the signed-in
 //! home, changing the password (forced while it is a generated one) and the profile. Each
 //! handler takes the visitor and the form, makes one desk call and renders a page; every
 //! form that changes something carries the visitor's CSRF token, checked first.
@@ -10,10 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::pages::{self, Forgot, Home, Index, Login, Message, Page, PasswordChange, Profile, Reset, Signup, render};
+use super::pages::{
+    self, Forgot, Home, Index, Login, Message, Page, PasswordChange, Profile, Register, Reset, Signup, render,
+};
 use super::visitor::{Visitor, with_cookies};
 use crate::App;
-use crate::desk::accounts::{self, AccountError, SignedIn};
+use crate::desk::accounts::{self, AccountError, RegisterError, SignedIn, SignupLink};
+use crate::desk::captcha::{self, CaptchaError, CaptchaForm};
 use crate::domain::CustomerNotify;
 
 /// `?token=` of a link.
@@ -34,6 +38,19 @@ pub struct SignupForm {
     name: String,
     #[serde(default)]
     password: String,
+}
+
+/// The direct sign-up form, with its captcha.
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(flatten)]
+    captcha: CaptchaForm,
 }
 
 /// The log-in form.
@@ -123,45 +140,139 @@ pub async fn index(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Q
 }
 
 /// `GET /signup?token=…`: the form of the invitation link, for the invited address only.
-pub async fn signup_page(State(app): State<Arc<App>>, visitor: Visitor, Query(q): Query<TokenQuery>) -> Response {
-    let invited = match accounts::invitation(&app, &q.token).await {
-        Ok(invited) => invited,
+pub async fn signup_page(state: State<Arc<App>>, visitor: Visitor, query: Query<TokenQuery>) -> Response {
+    link_page(state, visitor, query, SignupLink::Invitation).await
+}
+
+/// `POST /signup`: the account of the invited address, and a session.
+pub async fn signup(state: State<Arc<App>>, visitor: Visitor, form: Form<SignupForm>) -> Response {
+    link_signup(state, visitor, form, SignupLink::Invitation).await
+}
+
+/// `GET /verify?token=…`: the link of a direct sign-up's mail proves the address; the form
+/// sets the password.
+pub async fn verify_page(state: State<Arc<App>>, visitor: Visitor, query: Query<TokenQuery>) -> Response {
+    link_page(state, visitor, query, SignupLink::Verification).await
+}
+
+/// `POST /verify`: the account of the proved address, and a session.
+pub async fn verify(state: State<Arc<App>>, visitor: Visitor, form: Form<SignupForm>) -> Response {
+    link_signup(state, visitor, form, SignupLink::Verification).await
+}
+
+async fn link_page(
+    State(app): State<Arc<App>>,
+    visitor: Visitor,
+    Query(q): Query<TokenQuery>,
+    link: SignupLink,
+) -> Response {
+    let target = match accounts::signup_target(&app, link, &q.token).await {
+        Ok(target) => target,
         Err(e) => return pages::failure(&app, &e),
     };
     let cookie = visitor.visitor_cookie();
-    let response = match invited {
-        Some(i) if !i.has_account => render(
-            StatusCode::OK,
-            Signup { page: Page::new(&app, &visitor), token: &q.token, email: &i.email, name: &i.name, error: None },
-        ),
+    let response = match target {
+        Some(t) if !t.has_account => {
+            let page = Page::new(&app, &visitor);
+            let (token, email, name) = (q.token.as_str(), t.email.as_str(), t.name.as_str());
+            render(StatusCode::OK, Signup { page, action: action(link), token, email, name, error: None })
+        }
         Some(_) => message(&app, &visitor, "You have an account", "This address has an account already.", "/login"),
         None => expired(&app, &visitor),
     };
     with_cookies(response, cookie)
 }
 
-/// `POST /signup`: the account of the invited address, and a session.
-pub async fn signup(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<SignupForm>) -> Response {
+async fn link_signup(
+    State(app): State<Arc<App>>,
+    visitor: Visitor,
+    Form(form): Form<SignupForm>,
+    link: SignupLink,
+) -> Response {
     if !visitor.csrf_ok(&app, &form.csrf) {
         return pages::forbidden(&app, &visitor);
     }
     let client = visitor.client.to_string();
-    match accounts::sign_up_invited(&app, &form.token, &form.name, &form.password, &client).await {
+    match accounts::sign_up(&app, link, &form.token, &form.name, &form.password, &client).await {
         Ok(session) => with_cookies(Redirect::to("/?done=signup"), [visitor.session_cookie(&session.token)]),
         Err(AccountError::Password(problem)) => {
-            let Ok(Some(invited)) = accounts::invitation(&app, &form.token).await else {
+            let Ok(Some(target)) = accounts::signup_target(&app, link, &form.token).await else {
                 return expired(&app, &visitor);
             };
             let page = Signup {
                 page: Page::new(&app, &visitor),
+                action: action(link),
                 token: &form.token,
-                email: &invited.email,
+                email: &target.email,
                 name: &form.name,
                 error: Some(problem.to_string()),
             };
             render(StatusCode::OK, page)
         }
         Err(e) => refused(&app, &visitor, e),
+    }
+}
+
+fn action(link: SignupLink) -> &'static str {
+    match link {
+        SignupLink::Invitation => "/signup",
+        SignupLink::Verification => "/verify",
+    }
+}
+
+/// `GET /register`: direct sign-up.
+pub async fn register_page(State(app): State<Arc<App>>, visitor: Visitor) -> Response {
+    if visitor.who.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let cookie = visitor.visitor_cookie();
+    with_cookies(render(StatusCode::OK, register_form(&app, &visitor, "", "", None)), cookie)
+}
+
+/// `POST /register`: the same answer whether the address is known or not; a refused
+/// captcha or address shows the form again (200, with a new challenge).
+pub async fn register(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<RegisterForm>) -> Response {
+    if !visitor.csrf_ok(&app, &form.csrf) {
+        return pages::forbidden(&app, &visitor);
+    }
+    let client = visitor.client.to_string();
+    match accounts::register(&app, &form.name, &form.email, &form.captcha, &client).await {
+        Ok(()) => {
+            let text = format!(
+                "We sent a mail to this address. Open its link within {} hours to confirm the address and \
+                 choose your password. Nothing arrived? Look in your spam folder.",
+                app.config.portal.verify_hours
+            );
+            message(&app, &visitor, "Check your mail", &text, "/")
+        }
+        Err(RegisterError::Account(e)) => refused(&app, &visitor, e),
+        Err(e) => render(StatusCode::OK, register_form(&app, &visitor, &form.name, form.email.trim(), Some(e))),
+    }
+}
+
+fn register_form<'a>(
+    app: &'a App,
+    visitor: &'a Visitor,
+    name: &'a str,
+    email: &'a str,
+    error: Option<RegisterError>,
+) -> Register<'a> {
+    let (mut email_error, mut captcha_error, mut form_error) = (None, None, None);
+    match error {
+        Some(e @ RegisterError::Address) => email_error = Some(e.to_string()),
+        Some(e @ RegisterError::Captcha(CaptchaError::Temporary(_))) => form_error = Some(e.to_string()),
+        Some(e @ RegisterError::Captcha(_)) => captcha_error = Some(e.to_string()),
+        Some(e) => form_error = Some(e.to_string()),
+        None => {}
+    }
+    Register {
+        page: Page::new(app, visitor),
+        challenge: captcha::issue(app),
+        name,
+        email,
+        email_error,
+        captcha_error,
+        form_error,
     }
 }
 

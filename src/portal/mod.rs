@@ -44,6 +44,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(account::index))
         .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/register", get(account::register_page).post(account::register))
+        .route("/verify", get(account::verify_page).post(account::verify))
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
         .route("/password/change", get(account::change_page).post(account::change))
@@ -51,6 +53,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/password/reset", get(account::reset_page).post(account::reset))
         .route("/profile", get(account::profile_page).post(account::profile))
         .route("/static/portal.css", get(stylesheet))
+        .route("/static/captcha.js", get(captcha_script))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
         .route("/healthz", get(health))
@@ -76,6 +79,14 @@ async fn stylesheet() -> Response {
         (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
     ];
     (headers, PORTAL_CSS).into_response()
+}
+
+async fn captcha_script() -> Response {
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+        (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+    ];
+    (headers, crate::desk::captcha::CAPTCHA_JS).into_response()
 }
 
 async fn favicon() -> Response {

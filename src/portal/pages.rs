@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::visitor::Visitor;
 use crate::App;
 use crate::desk::accounts::SignedIn;
+use crate::desk::captcha::Challenge;
 
 /// What every page shows.
 pub struct Page<'a> {
@@ -73,12 +74,15 @@ pub struct Login<'a> {
     pub error: Option<String>,
 }
 
-/// Sign-up from an invitation link.
+/// Sign-up from an invitation or verification link: the address is fixed, the person
+/// chooses a password.
 #[derive(Template)]
 #[template(path = "portal/signup.html")]
 pub struct Signup<'a> {
     /// Shared.
     pub page: Page<'a>,
+    /// Where the form posts (`/signup` or `/verify`).
+    pub action: &'a str,
     /// The link's token.
     pub token: &'a str,
     /// The invited address.
@@ -87,6 +91,26 @@ pub struct Signup<'a> {
     pub name: &'a str,
     /// Why the last try failed.
     pub error: Option<String>,
+}
+
+/// Direct sign-up: name, address and the captcha.
+#[derive(Template)]
+#[template(path = "portal/register.html")]
+pub struct Register<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The captcha's challenge.
+    pub challenge: Challenge,
+    /// The name typed, kept after a refusal.
+    pub name: &'a str,
+    /// The address typed, kept after a refusal.
+    pub email: &'a str,
+    /// What was wrong with the address.
+    pub email_error: Option<String>,
+    /// What was wrong with the captcha's answer.
+    pub captcha_error: Option<String>,
+    /// What else went wrong.
+    pub form_error: Option<String>,
 }
 
 /// Changing the password (forced when it was generated).

@@ -39,6 +39,15 @@ pub struct SessionRow {
     pub seen_at: i64,
 }
 
+/// An open one-time token of an account (reset, verification).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    /// Whose it is.
+    pub contact_id: ContactId,
+    /// The name given at a sign-up, kept until the address is proved.
+    pub name: Option<String>,
+}
+
 /// The columns of [`AccountRow`]; `concat!` it with a WHERE clause.
 macro_rules! account_select {
     () => {
@@ -145,26 +154,29 @@ impl Conn {
     }
 
     /// Records a one-time token (by its hash) of `purpose` for `contact`, valid until
-    /// `expires_at`.
+    /// `expires_at`, with the `name` given at a sign-up.
     pub async fn insert_account_token(
         &mut self,
         token_hash: &str,
         purpose: TokenPurpose,
         contact: ContactId,
         expires_at: i64,
+        name: Option<&str>,
     ) -> Result<()> {
         on_conn!(self, c => sqlx::query(
-                "INSERT INTO account_tokens (token_hash, purpose, contact_id, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash).bind(purpose).bind(contact).bind(expires_at).execute(&mut *c).await?.rows_affected());
+                "INSERT INTO account_tokens (token_hash, purpose, contact_id, expires_at, name)
+                 VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash).bind(purpose).bind(contact).bind(expires_at).bind(name)
+            .execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
-    /// The contact of the unused, unexpired token of `purpose` hashing to `token_hash`,
-    /// without using it (to show the page the link opens).
-    pub async fn peek_account_token(&mut self, token_hash: &str, purpose: TokenPurpose) -> Result<Option<ContactId>> {
+    /// The unused, unexpired token of `purpose` hashing to `token_hash`, without using it
+    /// (to show the page the link opens).
+    pub async fn peek_account_token(&mut self, token_hash: &str, purpose: TokenPurpose) -> Result<Option<TokenRow>> {
         let at = now();
-        Ok(on_conn!(self, c => sqlx::query_scalar(
-                "SELECT contact_id FROM account_tokens
+        Ok(on_conn!(self, c => sqlx::query_as::<_, TokenRow>(
+                "SELECT contact_id, name FROM account_tokens
                  WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at >= $3")
             .bind(token_hash).bind(purpose).bind(at).fetch_optional(&mut *c).await?))
     }

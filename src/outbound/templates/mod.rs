@@ -85,6 +85,12 @@ pub const BUILTIN: &[(&str, &str)] = builtin!(
     "mail/account-attempt/subject.txt",
     "mail/account-attempt/body.txt",
     "mail/account-attempt/body.html",
+    "mail/verify-address/subject.txt",
+    "mail/verify-address/body.txt",
+    "mail/verify-address/body.html",
+    "mail/account-exists/subject.txt",
+    "mail/account-exists/body.txt",
+    "mail/account-exists/body.html",
 );
 
 /// The name of `kind`'s template `part` (one of [`PARTS`]).
