@@ -175,8 +175,8 @@ mod cli_desk {
         };
         let before = t.flush_outbox().await.len();
 
-        let first = contacts::invite(&t.app, &ann).await.unwrap();
-        assert_eq!(first.ticket, latest, "threaded under her most recent ticket");
+        let first = contacts::invite(&t.app, &ann, None).await.unwrap();
+        assert_eq!(first.ticket, Some(latest), "threaded under her most recent ticket");
         assert_eq!(contacts::detail(&t.app, &ann).await.unwrap().portal, PortalAccess::Queued);
         let sent = t.flush_outbox().await;
         assert_eq!(sent.len(), before + 1);
@@ -190,7 +190,7 @@ mod cli_desk {
         assert!(matches!(contacts::detail(&t.app, &ann).await.unwrap().portal, PortalAccess::Invited { .. }));
 
         // Invited again: the same invitation, a new link; the first one stops working.
-        let second = contacts::invite(&t.app, &ann).await.unwrap();
+        let second = contacts::invite(&t.app, &ann, None).await.unwrap();
         assert_eq!(second.invite, first.invite);
         let sent = t.flush_outbox().await;
         assert_eq!(sent.len(), before + 2);
@@ -202,11 +202,11 @@ mod cli_desk {
         assert!(matches!(contacts::detail(&t.app, &ann).await.unwrap().portal, PortalAccess::SignedUp { .. }));
 
         let outbox = t.db().await.list_outbox().await.unwrap().len();
-        assert!(matches!(contacts::invite(&t.app, &ann).await, Err(ContactError::SignedUp(_))));
+        assert!(matches!(contacts::invite(&t.app, &ann, None).await, Err(ContactError::SignedUp(_))));
         assert_eq!(t.db().await.list_outbox().await.unwrap().len(), outbox, "nothing queued");
     });
 
-    on_both!(invite_refuses_unknown_bouncing_and_ticketless_contacts_and_queues_nothing, |db| {
+    on_both!(invite_refuses_bouncing_and_staff_addresses_and_queues_nothing, |db| {
         let t = TestApp::new(db).await;
         receive(&t.app, &mail("carol@example.net", "Refund", Some("c@example.net"), "", "Please."), &Source::Pipe)
             .await
@@ -217,15 +217,31 @@ mod cli_desk {
         maildesk::desk::staff::reply(&t.app, TicketNumber(1), &agent, "Refunded.").await.unwrap();
         let outbox = t.db().await.list_outbox().await.unwrap().len();
 
-        let err = contacts::invite(&t.app, &address("nobody@example.org")).await.unwrap_err();
-        assert_eq!(err.to_string(), "no contact nobody@example.org");
-        let err = contacts::invite(&t.app, &address("carol@example.net")).await.unwrap_err();
+        let err = contacts::invite(&t.app, &address("carol@example.net"), None).await.unwrap_err();
         assert!(matches!(&err, ContactError::Bouncing { reason, .. } if reason == "550 no such user"), "{err}");
-        let err = contacts::invite(&t.app, &agent).await.unwrap_err();
-        assert!(matches!(err, ContactError::NoTicket(_)), "{err}");
+        let err = contacts::invite(&t.app, &agent, None).await.unwrap_err();
+        assert!(matches!(err, ContactError::Ours(_)), "{err}");
+        let desk = t.app.config.desk.address.clone();
+        assert!(matches!(contacts::invite(&t.app, &desk, None).await, Err(ContactError::Ours(_))));
 
         assert_eq!(t.db().await.list_outbox().await.unwrap().len(), outbox, "nothing queued");
         let carol = contacts::detail(&t.app, &address("carol@example.net")).await.unwrap();
         assert_eq!((carol.portal, carol.bouncing.as_deref()), (PortalAccess::None, Some("550 no such user")));
+    });
+
+    on_both!(invite_makes_a_contact_of_an_unknown_address_and_mails_about_no_ticket, |db| {
+        let t = TestApp::new(db).await;
+        let nobody = address("nobody@example.org");
+        let queued = contacts::invite(&t.app, &nobody, None).await.unwrap();
+        assert_eq!(queued.ticket, None);
+        let detail = contacts::detail(&t.app, &nobody).await.unwrap();
+        assert!(detail.ticket_list.is_empty());
+        assert_eq!(detail.portal, PortalAccess::Queued);
+        let sent = t.flush_outbox().await;
+        let mail = sent.iter().find(|m| m.recipient == "nobody@example.org").expect("the invitation");
+        let text = String::from_utf8_lossy(&mail.bytes);
+        assert!(text.contains("Subject: Your access to"), "no ticket tag: {text}");
+        assert!(!text.contains("In-Reply-To:"), "threads under nothing");
+        assert!(text.contains("signup?token="), "{text}");
     });
 }

@@ -344,9 +344,8 @@ mod e2e_cli {
         let out = md(dir, &env, &["ticket", "reply", "1", "--from", "agent@helpdesk.example", "--body", "Fixed."]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         for (address, message) in [
-            ("nobody@example.org", "no contact nobody@example.org"),
             ("carol@example.net", "carol@example.net bounces (bounce report, status 5.1.1)"),
-            ("agent@helpdesk.example", "agent@helpdesk.example is on no ticket"),
+            ("agent@helpdesk.example", "agent@helpdesk.example is the desk's or a staff member's address"),
         ] {
             let out = md(dir, &env, &["contact", "invite", address]);
             assert_eq!(out.status.code(), Some(1), "{address}");
@@ -356,6 +355,12 @@ mod e2e_cli {
         assert_eq!(carol["portal"]["state"], "not-invited");
         assert_eq!(carol["bouncing"], "bounce report, status 5.1.1");
         assert_eq!(md(dir, &env, &["contact", "invite", "bad"]).status.code(), Some(2));
+        // Anyone else is invited, a new contact if unknown: the mail is about no ticket.
+        let out = md(dir, &env, &["contact", "invite", "nobody@example.org"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains("about no ticket"), "{}", stderr(&out));
+        let nobody = json_of(md(dir, &env, &["contact", "show", "nobody@example.org", "--json"]));
+        assert_eq!(nobody["portal"]["state"], "queued");
     }
 
     /// Writes ticket #1 with `subject` and one comment `body` straight into the store of

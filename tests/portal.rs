@@ -238,6 +238,14 @@ on_both!(too_many_log_in_attempts_get_429_with_retry_after, |db| {
     let (_, _) = signed_up(&t).await;
     let mut browser = Browser::new("192.0.2.30:40000");
     let csrf = browser.get(&t, "/login").await.csrf();
+    // Log-ins that succeed do not count: more of them than the limit all work.
+    for _ in 0..6 {
+        let mut office = Browser::new("192.0.2.31:40000");
+        let csrf = office.get(&t, "/login").await.csrf();
+        let yes =
+            office.post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", PASSWORD)]).await;
+        assert_eq!(yes.status, StatusCode::SEE_OTHER);
+    }
     for _ in 0..5 {
         let no = browser
             .post(&t, "/login", &[("csrf", &csrf), ("email", "jane@example.com"), ("password", "guess guess guess")])
@@ -578,4 +586,98 @@ on_both!(expired_links_open_nothing, |db| {
     assert!(t.db().await.account_by_email("dan@example.org").await.unwrap().is_none(), "no account made");
     let post = browser.post(&t, "/password/reset", &[("csrf", &csrf), ("token", &reset), ("password", PASSWORD)]).await;
     assert_eq!(post.status, StatusCode::GONE);
+});
+
+/// Signs up `address` (who wrote to us before) through their invitation, in a new browser.
+async fn sign_up_as(t: &TestApp, address: &str, client: &str) -> Browser {
+    let token = invitation_token(t, address).await;
+    let mut browser = Browser::new(client);
+    let csrf = browser.get(t, &format!("/signup?token={token}")).await.csrf();
+    let done = browser.post(t, "/signup", &[("csrf", &csrf), ("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    browser
+}
+
+on_both!(a_primary_contact_invites_and_deactivates_colleagues_and_no_one_else_can, |db| {
+    let t = TestApp::with(db, |c| {
+        c.portal.invite = true;
+        c.portal.argon2_memory_kib = 1024;
+        c.organisations =
+            vec![maildesk::config::OrganisationConfig { name: "Acme".into(), domains: vec!["acme.example".into()] }];
+    })
+    .await;
+    for from in ["Pat <pat@acme.example>", "Lee <lee@acme.example>", "Out <out@other.example>"] {
+        receive(&t.app, &mail(from, "Printer", None, "", "Help."), &Source::Pipe).await.unwrap();
+    }
+    let mut pat = sign_up_as(&t, "pat@acme.example", "192.0.2.100:1").await;
+    let mut lee = sign_up_as(&t, "lee@acme.example", "192.0.2.101:1").await;
+    let mut out = sign_up_as(&t, "out@other.example", "192.0.2.102:1").await;
+    assert_eq!(pat.get(&t, "/organisation").await.status, StatusCode::NOT_FOUND, "not for a standard contact");
+    assert!(!pat.get(&t, "/").await.body.contains("/organisation"));
+
+    let pat_address = maildesk::domain::EmailAddress::parse("pat@acme.example").unwrap();
+    maildesk::desk::contacts::set_primary(&t.app, &pat_address, true).await.unwrap();
+    assert!(pat.get(&t, "/").await.body.contains(r#"href="/organisation""#));
+    let page = pat.get(&t, "/organisation").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<h1>Acme</h1>") && page.body.contains("lee@acme.example"), "{}", page.body);
+    assert!(!page.body.contains("out@other.example"), "only the organisation's own contacts");
+    assert_eq!(out.get(&t, "/organisation").await.status, StatusCode::NOT_FOUND);
+    let csrf = page.csrf();
+
+    // Invitations: only for the organisation's addresses, with the CSRF token.
+    let forged = pat.post(&t, "/organisation/invite", &[("email", "kim@acme.example")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let foreign = pat.post(&t, "/organisation/invite", &[("csrf", &csrf), ("email", "eve@other.example")]).await;
+    assert!(foreign.body.contains("is not an address of your organisation"), "{}", foreign.body);
+    let member = pat.post(&t, "/organisation/invite", &[("csrf", &csrf), ("email", "out@other.example")]).await;
+    assert!(member.body.contains("is not an address of your organisation"));
+    let done = pat.post(&t, "/organisation/invite", &[("csrf", &csrf), ("email", "Kim@Acme.example")]).await;
+    assert_eq!(done.header("location"), Some("/organisation?done=invited"), "{}", done.body);
+    let kim = mails_to(&t, "kim@acme.example", "signup?token=").await;
+    assert_eq!(kim.len(), 1);
+    assert!(kim[0].contains("Pat <pat@acme.example> invited you"), "{}", kim[0]);
+    assert!(mails_to(&t, "eve@other.example", "").await.is_empty());
+    assert!(pat.get(&t, "/organisation").await.body.contains("Invited, link works until"));
+    let again = pat.post(&t, "/organisation/invite", &[("csrf", &csrf), ("email", "lee@acme.example")]).await;
+    assert!(again.body.contains("signed up already"), "{}", again.body);
+
+    // Deactivating Lee ends her sessions and her log-ins; reactivating lets her in again.
+    let lee_id = t.db().await.account_by_email("lee@acme.example").await.unwrap().unwrap().contact_id.0.to_string();
+    let off = pat.post(&t, "/organisation/access", &[("csrf", &csrf), ("contact", &lee_id), ("active", "false")]).await;
+    assert_eq!(off.header("location"), Some("/organisation?done=deactivated"));
+    assert!(!lee.get(&t, "/").await.body.contains("Log out"), "her session ended");
+    let lee_csrf = lee.get(&t, "/login").await.csrf();
+    let login = [("csrf", lee_csrf.as_str()), ("email", "lee@acme.example"), ("password", PASSWORD)];
+    assert!(lee.post(&t, "/login", &login).await.body.contains("Wrong address or password"));
+    assert!(pat.get(&t, "/organisation").await.body.contains("Deactivated"));
+    let on = pat.post(&t, "/organisation/access", &[("csrf", &csrf), ("contact", &lee_id), ("active", "true")]).await;
+    assert_eq!(on.header("location"), Some("/organisation?done=reactivated"));
+    assert_eq!(lee.post(&t, "/login", &login).await.status, StatusCode::SEE_OTHER);
+
+    // Not themselves, not someone of another organisation, and not as a standard contact.
+    let pat_id = t.db().await.account_by_email("pat@acme.example").await.unwrap().unwrap().contact_id.0.to_string();
+    let out_id = t.db().await.account_by_email("out@other.example").await.unwrap().unwrap().contact_id.0.to_string();
+    for id in [&pat_id, &out_id] {
+        let no = pat.post(&t, "/organisation/access", &[("csrf", &csrf), ("contact", id), ("active", "false")]).await;
+        assert!(no.body.contains("Only your organisation"), "{}", no.body);
+    }
+    let out_csrf = out.get(&t, "/").await.csrf();
+    let no =
+        out.post(&t, "/organisation/access", &[("csrf", &out_csrf), ("contact", &lee_id), ("active", "false")]).await;
+    assert_eq!(no.status, StatusCode::NOT_FOUND);
+    let mut db = t.db().await;
+    for address in ["pat@acme.example", "out@other.example", "lee@acme.example"] {
+        assert!(db.account_by_email(address).await.unwrap().unwrap().active, "{address}");
+    }
+});
+
+on_both!(unknown_paths_get_a_readable_404_and_request_links_lead_to_the_log_in, |db| {
+    let t = portal(db).await;
+    let mut browser = Browser::new("192.0.2.110:1");
+    let missing = browser.get(&t, "/nothing/here").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("<h1>Page not found</h1>"));
+    assert!(missing.header("content-security-policy").is_some());
+    assert_eq!(browser.get(&t, "/requests/42").await.header("location"), Some("/login"));
 });

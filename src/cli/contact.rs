@@ -33,8 +33,9 @@ pub(super) enum ContactCommand {
         json: bool,
     },
     /// Queue an invitation to the portal now, even if one was sent before (the old link
-    /// stops working). Refused for an unknown contact, an address that bounces, a contact
-    /// who signed up already, or one on no ticket. With `--password`: make the account now
+    /// stops working); an unknown address becomes a new contact. Refused for an address
+    /// that bounces, one with an account already, and the desk's and staff's own
+    /// addresses. With `--password`: make the account now
     /// (a new contact if unknown) with a generated password, printed once on standard
     /// output and never mailed; it must be changed at the first log-in.
     Invite {
@@ -196,11 +197,15 @@ async fn show(app: &App, email: &EmailAddress, json: bool) -> i32 {
 }
 
 async fn invite(app: &App, email: &EmailAddress) -> i32 {
-    match contacts::invite(app, email).await {
+    match contacts::invite(app, email, None).await {
         Ok(queued) => {
+            let threading = match queued.ticket {
+                Some(ticket) => format!("threaded under ticket #{ticket}"),
+                None => "about no ticket: they never wrote to us".to_string(),
+            };
             eprintln!(
-                "maildesk: invitation {} to {email} queued (threaded under ticket #{}); `maildesk serve` sends it",
-                queued.invite, queued.ticket
+                "maildesk: invitation {} to {email} queued ({threading}); `maildesk serve` sends it",
+                queued.invite
             );
             0
         }

@@ -14,7 +14,7 @@ use super::captcha::{CaptchaError, CaptchaForm};
 use super::invitations::{new_token, token_hash};
 use super::passwords::{self, HashError, PasswordProblem};
 use crate::App;
-use crate::domain::{ContactId, CustomerNotify, EmailAddress, TokenPurpose};
+use crate::domain::{ContactId, CustomerNotify, EmailAddress, OrganisationId, TokenPurpose};
 use crate::notice::{AccountData, Notice};
 use crate::store::{AccountRow, Conn, StoreError, Tx, now};
 
@@ -62,6 +62,9 @@ pub struct SignedIn {
     pub notify: CustomerNotify,
     /// Their password was generated: they must change it before anything else.
     pub must_change: bool,
+    /// The organisation they are a primary contact of (they see its requests and manage
+    /// its contacts, MISSION ACC8); none for a standard contact.
+    pub primary_of: Option<OrganisationId>,
     /// The hash of the session's id (what the CSRF token of their forms is bound to).
     pub session_hash: String,
 }
@@ -223,6 +226,9 @@ pub enum CreateError {
     /// The address has an account already.
     #[error("{0} has a portal account already; nothing was changed")]
     Exists(EmailAddress),
+    /// The address is the desk's own or a staff member's: the portal is for customers.
+    #[error("{0} is the desk's or a staff member's address; the portal is for customers")]
+    Ours(EmailAddress),
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -235,6 +241,11 @@ pub enum CreateError {
 /// which is returned to be handed over once and never mailed: it must be changed at the
 /// first log-in (`maildesk contact invite EMAIL --password`, MISSION ACC6).
 pub async fn create_with_password(app: &App, email: &EmailAddress) -> Result<String, CreateError> {
+    let mut db = app.store.conn().await?;
+    if *email == app.config.desk.address || super::roster::is_staff(app, &mut db, email).await? {
+        return Err(CreateError::Ours(email.clone()));
+    }
+    db.release().await;
     let password = generated_password();
     let hash = passwords::hash(&app.config.portal, &password).await?;
     let mut tx = app.store.begin().await?;
@@ -259,13 +270,20 @@ fn generated_password() -> String {
 }
 
 /// Logs in with `email` and `password` from `client` (its IP address): a new session,
-/// whose id differs from any the visitor had. Every failure reads the same.
+/// whose id differs from any the visitor had. Every failure reads the same. Failures count
+/// against the client and the address (a successful log-in does not, so an office behind
+/// one address is not locked out by its own people); past either limit nothing is tried.
 pub async fn log_in(app: &App, email: &str, password: &str, client: &str) -> Result<NewSession, AccountError> {
     let portal = &app.config.portal;
     let address = EmailAddress::parse(email).ok();
-    limit(app, &format!("login:ip:{client}"), portal.attempts_per_ip).await?;
+    let mut buckets = vec![(format!("login:ip:{client}"), portal.attempts_per_ip)];
     if let Some(address) = &address {
-        limit(app, &format!("login:address:{address}"), portal.attempts_per_address).await?;
+        buckets.push((format!("login:address:{address}"), portal.attempts_per_address));
+    }
+    let (start, window) = window(app);
+    for (bucket, allowed) in &buckets {
+        let hits = app.store.conn().await?.hits(bucket, start).await?;
+        refuse_past(bucket, hits, *allowed, start + window)?;
     }
     let account = match &address {
         Some(address) => app.store.conn().await?.account_by_email(address.as_str()).await?,
@@ -277,6 +295,10 @@ pub async fn log_in(app: &App, email: &str, password: &str, client: &str) -> Res
         Some(a) if matches && a.active && a.verified_at.is_some() => a,
         _ => {
             warn!(address = email.chars().take(100).collect::<String>(), client, "failed log-in");
+            let mut db = app.store.conn().await?;
+            for (bucket, _) in &buckets {
+                db.hit(bucket, start).await?;
+            }
             return Err(AccountError::WrongCredentials);
         }
     };
@@ -462,14 +484,25 @@ fn clean_name(name: &str) -> String {
 }
 
 /// Counts one attempt under `bucket` and refuses it past `allowed` in the current window.
-async fn limit(app: &App, bucket: &str, allowed: u32) -> Result<(), AccountError> {
+pub(super) async fn limit(app: &App, bucket: &str, allowed: u32) -> Result<(), AccountError> {
+    let (start, window) = window(app);
+    let hits = app.store.conn().await?.hit(bucket, start).await?;
+    refuse_past(bucket, hits - 1, allowed, start + window)
+}
+
+/// The current rate-limit window: its start and length, in seconds.
+fn window(app: &App) -> (i64, i64) {
     let window = minutes(app.config.portal.rate_window_minutes).max(1);
     let at = now();
-    let start = at - at.rem_euclid(window);
-    let hits = app.store.conn().await?.hit(bucket, start).await?;
-    if hits > i64::from(allowed) {
-        warn!(bucket, hits, "rate limit reached");
-        let retry_after = u64::try_from(start + window - at).unwrap_or(1).max(1);
+    (at - at.rem_euclid(window), window)
+}
+
+/// Refuses one more attempt under `bucket` when `earlier` attempts of the window ending
+/// at `ends` have used up `allowed`.
+fn refuse_past(bucket: &str, earlier: i64, allowed: u32, ends: i64) -> Result<(), AccountError> {
+    if earlier >= i64::from(allowed) {
+        warn!(bucket, attempts = earlier + 1, "rate limit reached");
+        let retry_after = u64::try_from(ends - now()).unwrap_or(1).max(1);
         return Err(AccountError::RateLimited { retry_after });
     }
     Ok(())
@@ -491,6 +524,7 @@ fn signed_in(a: AccountRow, session_hash: String) -> SignedIn {
         name: a.name,
         notify: a.notify,
         must_change: a.must_change,
+        primary_of: a.organisation_id.filter(|_| a.is_primary),
         session_hash,
     }
 }

@@ -1,5 +1,5 @@
 //! What we know about a contact and what may be done for them by hand: their tickets and
-//! portal access, and inviting them to the portal again. Reads go through the store;
+//! portal access, and inviting them to the portal (again). Reads go through the store;
 //! the invitation is one transaction that renews the invite and queues its mail.
 
 use serde::Serialize;
@@ -26,9 +26,12 @@ pub enum ContactError {
     /// The contact has a portal account already.
     #[error("{0} signed up already; no invitation was queued")]
     SignedUp(EmailAddress),
-    /// The invitation must name a ticket, and the contact is on none.
-    #[error("{0} is on no ticket; an invitation needs one (write to them first)")]
-    NoTicket(EmailAddress),
+    /// The address is the desk's own or a staff member's: the portal is for customers.
+    #[error("{0} is the desk's or a staff member's address; the portal is for customers")]
+    Ours(EmailAddress),
+    /// Loop protection withheld the mail (caps on automatic mail); nothing was queued.
+    #[error("mail to {0} is held back by the caps on automatic mail; try again later")]
+    Withheld(EmailAddress),
     /// Only a contact of an organisation can be its primary contact.
     #[error("{0} belongs to no organisation (map their domain in [organisations])")]
     NoOrganisation(EmailAddress),
@@ -133,33 +136,40 @@ pub async fn set_primary(app: &App, email: &EmailAddress, primary: bool) -> Resu
 pub struct InviteQueued {
     /// The invitation.
     pub invite: i64,
-    /// The ticket its mail threads under (the contact's most recent).
-    pub ticket: TicketNumber,
+    /// The ticket its mail threads under (the contact's most recent), if they have one.
+    pub ticket: Option<TicketNumber>,
 }
 
-/// Invites the contact with address `email` to the portal now, even when invited before
-/// (a new link replaces the old one, which stops working at once). Refuses an unknown
-/// contact, an address that bounces, one who signed up already, and one on no ticket.
-pub async fn invite(app: &App, email: &EmailAddress) -> Result<InviteQueued, ContactError> {
+/// Invites `email` to the portal now — a new contact (of the organisation its domain maps
+/// to) when unknown — even when invited before (a new link replaces the old one, which
+/// stops working at once). `by` names the colleague who asked, when a primary contact did
+/// (their invitations count in the caps on automatic mail). Refuses an address that
+/// bounces, one with an account already, and the desk's and staff's own addresses.
+pub async fn invite(app: &App, email: &EmailAddress, by: Option<String>) -> Result<InviteQueued, ContactError> {
     let store_err = |source| ContactError::Store { email: email.clone(), source };
     let mut tx = app.store.begin().await.map_err(store_err)?;
-    let Some((contact_id, name)) = tx.contact_id_by_email(email.as_str()).await.map_err(store_err)? else {
-        return Err(ContactError::NoContact(email.clone()));
-    };
+    if *email == app.config.desk.address || super::roster::is_staff(app, &mut tx, email).await.map_err(store_err)? {
+        return Err(ContactError::Ours(email.clone()));
+    }
     if let Some(reason) = tx.bouncing_reason(email.as_str()).await.map_err(store_err)? {
         return Err(ContactError::Bouncing { email: email.clone(), reason });
     }
-    if tx.invite_used_at(contact_id).await.map_err(store_err)?.is_some() {
+    let organisation = match app.config.organisation_for(email.domain()) {
+        Some(org) => Some(tx.upsert_organisation(&org.name).await.map_err(store_err)?),
+        None => None,
+    };
+    let contact_id = tx.upsert_contact(email, "", organisation).await.map_err(store_err)?;
+    if tx.account(contact_id).await.map_err(store_err)?.is_some() {
         return Err(ContactError::SignedUp(email.clone()));
     }
-    let Some(ticket) = tx.latest_ticket_of(contact_id).await.map_err(store_err)? else {
-        return Err(ContactError::NoTicket(email.clone()));
-    };
+    let ticket = tx.latest_ticket_of(contact_id).await.map_err(store_err)?;
     let Some(invite) = super::invitations::renew(&mut tx, contact_id).await.map_err(store_err)? else {
         return Err(ContactError::SignedUp(email.clone()));
     };
-    let name = Some(name).filter(|n| !n.trim().is_empty());
-    notify::invite_contact(app, &mut tx, ticket, invite, email, name).await.map_err(store_err)?;
+    let name = tx.contact(contact_id).await.map_err(store_err)?.map(|c| c.name).filter(|n| !n.trim().is_empty());
+    if !notify::invite_contact(app, &mut tx, ticket, invite, email, name, by).await.map_err(store_err)? {
+        return Err(ContactError::Withheld(email.clone()));
+    }
     tx.commit().await.map_err(store_err)?;
     app.outbox_wake.notify_one();
     Ok(InviteQueued { invite, ticket })

@@ -10,6 +10,7 @@ mod intake;
 pub mod invitations;
 pub mod lifecycle;
 mod notify;
+pub mod organisation;
 pub mod passwords;
 pub mod quarantine;
 mod receive;

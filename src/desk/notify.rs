@@ -501,20 +501,31 @@ pub(super) async fn command_error(
 }
 
 /// Queues a portal invitation (`invite`, already made or renewed) to `recipient`, asked
-/// for by a person rather than sent automatically: threaded under `ticket`'s conversation,
-/// with no caps. The caller checks that the address may be mailed.
+/// for by a person rather than sent automatically: threaded under `ticket`'s conversation
+/// when they have one, else about no ticket. Staff's invitations have no caps; one asked
+/// for by a customer (`by`, a primary contact) and one about no ticket count in the caps on
+/// automatic mail. The caller checks that the address may be mailed. Returns whether it
+/// was queued.
 pub(super) async fn invite_contact(
     app: &App,
     tx: &mut Tx,
-    ticket: TicketNumber,
+    ticket: Option<TicketNumber>,
     invite: i64,
     recipient: &EmailAddress,
     name: Option<String>,
-) -> Result<(), StoreError> {
-    let data = InviteData { invite, ticket, name, token: None };
+    by: Option<String>,
+) -> Result<bool, StoreError> {
+    let by_customer = by.is_some();
+    let notice = Notice::Invite(InviteData { invite, ticket, name, by, token: None });
+    let Some(ticket) = ticket else { return account_mail(app, tx, &notice, recipient).await };
+    if by_customer && let Some(why) = withhold_automatic(app, tx, ticket, recipient).await? {
+        tracing::info!(ticket = ticket.0, reason = %why, "invitation withheld");
+        return Ok(false);
+    }
     let threading = conversation_threading(tx, ticket).await?;
-    let letter = Letter::new(app, tx, &Notice::Invite(data), ticket, threading).await?;
-    letter.queue(app, tx, recipient.as_str()).await
+    let letter = Letter::new(app, tx, &notice, ticket, threading).await?;
+    letter.queue(app, tx, recipient.as_str()).await?;
+    Ok(true)
 }
 
 /// Tells the requester of `ticket` that `added` now take part in it (and get its mail),

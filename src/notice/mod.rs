@@ -88,7 +88,7 @@ impl Notice {
     pub fn ticket(&self) -> Option<TicketNumber> {
         Some(match self {
             Notice::Acknowledgement(d) => d.ticket,
-            Notice::Invite(d) => d.ticket,
+            Notice::Invite(d) => return d.ticket,
             Notice::StaffReply(d) => d.ticket,
             Notice::StatusChange(d) | Notice::Resolved(d) | Notice::Reopened(d) | Notice::AutoClosed(d) => d.ticket,
             Notice::StaffNewTicket(d) | Notice::StaffCustomerReply(d) | Notice::StaffAssigned(d) => d.ticket,

@@ -36,10 +36,15 @@ pub struct AcknowledgementData {
 pub struct InviteData {
     /// The invitation.
     pub invite: i64,
-    /// The ticket the first request opened.
-    pub ticket: TicketNumber,
+    /// The person's latest ticket, under which the mail threads; none for someone invited
+    /// before writing to us.
+    pub ticket: Option<TicketNumber>,
     /// The person's name, if known.
     pub name: Option<String>,
+    /// Who invited them, when a colleague did (a primary contact in the portal), as
+    /// "Name <address>" or the address.
+    #[serde(default)]
+    pub by: Option<String>,
     /// The token, added by the sender at sending time; never stored in the clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,

@@ -55,9 +55,13 @@ impl Notice {
                 invite: full.then_some(7),
                 token: full.then(|| "0123456789abcdef".repeat(4)),
             }),
-            NoticeKind::Invite => {
-                Notice::Invite(InviteData { invite: 7, ticket, name, token: Some("0123456789abcdef".repeat(4)) })
-            }
+            NoticeKind::Invite => Notice::Invite(InviteData {
+                invite: 7,
+                ticket: full.then_some(ticket),
+                name,
+                by: full.then(|| "Pat Lee <pat@example.com>".to_string()),
+                token: Some("0123456789abcdef".repeat(4)),
+            }),
             NoticeKind::StaffReply => Notice::StaffReply(StaffReplyData {
                 ticket,
                 subject,

@@ -16,7 +16,7 @@ use super::pages::{
 };
 use super::visitor::{Visitor, with_cookies};
 use crate::App;
-use crate::desk::accounts::{self, AccountError, RegisterError, SignedIn, SignupLink};
+use crate::desk::accounts::{self, AccountError, RegisterError, SignupLink};
 use crate::desk::captcha::{self, CaptchaError, CaptchaForm};
 use crate::domain::CustomerNotify;
 
@@ -364,7 +364,7 @@ pub async fn change(State(app): State<Arc<App>>, visitor: Visitor, Form(form): F
 
 /// `GET /profile`.
 pub async fn profile_page(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Query<Done>) -> Response {
-    let who = match signed_in(&visitor) {
+    let who = match visitor.signed_in() {
         Ok(who) => who,
         Err(redirect) => return redirect.into_response(),
     };
@@ -381,7 +381,7 @@ pub async fn profile_page(State(app): State<Arc<App>>, visitor: Visitor, Query(d
 
 /// `POST /profile`.
 pub async fn profile(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<ProfileForm>) -> Response {
-    let who = match signed_in(&visitor) {
+    let who = match visitor.signed_in() {
         Ok(who) => who,
         Err(redirect) => return redirect.into_response(),
     };
@@ -453,16 +453,6 @@ pub async fn reset(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Fo
     }
 }
 
-/// The signed-in visitor, or where to send them: the log-in page, or the password change
-/// while their password is a generated one (that step cannot be skipped).
-fn signed_in(visitor: &Visitor) -> Result<&SignedIn, Redirect> {
-    match &visitor.who {
-        None => Err(Redirect::to("/login")),
-        Some(who) if who.must_change => Err(Redirect::to("/password/change")),
-        Some(who) => Ok(who),
-    }
-}
-
 /// The page for a refusal other than a form's own mistakes.
 fn refused(app: &App, visitor: &Visitor, error: AccountError) -> Response {
     match error {
@@ -488,4 +478,18 @@ fn expired(app: &App, visitor: &Visitor) -> Response {
 fn message(app: &App, visitor: &Visitor, heading: &str, text: &str, onwards: &str) -> Response {
     let page = Message { page: Page::new(app, visitor), heading, text, link: Some((onwards, "Go on")) };
     render(StatusCode::OK, page)
+}
+
+/// `GET /requests` and `/requests/N`, which mail links to: the signed-in home until the
+/// request pages exist; the log-in page first for a visitor who is not signed in.
+pub async fn requests(visitor: Visitor) -> Response {
+    match visitor.signed_in() {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(redirect) => redirect.into_response(),
+    }
+}
+
+/// Any other path: a readable 404.
+pub async fn not_found(State(app): State<Arc<App>>, visitor: Visitor) -> Response {
+    pages::not_found(&app, &visitor)
 }

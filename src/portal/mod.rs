@@ -4,6 +4,7 @@
 //! script, and the CSS is embedded in the binary.
 
 mod account;
+mod organisation;
 mod pages;
 mod visitor;
 
@@ -52,11 +53,17 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/password/forgot", get(account::forgot_page).post(account::forgot))
         .route("/password/reset", get(account::reset_page).post(account::reset))
         .route("/profile", get(account::profile_page).post(account::profile))
+        .route("/organisation", get(organisation::page))
+        .route("/organisation/invite", post(organisation::invite))
+        .route("/organisation/access", post(organisation::access))
+        .route("/requests", get(account::requests))
+        .route("/requests/{number}", get(account::requests))
         .route("/static/portal.css", get(stylesheet))
         .route("/static/captcha.js", get(captcha_script))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
         .route("/healthz", get(health))
+        .fallback(account::not_found)
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(app)
 }

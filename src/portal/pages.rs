@@ -11,6 +11,7 @@ use super::visitor::Visitor;
 use crate::App;
 use crate::desk::accounts::SignedIn;
 use crate::desk::captcha::Challenge;
+use crate::desk::organisation::{Access, Member};
 
 /// What every page shows.
 pub struct Page<'a> {
@@ -113,6 +114,42 @@ pub struct Register<'a> {
     pub form_error: Option<String>,
 }
 
+/// A primary contact's organisation: its contacts, invitations, (de)activation.
+#[derive(Template)]
+#[template(path = "portal/organisation.html")]
+pub struct Organisation<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The organisation's name.
+    pub organisation: &'a str,
+    /// Its contacts.
+    pub members: &'a [Member],
+    /// A line saying what just happened.
+    pub note: Option<&'a str>,
+    /// Why the last invitation was refused.
+    pub error: Option<String>,
+    /// The address typed, kept after a refusal.
+    pub email: &'a str,
+}
+
+impl Organisation<'_> {
+    /// A colleague's access in words.
+    pub fn state(&self, member: &Member) -> String {
+        match member.access {
+            Access::Active => "Has an account".into(),
+            Access::Deactivated => "Deactivated".into(),
+            Access::Invited(until) => format!("Invited, link works until {}", day(until)),
+            Access::None => "No account".into(),
+        }
+    }
+}
+
+/// A Unix second as a day, such as "4 December 2026" (UTC).
+fn day(unix: i64) -> String {
+    let format = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
+    time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
+}
+
 /// Changing the password (forced when it was generated).
 #[derive(Template)]
 #[template(path = "portal/password_change.html")]
@@ -198,6 +235,13 @@ pub fn forbidden(app: &App, visitor: &Visitor) -> Response {
                 Go back, reload the page and try again.";
     let page = Message { page: Page::new(app, visitor), heading: "Please try again", text, link: Some(("/", "Home")) };
     render(StatusCode::FORBIDDEN, page)
+}
+
+/// 404: no such page, or one the visitor may not know exists.
+pub fn not_found(app: &App, visitor: &Visitor) -> Response {
+    let text = "There is no page at this address. It may have moved, or the link may be incomplete.";
+    let page = Message { page: Page::new(app, visitor), heading: "Page not found", text, link: Some(("/", "Home")) };
+    render(StatusCode::NOT_FOUND, page)
 }
 
 /// 429 with `Retry-After`: too many attempts.

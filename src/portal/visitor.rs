@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{COOKIE, HeaderValue, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 
 use crate::App;
@@ -86,6 +86,18 @@ pub fn with_cookies(response: impl IntoResponse, cookies: impl IntoIterator<Item
         response.headers_mut().append(SET_COOKIE, cookie);
     }
     response
+}
+
+impl Visitor {
+    /// Who is signed in, or where to send them: the log-in page, or the password change
+    /// while their password is a generated one (that step cannot be skipped).
+    pub fn signed_in(&self) -> Result<&SignedIn, Redirect> {
+        match &self.who {
+            None => Err(Redirect::to("/login")),
+            Some(who) if who.must_change => Err(Redirect::to("/password/change")),
+            Some(who) => Ok(who),
+        }
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Visitor {

@@ -3,7 +3,7 @@
 //! secret is stored as a SHA-256 hash only; which rows to write is desk's business.
 
 use super::{Conn, Result, now, on_conn};
-use crate::domain::{ContactId, CustomerNotify, TokenPurpose};
+use crate::domain::{ContactId, CustomerNotify, OrganisationId, TokenPurpose};
 
 /// A contact's account, with what log-in needs of the contact.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -26,6 +26,10 @@ pub struct AccountRow {
     pub active: bool,
     /// When the password was last set, Unix seconds.
     pub password_changed_at: i64,
+    /// Their organisation, if any.
+    pub organisation_id: Option<OrganisationId>,
+    /// Whether they are a primary contact of it.
+    pub is_primary: bool,
 }
 
 /// A session, found by the hash of its id.
@@ -52,7 +56,7 @@ pub struct TokenRow {
 macro_rules! account_select {
     () => {
         "SELECT a.contact_id, c.email, c.name, c.notify, a.password_hash, a.must_change,
-            a.verified_at, a.active, a.password_changed_at
+            a.verified_at, a.active, a.password_changed_at, c.organisation_id, c.is_primary
          FROM accounts a JOIN contacts c ON c.id = a.contact_id"
     };
 }
@@ -100,6 +104,13 @@ impl Conn {
                  WHERE contact_id = $4")
             .bind(password_hash).bind(must_change).bind(at).bind(contact).execute(&mut *c).await?.rows_affected());
         Ok(())
+    }
+
+    /// Lets `contact`'s account log in again (`active`) or not; returns whether it has one.
+    pub async fn set_account_active(&mut self, contact: ContactId, active: bool) -> Result<bool> {
+        let n = on_conn!(self, c => sqlx::query("UPDATE accounts SET active = $1 WHERE contact_id = $2")
+            .bind(active).bind(contact).execute(&mut *c).await?.rows_affected());
+        Ok(n == 1)
     }
 
     /// The notification preference of the contact with address `email`, if known.
@@ -209,6 +220,13 @@ impl Conn {
                 "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
                  ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
                  RETURNING hits")
+            .bind(bucket).bind(window_start).fetch_one(&mut *c).await?))
+    }
+
+    /// The attempts counted under `bucket` in the window starting at `window_start`.
+    pub async fn hits(&mut self, bucket: &str, window_start: i64) -> Result<i64> {
+        Ok(on_conn!(self, c => sqlx::query_scalar(
+                "SELECT COALESCE(MAX(hits), 0) FROM rate_limits WHERE bucket = $1 AND window_start = $2")
             .bind(bucket).bind(window_start).fetch_one(&mut *c).await?))
     }
 

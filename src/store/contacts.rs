@@ -55,6 +55,23 @@ pub struct InviteRow {
     pub created_at: i64,
 }
 
+/// A contact of an organisation as its primary contacts see it in the portal.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    /// The contact.
+    pub id: ContactId,
+    /// Their address.
+    pub email: String,
+    /// Their name (may be empty).
+    pub name: String,
+    /// Whether they are a primary contact.
+    pub is_primary: bool,
+    /// Whether their account may log in; none without an account.
+    pub account_active: Option<bool>,
+    /// When their open invitation link stops working; none without one.
+    pub invited_until: Option<i64>,
+}
+
 /// The columns of [`ContactRow`]; `concat!` it with a WHERE or ORDER clause.
 macro_rules! contact_select {
     () => {
@@ -100,6 +117,27 @@ impl Conn {
     pub async fn contact(&mut self, id: ContactId) -> Result<Option<ContactRow>> {
         const SQL: &str = concat!(contact_select!(), " WHERE c.id = $1");
         Ok(on_conn!(self, c => sqlx::query_as::<_, ContactRow>(SQL).bind(id).fetch_optional(&mut *c).await?))
+    }
+
+    /// The name of `organisation`, if it exists.
+    pub async fn organisation_name(&mut self, organisation: OrganisationId) -> Result<Option<String>> {
+        Ok(on_conn!(self, c => sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
+            .bind(organisation).fetch_optional(&mut *c).await?))
+    }
+
+    /// The contacts of `organisation` by address, with their portal access; an invitation
+    /// link counts while it works at `at`.
+    pub async fn organisation_members(&mut self, organisation: OrganisationId, at: i64) -> Result<Vec<MemberRow>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, MemberRow>(
+                "SELECT c.id, c.email, c.name, c.is_primary, a.active AS account_active,
+                    CASE WHEN i.token_hash IS NOT NULL AND i.used_at IS NULL AND i.expires_at >= $2
+                         THEN i.expires_at END AS invited_until
+                 FROM contacts c
+                 LEFT JOIN accounts a ON a.contact_id = c.id
+                 LEFT JOIN invites i ON i.contact_id = c.id
+                 WHERE c.organisation_id = $1
+                 ORDER BY c.email")
+            .bind(organisation).bind(at).fetch_all(&mut *c).await?))
     }
 
     /// Makes `id` a primary contact of their organisation, or a standard one; returns

@@ -31,7 +31,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 pub use accounts::{AccountRow, SessionRow, TokenRow};
 pub use addresses::AutomaticMailRecord;
 pub use blobs::{Blobs, PutReaderError, Swept, sha256_hex};
-pub use contacts::{ContactRow, ContactTicketRow, InviteRow};
+pub use contacts::{ContactRow, ContactTicketRow, InviteRow, MemberRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use senders::{BlockedSender, SenderRecord};
