@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod cli;
 pub mod imap;
+pub mod portal_http;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
