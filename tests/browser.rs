@@ -163,13 +163,18 @@ mod browser {
     /// The sign-up link of the invitation the daemon wrote to its outbox for `to`: the
     /// token only (the portal listens on a port of its own, not on `portal.base_url`).
     fn invitation_token(dir: &std::path::Path, to: &str) -> Option<String> {
+        link_token(dir, to, "signup?token=")
+    }
+
+    /// The token after `marker` in a mail the daemon wrote to its outbox for `to`.
+    fn link_token(dir: &std::path::Path, to: &str, marker: &str) -> Option<String> {
         let outbox = dir.join("var/outbox");
         for file in common::files_with_suffix(&outbox, ".eml") {
-            let bytes = std::fs::read(&file).ok()?;
-            let parsed = mail_parser::MessageParser::default().parse(&bytes)?;
-            let text = parsed.body_text(0)?.into_owned();
+            let Ok(bytes) = std::fs::read(&file) else { continue };
+            let Some(parsed) = mail_parser::MessageParser::default().parse(&bytes) else { continue };
+            let Some(text) = parsed.body_text(0) else { continue };
             let addressed = String::from_utf8_lossy(&bytes).contains(&format!("To: {to}"));
-            if addressed && let Some((_, after)) = text.split_once("signup?token=") {
+            if addressed && let Some((_, after)) = text.split_once(marker) {
                 return Some(after.chars().take_while(char::is_ascii_hexdigit).collect());
             }
         }
@@ -242,6 +247,94 @@ mod browser {
             b.screenshot(&page("profile")).await;
             b.click("Log out").await;
             b.screenshot(&page("login")).await;
+            b.assert_no_console_errors().await;
+            b.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_visitor_signs_up_with_the_captcha_resets_the_password_and_manages_the_organisation() {
+        common::browser::webdriver_url();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("maildesk.toml");
+        std::fs::write(&config, "[[organisations]]\nname = \"Acme\"\ndomains = [\"acme.example\"]\n").unwrap();
+        let config = config.to_string_lossy().into_owned();
+        let env = [
+            ("MAILDESK_CONFIG", config.as_str()),
+            ("MAILDESK_DESK__NAME", "Acme Help Desk"),
+            ("MAILDESK_DESK__ADDRESS", "help@helpdesk.example"),
+        ];
+        let (_daemon, portal) = serve_portal(dir.path(), &env);
+        for (i, size) in SIZES.into_iter().enumerate() {
+            let who = format!("pat{i}@acme.example");
+            let b = Browser::open(size).await;
+            let page = |name: &str| format!("{name}-{}", if size == PHONE { "phone" } else { "desktop" });
+
+            // Direct sign-up: the page's script solves the captcha (default work) while
+            // the visitor types; the question for browsers without JavaScript stays hidden.
+            b.goto(&format!("{portal}/")).await;
+            b.screenshot(&page("landing")).await;
+            b.click("Sign up").await;
+            assert_eq!(b.text("h1").await, "Sign up");
+            b.fill("Your name", "Pat Lee").await;
+            b.fill("Email address", &who).await;
+            let solved = "return document.querySelector('[name=captcha_nonce]').value";
+            let started = std::time::Instant::now();
+            loop {
+                let nonce = b.client().execute(solved, vec![]).await.unwrap();
+                if nonce.as_str().is_some_and(|n| !n.is_empty()) {
+                    break;
+                }
+                assert!(started.elapsed() < Duration::from_secs(60), "the captcha is solved in the page");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let hidden = "return document.querySelector('[data-captcha-fallback]').hidden";
+            assert_eq!(b.client().execute(hidden, vec![]).await.unwrap(), serde_json::Value::Bool(true));
+            b.screenshot(&page("register")).await;
+            b.click("Sign up").await;
+            assert_eq!(b.text("h1").await, "Check your mail");
+            b.screenshot(&page("register-sent")).await;
+
+            // The link of the verification mail: the address is proved, the password chosen.
+            let token = common::cli::wait_for("the verification mail", Duration::from_secs(20), || {
+                link_token(dir.path(), &who, "/verify?token=")
+            });
+            b.goto(&format!("{portal}/verify?token={token}")).await;
+            assert!(b.text("main").await.contains(&who));
+            b.screenshot(&page("verify")).await;
+            b.fill("Password", "pat's long passphrase").await;
+            b.click("Sign up").await;
+            assert_eq!(b.text("h1").await, "Hello, Pat Lee");
+
+            // Made a primary contact by staff, Pat invites a colleague.
+            let mut role = common::cli::maildesk(dir.path());
+            role.args(["contact", "role", &who, "primary"]).envs(env);
+            assert!(common::cli::run(&mut role).status.success());
+            b.goto(&format!("{portal}/")).await;
+            b.click("Your organisation's contacts").await;
+            assert_eq!(b.text("h1").await, "Acme");
+            b.fill("Their email address", &format!("kim{i}@acme.example")).await;
+            b.click("Send the invitation").await;
+            assert_eq!(b.text(".note").await, "Invitation sent.");
+            assert!(b.text(".members").await.contains(&format!("kim{i}@acme.example")));
+            b.screenshot(&page("organisation")).await;
+
+            // Forgotten password: the mailed link sets a new one.
+            b.click("Log out").await;
+            b.click("Forgot your password?").await;
+            b.screenshot(&page("forgot")).await;
+            b.fill("Email address", &who).await;
+            b.click("Send me a link").await;
+            assert_eq!(b.text("h1").await, "Check your mail");
+            let token = common::cli::wait_for("the reset mail", Duration::from_secs(20), || {
+                link_token(dir.path(), &who, "/password/reset?token=")
+            });
+            b.goto(&format!("{portal}/password/reset?token={token}")).await;
+            b.screenshot(&page("reset")).await;
+            b.fill("New password", "pat's newer passphrase").await;
+            b.click("Set password").await;
+            assert_eq!(b.text("h1").await, "Hello, Pat Lee");
+            assert!(b.text(".note").await.contains("Your new password is set"));
             b.assert_no_console_errors().await;
             b.close().await;
         }
