@@ -71,10 +71,33 @@ fn hasher(portal: &PortalConfig) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// How many hashes run at once: one per core. Each takes `portal.argon2_memory_kib` (19 MiB
+/// by default) while it runs, so that many log-ins at once wait their turn instead of
+/// taking a core's worth of memory each and slowing every other one down.
+static LANES: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(*LANES));
+
+/// Runs `work` (hashing) on a blocking thread once a lane is free. The last hash of a
+/// burst hands its memory back to the system: glibc keeps the freed blocks in each
+/// thread's arena otherwise, a multiple of the argon2 memory for good.
+async fn in_lane<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    let _lane = HASHING.acquire().await.expect("the semaphore is never closed");
+    Ok(tokio::task::spawn_blocking(move || {
+        let out = work();
+        if HASHING.available_permits() + 1 == *LANES {
+            crate::memory::release_memory();
+        }
+        out
+    })
+    .await?)
+}
+
 /// The argon2id hash (PHC string) of `password`, with a fresh random salt.
 pub async fn hash(portal: &PortalConfig, password: &str) -> Result<String, HashError> {
     let (argon, password) = (hasher(portal), password.to_string());
-    let hashed = tokio::task::spawn_blocking(move || {
+    let hashed = in_lane(move || {
         argon
             .hash_password_with_salt(password.as_bytes(), &argon2::password_hash::generate_salt())
             .map(|h| h.to_string())
@@ -89,7 +112,7 @@ pub async fn hash(portal: &PortalConfig, password: &str) -> Result<String, HashE
 pub async fn verify(portal: &PortalConfig, hash: Option<&str>, password: &str) -> Result<bool, HashError> {
     let (argon, password) = (hasher(portal), password.to_string());
     let hash = hash.map(str::to_string);
-    let ok = tokio::task::spawn_blocking(move || match hash {
+    let ok = in_lane(move || match hash {
         Some(hash) => argon.verify_password(password.as_bytes(), hash.as_str()).is_ok(),
         None => {
             let _ = argon.hash_password_with_salt(password.as_bytes(), &argon2::password_hash::generate_salt());
