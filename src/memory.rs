@@ -1,6 +1,6 @@
 //! Handing memory back to the system: after a burst of work, and for every large block at
-//! once. A leaf: the binary's start, the daemon's housekeeping, the outbox sender, the
-//! Maildir source and password hashing call it; it calls nothing of ours.
+//! once. A leaf: the binary's start, the daemon's housekeeping, the outbox sender and the
+//! Maildir source call it; it calls nothing of ours.
 
 /// Gives memory freed after a burst of work back to the system. glibc's allocator keeps
 /// freed memory for reuse, so without this a daemon that took in a backlog stays at its

@@ -79,19 +79,11 @@ static LANES: std::sync::LazyLock<usize> =
 static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> =
     std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(*LANES));
 
-/// Runs `work` (hashing) on a blocking thread once a lane is free. The last hash of a
-/// burst hands its memory back to the system: glibc keeps the freed blocks in each
-/// thread's arena otherwise, a multiple of the argon2 memory for good.
+/// Runs `work` (hashing) on a blocking thread once a lane is free. Its block goes back to
+/// the system when freed (see [`crate::memory::large_blocks_to_the_system`]).
 async fn in_lane<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
     let _lane = HASHING.acquire().await.expect("the semaphore is never closed");
-    Ok(tokio::task::spawn_blocking(move || {
-        let out = work();
-        if HASHING.available_permits() + 1 == *LANES {
-            crate::memory::release_memory();
-        }
-        out
-    })
-    .await?)
+    Ok(tokio::task::spawn_blocking(work).await?)
 }
 
 /// The argon2id hash (PHC string) of `password`, with a fresh random salt.
