@@ -104,12 +104,13 @@ _DAEMONS = set()
 
 
 class Daemon:
-    """`maildesk serve` in `cwd`, stderr to `log`. Always stopped by stop() or stop_all()."""
+    """`maildesk serve` in `cwd`, stderr to `log`. Always stopped by stop() or stop_all().
+    `prefix` goes before the binary, such as `taskset -c 0` (which execs it: same pid)."""
 
-    def __init__(self, binary, cwd, env, log):
+    def __init__(self, binary, cwd, env, log, prefix=()):
         self.log_path = log
         self.log = open(log, "ab")
-        self.proc = subprocess.Popen([binary, "serve"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([*prefix, binary, "serve"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log, start_new_session=True)
         self.pid = self.proc.pid
         _DAEMONS.add(self)
