@@ -222,6 +222,15 @@ mod browser {
             b.screenshot(&page("home")).await;
             b.assert_no_console_errors().await;
 
+            // Her request, listed and opened.
+            b.click("Your requests").await;
+            assert_eq!(b.text("h1").await, "Your requests");
+            b.screenshot(&page("requests")).await;
+            b.click(&format!("#{} Printer {i}", i + 1)).await;
+            assert!(b.text("h1").await.ends_with(&format!("Printer {i}")));
+            assert!(b.text(".conversation").await.contains("It jams."));
+            b.screenshot(&page("request")).await;
+
             // Log out, then in again.
             b.click("Log out").await;
             assert_eq!(b.text("h1").await, "Log in");

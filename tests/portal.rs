@@ -681,3 +681,66 @@ on_both!(unknown_paths_get_a_readable_404_and_request_links_lead_to_the_log_in, 
     assert!(missing.header("content-security-policy").is_some());
     assert_eq!(browser.get(&t, "/requests/42").await.header("location"), Some("/login"));
 });
+
+on_both!(a_contact_sees_the_requests_they_may_and_any_other_is_not_found, |db| {
+    use maildesk::desk::{roster, staff};
+    use maildesk::domain::{EmailAddress, StaffNotify, TicketNumber};
+    let t = TestApp::with(db, |c| {
+        c.portal.invite = true;
+        c.portal.argon2_memory_kib = 1024;
+        c.organisations =
+            vec![maildesk::config::OrganisationConfig { name: "Acme".into(), domains: vec!["acme.example".into()] }];
+    })
+    .await;
+    let ticket = |from: &str, subject: &str, cc: &str| mail(from, subject, None, cc, "Please help.");
+    receive(&t.app, &ticket("Pat <pat@acme.example>", "Pat's printer", ""), &Source::Pipe).await.unwrap(); // #1
+    receive(&t.app, &ticket("Lee <lee@acme.example>", "Lee's laptop", ""), &Source::Pipe).await.unwrap(); // #2
+    receive(&t.app, &ticket("Out <out@other.example>", "Out's order", "Cc: lee@acme.example\n"), &Source::Pipe)
+        .await
+        .unwrap(); // #3, Lee copied
+    let agent = EmailAddress::parse("agent@staff.example").unwrap();
+    roster::add(&t.app, &agent, "Agnes Agent", None, StaffNotify::All).await.unwrap();
+    staff::reply(&t.app, TicketNumber(1), &agent, "We are on it.").await.unwrap();
+    let note = staff::Act {
+        commands: vec![maildesk::domain::Command::Note],
+        body: "Secret: the vendor is slow.",
+        ..staff::Act::default()
+    };
+    staff::act(&t.app, TicketNumber(1), &agent, &note).await.unwrap();
+    let mut pat = sign_up_as(&t, "pat@acme.example", "192.0.2.120:1").await;
+    let mut lee = sign_up_as(&t, "lee@acme.example", "192.0.2.121:1").await;
+
+    // Lee, a standard contact: her own and the one she is copied on; Pat's is not found.
+    let list = lee.get(&t, "/requests").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Lee&#39;s laptop") || list.body.contains("Lee's laptop"), "{}", list.body);
+    assert!(list.body.contains("Out&#39;s order") || list.body.contains("Out's order"));
+    assert!(!list.body.contains("Pat"), "nothing of Pat's request: {}", list.body);
+    assert_eq!(lee.get(&t, "/requests/1").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(lee.get(&t, "/requests/999").await.status, StatusCode::NOT_FOUND, "the same as one that exists");
+    assert_eq!(lee.get(&t, "/requests/x").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(lee.get(&t, "/requests/3").await.status, StatusCode::OK);
+
+    // Pat sees the public conversation of hers: the staff member by name, no note.
+    let page = pat.get(&t, "/requests/1").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for shown in ["Please help.", "We are on it.", "Agnes Agent", "Open"] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    for hidden in ["Secret", "agent@staff.example"] {
+        assert!(!page.body.contains(hidden), "{hidden} leaked: {}", page.body);
+    }
+    assert_eq!(pat.get(&t, "/requests/2").await.status, StatusCode::NOT_FOUND, "a colleague's, while standard");
+    let filtered = pat.get(&t, "/requests?status=closed").await;
+    assert!(!filtered.body.contains("/requests/1\""), "the status filter holds");
+
+    // Made primary, Pat sees the organisation's requests, never another organisation's.
+    let pat_address = EmailAddress::parse("pat@acme.example").unwrap();
+    maildesk::desk::contacts::set_primary(&t.app, &pat_address, true).await.unwrap();
+    let list = pat.get(&t, "/requests").await;
+    assert!(list.body.contains("/requests/2\"") && list.body.contains("asked by lee@acme.example"), "{}", list.body);
+    assert!(!list.body.contains("/requests/3\""), "another organisation's");
+    assert_eq!(pat.get(&t, "/requests/2").await.status, StatusCode::OK);
+    assert_eq!(pat.get(&t, "/requests/3").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(Browser::new("192.0.2.122:1").get(&t, "/requests/1").await.header("location"), Some("/login"));
+});

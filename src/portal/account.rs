@@ -480,15 +480,6 @@ fn message(app: &App, visitor: &Visitor, heading: &str, text: &str, onwards: &st
     render(StatusCode::OK, page)
 }
 
-/// `GET /requests` and `/requests/N`, which mail links to: the signed-in home until the
-/// request pages exist; the log-in page first for a visitor who is not signed in.
-pub async fn requests(visitor: Visitor) -> Response {
-    match visitor.signed_in() {
-        Ok(_) => Redirect::to("/").into_response(),
-        Err(redirect) => redirect.into_response(),
-    }
-}
-
 /// Any other path: a readable 404.
 pub async fn not_found(State(app): State<Arc<App>>, visitor: Visitor) -> Response {
     pages::not_found(&app, &visitor)

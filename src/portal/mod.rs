@@ -6,6 +6,7 @@
 mod account;
 mod organisation;
 mod pages;
+mod requests;
 mod visitor;
 
 use std::net::SocketAddr;
@@ -56,8 +57,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/organisation", get(organisation::page))
         .route("/organisation/invite", post(organisation::invite))
         .route("/organisation/access", post(organisation::access))
-        .route("/requests", get(account::requests))
-        .route("/requests/{number}", get(account::requests))
+        .route("/requests", get(requests::list))
+        .route("/requests/{number}", get(requests::detail))
         .route("/static/portal.css", get(stylesheet))
         .route("/static/captcha.js", get(captcha_script))
         .route("/static/favicon.svg", get(favicon))

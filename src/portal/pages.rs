@@ -12,6 +12,8 @@ use crate::App;
 use crate::desk::accounts::SignedIn;
 use crate::desk::captcha::Challenge;
 use crate::desk::organisation::{Access, Member};
+use crate::desk::tickets::{CustomerTicket, CustomerTicketDetail};
+use crate::domain::{Priority, Status};
 
 /// What every page shows.
 pub struct Page<'a> {
@@ -148,6 +150,84 @@ impl Organisation<'_> {
 fn day(unix: i64) -> String {
     let format = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
     time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
+}
+
+/// A contact's requests (MISSION P2).
+#[derive(Template)]
+#[template(path = "portal/requests.html")]
+pub struct Requests<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The viewer's address (their own requests do not say who asked).
+    pub me: &'a str,
+    /// The status filtered on, if any.
+    pub status: Option<Status>,
+    /// The statuses to filter on, with their labels.
+    pub statuses: Vec<(Status, &'static str)>,
+    /// The requests, newest first.
+    pub tickets: &'a [CustomerTicket],
+}
+
+/// One request as its customers see it (MISSION P3).
+#[derive(Template)]
+#[template(path = "portal/request.html")]
+pub struct Request<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The request.
+    pub ticket: &'a CustomerTicketDetail,
+}
+
+/// What the request pages say of statuses, priorities and times.
+pub trait Words {
+    /// A status in words.
+    fn label(&self, status: &Status) -> &'static str {
+        status_label(*status)
+    }
+
+    /// What a status means for the customer.
+    fn meaning(&self, status: &Status) -> &'static str {
+        match status {
+            Status::Open => "We have it and will answer soon.",
+            Status::InProgress => "We are working on it.",
+            Status::WaitingOnCustomer => "We are waiting for your answer.",
+            Status::WaitingOnVendor => "We are waiting for a supplier.",
+            Status::Resolved => "We think it is solved. Answer if it is not.",
+            Status::Closed => "Done. Write to us again to reopen it.",
+            Status::Cancelled => "Withdrawn; nothing more will happen.",
+        }
+    }
+
+    /// A priority in words.
+    fn priority(&self, priority: &Priority) -> &'static str {
+        match priority {
+            Priority::Low => "Low",
+            Priority::Medium => "Medium",
+            Priority::High => "High",
+            Priority::Urgent => "Urgent",
+        }
+    }
+
+    /// A Unix second as a day.
+    fn day(&self, unix: &i64) -> String {
+        day(*unix)
+    }
+}
+
+impl Words for Requests<'_> {}
+impl Words for Request<'_> {}
+
+/// A status in words.
+pub fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Open => "Open",
+        Status::InProgress => "In progress",
+        Status::WaitingOnCustomer => "Waiting on you",
+        Status::WaitingOnVendor => "Waiting on a supplier",
+        Status::Resolved => "Resolved",
+        Status::Closed => "Closed",
+        Status::Cancelled => "Cancelled",
+    }
 }
 
 /// Changing the password (forced when it was generated).
