@@ -598,14 +598,19 @@ async fn sign_up_as(t: &TestApp, address: &str, client: &str) -> Browser {
     browser
 }
 
-on_both!(a_primary_contact_invites_and_deactivates_colleagues_and_no_one_else_can, |db| {
-    let t = TestApp::with(db, |c| {
+/// The portal of a desk whose organisation Acme has the domain acme.example.
+async fn acme(db: common::Db) -> TestApp {
+    TestApp::with(db, |c| {
         c.portal.invite = true;
         c.portal.argon2_memory_kib = 1024;
         c.organisations =
             vec![maildesk::config::OrganisationConfig { name: "Acme".into(), domains: vec!["acme.example".into()] }];
     })
-    .await;
+    .await
+}
+
+on_both!(a_primary_contact_invites_and_deactivates_colleagues_and_no_one_else_can, |db| {
+    let t = acme(db).await;
     for from in ["Pat <pat@acme.example>", "Lee <lee@acme.example>", "Out <out@other.example>"] {
         receive(&t.app, &mail(from, "Printer", None, "", "Help."), &Source::Pipe).await.unwrap();
     }
@@ -685,13 +690,7 @@ on_both!(unknown_paths_get_a_readable_404_and_request_links_lead_to_the_log_in, 
 on_both!(a_contact_sees_the_requests_they_may_and_any_other_is_not_found, |db| {
     use maildesk::desk::{roster, staff};
     use maildesk::domain::{EmailAddress, StaffNotify, TicketNumber};
-    let t = TestApp::with(db, |c| {
-        c.portal.invite = true;
-        c.portal.argon2_memory_kib = 1024;
-        c.organisations =
-            vec![maildesk::config::OrganisationConfig { name: "Acme".into(), domains: vec!["acme.example".into()] }];
-    })
-    .await;
+    let t = acme(db).await;
     let ticket = |from: &str, subject: &str, cc: &str| mail(from, subject, None, cc, "Please help.");
     receive(&t.app, &ticket("Pat <pat@acme.example>", "Pat's printer", ""), &Source::Pipe).await.unwrap(); // #1
     receive(&t.app, &ticket("Lee <lee@acme.example>", "Lee's laptop", ""), &Source::Pipe).await.unwrap(); // #2
