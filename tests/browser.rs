@@ -223,7 +223,7 @@ mod browser {
             b.assert_no_console_errors().await;
 
             // Her request, listed and opened.
-            b.click("Your requests").await;
+            b.click("All your requests").await;
             assert_eq!(b.text("h1").await, "Your requests");
             b.screenshot(&page("requests")).await;
             b.click(&format!("#{} Printer {i}", i + 1)).await;

@@ -719,6 +719,9 @@ on_both!(a_contact_sees_the_requests_they_may_and_any_other_is_not_found, |db| {
     assert_eq!(lee.get(&t, "/requests/999").await.status, StatusCode::NOT_FOUND, "the same as one that exists");
     assert_eq!(lee.get(&t, "/requests/x").await.status, StatusCode::NOT_FOUND);
     assert_eq!(lee.get(&t, "/requests/3").await.status, StatusCode::OK);
+    let home = lee.get(&t, "/").await;
+    assert!(home.body.contains(r#"<span class="count">2</span> Open"#), "her two requests counted: {}", home.body);
+    assert!(home.body.contains("/requests/3\"") && !home.body.contains("/requests/1\""));
 
     // Pat sees the public conversation of hers: the staff member by name, no note.
     let page = pat.get(&t, "/requests/1").await;
@@ -741,5 +744,7 @@ on_both!(a_contact_sees_the_requests_they_may_and_any_other_is_not_found, |db| {
     assert!(!list.body.contains("/requests/3\""), "another organisation's");
     assert_eq!(pat.get(&t, "/requests/2").await.status, StatusCode::OK);
     assert_eq!(pat.get(&t, "/requests/3").await.status, StatusCode::NOT_FOUND);
+    let home = pat.get(&t, "/").await;
+    assert!(home.body.contains("/requests/2\"") && !home.body.contains("/requests/3\""), "{}", home.body);
     assert_eq!(Browser::new("192.0.2.122:1").get(&t, "/requests/1").await.header("location"), Some("/login"));
 });

@@ -168,6 +168,30 @@ pub async fn list_for(app: &App, viewer: ContactId, query: &TicketQuery) -> Resu
     Ok(rows.into_iter().map(|t| customer_ticket(&ours, t)).collect())
 }
 
+/// What a contact's home shows of their requests (MISSION P1).
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// How many of the requests they may see are in each status, in the order of
+    /// [`Status::ALL`]; statuses with none left out.
+    pub counts: Vec<(Status, i64)>,
+    /// The latest of them, newest first (at most five).
+    pub latest: Vec<CustomerTicket>,
+}
+
+/// The home of contact `viewer`: their requests counted by status, and the latest.
+pub async fn dashboard_for(app: &App, viewer: ContactId) -> Result<Dashboard, StoreError> {
+    let mut db = app.store.conn().await?;
+    let Some((contact, organisation)) = visibility(&mut db, viewer).await? else {
+        return Ok(Dashboard { counts: Vec::new(), latest: Vec::new() });
+    };
+    let mut counts = db.count_by_status(contact, organisation).await?;
+    counts.sort_by_key(|(status, _)| Status::ALL.iter().position(|s| s == status));
+    let query = TicketQuery { limit: 5, ..TicketQuery::default() };
+    let rows = db.find_tickets(&filter(app, &query, Some((contact, organisation)))).await?;
+    let ours = Ours::load(app, &mut db).await?;
+    Ok(Dashboard { counts, latest: rows.into_iter().map(|t| customer_ticket(&ours, t)).collect() })
+}
+
 /// Ticket `n` as contact `viewer` sees it; none when it does not exist or is not theirs
 /// to see (the two are not told apart).
 pub async fn detail_for(

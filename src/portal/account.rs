@@ -125,14 +125,19 @@ pub async fn index(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Q
     let cookie = visitor.visitor_cookie();
     let response = match &visitor.who {
         Some(who) if who.must_change => return Redirect::to("/password/change").into_response(),
-        Some(_) => {
+        Some(who) => {
             let note = match done.done.as_str() {
                 "signup" => Some("Welcome! Your account is ready."),
                 "login" => Some("You are logged in."),
                 "reset" => Some("Your new password is set. You are logged out everywhere else."),
                 _ => None,
             };
-            render(StatusCode::OK, Home { page: Page::new(&app, &visitor), note })
+            match crate::desk::tickets::dashboard_for(&app, who.contact).await {
+                Ok(dashboard) => {
+                    render(StatusCode::OK, Home { page: Page::new(&app, &visitor), note, dashboard: &dashboard })
+                }
+                Err(e) => pages::failure(&app, &e),
+            }
         }
         None => render(StatusCode::OK, Index { page: Page::new(&app, &visitor) }),
     };

@@ -12,7 +12,7 @@ use crate::App;
 use crate::desk::accounts::SignedIn;
 use crate::desk::captcha::Challenge;
 use crate::desk::organisation::{Access, Member};
-use crate::desk::tickets::{CustomerTicket, CustomerTicketDetail};
+use crate::desk::tickets::{CustomerTicket, CustomerTicketDetail, Dashboard};
 use crate::domain::{Priority, Status};
 
 /// What every page shows.
@@ -55,7 +55,7 @@ pub struct Index<'a> {
     pub page: Page<'a>,
 }
 
-/// A signed-in visitor's home.
+/// A signed-in visitor's home (MISSION P1).
 #[derive(Template)]
 #[template(path = "portal/home.html")]
 pub struct Home<'a> {
@@ -63,6 +63,8 @@ pub struct Home<'a> {
     pub page: Page<'a>,
     /// A line saying what just happened.
     pub note: Option<&'a str>,
+    /// Their requests, counted by status, and the latest.
+    pub dashboard: &'a Dashboard,
 }
 
 /// The log-in form.
@@ -215,6 +217,7 @@ pub trait Words {
 }
 
 impl Words for Requests<'_> {}
+impl Words for Home<'_> {}
 impl Words for Request<'_> {}
 
 /// A status in words.

@@ -338,6 +338,23 @@ impl Conn {
             .fetch_all(&mut *c).await?))
     }
 
+    /// How many tickets there are of each status (statuses with none left out) among those
+    /// `contact` takes part in (as requester or participant) or, with `organisation`, that
+    /// organisation's.
+    pub async fn count_by_status(
+        &mut self,
+        contact: ContactId,
+        organisation: Option<OrganisationId>,
+    ) -> Result<Vec<(Status, i64)>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, (Status, i64)>(
+                "SELECT t.status, COUNT(*) FROM tickets t
+                 WHERE t.requester_id = $1
+                    OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = t.id AND tp.contact_id = $1)
+                    OR ($2 IS NOT NULL AND t.organisation_id = $2)
+                 GROUP BY t.status")
+            .bind(contact).bind(organisation).fetch_all(&mut *c).await?))
+    }
+
     /// Resolved tickets whose status has not changed since `before`, oldest first, at most
     /// `limit`.
     pub async fn resolved_before(&mut self, before: i64, limit: i64) -> Result<Vec<TicketNumber>> {
