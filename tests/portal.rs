@@ -748,3 +748,14 @@ on_both!(a_contact_sees_the_requests_they_may_and_any_other_is_not_found, |db| {
     assert!(home.body.contains("/requests/2\"") && !home.body.contains("/requests/3\""), "{}", home.body);
     assert_eq!(Browser::new("192.0.2.122:1").get(&t, "/requests/1").await.header("location"), Some("/login"));
 });
+
+on_both!(a_signed_in_form_is_bound_to_the_session_not_to_the_visitor_cookie, |db| {
+    let t = portal(db).await;
+    let (mut jane, _) = signed_up(&t).await;
+    let csrf = jane.get(&t, "/profile").await.csrf();
+    jane.cookies.retain(|name, _| name.contains("session"));
+    let saved = jane.post(&t, "/profile", &[("csrf", &csrf), ("name", "Jane D"), ("notify", "all")]).await;
+    assert_eq!(saved.header("location"), Some("/profile?done=profile"), "{}", saved.body);
+    let forged = jane.post(&t, "/profile", &[("csrf", &"0".repeat(64)), ("name", "X"), ("notify", "all")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+});

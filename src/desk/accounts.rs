@@ -175,12 +175,19 @@ pub enum RegisterError {
     Account(#[from] AccountError),
 }
 
+impl From<StoreError> for RegisterError {
+    fn from(e: StoreError) -> RegisterError {
+        RegisterError::Account(AccountError::Store(e))
+    }
+}
+
 /// A direct sign-up (MISSION ACC3) with `name` and `email` from `client`, once the form's
 /// captcha holds: the answer is the same whether the address is known or not. An address
 /// with no account gets a link that proves it and sets the password (the account exists
 /// only then, so nobody can claim an address before its owner, and nothing needs a
 /// "not verified" state); an address with an account gets, at most once a day, a mail
-/// saying so. Both count in the caps on automatic mail. The desk's own address gets nothing.
+/// saying so. Both count in the caps on automatic mail. Our own and staff addresses get
+/// nothing (and become no contact).
 pub async fn register(
     app: &App,
     name: &str,
@@ -194,25 +201,19 @@ pub async fn register(
     super::captcha::verify(app, captcha).await?;
     limit(app, &format!("register:address:{address}"), portal.attempts_per_address).await?;
     let name = clean_name(name);
-    let mut tx = app.store.begin().await.map_err(AccountError::from)?;
-    let queued = if address == app.config.desk.address {
+    let mut tx = app.store.begin().await?;
+    let queued = if super::roster::is_ours(app, &mut tx, &address).await? {
         false
-    } else if let Some(a) = tx.account_by_email(address.as_str()).await.map_err(AccountError::from)? {
+    } else if let Some(a) = tx.account_by_email(address.as_str()).await? {
         let data =
             AccountData { contact: Some(a.contact_id), name: Some(a.name).filter(|n| !n.is_empty()), token: None };
         once_a_day(app, &mut tx, &Notice::AccountExists(data), &address).await?
     } else {
-        let organisation = match app.config.organisation_for(address.domain()) {
-            Some(org) => Some(tx.upsert_organisation(&org.name).await.map_err(AccountError::from)?),
-            None => None,
-        };
-        let contact = tx.upsert_contact(&address, "", organisation).await.map_err(AccountError::from)?;
+        let contact = super::contacts::upsert(app, &mut tx, &address, "").await?;
         let data = AccountData { contact: Some(contact), name: Some(name).filter(|n| !n.is_empty()), token: None };
-        super::notify::account_mail(app, &mut tx, &Notice::VerifyAddress(data), &address)
-            .await
-            .map_err(AccountError::from)?
+        super::notify::account_mail(app, &mut tx, &Notice::VerifyAddress(data), &address).await?
     };
-    tx.commit().await.map_err(AccountError::from)?;
+    tx.commit().await?;
     if queued {
         app.outbox_wake.notify_one();
     }
@@ -242,18 +243,14 @@ pub enum CreateError {
 /// first log-in (`maildesk contact invite EMAIL --password`, MISSION ACC6).
 pub async fn create_with_password(app: &App, email: &EmailAddress) -> Result<String, CreateError> {
     let mut db = app.store.conn().await?;
-    if *email == app.config.desk.address || super::roster::is_staff(app, &mut db, email).await? {
+    if super::roster::is_ours(app, &mut db, email).await? {
         return Err(CreateError::Ours(email.clone()));
     }
     db.release().await;
     let password = generated_password();
     let hash = passwords::hash(&app.config.portal, &password).await?;
     let mut tx = app.store.begin().await?;
-    let organisation = match app.config.organisation_for(email.domain()) {
-        Some(org) => Some(tx.upsert_organisation(&org.name).await?),
-        None => None,
-    };
-    let contact = tx.upsert_contact(email, "", organisation).await?;
+    let contact = super::contacts::upsert(app, &mut tx, email, "").await?;
     if !tx.create_account(contact, &hash, true, true).await? {
         return Err(CreateError::Exists(email.clone()));
     }
@@ -270,10 +267,17 @@ fn generated_password() -> String {
 }
 
 /// Logs in with `email` and `password` from `client` (its IP address): a new session,
-/// whose id differs from any the visitor had. Every failure reads the same. Failures count
+/// whose id differs from any the visitor had; the visitor's `previous` session, if any,
+/// ends with it. Every failure reads the same. Failures count
 /// against the client and the address (a successful log-in does not, so an office behind
 /// one address is not locked out by its own people); past either limit nothing is tried.
-pub async fn log_in(app: &App, email: &str, password: &str, client: &str) -> Result<NewSession, AccountError> {
+pub async fn log_in(
+    app: &App,
+    email: &str,
+    password: &str,
+    client: &str,
+    previous: Option<&SignedIn>,
+) -> Result<NewSession, AccountError> {
     let portal = &app.config.portal;
     let address = EmailAddress::parse(email).ok();
     let mut buckets = vec![(format!("login:ip:{client}"), portal.attempts_per_ip)];
@@ -303,6 +307,9 @@ pub async fn log_in(app: &App, email: &str, password: &str, client: &str) -> Res
         }
     };
     let mut tx = app.store.begin().await?;
+    if let Some(previous) = previous {
+        tx.delete_session(&previous.session_hash).await?;
+    }
     let session = begin_session(&mut tx, account.contact_id).await?;
     tx.commit().await?;
     info!(contact = account.contact_id.0, client, "logged in");

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::notify;
 use crate::App;
-use crate::domain::{EmailAddress, TicketNumber};
-use crate::store::{ContactRow, ContactTicketRow, StoreError};
+use crate::domain::{ContactId, EmailAddress, TicketNumber};
+use crate::store::{ContactRow, ContactTicketRow, StoreError, Tx};
 
 /// Why a contact could not be shown or invited. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -148,17 +148,13 @@ pub struct InviteQueued {
 pub async fn invite(app: &App, email: &EmailAddress, by: Option<String>) -> Result<InviteQueued, ContactError> {
     let store_err = |source| ContactError::Store { email: email.clone(), source };
     let mut tx = app.store.begin().await.map_err(store_err)?;
-    if *email == app.config.desk.address || super::roster::is_staff(app, &mut tx, email).await.map_err(store_err)? {
+    if super::roster::is_ours(app, &mut tx, email).await.map_err(store_err)? {
         return Err(ContactError::Ours(email.clone()));
     }
     if let Some(reason) = tx.bouncing_reason(email.as_str()).await.map_err(store_err)? {
         return Err(ContactError::Bouncing { email: email.clone(), reason });
     }
-    let organisation = match app.config.organisation_for(email.domain()) {
-        Some(org) => Some(tx.upsert_organisation(&org.name).await.map_err(store_err)?),
-        None => None,
-    };
-    let contact_id = tx.upsert_contact(email, "", organisation).await.map_err(store_err)?;
+    let contact_id = upsert(app, &mut tx, email, "").await.map_err(store_err)?;
     if tx.account(contact_id).await.map_err(store_err)?.is_some() {
         return Err(ContactError::SignedUp(email.clone()));
     }
@@ -173,6 +169,21 @@ pub async fn invite(app: &App, email: &EmailAddress, by: Option<String>) -> Resu
     tx.commit().await.map_err(store_err)?;
     app.outbox_wake.notify_one();
     Ok(InviteQueued { invite, ticket })
+}
+
+/// The contact for `address`, created when unknown (with `name`, which also fills an empty
+/// one), in the organisation its domain is mapped to.
+pub(super) async fn upsert(
+    app: &App,
+    tx: &mut Tx,
+    address: &EmailAddress,
+    name: &str,
+) -> Result<ContactId, StoreError> {
+    let organisation = match app.config.organisation_for(address.domain()) {
+        Some(org) => Some(tx.upsert_organisation(&org.name).await?),
+        None => None,
+    };
+    tx.upsert_contact(address, name, organisation).await
 }
 
 /// Forgets that mail to `email` bounces (`maildesk contact unbounce`), so that our mail

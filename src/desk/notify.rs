@@ -412,8 +412,9 @@ pub(super) async fn staff_notice(
     Ok(queued)
 }
 
-/// Queues `notice`, mail about an account rather than a ticket, to `recipient` — unless
-/// loop protection withholds it (portal mail counts in the caps on automatic mail).
+/// Queues `notice`, mail about an account rather than a ticket, to `recipient` — unless it
+/// is one of our own addresses or loop protection withholds it (portal mail counts in the
+/// caps on automatic mail).
 /// Returns whether it was queued.
 pub(super) async fn account_mail(
     app: &App,
@@ -421,6 +422,10 @@ pub(super) async fn account_mail(
     notice: &Notice,
     recipient: &EmailAddress,
 ) -> Result<bool, StoreError> {
+    if app.config.own_addresses().contains(&recipient) {
+        tracing::info!(kind = %notice.kind(), "account mail to one of our own addresses withheld");
+        return Ok(false);
+    }
     if let Some(why) = withhold_automatic(app, tx, None, recipient).await? {
         tracing::info!(kind = %notice.kind(), reason = %why, "account mail withheld");
         return Ok(false);

@@ -74,10 +74,9 @@ fn hasher(portal: &PortalConfig) -> Argon2<'static> {
 /// How many hashes run at once: one per core. Each takes `portal.argon2_memory_kib` (19 MiB
 /// by default) while it runs, so that many log-ins at once wait their turn instead of
 /// taking a core's worth of memory each and slowing every other one down.
-static LANES: std::sync::LazyLock<usize> =
-    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> =
-    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(*LANES));
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+});
 
 /// Runs `work` (hashing) on a blocking thread once a lane is free. Its block goes back to
 /// the system when freed (see [`crate::memory::large_blocks_to_the_system`]).

@@ -326,7 +326,7 @@ async fn comment(
     add_cc: bool,
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
-    let author = contact(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
+    let author = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     // Latest activity, the customer's wait starts (unless it runs), and a ticket waiting on
     // them is open again: one statement.
     tx.customer_wrote(ticket).await?;
@@ -354,7 +354,7 @@ async fn open(
     request: &NewRequest,
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
-    let author = contact(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
+    let author = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     let organisation_id = match app.config.organisations.is_empty() {
         true => None,
         false => tx.contact_organisation(author).await?,
@@ -529,16 +529,6 @@ async fn internal_note(tx: &mut Tx, ticket: TicketNumber, note: &str) -> Result<
     tx.insert_comment(&comment).await.map(|_| ())
 }
 
-/// The contact for `address`, created when unknown, in the organisation its domain is
-/// mapped to.
-async fn contact(app: &App, tx: &mut Tx, address: &EmailAddress, name: &str) -> Result<ContactId, StoreError> {
-    let organisation = match app.config.organisation_for(address.domain()) {
-        Some(org) => Some(tx.upsert_organisation(&org.name).await?),
-        None => None,
-    };
-    tx.upsert_contact(address, name, organisation).await
-}
-
 /// Customers in Cc become participants (IN11); our own address never does. Returns those
 /// who were not on the ticket before.
 async fn add_cc_participants(
@@ -552,7 +542,7 @@ async fn add_cc_participants(
     let others = mail.cc.iter().filter(|a| !ours.contains(a) && *a != from);
     let mut added = Vec::new();
     for address in others.take(20) {
-        let id = contact(app, tx, address, "").await?;
+        let id = super::contacts::upsert(app, tx, address, "").await?;
         if tx.add_participant(ticket, id, Role::Cc).await? {
             added.push(address.clone());
         }

@@ -75,6 +75,12 @@ pub async fn is_staff(app: &App, db: &mut Conn, email: &EmailAddress) -> Result<
     Ok(db.staff_member(email.as_str()).await?.is_some())
 }
 
+/// Whether `email` is ours: one of the desk's own addresses or a staff member's. Such an
+/// address never becomes a customer of the portal.
+pub async fn is_ours(app: &App, db: &mut Conn, email: &EmailAddress) -> Result<bool, StoreError> {
+    Ok(app.config.own_addresses().contains(&email) || is_staff(app, db, email).await?)
+}
+
 /// Whether `email` is listed as staff of a department in the config (the staff table is
 /// the other place staff are kept).
 pub fn in_config(app: &App, email: &EmailAddress) -> bool {

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::pages::{
-    self, Forgot, Home, Index, Login, Message, Page, PasswordChange, Profile, Register, Reset, Signup, render,
+    self, Done, Forgot, Home, Index, Login, Message, Page, PasswordChange, Profile, Register, Reset, Signup, render,
 };
-use super::visitor::{Visitor, with_cookies};
+use super::visitor::{Customer, Visitor, with_cookies};
 use crate::App;
 use crate::desk::accounts::{self, AccountError, RegisterError, SignupLink};
 use crate::desk::captcha::{self, CaptchaError, CaptchaForm};
@@ -111,13 +111,6 @@ pub struct ResetForm {
     token: String,
     #[serde(default)]
     password: String,
-}
-
-/// `?done=` after a redirect: what just happened, for a line on the page.
-#[derive(Deserialize)]
-pub struct Done {
-    #[serde(default)]
-    done: String,
 }
 
 /// `GET /`: the home of a signed-in visitor, else the landing page.
@@ -299,11 +292,9 @@ pub async fn login(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Fo
     if !visitor.csrf_ok(&app, &form.csrf) {
         return pages::forbidden(&app, &visitor);
     }
-    match accounts::log_in(&app, &form.email, &form.password, &visitor.client.to_string()).await {
+    let client = visitor.client.to_string();
+    match accounts::log_in(&app, &form.email, &form.password, &client, visitor.who.as_ref()).await {
         Ok(session) => {
-            if let Some(old) = &visitor.who {
-                let _ = accounts::log_out(&app, old).await;
-            }
             let to = if session.signed_in.must_change { "/password/change" } else { "/?done=login" };
             with_cookies(Redirect::to(to), [visitor.session_cookie(&session.token)])
         }
@@ -368,11 +359,8 @@ pub async fn change(State(app): State<Arc<App>>, visitor: Visitor, Form(form): F
 }
 
 /// `GET /profile`.
-pub async fn profile_page(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Query<Done>) -> Response {
-    let who = match visitor.signed_in() {
-        Ok(who) => who,
-        Err(redirect) => return redirect.into_response(),
-    };
+pub async fn profile_page(State(app): State<Arc<App>>, visitor: Customer, Query(done): Query<Done>) -> Response {
+    let who = visitor.who();
     let note = (done.done == "profile").then_some("Saved.");
     let page = Profile {
         page: Page::new(&app, &visitor),
@@ -385,11 +373,8 @@ pub async fn profile_page(State(app): State<Arc<App>>, visitor: Visitor, Query(d
 }
 
 /// `POST /profile`.
-pub async fn profile(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<ProfileForm>) -> Response {
-    let who = match visitor.signed_in() {
-        Ok(who) => who,
-        Err(redirect) => return redirect.into_response(),
-    };
+pub async fn profile(State(app): State<Arc<App>>, visitor: Customer, Form(form): Form<ProfileForm>) -> Response {
+    let who = visitor.who();
     if !visitor.csrf_ok(&app, &form.csrf) {
         return pages::forbidden(&app, &visitor);
     }

@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::pages::{self, Organisation, render};
-use super::visitor::Visitor;
+use super::pages::{self, Done, Organisation, render};
+use super::visitor::Customer;
 use crate::App;
-use crate::desk::accounts::{AccountError, SignedIn};
+use crate::desk::accounts::AccountError;
 use crate::desk::organisation::{self, OrgError};
 use crate::domain::ContactId;
 
@@ -36,49 +36,32 @@ pub struct AccessForm {
     active: bool,
 }
 
-/// `?done=` after a redirect.
-#[derive(Deserialize)]
-pub struct Done {
-    #[serde(default)]
-    done: String,
-}
-
 /// `GET /organisation`.
-pub async fn page(State(app): State<Arc<App>>, visitor: Visitor, Query(done): Query<Done>) -> Response {
-    let who = match visitor.signed_in() {
-        Ok(who) => who,
-        Err(redirect) => return redirect.into_response(),
-    };
+pub async fn page(State(app): State<Arc<App>>, visitor: Customer, Query(done): Query<Done>) -> Response {
     let note = match done.done.as_str() {
         "invited" => Some("Invitation sent."),
         "deactivated" => Some("Deactivated: they can no longer log in."),
         "reactivated" => Some("Reactivated: they can log in again."),
         _ => None,
     };
-    show(&app, &visitor, who, note, None, "").await
+    show(&app, &visitor, note, None, "").await
 }
 
 /// `POST /organisation/invite`.
-pub async fn invite(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<InviteForm>) -> Response {
-    let who = match visitor.signed_in() {
-        Ok(who) => who,
-        Err(redirect) => return redirect.into_response(),
-    };
+pub async fn invite(State(app): State<Arc<App>>, visitor: Customer, Form(form): Form<InviteForm>) -> Response {
+    let who = visitor.who();
     if !visitor.csrf_ok(&app, &form.csrf) {
         return pages::forbidden(&app, &visitor);
     }
     match organisation::invite(&app, who, &form.email).await {
         Ok(()) => Redirect::to("/organisation?done=invited").into_response(),
-        Err(e) => refused(&app, &visitor, who, e, form.email.trim()).await,
+        Err(e) => refused(&app, &visitor, e, form.email.trim()).await,
     }
 }
 
 /// `POST /organisation/access`: deactivate or reactivate a colleague's account.
-pub async fn access(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<AccessForm>) -> Response {
-    let who = match visitor.signed_in() {
-        Ok(who) => who,
-        Err(redirect) => return redirect.into_response(),
-    };
+pub async fn access(State(app): State<Arc<App>>, visitor: Customer, Form(form): Form<AccessForm>) -> Response {
+    let who = visitor.who();
     if !visitor.csrf_ok(&app, &form.csrf) {
         return pages::forbidden(&app, &visitor);
     }
@@ -87,19 +70,12 @@ pub async fn access(State(app): State<Arc<App>>, visitor: Visitor, Form(form): F
             let done = if form.active { "reactivated" } else { "deactivated" };
             Redirect::to(&format!("/organisation?done={done}")).into_response()
         }
-        Err(e) => refused(&app, &visitor, who, e, "").await,
+        Err(e) => refused(&app, &visitor, e, "").await,
     }
 }
 
-async fn show(
-    app: &App,
-    visitor: &Visitor,
-    who: &SignedIn,
-    note: Option<&str>,
-    error: Option<String>,
-    email: &str,
-) -> Response {
-    match organisation::members(app, who).await {
+async fn show(app: &App, visitor: &Customer, note: Option<&str>, error: Option<String>, email: &str) -> Response {
+    match organisation::members(app, visitor.who()).await {
         Ok((name, members)) => {
             let page = pages::Page::new(app, visitor);
             render(StatusCode::OK, Organisation { page, organisation: &name, members: &members, note, error, email })
@@ -109,11 +85,11 @@ async fn show(
     }
 }
 
-async fn refused(app: &App, visitor: &Visitor, who: &SignedIn, error: OrgError, email: &str) -> Response {
+async fn refused(app: &App, visitor: &Customer, error: OrgError, email: &str) -> Response {
     match error {
         OrgError::NotPrimary => pages::not_found(app, visitor),
         OrgError::Account(AccountError::RateLimited { retry_after }) => pages::too_many(app, visitor, retry_after),
         OrgError::Account(e) => pages::failure(app, &e),
-        e => show(app, visitor, who, None, Some(e.to_string()), email).await,
+        e => show(app, visitor, None, Some(e.to_string()), email).await,
     }
 }

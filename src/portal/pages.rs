@@ -15,6 +15,14 @@ use crate::desk::organisation::{Access, Member};
 use crate::desk::tickets::{CustomerTicket, CustomerTicketDetail, Dashboard};
 use crate::domain::{Priority, Status};
 
+/// `?done=` after a redirect: what just happened, for a line on the page.
+#[derive(serde::Deserialize)]
+pub struct Done {
+    /// The word for it, such as `profile`.
+    #[serde(default)]
+    pub done: String,
+}
+
 /// What every page shows.
 pub struct Page<'a> {
     /// The desk's name.

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::pages::{self, Page, Request, Requests, render, status_label};
-use super::visitor::Visitor;
+use super::visitor::Customer;
 use crate::App;
 use crate::desk::tickets::{self, TicketQuery};
 use crate::domain::{Status, TicketNumber};
@@ -23,11 +23,8 @@ pub struct ListQuery {
 }
 
 /// `GET /requests`: the requests the visitor may see, newest first.
-pub async fn list(State(app): State<Arc<App>>, visitor: Visitor, Query(q): Query<ListQuery>) -> Response {
-    let who = match visitor.signed_in() {
-        Ok(who) => who,
-        Err(redirect) => return redirect.into_response(),
-    };
+pub async fn list(State(app): State<Arc<App>>, visitor: Customer, Query(q): Query<ListQuery>) -> Response {
+    let who = visitor.who();
     let status = q.status.parse::<Status>().ok();
     let query = TicketQuery { status, limit: 100, ..TicketQuery::default() };
     match tickets::list_for(&app, who.contact, &query).await {
@@ -41,11 +38,8 @@ pub async fn list(State(app): State<Arc<App>>, visitor: Visitor, Query(q): Query
 }
 
 /// `GET /requests/N`: one request, if the visitor may see it; else 404.
-pub async fn detail(State(app): State<Arc<App>>, visitor: Visitor, Path(number): Path<String>) -> Response {
-    let who = match visitor.signed_in() {
-        Ok(who) => who,
-        Err(redirect) => return redirect.into_response(),
-    };
+pub async fn detail(State(app): State<Arc<App>>, visitor: Customer, Path(number): Path<String>) -> Response {
+    let who = visitor.who();
     let Ok(number) = number.parse::<i64>() else { return pages::not_found(&app, &visitor) };
     match tickets::detail_for(&app, who.contact, TicketNumber(number)).await {
         Ok(Some(ticket)) => render(StatusCode::OK, Request { page: Page::new(&app, &visitor), ticket: &ticket }),

@@ -43,7 +43,7 @@ impl Visitor {
 
     /// Whether `token` (from a form) is this visitor's CSRF token.
     pub fn csrf_ok(&self, app: &App, token: &str) -> bool {
-        !self.new_visitor && accounts::csrf_ok(app, self.binding(), token)
+        (self.who.is_some() || !self.new_visitor) && accounts::csrf_ok(app, self.binding(), token)
     }
 
     /// The `Set-Cookie` of the anonymous id, when it is new.
@@ -88,14 +88,35 @@ pub fn with_cookies(response: impl IntoResponse, cookies: impl IntoIterator<Item
     response
 }
 
-impl Visitor {
-    /// Who is signed in, or where to send them: the log-in page, or the password change
-    /// while their password is a generated one (that step cannot be skipped).
-    pub fn signed_in(&self) -> Result<&SignedIn, Redirect> {
-        match &self.who {
-            None => Err(Redirect::to("/login")),
-            Some(who) if who.must_change => Err(Redirect::to("/password/change")),
-            Some(who) => Ok(who),
+/// A visitor who is signed in and has no generated password left to change: the extractor
+/// of every page that needs one. Anyone else is sent to the log-in page, or to the password
+/// change while their password is a generated one (that step cannot be skipped).
+pub struct Customer(Visitor);
+
+impl Customer {
+    /// Who is signed in.
+    pub fn who(&self) -> &SignedIn {
+        self.0.who.as_ref().expect("a customer is signed in")
+    }
+}
+
+impl std::ops::Deref for Customer {
+    type Target = Visitor;
+
+    fn deref(&self) -> &Visitor {
+        &self.0
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Customer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Customer, Response> {
+        let visitor = Visitor::from_request_parts(parts, app).await?;
+        match &visitor.who {
+            None => Err(Redirect::to("/login").into_response()),
+            Some(who) if who.must_change => Err(Redirect::to("/password/change").into_response()),
+            Some(_) => Ok(Customer(visitor)),
         }
     }
 }

@@ -180,22 +180,6 @@ impl Conn {
 }
 
 impl Conn {
-    /// The id and name of the contact with address `email`, if known.
-    pub async fn contact_id_by_email(&mut self, email: &str) -> Result<Option<(ContactId, String)>> {
-        Ok(
-            on_conn!(self, c => sqlx::query_as::<_, (ContactId, String)>("SELECT id, name FROM contacts WHERE email = $1")
-            .bind(email).fetch_optional(&mut *c).await?),
-        )
-    }
-
-    /// When `contact_id` signed up through their invitation, if they did.
-    pub async fn invite_used_at(&mut self, contact_id: ContactId) -> Result<Option<i64>> {
-        let found: Option<Option<i64>> = on_conn!(self, c => sqlx::query_scalar(
-                "SELECT used_at FROM invites WHERE contact_id = $1")
-            .bind(contact_id).fetch_optional(&mut *c).await?);
-        Ok(found.flatten())
-    }
-
     /// The most recent ticket `contact_id` is on, as requester or participant.
     pub async fn latest_ticket_of(&mut self, contact_id: ContactId) -> Result<Option<TicketNumber>> {
         let found: Option<i64> = on_conn!(self, c => sqlx::query_scalar(
