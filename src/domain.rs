@@ -350,7 +350,7 @@ impl Status {
 }
 
 /// Where an inbound message came from, as recorded with it: `pipe` (`maildesk ingest`),
-/// `maildir:<dir>`, `imap:<mailbox name>`, or `quarantine-retry`.
+/// `maildir:<dir>`, `imap:<mailbox name>`, `quarantine-retry`, or `portal`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
     /// Piped in by the MTA (`maildesk ingest`).
@@ -361,6 +361,8 @@ pub enum Source {
     Imap(String),
     /// Applied again from the quarantine (`maildesk quarantine retry`).
     QuarantineRetry,
+    /// Written by a signed-in customer in the portal.
+    Portal,
 }
 
 impl std::str::FromStr for Source {
@@ -370,6 +372,7 @@ impl std::str::FromStr for Source {
         match text.split_once(':') {
             _ if text == "pipe" => Ok(Source::Pipe),
             _ if text == "quarantine-retry" => Ok(Source::QuarantineRetry),
+            _ if text == "portal" => Ok(Source::Portal),
             Some(("maildir", dir)) if !dir.is_empty() => Ok(Source::Maildir(dir.to_string())),
             Some(("imap", name)) if !name.is_empty() => Ok(Source::Imap(name.to_string())),
             _ => Err(bad()),
@@ -384,6 +387,7 @@ impl fmt::Display for Source {
             Source::Maildir(dir) => f.pad(&format!("maildir:{dir}")),
             Source::Imap(name) => f.pad(&format!("imap:{name}")),
             Source::QuarantineRetry => f.pad("quarantine-retry"),
+            Source::Portal => f.pad("portal"),
         }
     }
 }
@@ -500,6 +504,7 @@ mod tests {
             Source::Maildir("/var/mail/support".into()),
             Source::Imap("sales:eu".into()),
             Source::QuarantineRetry,
+            Source::Portal,
         ] {
             assert_eq!(source.to_string().parse::<Source>().unwrap(), source);
         }

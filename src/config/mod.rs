@@ -242,6 +242,10 @@ pub struct PortalConfig {
     pub captcha_bits: u32,
     /// Minutes a captcha challenge stays valid once the page is shown.
     pub captcha_minutes: u64,
+    /// The largest file a customer may attach in the portal, bytes (0: no attachments).
+    pub attachment_max_bytes: u64,
+    /// How many files one reply or new request may carry.
+    pub attachments_max: u32,
 }
 
 /// The default of `portal.captcha_bits`: 2^20 tries on average, about a second on a phone
@@ -378,6 +382,8 @@ impl Default for PortalConfig {
             trusted_proxies: Vec::new(),
             captcha_bits: DEFAULT_CAPTCHA_BITS,
             captcha_minutes: 20,
+            attachment_max_bytes: 10 * 1024 * 1024,
+            attachments_max: 5,
         }
     }
 }
@@ -512,6 +518,16 @@ impl Config {
         }
         if !(1..=1440).contains(&self.portal.captcha_minutes) {
             problems.push("portal.captcha_minutes: must be between 1 and 1440 (a day)".into());
+        }
+        if self.portal.attachment_max_bytes > self.limits.max_message_bytes {
+            problems.push(format!(
+                "portal.attachment_max_bytes: {} is more than limits.max_message_bytes ({}): such a file could not \
+                 have come by mail either",
+                self.portal.attachment_max_bytes, self.limits.max_message_bytes
+            ));
+        }
+        if self.portal.attachments_max > 100 {
+            problems.push("portal.attachments_max: must be at most 100".into());
         }
         if self.limits.max_message_bytes < 1024 {
             problems.push("limits.max_message_bytes: must be at least 1024".into());

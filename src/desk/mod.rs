@@ -14,6 +14,7 @@ pub mod organisation;
 pub mod passwords;
 pub mod quarantine;
 mod receive;
+pub mod requests;
 pub mod roster;
 pub mod senders;
 pub mod staff;

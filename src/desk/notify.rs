@@ -448,6 +448,57 @@ pub(super) async fn account_mail(
     Ok(true)
 }
 
+/// A customer's change of their ticket's status in the portal (solved, cancelled,
+/// reopened).
+pub(super) struct CustomerChange<'a> {
+    /// Who changed it.
+    pub actor: &'a EmailAddress,
+    /// Their name, if known.
+    pub name: &'a str,
+    /// What they did, in words for staff ("Marked as solved: now resolved").
+    pub what: &'a str,
+    /// The status it has now.
+    pub status: crate::domain::Status,
+}
+
+/// Queues what a customer's change of status tells: the ticket's staff hear of it, and the
+/// other customers on it get the usual status notice (not the customer who made it).
+pub(super) async fn customer_status(
+    app: &App,
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    change: &CustomerChange<'_>,
+) -> Result<(), StoreError> {
+    let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
+    let staff = staff_recipients(app, tx, ticket).await?;
+    if !staff.is_empty() {
+        let customer = match change.name.trim() {
+            "" => change.actor.to_string(),
+            name => format!("{} <{}>", name.replace(['\r', '\n'], " "), change.actor),
+        };
+        let data = StaffNoticeData { ticket, subject: subject.clone(), customer, text: change.what.to_string() };
+        let threading = conversation_threading(tx, ticket).await?;
+        let letter = Letter::new(app, tx, &Notice::StaffCustomerStatus(data), ticket, threading).await?;
+        for member in &staff {
+            letter.queue(app, tx, member).await?;
+        }
+    }
+    let data = StatusData {
+        ticket,
+        subject,
+        status: change.status.as_str().replace('-', " "),
+        portal_url: portal_url(app, ticket),
+    };
+    let notice = match change.status {
+        crate::domain::Status::Open => Notice::Reopened(data),
+        status => super::lifecycle::notice_kind(status)(data),
+    };
+    let threading = conversation_threading(tx, ticket).await?;
+    let letter = Letter::new(app, tx, &notice, ticket, threading).await?;
+    letter.queue_to_customers(app, tx, Some(change.actor)).await?;
+    Ok(())
+}
+
 /// The staff told of news on `ticket`: the members of its department (or of every
 /// department) who want all of its notifications, and its assignee in any case.
 async fn staff_recipients(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Vec<String>, StoreError> {

@@ -226,13 +226,69 @@ pub(super) async fn apply_in(
         }
         Route::Open(request) => {
             clear_bouncing(tx, from, &facts).await?;
-            open(app, tx, incoming, origin, &request).await?
+            open(app, tx, incoming, &Start::by_mail(origin), &request).await?
         }
     };
     if let Some(t) = outcome.ticket()
         && !matches!(route, Route::Staff(_))
         && let Some(id) = &mail.message_id
     {
+        tx.add_thread_id(id, t).await?;
+    }
+    tx.set_outcome(fingerprint, outcome.as_str(), outcome.ticket()).await?;
+    Ok(outcome)
+}
+
+/// What a customer's words from the portal do, decided by the caller (who has checked that
+/// the customer may see the ticket): the same effects as their mail's.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Written<'a> {
+    /// A comment on a ticket they may see; `reopen`: it is finished within the reopen
+    /// window, and the comment opens it again.
+    Comment {
+        /// The ticket.
+        ticket: TicketNumber,
+        /// Whether the comment reopens it.
+        reopen: bool,
+    },
+    /// A new ticket.
+    Open {
+        /// How it starts.
+        start: Start<'a>,
+        /// The finished ticket it follows up, if any.
+        follows_up: Option<TicketNumber>,
+    },
+}
+
+/// Applies words written in the portal inside `tx`, which the caller commits: the
+/// fingerprint claimed first (a form sent twice writes nothing the second time), then the
+/// comment or ticket with its notifications, exactly as for a customer's mail.
+pub(super) async fn apply_written(
+    app: &App,
+    tx: &mut Tx,
+    mail: &Interpretation,
+    fingerprint: &str,
+    written: Written<'_>,
+) -> Result<Outcome, StoreError> {
+    let mut blobs = Vec::with_capacity(mail.attachments.len());
+    for a in &mail.attachments {
+        blobs.push(app.store.blobs.put(&a.bytes).map_err(StoreError::Blob)?);
+    }
+    if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), &crate::domain::Source::Portal).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    let Some(from) = mail.from.address.as_ref() else {
+        return Err(StoreError::Refused(inbound::InboundError::NoSender.to_string()));
+    };
+    let incoming = Incoming { mail, from, blobs: &blobs };
+    let outcome = match written {
+        Written::Comment { ticket, reopen } => comment(app, tx, incoming, ticket, reopen, false).await?,
+        Written::Open { start, follows_up } => {
+            let request = NewRequest { follows_up, named_elsewhere: None, add_cc: false, answer: true, quote: true };
+            open(app, tx, incoming, &start, &request).await?
+        }
+    };
+    if let (Some(t), Some(id)) = (outcome.ticket(), &mail.message_id) {
         tx.add_thread_id(id, t).await?;
     }
     tx.set_outcome(fingerprint, outcome.as_str(), outcome.ticket()).await?;
@@ -344,37 +400,67 @@ async fn comment(
     Ok(Outcome::Commented(ticket))
 }
 
+/// How a new ticket starts beyond what its mail says.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Start<'a> {
+    /// Where it came from, and the department that feeds.
+    pub origin: Origin<'a>,
+    /// Its priority.
+    pub priority: Priority,
+    /// Who wrote it for the requester (a primary contact filing for a colleague in the
+    /// portal): the author of its first comment, and copied on it.
+    pub writer: Option<&'a EmailAddress>,
+}
+
+impl<'a> Start<'a> {
+    /// A request that came by mail: medium priority, written by its sender.
+    pub fn by_mail(origin: Origin<'a>) -> Start<'a> {
+        Start { origin, priority: Priority::Medium, writer: None }
+    }
+}
+
 /// Opens a new ticket for `mail`: its sender the requester, its Cc participants when the
 /// route allows, linked by notes to a ticket it follows up or named but may not speak on.
 async fn open(
     app: &App,
     tx: &mut Tx,
     incoming: Incoming<'_>,
-    origin: Origin<'_>,
+    start: &Start<'_>,
     request: &NewRequest,
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
-    let author = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
+    let requester = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     let organisation_id = match app.config.organisations.is_empty() {
         true => None,
-        false => tx.contact_organisation(author).await?,
+        false => tx.contact_organisation(requester).await?,
     };
-    let assignee = route(app, tx, origin.department).await?;
+    let department = start.origin.department;
+    let assignee = route(app, tx, department).await?;
     let ticket = tx
         .insert_ticket(&NewTicket {
             subject: &inbound::clean_subject(&mail.subject),
-            requester_id: author,
+            requester_id: requester,
             organisation_id,
             status: Status::Open,
-            priority: Priority::Medium,
-            department: origin.department,
+            priority: start.priority,
+            department,
             assignee: assignee.as_deref(),
         })
         .await?;
-    tx.add_participant(ticket, author, Role::Requester).await?;
-    let added = match request.add_cc && !mail.cc.is_empty() {
+    tx.add_participant(ticket, requester, Role::Requester).await?;
+    let mut added = match request.add_cc && !mail.cc.is_empty() {
         true => add_cc_participants(app, tx, ticket, mail, from).await?,
         false => Vec::new(),
+    };
+    let author = match start.writer {
+        Some(writer) => {
+            let id = super::contacts::upsert(app, tx, writer, "").await?;
+            if tx.add_participant(ticket, id, Role::Cc).await? {
+                added.push(writer.clone());
+            }
+            id
+        }
+        None => requester,
     };
     insert_mail_comment(tx, ticket, author, mail, blobs).await?;
     if let Some(old) = request.follows_up {
@@ -413,7 +499,7 @@ async fn open(
     }
     if request.answer {
         let how = notify::Welcome { quote: request.quote, participants: &added };
-        notify::welcome(app, tx, ticket, author, mail, from, &how).await?;
+        notify::welcome(app, tx, ticket, requester, mail, from, &how).await?;
     }
     notify::staff_notice(app, tx, ticket, Notice::StaffNewTicket, mail, from).await?;
     Ok(Outcome::Opened(ticket))
@@ -515,7 +601,7 @@ async fn route(app: &App, tx: &mut Tx, department: Option<&str>) -> Result<Optio
 }
 
 /// Adds a note only staff see.
-async fn internal_note(tx: &mut Tx, ticket: TicketNumber, note: &str) -> Result<(), StoreError> {
+pub(super) async fn internal_note(tx: &mut Tx, ticket: TicketNumber, note: &str) -> Result<(), StoreError> {
     let comment = NewComment {
         ticket,
         author_id: None,

@@ -109,6 +109,10 @@ pub struct CustomerTicketDetail {
     pub participants: Vec<CustomerParticipant>,
     /// The public comments, oldest first.
     pub comments: Vec<CustomerComment>,
+    /// What the customer may do with it now.
+    pub allowed: super::requests::Allowed,
+    /// When its answer is due (the priority's response target), if a customer waits.
+    pub due_at: Option<i64>,
 }
 
 /// Someone on a ticket, as a contact sees them.
@@ -136,7 +140,26 @@ pub struct CustomerComment {
     /// Creation time, Unix seconds.
     pub created_at: i64,
     /// Its attachments.
-    pub attachments: Vec<AttachmentRow>,
+    pub attachments: Vec<CustomerFile>,
+}
+
+/// A file of a public comment, as a customer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerFile {
+    /// Its id (in the URL that fetches it).
+    pub id: i64,
+    /// Its name.
+    pub filename: String,
+    /// Its type as it came.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: i64,
+}
+
+impl From<AttachmentRow> for CustomerFile {
+    fn from(a: AttachmentRow) -> CustomerFile {
+        CustomerFile { id: a.id, filename: a.filename, content_type: a.content_type, size: a.size }
+    }
 }
 
 /// The tickets `query` asks for, as staff see them, newest first.
@@ -200,13 +223,7 @@ pub async fn detail_for(
     n: TicketNumber,
 ) -> Result<Option<CustomerTicketDetail>, StoreError> {
     let mut db = app.store.conn().await?;
-    let Some(ticket) = db.ticket(n).await? else { return Ok(None) };
-    let Some((contact, organisation)) = visibility(&mut db, viewer).await? else { return Ok(None) };
-    let takes_part = db.is_participant(n, contact).await?;
-    let of_organisation = organisation.is_some() && organisation == ticket.organisation_id;
-    if !(takes_part || of_organisation) {
-        return Ok(None);
-    }
+    let Some(ticket) = visible_ticket(&mut db, viewer, n).await? else { return Ok(None) };
     let ours = Ours::load(app, &mut db).await?;
     let participants = db
         .participants(n)
@@ -226,7 +243,25 @@ pub async fn detail_for(
             customer_comment(&ours, c, mine)
         })
         .collect();
-    Ok(Some(CustomerTicketDetail { ticket: customer_ticket(&ours, ticket), participants, comments }))
+    let allowed = super::requests::allowed(app, ticket.status, ticket.status_changed_at.unwrap_or(ticket.updated_at));
+    let due_at = super::lifecycle::answer_due(app, ticket.status, ticket.priority, ticket.awaiting_since);
+    Ok(Some(CustomerTicketDetail { ticket: customer_ticket(&ours, ticket), participants, comments, allowed, due_at }))
+}
+
+/// Ticket `n` if contact `viewer` may see it: they take part in it, or they are a primary
+/// contact of its organisation. None when it does not exist or is not theirs to see.
+pub(super) async fn visible_ticket(
+    db: &mut Conn,
+    viewer: ContactId,
+    n: TicketNumber,
+) -> Result<Option<TicketRow>, StoreError> {
+    let Some(ticket) = db.ticket(n).await? else { return Ok(None) };
+    let Some((contact, organisation)) = visibility(db, viewer).await? else { return Ok(None) };
+    let of_organisation = organisation.is_some() && organisation == ticket.organisation_id;
+    if of_organisation || db.is_participant(n, contact).await? {
+        return Ok(Some(ticket));
+    }
+    Ok(None)
 }
 
 /// What contact `viewer` may see: their own tickets and, for a primary contact, their
@@ -326,5 +361,6 @@ fn customer_comment(ours: &Ours, c: CommentRow, attachments: Vec<AttachmentRow>)
         true => ours.staff_name(&email),
         false => c.author_name.filter(|n| !n.is_empty()).unwrap_or(email),
     };
+    let attachments = attachments.into_iter().map(CustomerFile::from).collect();
     CustomerComment { id: c.id, author, from_staff, body: c.body_reply, created_at: c.created_at, attachments }
 }

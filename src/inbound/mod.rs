@@ -326,6 +326,42 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
     Ok(mail)
 }
 
+/// What a signed-in customer writes in the portal, as an interpretation: the words they
+/// typed (all new, nothing quoted), the files they chose, a Message-ID of ours, and a From
+/// their session proved. The portal's words then take the path of a mail's.
+pub fn written(
+    from: Sender,
+    subject: &str,
+    text: &str,
+    message_id: String,
+    attachments: Vec<Attachment>,
+) -> Interpretation {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n").trim_end().to_string();
+    Interpretation {
+        message_id: Some(message_id),
+        from,
+        to: Vec::new(),
+        cc: Vec::new(),
+        reply_to: Vec::new(),
+        subject: subject.trim().to_string(),
+        date: None,
+        reply: text.clone(),
+        text,
+        html: None,
+        attachments,
+        auto: None,
+        bounce: None,
+        thread: Thread::resolve(None, None, None),
+        in_reply_to: None,
+        references: Vec::new(),
+        forged_reference: None,
+        staff_reply_address: false,
+        // The session proved the address: as good as a passed DMARC check.
+        authentication: Authentication::Pass,
+        spam: false,
+    }
+}
+
 /// The identity of a message for exactly-once processing: its Message-ID, or the SHA-256
 /// of its bytes when it has none.
 pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {

@@ -44,6 +44,8 @@ pub enum Notice {
     StaffCustomerReply(StaffNoticeData),
     /// See [`NoticeKind::StaffAssigned`].
     StaffAssigned(StaffNoticeData),
+    /// See [`NoticeKind::StaffCustomerStatus`].
+    StaffCustomerStatus(StaffNoticeData),
     /// See [`NoticeKind::CommandError`].
     CommandError(CommandErrorData),
     /// See [`NoticeKind::Undelivered`].
@@ -74,6 +76,7 @@ impl Notice {
             Notice::StaffNewTicket(_) => NoticeKind::StaffNewTicket,
             Notice::StaffCustomerReply(_) => NoticeKind::StaffCustomerReply,
             Notice::StaffAssigned(_) => NoticeKind::StaffAssigned,
+            Notice::StaffCustomerStatus(_) => NoticeKind::StaffCustomerStatus,
             Notice::CommandError(_) => NoticeKind::CommandError,
             Notice::Undelivered(_) => NoticeKind::Undelivered,
             Notice::ParticipantAdded(_) => NoticeKind::ParticipantAdded,
@@ -91,7 +94,10 @@ impl Notice {
             Notice::Invite(d) => return d.ticket,
             Notice::StaffReply(d) => d.ticket,
             Notice::StatusChange(d) | Notice::Resolved(d) | Notice::Reopened(d) | Notice::AutoClosed(d) => d.ticket,
-            Notice::StaffNewTicket(d) | Notice::StaffCustomerReply(d) | Notice::StaffAssigned(d) => d.ticket,
+            Notice::StaffNewTicket(d)
+            | Notice::StaffCustomerReply(d)
+            | Notice::StaffAssigned(d)
+            | Notice::StaffCustomerStatus(d) => d.ticket,
             Notice::CommandError(d) | Notice::Undelivered(d) => d.ticket,
             Notice::ParticipantAdded(d) => d.ticket,
             Notice::PasswordReset(_)
@@ -110,9 +116,10 @@ impl Notice {
             Notice::StatusChange(d) | Notice::Resolved(d) | Notice::Reopened(d) | Notice::AutoClosed(d) => {
                 serde_json::to_string(d)
             }
-            Notice::StaffNewTicket(d) | Notice::StaffCustomerReply(d) | Notice::StaffAssigned(d) => {
-                serde_json::to_string(d)
-            }
+            Notice::StaffNewTicket(d)
+            | Notice::StaffCustomerReply(d)
+            | Notice::StaffAssigned(d)
+            | Notice::StaffCustomerStatus(d) => serde_json::to_string(d),
             Notice::CommandError(d) | Notice::Undelivered(d) => serde_json::to_string(d),
             Notice::ParticipantAdded(d) => serde_json::to_string(d),
             Notice::PasswordReset(d)
@@ -137,6 +144,7 @@ impl Notice {
             NoticeKind::StaffNewTicket => Notice::StaffNewTicket(from_str(payload)?),
             NoticeKind::StaffCustomerReply => Notice::StaffCustomerReply(from_str(payload)?),
             NoticeKind::StaffAssigned => Notice::StaffAssigned(from_str(payload)?),
+            NoticeKind::StaffCustomerStatus => Notice::StaffCustomerStatus(from_str(payload)?),
             NoticeKind::CommandError => Notice::CommandError(from_str(payload)?),
             NoticeKind::Undelivered => Notice::Undelivered(from_str(payload)?),
             NoticeKind::ParticipantAdded => Notice::ParticipantAdded(from_str(payload)?),

@@ -77,6 +77,7 @@ impl Notice {
             NoticeKind::StaffNewTicket => Notice::StaffNewTicket(staff),
             NoticeKind::StaffCustomerReply => Notice::StaffCustomerReply(staff),
             NoticeKind::StaffAssigned => Notice::StaffAssigned(staff),
+            NoticeKind::StaffCustomerStatus => Notice::StaffCustomerStatus(staff),
             NoticeKind::CommandError => Notice::CommandError(problems),
             NoticeKind::Undelivered => Notice::Undelivered(problems),
             NoticeKind::ParticipantAdded => Notice::ParticipantAdded(ParticipantsData {

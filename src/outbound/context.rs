@@ -64,7 +64,8 @@ pub type InviteContext<'a> = MailContext<'a, InviteData, InviteExtra>;
 pub type StaffReplyContext<'a> = MailContext<'a, StaffReplyData, NoExtra>;
 /// The context of `status-change`, `resolved`, `reopened` and `auto-closed`.
 pub type StatusContext<'a> = MailContext<'a, StatusData, NoExtra>;
-/// The context of `staff-new-ticket`, `staff-customer-reply` and `staff-assigned`.
+/// The context of `staff-new-ticket`, `staff-customer-reply`, `staff-assigned` and
+/// `staff-customer-status`.
 pub type StaffNoticeContext<'a> = MailContext<'a, StaffNoticeData, NoExtra>;
 /// The context of `command-error` and `undelivered`.
 pub type CommandErrorContext<'a> = MailContext<'a, CommandErrorData, NoExtra>;
@@ -152,9 +153,10 @@ pub fn context(config: &Config, notice: &Notice, subject: Option<&str>) -> Resul
         Notice::StatusChange(d) | Notice::Resolved(d) | Notice::Reopened(d) | Notice::AutoClosed(d) => {
             with(config, subject, ticket, d, NoExtra {})
         }
-        Notice::StaffNewTicket(d) | Notice::StaffCustomerReply(d) | Notice::StaffAssigned(d) => {
-            with(config, subject, ticket, d, NoExtra {})
-        }
+        Notice::StaffNewTicket(d)
+        | Notice::StaffCustomerReply(d)
+        | Notice::StaffAssigned(d)
+        | Notice::StaffCustomerStatus(d) => with(config, subject, ticket, d, NoExtra {}),
         Notice::CommandError(d) | Notice::Undelivered(d) => with(config, subject, ticket, d, NoExtra {}),
         Notice::ParticipantAdded(d) => with(config, subject, ticket, d, NoExtra {}),
         Notice::PasswordReset(d) => {

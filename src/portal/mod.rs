@@ -4,15 +4,20 @@
 //! script, and the CSS is embedded in the binary.
 
 mod account;
+mod files;
+mod form;
 mod organisation;
 mod pages;
 mod requests;
+mod status;
 mod visitor;
+mod writing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +28,10 @@ use crate::App;
 
 /// The portal's stylesheet, embedded.
 const PORTAL_CSS: &str = include_str!("../../assets/portal.css");
+
+/// The request pages' enhancements (drag-and-drop of files, live updates), embedded; the
+/// pages work without it.
+const REQUEST_JS: &str = include_str!("../../assets/request.js");
 
 /// The portal's icon, embedded.
 const FAVICON: &str = include_str!("../../assets/favicon.svg");
@@ -43,6 +52,9 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
 
 /// The portal's routes.
 pub fn router(app: Arc<App>) -> Router {
+    // Forms with files may be as large as the files they may carry; every other body keeps
+    // axum's default limit (2 MB).
+    let forms = DefaultBodyLimit::max(form::body_limit(&app));
     Router::new()
         .route("/", get(account::index))
         .route("/signup", get(account::signup_page).post(account::signup))
@@ -58,9 +70,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/organisation/invite", post(organisation::invite))
         .route("/organisation/access", post(organisation::access))
         .route("/requests", get(requests::list))
+        .route("/requests/new", get(writing::new_page).post(writing::new).layer(forms))
         .route("/requests/{number}", get(requests::detail))
+        .route("/requests/{number}/reply", post(writing::reply).layer(forms))
+        .route("/requests/{number}/{change}", get(status::confirm).post(status::change))
+        .route("/requests/{number}/files/{id}", get(files::download))
+        .route("/requests/{number}/files/{id}/preview", get(files::preview))
         .route("/static/portal.css", get(stylesheet))
         .route("/static/captcha.js", get(captcha_script))
+        .route("/static/request.js", get(request_script))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
         .route("/healthz", get(health))
@@ -95,6 +113,14 @@ async fn captcha_script() -> Response {
         (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
     ];
     (headers, crate::desk::captcha::CAPTCHA_JS).into_response()
+}
+
+async fn request_script() -> Response {
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+        (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+    ];
+    (headers, REQUEST_JS).into_response()
 }
 
 async fn favicon() -> Response {

@@ -12,7 +12,8 @@ use crate::App;
 use crate::desk::accounts::SignedIn;
 use crate::desk::captcha::Challenge;
 use crate::desk::organisation::{Access, Member};
-use crate::desk::tickets::{CustomerTicket, CustomerTicketDetail, Dashboard};
+use crate::desk::requests::Field;
+use crate::desk::tickets::{CustomerComment, CustomerFile, CustomerTicket, CustomerTicketDetail, Dashboard};
 use crate::domain::{Priority, Status};
 
 /// `?done=` after a redirect: what just happened, for a line on the page.
@@ -178,7 +179,8 @@ pub struct Requests<'a> {
     pub tickets: &'a [CustomerTicket],
 }
 
-/// One request as its customers see it (MISSION P3).
+/// One request as its customers see it (MISSION P3), with its answer form and what may be
+/// done with it.
 #[derive(Template)]
 #[template(path = "portal/request.html")]
 pub struct Request<'a> {
@@ -186,6 +188,172 @@ pub struct Request<'a> {
     pub page: Page<'a>,
     /// The request.
     pub ticket: &'a CustomerTicketDetail,
+    /// The conversation newest first (else oldest first).
+    pub newest_first: bool,
+    /// A line saying what just happened.
+    pub note: Option<&'a str>,
+    /// Why the last answer was refused, and which field it is about.
+    pub error: Option<(Field, String)>,
+    /// The answer typed, kept after a refusal.
+    pub text: &'a str,
+    /// The answer form's one-time id.
+    pub form_id: String,
+    /// The attachment limits in words.
+    pub limits: String,
+    /// The priority's response target in words.
+    pub target: String,
+}
+
+impl Request<'_> {
+    /// Whether the page previews `file` as an image: only raster images (the preview
+    /// itself is served only when its bytes are one).
+    pub fn previewed(&self, file: &CustomerFile) -> bool {
+        crate::desk::requests::RASTER_TYPES.contains(&file.content_type.as_str())
+    }
+
+    /// A size in words ("12 KB").
+    pub fn size(&self, bytes: &i64) -> String {
+        match *bytes {
+            b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+            b if b >= 1024 => format!("{} KB", b / 1024),
+            b => format!("{b} bytes"),
+        }
+    }
+
+    /// The comments in the order asked for.
+    pub fn comments(&self) -> Vec<&CustomerComment> {
+        let all = self.ticket.comments.iter();
+        match self.newest_first {
+            true => all.rev().collect(),
+            false => all.collect(),
+        }
+    }
+
+    /// The error about `field`, if any.
+    pub fn error_for(&self, field: Field) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+
+    /// The id of the newest comment (what live updates start after).
+    pub fn last_comment(&self) -> i64 {
+        self.ticket.comments.iter().map(|c| c.id.0).max().unwrap_or(0)
+    }
+}
+
+/// The new-request form (MISSION P5).
+#[derive(Template)]
+#[template(path = "portal/new_request.html")]
+pub struct NewRequestPage<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The form's one-time id.
+    pub form_id: String,
+    /// The priorities with what each means and its response target.
+    pub priorities: Vec<(Priority, &'static str, String)>,
+    /// The departments to choose from (none: the field is left out).
+    pub departments: &'a [String],
+    /// A primary contact's colleagues (address, name), themselves first; none for others.
+    pub colleagues: &'a [(String, String)],
+    /// The finished request this one follows up, if any.
+    pub follows: Option<i64>,
+    /// What was typed, kept after a refusal.
+    pub typed: &'a NewTyped,
+    /// Why the last try was refused, and which field it is about.
+    pub error: Option<(Field, String)>,
+    /// The attachment limits in words.
+    pub limits: String,
+}
+
+/// What a new-request form held, kept to show it again after a refusal.
+#[derive(Debug, Clone, Default)]
+pub struct NewTyped {
+    /// The subject.
+    pub subject: String,
+    /// The description.
+    pub description: String,
+    /// The priority chosen.
+    pub priority: Option<Priority>,
+    /// The department chosen.
+    pub department: String,
+    /// The requester chosen.
+    pub requester: String,
+}
+
+impl NewRequestPage<'_> {
+    /// The error about `field`, if any.
+    pub fn error_for(&self, field: Field) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+
+    /// Whether `priority` is the one to show chosen.
+    pub fn chosen(&self, priority: &Priority) -> bool {
+        self.typed.priority.unwrap_or(Priority::Medium) == *priority
+    }
+}
+
+/// The confirmation step of a change of status (MISSION P6): one button that makes it.
+#[derive(Template)]
+#[template(path = "portal/confirm.html")]
+pub struct Confirm<'a> {
+    /// Shared.
+    pub page: Page<'a>,
+    /// The request.
+    pub number: i64,
+    /// Its subject.
+    pub subject: &'a str,
+    /// The change's word in the URL.
+    pub change: &'static str,
+    /// The question.
+    pub heading: &'static str,
+    /// What will happen.
+    pub text: &'static str,
+    /// The button's words.
+    pub button: &'static str,
+}
+
+/// The priorities with what each means for a customer and its response target in words.
+pub fn priority_choices(app: &App) -> Vec<(Priority, &'static str, String)> {
+    Priority::ALL
+        .iter()
+        .map(|p| {
+            let meaning = match p {
+                Priority::Low => "A question, or something that can wait.",
+                Priority::Medium => "Something does not work as it should.",
+                Priority::High => "Your work is held up.",
+                Priority::Urgent => "Nothing works, or many people are stopped.",
+            };
+            (*p, meaning, target(app, *p))
+        })
+        .collect()
+}
+
+/// The response target of `priority` in words ("We aim to answer within 8 hours").
+pub fn target(app: &App, priority: Priority) -> String {
+    match app.config.desk.response_hours.secs(priority) {
+        Some(secs) if secs % 86_400 == 0 && secs >= 86_400 * 2 => {
+            format!("We aim to answer within {} days.", secs / 86_400)
+        }
+        Some(3600) => "We aim to answer within an hour.".to_string(),
+        Some(secs) => format!("We aim to answer within {} hours.", (secs + 3599) / 3600),
+        None => "No set answer time.".to_string(),
+    }
+}
+
+/// The attachment limits in words ("Up to 5 files, each at most 10 MB."); empty when
+/// files cannot be attached.
+pub fn limits(app: &App) -> String {
+    let (bytes, count) = (app.config.portal.attachment_max_bytes, app.config.portal.attachments_max);
+    if bytes == 0 || count == 0 {
+        return String::new();
+    }
+    let size = match bytes {
+        b if b >= 1024 * 1024 => format!("{} MB", b / (1024 * 1024)),
+        b => format!("{} KB", b.div_ceil(1024)),
+    };
+    match count {
+        1 => format!("One file, at most {size}."),
+        n => format!("Up to {n} files, each at most {size}."),
+    }
 }
 
 /// What the request pages say of statuses, priorities and times.
@@ -227,6 +395,7 @@ pub trait Words {
 impl Words for Requests<'_> {}
 impl Words for Home<'_> {}
 impl Words for Request<'_> {}
+impl Words for NewRequestPage<'_> {}
 
 /// A status in words.
 pub fn status_label(status: Status) -> &'static str {

@@ -51,6 +51,14 @@ impl Conn {
         Ok(())
     }
 
+    /// The ticket the message of `fingerprint` opened or went to, if any.
+    pub async fn ticket_of_fingerprint(&mut self, fingerprint: &str) -> Result<Option<TicketNumber>> {
+        let found: Option<Option<i64>> = on_conn!(self, c => sqlx::query_scalar(
+                "SELECT ticket_id FROM inbound_messages WHERE fingerprint = $1")
+            .bind(fingerprint).fetch_optional(&mut *c).await?);
+        Ok(found.flatten().map(TicketNumber))
+    }
+
     /// The ticket that any of `message_ids` belongs to, trying them in order: the ids of
     /// mail that came in (`thread_ids`) and of our own mail (`outbox`), in one read.
     pub async fn ticket_for_message_ids(&mut self, message_ids: &[&str]) -> Result<Option<TicketNumber>> {

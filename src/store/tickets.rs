@@ -549,3 +549,15 @@ impl Conn {
         Ok(found.flatten())
     }
 }
+
+impl Conn {
+    /// Attachment `id`, if it belongs to a public comment of ticket `n` (what a customer of
+    /// the ticket may fetch).
+    pub async fn public_attachment(&mut self, n: TicketNumber, id: i64) -> Result<Option<AttachmentRow>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, AttachmentRow>(
+                "SELECT a.id, a.comment_id, a.filename, a.content_type, a.size, a.sha256, a.inline
+                 FROM attachments a JOIN comments m ON m.id = a.comment_id
+                 WHERE a.id = $1 AND m.ticket_id = $2 AND m.public")
+            .bind(id).bind(n.0).fetch_optional(&mut *c).await?))
+    }
+}
