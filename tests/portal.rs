@@ -6,92 +6,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
+use common::portal_app::{Answer, Browser, PASSWORD, acme, invitation_token, mails_to, sign_up_as};
 use common::{TestApp, mail};
 use maildesk::desk::receive;
 use maildesk::domain::{CustomerNotify, Source};
-use tower::ServiceExt;
-
-/// What a browser keeps between requests: its cookies, and the client address it comes
-/// from.
-struct Browser {
-    cookies: HashMap<String, String>,
-    client: SocketAddr,
-}
-
-/// One answer: status, headers and body.
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The CSRF token of the page's first form.
-    fn csrf(&self) -> String {
-        let at = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
-        self.body[at..at + 64].to_string()
-    }
-}
-
-impl Browser {
-    fn new(client: &str) -> Browser {
-        Browser { cookies: HashMap::new(), client: client.parse().unwrap() }
-    }
-
-    async fn send(&mut self, t: &TestApp, method: &str, path: &str, form: &[(&str, &str)]) -> Answer {
-        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let body = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("cookie", cookie.join("; "))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        request.extensions_mut().insert(ConnectInfo(self.client));
-        let response = maildesk::portal::router(t.app.clone()).oneshot(request).await.unwrap();
-        for set in response.headers().get_all("set-cookie") {
-            let set = set.to_str().unwrap();
-            let (pair, _) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || set.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_string(), value.to_string());
-            }
-        }
-        let (status, headers) = (response.status(), response.headers().clone());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        Answer { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
-    }
-
-    async fn get(&mut self, t: &TestApp, path: &str) -> Answer {
-        self.send(t, "GET", path, &[]).await
-    }
-
-    async fn post(&mut self, t: &TestApp, path: &str, form: &[(&str, &str)]) -> Answer {
-        self.send(t, "POST", path, form).await
-    }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 async fn portal(db: common::Db) -> TestApp {
     TestApp::with(db, |c| {
@@ -102,20 +21,6 @@ async fn portal(db: common::Db) -> TestApp {
     })
     .await
 }
-
-/// The token of the invitation mail sent to `to`.
-async fn invitation_token(t: &TestApp, to: &str) -> String {
-    let sent = t.flush_outbox().await;
-    let text = sent
-        .iter()
-        .filter(|m| m.recipient == to)
-        .map(|m| mail_parser::MessageParser::default().parse(&m.bytes).unwrap().body_text(0).unwrap().into_owned())
-        .find(|text| text.contains("signup?token="))
-        .expect("an invitation");
-    text.split("signup?token=").nth(1).unwrap().chars().take_while(char::is_ascii_hexdigit).collect()
-}
-
-const PASSWORD: &str = "correct horse battery";
 
 /// Jane writes, gets the invitation, and signs up through it; her browser is signed in.
 async fn signed_up(t: &TestApp) -> (Browser, String) {
@@ -382,17 +287,6 @@ on_both!(a_customer_who_wants_only_replies_gets_no_status_notices, |db| {
     assert_eq!(sent.last().unwrap().recipient, "jane@example.com");
 });
 
-/// The decoded text of the mails sent to `to` whose text contains `marker`.
-async fn mails_to(t: &TestApp, to: &str, marker: &str) -> Vec<String> {
-    t.flush_outbox()
-        .await
-        .iter()
-        .filter(|m| m.recipient == to)
-        .map(|m| mail_parser::MessageParser::default().parse(&m.bytes).unwrap().body_text(0).unwrap().into_owned())
-        .filter(|text| text.contains(marker))
-        .collect()
-}
-
 on_both!(a_forgotten_password_is_reset_by_a_single_use_link_and_unknown_addresses_learn_nothing, |db| {
     let t = portal(db).await;
     let (mut jane, _) = signed_up(&t).await;
@@ -587,27 +481,6 @@ on_both!(expired_links_open_nothing, |db| {
     let post = browser.post(&t, "/password/reset", &[("csrf", &csrf), ("token", &reset), ("password", PASSWORD)]).await;
     assert_eq!(post.status, StatusCode::GONE);
 });
-
-/// Signs up `address` (who wrote to us before) through their invitation, in a new browser.
-async fn sign_up_as(t: &TestApp, address: &str, client: &str) -> Browser {
-    let token = invitation_token(t, address).await;
-    let mut browser = Browser::new(client);
-    let csrf = browser.get(t, &format!("/signup?token={token}")).await.csrf();
-    let done = browser.post(t, "/signup", &[("csrf", &csrf), ("token", &token), ("password", PASSWORD)]).await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    browser
-}
-
-/// The portal of a desk whose organisation Acme has the domain acme.example.
-async fn acme(db: common::Db) -> TestApp {
-    TestApp::with(db, |c| {
-        c.portal.invite = true;
-        c.portal.argon2_memory_kib = 1024;
-        c.organisations =
-            vec![maildesk::config::OrganisationConfig { name: "Acme".into(), domains: vec!["acme.example".into()] }];
-    })
-    .await
-}
 
 on_both!(a_primary_contact_invites_and_deactivates_colleagues_and_no_one_else_can, |db| {
     let t = acme(db).await;

@@ -90,7 +90,8 @@ pub fn router(app: Arc<App>) -> Router {
 async fn secure_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        // A response that set its own (a file download's sandbox) keeps it.
+        headers.entry(HeaderName::from_static(name)).or_insert(HeaderValue::from_static(value));
     }
     if !headers.contains_key(CACHE_CONTROL) {
         // Pages show who is signed in and carry CSRF tokens: never from a shared cache.

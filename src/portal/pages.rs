@@ -194,6 +194,9 @@ pub struct Request<'a> {
     pub note: Option<&'a str>,
     /// Why the last answer was refused, and which field it is about.
     pub error: Option<(Field, String)>,
+    /// Why the last action was refused, about the request as a whole (it is finished, it
+    /// changed meanwhile).
+    pub problem: Option<String>,
     /// The answer typed, kept after a refusal.
     pub text: &'a str,
     /// The answer form's one-time id.

@@ -74,6 +74,8 @@ pub struct Shown<'a> {
     pub note: Option<&'a str>,
     /// Why the last answer was refused, and which field it is about.
     pub error: Option<(Field, String)>,
+    /// Why the last action was refused, about the request as a whole.
+    pub problem: Option<String>,
     /// The answer typed, kept after a refusal.
     pub text: &'a str,
     /// The conversation newest first.
@@ -91,6 +93,7 @@ pub async fn show(app: &App, visitor: &Customer, n: TicketNumber, shown: Shown<'
                 newest_first: shown.newest_first,
                 note: shown.note,
                 error: shown.error,
+                problem: shown.problem,
                 text: shown.text,
                 form_id: requests::new_form_id(),
                 limits: pages::limits(app),

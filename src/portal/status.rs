@@ -14,7 +14,7 @@ use super::pages::{self, Confirm, Page, render};
 use super::requests::{Shown, show};
 use super::visitor::Customer;
 use crate::App;
-use crate::desk::requests::{self, Change, Field, RequestError};
+use crate::desk::requests::{self, Change, RequestError};
 use crate::desk::tickets;
 use crate::domain::TicketNumber;
 
@@ -88,7 +88,7 @@ pub async fn change(
         Ok(_) => Redirect::to(&format!("/requests/{number}?done={}", change.as_str())).into_response(),
         Err(RequestError::NotFound) => pages::not_found(&app, &visitor),
         Err(RequestError::Refused(message) | RequestError::Invalid(_, message)) => {
-            let shown = Shown { error: Some((Field::Text, message)), ..Shown::default() };
+            let shown = Shown { problem: Some(message), ..Shown::default() };
             show(&app, &visitor, n, shown, StatusCode::CONFLICT).await
         }
         Err(RequestError::Store(e)) => pages::failure(&app, &e),

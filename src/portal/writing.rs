@@ -43,7 +43,7 @@ pub async fn reply(
             show(&app, &visitor, n, shown, StatusCode::BAD_REQUEST).await
         }
         Err(RequestError::Refused(message)) => {
-            let shown = Shown { error: Some((Field::Text, message)), text: &text, ..Shown::default() };
+            let shown = Shown { problem: Some(message), text: &text, ..Shown::default() };
             show(&app, &visitor, n, shown, StatusCode::CONFLICT).await
         }
         Err(RequestError::Store(e)) => pages::failure(&app, &e),

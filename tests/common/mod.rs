@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod cli;
 pub mod imap;
+pub mod portal_app;
 pub mod portal_http;
 pub mod smtp;
 
@@ -95,6 +96,20 @@ impl TestApp {
     /// A pooled connection to the store, for reading what happened.
     pub async fn db(&self) -> maildesk::store::Conn {
         self.app.store.conn().await.unwrap()
+    }
+
+    /// Moves ticket `n`'s last status change `days` into the past, as if time had passed.
+    pub async fn age_status(&self, n: i64, days: i64) {
+        use sqlx::Connection;
+        let url = &self.app.config.database.url;
+        let sql = "UPDATE tickets SET status_changed_at = status_changed_at - $1 WHERE id = $2";
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).bind(days * 86_400).bind(n).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).bind(days * 86_400).bind(n).execute(&mut conn).await.unwrap();
+        }
     }
 
     /// Runs the outbox sender once and returns everything sent so far.
