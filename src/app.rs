@@ -34,6 +34,9 @@ pub struct App {
     /// The key the portal signs with (CSRF tokens), derived from the reply-address key
     /// under a label of its own (`ReplyAddresses::derive_key`): never the reply key itself.
     pub portal_key: [u8; 32],
+    /// The tickets that just changed, as `desk::live` reads them from the store's feed of
+    /// changes: what the portal's open pages listen to.
+    pub changes: tokio::sync::broadcast::Sender<crate::domain::TicketNumber>,
 }
 
 /// How often housekeeping looks for blobs nothing refers to any more.
@@ -84,6 +87,7 @@ impl App {
             poison: crate::workers::PoisonMarks::default(),
             workers: crate::workers::Workers::default(),
             portal_key,
+            changes: tokio::sync::broadcast::channel(1024).0,
         }
     }
 

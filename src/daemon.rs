@@ -52,6 +52,8 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
         if let Ok(addr) = listener.local_addr() {
             info!(%addr, "portal listening");
         }
+        // Open request pages show changes as they come, from the store's feed.
+        tracker.spawn(crate::desk::live::follow(app.clone(), shutdown.clone()));
         let (app, token) = (app.clone(), shutdown.clone());
         tracker.spawn(async move {
             if let Err(e) = portal::serve(listener, app, token).await {
@@ -127,6 +129,7 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
         if tokio::time::Instant::now() >= next_sweep {
             app.sweep_blobs().await;
             crate::desk::accounts::sweep(&app).await;
+            crate::desk::live::trim(&app).await;
             next_sweep += crate::app::BLOB_SWEEP_EVERY;
         }
         // Memory freed since (idle pooled connections close after 30 s) goes back.

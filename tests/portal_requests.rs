@@ -520,6 +520,84 @@ on_both!(solved_cancel_and_reopen_need_the_confirmation_and_follow_the_rules_of_
     assert_eq!(jane.get(&t, &format!("{path}/delete")).await.status, StatusCode::NOT_FOUND);
 });
 
+/// An event stream's body.
+type Events = futures::stream::BoxStream<'static, Result<axum::body::Bytes, axum::Error>>;
+
+/// What arrives on an event stream until `marker` has (at most 5 s), as text.
+async fn events_until(stream: &mut Events, marker: &str) -> String {
+    use futures::StreamExt;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !text.contains(marker)
+        && let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, stream.next()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
+on_both!(an_open_request_page_hears_of_new_comments_and_statuses_from_the_store, |db| {
+    use futures::StreamExt;
+    let t = desk(db, |_| {}).await;
+    let n = opened(&t, "jane@acme.example", "Live", "live@acme.example", "").await;
+    opened(&t, "out@other.example", "Other", "out@other.example", "").await;
+    let mut jane = sign_up_as(&t, "jane@acme.example", "192.0.2.30:1").await;
+    let mut out = sign_up_as(&t, "out@other.example", "192.0.2.31:1").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let follower = tokio::spawn(maildesk::desk::live::follow(t.app.clone(), stop.clone()));
+    tokio::time::sleep(maildesk::desk::live::POLL_EVERY * 2).await;
+
+    let page = jane.get(&t, &format!("/requests/{n}")).await;
+    let after = t.db().await.comments(TicketNumber(n)).await.unwrap().last().unwrap().id.0;
+    assert!(page.body.contains(&format!(r#"data-events="/requests/{n}/events?after={after}""#)), "{}", page.body);
+    let (status, body) = out.stream(&t, &format!("/requests/{n}/events?after={after}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not hers to follow");
+    let (status, body2) = jane.stream(&t, &format!("/requests/{n}/events?after={after}")).await;
+    drop(body);
+    assert_eq!(status, StatusCode::OK);
+    let mut events = body2.into_data_stream().boxed();
+
+    // A mail from Jane: the page hears of it.
+    let reply = mail(
+        "jane@acme.example",
+        &format!("Re: [Support #{n}] Live"),
+        Some("live2@acme.example"),
+        "",
+        "By mail, LIVE-ONE.",
+    );
+    receive(&t.app, &reply, &Source::Pipe).await.unwrap();
+    let got = events_until(&mut events, "LIVE-ONE").await;
+    assert!(got.contains("event: comment") && got.contains("LIVE-ONE"), "{got}");
+    assert!(got.contains(r#"<li class="theirs" id="comment-"#), "the comment as the page shows it: {got}");
+
+    // Written to the store by something else altogether (another node), and a note only
+    // staff see: the first is heard, the second never.
+    let mut db = t.db().await;
+    for (public, words) in [(false, "ZEBRA-NOTE"), (true, "LIVE-TWO from elsewhere")] {
+        let comment = NewComment {
+            ticket: TicketNumber(n),
+            author_id: None,
+            public,
+            from_staff: true,
+            body_text: words,
+            body_reply: words,
+            body_html: None,
+            message_id: None,
+        };
+        db.insert_comment(&comment).await.unwrap();
+    }
+    drop(db);
+    let got = events_until(&mut events, "LIVE-TWO").await;
+    assert!(got.contains("LIVE-TWO from elsewhere") && !got.contains("ZEBRA"), "{got}");
+    assert!(!got.contains("@staff.example"));
+
+    maildesk::desk::staff::set_status(&t.app, TicketNumber(n), Status::Resolved).await.unwrap();
+    let got = events_until(&mut events, "data: Resolved").await;
+    assert!(got.contains("event: status\ndata: Resolved"), "{got}");
+    stop.cancel();
+    follower.await.unwrap();
+});
+
 // ---- The authorisation matrix ----
 
 /// Who asks, in the matrix.

@@ -9,6 +9,7 @@ pub mod contacts;
 mod intake;
 pub mod invitations;
 pub mod lifecycle;
+pub mod live;
 mod notify;
 pub mod organisation;
 pub mod passwords;

@@ -245,6 +245,7 @@ mod tests {
                 "staff-new-ticket",
                 "staff-customer-reply",
                 "staff-assigned",
+                "staff-customer-status",
                 "command-error",
                 "undelivered",
                 "participant-added",
@@ -293,7 +294,14 @@ mod tests {
         let staff: Vec<&str> = NoticeKind::ALL.into_iter().filter(|k| k.to_staff()).map(NoticeKind::as_str).collect();
         assert_eq!(
             staff,
-            ["staff-new-ticket", "staff-customer-reply", "staff-assigned", "command-error", "undelivered"]
+            [
+                "staff-new-ticket",
+                "staff-customer-reply",
+                "staff-assigned",
+                "staff-customer-status",
+                "command-error",
+                "undelivered"
+            ]
         );
     }
 }

@@ -6,6 +6,7 @@
 mod account;
 mod files;
 mod form;
+mod live;
 mod organisation;
 mod pages;
 mod requests;
@@ -73,6 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/requests/new", get(writing::new_page).post(writing::new).layer(forms))
         .route("/requests/{number}", get(requests::detail))
         .route("/requests/{number}/reply", post(writing::reply).layer(forms))
+        .route("/requests/{number}/events", get(live::events))
         .route("/requests/{number}/{change}", get(status::confirm).post(status::change))
         .route("/requests/{number}/files/{id}", get(files::download))
         .route("/requests/{number}/files/{id}/preview", get(files::preview))

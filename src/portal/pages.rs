@@ -208,21 +208,6 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Whether the page previews `file` as an image: only raster images (the preview
-    /// itself is served only when its bytes are one).
-    pub fn previewed(&self, file: &CustomerFile) -> bool {
-        crate::desk::requests::RASTER_TYPES.contains(&file.content_type.as_str())
-    }
-
-    /// A size in words ("12 KB").
-    pub fn size(&self, bytes: &i64) -> String {
-        match *bytes {
-            b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
-            b if b >= 1024 => format!("{} KB", b / 1024),
-            b => format!("{b} bytes"),
-        }
-    }
-
     /// The comments in the order asked for.
     pub fn comments(&self) -> Vec<&CustomerComment> {
         let all = self.ticket.comments.iter();
@@ -393,7 +378,34 @@ pub trait Words {
     fn day(&self, unix: &i64) -> String {
         day(*unix)
     }
+
+    /// Whether a page previews `file` as an image: only raster images (the preview itself
+    /// is served only when its bytes are one).
+    fn previewed(&self, file: &CustomerFile) -> bool {
+        crate::desk::requests::RASTER_TYPES.contains(&file.content_type.as_str())
+    }
+
+    /// A size in words ("12 KB").
+    fn size(&self, bytes: &i64) -> String {
+        match *bytes {
+            b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+            b if b >= 1024 => format!("{} KB", b / 1024),
+            b => format!("{b} bytes"),
+        }
+    }
 }
+
+/// One comment of a request as its page shows it: what live updates send to an open page.
+#[derive(Template)]
+#[template(path = "portal/comment.html")]
+pub struct CommentItem<'a> {
+    /// The request's number.
+    pub number: i64,
+    /// The comment.
+    pub c: &'a CustomerComment,
+}
+
+impl Words for CommentItem<'_> {}
 
 impl Words for Requests<'_> {}
 impl Words for Home<'_> {}

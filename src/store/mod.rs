@@ -10,6 +10,7 @@ mod accounts;
 mod addresses;
 mod blobs;
 mod captcha;
+mod changes;
 mod contacts;
 mod imap;
 mod inbound;

@@ -120,6 +120,17 @@ impl Browser {
         Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
     }
 
+    /// `GET path`, answered as a stream (server-sent events): its status and its body, to
+    /// be read piece by piece.
+    pub async fn stream(&mut self, t: &TestApp, path: &str) -> (StatusCode, axum::body::Body) {
+        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request =
+            Request::builder().method("GET").uri(path).header("cookie", cookie.join("; ")).body(Body::empty()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(self.client));
+        let response = maildesk::portal::router(t.app.clone()).oneshot(request).await.unwrap();
+        (response.status(), response.into_body())
+    }
+
     pub async fn get(&mut self, t: &TestApp, path: &str) -> Answer {
         self.send(t, "GET", path, &[]).await
     }
