@@ -348,4 +348,114 @@ mod browser {
             b.close().await;
         }
     }
+
+    /// A customer files a request with a file, finds it listed, answers with another file,
+    /// sees a staff member's answer (given through the CLI) arrive without a reload, and
+    /// marks the request as solved through its confirmation page.
+    #[tokio::test]
+    async fn a_customer_files_a_request_answers_watches_a_staff_reply_arrive_and_closes_it() {
+        common::browser::webdriver_url();
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("MAILDESK_DESK__NAME", "Acme Help Desk"),
+            ("MAILDESK_DESK__ADDRESS", "help@acme.example"),
+            ("MAILDESK_PORTAL__INVITE", "true"),
+        ];
+        let (_daemon, portal) = serve_portal(dir.path(), &env);
+        let staff = common::cli::run(common::cli::maildesk(dir.path()).args([
+            "staff",
+            "add",
+            "sam@acme.example",
+            "--name",
+            "Sam",
+        ]));
+        assert!(staff.status.success(), "{}", String::from_utf8_lossy(&staff.stderr));
+        let photo = dir.path().join("photo.png");
+        std::fs::write(&photo, include_bytes!("files/photo.png")).unwrap();
+        let log = dir.path().join("error log.txt");
+        std::fs::write(&log, "12:00 the printer caught fire\n").unwrap();
+        for (i, size) in SIZES.into_iter().enumerate() {
+            let who = format!("filer{i}@example.org");
+            let raw = format!(
+                "From: Robin Roe <{who}>\nTo: help@acme.example\nSubject: Hello {i}\nMessage-ID: <f{i}@example.org>\n\nHi.\n"
+            );
+            common::cli::deliver(dir.path(), &format!("171000000{i}.1.test"), raw.as_bytes());
+            let token =
+                common::cli::wait_for("the invitation", Duration::from_secs(20), || invitation_token(dir.path(), &who));
+            let b = Browser::open(size).await;
+            let page = |name: &str| format!("{name}-{}", if size == PHONE { "phone" } else { "desktop" });
+            b.goto(&format!("{portal}/signup?token={token}")).await;
+            b.fill("Your name", "Robin Roe").await;
+            b.fill("Password", "robin's long passphrase").await;
+            b.click("Sign up").await;
+
+            // A new request with a file.
+            b.click("New request").await;
+            assert_eq!(b.text("h1").await, "New request");
+            let subject = format!("Printer {i} is on fire");
+            b.fill("Subject", &subject).await;
+            b.fill("What happened?", "Smoke since this morning.").await;
+            b.find("input[name=priority][value=high]").await.click().await.unwrap();
+            b.find("#files").await.send_keys(&log.display().to_string()).await.unwrap();
+            b.screenshot(&page("request-new")).await;
+            b.click("Send request").await;
+            assert!(b.text("h1").await.ends_with(&subject), "{}", b.text("h1").await);
+            assert!(b.text(".note").await.contains("Your request was sent."));
+            assert!(b.text(".conversation").await.contains("error log.txt"));
+            assert!(b.text(".facts").await.contains("High"));
+            b.screenshot(&page("request-opened")).await;
+            let url = b.url().await;
+            let number: i64 = url.rsplit('/').next().unwrap().split('?').next().unwrap().parse().unwrap();
+
+            // Listed.
+            b.goto(&format!("{portal}/requests")).await;
+            assert!(b.text(".requests").await.contains(&subject));
+            b.screenshot(&page("requests-listed")).await;
+
+            // An answer with a picture, previewed.
+            b.goto(&format!("{portal}/requests/{number}")).await;
+            b.fill("Message", "Here is a photo.").await;
+            b.find("#files").await.send_keys(&photo.display().to_string()).await.unwrap();
+            b.click("Send answer").await;
+            assert!(b.text(".note").await.contains("Your answer was added."));
+            assert!(b.text(".conversation").await.contains("photo.png"));
+            b.find(".conversation img.preview").await;
+            b.screenshot(&page("request-answered")).await;
+
+            // A staff member answers through the CLI: the open page shows it without a reload.
+            let out = common::cli::run(common::cli::maildesk(dir.path()).args([
+                "ticket",
+                "reply",
+                &number.to_string(),
+                "--from",
+                "sam@acme.example",
+                "--body",
+                "We are sending a technician.",
+            ]));
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let mut shown = String::new();
+            for _ in 0..100 {
+                shown = b.text(".conversation").await;
+                if shown.contains("We are sending a technician.") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(shown.contains("We are sending a technician."), "not shown within 10 s: {shown}");
+            assert!(shown.contains("Sam") && !shown.contains("sam@acme.example"), "by name, never by address");
+            assert_eq!(b.text("#comment-count").await, "3");
+            b.screenshot(&page("request-live")).await;
+
+            // Solved, through the confirmation.
+            b.click("This solved my problem").await;
+            assert_eq!(b.text("h1").await, "Did this solve your problem?");
+            b.screenshot(&page("request-confirm")).await;
+            b.click("Yes, mark it as solved").await;
+            assert!(b.text(".note").await.contains("Marked as solved."));
+            assert!(b.text(".facts").await.contains("Resolved"));
+            b.screenshot(&page("request-solved")).await;
+            b.assert_no_console_errors().await;
+            b.close().await;
+        }
+    }
 }

@@ -242,7 +242,8 @@ pub struct PortalConfig {
     pub captcha_bits: u32,
     /// Minutes a captcha challenge stays valid once the page is shown.
     pub captcha_minutes: u64,
-    /// The largest file a customer may attach in the portal, bytes (0: no attachments).
+    /// The largest file a customer may attach in the portal, bytes (0: no attachments);
+    /// never more than `limits.max_message_bytes` (see [`Config::attachment_max_bytes`]).
     pub attachment_max_bytes: u64,
     /// How many files one reply or new request may carry.
     pub attachments_max: u32,
@@ -519,13 +520,6 @@ impl Config {
         if !(1..=1440).contains(&self.portal.captcha_minutes) {
             problems.push("portal.captcha_minutes: must be between 1 and 1440 (a day)".into());
         }
-        if self.portal.attachment_max_bytes > self.limits.max_message_bytes {
-            problems.push(format!(
-                "portal.attachment_max_bytes: {} is more than limits.max_message_bytes ({}): such a file could not \
-                 have come by mail either",
-                self.portal.attachment_max_bytes, self.limits.max_message_bytes
-            ));
-        }
         if self.portal.attachments_max > 100 {
             problems.push("portal.attachments_max: must be at most 100".into());
         }
@@ -601,6 +595,12 @@ impl Config {
     /// them is never acknowledged, and they never become customers on a ticket.
     pub fn own_addresses(&self) -> Vec<&EmailAddress> {
         std::iter::once(&self.desk.address).chain(self.imap.iter().flat_map(|m| &m.addresses)).collect()
+    }
+
+    /// The largest file a customer may attach in the portal: `portal.attachment_max_bytes`,
+    /// but never more than a whole mail may be (`limits.max_message_bytes`).
+    pub fn attachment_max_bytes(&self) -> u64 {
+        self.portal.attachment_max_bytes.min(self.limits.max_message_bytes)
     }
 
     /// The config of department `name`, if it has one.

@@ -381,7 +381,7 @@ fn check_text(text: &str, field: Field) -> Result<(), RequestError> {
 /// The uploads as attachments, within `portal.attachment_max_bytes` and
 /// `portal.attachments_max`.
 fn attachments(app: &App, files: Vec<Upload>) -> Result<Vec<Attachment>, RequestError> {
-    let (max_bytes, max_count) = (app.config.portal.attachment_max_bytes, app.config.portal.attachments_max);
+    let (max_bytes, max_count) = (app.config.attachment_max_bytes(), app.config.portal.attachments_max);
     if files.is_empty() {
         return Ok(Vec::new());
     }
