@@ -244,6 +244,32 @@ on_both!(answers_over_the_limits_or_without_a_token_are_refused_and_change_nothi
     assert!(t.db().await.attachments(TicketNumber(n)).await.unwrap().is_empty());
 });
 
+on_both!(a_customer_who_writes_too_often_gets_429_and_nothing_is_saved, |db| {
+    let t = desk(db, |c| c.portal.writes_per_contact = 2).await;
+    let n = opened(&t, "jane@acme.example", "Chatty", "chatty@acme.example", "").await;
+    let mut jane = sign_up_as(&t, "jane@acme.example", "192.0.2.12:1").await;
+    let path = format!("/requests/{n}");
+    let csrf = jane.get(&t, &path).await.csrf();
+    for i in 0..3 {
+        let (form_id, text) = (maildesk::desk::requests::new_form_id(), format!("Answer {i}"));
+        let fields = [("csrf", csrf.as_str()), ("form_id", form_id.as_str()), ("text", text.as_str())];
+        let answer = jane.post_multipart(&t, &format!("{path}/reply"), &fields, &[]).await;
+        match i {
+            0 | 1 => assert_eq!(answer.status, StatusCode::SEE_OTHER),
+            _ => {
+                assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+                assert!(answer.header("retry-after").is_some());
+            }
+        }
+    }
+    let late = jane.post(&t, &format!("{path}/solved"), &[("csrf", &csrf)]).await;
+    assert_eq!(late.status, StatusCode::TOO_MANY_REQUESTS, "changes of status count too");
+    let texts: Vec<String> =
+        t.db().await.comments(TicketNumber(n)).await.unwrap().into_iter().map(|c| c.body_reply).collect();
+    assert!(texts.iter().any(|t| t == "Answer 1") && !texts.iter().any(|t| t == "Answer 2"), "{texts:?}");
+    assert_eq!(status_of(&t, n).await, Status::Open);
+});
+
 on_both!(an_answer_reopens_a_request_finished_within_the_reopen_window_and_not_after, |db| {
     let t = desk(db, |c| c.desk.reopen_days = 7).await;
     let n = opened(&t, "jane@acme.example", "Window", "window@acme.example", "").await;
@@ -701,6 +727,14 @@ on_both!(the_authorisation_matrix_every_route_and_action_by_every_role, |db| {
                 assert!(answer.body.contains("SECRET-7"), "{role:?} GET {path}: their request is listed");
             }
         }
+        // The live events of the request: a stream for those who may see it.
+        let (status, _) = browser.stream(&t, &format!("/requests/{n}/events?after=0")).await;
+        let expected = match role {
+            Role::Anonymous => StatusCode::SEE_OTHER,
+            r if r.sees() => StatusCode::OK,
+            _ => StatusCode::NOT_FOUND,
+        };
+        assert_eq!(status, expected, "{role:?} GET events");
         // The other organisation's request is theirs alone.
         let other = browser.get(&t, &format!("/requests/{theirs}")).await;
         let expected = match role {

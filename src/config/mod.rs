@@ -247,6 +247,9 @@ pub struct PortalConfig {
     pub attachment_max_bytes: u64,
     /// How many files one reply or new request may carry.
     pub attachments_max: u32,
+    /// Answers, new requests and changes of status one customer may make in the portal per
+    /// `rate_window_minutes`.
+    pub writes_per_contact: u32,
 }
 
 /// The default of `portal.captcha_bits`: 2^20 tries on average, about a second on a phone
@@ -385,6 +388,7 @@ impl Default for PortalConfig {
             captcha_minutes: 20,
             attachment_max_bytes: 10 * 1024 * 1024,
             attachments_max: 5,
+            writes_per_contact: 60,
         }
     }
 }
@@ -505,6 +509,7 @@ impl Config {
             ("verify_hours", self.portal.verify_hours),
             ("attempts_per_ip", u64::from(self.portal.attempts_per_ip)),
             ("attempts_per_address", u64::from(self.portal.attempts_per_address)),
+            ("writes_per_contact", u64::from(self.portal.writes_per_contact)),
             ("rate_window_minutes", self.portal.rate_window_minutes),
         ] {
             if value == 0 || value > 1_000_000 {

@@ -6,7 +6,7 @@
 
 use tracing::info;
 
-use super::accounts::SignedIn;
+use super::accounts::{AccountError, SignedIn};
 use super::notify::{self, CustomerChange};
 use super::receive::{self, Start, Written};
 use super::tickets::{CustomerFile, visible_ticket};
@@ -93,9 +93,27 @@ pub enum RequestError {
     /// already, it changed meanwhile): what to do instead.
     #[error("{0}")]
     Refused(String),
+    /// Too many writes from this customer in the current window; try again after the
+    /// given seconds.
+    #[error("Too many changes in a short time. Try again in {} minutes.", retry_after.div_ceil(60))]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after: u64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Counts one write of `who` against `portal.writes_per_contact`.
+async fn count_write(app: &App, who: &SignedIn) -> Result<(), RequestError> {
+    let bucket = format!("write:{}", who.contact.0);
+    match super::accounts::limit(app, &bucket, app.config.portal.writes_per_contact).await {
+        Ok(()) => Ok(()),
+        Err(AccountError::RateLimited { retry_after }) => Err(RequestError::RateLimited { retry_after }),
+        Err(AccountError::Store(e)) => Err(RequestError::Store(e)),
+        Err(e) => Err(RequestError::Refused(e.to_string())),
+    }
 }
 
 /// A change of status a customer may make (MISSION P6).
@@ -188,6 +206,7 @@ pub async fn reply(app: &App, who: &SignedIn, n: TicketNumber, reply: Reply<'_>)
     check_text(text, Field::Text)?;
     let files = attachments(app, reply.files)?;
     let from = address(who)?;
+    count_write(app, who).await?;
     let mut tx = app.store.begin().await?;
     let ticket = visible_ticket(&mut tx, who.contact, n).await?.ok_or(RequestError::NotFound)?;
     let may = allowed(app, ticket.status, changed_at(&ticket));
@@ -235,6 +254,7 @@ pub async fn open(app: &App, who: &SignedIn, request: NewRequest<'_>) -> Result<
     };
     let files = attachments(app, request.files)?;
     let me = address(who)?;
+    count_write(app, who).await?;
     let mut tx = app.store.begin().await?;
     let (requester, requester_name) = match request.requester.trim() {
         "" => (me.clone(), who.name.clone()),
@@ -272,6 +292,7 @@ pub async fn open(app: &App, who: &SignedIn, request: NewRequest<'_>) -> Result<
 /// status it has now.
 pub async fn change(app: &App, who: &SignedIn, n: TicketNumber, change: Change) -> Result<Status, RequestError> {
     let actor = address(who)?;
+    count_write(app, who).await?;
     let mut tx = app.store.begin().await?;
     let ticket = visible_ticket(&mut tx, who.contact, n).await?.ok_or(RequestError::NotFound)?;
     let changed = changed_at(&ticket);

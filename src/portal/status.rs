@@ -91,6 +91,7 @@ pub async fn change(
             let shown = Shown { problem: Some(message), ..Shown::default() };
             show(&app, &visitor, n, shown, StatusCode::CONFLICT).await
         }
+        Err(RequestError::RateLimited { retry_after }) => pages::too_many(&app, &visitor, retry_after),
         Err(RequestError::Store(e)) => pages::failure(&app, &e),
     }
 }

@@ -46,6 +46,7 @@ pub async fn reply(
             let shown = Shown { problem: Some(message), text: &text, ..Shown::default() };
             show(&app, &visitor, n, shown, StatusCode::CONFLICT).await
         }
+        Err(RequestError::RateLimited { retry_after }) => pages::too_many(&app, &visitor, retry_after),
         Err(RequestError::Store(e)) => pages::failure(&app, &e),
     }
 }
@@ -100,6 +101,7 @@ pub async fn new(State(app): State<Arc<App>>, visitor: Customer, multipart: Mult
             new_form(&app, &visitor, &typed, follows, Some((Field::Text, message)), StatusCode::CONFLICT).await
         }
         Err(RequestError::NotFound) => pages::not_found(&app, &visitor),
+        Err(RequestError::RateLimited { retry_after }) => pages::too_many(&app, &visitor, retry_after),
         Err(RequestError::Store(e)) => pages::failure(&app, &e),
     }
 }
