@@ -6,7 +6,7 @@ use tracing::{info, warn};
 use super::notify;
 use crate::App;
 use crate::domain::{Priority, Status, TicketNumber};
-use crate::notice::{Notice, StatusData};
+use crate::notice::Notice;
 use crate::store::StoreError;
 
 /// When a customer waiting since `awaiting_since` must have an answer on a ticket of this
@@ -18,14 +18,6 @@ pub fn answer_due(app: &App, status: Status, priority: Priority, awaiting_since:
     }
     let target = app.config.desk.response_hours.secs(priority)?;
     Some(awaiting_since?.saturating_add(target))
-}
-
-/// The notification that tells customers of a move to `status`.
-pub(super) fn notice_kind(status: Status) -> fn(StatusData) -> Notice {
-    match status {
-        Status::Resolved | Status::Closed => Notice::Resolved,
-        _ => Notice::StatusChange,
-    }
 }
 
 /// How many resolved tickets one sweep closes at most.

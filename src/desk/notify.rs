@@ -2,7 +2,7 @@
 //! transaction of the change that caused it; outbound renders and sends it later.
 
 use crate::App;
-use crate::domain::{ContactId, CustomerNotify, EmailAddress, TicketNumber};
+use crate::domain::{ContactId, CustomerNotify, EmailAddress, Status, TicketNumber};
 use crate::inbound::{self, Interpretation};
 use crate::notice::{
     AcknowledgementData, CommandErrorData, InviteData, Notice, NoticeKind, ParticipantsData, PortalLinks, RelayedFile,
@@ -448,6 +448,14 @@ pub(super) async fn account_mail(
     Ok(true)
 }
 
+/// The notification that tells customers of a move to `status`.
+pub(super) fn notice_kind(status: Status) -> fn(StatusData) -> Notice {
+    match status {
+        Status::Resolved | Status::Closed => Notice::Resolved,
+        _ => Notice::StatusChange,
+    }
+}
+
 /// A customer's change of their ticket's status in the portal (solved, cancelled,
 /// reopened).
 pub(super) struct CustomerChange<'a> {
@@ -490,8 +498,8 @@ pub(super) async fn customer_status(
         portal_url: portal_url(app, ticket),
     };
     let notice = match change.status {
-        crate::domain::Status::Open => Notice::Reopened(data),
-        status => super::lifecycle::notice_kind(status)(data),
+        Status::Open => Notice::Reopened(data),
+        status => notice_kind(status)(data),
     };
     let threading = conversation_threading(tx, ticket).await?;
     let letter = Letter::new(app, tx, &notice, ticket, threading).await?;

@@ -9,7 +9,7 @@ use tracing::info;
 use super::accounts::{AccountError, SignedIn};
 use super::notify::{self, CustomerChange};
 use super::receive::{self, Start, Written};
-use super::tickets::{CustomerFile, visible_ticket};
+use super::tickets::{CustomerFile, allowed, visible_ticket};
 use super::{Origin, Outcome};
 use crate::App;
 use crate::domain::{ContactId, EmailAddress, OrganisationId, Priority, Source, Status, TicketNumber};
@@ -161,37 +161,6 @@ impl Change {
             Change::Cancel => "Cancelled by the customer: no longer needed",
             Change::Reopen => "Reopened by the customer: open again",
         }
-    }
-}
-
-/// What a customer may do with a request now, for the page to offer exactly that.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Allowed {
-    /// Answer it (a finished one within the reopen window is reopened by the answer).
-    pub reply: bool,
-    /// Mark it solved.
-    pub solved: bool,
-    /// Cancel it.
-    pub cancel: bool,
-    /// Reopen it.
-    pub reopen: bool,
-    /// It finished longer ago than the reopen window: a new request may follow it up.
-    pub follow_up: bool,
-}
-
-/// What may be done with a request of `status`, unchanged since `changed_at`: the rules
-/// of a customer's mail (a finished request takes an answer, and reopens, only within
-/// `desk.reopen_days`).
-pub fn allowed(app: &App, status: Status, changed_at: i64) -> Allowed {
-    let active = status.is_active();
-    let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
-    let within = crate::store::now().saturating_sub(changed_at) <= window;
-    Allowed {
-        reply: active || within,
-        solved: active,
-        cancel: active,
-        reopen: !active && within && status.may_move_to(Status::Open),
-        follow_up: !active && !within,
     }
 }
 

@@ -3,7 +3,7 @@
 //! through [`apply`]: all of it is checked first and applied together, or nothing is.
 //! Customers get a staff member's words from the support address, never their address.
 
-use super::{lifecycle, notify, roster};
+use super::{notify, roster};
 use crate::App;
 use crate::domain::{Assignee, Command, EmailAddress, Priority, Role, Status, TicketNumber};
 use crate::notice::{Notice, RelayedFile};
@@ -279,7 +279,7 @@ async fn write(
         }
     } else if let Some(status) = done.status {
         let kind =
-            if !was.is_active() && status == Status::Open { Notice::Reopened } else { lifecycle::notice_kind(status) };
+            if !was.is_active() && status == Status::Open { Notice::Reopened } else { notify::notice_kind(status) };
         done.queued += notify::status_change(app, tx, n, subject, kind, status).await?;
     }
     Ok(done)

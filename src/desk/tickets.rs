@@ -110,7 +110,7 @@ pub struct CustomerTicketDetail {
     /// The public comments, oldest first.
     pub comments: Vec<CustomerComment>,
     /// What the customer may do with it now.
-    pub allowed: super::requests::Allowed,
+    pub allowed: Allowed,
     /// When its answer is due (the priority's response target), if a customer waits.
     pub due_at: Option<i64>,
 }
@@ -243,9 +243,40 @@ pub async fn detail_for(
             customer_comment(&ours, c, mine)
         })
         .collect();
-    let allowed = super::requests::allowed(app, ticket.status, ticket.status_changed_at.unwrap_or(ticket.updated_at));
+    let allowed = allowed(app, ticket.status, ticket.status_changed_at.unwrap_or(ticket.updated_at));
     let due_at = super::lifecycle::answer_due(app, ticket.status, ticket.priority, ticket.awaiting_since);
     Ok(Some(CustomerTicketDetail { ticket: customer_ticket(&ours, ticket), participants, comments, allowed, due_at }))
+}
+
+/// What a customer may do with a request now, for the page to offer exactly that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Allowed {
+    /// Answer it (a finished one within the reopen window is reopened by the answer).
+    pub reply: bool,
+    /// Mark it solved.
+    pub solved: bool,
+    /// Cancel it.
+    pub cancel: bool,
+    /// Reopen it.
+    pub reopen: bool,
+    /// It finished longer ago than the reopen window: a new request may follow it up.
+    pub follow_up: bool,
+}
+
+/// What may be done with a request of `status`, unchanged since `changed_at`: the rules
+/// of a customer's mail (a finished request takes an answer, and reopens, only within
+/// `desk.reopen_days`).
+pub fn allowed(app: &App, status: Status, changed_at: i64) -> Allowed {
+    let active = status.is_active();
+    let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+    let within = crate::store::now().saturating_sub(changed_at) <= window;
+    Allowed {
+        reply: active || within,
+        solved: active,
+        cancel: active,
+        reopen: !active && within && status.may_move_to(Status::Open),
+        follow_up: !active && !within,
+    }
 }
 
 /// Ticket `n` if contact `viewer` may see it: they take part in it, or they are a primary

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -25,6 +25,11 @@ use crate::domain::{ContactId, Status, TicketNumber};
 /// How long a stream waits without news before it looks anyway (a change it may have
 /// missed, a request it may no longer see).
 const LOOK_ANYWAY: Duration = Duration::from_secs(20);
+
+/// Fires when the portal stops: open event streams end then, so that stopping is not held
+/// up by pages left open.
+#[derive(Clone)]
+pub struct Stopping(pub tokio_util::sync::CancellationToken);
 
 /// `?after=` of the events: the newest comment the page has.
 #[derive(Deserialize)]
@@ -51,6 +56,7 @@ pub async fn events(
     visitor: Customer,
     Path(number): Path<String>,
     Query(after): Query<After>,
+    stopping: Option<Extension<Stopping>>,
 ) -> Response {
     let Ok(n) = number.parse::<i64>().map(TicketNumber) else { return pages::not_found(&app, &visitor) };
     let viewer = visitor.who().contact;
@@ -62,7 +68,11 @@ pub async fn events(
         Err(e) => return pages::failure(&app, &e),
     };
     let follow = Follow { app, viewer, n, after: after.after, status: Some(status), changes, first: true };
-    let stream = futures::stream::unfold(follow, next).flat_map(futures::stream::iter).map(Ok::<Event, Infallible>);
+    let stop = stopping.map(|Extension(Stopping(token))| token).unwrap_or_default();
+    let stream = futures::stream::unfold(follow, next)
+        .flat_map(futures::stream::iter)
+        .map(Ok::<Event, Infallible>)
+        .take_until(stop.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 

@@ -141,7 +141,9 @@ async fn health() -> &'static str {
 /// Serves the portal on `listener` until `shutdown` fires; handlers see each client's
 /// address (for rate limits).
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
+    // Streams that would never end by themselves (live updates) end when the portal stops.
+    let router = router(app).layer(axum::Extension(live::Stopping(shutdown.clone())));
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }
