@@ -160,6 +160,35 @@ mod browser {
         assert!(!profile.exists(), "the profile is removed");
     }
 
+    /// The Acme help desk (help@acme.example) served by the real binary in a new directory,
+    /// inviting first-time senders: the directory, the daemon and the portal's base URL.
+    fn acme_desk() -> (tempfile::TempDir, common::cli::Daemon, String) {
+        common::browser::webdriver_url();
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("MAILDESK_DESK__NAME", "Acme Help Desk"),
+            ("MAILDESK_DESK__ADDRESS", "help@acme.example"),
+            ("MAILDESK_PORTAL__INVITE", "true"),
+        ];
+        let (daemon, portal) = serve_portal(dir.path(), &env);
+        (dir, daemon, portal)
+    }
+
+    /// Delivers a first mail from `who` into the daemon's Maildir (as file `name`) and
+    /// waits for the invitation its acknowledgement carries: its token.
+    fn first_mail(dir: &std::path::Path, name: &str, from: &str, who: &str, subject: &str, body: &str) -> String {
+        let raw = format!(
+            "From: {from} <{who}>\nTo: help@acme.example\nSubject: {subject}\nMessage-ID: <{name}@example.org>\n\n{body}\n"
+        );
+        common::cli::deliver(dir, name, raw.as_bytes());
+        common::cli::wait_for("the invitation", Duration::from_secs(20), || invitation_token(dir, who))
+    }
+
+    /// The name of screenshot `name` at `size`.
+    fn shot(name: &str, size: Viewport) -> String {
+        format!("{name}-{}", if size == PHONE { "phone" } else { "desktop" })
+    }
+
     /// The sign-up link of the invitation the daemon wrote to its outbox for `to`: the
     /// token only (the portal listens on a port of its own, not on `portal.base_url`).
     fn invitation_token(dir: &std::path::Path, to: &str) -> Option<String> {
@@ -183,24 +212,13 @@ mod browser {
 
     #[tokio::test]
     async fn an_invited_customer_signs_up_logs_out_logs_in_and_changes_the_password() {
-        common::browser::webdriver_url();
-        let dir = tempfile::tempdir().unwrap();
-        let env = [
-            ("MAILDESK_DESK__NAME", "Acme Help Desk"),
-            ("MAILDESK_DESK__ADDRESS", "help@acme.example"),
-            ("MAILDESK_PORTAL__INVITE", "true"),
-        ];
-        let (_daemon, portal) = serve_portal(dir.path(), &env);
+        let (dir, _daemon, portal) = acme_desk();
         for (i, size) in SIZES.into_iter().enumerate() {
             let who = format!("customer{i}@example.org");
-            let raw = format!(
-                "From: Dana Doe <{who}>\nTo: help@acme.example\nSubject: Printer {i}\nMessage-ID: <p{i}@example.org>\n\nIt jams.\n"
-            );
-            common::cli::deliver(dir.path(), &format!("170000000{i}.1.test"), raw.as_bytes());
-            let token =
-                common::cli::wait_for("the invitation", Duration::from_secs(20), || invitation_token(dir.path(), &who));
+            let name = format!("170000000{i}.1.test");
+            let token = first_mail(dir.path(), &name, "Dana Doe", &who, &format!("Printer {i}"), "It jams.");
             let b = Browser::open(size).await;
-            let page = |name: &str| format!("{name}-{}", if size == PHONE { "phone" } else { "desktop" });
+            let page = |name: &str| shot(name, size);
 
             // Sign up from the link in the acknowledgement.
             b.goto(&format!("{portal}/signup?token={token}")).await;
@@ -354,14 +372,7 @@ mod browser {
     /// marks the request as solved through its confirmation page.
     #[tokio::test]
     async fn a_customer_files_a_request_answers_watches_a_staff_reply_arrive_and_closes_it() {
-        common::browser::webdriver_url();
-        let dir = tempfile::tempdir().unwrap();
-        let env = [
-            ("MAILDESK_DESK__NAME", "Acme Help Desk"),
-            ("MAILDESK_DESK__ADDRESS", "help@acme.example"),
-            ("MAILDESK_PORTAL__INVITE", "true"),
-        ];
-        let (_daemon, portal) = serve_portal(dir.path(), &env);
+        let (dir, _daemon, portal) = acme_desk();
         let staff = common::cli::run(common::cli::maildesk(dir.path()).args([
             "staff",
             "add",
@@ -376,14 +387,16 @@ mod browser {
         std::fs::write(&log, "12:00 the printer caught fire\n").unwrap();
         for (i, size) in SIZES.into_iter().enumerate() {
             let who = format!("filer{i}@example.org");
-            let raw = format!(
-                "From: Robin Roe <{who}>\nTo: help@acme.example\nSubject: Hello {i}\nMessage-ID: <f{i}@example.org>\n\nHi.\n"
+            let token = first_mail(
+                dir.path(),
+                &format!("171000000{i}.1.test"),
+                "Robin Roe",
+                &who,
+                &format!("Hello {i}"),
+                "Hi.",
             );
-            common::cli::deliver(dir.path(), &format!("171000000{i}.1.test"), raw.as_bytes());
-            let token =
-                common::cli::wait_for("the invitation", Duration::from_secs(20), || invitation_token(dir.path(), &who));
             let b = Browser::open(size).await;
-            let page = |name: &str| format!("{name}-{}", if size == PHONE { "phone" } else { "desktop" });
+            let page = |name: &str| shot(name, size);
             b.goto(&format!("{portal}/signup?token={token}")).await;
             b.fill("Your name", "Robin Roe").await;
             b.fill("Password", "robin's long passphrase").await;

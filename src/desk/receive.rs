@@ -176,14 +176,7 @@ pub(super) async fn apply_in(
     fingerprint: &str,
     origin: Origin<'_>,
 ) -> Result<Outcome, StoreError> {
-    // Blobs first: content-addressed and idempotent, so a rollback leaves no harm.
-    let mut blobs = Vec::with_capacity(mail.attachments.len());
-    for a in &mail.attachments {
-        blobs.push(app.store.blobs.put(&a.bytes).map_err(StoreError::Blob)?);
-    }
-    if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), origin.source).await? {
-        return Ok(Outcome::Duplicate);
-    }
+    let Some(blobs) = claim(app, tx, mail, fingerprint, origin.source).await? else { return Ok(Outcome::Duplicate) };
     if let Some(kind) = mail.auto {
         record_bounce(tx, mail).await?;
         tx.set_outcome(fingerprint, kind.as_str(), None).await?;
@@ -239,6 +232,24 @@ pub(super) async fn apply_in(
     Ok(outcome)
 }
 
+/// Stores the attachments of `mail` and claims its fingerprint: the blob names, in order;
+/// none when the fingerprint was claimed before (a repeat, which must write nothing).
+async fn claim(
+    app: &App,
+    tx: &mut Tx,
+    mail: &Interpretation,
+    fingerprint: &str,
+    source: &crate::domain::Source,
+) -> Result<Option<Vec<String>>, StoreError> {
+    // Blobs first: content-addressed and idempotent, so a rollback leaves no harm.
+    let mut blobs = Vec::with_capacity(mail.attachments.len());
+    for a in &mail.attachments {
+        blobs.push(app.store.blobs.put(&a.bytes).map_err(StoreError::Blob)?);
+    }
+    let claimed = tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), source).await?;
+    Ok(claimed.then_some(blobs))
+}
+
 /// What a customer's words from the portal do, decided by the caller (who has checked that
 /// the customer may see the ticket): the same effects as their mail's.
 #[derive(Debug, Clone, Copy)]
@@ -270,13 +281,9 @@ pub(super) async fn apply_written(
     fingerprint: &str,
     written: Written<'_>,
 ) -> Result<Outcome, StoreError> {
-    let mut blobs = Vec::with_capacity(mail.attachments.len());
-    for a in &mail.attachments {
-        blobs.push(app.store.blobs.put(&a.bytes).map_err(StoreError::Blob)?);
-    }
-    if !tx.claim_fingerprint(fingerprint, mail.message_id.as_deref(), &crate::domain::Source::Portal).await? {
+    let Some(blobs) = claim(app, tx, mail, fingerprint, &crate::domain::Source::Portal).await? else {
         return Ok(Outcome::Duplicate);
-    }
+    };
     let Some(from) = mail.from.address.as_ref() else {
         return Err(StoreError::Refused(inbound::InboundError::NoSender.to_string()));
     };

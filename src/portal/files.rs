@@ -15,6 +15,7 @@ use super::pages;
 use super::visitor::Customer;
 use crate::App;
 use crate::desk::requests;
+use crate::desk::tickets::CustomerFile;
 use crate::domain::TicketNumber;
 
 /// `GET /requests/N/files/ID`: the file, as a download.
@@ -23,10 +24,7 @@ pub async fn download(
     visitor: Customer,
     Path((number, id)): Path<(String, String)>,
 ) -> Response {
-    let (Ok(number), Ok(id)) = (number.parse::<i64>(), id.parse::<i64>()) else {
-        return pages::not_found(&app, &visitor);
-    };
-    match requests::file(&app, visitor.who(), TicketNumber(number), id).await {
+    match fetch(&app, &visitor, &number, &id).await {
         Ok(Some((file, bytes))) => {
             let disposition = disposition(&file.filename);
             let headers = [
@@ -49,10 +47,7 @@ pub async fn preview(
     visitor: Customer,
     Path((number, id)): Path<(String, String)>,
 ) -> Response {
-    let (Ok(number), Ok(id)) = (number.parse::<i64>(), id.parse::<i64>()) else {
-        return pages::not_found(&app, &visitor);
-    };
-    match requests::file(&app, visitor.who(), TicketNumber(number), id).await {
+    match fetch(&app, &visitor, &number, &id).await {
         Ok(Some((_, bytes))) => match requests::raster_type(&bytes) {
             Some(image) => {
                 let headers = [
@@ -68,6 +63,17 @@ pub async fn preview(
         Ok(None) => pages::not_found(&app, &visitor),
         Err(e) => pages::failure(&app, &e),
     }
+}
+
+/// The file `id` of request `number` (both as in the URL), if the visitor may fetch it.
+async fn fetch(
+    app: &App,
+    visitor: &Customer,
+    number: &str,
+    id: &str,
+) -> Result<Option<(CustomerFile, Vec<u8>)>, crate::store::StoreError> {
+    let (Ok(number), Ok(id)) = (number.parse::<i64>(), id.parse::<i64>()) else { return Ok(None) };
+    requests::file(app, visitor.who(), TicketNumber(number), id).await
 }
 
 /// `attachment` with the file's name (RFC 6266): a plain ASCII fallback, and the name
