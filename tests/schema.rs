@@ -35,6 +35,26 @@ const BACKEND_ONLY: &[Allowed] = &[
     whole_table(Db::Sqlite, "sqlite_sequence"),
     // A backend's own search objects (an FTS5 table and its shadow tables, a tsvector
     // column and its GIN index) belong here, each with its reason.
+    // SQLite's full-text index of subjects and public comments (src/store/search.rs): the
+    // FTS5 table and the shadow tables FTS5 keeps it in.
+    whole_table(Db::Sqlite, "ticket_words"),
+    whole_table(Db::Sqlite, "ticket_words_config"),
+    whole_table(Db::Sqlite, "ticket_words_data"),
+    whole_table(Db::Sqlite, "ticket_words_docsize"),
+    whole_table(Db::Sqlite, "ticket_words_idx"),
+    // PostgreSQL's full-text words of the same texts: each public comment's, stored, and
+    // each ticket's (subject and public comments) with their GIN index.
+    Allowed {
+        on: Db::Postgres,
+        table: "comments",
+        fact: Some("column comments.search_words: tsvector NULL default none"),
+    },
+    Allowed {
+        on: Db::Postgres,
+        table: "tickets",
+        fact: Some("column tickets.search_words: tsvector NOT NULL default ''"),
+    },
+    Allowed { on: Db::Postgres, table: "tickets", fact: Some("index tickets_search_words on tickets (search_words)") },
 ];
 
 /// A database schema as a set of facts, each a line about one table, in words that both
@@ -77,6 +97,8 @@ fn family(declared: &str) -> &'static str {
         "text" | "varchar" | "character varying" | "char" | "character" | "clob" => "text",
         "blob" | "bytea" => "blob",
         "boolean" | "bool" => "boolean",
+        // PostgreSQL's full-text words; SQLite keeps its own in an FTS5 table.
+        "tsvector" => "tsvector",
         "real" | "float" | "float4" | "float8" | "double" | "double precision" => "real",
         "numeric" | "decimal" => "numeric",
         // SQLite's own tables declare no type; a migration never should.

@@ -246,7 +246,7 @@ fn filter(
         Some(a) => Some(Some(address("--assignee", a)?)),
     };
     let requester = requester.map(|r| address("--requester", &r)).transpose()?;
-    Ok(TicketQuery { status, department, assignee, requester, overdue, limit })
+    Ok(TicketQuery { status, department, assignee, requester, overdue, limit, ..TicketQuery::default() })
 }
 
 async fn list(app: &App, json: bool, query: &TicketQuery) -> Result<i32, StoreError> {

@@ -9,7 +9,8 @@ use serde::Serialize;
 use super::roster::{self, Roster};
 use crate::App;
 use crate::domain::{CommentId, ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
-use crate::store::{AttachmentRow, CommentRow, Conn, StoreError, TicketFilter, TicketRow};
+pub use crate::store::TicketOrder;
+use crate::store::{AttachmentRow, CommentRow, Conn, StoreError, TicketFilter, TicketRow, TicketSearch};
 
 /// Which tickets a list shows; every filter given must hold. What the viewer may see
 /// narrows it further.
@@ -17,6 +18,14 @@ use crate::store::{AttachmentRow, CommentRow, Conn, StoreError, TicketFilter, Ti
 pub struct TicketQuery {
     /// Only this status.
     pub status: Option<Status>,
+    /// Only tickets still being worked on, or only finished ones.
+    pub stage: Option<Stage>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only tickets this search finds, as typed (see [`parse_search`]).
+    pub search: Option<String>,
+    /// In this order.
+    pub order: TicketOrder,
     /// Only this department.
     pub department: Option<String>,
     /// Only tickets assigned to this staff member (`Some(None)`: unassigned ones).
@@ -25,15 +34,98 @@ pub struct TicketQuery {
     pub requester: Option<EmailAddress>,
     /// Only tickets whose customer has waited past their priority's response target.
     pub overdue: bool,
-    /// At most this many, newest first (clamped to 1..=100,000).
+    /// At most this many (clamped to 1..=100,000).
     pub limit: i64,
 }
 
 impl Default for TicketQuery {
     /// Every ticket, the newest 100.
     fn default() -> TicketQuery {
-        TicketQuery { status: None, department: None, assignee: None, requester: None, overdue: false, limit: 100 }
+        TicketQuery {
+            status: None,
+            stage: None,
+            priority: None,
+            search: None,
+            order: TicketOrder::Created,
+            department: None,
+            assignee: None,
+            requester: None,
+            overdue: false,
+            limit: 100,
+        }
     }
+}
+
+/// Where a ticket is in its life, broadly: still being worked on, or done with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Not resolved, closed or cancelled ([`Status::is_active`]).
+    Active,
+    /// Resolved, closed or cancelled.
+    Finished,
+}
+
+impl Stage {
+    /// The statuses of this stage.
+    pub fn statuses(self) -> Vec<Status> {
+        Status::ALL.iter().copied().filter(|s| s.is_active() == (self == Stage::Active)).collect()
+    }
+}
+
+/// At most this many ticket numbers, and this many addresses, of one search count.
+const MAX_SEARCH_TERMS: usize = 5;
+
+/// What a search typed as `text` asks for (none when it asks nothing): a number (`123`,
+/// `#123`) finds that ticket, and is a word too; a term with `@` is part of the
+/// requester's address; the other words must all occur in the subject or all in one public
+/// comment. Whatever is typed is only ever these terms, never search syntax.
+pub fn parse_search(text: &str) -> Option<TicketSearch> {
+    let mut search = TicketSearch::default();
+    let mut rest = Vec::new();
+    for term in text.split_whitespace() {
+        if term.contains('@') {
+            let part = term.trim_matches(|c: char| "<>()[]{}\"',;:".contains(c)).to_lowercase();
+            if !part.is_empty() && part.len() <= 320 && search.addresses.len() < MAX_SEARCH_TERMS {
+                search.addresses.push(part);
+            }
+            continue;
+        }
+        let digits = term.strip_prefix('#').unwrap_or(term);
+        if let Ok(n) = digits.parse::<u32>()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && n > 0
+            && search.numbers.len() < MAX_SEARCH_TERMS
+        {
+            search.numbers.push(TicketNumber(i64::from(n)));
+        }
+        rest.push(term);
+    }
+    search.words = crate::store::words(&rest.join(" "));
+    let asks = !(search.numbers.is_empty() && search.words.is_empty() && search.addresses.is_empty());
+    asks.then_some(search)
+}
+
+/// How many requests one page of the portal's list shows.
+pub const PAGE_SIZE: i64 = 25;
+
+/// A search for words counts its matches up to this many, and then says "more than":
+/// an exact count of a word in most texts of a large organisation would cost more than
+/// the page, and help no one (the page says to add words).
+pub const SEARCH_COUNT_CAP: i64 = 1000;
+
+/// One page of the requests a contact may see.
+#[derive(Debug, Clone)]
+pub struct RequestPage {
+    /// This page's requests, in the query's order.
+    pub tickets: Vec<CustomerTicket>,
+    /// How many requests match, on all pages (with `more`: at least, as counted).
+    pub total: i64,
+    /// More than `total` match ([`SEARCH_COUNT_CAP`]); the pages go no further.
+    pub more: bool,
+    /// Which page this is, from 1 (it may lie beyond the last: then it has no requests).
+    pub page: i64,
+    /// The number of the last page (1 when nothing matches).
+    pub pages: i64,
 }
 
 /// A ticket in a list, as staff see it.
@@ -182,13 +274,39 @@ pub async fn detail(app: &App, n: TicketNumber) -> Result<Option<TicketDetail>, 
     }))
 }
 
-/// The tickets `query` asks for that contact `viewer` may see, newest first.
+/// The tickets `query` asks for that contact `viewer` may see, in the query's order.
 pub async fn list_for(app: &App, viewer: ContactId, query: &TicketQuery) -> Result<Vec<CustomerTicket>, StoreError> {
     let mut db = app.store.conn().await?;
     let Some(visible) = visibility(&mut db, viewer).await? else { return Ok(Vec::new()) };
     let rows = db.find_tickets(&filter(app, query, Some(visible))).await?;
     let ours = Ours::load(app, &mut db).await?;
     Ok(rows.into_iter().map(|t| customer_ticket(&ours, t)).collect())
+}
+
+/// Page `page` (from 1; [`PAGE_SIZE`] requests each) of the tickets `query` asks for that
+/// contact `viewer` may see, in the query's order, with how many there are in all.
+/// `query.limit` plays no part.
+pub async fn page_for(app: &App, viewer: ContactId, query: &TicketQuery, page: i64) -> Result<RequestPage, StoreError> {
+    // Far enough for any list; beyond, the offset could overflow.
+    let page = page.clamp(1, 1_000_000);
+    let mut db = app.store.conn().await?;
+    let Some(visible) = visibility(&mut db, viewer).await? else {
+        return Ok(RequestPage { tickets: Vec::new(), total: 0, more: false, page, pages: 1 });
+    };
+    let mut filter = filter(app, query, Some(visible));
+    (filter.limit, filter.offset) = (PAGE_SIZE, (page - 1) * PAGE_SIZE);
+    if filter.search.as_ref().is_some_and(|s| !s.words.is_empty()) {
+        filter.count_at_most = Some(SEARCH_COUNT_CAP);
+    }
+    let found = db.find_tickets_counted(&filter).await?;
+    let ours = Ours::load(app, &mut db).await?;
+    Ok(RequestPage {
+        tickets: found.tickets.into_iter().map(|t| customer_ticket(&ours, t)).collect(),
+        total: found.total,
+        more: found.more,
+        page,
+        pages: ((found.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+    })
 }
 
 /// What a contact's home shows of their requests (MISSION P1).
@@ -314,12 +432,18 @@ fn filter(
     let targets = app.config.desk.response_hours.targets();
     TicketFilter {
         status: query.status,
+        statuses: query.stage.map(Stage::statuses).unwrap_or_default(),
+        priority: query.priority,
         department: query.department.clone(),
         assignee: query.assignee.clone().map(|a| a.map(|a| a.to_string())),
         requester: query.requester.as_ref().map(EmailAddress::to_string),
         visible_to,
         overdue: query.overdue.then(|| (targets, crate::store::now())),
+        search: query.search.as_deref().and_then(parse_search),
+        order: query.order,
         limit: query.limit.clamp(1, 100_000),
+        offset: 0,
+        count_at_most: None,
     }
 }
 

@@ -17,6 +17,7 @@ mod inbound;
 mod invites;
 mod outbox;
 mod poison;
+mod search;
 mod senders;
 mod settings;
 mod staff;
@@ -35,11 +36,10 @@ pub use blobs::{Blobs, PutReaderError, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow, MemberRow};
 pub use inbound::QuarantineRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
+pub use search::{FoundTickets, MAX_WORDS, TicketFilter, TicketOrder, TicketSearch, words};
 pub use senders::{BlockedSender, SenderRecord};
 pub use staff::StaffRow;
-pub use tickets::{
-    AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketFilter, TicketRow, TicketState,
-};
+pub use tickets::{AttachmentRow, CommentRow, NewAttachment, NewComment, NewTicket, TicketRow, TicketState};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -487,6 +487,14 @@ enum ConnInner {
     Postgres(Link<Postgres>),
 }
 
+/// Which database a connection speaks to, for the few statements whose text must differ
+/// (the full-text search: FTS5 on SQLite, `tsvector` on PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// A connection every query of the store runs on: from [`Store::conn`] (each statement
 /// stands alone) or inside a [`Tx`] (which derefs to it). Each query is written once, as a
 /// method of this type, and serves both.
@@ -495,6 +503,14 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Which database this connection speaks to.
+    fn backend(&self) -> Backend {
+        match self.inner {
+            ConnInner::Sqlite(_) => Backend::Sqlite,
+            ConnInner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// Hands a pooled connection back now, rather than from a task of its own after a drop
     /// (which comes too late for the next statement, so that would open a second
     /// connection: on SQLite a few milliseconds of every `maildesk ingest`).

@@ -100,28 +100,6 @@ pub struct TicketRow {
     pub follows_up: Option<TicketNumber>,
 }
 
-/// Which tickets a list shows; every filter given must hold.
-#[derive(Debug, Clone, Default)]
-pub struct TicketFilter {
-    /// Only this status.
-    pub status: Option<Status>,
-    /// Only this department.
-    pub department: Option<String>,
-    /// Only tickets assigned to this address (`Some(None)`: unassigned ones).
-    pub assignee: Option<Option<String>>,
-    /// Only tickets this address asked (as requester).
-    pub requester: Option<String>,
-    /// Only tickets this contact takes part in (as requester or participant) or, with an
-    /// organisation, that organisation's tickets too.
-    pub visible_to: Option<(ContactId, Option<OrganisationId>)>,
-    /// Only tickets past their response target: the target in seconds per priority
-    /// (low, medium, high, urgent; none: no target), measured at `now`; only the
-    /// statuses of [`Status::AWAITING_STAFF`] count.
-    pub overdue: Option<([Option<i64>; 4], i64)>,
-    /// At most this many, newest first.
-    pub limit: i64,
-}
-
 /// What desk needs to know of a ticket to change it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TicketState {
@@ -197,6 +175,7 @@ macro_rules! ticket_select {
          LEFT JOIN organisations o ON o.id = t.organisation_id"
     };
 }
+pub(super) use ticket_select;
 
 impl Conn {
     /// The id of the organisation called `name`, created when missing.
@@ -299,62 +278,6 @@ impl Conn {
 }
 
 impl Conn {
-    /// Tickets, newest first, at most `limit`.
-    pub async fn list_tickets(&mut self, limit: i64) -> Result<Vec<TicketRow>> {
-        self.find_tickets(&TicketFilter { limit, ..TicketFilter::default() }).await
-    }
-
-    /// The tickets `filter` lets through, newest first.
-    pub async fn find_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<TicketRow>> {
-        // One statement for every combination: a filter left out binds NULL and holds.
-        const SQL: &str = concat!(
-            ticket_select!(),
-            " WHERE ($1 IS NULL OR t.status = $1)
-                AND ($2 IS NULL OR t.department = $2)
-                AND ($3 = 0 OR ($4 IS NULL AND t.assignee IS NULL) OR t.assignee = $4)
-                AND ($5 IS NULL OR c.email = $5)
-                AND ($6 = 0 OR (t.status IN ($13, $14) AND t.awaiting_since IS NOT NULL AND
-                     t.awaiting_since < $7 - CASE t.priority WHEN $15 THEN $8 WHEN $16 THEN $9
-                                                             WHEN $17 THEN $10 ELSE $11 END))
-                AND ($18 IS NULL OR t.requester_id = $18
-                     OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = t.id AND tp.contact_id = $18)
-                     OR ($19 IS NOT NULL AND t.organisation_id = $19))
-              ORDER BY t.id DESC LIMIT $12"
-        );
-        let (targets, at) = filter.overdue.unwrap_or(([None; 4], 0));
-        // No target: a span no wait reaches.
-        let target = |i: usize| targets[i].unwrap_or(i64::MAX / 4);
-        let assignee = filter.assignee.clone();
-        Ok(on_conn!(self, c => sqlx::query_as::<_, TicketRow>(SQL)
-            .bind(filter.status).bind(filter.department.as_deref())
-            .bind(i64::from(assignee.is_some())).bind(assignee.clone().flatten())
-            .bind(filter.requester.as_deref())
-            .bind(i64::from(filter.overdue.is_some())).bind(at)
-            .bind(target(0)).bind(target(1)).bind(target(2)).bind(target(3))
-            .bind(filter.limit)
-            .bind(Status::AWAITING_STAFF[0]).bind(Status::AWAITING_STAFF[1])
-            .bind(Priority::Low).bind(Priority::Medium).bind(Priority::High)
-            .bind(filter.visible_to.map(|(c, _)| c)).bind(filter.visible_to.and_then(|(_, o)| o))
-            .fetch_all(&mut *c).await?))
-    }
-
-    /// How many tickets there are of each status (statuses with none left out) among those
-    /// `contact` takes part in (as requester or participant) or, with `organisation`, that
-    /// organisation's.
-    pub async fn count_by_status(
-        &mut self,
-        contact: ContactId,
-        organisation: Option<OrganisationId>,
-    ) -> Result<Vec<(Status, i64)>> {
-        Ok(on_conn!(self, c => sqlx::query_as::<_, (Status, i64)>(
-                "SELECT t.status, COUNT(*) FROM tickets t
-                 WHERE t.requester_id = $1
-                    OR EXISTS (SELECT 1 FROM ticket_participants tp WHERE tp.ticket_id = t.id AND tp.contact_id = $1)
-                    OR ($2 IS NOT NULL AND t.organisation_id = $2)
-                 GROUP BY t.status")
-            .bind(contact).bind(organisation).fetch_all(&mut *c).await?))
-    }
-
     /// Resolved tickets whose status has not changed since `before`, oldest first, at most
     /// `limit`.
     pub async fn resolved_before(&mut self, before: i64, limit: i64) -> Result<Vec<TicketNumber>> {
