@@ -7,7 +7,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::portal_app::{Answer, Browser, PASSWORD, acme, invitation_token, mails_to, sign_up_as};
+use common::portal_app::{Answer, Browser, PASSWORD, acme, encode, invitation_token, mails_to, sign_up_as};
 use common::{TestApp, mail};
 use maildesk::desk::receive;
 use maildesk::domain::{CustomerNotify, Source};
@@ -631,4 +631,297 @@ on_both!(a_signed_in_form_is_bound_to_the_session_not_to_the_visitor_cookie, |db
     assert_eq!(saved.header("location"), Some("/profile?done=profile"), "{}", saved.body);
     let forged = jane.post(&t, "/profile", &[("csrf", &"0".repeat(64)), ("name", "X"), ("notify", "all")]).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
+});
+
+/// The ticket numbers a request list shows, in its order.
+fn listed(body: &str) -> Vec<i64> {
+    body.split("href=\"/requests/").skip(1).filter_map(|rest| rest.split('"').next()?.parse().ok()).collect()
+}
+
+/// A staff member, and the Acme desk with requests from Pat (#1, #3, #4) and Lee (#2):
+/// public replies, and an internal note on #1 whose words no search may find.
+async fn searchable(db: common::Db) -> TestApp {
+    use maildesk::desk::{roster, staff};
+    use maildesk::domain::{Command, EmailAddress, StaffNotify, TicketNumber};
+    let t = acme(db).await;
+    let ticket = |from: &str, subject: &str, body: &str| mail(from, subject, None, "", body);
+    for (from, subject, body) in [
+        ("Pat <pat@acme.example>", "Printer jammed", "The tray squeaks."), // #1
+        ("Lee <lee@acme.example>", "Laptop battery", "It drains overnight."), // #2
+        ("Pat <pat@acme.example>", "Café machine", "No coffee since Monday."), // #3
+        ("Pat <pat@acme.example>", "Order 42", "Where is my order?"),      // #4
+    ] {
+        receive(&t.app, &ticket(from, subject, body), &Source::Pipe).await.unwrap();
+    }
+    let agent = EmailAddress::parse("agent@staff.example").unwrap();
+    roster::add(&t.app, &agent, "Agnes Agent", None, StaffNotify::All).await.unwrap();
+    staff::reply(&t.app, TicketNumber(1), &agent, "Try the blue lever.").await.unwrap();
+    let note =
+        staff::Act { commands: vec![Command::Note], body: "Secret: vendor invoice overdue.", ..staff::Act::default() };
+    staff::act(&t.app, TicketNumber(1), &agent, &note).await.unwrap();
+    t
+}
+
+/// `/requests?q=…` with the search percent-encoded.
+fn search(q: &str) -> String {
+    format!("/requests?q={}", encode(q))
+}
+
+on_both!(a_search_finds_requests_by_number_and_by_the_words_of_one_public_text_never_of_a_note, |db| {
+    let t = searchable(db).await;
+    let mut pat = sign_up_as(&t, "pat@acme.example", "192.0.2.130:1").await;
+    let found = |page: &Answer| listed(&page.body);
+    for (q, expected) in [
+        ("1", vec![1]),
+        ("#4", vec![4]),
+        ("42", vec![4]),             // a number that is no request of hers, and a word of a subject
+        ("printer", vec![1]),        // the subject
+        ("JAMMED Printer", vec![1]), // case folded, any order
+        ("squeaks", vec![1]),        // the first mail
+        ("blue lever", vec![1]),     // staff's public reply
+        ("cafe", vec![3]),           // accents folded
+        ("CAFÉ", vec![3]),
+        ("printer lever", vec![]), // all words must be in one text
+        ("invoice", vec![]),       // the internal note's words
+        ("vendor overdue", vec![]),
+        ("Secret", vec![]),
+        ("battery", vec![]), // a colleague's, while standard
+    ] {
+        let page = pat.get(&t, &search(q)).await;
+        assert_eq!(page.status, StatusCode::OK, "{q}");
+        assert_eq!(found(&page), expected, "{q}: {}", page.body);
+        if expected.is_empty() {
+            assert!(page.body.contains("No requests match"), "{q}: {}", page.body);
+        }
+    }
+    let page = pat.get(&t, &search("printer")).await;
+    assert!(page.body.contains(r#"value="printer""#) && page.body.contains("1 request"), "{}", page.body);
+    assert!(!page.body.contains("Secret") && !page.body.contains("invoice"));
+});
+
+on_both!(a_standard_contact_never_finds_a_colleagues_request_and_a_primary_contact_finds_the_organisations, |db| {
+    let t = searchable(db).await;
+    let mut pat = sign_up_as(&t, "pat@acme.example", "192.0.2.131:1").await;
+    for q in ["laptop", "2", "#2", "drains overnight", "lee@acme.example", "lee@", "@acme.example laptop"] {
+        assert_eq!(listed(&pat.get(&t, &search(q)).await.body), Vec::<i64>::new(), "{q}");
+    }
+    let lee_only = pat.get(&t, "/requests?requester=lee%40acme.example").await;
+    assert_eq!(listed(&lee_only.body), Vec::<i64>::new(), "a requester filter is no way in");
+    assert!(!lee_only.body.contains(r#"id="requester""#), "the field is for primary contacts");
+
+    let pat_address = maildesk::domain::EmailAddress::parse("pat@acme.example").unwrap();
+    maildesk::desk::contacts::set_primary(&t.app, &pat_address, true).await.unwrap();
+    for (q, expected) in [
+        ("laptop", vec![2]),
+        ("#2", vec![2]),
+        ("lee@acme.example", vec![2]), // the requester's address
+        ("LEE@", vec![2]),
+        ("@acme.example", vec![4, 3, 2, 1]),
+        ("pat@acme.example printer", vec![1]),
+    ] {
+        assert_eq!(listed(&pat.get(&t, &search(q)).await.body), expected, "{q}");
+    }
+    let lee_only = pat.get(&t, "/requests?requester=Lee%40Acme.example").await;
+    assert_eq!(listed(&lee_only.body), vec![2]);
+    assert!(lee_only.body.contains(r#"id="requester""#) && lee_only.body.contains(r#"value="lee@acme.example""#));
+    let mine = pat.get(&t, "/requests?requester=pat%40acme.example&q=printer").await;
+    assert_eq!(listed(&mine.body), vec![1], "both hold");
+});
+
+/// Sets the last activity of ticket `n` to `at` (Unix seconds), as a test may: the desk
+/// stamps activity with the clock, and one test runs within a second.
+async fn set_activity(t: &TestApp, db: common::Db, n: i64, at: i64) {
+    use sqlx::Connection;
+    let url = &t.app.config.database.url;
+    let sql = "UPDATE tickets SET updated_at = $1 WHERE id = $2";
+    match db {
+        common::Db::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).bind(at).bind(n).execute(&mut c).await.unwrap();
+        }
+        common::Db::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).bind(at).bind(n).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+on_both!(the_list_filters_on_status_state_priority_and_requester_and_sorts_three_ways, |db| {
+    use maildesk::desk::staff;
+    use maildesk::domain::{Command, Priority, Status, TicketNumber};
+    let t = searchable(db).await;
+    let pat_address = maildesk::domain::EmailAddress::parse("pat@acme.example").unwrap();
+    maildesk::desk::contacts::set_primary(&t.app, &pat_address, true).await.unwrap();
+    let desk = t.app.config.desk.address.clone();
+    for (n, status, priority) in [
+        (1, Status::WaitingOnCustomer, Priority::Low),
+        (2, Status::Closed, Priority::Urgent),
+        (3, Status::Open, Priority::High),
+        (4, Status::Resolved, Priority::High),
+    ] {
+        let act = staff::Act {
+            commands: vec![Command::Status(status), Command::Priority(priority)],
+            ..staff::Act::default()
+        };
+        staff::act(&t.app, TicketNumber(n), &desk, &act).await.unwrap();
+    }
+    for (n, at) in [(1, 4_000), (2, 1_000), (3, 2_000), (4, 3_000)] {
+        set_activity(&t, db, n, 1_800_000_000 + at).await;
+    }
+    let mut pat = sign_up_as(&t, "pat@acme.example", "192.0.2.132:1").await;
+    for (path, expected) in [
+        ("/requests", vec![1, 4, 3, 2]), // last activity first
+        ("/requests?sort=activity", vec![1, 4, 3, 2]),
+        ("/requests?sort=created", vec![4, 3, 2, 1]),
+        ("/requests?sort=priority", vec![2, 4, 3, 1]), // urgent, high (latest first), high, low
+        ("/requests?status=closed", vec![2]),
+        ("/requests?status=waiting-on-customer", vec![1]),
+        ("/requests?state=active", vec![1, 3]),
+        ("/requests?state=finished", vec![4, 2]),
+        ("/requests?priority=high", vec![4, 3]),
+        ("/requests?priority=high&state=active", vec![3]),
+        ("/requests?requester=lee%40acme.example", vec![2]),
+        ("/requests?requester=pat%40acme.example&sort=priority", vec![4, 3, 1]),
+        ("/requests?state=finished&q=laptop", vec![2]),
+    ] {
+        let page = pat.get(&t, path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(listed(&page.body), expected, "{path}");
+    }
+    // The filter links keep the other parameters, and the current ones are marked.
+    let page = pat.get(&t, "/requests?state=active&sort=priority").await;
+    assert!(
+        page.body.contains(r#"href="/requests?state=active&#38;sort=priority&#38;priority=urgent""#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"href="/requests?sort=priority&#38;state=finished""#), "{}", page.body);
+    assert!(
+        page.body.contains(r#"aria-current="page">Active<"#) && page.body.contains(r#"aria-current="page">Priority<"#)
+    );
+    assert!(page.body.contains(r#"<input type="hidden" name="state" value="active">"#), "the search keeps them too");
+});
+
+on_both!(the_list_shows_25_requests_a_page_and_its_links_keep_the_filters, |db| {
+    use maildesk::domain::{Priority, Role, Status};
+    use maildesk::store::NewTicket;
+    let t = acme(db).await;
+    receive(&t.app, &mail("Pat <pat@acme.example>", "Printer 0", None, "", "Help."), &Source::Pipe).await.unwrap();
+    let mut tx = t.store().begin().await.unwrap();
+    let pat = tx.contact_id("pat@acme.example").await.unwrap().unwrap();
+    for i in 1..=30 {
+        let subject = format!("Printer {i}");
+        let status = if i % 10 == 0 { Status::Closed } else { Status::Open };
+        let ticket = NewTicket {
+            subject: &subject,
+            requester_id: pat,
+            organisation_id: None,
+            status,
+            priority: Priority::Medium,
+            department: None,
+            assignee: None,
+        };
+        let n = tx.insert_ticket(&ticket).await.unwrap();
+        tx.add_participant(n, pat, Role::Requester).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut browser = sign_up_as(&t, "pat@acme.example", "192.0.2.133:1").await;
+
+    // 31 requests, 28 open: the open ones on two pages, newest first.
+    let first = browser.get(&t, "/requests?status=open&sort=created").await;
+    assert_eq!(listed(&first.body), (4..=30).rev().filter(|n| ![11, 21].contains(n)).collect::<Vec<i64>>());
+    assert!(first.body.contains("28 requests · page 1 of 2"), "{}", first.body);
+    assert!(first.body.contains(r#"<nav class="pages" aria-label="Pages">"#));
+    assert!(
+        first.body.contains(r#"rel="next" href="/requests?status=open&#38;sort=created&#38;page=2""#),
+        "{}",
+        first.body
+    );
+    assert!(!first.body.contains(r#"rel="prev""#));
+    let second = browser.get(&t, "/requests?status=open&sort=created&page=2").await;
+    assert_eq!(listed(&second.body), vec![3, 2, 1]);
+    assert!(second.body.contains(r#"rel="prev" href="/requests?status=open&#38;sort=created""#), "{}", second.body);
+    assert!(!second.body.contains(r#"rel="next""#));
+    // Beyond the last page: no requests, a way back, still 200.
+    let beyond = browser.get(&t, "/requests?status=open&sort=created&page=7").await;
+    assert_eq!(beyond.status, StatusCode::OK);
+    assert!(listed(&beyond.body).is_empty());
+    assert!(
+        beyond.body.contains(r#"There is no page 7. <a href="/requests?status=open&#38;sort=created&#38;page=2">"#),
+        "{}",
+        beyond.body
+    );
+    let all = browser.get(&t, "/requests").await;
+    assert!(all.body.contains("31 requests · page 1 of 2") && listed(&all.body).len() == 25);
+});
+
+on_both!(hostile_searches_and_malformed_filters_are_words_or_ignored_and_the_list_answers, |db| {
+    let t = searchable(db).await;
+    let mut pat = sign_up_as(&t, "pat@acme.example", "192.0.2.134:1").await;
+    let long = "printer ".repeat(2_000);
+    for q in [
+        "\"",
+        "\"printer",
+        "printer\"",
+        "*",
+        "print*",
+        "NEAR(printer jammed)",
+        "subject:printer",
+        "-printer",
+        "^printer",
+        "printer AND OR NOT",
+        "(printer",
+        "printer)",
+        "{printer}",
+        "'; DROP TABLE tickets; --",
+        "printer\0jammed",
+        "\0",
+        "%",
+        "_",
+        "\\",
+        "@",
+        "@@",
+        "#",
+        "#abc",
+        "#-1",
+        "#99999999999999999999999",
+        "0",
+        "Ⓐ ① 🄰 👍",
+        "e\u{301}",
+        long.as_str(),
+    ] {
+        let page = pat.get(&t, &search(q)).await;
+        assert_eq!(page.status, StatusCode::OK, "{q:?}: {}", page.body);
+        assert!(page.body.contains("<h1>Your requests</h1>"), "{q:?}");
+    }
+    // Quotes, operators and NUL bytes are only word separators.
+    assert_eq!(listed(&pat.get(&t, &search("\"printer")).await.body), vec![1]);
+    assert_eq!(listed(&pat.get(&t, &search("NEAR(printer jammed)")).await.body), Vec::<i64>::new());
+    assert_eq!(listed(&pat.get(&t, &search("printer\0jammed")).await.body), vec![1]);
+    assert_eq!(listed(&pat.get(&t, &search("-printer")).await.body), vec![1], "no NOT");
+    for path in [
+        "/requests?status=bogus",
+        "/requests?state=sideways",
+        "/requests?priority=9",
+        "/requests?sort=id%3Bdrop",
+        "/requests?page=-1",
+        "/requests?page=abc",
+        "/requests?page=99999999999999999999",
+        "/requests?page=0",
+        "/requests?requester=not-an-address",
+        "/requests?requester=%00%40x",
+        "/requests?status=open&status=closed",
+        "/requests?q=%FF%FE",
+        "/requests?q",
+        "/requests?=&&=x",
+        "/requests?unknown=1",
+    ] {
+        let page = pat.get(&t, path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(page.body.contains("<h1>Your requests</h1>"), "{path}");
+    }
+    // Bad values leave their filter off; of a value given twice the first counts.
+    assert_eq!(listed(&pat.get(&t, "/requests?status=bogus&sort=created").await.body), vec![4, 3, 1]);
+    assert_eq!(listed(&pat.get(&t, "/requests?status=open&status=closed&sort=created").await.body), vec![4, 3, 1]);
+    assert_eq!(listed(&pat.get(&t, "/requests?page=-1&sort=created").await.body), vec![4, 3, 1]);
 });

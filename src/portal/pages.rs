@@ -13,7 +13,7 @@ use crate::desk::accounts::SignedIn;
 use crate::desk::captcha::Challenge;
 use crate::desk::organisation::{Access, Member};
 use crate::desk::requests::Field;
-use crate::desk::tickets::{CustomerComment, CustomerFile, CustomerTicket, CustomerTicketDetail, Dashboard};
+use crate::desk::tickets::{CustomerComment, CustomerFile, CustomerTicketDetail, Dashboard, RequestPage};
 use crate::domain::{Priority, Status};
 
 /// `?done=` after a redirect: what just happened, for a line on the page.
@@ -163,7 +163,8 @@ fn day(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
 }
 
-/// A contact's requests (MISSION P2).
+/// A contact's requests (MISSION P2): one page of them, with the search, filters and
+/// order that chose them.
 #[derive(Template)]
 #[template(path = "portal/requests.html")]
 pub struct Requests<'a> {
@@ -171,12 +172,77 @@ pub struct Requests<'a> {
     pub page: Page<'a>,
     /// The viewer's address (their own requests do not say who asked).
     pub me: &'a str,
+    /// Whether the viewer is a primary contact (who sees colleagues' requests, and may
+    /// filter on who asked).
+    pub primary: bool,
+    /// The search as typed.
+    pub q: &'a str,
     /// The status filtered on, if any.
     pub status: Option<Status>,
+    /// The priority filtered on, if any.
+    pub priority: Option<Priority>,
+    /// Every parameter of the list but its page, as the query string says them (what links
+    /// and the search form keep).
+    pub params: Vec<(&'static str, String)>,
     /// The statuses to filter on, with their labels.
     pub statuses: Vec<(Status, &'static str)>,
-    /// The requests, newest first.
-    pub tickets: &'a [CustomerTicket],
+    /// The page of requests found, and how many there are.
+    pub found: &'a RequestPage,
+}
+
+impl Requests<'_> {
+    /// The link to this list with `key` set to `value` (left out when empty), from its
+    /// first page; every other parameter is kept.
+    pub fn with(&self, key: &str, value: &str) -> String {
+        let mut params: Vec<(&str, String)> =
+            self.params.iter().filter(|(k, _)| *k != key).map(|(k, v)| (*k, v.clone())).collect();
+        if !value.is_empty() {
+            params.push((key, value.to_string()));
+        }
+        list_href(&params)
+    }
+
+    /// The link to page `n` of this list; every other parameter is kept.
+    pub fn page_href(&self, n: impl std::borrow::Borrow<i64>) -> String {
+        let n = *n.borrow();
+        let mut params: Vec<(&str, String)> = self.params.iter().map(|(k, v)| (*k, v.clone())).collect();
+        if n > 1 {
+            params.push(("page", n.to_string()));
+        }
+        list_href(&params)
+    }
+
+    /// The parameters the search form keeps without showing them.
+    pub fn kept(&self) -> Vec<(&'static str, String)> {
+        self.params.iter().filter(|(k, _)| !matches!(*k, "q" | "requester")).cloned().collect()
+    }
+
+    /// The value of parameter `key` now ("" when not given).
+    pub fn now(&self, key: &str) -> String {
+        self.params.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    /// The priorities to filter on.
+    pub fn priorities(&self) -> &'static [Priority] {
+        Priority::ALL
+    }
+}
+
+/// `/requests` with `params`, percent-encoded.
+fn list_href(params: &[(&str, String)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    match query.is_empty() {
+        true => "/requests".to_string(),
+        false => format!("/requests?{}", query.join("&")),
+    }
 }
 
 /// One request as its customers see it (MISSION P3), with its answer form and what may be

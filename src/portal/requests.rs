@@ -1,5 +1,5 @@
 //! A customer's requests (MISSION P2, P3): the list of those they may see and one request's
-//! public conversation. Who may see what is desk's rule (`desk::tickets::list_for`,
+//! public conversation. Who may see what is desk's rule (`desk::tickets::page_for`,
 //! `detail_for`); a request the visitor may not see is 404, as one that does not exist.
 
 use std::sync::Arc;
@@ -13,25 +13,141 @@ use super::pages::{self, Page, Request, Requests, render, status_label};
 use super::visitor::Customer;
 use crate::App;
 use crate::desk::requests::{self, Field};
-use crate::desk::tickets::{self, TicketQuery};
-use crate::domain::{Status, TicketNumber};
+use crate::desk::tickets::{self, Stage, TicketOrder, TicketQuery};
+use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
 
-/// `?status=` of the list.
-#[derive(Deserialize)]
+/// What `GET /requests` asks (the names others link with): `q` (search words), `status`
+/// (one status), `state` (`active` or `finished`), `priority`, `requester` (an address),
+/// `sort` (`activity`, the default; `created`; `priority`) and `page` (from 1). A value
+/// that is unknown or malformed leaves its filter off, and of one given twice the first
+/// counts: the list always answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {
-    #[serde(default)]
-    status: String,
+    /// The search as typed (at most 200 characters, control characters made spaces).
+    pub q: String,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only active or only finished requests.
+    pub stage: Option<Stage>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only requests this address asked.
+    pub requester: Option<EmailAddress>,
+    /// The order asked for (none: last activity first).
+    pub sort: Option<TicketOrder>,
+    /// The page, from 1.
+    pub page: i64,
 }
 
-/// `GET /requests`: the requests the visitor may see, newest first.
-pub async fn list(State(app): State<Arc<App>>, visitor: Customer, Query(q): Query<ListQuery>) -> Response {
+impl ListQuery {
+    /// The list asked by the query string's `pairs`.
+    pub fn parse(pairs: &[(String, String)]) -> ListQuery {
+        let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim()).unwrap_or("");
+        ListQuery {
+            q: value("q")
+                .chars()
+                .take(200)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+                .trim()
+                .to_string(),
+            status: value("status").parse().ok(),
+            stage: match value("state") {
+                "active" => Some(Stage::Active),
+                "finished" => Some(Stage::Finished),
+                _ => None,
+            },
+            priority: value("priority").parse().ok(),
+            requester: EmailAddress::parse(value("requester")).ok(),
+            sort: match value("sort") {
+                "activity" => Some(TicketOrder::Activity),
+                "created" => Some(TicketOrder::Created),
+                "priority" => Some(TicketOrder::Priority),
+                _ => None,
+            },
+            page: value("page").parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1),
+        }
+    }
+
+    /// Every parameter of this list but its page, in the words of the query string, as a
+    /// link or a form keeps them.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut params = Vec::new();
+        if !self.q.is_empty() {
+            params.push(("q", self.q.clone()));
+        }
+        if let Some(status) = self.status {
+            params.push(("status", status.as_str().to_string()));
+        }
+        if let Some(stage) = self.stage {
+            params.push(("state", stage_word(stage).to_string()));
+        }
+        if let Some(priority) = self.priority {
+            params.push(("priority", priority.as_str().to_string()));
+        }
+        if let Some(requester) = &self.requester {
+            params.push(("requester", requester.to_string()));
+        }
+        if let Some(sort) = self.sort {
+            params.push(("sort", sort_word(sort).to_string()));
+        }
+        params
+    }
+
+    /// What desk is asked for.
+    fn ticket_query(&self) -> TicketQuery {
+        TicketQuery {
+            status: self.status,
+            stage: self.stage,
+            priority: self.priority,
+            requester: self.requester.clone(),
+            search: Some(self.q.clone()).filter(|q| !q.is_empty()),
+            order: self.sort.unwrap_or(TicketOrder::Activity),
+            ..TicketQuery::default()
+        }
+    }
+}
+
+/// A stage as the query string says it.
+pub fn stage_word(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Active => "active",
+        Stage::Finished => "finished",
+    }
+}
+
+/// An order as the query string says it.
+pub fn sort_word(order: TicketOrder) -> &'static str {
+    match order {
+        TicketOrder::Activity => "activity",
+        TicketOrder::Created => "created",
+        TicketOrder::Priority => "priority",
+    }
+}
+
+/// `GET /requests`: one page of the requests the visitor may see, filtered, searched and
+/// sorted as the query string asks.
+pub async fn list(
+    State(app): State<Arc<App>>,
+    visitor: Customer,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
     let who = visitor.who();
-    let status = q.status.parse::<Status>().ok();
-    let query = TicketQuery { status, limit: 100, ..TicketQuery::default() };
-    match tickets::list_for(&app, who.contact, &query).await {
+    let asked = ListQuery::parse(&pairs);
+    match tickets::page_for(&app, who.contact, &asked.ticket_query(), asked.page).await {
         Ok(found) => {
             let statuses = Status::ALL.iter().map(|s| (*s, status_label(*s))).collect();
-            let page = Requests { page: Page::new(&app, &visitor), me: &who.email, status, statuses, tickets: &found };
+            let page = Requests {
+                page: Page::new(&app, &visitor),
+                me: &who.email,
+                primary: who.primary_of.is_some(),
+                q: &asked.q,
+                status: asked.status,
+                priority: asked.priority,
+                params: asked.params(),
+                statuses,
+                found: &found,
+            };
             render(StatusCode::OK, page)
         }
         Err(e) => pages::failure(&app, &e),
