@@ -432,3 +432,157 @@ async fn in_tx<T>(store: &Store, work: impl AsyncFnOnce(&mut Tx) -> Result<T, St
     tx.commit().await.unwrap();
     out
 }
+
+/// A public or internal comment on ticket `n`.
+async fn comment(tx: &mut Tx, n: TicketNumber, public: bool, body: &str) {
+    let comment = NewComment {
+        ticket: n,
+        author_id: None,
+        public,
+        from_staff: !public,
+        body_text: body,
+        body_reply: body,
+        body_html: None,
+        message_id: None,
+    };
+    tx.insert_comment(&comment).await.unwrap();
+}
+
+/// The numbers of the tickets `words` find, as staff (the index lists its matches) and as
+/// the contact `viewer` (each of their tickets looked up).
+async fn found_by(store: &Store, viewer: maildesk::domain::ContactId, words: &[&str]) -> (Vec<i64>, Vec<i64>) {
+    use maildesk::store::{TicketFilter, TicketSearch};
+    let search = TicketSearch { words: words.iter().map(|w| w.to_string()).collect(), ..TicketSearch::default() };
+    let staff = TicketFilter { search: Some(search), limit: 100, ..TicketFilter::default() };
+    let contact = TicketFilter { visible_to: Some((viewer, None)), ..staff.clone() };
+    let mut conn = store.conn().await.unwrap();
+    let ids = |rows: Vec<maildesk::store::TicketRow>| rows.into_iter().map(|t| t.id.0).collect::<Vec<_>>();
+    (ids(conn.find_tickets(&staff).await.unwrap()), ids(conn.find_tickets(&contact).await.unwrap()))
+}
+
+on_both!(the_full_text_index_keeps_subjects_and_public_comments_and_never_an_internal_note, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let (printer, laptop) = in_tx(&store, async |tx: &mut Tx| {
+        let printer = ticket_for(tx, "jane@example.com", "Printer jammed").await;
+        comment(tx, printer, true, "The tray squeaks since Tuesday.").await;
+        comment(tx, printer, false, "Vendor invoice overdue; do not tell her.").await;
+        let laptop = ticket_for(tx, "jane@example.com", "Laptop").await;
+        comment(tx, laptop, true, "Its battery drains; the printer is fine.").await;
+        Ok((printer, laptop))
+    })
+    .await;
+    let jane = store.conn().await.unwrap().contact_id("jane@example.com").await.unwrap().unwrap();
+    let both = |ids: Vec<i64>| (ids.clone(), ids);
+    assert_eq!(found_by(&store, jane, &["jammed"]).await, both(vec![printer.0]), "a subject");
+    assert_eq!(found_by(&store, jane, &["squeaks", "TUESDAY"]).await, both(vec![printer.0]), "a public comment");
+    assert_eq!(found_by(&store, jane, &["printer"]).await, both(vec![laptop.0, printer.0]), "either text");
+    assert_eq!(found_by(&store, jane, &["jammed", "squeaks"]).await, both(vec![]), "all words in one text");
+    for note in [&["invoice"][..], &["vendor", "overdue"], &["tell"]] {
+        assert_eq!(found_by(&store, jane, note).await, both(vec![]), "{note:?}: an internal note's words");
+    }
+    // A later comment is indexed as it is written, in the same transaction; a later note is
+    // not.
+    in_tx(&store, async |tx: &mut Tx| {
+        comment(tx, laptop, true, "Replaced under warranty.").await;
+        comment(tx, printer, false, "Warranty claim refused.").await;
+        Ok(())
+    })
+    .await;
+    assert_eq!(found_by(&store, jane, &["warranty"]).await, both(vec![laptop.0]));
+    assert_eq!(found_by(&store, jane, &["refused"]).await, both(vec![]));
+});
+
+on_both!(a_search_among_many_tickets_lists_the_index_matches_and_counts_them_up_to_a_cap, |db| {
+    use maildesk::store::{TicketFilter, TicketSearch};
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    // 620 tickets of one contact, more than the few each looked up in turn.
+    in_tx(&store, async |tx: &mut Tx| {
+        for i in 0..620 {
+            let subject = if i % 100 == 7 { format!("Rare gadget {i}") } else { format!("Common printer {i}") };
+            let n = ticket_for(tx, "jane@example.com", &subject).await;
+            comment(tx, n, i % 2 == 0, &format!("Note {i}: the widget again.")).await;
+        }
+        Ok(())
+    })
+    .await;
+    let jane = store.conn().await.unwrap().contact_id("jane@example.com").await.unwrap().unwrap();
+    let search = |words: &[&str], cap: Option<i64>| TicketFilter {
+        visible_to: Some((jane, None)),
+        search: Some(TicketSearch { words: words.iter().map(|w| w.to_string()).collect(), ..TicketSearch::default() }),
+        limit: 25,
+        count_at_most: cap,
+        ..TicketFilter::default()
+    };
+    let mut conn = store.conn().await.unwrap();
+    let rare = conn.find_tickets_counted(&search(&["gadget"], Some(1000))).await.unwrap();
+    assert_eq!((rare.total, rare.more), (7, false));
+    let numbers: Vec<i64> = rare.tickets.iter().map(|t| t.id.0).collect();
+    assert_eq!(numbers, vec![608, 508, 408, 308, 208, 108, 8], "newest first");
+    // Only the public half of the comments has the word.
+    let widget = conn.find_tickets_counted(&search(&["widget"], None)).await.unwrap();
+    assert_eq!((widget.total, widget.tickets.len()), (310, 25));
+    assert!(widget.tickets.iter().all(|t| t.id.0 % 2 == 1), "tickets 1, 3, …: the public comments");
+    let capped = conn.find_tickets_counted(&search(&["widget"], Some(100))).await.unwrap();
+    assert_eq!((capped.total, capped.more, capped.tickets.len()), (100, true, 25));
+    let past =
+        conn.find_tickets_counted(&TicketFilter { offset: 100, ..search(&["widget"], Some(100)) }).await.unwrap();
+    assert!(past.tickets.is_empty() && past.more, "the pages end with the count");
+});
+
+on_both!(the_search_migration_indexes_what_was_written_before_it, |db| {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(db, dir.path()).await;
+    let folder = match db {
+        common::Db::Sqlite => "migrations/sqlite",
+        common::Db::Postgres => "migrations/postgres",
+    };
+    let mut before =
+        sqlx::migrate::Migrator::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder)).await.unwrap();
+    let earlier: Vec<_> = before.iter().filter(|m| m.version < 17).cloned().collect();
+    assert!(earlier.len() == 16 && before.iter().any(|m| m.version == 17), "the migration is 0017");
+    before.migrations = earlier.into();
+    let rows = [
+        "INSERT INTO contacts (id, email, name, created_at) VALUES (1, 'jane@example.com', 'Jane', 0)",
+        "INSERT INTO tickets (id, subject, status, priority, requester_id, created_at, updated_at)
+         VALUES (1, 'Printer jammed', 'open', 'medium', 1, 0, 0), (2, 'Laptop', 'open', 'medium', 1, 0, 0)",
+        "INSERT INTO ticket_participants (ticket_id, contact_id, role) VALUES (1, 1, 'requester'), (2, 1, 'requester')",
+        "INSERT INTO comments (id, ticket_id, public, body_text, body_reply, created_at)
+         VALUES (1, 1, TRUE, 'whole', 'The tray squeaks.', 0), (2, 1, FALSE, 'whole', 'Vendor invoice overdue.', 0),
+                (3, 2, TRUE, 'whole', 'Café spilled on it.', 0)",
+    ];
+    match db {
+        common::Db::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc")).await.unwrap();
+            before.run(&mut c).await.unwrap();
+            for sql in rows {
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+            c.close().await.unwrap();
+        }
+        common::Db::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            before.run(&mut c).await.unwrap();
+            for sql in rows {
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+            }
+            c.close().await.unwrap();
+        }
+    }
+    let store = Store::open(&StoreOptions {
+        url,
+        max_connections: 2,
+        busy_timeout: std::time::Duration::from_secs(5),
+        blob_dir: dir.path().join("blobs"),
+    })
+    .await
+    .expect("the store migrates the rest");
+    let jane = maildesk::domain::ContactId(1);
+    let both = |ids: Vec<i64>| (ids.clone(), ids);
+    assert_eq!(found_by(&store, jane, &["jammed"]).await, both(vec![1]));
+    assert_eq!(found_by(&store, jane, &["squeaks"]).await, both(vec![1]));
+    assert_eq!(found_by(&store, jane, &["cafe"]).await, both(vec![2]));
+    assert_eq!(found_by(&store, jane, &["invoice"]).await, both(vec![]), "the note stays out");
+});
