@@ -76,16 +76,18 @@ impl Stage {
 const MAX_SEARCH_TERMS: usize = 5;
 
 /// What a search typed as `text` asks for (none when it asks nothing): a number (`123`,
-/// `#123`) finds that ticket, and is a word too; a term with `@` is part of the
-/// requester's address; the other words must all occur in the subject or all in one public
-/// comment. Whatever is typed is only ever these terms, never search syntax.
+/// `#123`) finds that ticket, and is a word too; a term with `@` (and a letter or digit) is
+/// part of the requester's address, brackets and quotes around it left out; the other
+/// words must all occur in the subject or all in one public comment. Whatever is typed is
+/// only ever these terms, never search syntax.
 pub fn parse_search(text: &str) -> Option<TicketSearch> {
     let mut search = TicketSearch::default();
     let mut rest = Vec::new();
     for term in text.split_whitespace() {
         if term.contains('@') {
             let part = term.trim_matches(|c: char| "<>()[]{}\"',;:".contains(c)).to_lowercase();
-            if !part.is_empty() && part.len() <= 320 && search.addresses.len() < MAX_SEARCH_TERMS {
+            let fits = part.len() <= 320 && part.contains(char::is_alphanumeric) && !part.contains(char::is_control);
+            if fits && search.addresses.len() < MAX_SEARCH_TERMS {
                 search.addresses.push(part);
             }
             continue;
@@ -518,4 +520,37 @@ fn customer_comment(ours: &Ours, c: CommentRow, attachments: Vec<AttachmentRow>)
     };
     let attachments = attachments.into_iter().map(CustomerFile::from).collect();
     CustomerComment { id: c.id, author, from_staff, body: c.body_reply, created_at: c.created_at, attachments }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_is_numbers_addresses_and_words() {
+        let search = parse_search("#12 7 <Ann@Example.com>, printer-jammed ##3 0 +5 #1x").unwrap();
+        assert_eq!(search.numbers, [TicketNumber(12), TicketNumber(7)]);
+        assert_eq!(search.addresses, ["ann@example.com"]);
+        assert_eq!(search.words, ["12", "7", "printer", "jammed", "3", "0", "5", "1x"], "numbers are words too");
+        let only_address = parse_search("  @acme.example  ").unwrap();
+        assert_eq!(
+            (only_address.addresses.as_slice(), only_address.words.is_empty()),
+            (&["@acme.example".to_string()][..], true)
+        );
+        for nothing in ["", "   ", "*** -- \"", "@", "\"\u{0}@\""] {
+            assert_eq!(parse_search(nothing), None, "{nothing:?}");
+        }
+        let many = parse_search(&(1..=20).map(|n| n.to_string()).collect::<Vec<_>>().join(" ")).unwrap();
+        assert_eq!(many.numbers.len(), MAX_SEARCH_TERMS);
+        assert_eq!(parse_search("99999999999999999999").unwrap().numbers, [], "not a ticket number");
+    }
+
+    #[test]
+    fn a_stage_is_its_statuses() {
+        assert_eq!(
+            Stage::Active.statuses(),
+            [Status::Open, Status::InProgress, Status::WaitingOnCustomer, Status::WaitingOnVendor]
+        );
+        assert_eq!(Stage::Finished.statuses(), [Status::Resolved, Status::Closed, Status::Cancelled]);
+    }
 }

@@ -109,7 +109,7 @@ impl ListQuery {
 }
 
 /// A stage as the query string says it.
-pub fn stage_word(stage: Stage) -> &'static str {
+fn stage_word(stage: Stage) -> &'static str {
     match stage {
         Stage::Active => "active",
         Stage::Finished => "finished",
@@ -117,7 +117,7 @@ pub fn stage_word(stage: Stage) -> &'static str {
 }
 
 /// An order as the query string says it.
-pub fn sort_word(order: TicketOrder) -> &'static str {
+fn sort_word(order: TicketOrder) -> &'static str {
     match order {
         TicketOrder::Activity => "activity",
         TicketOrder::Created => "created",
