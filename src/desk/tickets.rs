@@ -9,8 +9,7 @@ use serde::Serialize;
 use super::roster::{self, Roster};
 use crate::App;
 use crate::domain::{CommentId, ContactId, EmailAddress, Priority, Role, Status, TicketNumber};
-pub use crate::store::TicketOrder;
-use crate::store::{AttachmentRow, CommentRow, Conn, StoreError, TicketFilter, TicketRow, TicketSearch};
+use crate::store::{AttachmentRow, CommentRow, Conn, StoreError, TicketFilter, TicketOrder, TicketRow, TicketSearch};
 
 /// Which tickets a list shows; every filter given must hold. What the viewer may see
 /// narrows it further.
@@ -25,7 +24,7 @@ pub struct TicketQuery {
     /// Only tickets this search finds, as typed (see [`parse_search`]).
     pub search: Option<String>,
     /// In this order.
-    pub order: TicketOrder,
+    pub order: SortBy,
     /// Only this department.
     pub department: Option<String>,
     /// Only tickets assigned to this staff member (`Some(None)`: unassigned ones).
@@ -46,7 +45,7 @@ impl Default for TicketQuery {
             stage: None,
             priority: None,
             search: None,
-            order: TicketOrder::Created,
+            order: SortBy::Created,
             department: None,
             assignee: None,
             requester: None,
@@ -54,6 +53,17 @@ impl Default for TicketQuery {
             limit: 100,
         }
     }
+}
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// Newest first.
+    Created,
+    /// Last activity first.
+    Activity,
+    /// Most urgent first (urgent, high, medium, low), then last activity.
+    Priority,
 }
 
 /// Where a ticket is in its life, broadly: still being worked on, or done with.
@@ -442,7 +452,11 @@ fn filter(
         visible_to,
         overdue: query.overdue.then(|| (targets, crate::store::now())),
         search: query.search.as_deref().and_then(parse_search),
-        order: query.order,
+        order: match query.order {
+            SortBy::Created => TicketOrder::Created,
+            SortBy::Activity => TicketOrder::Activity,
+            SortBy::Priority => TicketOrder::Priority,
+        },
         limit: query.limit.clamp(1, 100_000),
         offset: 0,
         count_at_most: None,

@@ -13,7 +13,7 @@ use super::pages::{self, Page, Request, Requests, render, status_label};
 use super::visitor::Customer;
 use crate::App;
 use crate::desk::requests::{self, Field};
-use crate::desk::tickets::{self, Stage, TicketOrder, TicketQuery};
+use crate::desk::tickets::{self, SortBy, Stage, TicketQuery};
 use crate::domain::{EmailAddress, Priority, Status, TicketNumber};
 
 /// What `GET /requests` asks (the names others link with): `q` (search words), `status`
@@ -34,7 +34,7 @@ pub struct ListQuery {
     /// Only requests this address asked.
     pub requester: Option<EmailAddress>,
     /// The order asked for (none: last activity first).
-    pub sort: Option<TicketOrder>,
+    pub sort: Option<SortBy>,
     /// The page, from 1.
     pub page: i64,
 }
@@ -60,9 +60,9 @@ impl ListQuery {
             priority: value("priority").parse().ok(),
             requester: EmailAddress::parse(value("requester")).ok(),
             sort: match value("sort") {
-                "activity" => Some(TicketOrder::Activity),
-                "created" => Some(TicketOrder::Created),
-                "priority" => Some(TicketOrder::Priority),
+                "activity" => Some(SortBy::Activity),
+                "created" => Some(SortBy::Created),
+                "priority" => Some(SortBy::Priority),
                 _ => None,
             },
             page: value("page").parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1),
@@ -102,7 +102,7 @@ impl ListQuery {
             priority: self.priority,
             requester: self.requester.clone(),
             search: Some(self.q.clone()).filter(|q| !q.is_empty()),
-            order: self.sort.unwrap_or(TicketOrder::Activity),
+            order: self.sort.unwrap_or(SortBy::Activity),
             ..TicketQuery::default()
         }
     }
@@ -117,11 +117,11 @@ fn stage_word(stage: Stage) -> &'static str {
 }
 
 /// An order as the query string says it.
-fn sort_word(order: TicketOrder) -> &'static str {
+fn sort_word(order: SortBy) -> &'static str {
     match order {
-        TicketOrder::Activity => "activity",
-        TicketOrder::Created => "created",
-        TicketOrder::Priority => "priority",
+        SortBy::Activity => "activity",
+        SortBy::Created => "created",
+        SortBy::Priority => "priority",
     }
 }
 
