@@ -25,7 +25,7 @@ pub async fn download(
     Path((number, id)): Path<(String, String)>,
 ) -> Response {
     match fetch(&app, &visitor, &number, &id).await {
-        Ok(Some((file, bytes))) => {
+        Ok((file, bytes)) => {
             let disposition = disposition(&file.filename);
             let headers = [
                 (CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
@@ -35,8 +35,7 @@ pub async fn download(
             ];
             (headers, bytes).into_response()
         }
-        Ok(None) => pages::not_found(&app, &visitor),
-        Err(e) => pages::failure(&app, &e),
+        Err(page) => page,
     }
 }
 
@@ -48,7 +47,7 @@ pub async fn preview(
     Path((number, id)): Path<(String, String)>,
 ) -> Response {
     match fetch(&app, &visitor, &number, &id).await {
-        Ok(Some((_, bytes))) => match requests::raster_type(&bytes) {
+        Ok((_, bytes)) => match requests::raster_type(&bytes) {
             Some(image) => {
                 let headers = [
                     (CONTENT_TYPE, HeaderValue::from_static(image)),
@@ -60,20 +59,21 @@ pub async fn preview(
             }
             None => pages::not_found(&app, &visitor),
         },
-        Ok(None) => pages::not_found(&app, &visitor),
-        Err(e) => pages::failure(&app, &e),
+        Err(page) => page,
     }
 }
 
-/// The file `id` of request `number` (both as in the URL), if the visitor may fetch it.
-async fn fetch(
-    app: &App,
-    visitor: &Customer,
-    number: &str,
-    id: &str,
-) -> Result<Option<(CustomerFile, Vec<u8>)>, crate::store::StoreError> {
-    let (Ok(number), Ok(id)) = (number.parse::<i64>(), id.parse::<i64>()) else { return Ok(None) };
-    requests::file(app, visitor.who(), TicketNumber(number), id).await
+/// The file `id` of request `number` (both as in the URL), if the visitor may fetch it;
+/// else the page that says why (404, or 500 when the store failed).
+async fn fetch(app: &App, visitor: &Customer, number: &str, id: &str) -> Result<(CustomerFile, Vec<u8>), Response> {
+    let (Ok(number), Ok(id)) = (number.parse::<i64>(), id.parse::<i64>()) else {
+        return Err(pages::not_found(app, visitor));
+    };
+    match requests::file(app, visitor.who(), TicketNumber(number), id).await {
+        Ok(Some(file)) => Ok(file),
+        Ok(None) => Err(pages::not_found(app, visitor)),
+        Err(e) => Err(pages::failure(app, &e)),
+    }
 }
 
 /// `attachment` with the file's name (RFC 6266): a plain ASCII fallback, and the name
