@@ -431,9 +431,8 @@ async fn visibility(
     db: &mut Conn,
     viewer: ContactId,
 ) -> Result<Option<(ContactId, Option<crate::domain::OrganisationId>)>, StoreError> {
-    let Some(contact) = db.contact(viewer).await? else { return Ok(None) };
-    let organisation = contact.organisation_id.filter(|_| contact.is_primary);
-    Ok(Some((contact.id, organisation)))
+    let Some((organisation, primary)) = db.contact_standing(viewer).await? else { return Ok(None) };
+    Ok(Some((viewer, organisation.filter(|_| primary))))
 }
 
 fn filter(

@@ -119,6 +119,14 @@ impl Conn {
         Ok(on_conn!(self, c => sqlx::query_as::<_, ContactRow>(SQL).bind(id).fetch_optional(&mut *c).await?))
     }
 
+    /// The organisation of contact `id` and whether they are its primary contact; none when
+    /// the contact does not exist. One indexed read (what every portal page asks).
+    pub async fn contact_standing(&mut self, id: ContactId) -> Result<Option<(Option<OrganisationId>, bool)>> {
+        Ok(on_conn!(self, c => sqlx::query_as::<_, (Option<OrganisationId>, bool)>(
+                "SELECT organisation_id, is_primary FROM contacts WHERE id = $1")
+            .bind(id).fetch_optional(&mut *c).await?))
+    }
+
     /// The name of `organisation`, if it exists.
     pub async fn organisation_name(&mut self, organisation: OrganisationId) -> Result<Option<String>> {
         Ok(on_conn!(self, c => sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
