@@ -28,10 +28,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
 $$;
 
 -- The words of a text, without positions (a search is words, never phrases) and without
--- stemming or stop words ('simple'), as in FTS5.
+-- stemming or stop words ('simple'), as in FTS5. The folding is maildesk_search_text's,
+-- written out again (keep the two equal): a SQL function's body that calls one of ours by
+-- its bare name fails where no search_path names our schema, as in pg_restore, which
+-- rebuilds the generated column below with this function.
 CREATE FUNCTION maildesk_search_vector(body text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
-    SELECT strip(to_tsvector('simple'::regconfig, maildesk_search_text(body)))
+    SELECT strip(to_tsvector('simple'::regconfig, regexp_replace(
+        regexp_replace(normalize(lower(left(body, 200000) COLLATE "und-x-icu"), NFD), '[\u0300-\u036f]+', '', 'g')
+            COLLATE "und-x-icu",
+        '[^[:alnum:]]+', ' ', 'g')))
 $$;
 
 -- The words of each PUBLIC comment, stored: an internal note has none (NULL), so no search
