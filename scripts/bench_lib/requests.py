@@ -25,7 +25,11 @@ Open loop: request k is due at start + k / R whatever happened to the ones befor
 of 64 keep-alive connections sends each as soon as it is due (or as soon as a connection
 is free), and its latency is counted from the time it was due, not from when it was sent:
 a server that falls behind cannot hide the queue behind a slower client (no coordinated
-omission). The load generator is threads of this process pinned to one core; `maildesk
+omission). A request still unsent 5 s after it was due is not sent at all and counts as
+slower than that: an overloaded daemon shows as "p99 > 5 s", and the run still ends. Before
+the load, up to 50 URLs of each page and viewer are fetched once, one at a time: the
+warm-up, a first check of every answer, and what one request costs alone (median, slowest).
+The load generator is threads of this process pinned to one core; `maildesk
 serve` runs pinned to the other (`taskset -c`), and on PostgreSQL the server's processes
 are pinned to the daemon's core too, so the server side has one core on both backends.
 
@@ -37,6 +41,7 @@ its peak sampled every 50 ms during the load, and VmHWM after (reset before the 
 
 import http.client
 import json
+import math
 import os
 import queue
 import random
@@ -49,13 +54,14 @@ import time
 import urllib.parse
 
 from . import requests_seed as seed
-from .common import (BenchError, Daemon, RssSampler, maildesk_env, make_workdir, percentile, proc_status, remove,
-                     run_cli, say, warn)
+from .common import (BenchError, Daemon, RssSampler, log_lines, maildesk_env, make_workdir, percentile, proc_status,
+                     remove, run_cli, say, warn)
 from .portal import Client, config_text, cores, cpu_seconds, free_port, own_cpu_seconds, pinned, wait_ready
 
 PAGES = ("list", "search", "detail")
 VIEWERS = ("standard", "primary")
 CONNECTIONS = 64
+GIVE_UP = 5.0  # seconds late at which a request is not sent any more (see open_loop)
 LINK = re.compile(r'href="/requests/(\d+)')
 
 
@@ -224,12 +230,37 @@ def server_busy(core):
     return 0, 0
 
 
+def fetch(conn, port, path, cookie):
+    """GET `path` on keep-alive connection `conn`: (connection to use next, status, body)."""
+    try:
+        conn.request("GET", path, headers={"Cookie": cookie})
+        resp = conn.getresponse()
+        return conn, resp.status, resp.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as e:
+        conn.close()
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=60), 0, f"{type(e).__name__}: {e}"
+
+
+def probe(port, paths, cookie, check, limit=50):
+    """The first `limit` of `paths` once each, one at a time (a closed loop: the warm-up, and
+    what one request costs with nothing else running). Returns (ms, path, problem) slowest first."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    out = []
+    for path in paths[:limit]:
+        t0 = time.perf_counter()
+        conn, status, body = fetch(conn, port, path, cookie)
+        out.append(((time.perf_counter() - t0) * 1000, path, check(path, status, body)[0]))
+    conn.close()
+    return sorted(out, reverse=True)
+
+
 def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core):
-    """GETs `paths` in turn, request k due at start + k / rate, for `seconds`. Returns the figures."""
+    """GETs `paths` in turn, request k due at start + k / rate, for `seconds`. A request
+    not yet sent GIVE_UP seconds after it was due is not sent: its latency counts as
+    infinite (an overloaded server then shows as p99 > GIVE_UP, and the run still ends)."""
     n = max(1, int(rate * seconds))
     jobs = queue.SimpleQueue()
     out = [None] * n
-    headers = {"Cookie": cookie}
 
     def worker():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -239,17 +270,12 @@ def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core):
                 if job is None:
                     return
                 k, due = job
-                path = paths[k % len(paths)]
                 sent = time.perf_counter()
-                try:
-                    conn.request("GET", path, headers=headers)
-                    resp = conn.getresponse()
-                    body = resp.read().decode("utf-8", "replace")
-                    status = resp.status
-                except (OSError, http.client.HTTPException) as e:
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                    status, body = 0, f"{type(e).__name__}: {e}"
+                if sent - due > GIVE_UP:
+                    out[k] = (math.inf, None, sent - due, None, None)
+                    continue
+                path = paths[k % len(paths)]
+                conn, status, body = fetch(conn, port, path, cookie)
                 done = time.perf_counter()
                 problem, linked = check(path, status, body)
                 out[k] = (done - due, done - sent, sent - due, problem, linked)
@@ -277,16 +303,22 @@ def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core):
     wall = time.perf_counter() - start
     d1, c1, s1 = cpu_seconds(pid), own_cpu_seconds(), server_busy(server_core)
     lat = [r[0] * 1000 for r in out]
-    service = [r[1] * 1000 for r in out]
-    problems = [r[3] for r in out if r[3]]
-    return {"n": n, "wall_s": wall, "rate": n / wall,
+    sent = [r for r in out if r[1] is not None]
+    service = [r[1] * 1000 for r in sent] or [math.inf]
+    problems = [r[3] for r in sent if r[3]]
+    return {"n": n, "answered": len(sent), "given_up": n - len(sent), "wall_s": wall, "rate": len(sent) / seconds,
             "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90), "p99_ms": percentile(lat, 99),
             "max_ms": max(lat), "service_p50_ms": percentile(service, 50), "service_p99_ms": percentile(service, 99),
             "queued_p99_ms": percentile([r[2] * 1000 for r in out], 99), "dispatch_lag_ms": lag * 1000,
             "errors": len(problems), "problems": sorted(set(problems))[:5],
-            "linked_mean": sum(r[4] for r in out) / n,
-            "cpu_ms_per_request": (d1 - d0) * 1000 / n, "cpu_client": (c1 - c0) / wall,
+            "linked_mean": sum(r[4] for r in sent) / max(1, len(sent)),
+            "cpu_ms_per_request": (d1 - d0) * 1000 / max(1, len(sent)), "cpu_client": (c1 - c0) / wall,
             "server_core_busy": (s1[0] - s0[0]) / max(1, s1[1] - s0[1]) if server_core is not None else None}
+
+
+def shown(v):
+    """Milliseconds for the progress lines; a request given up shows as over GIVE_UP."""
+    return f"> {GIVE_UP:.0f} s" if math.isinf(v) else f"{v:.1f} ms"
 
 
 def _reset_hwm(pid):
@@ -374,16 +406,23 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
             r["rss_idle"] = proc_status(daemon.pid, "VmRSS")
             plans = {k: urls(meta, k, rng) for k in VIEWERS}
             checks = {k: checker(meta["viewers"][k]["visible"]) for k in VIEWERS}
-            # Warm-up, untimed: every URL once, each viewer (also the first check of every answer).
+            # Warm-up: up to 50 URLs of each page and viewer once, one at a time (also the
+            # first check of every answer, and what one request costs alone).
             t0 = time.perf_counter()
-            for k in VIEWERS:
-                for page in PAGES:
-                    w = open_loop(port, plans[k][page], cookies[k], checks[k], rate, len(plans[k][page]) / rate,
-                                  daemon.pid, server_core)
-                    if w["errors"]:
-                        raise BenchError(f"{label}: warm-up, {page} as the {k} contact: {w['problems']}")
-            say(f"{label}: warm-up (every URL once) in {time.perf_counter() - t0:.1f} s; measuring "
-                f"{rate:.0f} req/s for {seconds:.0f} s per page and viewer")
+            for page in PAGES:
+                for k in VIEWERS:
+                    alone = probe(port, plans[k][page], cookies[k], checks[k])
+                    bad = [p for _, _, p in alone if p]
+                    if bad:
+                        raise BenchError(f"{label}: warm-up, {page} as the {k} contact: {bad[:3]}")
+                    times = sorted(ms for ms, _, _ in alone)
+                    r[f"alone_{page}_{k}"] = {"n": len(times), "p50_ms": percentile(times, 50),
+                                              "max_ms": times[-1], "slowest": alone[:3]}
+                    say(f"{label}: {page:6} as {k:8}, one at a time: {len(times)} URLs, median "
+                        f"{percentile(times, 50):.1f} ms, slowest {alone[0][0]:.1f} ms ({alone[0][1]})")
+                    daemon.check()
+            say(f"{label}: warm-up in {time.perf_counter() - t0:.1f} s; measuring {rate:.0f} req/s for "
+                f"{seconds:.0f} s per page and viewer")
             r["hwm_before"] = proc_status(daemon.pid, "VmHWM")  # the log-ins' argon2 hashes (19 MiB each)
             _reset_hwm(daemon.pid)
             sampler = RssSampler(daemon.pid)
@@ -395,12 +434,17 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
                     f["urls"] = len(plans[k][page])
                     r[f"{page}_{k}"] = f
                     busy = f"server core {f['server_core_busy'] * 100:.0f} % busy, " if f["server_core_busy"] else ""
-                    say(f"{label}: {page:6} as {k:8}: {f['n']} requests ({f['urls']} URLs, {f['linked_mean']:.1f} "
-                        f"tickets/page) at {f['rate']:.1f}/s: p50 {f['p50_ms']:.1f} ms, p90 {f['p90_ms']:.1f} ms, "
-                        f"p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.0f} ms (service p50 {f['service_p50_ms']:.1f} / "
-                        f"p99 {f['service_p99_ms']:.1f} ms); daemon CPU {f['cpu_ms_per_request']:.2f} ms/request, "
+                    say(f"{label}: {page:6} as {k:8}: {f['n']} requests due ({f['urls']} URLs), {f['answered']} "
+                        f"answered at {f['rate']:.1f}/s ({f['linked_mean']:.1f} tickets/page): p50 "
+                        f"{shown(f['p50_ms'])}, p90 {shown(f['p90_ms'])}, p99 {shown(f['p99_ms'])}, max "
+                        f"{shown(f['max_ms'])} (service p50 {shown(f['service_p50_ms'])} / p99 "
+                        f"{shown(f['service_p99_ms'])}); daemon CPU {f['cpu_ms_per_request']:.2f} ms/request, "
                         f"{busy}client CPU {f['cpu_client'] * 100:.0f} %, dispatch lag max "
                         f"{f['dispatch_lag_ms']:.1f} ms")
+                    if f["given_up"]:
+                        warn(f"{label}: {page} as the {k} contact: the daemon did not keep up with {rate:.0f}/s: "
+                             f"{f['given_up']} of {f['n']} requests were still unsent {GIVE_UP:.0f} s after they "
+                             f"were due (counted as slower than that)")
                     if f["errors"]:
                         warn(f"{label}: {page} as the {k} contact: {f['errors']} bad answers, e.g. {f['problems']}")
                         ok = False
@@ -409,6 +453,10 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
             r["hwm"] = proc_status(daemon.pid, "VmHWM")
             r["rss_after"] = proc_status(daemon.pid, "VmRSS")
             r["ok"] = ok
+            errors = [line for _, line in log_lines(daemon.log_path) if " ERROR " in line]
+            if errors:
+                r["log_errors"] = len(errors)
+                warn(f"{label}: the daemon logged {len(errors)} error(s), the first: {errors[0][:400]}")
         daemon.check()
         daemon.stop()
         daemon = None

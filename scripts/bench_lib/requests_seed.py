@@ -463,7 +463,7 @@ def seed_postgres(bindir, host, port, dbname, binary, sqlite_path, work, env):
     it) with the rows of the seeded SQLite database, by `psql` and COPY ... FROM STDIN."""
     t0 = time.perf_counter()
     run_cli(binary, ["contact", "list"], work, env)  # the migrations
-    src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
+    src = sqlite3.connect(f"file:{sqlite_path}?mode=ro&immutable=1", uri=True)  # leaves no -shm/-wal
     p = subprocess.Popen([os.path.join(bindir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1",
                           "-h", host, "-p", str(port), "-U", "postgres", "-d", dbname],
                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
