@@ -254,10 +254,12 @@ def probe(port, paths, cookie, check, limit=50):
     return sorted(out, reverse=True)
 
 
-def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core):
+def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core, postmaster=None):
     """GETs `paths` in turn, request k due at start + k / rate, for `seconds`. A request
     not yet sent GIVE_UP seconds after it was due is not sent: its latency counts as
-    infinite (an overloaded server then shows as p99 > GIVE_UP, and the run still ends)."""
+    infinite (an overloaded server then shows as p99 > GIVE_UP, and the run still ends).
+    The CPU time of the daemon `pid` is read before and after, and with `postmaster` that of
+    PostgreSQL's processes too."""
     n = max(1, int(rate * seconds))
     jobs = queue.SimpleQueue()
     out = [None] * n
@@ -285,7 +287,7 @@ def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core):
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(CONNECTIONS)]
     for t in threads:
         t.start()
-    d0, c0, s0 = cpu_seconds(pid), own_cpu_seconds(), server_busy(server_core)
+    d0, c0, s0, p0 = cpu_seconds(pid), own_cpu_seconds(), server_busy(server_core), postgres_cpu(postmaster)
     start = time.perf_counter() + 0.05
     lag = 0.0
     for k in range(n):
@@ -301,7 +303,8 @@ def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core):
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
-    d1, c1, s1 = cpu_seconds(pid), own_cpu_seconds(), server_busy(server_core)
+    d1, c1, s1, p1 = cpu_seconds(pid), own_cpu_seconds(), server_busy(server_core), postgres_cpu(postmaster)
+    db_cpu = sum(v - p0.get(k, 0.0) for k, v in p1.items())
     lat = [r[0] * 1000 for r in out]
     sent = [r for r in out if r[1] is not None]
     service = [r[1] * 1000 for r in sent] or [math.inf]
@@ -313,6 +316,7 @@ def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core):
             "errors": len(problems), "problems": sorted(set(problems))[:5],
             "linked_mean": sum(r[4] for r in sent) / max(1, len(sent)),
             "cpu_ms_per_request": (d1 - d0) * 1000 / max(1, len(sent)), "cpu_client": (c1 - c0) / wall,
+            "server_cpu_ms_per_request": (d1 - d0 + db_cpu) * 1000 / max(1, len(sent)),
             "server_core_busy": (s1[0] - s0[0]) / max(1, s1[1] - s0[1]) if server_core is not None else None}
 
 
@@ -345,18 +349,27 @@ def _children(pid):
     return kids
 
 
-def pin_postgres(db, cpus):
-    """Puts the PostgreSQL server (postmaster and every process it runs; new backends inherit
-    it) on `cpus`. Returns (postmaster's pid, the CPUs it had)."""
+def postgres_cpu(postmaster):
+    """{pid: CPU seconds} of the PostgreSQL server's processes ({} without `postmaster`)."""
+    out = {}
+    for pid in [postmaster, *_children(postmaster)] if postmaster else ():
+        try:
+            out[pid] = cpu_seconds(pid)
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            pass
+    return out
+
+
+def postmaster_of(db):
+    """The pid of the PostgreSQL server that `db` is connected to (its backend's parent)."""
     backend_pid = int(db.rows("SELECT pg_backend_pid()")[0][0])
     with open(f"/proc/{backend_pid}/stat") as f:
-        postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
-    before = os.sched_getaffinity(postmaster)
-    set_affinity(postmaster, cpus)
-    return postmaster, before
+        return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
 def set_affinity(postmaster, cpus):
+    """Puts the PostgreSQL server (postmaster and every process it runs; new backends inherit
+    it) on `cpus`."""
     for pid in [postmaster, *_children(postmaster)]:
         try:
             os.sched_setaffinity(pid, cpus)
@@ -377,7 +390,7 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
         warn("requests: one core only: the daemon and the load generator share it (figures are high)")
     cache, meta = ensure_seed(binary, cache_root, tickets, comments)
     work = make_workdir(base, f"requests-{backend.name}")
-    daemon = db = cleanup = postmaster = None
+    daemon = db = cleanup = postmaster = pg_cpus = None
     try:
         db_env, db, cleanup, took, how = load_database(binary, backend, work, cache, meta, pg_bindir)
         check_counts(db, meta, label)
@@ -394,8 +407,11 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
             f.write(config_text(port) + "\n[desk]\nauto_close_days = 0\n")
         env = maildesk_env({**db_env, "MAILDESK_CONFIG": config, "MAILDESK_PORTAL__ENABLED": "true"})
         rng = random.Random(16)
-        if backend.name == "postgres" and server_core is not None:
-            postmaster = pin_postgres(db, {server_core})
+        if backend.name == "postgres":  # the database's work counts as the server's
+            postmaster = postmaster_of(db)
+            pg_cpus = os.sched_getaffinity(postmaster)
+            if server_core is not None:
+                set_affinity(postmaster, {server_core})
         prefix = ("taskset", "-c", str(server_core)) if server_core is not None else ()
         daemon = Daemon(binary, work, env, os.path.join(work, "serve.log"), prefix=prefix)
         wait_ready(daemon, port)
@@ -430,7 +446,8 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
             ok = True
             for page in PAGES:
                 for k in VIEWERS:
-                    f = open_loop(port, plans[k][page], cookies[k], checks[k], rate, seconds, daemon.pid, server_core)
+                    f = open_loop(port, plans[k][page], cookies[k], checks[k], rate, seconds, daemon.pid, server_core,
+                                  postmaster)
                     f["urls"] = len(plans[k][page])
                     r[f"{page}_{k}"] = f
                     busy = f"server core {f['server_core_busy'] * 100:.0f} % busy, " if f["server_core_busy"] else ""
@@ -438,7 +455,8 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
                         f"answered at {f['rate']:.1f}/s ({f['linked_mean']:.1f} tickets/page): p50 "
                         f"{shown(f['p50_ms'])}, p90 {shown(f['p90_ms'])}, p99 {shown(f['p99_ms'])}, max "
                         f"{shown(f['max_ms'])} (service p50 {shown(f['service_p50_ms'])} / p99 "
-                        f"{shown(f['service_p99_ms'])}); daemon CPU {f['cpu_ms_per_request']:.2f} ms/request, "
+                        f"{shown(f['service_p99_ms'])}); CPU per request {f['server_cpu_ms_per_request']:.2f} ms "
+                        f"(the daemon's {f['cpu_ms_per_request']:.2f} ms), "
                         f"{busy}client CPU {f['cpu_client'] * 100:.0f} %, dispatch lag max "
                         f"{f['dispatch_lag_ms']:.1f} ms")
                     if f["given_up"]:
@@ -467,7 +485,7 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
         if daemon:
             daemon.stop()
         if postmaster:
-            set_affinity(*postmaster)
+            set_affinity(postmaster, pg_cpus)
         if db:
             db.close()
         if cleanup:
