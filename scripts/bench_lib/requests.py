@@ -47,7 +47,6 @@ import queue
 import random
 import re
 import shutil
-import sqlite3
 import subprocess
 import threading
 import time
@@ -67,7 +66,7 @@ LINK = re.compile(r'href="/requests/(\d+)')
 
 # ----------------------------------------------------------------------------- the database
 
-def ensure_seed(binary, cache_root, tickets, comments):
+def ensure_seed(lite, binary, cache_root, tickets, comments):
     """The cached seed directory (seed.db, meta.json), seeded now if missing."""
     cache = seed.cache_dir(cache_root, tickets, comments)
     meta_path = os.path.join(cache, "meta.json")
@@ -80,7 +79,7 @@ def ensure_seed(binary, cache_root, tickets, comments):
     os.makedirs(partial)
     say(f"requests: seeding {tickets:,} tickets and {comments:,} comments into SQLite (once per schema; "
         f"cache {cache})")
-    meta = seed.seed_sqlite(binary, os.path.join(partial, "seed.db"), tickets, comments, partial)
+    meta = seed.seed_sqlite(lite, binary, os.path.join(partial, "seed.db"), tickets, comments, partial)
     shutil.rmtree(os.path.join(partial, "var"), ignore_errors=True)
     _save(os.path.join(partial, "meta.json"), meta)
     os.replace(partial, cache)
@@ -99,7 +98,7 @@ def _save(path, meta):
     os.replace(path + ".tmp", path)
 
 
-def load_database(binary, backend, work, cache, meta, pg_bindir):
+def load_database(lite, binary, backend, work, cache, meta, pg_bindir):
     """The seeded database for this run: (environment, Database, cleanup, seconds, how)."""
     db_env, db, cleanup = backend.fresh(work)
     t0 = time.perf_counter()
@@ -121,7 +120,8 @@ def load_database(binary, backend, work, cache, meta, pg_bindir):
         else:
             env = maildesk_env(db_env)
             say("requests: seeding PostgreSQL from the SQLite seed (COPY; once per schema)")
-            took = seed.seed_postgres(pg_bindir, host, port, name, binary, os.path.join(cache, "seed.db"), work, env)
+            took = seed.seed_postgres(lite, pg_bindir, host, port, name, binary, os.path.join(cache, "seed.db"), work,
+                                      env)
             meta["postgres_s"] = took
             _pg(pg_bindir, "pg_dump", "-Fc", "-Z", "1", "-h", host, "-p", str(port), "-U", "postgres",
                 "-f", dump + ".partial", name)
@@ -155,14 +155,14 @@ def check_counts(db, meta, label):
 
 # ----------------------------------------------------------------------------- viewers and URLs
 
-def sign_in(binary, work, env, db, backend, port, viewer):
+def sign_in(lite, binary, work, env, db, backend, port, viewer):
     """An account for `viewer` (by the command line), logged in: its session cookie."""
     email = viewer["email"]
     password = run_cli(binary, ["contact", "invite", email, "--password"], work, env).strip()
     # The bench's only write besides the seed: no forced change of the generated password.
     sql = f"UPDATE accounts SET must_change = FALSE WHERE contact_id = {int(viewer['contact_id'])}"
     if backend.name == "sqlite":
-        conn = sqlite3.connect(db.path, timeout=30)
+        conn = lite.connect(db.path, timeout=30)
         with conn:
             conn.execute(sql)
         conn.close()
@@ -388,11 +388,12 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
     server_core, client_core = cores()
     if server_core is None:
         warn("requests: one core only: the daemon and the load generator share it (figures are high)")
-    cache, meta = ensure_seed(binary, cache_root, tickets, comments)
+    lite = seed.sqlite(cache_root)
+    cache, meta = ensure_seed(lite, binary, cache_root, tickets, comments)
     work = make_workdir(base, f"requests-{backend.name}")
     daemon = db = cleanup = postmaster = pg_cpus = None
     try:
-        db_env, db, cleanup, took, how = load_database(binary, backend, work, cache, meta, pg_bindir)
+        db_env, db, cleanup, took, how = load_database(lite, binary, backend, work, cache, meta, pg_bindir)
         check_counts(db, meta, label)
         r = {"tickets": tickets, "comments": comments, "rate": rate, "seconds": seconds, "load_s": took,
              "load_how": how, "seed_sqlite_s": meta.get("sqlite_s"), "seed_postgres_s": meta.get("postgres_s"),
@@ -416,7 +417,7 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
         daemon = Daemon(binary, work, env, os.path.join(work, "serve.log"), prefix=prefix)
         wait_ready(daemon, port)
         with pinned(client_core):
-            cookies = {k: sign_in(binary, work, env, db, backend, port, meta["viewers"][k]) for k in VIEWERS}
+            cookies = {k: sign_in(lite, binary, work, env, db, backend, port, meta["viewers"][k]) for k in VIEWERS}
             time.sleep(idle_wait)
             daemon.check()
             r["rss_idle"] = proc_status(daemon.pid, "VmRSS")

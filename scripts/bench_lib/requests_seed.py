@@ -41,19 +41,21 @@ seeding a new key deletes the other keys' directories of the same counts.
 
 import bisect
 import hashlib
+import importlib
 import itertools
-import json
 import os
 import random
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 
-from .common import ROOT, BenchError, run_cli, say
+from .common import ROOT, BenchError, run_cli, say, warn
 from .corpus import FIRST, LAST
 
 SEED = 16
+PYSQLITE = "pysqlite3-binary"
 DAY = 86400
 STAFF = 20
 DEPARTMENTS = (("support", 70), ("billing", 20), ("sales", 10))
@@ -128,6 +130,33 @@ def clear_stale(root, keep, tickets, comments):
         if name.endswith(suffix) and path != keep:
             say(f"requests: removing the stale seed {path}")
             shutil.rmtree(path, ignore_errors=True)
+
+
+def sqlite(cache_root):
+    """The DB-API module to write maildesk's SQLite files with. Python's own sqlite3 links
+    the system's SQLite (3.40 on Debian 12), older than the one maildesk bundles, and refuses
+    a schema that uses something newer (migration 0017's FTS5 `contentless_delete` needs
+    3.43). pysqlite3-binary (PyPI) bundles a current SQLite: it is installed under the
+    cache root on first use (`pip install --target`), nothing system-wide."""
+    lib = os.path.join(cache_root, "python")
+    if lib not in sys.path:
+        sys.path.insert(0, lib)
+    try:
+        from pysqlite3 import dbapi2
+        return dbapi2
+    except ImportError:
+        pass
+    say(f"requests: installing {PYSQLITE} into {lib} (a current SQLite for Python)")
+    p = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "--target", lib, PYSQLITE], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    importlib.invalidate_caches()
+    try:
+        from pysqlite3 import dbapi2
+        return dbapi2
+    except ImportError:
+        warn(f"requests: could not install {PYSQLITE} ({p.stderr.strip()[-300:]}); Python's own SQLite "
+             f"{sqlite3.sqlite_version} may not read the schema")
+        return sqlite3
 
 
 # ----------------------------------------------------------------------------- words
@@ -371,9 +400,9 @@ def _insert(db, table, rows):
     db.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
 
 
-def seed_sqlite(binary, path, tickets, comments, work):
+def seed_sqlite(lite, binary, path, tickets, comments, work):
     """Makes the SQLite database at `path`: the schema by `maildesk` (its migrations), then
-    the rows. Returns the meta dictionary (viewers, words, counts, timings)."""
+    the rows, written with `lite` (see sqlite()). Returns the meta dictionary (viewers, words, counts, timings)."""
     t0 = time.perf_counter()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILDESK_")}
     env.update({"MAILDESK_LOG": "warn", "MAILDESK_PORTAL__ENABLED": "false"})
@@ -386,7 +415,7 @@ def seed_sqlite(binary, path, tickets, comments, work):
     schedule(plan)
     say(f"requests: planned {len(plan.orgs):,} organisations, {len(plan.contacts):,} contacts, "
         f"{tickets:,} tickets, {len(plan.events):,} comments in {time.perf_counter() - t0:.1f} s")
-    db = sqlite3.connect(made, isolation_level=None)
+    db = lite.connect(made, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")
     db.execute("BEGIN")
     born = now - 800 * DAY
@@ -465,12 +494,12 @@ def _copy_text(value):
     return str(value)
 
 
-def seed_postgres(bindir, host, port, dbname, binary, sqlite_path, work, env):
+def seed_postgres(lite, bindir, host, port, dbname, binary, sqlite_path, work, env):
     """Fills PostgreSQL database `dbname` (the schema made by `maildesk`, `env` pointing at
     it) with the rows of the seeded SQLite database, by `psql` and COPY ... FROM STDIN."""
     t0 = time.perf_counter()
     run_cli(binary, ["contact", "list"], work, env)  # the migrations
-    src = sqlite3.connect(f"file:{sqlite_path}?mode=ro&immutable=1", uri=True)  # leaves no -shm/-wal
+    src = lite.connect(f"file:{sqlite_path}?mode=ro&immutable=1", uri=True)  # leaves no -shm/-wal
     p = subprocess.Popen([os.path.join(bindir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1",
                           "-h", host, "-p", str(port), "-U", "postgres", "-d", dbname],
                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
