@@ -127,7 +127,7 @@ def clear_stale(root, keep, tickets, comments):
         return
     for name in os.listdir(root):
         path = os.path.join(root, name)
-        if name.endswith(suffix) and path != keep:
+        if (name.endswith(suffix) or name.endswith(suffix + ".partial")) and path != keep:
             say(f"requests: removing the stale seed {path}")
             shutil.rmtree(path, ignore_errors=True)
 
