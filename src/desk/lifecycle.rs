@@ -20,6 +20,14 @@ pub fn answer_due(app: &App, status: Status, priority: Priority, awaiting_since:
     Some(awaiting_since?.saturating_add(target))
 }
 
+/// Whether a ticket whose status last changed at `changed_at` (Unix seconds) changed
+/// within `desk.reopen_days`: a customer's word (by mail or in the portal) then reopens a
+/// finished ticket; later it follows it up with a new one.
+pub fn within_reopen_window(app: &App, changed_at: i64) -> bool {
+    let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+    crate::store::now().saturating_sub(changed_at) <= window
+}
+
 /// How many resolved tickets one sweep closes at most.
 const SWEEP_BATCH: i64 = 200;
 

@@ -331,8 +331,7 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddres
             ThreadBy::SubjectTag => Trust::SubjectTag,
         };
         let active = status.is_active();
-        let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
-        let within_reopen_window = crate::store::now().saturating_sub(changed) <= window;
+        let within_reopen_window = super::lifecycle::within_reopen_window(app, changed);
         named = Some(Named { ticket: t, trust, active, within_reopen_window });
     }
     // Who the sender is, in one read: blocked, bouncing, staff, on the named ticket.

@@ -182,7 +182,7 @@ pub async fn reply(app: &App, who: &SignedIn, n: TicketNumber, reply: Reply<'_>)
     if !may.reply {
         return Err(finished_long_ago(app));
     }
-    let mut mail = inbound::written(sender(who, from), &ticket.subject, text, message_id(app, n), files);
+    let mut mail = inbound::written(sender(who, from), &ticket.subject, text, notify::new_message_id(app, n), files);
     let (earlier, _) = tx.conversation_ids(n).await?;
     mail.in_reply_to = earlier.last().cloned();
     mail.references = earlier;
@@ -431,12 +431,6 @@ fn address(who: &SignedIn) -> Result<EmailAddress, RequestError> {
 
 fn sender(who: &SignedIn, address: EmailAddress) -> Sender {
     Sender { name: Some(who.name.clone()).filter(|n| !n.trim().is_empty()), address: Some(address) }
-}
-
-/// A Message-ID of ours for words written in the portal about ticket `n`: replies to mail
-/// that references it find the ticket.
-fn message_id(app: &App, n: TicketNumber) -> String {
-    notify::new_message_id(app, n)
 }
 
 /// The identity of a form's sending: the same form sent twice (a double click, a retry

@@ -398,8 +398,7 @@ pub struct Allowed {
 /// `desk.reopen_days`).
 pub fn allowed(app: &App, status: Status, changed_at: i64) -> Allowed {
     let active = status.is_active();
-    let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
-    let within = crate::store::now().saturating_sub(changed_at) <= window;
+    let within = super::lifecycle::within_reopen_window(app, changed_at);
     Allowed {
         reply: active || within,
         solved: active,
