@@ -855,6 +855,51 @@ on_both!(the_list_shows_25_requests_a_page_and_its_links_keep_the_filters, |db| 
     assert!(all.body.contains("31 requests · page 1 of 2") && listed(&all.body).len() == 25);
 });
 
+on_both!(a_search_counts_its_matches_four_pages_ahead_and_says_more_than_beyond, |db| {
+    use maildesk::domain::{Priority, Role, Status};
+    use maildesk::store::NewTicket;
+    let t = acme(db).await;
+    receive(&t.app, &mail("Pat <pat@acme.example>", "Printer 0", None, "", "Help."), &Source::Pipe).await.unwrap();
+    let mut tx = t.store().begin().await.unwrap();
+    let pat = tx.contact_id("pat@acme.example").await.unwrap().unwrap();
+    for i in 1..=130 {
+        let subject = if i % 2 == 0 { format!("Printer {i} jams") } else { format!("Printer {i}") };
+        let ticket = NewTicket {
+            subject: &subject,
+            requester_id: pat,
+            organisation_id: None,
+            status: Status::Open,
+            priority: Priority::Medium,
+            department: None,
+            assignee: None,
+        };
+        let n = tx.insert_ticket(&ticket).await.unwrap();
+        tx.add_participant(n, pat, Role::Requester).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut browser = sign_up_as(&t, "pat@acme.example", "192.0.2.135:1").await;
+
+    // 131 requests with "printer", 65 with "printer jams" too: counted exactly.
+    let few = browser.get(&t, "/requests?q=printer+jams&sort=created").await;
+    assert!(few.body.contains("65 requests · page 1 of 3"), "{}", few.body);
+    assert_eq!(listed(&few.body), (0..25).map(|k| 131 - 2 * k).collect::<Vec<i64>>());
+    // A word in all 131 texts: counted through four pages, then "more than", with a next
+    // page.
+    let first = browser.get(&t, "/requests?q=printer&sort=created").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(listed(&first.body), (107..=131).rev().collect::<Vec<i64>>());
+    assert!(first.body.contains("More than 100 requests; add words to find fewer · page 1</p>"), "{}", first.body);
+    assert!(first.body.contains("<span>Page 1</span>"), "{}", first.body);
+    assert!(first.body.contains(r#"rel="next" href="/requests?q=printer&#38;sort=created&#38;page=2""#));
+    // From page 4 the count reaches 175: all 131, exactly, and no next page.
+    let fourth = browser.get(&t, "/requests?q=printer&sort=created&page=4").await;
+    assert!(fourth.body.contains("131 requests · page 4 of 6"), "{}", fourth.body);
+    assert_eq!(listed(&fourth.body), (32..=56).rev().collect::<Vec<i64>>());
+    let last = browser.get(&t, "/requests?q=printer&sort=created&page=6").await;
+    assert_eq!(listed(&last.body), vec![6, 5, 4, 3, 2, 1]);
+    assert!(!last.body.contains(r#"rel="next""#), "{}", last.body);
+});
+
 on_both!(hostile_searches_and_malformed_filters_are_words_or_ignored_and_the_list_answers, |db| {
     let t = searchable(db).await;
     let mut pat = sign_up_as(&t, "pat@acme.example", "192.0.2.134:1").await;

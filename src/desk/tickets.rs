@@ -120,10 +120,13 @@ pub fn parse_search(text: &str) -> Option<TicketSearch> {
 /// How many requests one page of the portal's list shows.
 pub const PAGE_SIZE: i64 = 25;
 
-/// A search for words counts its matches up to this many, and then says "more than":
-/// an exact count of a word in most texts of a large organisation would cost more than
-/// the page, and help no one (the page says to add words).
-pub const SEARCH_COUNT_CAP: i64 = 1000;
+/// A search for words counts its matches through this many pages from the first one shown
+/// (100 from page 1, 175 from page 4, …) and then says "more than", as a mail client does:
+/// an exact count of a word in most texts of a large organisation costs one look-up a
+/// ticket (5,000 in one of 100,000 tickets: ~70 ms on SQLite), and helps no one (the page
+/// says to add words). Counting ahead of the page keeps the cost of a page with its
+/// depth, and "Next" where there are more.
+pub const SEARCH_COUNTED_PAGES: i64 = 4;
 
 /// One page of the requests a contact may see.
 #[derive(Debug, Clone)]
@@ -132,11 +135,12 @@ pub struct RequestPage {
     pub tickets: Vec<CustomerTicket>,
     /// How many requests match, on all pages (with `more`: at least, as counted).
     pub total: i64,
-    /// More than `total` match ([`SEARCH_COUNT_CAP`]); the pages go no further.
+    /// More than `total` match (a search counts [`SEARCH_COUNTED_PAGES`] ahead): there
+    /// are pages beyond `pages`.
     pub more: bool,
     /// Which page this is, from 1 (it may lie beyond the last: then it has no requests).
     pub page: i64,
-    /// The number of the last page (1 when nothing matches).
+    /// The number of the last page counted (1 when nothing matches).
     pub pages: i64,
 }
 
@@ -308,7 +312,7 @@ pub async fn page_for(app: &App, viewer: ContactId, query: &TicketQuery, page: i
     let mut filter = filter(app, query, Some(visible));
     (filter.limit, filter.offset) = (PAGE_SIZE, (page - 1) * PAGE_SIZE);
     if filter.search.as_ref().is_some_and(|s| !s.words.is_empty()) {
-        filter.count_at_most = Some(SEARCH_COUNT_CAP);
+        filter.count_at_most = Some(filter.offset + SEARCH_COUNTED_PAGES * PAGE_SIZE);
     }
     let found = db.find_tickets_counted(&filter).await?;
     let ours = Ours::load(app, &mut db).await?;

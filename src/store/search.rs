@@ -46,8 +46,9 @@
 //! tickets checks each of them when they are few (SQLite: [`PROBE_AT_MOST`]; PostgreSQL:
 //! the GIN index's candidates), else lists the index's matches when those are few, else
 //! checks the tickets in order until the page and the count are full: a word in every
-//! other text is then found at once, and its count stops at the cap desk sets ("more than
-//! 1,000"), which is what bounds the cost of a common word in a large organisation.
+//! other text is then found at once, and its count stops at the cap desk sets (four pages
+//! past the one shown: "more than 100"), which is what bounds the cost of a common word in
+//! a large organisation.
 
 use super::tickets::{TicketRow, ticket_select};
 use super::{Backend, Conn, Result, on_conn};
