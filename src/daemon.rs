@@ -117,11 +117,37 @@ impl Prepare for MintInvitations {
     }
 }
 
+/// How often housekeeping merges the full-text index (see
+/// [`crate::store::Conn::tidy_search_index`]): a day's comments add only small b-trees,
+/// cheap to look in.
+const SEARCH_TIDY_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Merges the full-text index, logging what it did; false when that failed.
+async fn tidy_search_index(app: &App) -> bool {
+    let started = std::time::Instant::now();
+    let tidied = match app.store.conn().await {
+        Ok(mut conn) => conn.tidy_search_index().await,
+        Err(e) => Err(e),
+    };
+    match tidied {
+        Ok(0) => true,
+        Ok(steps) => {
+            info!(steps, seconds = started.elapsed().as_secs_f64(), "tidied the search index");
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, "tidying the search index failed; trying again in an hour");
+            false
+        }
+    }
+}
+
 /// Runs desk's time-driven rules (resolved tickets closing themselves; hourly, unreferenced
-/// blobs and ended portal sessions going) at start and then
+/// blobs and ended portal sessions going; daily, the search index tidied) at start and then
 /// every `every` until `shutdown`, handing freed memory back each time.
 async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
     let mut next_sweep = tokio::time::Instant::now();
+    let mut next_tidy = tokio::time::Instant::now();
     loop {
         if let Err(e) = crate::desk::lifecycle::close_resolved(&app).await {
             warn!(error = %e, "closing resolved tickets failed; trying again later");
@@ -131,6 +157,13 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             crate::desk::accounts::sweep(&app).await;
             crate::desk::live::trim(&app).await;
             next_sweep += crate::app::BLOB_SWEEP_EVERY;
+        }
+        if tokio::time::Instant::now() >= next_tidy {
+            // A failure is tried again with the next hourly sweep.
+            next_tidy += match tidy_search_index(&app).await {
+                true => SEARCH_TIDY_EVERY,
+                false => crate::app::BLOB_SWEEP_EVERY,
+            };
         }
         // Memory freed since (idle pooled connections close after 30 s) goes back.
         crate::memory::release_memory();

@@ -531,6 +531,52 @@ on_both!(a_search_among_many_tickets_lists_the_index_matches_and_counts_them_up_
     assert!(past.tickets.is_empty() && past.more, "the pages end with the count");
 });
 
+on_both!(tidying_the_search_index_merges_it_into_one_b_tree_and_finds_the_same_tickets, |db| {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    // Each transaction that writes the index adds a b-tree of its own to SQLite's.
+    for i in 0..40 {
+        in_tx(&store, async |tx: &mut Tx| {
+            let subject = if i % 4 == 0 { format!("Printer {i} jammed") } else { format!("Scanner {i}") };
+            let n = ticket_for(tx, "jane@example.com", &subject).await;
+            comment(tx, n, true, &format!("Reply {i}: the tray squeaks.")).await;
+            Ok(())
+        })
+        .await;
+    }
+    let jane = store.conn().await.unwrap().contact_id("jane@example.com").await.unwrap().unwrap();
+    let before = (found_by(&store, jane, &["printer"]).await, found_by(&store, jane, &["tray", "squeaks"]).await);
+    assert_eq!(before.0.0.len(), 10);
+    assert_eq!(before.1.0.len(), 40);
+    let b_trees = async || -> i64 {
+        let url = format!("sqlite://{}", dir.path().join("maildesk.db").display());
+        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(DISTINCT segid) FROM ticket_words_idx").fetch_one(&mut c).await.unwrap()
+    };
+    let mut conn = store.conn().await.unwrap();
+    match db {
+        common::Db::Sqlite => {
+            assert!(b_trees().await > 1, "40 transactions left more than one b-tree");
+            assert!(conn.tidy_search_index().await.unwrap() > 0, "the first tidying merges");
+            assert_eq!(b_trees().await, 1);
+        }
+        // PostgreSQL's GIN indexes are autovacuum's: nothing to do.
+        common::Db::Postgres => assert_eq!(conn.tidy_search_index().await.unwrap(), 0),
+    }
+    assert_eq!(conn.tidy_search_index().await.unwrap(), 0, "a tidy index is left alone");
+    drop(conn);
+    let after = (found_by(&store, jane, &["printer"]).await, found_by(&store, jane, &["tray", "squeaks"]).await);
+    assert_eq!(after, before, "the same tickets, in the same order");
+    // Written after the tidying, found too.
+    in_tx(&store, async |tx: &mut Tx| {
+        let n = ticket_for(tx, "jane@example.com", "Printer again").await;
+        comment(tx, n, true, "Squeaks.").await;
+        Ok(())
+    })
+    .await;
+    assert_eq!(found_by(&store, jane, &["printer"]).await.0.len(), 11);
+});
+
 on_both!(the_search_migration_indexes_what_was_written_before_it, |db| {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
