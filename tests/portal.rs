@@ -802,16 +802,15 @@ on_both!(the_list_filters_on_status_state_priority_and_requester_and_sorts_three
     assert!(page.body.contains(r#"<input type="hidden" name="state" value="active">"#), "the search keeps them too");
 });
 
-on_both!(the_list_shows_25_requests_a_page_and_its_links_keep_the_filters, |db| {
-    use maildesk::domain::{Priority, Role, Status};
+/// Pat's request "Printer 0" (#1, by mail), then one of Pat's for each of `tickets`
+/// (#2, #3, …), written straight into the store.
+async fn pats_tickets(t: &TestApp, tickets: impl Iterator<Item = (String, maildesk::domain::Status)>) {
+    use maildesk::domain::{Priority, Role};
     use maildesk::store::NewTicket;
-    let t = acme(db).await;
     receive(&t.app, &mail("Pat <pat@acme.example>", "Printer 0", None, "", "Help."), &Source::Pipe).await.unwrap();
     let mut tx = t.store().begin().await.unwrap();
     let pat = tx.contact_id("pat@acme.example").await.unwrap().unwrap();
-    for i in 1..=30 {
-        let subject = format!("Printer {i}");
-        let status = if i % 10 == 0 { Status::Closed } else { Status::Open };
+    for (subject, status) in tickets {
         let ticket = NewTicket {
             subject: &subject,
             requester_id: pat,
@@ -825,6 +824,16 @@ on_both!(the_list_shows_25_requests_a_page_and_its_links_keep_the_filters, |db| 
         tx.add_participant(n, pat, Role::Requester).await.unwrap();
     }
     tx.commit().await.unwrap();
+}
+
+on_both!(the_list_shows_25_requests_a_page_and_its_links_keep_the_filters, |db| {
+    use maildesk::domain::Status;
+    let t = acme(db).await;
+    pats_tickets(
+        &t,
+        (1..=30).map(|i| (format!("Printer {i}"), if i % 10 == 0 { Status::Closed } else { Status::Open })),
+    )
+    .await;
     let mut browser = sign_up_as(&t, "pat@acme.example", "192.0.2.133:1").await;
 
     // 31 requests, 28 open: the open ones on two pages, newest first.
@@ -856,27 +865,10 @@ on_both!(the_list_shows_25_requests_a_page_and_its_links_keep_the_filters, |db| 
 });
 
 on_both!(a_search_counts_its_matches_four_pages_ahead_and_says_more_than_beyond, |db| {
-    use maildesk::domain::{Priority, Role, Status};
-    use maildesk::store::NewTicket;
+    use maildesk::domain::Status;
     let t = acme(db).await;
-    receive(&t.app, &mail("Pat <pat@acme.example>", "Printer 0", None, "", "Help."), &Source::Pipe).await.unwrap();
-    let mut tx = t.store().begin().await.unwrap();
-    let pat = tx.contact_id("pat@acme.example").await.unwrap().unwrap();
-    for i in 1..=130 {
-        let subject = if i % 2 == 0 { format!("Printer {i} jams") } else { format!("Printer {i}") };
-        let ticket = NewTicket {
-            subject: &subject,
-            requester_id: pat,
-            organisation_id: None,
-            status: Status::Open,
-            priority: Priority::Medium,
-            department: None,
-            assignee: None,
-        };
-        let n = tx.insert_ticket(&ticket).await.unwrap();
-        tx.add_participant(n, pat, Role::Requester).await.unwrap();
-    }
-    tx.commit().await.unwrap();
+    let subject = |i: i64| if i % 2 == 0 { format!("Printer {i} jams") } else { format!("Printer {i}") };
+    pats_tickets(&t, (1..=130).map(|i| (subject(i), Status::Open))).await;
     let mut browser = sign_up_as(&t, "pat@acme.example", "192.0.2.135:1").await;
 
     // 131 requests with "printer", 65 with "printer jams" too: counted exactly.
