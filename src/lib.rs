@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod desk;
 pub mod domain;
 pub mod inbound;
+pub mod kb;
 pub mod memory;
 pub mod notice;
 pub mod outbound;
