@@ -37,6 +37,8 @@ pub struct App {
     /// The tickets that just changed, as `desk::live` reads them from the store's feed of
     /// changes: what the portal's open pages listen to.
     pub changes: tokio::sync::broadcast::Sender<crate::domain::TicketNumber>,
+    /// This node's search index of the knowledge base, once opened (`desk::kb::index`).
+    pub kb_index: std::sync::Mutex<Option<Arc<crate::kb::index::SolutionIndex>>>,
 }
 
 /// How often housekeeping looks for blobs nothing refers to any more.
@@ -88,6 +90,7 @@ impl App {
             workers: crate::workers::Workers::default(),
             portal_key,
             changes: tokio::sync::broadcast::channel(1024).0,
+            kb_index: std::sync::Mutex::new(None),
         }
     }
 

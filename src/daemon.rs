@@ -48,6 +48,7 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     }
     tracker.spawn(outbound::run(app.clone(), sender, shutdown.clone()));
     tracker.spawn(housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));
+    tracker.spawn(crate::desk::kb::follow(app.clone(), shutdown.clone()));
     if let Some(listener) = listener {
         if let Ok(addr) = listener.local_addr() {
             info!(%addr, "portal listening");

@@ -3,6 +3,7 @@
 //! 75 temporary failure (`ingest`, so the MTA retries).
 
 mod contact;
+mod kb;
 mod parse;
 mod quarantine;
 mod sender;
@@ -91,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: sender::SenderCommand,
     },
+    /// The knowledge base: import solutions from Markdown files, list, show and search them.
+    Kb {
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
     /// Export the built-in mail templates to start overrides from; check overrides.
     Templates {
         #[command(subcommand)]
@@ -149,6 +155,7 @@ pub fn main() -> i32 {
             Command::Staff { command } => staff::run(config, command).await,
             Command::Contact { command } => contact::run(config, command).await,
             Command::Sender { command } => sender::run(config, command).await,
+            Command::Kb { command } => kb::run(config, command).await,
             Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
         }
     });

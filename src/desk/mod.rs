@@ -8,6 +8,7 @@ pub mod captcha;
 pub mod contacts;
 mod intake;
 pub mod invitations;
+pub mod kb;
 pub mod lifecycle;
 pub mod live;
 mod notify;

@@ -4,3 +4,4 @@
 //! revision sequence; the index can always be rebuilt from the store.
 
 pub mod file;
+pub mod index;

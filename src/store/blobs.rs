@@ -165,7 +165,7 @@ impl Conn {
     pub async fn referenced_blobs(&mut self) -> Result<HashSet<String>> {
         let (mut shas, outbox): (Vec<String>, Vec<String>) = on_conn!(self, c => {
             let shas = sqlx::query_scalar::<_, String>(
-                "SELECT sha256 FROM attachments UNION SELECT raw_sha256 FROM quarantine")
+                "SELECT sha256 FROM attachments UNION SELECT raw_sha256 FROM quarantine UNION SELECT sha256 FROM solution_files")
                 .fetch_all(&mut *c).await?;
             let outbox = sqlx::query_scalar::<_, String>(
                 "SELECT attachments FROM outbox WHERE attachments IS NOT NULL")

@@ -1,0 +1,592 @@
+//! The tantivy index of solutions (MISSION KB2): what the knowledge base's search reads.
+//! It is derived from the store and can always be rebuilt from it: each commit records the
+//! store's revision it has applied, and desk feeds it the changes after that.
+//!
+//! # One writer
+//! The process that holds `<dir>.lock` (an exclusive `flock`, released by the kernel when
+//! the process ends, however it ends) is the index's writer: it alone creates, rebuilds and
+//! updates the directory. Every other process opens it to read, and sees each commit within
+//! a second (tantivy watches its `meta.json`). tantivy's own writer lock sits under ours.
+//!
+//! # Languages
+//! A solution's language decides how its words are cut: each language of [`LANGUAGES`]
+//! has a title field and a body field of its own, analysed with its stop words (where
+//! tantivy has a list) and its Snowball stemmer, then folded to ASCII; any other language
+//! has words only lower-cased and folded. A solution fills the fields of its language
+//! alone, so its words are counted (BM25) among the solutions of that language.
+//!
+//! # A search
+//! The visitor's text is words and `"quoted phrases"`. Each word, cut as each language
+//! cuts it, scores by BM25 in titles (and tags) ×[`TITLE_BOOST`] and bodies; a word of five
+//! letters or more that no solution of a language has is read there as the most frequent
+//! words one edit away (a typo: a wrong, missing, extra or swapped letter), scored the
+//! same way at [`TYPO_BOOST`]. Every phrase must occur, in order, in a title or body. Only
+//! what the visitor may see, and the category asked for, are searched.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    TokenizerManager,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+
+use super::file::Visibility;
+
+/// The languages whose words are stemmed: ISO 639-1 code and tantivy's stemmer.
+pub const LANGUAGES: &[(&str, Language)] = &[
+    ("en", Language::English),
+    ("de", Language::German),
+    ("fr", Language::French),
+    ("es", Language::Spanish),
+    ("it", Language::Italian),
+    ("nl", Language::Dutch),
+    ("pt", Language::Portuguese),
+    ("sv", Language::Swedish),
+    ("da", Language::Danish),
+    ("no", Language::Norwegian),
+    ("fi", Language::Finnish),
+    ("ru", Language::Russian),
+    ("ro", Language::Romanian),
+    ("hu", Language::Hungarian),
+    ("tr", Language::Turkish),
+    ("el", Language::Greek),
+    ("ar", Language::Arabic),
+    ("ta", Language::Tamil),
+];
+
+/// The fields of a language not in [`LANGUAGES`].
+const OTHER: &str = "other";
+
+/// How much more a word counts in a title or tag than in a body.
+pub const TITLE_BOOST: f32 = 2.5;
+
+/// How much a typo's correction counts, against the word as typed.
+pub const TYPO_BOOST: f32 = 0.6;
+
+/// A word this long or longer that no solution has is read as a typo.
+pub const TYPO_MIN_CHARS: usize = 5;
+
+/// At most this many corrections of one typo, the most frequent first.
+const TYPO_CANDIDATES: usize = 3;
+
+/// At most this many words and phrases of a search count.
+pub const MAX_TERMS: usize = 32;
+
+/// What a snippet is cut to, in characters.
+const SNIPPET_CHARS: usize = 180;
+
+/// The version of [`schema`]: a commit of another version is rebuilt.
+const SCHEMA_VERSION: u32 = 1;
+
+/// Why the index could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// tantivy failed.
+    #[error("the knowledge base index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// A file of the index's directory failed.
+    #[error("the knowledge base index at {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    /// This process may not write: another one holds the index.
+    #[error("the knowledge base index at {0} is written by another process")]
+    NotWriter(PathBuf),
+    /// There is no index yet, and this process may not build it.
+    #[error("the knowledge base index at {0} is not built yet (the running daemon builds it)")]
+    Missing(PathBuf),
+}
+
+/// A solution as the index keeps it.
+#[derive(Debug, Clone)]
+pub struct IndexedSolution<'a> {
+    /// Its identity.
+    pub slug: &'a str,
+    /// Its title.
+    pub title: &'a str,
+    /// Its category, if any.
+    pub category: Option<&'a str>,
+    /// Its tags (searched as its title is).
+    pub tags: &'a [String],
+    /// ISO 639-1 code of its language.
+    pub language: &'a str,
+    /// Who may see it.
+    pub visibility: Visibility,
+    /// Its body as plain text.
+    pub text: &'a str,
+}
+
+/// What a visitor searches for.
+#[derive(Debug, Clone)]
+pub struct SearchRequest<'a> {
+    /// What they typed.
+    pub text: &'a str,
+    /// Only this category, when given.
+    pub category: Option<&'a str>,
+    /// What they may see.
+    pub visible: &'a [Visibility],
+    /// At most this many hits.
+    pub limit: usize,
+}
+
+/// One solution found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Its identity.
+    pub slug: String,
+    /// Its title.
+    pub title: String,
+    /// Its category, if any.
+    pub category: Option<String>,
+    /// Its language.
+    pub language: String,
+    /// How well it matches (BM25; comparable within one search).
+    pub score: f32,
+    /// A piece of its body around the words found, as HTML: the text escaped, the words
+    /// in `<mark>`.
+    pub snippet_html: String,
+}
+
+/// The fields of the schema.
+#[derive(Debug, Clone)]
+struct Fields {
+    slug: Field,
+    title: Field,
+    category: Field,
+    visibility: Field,
+    language: Field,
+    /// Title and body field of each language of [`LANGUAGES`], then of [`OTHER`].
+    text: Vec<(Field, Field)>,
+}
+
+/// The tokenizer name of language `code`'s fields.
+fn tokenizer_name(code: &str) -> String {
+    format!("maildesk_{code}")
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let slug = b.add_text_field("slug", STRING | STORED);
+    let title = b.add_text_field("title", STORED);
+    let category = b.add_text_field("category", STRING | STORED);
+    let visibility = b.add_text_field("visibility", STRING);
+    let language = b.add_text_field("language", STRING | STORED);
+    let codes = LANGUAGES.iter().map(|(code, _)| *code).chain([OTHER]);
+    let text = codes
+        .map(|code| {
+            let indexing = TextFieldIndexing::default()
+                .set_tokenizer(&tokenizer_name(code))
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+            let indexed = TextOptions::default().set_indexing_options(indexing);
+            (
+                b.add_text_field(&format!("title_{code}"), indexed.clone()),
+                b.add_text_field(&format!("body_{code}"), indexed | STORED),
+            )
+        })
+        .collect();
+    (b.build(), Fields { slug, title, category, visibility, language, text })
+}
+
+fn tokenizers() -> TokenizerManager {
+    let manager = TokenizerManager::default();
+    for (code, language) in LANGUAGES {
+        let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .dynamic();
+        if let Some(stop) = StopWordFilter::new(*language) {
+            builder = builder.filter_dynamic(stop);
+        }
+        let analyzer = builder.filter_dynamic(Stemmer::new(*language)).filter_dynamic(AsciiFoldingFilter).build();
+        manager.register(&tokenizer_name(code), analyzer);
+    }
+    let other = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build();
+    manager.register(&tokenizer_name(OTHER), other);
+    manager
+}
+
+/// Which [`Fields::text`] pair a language's words go in.
+fn language_slot(code: &str) -> usize {
+    LANGUAGES.iter().position(|(c, _)| *c == code).unwrap_or(LANGUAGES.len())
+}
+
+/// What a commit records: the schema's version and the store's revision applied.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    schema: u32,
+    revision: i64,
+}
+
+/// The index of solutions, open to read, and to write when this process holds it.
+pub struct SolutionIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// The writer, when this process holds the lock (kept as long as the index is open).
+    writer: Option<Mutex<IndexWriter>>,
+    _lock: Option<File>,
+}
+
+impl std::fmt::Debug for SolutionIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SolutionIndex").field("dir", &self.dir).field("writer", &self.writer.is_some()).finish()
+    }
+}
+
+/// The memory tantivy may use to build a segment before it writes it out.
+const WRITER_BYTES: usize = 32 * 1024 * 1024;
+
+impl SolutionIndex {
+    /// Opens the index in `dir`, as its writer when no other process is (creating it, or
+    /// starting it anew when it is of another schema), else to read.
+    pub fn open(dir: &Path) -> Result<SolutionIndex, IndexError> {
+        let file_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| IndexError::File { path, source }
+        };
+        let lock_path = dir.with_extension("lock");
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(file_error(parent))?;
+        }
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(file_error(&lock_path))?;
+        let holder = match lock.try_lock() {
+            Ok(()) => Some(lock),
+            Err(std::fs::TryLockError::WouldBlock) => None,
+            Err(std::fs::TryLockError::Error(e)) => return Err(file_error(&lock_path)(e)),
+        };
+        let (schema, fields) = schema();
+        let index = match holder {
+            Some(_) => {
+                std::fs::create_dir_all(dir).map_err(file_error(dir))?;
+                match Self::open_dir(dir, &schema) {
+                    Ok(index) if Self::payload_of(&index).is_none_or(|p| p.schema == SCHEMA_VERSION) => index,
+                    // Another schema, or files that do not open: built anew from the store.
+                    _ => {
+                        std::fs::remove_dir_all(dir).map_err(file_error(dir))?;
+                        std::fs::create_dir_all(dir).map_err(file_error(dir))?;
+                        Self::open_dir(dir, &schema)?
+                    }
+                }
+            }
+            None => {
+                if !dir.join("meta.json").exists() {
+                    return Err(IndexError::Missing(dir.to_path_buf()));
+                }
+                let mut index = Index::open_in_dir(dir)?;
+                index.set_tokenizers(tokenizers());
+                if index.schema() != schema {
+                    return Err(IndexError::Missing(dir.to_path_buf()));
+                }
+                index
+            }
+        };
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
+        let writer = match holder {
+            Some(_) => Some(Mutex::new(index.writer_with_num_threads(1, WRITER_BYTES)?)),
+            None => None,
+        };
+        Ok(SolutionIndex { dir: dir.to_path_buf(), index, reader, fields, writer, _lock: holder })
+    }
+
+    fn open_dir(dir: &Path, schema: &Schema) -> Result<Index, IndexError> {
+        let directory = MmapDirectory::open(dir)
+            .map_err(|e| IndexError::File { path: dir.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+        Ok(Index::builder().schema(schema.clone()).tokenizers(tokenizers()).open_or_create(directory)?)
+    }
+
+    fn payload_of(index: &Index) -> Option<Payload> {
+        let metas = index.load_metas().ok()?;
+        serde_json::from_str(metas.payload.as_deref()?).ok()
+    }
+
+    /// Whether this process writes the index.
+    pub fn is_writer(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// The store's revision the index has applied; None before its first build.
+    pub fn revision(&self) -> Option<i64> {
+        Self::payload_of(&self.index).filter(|p| p.schema == SCHEMA_VERSION).map(|p| p.revision)
+    }
+
+    /// How many solutions the index holds, as its reader last saw.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no solution.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes `put` over (or beside) the solutions of their slugs, takes out those of
+    /// `removed`, and commits as having applied `revision`.
+    pub fn apply(&self, put: &[IndexedSolution<'_>], removed: &[String], revision: i64) -> Result<(), IndexError> {
+        self.write(false, put, removed, revision)
+    }
+
+    /// Starts the index anew with `all` (the first part of a rebuild: [`Self::apply`] the
+    /// rest), committed as having applied `revision`.
+    pub fn replace_all(&self, all: &[IndexedSolution<'_>], revision: i64) -> Result<(), IndexError> {
+        self.write(true, all, &[], revision)
+    }
+
+    fn write(
+        &self,
+        clear: bool,
+        put: &[IndexedSolution<'_>],
+        removed: &[String],
+        revision: i64,
+    ) -> Result<(), IndexError> {
+        let writer = self.writer.as_ref().ok_or_else(|| IndexError::NotWriter(self.dir.clone()))?;
+        let mut writer = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if clear {
+            writer.delete_all_documents()?;
+        }
+        for slug in removed.iter().map(String::as_str).chain(put.iter().map(|s| s.slug)) {
+            writer.delete_term(Term::from_field_text(self.fields.slug, slug));
+        }
+        for solution in put {
+            writer.add_document(self.document(solution))?;
+        }
+        let mut commit = writer.prepare_commit()?;
+        let payload = serde_json::to_string(&Payload { schema: SCHEMA_VERSION, revision }).unwrap_or_default();
+        commit.set_payload(&payload);
+        commit.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn document(&self, s: &IndexedSolution<'_>) -> TantivyDocument {
+        let f = &self.fields;
+        let (title, body) = f.text[language_slot(s.language)];
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.slug, s.slug);
+        doc.add_text(f.title, s.title);
+        doc.add_text(f.language, s.language);
+        doc.add_text(f.visibility, s.visibility.as_str());
+        if let Some(category) = s.category {
+            doc.add_text(f.category, category);
+        }
+        doc.add_text(title, s.title);
+        for tag in s.tags {
+            doc.add_text(title, tag);
+        }
+        doc.add_text(body, s.text);
+        doc
+    }
+
+    /// Picks up what the writer (this process or another) committed since the last look.
+    pub fn refresh(&self) -> Result<(), IndexError> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// The solutions that best match `request`, best first.
+    pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>, IndexError> {
+        let searcher = self.reader.searcher();
+        let Some(query) = self.query(&searcher, request)? else { return Ok(Vec::new()) };
+        let top = searcher.search(&query, &TopDocs::with_limit(request.limit.max(1)).order_by_score())?;
+        let mut snippets: HashMap<usize, SnippetGenerator> = HashMap::new();
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
+            let language = text(self.fields.language).unwrap_or_default();
+            let slot = language_slot(&language);
+            let body_field = self.fields.text[slot].1;
+            let generator = match snippets.entry(slot) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let mut generator = SnippetGenerator::create(&searcher, &*query, body_field)?;
+                    generator.set_max_num_chars(SNIPPET_CHARS);
+                    e.insert(generator)
+                }
+            };
+            let body = text(body_field).unwrap_or_default();
+            let mut snippet = generator.snippet(&body);
+            snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+            let snippet_html = match snippet.is_empty() {
+                false => snippet.to_html(),
+                true => opening(&body),
+            };
+            hits.push(Hit {
+                slug: text(self.fields.slug).unwrap_or_default(),
+                title: text(self.fields.title).unwrap_or_default(),
+                category: text(self.fields.category),
+                language,
+                score,
+                snippet_html,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// The query of `request`, or None when it asks for nothing.
+    fn query(&self, searcher: &Searcher, request: &SearchRequest<'_>) -> Result<Option<Box<dyn Query>>, IndexError> {
+        let (words, phrases) = parse(request.text);
+        if words.is_empty() && phrases.is_empty() {
+            return Ok(None);
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in &words {
+            let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (title, body) in &self.fields.text {
+                for term_text in self.cut(*body, word) {
+                    let title_term = Term::from_field_text(*title, &term_text);
+                    let body_term = Term::from_field_text(*body, &term_text);
+                    let known = searcher.doc_freq(&title_term)? + searcher.doc_freq(&body_term)? > 0;
+                    if known {
+                        each.extend(scored(&title_term, &body_term, 1.0));
+                    } else if word.chars().count() >= TYPO_MIN_CHARS {
+                        for fixed in corrections(searcher, &[*title, *body], &term_text)? {
+                            let (t, b) = (Term::from_field_text(*title, &fixed), Term::from_field_text(*body, &fixed));
+                            each.extend(scored(&t, &b, TYPO_BOOST));
+                        }
+                    }
+                }
+            }
+            if !each.is_empty() {
+                clauses.push((Occur::Should, Box::new(BooleanQuery::new(each))));
+            }
+        }
+        let mut required: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for phrase in &phrases {
+            let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (title, body) in &self.fields.text {
+                for field in [*title, *body] {
+                    let terms: Vec<Term> =
+                        self.cut(field, phrase).into_iter().map(|t| Term::from_field_text(field, &t)).collect();
+                    let boost = if field == *title { TITLE_BOOST } else { 1.0 };
+                    let query: Box<dyn Query> = match terms.len() {
+                        0 => continue,
+                        1 => Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::WithFreqs)),
+                        _ => Box::new(PhraseQuery::new(terms)),
+                    };
+                    each.push((Occur::Should, Box::new(BoostQuery::new(query, boost))));
+                }
+            }
+            // A phrase of stop words alone asks for nothing.
+            if !each.is_empty() {
+                required.push((Occur::Must, Box::new(BooleanQuery::new(each))));
+            }
+        }
+        match (clauses.is_empty(), required.is_empty()) {
+            (true, true) => return Ok(None),
+            // Words alone: at least one must match.
+            (false, true) => clauses = vec![(Occur::Must, Box::new(BooleanQuery::new(clauses)))],
+            // With phrases, which must all match, words only add to the score.
+            _ => {}
+        }
+        clauses.extend(required);
+        let visible: Vec<(Occur, Box<dyn Query>)> = request
+            .visible
+            .iter()
+            .map(|v| {
+                let term = Term::from_field_text(self.fields.visibility, v.as_str());
+                (Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>)
+            })
+            .collect();
+        if visible.is_empty() {
+            return Ok(None);
+        }
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(visible))));
+        if let Some(category) = request.category {
+            let term = Term::from_field_text(self.fields.category, category);
+            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        }
+        Ok(Some(Box::new(BooleanQuery::new(clauses))))
+    }
+
+    /// `text` cut into terms as `field` cuts it.
+    fn cut(&self, field: Field, text: &str) -> Vec<String> {
+        let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else { return Vec::new() };
+        let mut stream = analyzer.token_stream(text);
+        let mut terms = Vec::new();
+        while stream.advance() {
+            terms.push(stream.token().text.clone());
+        }
+        terms
+    }
+}
+
+/// A term's query in a title (×[`TITLE_BOOST`]) and a body, both ×`boost`.
+fn scored(title: &Term, body: &Term, boost: f32) -> [(Occur, Box<dyn Query>); 2] {
+    let query = |term: &Term, boost: f32| -> Box<dyn Query> {
+        Box::new(BoostQuery::new(Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), boost))
+    };
+    [(Occur::Should, query(title, TITLE_BOOST * boost)), (Occur::Should, query(body, boost))]
+}
+
+/// The terms of `fields` one edit away from `term`, the most frequent first (at most
+/// [`TYPO_CANDIDATES`]).
+fn corrections(searcher: &Searcher, fields: &[Field], term: &str) -> Result<Vec<String>, IndexError> {
+    let mut found: BTreeMap<String, u64> = BTreeMap::new();
+    for &field in fields {
+        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, term), 1, true);
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(field)?;
+            let mut stream = inverted
+                .terms()
+                .search(fuzzy.automaton()?)
+                .into_stream()
+                .map_err(|e| tantivy::TantivyError::from(e))?;
+            while stream.advance() {
+                if let Ok(text) = std::str::from_utf8(stream.key()) {
+                    *found.entry(text.to_string()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+    }
+    let mut ranked: Vec<(String, u64)> = found.into_iter().filter(|(t, _)| t != term).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(ranked.into_iter().take(TYPO_CANDIDATES).map(|(t, _)| t).collect())
+}
+
+/// The words and the quoted phrases of `text`, at most [`MAX_TERMS`] in all. A quote left
+/// open ends with the text.
+pub fn parse(text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut words, mut phrases) = (Vec::new(), Vec::new());
+    for (i, part) in text.split('"').enumerate() {
+        if i % 2 == 1 {
+            if !part.trim().is_empty() {
+                phrases.push(part.trim().to_string());
+            }
+        } else {
+            words.extend(part.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string));
+        }
+    }
+    words.truncate(MAX_TERMS);
+    phrases.truncate(MAX_TERMS.saturating_sub(words.len()));
+    (words, phrases)
+}
+
+/// The first words of `body` (escaped), for a hit whose body has none of the words.
+fn opening(body: &str) -> String {
+    let cut: String = body.chars().take(SNIPPET_CHARS).collect();
+    let cut = match cut.len() < body.len() {
+        true => match cut.rfind(char::is_whitespace) {
+            Some(space) => format!("{}…", &cut[..space]),
+            None => format!("{cut}…"),
+        },
+        false => cut,
+    };
+    ammonia::clean_text(&cut)
+}
