@@ -401,8 +401,15 @@ impl SolutionIndex {
 
     /// The solutions that best match `request`, best first.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>, IndexError> {
+        Ok(self.search_counted(request)?.0)
+    }
+
+    /// The solutions that best match `request`, best first, and how many of its words and
+    /// phrases some solution has (a typo's correction counts): what a score can be
+    /// weighed against.
+    pub fn search_counted(&self, request: &SearchRequest<'_>) -> Result<(Vec<Hit>, usize), IndexError> {
         let searcher = self.reader.searcher();
-        let Some(query) = self.query(&searcher, request)? else { return Ok(Vec::new()) };
+        let Some((query, known)) = self.query(&searcher, request)? else { return Ok((Vec::new(), 0)) };
         let top = searcher.search(&query, &TopDocs::with_limit(request.limit.max(1)).order_by_score())?;
         let mut snippets: HashMap<usize, SnippetGenerator> = HashMap::new();
         let mut hits = Vec::with_capacity(top.len());
@@ -436,34 +443,50 @@ impl SolutionIndex {
                 snippet_html,
             });
         }
-        Ok(hits)
+        Ok((hits, known))
     }
 
-    /// The query of `request`, or None when it asks for nothing.
-    fn query(&self, searcher: &Searcher, request: &SearchRequest<'_>) -> Result<Option<Box<dyn Query>>, IndexError> {
+    /// The query of `request` and how many of its words and phrases are known, or None when
+    /// it asks for nothing.
+    fn query(
+        &self,
+        searcher: &Searcher,
+        request: &SearchRequest<'_>,
+    ) -> Result<Option<(Box<dyn Query>, usize)>, IndexError> {
         let (words, phrases) = parse(request.text);
         if words.is_empty() && phrases.is_empty() {
             return Ok(None);
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut known = 0;
         for word in &words {
-            let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            // The word as each language cuts it, and whether any solution has it.
+            let mut cut: Vec<(Field, Field, String, bool)> = Vec::new();
             for (title, body) in &self.fields.text {
                 for term_text in self.cut(*body, word) {
-                    let title_term = Term::from_field_text(*title, &term_text);
-                    let body_term = Term::from_field_text(*body, &term_text);
-                    let known = searcher.doc_freq(&title_term)? + searcher.doc_freq(&body_term)? > 0;
-                    if known {
-                        each.extend(scored(&title_term, &body_term, 1.0));
-                    } else if word.chars().count() >= TYPO_MIN_CHARS {
-                        for fixed in corrections(searcher, &[*title, *body], &term_text)? {
-                            let (t, b) = (Term::from_field_text(*title, &fixed), Term::from_field_text(*body, &fixed));
-                            each.extend(scored(&t, &b, TYPO_BOOST));
-                        }
+                    let (t, b) = (Term::from_field_text(*title, &term_text), Term::from_field_text(*body, &term_text));
+                    let exists = searcher.doc_freq(&t)? + searcher.doc_freq(&b)? > 0;
+                    cut.push((*title, *body, term_text, exists));
+                }
+            }
+            let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            if cut.iter().any(|c| c.3) {
+                for (title, body, term_text, _) in cut.iter().filter(|c| c.3) {
+                    let (t, b) = (Term::from_field_text(*title, term_text), Term::from_field_text(*body, term_text));
+                    each.extend(scored(&t, &b, 1.0));
+                }
+            } else if word.chars().count() >= TYPO_MIN_CHARS {
+                // No solution has it in any language: a typo, read as the words one edit
+                // away in each language.
+                for (title, body, term_text, _) in &cut {
+                    for fixed in corrections(searcher, &[*title, *body], term_text)? {
+                        let (t, b) = (Term::from_field_text(*title, &fixed), Term::from_field_text(*body, &fixed));
+                        each.extend(scored(&t, &b, TYPO_BOOST));
                     }
                 }
             }
             if !each.is_empty() {
+                known += 1;
                 clauses.push((Occur::Should, Box::new(BooleanQuery::new(each))));
             }
         }
@@ -485,6 +508,7 @@ impl SolutionIndex {
             }
             // A phrase of stop words alone asks for nothing.
             if !each.is_empty() {
+                known += 1;
                 required.push((Occur::Must, Box::new(BooleanQuery::new(each))));
             }
         }
@@ -512,7 +536,7 @@ impl SolutionIndex {
             let term = Term::from_field_text(self.fields.category, category);
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
-        Ok(Some(Box::new(BooleanQuery::new(clauses))))
+        Ok(Some((Box::new(BooleanQuery::new(clauses)), known)))
     }
 
     /// `text` cut into terms as `field` cuts it.
