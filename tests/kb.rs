@@ -97,7 +97,8 @@ async fn one_invalid_file_changes_nothing_and_every_bad_file_is_named() {
     let Err(ImportError::Invalid(bad)) = kb::import(&t.app, dir.path()).await else { panic!("refused") };
     let named: Vec<&str> = bad.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(named, vec!["good.md", "missing.md", "twin.md", "untitled.md"]);
-    let said = |path: &str| bad.iter().find(|(p, _)| p == path).unwrap().1.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+    let said =
+        |path: &str| bad.iter().find(|(p, _)| p == path).unwrap().1.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
     assert!(said("untitled.md").join(" ").contains("title"), "{:?}", said("untitled.md"));
     assert!(said("missing.md").join(" ").contains("nowhere.png"), "{:?}", said("missing.md"));
     assert!(said("twin.md").join(" ").contains("good.md"), "{:?}", said("twin.md"));
@@ -199,3 +200,80 @@ async fn the_labelled_queries_find_their_solutions_first_or_near_the_top() {
 fn top(hits: &[maildesk::kb::index::Hit]) -> Vec<&str> {
     hits.iter().take(3).map(|h| h.slug.as_str()).collect()
 }
+
+/// The text bodies of the mails sent to `to`.
+fn texts_to(sent: &[maildesk::outbound::SentMail], to: &str) -> Vec<String> {
+    sent.iter()
+        .filter(|m| m.recipient == to)
+        .map(|m| mail_parser::MessageParser::default().parse(&m.bytes).unwrap().body_text(0).unwrap().into_owned())
+        .collect()
+}
+
+/// The token of the first "It solved my problem" link of `text`.
+fn solved_token(text: &str) -> String {
+    let at = text.find("/kb/solved?t=").expect("a solved link") + "/kb/solved?t=".len();
+    text[at..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn with_relevance_set(db: Db) -> TestApp {
+    let t = TestApp::new(db).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kb/solutions");
+    kb::import(&t.app, &root).await.unwrap();
+    t
+}
+
+on_both!(an_acknowledgement_suggests_solutions_that_match_well_and_none_otherwise, |db| {
+    use maildesk::desk::receive;
+    use maildesk::domain::Source;
+    let t = with_relevance_set(db).await;
+    let asked = common::mail(
+        "Ann <ann@example.com>",
+        "I forgot my password",
+        None,
+        "",
+        "I cannot sign in any more because I forgot my password. How do I reset it?",
+    );
+    receive(&t.app, &asked, &Source::Pipe).await.unwrap();
+    let unrelated =
+        common::mail("Bob <bob@example.com>", "Lunch on Friday", None, "", "Shall we order pizza for the team?");
+    receive(&t.app, &unrelated, &Source::Pipe).await.unwrap();
+    let sent = t.flush_outbox().await;
+    let ann = texts_to(&sent, "ann@example.com").pop().unwrap_or_else(|| {
+        panic!("Ann's acknowledgement: {:?}", sent.iter().map(|m| &m.recipient).collect::<Vec<_>>())
+    });
+    assert!(ann.contains("These answers of ours may already solve it"), "{ann}");
+    assert!(ann.contains("https://help.example/kb/accounts/reset-password?from=mail&t="), "{ann}");
+    assert!(ann.matches("It solved my problem: ").count() <= 3, "{ann}");
+    let bob = texts_to(&sent, "bob@example.com").pop().expect("Bob's acknowledgement");
+    assert!(!bob.contains("These answers"), "nothing in the knowledge base is about lunch: {bob}");
+    let stats = t.db().await.mail_suggestion_stats().await.unwrap();
+    assert!(stats.iter().any(|s| s.slug == "accounts/reset-password" && s.suggested == 1 && s.resolved == 0));
+});
+
+on_both!(a_solved_link_changes_nothing_until_confirmed_works_once_and_a_forged_one_is_refused, |db| {
+    use maildesk::desk::kb_mail::SolvedRefusal;
+    use maildesk::desk::kb_solved::{self as kb_mail, ConfirmError};
+    use maildesk::desk::receive;
+    use maildesk::domain::{Source, Status, TicketNumber};
+    let t = with_relevance_set(db).await;
+    let asked = common::mail("Ann <ann@example.com>", "Forgot my password", None, "", "How do I reset my password?");
+    receive(&t.app, &asked, &Source::Pipe).await.unwrap();
+    let sent = t.flush_outbox().await;
+    let token = solved_token(&texts_to(&sent, "ann@example.com").pop().unwrap());
+    // Reading the link (a mail scanner, say) changes nothing.
+    let preview = kb_mail::preview(&t.app, &token).await.unwrap();
+    assert_eq!((preview.ticket, preview.subject.as_str()), (TicketNumber(1), "Forgot my password"));
+    assert_eq!(t.db().await.ticket(TicketNumber(1)).await.unwrap().unwrap().status, Status::Open);
+    // A forged one: another ticket's number under the same signature.
+    let forged = format!("2{}", &token[1..]);
+    assert!(matches!(kb_mail::preview(&t.app, &forged).await, Err(ConfirmError::Link(SolvedRefusal::Forged))));
+    assert!(matches!(kb_mail::confirm(&t.app, &forged).await, Err(ConfirmError::Link(SolvedRefusal::Forged))));
+    assert!(matches!(kb_mail::confirm(&t.app, "garbage").await, Err(ConfirmError::Link(SolvedRefusal::Forged))));
+    // Confirmed: resolved, once.
+    assert_eq!(kb_mail::confirm(&t.app, &token).await.unwrap(), TicketNumber(1));
+    assert_eq!(t.db().await.ticket(TicketNumber(1)).await.unwrap().unwrap().status, Status::Resolved);
+    assert!(matches!(kb_mail::confirm(&t.app, &token).await, Err(ConfirmError::Link(SolvedRefusal::Used))));
+    assert!(matches!(kb_mail::preview(&t.app, &token).await, Err(ConfirmError::Link(SolvedRefusal::Used))));
+    let stats = t.db().await.mail_suggestion_stats().await.unwrap();
+    assert_eq!(stats.iter().map(|s| s.resolved).sum::<i64>(), 1);
+});

@@ -302,16 +302,18 @@ async fn acknowledge(
         true => super::invitations::create(tx, contact_id).await?,
         false => None,
     };
+    let subject = inbound::clean_subject(&mail.subject);
+    let suggestions = super::kb_mail::suggestions(app, tx, ticket, contact_id, &subject).await?;
     let data = AcknowledgementData {
         ticket,
-        subject: inbound::clean_subject(&mail.subject),
+        subject,
         summary: if how.quote { mail.reply.chars().take(400).collect() } else { String::new() },
         name: greeting_name(mail, how.quote),
         portal_url: portal_url(app, ticket),
         participants: how.participants.iter().map(|a| a.to_string()).collect(),
         invite,
         token: None,
-        suggestions: super::kb_mail::suggestions(app, tx, ticket, contact_id, &mail.subject, &mail.reply).await?,
+        suggestions,
     };
     let letter = Letter::new(app, tx, &Notice::Acknowledgement(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, from.as_str()).await?;

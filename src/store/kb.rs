@@ -258,9 +258,15 @@ impl Conn {
         }))
     }
 
+    /// The title of solution `id`, if there is one.
+    pub async fn solution_title(&mut self, id: i64) -> Result<Option<String>> {
+        Ok(on_conn!(self, c => sqlx::query_scalar("SELECT title FROM solutions WHERE id = $1")
+            .bind(id).fetch_optional(&mut *c).await?))
+    }
+
     /// Whether there is any solution at all.
     pub async fn has_solutions(&mut self) -> Result<bool> {
-        let one: Option<i64> = on_conn!(self, c => sqlx::query_scalar("SELECT 1 FROM solutions LIMIT 1")
+        let one: Option<i64> = on_conn!(self, c => sqlx::query_scalar("SELECT id FROM solutions LIMIT 1")
             .fetch_optional(&mut *c).await?);
         Ok(one.is_some())
     }
