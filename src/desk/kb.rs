@@ -412,6 +412,23 @@ pub async fn search(
     Ok(index.search(&request)?)
 }
 
+/// The solutions `viewer` may see that match `text` well enough to be suggested unasked:
+/// at most `limit`, best first, each scoring at least `min_per_word` for each word of `text`
+/// that some solution has.
+pub async fn suggest(
+    app: &App,
+    viewer: Viewer,
+    text: &str,
+    limit: usize,
+    min_per_word: f32,
+) -> Result<Vec<Hit>, KbError> {
+    let index = index(app).await?;
+    let request = SearchRequest { text, category: None, visible: viewer.may_see(), limit };
+    let (hits, known) = index.search_counted(&request)?;
+    let floor = min_per_word * known.max(1) as f32;
+    Ok(hits.into_iter().filter(|h| h.score >= floor).collect())
+}
+
 /// A solution in a list.
 #[derive(Debug, Clone, Serialize)]
 pub struct SolutionSummary {

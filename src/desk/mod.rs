@@ -9,6 +9,7 @@ pub mod contacts;
 mod intake;
 pub mod invitations;
 pub mod kb;
+pub mod kb_mail;
 pub mod kb_pages;
 pub mod lifecycle;
 pub mod live;

@@ -311,6 +311,7 @@ async fn acknowledge(
         participants: how.participants.iter().map(|a| a.to_string()).collect(),
         invite,
         token: None,
+        suggestions: super::kb_mail::suggestions(app, tx, ticket, contact_id, &mail.subject, &mail.reply).await?,
     };
     let letter = Letter::new(app, tx, &Notice::Acknowledgement(data), ticket, answering(mail)).await?;
     letter.queue(app, tx, from.as_str()).await?;

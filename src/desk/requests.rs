@@ -260,10 +260,39 @@ pub async fn open(app: &App, who: &SignedIn, request: NewRequest<'_>) -> Result<
 /// staff are told, and the other customers on it get the usual status notice. Returns the
 /// status it has now.
 pub async fn change(app: &App, who: &SignedIn, n: TicketNumber, change: Change) -> Result<Status, RequestError> {
-    let actor = address(who)?;
     count_write(app, who).await?;
     let mut tx = app.store.begin().await?;
-    let ticket = visible_ticket(&mut tx, who.contact, n).await?.ok_or(RequestError::NotFound)?;
+    let actor = Actor { contact: who.contact, email: &who.email, name: &who.name };
+    let to = change_in(app, &mut tx, &actor, n, change, "in the portal").await?;
+    tx.commit().await?;
+    info!(ticket = n.0, status = to.as_str(), "customer changed a request's status in the portal");
+    app.outbox_wake.notify_one();
+    Ok(to)
+}
+
+/// A customer who changes a request: the contact, their address and their name.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// The contact.
+    pub contact: ContactId,
+    /// Their address.
+    pub email: &'a str,
+    /// Their name (may be empty).
+    pub name: &'a str,
+}
+
+/// [`change`] in `tx`, for `actor`, `via` saying how in the note for staff ("in the
+/// portal"); the caller commits.
+pub(super) async fn change_in(
+    app: &App,
+    tx: &mut crate::store::Tx,
+    actor: &Actor<'_>,
+    n: TicketNumber,
+    change: Change,
+    via: &str,
+) -> Result<Status, RequestError> {
+    let address = EmailAddress::parse(actor.email).map_err(|e| RequestError::Store(StoreError::Refused(e.to_string())))?;
+    let ticket = visible_ticket(tx, actor.contact, n).await?.ok_or(RequestError::NotFound)?;
     let changed = changed_at(&ticket);
     let may = allowed(app, ticket.status, changed);
     let permitted = match change {
@@ -290,13 +319,10 @@ pub async fn change(app: &App, who: &SignedIn, n: TicketNumber, change: Change) 
     if change == Change::Reopen {
         tx.customer_wrote(n).await?;
     }
-    let note = format!("{}: {actor}, in the portal.", change.for_staff());
-    receive::internal_note(&mut tx, n, &note).await?;
-    let what = CustomerChange { actor: &actor, name: &who.name, what: change.for_staff(), status: to };
-    notify::customer_status(app, &mut tx, n, &what).await?;
-    tx.commit().await?;
-    info!(ticket = n.0, status = to.as_str(), "customer changed a request's status in the portal");
-    app.outbox_wake.notify_one();
+    let note = format!("{}: {address}, {via}.", change.for_staff());
+    receive::internal_note(tx, n, &note).await?;
+    let what = CustomerChange { actor: &address, name: actor.name, what: change.for_staff(), status: to };
+    notify::customer_status(app, tx, n, &what).await?;
     Ok(to)
 }
 

@@ -85,7 +85,7 @@ pub const MAX_TERMS: usize = 32;
 const SNIPPET_CHARS: usize = 180;
 
 /// The version of [`schema`]: a commit of another version is rebuilt.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 
 /// Why the index could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +103,29 @@ pub enum IndexError {
     #[error("the knowledge base index at {0} is not built yet (the running daemon builds it)")]
     Missing(PathBuf),
 }
+
+/// A search's query, how many of its words and phrases some solution has, and those
+/// words.
+struct Built {
+    query: Box<dyn Query>,
+    known: usize,
+    exact: Vec<Want>,
+}
+
+/// A word of a search that some solution has: as typed (cut as each solution's language
+/// cuts it), or a typo's corrections (terms as the index has them).
+enum Want {
+    Word(String),
+    Terms(Vec<String>),
+}
+
+/// How many solutions, at least, are weighed by the share of the words they have before
+/// the best are kept.
+const RERANKED: usize = 40;
+
+/// What a solution's score keeps when it has none of the words weighed (only a typo's
+/// correction, say): the rest of the score is in proportion to the share it has.
+const COVERAGE_FLOOR: f32 = 0.3;
 
 /// A solution as the index keeps it.
 #[derive(Debug, Clone)]
@@ -159,6 +182,7 @@ pub struct Hit {
 struct Fields {
     slug: Field,
     title: Field,
+    tags: Field,
     category: Field,
     visibility: Field,
     language: Field,
@@ -175,6 +199,7 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let slug = b.add_text_field("slug", STRING | STORED);
     let title = b.add_text_field("title", STORED);
+    let tags = b.add_text_field("tags", STORED);
     let category = b.add_text_field("category", STRING | STORED);
     let visibility = b.add_text_field("visibility", STRING);
     let language = b.add_text_field("language", STRING | STORED);
@@ -191,7 +216,7 @@ fn schema() -> (Schema, Fields) {
             )
         })
         .collect();
-    (b.build(), Fields { slug, title, category, visibility, language, text })
+    (b.build(), Fields { slug, title, tags, category, visibility, language, text })
 }
 
 fn tokenizers() -> TokenizerManager {
@@ -389,6 +414,7 @@ impl SolutionIndex {
         doc.add_text(title, s.title);
         for tag in s.tags {
             doc.add_text(title, tag);
+            doc.add_text(f.tags, tag);
         }
         doc.add_text(body, s.text);
         doc
@@ -401,18 +427,53 @@ impl SolutionIndex {
 
     /// The solutions that best match `request`, best first.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>, IndexError> {
+        Ok(self.search_counted(request)?.0)
+    }
+
+    /// The solutions that best match `request`, best first, and how many of its words and
+    /// phrases some solution has (a typo's correction counts): what a score can be
+    /// weighed against.
+    pub fn search_counted(&self, request: &SearchRequest<'_>) -> Result<(Vec<Hit>, usize), IndexError> {
         let searcher = self.reader.searcher();
-        let Some(query) = self.query(&searcher, request)? else { return Ok(Vec::new()) };
-        let top = searcher.search(&query, &TopDocs::with_limit(request.limit.max(1)).order_by_score())?;
-        let mut snippets: HashMap<usize, SnippetGenerator> = HashMap::new();
-        let mut hits = Vec::with_capacity(top.len());
+        let Some(Built { query, known, exact }) = self.query(&searcher, request)? else { return Ok((Vec::new(), 0)) };
+        let limit = request.limit.max(1);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.saturating_mul(4).max(RERANKED)).order_by_score())?;
+        // BM25 sums what each word adds: a solution full of one word can outscore one that
+        // has them all. Each found solution's score is weighed by the share of the words
+        // (that some solution has) it has, and the best of them kept.
+        let mut ranked = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
+            let slot = language_slot(doc.get_first(self.fields.language).and_then(|v| v.as_str()).unwrap_or_default());
+            let body_field = self.fields.text[slot].1;
+            let share = match exact.is_empty() {
+                true => 1.0,
+                false => {
+                    let stored = |f: Field| doc.get_all(f).filter_map(|v| v.as_str()).collect::<Vec<_>>().join("\n");
+                    let has: std::collections::HashSet<String> = self
+                        .cut(body_field, &format!("{}\n{}\n{}", stored(self.fields.title), stored(self.fields.tags), stored(body_field)))
+                        .into_iter()
+                        .collect();
+                    let found = exact
+                        .iter()
+                        .filter(|want| match want {
+                            Want::Word(w) => self.cut(body_field, w).iter().any(|t| has.contains(t)),
+                            Want::Terms(terms) => terms.iter().any(|t| has.contains(t)),
+                        })
+                        .count();
+                    found as f32 / exact.len() as f32
+                }
+            };
+            ranked.push((score * (COVERAGE_FLOOR + (1.0 - COVERAGE_FLOOR) * share), doc, body_field));
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked.truncate(limit);
+        let mut snippets: HashMap<Field, SnippetGenerator> = HashMap::new();
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (score, doc, body_field) in ranked {
             let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
             let language = text(self.fields.language).unwrap_or_default();
-            let slot = language_slot(&language);
-            let body_field = self.fields.text[slot].1;
-            let generator = match snippets.entry(slot) {
+            let generator = match snippets.entry(body_field) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
                     let mut generator = SnippetGenerator::create(&searcher, &*query, body_field)?;
@@ -436,34 +497,66 @@ impl SolutionIndex {
                 snippet_html,
             });
         }
-        Ok(hits)
+        Ok((hits, known))
     }
 
-    /// The query of `request`, or None when it asks for nothing.
-    fn query(&self, searcher: &Searcher, request: &SearchRequest<'_>) -> Result<Option<Box<dyn Query>>, IndexError> {
+    /// The query of `request` and how many of its words and phrases are known, or None when
+    /// it asks for nothing.
+    fn query(
+        &self,
+        searcher: &Searcher,
+        request: &SearchRequest<'_>,
+    ) -> Result<Option<Built>, IndexError> {
         let (words, phrases) = parse(request.text);
         if words.is_empty() && phrases.is_empty() {
             return Ok(None);
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut known = 0;
+        let mut exact = Vec::new();
         for word in &words {
-            let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            // The word as each language cuts it, and whether any solution has it.
+            let mut cut: Vec<(Field, Field, String, bool)> = Vec::new();
             for (title, body) in &self.fields.text {
                 for term_text in self.cut(*body, word) {
-                    let title_term = Term::from_field_text(*title, &term_text);
-                    let body_term = Term::from_field_text(*body, &term_text);
-                    let known = searcher.doc_freq(&title_term)? + searcher.doc_freq(&body_term)? > 0;
-                    if known {
-                        each.extend(scored(&title_term, &body_term, 1.0));
-                    } else if word.chars().count() >= TYPO_MIN_CHARS {
-                        for fixed in corrections(searcher, &[*title, *body], &term_text)? {
-                            let (t, b) = (Term::from_field_text(*title, &fixed), Term::from_field_text(*body, &fixed));
-                            each.extend(scored(&t, &b, TYPO_BOOST));
-                        }
+                    let (t, b) = (Term::from_field_text(*title, &term_text), Term::from_field_text(*body, &term_text));
+                    let exists = searcher.doc_freq(&t)? + searcher.doc_freq(&b)? > 0;
+                    cut.push((*title, *body, term_text, exists));
+                }
+            }
+            let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            if cut.iter().any(|c| c.3) {
+                exact.push(Want::Word(word.clone()));
+                for (title, body, term_text, _) in cut.iter().filter(|c| c.3) {
+                    let (t, b) = (Term::from_field_text(*title, term_text), Term::from_field_text(*body, term_text));
+                    each.extend(scored(&t, &b, 1.0));
+                }
+            } else if word.chars().count() >= TYPO_MIN_CHARS {
+                // No solution has it in any language: a typo, read as the words one edit
+                // away in each language.
+                let mut fixes = Vec::new();
+                // The stem of a misspelt word may be further from the right stem than the
+                // word is from the right word ("calender" is cut to "calend"): both are
+                // looked up.
+                let typed = word.to_lowercase();
+                for (title, body, term_text, _) in &cut {
+                    let mut found = corrections(searcher, &[*title, *body], term_text)?;
+                    if typed != *term_text {
+                        found.extend(corrections(searcher, &[*title, *body], &typed)?);
+                        found.dedup();
                     }
+                    for fixed in found {
+                        let (t, b) = (Term::from_field_text(*title, &fixed), Term::from_field_text(*body, &fixed));
+                        each.extend(scored(&t, &b, TYPO_BOOST));
+                        fixes.push(fixed);
+                    }
+                }
+                if !fixes.is_empty() {
+                    exact.push(Want::Terms(fixes));
                 }
             }
             if !each.is_empty() {
+                known += 1;
                 clauses.push((Occur::Should, Box::new(BooleanQuery::new(each))));
             }
         }
@@ -472,19 +565,23 @@ impl SolutionIndex {
             let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for (title, body) in &self.fields.text {
                 for field in [*title, *body] {
-                    let terms: Vec<Term> =
-                        self.cut(field, phrase).into_iter().map(|t| Term::from_field_text(field, &t)).collect();
+                    // Each term at its place in the phrase: a stop word taken out leaves its gap.
+                    let cut = self.cut_at(field, phrase);
+                    let first = cut.first().map_or(0, |(at, _)| *at);
+                    let terms: Vec<(usize, Term)> =
+                        cut.into_iter().map(|(at, t)| (at - first, Term::from_field_text(field, &t))).collect();
                     let boost = if field == *title { TITLE_BOOST } else { 1.0 };
                     let query: Box<dyn Query> = match terms.len() {
                         0 => continue,
-                        1 => Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::WithFreqs)),
-                        _ => Box::new(PhraseQuery::new(terms)),
+                        1 => Box::new(TermQuery::new(terms[0].1.clone(), IndexRecordOption::WithFreqs)),
+                        _ => Box::new(PhraseQuery::new_with_offset(terms)),
                     };
                     each.push((Occur::Should, Box::new(BoostQuery::new(query, boost))));
                 }
             }
             // A phrase of stop words alone asks for nothing.
             if !each.is_empty() {
+                known += 1;
                 required.push((Occur::Must, Box::new(BooleanQuery::new(each))));
             }
         }
@@ -512,16 +609,22 @@ impl SolutionIndex {
             let term = Term::from_field_text(self.fields.category, category);
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
-        Ok(Some(Box::new(BooleanQuery::new(clauses))))
+        Ok(Some(Built { query: Box::new(BooleanQuery::new(clauses)), known, exact }))
     }
 
     /// `text` cut into terms as `field` cuts it.
     fn cut(&self, field: Field, text: &str) -> Vec<String> {
+        self.cut_at(field, text).into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// `text` cut into terms as `field` cuts it, each with its position.
+    fn cut_at(&self, field: Field, text: &str) -> Vec<(usize, String)> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else { return Vec::new() };
         let mut stream = analyzer.token_stream(text);
         let mut terms = Vec::new();
         while stream.advance() {
-            terms.push(stream.token().text.clone());
+            let token = stream.token();
+            terms.push((token.position, token.text.clone()));
         }
         terms
     }

@@ -16,7 +16,7 @@ pub use kind::{AutoSubmitted, NoticeKind, UnknownKind};
 pub use links::PortalLinks;
 pub use payload::{
     AccountData, AcknowledgementData, CommandErrorData, InviteData, ParticipantsData, RelayedFile, StaffNoticeData,
-    StaffReplyData, StatusData,
+    StaffReplyData, StatusData, SuggestedSolution,
 };
 
 /// A notification of one kind with the data its templates are filled with: the kind's

@@ -28,6 +28,21 @@ pub struct AcknowledgementData {
     /// Its token, added by the sender at sending time; never stored in the clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Solutions of the knowledge base that may answer the request (MISSION KB5).
+    #[serde(default)]
+    pub suggestions: Vec<SuggestedSolution>,
+}
+
+/// A solution suggested in an acknowledgement, with its two links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuggestedSolution {
+    /// Its title.
+    pub title: String,
+    /// Where to read it.
+    pub read_url: String,
+    /// The signed "this solved my problem" link: a page whose one button resolves the
+    /// request.
+    pub solved_url: String,
 }
 
 /// What the invitation templates are filled with (the link's token is added when it is

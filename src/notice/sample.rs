@@ -54,6 +54,14 @@ impl Notice {
                 participants: if full { strings(&["ann@example.com", "bob@example.com"]) } else { Vec::new() },
                 invite: full.then_some(7),
                 token: full.then(|| "0123456789abcdef".repeat(4)),
+                suggestions: match full {
+                    true => vec![SuggestedSolution {
+                        title: "Paper jams: clearing the <rear> tray".into(),
+                        read_url: "https://help.example/kb/printing/jams?from=mail&t=1.2.3.4.x".into(),
+                        solved_url: "https://help.example/kb/solved?t=1.2.3.4.x".into(),
+                    }],
+                    false => Vec::new(),
+                },
             }),
             NoticeKind::Invite => Notice::Invite(InviteData {
                 invite: 7,

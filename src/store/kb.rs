@@ -258,6 +258,13 @@ impl Conn {
         }))
     }
 
+    /// Whether there is any solution at all.
+    pub async fn has_solutions(&mut self) -> Result<bool> {
+        let one: Option<i64> = on_conn!(self, c => sqlx::query_scalar("SELECT 1 FROM solutions LIMIT 1")
+            .fetch_optional(&mut *c).await?);
+        Ok(one.is_some())
+    }
+
     /// How many solutions there are.
     pub async fn count_solutions(&mut self) -> Result<i64> {
         Ok(on_conn!(self, c => sqlx::query_scalar("SELECT COUNT(*) FROM solutions").fetch_one(&mut *c).await?))

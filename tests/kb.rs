@@ -1,0 +1,201 @@
+//! The knowledge base (issue 17): importing a directory of solution files, the search index
+//! that follows the store, who finds what, and the labelled relevance set of `tests/kb/`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Db, TestApp};
+use maildesk::desk::kb::{self, ImportError, Imported, Viewer};
+
+/// Writes `files` (path under `dir`, contents) into `dir`.
+fn write(dir: &Path, files: &[(&str, &[u8])]) {
+    for (path, bytes) in files {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, bytes).unwrap();
+    }
+}
+
+fn solution(title: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!("---\ntitle: {title}\n{extra}---\n{body}\n").into_bytes()
+}
+
+/// A PNG of one pixel.
+const PIXEL: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x60, 0x60, 0xf8, 0x0f, 0x00, 0x01, 0x04, 0x01, 0x00, 0x5f, 0xe5, 0xc3,
+    0x4b, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+async fn slugs(app: &maildesk::App, viewer: Viewer, q: &str) -> Vec<String> {
+    kb::search(app, viewer, q, None, 10).await.unwrap().into_iter().map(|h| h.slug).collect()
+}
+
+on_both!(an_import_adds_updates_and_removes_and_a_second_one_changes_nothing, |db| {
+    let t = TestApp::new(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("printing/jams.md", &solution("Paper jams", "category: Printing\n", "Open the tray and pull the sheet.")),
+            (
+                "printing/toner.md",
+                &solution("Replacing the toner", "category: Printing\n", "Shake the cartridge.\n\n![Tray](tray.png)"),
+            ),
+            ("printing/tray.png", PIXEL),
+            ("wifi.md", &solution("Wi-Fi drops", "", "Move the router away from the microwave.")),
+            (".hidden/ignored.md", b"not a solution at all"),
+        ],
+    );
+    let first = kb::import(&t.app, dir.path()).await.unwrap();
+    assert_eq!(first, Imported { added: 3, updated: 0, removed: 0, unchanged: 0 });
+    let revision = t.db().await.kb_revision().await.unwrap();
+    assert_eq!(revision, 3, "one change each");
+    let again = kb::import(&t.app, dir.path()).await.unwrap();
+    assert_eq!(again, Imported { added: 0, updated: 0, removed: 0, unchanged: 3 });
+    assert_eq!(t.db().await.kb_revision().await.unwrap(), revision, "an import that changes nothing bumps nothing");
+    let toner = kb::show(&t.app, Viewer::Anonymous, "printing/toner").await.unwrap().unwrap();
+    assert_eq!(toner.files, vec![("printing/tray.png".to_string(), "image/png".to_string(), PIXEL.len() as i64)]);
+    assert!(toner.html.contains(r#"src="/kb/files/printing%2Ftoner/printing/tray.png""#), "{}", toner.html);
+    assert_eq!(slugs(&t.app, Viewer::Anonymous, "microwave").await, vec!["wifi"]);
+
+    // Change one (its image), delete one, add one.
+    write(dir.path(), &[("printing/tray.png", &[PIXEL, b"more"].concat())]);
+    std::fs::remove_file(dir.path().join("wifi.md")).unwrap();
+    write(dir.path(), &[("network/vpn.md", &solution("VPN will not connect", "", "Check the microwave clock."))]);
+    let changed = kb::import(&t.app, dir.path()).await.unwrap();
+    assert_eq!(changed, Imported { added: 1, updated: 1, removed: 1, unchanged: 1 });
+    assert!(kb::show(&t.app, Viewer::Staff, "wifi").await.unwrap().is_none());
+    assert_eq!(slugs(&t.app, Viewer::Anonymous, "microwave").await, vec!["network/vpn"], "the index followed");
+    let blob = t.store().blobs.get(&maildesk::store::sha256_hex(&[PIXEL, b"more"].concat())).unwrap();
+    assert!(blob.is_some(), "the new image is stored");
+    // A second directory's solutions stay when the first one is imported again.
+    let other = tempfile::tempdir().unwrap();
+    write(other.path(), &[("faq.md", &solution("Opening hours", "", "We answer on weekdays."))]);
+    assert_eq!(kb::import(&t.app, other.path()).await.unwrap().added, 1);
+    assert_eq!(kb::import(&t.app, dir.path()).await.unwrap().unchanged, 3);
+    assert!(kb::show(&t.app, Viewer::Anonymous, "faq").await.unwrap().is_some());
+});
+
+#[tokio::test]
+async fn one_invalid_file_changes_nothing_and_every_bad_file_is_named() {
+    let t = TestApp::new(Db::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("good.md", &solution("Good", "", "Fine."))]);
+    assert_eq!(kb::import(&t.app, dir.path()).await.unwrap().added, 1);
+    write(
+        dir.path(),
+        &[
+            ("good.md", &solution("Good, changed", "", "Changed.")),
+            ("untitled.md", b"---\ncategory: Nothing\n---\nNo title.\n"),
+            ("missing.md", &solution("Missing image", "", "![x](nowhere.png)")),
+            ("twin.md", &solution("Twin", "slug: good\n", "Claims the slug of good.md.")),
+        ],
+    );
+    let Err(ImportError::Invalid(bad)) = kb::import(&t.app, dir.path()).await else { panic!("refused") };
+    let named: Vec<&str> = bad.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(named, vec!["good.md", "missing.md", "twin.md", "untitled.md"]);
+    let said = |path: &str| bad.iter().find(|(p, _)| p == path).unwrap().1.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+    assert!(said("untitled.md").join(" ").contains("title"), "{:?}", said("untitled.md"));
+    assert!(said("missing.md").join(" ").contains("nowhere.png"), "{:?}", said("missing.md"));
+    assert!(said("twin.md").join(" ").contains("good.md"), "{:?}", said("twin.md"));
+    let kept = kb::show(&t.app, Viewer::Staff, "good").await.unwrap().unwrap();
+    assert_eq!(kept.title, "Good", "nothing changed");
+    assert_eq!(t.db().await.kb_revision().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_solution_for_customers_is_found_and_shown_only_to_those_who_may_see_it() {
+    let t = TestApp::new(Db::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("public.md", &solution("Resetting the router", "", "Hold the reset button.")),
+            ("private.md", &solution("Router admin password", "visibility: customers\n", "The reset code is 4711.")),
+        ],
+    );
+    kb::import(&t.app, dir.path()).await.unwrap();
+    assert_eq!(slugs(&t.app, Viewer::Anonymous, "reset router").await, vec!["public"]);
+    let mut seen = slugs(&t.app, Viewer::Customer, "reset router").await;
+    seen.sort();
+    assert_eq!(seen, vec!["private", "public"]);
+    assert!(kb::show(&t.app, Viewer::Anonymous, "private").await.unwrap().is_none());
+    assert!(kb::show(&t.app, Viewer::Customer, "private").await.unwrap().is_some());
+    let listed: Vec<String> = kb::list(&t.app, Viewer::Anonymous).await.unwrap().into_iter().map(|s| s.slug).collect();
+    assert_eq!(listed, vec!["public"]);
+}
+
+#[tokio::test]
+async fn the_index_is_rebuilt_when_missing_and_a_second_opener_only_reads() {
+    let t = TestApp::new(Db::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("a.md", &solution("Scanner driver", "", "Install the scanner driver."))]);
+    kb::import(&t.app, dir.path()).await.unwrap();
+    assert_eq!(slugs(&t.app, Viewer::Staff, "scanner").await, vec!["a"]);
+    let index_dir = t.app.config.data_dir.join("kb-index");
+    // Another opener of the same directory (another process, or this one) only reads.
+    let reader = maildesk::kb::index::SolutionIndex::open(&index_dir).unwrap();
+    assert!(!reader.is_writer());
+    assert_eq!(reader.len(), 1);
+    // Gone (and this process's handle dropped): built anew from the store.
+    t.app.kb_index.lock().unwrap().take();
+    drop(reader);
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    assert_eq!(slugs(&t.app, Viewer::Staff, "driver").await, vec!["a"]);
+}
+
+/// A query of `tests/kb/queries.toml`.
+#[derive(serde::Deserialize)]
+struct Labelled {
+    q: String,
+    best: String,
+    kind: String,
+    category: Option<String>,
+    visibility: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Queries {
+    query: Vec<Labelled>,
+}
+
+/// The labelled relevance set (`tests/kb/README.md`): the expected solution ranks first for
+/// at least 90 % of the queries and in the top three for all of them.
+#[tokio::test]
+async fn the_labelled_queries_find_their_solutions_first_or_near_the_top() {
+    let t = TestApp::new(Db::Sqlite).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kb");
+    let imported = kb::import(&t.app, &root.join("solutions")).await.unwrap();
+    assert!(imported.added >= 60, "{imported:?}");
+    let queries: Queries = toml::from_str(&std::fs::read_to_string(root.join("queries.toml")).unwrap()).unwrap();
+    assert!(queries.query.len() >= 40);
+    let (mut first, mut report) = (0, Vec::new());
+    let mut missed = 0;
+    for q in &queries.query {
+        let viewer = match q.visibility.as_deref() {
+            Some("customers") => Viewer::Customer,
+            _ => Viewer::Anonymous,
+        };
+        let hits = kb::search(&t.app, viewer, &q.q, q.category.as_deref(), 10).await.unwrap();
+        let rank = hits.iter().position(|h| h.slug == q.best);
+        match rank {
+            Some(0) => first += 1,
+            Some(r) if r < 3 => report.push(format!("#{} {:<9} {:?} -> {:?}", r + 1, q.kind, q.q, top(&hits))),
+            _ => {
+                missed += 1;
+                report.push(format!("MISSED {:<9} {:?} (want {}) -> {:?}", q.kind, q.q, q.best, top(&hits)));
+            }
+        }
+    }
+    let share = first as f64 / queries.query.len() as f64;
+    println!("first for {first} of {} queries ({:.1} %)\n{}", queries.query.len(), share * 100.0, report.join("\n"));
+    assert_eq!(missed, 0, "every expected solution in the top three:\n{}", report.join("\n"));
+    assert!(share >= 0.9, "first for {:.1} % of the queries:\n{}", share * 100.0, report.join("\n"));
+}
+
+fn top(hits: &[maildesk::kb::index::Hit]) -> Vec<&str> {
+    hits.iter().take(3).map(|h| h.slug.as_str()).collect()
+}
