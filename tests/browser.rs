@@ -493,14 +493,15 @@ mod browser {
     async fn a_customer_typing_a_subject_sees_suggestions_opens_one_and_comes_back_to_the_form() {
         let (dir, _daemon, portal) = acme_desk();
         let solutions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kb/solutions");
-        let import = common::cli::run(
-            common::cli::maildesk(dir.path()).args(["kb", "import", &solutions.display().to_string()]),
-        );
+        let import = common::cli::run(common::cli::maildesk(dir.path()).args([
+            "kb",
+            "import",
+            &solutions.display().to_string(),
+        ]));
         assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
         for (i, size) in SIZES.into_iter().enumerate() {
             let who = format!("reader{i}@example.org");
-            let token =
-                first_mail(dir.path(), &format!("172000000{i}.1.test"), "Kit Kay", &who, "Sync", "It stopped.");
+            let token = first_mail(dir.path(), &format!("172000000{i}.1.test"), "Kit Kay", &who, "Sync", "It stopped.");
             let b = Browser::open(size).await;
             let page = |name: &str| shot(name, size);
 
