@@ -523,6 +523,7 @@ mod browser {
             b.screenshot(&page("kb-solution")).await;
             b.click("Yes").await;
             assert!(b.text("#feedback .note").await.contains("Thank you"));
+            b.screenshot(&page("kb-feedback")).await;
 
             // Signed in, a new request: suggestions while typing.
             b.goto(&format!("{portal}/signup?token={token}")).await;
