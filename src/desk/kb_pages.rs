@@ -12,7 +12,8 @@ use super::accounts::SignedIn;
 use super::kb::{self, KbError, SolutionPage, Viewer};
 use crate::App;
 use crate::kb::index::Hit;
-use crate::store::{ListedSolution, SolutionActivity, SolutionFileRow, StoreError, now};
+pub use crate::store::{ListedSolution, SolutionActivity};
+use crate::store::{SolutionFileRow, StoreError, now};
 
 /// How many solutions the home's "most viewed" and "recently updated" show.
 pub const HOME_LIST: i64 = 8;

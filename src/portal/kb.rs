@@ -20,10 +20,9 @@ use super::pages::{self, Page, Words, render};
 use super::visitor::{Visitor, with_cookies};
 use crate::App;
 use crate::desk::kb::{SolutionPage, Viewer};
-use crate::desk::kb_pages::{self, Found, KbHome, SuggestError};
+use crate::desk::kb_pages::{self, Found, KbHome, ListedSolution, SuggestError};
 use crate::desk::requests;
 use crate::kb::index::Hit;
-use crate::store::ListedSolution;
 
 /// The knowledge base's home.
 #[derive(Template)]
