@@ -97,8 +97,7 @@ async fn one_invalid_file_changes_nothing_and_every_bad_file_is_named() {
     let Err(ImportError::Invalid(bad)) = kb::import(&t.app, dir.path()).await else { panic!("refused") };
     let named: Vec<&str> = bad.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(named, vec!["good.md", "missing.md", "twin.md", "untitled.md"]);
-    let said =
-        |path: &str| bad.iter().find(|(p, _)| p == path).unwrap().1.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+    let said = |path: &str| bad.iter().find(|(p, _)| p == path).unwrap().1.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
     assert!(said("untitled.md").join(" ").contains("title"), "{:?}", said("untitled.md"));
     assert!(said("missing.md").join(" ").contains("nowhere.png"), "{:?}", said("missing.md"));
     assert!(said("twin.md").join(" ").contains("good.md"), "{:?}", said("twin.md"));

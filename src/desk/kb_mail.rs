@@ -76,8 +76,7 @@ pub fn read_solved_token(app: &App, token: &str) -> Result<SolvedLink, SolvedRef
     let signature =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).map_err(|_| SolvedRefusal::Forged)?;
     mac(app, body).verify_slice(&signature).map_err(|_| SolvedRefusal::Forged)?;
-    let parts: Vec<i64> =
-        body.split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| SolvedRefusal::Forged)?;
+    let parts: Vec<i64> = body.split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| SolvedRefusal::Forged)?;
     let [ticket, solution, contact, expires_at] = parts[..] else { return Err(SolvedRefusal::Forged) };
     if crate::store::now() > expires_at {
         return Err(SolvedRefusal::Expired);

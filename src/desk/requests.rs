@@ -291,8 +291,7 @@ pub(super) async fn change_in(
     change: Change,
     via: &str,
 ) -> Result<Status, RequestError> {
-    let address =
-        EmailAddress::parse(actor.email).map_err(|e| RequestError::Store(StoreError::Refused(e.to_string())))?;
+    let address = EmailAddress::parse(actor.email).map_err(|e| RequestError::Store(StoreError::Refused(e.to_string())))?;
     let ticket = visible_ticket(tx, actor.contact, n).await?.ok_or(RequestError::NotFound)?;
     let changed = changed_at(&ticket);
     let may = allowed(app, ticket.status, changed);

@@ -437,8 +437,7 @@ impl SolutionIndex {
         let searcher = self.reader.searcher();
         let Some(Built { query, known, exact }) = self.query(&searcher, request)? else { return Ok((Vec::new(), 0)) };
         let limit = request.limit.max(1);
-        let top =
-            searcher.search(&query, &TopDocs::with_limit(limit.saturating_mul(4).max(RERANKED)).order_by_score())?;
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.saturating_mul(4).max(RERANKED)).order_by_score())?;
         // BM25 sums what each word adds: a solution full of one word can outscore one that
         // has them all. Each found solution's score is weighed by the share of the words
         // (that some solution has) it has, and the best of them kept.
@@ -452,15 +451,7 @@ impl SolutionIndex {
                 false => {
                     let stored = |f: Field| doc.get_all(f).filter_map(|v| v.as_str()).collect::<Vec<_>>().join("\n");
                     let has: std::collections::HashSet<String> = self
-                        .cut(
-                            body_field,
-                            &format!(
-                                "{}\n{}\n{}",
-                                stored(self.fields.title),
-                                stored(self.fields.tags),
-                                stored(body_field)
-                            ),
-                        )
+                        .cut(body_field, &format!("{}\n{}\n{}", stored(self.fields.title), stored(self.fields.tags), stored(body_field)))
                         .into_iter()
                         .collect();
                     let found = exact
@@ -511,7 +502,11 @@ impl SolutionIndex {
 
     /// The query of `request` and how many of its words and phrases are known, or None when
     /// it asks for nothing.
-    fn query(&self, searcher: &Searcher, request: &SearchRequest<'_>) -> Result<Option<Built>, IndexError> {
+    fn query(
+        &self,
+        searcher: &Searcher,
+        request: &SearchRequest<'_>,
+    ) -> Result<Option<Built>, IndexError> {
         let (words, phrases) = parse(request.text);
         if words.is_empty() && phrases.is_empty() {
             return Ok(None);
