@@ -471,4 +471,85 @@ mod browser {
             b.close().await;
         }
     }
+
+    /// Waits (10 s at most) until `selector` matches an element of the page: what a script
+    /// of the page (or the daemon's index) brings in its own time.
+    async fn wait_for_element(b: &Browser, selector: &str) {
+        let script = format!("return document.querySelector({selector:?}) !== null");
+        for _ in 0..100 {
+            if b.client().execute(&script, vec![]).await.unwrap() == serde_json::Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {selector} on {} within 10 s", b.url().await);
+    }
+
+    /// The knowledge base (the relevance set, imported by the CLI into a running daemon):
+    /// its home, a search and a solution with its picture; then a signed-in customer types a
+    /// subject on the new-request form, sees suggestions, opens one, and goes back to the
+    /// form with the subject still typed.
+    #[tokio::test]
+    async fn a_customer_typing_a_subject_sees_suggestions_opens_one_and_comes_back_to_the_form() {
+        let (dir, _daemon, portal) = acme_desk();
+        let solutions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kb/solutions");
+        let import = common::cli::run(common::cli::maildesk(dir.path()).args([
+            "kb",
+            "import",
+            &solutions.display().to_string(),
+        ]));
+        assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+        for (i, size) in SIZES.into_iter().enumerate() {
+            let who = format!("reader{i}@example.org");
+            let token = first_mail(dir.path(), &format!("172000000{i}.1.test"), "Kit Kay", &who, "Sync", "It stopped.");
+            let b = Browser::open(size).await;
+            let page = |name: &str| shot(name, size);
+
+            // The knowledge base, as anyone sees it.
+            b.goto(&format!("{portal}/")).await;
+            b.click("Solutions").await;
+            assert_eq!(b.text("h1").await, "Solutions");
+            assert!(b.text(".categories").await.contains("Accounts"));
+            b.screenshot(&page("kb-home")).await;
+            b.fill("Search our solutions", "two-step verification").await;
+            b.click("Search").await;
+            wait_for_element(&b, ".results mark").await;
+            assert!(b.text(".results").await.contains("Turn on two-step verification"));
+            b.screenshot(&page("kb-search")).await;
+            b.click("Turn on two-step verification").await;
+            assert_eq!(b.text("h1").await, "Turn on two-step verification");
+            let loaded = "return [...document.images].every(i => i.complete && i.naturalWidth > 0)";
+            assert_eq!(b.client().execute(loaded, vec![]).await.unwrap(), serde_json::Value::Bool(true));
+            b.screenshot(&page("kb-solution")).await;
+            b.click("Yes").await;
+            assert!(b.text("#feedback .note").await.contains("Thank you"));
+            b.screenshot(&page("kb-feedback")).await;
+
+            // Signed in, a new request: suggestions while typing.
+            b.goto(&format!("{portal}/signup?token={token}")).await;
+            b.fill("Your name", "Kit Kay").await;
+            b.fill("Password", "kit's long passphrase").await;
+            b.click("Sign up").await;
+            b.click("New request").await;
+            let subject = "turn on two-step verification";
+            b.fill("Subject", subject).await;
+            wait_for_element(&b, "#suggestions a").await;
+            assert!(b.text("#suggestions").await.contains("Turn on two-step verification"));
+            b.screenshot(&page("request-new-suggestions")).await;
+            b.find("#suggestions a").await.click().await.unwrap();
+            wait_for_element(&b, "article.solution").await;
+            assert_eq!(b.text("h1").await, "Turn on two-step verification");
+            assert!(b.url().await.ends_with("/kb/accounts/enable-2fa?from=suggestion"));
+
+            // Back: the form, with what was typed, and its suggestions again.
+            b.client().back().await.unwrap();
+            wait_for_element(&b, "#subject").await;
+            assert_eq!(b.text("h1").await, "New request");
+            let typed = b.client().execute("return document.getElementById('subject').value", vec![]).await.unwrap();
+            assert_eq!(typed, serde_json::Value::String(subject.into()), "the subject is still typed");
+            wait_for_element(&b, "#suggestions a").await;
+            b.assert_no_console_errors().await;
+            b.close().await;
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod intake;
 pub mod invitations;
 pub mod kb;
 pub mod kb_mail;
+pub mod kb_pages;
 pub mod kb_solved;
 pub mod lifecycle;
 pub mod live;

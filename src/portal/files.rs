@@ -25,16 +25,7 @@ pub async fn download(
     Path((number, id)): Path<(String, String)>,
 ) -> Response {
     match fetch(&app, &visitor, &number, &id).await {
-        Ok((file, bytes)) => {
-            let disposition = disposition(&file.filename);
-            let headers = [
-                (CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
-                (CONTENT_DISPOSITION, disposition),
-                (CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
-                (CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-            ];
-            (headers, bytes).into_response()
-        }
+        Ok((file, bytes)) => attachment(&file.filename, bytes),
         Err(page) => page,
     }
 }
@@ -48,15 +39,7 @@ pub async fn preview(
 ) -> Response {
     match fetch(&app, &visitor, &number, &id).await {
         Ok((_, bytes)) => match requests::raster_type(&bytes) {
-            Some(image) => {
-                let headers = [
-                    (CONTENT_TYPE, HeaderValue::from_static(image)),
-                    (CONTENT_DISPOSITION, HeaderValue::from_static("inline")),
-                    (CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
-                    (CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600")),
-                ];
-                (headers, bytes).into_response()
-            }
+            Some(image) => inline_image(image, bytes),
             None => pages::not_found(&app, &visitor),
         },
         Err(page) => page,
@@ -74,6 +57,29 @@ async fn fetch(app: &App, visitor: &Customer, number: &str, id: &str) -> Result<
         Ok(None) => Err(pages::not_found(app, visitor)),
         Err(e) => Err(pages::failure(app, &e)),
     }
+}
+
+/// `bytes` as a download named `filename`: never shown by the browser, whatever they are.
+pub(super) fn attachment(filename: &str, bytes: Vec<u8>) -> Response {
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+        (CONTENT_DISPOSITION, disposition(filename)),
+        (CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
+        (CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+    ];
+    (headers, bytes).into_response()
+}
+
+/// `bytes`, which are the raster image `image` (as [`requests::raster_type`] found), shown
+/// inline.
+pub(super) fn inline_image(image: &'static str, bytes: Vec<u8>) -> Response {
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static(image)),
+        (CONTENT_DISPOSITION, HeaderValue::from_static("inline")),
+        (CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
+        (CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600")),
+    ];
+    (headers, bytes).into_response()
 }
 
 /// `attachment` with the file's name (RFC 6266): a plain ASCII fallback, and the name

@@ -6,6 +6,7 @@
 mod account;
 mod files;
 mod form;
+mod kb;
 mod live;
 mod organisation;
 mod pages;
@@ -33,6 +34,10 @@ const PORTAL_CSS: &str = include_str!("../../assets/portal.css");
 /// The request pages' enhancements (drag-and-drop of files, live updates), embedded; the
 /// pages work without it.
 const REQUEST_JS: &str = include_str!("../../assets/request.js");
+
+/// The new-request form's suggestions while the customer types, embedded; the form works
+/// without it.
+const SUGGEST_JS: &str = include_str!("../../assets/suggest.js");
 
 /// The portal's icon, embedded.
 const FAVICON: &str = include_str!("../../assets/favicon.svg");
@@ -78,9 +83,18 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/requests/{number}/{change}", get(status::confirm).post(status::change))
         .route("/requests/{number}/files/{id}", get(files::download))
         .route("/requests/{number}/files/{id}/preview", get(files::preview))
+        // The knowledge base: its own routes before the slug, which may have slashes.
+        .route("/kb", get(kb::home))
+        .route("/kb/search", get(kb::search))
+        .route("/kb/suggest", get(kb::suggest))
+        .route("/kb/feedback", post(kb::feedback))
+        .route("/kb/category/{name}", get(kb::category))
+        .route("/kb/files/{slug}/{*path}", get(kb::file))
+        .route("/kb/{*slug}", get(kb::solution))
         .route("/static/portal.css", get(stylesheet))
         .route("/static/captcha.js", get(captcha_script))
         .route("/static/request.js", get(request_script))
+        .route("/static/suggest.js", get(suggest_script))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
         .route("/healthz", get(health))
@@ -110,20 +124,25 @@ async fn stylesheet() -> Response {
     (headers, PORTAL_CSS).into_response()
 }
 
-async fn captcha_script() -> Response {
+/// One of the portal's scripts, which a browser may keep for a day.
+fn script(body: &'static str) -> Response {
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
         (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
     ];
-    (headers, crate::desk::captcha::CAPTCHA_JS).into_response()
+    (headers, body).into_response()
+}
+
+async fn captcha_script() -> Response {
+    script(crate::desk::captcha::CAPTCHA_JS)
 }
 
 async fn request_script() -> Response {
-    let headers = [
-        (CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
-        (CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
-    ];
-    (headers, REQUEST_JS).into_response()
+    script(REQUEST_JS)
+}
+
+async fn suggest_script() -> Response {
+    script(SUGGEST_JS)
 }
 
 async fn favicon() -> Response {

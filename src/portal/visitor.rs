@@ -46,6 +46,17 @@ impl Visitor {
         (self.who.is_some() || !self.new_visitor) && accounts::csrf_ok(app, self.binding(), token)
     }
 
+    /// What identifies this visitor for counting (the knowledge base's views and votes):
+    /// the contact when signed in, else their browser's anonymous id when it sent one, else
+    /// their IP address. Raw: hash it before keeping it.
+    pub fn identity(&self) -> String {
+        match (&self.who, self.new_visitor) {
+            (Some(who), _) => format!("contact:{}", who.contact.0),
+            (None, false) => format!("browser:{}", self.visitor_id),
+            (None, true) => format!("address:{}", self.client),
+        }
+    }
+
     /// The `Set-Cookie` of the anonymous id, when it is new.
     pub fn visitor_cookie(&self) -> Option<HeaderValue> {
         self.new_visitor.then(|| self.cookie(VISITOR, &self.visitor_id, Some(cookie::time::Duration::days(365))))
