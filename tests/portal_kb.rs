@@ -33,8 +33,6 @@ mod portal_kb {
     /// The portal of the Acme desk where each of `writers` has opened a request by mail (so
     /// that they may sign up), with the knowledge base of `dir` imported after that.
     ///
-    /// The mails come first: on PostgreSQL the acknowledgement of a desk that has solutions
-    /// fails for now (`store::kb::has_solutions` reads `SELECT 1`, an INT4, as an i64).
     async fn kb_desk(db: common::Db, dir: &Path, writers: &[&str]) -> TestApp {
         let t = acme(db).await;
         for who in writers {
@@ -440,5 +438,52 @@ mod portal_kb {
         drop(db);
         let a = activity(&t, other).await;
         assert_eq!((a.suggested, a.opened, a.saved), (3, 3, 2), "{a:?}");
+    });
+
+    on_both!(an_acknowledgements_solved_link_shows_a_page_that_changes_nothing_and_its_button_resolves_once, |db| {
+        use maildesk::domain::{Status, TicketNumber};
+        let t = kb_desk(db, &relevance_set(), &[]).await;
+        let raw = mail("Pat <pat@acme.example>", "I forgot my password", Some("pw.1"), "", "Help me.");
+        let n = match receive(&t.app, &raw, &Source::Pipe).await.unwrap() {
+            Outcome::Opened(n) => n,
+            other => panic!("{other:?}"),
+        };
+        let sent = t.flush_outbox().await;
+        let ack = sent.iter().find(|m| m.recipient == "pat@acme.example").expect("acknowledgement");
+        let text = mail_parser::MessageParser::default().parse(&ack.bytes).unwrap().body_text(0).unwrap().into_owned();
+        let at = text.find("/kb/solved?t=").expect("a solved link") + "/kb/solved?t=".len();
+        let token = text[at..].split_whitespace().next().unwrap().to_string();
+        let read = text.find("Read it: ").expect("a link to read it") + "Read it: ".len();
+        let read_url = text[read..].split_whitespace().next().unwrap().replace("https://help.example", "");
+        let status = async |t: &TestApp| t.db().await.ticket(TicketNumber(n.0)).await.unwrap().unwrap().status;
+
+        // A scanner opening both links changes nothing but the "opened" mark.
+        let mut scanner = Browser::new("192.0.2.201:1");
+        let solution = scanner.get(&t, &read_url).await;
+        assert_eq!(solution.status, StatusCode::OK, "{read_url}");
+        let page = scanner.get(&t, &format!("/kb/solved?t={token}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("I forgot my password") && page.body.contains("Yes, it solved my problem"));
+        assert_eq!(status(&t).await, Status::Open);
+        let stats = t.db().await.mail_suggestion_stats().await.unwrap();
+        assert!(stats.iter().any(|s| s.opened == 1), "{stats:?}");
+
+        // The button needs the page's CSRF token; then it resolves the request, once.
+        let mut pat = Browser::new("192.0.2.202:1");
+        let csrf = pat.get(&t, &format!("/kb/solved?t={token}")).await.csrf();
+        let forged = pat.post(&t, "/kb/solved", &[("t", &token)]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(status(&t).await, Status::Open);
+        let done = pat.post(&t, "/kb/solved", &[("t", &token), ("csrf", &csrf)]).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert!(done.body.contains("is marked as solved"), "{}", done.body);
+        assert_eq!(status(&t).await, Status::Resolved);
+        let again = pat.post(&t, "/kb/solved", &[("t", &token), ("csrf", &csrf)]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(again.body.contains("used already"), "{}", again.body);
+        let altered = format!("{}{}", &token[..token.len() - 2], if token.ends_with('A') { "BB" } else { "AA" });
+        let bad = pat.get(&t, &format!("/kb/solved?t={altered}")).await;
+        assert_eq!(bad.status, StatusCode::CONFLICT);
+        assert!(bad.body.contains("not valid"), "{}", bad.body);
     });
 }

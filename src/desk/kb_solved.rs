@@ -69,3 +69,11 @@ pub async fn confirm(app: &App, token: &str) -> Result<TicketNumber, ConfirmErro
     app.outbox_wake.notify_one();
     Ok(link.ticket)
 }
+
+/// Records that the suggestion `token` names was opened from its acknowledgement (the
+/// first time counts); a link that does not work records nothing.
+pub async fn opened(app: &App, token: &str) -> Result<(), StoreError> {
+    let Ok(link) = read_solved_token(app, token) else { return Ok(()) };
+    app.store.conn().await?.open_mail_suggestion(link.solution, link.ticket).await?;
+    Ok(())
+}

@@ -204,6 +204,9 @@ pub async fn category(State(app): State<Arc<App>>, visitor: Visitor, Path(name):
 pub struct SolutionQuery {
     #[serde(default)]
     from: String,
+    /// A suggestion's signed token, when it came from an acknowledgement.
+    #[serde(default)]
+    t: String,
     #[serde(default)]
     voted: String,
 }
@@ -222,6 +225,11 @@ pub async fn solution(
         return pages::not_found(&app, &visitor);
     }
     let key = kb_pages::visitor_key(&app, &visitor.identity());
+    if query.from == "mail"
+        && let Err(e) = crate::desk::kb_solved::opened(&app, &query.t).await
+    {
+        return pages::failure(&app, &e);
+    }
     let suggested = visitor.who.as_ref().filter(|_| query.from == "suggestion");
     match kb_pages::open(&app, viewer(&visitor), &slug, &key, suggested).await {
         Ok(Some(s)) => {

@@ -7,6 +7,7 @@ mod account;
 mod files;
 mod form;
 mod kb;
+mod kb_solved;
 mod live;
 mod organisation;
 mod pages;
@@ -88,6 +89,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/kb/search", get(kb::search))
         .route("/kb/suggest", get(kb::suggest))
         .route("/kb/feedback", post(kb::feedback))
+        .route("/kb/solved", get(kb_solved::confirm_page).post(kb_solved::confirm))
         .route("/kb/category/{name}", get(kb::category))
         .route("/kb/files/{slug}/{*path}", get(kb::file))
         .route("/kb/{*slug}", get(kb::solution))
