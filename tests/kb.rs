@@ -277,3 +277,72 @@ on_both!(a_solved_link_changes_nothing_until_confirmed_works_once_and_a_forged_o
     let stats = t.db().await.mail_suggestion_stats().await.unwrap();
     assert_eq!(stats.iter().map(|s| s.resolved).sum::<i64>(), 1);
 });
+
+/// `maildesk kb …` of the real binary in `dir` (its embedded defaults: SQLite under
+/// `./var`); (exit code, stdout, stderr).
+fn kb_cli(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = common::cli::maildesk(dir);
+    cmd.arg("kb").args(args).env("MAILDESK_PORTAL__ENABLED", "false");
+    let out = common::cli::run(&mut cmd);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_command_line_imports_lists_shows_searches_and_counts_and_a_running_daemon_follows() {
+    use std::time::Duration;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path();
+    let kb_dir = dir.join("solutions");
+    write(
+        &kb_dir,
+        &[
+            ("wifi.md", &solution("Wi-Fi drops", "category: Network\n", "Move the router away from the microwave.")),
+            ("private.md", &solution("Admin code", "visibility: customers\n", "The microwave code is 4711.")),
+        ],
+    );
+    let kb = kb_dir.to_str().unwrap();
+    let (code, out, err) = kb_cli(dir, &["import", kb]);
+    assert_eq!((code, out.as_str()), (Some(0), "added 2, updated 0, removed 0, unchanged 0\n"), "{err}");
+    let (_, out, _) = kb_cli(dir, &["import", kb]);
+    assert_eq!(out, "added 0, updated 0, removed 0, unchanged 2\n");
+    write(&kb_dir, &[("bad.md", b"no front matter")]);
+    let (code, out, err) = kb_cli(dir, &["import", kb]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty() && err.contains("bad.md: ") && err.contains("nothing was imported"), "{err}");
+    std::fs::remove_file(kb_dir.join("bad.md")).unwrap();
+
+    // The command line is staff's: it sees every solution.
+    let (_, out, _) = kb_cli(dir, &["list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{out}");
+    let (_, out, _) = kb_cli(dir, &["show", "wifi"]);
+    assert!(out.contains("title:       Wi-Fi drops") && out.contains("Move the router"), "{out}");
+    let (code, _, err) = kb_cli(dir, &["show", "nothing"]);
+    assert_eq!(code, Some(1), "{err}");
+    let (_, out, _) = kb_cli(dir, &["search", "microwave", "--json"]);
+    let hits: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut slugs: Vec<&str> = hits.as_array().unwrap().iter().map(|h| h["slug"].as_str().unwrap()).collect();
+    slugs.sort();
+    assert_eq!(slugs, vec!["private", "wifi"]);
+
+    // While the daemon runs it writes the index; an import is searchable within seconds,
+    // and the command line reads the daemon's index.
+    let daemon = common::cli::Daemon::start(dir, &[("MAILDESK_PORTAL__ENABLED", "false")]);
+    common::cli::wait_until("the daemon to open the index", Duration::from_secs(15), || {
+        daemon.log().contains("opened the knowledge base index writer=true")
+    });
+    write(&kb_dir, &[("kettle.md", &solution("Kettle trips the fuse", "", "Descale the kettle."))]);
+    let (_, out, _) = kb_cli(dir, &["import", kb]);
+    assert_eq!(out, "added 1, updated 0, removed 0, unchanged 2\n");
+    common::cli::wait_until("the daemon to index the new solution", Duration::from_secs(15), || {
+        kb_cli(dir, &["search", "descale"]).1.contains("kettle")
+    });
+    let (_, out, _) = kb_cli(dir, &["stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stats["total"]["views"], 0, "{out}");
+    assert!(!daemon.log().contains("WARN"), "{}", daemon.log());
+}

@@ -34,6 +34,14 @@ pub(super) enum KbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// How the knowledge base does: per solution and in total, views, "did this help?"
+    /// answers, suggestions (form and mail), suggestions opened, requests not filed after
+    /// one was opened, tickets resolved by one.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Search the solutions, best first.
     Search {
         /// Words, and "phrases" in double quotes.
@@ -118,6 +126,32 @@ pub(super) async fn run(config: Config, command: KbCommand) -> i32 {
             Ok(None) => {
                 eprintln!("maildesk: there is no solution {slug}");
                 super::EXIT_FAILURE
+            }
+            Err(e) => failed(&e),
+        },
+        KbCommand::Stats { json } => match crate::desk::kb_stats::stats(&app).await {
+            Ok(stats) if json => print_json(&stats),
+            Ok(stats) => {
+                println!(
+                    "{:<40}  {:>6}  {:>4}  {:>4}  {:>9}  {:>9}  {:>6}  {:>9}  {:>8}",
+                    "SOLUTION", "VIEWS", "YES", "NO", "SUGG.FORM", "SUGG.MAIL", "OPENED", "NOT FILED", "RESOLVED"
+                );
+                for s in stats.solutions.iter().chain([&stats.total]) {
+                    let name = if s.slug.is_empty() { "(total)" } else { s.slug.as_str() };
+                    println!(
+                        "{:<40}  {:>6}  {:>4}  {:>4}  {:>9}  {:>9}  {:>6}  {:>9}  {:>8}",
+                        super::one_line(name),
+                        s.views,
+                        s.helpful_yes,
+                        s.helpful_no,
+                        s.suggested_form,
+                        s.suggested_mail,
+                        s.suggestions_opened,
+                        s.requests_not_filed,
+                        s.tickets_resolved
+                    );
+                }
+                0
             }
             Err(e) => failed(&e),
         },

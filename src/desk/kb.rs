@@ -291,6 +291,7 @@ pub async fn index(app: &App) -> Result<Arc<SolutionIndex>, KbError> {
                 Arc::new(tokio::task::spawn_blocking(move || SolutionIndex::open(&dir)).await.map_err(|e| {
                     IndexError::File { path: app.config.data_dir.join("kb-index"), source: std::io::Error::other(e) }
                 })??);
+            tracing::info!(writer = opened.is_writer(), "opened the knowledge base index");
             app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(opened).clone()
         }
     };

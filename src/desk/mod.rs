@@ -12,6 +12,7 @@ pub mod kb;
 pub mod kb_mail;
 pub mod kb_pages;
 pub mod kb_solved;
+pub mod kb_stats;
 pub mod lifecycle;
 pub mod live;
 mod notify;
