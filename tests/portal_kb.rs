@@ -142,7 +142,11 @@ mod portal_kb {
         assert!(theirs < mine, "anonymous {theirs}, customer {mine}");
         // The reserved words never reach the solution route.
         assert_eq!(anonymous.get(&t, "/kb/suggest/x").await.status, StatusCode::NOT_FOUND);
-        assert_eq!(anonymous.get(&t, "/kb/solved").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(anonymous.get(&t, "/kb/solved/x").await.status, StatusCode::NOT_FOUND);
+        // `/kb/solved` itself is the page of an acknowledgement's link: without one, it says so.
+        let no_link = anonymous.get(&t, "/kb/solved").await;
+        assert_eq!(no_link.status, StatusCode::CONFLICT);
+        assert!(no_link.body.contains("This link is not valid"), "{}", no_link.body);
     });
 
     on_both!(search_shows_highlighted_snippets_filters_by_category_and_says_when_nothing_is_found, |db| {
