@@ -219,6 +219,8 @@ async fn with_relevance_set(db: Db) -> TestApp {
     let t = TestApp::new(db).await;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kb/solutions");
     kb::import(&t.app, &root).await.unwrap();
+    // Built, as the daemon builds it at start: mail is never held up to build it.
+    kb::index(&t.app).await.unwrap();
     t
 }
 
@@ -371,4 +373,23 @@ async fn an_index_ahead_of_its_store_is_rebuilt_from_the_store() {
     // The index had applied revision 2; this store is at 1: built anew from it.
     assert!(slugs(&after.app, Viewer::Staff, "crumb").await.is_empty());
     assert_eq!(slugs(&after.app, Viewer::Staff, "feet").await, vec!["c"]);
+}
+
+#[tokio::test]
+async fn mail_is_never_held_up_to_build_an_index_that_was_never_built() {
+    use maildesk::desk::receive;
+    use maildesk::domain::Source;
+    let t = TestApp::new(Db::Sqlite).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kb/solutions");
+    kb::import(&t.app, &root).await.unwrap();
+    let asked = common::mail("Ann <ann@example.com>", "I forgot my password", None, "", "Help.");
+    receive(&t.app, &asked, &Source::Pipe).await.unwrap();
+    let first = texts_to(&t.flush_outbox().await, "ann@example.com").pop().unwrap();
+    assert!(!first.contains("These answers"), "no index yet: no suggestions, and no wait: {first}");
+    // Once built (the daemon builds it at start), the next request gets them.
+    kb::index(&t.app).await.unwrap();
+    let again = common::mail("Bob <bob@example.com>", "I forgot my password", None, "", "Help.");
+    receive(&t.app, &again, &Source::Pipe).await.unwrap();
+    let second = texts_to(&t.flush_outbox().await, "bob@example.com").pop().unwrap();
+    assert!(second.contains("/kb/accounts/reset-password?from=mail"), "{second}");
 }

@@ -39,6 +39,8 @@ mod portal_kb {
             write(&t, who, &format!("hello.{who}")).await;
         }
         maildesk::desk::kb::import(&t.app, dir).await.expect("import");
+        // Built, as the daemon builds it at start: mail is never held up to build it.
+        maildesk::desk::kb::index(&t.app).await.expect("index");
         t
     }
 

@@ -282,21 +282,34 @@ fn read_beside(root: &Path, path: &str, max_file: u64) -> Result<Vec<u8>, Proble
 /// This node's search index, opened on first use (as its writer when no other process
 /// of this data directory is) and brought up to the store's revision.
 pub async fn index(app: &App) -> Result<Arc<SolutionIndex>, KbError> {
-    let opened = app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let index = match opened {
+    let index = match opened(app).await? {
         Some(index) => index,
-        None => {
-            let dir = app.config.data_dir.join("kb-index");
-            let opened =
-                Arc::new(tokio::task::spawn_blocking(move || SolutionIndex::open(&dir)).await.map_err(|e| {
-                    IndexError::File { path: app.config.data_dir.join("kb-index"), source: std::io::Error::other(e) }
-                })??);
-            tracing::info!(writer = opened.is_writer(), "opened the knowledge base index");
-            app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(opened).clone()
-        }
+        None => return Err(IndexError::Missing(app.config.data_dir.join("kb-index")).into()),
     };
     catch_up(app, &index).await?;
     Ok(index)
+}
+
+/// This node's search index, opened on first use; None when another process writes it and
+/// has not built it yet.
+async fn opened(app: &App) -> Result<Option<Arc<SolutionIndex>>, KbError> {
+    let opened = app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(Some(match opened {
+        Some(index) => index,
+        None => {
+            let dir = app.config.data_dir.join("kb-index");
+            let joined = tokio::task::spawn_blocking(move || SolutionIndex::open(&dir)).await.map_err(|e| {
+                IndexError::File { path: app.config.data_dir.join("kb-index"), source: std::io::Error::other(e) }
+            })?;
+            let opened = match joined {
+                Ok(index) => Arc::new(index),
+                Err(IndexError::Missing(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            tracing::info!(writer = opened.is_writer(), "opened the knowledge base index");
+            app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(opened).clone()
+        }
+    }))
 }
 
 /// How many changes one step of [`catch_up`] reads, and how many solutions a rebuild
@@ -416,8 +429,15 @@ pub async fn search(
 /// The solutions `viewer` may see that match `text` well enough to be suggested unasked:
 /// at most `limit`, best first, each scoring at least `min_score`.
 pub async fn suggest(app: &App, viewer: Viewer, text: &str, limit: usize, min_score: f32) -> Result<Vec<Hit>, KbError> {
-    let hits = search(app, viewer, text, None, limit).await?;
-    Ok(hits.into_iter().filter(|h| h.score >= min_score).collect())
+    // Suggested while a mail is taken in (`maildesk ingest` too): an index that was never
+    // built is not built now, which could take minutes on a large knowledge base.
+    let index = match opened(app).await? {
+        Some(index) if index.revision().is_some() => index,
+        _ => return Ok(Vec::new()),
+    };
+    catch_up(app, &index).await?;
+    let request = SearchRequest { text, category: None, visible: viewer.may_see(), limit };
+    Ok(index.search(&request)?.into_iter().filter(|h| h.score >= min_score).collect())
 }
 
 /// A solution in a list.
