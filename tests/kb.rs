@@ -393,3 +393,25 @@ async fn mail_is_never_held_up_to_build_an_index_that_was_never_built() {
     let second = texts_to(&t.flush_outbox().await, "bob@example.com").pop().unwrap();
     assert!(second.contains("/kb/accounts/reset-password?from=mail"), "{second}");
 }
+
+#[tokio::test]
+async fn hostile_searches_are_words_and_answer() {
+    let t = with_relevance_set(Db::Sqlite).await;
+    let garbage: Vec<String> = (0..200).map(|i| format!("qzxv{i}wplk")).collect();
+    let long_phrase = format!("\"{}\"", "password ".repeat(5_000));
+    for q in [
+        garbage.join(" "),
+        long_phrase,
+        "\"\"\"\"".to_string(),
+        "\"unclosed phrase password".to_string(),
+        "*:() AND OR NOT title:x -y +z ~2 ^3 [a TO b]".to_string(),
+        "\u{0}\u{202e}pass\u{200b}word".to_string(),
+        "x".repeat(100_000),
+    ] {
+        let hits = kb::search(&t.app, Viewer::Anonymous, &q, None, 10).await.unwrap();
+        assert!(hits.len() <= 10);
+    }
+    // An unclosed quote is a phrase to the end; the operators of other engines are words.
+    let found = kb::search(&t.app, Viewer::Anonymous, "\"forgotten password", None, 3).await.unwrap();
+    assert_eq!(found.first().map(|h| h.slug.as_str()), Some("accounts/reset-password"));
+}

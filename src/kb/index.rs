@@ -81,6 +81,16 @@ const TYPO_CANDIDATES: usize = 3;
 /// At most this many words and phrases of a search count.
 pub const MAX_TERMS: usize = 32;
 
+/// At most this many characters of a search are read.
+pub const MAX_CHARS: usize = 1000;
+
+/// At most this many words of a phrase count.
+pub const MAX_PHRASE_WORDS: usize = 12;
+
+/// At most this many words of one search are read as typos (looking up the words one edit
+/// away costs more than an exact word).
+pub const MAX_TYPOS: usize = 3;
+
 /// What a snippet is cut to, in characters.
 const SNIPPET_CHARS: usize = 180;
 
@@ -519,6 +529,21 @@ impl SolutionIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut known = 0;
         let mut exact = Vec::new();
+        let mut typos = 0;
+        // The title fields of the languages some solution is in: only those are looked in
+        // for a typo's corrections.
+        let populated: Vec<Field> = self
+            .fields
+            .text
+            .iter()
+            .filter(|(_, body)| {
+                searcher
+                    .segment_readers()
+                    .iter()
+                    .any(|s| s.inverted_index(*body).is_ok_and(|i| i.terms().num_terms() > 0))
+            })
+            .map(|(title, _)| *title)
+            .collect();
         for word in &words {
             // The word as each language cuts it, and whether any solution has it.
             let mut cut: Vec<(Field, Field, String, bool)> = Vec::new();
@@ -536,7 +561,8 @@ impl SolutionIndex {
                     let (t, b) = (Term::from_field_text(*title, term_text), Term::from_field_text(*body, term_text));
                     each.extend(scored(&t, &b, 1.0));
                 }
-            } else if word.chars().count() >= TYPO_MIN_CHARS {
+            } else if word.chars().count() >= TYPO_MIN_CHARS && typos < MAX_TYPOS {
+                typos += 1;
                 // No solution has it in any language: a typo, read as the words one edit
                 // away in each language.
                 let mut fixes = Vec::new();
@@ -544,7 +570,7 @@ impl SolutionIndex {
                 // word is from the right word ("calender" is cut to "calend"): both are
                 // looked up.
                 let typed = word.to_lowercase();
-                for (title, body, term_text, _) in &cut {
+                for (title, body, term_text, _) in cut.iter().filter(|c| populated.contains(&c.0)) {
                     let mut found = corrections(searcher, &[*title, *body], term_text)?;
                     if typed != *term_text {
                         found.extend(corrections(searcher, &[*title, *body], &typed)?);
@@ -669,10 +695,13 @@ fn corrections(searcher: &Searcher, fields: &[Field], term: &str) -> Result<Vec<
 /// open ends with the text.
 pub fn parse(text: &str) -> (Vec<String>, Vec<String>) {
     let (mut words, mut phrases) = (Vec::new(), Vec::new());
+    let text: String = text.chars().take(MAX_CHARS).collect();
     for (i, part) in text.split('"').enumerate() {
         if i % 2 == 1 {
-            if !part.trim().is_empty() {
-                phrases.push(part.trim().to_string());
+            // A phrase of at most MAX_PHRASE_WORDS words: longer ones are cut there.
+            let kept: Vec<&str> = part.split_whitespace().take(MAX_PHRASE_WORDS).collect();
+            if !kept.is_empty() {
+                phrases.push(kept.join(" "));
             }
         } else {
             words.extend(part.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string));
