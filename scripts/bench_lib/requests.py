@@ -268,9 +268,10 @@ def server_busy(core):
 
 
 def fetch(conn, port, path, cookie):
-    """GET `path` on keep-alive connection `conn`: (connection to use next, status, body)."""
+    """GET `path` on keep-alive connection `conn`, with `cookie` unless it is None (an
+    anonymous visitor): (connection to use next, status, body)."""
     try:
-        conn.request("GET", path, headers={"Cookie": cookie})
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie is not None else {})
         resp = conn.getresponse()
         return conn, resp.status, resp.read().decode("utf-8", "replace")
     except (OSError, http.client.HTTPException) as e:
@@ -278,14 +279,20 @@ def fetch(conn, port, path, cookie):
         return http.client.HTTPConnection("127.0.0.1", port, timeout=60), 0, f"{type(e).__name__}: {e}"
 
 
+def cookie_of(cookie, k):
+    """The cookie of request k: `cookie` itself, or with a list (many signed-in visitors)
+    its entries in turn."""
+    return cookie[k % len(cookie)] if isinstance(cookie, (list, tuple)) else cookie
+
+
 def probe(port, paths, cookie, check, limit=50):
     """The first `limit` of `paths` once each, one at a time (a closed loop: the warm-up, and
     what one request costs with nothing else running). Returns (ms, path, problem) slowest first."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     out = []
-    for path in paths[:limit]:
+    for k, path in enumerate(paths[:limit]):
         t0 = time.perf_counter()
-        conn, status, body = fetch(conn, port, path, cookie)
+        conn, status, body = fetch(conn, port, path, cookie_of(cookie, k))
         out.append(((time.perf_counter() - t0) * 1000, path, check(path, status, body)[0]))
     conn.close()
     return sorted(out, reverse=True)
@@ -295,7 +302,8 @@ def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core, postm
     """GETs `paths` in turn, request k due at start + k / rate, for `seconds`. A request
     not yet sent GIVE_UP seconds after it was due is not sent: its latency counts as
     infinite (an overloaded server then shows as p99 > GIVE_UP, and the run still ends).
-    The CPU time of the daemon `pid` is read before and after, and with `postmaster` that of
+    `cookie` is one visitor's (None: anonymous) or a list whose entries take turns. The CPU
+    time of the daemon `pid` is read before and after, and with `postmaster` that of
     PostgreSQL's processes too."""
     n = max(1, int(rate * seconds))
     jobs = queue.SimpleQueue()
@@ -314,7 +322,7 @@ def open_loop(port, paths, cookie, check, rate, seconds, pid, server_core, postm
                     out[k] = (math.inf, None, sent - due, None, None)
                     continue
                 path = paths[k % len(paths)]
-                conn, status, body = fetch(conn, port, path, cookie)
+                conn, status, body = fetch(conn, port, path, cookie_of(cookie, k))
                 done = time.perf_counter()
                 problem, linked = check(path, status, body)
                 out[k] = (done - due, done - sent, sent - due, problem, linked)
@@ -362,13 +370,13 @@ def shown(v):
     return f"> {GIVE_UP:.0f} s" if math.isinf(v) else f"{v:.1f} ms"
 
 
-def _reset_hwm(pid):
+def reset_hwm(pid, label="requests"):
     """Sets VmHWM back to the current VmRSS (Linux >= 4.0), so that it tells the load's peak."""
     try:
         with open(f"/proc/{pid}/clear_refs", "w") as f:
             f.write("5")
     except OSError as e:
-        warn(f"requests: could not reset VmHWM ({e}): it includes the log-ins")
+        warn(f"{label}: could not reset VmHWM ({e}): it includes the log-ins")
 
 
 # ----------------------------------------------------------------------------- PostgreSQL's processes
@@ -482,7 +490,7 @@ def run(binary, backend, base, cache_root, tickets=100_000, comments=1_000_000, 
             say(f"{label}: warm-up in {time.perf_counter() - t0:.1f} s; measuring {rate:.0f} req/s for "
                 f"{seconds:.0f} s per page and viewer")
             r["hwm_before"] = proc_status(daemon.pid, "VmHWM")  # the log-ins' argon2 hashes (19 MiB each)
-            _reset_hwm(daemon.pid)
+            reset_hwm(daemon.pid)
             sampler = RssSampler(daemon.pid)
             sampler.start()
             ok = True
