@@ -20,7 +20,7 @@ CREATE TABLE solutions (
     created_at  BIGINT  NOT NULL,
     updated_at  BIGINT  NOT NULL
 );
-CREATE INDEX solutions_category ON solutions(category, updated_at);
+CREATE INDEX solutions_category ON solutions(category, visibility);
 CREATE INDEX solutions_updated ON solutions(updated_at);
 CREATE INDEX solutions_source ON solutions(source);
 

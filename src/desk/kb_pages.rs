@@ -176,7 +176,10 @@ pub async fn suggest(app: &App, who: &SignedIn, text: &str) -> Result<Vec<Hit>, 
     let found = kb::search(app, Viewer::Customer, text, None, SUGGESTIONS).await?;
     if !found.is_empty() {
         let slugs: Vec<String> = found.iter().map(|h| h.slug.clone()).collect();
-        app.store.conn().await?.record_form_suggestions(&slugs, who.contact, today(at), at).await?;
+        // One transaction, one commit, however many were shown.
+        let mut tx = app.store.begin().await?;
+        tx.record_form_suggestions(&slugs, who.contact, today(at), at).await?;
+        tx.commit().await?;
     }
     Ok(found)
 }

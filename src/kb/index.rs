@@ -131,7 +131,7 @@ enum Want {
 
 /// How many solutions, at least, are weighed by the share of the words they have before
 /// the best are kept.
-const RERANKED: usize = 40;
+const RERANKED: usize = 20;
 
 /// What a solution's score keeps when it has none of the words weighed (only a typo's
 /// correction, say): the rest of the score is in proportion to the share it has.
@@ -448,7 +448,7 @@ impl SolutionIndex {
         let Some(Built { query, known, exact }) = self.query(&searcher, request)? else { return Ok((Vec::new(), 0)) };
         let limit = request.limit.max(1);
         let top =
-            searcher.search(&query, &TopDocs::with_limit(limit.saturating_mul(4).max(RERANKED)).order_by_score())?;
+            searcher.search(&query, &TopDocs::with_limit(limit.saturating_mul(2).max(RERANKED)).order_by_score())?;
         // BM25 sums what each word adds: a solution full of one word can outscore one that
         // has them all. Each found solution's score is weighed by the share of the words
         // (that some solution has) it has, and the best of them kept.
