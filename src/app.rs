@@ -39,6 +39,10 @@ pub struct App {
     pub changes: tokio::sync::broadcast::Sender<crate::domain::TicketNumber>,
     /// This node's search index of the knowledge base, once opened (`desk::kb::index`).
     pub kb_index: std::sync::Mutex<Option<Arc<crate::kb::index::SolutionIndex>>>,
+    /// The knowledge base's categories and their counts as anonymous visitors (false) and
+    /// customers (true) see them, at a revision of the knowledge base
+    /// (`desk::kb_pages`).
+    pub kb_categories: std::sync::Mutex<Vec<(i64, bool, Vec<(String, i64)>)>>,
 }
 
 /// How often housekeeping looks for blobs nothing refers to any more.
@@ -91,6 +95,7 @@ impl App {
             portal_key,
             changes: tokio::sync::broadcast::channel(1024).0,
             kb_index: std::sync::Mutex::new(None),
+            kb_categories: std::sync::Mutex::new(Vec::new()),
         }
     }
 
