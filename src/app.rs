@@ -42,8 +42,12 @@ pub struct App {
     /// The knowledge base's categories and their counts as anonymous visitors (false) and
     /// customers (true) see them, at a revision of the knowledge base
     /// (`desk::kb_pages`).
-    pub kb_categories: std::sync::Mutex<Vec<(i64, bool, Vec<(String, i64)>)>>,
+    pub kb_categories: std::sync::Mutex<Vec<KeptCategories>>,
 }
+
+/// The knowledge base's categories with their counts, as kept at a revision: (revision,
+/// seen by customers rather than anonymous visitors, the categories and counts).
+pub type KeptCategories = (i64, bool, Vec<(String, i64)>);
 
 /// How often housekeeping looks for blobs nothing refers to any more.
 pub const BLOB_SWEEP_EVERY: Duration = Duration::from_secs(3600);
