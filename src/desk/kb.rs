@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::App;
 use crate::kb::file::{self, Problem, SolutionFile, Visibility};
 use crate::kb::index::{Hit, IndexError, IndexedSolution, SearchRequest, SolutionIndex};
-use crate::store::{NewSolution, SolutionFileRow, SolutionRow, StoreError};
+use crate::store::{NewSolution, SolutionFileRow, SolutionRow, SolutionSummary, StoreError};
 
 /// Who is looking at the knowledge base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,46 +440,10 @@ pub async fn suggest(app: &App, viewer: Viewer, text: &str, limit: usize, min_sc
     Ok(index.search(&request)?.into_iter().filter(|h| h.score >= min_score).collect())
 }
 
-/// A solution in a list.
-#[derive(Debug, Clone, Serialize)]
-pub struct SolutionSummary {
-    /// Its identity.
-    pub slug: String,
-    /// Its title.
-    pub title: String,
-    /// Its category, if any.
-    pub category: Option<String>,
-    /// Its language.
-    pub language: String,
-    /// `public` or `customers`.
-    pub visibility: String,
-    /// When it last changed (Unix seconds).
-    pub updated_at: i64,
-}
-
 /// Every solution `viewer` may see, by slug.
 pub async fn list(app: &App, viewer: Viewer) -> Result<Vec<SolutionSummary>, StoreError> {
-    let mut db = app.store.conn().await?;
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let rows = db.solutions_after(after, BATCH).await?;
-        let full = rows.len() as i64 == BATCH;
-        after = rows.last().map_or(after, |r| r.id);
-        all.extend(rows.into_iter().filter(|r| viewer.sees(&r.visibility)).map(|r| SolutionSummary {
-            slug: r.slug,
-            title: r.title,
-            category: r.category,
-            language: r.language,
-            visibility: r.visibility,
-            updated_at: r.updated_at,
-        }));
-        if !full {
-            break;
-        }
-    }
-    all.sort_by(|a, b| a.slug.cmp(&b.slug));
-    Ok(all)
+    let all = app.store.conn().await?.solution_summaries().await?;
+    Ok(all.into_iter().filter(|s| viewer.sees(&s.visibility)).collect())
 }
 
 /// A solution in full, with the files beside it.

@@ -134,23 +134,37 @@ pub async fn search(app: &App, viewer: Viewer, text: &str, category: Option<&str
     Ok(Found { hits, categories })
 }
 
+/// How a visitor came to a solution: what its opening records.
+#[derive(Debug, Clone, Copy)]
+pub enum Came<'a> {
+    /// By a link, a search or the address bar.
+    Directly,
+    /// From the suggestions the new-request form showed this contact.
+    Suggestion(&'a SignedIn),
+    /// From an acknowledgement's suggestion, with the link's signed token.
+    Mail(&'a str),
+}
+
 /// The solution `slug` shown to `viewer`, counted as a view of `visitor` (a
-/// [`visitor_key`]) once a day; when `from_suggestion` names the contact it was suggested
-/// to on the new-request form, the suggestion is marked opened. None when the viewer may not
-/// see it (nothing is counted then).
+/// [`visitor_key`]) once a day; a suggestion it `came` from (the form's, or a mail's) is
+/// marked opened. None when the viewer may not see it (nothing is counted then).
 pub async fn open(
     app: &App,
     viewer: Viewer,
     slug: &str,
     visitor: &str,
-    from_suggestion: Option<&SignedIn>,
+    came: Came<'_>,
 ) -> Result<Option<SolutionPage>, StoreError> {
     let Some(page) = kb::show(app, viewer, slug).await? else { return Ok(None) };
     let at = now();
     let mut db = app.store.conn().await?;
     db.record_solution_view(slug, visitor, today(at)).await?;
-    if let Some(who) = from_suggestion {
-        db.open_form_suggestion(slug, who.contact, at).await?;
+    match came {
+        Came::Directly => {}
+        Came::Suggestion(who) => {
+            db.open_form_suggestion(slug, who.contact, at).await?;
+        }
+        Came::Mail(token) => super::kb_solved::opened(app, token).await?,
     }
     Ok(Some(page))
 }

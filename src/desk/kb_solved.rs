@@ -37,14 +37,20 @@ pub struct SolvedPreview {
 pub async fn preview(app: &App, token: &str) -> Result<SolvedPreview, ConfirmError> {
     let link = read_solved_token(app, token)?;
     let mut db = app.store.conn().await?;
-    match db.mail_suggestion_used(link.solution, link.ticket).await? {
-        None => return Err(SolvedRefusal::Forged.into()),
-        Some(true) => return Err(SolvedRefusal::Used.into()),
-        Some(false) => {}
-    }
+    unused(&mut db, &link).await?;
     let ticket = db.ticket(link.ticket).await?.ok_or(SolvedRefusal::Forged)?;
     let solution = db.solution_title(link.solution).await?.ok_or(SolvedRefusal::Forged)?;
     Ok(SolvedPreview { ticket: link.ticket, subject: ticket.subject, solution })
+}
+
+/// Refuses a link whose suggestion was never made (a forgery under a leaked key would
+/// still need one) or has resolved its request already.
+async fn unused(db: &mut crate::store::Conn, link: &super::kb_mail::SolvedLink) -> Result<(), ConfirmError> {
+    match db.mail_suggestion_used(link.solution, link.ticket).await? {
+        None => Err(SolvedRefusal::Forged.into()),
+        Some(true) => Err(SolvedRefusal::Used.into()),
+        Some(false) => Ok(()),
+    }
 }
 
 /// Marks the request of `token` solved, as its requester would in the portal (a note for
@@ -52,11 +58,7 @@ pub async fn preview(app: &App, token: &str) -> Result<SolvedPreview, ConfirmErr
 pub async fn confirm(app: &App, token: &str) -> Result<TicketNumber, ConfirmError> {
     let link = read_solved_token(app, token)?;
     let mut tx = app.store.begin().await?;
-    match tx.mail_suggestion_used(link.solution, link.ticket).await? {
-        None => return Err(SolvedRefusal::Forged.into()),
-        Some(true) => return Err(SolvedRefusal::Used.into()),
-        Some(false) => {}
-    }
+    unused(&mut tx, &link).await?;
     let contact = tx.contact(link.contact).await?.ok_or(SolvedRefusal::Forged)?;
     let actor = super::requests::Actor { contact: link.contact, email: &contact.email, name: &contact.name };
     let via = "through a solution suggested in the acknowledgement";

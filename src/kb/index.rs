@@ -114,11 +114,9 @@ pub enum IndexError {
     Missing(PathBuf),
 }
 
-/// A search's query, how many of its words and phrases some solution has, and those
-/// words.
+/// A search's query, and those of its words some solution has.
 struct Built {
     query: Box<dyn Query>,
-    known: usize,
     exact: Vec<Want>,
 }
 
@@ -437,15 +435,8 @@ impl SolutionIndex {
 
     /// The solutions that best match `request`, best first.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>, IndexError> {
-        Ok(self.search_counted(request)?.0)
-    }
-
-    /// The solutions that best match `request`, best first, and how many of its words and
-    /// phrases some solution has (a typo's correction counts): what a score can be
-    /// weighed against.
-    pub fn search_counted(&self, request: &SearchRequest<'_>) -> Result<(Vec<Hit>, usize), IndexError> {
         let searcher = self.reader.searcher();
-        let Some(Built { query, known, exact }) = self.query(&searcher, request)? else { return Ok((Vec::new(), 0)) };
+        let Some(Built { query, exact }) = self.query(&searcher, request)? else { return Ok(Vec::new()) };
         let limit = request.limit.max(1);
         let top =
             searcher.search(&query, &TopDocs::with_limit(limit.saturating_mul(2).max(RERANKED)).order_by_score())?;
@@ -516,18 +507,17 @@ impl SolutionIndex {
                 snippet_html,
             });
         }
-        Ok((hits, known))
+        Ok(hits)
     }
 
-    /// The query of `request` and how many of its words and phrases are known, or None when
-    /// it asks for nothing.
+    /// The query of `request` and the words of it some solution has, or None when it asks
+    /// for nothing.
     fn query(&self, searcher: &Searcher, request: &SearchRequest<'_>) -> Result<Option<Built>, IndexError> {
         let (words, phrases) = parse(request.text);
         if words.is_empty() && phrases.is_empty() {
             return Ok(None);
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut known = 0;
         let mut exact = Vec::new();
         let mut typos = 0;
         // The title fields of the languages some solution is in: only those are looked in
@@ -587,7 +577,6 @@ impl SolutionIndex {
                 }
             }
             if !each.is_empty() {
-                known += 1;
                 clauses.push((Occur::Should, Box::new(BooleanQuery::new(each))));
             }
         }
@@ -612,7 +601,6 @@ impl SolutionIndex {
             }
             // A phrase of stop words alone asks for nothing.
             if !each.is_empty() {
-                known += 1;
                 required.push((Occur::Must, Box::new(BooleanQuery::new(each))));
             }
         }
@@ -640,7 +628,7 @@ impl SolutionIndex {
             let term = Term::from_field_text(self.fields.category, category);
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
-        Ok(Some(Built { query: Box::new(BooleanQuery::new(clauses)), known, exact }))
+        Ok(Some(Built { query: Box::new(BooleanQuery::new(clauses)), exact }))
     }
 
     /// `text` cut into terms as `field` cuts it.

@@ -20,7 +20,7 @@ use super::pages::{self, Page, Words, render};
 use super::visitor::{Visitor, with_cookies};
 use crate::App;
 use crate::desk::kb::{SolutionPage, Viewer};
-use crate::desk::kb_pages::{self, Found, KbHome, ListedSolution, SuggestError};
+use crate::desk::kb_pages::{self, Came, Found, KbHome, ListedSolution, SuggestError};
 use crate::desk::requests;
 use crate::kb::index::Hit;
 
@@ -225,13 +225,12 @@ pub async fn solution(
         return pages::not_found(&app, &visitor);
     }
     let key = kb_pages::visitor_key(&app, &visitor.identity());
-    if query.from == "mail"
-        && let Err(e) = crate::desk::kb_solved::opened(&app, &query.t).await
-    {
-        return pages::failure(&app, &e);
-    }
-    let suggested = visitor.who.as_ref().filter(|_| query.from == "suggestion");
-    match kb_pages::open(&app, viewer(&visitor), &slug, &key, suggested).await {
+    let came = match (query.from.as_str(), &visitor.who) {
+        ("suggestion", Some(who)) => Came::Suggestion(who),
+        ("mail", _) => Came::Mail(&query.t),
+        _ => Came::Directly,
+    };
+    match kb_pages::open(&app, viewer(&visitor), &slug, &key, came).await {
         Ok(Some(s)) => {
             shown(&visitor, SolutionShown { page: Page::new(&app, &visitor), s: &s, thanked: !query.voted.is_empty() })
         }

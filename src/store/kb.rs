@@ -100,6 +100,23 @@ fn solution_row(raw: RawSolution) -> Result<SolutionRow> {
     })
 }
 
+/// A solution in a list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct SolutionSummary {
+    /// Its identity.
+    pub slug: String,
+    /// Its title.
+    pub title: String,
+    /// Its category, if any.
+    pub category: Option<String>,
+    /// Its language.
+    pub language: String,
+    /// `public` or `customers`.
+    pub visibility: String,
+    /// When it last changed (Unix seconds).
+    pub updated_at: i64,
+}
+
 /// A solution to add or to write over the one of the same slug.
 #[derive(Debug, Clone)]
 pub struct NewSolution<'a> {
@@ -271,8 +288,10 @@ impl Conn {
         Ok(one.is_some())
     }
 
-    /// How many solutions there are.
-    pub async fn count_solutions(&mut self) -> Result<i64> {
-        Ok(on_conn!(self, c => sqlx::query_scalar("SELECT COUNT(*) FROM solutions").fetch_one(&mut *c).await?))
+    /// Every solution in brief, by slug: what a list shows.
+    pub async fn solution_summaries(&mut self) -> Result<Vec<SolutionSummary>> {
+        Ok(on_conn!(self, c => sqlx::query_as(
+                "SELECT slug, title, category, language, visibility, updated_at FROM solutions ORDER BY slug")
+            .fetch_all(&mut *c).await?))
     }
 }

@@ -38,7 +38,7 @@ pub use addresses::AutomaticMailRecord;
 pub use blobs::{Blobs, PutReaderError, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow, MemberRow};
 pub use inbound::QuarantineRow;
-pub use kb::{NewSolution, SolutionDigest, SolutionFileRow, SolutionRow};
+pub use kb::{NewSolution, SolutionDigest, SolutionFileRow, SolutionRow, SolutionSummary};
 pub use kb_activity::{ListedSolution, SAVED_WINDOW_SECS, SolutionActivity};
 pub use kb_mail::MailSuggestionStats;
 pub use outbox::{NewOutboxRow, OutboxRow};
