@@ -415,3 +415,49 @@ async fn hostile_searches_are_words_and_answer() {
     let found = kb::search(&t.app, Viewer::Anonymous, "\"forgotten password", None, 3).await.unwrap();
     assert_eq!(found.first().map(|h| h.slug.as_str()), Some("accounts/reset-password"));
 }
+
+/// A rebuild's writes are committed together: cut short, the index of before stays, with
+/// the revision it had (so it is rebuilt again); finished, it replaces that index whole.
+#[test]
+fn a_rebuild_cut_short_leaves_the_index_of_before_and_a_finished_one_replaces_it() {
+    use maildesk::kb::file::Visibility;
+    use maildesk::kb::index::{IndexedSolution, SearchRequest, SolutionIndex};
+    let dir = tempfile::tempdir().unwrap();
+    let index = SolutionIndex::open(&dir.path().join("kb-index")).unwrap();
+    let one = |slug: &'static str, text: &'static str| IndexedSolution {
+        slug,
+        title: slug,
+        category: None,
+        tags: &[],
+        language: "en",
+        visibility: Visibility::Public,
+        text,
+    };
+    let found = |q: &str| -> Vec<String> {
+        let request = SearchRequest { text: q, category: None, visible: &[Visibility::Public], limit: 10 };
+        let mut slugs: Vec<String> = index.search(&request).unwrap().into_iter().map(|h| h.slug).collect();
+        slugs.sort();
+        slugs
+    };
+    index.apply(&[one("toaster", "crumb tray"), one("kettle", "crumb lid")], &[], 1).unwrap();
+    index.apply(&[one("fridge", "crumb feet")], &[], 2).unwrap();
+    assert_eq!(found("crumb"), ["fridge", "kettle", "toaster"]);
+
+    index.start_over().unwrap();
+    index.add(&[one("oven", "crumb door")]).unwrap();
+    index.refresh().unwrap();
+    assert_eq!(found("crumb"), ["fridge", "kettle", "toaster"], "nothing of a rebuild is seen before it is done");
+    index.abandon();
+    // What an abandoned rebuild staged is gone: the next commit does not carry it.
+    index.apply(&[one("mixer", "crumb bowl")], &[], 3).unwrap();
+    assert_eq!(found("crumb"), ["fridge", "kettle", "mixer", "toaster"]);
+    assert_eq!(index.revision(), Some(3));
+
+    index.start_over().unwrap();
+    index.add(&[one("oven", "crumb door")]).unwrap();
+    index.add(&[one("grill", "crumb rack")]).unwrap();
+    index.finish(7).unwrap();
+    assert_eq!(found("crumb"), ["grill", "oven"]);
+    assert_eq!(index.revision(), Some(7));
+    assert_eq!(index.len(), 2);
+}

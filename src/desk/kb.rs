@@ -173,6 +173,13 @@ pub async fn import(app: &App, dir: &Path) -> Result<Imported, ImportError> {
         }
     }
     tx.commit().await?;
+    // This process's own index has it at once; the daemon's follows within a second.
+    let open = app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(index) = open
+        && let Err(e) = catch_up(app, &index).await
+    {
+        tracing::warn!(error = %e, "the import is stored, but indexing it failed; the daemon tries again");
+    }
     Ok(done)
 }
 
@@ -280,36 +287,39 @@ fn read_beside(root: &Path, path: &str, max_file: u64) -> Result<Vec<u8>, Proble
 }
 
 /// This node's search index, opened on first use (as its writer when no other process
-/// of this data directory is) and brought up to the store's revision.
+/// of this data directory is) and then brought up to the store's revision. Afterwards the
+/// index is kept up to date by [`follow`] (the daemon) and by [`import`] (this process):
+/// a search does not ask the store.
 pub async fn index(app: &App) -> Result<Arc<SolutionIndex>, KbError> {
-    let index = match opened(app).await? {
-        Some(index) => index,
-        None => return Err(IndexError::Missing(app.config.data_dir.join("kb-index")).into()),
+    let Some((index, first)) = opened(app).await? else {
+        return Err(IndexError::Missing(app.config.data_dir.join("kb-index")).into());
     };
-    catch_up(app, &index).await?;
+    // A writer whose first build failed tries again.
+    if first || index.revision().is_none() {
+        catch_up(app, &index).await?;
+    }
     Ok(index)
 }
 
-/// This node's search index, opened on first use; None when another process writes it and
-/// has not built it yet.
-async fn opened(app: &App) -> Result<Option<Arc<SolutionIndex>>, KbError> {
+/// This node's search index, and whether this call opened it; None when another process
+/// writes it and has not built it yet.
+async fn opened(app: &App) -> Result<Option<(Arc<SolutionIndex>, bool)>, KbError> {
     let opened = app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    Ok(Some(match opened {
-        Some(index) => index,
-        None => {
-            let dir = app.config.data_dir.join("kb-index");
-            let joined = tokio::task::spawn_blocking(move || SolutionIndex::open(&dir)).await.map_err(|e| {
-                IndexError::File { path: app.config.data_dir.join("kb-index"), source: std::io::Error::other(e) }
-            })?;
-            let opened = match joined {
-                Ok(index) => Arc::new(index),
-                Err(IndexError::Missing(_)) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            tracing::info!(writer = opened.is_writer(), "opened the knowledge base index");
-            app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(opened).clone()
-        }
-    }))
+    if let Some(index) = opened {
+        return Ok(Some((index, false)));
+    }
+    let dir = app.config.data_dir.join("kb-index");
+    let joined = tokio::task::spawn_blocking(move || SolutionIndex::open(&dir)).await.map_err(|e| {
+        IndexError::File { path: app.config.data_dir.join("kb-index"), source: std::io::Error::other(e) }
+    })?;
+    let opened = match joined {
+        Ok(index) => Arc::new(index),
+        Err(IndexError::Missing(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(writer = opened.is_writer(), "opened the knowledge base index");
+    let kept = app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(opened).clone();
+    Ok(Some((kept, true)))
 }
 
 /// How many changes one step of [`catch_up`] reads, and how many solutions a rebuild
@@ -324,6 +334,8 @@ pub async fn catch_up(app: &App, index: &Arc<SolutionIndex>) -> Result<usize, Kb
         index.refresh()?;
         return Ok(0);
     }
+    // One catch-up at a time: a rebuild's writes are committed together.
+    let _updating = index.updating().await;
     let mut db = app.store.conn().await?;
     let latest = db.kb_revision().await?;
     let mut written = 0;
@@ -341,58 +353,54 @@ pub async fn catch_up(app: &App, index: &Arc<SolutionIndex>) -> Result<usize, Kb
                     }
                 }
                 written += rows.len() + removed.len();
-                write(index, Write::Apply, rows, removed, last).await?;
+                on_writer(index, move |index| {
+                    index.apply(&rows.iter().map(indexed).collect::<Vec<_>>(), &removed, last)
+                })
+                .await?;
                 at = last;
             }
         }
         _ => {
-            let mut after = 0;
-            let mut how = Write::Replace;
-            loop {
-                let rows = db.solutions_after(after, BATCH).await?;
-                let more = rows.len() as i64 == BATCH;
-                after = rows.last().map_or(after, |r| r.id);
-                written += rows.len();
-                if how == Write::Apply && rows.is_empty() {
-                    break;
-                }
-                write(index, how, rows, Vec::new(), latest).await?;
-                how = Write::Apply;
-                if !more {
-                    break;
-                }
+            on_writer(index, |index| index.start_over()).await?;
+            let rebuilt = rebuild(&mut db, index, latest).await;
+            if rebuilt.is_err() {
+                let _ = on_writer(index, |index| {
+                    index.abandon();
+                    Ok(())
+                })
+                .await;
             }
+            written = rebuilt?;
         }
     }
     Ok(written)
 }
 
-/// Whether [`write`] starts the index anew or adds to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Write {
-    Replace,
-    Apply,
+/// Adds every solution of the store to `index` after [`SolutionIndex::start_over`], a
+/// batch at a time, and commits them all as of `latest`.
+async fn rebuild(db: &mut crate::store::Conn, index: &Arc<SolutionIndex>, latest: i64) -> Result<usize, KbError> {
+    let (mut after, mut written) = (0, 0);
+    loop {
+        let rows = db.solutions_after(after, BATCH).await?;
+        let more = rows.len() as i64 == BATCH;
+        after = rows.last().map_or(after, |r| r.id);
+        written += rows.len();
+        on_writer(index, move |index| index.add(&rows.iter().map(indexed).collect::<Vec<_>>())).await?;
+        if !more {
+            break;
+        }
+    }
+    on_writer(index, move |index| index.finish(latest)).await?;
+    Ok(written)
 }
 
-/// Writes `rows` into `index` and takes `removed` out, as of `revision`, on a blocking
-/// thread (a commit writes files).
-async fn write(
+/// Runs `write` on `index` on a blocking thread: a commit writes files, a merge for long.
+async fn on_writer<T: Send + 'static>(
     index: &Arc<SolutionIndex>,
-    how: Write,
-    rows: Vec<SolutionRow>,
-    removed: Vec<String>,
-    revision: i64,
-) -> Result<(), KbError> {
+    write: impl FnOnce(&SolutionIndex) -> Result<T, IndexError> + Send + 'static,
+) -> Result<T, KbError> {
     let index = index.clone();
-    let written = tokio::task::spawn_blocking(move || {
-        let docs: Vec<IndexedSolution<'_>> = rows.iter().map(indexed).collect();
-        match how {
-            Write::Replace => index.replace_all(&docs, revision),
-            Write::Apply => index.apply(&docs, &removed, revision),
-        }
-    })
-    .await;
-    match written {
+    match tokio::task::spawn_blocking(move || write(&index)).await {
         Ok(result) => Ok(result?),
         Err(e) => {
             Err(KbError::Index(IndexError::File { path: PathBuf::from("kb-index"), source: std::io::Error::other(e) }))
@@ -432,10 +440,14 @@ pub async fn suggest(app: &App, viewer: Viewer, text: &str, limit: usize, min_sc
     // Suggested while a mail is taken in (`maildesk ingest` too): an index that was never
     // built is not built now, which could take minutes on a large knowledge base.
     let index = match opened(app).await? {
-        Some(index) if index.revision().is_some() => index,
+        Some((index, first)) if index.revision().is_some() => {
+            if first {
+                catch_up(app, &index).await?;
+            }
+            index
+        }
         _ => return Ok(Vec::new()),
     };
-    catch_up(app, &index).await?;
     let request = SearchRequest { text, category: None, visible: viewer.may_see(), limit };
     Ok(index.search(&request)?.into_iter().filter(|h| h.score >= min_score).collect())
 }
@@ -502,7 +514,11 @@ pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 pub async fn follow(app: Arc<App>, shutdown: tokio_util::sync::CancellationToken) {
     let mut failing: Option<String> = None;
     loop {
-        match index(&app).await {
+        let followed = match index(&app).await {
+            Ok(index) => catch_up(&app, &index).await,
+            Err(e) => Err(e),
+        };
+        match followed {
             Ok(_) => {
                 if failing.take().is_some() {
                     tracing::info!("the knowledge base index is up to date again");

@@ -30,6 +30,7 @@ use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
+use tantivy::merge_policy::{LogMergePolicy, NoMergePolicy};
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -37,7 +38,7 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
     TokenizerManager,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use super::file::Visibility;
 
@@ -117,14 +118,9 @@ pub enum IndexError {
 /// A search's query, and those of its words some solution has.
 struct Built {
     query: Box<dyn Query>,
-    exact: Vec<Want>,
-}
-
-/// A word of a search that some solution has: as typed (cut as each solution's language
-/// cuts it), or a typo's corrections (terms as the index has them).
-enum Want {
-    Word(String),
-    Terms(Vec<String>),
+    /// For each word some solution has, the terms it is in the index as: cut as each
+    /// language cuts it, or a typo's corrections.
+    wants: Vec<Vec<Term>>,
 }
 
 /// How many solutions, at least, are weighed by the share of the words they have before
@@ -269,6 +265,8 @@ pub struct SolutionIndex {
     fields: Fields,
     /// The writer, when this process holds the lock (kept as long as the index is open).
     writer: Option<Mutex<IndexWriter>>,
+    /// Held by whoever brings the index up to the store (see [`Self::updating`]).
+    updating: tokio::sync::Mutex<()>,
     _lock: Option<File>,
 }
 
@@ -335,7 +333,15 @@ impl SolutionIndex {
             Some(_) => Some(Mutex::new(index.writer_with_num_threads(1, WRITER_BYTES)?)),
             None => None,
         };
-        Ok(SolutionIndex { dir: dir.to_path_buf(), index, reader, fields, writer, _lock: holder })
+        Ok(SolutionIndex {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            fields,
+            writer,
+            updating: tokio::sync::Mutex::new(()),
+            _lock: holder,
+        })
     }
 
     fn open_dir(dir: &Path, schema: &Schema) -> Result<Index, IndexError> {
@@ -347,6 +353,12 @@ impl SolutionIndex {
     fn payload_of(index: &Index) -> Option<Payload> {
         let metas = index.load_metas().ok()?;
         serde_json::from_str(metas.payload.as_deref()?).ok()
+    }
+
+    /// Waits until no one else brings the index up to the store, and keeps others waiting
+    /// while the guard lives: a rebuild's batches are not interleaved with other writes.
+    pub async fn updating(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.updating.lock().await
     }
 
     /// Whether this process writes the index.
@@ -372,38 +384,78 @@ impl SolutionIndex {
     /// Writes `put` over (or beside) the solutions of their slugs, takes out those of
     /// `removed`, and commits as having applied `revision`.
     pub fn apply(&self, put: &[IndexedSolution<'_>], removed: &[String], revision: i64) -> Result<(), IndexError> {
-        self.write(false, put, removed, revision)
+        let mut writer = self.writer()?;
+        self.stage(&writer, put, removed)?;
+        self.commit(&mut writer, revision)
     }
 
-    /// Starts the index anew with `all` (the first part of a rebuild: [`Self::apply`] the
-    /// rest), committed as having applied `revision`.
-    pub fn replace_all(&self, all: &[IndexedSolution<'_>], revision: i64) -> Result<(), IndexError> {
-        self.write(true, all, &[], revision)
+    /// Starts a rebuild: every solution is taken out, and [`Self::add`] puts them back.
+    /// Readers see the index as it was until [`Self::finish`] commits it all at once: a
+    /// rebuild cut short (a crash, [`Self::abandon`]) leaves the index of before, which
+    /// records the revision it had, so it is rebuilt again.
+    pub fn start_over(&self) -> Result<(), IndexError> {
+        let writer = self.writer()?;
+        // The segments a rebuild writes are merged into one when it is done, not while.
+        writer.set_merge_policy(Box::new(NoMergePolicy));
+        writer.delete_all_documents()?;
+        Ok(())
     }
 
-    fn write(
-        &self,
-        clear: bool,
-        put: &[IndexedSolution<'_>],
-        removed: &[String],
-        revision: i64,
-    ) -> Result<(), IndexError> {
-        let writer = self.writer.as_ref().ok_or_else(|| IndexError::NotWriter(self.dir.clone()))?;
-        let mut writer = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if clear {
-            writer.delete_all_documents()?;
+    /// Adds `put` to the rebuild [`Self::start_over`] began.
+    pub fn add(&self, put: &[IndexedSolution<'_>]) -> Result<(), IndexError> {
+        self.stage(&*self.writer()?, put, &[])
+    }
+
+    /// Commits a rebuild as having applied `revision`, and merges its segments into one:
+    /// a search looks each word up once per segment.
+    pub fn finish(&self, revision: i64) -> Result<(), IndexError> {
+        let mut writer = self.writer()?;
+        self.commit(&mut writer, revision)?;
+        let segments = self.index.searchable_segment_ids()?;
+        let merged = match segments.len() > 1 {
+            true => writer.merge(&segments).wait().map(|_| ()),
+            false => Ok(()),
+        };
+        writer.set_merge_policy(Box::<LogMergePolicy>::default());
+        drop(writer);
+        // The rebuild is committed whether or not the merge was: it only costs speed.
+        if let Err(e) = merged {
+            tracing::warn!(error = %e, segments = segments.len(), "merging the rebuilt knowledge base index failed");
         }
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Drops what was written since the last commit: a rebuild that could not go on.
+    pub fn abandon(&self) {
+        if let Ok(mut writer) = self.writer() {
+            if let Err(e) = writer.rollback() {
+                tracing::warn!(error = %e, "abandoning the knowledge base index's rebuild failed");
+            }
+            writer.set_merge_policy(Box::<LogMergePolicy>::default());
+        }
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, IndexError> {
+        let writer = self.writer.as_ref().ok_or_else(|| IndexError::NotWriter(self.dir.clone()))?;
+        Ok(writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn stage(&self, writer: &IndexWriter, put: &[IndexedSolution<'_>], removed: &[String]) -> Result<(), IndexError> {
         for slug in removed.iter().map(String::as_str).chain(put.iter().map(|s| s.slug)) {
             writer.delete_term(Term::from_field_text(self.fields.slug, slug));
         }
         for solution in put {
             writer.add_document(self.document(solution))?;
         }
+        Ok(())
+    }
+
+    fn commit(&self, writer: &mut IndexWriter, revision: i64) -> Result<(), IndexError> {
         let mut commit = writer.prepare_commit()?;
         let payload = serde_json::to_string(&Payload { schema: SCHEMA_VERSION, revision }).unwrap_or_default();
         commit.set_payload(&payload);
         commit.commit()?;
-        drop(writer);
         self.reader.reload()?;
         Ok(())
     }
@@ -436,53 +488,35 @@ impl SolutionIndex {
     /// The solutions that best match `request`, best first.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
-        let Some(Built { query, exact }) = self.query(&searcher, request)? else { return Ok(Vec::new()) };
+        let Some(Built { query, wants }) = self.query(&searcher, request)? else { return Ok(Vec::new()) };
         let limit = request.limit.max(1);
         let top =
             searcher.search(&query, &TopDocs::with_limit(limit.saturating_mul(2).max(RERANKED)).order_by_score())?;
         // BM25 sums what each word adds: a solution full of one word can outscore one that
         // has them all. Each found solution's score is weighed by the share of the words
         // (that some solution has) it has, and the best of them kept.
-        let mut ranked = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let slot = language_slot(doc.get_first(self.fields.language).and_then(|v| v.as_str()).unwrap_or_default());
-            let body_field = self.fields.text[slot].1;
-            let share = match exact.is_empty() {
-                true => 1.0,
-                false => {
-                    let stored = |f: Field| doc.get_all(f).filter_map(|v| v.as_str()).collect::<Vec<_>>().join("\n");
-                    let has: std::collections::HashSet<String> = self
-                        .cut(
-                            body_field,
-                            &format!(
-                                "{}\n{}\n{}",
-                                stored(self.fields.title),
-                                stored(self.fields.tags),
-                                stored(body_field)
-                            ),
-                        )
-                        .into_iter()
-                        .collect();
-                    let found = exact
-                        .iter()
-                        .filter(|want| match want {
-                            Want::Word(w) => self.cut(body_field, w).iter().any(|t| has.contains(t)),
-                            Want::Terms(terms) => terms.iter().any(|t| has.contains(t)),
-                        })
-                        .count();
-                    found as f32 / exact.len() as f32
-                }
-            };
-            ranked.push((score * (COVERAGE_FLOOR + (1.0 - COVERAGE_FLOOR) * share), doc, body_field));
-        }
+        let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
+        let shares = coverage(&searcher, &addresses, &wants)?;
+        let mut ranked: Vec<(f32, DocAddress)> = top
+            .into_iter()
+            .zip(shares)
+            .map(|((score, address), has)| {
+                let share = match wants.is_empty() {
+                    true => 1.0,
+                    false => has as f32 / wants.len() as f32,
+                };
+                (score * (COVERAGE_FLOOR + (1.0 - COVERAGE_FLOOR) * share), address)
+            })
+            .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         ranked.truncate(limit);
         let mut snippets: HashMap<Field, SnippetGenerator> = HashMap::new();
         let mut hits = Vec::with_capacity(ranked.len());
-        for (score, doc, body_field) in ranked {
+        for (score, address) in ranked {
+            let doc: TantivyDocument = searcher.doc(address)?;
             let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
             let language = text(self.fields.language).unwrap_or_default();
+            let body_field = self.fields.text[language_slot(&language)].1;
             let generator = match snippets.entry(body_field) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -518,7 +552,7 @@ impl SolutionIndex {
             return Ok(None);
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut exact = Vec::new();
+        let mut wants = Vec::new();
         let mut typos = 0;
         // The title fields of the languages some solution is in: only those are looked in
         // for a typo's corrections.
@@ -546,11 +580,13 @@ impl SolutionIndex {
             }
             let mut each: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             if cut.iter().any(|c| c.3) {
-                exact.push(Want::Word(word.clone()));
+                let mut terms = Vec::new();
                 for (title, body, term_text, _) in cut.iter().filter(|c| c.3) {
                     let (t, b) = (Term::from_field_text(*title, term_text), Term::from_field_text(*body, term_text));
                     each.extend(scored(&t, &b, 1.0));
+                    terms.extend([t, b]);
                 }
+                wants.push(terms);
             } else if word.chars().count() >= TYPO_MIN_CHARS && typos < MAX_TYPOS {
                 typos += 1;
                 // No solution has it in any language: a typo, read as the words one edit
@@ -569,11 +605,11 @@ impl SolutionIndex {
                     for fixed in found {
                         let (t, b) = (Term::from_field_text(*title, &fixed), Term::from_field_text(*body, &fixed));
                         each.extend(scored(&t, &b, TYPO_BOOST));
-                        fixes.push(fixed);
+                        fixes.extend([t, b]);
                     }
                 }
                 if !fixes.is_empty() {
-                    exact.push(Want::Terms(fixes));
+                    wants.push(fixes);
                 }
             }
             if !each.is_empty() {
@@ -628,7 +664,7 @@ impl SolutionIndex {
             let term = Term::from_field_text(self.fields.category, category);
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
-        Ok(Some(Built { query: Box::new(BooleanQuery::new(clauses)), exact }))
+        Ok(Some(Built { query: Box::new(BooleanQuery::new(clauses)), wants }))
     }
 
     /// `text` cut into terms as `field` cuts it.
@@ -647,6 +683,38 @@ impl SolutionIndex {
         }
         terms
     }
+}
+
+/// For each of `found`, how many of `wants` it has (any of a want's terms), read from the
+/// postings: each term's list is walked once per segment, to the found solutions in order.
+fn coverage(searcher: &Searcher, found: &[DocAddress], wants: &[Vec<Term>]) -> Result<Vec<usize>, IndexError> {
+    let mut has = vec![0; found.len()];
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.sort_by_key(|&i| (found[i].segment_ord, found[i].doc_id));
+    let mut seen = vec![false; found.len()];
+    for want in wants {
+        seen.fill(false);
+        for term in want {
+            for in_segment in order.chunk_by(|&a, &b| found[a].segment_ord == found[b].segment_ord) {
+                let segment = searcher.segment_reader(found[in_segment[0]].segment_ord);
+                let postings = segment.inverted_index(term.field())?.read_postings(term, IndexRecordOption::Basic);
+                let Some(mut postings) = postings.map_err(tantivy::TantivyError::from)? else { continue };
+                for &i in in_segment {
+                    let doc = found[i].doc_id;
+                    // A seek only goes forward; past the end, doc() is TERMINATED.
+                    let at = match postings.doc() < doc {
+                        true => postings.seek(doc),
+                        false => postings.doc(),
+                    };
+                    seen[i] |= at == doc;
+                }
+            }
+        }
+        for (count, seen) in has.iter_mut().zip(&seen) {
+            *count += usize::from(*seen);
+        }
+    }
+    Ok(has)
 }
 
 /// A term's query in a title (×[`TITLE_BOOST`]) and a body, both ×`boost`.
