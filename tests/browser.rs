@@ -548,6 +548,12 @@ mod browser {
             let typed = b.client().execute("return document.getElementById('subject').value", vec![]).await.unwrap();
             assert_eq!(typed, serde_json::Value::String(subject.into()), "the subject is still typed");
             wait_for_element(&b, "#suggestions a").await;
+            // Enter in the subject sends the request, not the search: the browser asks for
+            // what happened, and the page stays.
+            b.find("#subject").await.send_keys("\u{E007}").await.unwrap();
+            let focused = b.client().execute("return document.activeElement.id", vec![]).await.unwrap();
+            assert_eq!(focused, serde_json::Value::String("description".into()), "Enter asks for the description");
+            assert!(b.url().await.ends_with("/requests/new"), "{}", b.url().await);
             b.assert_no_console_errors().await;
             b.close().await;
         }

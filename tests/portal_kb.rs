@@ -207,6 +207,23 @@ mod portal_kb {
         other.get(&t, &format!("/kb/{slug}")).await;
         let seen = activity(&t, slug).await;
         assert_eq!((seen.views, seen.views_30_days), (3, 3));
+        // A browser whose first page is the solution: counted by its address, then by the
+        // cookie that page gave it, which is of today — one view, not two.
+        let mut first = Browser::new("192.0.2.33:1");
+        first.get(&t, &format!("/kb/{slug}")).await;
+        assert!(!first.cookies.is_empty(), "the solution page gives a browser its anonymous id");
+        for _ in 0..2 {
+            first.get(&t, &format!("/kb/{slug}")).await;
+        }
+        assert_eq!(activity(&t, slug).await.views, 4);
+        // A colleague behind that address, whose browser got its id on an earlier day, is
+        // someone else.
+        let mut colleague = Browser::new("192.0.2.33:2");
+        let earlier = maildesk::desk::kb_pages::today() - 3;
+        colleague.cookies.insert("__Host-maildesk-visitor".into(), format!("{}.{earlier}", "ab".repeat(32)));
+        colleague.get(&t, &format!("/kb/{slug}")).await;
+        colleague.get(&t, &format!("/kb/{slug}")).await;
+        assert_eq!(activity(&t, slug).await.views, 5);
         // The most viewed are on the home.
         let home = b.get(&t, "/kb").await;
         let most = &home.body[home.body.find("Most viewed").expect("a most viewed list")..];
@@ -367,6 +384,9 @@ mod portal_kb {
         assert_eq!(form.status, StatusCode::OK);
         assert!(form.body.contains(r#"<div id="suggestions" class="suggestions" aria-live="polite""#), "{}", form.body);
         assert!(form.body.contains(r#"formaction="/kb/search" formmethod="get" formnovalidate"#));
+        // Enter in a field presses the form's first submit button: the request's, not the search.
+        let first = &form.body[form.body.find(r#"<button type="submit""#).unwrap()..];
+        assert!(!first[..first.find('>').unwrap()].contains("formaction"), "{}", form.body);
         assert!(form.body.contains(r#"<script src="/static/suggest.js" defer></script>"#));
         let script = jane.get(&t, "/static/suggest.js").await;
         assert_eq!(script.status, StatusCode::OK);

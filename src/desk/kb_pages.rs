@@ -73,9 +73,14 @@ impl From<StoreError> for SuggestError {
     }
 }
 
-/// Today as days since 1970 (UTC): what views and suggestions are counted per.
-fn today(at: i64) -> i64 {
+/// The day of `at` as days since 1970 (UTC): what views and suggestions are counted per.
+fn day_of(at: i64) -> i64 {
     at.div_euclid(86_400)
+}
+
+/// Today as days since 1970 (UTC).
+pub fn today() -> i64 {
+    day_of(now())
 }
 
 /// What a visitor is counted as: a keyed hash of `identity` (what identifies their
@@ -112,7 +117,7 @@ async fn categories(app: &App, viewer: Viewer, db: &mut crate::store::Conn) -> R
 pub async fn home(app: &App, viewer: Viewer) -> Result<KbHome, StoreError> {
     let visible = visibilities(viewer);
     let mut db = app.store.conn().await?;
-    let since = today(now()) - (VIEW_DAYS - 1);
+    let since = today() - (VIEW_DAYS - 1);
     Ok(KbHome {
         categories: categories(app, viewer, &mut db).await?,
         most_viewed: db.most_viewed_solutions(&visible, since, HOME_LIST).await?,
@@ -153,12 +158,13 @@ pub async fn open(
     viewer: Viewer,
     slug: &str,
     visitor: &str,
+    also: Option<&str>,
     came: Came<'_>,
 ) -> Result<Option<SolutionPage>, StoreError> {
     let Some(page) = kb::show(app, viewer, slug).await? else { return Ok(None) };
     let at = now();
     let mut db = app.store.conn().await?;
-    db.record_solution_view(slug, visitor, today(at)).await?;
+    db.record_solution_view(slug, visitor, also, day_of(at)).await?;
     match came {
         Came::Directly => {}
         Came::Suggestion(who) => {
@@ -213,7 +219,7 @@ pub async fn suggest(app: &App, who: &SignedIn, text: &str) -> Result<Vec<Hit>, 
         let slugs: Vec<String> = found.iter().map(|h| h.slug.clone()).collect();
         // One transaction, one commit, however many were shown.
         let mut tx = app.store.begin().await?;
-        tx.record_form_suggestions(&slugs, who.contact, today(at), at).await?;
+        tx.record_form_suggestions(&slugs, who.contact, day_of(at), at).await?;
         tx.commit().await?;
     }
     Ok(found)
@@ -226,7 +232,7 @@ pub async fn suggest(app: &App, who: &SignedIn, text: &str) -> Result<Vec<Hit>, 
 /// only once those 30 minutes are over. What `maildesk kb stats` shows.
 pub async fn form_stats(app: &App) -> Result<Vec<SolutionActivity>, StoreError> {
     let at = now();
-    app.store.conn().await?.solution_activity(today(at) - (VIEW_DAYS - 1), at).await
+    app.store.conn().await?.solution_activity(day_of(at) - (VIEW_DAYS - 1), at).await
 }
 
 /// The visibilities `viewer` may see, as the store writes them.

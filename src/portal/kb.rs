@@ -225,12 +225,13 @@ pub async fn solution(
         return pages::not_found(&app, &visitor);
     }
     let key = kb_pages::visitor_key(&app, &visitor.identity());
+    let also = visitor.also_counted_as(kb_pages::today()).map(|a| kb_pages::visitor_key(&app, &a));
     let came = match (query.from.as_str(), &visitor.who) {
         ("suggestion", Some(who)) => Came::Suggestion(who),
         ("mail", _) => Came::Mail(&query.t),
         _ => Came::Directly,
     };
-    match kb_pages::open(&app, viewer(&visitor), &slug, &key, came).await {
+    match kb_pages::open(&app, viewer(&visitor), &slug, &key, also.as_deref(), came).await {
         Ok(Some(s)) => {
             shown(&visitor, SolutionShown { page: Page::new(&app, &visitor), s: &s, thanked: !query.voted.is_empty() })
         }

@@ -53,8 +53,21 @@ impl Visitor {
         match (&self.who, self.new_visitor) {
             (Some(who), _) => format!("contact:{}", who.contact.0),
             (None, false) => format!("browser:{}", self.visitor_id),
-            (None, true) => format!("address:{}", self.client),
+            (None, true) => self.address(),
         }
+    }
+
+    /// Who else this visitor may have been counted as today (raw, as [`Self::identity`]):
+    /// their IP address while their browser's id is of today, since the page that gave it
+    /// was counted by the address. A first view and its reload are one view; a colleague
+    /// behind the same address whose browser has an id of an earlier day is someone else.
+    pub fn also_counted_as(&self, today: i64) -> Option<String> {
+        let of_today = !self.new_visitor && issued_day(&self.visitor_id) == Some(today);
+        (self.who.is_none() && of_today).then(|| self.address())
+    }
+
+    fn address(&self) -> String {
+        format!("address:{}", self.client)
     }
 
     /// The `Set-Cookie` of the anonymous id, when it is new.
@@ -89,6 +102,21 @@ impl Visitor {
 const SESSION: &str = "maildesk-session";
 /// The anonymous visitor cookie's name (with `__Host-` in front over HTTPS).
 const VISITOR: &str = "maildesk-visitor";
+
+/// Whether `id` is an anonymous id as this portal gives them: 64 hex digits, then (since
+/// the knowledge base counts views by it) a dot and the day it was given, in days since 1970.
+fn well_formed(id: &str) -> bool {
+    let (token, day) = id.split_once('.').unwrap_or((id, "0"));
+    token.len() == 64
+        && token.bytes().all(|b| b.is_ascii_hexdigit())
+        && (1..=7).contains(&day.len())
+        && day.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The day (days since 1970) an anonymous id was given, when it says.
+fn issued_day(id: &str) -> Option<i64> {
+    id.split_once('.').and_then(|(_, day)| day.parse().ok())
+}
 
 /// Adds the `Set-Cookie` headers of `cookies` to `response`.
 pub fn with_cookies(response: impl IntoResponse, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
@@ -165,9 +193,9 @@ impl FromRequestParts<Arc<App>> for Visitor {
             })?,
             None => None,
         };
-        let (visitor_id, new_visitor) = match named(VISITOR).filter(|v| v.len() == 64) {
+        let (visitor_id, new_visitor) = match named(VISITOR).filter(|v| well_formed(v)) {
             Some(id) => (id, false),
-            None => (accounts::new_visitor_id(), true),
+            None => (format!("{}.{}", accounts::new_visitor_id(), crate::store::now().div_euclid(86_400)), true),
         };
         Ok(Visitor { who, visitor_id, new_visitor, client, secure })
     }

@@ -61,14 +61,23 @@ fn visible_in(first: usize, visible: &[&str]) -> String {
 
 impl Conn {
     /// Records a view of the solution `slug` by `visitor` (a keyed hash) on `day` (days
-    /// since 1970); false when that visitor's view of that day was recorded already, or
-    /// there is no such solution.
-    pub async fn record_solution_view(&mut self, slug: &str, visitor: &str, day: i64) -> Result<bool> {
+    /// since 1970); false when that visitor's view of that day was recorded already, under
+    /// its own key or under `also` (who else it may have been counted as), or there is no
+    /// such solution.
+    pub async fn record_solution_view(
+        &mut self,
+        slug: &str,
+        visitor: &str,
+        also: Option<&str>,
+        day: i64,
+    ) -> Result<bool> {
         let n = on_conn!(self, c => sqlx::query(
                 "INSERT INTO solution_views (solution_id, visitor, day)
-                 SELECT id, $2, $3 FROM solutions WHERE slug = $1
+                 SELECT s.id, $2, $3 FROM solutions s WHERE s.slug = $1
+                   AND NOT EXISTS (SELECT 1 FROM solution_views v
+                                   WHERE v.solution_id = s.id AND v.visitor = $4 AND v.day = $3)
                  ON CONFLICT DO NOTHING")
-            .bind(slug).bind(visitor).bind(day).execute(&mut *c).await?.rows_affected());
+            .bind(slug).bind(visitor).bind(day).bind(also).execute(&mut *c).await?.rows_affected());
         Ok(n > 0)
     }
 
