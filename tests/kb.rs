@@ -421,7 +421,7 @@ async fn hostile_searches_are_words_and_answer() {
 #[test]
 fn a_rebuild_cut_short_leaves_the_index_of_before_and_a_finished_one_replaces_it() {
     use maildesk::kb::file::Visibility;
-    use maildesk::kb::index::{IndexedSolution, SearchRequest, SolutionIndex};
+    use maildesk::kb::index::{Applied, IndexedSolution, SearchRequest, SolutionIndex};
     let dir = tempfile::tempdir().unwrap();
     let index = SolutionIndex::open(&dir.path().join("kb-index")).unwrap();
     let one = |slug: &'static str, text: &'static str| IndexedSolution {
@@ -439,8 +439,9 @@ fn a_rebuild_cut_short_leaves_the_index_of_before_and_a_finished_one_replaces_it
         slugs.sort();
         slugs
     };
-    index.apply(&[one("toaster", "crumb tray"), one("kettle", "crumb lid")], &[], 1).unwrap();
-    index.apply(&[one("fridge", "crumb feet")], &[], 2).unwrap();
+    let applied = |revision: i64| Applied { revision, mark: format!("change {revision}") };
+    index.apply(&[one("toaster", "crumb tray"), one("kettle", "crumb lid")], &[], &applied(1)).unwrap();
+    index.apply(&[one("fridge", "crumb feet")], &[], &applied(2)).unwrap();
     assert_eq!(found("crumb"), ["fridge", "kettle", "toaster"]);
 
     index.start_over().unwrap();
@@ -449,15 +450,63 @@ fn a_rebuild_cut_short_leaves_the_index_of_before_and_a_finished_one_replaces_it
     assert_eq!(found("crumb"), ["fridge", "kettle", "toaster"], "nothing of a rebuild is seen before it is done");
     index.abandon();
     // What an abandoned rebuild staged is gone: the next commit does not carry it.
-    index.apply(&[one("mixer", "crumb bowl")], &[], 3).unwrap();
+    index.apply(&[one("mixer", "crumb bowl")], &[], &applied(3)).unwrap();
     assert_eq!(found("crumb"), ["fridge", "kettle", "mixer", "toaster"]);
     assert_eq!(index.revision(), Some(3));
 
     index.start_over().unwrap();
     index.add(&[one("oven", "crumb door")]).unwrap();
     index.add(&[one("grill", "crumb rack")]).unwrap();
-    index.finish(7).unwrap();
+    index.finish(&applied(7)).unwrap();
     assert_eq!(found("crumb"), ["grill", "oven"]);
-    assert_eq!(index.revision(), Some(7));
+    assert_eq!(index.applied(), Some(applied(7)));
     assert_eq!(index.len(), 2);
+}
+
+/// A link to another solution's file points at that solution's slug, and follows it when
+/// the slug changes: the linking solution is updated by the next import.
+#[tokio::test]
+async fn a_link_to_another_solution_file_points_at_its_slug_and_follows_a_new_one() {
+    let t = TestApp::new(Db::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("toaster/smoke.md", &solution("Toaster smokes", "", "See [the tray](../kettle/leak.md#tray).")),
+            ("kettle/leak.md", &solution("Kettle leaks", "slug: kettle-leaks\n", "Tighten the lid.")),
+        ],
+    );
+    assert_eq!(kb::import(&t.app, dir.path()).await.unwrap().added, 2);
+    let shown = |slug: &'static str| {
+        let app = t.app.clone();
+        async move { kb::show(&app, Viewer::Staff, slug).await.unwrap().unwrap().html }
+    };
+    assert!(shown("toaster/smoke").await.contains(r#"href="/kb/kettle-leaks#tray""#));
+    write(dir.path(), &[("kettle/leak.md", &solution("Kettle leaks", "slug: kettle-drips\n", "Tighten the lid."))]);
+    let again = kb::import(&t.app, dir.path()).await.unwrap();
+    // The kettle's new slug is a new solution (the old one removed), and the toaster's link follows.
+    assert_eq!((again.added, again.updated, again.removed, again.unchanged), (1, 1, 1, 0));
+    assert!(shown("toaster/smoke").await.contains(r#"href="/kb/kettle-drips#tray""#));
+    assert_eq!(kb::import(&t.app, dir.path()).await.unwrap().unchanged, 2);
+}
+
+/// An index of another history than its store's, at the same revision (another database
+/// put under the same data directory), is rebuilt from the store.
+#[tokio::test]
+async fn an_index_of_another_history_at_the_same_revision_is_rebuilt_from_the_store() {
+    let shared = tempfile::tempdir().unwrap();
+    let at = shared.path().to_path_buf();
+    let before = TestApp::with(Db::Sqlite, |c| c.data_dir = at.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("a.md", &solution("Toaster smokes", "", "Empty the crumb tray."))]);
+    kb::import(&before.app, dir.path()).await.unwrap();
+    assert_eq!(slugs(&before.app, Viewer::Staff, "crumb").await, vec!["a"]);
+    before.app.kb_index.lock().unwrap().take();
+    let after = TestApp::with(Db::Sqlite, |c| c.data_dir = at.clone()).await;
+    let other = tempfile::tempdir().unwrap();
+    write(other.path(), &[("c.md", &solution("Fridge hums", "", "Level the feet."))]);
+    kb::import(&after.app, other.path()).await.unwrap();
+    // Both stores are at revision 1; their changes of it differ.
+    assert!(slugs(&after.app, Viewer::Staff, "crumb").await.is_empty());
+    assert_eq!(slugs(&after.app, Viewer::Staff, "feet").await, vec!["c"]);
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::App;
 use crate::kb::file::{self, Problem, SolutionFile, Visibility};
-use crate::kb::index::{Hit, IndexError, IndexedSolution, SearchRequest, SolutionIndex};
+use crate::kb::index::{Applied, Hit, IndexError, IndexedSolution, SearchRequest, SolutionIndex};
 use crate::store::{NewSolution, SolutionFileRow, SolutionRow, SolutionSummary, StoreError};
 
 /// Who is looking at the knowledge base.
@@ -213,11 +213,28 @@ fn read_dir(
                 pending.push(path);
             } else if kind.is_file() && name.ends_with(".md") {
                 let rel = relative(root, &path);
-                match read_solution(root, &rel, max_file) {
+                match read_solution(root, &rel, max_file, &HashMap::new()) {
                     Ok(r) => {
                         read.insert(rel, r);
                     }
                     Err(problems) => bad.entry(rel).or_default().extend(problems),
+                }
+            }
+        }
+    }
+    // A link to a solution file points at its slug: read again those that link to one
+    // whose slug is not its path.
+    let slugs: HashMap<String, String> = read
+        .iter()
+        .filter(|(rel, r)| rel.strip_suffix(".md") != Some(r.solution.slug.as_str()))
+        .map(|(rel, r)| (rel.clone(), r.solution.slug.clone()))
+        .collect();
+    if !slugs.is_empty() {
+        for (rel, r) in read.iter_mut() {
+            if r.solution.pages.iter().any(|page| slugs.contains_key(page)) {
+                match read_solution(root, rel, max_file, &slugs) {
+                    Ok(again) => *r = again,
+                    Err(problems) => bad.entry(rel.clone()).or_default().extend(problems),
                 }
             }
         }
@@ -231,18 +248,25 @@ fn relative(root: &Path, path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
-/// Reads the solution file at `rel` under `root`, and the files it shows or links to.
-fn read_solution(root: &Path, rel: &str, max_file: u64) -> Result<Read, Vec<Problem>> {
+/// Reads the solution file at `rel` under `root`, and the files it shows or links to; a
+/// link to another solution file points at the slug `slugs` gives it, if any.
+fn read_solution(root: &Path, rel: &str, max_file: u64, slugs: &HashMap<String, String>) -> Result<Read, Vec<Problem>> {
     let bytes = std::fs::read(root.join(rel)).map_err(|e| vec![Problem(format!("cannot be read: {e}"))])?;
     let default_slug = rel.strip_suffix(".md").unwrap_or(rel);
-    let mut solution = file::read(rel, &bytes, &files_prefix(default_slug))?;
+    let mut solution = file::read_linked(rel, &bytes, &files_prefix(default_slug), slugs)?;
     if solution.slug != default_slug {
-        solution = file::read(rel, &bytes, &files_prefix(&solution.slug))?;
+        solution = file::read_linked(rel, &bytes, &files_prefix(&solution.slug), slugs)?;
     }
     let mut problems = Vec::new();
     let mut files = Vec::new();
     let mut digest = Sha256::new();
     digest.update(&bytes);
+    // Where its links to other solutions point is part of what it shows.
+    for page in &solution.pages {
+        let slug = slugs.get(page).map_or(page.strip_suffix(".md").unwrap_or(page), String::as_str);
+        digest.update([1]);
+        digest.update(slug.as_bytes());
+    }
     for path in &solution.files {
         match read_beside(root, path, max_file) {
             Ok(bytes) => {
@@ -327,8 +351,10 @@ async fn opened(app: &App) -> Result<Option<(Arc<SolutionIndex>, bool)>, KbError
 const BATCH: i64 = 1000;
 
 /// Brings `index` up to the store's revision: the changes since its own, or everything
-/// anew when it was never built or is ahead of the store (a restored database). A reader
-/// only picks up what the writer committed. Returns how many solutions were written.
+/// anew when it was never built, or is of another history than the store's (ahead of it,
+/// or its last change is not the store's change of that revision: a database restored or
+/// replaced). A reader only picks up what the writer committed. Returns how many
+/// solutions were written.
 pub async fn catch_up(app: &App, index: &Arc<SolutionIndex>) -> Result<usize, KbError> {
     if !index.is_writer() {
         index.refresh()?;
@@ -338,10 +364,16 @@ pub async fn catch_up(app: &App, index: &Arc<SolutionIndex>) -> Result<usize, Kb
     let _updating = index.updating().await;
     let mut db = app.store.conn().await?;
     let latest = db.kb_revision().await?;
+    let applied = index.applied();
+    let same_history = match &applied {
+        Some(a) if a.revision == 0 => true,
+        Some(a) if a.revision <= latest => applied_as(&mut db, a.revision).await? == *a,
+        _ => false,
+    };
     let mut written = 0;
-    match index.revision() {
-        Some(at) if at == latest => {}
-        Some(mut at) if at < latest => {
+    match applied.map(|a| a.revision) {
+        Some(at) if same_history && at == latest => {}
+        Some(mut at) if same_history && at < latest => {
             while at < latest {
                 let (slugs, last) = db.kb_changes_after(at, BATCH).await?;
                 let mut rows = Vec::new();
@@ -353,8 +385,9 @@ pub async fn catch_up(app: &App, index: &Arc<SolutionIndex>) -> Result<usize, Kb
                     }
                 }
                 written += rows.len() + removed.len();
+                let applied = applied_as(&mut db, last).await?;
                 on_writer(index, move |index| {
-                    index.apply(&rows.iter().map(indexed).collect::<Vec<_>>(), &removed, last)
+                    index.apply(&rows.iter().map(indexed).collect::<Vec<_>>(), &removed, &applied)
                 })
                 .await?;
                 at = last;
@@ -376,6 +409,15 @@ pub async fn catch_up(app: &App, index: &Arc<SolutionIndex>) -> Result<usize, Kb
     Ok(written)
 }
 
+/// The store's change of `revision` as an index records having applied it.
+async fn applied_as(db: &mut crate::store::Conn, revision: i64) -> Result<Applied, StoreError> {
+    let mark = match db.kb_change(revision).await? {
+        Some((at, slug)) => format!("{at} {slug}"),
+        None => String::new(),
+    };
+    Ok(Applied { revision, mark })
+}
+
 /// Adds every solution of the store to `index` after [`SolutionIndex::start_over`], a
 /// batch at a time, and commits them all as of `latest`.
 async fn rebuild(db: &mut crate::store::Conn, index: &Arc<SolutionIndex>, latest: i64) -> Result<usize, KbError> {
@@ -390,7 +432,8 @@ async fn rebuild(db: &mut crate::store::Conn, index: &Arc<SolutionIndex>, latest
             break;
         }
     }
-    on_writer(index, move |index| index.finish(latest)).await?;
+    let applied = applied_as(db, latest).await?;
+    on_writer(index, move |index| index.finish(&applied)).await?;
     Ok(written)
 }
 

@@ -8,7 +8,7 @@
 //! size is capped, the YAML reader runs on a small budget, and hostile input yields
 //! problems, never a panic.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use pulldown_cmark::{CowStr, Event, Parser, Tag, TagEnd};
@@ -67,6 +67,9 @@ pub struct SolutionFile {
     /// The files beside it that the body links to or shows, as paths under the imported
     /// directory (`setup/screen.png`), each once, in order of appearance.
     pub files: Vec<String>,
+    /// The other solution files its body links to, as paths under the imported directory
+    /// (`billing/refund.md`), each once, in order of appearance.
+    pub pages: Vec<String>,
 }
 
 /// One thing wrong with a solution file, in words for its author (naming the key, value or
@@ -79,6 +82,17 @@ pub struct Problem(pub String);
 /// ending in `.md`) from its `bytes`; local links and images are rewritten to
 /// `files_prefix` followed by their path under the imported directory.
 pub fn read(path: &str, bytes: &[u8], files_prefix: &str) -> Result<SolutionFile, Vec<Problem>> {
+    read_linked(path, bytes, files_prefix, &HashMap::new())
+}
+
+/// [`read`], with a link to another solution file pointing at the slug `slugs` gives its
+/// path (`billing/refund.md`), when it names one other than its path without `.md`.
+pub fn read_linked(
+    path: &str,
+    bytes: &[u8],
+    files_prefix: &str,
+    slugs: &HashMap<String, String>,
+) -> Result<SolutionFile, Vec<Problem>> {
     let mut problems = Problems::default();
     let dir = check_path(path, &mut problems);
     let parts = match split(bytes) {
@@ -93,7 +107,7 @@ pub fn read(path: &str, bytes: &[u8], files_prefix: &str) -> Result<SolutionFile
         Some(meta) => slug_of(meta.slug.as_deref(), path, &mut problems),
         None => None,
     };
-    let body = body(parts.body, parts.body_line, &dir, files_prefix, &mut problems);
+    let body = body(parts.body, parts.body_line, &dir, (files_prefix, slugs), &mut problems);
     if !problems.is_empty() {
         return Err(problems.into_vec());
     }
@@ -110,6 +124,7 @@ pub fn read(path: &str, bytes: &[u8], files_prefix: &str) -> Result<SolutionFile
                 html: body.html,
                 text: body.text,
                 files: body.files,
+                pages: body.pages,
             })
         }
         // Every part that is missing has said why.
@@ -519,10 +534,15 @@ struct Body {
     html: String,
     text: String,
     files: Vec<String>,
+    pages: Vec<String>,
 }
 
+/// Where a body's local links point: the prefix of its files' URLs, and the slugs of
+/// other solution files by path (see [`read_linked`]).
+type Targets<'a> = (&'a str, &'a HashMap<String, String>);
+
 /// Reads the body and renders it; `None` if it cannot be (the problems say why).
-fn body(bytes: &[u8], first_line: usize, dir: &[&str], files_prefix: &str, problems: &mut Problems) -> Option<Body> {
+fn body(bytes: &[u8], first_line: usize, dir: &[&str], targets: Targets<'_>, problems: &mut Problems) -> Option<Body> {
     let mut fine = true;
     if bytes.len() > MAX_BODY {
         problems.add(format!("the body is {} bytes; at most {MAX_BODY} (1 MiB)", bytes.len()));
@@ -543,13 +563,19 @@ fn body(bytes: &[u8], first_line: usize, dir: &[&str], files_prefix: &str, probl
     if !fine {
         return None;
     }
-    render(markdown, first_line, dir, files_prefix, problems)
+    render(markdown, first_line, dir, targets, problems)
 }
 
 /// Renders `markdown` to sanitised HTML and plain text, rewriting local links (see
 /// [`Links::rewrite`]); `None` if it nests too deeply or has too much raw HTML to render
 /// safely.
-fn render(markdown: &str, first_line: usize, dir: &[&str], prefix: &str, problems: &mut Problems) -> Option<Body> {
+fn render(
+    markdown: &str,
+    first_line: usize,
+    dir: &[&str],
+    targets: Targets<'_>,
+    problems: &mut Problems,
+) -> Option<Body> {
     let options = pulldown_cmark::Options::ENABLE_TABLES
         | pulldown_cmark::Options::ENABLE_STRIKETHROUGH
         | pulldown_cmark::Options::ENABLE_TASKLISTS;
@@ -557,7 +583,8 @@ fn render(markdown: &str, first_line: usize, dir: &[&str], prefix: &str, problem
     let line_of = |offset: usize| first_line + newlines.partition_point(|&at| at < offset);
     let mut events = Vec::new();
     let mut text = PlainText::default();
-    let mut links = Links { dir, prefix, files: Vec::new(), seen: HashSet::new() };
+    let (prefix, slugs) = targets;
+    let mut links = Links { dir, prefix, slugs, files: Vec::new(), pages: Vec::new(), seen: HashSet::new() };
     let mut depth = 0usize;
     let mut raw_tags = 0usize;
     for (event, range) in Parser::new_ext(markdown, options).into_offset_iter() {
@@ -602,6 +629,7 @@ fn render(markdown: &str, first_line: usize, dir: &[&str], prefix: &str, problem
         html: SANITISER.clean(&html).to_string(),
         text: text.finish(),
         files: links.files,
+        pages: links.pages,
     })
 }
 
@@ -611,8 +639,12 @@ struct Links<'a> {
     dir: &'a [&'a str],
     /// What the URL of a file starts with.
     prefix: &'a str,
+    /// The slugs of solution files by path, where not their path without `.md`.
+    slugs: &'a HashMap<String, String>,
     /// The files used, each once, in order of first use.
     files: Vec<String>,
+    /// The solution files linked to, each once, in order of first use.
+    pages: Vec<String>,
     seen: HashSet<String>,
 }
 
@@ -620,8 +652,9 @@ impl Links<'_> {
     /// The destination `dest` of a link or image (`what`, on `line`) as the page shows it:
     /// kept when it is absolute (a scheme, `/`, `//`), a fragment or a query; otherwise
     /// resolved against the solution's directory and pointed at the solution it names
-    /// (`.md`: `/kb/<path without .md>`) or at the file under the prefix, which is added to
-    /// the files. A destination that cannot be resolved is kept and is a problem.
+    /// (`.md`: `/kb/<its slug>`, its fragment kept), which is added to the pages, or at the
+    /// file under the prefix, which is added to the files. A destination that cannot be
+    /// resolved is kept and is a problem.
     fn rewrite<'e>(
         &mut self,
         dest: CowStr<'e>,
@@ -642,7 +675,13 @@ impl Links<'_> {
             }
         };
         if let Some(page) = path.strip_suffix(".md") {
-            return format!("/kb/{}", encode_path(page)).into();
+            let slug = self.slugs.get(&path).map_or(page, String::as_str);
+            let fragment = dest.find('#').map_or("", |at| &dest[at..]);
+            let url = format!("/kb/{}{fragment}", encode_path(slug));
+            if self.seen.insert(path.clone()) {
+                self.pages.push(path);
+            }
+            return url.into();
         }
         let url = format!("{}{}", self.prefix, encode_path(&path));
         if self.seen.insert(path.clone()) {
@@ -1370,7 +1409,19 @@ tags: *h";
         let s = body("[Reset](reset-password.md) and [setup](../setup/first%20steps.md#top)");
         assert!(s.files.is_empty(), "{:?}", s.files);
         assert!(s.html.contains("href=\"/kb/accounts/reset-password\""), "{}", s.html);
-        assert!(s.html.contains("href=\"/kb/setup/first%20steps\""), "{}", s.html);
+        assert!(s.html.contains("href=\"/kb/setup/first%20steps#top\""), "{}", s.html);
+        assert_eq!(s.pages, ["accounts/reset-password.md", "setup/first steps.md"]);
+    }
+
+    #[test]
+    fn a_link_to_another_solution_points_at_the_slug_it_has() {
+        let slugs = HashMap::from([("setup/first steps.md".to_string(), "start".to_string())]);
+        let text = file("title: T", "[setup](../setup/first%20steps.md#top) [again](../setup/first%20steps.md)");
+        let s = read_linked("accounts/x.md", text.as_bytes(), "/kb/files/", &slugs).unwrap();
+        assert!(s.html.contains("href=\"/kb/start#top\""), "{}", s.html);
+        assert!(s.html.contains("href=\"/kb/start\""), "{}", s.html);
+        assert!(!s.html.contains("first"), "{}", s.html);
+        assert_eq!(s.pages, ["setup/first steps.md"], "each page once");
     }
 
     #[test]

@@ -250,11 +250,24 @@ fn language_slot(code: &str) -> usize {
     LANGUAGES.iter().position(|(c, _)| *c == code).unwrap_or(LANGUAGES.len())
 }
 
-/// What a commit records: the schema's version and the store's revision applied.
+/// What a commit records: the schema's version and the store's change applied last.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Payload {
     schema: u32,
     revision: i64,
+    #[serde(default)]
+    mark: String,
+}
+
+/// The store's change of the knowledge base an index has applied last: its revision, and
+/// a mark of what that change was (desk's: its time and slug), so that an index of another
+/// history (a database restored or replaced under it) is known even at the same revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The change's revision (0: none yet).
+    pub revision: i64,
+    /// What the change was.
+    pub mark: String,
 }
 
 /// The index of solutions, open to read, and to write when this process holds it.
@@ -366,9 +379,15 @@ impl SolutionIndex {
         self.writer.is_some()
     }
 
+    /// The store's change the index has applied last; None before its first build.
+    pub fn applied(&self) -> Option<Applied> {
+        let payload = Self::payload_of(&self.index).filter(|p| p.schema == SCHEMA_VERSION)?;
+        Some(Applied { revision: payload.revision, mark: payload.mark })
+    }
+
     /// The store's revision the index has applied; None before its first build.
     pub fn revision(&self) -> Option<i64> {
-        Self::payload_of(&self.index).filter(|p| p.schema == SCHEMA_VERSION).map(|p| p.revision)
+        self.applied().map(|a| a.revision)
     }
 
     /// How many solutions the index holds, as its reader last saw.
@@ -382,11 +401,11 @@ impl SolutionIndex {
     }
 
     /// Writes `put` over (or beside) the solutions of their slugs, takes out those of
-    /// `removed`, and commits as having applied `revision`.
-    pub fn apply(&self, put: &[IndexedSolution<'_>], removed: &[String], revision: i64) -> Result<(), IndexError> {
+    /// `removed`, and commits as having applied `applied`.
+    pub fn apply(&self, put: &[IndexedSolution<'_>], removed: &[String], applied: &Applied) -> Result<(), IndexError> {
         let mut writer = self.writer()?;
         self.stage(&writer, put, removed)?;
-        self.commit(&mut writer, revision)
+        self.commit(&mut writer, applied)
     }
 
     /// Starts a rebuild: every solution is taken out, and [`Self::add`] puts them back.
@@ -406,11 +425,11 @@ impl SolutionIndex {
         self.stage(&*self.writer()?, put, &[])
     }
 
-    /// Commits a rebuild as having applied `revision`, and merges its segments into one:
+    /// Commits a rebuild as having applied `applied`, and merges its segments into one:
     /// a search looks each word up once per segment.
-    pub fn finish(&self, revision: i64) -> Result<(), IndexError> {
+    pub fn finish(&self, applied: &Applied) -> Result<(), IndexError> {
         let mut writer = self.writer()?;
-        self.commit(&mut writer, revision)?;
+        self.commit(&mut writer, applied)?;
         let segments = self.index.searchable_segment_ids()?;
         let merged = match segments.len() > 1 {
             true => writer.merge(&segments).wait().map(|_| ()),
@@ -451,9 +470,10 @@ impl SolutionIndex {
         Ok(())
     }
 
-    fn commit(&self, writer: &mut IndexWriter, revision: i64) -> Result<(), IndexError> {
+    fn commit(&self, writer: &mut IndexWriter, applied: &Applied) -> Result<(), IndexError> {
         let mut commit = writer.prepare_commit()?;
-        let payload = serde_json::to_string(&Payload { schema: SCHEMA_VERSION, revision }).unwrap_or_default();
+        let payload = Payload { schema: SCHEMA_VERSION, revision: applied.revision, mark: applied.mark.clone() };
+        let payload = serde_json::to_string(&payload).unwrap_or_default();
         commit.set_payload(&payload);
         commit.commit()?;
         self.reader.reload()?;

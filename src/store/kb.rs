@@ -227,6 +227,12 @@ impl Conn {
         Ok(last.unwrap_or(0))
     }
 
+    /// The change of revision `revision`: its time (Unix seconds) and slug, if there is one.
+    pub async fn kb_change(&mut self, revision: i64) -> Result<Option<(i64, String)>> {
+        Ok(on_conn!(self, c => sqlx::query_as("SELECT at, slug FROM kb_changes WHERE revision = $1")
+            .bind(revision).fetch_optional(&mut *c).await?))
+    }
+
     /// The slugs changed after revision `after`, each once, with the last revision read
     /// (at most `limit` changes are read): what an index applies next.
     pub async fn kb_changes_after(&mut self, after: i64, limit: i64) -> Result<(Vec<String>, i64)> {
