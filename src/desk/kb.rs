@@ -88,7 +88,9 @@ pub fn files_prefix(slug: &str) -> String {
 /// A solution file read from the directory, with its files.
 struct Read {
     solution: SolutionFile,
-    files: Vec<(SolutionFileRow, Vec<u8>)>,
+    /// The files beside it, described: their bytes are read again when they are stored,
+    /// so that an import holds one file's bytes at a time, not all of them.
+    files: Vec<SolutionFileRow>,
     digest: String,
 }
 
@@ -126,13 +128,12 @@ pub async fn import(app: &App, dir: &Path) -> Result<Imported, ImportError> {
     if !bad.is_empty() {
         return Err(ImportError::Invalid(bad.into_iter().collect()));
     }
-    // The bytes first: a blob no row names yet is kept for an hour.
-    for r in read.values() {
-        for (row, bytes) in &r.files {
-            app.store.blobs.put(bytes).map_err(StoreError::Blob)?;
-            debug_assert_eq!(row.sha256, crate::store::sha256_hex(bytes));
-        }
-    }
+    // The bytes first (a blob no row names yet is kept for an hour), each file read again.
+    let (blobs, root_for_files) = (app.store.blobs.clone(), root.clone());
+    let files: Vec<SolutionFileRow> = read.values().flat_map(|r| r.files.iter().cloned()).collect();
+    tokio::task::spawn_blocking(move || store_files(&blobs, &root_for_files, &files, max_file))
+        .await
+        .map_err(|e| ImportError::Unreadable { path: dir.to_path_buf(), source: std::io::Error::other(e) })??;
     let source = root.to_string_lossy().into_owned();
     let mut tx = app.store.begin().await?;
     let stored: HashMap<String, (String, String)> =
@@ -150,7 +151,7 @@ pub async fn import(app: &App, dir: &Path) -> Result<Imported, ImportError> {
             Some(_) => done.updated += 1,
             None => done.added += 1,
         }
-        let files: Vec<SolutionFileRow> = r.files.iter().map(|(row, _)| row.clone()).collect();
+        let files = r.files.clone();
         tx.put_solution(&NewSolution {
             slug: &s.slug,
             title: &s.title,
@@ -277,7 +278,7 @@ fn read_solution(root: &Path, rel: &str, max_file: u64, slugs: &HashMap<String, 
                 digest.update(sha256.as_bytes());
                 let content_type = mime_guess::from_path(path).first_or_octet_stream().essence_str().to_string();
                 let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-                files.push((SolutionFileRow { path: path.clone(), content_type, size, sha256 }, bytes));
+                files.push(SolutionFileRow { path: path.clone(), content_type, size, sha256 });
             }
             Err(problem) => problems.push(problem),
         }
@@ -286,6 +287,25 @@ fn read_solution(root: &Path, rel: &str, max_file: u64, slugs: &HashMap<String, 
         true => Ok(Read { solution, files, digest: hex::encode(digest.finalize()) }),
         false => Err(problems),
     }
+}
+
+/// Puts the bytes of `files` (under `root`) into `blobs`, each read again and checked to
+/// be what was read before.
+fn store_files(
+    blobs: &crate::store::Blobs,
+    root: &Path,
+    files: &[SolutionFileRow],
+    max_file: u64,
+) -> Result<(), ImportError> {
+    for row in files {
+        let unreadable = |source| ImportError::Unreadable { path: root.join(&row.path), source };
+        let bytes = read_beside(root, &row.path, max_file).map_err(|p| unreadable(std::io::Error::other(p.0)))?;
+        if crate::store::sha256_hex(&bytes) != row.sha256 {
+            return Err(unreadable(std::io::Error::other("it changed while it was imported; import again")));
+        }
+        blobs.put(&bytes).map_err(StoreError::Blob)?;
+    }
+    Ok(())
 }
 
 /// The bytes of the file `path` (under `root`) that a solution shows or links to: a
