@@ -183,7 +183,7 @@ def _threads(pid):
 
 def _cookie(reply, name):
     for c in reply.cookies:
-        m = re.match(re.escape(name) + r"=([0-9a-f]{64})(;|$)", c)
+        m = re.match(re.escape(name) + r"=([0-9a-f]{64}(?:\.[0-9]{1,7})?)(;|$)", c)
         if m:
             return m.group(1)
     return None

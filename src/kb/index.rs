@@ -420,9 +420,14 @@ impl SolutionIndex {
         Ok(())
     }
 
-    /// Adds `put` to the rebuild [`Self::start_over`] began.
+    /// Adds `put` to the rebuild [`Self::start_over`] began (each slug once in all: none
+    /// is taken out first, since every delete waits in memory for the commit).
     pub fn add(&self, put: &[IndexedSolution<'_>]) -> Result<(), IndexError> {
-        self.stage(&*self.writer()?, put, &[])
+        let writer = self.writer()?;
+        for solution in put {
+            writer.add_document(self.document(solution))?;
+        }
+        Ok(())
     }
 
     /// Commits a rebuild as having applied `applied`, and merges its segments into one:
