@@ -195,7 +195,8 @@ impl FromRequestParts<Arc<App>> for Visitor {
         };
         let (visitor_id, new_visitor) = match named(VISITOR).filter(|v| well_formed(v)) {
             Some(id) => (id, false),
-            None => (format!("{}.{}", accounts::new_visitor_id(), crate::store::now().div_euclid(86_400)), true),
+            // The day it is given on, as the knowledge base counts views by days.
+            None => (format!("{}.{}", accounts::new_visitor_id(), crate::desk::kb_pages::today()), true),
         };
         Ok(Visitor { who, visitor_id, new_visitor, client, secure })
     }
