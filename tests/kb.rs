@@ -349,20 +349,15 @@ fn the_command_line_imports_lists_shows_searches_and_counts_and_a_running_daemon
     assert!(!daemon.log().contains("WARN"), "{}", daemon.log());
 }
 
-#[tokio::test]
-async fn an_index_ahead_of_its_store_is_rebuilt_from_the_store() {
-    // Two databases, one data directory: as after restoring an older backup of the database.
+/// An index built from a store that imported `before`, then opened over another store
+/// under the same data directory (a database restored from an older backup, or replaced),
+/// which imported one other solution: the index is built anew from the other store.
+async fn rebuilt_for_another_store(before_files: &[(&str, &[u8])]) {
     let shared = tempfile::tempdir().unwrap();
     let at = shared.path().to_path_buf();
     let before = TestApp::with(Db::Sqlite, |c| c.data_dir = at.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        &[
-            ("a.md", &solution("Toaster smokes", "", "Empty the crumb tray.")),
-            ("b.md", &solution("Kettle leaks", "", "Tighten the lid.")),
-        ],
-    );
+    write(dir.path(), before_files);
     kb::import(&before.app, dir.path()).await.unwrap();
     assert_eq!(slugs(&before.app, Viewer::Staff, "crumb").await, vec!["a"]);
     before.app.kb_index.lock().unwrap().take();
@@ -370,9 +365,23 @@ async fn an_index_ahead_of_its_store_is_rebuilt_from_the_store() {
     let other = tempfile::tempdir().unwrap();
     write(other.path(), &[("c.md", &solution("Fridge hums", "", "Level the feet."))]);
     kb::import(&after.app, other.path()).await.unwrap();
-    // The index had applied revision 2; this store is at 1: built anew from it.
     assert!(slugs(&after.app, Viewer::Staff, "crumb").await.is_empty());
     assert_eq!(slugs(&after.app, Viewer::Staff, "feet").await, vec!["c"]);
+}
+
+#[tokio::test]
+async fn an_index_ahead_of_its_store_is_rebuilt_from_the_store() {
+    // The index has applied revision 2; the other store is at 1.
+    let (toaster, kettle) =
+        (solution("Toaster smokes", "", "Empty the crumb tray."), solution("Kettle leaks", "", "Tighten the lid."));
+    rebuilt_for_another_store(&[("a.md", &toaster), ("b.md", &kettle)]).await;
+}
+
+/// At the same revision, the index's last change is not the store's change of it.
+#[tokio::test]
+async fn an_index_of_another_history_at_the_same_revision_is_rebuilt_from_the_store() {
+    // Both stores are at revision 1; their changes of it differ.
+    rebuilt_for_another_store(&[("a.md", &solution("Toaster smokes", "", "Empty the crumb tray."))]).await;
 }
 
 #[tokio::test]
@@ -488,25 +497,4 @@ async fn a_link_to_another_solution_file_points_at_its_slug_and_follows_a_new_on
     assert_eq!((again.added, again.updated, again.removed, again.unchanged), (1, 1, 1, 0));
     assert!(shown("toaster/smoke").await.contains(r#"href="/kb/kettle-drips#tray""#));
     assert_eq!(kb::import(&t.app, dir.path()).await.unwrap().unchanged, 2);
-}
-
-/// An index of another history than its store's, at the same revision (another database
-/// put under the same data directory), is rebuilt from the store.
-#[tokio::test]
-async fn an_index_of_another_history_at_the_same_revision_is_rebuilt_from_the_store() {
-    let shared = tempfile::tempdir().unwrap();
-    let at = shared.path().to_path_buf();
-    let before = TestApp::with(Db::Sqlite, |c| c.data_dir = at.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &[("a.md", &solution("Toaster smokes", "", "Empty the crumb tray."))]);
-    kb::import(&before.app, dir.path()).await.unwrap();
-    assert_eq!(slugs(&before.app, Viewer::Staff, "crumb").await, vec!["a"]);
-    before.app.kb_index.lock().unwrap().take();
-    let after = TestApp::with(Db::Sqlite, |c| c.data_dir = at.clone()).await;
-    let other = tempfile::tempdir().unwrap();
-    write(other.path(), &[("c.md", &solution("Fridge hums", "", "Level the feet."))]);
-    kb::import(&after.app, other.path()).await.unwrap();
-    // Both stores are at revision 1; their changes of it differ.
-    assert!(slugs(&after.app, Viewer::Staff, "crumb").await.is_empty());
-    assert_eq!(slugs(&after.app, Viewer::Staff, "feet").await, vec!["c"]);
 }
