@@ -43,6 +43,8 @@ pub struct App {
     /// customers (true) see them, at a revision of the knowledge base
     /// (`desk::kb_pages`).
     pub kb_categories: std::sync::Mutex<Vec<KeptCategories>>,
+    /// What the daemon's parts (sources, sender, portal) say of themselves.
+    pub health: crate::health::Health,
 }
 
 /// The knowledge base's categories with their counts, as kept at a revision: (revision,
@@ -100,6 +102,7 @@ impl App {
             changes: tokio::sync::broadcast::channel(1024).0,
             kb_index: std::sync::Mutex::new(None),
             kb_categories: std::sync::Mutex::new(Vec::new()),
+            health: crate::health::Health::default(),
         }
     }
 

@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use crate::outbound::{self, Prepare, Sender, Templates, Transport};
 use crate::store::{OutboxRow, StoreError};
-use crate::{App, portal, sources};
+use crate::{App, portal, service, sources};
 
 /// How often time-driven rules run (resolved tickets closing themselves).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
@@ -40,6 +40,21 @@ pub enum Drained {
 /// must not wait for them either (see `cli::main`).
 pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, shutdown: CancellationToken) -> Drained {
     let tracker = TaskTracker::new();
+    // The parts readiness waits for.
+    if app.config.maildir.enabled {
+        app.health.expect(crate::health::MAILDIR);
+    }
+    for mailbox in &app.config.imap {
+        app.health.expect(&crate::health::imap(&mailbox.name));
+    }
+    app.health.expect(crate::health::SENDER);
+    if listener.is_some() {
+        app.health.expect(crate::health::PORTAL);
+    }
+    tracker.spawn(service::announce(app.clone(), service::READY_GRACE, shutdown.clone()));
+    if let Some(interval) = service::watchdog_interval() {
+        tracker.spawn(service::keep_alive(app.clone(), interval, shutdown.clone()));
+    }
     if app.config.maildir.enabled {
         tracker.spawn(sources::maildir::run(app.clone(), app.config.maildir.path.clone(), shutdown.clone()));
     }
@@ -55,6 +70,7 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
         }
         // Open request pages show changes as they come, from the store's feed.
         tracker.spawn(crate::desk::live::follow(app.clone(), shutdown.clone()));
+        app.health.up(crate::health::PORTAL);
         let (app, token) = (app.clone(), shutdown.clone());
         tracker.spawn(async move {
             if let Err(e) = portal::serve(listener, app, token).await {
@@ -77,6 +93,7 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     } else {
         info!("shutting down");
     }
+    service::notify(&[sd_notify::NotifyState::Stopping, sd_notify::NotifyState::Status("stopping")]);
     if tokio::time::timeout(DRAIN_DEADLINE, tracker.wait()).await.is_err() {
         // Closing the store would wait for the connections those tasks hold.
         warn!("tasks did not finish in time; stopping without closing the store");
@@ -100,7 +117,7 @@ pub fn transport(app: &App) -> Result<Transport, String> {
 
 /// The sender of `serve`: mail written with `templates` goes out through `transport`, and
 /// desk gives each invitation its token as it is sent.
-pub fn sender(transport: Transport, templates: Templates) -> Sender {
+pub fn sender(transport: Transport, templates: crate::outbound::SharedTemplates) -> Sender {
     Sender { transport, templates, prepare: std::sync::Arc::new(MintInvitations) }
 }
 
@@ -172,5 +189,105 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// What a reload did: whether the templates were loaded again (how many overrides) or
+/// why not, and the config's keys that changed but take effect only after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// The overrides now used, or why the ones before were kept.
+    pub templates: Result<usize, String>,
+    /// Changed keys of the config (dotted, `desk.name`) that need a restart.
+    pub need_restart: Vec<String>,
+}
+
+/// Re-reads what may change while the daemon runs, on each SIGHUP until `shutdown`:
+/// `reread` loads the config as at start. See [`reload`].
+pub async fn reload_on_hangup(
+    app: Arc<App>,
+    templates: crate::outbound::SharedTemplates,
+    reread: impl Fn() -> Result<crate::config::Config, crate::config::ConfigError> + Send + 'static,
+    shutdown: CancellationToken,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGHUP; reloading is off");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = hangups.recv() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        service::notify(&[sd_notify::NotifyState::Reloading, sd_notify::NotifyState::Status("reloading")]);
+        reload(&app, &templates, reread());
+        service::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("ready")]);
+    }
+}
+
+/// Loads the mail templates again with `config` (the config file read anew): a set that
+/// cannot be used keeps the ones before, and the log says why. Every other change of the
+/// config is named in the log as taking effect after a restart (the running daemon keeps
+/// the config it started with). A config that cannot be read changes nothing.
+pub fn reload(
+    app: &App,
+    templates: &crate::outbound::SharedTemplates,
+    config: Result<crate::config::Config, crate::config::ConfigError>,
+) -> Reloaded {
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            error!(error = %e, "reload: the config cannot be read; nothing changed");
+            return Reloaded { templates: Err(format!("the config cannot be read: {e}")), need_restart: Vec::new() };
+        }
+    };
+    let loaded = match Templates::load(&config) {
+        Ok(fresh) => {
+            let overrides = fresh.overrides();
+            templates.store(Arc::new(fresh));
+            info!(overrides, "reload: the mail templates were loaded again");
+            Ok(overrides)
+        }
+        Err(problems) => {
+            let said = problems.to_string();
+            warn!(problems = %said, "reload: the mail templates cannot be used; keeping the ones loaded before");
+            Err(said)
+        }
+    };
+    let mut need_restart = Vec::new();
+    match (toml::Value::try_from(&app.config), toml::Value::try_from(&config)) {
+        (Ok(before), Ok(now)) => changed_keys(&before, &now, "", &mut need_restart),
+        _ => need_restart.push("(the config could not be compared)".into()),
+    }
+    need_restart.retain(|key| !RELOADED_KEYS.contains(&key.as_str()));
+    if !need_restart.is_empty() {
+        warn!(keys = %need_restart.join(", "), "reload: these changes of the config take effect after a restart");
+    }
+    Reloaded { templates: loaded, need_restart }
+}
+
+/// The config's keys a reload applies.
+const RELOADED_KEYS: &[&str] = &["outbox.templates_dir"];
+
+/// The dotted keys whose values differ between `before` and `now` (tables compared key by
+/// key; anything else whole).
+fn changed_keys(before: &toml::Value, now: &toml::Value, at: &str, out: &mut Vec<String>) {
+    match (before, now) {
+        (toml::Value::Table(a), toml::Value::Table(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => changed_keys(x, y, &path, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        _ if before != now => out.push(at.to_string()),
+        _ => {}
     }
 }

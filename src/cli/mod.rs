@@ -148,7 +148,7 @@ pub fn main() -> i32 {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Serve => serve(config).await,
+            Command::Serve => serve(config, cli.config.clone()).await,
             Command::Ingest { file } => ingest(config, file).await,
             Command::Ticket { command } => ticket::run(config, command).await,
             Command::Quarantine { command } => quarantine::run(config, command).await,
@@ -199,7 +199,7 @@ async fn open(config: Config) -> Result<Arc<App>, i32> {
     })
 }
 
-async fn serve(config: Config) -> i32 {
+async fn serve(config: Config, file: Option<PathBuf>) -> i32 {
     let listen = config.portal.listen;
     let portal = config.portal.enabled;
     // Before anything starts: an override that cannot render is found now, not when a
@@ -228,6 +228,9 @@ async fn serve(config: Config) -> i32 {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
+    let templates: crate::outbound::SharedTemplates = Arc::new(arc_swap::ArcSwap::from_pointee(templates));
+    let reread = move || Config::load(file.as_deref(), config_env());
+    tokio::spawn(crate::daemon::reload_on_hangup(app.clone(), templates.clone(), reread, shutdown.clone()));
     let transport = match crate::daemon::transport(&app) {
         Ok(t) => t,
         Err(e) => {

@@ -43,8 +43,9 @@ pub trait Prepare: Send + Sync {
 pub struct Sender {
     /// Where rendered mail goes.
     pub transport: Transport,
-    /// What mail is written with: the built-in templates and the admin's overrides.
-    pub templates: Templates,
+    /// What mail is written with: the built-in templates and the admin's overrides, as
+    /// last loaded (a SIGHUP loads them again: see [`SharedTemplates`]).
+    pub templates: SharedTemplates,
     /// Run on each claim before rendering.
     pub prepare: Arc<dyn Prepare>,
 }
@@ -54,6 +55,10 @@ impl std::fmt::Debug for Sender {
         f.debug_struct("Sender").field("transport", &self.transport).finish_non_exhaustive()
     }
 }
+
+/// The templates the sender renders with, replaced whole when they are loaded again:
+/// a mail being rendered keeps the ones it began with.
+pub type SharedTemplates = Arc<arc_swap::ArcSwap<Templates>>;
 
 /// How many rows one pass of the sender takes.
 const BATCH: i64 = 100;
@@ -135,7 +140,7 @@ async fn deliver(app: &App, sender: &Sender, claims: usize) -> Result<usize, Sto
 /// marks it sent); failures are recorded here.
 async fn deliver_one(app: &App, sender: &Sender, row: &OutboxRow) -> Result<bool, StoreError> {
     let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
-    let bytes = match render(app, &sender.templates, row) {
+    let bytes = match render(app, &sender.templates.load(), row) {
         Ok(bytes) => bytes,
         Err(e) => {
             warn!(outbox = row.id, error = %e, "notification cannot be rendered");
@@ -180,6 +185,7 @@ pub async fn run(app: Arc<App>, sender: Sender, shutdown: CancellationToken) {
         }
         match deliver(&app, &sender, if backlog { 1 } else { usize::MAX }).await {
             Ok(n) => {
+                app.health.up(crate::health::SENDER);
                 if failing {
                     info!("outbox reachable again");
                     failing = false;
@@ -193,6 +199,7 @@ pub async fn run(app: Arc<App>, sender: Sender, shutdown: CancellationToken) {
                 }
             }
             Err(e) => {
+                app.health.down(crate::health::SENDER, &format!("the outbox is unavailable: {e}"));
                 if !failing {
                     warn!(error = %e, "outbox unavailable");
                     failing = true;

@@ -209,6 +209,7 @@ async fn drain_pass(
 pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
     if let Err(e) = ensure(&dir) {
         warn!(dir = %dir.display(), error = %e, "cannot create maildir; source stopped");
+        app.health.down(crate::health::MAILDIR, &format!("cannot create {}: {e}", dir.display()));
         return;
     }
     let source = Source::Maildir(dir.display().to_string());
@@ -219,6 +220,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         let pause = match drain_pass(&app, &dir, &source, &shutdown, &stragglers).await {
             Ok(n) => {
+                app.health.up(crate::health::MAILDIR);
                 if failing {
                     info!("maildir source recovered");
                     failing = false;
@@ -234,6 +236,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
                 interval
             }
             Err(e) => {
+                app.health.down(crate::health::MAILDIR, &e.to_string());
                 app.intake_backlog.store(false, std::sync::atomic::Ordering::Relaxed);
                 if !failing {
                     warn!(error = %e, "maildir source paused by a temporary failure");

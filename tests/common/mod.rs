@@ -115,7 +115,8 @@ impl TestApp {
     /// Runs the outbox sender once and returns everything sent so far.
     pub async fn flush_outbox(&self) -> Vec<SentMail> {
         let templates = maildesk::outbound::Templates::load(&self.app.config).expect("templates");
-        let sender = maildesk::daemon::sender(self.transport.clone(), templates);
+        let sender =
+            maildesk::daemon::sender(self.transport.clone(), Arc::new(arc_swap::ArcSwap::from_pointee(templates)));
         maildesk::outbound::deliver_due(&self.app, &sender).await.expect("deliver");
         self.sent.lock().unwrap().clone()
     }

@@ -211,6 +211,11 @@ impl Templates {
         !self.overridden.is_empty()
     }
 
+    /// How many templates are overridden.
+    pub fn overrides(&self) -> usize {
+        self.overridden.len()
+    }
+
     /// Renders every kind with sample data (all fields filled, and optional ones empty);
     /// the problems found.
     fn try_all(&self, config: &Config) -> BTreeSet<TemplateProblem> {

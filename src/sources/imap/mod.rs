@@ -60,6 +60,7 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
             }
             Err(e) => e.to_string(),
         };
+        app.health.down(&crate::health::imap(&name), &failure);
         let delay = backoff(watch.attempts() + 1);
         match watch.failed(&failure) {
             Said::First => {

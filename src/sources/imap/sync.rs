@@ -68,8 +68,10 @@ pub async fn serve(
     let origin = Origin { source: &source, department: mailbox.department.as_deref() };
     let mut work = Work { app, mailbox, session, plan, validity: 0, waiting: true };
     let began = Instant::now();
+    let part = crate::health::imap(&mailbox.name);
     loop {
         work.select(watch).await?;
+        app.health.up(&part);
         if work.waiting {
             work.retry_moves(watch).await?;
         }
