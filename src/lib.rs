@@ -21,6 +21,7 @@ pub mod portal;
 pub mod service;
 pub mod sources;
 pub mod store;
+pub mod telemetry;
 pub mod workers;
 
 pub use app::App;

@@ -202,6 +202,7 @@ async fn open(config: Config) -> Result<Arc<App>, i32> {
 async fn serve(config: Config, file: Option<PathBuf>) -> i32 {
     let listen = config.portal.listen;
     let portal = config.portal.enabled;
+    let metrics_listen = config.metrics.listen;
     // Before anything starts: an override that cannot render is found now, not when a
     // customer's mail is due.
     let templates = match crate::outbound::Templates::load(&config) {
@@ -226,8 +227,36 @@ async fn serve(config: Config, file: Option<PathBuf>) -> i32 {
     } else {
         None
     };
+    let metrics = match metrics_listen {
+        Some(addr) => {
+            let handle = match crate::telemetry::install() {
+                Ok(handle) => handle,
+                Err(e) => {
+                    eprintln!("maildesk: cannot start the metrics: {e}");
+                    return EXIT_FAILURE;
+                }
+            };
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => Some((l, handle)),
+                Err(e) => {
+                    eprintln!("maildesk: cannot listen on {addr} (metrics.listen): {e}");
+                    return EXIT_FAILURE;
+                }
+            }
+        }
+        None => None,
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
+    if let Some((listener, handle)) = metrics {
+        tracing::info!(addr = %addr_of(&listener), "metrics listening");
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::telemetry::serve(listener, app, handle, shutdown).await {
+                tracing::warn!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let templates: crate::outbound::SharedTemplates = Arc::new(arc_swap::ArcSwap::from_pointee(templates));
     let reread = move || Config::load(file.as_deref(), config_env());
     tokio::spawn(crate::daemon::reload_on_hangup(app.clone(), templates.clone(), reread, shutdown.clone()));
@@ -256,6 +285,11 @@ async fn serve(config: Config, file: Option<PathBuf>) -> i32 {
             EXIT_FAILURE
         }
     }
+}
+
+/// The address `listener` is bound to, for the log.
+fn addr_of(listener: &tokio::net::TcpListener) -> String {
+    listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string())
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.

@@ -51,6 +51,16 @@ pub struct Config {
     pub departments: Vec<DepartmentConfig>,
     /// The SMTP server, for `outbox.transport = "smtp"`.
     pub smtp: Option<SmtpConfig>,
+    /// Prometheus metrics and health checks on a listener of their own.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; none (the default): off.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[database]`
@@ -296,6 +306,7 @@ impl Default for Config {
             imap: Vec::new(),
             departments: Vec::new(),
             smtp: None,
+            metrics: MetricsConfig::default(),
         }
     }
 }

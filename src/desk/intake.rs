@@ -26,6 +26,28 @@ use crate::store::{PutReaderError, StoreError, Tx};
 /// must be kept for another try.
 #[instrument(skip_all, fields(source = %origin.into().source, bytes = raw.len()))]
 pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + Copy) -> Result<Outcome, DeskError> {
+    let began = std::time::Instant::now();
+    let received = receive_counted(app, raw, origin).await;
+    if let Ok(outcome) = &received {
+        count(origin.into().source, outcome, began.elapsed());
+    }
+    received
+}
+
+/// Counts a mail taken from `source` with `outcome` in the metrics, `took` from its
+/// reading to its commit.
+fn count(source: &crate::domain::Source, outcome: &Outcome, took: std::time::Duration) {
+    let source = source.to_string();
+    metrics::counter!(super::MAILS, "source" => source.clone(), "outcome" => outcome.counted_as()).increment(1);
+    metrics::histogram!(super::MAIL_SECONDS, "source" => source).record(took.as_secs_f64());
+}
+
+/// [`receive`], before it is counted.
+async fn receive_counted<'a>(
+    app: &App,
+    raw: &[u8],
+    origin: impl Into<Origin<'a>> + Copy,
+) -> Result<Outcome, DeskError> {
     let origin: Origin<'_> = origin.into();
     let source = origin.source;
     let limit = app.config.limits.max_message_bytes;
@@ -212,6 +234,8 @@ async fn prepare(app: Arc<App>, file: PathBuf, limit: u64) -> Result<Prepared, D
 pub struct PreparedBatch {
     files: Vec<PathBuf>,
     items: Vec<Prepared>,
+    /// When its preparing began: each of its mails took from then to the batch's commit.
+    began: std::time::Instant,
 }
 
 impl PreparedBatch {
@@ -227,6 +251,7 @@ impl PreparedBatch {
 pub struct Straggler {
     file: PathBuf,
     handle: tokio::task::JoinHandle<Result<Prepared, DeskError>>,
+    began: std::time::Instant,
 }
 
 impl Straggler {
@@ -238,7 +263,7 @@ impl Straggler {
     /// Waits (at most about the time limit) for the message to be read, as a batch of one.
     pub async fn prepared(self) -> Result<PreparedBatch, DeskError> {
         let item = self.handle.await.map_err(|e| DeskError::Temporary(e.into()))??;
-        Ok(PreparedBatch { files: vec![self.file], items: vec![item] })
+        Ok(PreparedBatch { files: vec![self.file], items: vec![item], began: self.began })
     }
 }
 
@@ -256,6 +281,7 @@ const STRAGGLER_AFTER: Duration = Duration::from_secs(1);
 /// hold the batch up: it is returned as a [`Straggler`]. A source can prepare its next
 /// batch while the current one is applied.
 pub async fn prepare_files(app: Arc<App>, files: Vec<PathBuf>) -> Result<(PreparedBatch, Vec<Straggler>), DeskError> {
+    let began = std::time::Instant::now();
     let limit = app.config.limits.max_message_bytes;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let parallel = std::thread::available_parallelism().map_or(4, |n| n.get() * PREPARE_PER_CORE).clamp(4, 64);
@@ -271,7 +297,7 @@ pub async fn prepare_files(app: Arc<App>, files: Vec<PathBuf>) -> Result<(Prepar
             let _ = done.send(());
             prepared
         });
-        handles.push(Straggler { file, handle });
+        handles.push(Straggler { file, handle, began });
     }
     drop(done_tx);
     let mut finished = 0;
@@ -293,7 +319,7 @@ pub async fn prepare_files(app: Arc<App>, files: Vec<PathBuf>) -> Result<(Prepar
         files.push(straggler.file);
         items.push(item);
     }
-    Ok((PreparedBatch { files, items }, stragglers))
+    Ok((PreparedBatch { files, items, began }, stragglers))
 }
 
 /// Applies a prepared batch as [`receive_file`] would one message after another, but in
@@ -321,6 +347,7 @@ pub async fn apply_prepared<'a>(
             Prepared::Refused { size, .. } => *size,
         };
         info!(source = %origin.source, bytes, outcome = outcome.as_str(), ticket = ?outcome.ticket().map(|t| t.0), "message applied");
+        count(origin.source, outcome, batch.began.elapsed());
     }
     if outcomes.iter().any(|o| matches!(o, Outcome::Opened(_) | Outcome::Commented(_) | Outcome::Refused(_))) {
         app.outbox_wake.notify_one();

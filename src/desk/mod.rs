@@ -19,6 +19,7 @@ mod notify;
 pub mod organisation;
 pub mod passwords;
 pub mod quarantine;
+pub mod ready;
 mod receive;
 pub mod requests;
 pub mod roster;
@@ -50,6 +51,11 @@ impl<'a> From<&'a Source> for Origin<'a> {
     }
 }
 
+/// The metric of mail taken in: labels `source`, `outcome` ([`Outcome::counted_as`]).
+pub const MAILS: &str = "maildesk_mails_total";
+/// The metric of how long taking one mail in took, seconds: label `source`.
+pub const MAIL_SECONDS: &str = "maildesk_mail_processing_seconds";
+
 /// What an inbound message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -76,6 +82,19 @@ impl Outcome {
         match self {
             Outcome::Opened(t) | Outcome::Commented(t) | Outcome::Refused(t) => Some(*t),
             _ => None,
+        }
+    }
+
+    /// The word this outcome is counted under in the metrics ([`MAILS`]).
+    pub fn counted_as(&self) -> &'static str {
+        match self {
+            Outcome::Opened(_) => "ticket",
+            Outcome::Commented(_) => "comment",
+            Outcome::Refused(_) => "refused",
+            Outcome::Automatic(_) => "automatic",
+            Outcome::Blocked => "blocked",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Quarantined(_) => "quarantined",
         }
     }
 

@@ -143,12 +143,15 @@ async fn deliver_one(app: &App, sender: &Sender, row: &OutboxRow) -> Result<bool
     let bytes = match render(app, &sender.templates.load(), row) {
         Ok(bytes) => bytes,
         Err(e) => {
+            crate::telemetry::sent(&row.kind, false);
             warn!(outbox = row.id, error = %e, "notification cannot be rendered");
             app.store.conn().await?.mark_attempt_failed(row.id, &e.to_string(), None).await?;
             return Ok(false);
         }
     };
-    match sender.transport.send(&row.message_id, &row.recipient, &bytes).await {
+    let sent = sender.transport.send(&row.message_id, &row.recipient, &bytes).await;
+    crate::telemetry::sent(&row.kind, sent.is_ok());
+    match sent {
         Ok(()) => return Ok(true),
         Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
             let base = Duration::from_secs(app.config.outbox.retry_base_secs);

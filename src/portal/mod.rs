@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -99,9 +99,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/static/suggest.js", get(suggest_script))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
-        .route("/healthz", get(health))
+        .route("/healthz", get(crate::telemetry::alive))
+        .route("/readyz", get(ready))
         .fallback(account::not_found)
         .layer(axum::middleware::map_response(secure_headers))
+        .layer(axum::middleware::from_fn(crate::telemetry::count_requests))
         .with_state(app)
 }
 
@@ -155,8 +157,9 @@ async fn favicon() -> Response {
     (headers, FAVICON).into_response()
 }
 
-async fn health() -> &'static str {
-    "ok"
+/// `/readyz`: the database answers and every part of the daemon is up.
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    crate::telemetry::readiness(&app).await
 }
 
 /// Serves the portal on `listener` until `shutdown` fires; handlers see each client's

@@ -171,6 +171,16 @@ pub struct Store {
     pub blobs: Blobs,
 }
 
+impl Store {
+    /// The database pool's connections: (open, idle), for the metrics.
+    pub fn pool_use(&self) -> (u32, usize) {
+        match &self.db {
+            Db::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Db::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+}
+
 impl std::fmt::Debug for Store {
     /// Names the backend only: connection options may hold a password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -97,6 +97,19 @@ impl Conn {
         Ok(on_conn!(self, c => sqlx::query_as::<_, OutboxRow>(SQL).bind(at).bind(limit).fetch_all(&mut *c).await?))
     }
 
+    /// Whether the database answers.
+    pub async fn ping(&mut self) -> Result<()> {
+        on_conn!(self, c => sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// How many notifications wait to be sent, and when the oldest of them was queued
+    /// (Unix seconds), for the metrics.
+    pub async fn outbox_pending(&mut self) -> Result<(i64, Option<i64>)> {
+        const SQL: &str = "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'";
+        Ok(on_conn!(self, c => sqlx::query_as::<_, (i64, Option<i64>)>(SQL).fetch_one(&mut *c).await?))
+    }
+
     /// Every outbox row, newest first (for the CLI and tests).
     pub async fn list_outbox(&mut self) -> Result<Vec<OutboxRow>> {
         const SQL: &str = concat!(outbox_select!(), " ORDER BY id DESC");
