@@ -47,13 +47,22 @@ pub fn sent(kind: &str, ok: bool) {
 
 /// The portal's middleware: counts each request by its route (the pattern, not the path:
 /// `/requests/{number}`) and status, and times it.
+/// Each request runs in a span `request` with its route, method, and, once answered, its
+/// status and time (what the handlers log carries them); the answer is logged at debug.
 pub async fn count_requests(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
+    let span = tracing::info_span!(
+        "request", route = %route, method = %request.method(), status = tracing::field::Empty, ms = tracing::field::Empty
+    );
     let began = Instant::now();
-    let response = next.run(request).await;
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let took = began.elapsed();
+    span.record("status", response.status().as_u16());
+    span.record("ms", took.as_secs_f64() * 1000.0);
+    span.in_scope(|| tracing::debug!("answered"));
     let status = response.status().as_u16().to_string();
     metrics::counter!(REQUESTS, "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "route" => route).record(began.elapsed().as_secs_f64());
+    metrics::histogram!(REQUEST_SECONDS, "route" => route).record(took.as_secs_f64());
     response
 }
 

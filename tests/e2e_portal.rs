@@ -82,6 +82,8 @@ mod e2e_portal {
         let token =
             link_re.captures(&text).unwrap_or_else(|| panic!("no absolute sign-up link in:\n{text}"))[1].to_string();
         assert_eq!(link_re.captures_iter(&text).count(), 1, "one link:\n{text}");
+        common::cli::secret(&token);
+        common::cli::secret(GOOD_PASSWORD);
         let link = format!("{base}/signup?token={token}");
         let html = mail.body_html(0).expect("an HTML part").into_owned();
         assert!(html.contains(&format!("href=\"{link}\"")), "the HTML part links the same:\n{html}");
@@ -126,6 +128,7 @@ mod e2e_portal {
         assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
         assert!(!session.contains("Secure"), "http:// base URL: {session}");
         let value = browser.cookie("maildesk-session").unwrap();
+        common::cli::secret(value);
         assert!(value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()), "{value}");
         let home = browser.get("/?done=signup");
         assert_eq!(home.status, 200, "{}", home.body);

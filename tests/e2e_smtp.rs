@@ -205,8 +205,9 @@ fn notifications_go_out_over_starttls_with_auth_and_over_implicit_tls() {
         (
             "customer7",
             format!(
-                "host = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nuser = \"support\"\npassword = \"secret\"\nca_file = \"{ca}\"\n",
-                smtp_port()
+                "host = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nuser = \"support\"\npassword = \"{}\"\nca_file = \"{ca}\"\n",
+                smtp_port(),
+                std::env::var("MAILDESK_TEST_SMTP_PASSWORD").expect("set by scripts/test")
             ),
         ),
         ("customer8", format!("host = \"127.0.0.1\"\nport = {smtps}\ntls = \"implicit\"\nca_file = \"{ca}\"\n")),

@@ -187,3 +187,45 @@ fn a_hangup_reloads_the_templates_keeps_them_when_broken_and_names_what_needs_a_
     wait_until("the config's refusal", Duration::from_secs(10), || daemon.log().contains("the config cannot be read"));
     assert!(ask(dir, 4, "dan@example.com").starts_with("Second answer to #"));
 }
+
+/// What one `maildesk ingest` of a new request writes to standard error (a pipe here:
+/// not a terminal), with `format` as `--log-format`, if any.
+fn ingest_log(dir: &Path, format: Option<&str>) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut cmd = common::cli::maildesk(dir);
+    cmd.env_remove("MAILDESK_LOG_FORMAT").env("MAILDESK_LOG", "info");
+    if let Some(format) = format {
+        cmd.args(["--log-format", format]);
+    }
+    let mut child =
+        cmd.arg("ingest").stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let id = format!("{}@example.com", rand::random::<u32>());
+    let mail = common::mail("Ann <ann@example.com>", "Printer jams", Some(&id), "", "It jams.");
+    child.stdin.take().unwrap().write_all(&mail).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn logs_are_json_lines_when_not_on_a_terminal_with_the_mails_span_and_text_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = ingest_log(dir.path(), None);
+    // Every line is a JSON object, but the command's own answer (`maildesk: opened ticket #1`).
+    let (logged, said): (Vec<&str>, Vec<&str>) = json.lines().partition(|l| !l.starts_with("maildesk: "));
+    assert_eq!(said, ["maildesk: opened ticket #1"], "{json}");
+    let lines: Vec<serde_json::Value> =
+        logged.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let applied = lines.iter().find(|l| l["message"] == "message applied").unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(applied["outcome"], "opened", "{applied}");
+    assert_eq!(applied["level"], "INFO");
+    // The mail's span: where it came from and which message it is.
+    assert_eq!(applied["span"]["name"], "mail", "{applied}");
+    assert_eq!(applied["span"]["source"], "pipe", "{applied}");
+    assert!(applied["span"]["message_id"].as_str().is_some_and(|m| m.ends_with("@example.com")), "{applied}");
+
+    let text = ingest_log(dir.path(), Some("text"));
+    assert!(text.contains("message applied") && text.contains("outcome=\"opened\""), "{text}");
+    assert!(!text.trim_start().starts_with('{'), "{text}");
+}

@@ -94,7 +94,7 @@ class RssSampler(threading.Thread):
 def maildesk_env(extra=None):
     """The environment of a maildesk process: ours, without any MAILDESK_* of the caller."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILDESK_")}
-    env.update({"MAILDESK_LOG": "warn", "MAILDESK_PORTAL__ENABLED": "false", "NO_COLOR": "1",
+    env.update({"MAILDESK_LOG": "warn", "MAILDESK_LOG_FORMAT": "text", "MAILDESK_PORTAL__ENABLED": "false", "NO_COLOR": "1",
                 "RUST_BACKTRACE": "1"})
     env.update(extra or {})
     return env

@@ -35,7 +35,7 @@
 #                                                            server cert (SAN localhost,
 #                                                            127.0.0.1)
 #                               MAILDESK_TEST_IMAP_WRONG_CA  an unrelated CA (PEM)
-#                               MAILDESK_TEST_IMAP_PASSWORD  secret
+#                               MAILDESK_TEST_IMAP_PASSWORD  Pw-7qX9-maildesk-test
 #                               MAILDESK_TEST_DOVECOT_CONF   the dovecot.conf path
 #                               MAILDESK_TEST_DOVECOT_RESTART
 #                                   shell command (for `sh -c`): stops Dovecot (all
@@ -493,7 +493,7 @@ dovecot_start() {
     fi
     {
         for u in $(dovecot_users); do
-            printf '%s:{PLAIN}secret:%s:%s::%s/mail/%s::\n' "$u" "$uid" "$gid" "$DOVECOT_DIR" "$u"
+            printf '%s:{PLAIN}Pw-7qX9-maildesk-test:%s:%s::%s/mail/%s::\n' "$u" "$uid" "$gid" "$DOVECOT_DIR" "$u"
         done
     } >"$DOVECOT_DIR/users"
     chmod 0644 "$DOVECOT_DIR/users"
@@ -522,7 +522,7 @@ dovecot_start() {
             export MAILDESK_TEST_IMAPS_PORT=$imaps_port
             export MAILDESK_TEST_IMAP_CA=$DOVECOT_DIR/tls/ca.pem
             export MAILDESK_TEST_IMAP_WRONG_CA=$DOVECOT_DIR/tls/wrong-ca.pem
-            export MAILDESK_TEST_IMAP_PASSWORD=secret
+            export MAILDESK_TEST_IMAP_PASSWORD=Pw-7qX9-maildesk-test
             export MAILDESK_TEST_DOVECOT_CONF=$DOVECOT_CONF
             MAILDESK_TEST_DOVECOT_RESTART="bash $(lib_shquote "$_DOVECOT_LIB") restart $(lib_shquote "$DOVECOT_DIR")"
             export MAILDESK_TEST_DOVECOT_RESTART

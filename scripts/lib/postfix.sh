@@ -41,7 +41,7 @@
 #                               MAILDESK_TEST_SMTPS_PORT     implicit TLS port
 #                               MAILDESK_TEST_SMTP_CA        CA (PEM) of the server
 #                                                            cert (= ..._IMAP_CA)
-#                               MAILDESK_TEST_SMTP_PASSWORD  secret (AUTH)
+#                               MAILDESK_TEST_SMTP_PASSWORD  Pw-7qX9-maildesk-test (AUTH)
 #                               MAILDESK_TEST_SMTP_DOMAINS   the four domains,
 #                                                            space separated
 #                               MAILDESK_TEST_POSTFIX_LOG    Postfix's log file
@@ -537,7 +537,7 @@ postfix_start() {
             export MAILDESK_TEST_SMTP_PORT=$port
             export MAILDESK_TEST_SMTPS_PORT=$smtps_port
             export MAILDESK_TEST_SMTP_CA=$DOVECOT_DIR/tls/ca.pem
-            export MAILDESK_TEST_SMTP_PASSWORD=secret
+            export MAILDESK_TEST_SMTP_PASSWORD=Pw-7qX9-maildesk-test
             export MAILDESK_TEST_SMTP_DOMAINS="${_POSTFIX_DOMAINS[*]}"
             export MAILDESK_TEST_POSTFIX_LOG=$POSTFIX_DIR/postfix.log
             MAILDESK_TEST_POSTFIX_STOP="bash $(lib_shquote "$_POSTFIX_LIB") stop $(lib_shquote "$POSTFIX_DIR")"

@@ -46,8 +46,21 @@ struct Cli {
     /// TOML config file (without one, the embedded defaults under ./var apply).
     #[arg(long, global = true, env = "MAILDESK_CONFIG")]
     config: Option<PathBuf>,
+    /// How logs are written: `text` (the default on a terminal) or `json`, one object per
+    /// line (the default otherwise: the journal, a file, a pipe).
+    #[arg(long, global = true, env = "MAILDESK_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How logs are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line, for the journal and log collectors.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,7 +127,7 @@ pub fn main() -> i32 {
         }
     };
     let quiet = !matches!(cli.command, Command::Serve);
-    init_logging(quiet);
+    init_logging(quiet, cli.log_format);
     if let Command::Parse { file, json } = &cli.command {
         return parse::run(file, *json, cli.config.as_deref());
     }
@@ -181,13 +194,18 @@ pub(crate) fn config_env() -> Vec<(String, String)> {
         .collect()
 }
 
-fn init_logging(quiet: bool) {
+/// Logs to standard error: text on a terminal, JSON lines otherwise, unless `format` says.
+fn init_logging(quiet: bool, format: Option<LogFormat>) {
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAILDESK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     use std::io::IsTerminal;
-    let ansi = std::io::stderr().is_terminal();
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format.unwrap_or(if terminal { LogFormat::Text } else { LogFormat::Json }) {
+        LogFormat::Text => builder.with_ansi(terminal).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(true).try_init(),
+    };
 }
 
 /// Opens the store, or says why not (naming the file, directory or server) and returns

@@ -23,7 +23,7 @@ pub use smtp::SmtpConfig;
 pub const ENV_PREFIX: &str = "MAILDESK_";
 
 /// Environment variables with the prefix that are not config keys.
-const ENV_NOT_KEYS: &[&str] = &["MAILDESK_CONFIG", "MAILDESK_LOG", "MAILDESK_BLESS"];
+const ENV_NOT_KEYS: &[&str] = &["MAILDESK_CONFIG", "MAILDESK_LOG", "MAILDESK_LOG_FORMAT", "MAILDESK_BLESS"];
 
 /// The whole configuration of one maildesk node.
 #[derive(Debug, Clone, Serialize, Deserialize)]

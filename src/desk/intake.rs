@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::field::Empty;
 use tracing::{info, instrument, warn};
 
 use bounded::Bounded;
@@ -24,11 +25,20 @@ use crate::store::{PutReaderError, StoreError, Tx};
 /// Returns once the effect is committed (or the message is quarantined): only then may the
 /// source let go of the message. A [`DeskError`] means nothing was changed and the message
 /// must be kept for another try.
-#[instrument(skip_all, fields(source = %origin.into().source, bytes = raw.len()))]
+#[instrument(
+    name = "mail",
+    skip_all,
+    fields(source = %origin.into().source, bytes = raw.len(), message_id = Empty, outcome = Empty, ticket = Empty)
+)]
 pub async fn receive<'a>(app: &App, raw: &[u8], origin: impl Into<Origin<'a>> + Copy) -> Result<Outcome, DeskError> {
     let began = std::time::Instant::now();
     let received = receive_counted(app, raw, origin).await;
     if let Ok(outcome) = &received {
+        let span = tracing::Span::current();
+        span.record("outcome", outcome.as_str());
+        if let Some(ticket) = outcome.ticket() {
+            span.record("ticket", ticket.0);
+        }
         count(origin.into().source, outcome, began.elapsed());
     }
     received
@@ -61,6 +71,9 @@ async fn receive_counted<'a>(
         Bounded::Refused(reason) => return quarantine_raw(app, raw, source, reason).await,
         Bounded::Stopped => return Err(DeskError::Stopped),
     };
+    if let Some(id) = mail.message_id.as_deref() {
+        tracing::Span::current().record("message_id", id);
+    }
     let fingerprint = inbound::fingerprint(raw, mail.message_id.as_deref());
     match apply(app, &mail, &fingerprint, origin).await {
         Ok(outcome) => {
@@ -341,12 +354,16 @@ pub async fn apply_prepared<'a>(
         // batch was committed, so apply them one at a time, each quarantined on its own.
         Err(_) => one_by_one(app, prepared, origin).await?,
     };
-    for (outcome, item) in outcomes.iter().zip(prepared) {
-        let bytes = match item {
-            Prepared::Mail(raw, _) => raw.len() as u64,
-            Prepared::Refused { size, .. } => *size,
+    for ((outcome, item), file) in outcomes.iter().zip(prepared).zip(&batch.files) {
+        let (bytes, message_id) = match item {
+            Prepared::Mail(raw, mail) => (raw.len() as u64, mail.message_id.as_deref()),
+            Prepared::Refused { size, .. } => (*size, None),
         };
-        info!(source = %origin.source, bytes, outcome = outcome.as_str(), ticket = ?outcome.ticket().map(|t| t.0), "message applied");
+        let file = file.file_name().map(|f| f.to_string_lossy()).unwrap_or_default();
+        info!(
+            source = %origin.source, %file, bytes, message_id, outcome = outcome.as_str(),
+            ticket = ?outcome.ticket().map(|t| t.0), "message applied"
+        );
         count(origin.source, outcome, batch.began.elapsed());
     }
     if outcomes.iter().any(|o| matches!(o, Outcome::Opened(_) | Outcome::Commented(_) | Outcome::Refused(_))) {

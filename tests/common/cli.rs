@@ -19,6 +19,8 @@ pub fn maildesk(dir: &Path) -> Command {
         }
     }
     cmd.env("MAILDESK_LOG", "warn");
+    // Tests read the text format; `logs_are_json_lines_unless_on_a_terminal` checks the default.
+    cmd.env("MAILDESK_LOG_FORMAT", "text");
     cmd
 }
 
@@ -73,10 +75,41 @@ impl Daemon {
     }
 }
 
+/// Where the end-to-end suite keeps what its daemons logged and the secrets its tests
+/// used (`$MAILDESK_TEST_TMPDIR/logs`), for scripts/test to check that no log holds one.
+fn kept_logs() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("MAILDESK_TEST_TMPDIR")?).join("logs");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+/// Notes `value` (a password, a token, a session cookie, a key) as one that no daemon's
+/// log may hold; scripts/test greps every kept log for it.
+#[allow(dead_code)]
+pub fn secret(value: &str) {
+    assert!(value.len() >= 12, "too short to look for in logs without false alarms: {value:?}");
+    if let Some(dir) = kept_logs() {
+        use std::io::Write;
+        let path = dir.join(format!("secrets-{}.txt", std::process::id()));
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        writeln!(file, "{value}").unwrap();
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = kept_logs() {
+            let _ = std::fs::copy(&self.log, dir.join(format!("daemon-{}.log", rand::random::<u64>())));
+            // The reply-address key it made, if any: never in a log.
+            if let Some(parent) = self.log.parent()
+                && let Ok(key) = std::fs::read_to_string(parent.join("var/reply-secret"))
+                && key.trim().len() >= 12
+            {
+                secret(key.trim());
+            }
+        }
         if std::thread::panicking() {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             eprintln!("---- daemon log {} ----\n{log}", self.log.display());

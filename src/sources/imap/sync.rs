@@ -299,7 +299,9 @@ impl Work<'_> {
         // Bounded by limits.max_processing_secs inside desk; on shutdown a message still in
         // hand after a grace is left in the folder for the next start (its poison mark
         // counts the attempt).
-        let receiving = desk::receive(app, raw, origin);
+        // The mail's span (desk's) sits in one naming its mailbox and UID.
+        let span = tracing::info_span!("imap", mailbox = %mailbox.name, uid);
+        let receiving = tracing::Instrument::instrument(desk::receive(app, raw, origin), span);
         tokio::pin!(receiving);
         tokio::select! {
             outcome = &mut receiving => Ok(Some(outcome?)),
