@@ -2,6 +2,7 @@
 //! exits 0 when nothing failed, 1 when a check failed. A config that cannot be read never
 //! gets here: `main` prints its problems and exits 2.
 
+use std::io::Write;
 use std::time::Duration;
 
 use crate::check::{self, Finding, Verdict};
@@ -12,14 +13,14 @@ use super::{EXIT_FAILURE, one_line};
 /// Runs every check of `config`, each within `timeout`, and prints the findings.
 pub async fn run(config: Config, timeout: Duration, json: bool) -> i32 {
     let findings = check::run(&config, timeout).await;
-    if json {
-        let out = serde_json::json!({ "verdict": check::worst(&findings), "checks": findings });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    // A closed pipe (`maildesk check | head`) ends the output, not the process.
+    let mut out = std::io::stdout().lock();
+    let _ = if json {
+        let all = serde_json::json!({ "verdict": check::worst(&findings), "checks": findings });
+        writeln!(out, "{}", serde_json::to_string_pretty(&all).unwrap_or_default())
     } else {
-        for finding in &findings {
-            println!("{}", line(finding));
-        }
-    }
+        findings.iter().try_for_each(|finding| writeln!(out, "{}", line(finding)))
+    };
     if check::worst(&findings) == Verdict::Fail { EXIT_FAILURE } else { 0 }
 }
 

@@ -39,12 +39,18 @@ pub struct SchemaState {
 pub async fn inspect_schema(url: &str, timeout: Duration) -> Result<SchemaState> {
     if url.starts_with("sqlite:") {
         let connect = SqliteConnectOptions::from_str(url)?.create_if_missing(false).read_only(true);
-        let path = connect.get_filename();
+        let path = connect.get_filename().to_path_buf();
         let name = path.to_string_lossy();
         let in_memory = name.is_empty() || name == ":memory:";
         if !in_memory && !path.exists() {
             return Ok(state("sqlite", false, &SQLITE_MIGRATIONS, Vec::new()));
         }
+        // A read-only reader of a WAL database makes the `-wal` and `-shm` files when they
+        // are missing, and leaves them. They are missing only when the last connection
+        // closed cleanly and nobody writes: then the file alone is the whole database,
+        // read as immutable (no locks, no side files).
+        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let connect = connect.immutable(!in_memory && !wal.exists());
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(timeout)
