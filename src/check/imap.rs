@@ -75,7 +75,7 @@ pub fn grade(mailbox: &ImapMailbox, found: &Inspection) -> Finding {
         fixes.push("check the account's rights on the intake folder".into());
     }
     if !present.is_empty() {
-        let count = found.intake_messages.map(|n| format!(" ({n} messages waiting)")).unwrap_or_default();
+        let count = found.intake_messages.map(|n| format!(" ({n} waiting)")).unwrap_or_default();
         said.push(format!("{} exist{count}", present.join(", ")));
     }
     let offered = found.offered;
