@@ -76,7 +76,7 @@ impl Finding {
     }
 }
 
-/// The default time each check may take.
+/// The time each check may take unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Pending<'a> = Pin<Box<dyn Future<Output = Vec<Finding>> + Send + 'a>>;

@@ -64,3 +64,22 @@ pub fn base_url(url: &str) -> Finding {
     }
     finding(Verdict::Ok, &format!("absolute https URL of {host}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_url_must_be_plain_absolute_and_reachable_by_customers() {
+        let verdict = |url: &str| base_url(url).verdict;
+        assert_eq!(verdict("https://support.example.com/desk/"), Verdict::Ok);
+        assert_eq!(verdict("http://support.example.com"), Verdict::Warn, "https recommended");
+        assert_eq!(verdict("http://127.0.0.1:8080"), Verdict::Warn, "customers cannot follow it");
+        assert_eq!(verdict("https://localhost"), Verdict::Warn);
+        assert_eq!(verdict("https://[::1]:8443"), Verdict::Warn);
+        assert_eq!(verdict("https://support.example.com/?lang=en"), Verdict::Fail);
+        assert_eq!(verdict("https://support.example.com/#top"), Verdict::Fail);
+        assert_eq!(verdict("https://"), Verdict::Fail);
+        assert_eq!(verdict("https://exa mple.com"), Verdict::Fail);
+    }
+}

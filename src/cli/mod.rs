@@ -102,7 +102,7 @@ enum Command {
     /// portal, DNS; one line per check (exit 0: all ok or warnings, 1: a check failed).
     Check {
         /// Seconds each check may take.
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+        #[arg(long, default_value_t = crate::check::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
         timeout: u64,
         /// Print the findings as JSON.
         #[arg(long)]
