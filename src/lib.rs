@@ -6,6 +6,7 @@
 //! outbox). `portal` and `cli` are thin callers of `desk`.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -2,6 +2,7 @@
 //! thin call into the library. Exit codes: 0 success, 1 failure, 2 bad usage or config,
 //! 75 temporary failure (`ingest`, so the MTA retries).
 
+mod check;
 mod contact;
 mod kb;
 mod parse;
@@ -110,6 +111,16 @@ enum Command {
         #[command(subcommand)]
         command: kb::KbCommand,
     },
+    /// Check a config before going live: database, mailboxes, SMTP, data directory,
+    /// portal, DNS; one line per check (exit 0: all ok or warnings, 1: a check failed).
+    Check {
+        /// Seconds each check may take.
+        #[arg(long, default_value_t = crate::check::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
+        timeout: u64,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the built-in mail templates to start overrides from; check overrides.
     Templates {
         #[command(subcommand)]
@@ -169,6 +180,7 @@ pub fn main() -> i32 {
             Command::Contact { command } => contact::run(config, command).await,
             Command::Sender { command } => sender::run(config, command).await,
             Command::Kb { command } => kb::run(config, command).await,
+            Command::Check { timeout, json } => check::run(config, std::time::Duration::from_secs(timeout), json).await,
             Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
         }
     });

@@ -322,8 +322,9 @@ impl std::fmt::Debug for DatabaseConfig {
     }
 }
 
-/// `scheme://user:secret@host/db` as `scheme://user:***@host/db`.
-fn redact_password(url: &str) -> String {
+/// `scheme://user:secret@host/db` as `scheme://user:***@host/db`: a database URL as it
+/// may be shown or logged.
+pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
     let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
     match userinfo.split_once(':') {

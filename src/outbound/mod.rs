@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 pub use render::{RenderError, render};
 pub use templates::{TemplateProblem, TemplateProblems, Templates};
-pub use transport::{SendError, SentMail, Transport};
+pub use transport::{ProbeError, SendError, SentMail, Transport, probe_smtp};
 
 use crate::App;
 use crate::store::{OutboxRow, StoreError, now};

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use lettre::address::Envelope;
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -65,28 +66,7 @@ impl Transport {
     /// An SMTP transport for `config`, sending as `sender`.
     pub fn smtp(config: &SmtpConfig, sender: &str) -> Result<Transport, String> {
         let sender: lettre::Address = sender.parse().map_err(|e| format!("sender {sender:?}: {e}"))?;
-        let mut parameters = TlsParameters::builder(config.host.clone());
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))?;
-            let cert = Certificate::from_pem(&pem).map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))?;
-            parameters = parameters.add_root_certificate(cert);
-        }
-        let tls = match config.tls {
-            TlsMode::Plain => Tls::None,
-            mode => {
-                let parameters = parameters.build().map_err(|e| format!("smtp TLS: {e}"))?;
-                if mode == TlsMode::Implicit { Tls::Wrapper(parameters) } else { Tls::Required(parameters) }
-            }
-        };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-            .port(config.port())
-            .tls(tls)
-            .timeout(Some(std::time::Duration::from_secs(config.timeout_secs)))
-            .pool_config(PoolConfig::new().max_size(config.pool_size));
-        if let Some(user) = &config.user {
-            let password = config.password().map_err(|e| format!("smtp.password_file: {e}"))?;
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
-        }
+        let builder = smtp_builder(config)?.pool_config(PoolConfig::new().max_size(config.pool_size));
         Ok(Transport::Smtp { mailer: builder.build(), sender })
     }
 
@@ -129,6 +109,91 @@ impl Transport {
                 Ok(())
             }
         }
+    }
+}
+
+/// The SMTP client of `config`: server, port, TLS (with the extra CA), timeout and AUTH.
+fn smtp_builder(config: &SmtpConfig) -> Result<AsyncSmtpTransportBuilder, String> {
+    let mut parameters = TlsParameters::builder(config.host.clone());
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))?;
+        let cert = Certificate::from_pem(&pem).map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))?;
+        parameters = parameters.add_root_certificate(cert);
+    }
+    let tls = match config.tls {
+        TlsMode::Plain => Tls::None,
+        mode => {
+            let parameters = parameters.build().map_err(|e| format!("smtp TLS: {e}"))?;
+            if mode == TlsMode::Implicit { Tls::Wrapper(parameters) } else { Tls::Required(parameters) }
+        }
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+        .port(config.port())
+        .tls(tls)
+        .timeout(Some(std::time::Duration::from_secs(config.timeout_secs)));
+    if let Some(user) = &config.user {
+        let password = config.password().map_err(|e| format!("smtp.password_file: {e}"))?;
+        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
+    }
+    Ok(builder)
+}
+
+/// Why [`probe_smtp`] found the SMTP server unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The config cannot be used as it is (a CA or password file that cannot be read).
+    #[error("{0}")]
+    Setup(String),
+    /// No connection: refused, unreachable, timed out, or the server went away.
+    #[error("{0}")]
+    Connect(String),
+    /// The TLS handshake or STARTTLS failed.
+    #[error("{0}")]
+    Tls(String),
+    /// The server refused the login (or offers no mechanism we speak).
+    #[error("{0}")]
+    Auth(String),
+    /// The server refused something else (its greeting, EHLO, NOOP).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Connects to the server of `config` as the sender would (TLS, EHLO, AUTH when a user is
+/// set), says NOOP and leaves: no message, no envelope. For `maildesk check`.
+pub async fn probe_smtp(config: &SmtpConfig) -> Result<(), ProbeError> {
+    let mailer = smtp_builder(config)
+        .map_err(ProbeError::Setup)?
+        .pool_config(PoolConfig::new().max_size(1))
+        .build::<Tokio1Executor>();
+    match mailer.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ProbeError::Refused("the server did not answer NOOP".into())),
+        Err(e) => Err(probe_error(&e)),
+    }
+}
+
+fn probe_error(e: &lettre::transport::smtp::Error) -> ProbeError {
+    use std::error::Error as _;
+    // lettre's message alone ("Connection error") hides the cause: the chain says it.
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    let code = e.status().map(|c| c.to_string());
+    let auth_code = code.as_deref().is_some_and(|c| ["530", "534", "535", "538"].contains(&c));
+    if auth_code || (e.is_client() && text.contains("authentication")) {
+        ProbeError::Auth(text)
+    } else if e.is_tls() {
+        ProbeError::Tls(text)
+    } else if e.is_permanent() || e.is_transient() || e.is_response() || e.is_client() {
+        ProbeError::Refused(text)
+    } else {
+        ProbeError::Connect(text)
     }
 }
 

@@ -20,6 +20,7 @@ mod kb_activity;
 mod kb_mail;
 mod outbox;
 mod poison;
+mod schema;
 mod search;
 mod senders;
 mod settings;
@@ -42,6 +43,7 @@ pub use kb::{NewSolution, SolutionDigest, SolutionFileRow, SolutionRow, Solution
 pub use kb_activity::{ListedSolution, SAVED_WINDOW_SECS, SolutionActivity};
 pub use kb_mail::MailSuggestionStats;
 pub use outbox::{NewOutboxRow, OutboxRow};
+pub use schema::{SchemaState, inspect_schema};
 pub use search::{FoundTickets, MAX_WORDS, TicketFilter, TicketOrder, TicketSearch, words};
 pub use senders::{BlockedSender, SenderRecord};
 pub use staff::StaffRow;

@@ -8,6 +8,7 @@ mod checked;
 mod connect;
 mod error;
 mod folders;
+mod inspect;
 mod plan;
 mod sync;
 mod watch;
@@ -23,6 +24,7 @@ use tracing::{error, info, warn};
 
 pub use connect::{ConnectError, open};
 pub use error::SyncError;
+pub use inspect::{FolderLook, InspectError, Inspection, Offered, inspect};
 use watch::{Said, Watch};
 
 use crate::App;

@@ -128,7 +128,7 @@ impl Plan {
 
     /// The personal namespace (NAMESPACE where offered, the delimiter from LIST), for
     /// resolving the configured names.
-    async fn namespaces(session: &mut ImapSession, offered: bool) -> Result<Namespaces, SyncError> {
+    pub(super) async fn namespaces(session: &mut ImapSession, offered: bool) -> Result<Namespaces, SyncError> {
         let mut names = if offered {
             folders::namespaces(session).await.map_err(|e| SyncError::Imap(e.into()))?.unwrap_or_default()
         } else {
