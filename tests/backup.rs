@@ -282,7 +282,8 @@ async fn with_postgresql_the_backup_holds_blobs_and_key_and_the_pg_dump_recipe_r
     let err = backup::restore(&config, &dest).await.unwrap_err().to_string();
     assert!(err.contains("pg_restore first"), "{err}");
     assert!(!data_dir.exists());
-    pg_tool("pg_restore", &["--no-owner", "--clean", "--if-exists", "--dbname", &new_url, dump.to_str().unwrap()]);
+    assert!(!maildesk::store::postgres_has_tables(&new_url).await.unwrap(), "the empty database stays empty");
+    pg_tool("pg_restore", &["--no-owner", "--dbname", &new_url, dump.to_str().unwrap()]);
     config.data_dir = data_dir.clone();
     let restored = backup::restore(&config, &dest).await.unwrap();
     assert_eq!(restored.blobs, 3);

@@ -54,6 +54,8 @@ fn age_blobs(dir: &std::path::Path) {
 
 on_both!(forgetting_a_contact_removes_their_data_and_keeps_their_tickets, |db| {
     let t = TestApp::new(db).await;
+    // Staff are told of new tickets and replies: those notices name her too.
+    t.db().await.add_staff("agent@helpdesk.example", "Agent", None, StaffNotify::All).await.unwrap();
     let jane = EmailAddress::parse("jane.doe@example.com").unwrap();
     // Her ticket: a distinctive word, an attachment only she sent, a Message-ID that
     // carries her address; mail to her still pending in the outbox.
@@ -98,7 +100,7 @@ on_both!(forgetting_a_contact_removes_their_data_and_keeps_their_tickets, |db| {
     assert_eq!(done.rows.comments_emptied, 2);
     assert_eq!(done.rows.attachments, 2);
     assert_eq!(done.rows.quarantined, 1);
-    assert_eq!(done.rows.outbox_dropped, 1, "her acknowledgement had not gone out");
+    assert_eq!(done.rows.outbox_dropped, 3, "her acknowledgement and two staff notices had not gone out");
     assert!(done.rows.message_ids >= 1);
     assert_eq!(done.rows.portal_rows, 2, "account and session");
     assert_eq!((done.blobs_removed, done.blobs_left), (2, 0), "her own file and her quarantined mail");
@@ -122,8 +124,12 @@ on_both!(forgetting_a_contact_removes_their_data_and_keeps_their_tickets, |db| {
     assert!(t.db().await.account(jane_id).await.unwrap().is_none());
     assert!(t.db().await.session("a-session-hash").await.unwrap().is_none());
     let sent = t.flush_outbox().await;
-    assert!(sent.iter().all(|m| m.recipient != jane.as_str()), "nothing pending still goes to her");
+    let names_her = |m: &maildesk::outbound::SentMail| {
+        m.recipient == jane.as_str() || String::from_utf8_lossy(&m.bytes).to_lowercase().contains(jane.as_str())
+    };
+    assert!(!sent.iter().any(names_her), "nothing pending still goes to her or tells of her");
     assert!(sent.iter().any(|m| m.recipient == "bob@example.org"));
+    assert!(sent.iter().any(|m| m.recipient == "agent@helpdesk.example"), "staff still hear of Bob");
 
     // Forgotten twice: there is no such contact any more.
     assert!(matches!(forget(&t.app, &jane).await, Err(ForgetError::NoContact(_))));

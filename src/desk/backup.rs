@@ -316,6 +316,9 @@ pub struct Restored {
     pub blobs: u64,
 }
 
+const PG_RESTORE_FIRST: &str =
+    "the PostgreSQL database is empty: restore its dump with pg_restore first (README, \"Backups\")";
+
 /// Reads and checks the manifest of the backup in `src`.
 pub fn read_manifest(src: &Path) -> Result<Manifest, BackupError> {
     let path = src.join(MANIFEST);
@@ -461,6 +464,10 @@ async fn stage(
             (counts, referenced)
         }
         None => {
+            // Before opening it as a store, which would give an empty database the schema.
+            if !crate::store::postgres_has_tables(&config.database.url).await? {
+                return Err(BackupError::Invalid(PG_RESTORE_FIRST.into()));
+            }
             let store = Store::open(&StoreOptions {
                 url: config.database.url.clone(),
                 max_connections: 2,
@@ -472,11 +479,7 @@ async fn stage(
             store.close().await;
             let (counts, referenced) = read?;
             if counts.tickets == 0 && manifest.counts.tickets > 0 {
-                return Err(BackupError::Invalid(
-                    "the PostgreSQL database has no tickets: restore its dump with pg_restore first \
-                     (README, \"Backups\")"
-                        .into(),
-                ));
+                return Err(BackupError::Invalid(PG_RESTORE_FIRST.into()));
             }
             (counts, referenced)
         }

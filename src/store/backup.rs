@@ -77,3 +77,13 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let name = path.to_string_lossy();
     (!name.is_empty() && name != ":memory:" && !name.starts_with("file:")).then(|| path.to_path_buf())
 }
+
+/// Whether the PostgreSQL database at `url` holds maildesk's tables (a dump was restored
+/// into it), asked without creating or migrating anything.
+pub async fn postgres_has_tables(url: &str) -> Result<bool> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let found: bool = sqlx::query_scalar("SELECT to_regclass('tickets') IS NOT NULL").fetch_one(&mut conn).await?;
+    conn.close().await?;
+    Ok(found)
+}

@@ -34,7 +34,7 @@ pub struct ForgetReport {
     pub attachments: u64,
     /// Quarantined mail of theirs removed.
     pub quarantined: u64,
-    /// Mail to them not sent yet, dropped.
+    /// Mail to them or naming them (staff notices) not sent yet, dropped.
     pub outbox_dropped: u64,
     /// Sent or failed mail rows to or about them whose contents were removed.
     pub outbox_redacted: u64,
@@ -104,12 +104,16 @@ impl Tx {
                     report.quarantined += 1;
                 }
             }
-            report.outbox_dropped = sqlx::query("DELETE FROM outbox WHERE LOWER(recipient) = $1 AND state = 'pending'")
-                .bind(&plan.address).execute(&mut *c).await?.rows_affected();
-            // Sent rows stay (the caps on automatic mail count them), without their contents.
+            // Mail to them, or about them (a staff notice names them), not sent yet: dropped.
+            report.outbox_dropped = sqlx::query(
+                "DELETE FROM outbox WHERE state = 'pending'
+                    AND (LOWER(recipient) = $1 OR LOWER(payload) LIKE $2 ESCAPE '\\')")
+                .bind(&plan.address).bind(&like).execute(&mut *c).await?.rows_affected();
+            // Sent rows stay (the caps on automatic mail count them), without their contents;
+            // files they referred to are left to the hourly clean-up.
             report.outbox_redacted = sqlx::query(
                 "UPDATE outbox SET recipient = CASE WHEN LOWER(recipient) = $1 THEN $2 ELSE recipient END,
-                        payload = '{}', last_error = NULL
+                        payload = '{}', last_error = NULL, attachments = NULL
                   WHERE state <> 'pending' AND (LOWER(recipient) = $1 OR LOWER(payload) LIKE $3 ESCAPE '\\')")
                 .bind(&plan.address).bind(&plan.placeholder).bind(&like).execute(&mut *c).await?.rows_affected();
             report.message_ids += sqlx::query("DELETE FROM thread_ids WHERE LOWER(message_id) LIKE $1 ESCAPE '\\'")

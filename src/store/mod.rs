@@ -37,7 +37,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use accounts::{AccountRow, SessionRow, TokenRow};
 pub use addresses::AutomaticMailRecord;
-pub use backup::{BackupCounts, sqlite_file};
+pub use backup::{BackupCounts, postgres_has_tables, sqlite_file};
 pub use blobs::{Blobs, DeletionPause, PutReaderError, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow, MemberRow};
 pub use forget::{ForgetPlan, ForgetReport};
