@@ -241,6 +241,51 @@ fn backup_and_restore_refuse_what_they_cannot_do_whole_and_change_nothing() {
     let restored = restore(dir, &dest, &empty);
     assert!(restored.status.success(), "{}", stderr(&restored));
     assert!(stderr(&restored).contains("2 ticket(s), 2 comment(s), 2 attachment(s)"), "{}", stderr(&restored));
+
+    // A SQLite file kept outside the data directory is put in its place too.
+    let elsewhere = dir.join("databases/desk.sqlite");
+    let data = dir.join("second/var");
+    let url = format!("sqlite://{}", elsewhere.display());
+    let env = [("MAILDESK_DATABASE__URL", url.as_str())];
+    let restored = run(maildesk(dir).envs(ENV).envs(env).env("MAILDESK_DATA_DIR", &data).arg("restore").arg(&dest));
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert!(elsewhere.is_file() && !data.join("maildesk.db").exists());
+    let listed =
+        run(maildesk(dir).envs(ENV).envs(env).env("MAILDESK_DATA_DIR", &data).args(["ticket", "list", "--json"]));
+    assert_eq!(common::cli::json_of(listed).as_array().unwrap().len(), 2);
+    // That file exists now: another restore with it is refused, though its data directory is empty.
+    std::fs::remove_dir_all(&data).unwrap();
+    let refused = run(maildesk(dir).envs(ENV).envs(env).env("MAILDESK_DATA_DIR", &data).arg("restore").arg(&dest));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("desk.sqlite is not empty"), "{}", stderr(&refused));
+    assert!(!data.exists());
+}
+
+#[test]
+fn the_daemons_blob_clean_up_waits_while_another_process_backs_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    desk_with_a_backup(dir);
+    // A file nothing refers to, two hours old: the clean-up at the daemon's start removes it.
+    let blobs = maildesk::store::Blobs::open(&dir.join("var/blobs")).unwrap();
+    let sha = blobs.put(b"nothing refers to this").unwrap();
+    let path = dir.join("var/blobs").join(&sha[..2]).join(&sha);
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options().append(true).open(&path).unwrap().set_modified(old).unwrap();
+
+    // This process holds what `maildesk backup` holds while it copies.
+    let pause = blobs.pause_deletions().unwrap();
+    let mut daemon = Daemon::start(dir, &ENV);
+    wait_until("the clean-up to find a backup running", Duration::from_secs(30), || {
+        daemon.log().contains("a backup is running")
+    });
+    assert!(path.exists(), "nothing is deleted during a backup");
+    assert_eq!(daemon.terminate().code(), Some(0));
+
+    drop(pause);
+    let mut daemon = Daemon::start(dir, &ENV);
+    wait_until("the clean-up to remove the file", Duration::from_secs(30), || !path.exists());
+    assert_eq!(daemon.terminate().code(), Some(0));
 }
 
 /// Runs a PostgreSQL client tool, failing the test with its output.

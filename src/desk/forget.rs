@@ -78,7 +78,9 @@ pub async fn forget(app: &App, email: &EmailAddress) -> Result<Forgotten, Forget
     let rows = tx.forget_contact(&plan).await?;
     tx.commit().await?;
     let (blobs_removed, blobs_left) = remove_blobs(app, &rows.blobs).await?;
-    tracing::info!(
+    // At warn, so that the record of what cannot be undone is kept at the level commands
+    // log by default.
+    tracing::warn!(
         contact = %contact.id,
         comments = rows.comments_emptied,
         attachments = rows.attachments,
