@@ -202,13 +202,12 @@ struct Copied {
     bytes: u64,
     /// Names the source lacked or had damaged (its content no longer has its name).
     missing: Vec<String>,
-    /// Every name copied.
-    names: HashSet<String>,
 }
 
 /// Copies the blobs named in `wanted` from `source` into the blob directory `target`,
 /// checking each one's SHA-256 on the way.
 fn copy_blobs(source: &Path, target: &Path, wanted: &HashSet<String>) -> Result<Copied, BackupError> {
+    use std::os::unix::fs::DirBuilderExt;
     let mut copied = Copied::default();
     let mut names: Vec<&String> = wanted.iter().collect();
     names.sort();
@@ -217,23 +216,27 @@ fn copy_blobs(source: &Path, target: &Path, wanted: &HashSet<String>) -> Result<
             copied.missing.push(sha.clone());
             continue;
         };
-        let bytes = match std::fs::read(&from) {
-            Ok(bytes) => bytes,
+        let input = match std::fs::File::open(&from) {
+            Ok(input) => input,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 copied.missing.push(sha.clone());
                 continue;
             }
             Err(e) => return Err(file("read", from)(e)),
         };
-        if hex::encode(Sha256::digest(&bytes)) != *sha {
+        let shard = target.join(&sha[..2]);
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&shard).map_err(file("create", &shard))?;
+        let to = shard.join(sha);
+        let mut hashing = Hashing { inner: input, hasher: Sha256::new() };
+        let size = copy_into_new(&mut hashing, &from, &to)?;
+        if hex::encode(hashing.hasher.finalize()) != *sha {
             tracing::warn!(blob = %sha, "a blob's content does not match its name; not copied");
+            std::fs::remove_file(&to).map_err(file("remove", &to))?;
             copied.missing.push(sha.clone());
             continue;
         }
-        write_blob(target, sha, &bytes)?;
         copied.files += 1;
-        copied.bytes += bytes.len() as u64;
-        copied.names.insert(sha.clone());
+        copied.bytes += size;
     }
     Ok(copied)
 }
@@ -267,14 +270,6 @@ fn list_blobs(dir: &Path) -> Result<HashSet<String>, BackupError> {
         }
     }
     Ok(found)
-}
-
-/// Writes one blob into the blob directory `target`, as the blob store lays it out.
-fn write_blob(target: &Path, sha: &str, bytes: &[u8]) -> Result<(), BackupError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let shard = target.join(&sha[..2]);
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&shard).map_err(file("create", &shard))?;
-    write_private(&shard.join(sha), bytes)
 }
 
 /// Writes `bytes` to a new file readable by the owner only, durably.
@@ -533,8 +528,37 @@ fn copy_backup_blobs(
 
 /// Copies `from` to the new file `to`, readable by the owner only.
 fn copy_private(from: &Path, to: &Path) -> Result<(), BackupError> {
-    let bytes = std::fs::read(from).map_err(file("read", from))?;
-    write_private(to, &bytes)
+    let mut input = std::fs::File::open(from).map_err(file("read", from))?;
+    copy_into_new(&mut input, from, to).map(|_| ())
+}
+
+/// Copies everything `input` (read from `from`) yields into the new file `to`, readable by
+/// the owner only, durably, without holding it in memory; returns the size.
+fn copy_into_new(input: &mut impl std::io::Read, from: &Path, to: &Path) -> Result<u64, BackupError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut out =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(to).map_err(file("create", to))?;
+    let size = std::io::copy(input, &mut out).map_err(|e| BackupError::File {
+        action: "copy",
+        path: from.to_path_buf(),
+        source: e,
+    })?;
+    out.sync_all().map_err(file("write", to))?;
+    Ok(size)
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Moves the staged database (when it lives outside the data directory) and the staged
