@@ -110,6 +110,7 @@ impl App {
     /// calls it every [`BLOB_SWEEP_EVERY`]. Failures are logged and tried again next time.
     pub async fn sweep_blobs(&self) {
         match self.store.sweep_blobs(BLOB_GRACE).await {
+            Ok(swept) if swept.paused => tracing::info!("a backup is running; removing unreferenced blobs waits"),
             Ok(swept) if swept.removed > 0 => {
                 tracing::info!(removed = swept.removed, kept = swept.kept, "removed unreferenced blobs")
             }

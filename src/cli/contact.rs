@@ -1,6 +1,6 @@
-//! `maildesk contact list|show|invite|unbounce|role`: the people who wrote to us, their
-//! tickets and portal access, inviting them to the portal again, and who sees their
-//! organisation's tickets.
+//! `maildesk contact list|show|invite|unbounce|role|forget`: the people who wrote to us,
+//! their tickets and portal access, inviting them to the portal again, who sees their
+//! organisation's tickets, and forgetting a person.
 
 use clap::Subcommand;
 
@@ -60,6 +60,17 @@ pub(super) enum ContactCommand {
         #[arg(value_parser = ["primary", "standard"])]
         role: String,
     },
+    /// Forget a person (data protection): their name and address, their messages' bodies
+    /// and attachments, quarantined mail, portal account and knowledge-base activity. Their
+    /// tickets stay, under the address forgotten-<id>@invalid. Asks first on a terminal;
+    /// elsewhere `--yes` is required.
+    Forget {
+        /// Their address.
+        email: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
@@ -109,6 +120,10 @@ pub(super) async fn run(config: Config, command: ContactCommand) -> i32 {
                 }
                 Err(e) => fail(e),
             },
+            Err(code) => code,
+        },
+        ContactCommand::Forget { email, yes } => match address(&email) {
+            Ok(email) => forget(&app, &email, yes).await,
             Err(code) => code,
         },
     };
@@ -221,6 +236,62 @@ async fn unbounce(app: &App, email: &EmailAddress) -> i32 {
         }
         Ok(false) => {
             eprintln!("maildesk: {email} was not marked as bouncing; nothing changed");
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Whether the admin confirms forgetting `email`: `--yes`, or "yes" typed on a terminal.
+fn confirmed(email: &EmailAddress, yes: bool) -> Result<bool, i32> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!("maildesk: forgetting {email} cannot be undone; not on a terminal, so add --yes to confirm");
+        return Err(super::EXIT_USAGE);
+    }
+    eprint!(
+        "Forget {email}: their name, address, messages' bodies and attachments, portal account? \
+         This cannot be undone. Type yes to go on: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+}
+
+async fn forget(app: &App, email: &EmailAddress, yes: bool) -> i32 {
+    match confirmed(email, yes) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("maildesk: nothing was changed");
+            return super::EXIT_FAILURE;
+        }
+        Err(code) => return code,
+    }
+    match crate::desk::forget::forget(app, email).await {
+        Ok(f) => {
+            let r = &f.rows;
+            println!("Forgot contact {} (now {}).", f.contact, f.placeholder);
+            println!("  tickets kept:                 {}", r.tickets_kept);
+            println!("  comments emptied:             {}", r.comments_emptied);
+            println!("  attachments removed:          {}", r.attachments);
+            println!("  quarantined mail removed:     {}", r.quarantined);
+            println!("  unsent mail to them dropped:  {}", r.outbox_dropped);
+            println!("  sent mail rows emptied:       {}", r.outbox_redacted);
+            println!("  Message-IDs removed:          {}", r.message_ids);
+            println!("  portal account rows removed:  {}", r.portal_rows);
+            println!("  knowledge-base rows removed:  {}", r.kb_activity);
+            println!("  other rows removed:           {}", r.other_rows);
+            println!("  blob files deleted:           {}", f.blobs_removed);
+            if f.blobs_left > 0 {
+                println!(
+                    "  blob files left to the hourly clean-up: {} (recent, or a backup was running)",
+                    f.blobs_left
+                );
+            }
             0
         }
         Err(e) => fail(e),

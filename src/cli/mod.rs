@@ -2,6 +2,7 @@
 //! thin call into the library. Exit codes: 0 success, 1 failure, 2 bad usage or config,
 //! 75 temporary failure (`ingest`, so the MTA retries).
 
+mod backup;
 mod check;
 mod contact;
 mod kb;
@@ -121,6 +122,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the database, blobs and reply key into DEST (a new directory) while the daemon
+    /// runs. With PostgreSQL the database is dumped with pg_dump instead (README, "Backups").
+    Backup {
+        /// The new directory to write the backup to.
+        dest: PathBuf,
+    },
+    /// Fill the empty data directory from a backup made by `maildesk backup`.
+    Restore {
+        /// The backup's directory.
+        src: PathBuf,
+    },
     /// Export the built-in mail templates to start overrides from; check overrides.
     Templates {
         #[command(subcommand)]
@@ -181,6 +193,8 @@ pub fn main() -> i32 {
             Command::Sender { command } => sender::run(config, command).await,
             Command::Kb { command } => kb::run(config, command).await,
             Command::Check { timeout, json } => check::run(config, std::time::Duration::from_secs(timeout), json).await,
+            Command::Backup { dest } => backup::run_backup(config, &dest).await,
+            Command::Restore { src } => backup::run_restore(config, &src).await,
             Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
         }
     });

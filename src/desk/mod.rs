@@ -4,8 +4,10 @@
 //! mail itself: it writes outbox rows in the same transaction as the change.
 
 pub mod accounts;
+pub mod backup;
 pub mod captcha;
 pub mod contacts;
+pub mod forget;
 mod intake;
 pub mod invitations;
 pub mod kb;

@@ -91,7 +91,11 @@ impl Blobs {
     /// message being applied: they are stored before its transaction commits (and storing
     /// content that is already there makes its file young again). A blob stored again while
     /// it is being swept is kept: see [`Blobs::remove_if_old`].
+    ///
+    /// Nothing is deleted while a backup holds a [`DeletionPause`] (in this process or
+    /// another): the sweep then returns at once with [`Swept::paused`] set.
     pub fn sweep(&self, referenced: &HashSet<String>, grace: Duration) -> std::io::Result<Swept> {
+        let Some(_deleting) = self.may_delete()? else { return Ok(Swept { paused: true, ..Swept::default() }) };
         let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
         let old = |entry: &std::fs::DirEntry| entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| at < cutoff);
         let mut swept = Swept::default();
@@ -122,6 +126,69 @@ impl Blobs {
             }
         }
         Ok(swept)
+    }
+
+    /// Deletes those of `candidates` that are not in `referenced` and older than `grace`
+    /// (younger ones may belong to a message being applied: the sweep deletes them later).
+    /// `None` when a backup holds a [`DeletionPause`]: nothing was deleted.
+    pub fn remove_unreferenced(
+        &self,
+        candidates: &HashSet<String>,
+        referenced: &HashSet<String>,
+        grace: Duration,
+    ) -> std::io::Result<Option<Swept>> {
+        let Some(_deleting) = self.may_delete()? else { return Ok(None) };
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut swept = Swept::default();
+        for sha in candidates.iter().filter(|sha| !referenced.contains(*sha)) {
+            let Some(path) = self.path_of(sha) else { continue };
+            if self.remove_if_old(&path, std::ffi::OsStr::new(sha), cutoff)? {
+                swept.removed += 1;
+            } else if path.exists() {
+                swept.kept += 1;
+            }
+        }
+        Ok(Some(swept))
+    }
+
+    /// Holds back every deletion of blobs ([`Blobs::sweep`], [`Blobs::remove_unreferenced`])
+    /// until the pause is dropped, in this process and in any other using the same
+    /// directory: what a backup takes before it reads the database, so that every blob its
+    /// snapshot names is still there when it is copied. Waits for a deletion under way.
+    /// Several pauses may be held at once.
+    pub fn pause_deletions(&self) -> std::io::Result<DeletionPause> {
+        let file = self.lock_file()?;
+        let path = self.dir.join(PAUSE_LOCK);
+        file.lock_shared().map_err(|e| named(e, "lock", &path))?;
+        Ok(DeletionPause { _file: file })
+    }
+
+    /// The right to delete blobs, held while deleting; `None` while a backup pauses
+    /// deletions.
+    fn may_delete(&self) -> std::io::Result<Option<std::fs::File>> {
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(named(e, "lock", &self.dir.join(PAUSE_LOCK))),
+        }
+    }
+
+    fn lock_file(&self) -> std::io::Result<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(PAUSE_LOCK);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| named(e, "open", &path))
+    }
+
+    /// The directory of the blobs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Deletes the blob at `path` unless it was refreshed after `cutoff`, safe against a
@@ -186,6 +253,11 @@ impl Store {
     /// Deletes the blobs nothing refers to any more, sparing those younger than `grace`
     /// (see [`Blobs::sweep`]).
     pub async fn sweep_blobs(&self, grace: Duration) -> Result<Swept> {
+        // Asked first, so that a paused sweep does not read every reference for nothing.
+        let blobs = self.blobs.clone();
+        if tokio::task::spawn_blocking(move || blobs.may_delete()).await?.map_err(StoreError::Blob)?.is_none() {
+            return Ok(Swept { paused: true, ..Swept::default() });
+        }
         let referenced = self.conn().await?.referenced_blobs().await?;
         let blobs = self.blobs.clone();
         let swept = tokio::task::spawn_blocking(move || blobs.sweep(&referenced, grace)).await?;
@@ -211,6 +283,18 @@ pub struct Swept {
     pub removed: usize,
     /// Files kept (referenced, or too young to tell).
     pub kept: usize,
+    /// A backup paused deletions: nothing was looked at.
+    pub paused: bool,
+}
+
+/// The lock file in the blob directory: held shared by backups ([`DeletionPause`]),
+/// exclusively (without waiting) by whatever deletes blobs.
+const PAUSE_LOCK: &str = "deletions.lock";
+
+/// While held, no blob is deleted by any process (see [`Blobs::pause_deletions`]).
+#[derive(Debug)]
+pub struct DeletionPause {
+    _file: std::fs::File,
 }
 
 /// Deletes `path`; false when it was gone already.

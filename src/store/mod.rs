@@ -8,10 +8,12 @@
 
 mod accounts;
 mod addresses;
+mod backup;
 mod blobs;
 mod captcha;
 mod changes;
 mod contacts;
+mod forget;
 mod imap;
 mod inbound;
 mod invites;
@@ -36,8 +38,10 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use accounts::{AccountRow, SessionRow, TokenRow};
 pub use addresses::AutomaticMailRecord;
-pub use blobs::{Blobs, PutReaderError, Swept, sha256_hex};
+pub use backup::{BackupCounts, postgres_has_tables, sqlite_file};
+pub use blobs::{Blobs, DeletionPause, PutReaderError, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow, MemberRow};
+pub use forget::{ForgetPlan, ForgetReport};
 pub use inbound::QuarantineRow;
 pub use kb::{NewSolution, SolutionDigest, SolutionFileRow, SolutionRow, SolutionSummary};
 pub use kb_activity::{ListedSolution, SAVED_WINDOW_SECS, SolutionActivity};
