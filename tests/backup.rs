@@ -68,11 +68,11 @@ fn restore(dir: &Path, src: &Path, data_dir: &Path) -> std::process::Output {
 async fn a_backup_taken_during_a_maildir_intake_restores_every_ticket_comment_and_attachment() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let total = 400;
+    let mut total = 400;
     let replies = 100;
-    for i in 0..total {
+    let request = |dir: &Path, i: usize| {
         // Every tenth file is the same, so that blobs are shared between tickets.
-        let file = if i % 10 == 0 { "a shared file".to_string() } else { format!("the file of request {i}") };
+        let file = if i.is_multiple_of(10) { "a shared file".to_string() } else { format!("the file of request {i}") };
         let raw = with_attachment(
             &format!("customer{i}@example.com"),
             &format!("Request {i}"),
@@ -81,6 +81,9 @@ async fn a_backup_taken_during_a_maildir_intake_restores_every_ticket_comment_an
             &file,
         );
         deliver(dir, &format!("17000{i:05}.M{i}.test"), &raw);
+    };
+    for i in 0..total {
+        request(dir, i);
     }
     let mut daemon = Daemon::start(dir, &ENV);
     wait_until("the first requests applied", Duration::from_secs(120), || count(&inbox(dir).join("cur")) >= replies);
@@ -97,8 +100,29 @@ async fn a_backup_taken_during_a_maildir_intake_restores_every_ticket_comment_an
     }
     wait_until("some more applied", Duration::from_secs(60), || count(&inbox(dir).join("cur")) >= replies + 20);
 
+    // New requests keep arriving while the backup runs, and after it.
     let during = dir.join("backup-during");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let arriving = std::thread::spawn({
+        let (dir, stop) = (dir.to_path_buf(), stop.clone());
+        move || {
+            let mut i = total;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                request(&dir, i);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            i
+        }
+    });
     let made = run(maildesk(dir).envs(ENV).arg("backup").arg(&during));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Five more once the backup is made: it cannot hold every ticket.
+    let arrived = arriving.join().unwrap();
+    for i in arrived..arrived + 5 {
+        request(dir, i);
+    }
+    total = arrived + 5;
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let manifest = backup::read_manifest(&during).unwrap();
     assert!(
