@@ -3,6 +3,7 @@
 //! 75 temporary failure (`ingest`, so the MTA retries).
 
 mod contact;
+mod import;
 mod kb;
 mod parse;
 mod quarantine;
@@ -97,6 +98,12 @@ enum Command {
         #[command(subcommand)]
         command: kb::KbCommand,
     },
+    /// Import a desk's old mail from mbox files or Maildirs: tickets, comments, dates kept;
+    /// nothing sent. Resumable; a second run changes nothing.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
     /// Export the built-in mail templates to start overrides from; check overrides.
     Templates {
         #[command(subcommand)]
@@ -156,6 +163,7 @@ pub fn main() -> i32 {
             Command::Contact { command } => contact::run(config, command).await,
             Command::Sender { command } => sender::run(config, command).await,
             Command::Kb { command } => kb::run(config, command).await,
+            Command::Import { command } => import::run(config, command).await,
             Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
         }
     });

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod captcha;
 pub mod contacts;
+pub mod import;
 mod intake;
 pub mod invitations;
 pub mod kb;
