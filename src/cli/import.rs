@@ -108,9 +108,8 @@ struct Bar {
 impl Progress for Bar {
     fn indexed(&mut self, total: u64, done: u64) {
         let bar = indicatif::ProgressBar::new(total);
-        let style = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} messages, {per_sec}, {eta} left  {msg}",
-        );
+        let style =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} messages, {per_sec}, {eta} left  {msg}");
         if let Ok(style) = style {
             bar.set_style(style);
         }

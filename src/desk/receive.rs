@@ -102,7 +102,8 @@ pub(super) enum Route {
     /// A new ticket.
     Open(NewRequest),
     /// Mail of the desk's own or a staff address in an imported archive: a public comment
-    /// of staff on the ticket it names (naming none, it cannot be filed).
+    /// of staff on the ticket it names; naming none, a ticket of its first customer
+    /// recipient that staff opened (to none, it cannot be filed).
     Archived(Option<TicketNumber>),
 }
 
@@ -267,12 +268,7 @@ pub(super) async fn apply_mode(
             open(app, tx, incoming, &Start::by_mail(origin), &request, mode).await?
         }
         Route::Archived(Some(ticket)) => archived_staff_comment(tx, ticket, incoming).await?,
-        Route::Archived(None) => {
-            return Err(StoreError::Refused(format!(
-                "mail from {from} (the desk's or a staff address) names no ticket of the desk (no known \
-                 Message-ID in In-Reply-To or References, no subject tag): it cannot be filed"
-            )));
-        }
+        Route::Archived(None) => archived_staff_opens(app, tx, incoming, origin).await?,
     };
     if let Some(t) = outcome.ticket()
         && !matches!(route, Route::Staff(_))
@@ -495,6 +491,55 @@ async fn archived_staff_comment(
     tx.touch_ticket(ticket).await?;
     tx.stop_awaiting(ticket).await?;
     Ok(Outcome::Commented(ticket))
+}
+
+/// Opens a ticket for the first customer among the recipients of the desk's or a staff
+/// member's mail from an imported archive that names no ticket (staff wrote first), the
+/// mail its first comment, of staff. Mail to no customer (between staff) cannot be filed.
+async fn archived_staff_opens(
+    app: &App,
+    tx: &mut Tx,
+    incoming: Incoming<'_>,
+    origin: Origin<'_>,
+) -> Result<Outcome, StoreError> {
+    let Incoming { mail, from, .. } = incoming;
+    let ours = app.config.own_addresses();
+    let mut customers = Vec::new();
+    for address in mail.to.iter().chain(&mail.cc).filter(|a| !ours.contains(a) && *a != from) {
+        if !roster::is_staff(app, tx, address).await? && !customers.contains(&address) {
+            customers.push(address);
+        }
+    }
+    let Some((requester, others)) = customers.split_first() else {
+        return Err(StoreError::Refused(format!(
+            "mail from {from} (the desk's or a staff address) names no ticket of the desk (no known Message-ID in \
+             In-Reply-To or References, no subject tag) and is addressed to no customer: it cannot be filed"
+        )));
+    };
+    let requester_id = super::contacts::upsert(app, tx, requester, "").await?;
+    let organisation_id = match app.config.organisations.is_empty() {
+        true => None,
+        false => tx.contact_organisation(requester_id).await?,
+    };
+    let assignee = route(app, tx, origin.department).await?;
+    let ticket = tx
+        .insert_ticket(&NewTicket {
+            subject: &inbound::clean_subject(&mail.subject),
+            requester_id,
+            organisation_id,
+            status: Status::Open,
+            priority: Priority::Medium,
+            department: origin.department,
+            assignee: assignee.as_deref(),
+        })
+        .await?;
+    tx.add_participant(ticket, requester_id, Role::Requester).await?;
+    for address in others.iter().take(20) {
+        let id = super::contacts::upsert(app, tx, address, "").await?;
+        tx.add_participant(ticket, id, Role::Cc).await?;
+    }
+    archived_staff_comment(tx, ticket, incoming).await?;
+    Ok(Outcome::Opened(ticket))
 }
 
 /// How a new ticket starts beyond what its mail says.
@@ -819,6 +864,28 @@ mod tests {
         let f = Facts { sender_on_ticket: true, authentication: Authentication::Fail, ..facts(named(Trust::Signed)) };
         let r = new_request(&f);
         assert_eq!((r.named_elsewhere, r.answer, r.add_cc), (Some((T, Trust::SubjectTag)), false, false));
+    }
+
+    #[test]
+    fn in_an_imported_archive_staff_mail_is_staffs_and_no_one_is_answered() {
+        // Staff's or the desk's own mail, however it came, is staff's comment where it
+        // names a ticket, and starts one where it names none; a blocked sender stays blocked.
+        for f in [
+            Facts { sender_is_staff: true, ..facts(named(Trust::SubjectTag)) },
+            Facts { ours: true, ..facts(named(Trust::References)) },
+        ] {
+            assert_eq!(decide_imported(&f), Route::Archived(Some(T)));
+        }
+        assert_eq!(decide_imported(&Facts { sender_is_staff: true, ..facts(None) }), Route::Archived(None));
+        let blocked = Facts { blocked: true, sender_is_staff: true, ..facts(None) };
+        assert_eq!(decide_imported(&blocked), Route::Blocked);
+        // Customers' mail goes where the mail path sends it, never answered.
+        let on_ticket = Facts { sender_on_ticket: true, ..facts(named(Trust::References)) };
+        assert_eq!(decide_imported(&on_ticket), decide(&on_ticket));
+        match decide_imported(&Facts { authentication: Authentication::Pass, ..facts(None) }) {
+            Route::Open(r) => assert!(!r.answer && r.add_cc),
+            other => panic!("expected a new ticket, got {other:?}"),
+        }
     }
 
     #[test]

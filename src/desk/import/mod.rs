@@ -334,7 +334,10 @@ impl Reader {
             Raw::TooLarge { sha, size }
         } else {
             match self.index.kind {
-                Kind::Mbox => Raw::Bytes(mbox::read(&mut file, &mbox::Span { offset: e.offset, len: e.len, header: None, envelope: None }).map_err(unreadable)?),
+                Kind::Mbox => Raw::Bytes(
+                    mbox::read(&mut file, &mbox::Span { offset: e.offset, len: e.len, header: None, envelope: None })
+                        .map_err(unreadable)?,
+                ),
                 Kind::Maildir => Raw::Bytes(std::fs::read(path).map_err(unreadable)?),
             }
         };
@@ -410,7 +413,8 @@ async fn apply(app: &App, index: &Index, first: usize, items: &[Item]) -> Result
                 // Only a mail fails for good here (a quarantine entry is one insert).
                 let Item::Mail(raw, _) = item else { return Err(e.into()) };
                 let source = &index.sources[index.entries[n].source as usize].source;
-                let outcome = super::quarantine_raw(app, raw.as_slice(), source, format!("could not apply: {e}")).await?;
+                let outcome =
+                    super::quarantine_raw(app, raw.as_slice(), source, format!("could not apply: {e}")).await?;
                 tx = app.store.begin().await?;
                 outcome
             }
