@@ -159,26 +159,33 @@ pub async fn run(
         return Ok(summary);
     }
     let limit = app.config.limits.max_message_bytes;
-    let mut reader = Reader::new(index.clone(), app.store.blobs.clone(), limit);
+    let mut reader = Some(Reader::new(index.clone(), app.store.blobs.clone(), limit));
     let mut next = done;
-    while next < total {
+    // The next batch is read and interpreted while the one before is applied.
+    let mut prepared = match next < total {
+        true => Some(load(app, &mut reader, next..index.batch_end(next)).await?),
+        false => None,
+    };
+    while let Some(items) = prepared.take() {
         if stop.is_cancelled() {
             summary.interrupted = true;
             return Ok(summary);
         }
-        let end = index.batch_end(next);
-        let read = tokio::task::spawn_blocking(move || {
-            let raws = (next..end).map(|i| reader.read(i)).collect::<Result<Vec<_>, _>>();
-            (reader, raws)
-        });
-        let (back, raws) = read.await?;
-        reader = back;
-        let items = prepare(app, raws?).await?;
-        for outcome in apply(app, &index, next, &items).await? {
+        let end = next + items.len();
+        let following = (end < total).then(|| end..index.batch_end(end));
+        let loading = async {
+            match following {
+                Some(range) => Some(load(app, &mut reader, range).await),
+                None => None,
+            }
+        };
+        let (applied, loaded) = tokio::join!(apply(app, &index, next, &items), loading);
+        for outcome in applied? {
             summary.count(&outcome);
         }
         next = end;
         progress.advanced(next as u64, &summary);
+        prepared = loaded.transpose()?;
     }
     let cutoff = now.saturating_sub(i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(0));
     let sources: Vec<Source> = index.sources.iter().map(|s| s.source.clone()).collect();
@@ -346,6 +353,22 @@ impl Reader {
         }
         Ok(raw)
     }
+}
+
+/// Reads the messages `range` of the index (on a blocking thread) and interprets them.
+async fn load(app: &App, reader: &mut Option<Reader>, range: std::ops::Range<usize>) -> Result<Vec<Item>, ImportError> {
+    let Some(mut taken) = reader.take() else {
+        return Err(ImportError::Desk(DeskError::Temporary(StoreError::Corrupt(
+            "the import's reader was lost".into(),
+        ))));
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        let raws = range.map(|i| taken.read(i)).collect::<Result<Vec<_>, _>>();
+        (taken, raws)
+    });
+    let (back, raws) = read.await?;
+    *reader = Some(back);
+    prepare(app, raws?).await
 }
 
 /// A message read and interpreted, ready to apply.
