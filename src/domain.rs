@@ -350,7 +350,7 @@ impl Status {
 }
 
 /// Where an inbound message came from, as recorded with it: `pipe` (`maildesk ingest`),
-/// `maildir:<dir>`, `imap:<mailbox name>`, `quarantine-retry`, or `portal`.
+/// `maildir:<dir>`, `imap:<mailbox name>`, `quarantine-retry`, `portal`, or `import:<file>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
     /// Piped in by the MTA (`maildesk ingest`).
@@ -363,6 +363,8 @@ pub enum Source {
     QuarantineRetry,
     /// Written by a signed-in customer in the portal.
     Portal,
+    /// Imported from an old mbox file or Maildir (`maildesk import`).
+    Import(String),
 }
 
 impl std::str::FromStr for Source {
@@ -375,6 +377,7 @@ impl std::str::FromStr for Source {
             _ if text == "portal" => Ok(Source::Portal),
             Some(("maildir", dir)) if !dir.is_empty() => Ok(Source::Maildir(dir.to_string())),
             Some(("imap", name)) if !name.is_empty() => Ok(Source::Imap(name.to_string())),
+            Some(("import", path)) if !path.is_empty() => Ok(Source::Import(path.to_string())),
             _ => Err(bad()),
         }
     }
@@ -388,6 +391,7 @@ impl fmt::Display for Source {
             Source::Imap(name) => f.pad(&format!("imap:{name}")),
             Source::QuarantineRetry => f.pad("quarantine-retry"),
             Source::Portal => f.pad("portal"),
+            Source::Import(path) => f.pad(&format!("import:{path}")),
         }
     }
 }

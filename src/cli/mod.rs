@@ -5,6 +5,7 @@
 mod backup;
 mod check;
 mod contact;
+mod import;
 mod kb;
 mod parse;
 mod quarantine;
@@ -133,6 +134,12 @@ enum Command {
         /// The backup's directory.
         src: PathBuf,
     },
+    /// Import a desk's old mail from mbox files or Maildirs: tickets, comments, dates kept;
+    /// nothing sent. Resumable; a second run changes nothing.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
     /// Export the built-in mail templates to start overrides from; check overrides.
     Templates {
         #[command(subcommand)]
@@ -195,6 +202,7 @@ pub fn main() -> i32 {
             Command::Check { timeout, json } => check::run(config, std::time::Duration::from_secs(timeout), json).await,
             Command::Backup { dest } => backup::run_backup(config, &dest).await,
             Command::Restore { src } => backup::run_restore(config, &src).await,
+            Command::Import { command } => import::run(config, command).await,
             Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
         }
     });

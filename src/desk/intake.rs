@@ -2,7 +2,7 @@
 //! busy source, and the quarantine for what cannot be processed. What a message does to
 //! the tickets is decided in `receive`; this module never decides it.
 
-mod bounded;
+pub(super) mod bounded;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -155,14 +155,14 @@ async fn record_quarantine(
 }
 
 /// The reason as stored (no NUL, at most 2,000 characters), logged.
-fn announce_quarantine(reason: String) -> String {
+pub(super) fn announce_quarantine(reason: String) -> String {
     let reason: String = reason.chars().filter(|c| *c != '\0').take(2000).collect();
     warn!(%reason, "message quarantined");
     reason
 }
 
 /// Records a quarantine entry inside `tx` (the reason already announced).
-async fn quarantine_in(
+pub(super) async fn quarantine_in(
     tx: &mut Tx,
     sha: &str,
     size: u64,

@@ -24,8 +24,13 @@ pub fn answer_due(app: &App, status: Status, priority: Priority, awaiting_since:
 /// within `desk.reopen_days`: a customer's word (by mail or in the portal) then reopens a
 /// finished ticket; later it follows it up with a new one.
 pub fn within_reopen_window(app: &App, changed_at: i64) -> bool {
+    within_reopen_window_at(app, changed_at, crate::store::now())
+}
+
+/// [`within_reopen_window`] as seen at `now` (Unix seconds): an imported mail's date.
+pub fn within_reopen_window_at(app: &App, changed_at: i64, now: i64) -> bool {
     let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
-    crate::store::now().saturating_sub(changed_at) <= window
+    now.saturating_sub(changed_at) <= window
 }
 
 /// How many resolved tickets one sweep closes at most.

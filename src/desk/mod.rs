@@ -8,6 +8,7 @@ pub mod backup;
 pub mod captcha;
 pub mod contacts;
 pub mod forget;
+pub mod import;
 mod intake;
 pub mod invitations;
 pub mod kb;

@@ -101,6 +101,22 @@ pub(super) enum Route {
     },
     /// A new ticket.
     Open(NewRequest),
+    /// Mail of the desk's own or a staff address in an imported archive: a public comment
+    /// of staff on the ticket it names; naming none, a ticket of its first customer
+    /// recipient that staff opened (to none, it cannot be filed).
+    Archived(Option<TicketNumber>),
+}
+
+/// How a message is applied: as it arrives, or from an archive of old mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Mail arriving now: every rule, with its acknowledgements and notifications.
+    Live,
+    /// Old mail being imported (`maildesk import`): the same threading, duplicate and
+    /// automatic-mail rules, but nothing goes out (no acknowledgement, notification,
+    /// invitation or bounce mark), the desk's and staff's mail is staff's comment, and the
+    /// transaction's clock (set by the caller) is the mail's date.
+    Import,
 }
 
 /// How a new ticket is opened.
@@ -151,6 +167,19 @@ pub(super) fn decide(f: &Facts) -> Route {
     Route::Open(new_request(f, None, None))
 }
 
+/// Decides what a message of an imported archive does: the desk's and staff's mail is a
+/// staff comment on the ticket it names (the archive's owner vouches for it, and no
+/// command in it is obeyed); anything else as [`decide`] says, never answered.
+pub(super) fn decide_imported(f: &Facts) -> Route {
+    if !f.blocked && (f.sender_is_staff || f.ours) {
+        return Route::Archived(f.named.map(|n| n.ticket));
+    }
+    match decide(f) {
+        Route::Open(request) => Route::Open(NewRequest { answer: false, ..request }),
+        other => other,
+    }
+}
+
 fn new_request(
     f: &Facts,
     follows_up: Option<TicketNumber>,
@@ -176,9 +205,23 @@ pub(super) async fn apply_in(
     fingerprint: &str,
     origin: Origin<'_>,
 ) -> Result<Outcome, StoreError> {
+    apply_mode(app, tx, mail, fingerprint, origin, Mode::Live).await
+}
+
+/// [`apply_in`] in either [`Mode`].
+pub(super) async fn apply_mode(
+    app: &App,
+    tx: &mut Tx,
+    mail: &Interpretation,
+    fingerprint: &str,
+    origin: Origin<'_>,
+    mode: Mode,
+) -> Result<Outcome, StoreError> {
     let Some(blobs) = claim(app, tx, mail, fingerprint, origin.source).await? else { return Ok(Outcome::Duplicate) };
     if let Some(kind) = mail.auto {
-        record_bounce(tx, mail).await?;
+        if mode == Mode::Live {
+            record_bounce(tx, mail).await?;
+        }
         tx.set_outcome(fingerprint, kind.as_str(), None).await?;
         return Ok(Outcome::Automatic(kind));
     }
@@ -189,7 +232,10 @@ pub(super) async fn apply_in(
     };
     let incoming = Incoming { mail, from, blobs: &blobs };
     let facts = facts(app, tx, mail, from).await?;
-    let route = decide(&facts);
+    let route = match mode {
+        Mode::Live => decide(&facts),
+        Mode::Import => decide_imported(&facts),
+    };
     let outcome = match route {
         Route::Blocked => {
             info!(reason = "blocked sender", "message recorded, not ticketed");
@@ -215,12 +261,14 @@ pub(super) async fn apply_in(
         }
         Route::Comment { ticket, reopen, add_cc } => {
             clear_bouncing(tx, from, &facts).await?;
-            comment(app, tx, incoming, ticket, reopen, add_cc).await?
+            comment(app, tx, incoming, ticket, Commenting { reopen, add_cc, mode }).await?
         }
         Route::Open(request) => {
             clear_bouncing(tx, from, &facts).await?;
-            open(app, tx, incoming, &Start::by_mail(origin), &request).await?
+            open(app, tx, incoming, &Start::by_mail(origin), &request, mode).await?
         }
+        Route::Archived(Some(ticket)) => archived_staff_comment(tx, ticket, incoming).await?,
+        Route::Archived(None) => archived_staff_opens(app, tx, incoming, origin).await?,
     };
     if let Some(t) = outcome.ticket()
         && !matches!(route, Route::Staff(_))
@@ -289,10 +337,13 @@ pub(super) async fn apply_written(
     };
     let incoming = Incoming { mail, from, blobs: &blobs };
     let outcome = match written {
-        Written::Comment { ticket, reopen } => comment(app, tx, incoming, ticket, reopen, false).await?,
+        Written::Comment { ticket, reopen } => {
+            let how = Commenting { reopen, add_cc: false, mode: Mode::Live };
+            comment(app, tx, incoming, ticket, how).await?
+        }
         Written::Open { start, follows_up } => {
             let request = NewRequest { follows_up, named_elsewhere: None, add_cc: false, answer: true, quote: true };
-            open(app, tx, incoming, &start, &request).await?
+            open(app, tx, incoming, &start, &request, Mode::Live).await?
         }
     };
     if let (Some(t), Some(id)) = (outcome.ticket(), &mail.message_id) {
@@ -331,7 +382,8 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddres
             ThreadBy::SubjectTag => Trust::SubjectTag,
         };
         let active = status.is_active();
-        let within_reopen_window = super::lifecycle::within_reopen_window(app, changed);
+        // Measured at the transaction's clock: an imported mail's date.
+        let within_reopen_window = super::lifecycle::within_reopen_window_at(app, changed, tx.clock());
         named = Some(Named { ticket: t, trust, active, within_reopen_window });
     }
     // Who the sender is, in one read: blocked, bouncing, staff, on the named ticket.
@@ -377,6 +429,15 @@ async fn record_bounce(tx: &mut Tx, mail: &Interpretation) -> Result<(), StoreEr
     Ok(())
 }
 
+/// How a customer's mail becomes a comment: whether it reopens the ticket, whether its Cc
+/// join it, and whether anyone is told ([`Mode::Live`]).
+#[derive(Debug, Clone, Copy)]
+struct Commenting {
+    reopen: bool,
+    add_cc: bool,
+    mode: Mode,
+}
+
 /// Adds a customer's mail to `ticket` as a public comment (reopening it when asked), with
 /// its Cc as participants when the route allows it.
 async fn comment(
@@ -384,26 +445,101 @@ async fn comment(
     tx: &mut Tx,
     incoming: Incoming<'_>,
     ticket: TicketNumber,
-    reopen: bool,
-    add_cc: bool,
+    how: Commenting,
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
+    let Commenting { reopen, add_cc, mode } = how;
+    let live = mode == Mode::Live;
     let author = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
     // Latest activity, the customer's wait starts (unless it runs), and a ticket waiting on
     // them is open again: one statement.
     tx.customer_wrote(ticket).await?;
     if add_cc && !mail.cc.is_empty() {
         let added = add_cc_participants(app, tx, ticket, mail, from).await?;
-        notify::participants_added(app, tx, ticket, &added, from.as_str()).await?;
+        if live {
+            notify::participants_added(app, tx, ticket, &added, from.as_str()).await?;
+        }
     }
-    insert_mail_comment(tx, ticket, author, mail, blobs).await?;
+    insert_mail_comment(tx, ticket, author, mail, blobs, false).await?;
     if reopen {
         tx.set_ticket_status(ticket, Status::Open).await?;
-        let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
-        notify::status_change(app, tx, ticket, &subject, Notice::Reopened, Status::Open).await?;
+        if live {
+            let subject = tx.ticket_subject(ticket).await?.unwrap_or_default();
+            notify::status_change(app, tx, ticket, &subject, Notice::Reopened, Status::Open).await?;
+        }
     }
-    notify::staff_notice(app, tx, ticket, Notice::StaffCustomerReply, mail, from).await?;
+    if live {
+        notify::staff_notice(app, tx, ticket, Notice::StaffCustomerReply, mail, from).await?;
+    }
     Ok(Outcome::Commented(ticket))
+}
+
+/// Adds the desk's or a staff member's mail from an imported archive to `ticket`: their
+/// public comment, as if they had answered then (the customers wait no more). Nobody is
+/// told, and no command in it is obeyed: it is history.
+async fn archived_staff_comment(
+    tx: &mut Tx,
+    ticket: TicketNumber,
+    incoming: Incoming<'_>,
+) -> Result<Outcome, StoreError> {
+    let Incoming { mail, from, blobs } = incoming;
+    let member = tx.staff_member(from.as_str()).await?;
+    let name = member.map(|m| m.name).filter(|n| !n.trim().is_empty());
+    let name = name.or_else(|| mail.from.name.clone()).unwrap_or_default();
+    let author = tx.upsert_contact(from, &name, None).await?;
+    insert_mail_comment(tx, ticket, author, mail, blobs, true).await?;
+    tx.touch_ticket(ticket).await?;
+    tx.stop_awaiting(ticket).await?;
+    Ok(Outcome::Commented(ticket))
+}
+
+/// Opens a ticket for the first customer among the recipients of the desk's or a staff
+/// member's mail from an imported archive that names no ticket (staff wrote first), the
+/// mail its first comment, of staff. Mail to no customer (between staff) cannot be filed.
+async fn archived_staff_opens(
+    app: &App,
+    tx: &mut Tx,
+    incoming: Incoming<'_>,
+    origin: Origin<'_>,
+) -> Result<Outcome, StoreError> {
+    let Incoming { mail, from, .. } = incoming;
+    let ours = app.config.own_addresses();
+    let mut customers = Vec::new();
+    for address in mail.to.iter().chain(&mail.cc).filter(|a| !ours.contains(a) && *a != from) {
+        if !roster::is_staff(app, tx, address).await? && !customers.contains(&address) {
+            customers.push(address);
+        }
+    }
+    let Some((requester, others)) = customers.split_first() else {
+        return Err(StoreError::Refused(format!(
+            "mail from {from} (the desk's or a staff address) names no ticket of the desk (no known Message-ID in \
+             In-Reply-To or References, no subject tag) and is addressed to no customer: it cannot be filed"
+        )));
+    };
+    let requester_id = super::contacts::upsert(app, tx, requester, "").await?;
+    let organisation_id = match app.config.organisations.is_empty() {
+        true => None,
+        false => tx.contact_organisation(requester_id).await?,
+    };
+    let assignee = route(app, tx, origin.department).await?;
+    let ticket = tx
+        .insert_ticket(&NewTicket {
+            subject: &inbound::clean_subject(&mail.subject),
+            requester_id,
+            organisation_id,
+            status: Status::Open,
+            priority: Priority::Medium,
+            department: origin.department,
+            assignee: assignee.as_deref(),
+        })
+        .await?;
+    tx.add_participant(ticket, requester_id, Role::Requester).await?;
+    for address in others.iter().take(20) {
+        let id = super::contacts::upsert(app, tx, address, "").await?;
+        tx.add_participant(ticket, id, Role::Cc).await?;
+    }
+    archived_staff_comment(tx, ticket, incoming).await?;
+    Ok(Outcome::Opened(ticket))
 }
 
 /// How a new ticket starts beyond what its mail says.
@@ -433,6 +569,7 @@ async fn open(
     incoming: Incoming<'_>,
     start: &Start<'_>,
     request: &NewRequest,
+    mode: Mode,
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
     let requester = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
@@ -468,7 +605,7 @@ async fn open(
         }
         None => requester,
     };
-    insert_mail_comment(tx, ticket, author, mail, blobs).await?;
+    insert_mail_comment(tx, ticket, author, mail, blobs, false).await?;
     if let Some(old) = request.follows_up {
         tx.set_follows_up(ticket, old).await?;
         let note = format!(
@@ -503,6 +640,9 @@ async fn open(
             "The receiving mail server marked this mail as spam: it was not answered, and its Cc were not added.";
         internal_note(tx, ticket, note).await?;
     }
+    if mode == Mode::Import {
+        return Ok(Outcome::Opened(ticket));
+    }
     if request.answer {
         let how = notify::Welcome { quote: request.quote, participants: &added };
         notify::welcome(app, tx, ticket, requester, mail, from, &how).await?;
@@ -511,20 +651,22 @@ async fn open(
     Ok(Outcome::Opened(ticket))
 }
 
-/// The mail's text as a public comment of `author` on `ticket`, with its attachments.
+/// The mail's text as a public comment of `author` on `ticket`, with its attachments;
+/// `from_staff`: our side wrote it.
 async fn insert_mail_comment(
     tx: &mut Tx,
     ticket: TicketNumber,
     author: ContactId,
     mail: &Interpretation,
     blobs: &[String],
+    from_staff: bool,
 ) -> Result<(), StoreError> {
     let comment_id = tx
         .insert_comment(&NewComment {
             ticket,
             author_id: Some(author),
             public: true,
-            from_staff: false,
+            from_staff,
             body_text: &mail.text,
             body_reply: &mail.reply,
             body_html: mail.html.as_deref(),
@@ -722,6 +864,28 @@ mod tests {
         let f = Facts { sender_on_ticket: true, authentication: Authentication::Fail, ..facts(named(Trust::Signed)) };
         let r = new_request(&f);
         assert_eq!((r.named_elsewhere, r.answer, r.add_cc), (Some((T, Trust::SubjectTag)), false, false));
+    }
+
+    #[test]
+    fn in_an_imported_archive_staff_mail_is_staffs_and_no_one_is_answered() {
+        // Staff's or the desk's own mail, however it came, is staff's comment where it
+        // names a ticket, and starts one where it names none; a blocked sender stays blocked.
+        for f in [
+            Facts { sender_is_staff: true, ..facts(named(Trust::SubjectTag)) },
+            Facts { ours: true, ..facts(named(Trust::References)) },
+        ] {
+            assert_eq!(decide_imported(&f), Route::Archived(Some(T)));
+        }
+        assert_eq!(decide_imported(&Facts { sender_is_staff: true, ..facts(None) }), Route::Archived(None));
+        let blocked = Facts { blocked: true, sender_is_staff: true, ..facts(None) };
+        assert_eq!(decide_imported(&blocked), Route::Blocked);
+        // Customers' mail goes where the mail path sends it, never answered.
+        let on_ticket = Facts { sender_on_ticket: true, ..facts(named(Trust::References)) };
+        assert_eq!(decide_imported(&on_ticket), decide(&on_ticket));
+        match decide_imported(&Facts { authentication: Authentication::Pass, ..facts(None) }) {
+            Route::Open(r) => assert!(!r.answer && r.add_cc),
+            other => panic!("expected a new ticket, got {other:?}"),
+        }
     }
 
     #[test]

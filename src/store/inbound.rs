@@ -1,7 +1,7 @@
 //! Rows about inbound mail: the fingerprints that make each message take effect once,
 //! the Message-IDs that thread replies, and the quarantine.
 
-use super::{Conn, Result, now, on_conn};
+use super::{Conn, Result, on_conn};
 use crate::domain::{Source, TicketNumber};
 
 /// A quarantined message, as the CLI lists it.
@@ -35,7 +35,7 @@ impl Conn {
         message_id: Option<&str>,
         source: &Source,
     ) -> Result<bool> {
-        let at = now();
+        let at = self.now();
         let inserted = on_conn!(self, c => sqlx::query(
                 "INSERT INTO inbound_messages (fingerprint, message_id, source, outcome, received_at)
                  VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT (fingerprint) DO NOTHING")
@@ -101,7 +101,7 @@ impl Conn {
         raw_sha256: &str,
         size: i64,
     ) -> Result<()> {
-        let at = now();
+        let at = self.now();
         on_conn!(self, c => sqlx::query(
                 "INSERT INTO quarantine (fingerprint, source, reason, raw_sha256, size, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)

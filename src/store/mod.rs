@@ -15,6 +15,7 @@ mod changes;
 mod contacts;
 mod forget;
 mod imap;
+mod import;
 mod inbound;
 mod invites;
 mod kb;
@@ -42,6 +43,7 @@ pub use backup::{BackupCounts, postgres_has_tables, sqlite_file};
 pub use blobs::{Blobs, DeletionPause, PutReaderError, Swept, sha256_hex};
 pub use contacts::{ContactRow, ContactTicketRow, InviteRow, MemberRow};
 pub use forget::{ForgetPlan, ForgetReport};
+pub use import::ImportProgress;
 pub use inbound::QuarantineRow;
 pub use kb::{NewSolution, SolutionDigest, SolutionFileRow, SolutionRow, SolutionSummary};
 pub use kb_activity::{ListedSolution, SAVED_WINDOW_SECS, SolutionActivity};
@@ -271,7 +273,7 @@ impl Store {
             Db::Sqlite(p) => ConnInner::Sqlite(Link::Tx(p.begin_with("BEGIN IMMEDIATE").await?)),
             Db::Postgres(p) => ConnInner::Postgres(Link::Tx(p.begin().await?)),
         };
-        Ok(Tx { conn: Conn { inner } })
+        Ok(Tx { conn: Conn { inner, clock: None } })
     }
 
     /// A pooled connection outside any transaction: each statement stands alone. Reads,
@@ -281,7 +283,7 @@ impl Store {
             Db::Sqlite(p) => ConnInner::Sqlite(Link::Pooled(p.acquire().await?)),
             Db::Postgres(p) => ConnInner::Postgres(Link::Pooled(p.acquire().await?)),
         };
-        Ok(Conn { inner })
+        Ok(Conn { inner, clock: None })
     }
 
     /// Closes every pooled connection (checkpointing SQLite's WAL).
@@ -522,9 +524,16 @@ enum Backend {
 /// method of this type, and serves both.
 pub struct Conn {
     inner: ConnInner,
+    /// The time its writes record, when not now (see [`Tx::set_clock`]).
+    clock: Option<i64>,
 }
 
 impl Conn {
+    /// The time a write records: the clock set on the transaction, else now.
+    fn now(&self) -> i64 {
+        self.clock.unwrap_or_else(now)
+    }
+
     /// Which database this connection speaks to.
     fn backend(&self) -> Backend {
         match self.inner {
@@ -565,6 +574,17 @@ impl std::ops::DerefMut for Tx {
 }
 
 impl Tx {
+    /// Sets the time the following writes of this transaction record (tickets', comments'
+    /// and fingerprints' times), `None` for now again: an import keeps each mail's date.
+    pub fn set_clock(&mut self, at: Option<i64>) {
+        self.conn.clock = at;
+    }
+
+    /// The time the writes of this transaction record now.
+    pub fn clock(&self) -> i64 {
+        self.conn.now()
+    }
+
     /// Makes every write of this transaction durable at once.
     pub async fn commit(self) -> Result<()> {
         match self.conn.inner {

@@ -1,7 +1,7 @@
 //! Rows of the ticket world: organisations, contacts, tickets, participants, comments and
 //! attachment metadata.
 
-use super::{Conn, Result, now, on_conn};
+use super::{Conn, Result, on_conn};
 use crate::domain::{CommentId, ContactId, EmailAddress, OrganisationId, Priority, Role, Status, TicketNumber};
 
 /// What a new ticket starts with.
@@ -180,7 +180,7 @@ pub(super) use ticket_select;
 impl Conn {
     /// The id of the organisation called `name`, created when missing.
     pub async fn upsert_organisation(&mut self, name: &str) -> Result<OrganisationId> {
-        let at = now();
+        let at = self.now();
         on_conn!(self, c => {
             sqlx::query("INSERT INTO organisations (name, created_at) VALUES ($1, $2)
                          ON CONFLICT (name) DO NOTHING")
@@ -198,7 +198,7 @@ impl Conn {
         name: &str,
         organisation_id: Option<OrganisationId>,
     ) -> Result<ContactId> {
-        let at = now();
+        let at = self.now();
         // RETURNING gives the id whether the row was inserted or updated: one statement.
         Ok(on_conn!(self, c => sqlx::query_scalar("INSERT INTO contacts (email, name, organisation_id, created_at)
                          VALUES ($1, $2, $3, $4)
@@ -218,7 +218,7 @@ impl Conn {
 
     /// Creates a ticket and returns its number.
     pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<TicketNumber> {
-        let at = now();
+        let at = self.now();
         let id: i64 = on_conn!(self, c => sqlx::query_scalar(
                 "INSERT INTO tickets (subject, status, priority, requester_id, organisation_id, department, created_at,
                                       updated_at, status_changed_at, awaiting_since, assignee)
@@ -231,7 +231,7 @@ impl Conn {
 
     /// Records the ticket's latest activity.
     pub async fn touch_ticket(&mut self, n: TicketNumber) -> Result<()> {
-        let at = now();
+        let at = self.now();
         on_conn!(self, c => sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
             .bind(at).bind(n.0).execute(&mut *c).await?.rows_affected());
         Ok(())
@@ -256,7 +256,7 @@ impl Conn {
 
     /// Adds a comment and returns its id.
     pub async fn insert_comment(&mut self, m: &NewComment<'_>) -> Result<CommentId> {
-        let at = now();
+        let at = self.now();
         Ok(on_conn!(self, c => sqlx::query_scalar(
                 "INSERT INTO comments (ticket_id, author_id, public, body_text, body_reply, body_html, message_id, created_at,
                                        from_staff)
@@ -380,7 +380,7 @@ impl Conn {
 
     /// Sets the status of ticket `n`.
     pub async fn set_ticket_status(&mut self, n: TicketNumber, status: Status) -> Result<()> {
-        let at = now();
+        let at = self.now();
         on_conn!(self, c => sqlx::query("UPDATE tickets SET status = $1, updated_at = $2, status_changed_at = $2 WHERE id = $3")
             .bind(status).bind(at).bind(n.0).execute(&mut *c).await?.rows_affected());
         Ok(())
@@ -389,7 +389,7 @@ impl Conn {
     /// Moves ticket `n` from `from` to `to` only if it still has status `from`, unchanged
     /// since `before`; returns whether it moved. Safe when several nodes sweep at once.
     pub async fn move_status_if(&mut self, n: TicketNumber, from: Status, to: Status, before: i64) -> Result<bool> {
-        let at = now();
+        let at = self.now();
         let moved = on_conn!(self, c => sqlx::query(
                 "UPDATE tickets SET status = $1, updated_at = $2, status_changed_at = $2
                  WHERE id = $3 AND status = $4 AND status_changed_at <= $5")
@@ -400,7 +400,7 @@ impl Conn {
 
     /// Sets the priority of ticket `n`.
     pub async fn set_ticket_priority(&mut self, n: TicketNumber, priority: Priority) -> Result<()> {
-        let at = now();
+        let at = self.now();
         on_conn!(self, c => sqlx::query("UPDATE tickets SET priority = $1, updated_at = $2 WHERE id = $3")
             .bind(priority).bind(at).bind(n.0).execute(&mut *c).await?.rows_affected());
         Ok(())
@@ -408,7 +408,7 @@ impl Conn {
 
     /// Assigns ticket `n` to `assignee` (none: unassigned).
     pub async fn set_assignee(&mut self, n: TicketNumber, assignee: Option<&str>) -> Result<()> {
-        let at = now();
+        let at = self.now();
         on_conn!(self, c => sqlx::query("UPDATE tickets SET assignee = $1, updated_at = $2 WHERE id = $3")
             .bind(assignee).bind(at).bind(n.0).execute(&mut *c).await?.rows_affected());
         Ok(())
@@ -418,7 +418,7 @@ impl Conn {
     /// answer starts now unless it runs already, and a ticket waiting on the customer is
     /// open again.
     pub async fn customer_wrote(&mut self, n: TicketNumber) -> Result<()> {
-        let at = now();
+        let at = self.now();
         on_conn!(self, c => sqlx::query(
                 "UPDATE tickets SET updated_at = $1, awaiting_since = COALESCE(awaiting_since, $1),
                     status_changed_at = CASE WHEN status = $3 THEN $1 ELSE status_changed_at END,

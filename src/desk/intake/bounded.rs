@@ -23,7 +23,7 @@ const MARK_AFTER: Duration = Duration::from_secs(1);
 const POISON_ATTEMPTS: i64 = 2;
 
 /// What reading a message under the limits gave.
-pub(super) enum Bounded {
+pub(in crate::desk) enum Bounded {
     /// The interpretation.
     Mail(Box<Interpretation>),
     /// The message cannot be processed: quarantine it for this reason.
@@ -39,7 +39,7 @@ pub(super) fn too_slow(secs: u64) -> String {
 
 /// Interprets `raw` on a blocking thread within `limits.max_processing_secs` of running
 /// time, unless its poison mark says two attempts failed already.
-pub(super) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
+pub(in crate::desk) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded {
     let sha = crate::store::sha256_hex(&raw);
     let before = app.poison.attempts(&app.store, &sha).await;
     if before >= POISON_ATTEMPTS {
