@@ -192,16 +192,6 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
     }
 }
 
-/// What a reload did: whether the templates were loaded again (how many overrides) or
-/// why not, and the config's keys that changed but take effect only after a restart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reloaded {
-    /// The overrides now used, or why the ones before were kept.
-    pub templates: Result<usize, String>,
-    /// Changed keys of the config (dotted, `desk.name`) that need a restart.
-    pub need_restart: Vec<String>,
-}
-
 /// Re-reads what may change while the daemon runs, on each SIGHUP until `shutdown`:
 /// `reread` loads the config as at start. See [`reload`].
 pub async fn reload_on_hangup(
@@ -237,27 +227,23 @@ pub fn reload(
     app: &App,
     templates: &crate::outbound::SharedTemplates,
     config: Result<crate::config::Config, crate::config::ConfigError>,
-) -> Reloaded {
+) {
     let config = match config {
         Ok(config) => config,
         Err(e) => {
             error!(error = %e, "reload: the config cannot be read; nothing changed");
-            return Reloaded { templates: Err(format!("the config cannot be read: {e}")), need_restart: Vec::new() };
+            return;
         }
     };
-    let loaded = match Templates::load(&config) {
+    match Templates::load(&config) {
         Ok(fresh) => {
-            let overrides = fresh.overrides();
+            info!(overrides = fresh.overrides(), "reload: the mail templates were loaded again");
             templates.store(Arc::new(fresh));
-            info!(overrides, "reload: the mail templates were loaded again");
-            Ok(overrides)
         }
         Err(problems) => {
-            let said = problems.to_string();
-            warn!(problems = %said, "reload: the mail templates cannot be used; keeping the ones loaded before");
-            Err(said)
+            warn!(problems = %problems, "reload: the mail templates cannot be used; keeping the ones loaded before");
         }
-    };
+    }
     let mut need_restart = Vec::new();
     match (toml::Value::try_from(&app.config), toml::Value::try_from(&config)) {
         (Ok(before), Ok(now)) => changed_keys(&before, &now, "", &mut need_restart),
@@ -267,7 +253,6 @@ pub fn reload(
     if !need_restart.is_empty() {
         warn!(keys = %need_restart.join(", "), "reload: these changes of the config take effect after a restart");
     }
-    Reloaded { templates: loaded, need_restart }
 }
 
 /// The config's keys a reload applies.
