@@ -189,6 +189,7 @@ pub fn main() -> i32 {
             return EXIT_FAILURE;
         }
     };
+    let one_message = matches!(cli.command, Command::Ingest { .. });
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config, cli.config.clone()).await,
@@ -206,6 +207,14 @@ pub fn main() -> i32 {
             Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
         }
     });
+    if one_message {
+        // The effect is committed and the outcome said. Shutting the runtime down would
+        // drop the tasks still handing connections back, closing them, and closing the
+        // last SQLite connection checkpoints the WAL: more than the delivery itself. The
+        // next writer's automatic checkpoint folds the commit in.
+        std::mem::forget(runtime);
+        return code;
+    }
     // Dropping the runtime would wait for every blocking thread, and one may be stuck in a
     // hostile message that hit limits.max_processing_secs: it is abandoned instead.
     runtime.shutdown_timeout(ABANDON_BLOCKING_AFTER);
@@ -381,9 +390,9 @@ async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
         Ok(outcome) => eprintln!("maildesk: {}", describe(&outcome)),
         Err(e) => eprintln!("maildesk: {e}"),
     }
-    // Not closed, not even dropped: closing the last SQLite connection checkpoints the
-    // WAL, which costs more than the delivery itself. The commit is durable in the WAL
-    // already; the next writer's automatic checkpoint folds it in.
+    // Not closed, not even dropped (nor is the runtime, see `main`): closing the last
+    // SQLite connection checkpoints the WAL, which costs more than the delivery itself.
+    // The commit is durable in the WAL already.
     std::mem::forget(app);
     code
 }

@@ -228,6 +228,14 @@ static FAILURE_SUBJECT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid pattern")
 });
 
+/// Whether `subject` holds [`FAILURE_SUBJECT_WORDS`]. Each of its phrases holds one of
+/// the words of the guard, which keeps the pattern from being compiled for most subjects.
+fn failure_subject_words(subject: &str) -> bool {
+    const GUARD: [&str; 6] = ["deliver", "returned mail", "failure notice", "bounce", "unzustellbar", "non remis"];
+    let lower = subject.to_ascii_lowercase();
+    GUARD.iter().any(|w| lower.contains(w)) && FAILURE_SUBJECT_WORDS.is_match(subject)
+}
+
 /// A failure notice without a delivery-status part, from a carrier, a gateway or a mail
 /// service: a failure subject with a machine's sender, the original returned, an
 /// `Auto-Submitted` header or an MTA's technical text; or a machine's sender and a
@@ -244,7 +252,7 @@ fn carrier_bounce(m: &Parsed, auto_submitted: bool) -> bool {
             || auto_submitted
             || MTA_TEXT.is_match(head);
     }
-    (m.attachments.iter().any(bounce::is_returned) || FAILURE_SUBJECT_WORDS.is_match(&m.subject))
+    (m.attachments.iter().any(bounce::is_returned) || failure_subject_words(&m.subject))
         && automated()
         && FAILURE_TEXT.is_match(head)
 }

@@ -57,7 +57,7 @@ pub const MAX_REPLY_ADDRESSES_CHECKED: usize = 10;
 /// What inbound needs to know about this helpdesk. Built once; cheap to share.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    tag: regex::Regex,
+    tag: thread::SubjectTag,
     own_domain: String,
     max_parts: usize,
     reply_addresses: Option<ReplyAddresses>,
@@ -68,9 +68,8 @@ impl Settings {
     /// Settings for the subject tag word `tag` (as in `[Support #42]`) and the domain of
     /// our own Message-IDs, used to recognise our own mail coming back.
     pub fn new(tag: &str, own_domain: &str) -> Settings {
-        let pattern = format!(r"(?i)\[\s*{}\s*#\s*(\d{{1,15}})\s*\]", regex::escape(tag.trim()));
         Settings {
-            tag: regex::Regex::new(&pattern).expect("escaped tag makes a valid pattern"),
+            tag: thread::SubjectTag::new(tag),
             own_domain: own_domain.to_ascii_lowercase(),
             max_parts: DEFAULT_MAX_PARTS,
             reply_addresses: None,
@@ -219,7 +218,7 @@ impl Interpretation {
 
     /// The ticket number in the subject tag, if there is one.
     pub fn subject_tag(&self, settings: &Settings) -> Option<TicketNumber> {
-        thread::subject_tag(&self.subject, &settings.tag)
+        settings.tag.find(&self.subject)
     }
 
     /// Message-IDs this mail refers to, most specific first (In-Reply-To, then the
@@ -253,7 +252,7 @@ pub fn interpret(raw: &[u8], settings: &Settings) -> Result<Interpretation, Inbo
         bounce::report(&parsed.attachments, &parsed.text, notification, sender, &settings.own_domain, references)
     });
     let reply = reply::visible_reply(&parsed.reply_source, &parsed.subject);
-    let tag = thread::subject_tag(&parsed.subject, &settings.tag);
+    let tag = settings.tag.find(&parsed.subject);
     let sender = parsed.from.address.as_ref();
     let reply_address = settings.reply_addresses.as_ref().zip(sender).and_then(|(r, sender)| {
         // Only the first few addresses shaped like ours cost an HMAC each: a reply has one.

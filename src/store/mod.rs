@@ -286,6 +286,17 @@ impl Store {
         Ok(Conn { inner, clock: None })
     }
 
+    /// Runs `work` on a pooled connection and hands the connection back before returning,
+    /// whatever `work` returned. A [`Conn`] dropped instead goes back from a task of its
+    /// own, too late for the next statement, which then opens a second connection: on
+    /// SQLite that is a second schema parse in every short-lived `maildesk ingest`.
+    pub async fn with<T>(&self, work: impl AsyncFnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn().await?;
+        let result = work(&mut conn).await;
+        conn.release().await;
+        result
+    }
+
     /// Closes every pooled connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         match &self.db {

@@ -25,7 +25,7 @@ impl PoisonMarks {
     async fn loaded(&self, store: &Store) -> &Mutex<HashMap<String, i64>> {
         self.marks
             .get_or_init(|| async {
-                let marks = match async { store.conn().await?.poison_marks().await }.await {
+                let marks = match store.with(async |db| db.poison_marks().await).await {
                     Ok(rows) => rows.into_iter().collect(),
                     Err(e) => {
                         // Not knowing the marks must not stop intake: a poison message

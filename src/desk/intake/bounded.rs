@@ -84,7 +84,7 @@ pub(in crate::desk) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded 
             if marked || before > 0 {
                 // Finished after all: forget the attempts (a write on the slow path only).
                 app.poison.set(&sha, None);
-                if let Err(e) = async { app.store.conn().await?.clear_poison(&sha).await }.await {
+                if let Err(e) = app.store.with(async |db| db.clear_poison(&sha).await).await {
                     warn!(error = %e, sha256 = %sha, "cannot clear a poison mark");
                 }
             }
@@ -110,7 +110,7 @@ fn write_mark(app: &App, sha: &str, before: i64) -> tokio::task::JoinHandle<()> 
     let (store, sha) = (app.store.clone(), sha.to_string());
     let in_hand = app.poison.in_hand.clone();
     tokio::spawn(async move {
-        match async { store.conn().await?.mark_poison(&sha).await }.await {
+        match store.with(async |db| db.mark_poison(&sha).await).await {
             Ok(_) => {
                 if let Ok(mut in_hand) = in_hand.lock() {
                     *in_hand.entry(sha).or_default() += 1;
