@@ -638,7 +638,6 @@ fn apply_env(
     env: impl IntoIterator<Item = (String, String)>,
     problems: &mut Vec<String>,
 ) -> BTreeMap<String, String> {
-    let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
     let mut sources = BTreeMap::new();
     let mut vars: Vec<_> = env
         .into_iter()
@@ -646,7 +645,11 @@ fn apply_env(
             k.starts_with(ENV_PREFIX) && !k.starts_with("MAILDESK_TEST_") && !ENV_NOT_KEYS.contains(&k.as_str())
         })
         .collect();
+    if vars.is_empty() {
+        return sources;
+    }
     vars.sort();
+    let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
     for (name, raw) in vars {
         let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(|s| s.to_lowercase()).collect();
         if path.iter().any(|p| p.is_empty()) {

@@ -401,6 +401,9 @@ async fn open_sqlite(connect: SqliteConnectOptions, options: &StoreOptions) -> R
     let pool = retry_busy(deadline, || async {
         Ok(SqlitePoolOptions::new()
             .max_connections(options.max_connections)
+            // A SQLite connection cannot be dropped by a server or a network; the ping
+            // would be a hand-over to its worker thread on every acquire.
+            .test_before_acquire(false)
             .idle_timeout(IDLE_CONNECTION)
             .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
             .connect_with(connect.clone())
@@ -479,10 +482,32 @@ trait AppliedQuery {
 impl AppliedQuery for &SqlitePool {
     async fn applied(self) -> Option<Applied> {
         let mut conn = self.acquire().await.ok()?;
-        let applied = sqlx::query_as(APPLIED_SQL).fetch_all(&mut *conn).await.ok();
+        // One row rather than one per migration: each row is a hand-over from SQLite's
+        // worker thread, and this runs at the start of every `maildesk ingest`.
+        let packed: Option<Option<String>> = sqlx::query_scalar(SQLITE_APPLIED_SQL).fetch_one(&mut *conn).await.ok();
         conn.return_to_pool().await;
-        applied
+        unpack_applied(packed?.as_deref().unwrap_or_default())
     }
+}
+
+/// [`APPLIED_SQL`] packed into one text: `version checksum-in-hex success` per migration,
+/// the migrations separated by commas.
+const SQLITE_APPLIED_SQL: &str = "SELECT group_concat(version || ' ' || hex(checksum) || ' ' || success, ',') \
+     FROM (SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version)";
+
+/// The rows of [`SQLITE_APPLIED_SQL`]'s text; `None` when it is not of that form.
+fn unpack_applied(packed: &str) -> Option<Applied> {
+    packed
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            let mut fields = m.split(' ');
+            let version = fields.next()?.parse().ok()?;
+            let checksum = hex::decode(fields.next()?).ok()?;
+            let success = fields.next()? == "1";
+            fields.next().is_none().then_some((version, checksum, success))
+        })
+        .collect()
 }
 
 impl AppliedQuery for &PgPool {
@@ -626,6 +651,47 @@ pub fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_schema_is_current_only_with_every_migration_applied_unedited() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("m.db").display());
+        let options = StoreOptions {
+            url: url.clone(),
+            max_connections: 2,
+            busy_timeout: Duration::from_secs(5),
+            blob_dir: dir.path().join("blobs"),
+        };
+        let Db::Sqlite(pool) = Store::open(&options).await.unwrap().db else { panic!("a SQLite store") };
+        let applied = pool.applied().await.expect("the packed row reads back");
+        assert_eq!(applied.len(), SQLITE_MIGRATIONS.iter().filter(|m| m.migration_type.is_up_migration()).count());
+        assert!(schema_is_current(&pool, &SQLITE_MIGRATIONS).await);
+        let edit = |sql: &'static str| {
+            let pool = pool.clone();
+            async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+        };
+        // An edited migration, a failed one and a missing one are each not current.
+        edit("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
+            .await;
+        assert!(!schema_is_current(&pool, &SQLITE_MIGRATIONS).await);
+        edit("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)").await;
+        assert!(!schema_is_current(&pool, &SQLITE_MIGRATIONS).await);
+        edit("DELETE FROM _sqlx_migrations").await;
+        assert_eq!(pool.applied().await, Some(Vec::new()));
+        assert!(!schema_is_current(&pool, &SQLITE_MIGRATIONS).await);
+        edit("DROP TABLE _sqlx_migrations").await;
+        assert_eq!(pool.applied().await, None);
+    }
+
+    #[test]
+    fn packed_migrations_unpack_or_say_they_cannot() {
+        assert_eq!(unpack_applied("1 0AFF 1,2 00 0"), Some(vec![(1, vec![0x0a, 0xff], true), (2, vec![0], false)]));
+        assert_eq!(unpack_applied(""), Some(Vec::new()));
+        assert_eq!(unpack_applied("1 0AFF"), None);
+        assert_eq!(unpack_applied("1 0AFF 1 extra"), None);
+        assert_eq!(unpack_applied("x 00 1"), None);
+        assert_eq!(unpack_applied("1 0G 1"), None);
+    }
 
     #[test]
     fn a_failed_postgresql_connection_names_the_server_and_the_cause() {
