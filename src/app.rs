@@ -14,8 +14,9 @@ use crate::store::{Store, StoreError, StoreOptions};
 /// Everything a running maildesk shares.
 #[derive(Debug)]
 pub struct App {
-    /// The loaded configuration.
-    pub config: Config,
+    /// The configuration: loaded at start, its safe parts replaced by a reload (SIGHUP).
+    /// Read it through [`App::config`].
+    config: arc_swap::ArcSwap<Config>,
     /// Database and blobs.
     pub store: Store,
     /// What inbound needs to know (subject tag, our domain, reply-address key), built once.
@@ -90,7 +91,7 @@ impl App {
         let reply_addresses = inbound::ReplyAddresses::new(&config.desk.address, reply_key);
         let portal_key = reply_addresses.derive_key("portal");
         App {
-            config,
+            config: arc_swap::ArcSwap::from_pointee(config),
             store,
             inbound,
             reply_addresses,
@@ -104,6 +105,17 @@ impl App {
             kb_categories: std::sync::Mutex::new(Vec::new()),
             health: crate::health::Health::default(),
         }
+    }
+
+    /// The configuration as it is now. Read it once per piece of work: a reload may replace
+    /// it between two reads.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Replaces the configuration (a reload that changed only what may change while running).
+    pub fn replace_config(&self, config: Config) {
+        self.config.store(Arc::new(config));
     }
 
     /// Deletes blobs nothing refers to any more (older than [`BLOB_GRACE`]); housekeeping

@@ -335,7 +335,7 @@ async fn with_postgresql_the_backup_holds_blobs_and_key_and_the_pg_dump_recipe_r
     let work = tempfile::tempdir().unwrap();
     // The recipe of the README: pg_dump, then `maildesk backup`.
     let dump = work.path().join("maildesk.pgdump");
-    let url = old.app.config.database.url.clone();
+    let url = old.app.config().database.url.clone();
     pg_tool("pg_dump", &["--format=custom", "--file", dump.to_str().unwrap(), "--dbname", &url]);
     let dest = work.path().join("backup");
     let manifest = backup::backup(&old.app, &dest).await.unwrap();

@@ -221,7 +221,7 @@ mod cli_desk {
         assert!(matches!(&err, ContactError::Bouncing { reason, .. } if reason == "550 no such user"), "{err}");
         let err = contacts::invite(&t.app, &agent, None).await.unwrap_err();
         assert!(matches!(err, ContactError::Ours(_)), "{err}");
-        let desk = t.app.config.desk.address.clone();
+        let desk = t.app.config().desk.address.clone();
         assert!(matches!(contacts::invite(&t.app, &desk, None).await, Err(ContactError::Ours(_))));
 
         assert_eq!(t.db().await.list_outbox().await.unwrap().len(), outbox, "nothing queued");

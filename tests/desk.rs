@@ -292,7 +292,7 @@ on_both!(what_cannot_be_read_is_quarantined_with_its_bytes, |db| {
 
 on_both!(an_oversized_message_is_quarantined_unread, |db| {
     let t = TestApp::new(db).await;
-    let limit = t.app.config.limits.max_message_bytes as usize;
+    let limit = t.app.config().limits.max_message_bytes as usize;
     let big = mail("a@example.com", "Huge", Some("big@example.com"), "", &"x".repeat(limit));
     let Outcome::Quarantined(reason) = receive(&t.app, &big, &Source::Pipe).await.unwrap() else { panic!() };
     assert!(reason.contains("limits.max_message_bytes"), "{reason}");
@@ -581,7 +581,7 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
 
 on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, |db| {
     let mut t = TestApp::new(db).await;
-    let mut config = t.app.config.clone();
+    let mut config = t.app.config().as_ref().clone();
     config.portal.invite = true;
     let store = t.app.store.clone();
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
@@ -616,7 +616,7 @@ on_both!(a_first_emailed_request_brings_one_invitation_with_a_single_use_token, 
 
 on_both!(mail_about_a_departments_ticket_comes_from_the_departments_address, |db| {
     let mut t = TestApp::new(db).await;
-    let mut config = t.app.config.clone();
+    let mut config = t.app.config().as_ref().clone();
     let mailbox: maildesk::config::ImapMailbox = toml::from_str(
         "name = \"billing\"\nhost = \"imap.example.com\"\nuser = \"b\"\npassword = \"p\"\ndepartment = \"billing\"\naddresses = [\"billing@helpdesk.example\"]",
     )
@@ -650,7 +650,7 @@ on_both!(templates_are_overridden_from_the_configured_folder, |db| {
         "{% extends \"mail/layout.html\" %}{% block content %}<p>We got: {{ data.summary }}</p>{% endblock %}",
     )
     .unwrap();
-    let mut config = t.app.config.clone();
+    let mut config = t.app.config().as_ref().clone();
     config.outbox.templates_dir = Some(t.dir.path().join("templates"));
     let store = t.app.store.clone();
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
@@ -788,7 +788,7 @@ on_both!(staff_commands_apply_together_or_not_at_all_and_only_through_the_staff_
 
 on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_hear_only_of_theirs, |db| {
     let mut t = TestApp::new(db).await;
-    let mut config = t.app.config.clone();
+    let mut config = t.app.config().as_ref().clone();
     let parse = |a: &str| maildesk::domain::EmailAddress::parse(a).unwrap();
     config.departments = vec![
         maildesk::config::DepartmentConfig {
@@ -865,7 +865,7 @@ on_both!(overdue_tickets_are_those_whose_customers_waited_past_their_priority_ta
     staff::reply(&t.app, open[2], &ann, "On it.").await.unwrap();
     let act = Act { commands: vec![Command::Status(maildesk::domain::Status::WaitingOnCustomer)], ..Act::default() };
     staff::act(&t.app, open[3], &ann, &act).await.unwrap();
-    let targets = t.app.config.desk.response_hours.targets();
+    let targets = t.app.config().desk.response_hours.targets();
     let overdue_at = |at: i64| TicketFilter { overdue: Some((targets, at)), limit: 100, ..TicketFilter::default() };
     let ids = |rows: Vec<maildesk::store::TicketRow>| rows.iter().map(|r| r.id.0).collect::<Vec<_>>();
     let now = maildesk::store::now();

@@ -201,7 +201,7 @@ on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_b
     assert_eq!(t.db().await.mark_poison(&sha).await.unwrap(), 2);
     assert_eq!(t.db().await.poison_marks().await.unwrap(), [(sha.clone(), 2)]);
     // The marks are read at the next start (a new App on the same store).
-    let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
+    let app = maildesk::App::with_store(t.app.config().as_ref().clone(), t.store().clone(), b"key");
     match receive(&app, &raw, &Source::Pipe).await.unwrap() {
         Outcome::Quarantined(reason) => assert!(reason.contains("not interpreted again"), "{reason}"),
         other => panic!("applied: {other:?}"),
@@ -212,7 +212,7 @@ on_both!(a_message_whose_mark_shows_two_failed_attempts_is_quarantined_without_b
     let other = good(8);
     let other_sha = maildesk::store::sha256_hex(&other);
     t.db().await.mark_poison(&other_sha).await.unwrap();
-    let app = maildesk::App::with_store(t.app.config.clone(), t.store().clone(), b"key");
+    let app = maildesk::App::with_store(t.app.config().as_ref().clone(), t.store().clone(), b"key");
     assert!(matches!(receive(&app, &other, &Source::Pipe).await.unwrap(), Outcome::Opened(_)));
     assert_eq!(t.db().await.poison_marks().await.unwrap(), [(sha.clone(), 2)]);
     // A clean shutdown takes an attempt back, and forgets the mark at none.

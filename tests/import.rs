@@ -172,7 +172,7 @@ async fn comments(t: &TestApp, n: TicketNumber) -> Vec<CommentRow> {
 /// The numbers `sql` selects, on either backend.
 async fn numbers(t: &TestApp, sql: &str) -> Vec<i64> {
     use sqlx::Connection;
-    let url = &t.app.config.database.url;
+    let url = &t.app.config().database.url;
     let sql = sql.to_string();
     if url.starts_with("sqlite:") {
         let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();

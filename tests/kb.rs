@@ -136,7 +136,7 @@ async fn the_index_is_rebuilt_when_missing_and_a_second_opener_only_reads() {
     write(dir.path(), &[("a.md", &solution("Scanner driver", "", "Install the scanner driver."))]);
     kb::import(&t.app, dir.path()).await.unwrap();
     assert_eq!(slugs(&t.app, Viewer::Staff, "scanner").await, vec!["a"]);
-    let index_dir = t.app.config.data_dir.join("kb-index");
+    let index_dir = t.app.config().data_dir.join("kb-index");
     // Another opener of the same directory (another process, or this one) only reads.
     let reader = maildesk::kb::index::SolutionIndex::open(&index_dir).unwrap();
     assert!(!reader.is_writer());

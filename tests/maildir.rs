@@ -93,7 +93,7 @@ on_both!(a_backlog_is_applied_in_batches_with_replies_duplicates_and_garbage_amo
 /// constraint would: a failure for good, in the middle of a batch.
 async fn poison_subjects(t: &TestApp) {
     use sqlx::Connection;
-    let url = t.app.config.database.url.clone();
+    let url = t.app.config().database.url.clone();
     if url.starts_with("sqlite:") {
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
         sqlx::query("CREATE TRIGGER poison BEFORE INSERT ON tickets WHEN NEW.subject = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END")

@@ -438,7 +438,7 @@ on_both!(sign_up_answers_the_same_for_known_and_unknown_addresses, |db| {
     assert!(!told[0].contains("token="), "no link that changes anything");
     assert_eq!(mails_to(&t, "bob@example.org", "/verify?token=").await.len(), 1);
     // The desk's own address gets nothing (no mail to ourselves), with the same answer.
-    let desk = t.app.config.desk.address.to_string();
+    let desk = t.app.config().desk.address.to_string();
     assert_eq!(register(&t, &mut browser, "Desk", &desk).await.body, unknown.body);
     assert!(t.flush_outbox().await.iter().all(|m| m.recipient != desk));
 });
@@ -732,7 +732,7 @@ on_both!(a_standard_contact_never_finds_a_colleagues_request_and_a_primary_conta
 /// stamps activity with the clock, and one test runs within a second.
 async fn set_activity(t: &TestApp, db: common::Db, n: i64, at: i64) {
     use sqlx::Connection;
-    let url = &t.app.config.database.url;
+    let url = &t.app.config().database.url;
     let sql = "UPDATE tickets SET updated_at = $1 WHERE id = $2";
     match db {
         common::Db::Sqlite => {
@@ -752,7 +752,7 @@ on_both!(the_list_filters_on_status_state_priority_and_requester_and_sorts_three
     let t = searchable(db).await;
     let pat_address = maildesk::domain::EmailAddress::parse("pat@acme.example").unwrap();
     maildesk::desk::contacts::set_primary(&t.app, &pat_address, true).await.unwrap();
-    let desk = t.app.config.desk.address.clone();
+    let desk = t.app.config().desk.address.clone();
     for (n, status, priority) in [
         (1, Status::WaitingOnCustomer, Priority::Low),
         (2, Status::Closed, Priority::Urgent),

@@ -410,7 +410,7 @@ mod portal_kb {
     /// Moves ticket `n`'s creation `secs` into the past, as if it had been opened then.
     async fn age_ticket(t: &TestApp, n: i64, secs: i64) {
         use sqlx::Connection;
-        let url = &t.app.config.database.url;
+        let url = &t.app.config().database.url;
         let sql = "UPDATE tickets SET created_at = created_at - $1 WHERE id = $2";
         if url.starts_with("sqlite:") {
             let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();

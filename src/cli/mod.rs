@@ -182,7 +182,14 @@ pub fn main() -> i32 {
         }
         _ => tokio::runtime::Builder::new_current_thread(),
     };
-    let runtime = match builder.enable_all().build() {
+    // `ingest` on SQLite needs timers only: no socket, so no I/O driver to set up (its
+    // store talks to SQLite's own thread over channels).
+    if matches!(cli.command, Command::Ingest { .. }) && config.database.url.starts_with("sqlite:") {
+        builder.enable_time();
+    } else {
+        builder.enable_all();
+    }
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("maildesk: cannot start the runtime: {e}");

@@ -169,7 +169,7 @@ fn address(option: &str, text: &str) -> Result<EmailAddress, Usage> {
 fn action(app: &App, command: TicketCommand) -> Result<(TicketNumber, EmailAddress, Vec<Command>, String), Usage> {
     let admin = |by: Option<String>| match by {
         Some(by) => address("--by", &by),
-        None => Ok(app.config.desk.address.clone()),
+        None => Ok(app.config().desk.address.clone()),
     };
     let body = |body: String| {
         if body != "-" {

@@ -133,13 +133,13 @@ pub async fn sign_up(
     password: &str,
     client: &str,
 ) -> Result<NewSession, AccountError> {
-    limit(app, &format!("signup:ip:{client}"), app.config.portal.attempts_per_ip).await?;
+    limit(app, &format!("signup:ip:{client}"), app.config().portal.attempts_per_ip).await?;
     let target = signup_target(app, link, token).await?.ok_or(AccountError::TokenInvalid)?;
     if target.has_account {
         return Err(AccountError::TokenInvalid);
     }
     passwords::check(password, &target.email)?;
-    let hash = passwords::hash(&app.config.portal, password).await?;
+    let hash = passwords::hash(&app.config().portal, password).await?;
     let mut tx = app.store.begin().await?;
     let contact = match link {
         SignupLink::Invitation => tx.redeem_invite(&token_hash(token)).await?,
@@ -195,7 +195,7 @@ pub async fn register(
     captcha: &CaptchaForm,
     client: &str,
 ) -> Result<(), RegisterError> {
-    let portal = &app.config.portal;
+    let portal = &app.config().portal;
     limit(app, &format!("register:ip:{client}"), portal.attempts_per_ip).await?;
     let address = EmailAddress::parse(email.trim()).map_err(|_| RegisterError::Address)?;
     super::captcha::verify(app, captcha).await?;
@@ -248,7 +248,7 @@ pub async fn create_with_password(app: &App, email: &EmailAddress) -> Result<Str
     }
     db.release().await;
     let password = generated_password();
-    let hash = passwords::hash(&app.config.portal, &password).await?;
+    let hash = passwords::hash(&app.config().portal, &password).await?;
     let mut tx = app.store.begin().await?;
     let contact = super::contacts::upsert(app, &mut tx, email, "").await?;
     if !tx.create_account(contact, &hash, true, true).await? {
@@ -278,7 +278,7 @@ pub async fn log_in(
     client: &str,
     previous: Option<&SignedIn>,
 ) -> Result<NewSession, AccountError> {
-    let portal = &app.config.portal;
+    let portal = &app.config().portal;
     let address = EmailAddress::parse(email).ok();
     let mut buckets = vec![(format!("login:ip:{client}"), portal.attempts_per_ip)];
     if let Some(address) = &address {
@@ -327,7 +327,7 @@ pub async fn session(app: &App, token: &str) -> Result<Option<SignedIn>, StoreEr
     let mut db = app.store.conn().await?;
     let Some(session) = db.session(&hash).await? else { return Ok(None) };
     let at = now();
-    let portal = &app.config.portal;
+    let portal = &app.config().portal;
     let idle = minutes(portal.session_idle_minutes);
     let max = minutes(portal.session_max_days.saturating_mul(24 * 60));
     if at - session.seen_at > idle || at - session.created_at > max {
@@ -355,13 +355,13 @@ pub async fn log_out(app: &App, who: &SignedIn) -> Result<(), StoreError> {
 /// ends and open reset links stop working; this session goes on, and a generated password
 /// no longer has to be changed.
 pub async fn change_password(app: &App, who: &SignedIn, current: &str, new: &str) -> Result<(), AccountError> {
-    limit(app, &format!("change:contact:{}", who.contact.0), app.config.portal.attempts_per_address).await?;
+    limit(app, &format!("change:contact:{}", who.contact.0), app.config().portal.attempts_per_address).await?;
     let account = app.store.conn().await?.account(who.contact).await?.ok_or(AccountError::WrongCredentials)?;
-    if !passwords::verify(&app.config.portal, Some(&account.password_hash), current).await? {
+    if !passwords::verify(&app.config().portal, Some(&account.password_hash), current).await? {
         return Err(AccountError::WrongCurrentPassword);
     }
     passwords::check(new, &who.email)?;
-    let hash = passwords::hash(&app.config.portal, new).await?;
+    let hash = passwords::hash(&app.config().portal, new).await?;
     let mut tx = app.store.begin().await?;
     tx.set_password(who.contact, &hash, false).await?;
     let ended = tx.delete_sessions_of(who.contact, Some(&who.session_hash)).await?;
@@ -376,7 +376,7 @@ pub async fn change_password(app: &App, who: &SignedIn, current: &str, new: &str
 /// made as the mail is sent); an address with no account gets, at most once a day, a mail
 /// saying that someone tried. Both count in the caps on automatic mail.
 pub async fn forgot(app: &App, email: &str, client: &str) -> Result<(), AccountError> {
-    let portal = &app.config.portal;
+    let portal = &app.config().portal;
     limit(app, &format!("reset:ip:{client}"), portal.attempts_per_ip).await?;
     let Ok(address) = EmailAddress::parse(email) else { return Ok(()) };
     limit(app, &format!("reset:address:{address}"), portal.attempts_per_address).await?;
@@ -413,10 +413,10 @@ pub async fn reset_target(app: &App, token: &str) -> Result<Option<String>, Stor
 /// ends, every other reset link stops working, and a new session begins. The link works
 /// once.
 pub async fn reset(app: &App, token: &str, password: &str, client: &str) -> Result<NewSession, AccountError> {
-    limit(app, &format!("reset:ip:{client}"), app.config.portal.attempts_per_ip).await?;
+    limit(app, &format!("reset:ip:{client}"), app.config().portal.attempts_per_ip).await?;
     let email = reset_target(app, token).await?.ok_or(AccountError::TokenInvalid)?;
     passwords::check(password, &email)?;
-    let hash = passwords::hash(&app.config.portal, password).await?;
+    let hash = passwords::hash(&app.config().portal, password).await?;
     let mut tx = app.store.begin().await?;
     let contact =
         tx.redeem_account_token(&token_hash(token), TokenPurpose::Reset).await?.ok_or(AccountError::TokenInvalid)?;
@@ -462,7 +462,7 @@ pub fn new_visitor_id() -> String {
 /// `portal.session_max_days`, expired one-time links, and rate-limit windows that ended.
 /// Housekeeping calls it; a failure is logged and tried again next time.
 pub async fn sweep(app: &App) {
-    let portal = &app.config.portal;
+    let portal = &app.config().portal;
     let at = now();
     let idle_before = at - minutes(portal.session_idle_minutes);
     let created_before = at - minutes(portal.session_max_days.saturating_mul(24 * 60));
@@ -499,7 +499,7 @@ pub(super) async fn limit(app: &App, bucket: &str, allowed: u32) -> Result<(), A
 
 /// The current rate-limit window: its start and length, in seconds.
 fn window(app: &App) -> (i64, i64) {
-    let window = minutes(app.config.portal.rate_window_minutes).max(1);
+    let window = minutes(app.config().portal.rate_window_minutes).max(1);
     let at = now();
     (at - at.rem_euclid(window), window)
 }

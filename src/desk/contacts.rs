@@ -179,7 +179,7 @@ pub(super) async fn upsert(
     address: &EmailAddress,
     name: &str,
 ) -> Result<ContactId, StoreError> {
-    let organisation = match app.config.organisation_for(address.domain()) {
+    let organisation = match app.config().organisation_for(address.domain()) {
         Some(org) => Some(tx.upsert_organisation(&org.name).await?),
         None => None,
     };

@@ -60,7 +60,7 @@ async fn receive_counted<'a>(
 ) -> Result<Outcome, DeskError> {
     let origin: Origin<'_> = origin.into();
     let source = origin.source;
-    let limit = app.config.limits.max_message_bytes;
+    let limit = app.config().limits.max_message_bytes;
     if raw.len() as u64 > limit {
         let reason = too_large(raw.len() as u64, limit);
         return quarantine_raw(app, raw, source, reason).await;
@@ -100,7 +100,7 @@ pub(super) fn too_large(size: u64, limit: u64) -> String {
 /// `limits.max_message_bytes` (an IMAP server said its size): the entry holds a small
 /// placeholder naming `place` (where the mail stays, such as the mailbox, folder and UID).
 pub async fn quarantine_unfetched(app: &App, source: &Source, place: &str, size: u64) -> Result<Outcome, DeskError> {
-    let limit = app.config.limits.max_message_bytes;
+    let limit = app.config().limits.max_message_bytes;
     let placeholder = format!(
         "This is not the message: maildesk did not download it because its size ({size} bytes) exceeds \
          limits.max_message_bytes ({limit}).\r\nWhere it is: {place}.\r\n"
@@ -295,7 +295,7 @@ const STRAGGLER_AFTER: Duration = Duration::from_secs(1);
 /// batch while the current one is applied.
 pub async fn prepare_files(app: Arc<App>, files: Vec<PathBuf>) -> Result<(PreparedBatch, Vec<Straggler>), DeskError> {
     let began = std::time::Instant::now();
-    let limit = app.config.limits.max_message_bytes;
+    let limit = app.config().limits.max_message_bytes;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let parallel = std::thread::available_parallelism().map_or(4, |n| n.get() * PREPARE_PER_CORE).clamp(4, 64);
     let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
@@ -426,7 +426,7 @@ pub async fn receive_file<'a>(
     let what = format!("in {}", file.display());
     let unreadable = |source| DeskError::Read { what: what.clone(), source };
     let size = tokio::fs::metadata(file).await.map_err(unreadable)?.len();
-    let limit = app.config.limits.max_message_bytes;
+    let limit = app.config().limits.max_message_bytes;
     if size <= limit {
         let raw = tokio::fs::read(file).await.map_err(unreadable)?;
         return receive(app, &raw, origin).await;

@@ -108,7 +108,7 @@ pub async fn import(app: &App, dir: &Path) -> Result<Imported, ImportError> {
         let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
         return Err(ImportError::Unreadable { path: dir.to_path_buf(), source: e });
     }
-    let max_file = app.config.attachment_max_bytes();
+    let max_file = app.config().attachment_max_bytes();
     let root_for_walk = root.clone();
     let (read, mut bad) = tokio::task::spawn_blocking(move || read_dir(&root_for_walk, max_file))
         .await
@@ -336,7 +336,7 @@ fn read_beside(root: &Path, path: &str, max_file: u64) -> Result<Vec<u8>, Proble
 /// a search does not ask the store.
 pub async fn index(app: &App) -> Result<Arc<SolutionIndex>, KbError> {
     let Some((index, first)) = opened(app).await? else {
-        return Err(IndexError::Missing(app.config.data_dir.join("kb-index")).into());
+        return Err(IndexError::Missing(app.config().data_dir.join("kb-index")).into());
     };
     // A writer whose first build failed tries again.
     if first || index.revision().is_none() {
@@ -352,9 +352,9 @@ async fn opened(app: &App) -> Result<Option<(Arc<SolutionIndex>, bool)>, KbError
     if let Some(index) = opened {
         return Ok(Some((index, false)));
     }
-    let dir = app.config.data_dir.join("kb-index");
+    let dir = app.config().data_dir.join("kb-index");
     let joined = tokio::task::spawn_blocking(move || SolutionIndex::open(&dir)).await.map_err(|e| {
-        IndexError::File { path: app.config.data_dir.join("kb-index"), source: std::io::Error::other(e) }
+        IndexError::File { path: app.config().data_dir.join("kb-index"), source: std::io::Error::other(e) }
     })?;
     let opened = match joined {
         Ok(index) => Arc::new(index),

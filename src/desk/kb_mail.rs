@@ -109,7 +109,7 @@ pub async fn suggestions(
             return Ok(Vec::new());
         }
     };
-    let base = app.config.portal.base_url.trim_end_matches('/').to_string();
+    let base = app.config().portal.base_url.trim_end_matches('/').to_string();
     let expires_at = crate::store::now() + SOLVED_LINK_DAYS * 86_400;
     let mut out = Vec::new();
     for hit in hits {

@@ -16,7 +16,7 @@ pub fn answer_due(app: &App, status: Status, priority: Priority, awaiting_since:
     if !Status::AWAITING_STAFF.contains(&status) {
         return None;
     }
-    let target = app.config.desk.response_hours.secs(priority)?;
+    let target = app.config().desk.response_hours.secs(priority)?;
     Some(awaiting_since?.saturating_add(target))
 }
 
@@ -29,7 +29,7 @@ pub fn within_reopen_window(app: &App, changed_at: i64) -> bool {
 
 /// [`within_reopen_window`] as seen at `now` (Unix seconds): an imported mail's date.
 pub fn within_reopen_window_at(app: &App, changed_at: i64, now: i64) -> bool {
-    let window = i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+    let window = i64::try_from(app.config().desk.reopen_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
     now.saturating_sub(changed_at) <= window
 }
 
@@ -39,7 +39,7 @@ const SWEEP_BATCH: i64 = 200;
 /// Closes every ticket resolved more than `desk.auto_close_days` ago, each in its own
 /// transaction with a notification to its customers. Returns how many were closed.
 pub async fn close_resolved(app: &App) -> Result<usize, StoreError> {
-    let days = app.config.desk.auto_close_days;
+    let days = app.config().desk.auto_close_days;
     if days == 0 {
         return Ok(0);
     }

@@ -13,11 +13,12 @@ use crate::store::{NewOutboxRow, StoreError, Tx};
 /// The From address of mail about `ticket`: the first address of an IMAP mailbox that
 /// feeds the ticket's department, or none (the desk's own address).
 async fn sender_for(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Option<String>, StoreError> {
-    if !app.config.imap.iter().any(|m| m.department.is_some() && !m.addresses.is_empty()) {
+    if !app.config().imap.iter().any(|m| m.department.is_some() && !m.addresses.is_empty()) {
         return Ok(None); // no department has an address of its own: nothing to look up
     }
     let Some(department) = tx.ticket_department(ticket).await? else { return Ok(None) };
-    let mailbox = app.config.imap.iter().find(|m| m.department.as_deref() == Some(department.as_str()));
+    let config = app.config();
+    let mailbox = config.imap.iter().find(|m| m.department.as_deref() == Some(department.as_str()));
     Ok(mailbox.and_then(|m| m.addresses.first()).map(|a| a.to_string()))
 }
 
@@ -27,7 +28,7 @@ const MAX_REFERENCES: usize = 20;
 
 /// A fresh Message-ID of ours for a notification about `ticket`: `md.<ticket>.<random>@<domain>`.
 pub fn new_message_id(app: &App, ticket: TicketNumber) -> String {
-    format!("md.{}.{:016x}@{}", ticket.0, rand::random::<u64>(), app.config.desk.address.domain())
+    format!("md.{}.{:016x}@{}", ticket.0, rand::random::<u64>(), app.config().desk.address.domain())
 }
 
 /// The References of a mail answering `mail`: its own chain plus its Message-ID, capped.
@@ -87,12 +88,13 @@ fn answering(mail: &Interpretation) -> (Option<String>, Vec<String>) {
 
 /// Where the customer follows ticket `ticket` in the portal.
 fn portal_url(app: &App, ticket: TicketNumber) -> String {
-    PortalLinks::new(&app.config.portal).request(ticket)
+    PortalLinks::new(&app.config().portal).request(ticket)
 }
 
 /// The customers on `ticket`: its participants, without our own addresses.
 async fn customers(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Vec<EmailAddress>, StoreError> {
-    let ours = app.config.own_addresses();
+    let config = app.config();
+    let ours = config.own_addresses();
     let participants = tx.participant_addresses(ticket).await?;
     Ok(participants.iter().filter_map(|p| EmailAddress::parse(p).ok()).filter(|a| !ours.contains(&a)).collect())
 }
@@ -222,7 +224,7 @@ async fn withhold_automatic(
         return Ok(Some("a no-reply address".into()));
     }
     let now = crate::store::now();
-    let all_cap = app.config.outbox.max_automatic_per_hour;
+    let all_cap = app.config().outbox.max_automatic_per_hour;
     let automatic = NoticeKind::automatic();
     let record =
         tx.automatic_mail_record(recipient.as_str(), ticket, &automatic, now - 3600, i64::from(all_cap)).await?;
@@ -240,11 +242,11 @@ async fn withhold_automatic(
         }
         return Ok(Some(format!("{all_cap} automatic mails in the last hour (outbox.max_automatic_per_hour)")));
     }
-    let (cap, recent) = (app.config.outbox.max_automatic_per_recipient_per_hour, record.to_recipient);
+    let (cap, recent) = (app.config().outbox.max_automatic_per_recipient_per_hour, record.to_recipient);
     if recent >= i64::from(cap) {
         return Ok(Some(format!("{recent} automatic mails to this address in the last hour (cap {cap})")));
     }
-    let (cap, recent) = (app.config.outbox.max_automatic_per_ticket_per_hour, record.about_ticket);
+    let (cap, recent) = (app.config().outbox.max_automatic_per_ticket_per_hour, record.about_ticket);
     if ticket.is_some() && recent >= i64::from(cap) {
         return Ok(Some(format!("{recent} automatic mails about this ticket in the last hour (cap {cap})")));
     }
@@ -298,7 +300,7 @@ async fn acknowledge(
         tracing::info!(ticket = ticket.0, reason = %why, "acknowledgement withheld");
         return Ok(false);
     }
-    let invite = match app.config.portal.invite {
+    let invite = match app.config().portal.invite {
         true => super::invitations::create(tx, contact_id).await?,
         false => None,
     };
@@ -425,7 +427,7 @@ pub(super) async fn account_mail(
     notice: &Notice,
     recipient: &EmailAddress,
 ) -> Result<bool, StoreError> {
-    if app.config.own_addresses().contains(&recipient) {
+    if app.config().own_addresses().contains(&recipient) {
         tracing::info!(kind = %notice.kind(), "account mail to one of our own addresses withheld");
         return Ok(false);
     }
@@ -435,7 +437,7 @@ pub(super) async fn account_mail(
     }
     let payload =
         notice.payload().map_err(|source| StoreError::Encode { what: "an account mail's payload", source })?;
-    let message_id = format!("md.account.{:016x}@{}", rand::random::<u64>(), app.config.desk.address.domain());
+    let message_id = format!("md.account.{:016x}@{}", rand::random::<u64>(), app.config().desk.address.domain());
     let row = NewOutboxRow {
         kind: notice.kind().as_str(),
         ticket: None,

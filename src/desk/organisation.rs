@@ -104,7 +104,7 @@ pub async fn members(app: &App, who: &SignedIn) -> Result<(String, Vec<Member>),
 /// them and counts in the caps on automatic mail.
 pub async fn invite(app: &App, who: &SignedIn, email: &str) -> Result<(), OrgError> {
     let organisation = who.primary_of.ok_or(OrgError::NotPrimary)?;
-    limit(app, &format!("org-invite:contact:{}", who.contact.0), app.config.portal.attempts_per_address).await?;
+    limit(app, &format!("org-invite:contact:{}", who.contact.0), app.config().portal.attempts_per_address).await?;
     let shown = email.trim().chars().take(100).collect::<String>();
     let address = EmailAddress::parse(email.trim()).map_err(|_| OrgError::NotColleague(shown.clone()))?;
     if !is_colleague(app, organisation, &address).await? {
@@ -145,5 +145,5 @@ async fn is_colleague(app: &App, organisation: OrganisationId, address: &EmailAd
         return Ok(theirs == organisation);
     }
     let name = db.organisation_name(organisation).await?;
-    Ok(app.config.organisation_for(address.domain()).is_some_and(|o| Some(&o.name) == name.as_ref()))
+    Ok(app.config().organisation_for(address.domain()).is_some_and(|o| Some(&o.name) == name.as_ref()))
 }

@@ -397,8 +397,8 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddres
         blocked: sender.blocked,
         bouncing: sender.bouncing,
         spam: mail.spam,
-        ours: app.config.own_addresses().contains(&from),
-        quote_request: app.config.outbox.quote_request,
+        ours: app.config().own_addresses().contains(&from),
+        quote_request: app.config().outbox.quote_request,
     })
 }
 
@@ -503,7 +503,8 @@ async fn archived_staff_opens(
     origin: Origin<'_>,
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, .. } = incoming;
-    let ours = app.config.own_addresses();
+    let config = app.config();
+    let ours = config.own_addresses();
     let mut customers = Vec::new();
     for address in mail.to.iter().chain(&mail.cc).filter(|a| !ours.contains(a) && *a != from) {
         if !roster::is_staff(app, tx, address).await? && !customers.contains(&address) {
@@ -517,7 +518,7 @@ async fn archived_staff_opens(
         )));
     };
     let requester_id = super::contacts::upsert(app, tx, requester, "").await?;
-    let organisation_id = match app.config.organisations.is_empty() {
+    let organisation_id = match app.config().organisations.is_empty() {
         true => None,
         false => tx.contact_organisation(requester_id).await?,
     };
@@ -573,7 +574,7 @@ async fn open(
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
     let requester = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
-    let organisation_id = match app.config.organisations.is_empty() {
+    let organisation_id = match app.config().organisations.is_empty() {
         true => None,
         false => tx.contact_organisation(requester).await?,
     };
@@ -610,7 +611,7 @@ async fn open(
         tx.set_follows_up(ticket, old).await?;
         let note = format!(
             "This mail answers ticket #{old}, which was finished more than {} days ago.",
-            app.config.desk.reopen_days
+            app.config().desk.reopen_days
         );
         internal_note(tx, ticket, &note).await?;
     }
@@ -735,7 +736,8 @@ fn new_attachments<'m>(mail: &'m Interpretation, blobs: &'m [String]) -> Vec<New
 
 /// Who a new ticket of `department` is assigned to, by the department's `assign` rule.
 async fn route(app: &App, tx: &mut Tx, department: Option<&str>) -> Result<Option<String>, StoreError> {
-    let Some(d) = department.and_then(|d| app.config.department(d)) else { return Ok(None) };
+    let config = app.config();
+    let Some(d) = department.and_then(|d| config.department(d)) else { return Ok(None) };
     match &d.assign {
         Assignment::Nobody => Ok(None),
         Assignment::RoundRobin => {
@@ -772,7 +774,8 @@ async fn add_cc_participants(
     mail: &Interpretation,
     from: &EmailAddress,
 ) -> Result<Vec<EmailAddress>, StoreError> {
-    let ours = app.config.own_addresses();
+    let config = app.config();
+    let ours = config.own_addresses();
     let others = mail.cc.iter().filter(|a| !ours.contains(a) && *a != from);
     let mut added = Vec::new();
     for address in others.take(20) {

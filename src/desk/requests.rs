@@ -108,7 +108,7 @@ pub enum RequestError {
 /// Counts one write of `who` against `portal.writes_per_contact`.
 async fn count_write(app: &App, who: &SignedIn) -> Result<(), RequestError> {
     let bucket = format!("write:{}", who.contact.0);
-    match super::accounts::limit(app, &bucket, app.config.portal.writes_per_contact).await {
+    match super::accounts::limit(app, &bucket, app.config().portal.writes_per_contact).await {
         Ok(()) => Ok(()),
         Err(AccountError::RateLimited { retry_after }) => Err(RequestError::RateLimited { retry_after }),
         Err(AccountError::Store(e)) => Err(RequestError::Store(e)),
@@ -212,9 +212,10 @@ pub async fn open(app: &App, who: &SignedIn, request: NewRequest<'_>) -> Result<
         return Err(RequestError::Invalid(Field::Text, "Describe what happened and what you expected.".into()));
     }
     check_text(description, Field::Text)?;
+    let config = app.config();
     let department = match request.department.trim() {
         "" => None,
-        name => match app.config.department(name) {
+        name => match config.department(name) {
             Some(d) => Some(d.name.as_str()),
             None => {
                 return Err(RequestError::Invalid(Field::Department, "Choose one of the departments listed.".into()));
@@ -239,7 +240,7 @@ pub async fn open(app: &App, who: &SignedIn, request: NewRequest<'_>) -> Result<
     let writer = (requester != me).then_some(&me);
     let sender = Sender { name: Some(requester_name).filter(|n| !n.is_empty()), address: Some(requester.clone()) };
     // Our Message-IDs name a ticket; a new request has none yet, so its id names none.
-    let id = format!("md.new.{:016x}@{}", rand::random::<u64>(), app.config.desk.address.domain());
+    let id = format!("md.new.{:016x}@{}", rand::random::<u64>(), app.config().desk.address.domain());
     let mail = inbound::written(sender, subject, description, id, files);
     let origin = Origin { source: &Source::Portal, department };
     let start = Start { origin, priority: request.priority, writer };
@@ -363,7 +364,7 @@ pub async fn file(
 /// What the new-request form offers `who`: the departments, and the colleagues a primary
 /// contact may file for (themselves first).
 pub async fn form_choices(app: &App, who: &SignedIn) -> Result<(Vec<String>, Vec<(String, String)>), StoreError> {
-    let departments = app.config.departments.iter().map(|d| d.name.clone()).collect();
+    let departments = app.config().departments.iter().map(|d| d.name.clone()).collect();
     let colleagues = match who.primary_of {
         Some(organisation) => {
             let members = app.store.conn().await?.organisation_members(organisation, crate::store::now()).await?;
@@ -398,7 +399,7 @@ fn check_text(text: &str, field: Field) -> Result<(), RequestError> {
 /// The uploads as attachments, within `portal.attachment_max_bytes` and
 /// `portal.attachments_max`.
 fn attachments(app: &App, files: Vec<Upload>) -> Result<Vec<Attachment>, RequestError> {
-    let (max_bytes, max_count) = (app.config.attachment_max_bytes(), app.config.portal.attachments_max);
+    let (max_bytes, max_count) = (app.config().attachment_max_bytes(), app.config().portal.attachments_max);
     if files.is_empty() {
         return Ok(Vec::new());
     }
@@ -482,7 +483,7 @@ fn changed_at(ticket: &TicketRow) -> i64 {
 fn finished_long_ago(app: &App) -> RequestError {
     RequestError::Refused(format!(
         "This request finished more than {} days ago. Open a new request; it will refer to this one.",
-        app.config.desk.reopen_days
+        app.config().desk.reopen_days
     ))
 }
 

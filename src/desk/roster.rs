@@ -78,13 +78,13 @@ pub async fn is_staff(app: &App, db: &mut Conn, email: &EmailAddress) -> Result<
 /// Whether `email` is ours: one of the desk's own addresses or a staff member's. Such an
 /// address never becomes a customer of the portal.
 pub async fn is_ours(app: &App, db: &mut Conn, email: &EmailAddress) -> Result<bool, StoreError> {
-    Ok(app.config.own_addresses().contains(&email) || is_staff(app, db, email).await?)
+    Ok(app.config().own_addresses().contains(&email) || is_staff(app, db, email).await?)
 }
 
 /// Whether `email` is listed as staff of a department in the config (the staff table is
 /// the other place staff are kept).
 pub fn in_config(app: &App, email: &EmailAddress) -> bool {
-    app.config.departments.iter().any(|d| d.staff.contains(email))
+    app.config().departments.iter().any(|d| d.staff.contains(email))
 }
 
 /// The roster, read on `db`.
@@ -101,7 +101,7 @@ pub async fn load(app: &App, db: &mut Conn) -> Result<Roster, StoreError> {
             from_config: false,
         })
         .collect();
-    for d in &app.config.departments {
+    for d in &app.config().departments {
         for email in &d.staff {
             members.push(StaffMember {
                 email: email.to_string(),

@@ -40,8 +40,9 @@ pub fn pattern(entry: &str) -> Result<String, SenderError> {
 /// Blocks `entry` (an address or a domain); returns the stored pattern and whether it is new.
 pub async fn block(app: &App, entry: &str) -> Result<(String, bool), SenderError> {
     let pattern = pattern(entry)?;
-    let ours = app.config.own_addresses();
-    let our_domain = format!("@{}", app.config.desk.address.domain().to_ascii_lowercase());
+    let config = app.config();
+    let ours = config.own_addresses();
+    let our_domain = format!("@{}", app.config().desk.address.domain().to_ascii_lowercase());
     if pattern == our_domain || ours.iter().any(|a| a.as_str() == pattern) {
         return Err(SenderError::Ours(entry.to_string()));
     }

@@ -64,7 +64,7 @@ pub struct Done {
 /// everything but write comments in someone's name).
 pub async fn act(app: &App, n: TicketNumber, actor: &EmailAddress, act: &Act<'_>) -> Result<Done, StaffError> {
     let mut tx = app.store.begin().await?;
-    let admin = *actor == app.config.desk.address && act.body.trim().is_empty();
+    let admin = *actor == app.config().desk.address && act.body.trim().is_empty();
     if !admin && !roster::is_staff(app, &mut tx, actor).await? {
         return Err(StaffError::NotStaff(actor.clone()));
     }
@@ -90,7 +90,7 @@ pub async fn reply(app: &App, n: TicketNumber, author: &EmailAddress, body: &str
 pub async fn set_status(app: &App, n: TicketNumber, status: Status) -> Result<usize, StaffError> {
     let mut tx = app.store.begin().await?;
     let action = Act { commands: vec![Command::Status(status)], ..Act::default() };
-    let done = apply(app, &mut tx, n, &app.config.desk.address, &action).await?;
+    let done = apply(app, &mut tx, n, &app.config().desk.address, &action).await?;
     tx.commit().await?;
     app.outbox_wake.notify_one();
     Ok(done.queued)
@@ -135,7 +135,8 @@ pub(super) async fn apply(
     }
     let mut plan = Plan::of(&state);
     let mut problems = Vec::new();
-    let ours = app.config.own_addresses();
+    let config = app.config();
+    let ours = config.own_addresses();
     for command in &act.commands {
         match command {
             Command::Status(_) | Command::Close => {

@@ -443,7 +443,7 @@ fn filter(
     query: &TicketQuery,
     visible_to: Option<(ContactId, Option<crate::domain::OrganisationId>)>,
 ) -> TicketFilter {
-    let targets = app.config.desk.response_hours.targets();
+    let targets = app.config().desk.response_hours.targets();
     TicketFilter {
         status: query.status,
         statuses: query.stage.map(Stage::statuses).unwrap_or_default(),
@@ -476,18 +476,19 @@ async fn participants(db: &mut Conn, n: TicketNumber) -> Result<Vec<Participant>
 
 /// Our side, as a customer is shown it: the staff roster and the desk's own address and
 /// name.
-struct Ours<'a> {
+struct Ours {
     roster: Roster,
-    desk_address: &'a str,
-    desk_name: &'a str,
+    desk_address: String,
+    desk_name: String,
 }
 
-impl<'a> Ours<'a> {
-    async fn load(app: &'a App, db: &mut Conn) -> Result<Ours<'a>, StoreError> {
+impl Ours {
+    async fn load(app: &App, db: &mut Conn) -> Result<Ours, StoreError> {
+        let config = app.config();
         Ok(Ours {
             roster: roster::load(app, db).await?,
-            desk_address: app.config.desk.address.as_str(),
-            desk_name: &app.config.desk.name,
+            desk_address: config.desk.address.as_str().to_string(),
+            desk_name: config.desk.name.clone(),
         })
     }
 
@@ -506,7 +507,7 @@ impl<'a> Ours<'a> {
     }
 
     fn staff_name(&self, email: &str) -> String {
-        self.roster.name_of(email).unwrap_or(self.desk_name).to_string()
+        self.roster.name_of(email).unwrap_or(&self.desk_name).to_string()
     }
 }
 

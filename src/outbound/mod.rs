@@ -69,7 +69,7 @@ const BATCH: i64 = 100;
 fn claim_lease_secs(transport: &Transport, app: &App) -> i64 {
     match transport {
         Transport::Smtp { .. } => {
-            let timeout = app.config.smtp.as_ref().map_or(30, |s| s.timeout_secs);
+            let timeout = app.config().smtp.as_ref().map_or(30, |s| s.timeout_secs);
             i64::try_from(timeout.saturating_mul(2)).unwrap_or(i64::MAX / 2).saturating_add(10)
         }
         Transport::File(_) | Transport::Memory(_) => 10,
@@ -153,8 +153,8 @@ async fn deliver_one(app: &App, sender: &Sender, row: &OutboxRow) -> Result<bool
     crate::telemetry::sent(&row.kind, sent.is_ok());
     match sent {
         Ok(()) => return Ok(true),
-        Err(SendError::Temporary(e)) if attempt < app.config.outbox.max_attempts => {
-            let base = Duration::from_secs(app.config.outbox.retry_base_secs);
+        Err(SendError::Temporary(e)) if attempt < app.config().outbox.max_attempts => {
+            let base = Duration::from_secs(app.config().outbox.retry_base_secs);
             let retry_at = now() + backoff(base, attempt).as_secs() as i64;
             warn!(outbox = row.id, attempt, error = %e, "sending failed; will retry");
             app.store.conn().await?.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;
@@ -174,7 +174,7 @@ async fn deliver_one(app: &App, sender: &Sender, row: &OutboxRow) -> Result<bool
 /// The sender task: delivers due rows whenever desk signals new ones, and at the
 /// configured interval, until `shutdown` fires.
 pub async fn run(app: Arc<App>, sender: Sender, shutdown: CancellationToken) {
-    let interval = Duration::from_millis(app.config.outbox.poll_interval_ms);
+    let interval = Duration::from_millis(app.config().outbox.poll_interval_ms);
     let (mut failing, mut busy) = (false, false);
     loop {
         let backlog = app.intake_backlog.load(std::sync::atomic::Ordering::Relaxed);

@@ -239,7 +239,7 @@ pub async fn register(State(app): State<Arc<App>>, visitor: Visitor, Form(form):
             let text = format!(
                 "We sent a mail to this address. Open its link within {} hours to confirm the address and \
                  choose your password. Nothing arrived? Look in your spam folder.",
-                app.config.portal.verify_hours
+                app.config().portal.verify_hours
             );
             message(&app, &visitor, "Check your mail", &text, "/")
         }

@@ -27,9 +27,9 @@ pub struct Done {
 /// What every page shows.
 pub struct Page<'a> {
     /// The desk's name.
-    pub desk_name: &'a str,
+    pub desk_name: String,
     /// The support address.
-    pub desk_address: &'a str,
+    pub desk_address: String,
     /// Who is signed in.
     pub who: Option<&'a SignedIn>,
     /// The CSRF token of the page's forms.
@@ -41,9 +41,10 @@ pub struct Page<'a> {
 impl<'a> Page<'a> {
     /// The shared part of a page shown to `visitor`.
     pub fn new(app: &'a App, visitor: &'a Visitor) -> Page<'a> {
+        let config = app.config();
         Page {
-            desk_name: &app.config.desk.name,
-            desk_address: app.config.desk.address.as_str(),
+            desk_name: config.desk.name.clone(),
+            desk_address: config.desk.address.as_str().to_string(),
             who: visitor.who.as_ref(),
             csrf: visitor.csrf(app),
             login_link: true,
@@ -383,7 +384,7 @@ pub fn priority_choices(app: &App) -> Vec<(Priority, &'static str, String)> {
 
 /// The response target of `priority` in words ("We aim to answer within 8 hours").
 pub fn target(app: &App, priority: Priority) -> String {
-    match app.config.desk.response_hours.secs(priority) {
+    match app.config().desk.response_hours.secs(priority) {
         Some(secs) if secs % 86_400 == 0 && secs >= 86_400 * 2 => {
             format!("We aim to answer within {} days.", secs / 86_400)
         }
@@ -396,7 +397,7 @@ pub fn target(app: &App, priority: Priority) -> String {
 /// The attachment limits in words ("Up to 5 files, each at most 10 MB."); empty when
 /// files cannot be attached.
 pub fn limits(app: &App) -> String {
-    let (bytes, count) = (app.config.attachment_max_bytes(), app.config.portal.attachments_max);
+    let (bytes, count) = (app.config().attachment_max_bytes(), app.config().portal.attachments_max);
     if bytes == 0 || count == 0 {
         return String::new();
     }

@@ -213,7 +213,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
         return;
     }
     let source = Source::Maildir(dir.display().to_string());
-    let interval = Duration::from_millis(app.config.maildir.poll_interval_ms);
+    let interval = Duration::from_millis(app.config().maildir.poll_interval_ms);
     let (mut failing, mut busy) = (false, false);
     let stragglers = Stragglers::default();
     info!(dir = %dir.display(), "maildir source started");

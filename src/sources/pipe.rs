@@ -30,8 +30,8 @@ pub enum Input {
 /// nothing else to run meanwhile, and a blocking thread for a read is one more thread
 /// started for each message.
 pub async fn ingest(app: &App, input: Input) -> (i32, Result<Outcome, DeskError>) {
-    let limit = app.config.limits.max_message_bytes;
-    let result = match read(input, limit, &app.config.data_dir) {
+    let limit = app.config().limits.max_message_bytes;
+    let result = match read(input, limit, &app.config().data_dir) {
         Ok(Message::Whole(raw)) => desk::receive(app, &raw, &Source::Pipe).await,
         Ok(Message::TooLarge(path)) => desk::receive_file(app, &path, &Source::Pipe).await,
         Ok(Message::Spooled(spool)) => desk::receive_file(app, spool.path(), &Source::Pipe).await,

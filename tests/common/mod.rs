@@ -101,7 +101,7 @@ impl TestApp {
     /// Moves ticket `n`'s last status change `days` into the past, as if time had passed.
     pub async fn age_status(&self, n: i64, days: i64) {
         use sqlx::Connection;
-        let url = &self.app.config.database.url;
+        let url = &self.app.config().database.url;
         let sql = "UPDATE tickets SET status_changed_at = status_changed_at - $1 WHERE id = $2";
         if url.starts_with("sqlite:") {
             let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
@@ -114,7 +114,7 @@ impl TestApp {
 
     /// Runs the outbox sender once and returns everything sent so far.
     pub async fn flush_outbox(&self) -> Vec<SentMail> {
-        let templates = maildesk::outbound::Templates::load(&self.app.config).expect("templates");
+        let templates = maildesk::outbound::Templates::load(&self.app.config()).expect("templates");
         let sender =
             maildesk::daemon::sender(self.transport.clone(), Arc::new(arc_swap::ArcSwap::from_pointee(templates)));
         maildesk::outbound::deliver_due(&self.app, &sender).await.expect("deliver");

@@ -158,7 +158,7 @@ pub async fn run(
         summary.already_imported = true;
         return Ok(summary);
     }
-    let limit = app.config.limits.max_message_bytes;
+    let limit = app.config().limits.max_message_bytes;
     let mut reader = Some(Reader::new(index.clone(), app.store.blobs.clone(), limit));
     let mut next = done;
     // The next batch is read and interpreted while the one before is applied.
@@ -187,7 +187,7 @@ pub async fn run(
         progress.advanced(next as u64, &summary);
         prepared = loaded.transpose()?;
     }
-    let cutoff = now.saturating_sub(i64::try_from(app.config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(0));
+    let cutoff = now.saturating_sub(i64::try_from(app.config().desk.reopen_days.saturating_mul(86_400)).unwrap_or(0));
     let sources: Vec<Source> = index.sources.iter().map(|s| s.source.clone()).collect();
     let mut tx = app.store.begin().await?;
     summary.closed = tx.close_imported_before(&sources, cutoff).await?;
@@ -382,7 +382,7 @@ enum Item {
 /// Interprets the messages of a batch as intake does (in bounded time, several at once).
 async fn prepare(app: &App, raws: Vec<Raw>) -> Result<Vec<Item>, ImportError> {
     let parallel = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-    let limit = app.config.limits.max_message_bytes;
+    let limit = app.config().limits.max_message_bytes;
     let items = futures::stream::iter(raws)
         .map(|raw| async move {
             let raw = match raw {

@@ -48,7 +48,7 @@ pub(in crate::desk) async fn interpret(app: &App, raw: Arc<Vec<u8>>) -> Bounded 
              message {before} times"
         ));
     }
-    let secs = app.config.limits.max_processing_secs;
+    let secs = app.config().limits.max_processing_secs;
     let settings = app.inbound.clone();
     let bytes = raw.clone();
     let Some(worker) = app.workers.spawn(move || {

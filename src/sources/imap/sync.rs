@@ -279,7 +279,7 @@ impl Work<'_> {
             Ok(None) => return Ok(None),
             Err(e) => return self.unreadable(uid, e, watch).await,
         };
-        if let Some(size) = sized.size.map(u64::from).filter(|s| *s > app.config.limits.max_message_bytes) {
+        if let Some(size) = sized.size.map(u64::from).filter(|s| *s > app.config().limits.max_message_bytes) {
             let place = self.place(uid);
             return Ok(Some(desk::quarantine_unfetched(app, origin.source, &place, size).await?));
         }
