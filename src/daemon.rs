@@ -219,10 +219,11 @@ pub async fn reload_on_hangup(
     }
 }
 
-/// Loads the mail templates again with `config` (the config file read anew): a set that
-/// cannot be used keeps the ones before, and the log says why. Every other change of the
-/// config is named in the log as taking effect after a restart (the running daemon keeps
-/// the config it started with). A config that cannot be read changes nothing.
+/// Applies `config` (the config file read anew): the mail templates are loaded again (a
+/// set that cannot be used keeps the ones before, and the log says why), and the changes of
+/// [`RELOADED_KEYS`](crate::config::RELOADED_KEYS) — texts, departments, organisations,
+/// limits and rates read at each use — take effect at once. Every other change is named in
+/// the log as taking effect after a restart. A config that cannot be read changes nothing.
 pub fn reload(
     app: &App,
     templates: &crate::outbound::SharedTemplates,
@@ -244,35 +245,18 @@ pub fn reload(
             warn!(problems = %problems, "reload: the mail templates cannot be used; keeping the ones loaded before");
         }
     }
-    let mut need_restart = Vec::new();
-    match (toml::Value::try_from(&app.config()), toml::Value::try_from(&config)) {
-        (Ok(before), Ok(now)) => changed_keys(&before, &now, "", &mut need_restart),
-        _ => need_restart.push("(the config could not be compared)".into()),
+    let before = app.config();
+    let Some(changed) = crate::config::changed_keys(&before, &config) else {
+        warn!("reload: the config could not be compared; its changes take effect after a restart");
+        return;
+    };
+    let (applied, need_restart): (Vec<String>, Vec<String>) =
+        changed.into_iter().partition(|key| crate::config::is_reloaded(key));
+    if !applied.is_empty() {
+        app.replace_config(before.reloaded(&config));
+        info!(keys = %applied.join(", "), "reload: these changes of the config took effect");
     }
-    need_restart.retain(|key| !RELOADED_KEYS.contains(&key.as_str()));
     if !need_restart.is_empty() {
         warn!(keys = %need_restart.join(", "), "reload: these changes of the config take effect after a restart");
-    }
-}
-
-/// The config's keys a reload applies.
-const RELOADED_KEYS: &[&str] = &["outbox.templates_dir"];
-
-/// The dotted keys whose values differ between `before` and `now` (tables compared key by
-/// key; anything else whole).
-fn changed_keys(before: &toml::Value, now: &toml::Value, at: &str, out: &mut Vec<String>) {
-    match (before, now) {
-        (toml::Value::Table(a), toml::Value::Table(b)) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for key in keys {
-                let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
-                match (a.get(key), b.get(key)) {
-                    (Some(x), Some(y)) => changed_keys(x, y, &path, out),
-                    _ => out.push(path),
-                }
-            }
-        }
-        _ if before != now => out.push(at.to_string()),
-        _ => {}
     }
 }

@@ -120,11 +120,17 @@ fn without_a_watchdog_no_keep_alives_and_readiness_waits_for_a_mailbox_that_is_d
 
 /// The acknowledgement's subject in the outbox for the mail from `from`.
 fn acknowledgement_subject(dir: &Path, from: &str) -> Option<String> {
+    acknowledgement_header(dir, from, "Subject")
+}
+
+/// The header `name` of the acknowledgement sent to `to`, once it is in the file outbox.
+fn acknowledgement_header(dir: &Path, to: &str, name: &str) -> Option<String> {
+    let prefix = format!("{name}: ");
     common::files_with_suffix(&dir.join("var/outbox"), ".eml").iter().find_map(|f| {
         let raw = std::fs::read_to_string(f).ok()?;
         let head: Vec<&str> = raw.lines().take_while(|l| !l.is_empty()).collect();
-        head.iter().any(|l| l.starts_with("To: ") && l.contains(from)).then_some(())?;
-        head.iter().find_map(|l| l.strip_prefix("Subject: ").map(str::to_string))
+        head.iter().any(|l| l.starts_with("To: ") && l.contains(to)).then_some(())?;
+        head.iter().find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_string))
     })
 }
 
@@ -139,7 +145,7 @@ fn wait_for_subject(dir: &Path, from: &str) -> String {
 }
 
 #[test]
-fn a_hangup_reloads_the_templates_keeps_them_when_broken_and_names_what_needs_a_restart() {
+fn a_hangup_reloads_the_templates_and_safe_settings_keeps_broken_ones_out_and_names_what_needs_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let mut manager = Manager::new(dir);
@@ -147,31 +153,39 @@ fn a_hangup_reloads_the_templates_keeps_them_when_broken_and_names_what_needs_a_
     std::fs::create_dir_all(subject.parent().unwrap()).unwrap();
     std::fs::write(&subject, "First answer to #{{ ticket }}").unwrap();
     let config = dir.join("maildesk.toml");
-    let write_config = |name: &str| {
+    let write_config = |name: &str, poll_ms: u32| {
         let text = format!(
-            "[desk]\nname = \"{name}\"\n[portal]\nenabled = false\n[outbox]\ntemplates_dir = \"{}\"\n",
+            "[desk]\nname = \"{name}\"\n[portal]\nenabled = false\n[maildir]\npoll_interval_ms = {poll_ms}\n\
+             [outbox]\ntemplates_dir = \"{}\"\n",
             dir.join("templates").display()
         );
         std::fs::write(&config, text).unwrap();
     };
-    write_config("Acme Help");
+    write_config("Acme Help", 250);
     let config_path = config.display().to_string();
     let daemon = Daemon::start(dir, &[("NOTIFY_SOCKET", manager.path.as_str()), ("MAILDESK_CONFIG", &config_path)]);
     manager.wait_for("READY=1", Duration::from_secs(30));
     assert!(ask(dir, 1, "ann@example.com").starts_with("First answer to #"));
+    let sender = |to: &str| acknowledgement_header(dir, to, "From").unwrap();
+    assert!(sender("ann@example.com").contains("Acme Help"), "{}", sender("ann@example.com"));
 
-    // Changed templates, and a changed desk name: the templates are used at once, the name
-    // after a restart.
+    // Changed templates, a changed desk name and a changed Maildir poll: the templates and
+    // the name are used at once, the poll (its source took it at start) after a restart.
     std::fs::write(&subject, "Second answer to #{{ ticket }}").unwrap();
-    write_config("Acme Support");
+    write_config("Acme Support", 300);
     signal(&daemon, "HUP");
     manager.wait_for("RELOADING=1", Duration::from_secs(10));
     manager.wait_for("READY=1", Duration::from_secs(10));
     let log = daemon.log();
     assert!(log.contains("the mail templates were loaded again"), "{log}");
-    assert!(log.contains("take effect after a restart") && log.contains("desk.name"), "{log}");
+    let line = |what: &str| log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {log}")).to_string();
+    let took_effect = line("changes of the config took effect");
+    assert!(took_effect.contains("desk.name") && !took_effect.contains("maildir"), "{took_effect}");
+    let after_restart = line("take effect after a restart");
+    assert!(after_restart.contains("maildir.poll_interval_ms") && !after_restart.contains("desk.name"), "{after_restart}");
     assert!(!log.contains("outbox.templates_dir"), "the templates are applied, not named: {log}");
     assert!(ask(dir, 2, "bob@example.com").starts_with("Second answer to #"));
+    assert!(sender("bob@example.com").contains("Acme Support"), "{}", sender("bob@example.com"));
 
     // A broken override: the ones before stay, and the log says why.
     std::fs::write(&subject, "Third {% if %}").unwrap();

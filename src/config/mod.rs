@@ -13,6 +13,8 @@ use crate::domain::{Assignment, EmailAddress};
 
 mod connection;
 mod imap;
+mod reload;
+pub use reload::{RELOADED_KEYS, changed_keys, is_reloaded};
 mod smtp;
 
 pub use connection::{Secret, TlsMode};
