@@ -178,11 +178,15 @@ fn a_hangup_reloads_the_templates_and_safe_settings_keeps_broken_ones_out_and_na
     manager.wait_for("READY=1", Duration::from_secs(10));
     let log = daemon.log();
     assert!(log.contains("the mail templates were loaded again"), "{log}");
-    let line = |what: &str| log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {log}")).to_string();
+    let line =
+        |what: &str| log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {log}")).to_string();
     let took_effect = line("changes of the config took effect");
     assert!(took_effect.contains("desk.name") && !took_effect.contains("maildir"), "{took_effect}");
     let after_restart = line("take effect after a restart");
-    assert!(after_restart.contains("maildir.poll_interval_ms") && !after_restart.contains("desk.name"), "{after_restart}");
+    assert!(
+        after_restart.contains("maildir.poll_interval_ms") && !after_restart.contains("desk.name"),
+        "{after_restart}"
+    );
     assert!(!log.contains("outbox.templates_dir"), "the templates are applied, not named: {log}");
     assert!(ask(dir, 2, "bob@example.com").starts_with("Second answer to #"));
     assert!(sender("bob@example.com").contains("Acme Support"), "{}", sender("bob@example.com"));

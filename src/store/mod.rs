@@ -671,8 +671,10 @@ mod tests {
             async move { sqlx::query(sql).execute(&pool).await.unwrap() }
         };
         // An edited migration, a failed one and a missing one are each not current.
-        edit("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
-            .await;
+        edit(
+            "UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
+        )
+        .await;
         assert!(!schema_is_current(&pool, &SQLITE_MIGRATIONS).await);
         edit("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)").await;
         assert!(!schema_is_current(&pool, &SQLITE_MIGRATIONS).await);
