@@ -5,6 +5,7 @@ rt5_feed.py). Then checks what was stored, like rt5_verify.py."""
 
 import json
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -18,6 +19,32 @@ RT_ENV = {
     "MAILDESK_DESK__ADDRESS": "rt@rt.example.com",
     "MAILDESK_MAILDIR__ENABLED": "false",
 }
+
+
+def children_cpu():
+    """CPU seconds (user + system) of the children waited for so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_of(argv, cwd, env):
+    """CPU seconds of one run of `argv` (which must succeed)."""
+    before = children_cpu()
+    subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True, timeout=120)
+    return children_cpu() - before
+
+
+def duplicate_cpu(binary, paths, work, env, rounds=3):
+    """The CPU of a duplicate `ingest` (a message already applied: what every message costs
+    before its own work) and of a bare start (`--version`), alternated so that both see the
+    same machine; seconds per process, means."""
+    dup, bare = [], []
+    for _ in range(rounds):
+        for path in paths:
+            bare.append(cpu_of([binary, "--version"], work, env))
+            dup.append(cpu_of([binary, "ingest", path], work, env))
+    return sum(dup) / len(dup), sum(bare) / len(bare)
 
 
 def make_corpus(outdir, n=300):
@@ -67,6 +94,7 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False):
                 failures.append((m["file"], rc))
 
         with open(log_path, "ab") as log:
+            cpu0 = children_cpu()
             t0 = time.perf_counter()
             for m in new:
                 feed(os.path.join(corpus_dir, m["file"]), m)
@@ -91,11 +119,15 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False):
             for path, m in zip(paths, replies):
                 feed(path, m)
             wall_reply = time.perf_counter() - t0
+            cpu = children_cpu() - cpu0
         wall = wall_new + wall_reply
+        dup, bare = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env)
         result = {
             "msgs": len(msgs), "wall_s": wall, "rate": len(msgs) / wall,
             "p50_ms": percentile(times, 50) * 1000, "p95_ms": percentile(times, 95) * 1000,
             "max_ms": max(times) * 1000, "failures": len(failures),
+            "cpu_ms": cpu / len(msgs) * 1000, "dup_cpu_ms": dup * 1000, "bare_cpu_ms": bare * 1000,
+            "cpu_ratio": dup / bare,
         }
         if failures:
             warn(f"pipe/{backend.name}: {len(failures)} ingest processes failed, first {failures[:3]}; "

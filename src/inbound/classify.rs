@@ -71,7 +71,38 @@ fn may_be_bounce_subject(subject: &str) -> bool {
     let subject = subject.trim_start();
     let first = subject.chars().next().and_then(|c| c.to_lowercase().next());
     let reply = subject.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("re:") || p.eq_ignore_ascii_case("fw"));
-    !reply && first.is_some_and(|c| "udrmfnweokнп配投無전".contains(c))
+    if reply || !first.is_some_and(|c| "udrmfnweokнп配投無전".contains(c)) {
+        return false;
+    }
+    // Each of its phrases holds one of these words: "Mailbox quota exceeded" need not
+    // compile the pattern to fail it.
+    const WORDS: [&str; 23] = [
+        "deliver",
+        "returned mail",
+        "failure notice",
+        "mail system error",
+        "could not send",
+        "delayed mail",
+        "zustellbar",
+        "non remis",
+        "distribuable",
+        "entregar",
+        "entregue",
+        "recapitabile",
+        "bestelbaar",
+        "bezorgd",
+        "levererbart",
+        "levereras",
+        "dostarczyć",
+        "nedoručitelné",
+        "доставлен",
+        "配信不能",
+        "投递失败",
+        "無法傳遞",
+        "전달되지",
+    ];
+    let lower = subject.to_lowercase();
+    WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// Whether the subject is a delivery failure report's ([`BOUNCE_SUBJECT`], behind its guard).
@@ -349,6 +380,49 @@ mod tests {
             assert!(may_be_auto_subject(s), "the guard hides {s:?}");
         }
         assert!(!may_be_auto_subject("Problem report 5") && !may_be_auto_subject(""));
+        // One subject for each phrase of the pattern, as written and in capitals.
+        let phrases = [
+            "Undeliverable: Printer",
+            "Undelivered Mail Returned to Sender",
+            "Delivery Status Notification (Failure)",
+            "Mail delivery failed: returning message",
+            "E-mail delivery problem",
+            "Returned mail: see transcript",
+            "Mail Delivery Subsystem",
+            "failure notice",
+            "Nondeliverable mail",
+            "Non-delivery report",
+            "Delivery failure",
+            "Mail System Error - Returned Mail",
+            "Warning: could not send message",
+            "Delayed Mail (still being retried)",
+            "Message not delivered",
+            "Unzustellbar: Drucker",
+            "Nicht zustellbar",
+            "Non remis : imprimante",
+            "Non distribuable",
+            "No se puede entregar",
+            "Não entregue",
+            "Non recapitabile",
+            "Onbestelbaar: printer",
+            "Kan niet worden bezorgd",
+            "Olevererbart",
+            "Kunde inte levereras",
+            "Nie można dostarczyć",
+            "Nedoručitelné",
+            "Не доставлено",
+            "Недоставленное сообщение",
+            "配信不能",
+            "投递失败",
+            "無法傳遞",
+            "전달되지 않음",
+        ];
+        for phrase in phrases {
+            assert!(BOUNCE_SUBJECT.is_match(phrase), "{phrase}");
+            subjects.push(phrase.to_string());
+            subjects.push(phrase.to_uppercase());
+        }
+        assert!(!may_be_bounce_subject("Mailbox quota exceeded") && !may_be_bounce_subject("Order 5 delayed"));
         let bounces: Vec<&String> = subjects.iter().filter(|s| BOUNCE_SUBJECT.is_match(s)).collect();
         assert!(bounces.len() > 30, "{}", bounces.len());
         for s in bounces {

@@ -12,17 +12,19 @@ use regex::Regex;
 /// these multilingual patterns is most of the work of a short-lived `maildesk ingest`.
 pub(super) struct Guarded {
     pub(super) may_match: fn(&str) -> bool,
+    /// Lines the pattern surely matches, told without compiling it (a test holds it to that).
+    pub(super) sure_match: fn(&str) -> bool,
     pub(super) regex: LazyLock<Regex>,
 }
 
 impl Guarded {
     const fn new(may_match: fn(&str) -> bool, build: fn() -> Regex) -> Guarded {
-        Guarded { may_match, regex: LazyLock::new(build) }
+        Guarded { may_match, sure_match: |_| false, regex: LazyLock::new(build) }
     }
 
     /// Whether the pattern matches `text` (after its guard let it through).
     pub(super) fn is_match(&self, text: &str) -> bool {
-        (self.may_match)(text) && self.regex.is_match(text)
+        (self.may_match)(text) && ((self.sure_match)(text) || self.regex.is_match(text))
     }
 }
 
@@ -48,7 +50,9 @@ pub(super) fn short_key_before_colon(line: &str) -> bool {
         return false;
     }
     let key = line[..colon].trim_start().trim_start_matches('>').trim_start().trim_start_matches('*');
-    key.trim_end().trim_end_matches('*').trim_end().chars().count() <= 16
+    let key = key.trim_end().trim_end_matches('*').trim_end();
+    // No header name has a digit: a time in running text ("between 10:00 and 16:00") is not one.
+    key.chars().count() <= 16 && !key.bytes().any(|b| b.is_ascii_digit())
 }
 
 /// Whether `text` contains `word` (ASCII), ignoring ASCII case.
@@ -204,10 +208,31 @@ fn may_start_attribution(line: &str) -> bool {
 
 /// The first line of an attribution that goes on on the next lines: "On <date>",
 /// "2026-03-05 10:02", "Tue, 3 Mar 2026".
-pub(super) static ATTRIBUTION_START: Guarded = Guarded::new(may_start_attribution, || {
-    Regex::new(r"(?i)^\s*>?\s*((on|am|le|el|il|op|em|den|dne|w\sdniu|vào|dnia)\s.*\d|\d|[^\s\d.,]{1,9}\.?,\s.*\d)")
-        .expect("valid pattern")
-});
+pub(super) static ATTRIBUTION_START: Guarded = Guarded {
+    may_match: may_start_attribution,
+    // A line that starts with a digit (after one quote mark) is one: the pattern's `\d`.
+    // Wrapped running text often does ("16:00 CET. We noticed"), and then the pattern
+    // need not be compiled.
+    sure_match: |l| {
+        let l = l.trim_start();
+        let l = l.strip_prefix('>').unwrap_or(l).trim_start();
+        if l.starts_with(|c: char| c.is_ascii_digit()) {
+            return true;
+        }
+        // The pattern's last branch, `[^\s\d.,]{1,9}\.?,\s.*\d`: a short word and a comma
+        // ("Tue, 3 Mar 2026", and running text as "access, I am free at 10:00").
+        let Some((word, rest)) = l.split_once(|c: char| c.is_whitespace()) else { return false };
+        let Some(word) = word.strip_suffix(',') else { return false };
+        let word = word.strip_suffix('.').unwrap_or(word);
+        (1..=9).contains(&word.chars().count())
+            && word.chars().all(|c| !c.is_numeric() && !c.is_whitespace() && c != '.' && c != ',')
+            && rest.bytes().any(|b| b.is_ascii_digit())
+    },
+    regex: LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*>?\s*((on|am|le|el|il|op|em|den|dne|w\sdniu|vào|dnia)\s.*\d|\d|[^\s\d.,]{1,9}\.?,\s.*\d)")
+            .expect("valid pattern")
+    }),
+};
 
 /// Russian Gmail: "пн, 23 нояб. 2026 г. в 10:02, Support <support@…>:" — a date, a name
 /// and an address, then a colon. Loose: only counted when quoted lines follow.
@@ -434,6 +459,53 @@ pub(super) fn is_list_footer_line(line: &str) -> bool {
     WORDS.captures(l).is_some_and(|c| c.get(1).is_none() || l.chars().count() < 120)
 }
 
+/// The closings [`is_plain_closing`] knows, lower-case.
+pub(super) const PLAIN_CLOSINGS: &[&str] = &[
+    "regards",
+    "best regards",
+    "kind regards",
+    "warm regards",
+    "many thanks",
+    "best wishes",
+    "best",
+    "all the best",
+    "cheers",
+    "thanks",
+    "thank you",
+    "thanks again",
+    "thanks in advance",
+    "thank you in advance",
+    "sincerely",
+    "yours sincerely",
+    "yours truly",
+    "yours faithfully",
+    "take care",
+    "mit freundlichen grüßen",
+    "viele grüße",
+    "beste grüße",
+    "liebe grüße",
+    "freundliche grüße",
+    "cordialement",
+    "bien cordialement",
+    "saludos",
+    "saludos cordiales",
+    "un saludo",
+    "met vriendelijke groet",
+    "vriendelijke groeten",
+    "med vänliga hälsningar",
+    "med venlig hilsen",
+    "pozdrawiam",
+    "с уважением",
+];
+
+/// Whether the line is one of the commonest closings alone ("Best regards,"), which
+/// [`CLOSING`] matches without a name: told without compiling the pattern, as most mail
+/// ends with one.
+pub(super) fn is_plain_closing(line: &str) -> bool {
+    let core = line.trim().trim_end_matches([',', '.', '!']);
+    core.len() <= 40 && core == core.trim_end() && PLAIN_CLOSINGS.contains(&core.to_lowercase().as_str())
+}
+
 /// Whether the line may be a closing: short, and its first word is the first word of one.
 fn may_be_closing(line: &str) -> bool {
     const FIRST_WORDS: &[&str] = &[
@@ -550,8 +622,11 @@ fn may_be_closing(line: &str) -> bool {
 
 /// A closing the person typed: "Regards,", "Mit freundlichen Grüßen", "Cordialement" …,
 /// maybe with the name on the same line ("Thanks, Priya"; group `name`).
-pub(super) static CLOSING: Guarded = Guarded::new(may_be_closing, || {
-    Regex::new(
+pub(super) static CLOSING: Guarded = Guarded {
+    may_match: may_be_closing,
+    sure_match: is_plain_closing,
+    regex: LazyLock::new(|| {
+        Regex::new(
             r"(?ix)^\s*(
             ((best|kind|warm|warmest|many|with\s(best|kind|warm))\s)?regards | best(\swishes)? | all\sthe\sbest |
             cheers | thanks(\sagain|\sa\slot|\sin\sadvance|\sso\smuch)? | thank\syou(\sin\sadvance|\sagain|\sso\smuch)? |
@@ -574,7 +649,8 @@ pub(super) static CLOSING: Guarded = Guarded::new(may_be_closing, || {
         )\s*[,.!]*(\s*(?P<name>(?-i:\p{Lu}[^\s\d,;:!?()<>@]*(\s\p{Lu}[^\s\d,;:!?()<>@]*){0,2})))?\s*$",
         )
         .expect("valid pattern")
-});
+    }),
+};
 
 /// A "From:" line that also holds the date, as a header block reads in HTML mail whose
 /// header lines are not broken ("From: Ann <a@x.org> Sent: Tuesday, March 3, 2026 …").

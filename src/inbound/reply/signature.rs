@@ -104,7 +104,9 @@ pub(super) fn contact_block_start(lines: &[&str]) -> Option<usize> {
         if !CLOSING.is_match(line) {
             continue;
         }
-        let named = CLOSING.regex.captures(line).is_some_and(|c| c.name("name").is_some());
+        // A plain closing has no name after it (and needs no pattern to say so).
+        let named =
+            !(CLOSING.sure_match)(line) && CLOSING.regex.captures(line).is_some_and(|c| c.name("name").is_some());
         let name = if named {
             Some(closing)
         } else {

@@ -59,6 +59,43 @@ fn the_guards_never_hide_a_match() {
         for line in matched {
             assert!((g.may_match)(line), "{name}: the guard hides a match: {line:?}");
         }
+        for line in lines.iter().filter(|l| (g.sure_match)(l)) {
+            assert!(g.regex.is_match(line), "{name}: a sure match is none: {line:?}");
+        }
+    }
+    // Each plain closing, as typed, is a closing without a name.
+    for c in PLAIN_CLOSINGS {
+        let mut chars = c.chars();
+        let capital: String = chars.next().into_iter().flat_map(char::to_uppercase).chain(chars).collect();
+        // As typed: known. In capitals: known unless capitals change it (ß → SS), then left
+        // to the pattern. Every line known is a closing without a name.
+        for (typed, known) in
+            [(format!("{capital},"), true), (format!("  {c}!"), true), (c.to_uppercase(), !c.contains('ß'))]
+        {
+            assert_eq!(is_plain_closing(&typed), known, "{typed}");
+            if known {
+                let caps = CLOSING.regex.captures(&typed).unwrap_or_else(|| panic!("{typed}"));
+                assert!(caps.name("name").is_none(), "{typed}");
+            }
+        }
+    }
+    for not in ["Best regards, Ann", "Best  regards", "Thanks , ", "Thanks for the fix"] {
+        assert!(!is_plain_closing(not), "{not}");
+    }
+    // Lines the attribution start is sure of, and lines it leaves to the pattern.
+    for (line, sure) in [
+        ("16:00 CET. We noticed", true),
+        ("> 3.3.2026, Ann:", true),
+        ("access, I am free at 10:00", true),
+        ("Tue., 3 Mar 2026", true),
+        ("access, I am free", false),
+        ("averylongword, at 10", false),
+        (">> 10:00", false),
+    ] {
+        assert_eq!((ATTRIBUTION_START.sure_match)(line), sure, "{line}");
+        if sure {
+            assert!(ATTRIBUTION_START.regex.is_match(line), "{line}");
+        }
     }
 }
 
