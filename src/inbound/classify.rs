@@ -60,7 +60,13 @@ static BOUNCE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 /// its words. Most subjects fail, and the pattern is then not even compiled (that is most
 /// of its cost in a short-lived `maildesk ingest`).
 fn may_be_auto_subject(subject: &str) -> bool {
-    let first = subject.trim_start().chars().next().and_then(|c| c.to_lowercase().next());
+    let subject = subject.trim_start();
+    // A reply or a forward ("Re:", "AW:", "Fwd:") starts none of its words.
+    let prefix = subject.get(..4).unwrap_or(subject).to_ascii_lowercase();
+    if ["re:", "aw:", "fw:", "fwd:", "wg:"].iter().any(|p| prefix.starts_with(p)) {
+        return false;
+    }
+    let first = subject.chars().next().and_then(|c| c.to_lowercase().next());
     first.is_some_and(|c| "aovrfnαа自不자".contains(c))
 }
 
@@ -380,6 +386,7 @@ mod tests {
             assert!(may_be_auto_subject(s), "the guard hides {s:?}");
         }
         assert!(!may_be_auto_subject("Problem report 5") && !may_be_auto_subject(""));
+        assert!(!may_be_auto_subject("Re: [Support #5] Out of office") && !may_be_auto_subject("FWD: offer"));
         // One subject for each phrase of the pattern, as written and in capitals.
         let phrases = [
             "Undeliverable: Printer",
