@@ -72,6 +72,7 @@ pub(super) fn own_reference<'a>(ids: impl IntoIterator<Item = &'a str>, own_doma
 /// `maildesk ingest` of a new request never pays for it.
 #[derive(Debug, Clone)]
 pub(super) struct SubjectTag {
+    word: String,
     pattern: String,
     regex: std::sync::OnceLock<Regex>,
 }
@@ -82,7 +83,7 @@ impl SubjectTag {
         // ASCII digits: a ticket number is parsed as one, and Unicode's `\d{1,15}` costs
         // five times as much to compile.
         let pattern = format!(r"(?i)\[\s*{}\s*#\s*([0-9]{{1,15}})\s*\]", regex::escape(tag.trim()));
-        SubjectTag { pattern, regex: std::sync::OnceLock::new() }
+        SubjectTag { word: tag.trim().to_string(), pattern, regex: std::sync::OnceLock::new() }
     }
 
     /// The ticket number of the first of our subject tags in `subject`.
@@ -90,10 +91,52 @@ impl SubjectTag {
         if !subject.contains('#') {
             return None;
         }
+        if let Some(found) = self.find_ascii(subject) {
+            return found;
+        }
         let regex = self.regex.get_or_init(|| Regex::new(&self.pattern).expect("escaped tag makes a valid pattern"));
         let caps = regex.captures(subject)?;
         let n: i64 = caps.get(1)?.as_str().parse().ok()?;
         (n > 0).then_some(TicketNumber(n))
+    }
+
+    /// What the pattern finds, read without it when the tag word and the subject are ASCII
+    /// (a reply's subject nearly always): `None` leaves it to the pattern.
+    fn find_ascii(&self, subject: &str) -> Option<Option<TicketNumber>> {
+        let word = self.word.as_str();
+        if !word.is_ascii() || !subject.is_ascii() || word.is_empty() {
+            return None;
+        }
+        let bytes = subject.as_bytes();
+        let skip = |mut i: usize| {
+            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            i
+        };
+        // `\s` is also a vertical tab, which `is_ascii_whitespace` is not: leave it to the pattern.
+        if bytes.contains(&0x0b) {
+            return None;
+        }
+        for open in bytes.iter().enumerate().filter(|(_, b)| **b == b'[').map(|(i, _)| i) {
+            let at = skip(open + 1);
+            let Some(candidate) = bytes.get(at..at + word.len()) else { continue };
+            if !candidate.eq_ignore_ascii_case(word.as_bytes()) {
+                continue;
+            }
+            let at = skip(at + word.len());
+            if bytes.get(at) != Some(&b'#') {
+                continue;
+            }
+            let start = skip(at + 1);
+            let end = start + bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if !(1..=15).contains(&(end - start)) || bytes.get(skip(end)) != Some(&b']') {
+                continue;
+            }
+            let n: i64 = subject[start..end].parse().ok()?;
+            return Some((n > 0).then_some(TicketNumber(n)));
+        }
+        Some(None)
     }
 }
 
@@ -125,6 +168,43 @@ pub fn clean_subject(subject: &str) -> String {
 mod tests {
     use super::*;
     use crate::inbound::Settings;
+
+    #[test]
+    fn the_tag_read_without_the_pattern_agrees_with_it() {
+        let s = Settings::new(" rt.example.com ", "helpdesk.example");
+        let regex = Regex::new(&s.tag.pattern).unwrap();
+        let by_pattern = |subject: &str| {
+            let n: i64 = regex.captures(subject)?.get(1)?.as_str().parse().ok()?;
+            (n > 0).then_some(TicketNumber(n))
+        };
+        let mut subjects = vec![
+            "Re: [rt.example.com #42] Printer".to_string(),
+            "[RT.EXAMPLE.COM#7]".into(),
+            "[ rt.example.com  #  9 ] x".into(),
+            "[rt.example.com #0] then [rt.example.com #5]".into(),
+            "[rt.example.com # ] [rt.example.com #12]".into(),
+            "[rt.example.com #1234567890123456]".into(),
+            "[rt.example.com #123456789012345]".into(),
+            "[rt.exampleXcom #3]".into(),
+            "[[rt.example.com #3]".into(),
+            "[rt.example.com\t#\t8\t]".into(),
+            "[rt.example.com #8\u{b}]".into(),
+            "[rt.example.com #8 x]".into(),
+            "Fwd: [Other #4] [rt.example.com #11]".into(),
+            "no tag # here".into(),
+        ];
+        // Every cut of a tagged subject, too.
+        let tagged = "AW: [ rt.example.com #  31 ] Drucker";
+        subjects.extend((0..tagged.len()).map(|i| format!("{}#", &tagged[..i])));
+        for subject in &subjects {
+            if let Some(found) = s.tag.find_ascii(subject) {
+                assert_eq!(found, by_pattern(subject), "{subject:?}");
+            }
+            assert_eq!(s.tag.find(subject), by_pattern(subject), "{subject:?}");
+        }
+        assert_eq!(s.tag.find_ascii("[rt.example.com #8\u{b}]"), None, "a vertical tab is the pattern's");
+        assert_eq!(s.tag.find_ascii("Re: [rt.example.com #42]"), Some(Some(TicketNumber(42))));
+    }
 
     #[test]
     fn tag_is_found_case_insensitively_and_only_for_our_tag() {

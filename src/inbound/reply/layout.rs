@@ -89,6 +89,11 @@ fn bare_attribution_above(lines: &[&str], first: usize) -> Option<usize> {
     if first - last > 3 {
         return None;
     }
+    // The joined attribution ends as its last line does: one that does not end as an
+    // attribution does needs no date pattern (nor its compiling) to be refused.
+    if !lines[last].trim_end().ends_with(['>', ':', ')', ']']) {
+        return None;
+    }
     let mut joined = String::new();
     for j in (last.saturating_sub(MAX_ATTRIBUTION_LINES - 1)..=last).rev() {
         let piece = lines[j];
