@@ -371,6 +371,58 @@ pub fn fingerprint(raw: &[u8], message_id: Option<&str>) -> String {
     }
 }
 
+/// Every phrase an alternation of literal words spells out: `(a|b)`, `x?`, `(…)?`, `[oa]`
+/// and `\s` (a space); with `verbose`, in `(?x)` syntax (white space is not matched).
+#[cfg(test)]
+pub(crate) fn spell_out(pattern: &str, verbose: bool) -> Vec<String> {
+    fn alternatives(chars: &[char], i: &mut usize, verbose: bool) -> Vec<String> {
+        let mut all = Vec::new();
+        let mut current = vec![String::new()];
+        while *i < chars.len() {
+            let c = chars[*i];
+            *i += 1;
+            let piece: Vec<String> = match c {
+                ')' => break,
+                '|' => {
+                    all.append(&mut current);
+                    current = vec![String::new()];
+                    continue;
+                }
+                '(' => alternatives(chars, i, verbose),
+                '[' => {
+                    let end = chars[*i..].iter().position(|&c| c == ']').unwrap() + *i;
+                    let class = chars[*i..end].iter().map(|c| c.to_string()).collect();
+                    *i = end + 1;
+                    class
+                }
+                '\\' => {
+                    assert_eq!(chars[*i], 's', "only \\s is spelled out");
+                    *i += 1;
+                    vec![" ".to_string()]
+                }
+                c if c.is_whitespace() && verbose => continue,
+                c => vec![c.to_string()],
+            };
+            let optional = chars.get(*i) == Some(&'?');
+            if optional {
+                *i += 1;
+            }
+            let mut next = Vec::new();
+            for head in &current {
+                if optional {
+                    next.push(head.clone());
+                }
+                next.extend(piece.iter().map(|p| format!("{head}{p}")));
+            }
+            current = next;
+        }
+        all.append(&mut current);
+        all
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    alternatives(&chars, &mut 0, verbose)
+}
+
 /// The golden interpretations of every fixture under `mail-fixtures/` (their `.json`), for
 /// unit tests that check a rule against all of them.
 #[cfg(test)]

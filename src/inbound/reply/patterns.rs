@@ -239,20 +239,34 @@ pub(super) static ATTRIBUTION_RUN_ON: Guarded = Guarded::new(
     || Regex::new(r"(?i)^\s*on\s.{5,200}?\swrote\s?:\s").expect("valid pattern"),
 );
 
+/// The first words of [`ATTRIBUTION_START`]'s first branch, in lower case.
+const ATTRIBUTION_WORDS: &[&str] = &["on", "am", "le", "el", "il", "op", "em", "den", "dne", "w", "vào", "dnia"];
+
 /// Whether the line may start an attribution that goes on on the next lines: it starts
 /// with one of the attributions' first words, a digit or a short weekday name with a comma,
 /// and holds a digit.
 fn may_start_attribution(line: &str) -> bool {
-    const FIRST_WORDS: &[&str] = &["on", "am", "le", "el", "il", "op", "em", "den", "dne", "w", "vào", "dnia"];
     let line = line.trim_start().trim_start_matches('>').trim_start();
     let first = line.split_whitespace().next().unwrap_or_default();
-    let weekday = first.ends_with(',') && (2..=11).contains(&first.chars().count());
-    let lower = || first.to_lowercase();
-    let starts = FIRST_WORDS.iter().any(|w| first.eq_ignore_ascii_case(w))
-        || (!first.is_ascii() && first.len() <= 6 && FIRST_WORDS.contains(&lower().as_str()))
+    let starts = first_attribution_word(first, ATTRIBUTION_WORDS)
         || first.starts_with(|c: char| c.is_ascii_digit())
-        || weekday;
+        || short_word_and_comma(first);
     starts && line.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Whether `word` is one of `words` (lower case), in any case.
+fn first_attribution_word(word: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| word.eq_ignore_ascii_case(w))
+        || (!word.is_ascii() && word.len() <= 6 && words.contains(&word.to_lowercase().as_str()))
+}
+
+/// Whether `word` is [`ATTRIBUTION_START`]'s `[^\s\d.,]{1,9}\.?,`: a short word (a weekday's
+/// name) with a comma ("Tue,", "Di.,"); "Furthermore," is too long for one.
+fn short_word_and_comma(word: &str) -> bool {
+    let Some(word) = word.strip_suffix(',') else { return false };
+    let word = word.strip_suffix('.').unwrap_or(word);
+    (1..=9).contains(&word.chars().count())
+        && word.chars().all(|c| !c.is_numeric() && !c.is_whitespace() && c != '.' && c != ',')
 }
 
 /// The first line of an attribution that goes on on the next lines: "On <date>",
@@ -269,13 +283,11 @@ pub(super) static ATTRIBUTION_START: Guarded = Guarded {
             return true;
         }
         // The pattern's last branch, `[^\s\d.,]{1,9}\.?,\s.*\d`: a short word and a comma
-        // ("Tue, 3 Mar 2026", and running text as "access, I am free at 10:00").
+        // ("Tue, 3 Mar 2026", and running text as "access, I am free at 10:00"); and its
+        // first, one of its words ("On", "Am"; not "w dniu", of two) and a digit after.
         let Some((word, rest)) = l.split_once(|c: char| c.is_whitespace()) else { return false };
-        let Some(word) = word.strip_suffix(',') else { return false };
-        let word = word.strip_suffix('.').unwrap_or(word);
-        (1..=9).contains(&word.chars().count())
-            && word.chars().all(|c| !c.is_numeric() && !c.is_whitespace() && c != '.' && c != ',')
-            && rest.bytes().any(|b| b.is_ascii_digit())
+        let starts = short_word_and_comma(word) || (word != "w" && first_attribution_word(word, ATTRIBUTION_WORDS));
+        starts && rest.bytes().any(|b| b.is_ascii_digit())
     },
     regex: LazyLock::new(|| {
         Regex::new(r"(?i)^\s*>?\s*((on|am|le|el|il|op|em|den|dne|w\sdniu|vào|dnia)\s.*\d|\d|[^\s\d.,]{1,9}\.?,\s.*\d)")
@@ -386,8 +398,31 @@ pub(super) static REPLY_ABOVE: Guarded = Guarded::new(
     },
 );
 
+/// Whether the line may be [`FORWARDED`]: it ends with a colon and starts with the first
+/// word of one of its phrases ("Here is the log:" does not).
+fn may_be_forwarded(line: &str) -> bool {
+    const FIRST_WORDS: [&str; 11] = [
+        "begin",
+        "anfang",
+        "début",
+        "inicio",
+        "inizio",
+        "início",
+        "vidarebefordrat",
+        "videresendt",
+        "początek",
+        "начало",
+        "転送されたメッセージ",
+    ];
+    if !ends_with_colon(line) {
+        return false;
+    }
+    let first = line.split_whitespace().next().unwrap_or_default().to_lowercase();
+    FIRST_WORDS.contains(&first.trim_end_matches([':', '：']))
+}
+
 /// Apple Mail's forward line and its translations.
-pub(super) static FORWARDED: Guarded = Guarded::new(ends_with_colon, || {
+pub(super) static FORWARDED: Guarded = Guarded::new(may_be_forwarded, || {
     Regex::new(
         r"(?i)^\s*(begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado|inizio messaggio inoltrato|begin doorgestuurd bericht|início da mensagem reencaminhada|vidarebefordrat brev|videresendt besked|początek przekazywanej wiadomości|начало переадресованного сообщения|転送されたメッセージ)\s*[:：]\s*$",
     )
@@ -585,6 +620,7 @@ fn may_be_closing(line: &str) -> bool {
         "grüße",
         "grüsse",
         "gruesse",
+        "grueße",
         "gruß",
         "gruss",
         "mfg",
@@ -658,7 +694,7 @@ fn may_be_closing(line: &str) -> bool {
     }
     // Lower-cased on the stack when ASCII, the common case.
     let mut buffer = [0u8; 24];
-    match first.is_ascii() {
+    let starts = match first.is_ascii() {
         true => {
             let lower = &mut buffer[..first.len()];
             lower.copy_from_slice(first.as_bytes());
@@ -666,7 +702,166 @@ fn may_be_closing(line: &str) -> bool {
             std::str::from_utf8(lower).is_ok_and(|w| WORDS.contains(w))
         }
         false => WORDS.contains(first.to_lowercase().as_str()),
+    };
+    starts && closing_words_only(line)
+}
+
+/// Every word a closing's phrase is made of, in lower case ("Mit freundlichen Grüßen" is
+/// three of them); a test holds it to [`CLOSING`]'s phrases.
+pub(super) const CLOSING_WORDS: &[&str] = &[
+    "regards",
+    "best",
+    "kind",
+    "warm",
+    "warmest",
+    "many",
+    "with",
+    "wishes",
+    "all",
+    "the",
+    "cheers",
+    "thanks",
+    "again",
+    "a",
+    "lot",
+    "in",
+    "advance",
+    "so",
+    "much",
+    "thank",
+    "you",
+    "thx",
+    "sincerely",
+    "yours",
+    "truly",
+    "faithfully",
+    "respectfully",
+    "take",
+    "care",
+    "mit",
+    "freundlichen",
+    "grüßen",
+    "grüssen",
+    "grueßen",
+    "gruessen",
+    "grußen",
+    "grussen",
+    "freundliche",
+    "grüße",
+    "grüsse",
+    "grueße",
+    "gruesse",
+    "viele",
+    "beste",
+    "liebe",
+    "herzliche",
+    "schöne",
+    "schoene",
+    "gruß",
+    "gruss",
+    "mfg",
+    "lg",
+    "vg",
+    "danke",
+    "schön",
+    "schoen",
+    "bien",
+    "cordialement",
+    "à",
+    "vous",
+    "meilleures",
+    "salutations",
+    "merci",
+    "beaucoup",
+    "d'avance",
+    "amicalement",
+    "saludos",
+    "cordiales",
+    "un",
+    "cordial",
+    "saludo",
+    "atentamente",
+    "muchas",
+    "gracias",
+    "cordiali",
+    "saluti",
+    "distinti",
+    "grazie",
+    "mille",
+    "saluto",
+    "met",
+    "vriendelijke",
+    "groet",
+    "groeten",
+    "groetjes",
+    "mvg",
+    "bedankt",
+    "dank",
+    "je",
+    "jewel",
+    "atenciosamente",
+    "cumprimentos",
+    "abraço",
+    "abraços",
+    "obrigado",
+    "obrigada",
+    "med",
+    "vänliga",
+    "hälsningar",
+    "mvh",
+    "tack",
+    "venlig",
+    "hilsen",
+    "mange",
+    "tak",
+    "vennlig",
+    "ystävällisin",
+    "terveisin",
+    "kiitos",
+    "pozdrawiam",
+    "serdecznie",
+    "z",
+    "poważaniem",
+    "dziękuję",
+    "s",
+    "pozdravem",
+    "děkuji",
+    "с",
+    "уважением",
+    "спасибо",
+    "всего",
+    "доброго",
+    "trân",
+    "trọng",
+    "cảm",
+    "ơn",
+    "saygılarımla",
+    "üdvözlettel",
+    "με",
+    "εκτίμηση",
+];
+
+/// Whether every word of the line may belong to a closing: a word of a closing's phrase
+/// (in any case), or a word of the name after it (capitalised, without digits), seven
+/// words at most. "Thanks for your help" goes on in lower case and is no closing, told
+/// without compiling [`CLOSING`], whose name classes make it the costliest pattern here.
+fn closing_words_only(line: &str) -> bool {
+    let mut words = 0;
+    for word in line.split_whitespace() {
+        let word = word.trim_matches([',', '.', '!']);
+        if word.is_empty() {
+            continue;
+        }
+        words += 1;
+        let capitalised = word.starts_with(char::is_uppercase);
+        if words > 7
+            || word.bytes().any(|b| b.is_ascii_digit())
+            || !(capitalised || CLOSING_WORDS.contains(&word.to_lowercase().as_str()))
+        {
+            return false;
+        }
     }
+    true
 }
 
 /// A closing the person typed: "Regards,", "Mit freundlichen Grüßen", "Cordialement" …,

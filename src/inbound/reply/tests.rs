@@ -100,6 +100,54 @@ fn the_guards_never_hide_a_match() {
 }
 
 #[test]
+fn every_word_of_every_closing_phrase_is_known() {
+    let pattern = CLOSING.regex.as_str();
+    let start = pattern.find("^\\s*(").unwrap() + "^\\s*(".len();
+    let end = pattern.find(")\\s*[,.!]*").unwrap();
+    let phrases = crate::inbound::spell_out(&pattern[start..end], true);
+    assert!(phrases.len() > 120, "{}", phrases.len());
+    assert!(
+        phrases.contains(&"mit freundlichen grüßen".to_string()) && phrases.contains(&"with kind regards".to_string())
+    );
+    let mut hidden = Vec::new();
+    for phrase in &phrases {
+        for word in phrase.split(' ') {
+            assert!(CLOSING_WORDS.contains(&word), "{word:?} of {phrase:?} is not in CLOSING_WORDS");
+        }
+        let mut chars = phrase.chars();
+        let capital: String = chars.next().into_iter().flat_map(char::to_uppercase).chain(chars).collect();
+        // In capitals unless capitals change it: "SAYGILARIMLA" (ı has no capital of its own).
+        let upper = phrase.to_uppercase();
+        let upper = Some(format!("{upper}!")).filter(|_| upper.to_lowercase() == *phrase);
+        for line in [Some(phrase.clone()), Some(format!("{capital},")), upper, Some(format!("{capital}, Ann Lee"))] {
+            let Some(line) = line else { continue };
+            assert!(CLOSING.regex.is_match(&line), "{line:?}");
+            if !CLOSING.is_match(&line) {
+                hidden.push(line);
+            }
+        }
+    }
+    assert!(hidden.is_empty(), "the guard hides {hidden:?}");
+    // Each phrase of the forward line passes its guard; a line that only ends with a colon
+    // does not.
+    let pattern = FORWARDED.regex.as_str();
+    let start = pattern.find("^\\s*(").unwrap() + "^\\s*(".len();
+    let forwards = crate::inbound::spell_out(&pattern[start..pattern.find(")\\s*[").unwrap()], false);
+    assert_eq!(forwards.len(), 12);
+    for phrase in forwards {
+        for line in [format!("{phrase}:"), format!("  {} ：", phrase.to_uppercase())] {
+            assert!(FORWARDED.regex.is_match(&line) && (FORWARDED.may_match)(&line), "{line:?}");
+        }
+    }
+    assert!(!(FORWARDED.may_match)("Here is the log:") && !(FORWARDED.may_match)("Begin with this"));
+    // Running text that starts as a closing is told without the pattern.
+    for line in ["Thanks for your help!", "Best case we restart at 10", "With the new version", "Obrigado pela atenção"]
+    {
+        assert!(!CLOSING.is_match(line) && !CLOSING.regex.is_match(line), "{line}");
+    }
+}
+
+#[test]
 fn gmail_style_history_is_cut() {
     let t = "Thanks, that fixed it.\n\nOn Mon, 23 Nov 2026 at 10:02, Support <support@x.example> wrote:\n> Please restart.\n> Bye\n";
     assert_eq!(reply(t), "Thanks, that fixed it.");
