@@ -113,7 +113,14 @@ fn may_be_mobile_footer(line: &str) -> bool {
                 w.chars().all(|c| head.next() == Some(c))
             }
         });
-    starts || !line.is_ascii() && WITHIN.iter().any(|w| line.contains(w))
+    let within = || !line.is_ascii() && WITHIN.iter().any(|w| line.contains(w));
+    // The German ones that start "Von meinem …" or "Mit …" end "… gesendet".
+    let german =
+        start.get(..3).is_some_and(|head| head.eq_ignore_ascii_case("mit") || head.eq_ignore_ascii_case("von"));
+    if starts && german && !contains_ascii_nocase(line, "gesendet") {
+        return within();
+    }
+    starts || within()
 }
 
 /// A line that introduces quoted history: "On … wrote:" and its translations.
@@ -508,15 +515,13 @@ pub(super) static MOBILE_FOOTER: Guarded = Guarded::new(may_be_mobile_footer, ||
 /// desk, is much easier than my phone."): after a comma, a footer names a brand
 /// ("Sent from my Verizon, Samsung Galaxy smartphone"), it does not go on in lower case.
 pub(super) fn is_mobile_footer(line: &str) -> bool {
-    if !MOBILE_FOOTER.is_match(line) {
-        return false;
-    }
     let words = line.split_whitespace().count();
     let sentence_after_comma = line.split_once(',').is_some_and(|(_, rest)| {
         let rest: Vec<&str> = rest.split_whitespace().collect();
         rest.len() >= 3 && rest.iter().all(|w| !w.starts_with(char::is_uppercase))
     });
-    words <= 12 && !sentence_after_comma
+    // The cheap tests first: the pattern may then not be compiled at all.
+    words <= 12 && !sentence_after_comma && MOBILE_FOOTER.is_match(line)
 }
 
 /// The start of a line that begins with a date: "2013/6/21", "3.5.2026", "Tue, 3 Mar 2026",

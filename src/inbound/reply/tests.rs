@@ -148,6 +148,19 @@ fn every_word_of_every_closing_phrase_is_known() {
 }
 
 #[test]
+fn german_mobile_footers_end_gesendet() {
+    for footer in ["Von meinem iPhone gesendet", "Mit Mail für Android gesendet.", "VON MEINEM HANDY GESENDET"] {
+        assert!((MOBILE_FOOTER.may_match)(footer) && MOBILE_FOOTER.regex.is_match(footer), "{footer}");
+        assert!(is_mobile_footer(footer), "{footer}");
+    }
+    // A Turkish one that happens to start as a German one does.
+    assert!((MOBILE_FOOTER.may_match)("Vonage'dan gönderildi") && is_mobile_footer("Vonage'dan gönderildi"));
+    for text in ["Mit freundlichen Grüßen aus Köln, und vielen Dank", "Von Montag an geht es wieder"] {
+        assert!(!(MOBILE_FOOTER.may_match)(text) && !MOBILE_FOOTER.regex.is_match(text), "{text}");
+    }
+}
+
+#[test]
 fn gmail_style_history_is_cut() {
     let t = "Thanks, that fixed it.\n\nOn Mon, 23 Nov 2026 at 10:02, Support <support@x.example> wrote:\n> Please restart.\n> Bye\n";
     assert_eq!(reply(t), "Thanks, that fixed it.");
