@@ -41,10 +41,11 @@ pub enum Drained {
 pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, shutdown: CancellationToken) -> Drained {
     let tracker = TaskTracker::new();
     // The parts readiness waits for.
-    if app.config().maildir.enabled {
+    let config = app.config();
+    if config.maildir.enabled {
         app.health.expect(crate::health::MAILDIR);
     }
-    for mailbox in &app.config().imap {
+    for mailbox in &config.imap {
         app.health.expect(&crate::health::imap(&mailbox.name));
     }
     app.health.expect(crate::health::SENDER);
@@ -55,10 +56,10 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     if let Some(interval) = service::watchdog_interval() {
         tracker.spawn(service::keep_alive(app.clone(), interval, shutdown.clone()));
     }
-    if app.config().maildir.enabled {
-        tracker.spawn(sources::maildir::run(app.clone(), app.config().maildir.path.clone(), shutdown.clone()));
+    if config.maildir.enabled {
+        tracker.spawn(sources::maildir::run(app.clone(), config.maildir.path.clone(), shutdown.clone()));
     }
-    for mailbox in &app.config().imap {
+    for mailbox in &config.imap {
         tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
     }
     tracker.spawn(outbound::run(app.clone(), sender, shutdown.clone()));
@@ -108,10 +109,11 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
 
 /// The transport the config asks for.
 pub fn transport(app: &App) -> Result<Transport, String> {
-    match (app.config().outbox.transport, &app.config().smtp) {
-        (crate::config::TransportKind::Smtp, Some(smtp)) => Transport::smtp(smtp, app.config().desk.address.as_str()),
+    let config = app.config();
+    match (config.outbox.transport, &config.smtp) {
+        (crate::config::TransportKind::Smtp, Some(smtp)) => Transport::smtp(smtp, config.desk.address.as_str()),
         (crate::config::TransportKind::Smtp, None) => Err("outbox.transport = \"smtp\" needs [smtp]".into()),
-        (crate::config::TransportKind::File, _) => Ok(Transport::File(app.config().outbox.dir.clone())),
+        (crate::config::TransportKind::File, _) => Ok(Transport::File(config.outbox.dir.clone())),
     }
 }
 

@@ -164,16 +164,18 @@ pub fn main() -> i32 {
     if let Command::Templates { command } = cli.command {
         return templates::run(command, cli.config.as_deref());
     }
+    // `ingest`: one message from an MTA, in a process of its own.
+    let one_message = matches!(cli.command, Command::Ingest { .. });
     let config = match Config::load(cli.config.as_deref(), config_env()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("maildesk: {e}");
             // An MTA bounces mail on any status but 75: keep it queued until the admin
             // has fixed the config.
-            return if matches!(cli.command, Command::Ingest { .. }) { pipe::EX_TEMPFAIL } else { EXIT_USAGE };
+            return if one_message { pipe::EX_TEMPFAIL } else { EXIT_USAGE };
         }
     };
-    if matches!(cli.command, Command::Ingest { .. }) {
+    if one_message {
         crate::memory::one_heap();
     }
     // A one-message command starts fastest on one thread; the daemon gets two.
@@ -187,7 +189,7 @@ pub fn main() -> i32 {
     };
     // `ingest` on SQLite needs timers only: no socket, so no I/O driver to set up (its
     // store talks to SQLite's own thread over channels).
-    if matches!(cli.command, Command::Ingest { .. }) && config.database.url.starts_with("sqlite:") {
+    if one_message && config.database.url.starts_with("sqlite:") {
         builder.enable_time();
     } else {
         builder.enable_all();
@@ -199,7 +201,6 @@ pub fn main() -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let one_message = matches!(cli.command, Command::Ingest { .. });
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config, cli.config.clone()).await,

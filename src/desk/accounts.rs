@@ -133,13 +133,14 @@ pub async fn sign_up(
     password: &str,
     client: &str,
 ) -> Result<NewSession, AccountError> {
-    limit(app, &format!("signup:ip:{client}"), app.config().portal.attempts_per_ip).await?;
+    let config = app.config();
+    limit(app, &format!("signup:ip:{client}"), config.portal.attempts_per_ip).await?;
     let target = signup_target(app, link, token).await?.ok_or(AccountError::TokenInvalid)?;
     if target.has_account {
         return Err(AccountError::TokenInvalid);
     }
     passwords::check(password, &target.email)?;
-    let hash = passwords::hash(&app.config().portal, password).await?;
+    let hash = passwords::hash(&config.portal, password).await?;
     let mut tx = app.store.begin().await?;
     let contact = match link {
         SignupLink::Invitation => tx.redeem_invite(&token_hash(token)).await?,
@@ -355,13 +356,14 @@ pub async fn log_out(app: &App, who: &SignedIn) -> Result<(), StoreError> {
 /// ends and open reset links stop working; this session goes on, and a generated password
 /// no longer has to be changed.
 pub async fn change_password(app: &App, who: &SignedIn, current: &str, new: &str) -> Result<(), AccountError> {
-    limit(app, &format!("change:contact:{}", who.contact.0), app.config().portal.attempts_per_address).await?;
+    let config = app.config();
+    limit(app, &format!("change:contact:{}", who.contact.0), config.portal.attempts_per_address).await?;
     let account = app.store.conn().await?.account(who.contact).await?.ok_or(AccountError::WrongCredentials)?;
-    if !passwords::verify(&app.config().portal, Some(&account.password_hash), current).await? {
+    if !passwords::verify(&config.portal, Some(&account.password_hash), current).await? {
         return Err(AccountError::WrongCurrentPassword);
     }
     passwords::check(new, &who.email)?;
-    let hash = passwords::hash(&app.config().portal, new).await?;
+    let hash = passwords::hash(&config.portal, new).await?;
     let mut tx = app.store.begin().await?;
     tx.set_password(who.contact, &hash, false).await?;
     let ended = tx.delete_sessions_of(who.contact, Some(&who.session_hash)).await?;
@@ -413,10 +415,11 @@ pub async fn reset_target(app: &App, token: &str) -> Result<Option<String>, Stor
 /// ends, every other reset link stops working, and a new session begins. The link works
 /// once.
 pub async fn reset(app: &App, token: &str, password: &str, client: &str) -> Result<NewSession, AccountError> {
-    limit(app, &format!("reset:ip:{client}"), app.config().portal.attempts_per_ip).await?;
+    let config = app.config();
+    limit(app, &format!("reset:ip:{client}"), config.portal.attempts_per_ip).await?;
     let email = reset_target(app, token).await?.ok_or(AccountError::TokenInvalid)?;
     passwords::check(password, &email)?;
-    let hash = passwords::hash(&app.config().portal, password).await?;
+    let hash = passwords::hash(&config.portal, password).await?;
     let mut tx = app.store.begin().await?;
     let contact =
         tx.redeem_account_token(&token_hash(token), TokenPurpose::Reset).await?.ok_or(AccountError::TokenInvalid)?;

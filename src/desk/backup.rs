@@ -132,10 +132,11 @@ async fn make_backup(app: &App, dest: &Path) -> Result<Manifest, BackupError> {
         .map_err(StoreError::from)?
         .map_err(StoreError::Blob)?;
     let created_at = crate::store::now();
+    let config = app.config();
     let (database, counts, referenced) = if app.store.is_sqlite() {
         let copy = dest.join(DATABASE);
         app.store.snapshot_sqlite(&copy).await?;
-        let snapshot = open_sqlite_copy(&copy, &dest.join("blobs"), app.config().database.busy_timeout_ms).await?;
+        let snapshot = open_sqlite_copy(&copy, &dest.join("blobs"), config.database.busy_timeout_ms).await?;
         let read = read_references(&snapshot).await;
         snapshot.close().await;
         let (counts, referenced) = read?;
@@ -152,7 +153,7 @@ async fn make_backup(app: &App, dest: &Path) -> Result<Manifest, BackupError> {
     drop(pause);
     // Made by opening the copy as a store; a backup holds no temporary files.
     let _ = std::fs::remove_dir(dest.join("blobs").join("tmp"));
-    let reply_key = copy_reply_key(&app.config(), dest)?;
+    let reply_key = copy_reply_key(&config, dest)?;
     let manifest = Manifest {
         format: FORMAT,
         maildesk_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -137,8 +137,9 @@ pub enum CaptchaError {
 /// A new challenge for a form, valid for `portal.captcha_minutes`, asking
 /// `portal.captcha_bits` of work.
 pub fn issue(app: &App) -> Challenge {
-    let bits = u8::try_from(app.config().portal.captcha_bits).unwrap_or(u8::MAX);
-    let lifetime = i64::try_from(app.config().portal.captcha_minutes.saturating_mul(60)).unwrap_or(i64::MAX / 2);
+    let config = app.config();
+    let bits = u8::try_from(config.portal.captcha_bits).unwrap_or(u8::MAX);
+    let lifetime = i64::try_from(config.portal.captcha_minutes.saturating_mul(60)).unwrap_or(i64::MAX / 2);
     Signer::of(app).challenge(rand::random(), bits, now().saturating_add(lifetime))
 }
 

@@ -62,11 +62,12 @@ pub async fn mint_tokens(app: &App, rows: &[OutboxRow]) -> Result<Vec<Option<Out
     if links.iter().all(Option::is_none) {
         return Ok(rows.iter().cloned().map(Some).collect());
     }
-    let days = app.config().portal.invite_days;
+    let config = app.config();
+    let days = config.portal.invite_days;
     let expires = now() + i64::try_from(days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
     let seconds = |s: u64| i64::try_from(s).unwrap_or(i64::MAX / 2);
-    let reset_for = seconds(app.config().portal.reset_minutes.saturating_mul(60));
-    let verify_for = seconds(app.config().portal.verify_hours.saturating_mul(3600));
+    let reset_for = seconds(config.portal.reset_minutes.saturating_mul(60));
+    let verify_for = seconds(config.portal.verify_hours.saturating_mul(3600));
     let mut tx = app.store.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for (row, link) in rows.iter().zip(links) {

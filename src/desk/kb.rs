@@ -352,10 +352,11 @@ async fn opened(app: &App) -> Result<Option<(Arc<SolutionIndex>, bool)>, KbError
     if let Some(index) = opened {
         return Ok(Some((index, false)));
     }
-    let dir = app.config().data_dir.join("kb-index");
-    let joined = tokio::task::spawn_blocking(move || SolutionIndex::open(&dir)).await.map_err(|e| {
-        IndexError::File { path: app.config().data_dir.join("kb-index"), source: std::io::Error::other(e) }
-    })?;
+    let config = app.config();
+    let dir = config.data_dir.join("kb-index");
+    let joined = tokio::task::spawn_blocking(move || SolutionIndex::open(&dir))
+        .await
+        .map_err(|e| IndexError::File { path: config.data_dir.join("kb-index"), source: std::io::Error::other(e) })?;
     let opened = match joined {
         Ok(index) => Arc::new(index),
         Err(IndexError::Missing(_)) => return Ok(None),

@@ -13,11 +13,11 @@ use crate::store::{NewOutboxRow, StoreError, Tx};
 /// The From address of mail about `ticket`: the first address of an IMAP mailbox that
 /// feeds the ticket's department, or none (the desk's own address).
 async fn sender_for(app: &App, tx: &mut Tx, ticket: TicketNumber) -> Result<Option<String>, StoreError> {
-    if !app.config().imap.iter().any(|m| m.department.is_some() && !m.addresses.is_empty()) {
+    let config = app.config();
+    if !config.imap.iter().any(|m| m.department.is_some() && !m.addresses.is_empty()) {
         return Ok(None); // no department has an address of its own: nothing to look up
     }
     let Some(department) = tx.ticket_department(ticket).await? else { return Ok(None) };
-    let config = app.config();
     let mailbox = config.imap.iter().find(|m| m.department.as_deref() == Some(department.as_str()));
     Ok(mailbox.and_then(|m| m.addresses.first()).map(|a| a.to_string()))
 }
@@ -224,7 +224,8 @@ async fn withhold_automatic(
         return Ok(Some("a no-reply address".into()));
     }
     let now = crate::store::now();
-    let all_cap = app.config().outbox.max_automatic_per_hour;
+    let config = app.config();
+    let all_cap = config.outbox.max_automatic_per_hour;
     let automatic = NoticeKind::automatic();
     let record =
         tx.automatic_mail_record(recipient.as_str(), ticket, &automatic, now - 3600, i64::from(all_cap)).await?;
@@ -242,11 +243,11 @@ async fn withhold_automatic(
         }
         return Ok(Some(format!("{all_cap} automatic mails in the last hour (outbox.max_automatic_per_hour)")));
     }
-    let (cap, recent) = (app.config().outbox.max_automatic_per_recipient_per_hour, record.to_recipient);
+    let (cap, recent) = (config.outbox.max_automatic_per_recipient_per_hour, record.to_recipient);
     if recent >= i64::from(cap) {
         return Ok(Some(format!("{recent} automatic mails to this address in the last hour (cap {cap})")));
     }
-    let (cap, recent) = (app.config().outbox.max_automatic_per_ticket_per_hour, record.about_ticket);
+    let (cap, recent) = (config.outbox.max_automatic_per_ticket_per_hour, record.about_ticket);
     if ticket.is_some() && recent >= i64::from(cap) {
         return Ok(Some(format!("{recent} automatic mails about this ticket in the last hour (cap {cap})")));
     }
@@ -427,7 +428,8 @@ pub(super) async fn account_mail(
     notice: &Notice,
     recipient: &EmailAddress,
 ) -> Result<bool, StoreError> {
-    if app.config().own_addresses().contains(&recipient) {
+    let config = app.config();
+    if config.own_addresses().contains(&recipient) {
         tracing::info!(kind = %notice.kind(), "account mail to one of our own addresses withheld");
         return Ok(false);
     }
@@ -437,7 +439,7 @@ pub(super) async fn account_mail(
     }
     let payload =
         notice.payload().map_err(|source| StoreError::Encode { what: "an account mail's payload", source })?;
-    let message_id = format!("md.account.{:016x}@{}", rand::random::<u64>(), app.config().desk.address.domain());
+    let message_id = format!("md.account.{:016x}@{}", rand::random::<u64>(), config.desk.address.domain());
     let row = NewOutboxRow {
         kind: notice.kind().as_str(),
         ticket: None,

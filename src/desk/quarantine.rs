@@ -84,7 +84,8 @@ pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> 
     let store_err = |source| QuarantineError::Store { id, source };
     let mut db = app.store.conn().await.map_err(store_err)?;
     let entry = db.quarantine_entry(id).await.map_err(store_err)?.ok_or(QuarantineError::NoEntry(id))?;
-    let limit = app.config().limits.max_message_bytes;
+    let config = app.config();
+    let limit = config.limits.max_message_bytes;
     let size = u64::try_from(entry.size).unwrap_or(u64::MAX);
     if size > limit {
         let reason = super::intake::too_large(size, limit);
@@ -94,7 +95,6 @@ pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> 
     let Some(raw) = app.store.blobs.get(&entry.raw_sha256).map_err(|e| store_err(StoreError::Blob(e)))? else {
         return Err(QuarantineError::MissingBlob { id, sha: entry.raw_sha256 });
     };
-    let config = app.config();
     let department = match &entry.source {
         Source::Imap(name) => config.imap.iter().find(|m| &m.name == name).and_then(|m| m.department.as_deref()),
         _ => None,

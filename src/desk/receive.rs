@@ -388,6 +388,7 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddres
     }
     // Who the sender is, in one read: blocked, bouncing, staff, on the named ticket.
     let sender = tx.sender_record(from, named.map(|n| n.ticket)).await?;
+    let config = app.config();
     Ok(Facts {
         named,
         staff_address: mail.staff_reply_address,
@@ -397,8 +398,8 @@ async fn facts(app: &App, tx: &mut Tx, mail: &Interpretation, from: &EmailAddres
         blocked: sender.blocked,
         bouncing: sender.bouncing,
         spam: mail.spam,
-        ours: app.config().own_addresses().contains(&from),
-        quote_request: app.config().outbox.quote_request,
+        ours: config.own_addresses().contains(&from),
+        quote_request: config.outbox.quote_request,
     })
 }
 
@@ -518,7 +519,7 @@ async fn archived_staff_opens(
         )));
     };
     let requester_id = super::contacts::upsert(app, tx, requester, "").await?;
-    let organisation_id = match app.config().organisations.is_empty() {
+    let organisation_id = match config.organisations.is_empty() {
         true => None,
         false => tx.contact_organisation(requester_id).await?,
     };
@@ -574,7 +575,8 @@ async fn open(
 ) -> Result<Outcome, StoreError> {
     let Incoming { mail, from, blobs } = incoming;
     let requester = super::contacts::upsert(app, tx, from, mail.from.name.as_deref().unwrap_or_default()).await?;
-    let organisation_id = match app.config().organisations.is_empty() {
+    let config = app.config();
+    let organisation_id = match config.organisations.is_empty() {
         true => None,
         false => tx.contact_organisation(requester).await?,
     };
@@ -611,7 +613,7 @@ async fn open(
         tx.set_follows_up(ticket, old).await?;
         let note = format!(
             "This mail answers ticket #{old}, which was finished more than {} days ago.",
-            app.config().desk.reopen_days
+            config.desk.reopen_days
         );
         internal_note(tx, ticket, &note).await?;
     }

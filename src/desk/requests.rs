@@ -240,7 +240,7 @@ pub async fn open(app: &App, who: &SignedIn, request: NewRequest<'_>) -> Result<
     let writer = (requester != me).then_some(&me);
     let sender = Sender { name: Some(requester_name).filter(|n| !n.is_empty()), address: Some(requester.clone()) };
     // Our Message-IDs name a ticket; a new request has none yet, so its id names none.
-    let id = format!("md.new.{:016x}@{}", rand::random::<u64>(), app.config().desk.address.domain());
+    let id = format!("md.new.{:016x}@{}", rand::random::<u64>(), config.desk.address.domain());
     let mail = inbound::written(sender, subject, description, id, files);
     let origin = Origin { source: &Source::Portal, department };
     let start = Start { origin, priority: request.priority, writer };
@@ -399,7 +399,8 @@ fn check_text(text: &str, field: Field) -> Result<(), RequestError> {
 /// The uploads as attachments, within `portal.attachment_max_bytes` and
 /// `portal.attachments_max`.
 fn attachments(app: &App, files: Vec<Upload>) -> Result<Vec<Attachment>, RequestError> {
-    let (max_bytes, max_count) = (app.config().attachment_max_bytes(), app.config().portal.attachments_max);
+    let config = app.config();
+    let (max_bytes, max_count) = (config.attachment_max_bytes(), config.portal.attachments_max);
     if files.is_empty() {
         return Ok(Vec::new());
     }

@@ -42,7 +42,7 @@ pub async fn block(app: &App, entry: &str) -> Result<(String, bool), SenderError
     let pattern = pattern(entry)?;
     let config = app.config();
     let ours = config.own_addresses();
-    let our_domain = format!("@{}", app.config().desk.address.domain().to_ascii_lowercase());
+    let our_domain = format!("@{}", config.desk.address.domain().to_ascii_lowercase());
     if pattern == our_domain || ours.iter().any(|a| a.as_str() == pattern) {
         return Err(SenderError::Ours(entry.to_string()));
     }

@@ -151,10 +151,11 @@ async fn deliver_one(app: &App, sender: &Sender, row: &OutboxRow) -> Result<bool
     };
     let sent = sender.transport.send(&row.message_id, &row.recipient, &bytes).await;
     crate::telemetry::sent(&row.kind, sent.is_ok());
+    let config = app.config();
     match sent {
         Ok(()) => return Ok(true),
-        Err(SendError::Temporary(e)) if attempt < app.config().outbox.max_attempts => {
-            let base = Duration::from_secs(app.config().outbox.retry_base_secs);
+        Err(SendError::Temporary(e)) if attempt < config.outbox.max_attempts => {
+            let base = Duration::from_secs(config.outbox.retry_base_secs);
             let retry_at = now() + backoff(base, attempt).as_secs() as i64;
             warn!(outbox = row.id, attempt, error = %e, "sending failed; will retry");
             app.store.conn().await?.mark_attempt_failed(row.id, &e, Some(retry_at)).await?;

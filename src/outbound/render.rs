@@ -33,8 +33,9 @@ pub enum RenderError {
 pub fn render(app: &App, templates: &Templates, row: &OutboxRow) -> Result<Vec<u8>, RenderError> {
     let kind: NoticeKind = row.kind.parse()?;
     let notice = Notice::from_payload(kind, &row.payload)?;
-    let parts = templates.render(&app.config(), &notice)?;
-    let desk = &app.config().desk;
+    let config = app.config();
+    let parts = templates.render(&config, &notice)?;
+    let desk = &config.desk;
     let bad = |e: &dyn std::fmt::Display| RenderError::Message(e.to_string());
     // From the department's address when desk chose one, else the desk's own.
     let from_address = row.sender.as_deref().unwrap_or(desk.address.as_str());

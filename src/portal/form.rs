@@ -64,7 +64,7 @@ pub async fn read(mut multipart: Multipart) -> Result<Sent, Unreadable> {
 /// The largest form body the portal reads: every file at its largest, and room for the
 /// text fields.
 pub fn body_limit(app: &crate::App) -> usize {
-    let files =
-        app.config().attachment_max_bytes().saturating_mul(u64::from(app.config().portal.attachments_max.max(1)));
+    let config = app.config();
+    let files = config.attachment_max_bytes().saturating_mul(u64::from(config.portal.attachments_max.max(1)));
     usize::try_from(files.saturating_add(1024 * 1024)).unwrap_or(usize::MAX)
 }

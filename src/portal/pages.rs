@@ -397,7 +397,8 @@ pub fn target(app: &App, priority: Priority) -> String {
 /// The attachment limits in words ("Up to 5 files, each at most 10 MB."); empty when
 /// files cannot be attached.
 pub fn limits(app: &App) -> String {
-    let (bytes, count) = (app.config().attachment_max_bytes(), app.config().portal.attachments_max);
+    let config = app.config();
+    let (bytes, count) = (config.attachment_max_bytes(), config.portal.attachments_max);
     if bytes == 0 || count == 0 {
         return String::new();
     }

@@ -166,13 +166,14 @@ impl FromRequestParts<Arc<App>> for Visitor {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Visitor, Response> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let peer = peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let proxied = app.config().portal.trusted_proxies.contains(&peer);
+        let config = app.config();
+        let proxied = config.portal.trusted_proxies.contains(&peer);
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
         let client = match header("x-forwarded-for") {
             Some(list) if proxied => list.rsplit(',').next().and_then(|ip| ip.trim().parse().ok()).unwrap_or(peer),
             _ => peer,
         };
-        let secure = app.config().portal.base_url.starts_with("https://")
+        let secure = config.portal.base_url.starts_with("https://")
             || (proxied && header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https")));
         let cookies: Vec<Cookie<'_>> = parts
             .headers

@@ -30,8 +30,9 @@ pub enum Input {
 /// nothing else to run meanwhile, and a blocking thread for a read is one more thread
 /// started for each message.
 pub async fn ingest(app: &App, input: Input) -> (i32, Result<Outcome, DeskError>) {
-    let limit = app.config().limits.max_message_bytes;
-    let result = match read(input, limit, &app.config().data_dir) {
+    let config = app.config();
+    let limit = config.limits.max_message_bytes;
+    let result = match read(input, limit, &config.data_dir) {
         Ok(Message::Whole(raw)) => desk::receive(app, &raw, &Source::Pipe).await,
         Ok(Message::TooLarge(path)) => desk::receive_file(app, &path, &Source::Pipe).await,
         Ok(Message::Spooled(spool)) => desk::receive_file(app, spool.path(), &Source::Pipe).await,
@@ -60,6 +61,11 @@ fn read(input: Input, limit: u64, spool_dir: &std::path::Path) -> Result<Message
     };
     let unreadable = |source| DeskError::Read { what: format!("in {}", path.display()), source };
     let file = std::fs::File::open(&path).map_err(unreadable)?;
+    // A file that says it is over the limit is not read at all; one that says less (or is
+    // no regular file) is read only up to the limit.
+    if file.metadata().map_err(unreadable)?.len() > limit {
+        return Ok(Message::TooLarge(path));
+    }
     let mut raw = Vec::new();
     file.take(limit + 1).read_to_end(&mut raw).map_err(unreadable)?;
     Ok(if raw.len() as u64 <= limit { Message::Whole(raw) } else { Message::TooLarge(path) })

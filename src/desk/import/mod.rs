@@ -158,7 +158,8 @@ pub async fn run(
         summary.already_imported = true;
         return Ok(summary);
     }
-    let limit = app.config().limits.max_message_bytes;
+    let config = app.config();
+    let limit = config.limits.max_message_bytes;
     let mut reader = Some(Reader::new(index.clone(), app.store.blobs.clone(), limit));
     let mut next = done;
     // The next batch is read and interpreted while the one before is applied.
@@ -187,7 +188,7 @@ pub async fn run(
         progress.advanced(next as u64, &summary);
         prepared = loaded.transpose()?;
     }
-    let cutoff = now.saturating_sub(i64::try_from(app.config().desk.reopen_days.saturating_mul(86_400)).unwrap_or(0));
+    let cutoff = now.saturating_sub(i64::try_from(config.desk.reopen_days.saturating_mul(86_400)).unwrap_or(0));
     let sources: Vec<Source> = index.sources.iter().map(|s| s.source.clone()).collect();
     let mut tx = app.store.begin().await?;
     summary.closed = tx.close_imported_before(&sources, cutoff).await?;

@@ -255,16 +255,15 @@ const ATTRIBUTION_WORDS: &[&str] = &["on", "am", "le", "el", "il", "op", "em", "
 fn may_start_attribution(line: &str) -> bool {
     let line = line.trim_start().trim_start_matches('>').trim_start();
     let first = line.split_whitespace().next().unwrap_or_default();
-    let starts = first_attribution_word(first, ATTRIBUTION_WORDS)
-        || first.starts_with(|c: char| c.is_ascii_digit())
-        || short_word_and_comma(first);
+    let starts =
+        first_attribution_word(first) || first.starts_with(|c: char| c.is_ascii_digit()) || short_word_and_comma(first);
     starts && line.chars().any(|c| c.is_ascii_digit())
 }
 
-/// Whether `word` is one of `words` (lower case), in any case.
-fn first_attribution_word(word: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| word.eq_ignore_ascii_case(w))
-        || (!word.is_ascii() && word.len() <= 6 && words.contains(&word.to_lowercase().as_str()))
+/// Whether `word` is one of [`ATTRIBUTION_WORDS`], in any case.
+fn first_attribution_word(word: &str) -> bool {
+    ATTRIBUTION_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+        || (!word.is_ascii() && word.len() <= 6 && ATTRIBUTION_WORDS.contains(&word.to_lowercase().as_str()))
 }
 
 /// Whether `word` is [`ATTRIBUTION_START`]'s `[^\s\d.,]{1,9}\.?,`: a short word (a weekday's
@@ -293,7 +292,7 @@ pub(super) static ATTRIBUTION_START: Guarded = Guarded {
         // ("Tue, 3 Mar 2026", and running text as "access, I am free at 10:00"); and its
         // first, one of its words ("On", "Am"; not "w dniu", of two) and a digit after.
         let Some((word, rest)) = l.split_once(|c: char| c.is_whitespace()) else { return false };
-        let starts = short_word_and_comma(word) || (word != "w" && first_attribution_word(word, ATTRIBUTION_WORDS));
+        let starts = short_word_and_comma(word) || (word != "w" && first_attribution_word(word));
         starts && rest.bytes().any(|b| b.is_ascii_digit())
     },
     regex: LazyLock::new(|| {
@@ -595,104 +594,107 @@ pub(super) fn is_plain_closing(line: &str) -> bool {
     core.len() <= 40 && core == core.trim_end() && PLAIN_CLOSINGS.contains(&core.to_lowercase().as_str())
 }
 
+/// The words a closing's phrase starts with, in lower case ("Mit" of "Mit freundlichen
+/// Grüßen").
+pub(super) const CLOSING_FIRST_WORDS: &[&str] = &[
+    "regards",
+    "best",
+    "kind",
+    "warm",
+    "warmest",
+    "many",
+    "with",
+    "all",
+    "cheers",
+    "thanks",
+    "thank",
+    "thx",
+    "sincerely",
+    "yours",
+    "respectfully",
+    "take",
+    "mit",
+    "freundliche",
+    "viele",
+    "beste",
+    "liebe",
+    "herzliche",
+    "schöne",
+    "schoene",
+    "grüße",
+    "grüsse",
+    "gruesse",
+    "grueße",
+    "gruß",
+    "gruss",
+    "mfg",
+    "lg",
+    "vg",
+    "danke",
+    "bien",
+    "cordialement",
+    "meilleures",
+    "salutations",
+    "merci",
+    "amicalement",
+    "saludos",
+    "un",
+    "atentamente",
+    "muchas",
+    "gracias",
+    "cordiali",
+    "distinti",
+    "saluti",
+    "grazie",
+    "met",
+    "vriendelijke",
+    "groet",
+    "groeten",
+    "groetjes",
+    "mvg",
+    "bedankt",
+    "dank",
+    "atenciosamente",
+    "cumprimentos",
+    "abraço",
+    "abraços",
+    "obrigado",
+    "obrigada",
+    "med",
+    "vänliga",
+    "hälsningar",
+    "mvh",
+    "tack",
+    "venlig",
+    "mange",
+    "vennlig",
+    "hilsen",
+    "ystävällisin",
+    "terveisin",
+    "kiitos",
+    "pozdrawiam",
+    "z",
+    "dziękuję",
+    "s",
+    "děkuji",
+    "с",
+    "спасибо",
+    "всего",
+    "trân",
+    "cảm",
+    "saygılarımla",
+    "üdvözlettel",
+    "με",
+];
+
 /// Whether the line may be a closing: short, and its first word is the first word of one.
 fn may_be_closing(line: &str) -> bool {
-    const FIRST_WORDS: &[&str] = &[
-        "regards",
-        "best",
-        "kind",
-        "warm",
-        "warmest",
-        "many",
-        "with",
-        "all",
-        "cheers",
-        "thanks",
-        "thank",
-        "thx",
-        "sincerely",
-        "yours",
-        "respectfully",
-        "take",
-        "mit",
-        "freundliche",
-        "viele",
-        "beste",
-        "liebe",
-        "herzliche",
-        "schöne",
-        "schoene",
-        "grüße",
-        "grüsse",
-        "gruesse",
-        "grueße",
-        "gruß",
-        "gruss",
-        "mfg",
-        "lg",
-        "vg",
-        "danke",
-        "bien",
-        "cordialement",
-        "meilleures",
-        "salutations",
-        "merci",
-        "amicalement",
-        "saludos",
-        "un",
-        "atentamente",
-        "muchas",
-        "gracias",
-        "cordiali",
-        "distinti",
-        "saluti",
-        "grazie",
-        "met",
-        "vriendelijke",
-        "groet",
-        "groeten",
-        "groetjes",
-        "mvg",
-        "bedankt",
-        "dank",
-        "atenciosamente",
-        "cumprimentos",
-        "abraço",
-        "abraços",
-        "obrigado",
-        "obrigada",
-        "med",
-        "vänliga",
-        "hälsningar",
-        "mvh",
-        "tack",
-        "venlig",
-        "mange",
-        "vennlig",
-        "hilsen",
-        "ystävällisin",
-        "terveisin",
-        "kiitos",
-        "pozdrawiam",
-        "z",
-        "dziękuję",
-        "s",
-        "děkuji",
-        "с",
-        "спасибо",
-        "всего",
-        "trân",
-        "cảm",
-        "saygılarımla",
-        "üdvözlettel",
-        "με",
-    ];
     let line = line.trim();
     if line.len() > 240 || line.chars().count() > 60 {
         return false;
     }
     static WORDS: LazyLock<std::collections::HashSet<&'static str>> =
-        LazyLock::new(|| FIRST_WORDS.iter().copied().collect());
+        LazyLock::new(|| CLOSING_FIRST_WORDS.iter().copied().collect());
     let first = line.split(|c: char| !c.is_alphabetic()).next().unwrap_or_default();
     if first.is_empty() || first.len() > 24 {
         return false;
@@ -711,21 +713,12 @@ fn may_be_closing(line: &str) -> bool {
     starts && closing_words_only(line)
 }
 
-/// Every word a closing's phrase is made of, in lower case ("Mit freundlichen Grüßen" is
-/// three of them); a test holds it to [`CLOSING`]'s phrases.
-pub(super) const CLOSING_WORDS: &[&str] = &[
-    "regards",
-    "best",
-    "kind",
-    "warm",
-    "warmest",
-    "many",
-    "with",
+/// The other words of closings' phrases, in lower case ("freundlichen", "Grüßen"): with
+/// [`CLOSING_FIRST_WORDS`], every word a closing is made of; a test holds them to
+/// [`CLOSING`]'s phrases.
+pub(super) const CLOSING_LATER_WORDS: &[&str] = &[
     "wishes",
-    "all",
     "the",
-    "cheers",
-    "thanks",
     "again",
     "a",
     "lot",
@@ -733,17 +726,10 @@ pub(super) const CLOSING_WORDS: &[&str] = &[
     "advance",
     "so",
     "much",
-    "thank",
     "you",
-    "thx",
-    "sincerely",
-    "yours",
     "truly",
     "faithfully",
-    "respectfully",
-    "take",
     "care",
-    "mit",
     "freundlichen",
     "grüßen",
     "grüssen",
@@ -751,100 +737,34 @@ pub(super) const CLOSING_WORDS: &[&str] = &[
     "gruessen",
     "grußen",
     "grussen",
-    "freundliche",
-    "grüße",
-    "grüsse",
-    "grueße",
-    "gruesse",
-    "viele",
-    "beste",
-    "liebe",
-    "herzliche",
-    "schöne",
-    "schoene",
-    "gruß",
-    "gruss",
-    "mfg",
-    "lg",
-    "vg",
-    "danke",
     "schön",
     "schoen",
-    "bien",
-    "cordialement",
     "à",
     "vous",
-    "meilleures",
-    "salutations",
-    "merci",
     "beaucoup",
     "d'avance",
-    "amicalement",
-    "saludos",
     "cordiales",
-    "un",
     "cordial",
     "saludo",
-    "atentamente",
-    "muchas",
-    "gracias",
-    "cordiali",
-    "saluti",
-    "distinti",
-    "grazie",
     "mille",
     "saluto",
-    "met",
-    "vriendelijke",
-    "groet",
-    "groeten",
-    "groetjes",
-    "mvg",
-    "bedankt",
-    "dank",
     "je",
     "jewel",
-    "atenciosamente",
-    "cumprimentos",
-    "abraço",
-    "abraços",
-    "obrigado",
-    "obrigada",
-    "med",
-    "vänliga",
-    "hälsningar",
-    "mvh",
-    "tack",
-    "venlig",
-    "hilsen",
-    "mange",
     "tak",
-    "vennlig",
-    "ystävällisin",
-    "terveisin",
-    "kiitos",
-    "pozdrawiam",
     "serdecznie",
-    "z",
     "poważaniem",
-    "dziękuję",
-    "s",
     "pozdravem",
-    "děkuji",
-    "с",
     "уважением",
-    "спасибо",
-    "всего",
     "доброго",
-    "trân",
     "trọng",
-    "cảm",
     "ơn",
-    "saygılarımla",
-    "üdvözlettel",
-    "με",
     "εκτίμηση",
 ];
+
+/// Whether `word` (lower case) is a word of a closing's phrase.
+pub(super) fn is_closing_word(word: &str) -> bool {
+    CLOSING_FIRST_WORDS.contains(&word) || CLOSING_LATER_WORDS.contains(&word)
+}
 
 /// Whether every word of the line may belong to a closing: a word of a closing's phrase
 /// (in any case), or a word of the name after it (capitalised, without digits), seven
@@ -861,7 +781,7 @@ fn closing_words_only(line: &str) -> bool {
         let capitalised = word.starts_with(char::is_uppercase);
         if words > 7
             || word.bytes().any(|b| b.is_ascii_digit())
-            || !(capitalised || CLOSING_WORDS.contains(&word.to_lowercase().as_str()))
+            || !(capitalised || is_closing_word(&word.to_lowercase()))
         {
             return false;
         }
