@@ -9,6 +9,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod cpu;
 pub mod daemon;
 pub mod desk;
 pub mod domain;

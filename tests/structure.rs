@@ -325,6 +325,7 @@ fn each_layer_imports_only_what_the_design_allows() {
     let only: &[(&str, &[&str])] = &[
         ("domain", &[]),
         ("memory", &[]),
+        ("cpu", &[]),
         ("inbound", &["domain"]),
         ("kb", &["domain"]),
         ("notice", &["config", "domain"]),

@@ -177,6 +177,7 @@ pub fn main() -> i32 {
     };
     if one_message {
         crate::memory::one_heap();
+        crate::cpu::stay_on_this_cpu();
     }
     // A one-message command starts fastest on one thread; the daemon gets two.
     let mut builder = match cli.command {

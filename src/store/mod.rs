@@ -685,6 +685,16 @@ mod tests {
         assert_eq!(pool.applied().await, None);
     }
 
+    #[tokio::test]
+    async fn the_sqlite_built_in_counts_no_memory() {
+        // .cargo/config.toml builds it so (LIBSQLITE3_FLAGS): the count takes a global lock
+        // around each of SQLite's allocations, thousands in every `maildesk ingest`.
+        let pool = SqlitePoolOptions::new().connect("sqlite::memory:").await.unwrap();
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options").fetch_all(&pool).await.unwrap();
+        assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+    }
+
     #[test]
     fn packed_migrations_unpack_or_say_they_cannot() {
         assert_eq!(unpack_applied("1 0AFF 1,2 00 0"), Some(vec![(1, vec![0x0a, 0xff], true), (2, vec![0], false)]));
