@@ -62,6 +62,13 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     for mailbox in &config.imap {
         tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
     }
+    // `maildesk ingest` hands its message over while the daemon runs (or applies it itself).
+    match sources::handoff::bind(&config.data_dir).await {
+        Ok(listener) => {
+            tracker.spawn(sources::handoff::run(app.clone(), listener, shutdown.clone()));
+        }
+        Err(e) => warn!(error = %e, "`maildesk ingest` applies each message itself"),
+    }
     tracker.spawn(outbound::run(app.clone(), sender, shutdown.clone()));
     tracker.spawn(housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));
     tracker.spawn(crate::desk::kb::follow(app.clone(), shutdown.clone()));

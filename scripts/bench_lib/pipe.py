@@ -1,7 +1,12 @@
 """pipe: the Request Tracker corpus (../shared/peers/rt5_corpus.py) through `maildesk ingest`,
 one process per message as an MTA pipe alias runs it: new requests first, then the replies
 (their `[rt.example.com #@@TID@@]` tags filled in with the tickets the requests opened, like
-rt5_feed.py). Then checks what was stored, like rt5_verify.py."""
+rt5_feed.py). Then checks what was stored, like rt5_verify.py.
+
+Two ways: `ingest` alone (each process opens the store and applies its message), and with
+`maildesk serve` running on the same data directory, which takes each message over from
+`ingest` (as RT's mail gateway hands each message to its server); then the CPU figures add
+the daemon's CPU to the processes'."""
 
 import json
 import os
@@ -10,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from .common import (BenchError, bare_id, header, maildesk_env, make_workdir, percentile, remove,
+from .common import (BenchError, Daemon, bare_id, header, maildesk_env, make_workdir, percentile, remove,
                      run_cli, say, warn)
 
 PEERS = os.environ.get("MAILDESK_BENCH_PEERS", "/work/shared/peers")
@@ -35,16 +40,26 @@ def cpu_of(argv, cwd, env):
     return children_cpu() - before
 
 
-def duplicate_cpu(binary, paths, work, env, rounds=3):
+def process_cpu(pid):
+    """CPU seconds a running process has used, all its threads (those that ended too)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def duplicate_cpu(binary, paths, work, env, rounds=3, daemon=None):
     """The CPU of a duplicate `ingest` (a message already applied: what every message costs
     before its own work) and of a bare start (`--version`), alternated so that both see the
-    same machine; seconds per process, means."""
+    same machine; seconds per process, means. With `daemon`, what the daemon used meanwhile
+    is added to the duplicates (all of it: its idle time between them too)."""
     dup, bare = [], []
+    daemon_before = process_cpu(daemon.pid) if daemon else 0.0
     for _ in range(rounds):
         for path in paths:
             bare.append(cpu_of([binary, "--version"], work, env))
             dup.append(cpu_of([binary, "ingest", path], work, env))
-    return sum(dup) / len(dup), sum(bare) / len(bare)
+    daemon_cpu = process_cpu(daemon.pid) - daemon_before if daemon else 0.0
+    return (sum(dup) + daemon_cpu) / len(dup), sum(bare) / len(bare)
 
 
 def make_corpus(outdir, n=300):
@@ -62,14 +77,26 @@ def make_corpus(outdir, n=300):
     return manifest
 
 
-def run(binary, backend, corpus_dir, manifest, base, keep=False):
-    """One pipe run on a fresh database; returns a dict of figures."""
-    work = make_workdir(base, f"pipe-{backend.name}")
+def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=False):
+    """One pipe run on a fresh database; returns a dict of figures. `with_daemon`: with
+    `maildesk serve` running on the data directory, taking the messages over."""
+    work = make_workdir(base, f"pipe-{backend.name}{'-daemon' if with_daemon else ''}")
     db_env, db, cleanup = backend.fresh(work)
     env = maildesk_env({**RT_ENV, **db_env})
     log_path = os.path.join(work, "ingest.log")
+    daemon = None
     try:
         run_cli(binary, ["ticket", "list", "--json", "--limit", "1"], work, env)  # creates the schema
+        if with_daemon:
+            # At info, as a daemon logs: one line per message (counted below).
+            daemon = Daemon(binary, work, {**env, "MAILDESK_LOG": "info"}, os.path.join(work, "serve.log"))
+            socket = os.path.join(work, "var", "ingest.sock")
+            deadline = time.monotonic() + 30
+            while not os.path.exists(socket):
+                daemon.check()
+                if time.monotonic() > deadline:
+                    raise BenchError(f"maildesk serve made no {socket} in 30 s")
+                time.sleep(0.05)
         msgs = manifest["messages"]
         new = [m for m in msgs if m["kind"] == "new"]
         replies = [m for m in msgs if m["kind"] == "reply"]
@@ -94,7 +121,7 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False):
                 failures.append((m["file"], rc))
 
         with open(log_path, "ab") as log:
-            cpu0 = children_cpu()
+            cpu0 = children_cpu() + (process_cpu(daemon.pid) if daemon else 0.0)
             t0 = time.perf_counter()
             for m in new:
                 feed(os.path.join(corpus_dir, m["file"]), m)
@@ -119,9 +146,16 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False):
             for path, m in zip(paths, replies):
                 feed(path, m)
             wall_reply = time.perf_counter() - t0
-            cpu = children_cpu() - cpu0
+            cpu = children_cpu() + (process_cpu(daemon.pid) if daemon else 0.0) - cpu0
         wall = wall_new + wall_reply
-        dup, bare = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env)
+        dup, bare = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env,
+                                  rounds=5 if daemon else 3, daemon=daemon)
+        if daemon:
+            daemon.check()
+            with open(daemon.log_path, "rb") as f:
+                handed = f.read().count(b"source=pipe")
+            if handed < len(msgs):
+                warn(f"pipe/{backend.name} with the daemon: only {handed} of {len(msgs)} messages went through it")
         result = {
             "msgs": len(msgs), "wall_s": wall, "rate": len(msgs) / wall,
             "p50_ms": percentile(times, 50) * 1000, "p95_ms": percentile(times, 95) * 1000,
@@ -135,6 +169,8 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False):
         result["verify"] = verify(db, manifest, seq2ticket, backend.name)
         return result
     finally:
+        if daemon:
+            daemon.stop()
         db.close()
         cleanup()
         if not keep:

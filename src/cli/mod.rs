@@ -175,11 +175,12 @@ pub fn main() -> i32 {
             return if one_message { pipe::EX_TEMPFAIL } else { EXIT_USAGE };
         }
     };
-    if one_message {
+    if let Command::Ingest { file } = cli.command {
         crate::memory::one_heap();
         crate::cpu::stay_on_this_cpu();
+        return ingest(config, file);
     }
-    // A one-message command starts fastest on one thread; the daemon gets two.
+    // A command starts fastest on one thread; the daemon gets two.
     let mut builder = match cli.command {
         Command::Serve => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -188,13 +189,7 @@ pub fn main() -> i32 {
         }
         _ => tokio::runtime::Builder::new_current_thread(),
     };
-    // `ingest` on SQLite needs timers only: no socket, so no I/O driver to set up (its
-    // store talks to SQLite's own thread over channels).
-    if one_message && config.database.url.starts_with("sqlite:") {
-        builder.enable_time();
-    } else {
-        builder.enable_all();
-    }
+    builder.enable_all();
     let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -205,7 +200,6 @@ pub fn main() -> i32 {
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config, cli.config.clone()).await,
-            Command::Ingest { file } => ingest(config, file).await,
             Command::Ticket { command } => ticket::run(config, command).await,
             Command::Quarantine { command } => quarantine::run(config, command).await,
             Command::Staff { command } => staff::run(config, command).await,
@@ -216,15 +210,9 @@ pub fn main() -> i32 {
             Command::Backup { dest } => backup::run_backup(config, &dest).await,
             Command::Restore { src } => backup::run_restore(config, &src).await,
             Command::Import { command } => import::run(config, command).await,
-            Command::Parse { .. } | Command::Templates { .. } => unreachable!("handled above"),
+            Command::Parse { .. } | Command::Templates { .. } | Command::Ingest { .. } => unreachable!("handled above"),
         }
     });
-    if one_message {
-        // The effect is committed, the store closed and the outcome said: nothing is left
-        // for a shutdown of the runtime to wait for or tidy.
-        std::mem::forget(runtime);
-        return code;
-    }
     // Dropping the runtime would wait for every blocking thread, and one may be stuck in a
     // hostile message that hit limits.max_processing_secs: it is abandoned instead.
     runtime.shutdown_timeout(ABANDON_BLOCKING_AFTER);
@@ -380,31 +368,75 @@ async fn signal_shutdown(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-async fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
+/// `ingest`: reads the message, hands it to the daemon when one runs on the data directory
+/// (no store to open, no thread to start), and otherwise applies it here.
+fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
     let input = match file {
         Some(path) if path.as_os_str() != "-" => pipe::Input::File(path),
         _ => pipe::Input::Stdin,
     };
+    // A message too large to hold is spooled there, before anything else has made it.
+    if let Err(e) = crate::app::create_private_dir(&config.data_dir) {
+        eprintln!("maildesk: cannot open the store: {e}");
+        return pipe::EX_TEMPFAIL;
+    }
+    let message = pipe::read(input, config.limits.max_message_bytes, &config.data_dir);
+    if let Ok(pipe::Message::Whole(raw)) = &message {
+        match crate::sources::handoff::offer(&config.data_dir, raw, config.limits.max_processing_secs) {
+            crate::sources::handoff::HandOff::Answered { code, said } => {
+                eprintln!("maildesk: {}", one_line(&said));
+                return code;
+            }
+            crate::sources::handoff::HandOff::NotTaken { why } => tracing::debug!(%why, "applying the message here"),
+        }
+    }
     // Everything that stops a message here is for the admin to fix (a config, a
     // database, a permission): the MTA keeps the mail and tries again (75).
     if let Err(problem) = check_smtp_password(&config) {
         eprintln!("maildesk: {problem}");
         return pipe::EX_TEMPFAIL;
     }
-    let app = match open(config).await {
-        Ok(app) => app,
-        Err(_) => return pipe::EX_TEMPFAIL,
-    };
-    let (code, result) = pipe::ingest(&app, input).await;
-    match result {
-        Ok(outcome) => eprintln!("maildesk: {}", describe(&outcome)),
-        Err(e) => eprintln!("maildesk: {e}"),
+    // One thread: SQLite's worker and the reading of the message are the only others. On
+    // SQLite no socket is opened, so no I/O driver is set up (its store talks to SQLite's
+    // own thread over channels).
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    if config.database.url.starts_with("sqlite:") {
+        builder.enable_time();
+    } else {
+        builder.enable_all();
     }
-    // Closed: the last SQLite connection to close checkpoints the WAL into the database.
-    // Left open, the WAL would grow to the auto-checkpoint's 1,000 pages, and every next
-    // `ingest` that finds no other process on the database (no shared WAL index) would
-    // read all of it again on opening: slower than this checkpoint of one message's pages.
-    app.store.close().await;
+    let runtime = match builder.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("maildesk: cannot start the runtime: {e}");
+            return pipe::EX_TEMPFAIL;
+        }
+    };
+    let code = runtime.block_on(async move {
+        let app = match App::open(config).await {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("maildesk: cannot open the store: {e}");
+                return pipe::EX_TEMPFAIL;
+            }
+        };
+        let (code, result) = pipe::apply(&app, message).await;
+        match result {
+            Ok(outcome) => eprintln!("maildesk: {}", describe(&outcome)),
+            Err(e) => eprintln!("maildesk: {e}"),
+        }
+        // Closed: the last SQLite connection to close checkpoints the WAL into the
+        // database. Left open, the WAL would grow to the auto-checkpoint's 1,000 pages,
+        // and every next `ingest` that finds no other process on the database (no shared
+        // WAL index) would read all of it again on opening: slower than this checkpoint of
+        // one message's pages.
+        app.store.close().await;
+        code
+    });
+    // The effect is committed, the store closed and the outcome said: nothing is left for
+    // a shutdown of the runtime to wait for or tidy (a worker stuck in a hostile message
+    // is abandoned).
+    std::mem::forget(runtime);
     code
 }
 
@@ -422,17 +454,9 @@ fn check_smtp_password(config: &Config) -> Result<(), String> {
     }
 }
 
+/// What `ingest` says about `outcome`, safe to print on one line.
 fn describe(outcome: &crate::desk::Outcome) -> String {
-    use crate::desk::Outcome::*;
-    match outcome {
-        Opened(t) => format!("opened ticket #{t}"),
-        Commented(t) => format!("added a comment to ticket #{t}"),
-        Refused(t) => format!("refused the staff commands for ticket #{t}; the sender was told why"),
-        Automatic(kind) => format!("recorded automatic mail ({})", kind.as_str()),
-        Blocked => "recorded mail from a blocked sender; no ticket, no answer".into(),
-        Duplicate => "already applied; nothing changed".into(),
-        Quarantined(reason) => format!("quarantined: {}", one_line(reason)),
-    }
+    one_line(&pipe::describe(outcome)).into_owned()
 }
 
 /// `text` safe to print on one line of a terminal: control characters (C0, DEL, C1 —

@@ -2,6 +2,7 @@
 //! (`maildesk ingest`) and IMAP mailboxes (inside `serve`). Sources know nothing about tickets: they hand
 //! bytes to `desk::receive` and let go of a message only after it returned.
 
+pub mod handoff;
 pub mod imap;
 pub mod maildir;
 pub mod pipe;

@@ -1,5 +1,7 @@
 //! `maildesk ingest`: one message from a file or standard input, as an MTA's pipe
-//! delivery runs it, answered with sendmail-style exit codes.
+//! delivery runs it, answered with sendmail-style exit codes. The message is read before
+//! anything else starts: a running daemon takes it over (`handoff`), or this process
+//! applies it.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -23,16 +25,11 @@ pub enum Input {
     Stdin,
 }
 
-/// Applies one message and says which exit code the MTA should see. A message over
-/// `limits.max_message_bytes` is quarantined without being held in memory whole.
-///
-/// The message is read on the calling thread: `ingest` is a process of its own, with
-/// nothing else to run meanwhile, and a blocking thread for a read is one more thread
-/// started for each message.
-pub async fn ingest(app: &App, input: Input) -> (i32, Result<Outcome, DeskError>) {
-    let config = app.config();
-    let limit = config.limits.max_message_bytes;
-    let result = match read(input, limit, &config.data_dir) {
+/// Applies one message already read (see [`read`]) and says which exit code the MTA should
+/// see. A message over `limits.max_message_bytes` is quarantined without being held in
+/// memory whole.
+pub async fn apply(app: &App, message: Result<Message, DeskError>) -> (i32, Result<Outcome, DeskError>) {
+    let result = match message {
         Ok(Message::Whole(raw)) => desk::receive(app, &raw, &Source::Pipe).await,
         Ok(Message::TooLarge(path)) => desk::receive_file(app, &path, &Source::Pipe).await,
         Ok(Message::Spooled(spool)) => desk::receive_file(app, spool.path(), &Source::Pipe).await,
@@ -42,8 +39,23 @@ pub async fn ingest(app: &App, input: Input) -> (i32, Result<Outcome, DeskError>
     (code, result)
 }
 
+/// What `ingest` says about an outcome (text from the message, such as a quarantine's
+/// reason, is in it as it is: escape it before printing).
+pub fn describe(outcome: &Outcome) -> String {
+    use crate::desk::Outcome::*;
+    match outcome {
+        Opened(t) => format!("opened ticket #{t}"),
+        Commented(t) => format!("added a comment to ticket #{t}"),
+        Refused(t) => format!("refused the staff commands for ticket #{t}; the sender was told why"),
+        Automatic(kind) => format!("recorded automatic mail ({})", kind.as_str()),
+        Blocked => "recorded mail from a blocked sender; no ticket, no answer".into(),
+        Duplicate => "already applied; nothing changed".into(),
+        Quarantined(reason) => format!("quarantined: {reason}"),
+    }
+}
+
 /// A message read from its [`Input`].
-enum Message {
+pub enum Message {
     /// Within the limit: all of it.
     Whole(Vec<u8>),
     /// A file over the limit, left where it is.
@@ -54,7 +66,7 @@ enum Message {
 
 /// Reads `input` whole when it is at most `limit` bytes; a larger one is left in its file,
 /// or for standard input spooled into `spool_dir`.
-fn read(input: Input, limit: u64, spool_dir: &std::path::Path) -> Result<Message, DeskError> {
+pub fn read(input: Input, limit: u64, spool_dir: &std::path::Path) -> Result<Message, DeskError> {
     let path = match input {
         Input::File(path) => path,
         Input::Stdin => return read_stdin(limit, spool_dir),
