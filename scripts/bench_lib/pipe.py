@@ -59,7 +59,7 @@ def duplicate_cpu(binary, paths, work, env, rounds=3, daemon=None):
             bare.append(cpu_of([binary, "--version"], work, env))
             dup.append(cpu_of([binary, "ingest", path], work, env))
     daemon_cpu = process_cpu(daemon.pid) - daemon_before if daemon else 0.0
-    return (sum(dup) + daemon_cpu) / len(dup), sum(bare) / len(bare)
+    return (sum(dup) + daemon_cpu) / len(dup), sum(bare) / len(bare), daemon_cpu / len(dup)
 
 
 def make_corpus(outdir, n=300):
@@ -148,7 +148,7 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=Fal
             wall_reply = time.perf_counter() - t0
             cpu = children_cpu() + (process_cpu(daemon.pid) if daemon else 0.0) - cpu0
         wall = wall_new + wall_reply
-        dup, bare = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env,
+        dup, bare, served = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env,
                                   rounds=5 if daemon else 3, daemon=daemon)
         if daemon:
             daemon.check()
@@ -161,7 +161,7 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=Fal
             "p50_ms": percentile(times, 50) * 1000, "p95_ms": percentile(times, 95) * 1000,
             "max_ms": max(times) * 1000, "failures": len(failures),
             "cpu_ms": cpu / len(msgs) * 1000, "dup_cpu_ms": dup * 1000, "bare_cpu_ms": bare * 1000,
-            "cpu_ratio": dup / bare,
+            "cpu_ratio": dup / bare, "dup_daemon_ms": served * 1000,
         }
         if failures:
             warn(f"pipe/{backend.name}: {len(failures)} ingest processes failed, first {failures[:3]}; "
