@@ -632,3 +632,86 @@ on_both!(the_search_migration_indexes_what_was_written_before_it, |db| {
     assert_eq!(found_by(&store, jane, &["cafe"]).await, both(vec![2]));
     assert_eq!(found_by(&store, jane, &["invoice"]).await, both(vec![]), "the note stays out");
 });
+
+on_both!(a_lease_is_one_holders_until_it_runs_out_then_changes_hands_at_a_new_generation, |db| {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    let ttl = Duration::from_millis(400);
+    let acquire = |holder: &'static str| {
+        let store = store.clone();
+        async move { store.with(async |c| c.acquire_lease("imap:support", holder, ttl).await).await.unwrap() }
+    };
+    assert_eq!(acquire("node-a").await, Some(1));
+    assert_eq!(acquire("node-b").await, None, "another holder's lease runs");
+    assert_eq!(acquire("node-a").await, Some(1), "renewed at the same generation");
+    let held = store.with(async |c| c.leases().await).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].holder.as_str(), held[0].generation, held[0].expired), ("node-a", 1, false));
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(store.with(async |c| c.leases().await).await.unwrap()[0].expired);
+    assert_eq!(acquire("node-b").await, Some(2), "a lease that ran out is taken at a new generation");
+    assert_eq!(acquire("node-a").await, None);
+    // Fencing: the old holder's writes find they hold nothing; the new holder's go on.
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.holds_lease("imap:support", "node-a", 1).await.unwrap());
+    assert!(!tx.holds_lease("imap:support", "node-b", 1).await.unwrap(), "the generation counts");
+    assert!(tx.holds_lease("imap:support", "node-b", 2).await.unwrap());
+    assert!(!tx.holds_lease("imap:other", "node-b", 2).await.unwrap());
+    drop(tx);
+
+    // Given up by its holder (a clean stop): taken at once; only the holder at its
+    // generation can give it up.
+    let release = |holder: &'static str, generation: i64| {
+        let store = store.clone();
+        async move { store.with(async |c| c.release_lease("imap:support", holder, generation).await).await.unwrap() }
+    };
+    assert!(!release("node-a", 2).await);
+    assert!(!release("node-b", 1).await);
+    assert!(release("node-b", 2).await);
+    assert_eq!(acquire("node-a").await, Some(3));
+    // A holder whose own lease ran out takes it again at a new generation: what it began
+    // under the old one is fenced off.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(acquire("node-a").await, Some(4));
+});
+
+on_both!(nodes_racing_for_a_lease_get_it_once_and_a_write_under_it_finishes_before_it_changes_hands, |db| {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::fresh_store(db, dir.path()).await;
+    // Eight nodes at once: one of them gets it.
+    let racing: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let holder = format!("node-{i}");
+                store.with(async |c| c.acquire_lease("maildir:inbox", &holder, Duration::from_millis(300)).await).await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for r in racing {
+        won.push(r.await.unwrap().unwrap());
+    }
+    assert_eq!(won.iter().filter(|g| g.is_some()).count(), 1, "{won:?}");
+    assert_eq!(won.iter().flatten().collect::<Vec<_>>(), [&1]);
+    let holder = store.with(async |c| c.leases().await).await.unwrap()[0].holder.clone();
+
+    // The holder checks its lease in a transaction; the lease runs out meanwhile; another
+    // node's takeover waits until that transaction has ended.
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.holds_lease("maildir:inbox", &holder, 1).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let taker = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.with(async |c| c.acquire_lease("maildir:inbox", "node-late", Duration::from_secs(30)).await).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!taker.is_finished(), "the takeover waits for the holder's transaction");
+    tx.commit().await.unwrap();
+    assert_eq!(taker.await.unwrap().unwrap(), Some(2));
+});
