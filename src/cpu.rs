@@ -11,10 +11,13 @@
 pub fn stay_on_this_cpu() {
     #[cfg(target_os = "linux")]
     // SAFETY: sched_getcpu takes nothing. The set is a zeroed local value (a valid empty
-    // set), CPU_SET checks the index against its size, and sched_setaffinity reads only
-    // the size it is given.
+    // set), the index is checked against its size (CPU_SET does not check), and
+    // sched_setaffinity reads only the size it is given.
     unsafe {
         let Ok(cpu) = usize::try_from(libc::sched_getcpu()) else { return };
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return;
+        }
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);

@@ -63,7 +63,7 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
         tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
     }
     // `maildesk ingest` hands its message over while the daemon runs (or applies it itself).
-    match sources::handoff::bind(&config.data_dir).await {
+    match sources::handoff::bind(&config.data_dir) {
         Ok(listener) => {
             tracker.spawn(sources::handoff::run(app.clone(), listener, shutdown.clone()));
         }

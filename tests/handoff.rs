@@ -121,7 +121,7 @@ fn a_second_daemon_on_the_same_data_directory_leaves_the_socket_to_the_first() {
     wait_until("the second daemon to say so", Duration::from_secs(20), || {
         second.log().contains("applies each message itself")
     });
-    assert!(second.log().contains("another process already takes messages"), "{}", second.log());
+    assert!(second.log().contains("another daemon already takes messages"), "{}", second.log());
     drop(second);
     // The first still answers.
     let handed = ingest(dir, &request("Ed <ed@example.com>", "Mouse"), &[NO_STORE_HERE]);
@@ -149,6 +149,8 @@ fn a_message_cut_short_or_a_connection_without_one_is_not_applied() {
     let whole = ingest(dir, &mail, &[NO_STORE_HERE]);
     assert_eq!(whole.status.code(), Some(0), "{}", said(&whole));
     assert!(said(&whole).contains("opened ticket #1"), "{}", said(&whole));
+    // The connections before it are read to their end by now; give their tasks a moment.
+    std::thread::sleep(Duration::from_millis(300));
     let log = daemon.log();
     assert_eq!(lines_with(&log, "source=pipe"), 1, "{log}");
     assert_eq!(lines_with(&log, "quarantine"), 0, "{log}");
@@ -174,8 +176,19 @@ fn a_daemon_that_does_not_answer_or_refuses_leaves_the_message_to_ingest() {
         std::fs::create_dir_all(dir.join("var")).unwrap();
         // A stand-in: no real daemon can be made to die at exactly this point.
         let listener = std::os::unix::net::UnixListener::bind(socket(dir)).unwrap();
+        listener.set_nonblocking(true).unwrap();
         let server = std::thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            let stream = loop {
+                match listener.accept() {
+                    Ok((stream, _)) => break stream,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => panic!("ingest never offered its message: {e}"),
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
             let mut stream = std::io::BufReader::new(stream);
             let mut header = String::new();
             stream.read_line(&mut header).unwrap();
@@ -215,4 +228,57 @@ fn many_messages_at_once_each_become_one_ticket_through_the_daemon() {
     }
     assert_eq!(tickets(dir, &[]).len(), 24);
     assert_eq!(lines_with(&daemon.log(), "outcome=\"opened\""), 24);
+}
+
+#[test]
+fn a_daemon_stopping_drops_a_message_still_arriving_and_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut daemon = daemon(dir);
+    let mail = request("Hal <hal@example.com>", "Slow sender");
+    let mut slow = std::os::unix::net::UnixStream::connect(socket(dir)).unwrap();
+    slow.write_all(format!("{}\n", mail.len()).as_bytes()).unwrap();
+    slow.write_all(&mail[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let began = std::time::Instant::now();
+    assert!(daemon.terminate().success(), "a clean stop, not one past the drain deadline");
+    assert!(began.elapsed() < Duration::from_secs(10), "stopped in {:?}", began.elapsed());
+    assert!(!socket(dir).exists());
+    // The sender hears nothing (its `ingest` would apply the message itself).
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    assert!(tickets(dir, &[]).is_empty());
+}
+
+#[test]
+fn a_daemon_with_a_worker_stuck_in_a_message_leaves_the_next_ones_to_their_own_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // Debug builds stall on this marker (desk's fault injection), past a one-second limit.
+    let env = [
+        QUIET[0],
+        QUIET[1],
+        ("MAILDESK_TEST_STALL_MARKER", "STALL-HERE-7731"),
+        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "1"),
+    ];
+    let daemon = Daemon::start(dir, &env);
+    wait_until("the daemon to take hand-overs", Duration::from_secs(20), || {
+        daemon.log().contains("taking messages from `maildesk ingest`")
+    });
+    let mut stuck = request("Ivy <ivy@example.com>", "Stuck");
+    stuck.extend_from_slice(b"STALL-HERE-7731\r\n");
+    let first = ingest(dir, &stuck, &[NO_STORE_HERE]);
+    assert_eq!(first.status.code(), Some(0), "{}", said(&first));
+    assert!(said(&first).contains("quarantined: interpretation took longer"), "{}", said(&first));
+    // The next message is refused by the daemon: this `ingest` then applies it itself, and
+    // with a database of its own that it cannot open that is 75.
+    let next = ingest(dir, &request("Jo <jo@example.com>", "After"), &[NO_STORE_HERE]);
+    assert_eq!(next.status.code(), Some(75), "{}", said(&next));
+    let alone = ingest(dir, &request("Jo <jo@example.com>", "After"), &[]);
+    assert_eq!(alone.status.code(), Some(0), "{}", said(&alone));
+    assert!(said(&alone).contains("opened ticket #1"), "{}", said(&alone));
+    let log = daemon.log();
+    assert_eq!(lines_with(&log, "message quarantined"), 1, "{log}");
+    assert!(!log.contains("outcome=\"opened\""), "the daemon applied nothing after: {log}");
 }

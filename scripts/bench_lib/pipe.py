@@ -148,14 +148,15 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=Fal
             wall_reply = time.perf_counter() - t0
             cpu = children_cpu() + (process_cpu(daemon.pid) if daemon else 0.0) - cpu0
         wall = wall_new + wall_reply
-        dup, bare, served = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env,
-                                  rounds=5 if daemon else 3, daemon=daemon)
         if daemon:
-            daemon.check()
             with open(daemon.log_path, "rb") as f:
                 handed = f.read().count(b"source=pipe")
             if handed < len(msgs):
                 warn(f"pipe/{backend.name} with the daemon: only {handed} of {len(msgs)} messages went through it")
+        dup, bare, served = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env,
+                                  rounds=5 if daemon else 3, daemon=daemon)
+        if daemon:
+            daemon.check()
         result = {
             "msgs": len(msgs), "wall_s": wall, "rate": len(msgs) / wall,
             "p50_ms": percentile(times, 50) * 1000, "p95_ms": percentile(times, 95) * 1000,

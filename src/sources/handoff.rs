@@ -33,6 +33,9 @@ use crate::domain::Source;
 /// The socket's file name in the data directory.
 pub const SOCKET: &str = "ingest.sock";
 
+/// The file a listening daemon keeps locked in the data directory.
+const LOCK: &str = "ingest.lock";
+
 /// Messages handed over at once; more wait to be accepted.
 const AT_ONCE: usize = 32;
 
@@ -56,13 +59,13 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 /// Why the daemon does not take hand-overs.
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
-    /// Another process answers on the socket: a second daemon on the same data directory.
-    #[error("another process already takes messages on {0}")]
+    /// Another daemon on the same data directory holds the socket's lock.
+    #[error("another daemon already takes messages on {0}")]
     Taken(PathBuf),
     /// The socket cannot be made there (a path too long for a Unix socket, permissions).
     #[error("cannot listen on {path}: {source}")]
     Io {
-        /// The socket's path.
+        /// The socket's path (or its lock's).
         path: PathBuf,
         /// Why.
         #[source]
@@ -70,34 +73,61 @@ pub enum BindError {
     },
 }
 
-/// Listens on the socket of `data_dir`, readable and writable by the owner only. A socket
-/// file nobody answers on (left by a daemon that was killed) is replaced.
-pub async fn bind(data_dir: &Path) -> Result<UnixListener, BindError> {
-    use std::os::unix::fs::PermissionsExt;
+/// The socket a daemon takes messages on, with the lock that makes its name the daemon's.
+pub struct Listening {
+    listener: UnixListener,
+    path: PathBuf,
+    /// `<data_dir>/ingest.lock`, locked for as long as this daemon listens: a second daemon
+    /// on the same data directory finds it locked and leaves the socket alone.
+    _lock: std::fs::File,
+}
+
+/// Listens on the socket of `data_dir`, readable and writable by the owner only, unless
+/// another daemon does. A socket file left by a daemon that was killed is replaced.
+pub fn bind(data_dir: &Path) -> Result<Listening, BindError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let path = socket_path(data_dir);
+    let lock_path = data_dir.join(LOCK);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|source| BindError::Io { path: lock_path.clone(), source })?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(BindError::Taken(path)),
+        Err(std::fs::TryLockError::Error(source)) => return Err(BindError::Io { path: lock_path, source }),
+    }
+    // The name is ours now: whatever is there was left by a daemon that is gone.
     let io = |source| BindError::Io { path: path.clone(), source };
-    if std::fs::symlink_metadata(&path).is_ok() {
-        if UnixStream::connect(&path).await.is_ok() {
-            return Err(BindError::Taken(path));
-        }
-        std::fs::remove_file(&path).map_err(io)?;
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
     }
     let listener = UnixListener::bind(&path).map_err(io)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    Ok(listener)
+    Ok(Listening { listener, path, _lock: lock })
 }
 
-/// Takes messages handed over on `listener` until `shutdown`, then removes the socket and
-/// lets the messages in hand finish (the caller's tracker waits for this task).
-pub async fn run(app: Arc<App>, listener: UnixListener, shutdown: CancellationToken) {
-    let path = listener.local_addr().ok().and_then(|a| a.as_pathname().map(Path::to_path_buf));
-    if let Some(path) = &path {
-        info!(socket = %path.display(), "taking messages from `maildesk ingest`");
-    }
+/// Takes messages handed over until `shutdown`. Then it stops listening and removes the
+/// socket (new clients apply their messages themselves), drops the connections still
+/// sending (their clients do the same), and lets the messages being applied finish; the
+/// caller's tracker waits for this task.
+pub async fn run(app: Arc<App>, listening: Listening, shutdown: CancellationToken) {
+    let Listening { listener, path, _lock } = listening;
+    info!(socket = %path.display(), "taking messages from `maildesk ingest`");
     let slots = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     let in_hand = TaskTracker::new();
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else { break };
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -109,29 +139,39 @@ pub async fn run(app: Arc<App>, listener: UnixListener, shutdown: CancellationTo
                 }
             },
         };
-        let app = app.clone();
+        let (app, shutdown) = (app.clone(), shutdown.clone());
         in_hand.spawn(async move {
-            answer(&app, stream).await;
+            answer(&app, stream, &shutdown).await;
             drop(slot);
         });
     }
-    // New clients find no socket and apply their messages themselves.
-    if let Some(path) = &path {
-        let _ = std::fs::remove_file(path);
-    }
+    drop(listener);
+    let _ = std::fs::remove_file(&path);
     in_hand.close();
     in_hand.wait().await;
 }
 
-/// Reads one message from `stream`, applies it and says how it went.
-async fn answer(app: &App, stream: UnixStream) {
+/// Reads one message from `stream`, applies it and says how it went. A daemon with a
+/// worker stuck in a message refuses (the next stuck ones would stop its intake: the
+/// message's own process takes that risk instead), and one stopping drops a message still
+/// arriving.
+async fn answer(app: &App, stream: UnixStream, shutdown: &CancellationToken) {
     if !same_user(&stream) {
         warn!("refused a hand-over from another user");
         return;
     }
     let mut stream = tokio::io::BufReader::new(stream);
+    if app.workers.abandoned() > 0 {
+        let reply = refused("a worker of the daemon is stuck in a message; apply it in a process of its own");
+        let _ = stream.get_mut().write_all(reply.as_bytes()).await;
+        return;
+    }
     let limit = app.config().limits.max_message_bytes;
-    let reply = match tokio::time::timeout(READ_TIMEOUT, receive(&mut stream, limit)).await {
+    let received = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        received = tokio::time::timeout(READ_TIMEOUT, receive(&mut stream, limit)) => received,
+    };
+    let reply = match received {
         Ok(Ok(Received::Message(raw))) => match desk::receive(app, &raw, &Source::Pipe).await {
             Ok(outcome) => applied(super::pipe::EX_OK, &super::pipe::describe(&outcome)),
             Err(DeskError::Stopped) => refused(&DeskError::Stopped.to_string()),
