@@ -35,8 +35,10 @@ fn said(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn daemon(dir: &Path) -> Daemon {
-    let daemon = Daemon::start(dir, &QUIET);
+/// `maildesk serve` in `dir` with `env` on top of the quiet settings, once it listens.
+fn daemon(dir: &Path, env: &[(&str, &str)]) -> Daemon {
+    let env: Vec<(&str, &str)> = QUIET.iter().chain(env).copied().collect();
+    let daemon = Daemon::start(dir, &env);
     wait_until("the daemon to take hand-overs", Duration::from_secs(20), || {
         daemon.log().contains("taking messages from `maildesk ingest`")
     });
@@ -51,7 +53,7 @@ const NO_STORE_HERE: (&str, &str) = ("MAILDESK_DATABASE__URL", "postgres://nobod
 fn ingest_hands_its_message_to_the_running_daemon_and_answers_as_it_did() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let mut daemon = daemon(dir);
+    let mut daemon = daemon(dir, &[]);
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let meta = std::fs::metadata(socket(dir)).unwrap();
     assert!(meta.file_type().is_socket());
@@ -89,7 +91,7 @@ fn ingest_hands_its_message_to_the_running_daemon_and_answers_as_it_did() {
 fn after_a_daemon_was_killed_ingest_applies_the_message_itself_and_the_next_daemon_takes_over() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let mut first = daemon(dir);
+    let mut first = daemon(dir, &[]);
     first.kill_9();
     assert!(socket(dir).exists(), "a killed daemon leaves its socket behind");
 
@@ -102,7 +104,7 @@ fn after_a_daemon_was_killed_ingest_applies_the_message_itself_and_the_next_daem
     assert_eq!(down.status.code(), Some(75), "{}", said(&down));
 
     // The next daemon replaces the stale socket and takes messages again.
-    let second = daemon(dir);
+    let second = daemon(dir, &[]);
     let handed = ingest(dir, &request("Di <di@example.com>", "Lost"), &[NO_STORE_HERE]);
     assert_eq!(handed.status.code(), Some(0), "{}", said(&handed));
     assert!(said(&handed).contains("opened ticket #2"), "{}", said(&handed));
@@ -116,7 +118,7 @@ fn after_a_daemon_was_killed_ingest_applies_the_message_itself_and_the_next_daem
 fn a_second_daemon_on_the_same_data_directory_leaves_the_socket_to_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let first = daemon(dir);
+    let first = daemon(dir, &[]);
     let second = Daemon::start(dir, &QUIET);
     wait_until("the second daemon to say so", Duration::from_secs(20), || {
         second.log().contains("applies each message itself")
@@ -133,7 +135,7 @@ fn a_second_daemon_on_the_same_data_directory_leaves_the_socket_to_the_first() {
 fn a_message_cut_short_or_a_connection_without_one_is_not_applied() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let daemon = daemon(dir);
+    let daemon = daemon(dir, &[]);
     let mail = request("Gil <gil@example.com>", "Half a message");
     // A client killed while writing: its length says more than came.
     let mut cut = std::os::unix::net::UnixStream::connect(socket(dir)).unwrap();
@@ -215,7 +217,7 @@ fn a_daemon_that_does_not_answer_or_refuses_leaves_the_message_to_ingest() {
 fn many_messages_at_once_each_become_one_ticket_through_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let daemon = daemon(dir);
+    let daemon = daemon(dir, &[]);
     let mails: Vec<Vec<u8>> =
         (0..24).map(|i| request(&format!("User {i} <u{i}@example.com>"), &format!("Request {i}"))).collect();
     let outputs: Vec<Output> = std::thread::scope(|s| {
@@ -234,7 +236,7 @@ fn many_messages_at_once_each_become_one_ticket_through_the_daemon() {
 fn a_daemon_stopping_drops_a_message_still_arriving_and_stops_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let mut daemon = daemon(dir);
+    let mut daemon = daemon(dir, &[]);
     let mail = request("Hal <hal@example.com>", "Slow sender");
     let mut slow = std::os::unix::net::UnixStream::connect(socket(dir)).unwrap();
     slow.write_all(format!("{}\n", mail.len()).as_bytes()).unwrap();
@@ -256,16 +258,10 @@ fn a_daemon_with_a_worker_stuck_in_a_message_leaves_the_next_ones_to_their_own_p
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     // Debug builds stall on this marker (desk's fault injection), past a one-second limit.
-    let env = [
-        QUIET[0],
-        QUIET[1],
-        ("MAILDESK_TEST_STALL_MARKER", "STALL-HERE-7731"),
-        ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "1"),
-    ];
-    let daemon = Daemon::start(dir, &env);
-    wait_until("the daemon to take hand-overs", Duration::from_secs(20), || {
-        daemon.log().contains("taking messages from `maildesk ingest`")
-    });
+    let daemon = daemon(
+        dir,
+        &[("MAILDESK_TEST_STALL_MARKER", "STALL-HERE-7731"), ("MAILDESK_LIMITS__MAX_PROCESSING_SECS", "1")],
+    );
     let mut stuck = request("Ivy <ivy@example.com>", "Stuck");
     stuck.extend_from_slice(b"STALL-HERE-7731\r\n");
     let first = ingest(dir, &stuck, &[NO_STORE_HERE]);

@@ -47,19 +47,20 @@ def process_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def duplicate_cpu(binary, paths, work, env, rounds=3, daemon=None):
+def duplicate_cpu(binary, paths, work, env, rounds=3, daemon_cpu=lambda: 0.0):
     """The CPU of a duplicate `ingest` (a message already applied: what every message costs
     before its own work) and of a bare start (`--version`), alternated so that both see the
-    same machine; seconds per process, means. With `daemon`, what the daemon used meanwhile
-    is added to the duplicates (all of it: its idle time between them too)."""
+    same machine; seconds per process, means. What `daemon_cpu` (a running daemon's CPU so
+    far) grows by meanwhile is added to the duplicates (all of it: the daemon's idle time
+    between them too), and also returned on its own."""
     dup, bare = [], []
-    daemon_before = process_cpu(daemon.pid) if daemon else 0.0
+    daemon_before = daemon_cpu()
     for _ in range(rounds):
         for path in paths:
             bare.append(cpu_of([binary, "--version"], work, env))
             dup.append(cpu_of([binary, "ingest", path], work, env))
-    daemon_cpu = process_cpu(daemon.pid) - daemon_before if daemon else 0.0
-    return (sum(dup) + daemon_cpu) / len(dup), sum(bare) / len(bare), daemon_cpu / len(dup)
+    served = daemon_cpu() - daemon_before
+    return (sum(dup) + served) / len(dup), sum(bare) / len(bare), served / len(dup)
 
 
 def make_corpus(outdir, n=300):
@@ -85,6 +86,10 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=Fal
     env = maildesk_env({**RT_ENV, **db_env})
     log_path = os.path.join(work, "ingest.log")
     daemon = None
+
+    def daemon_cpu():
+        return process_cpu(daemon.pid) if daemon else 0.0
+
     try:
         run_cli(binary, ["ticket", "list", "--json", "--limit", "1"], work, env)  # creates the schema
         if with_daemon:
@@ -121,7 +126,7 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=Fal
                 failures.append((m["file"], rc))
 
         with open(log_path, "ab") as log:
-            cpu0 = children_cpu() + (process_cpu(daemon.pid) if daemon else 0.0)
+            cpu0 = children_cpu() + daemon_cpu()
             t0 = time.perf_counter()
             for m in new:
                 feed(os.path.join(corpus_dir, m["file"]), m)
@@ -146,7 +151,7 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=Fal
             for path, m in zip(paths, replies):
                 feed(path, m)
             wall_reply = time.perf_counter() - t0
-            cpu = children_cpu() + (process_cpu(daemon.pid) if daemon else 0.0) - cpu0
+            cpu = children_cpu() + daemon_cpu() - cpu0
         wall = wall_new + wall_reply
         if daemon:
             with open(daemon.log_path, "rb") as f:
@@ -154,7 +159,7 @@ def run(binary, backend, corpus_dir, manifest, base, keep=False, with_daemon=Fal
             if handed < len(msgs):
                 warn(f"pipe/{backend.name} with the daemon: only {handed} of {len(msgs)} messages went through it")
         dup, bare, served = duplicate_cpu(binary, [os.path.join(corpus_dir, m["file"]) for m in new[:50]], work, env,
-                                  rounds=5 if daemon else 3, daemon=daemon)
+                                  rounds=5 if daemon else 3, daemon_cpu=daemon_cpu)
         if daemon:
             daemon.check()
         result = {

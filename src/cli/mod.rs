@@ -164,15 +164,13 @@ pub fn main() -> i32 {
     if let Command::Templates { command } = cli.command {
         return templates::run(command, cli.config.as_deref());
     }
-    // `ingest`: one message from an MTA, in a process of its own.
-    let one_message = matches!(cli.command, Command::Ingest { .. });
     let config = match Config::load(cli.config.as_deref(), config_env()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("maildesk: {e}");
             // An MTA bounces mail on any status but 75: keep it queued until the admin
             // has fixed the config.
-            return if one_message { pipe::EX_TEMPFAIL } else { EXIT_USAGE };
+            return if matches!(cli.command, Command::Ingest { .. }) { pipe::EX_TEMPFAIL } else { EXIT_USAGE };
         }
     };
     if let Command::Ingest { file } = cli.command {
@@ -375,19 +373,15 @@ fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
         Some(path) if path.as_os_str() != "-" => pipe::Input::File(path),
         _ => pipe::Input::Stdin,
     };
-    // A message too large to hold is spooled there, before anything else has made it.
-    if let Err(e) = crate::app::create_private_dir(&config.data_dir) {
-        eprintln!("maildesk: cannot open the store: {e}");
-        return pipe::EX_TEMPFAIL;
-    }
     let message = pipe::read(input, config.limits.max_message_bytes, &config.data_dir);
     if let Ok(pipe::Message::Whole(raw)) = &message {
-        match crate::sources::handoff::offer(&config.data_dir, raw, config.limits.max_processing_secs) {
-            crate::sources::handoff::HandOff::Answered { code, said } => {
+        use crate::sources::handoff::{self, HandOff};
+        match handoff::offer(&config.data_dir, raw, config.limits.max_processing_secs) {
+            HandOff::Answered { code, said } => {
                 eprintln!("maildesk: {}", one_line(&said));
                 return code;
             }
-            crate::sources::handoff::HandOff::NotTaken { why } => tracing::debug!(%why, "applying the message here"),
+            HandOff::NotTaken { why } => tracing::debug!(%why, "applying the message here"),
         }
     }
     // Everything that stops a message here is for the admin to fix (a config, a
@@ -396,9 +390,9 @@ fn ingest(config: Config, file: Option<PathBuf>) -> i32 {
         eprintln!("maildesk: {problem}");
         return pipe::EX_TEMPFAIL;
     }
-    // One thread: SQLite's worker and the reading of the message are the only others. On
-    // SQLite no socket is opened, so no I/O driver is set up (its store talks to SQLite's
-    // own thread over channels).
+    // One thread: SQLite's worker and the bounded reading of the message are the only
+    // others. On SQLite no socket is opened, so no I/O driver is set up (its store talks to
+    // SQLite's own thread over channels).
     let mut builder = tokio::runtime::Builder::new_current_thread();
     if config.database.url.starts_with("sqlite:") {
         builder.enable_time();

@@ -31,7 +31,7 @@ use crate::desk::{self, DeskError};
 use crate::domain::Source;
 
 /// The socket's file name in the data directory.
-pub const SOCKET: &str = "ingest.sock";
+const SOCKET: &str = "ingest.sock";
 
 /// The file a listening daemon keeps locked in the data directory.
 const LOCK: &str = "ingest.lock";
@@ -50,7 +50,7 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(60);
 const ANSWER_LIMIT: u64 = 16 * 1024;
 
 /// Where the socket of the daemon working on `data_dir` is.
-pub fn socket_path(data_dir: &Path) -> PathBuf {
+fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET)
 }
 

@@ -94,7 +94,9 @@ fn read_stdin(limit: u64, spool_dir: &std::path::Path) -> Result<Message, DeskEr
     if head.len() as u64 <= limit {
         return Ok(Message::Whole(head));
     }
-    // Too large to hold: spool the whole message to a file for the quarantine.
+    // Too large to hold: spool the whole message to a file for the quarantine (in the
+    // data directory, which a first message may have to make).
+    crate::app::create_private_dir(spool_dir).map_err(DeskError::Temporary)?;
     let spooling = |e| DeskError::Temporary(StoreError::file("spool a large message in", spool_dir)(e));
     let mut spool = tempfile::NamedTempFile::new_in(spool_dir).map_err(spooling)?;
     std::io::Write::write_all(&mut spool, &head).map_err(spooling)?;

@@ -763,7 +763,9 @@ pub(super) const CLOSING_LATER_WORDS: &[&str] = &[
 
 /// Whether `word` (lower case) is a word of a closing's phrase.
 pub(super) fn is_closing_word(word: &str) -> bool {
-    CLOSING_FIRST_WORDS.contains(&word) || CLOSING_LATER_WORDS.contains(&word)
+    static WORDS: LazyLock<std::collections::HashSet<&'static str>> =
+        LazyLock::new(|| CLOSING_FIRST_WORDS.iter().chain(CLOSING_LATER_WORDS).copied().collect());
+    WORDS.contains(word)
 }
 
 /// Whether every word of the line may belong to a closing: a word of a closing's phrase
