@@ -46,6 +46,11 @@ pub struct App {
     pub kb_categories: std::sync::Mutex<Vec<KeptCategories>>,
     /// What the daemon's parts (sources, sender, portal) say of themselves.
     pub health: crate::health::Health,
+    /// Who this run of this node is in the lease table: `<cluster.node>#<random>`, new at
+    /// each start (see `sources::lease`).
+    pub holder: String,
+    /// What this node's mailbox leases share (`sources::lease`).
+    pub leases: crate::sources::lease::Book,
 }
 
 /// The knowledge base's categories with their counts, as kept at a revision: (revision,
@@ -69,7 +74,7 @@ impl App {
             url: config.database.url.clone(),
             max_connections: config.database.max_connections,
             busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
-            blob_dir: config.data_dir.join("blobs"),
+            blob_dir: config.blob_dir.clone(),
         })
         .await?;
         // Read at every start (of `maildesk ingest` too): the connection goes back to the
@@ -90,6 +95,7 @@ impl App {
         let inbound = config.inbound_settings(Some(reply_key));
         let reply_addresses = inbound::ReplyAddresses::new(&config.desk.address, reply_key);
         let portal_key = reply_addresses.derive_key("portal");
+        let holder = format!("{}#{:08x}", config.cluster.node, rand::random::<u32>());
         App {
             config: arc_swap::ArcSwap::from_pointee(config),
             store,
@@ -104,6 +110,8 @@ impl App {
             kb_index: std::sync::Mutex::new(None),
             kb_categories: std::sync::Mutex::new(Vec::new()),
             health: crate::health::Health::default(),
+            holder,
+            leases: crate::sources::lease::Book::default(),
         }
     }
 

@@ -56,20 +56,28 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     if let Some(interval) = service::watchdog_interval() {
         tracker.spawn(service::keep_alive(app.clone(), interval, shutdown.clone()));
     }
+    // `maildesk ingest` hands its message over while the daemon runs (or applies it itself).
+    // The socket's lock also says that no other daemon runs on this data directory: the
+    // leases of this node's earlier runs are then over, and its mailboxes are taken back at
+    // once rather than when those leases run out.
+    match sources::handoff::bind(&config.data_dir) {
+        Ok(listener) => {
+            end_earlier_runs(&app).await;
+            tracker.spawn(sources::handoff::run(app.clone(), listener, shutdown.clone()));
+        }
+        Err(e) => warn!(error = %e, "`maildesk ingest` applies each message itself"),
+    }
+    // Counted among the nodes up before any mailbox is taken (see `sources::lease`).
+    let joined = sources::lease::join(&app).await.inspect_err(|e| warn!(error = %e, "cannot say that this node is up"));
+    tracker.spawn(sources::lease::stay_joined(app.clone(), joined.ok(), shutdown.clone()));
     if config.maildir.enabled {
         tracker.spawn(sources::maildir::run(app.clone(), config.maildir.path.clone(), shutdown.clone()));
     }
     for mailbox in &config.imap {
         tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
     }
-    // `maildesk ingest` hands its message over while the daemon runs (or applies it itself).
-    match sources::handoff::bind(&config.data_dir) {
-        Ok(listener) => {
-            tracker.spawn(sources::handoff::run(app.clone(), listener, shutdown.clone()));
-        }
-        Err(e) => warn!(error = %e, "`maildesk ingest` applies each message itself"),
-    }
     tracker.spawn(outbound::run(app.clone(), sender, shutdown.clone()));
+    tracker.spawn(outbound::listen(app.clone(), shutdown.clone()));
     tracker.spawn(housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));
     tracker.spawn(crate::desk::kb::follow(app.clone(), shutdown.clone()));
     if let Some(listener) = listener {
@@ -112,6 +120,21 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     app.store.close().await;
     info!("stopped");
     if stuck { Drained::WorkersStuck } else { Drained::Clean }
+}
+
+/// Ends the leases this node's earlier runs still hold (see
+/// [`crate::store::Conn::end_earlier_runs`]).
+async fn end_earlier_runs(app: &App) {
+    let node = &app.config().cluster.node;
+    let ended = match app.store.conn().await {
+        Ok(mut conn) => conn.end_earlier_runs(node, &app.holder).await,
+        Err(e) => Err(e),
+    };
+    match ended {
+        Ok(0) => {}
+        Ok(n) => info!(node = %node, leases = n, "took back the mailboxes of this node's earlier run"),
+        Err(e) => warn!(error = %e, "cannot end the leases of this node's earlier run; they run out by themselves"),
+    }
 }
 
 /// The transport the config asks for.
@@ -169,34 +192,73 @@ async fn tidy_search_index(app: &App) -> bool {
     }
 }
 
+/// The lease under which one node of those sharing a database runs housekeeping.
+const HOUSEKEEPING_LEASE: &str = "housekeeping";
+
 /// Runs desk's time-driven rules (resolved tickets closing themselves; hourly, unreferenced
 /// blobs and ended portal sessions going; daily, the search index tidied) at start and then
-/// every `every` until `shutdown`, handing freed memory back each time.
+/// every `every` until `shutdown`, handing freed memory back each time. Of several nodes on
+/// one database, only the one holding the housekeeping lease runs the rules: it renews the
+/// lease at each round, and another takes over when it stops for three rounds.
 async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToken) {
     let mut next_sweep = tokio::time::Instant::now();
     let mut next_tidy = tokio::time::Instant::now();
+    let mut held = None;
     loop {
-        if let Err(e) = crate::desk::lifecycle::close_resolved(&app).await {
-            warn!(error = %e, "closing resolved tickets failed; trying again later");
-        }
-        if tokio::time::Instant::now() >= next_sweep {
-            app.sweep_blobs().await;
-            crate::desk::accounts::sweep(&app).await;
-            crate::desk::live::trim(&app).await;
-            next_sweep += crate::app::BLOB_SWEEP_EVERY;
-        }
-        if tokio::time::Instant::now() >= next_tidy {
-            // A failure is tried again with the next hourly sweep.
-            next_tidy += match tidy_search_index(&app).await {
-                true => SEARCH_TIDY_EVERY,
-                false => crate::app::BLOB_SWEEP_EVERY,
-            };
+        held = hold_housekeeping(&app, every * 3, held).await;
+        if held.is_some() {
+            if let Err(e) = crate::desk::lifecycle::close_resolved(&app).await {
+                warn!(error = %e, "closing resolved tickets failed; trying again later");
+            }
+            if tokio::time::Instant::now() >= next_sweep {
+                app.sweep_blobs().await;
+                crate::desk::accounts::sweep(&app).await;
+                crate::desk::live::trim(&app).await;
+                next_sweep += crate::app::BLOB_SWEEP_EVERY;
+            }
+            if tokio::time::Instant::now() >= next_tidy {
+                // A failure is tried again with the next hourly sweep.
+                next_tidy += match tidy_search_index(&app).await {
+                    true => SEARCH_TIDY_EVERY,
+                    false => crate::app::BLOB_SWEEP_EVERY,
+                };
+            }
         }
         // Memory freed since (idle pooled connections close after 30 s) goes back.
         crate::memory::release_memory();
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
+        }
+    }
+    if let Some(generation) = held {
+        let released = match app.store.conn().await {
+            Ok(mut conn) => conn.release_lease(HOUSEKEEPING_LEASE, &app.holder, generation).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = released {
+            warn!(error = %e, "cannot give the housekeeping lease up; it runs out by itself");
+        }
+    }
+}
+
+/// Takes or renews the housekeeping lease for `ttl`: its generation when this node runs
+/// housekeeping now (`before`: the generation it held at the last round).
+async fn hold_housekeeping(app: &App, ttl: Duration, before: Option<i64>) -> Option<i64> {
+    let taken = match app.store.conn().await {
+        Ok(mut conn) => conn.acquire_lease(HOUSEKEEPING_LEASE, &app.holder, ttl).await,
+        Err(e) => Err(e),
+    };
+    match taken {
+        Ok(now) => {
+            if now.is_some() && now != before {
+                info!(node = %app.holder, "this node runs housekeeping");
+            }
+            now
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot take the housekeeping lease; trying again later");
+            None
         }
     }
 }

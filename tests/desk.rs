@@ -532,7 +532,7 @@ on_both!(staff_are_told_of_new_tickets_and_customer_replies_of_their_department,
     let t = TestApp::new(db).await;
     t.db().await.add_staff("all@staff.example", "Ann", None, StaffNotify::All).await.unwrap();
     t.db().await.add_staff("billing@staff.example", "Bob", Some("billing"), StaffNotify::All).await.unwrap();
-    let origin = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing") };
+    let origin = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing"), fence: None };
     let raw = mail("jane@example.com", "Refund", Some("rf1@example.com"), "", "Please refund.");
     let Outcome::Opened(n) = receive(&t.app, &raw, origin).await.unwrap() else { panic!() };
     let raw = mail("joe@example.com", "Printer", Some("pr1@example.com"), "", "Jammed.");
@@ -624,7 +624,8 @@ on_both!(mail_about_a_departments_ticket_comes_from_the_departments_address, |db
     config.imap = vec![mailbox];
     let store = t.app.store.clone();
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
-    let origin = maildesk::desk::Origin { source: &Source::Imap("billing".into()), department: Some("billing") };
+    let origin =
+        maildesk::desk::Origin { source: &Source::Imap("billing".into()), department: Some("billing"), fence: None };
     receive(&t.app, &mail("jane@example.com", "Invoice", None, "", "x"), origin).await.unwrap();
     receive(&t.app, &mail("joe@example.com", "Printer", None, "", "y"), &Source::Pipe).await.unwrap();
     let sent = t.flush_outbox().await;
@@ -806,8 +807,8 @@ on_both!(new_tickets_are_assigned_by_department_rules_and_assigned_only_staff_he
     t.app = std::sync::Arc::new(maildesk::App::with_store(config, store, b"test key"));
     // Bob wants only the tickets assigned to him.
     t.db().await.add_staff("bob@staff.example", "Bob", Some("billing"), StaffNotify::Assigned).await.unwrap();
-    let billing = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing") };
-    let sales = maildesk::desk::Origin { source: &Source::Pipe, department: Some("sales") };
+    let billing = maildesk::desk::Origin { source: &Source::Pipe, department: Some("billing"), fence: None };
+    let sales = maildesk::desk::Origin { source: &Source::Pipe, department: Some("sales"), fence: None };
     let mut assignees = Vec::new();
     for i in 0..3 {
         let raw = mail(&format!("c{i}@example.com"), &format!("Invoice {i}"), None, "", "x");

@@ -55,6 +55,43 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Prometheus metrics and health checks on a listener of their own.
     pub metrics: MetricsConfig,
+    /// Where attachments and quarantined raw mail are kept; empty means
+    /// `<data_dir>/blobs`. Nodes sharing one PostgreSQL name one shared directory here.
+    pub blob_dir: PathBuf,
+    /// This node among several `serve` sharing one PostgreSQL.
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: how this node shares work with the other `maildesk serve` on one database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterConfig {
+    /// This node's name, as the lease table shows who works a mailbox; empty means the
+    /// host's name. Nodes on one host need names of their own.
+    pub node: String,
+    /// A mailbox whose node stopped (crashed, cut off, paused) is taken over by another
+    /// node within this many seconds; its node renews its lease well within that time.
+    pub takeover_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { node: String::new(), takeover_secs: 30 }
+    }
+}
+
+/// Whether `name` may name a node: 1-64 letters, digits, '.', '_' or '-'.
+fn valid_node_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// The host's name as a node name (characters a node name may not hold become '-'), or
+/// `node` when the host has no usable name.
+fn host_node_name() -> String {
+    let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let name: String =
+        host.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    if name.is_empty() { "node".into() } else { name }
 }
 
 /// `[metrics]`
@@ -309,6 +346,8 @@ impl Default for Config {
             departments: Vec::new(),
             smtp: None,
             metrics: MetricsConfig::default(),
+            blob_dir: PathBuf::new(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -466,6 +505,12 @@ impl Config {
         if self.outbox.dir.as_os_str().is_empty() {
             self.outbox.dir = self.data_dir.join("outbox");
         }
+        if self.blob_dir.as_os_str().is_empty() {
+            self.blob_dir = self.data_dir.join("blobs");
+        }
+        if self.cluster.node.is_empty() {
+            self.cluster.node = host_node_name();
+        }
         self
     }
 
@@ -498,6 +543,13 @@ impl Config {
             problems.push(format!(
                 "desk.secret: is {secret_len} bytes; it must be at least {MIN_SECRET_BYTES} (random, e.g. `openssl rand -hex 32`), or empty for a generated key"
             ));
+        }
+        if !self.cluster.node.is_empty() && !valid_node_name(&self.cluster.node) {
+            problems
+                .push(format!("cluster.node: {:?} must be 1-64 letters, digits, '.', '_' or '-'", self.cluster.node));
+        }
+        if !(2..=3600).contains(&self.cluster.takeover_secs) {
+            problems.push("cluster.takeover_secs: must be between 2 and 3600".into());
         }
         if self.maildir.poll_interval_ms == 0 {
             problems.push("maildir.poll_interval_ms: must be at least 1".into());

@@ -46,11 +46,14 @@ pub struct Origin<'a> {
     pub source: &'a Source,
     /// The department the source feeds, if configured.
     pub department: Option<&'a str>,
+    /// The lease the source works under, when it does (a mailbox shared by several nodes):
+    /// the message's transaction writes only while that lease is still held as taken.
+    pub fence: Option<&'a crate::store::Fence>,
 }
 
 impl<'a> From<&'a Source> for Origin<'a> {
     fn from(source: &'a Source) -> Origin<'a> {
-        Origin { source, department: None }
+        Origin { source, department: None, fence: None }
     }
 }
 

@@ -99,7 +99,7 @@ pub async fn retry(app: &App, id: i64) -> Result<RetryOutcome, QuarantineError> 
         Source::Imap(name) => config.imap.iter().find(|m| &m.name == name).and_then(|m| m.department.as_deref()),
         _ => None,
     };
-    let origin = Origin { source: &Source::QuarantineRetry, department };
+    let origin = Origin { source: &Source::QuarantineRetry, department, fence: None };
     db.release().await; // receive takes connections of its own
     let outcome = receive(app, &raw, origin).await.map_err(|source| QuarantineError::Desk { id, source })?;
     let mut db = app.store.conn().await.map_err(store_err)?;

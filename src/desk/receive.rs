@@ -19,6 +19,9 @@ pub(super) async fn apply(
     origin: Origin<'_>,
 ) -> Result<Outcome, StoreError> {
     let mut tx = app.store.begin().await?;
+    if let Some(fence) = origin.fence {
+        tx.check_fence(fence).await?;
+    }
     let outcome = apply_in(app, &mut tx, mail, fingerprint, origin).await?;
     tx.commit().await?;
     Ok(outcome)

@@ -242,7 +242,7 @@ pub async fn open(app: &App, who: &SignedIn, request: NewRequest<'_>) -> Result<
     // Our Message-IDs name a ticket; a new request has none yet, so its id names none.
     let id = format!("md.new.{:016x}@{}", rand::random::<u64>(), config.desk.address.domain());
     let mail = inbound::written(sender, subject, description, id, files);
-    let origin = Origin { source: &Source::Portal, department };
+    let origin = Origin { source: &Source::Portal, department, fence: None };
     let start = Start { origin, priority: request.priority, writer };
     let written = Written::Open { start, follows_up };
     let fingerprint = fingerprint(who.contact, request.form_id);

@@ -218,6 +218,42 @@ pub async fn run(app: Arc<App>, sender: Sender, shutdown: CancellationToken) {
     }
 }
 
+/// Wakes this node's sender whenever any node queued mail (PostgreSQL's LISTEN), until
+/// `shutdown`; the sender's poll stays the fallback while the listening connection is down.
+/// Returns at once on SQLite, where desk wakes the sender in-process.
+pub async fn listen(app: Arc<App>, shutdown: CancellationToken) {
+    let mut failing = false;
+    loop {
+        let listened: Result<(), crate::store::StoreError> = match app.store.listen_outbox().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    queued = listener.queued() => match queued {
+                        Ok(()) => {
+                            if std::mem::take(&mut failing) {
+                                info!("hearing of queued mail again");
+                            }
+                            app.outbox_wake.notify_one();
+                        }
+                        Err(e) => break Err(e),
+                    },
+                }
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = listened
+            && !std::mem::replace(&mut failing, true)
+        {
+            warn!(error = %e, "cannot listen for queued mail; the sender polls meanwhile");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use super::lease::{self, Held};
 use crate::App;
-use crate::desk::{self, Outcome, Straggler};
+use crate::desk::{self, Origin, Outcome, Straggler};
 use crate::domain::Source;
+use crate::store::StoreError;
 
 /// Creates `new/`, `cur/` and `tmp/` under `dir` when missing.
 pub fn ensure(dir: &Path) -> std::io::Result<()> {
@@ -25,6 +27,41 @@ pub fn ensure(dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     Ok(())
+}
+
+/// The file in a Maildir's top directory that names it among the nodes: nodes that share
+/// the directory (over a network file system) share its lease, nodes with a Maildir of their
+/// own at the same path do not.
+const IDENTITY: &str = ".maildesk-id";
+
+/// The name of the Maildir `dir` as nodes know it: read from [`IDENTITY`], made (random,
+/// written whole, never replaced) when missing.
+pub fn identity(dir: &Path) -> std::io::Result<String> {
+    use std::io::Write;
+    let path = dir.join(IDENTITY);
+    let read = || -> std::io::Result<Option<String>> {
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().to_string())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    if let Some(id) = read()? {
+        return Ok(id);
+    }
+    let id = format!("{:016x}", rand::random::<u64>());
+    let mut file = tempfile::NamedTempFile::new_in(dir.join("tmp"))?;
+    file.write_all(id.as_bytes())?;
+    file.as_file().sync_all()?;
+    match file.persist_noclobber(&path) {
+        Ok(_) => Ok(id),
+        // Another node made it first: its name counts.
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            read()?.ok_or_else(|| std::io::Error::other(format!("{} is empty", path.display())))
+        }
+        Err(e) => Err(e.error),
+    }
 }
 
 /// The message files waiting in `new/`, oldest name first.
@@ -89,24 +126,35 @@ impl Stragglers {
     /// Finishes `straggler` in its own task: applied as a batch of one once read (or
     /// quarantined at the time limit), then settled. On shutdown a message still being
     /// read is left in `new/` (its poison mark counts the attempt).
-    fn spawn(&self, app: &Arc<App>, dir: &Path, source: &Source, straggler: Straggler, shutdown: &CancellationToken) {
+    fn spawn(
+        &self,
+        app: &Arc<App>,
+        dir: &Path,
+        (source, held): (&Source, Option<&Held>),
+        straggler: Straggler,
+        shutdown: &CancellationToken,
+    ) {
         let file = straggler.file().to_path_buf();
         if let Ok(mut files) = self.files.lock() {
             files.insert(file.clone());
         }
-        let (app, dir, source, shutdown, files) =
-            (app.clone(), dir.to_path_buf(), source.clone(), shutdown.clone(), self.files.clone());
+        let (app, dir, source, held, shutdown, files) =
+            (app.clone(), dir.to_path_buf(), source.clone(), held.cloned(), shutdown.clone(), self.files.clone());
         self.tasks.spawn(async move {
             let prepared = tokio::select! {
                 prepared = straggler.prepared() => Some(prepared),
                 _ = shutdown.cancelled() => None,
             };
+            let origin = Origin { source: &source, department: None, fence: held.as_ref().map(Held::fence) };
             let applied = match prepared {
-                Some(Ok(batch)) => desk::apply_prepared(&app, &batch, &source).await,
+                Some(Ok(batch)) => desk::apply_prepared(&app, &batch, origin).await,
                 Some(Err(e)) => Err(e),
                 None => Ok(Vec::new()),
             };
             match applied {
+                Ok(_) if held.as_ref().is_some_and(|h| !h.holds()) => {
+                    warn!(file = %file.display(), "applied, but this node no longer works the maildir; another node moves it");
+                }
                 Ok(outcomes) => {
                     for outcome in outcomes {
                         if let Err(e) = settle(&dir, &file, flags_of(&outcome)) {
@@ -139,17 +187,18 @@ pub async fn drain(
     shutdown: &CancellationToken,
 ) -> Result<usize, desk::DeskError> {
     let stragglers = Stragglers::default();
-    let settled = drain_pass(app, dir, source, shutdown, &stragglers).await;
+    let settled = drain_pass(app, dir, (source, None), shutdown, &stragglers).await;
     stragglers.tasks.close();
     stragglers.tasks.wait().await;
     settled
 }
 
-/// One pass of [`drain`], leaving stragglers to finish in `stragglers`.
+/// One pass of [`drain`], leaving stragglers to finish in `stragglers`; under `held`, a
+/// lease that must hold for each write and each move.
 async fn drain_pass(
     app: &Arc<App>,
     dir: &Path,
-    source: &Source,
+    (source, held): (&Source, Option<&Held>),
     shutdown: &CancellationToken,
     stragglers: &Stragglers,
 ) -> Result<usize, desk::DeskError> {
@@ -179,10 +228,11 @@ async fn drain_pass(
         }
         let (prepared, slow) = handle.await.map_err(|e| desk::DeskError::Temporary(e.into()))??;
         for straggler in slow {
-            stragglers.spawn(app, dir, source, straggler, shutdown);
+            stragglers.spawn(app, dir, (source, held), straggler, shutdown);
         }
         next = batches.next().map(prepare);
-        let outcomes = match desk::apply_prepared(app, &prepared, source).await {
+        let origin = Origin { source, department: None, fence: held.map(Held::fence) };
+        let outcomes = match desk::apply_prepared(app, &prepared, origin).await {
             Ok(outcomes) => outcomes,
             Err(e) => {
                 if let Some(handle) = next.take() {
@@ -191,6 +241,10 @@ async fn drain_pass(
                 return Err(e);
             }
         };
+        if let Some(held) = held.filter(|h| !h.holds()) {
+            // Committed under the lease; another node finds them and sees duplicates.
+            return Err(desk::DeskError::Temporary(StoreError::LeaseLost(held.fence().lease.clone())));
+        }
         for (file, outcome) in prepared.files().iter().zip(outcomes) {
             match settle(dir, file, flags_of(&outcome)) {
                 Ok(()) => settled += 1,
@@ -204,21 +258,63 @@ async fn drain_pass(
     Ok(settled)
 }
 
-/// The Maildir task: drains `new/` at the configured interval until `shutdown` fires,
+/// The Maildir task: takes the Maildir's lease (waiting while another node works it) and
+/// drains `new/` at the configured interval while it holds, until `shutdown` fires,
 /// finishing the message in hand first.
 pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
-    if let Err(e) = ensure(&dir) {
-        warn!(dir = %dir.display(), error = %e, "cannot create maildir; source stopped");
-        app.health.down(crate::health::MAILDIR, &format!("cannot create {}: {e}", dir.display()));
-        return;
-    }
+    let id = ensure(&dir).and_then(|()| identity(&dir));
+    let id = match id {
+        Ok(id) => id,
+        Err(e) => {
+            warn!(dir = %dir.display(), error = %e, "cannot create maildir; source stopped");
+            app.health.down(crate::health::MAILDIR, &format!("cannot create {}: {e}", dir.display()));
+            return;
+        }
+    };
     let source = Source::Maildir(dir.display().to_string());
-    let interval = Duration::from_millis(app.config().maildir.poll_interval_ms);
-    let (mut failing, mut busy) = (false, false);
+    let lease_name = format!("maildir:{id}");
     let stragglers = Stragglers::default();
     info!(dir = %dir.display(), "maildir source started");
     while !shutdown.is_cancelled() {
-        let pause = match drain_pass(&app, &dir, &source, &shutdown, &stragglers).await {
+        // Waiting for the lease is a state this node's readiness accepts: another works it.
+        app.health.up(crate::health::MAILDIR);
+        let Some(held) = lease::take(&app, &lease_name, &shutdown).await else { break };
+        tokio::select! {
+            () = work(&app, &dir, (&source, &held), &stragglers, &shutdown) => {}
+            () = held.lost() => {}
+        }
+        if shutdown.is_cancelled() {
+            // Stragglers give up at once on shutdown unless they are applying (a commit's
+            // time); the lease is given up once they are done.
+            stragglers.tasks.close();
+            stragglers.tasks.wait().await;
+            held.release(&app).await;
+            break;
+        }
+        if held.handed_over() {
+            info!(dir = %dir.display(), "handed the maildir over to another node");
+        } else {
+            warn!(dir = %dir.display(), "this node no longer works the maildir; another node took it over");
+        }
+    }
+    stragglers.tasks.close();
+    stragglers.tasks.wait().await;
+    info!("maildir source stopped");
+}
+
+/// Drains `new/` under `held` at the configured interval until `shutdown` fires or the
+/// lease is lost.
+async fn work(
+    app: &Arc<App>,
+    dir: &Path,
+    (source, held): (&Source, &Held),
+    stragglers: &Stragglers,
+    shutdown: &CancellationToken,
+) {
+    let interval = Duration::from_millis(app.config().maildir.poll_interval_ms);
+    let (mut failing, mut busy) = (false, false);
+    while !shutdown.is_cancelled() && held.holds() {
+        let pause = match drain_pass(app, dir, (source, Some(held)), shutdown, stragglers).await {
             Ok(n) => {
                 app.health.up(crate::health::MAILDIR);
                 if failing {
@@ -235,6 +331,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
                 }
                 interval
             }
+            Err(_) if !held.holds() => return,
             Err(e) => {
                 app.health.down(crate::health::MAILDIR, &e.to_string());
                 app.intake_backlog.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -246,12 +343,8 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}
         }
     }
-    // Stragglers give up at once on shutdown unless they are applying (a commit's time).
-    stragglers.tasks.close();
-    stragglers.tasks.wait().await;
-    info!("maildir source stopped");
 }

@@ -4,5 +4,6 @@
 
 pub mod handoff;
 pub mod imap;
+pub mod lease;
 pub mod maildir;
 pub mod pipe;

@@ -29,6 +29,18 @@ pub struct Lease {
     pub expired: bool,
 }
 
+/// A lease as a writer took it: what its writes check, in their own transaction, before
+/// they go on (see [`Tx::check_fence`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease's name, such as `imap:support`.
+    pub lease: String,
+    /// The node that took it.
+    pub holder: String,
+    /// The generation it was taken at.
+    pub generation: i64,
+}
+
 /// `sql` with `{now}` replaced by the database's clock of the connection's dialect (both
 /// texts are constants of this module: nothing from outside is in the statement).
 fn with_now(backend: Backend, sql: &str) -> String {
@@ -76,6 +88,37 @@ impl Conn {
             > 0)
     }
 
+    /// Ends, at once, the leases of `node`'s earlier runs (held as `<node>#<run>` by another
+    /// holder than `holder`, this run): a node restarted after a crash takes its mailboxes
+    /// back without waiting for its old leases to run out. Only a node sure that no earlier
+    /// run of it still works (it holds its data directory's lock) may call this. How many
+    /// leases it ended.
+    pub async fn end_earlier_runs(&mut self, node: &str, holder: &str) -> Result<u64> {
+        let sql = with_now(
+            self.backend(),
+            "UPDATE leases SET expires_at = {now}
+             WHERE substr(holder, 1, length($1) + 1) = $1 || '#' AND holder <> $2 AND expires_at > {now}",
+        );
+        Ok(on_conn!(self, c => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(node).bind(holder).execute(&mut *c).await?.rows_affected()))
+    }
+
+    /// How the mailboxes are shared now: the nodes that say they are up (a live lease named
+    /// `node:…`) and the mailbox leases (`imap:…`, `maildir:…`) `holder` has, both by the
+    /// database's clock.
+    pub async fn lease_shares(&mut self, holder: &str) -> Result<(i64, i64)> {
+        let sql = with_now(
+            self.backend(),
+            "SELECT COALESCE(SUM(CASE WHEN name LIKE 'node:%' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN (name LIKE 'imap:%' OR name LIKE 'maildir:%') AND holder = $1
+                                      THEN 1 ELSE 0 END), 0)
+             FROM leases WHERE expires_at > {now}",
+        );
+        let (nodes, mine) = on_conn!(self, c => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(holder).fetch_one(&mut *c).await?);
+        Ok((nodes, mine))
+    }
+
     /// Every lease, by name (what the nodes hold, for `maildesk check` and tests).
     pub async fn leases(&mut self) -> Result<Vec<Lease>> {
         let sql = with_now(
@@ -99,6 +142,17 @@ impl Conn {
 }
 
 impl Tx {
+    /// Goes on only while `fence`'s lease is still held as it was taken: a
+    /// [`StoreError::LeaseLost`](super::StoreError::LeaseLost) otherwise, which the caller's
+    /// rollback makes a write of nothing (see [`Tx::holds_lease`]).
+    pub async fn check_fence(&mut self, fence: &Fence) -> Result<()> {
+        if self.holds_lease(&fence.lease, &fence.holder, fence.generation).await? {
+            Ok(())
+        } else {
+            Err(super::StoreError::LeaseLost(fence.lease.clone()))
+        }
+    }
+
     /// Whether `holder` still holds lease `name` at `generation`, unexpired: a write made on
     /// the lease's behalf goes on in this transaction only if so. On PostgreSQL the row is
     /// locked until the transaction ends, so the lease cannot change hands before this

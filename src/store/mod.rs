@@ -49,8 +49,8 @@ pub use inbound::QuarantineRow;
 pub use kb::{NewSolution, SolutionDigest, SolutionFileRow, SolutionRow, SolutionSummary};
 pub use kb_activity::{ListedSolution, SAVED_WINDOW_SECS, SolutionActivity};
 pub use kb_mail::MailSuggestionStats;
-pub use leases::Lease;
-pub use outbox::{NewOutboxRow, OutboxRow};
+pub use leases::{Fence, Lease};
+pub use outbox::{NewOutboxRow, OutboxListener, OutboxRow};
 pub use schema::{SchemaState, inspect_schema};
 pub use search::{FoundTickets, MAX_WORDS, TicketFilter, TicketOrder, TicketSearch, words};
 pub use senders::{BlockedSender, SenderRecord};
@@ -100,6 +100,10 @@ pub enum StoreError {
     /// Desk refused to apply a message (it is quarantined with this reason).
     #[error("{0}")]
     Refused(String),
+    /// A write made on a lease's behalf found the lease gone: another node works that
+    /// mailbox now, and nothing was written (the message stays for that node).
+    #[error("the lease {0:?} is no longer this node's; nothing was written")]
+    LeaseLost(String),
     /// The database server cannot be reached or refused us.
     #[error("cannot connect to the database at {address}: {cause}")]
     Connect {
@@ -132,7 +136,11 @@ impl StoreError {
         match self {
             StoreError::Db(e) => sqlx_is_temporary(e),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_is_temporary(e),
-            StoreError::Blob(_) | StoreError::File { .. } | StoreError::Connect { .. } | StoreError::Task(_) => true,
+            StoreError::Blob(_)
+            | StoreError::File { .. }
+            | StoreError::Connect { .. }
+            | StoreError::Task(_)
+            | StoreError::LeaseLost(_) => true,
             _ => false,
         }
     }

@@ -1,7 +1,7 @@
 //! The outbox table: notifications written in the same transaction as the change that
 //! caused them, claimed and marked by the sender.
 
-use super::{Conn, Result, Tx, now, on_conn};
+use super::{Conn, Result, Store, Tx, now, on_conn};
 use crate::domain::TicketNumber;
 
 /// A notification to queue.
@@ -164,5 +164,37 @@ impl Tx {
             self.mark_sent(*id).await?;
         }
         Ok(())
+    }
+}
+
+/// The channel on which PostgreSQL tells of queued mail (migration 0023's trigger).
+const OUTBOX_CHANNEL: &str = "maildesk_outbox";
+
+/// Hears of mail queued by any node of those sharing a PostgreSQL database, once its
+/// transaction committed (see [`Store::listen_outbox`]).
+#[derive(Debug)]
+pub struct OutboxListener(sqlx::postgres::PgListener);
+
+impl OutboxListener {
+    /// Waits until mail was queued. A lost connection is an error; the next call connects
+    /// again (what was queued meanwhile is found by the sender's poll).
+    pub async fn queued(&mut self) -> Result<()> {
+        self.0.recv().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Listens for mail queued by any node: `None` on SQLite, whose one node's sender is
+    /// woken in-process. The listener holds one of the pool's connections.
+    pub async fn listen_outbox(&self) -> Result<Option<OutboxListener>> {
+        match &self.db {
+            super::Db::Sqlite(_) => Ok(None),
+            super::Db::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(OUTBOX_CHANNEL).await?;
+                Ok(Some(OutboxListener(listener)))
+            }
+        }
     }
 }

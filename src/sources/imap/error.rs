@@ -22,6 +22,9 @@ pub enum SyncError {
     /// A message could not be read on our side; it stays in the mailbox.
     #[error("{0}")]
     Unread(DeskError),
+    /// This node's lease on the mailbox ended: it touches the mailbox no more.
+    #[error("this node no longer works the mailbox {0:?}: another node may")]
+    LeaseLost(String),
 }
 
 impl From<DeskError> for SyncError {

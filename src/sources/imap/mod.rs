@@ -27,6 +27,7 @@ pub use error::SyncError;
 pub use inspect::{FolderLook, InspectError, Inspection, Offered, inspect};
 use watch::{Said, Watch};
 
+use super::lease::{self, Held};
 use crate::App;
 use crate::config::ImapMailbox;
 
@@ -38,31 +39,63 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((base as i64 + jitter).max(100) as u64)
 }
 
-/// Serves `mailbox` until `shutdown` fires: connect, sync, wait, reconnect on failure.
+/// Serves `mailbox` until `shutdown` fires: takes its lease (waiting while another node
+/// works it), then connects, syncs, waits and reconnects on failure for as long as the lease
+/// is held. A lost lease ends the session at once, and the node waits to take it again.
 pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToken) {
     let name = mailbox.name.clone();
+    let part = crate::health::imap(&name);
     let mut watch = Watch::default();
     info!(mailbox = %name, host = %mailbox.host, folder = %mailbox.folder, "IMAP source started");
     if mailbox.timeout_secs.is_some() {
         warn!(mailbox = %name, "imap.timeout_secs is no longer used: limits.max_processing_secs bounds every message");
     }
+    let lease_name = format!("imap:{name}");
     while !shutdown.is_cancelled() {
-        let failure = match open(&mailbox).await {
+        // Waiting for the lease is a state this node's readiness accepts: another works it.
+        app.health.up(&part);
+        let Some(held) = lease::take(&app, &lease_name, &shutdown).await else { break };
+        // A lost lease drops the session where it is: a transaction in flight rolls back,
+        // and nothing more is sent to the server.
+        tokio::select! {
+            () = work(&app, &mailbox, &held, &shutdown, &mut watch) => {}
+            () = held.lost() => {}
+        }
+        if shutdown.is_cancelled() {
+            held.release(&app).await;
+            break;
+        }
+        if held.handed_over() {
+            info!(mailbox = %name, "handed the mailbox over to another node");
+        } else {
+            warn!(mailbox = %name, "this node no longer works the mailbox; another node took it over");
+        }
+    }
+    info!(mailbox = %name, "IMAP source stopped");
+}
+
+/// Works `mailbox` under `held` until `stop` fires or the lease is lost: connect, sync,
+/// wait, reconnect on failure.
+async fn work(app: &App, mailbox: &ImapMailbox, held: &Held, stop: &CancellationToken, watch: &mut Watch) {
+    let name = &mailbox.name;
+    while !stop.is_cancelled() && held.holds() {
+        let failure = match open(mailbox).await {
             // async-imap can panic on some malformed answers (a tagged BAD without text to
             // IDLE): that ends the session like any failure, never the mailbox's task.
             Ok(session) => {
-                match AssertUnwindSafe(sync::serve(&app, &mailbox, session, &shutdown, &mut watch)).catch_unwind().await
-                {
+                match AssertUnwindSafe(sync::serve(app, mailbox, session, held, stop, watch)).catch_unwind().await {
                     Ok(Ok(())) => break,
-                    // The daemon is stopping (and says why); the message stays in the folder.
+                    // The daemon is stopping (and says why), or the lease is gone: the
+                    // message stays in the folder.
                     Ok(Err(SyncError::Stopped(_))) => break,
+                    Ok(Err(_)) if !held.holds() => break,
                     Ok(Err(e)) => e.to_string(),
                     Err(_) => "the IMAP client failed on the server's answer".to_string(),
                 }
             }
             Err(e) => e.to_string(),
         };
-        app.health.down(&crate::health::imap(&name), &failure);
+        app.health.down(&crate::health::imap(name), &failure);
         let delay = backoff(watch.attempts() + 1);
         match watch.failed(&failure) {
             Said::First => {
@@ -75,10 +108,9 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => break,
+            _ = stop.cancelled() => break,
         }
     }
-    info!(mailbox = %name, "IMAP source stopped");
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ use crate::App;
 use crate::config::{AfterCommit, ImapMailbox};
 use crate::desk::{self, Origin, Outcome};
 use crate::domain::Source;
+use crate::sources::lease::Held;
+use crate::store::{Fence, Tx};
 
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
@@ -48,6 +50,8 @@ const UIDS_PER_COMMAND: usize = 500;
 struct Work<'a> {
     app: &'a App,
     mailbox: &'a ImapMailbox,
+    /// The lease under which this node works the mailbox.
+    held: &'a Held,
     session: ImapSession,
     plan: Plan,
     validity: i64,
@@ -55,18 +59,20 @@ struct Work<'a> {
     waiting: bool,
 }
 
-/// Serves one session until shutdown (then logs out and returns `Ok`) or an error.
+/// Serves one session under the lease `held` until shutdown (then logs out and returns
+/// `Ok`) or an error; each change to the mailbox is made only while the lease holds.
 pub async fn serve(
     app: &App,
     mailbox: &ImapMailbox,
     mut session: ImapSession,
+    held: &Held,
     shutdown: &CancellationToken,
     watch: &mut Watch,
 ) -> Result<(), SyncError> {
     let plan = Plan::prepare(&mut session, mailbox, watch).await?;
     let source = Source::Imap(mailbox.name.clone());
-    let origin = Origin { source: &source, department: mailbox.department.as_deref() };
-    let mut work = Work { app, mailbox, session, plan, validity: 0, waiting: true };
+    let origin = Origin { source: &source, department: mailbox.department.as_deref(), fence: Some(held.fence()) };
+    let mut work = Work { app, mailbox, held, session, plan, validity: 0, waiting: true };
     let began = Instant::now();
     let part = crate::health::imap(&mailbox.name);
     loop {
@@ -163,6 +169,17 @@ async fn idle(
 }
 
 impl Work<'_> {
+    /// Goes on only while this node holds the mailbox's lease: asked before each change
+    /// to the mailbox.
+    fn may_touch(&self) -> Result<(), SyncError> {
+        if self.held.holds() { Ok(()) } else { Err(SyncError::LeaseLost(self.mailbox.name.clone())) }
+    }
+
+    /// A transaction for what the mailbox's state records, made only under the lease.
+    async fn begin(&self) -> Result<Tx, SyncError> {
+        Ok(fenced(self.app, self.held.fence()).await?)
+    }
+
     /// Selects the intake folder; a folder that cannot be selected ends the session with an
     /// error that says what to configure. A warning the server gives on the way (such as a
     /// quota alert) is logged once.
@@ -211,7 +228,7 @@ impl Work<'_> {
                 // The folder was recreated: UIDs start over. Fingerprints keep anything from
                 // being applied twice.
                 info!(mailbox = %name, "UIDVALIDITY changed; reading the folder again");
-                taken(app, name, validity, 0, None).await?;
+                taken(app, name, self.held.fence(), validity, 0, None).await?;
                 0
             }
             None => 0,
@@ -232,7 +249,7 @@ impl Work<'_> {
                     break;
                 }
                 // Expunged by someone else meanwhile.
-                taken(app, name, validity, i64::from(uid), None).await?;
+                taken(app, name, self.held.fence(), validity, i64::from(uid), None).await?;
                 continue;
             };
             applied += 1;
@@ -240,7 +257,7 @@ impl Work<'_> {
                 (Outcome::Quarantined(_), _) => Target::Quarantine,
                 (_, AfterCommit::Move) => Target::Done,
                 (_, AfterCommit::Flag) => {
-                    taken(app, name, validity, i64::from(uid), None).await?;
+                    taken(app, name, self.held.fence(), validity, i64::from(uid), None).await?;
                     self.flag(&[uid], Target::Done, watch).await?;
                     continue;
                 }
@@ -248,7 +265,7 @@ impl Work<'_> {
             // Done before the move is tried: a refused or interrupted move never brings the
             // message back, and the move is kept until it happens.
             let waits = (self.plan.transfer != Transfer::Flag).then_some(target.as_str());
-            taken(app, name, validity, i64::from(uid), waits).await?;
+            taken(app, name, self.held.fence(), validity, i64::from(uid), waits).await?;
             self.settle(&[uid], target, false, watch).await?;
         }
         Ok((applied, announced))
@@ -357,6 +374,7 @@ impl Work<'_> {
     /// folder or no way to move, flags them and leaves them in place. Only a broken
     /// connection is an error.
     async fn settle(&mut self, uids: &[u32], target: Target, copied: bool, watch: &mut Watch) -> Result<(), SyncError> {
+        self.may_touch()?;
         let Some(folder) = self.plan.folder(target).map(str::to_string) else {
             return self.flag(uids, target, watch).await;
         };
@@ -374,10 +392,11 @@ impl Work<'_> {
                     match copy {
                         Ok(()) => {
                             if !copied {
-                                let mut tx = self.app.store.begin().await?;
+                                let mut tx = self.begin().await?;
                                 tx.imap_copied(&self.mailbox.name, self.validity, &rows).await?;
                                 tx.commit().await?;
                             }
+                            self.may_touch()?;
                             self.remove(&set).await
                         }
                         Err(e) => Err(e),
@@ -387,7 +406,7 @@ impl Work<'_> {
             };
             match moved {
                 Ok(()) => {
-                    let mut tx = self.app.store.begin().await?;
+                    let mut tx = self.begin().await?;
                     tx.imap_moved(&self.mailbox.name, self.validity, &rows).await?;
                     tx.commit().await?;
                     if watch.move_worked(&folder) {
@@ -426,6 +445,7 @@ impl Work<'_> {
     /// refused.
     async fn flag(&mut self, uids: &[u32], target: Target, watch: &mut Watch) -> Result<(), SyncError> {
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
+            self.may_touch()?;
             let set = uid_set(chunk);
             let mut flags = self.plan.flags(target);
             loop {
@@ -449,6 +469,7 @@ impl Work<'_> {
 
     /// Moves the messages still waiting from an earlier pass or session.
     async fn retry_moves(&mut self, watch: &mut Watch) -> Result<(), SyncError> {
+        self.may_touch()?;
         let waiting = self.app.store.conn().await?.imap_moves(&self.mailbox.name, self.validity).await?;
         self.waiting = false;
         if waiting.is_empty() {
@@ -477,16 +498,26 @@ impl Work<'_> {
     }
 }
 
-/// Records that `mailbox` is done up to `uid` under `uid_validity` and, with a `target`,
-/// that the message still has to be moved there: both or neither.
+/// A transaction that goes on only while `fence`'s lease holds (see
+/// [`Tx::check_fence`]).
+async fn fenced(app: &App, fence: &Fence) -> Result<Tx, crate::store::StoreError> {
+    let mut tx = app.store.begin().await?;
+    tx.check_fence(fence).await?;
+    Ok(tx)
+}
+
+/// Records that `mailbox` is done up to `uid` under
+/// `uid_validity` and, with a `target`, that the message still has to be moved there: both
+/// or neither, and only while the lease holds.
 async fn taken(
     app: &App,
     mailbox: &str,
+    fence: &Fence,
     uid_validity: i64,
     uid: i64,
     target: Option<&str>,
 ) -> Result<(), crate::store::StoreError> {
-    let mut tx = app.store.begin().await?;
+    let mut tx = fenced(app, fence).await?;
     tx.imap_taken(mailbox, uid_validity, uid, target).await?;
     tx.commit().await
 }

@@ -1,0 +1,465 @@
+//! Several `maildesk serve` nodes on one PostgreSQL (issue 19): each IMAP mailbox is worked
+//! by one node at a time under a lease, the nodes share the mailboxes out, a node that dies
+//! or pauses is replaced within `cluster.takeover_secs`, and nothing is lost or applied
+//! twice. Real daemons, the real Dovecot, Postfix and PostgreSQL.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::cli::{Daemon, wait_until};
+use common::imap::{ImapServer, dovecot};
+use common::smtp::{header, inbox, smtp_port};
+
+/// The takeover time the tests run with: a few seconds.
+const TAKEOVER_SECS: u64 = 3;
+
+/// Nodes sharing one fresh PostgreSQL database and one blob directory.
+struct Cluster {
+    root: tempfile::TempDir,
+    url: String,
+    rt: tokio::runtime::Runtime,
+    d: ImapServer,
+    /// The mailboxes every node reads.
+    mailboxes: Vec<String>,
+}
+
+impl Cluster {
+    fn new(mailboxes: &[&str]) -> Cluster {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let url = rt.block_on(common::fresh_database_url(common::Db::Postgres, root.path()));
+        let d = dovecot();
+        for mailbox in mailboxes {
+            rt.block_on(d.reset(mailbox));
+        }
+        Cluster { root, url, rt, d, mailboxes: mailboxes.iter().map(|m| m.to_string()).collect() }
+    }
+
+    /// The config of node `name`: its own data directory, the shared database, blob
+    /// directory and reply key, every mailbox, and the test Postfix for its mail.
+    fn config(&self, name: &str) -> PathBuf {
+        let dir = self.root.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = format!(
+            "data_dir = \"{var}\"\nblob_dir = \"{blobs}\"\n\
+             [database]\nurl = \"{url}\"\nmax_connections = 12\n\
+             [desk]\naddress = \"support@helpdesk.example\"\nsecret = \"{secret}\"\n\
+             [cluster]\nnode = \"{name}\"\ntakeover_secs = {TAKEOVER_SECS}\n\
+             [maildir]\nenabled = false\n[portal]\nenabled = false\ninvite = false\n\
+             [outbox]\ntransport = \"smtp\"\npoll_interval_ms = 200\n\
+             max_automatic_per_recipient_per_hour = 100000\nmax_automatic_per_hour = 100000\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\ntls = \"plain\"\n",
+            var = dir.join("var").display(),
+            blobs = self.root.path().join("blobs").display(),
+            url = self.url,
+            secret = "7f".repeat(32),
+            smtp = smtp_port(),
+        );
+        for mailbox in &self.mailboxes {
+            text.push_str(&self.d.mailbox_toml(mailbox, "plain", &self.d.ca, ""));
+        }
+        let path = dir.join("maildesk.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Starts node `name`.
+    fn start(&self, name: &str) -> Node {
+        let config = self.config(name);
+        let dir = config.parent().unwrap().to_path_buf();
+        let daemon = Daemon::start(&dir, &[("MAILDESK_CONFIG", config.to_str().unwrap())]);
+        Node { name: name.to_string(), daemon }
+    }
+
+    fn sql<T>(&self, query: impl FnOnce(sqlx::PgConnection) -> futures::future::BoxFuture<'static, T>) -> T {
+        use sqlx::Connection;
+        self.rt.block_on(async {
+            let conn = sqlx::PgConnection::connect(&self.url).await.expect("connect to the cluster's database");
+            query(conn).await
+        })
+    }
+
+    /// The mailbox leases now: mailbox → (holder's node, generation), unexpired only.
+    fn holders(&self) -> BTreeMap<String, (String, i64)> {
+        holders(&self.url, &self.rt)
+    }
+
+    /// The tickets' subjects, one entry per ticket.
+    fn subjects(&self) -> Vec<String> {
+        self.sql(|mut c| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, String>("SELECT subject FROM tickets").fetch_all(&mut c).await.unwrap()
+            })
+        })
+    }
+
+    /// The acknowledgements queued: (Message-ID, state).
+    fn outbox(&self) -> Vec<(String, String)> {
+        self.sql(|mut c| {
+            Box::pin(async move {
+                sqlx::query_as::<_, (String, String)>("SELECT message_id, state FROM outbox")
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap()
+            })
+        })
+    }
+
+    /// Puts `count` requests into each mailbox, from `senders` in turn; subjects name the
+    /// mailbox and the number. One IMAP session per mailbox, the mailboxes at once.
+    fn fill(&self, count: usize, senders: &[String], tag: &str) {
+        let d = &self.d;
+        self.rt.block_on(futures::future::join_all(self.mailboxes.iter().enumerate().map(|(m, mailbox)| async move {
+            let mut s = d.session(mailbox).await;
+            for i in 0..count {
+                let from = &senders[(m * count + i) % senders.len()];
+                let raw = common::imap::request(from, &format!("{tag} {mailbox} {i}"));
+                s.append("INBOX", None, None, &raw).await.expect("append");
+            }
+            s.logout().await.unwrap();
+        })));
+    }
+}
+
+/// The unexpired mailbox leases of the database at `url`: mailbox → (node, generation).
+fn holders(url: &str, rt: &tokio::runtime::Runtime) -> BTreeMap<String, (String, i64)> {
+    use sqlx::Connection;
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect to the cluster's database");
+        let rows = sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT name, holder, generation FROM leases
+             WHERE name LIKE 'imap:%' AND expires_at > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        )
+        .fetch_all(&mut c)
+        .await
+        // Before the first node made the schema: no lease yet.
+        .unwrap_or_default();
+        rows.into_iter()
+            .map(|(name, holder, generation)| {
+                let node = holder.split('#').next().unwrap_or_default().to_string();
+                (name.trim_start_matches("imap:").to_string(), (node, generation))
+            })
+            .collect()
+    })
+}
+
+/// Each mailbox's lease holders as seen, in order: (node, generation).
+type Seen = BTreeMap<String, Vec<(String, i64)>>;
+
+/// Watches the lease table every 50 ms from its own thread until dropped: every (holder,
+/// generation) each mailbox's lease was seen with, in order.
+struct LeaseWatch {
+    seen: Arc<Mutex<Seen>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LeaseWatch {
+    fn start(url: &str) -> LeaseWatch {
+        let (seen, stop) = (Arc::new(Mutex::new(Seen::new())), Arc::new(AtomicBool::new(false)));
+        let (url, seen2, stop2) = (url.to_string(), seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            while !stop2.load(Ordering::Relaxed) {
+                for (mailbox, held) in holders(&url, &rt) {
+                    let mut seen = seen2.lock().unwrap();
+                    let list = seen.entry(mailbox).or_default();
+                    if list.last() != Some(&held) {
+                        list.push(held);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        LeaseWatch { seen, stop, thread: Some(thread) }
+    }
+
+    fn seen(&self) -> Seen {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for LeaseWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Node {
+    name: String,
+    daemon: Daemon,
+}
+
+impl Node {
+    /// How many messages of `mailbox` this node applied, by its log.
+    fn applied_from(&self, log: &str, mailbox: &str) -> usize {
+        let source = format!("source=imap:{mailbox}");
+        log.lines().filter(|l| l.contains("message applied") && l.contains(&source)).count()
+    }
+}
+
+/// How many nodes hold a mailbox each: node → mailboxes.
+fn by_node(holders: &BTreeMap<String, (String, i64)>) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for (node, _) in holders.values() {
+        *out.entry(node.clone()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// The Message-IDs of every mail in the INBOXes of `users`, as many times as each came.
+fn received_ids(c: &Cluster, users: &[String]) -> Vec<String> {
+    users
+        .iter()
+        .flat_map(|u| c.rt.block_on(inbox(&c.d, u)))
+        .filter_map(|raw| header(&raw, "Message-ID"))
+        .map(|id| id.trim_matches(['<', '>']).to_string())
+        .collect()
+}
+
+fn users(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|n| format!("customer{n}")).collect()
+}
+
+fn addresses(users: &[String]) -> Vec<String> {
+    users.iter().map(|u| format!("{u}@example.com")).collect()
+}
+
+/// Messages about racing on a mailbox, which no node may log.
+const RACING: &[&str] = &["EXPUNGEISSUED", "mailbox unavailable", "no longer works the mailbox"];
+
+#[test]
+fn two_nodes_share_ten_mailboxes_and_every_mail_becomes_one_ticket_with_one_acknowledgement() {
+    let boxes: Vec<String> = (1..=10).map(|n| format!("box{n:02}")).collect();
+    let boxes: Vec<&str> = boxes.iter().map(String::as_str).collect();
+    let c = Cluster::new(&boxes);
+    let customers = users(1..=10);
+    for u in &customers {
+        c.rt.block_on(c.d.reset(u));
+    }
+    let mut nodes = [c.start("alpha"), c.start("beta")];
+    wait_until("the nodes to share the mailboxes out, five each", Duration::from_secs(30), || {
+        let held = c.holders();
+        held.len() == 10 && by_node(&held).values().all(|n| *n == 5) && by_node(&held).len() == 2
+    });
+    let sharing = c.holders();
+    // From here on, while the mail is taken in, no mailbox changes hands.
+    let watch = LeaseWatch::start(&c.url);
+
+    c.fill(100, &addresses(&customers), "Cluster");
+    wait_until("a ticket for each of 1000 mails", Duration::from_secs(240), || c.subjects().len() >= 1000);
+    wait_until("every acknowledgement sent", Duration::from_secs(120), || {
+        let outbox = c.outbox();
+        outbox.len() >= 1000 && outbox.iter().all(|(_, state)| state == "sent")
+    });
+    wait_until("every acknowledgement delivered", Duration::from_secs(120), || {
+        received_ids(&c, &customers).len() >= 1000
+    });
+
+    // Every mail one ticket.
+    let subjects = c.subjects();
+    let distinct: BTreeSet<&String> = subjects.iter().collect();
+    assert_eq!((subjects.len(), distinct.len()), (1000, 1000), "each mail once");
+    for mailbox in &boxes {
+        for i in 0..100 {
+            assert!(distinct.contains(&format!("Cluster {mailbox} {i}")), "{mailbox} {i} has its ticket");
+        }
+    }
+    // Every notification sent once, with distinct Message-IDs, none missing.
+    let queued: BTreeSet<String> = c.outbox().into_iter().map(|(id, _)| id).collect();
+    let received = received_ids(&c, &customers);
+    let received_set: BTreeSet<String> = received.iter().cloned().collect();
+    assert_eq!(queued.len(), 1000, "one acknowledgement per ticket");
+    assert_eq!(received.len(), 1000, "each delivered once");
+    assert_eq!(received_set, queued, "the Message-IDs delivered are the ones queued");
+
+    // Every mailbox was held by one node the whole time, the two sharing them out.
+    let seen = watch.seen();
+    for mailbox in &boxes {
+        let holders = &seen[*mailbox];
+        assert_eq!(holders.len(), 1, "{mailbox} never changed hands: {holders:?}");
+        assert_eq!(holders[0], sharing[*mailbox]);
+    }
+    // The nodes applied exactly the mail of the mailboxes they held, and never raced.
+    let logs: Vec<String> = nodes.iter().map(|n| n.daemon.log()).collect();
+    for (node, log) in nodes.iter().zip(&logs) {
+        for mailbox in &boxes {
+            let applied = node.applied_from(log, mailbox);
+            let expected = if sharing[*mailbox].0 == node.name { 100 } else { 0 };
+            assert_eq!(applied, expected, "{} applied {applied} of {mailbox}", node.name);
+        }
+        for racing in RACING {
+            assert!(!log.contains(racing), "{} logged {racing:?}:\n{log}", node.name);
+        }
+    }
+    // A clean stop gives the leases up at once.
+    for node in &mut nodes {
+        assert_eq!(node.daemon.terminate().code(), Some(0));
+    }
+    assert!(c.holders().is_empty(), "no lease outlives a clean stop: {:?}", c.holders());
+    for mailbox in &boxes {
+        assert_eq!(c.rt.block_on(c.d.count(mailbox, "INBOX")), 0, "{mailbox}: every message moved out");
+    }
+}
+
+#[test]
+fn a_killed_node_is_replaced_within_the_takeover_time_and_nothing_is_lost_or_applied_twice() {
+    let boxes = ["box11", "box12", "box13", "box14", "box15", "box16"];
+    let c = Cluster::new(&boxes);
+    let customers = users(11..=15);
+    for u in &customers {
+        c.rt.block_on(c.d.reset(u));
+    }
+    let mut nodes = [c.start("one"), c.start("two"), c.start("three")];
+    wait_until("the nodes to share the mailboxes out, two each", Duration::from_secs(30), || {
+        let held = c.holders();
+        held.len() == 6 && by_node(&held).values().all(|n| *n == 2) && by_node(&held).len() == 3
+    });
+    let before = c.holders();
+    let victim_name = before["box11"].0.clone();
+    let victim = nodes.iter().position(|n| n.name == victim_name).unwrap();
+    let victims_boxes: Vec<String> =
+        before.iter().filter(|(_, (node, _))| *node == victim_name).map(|(m, _)| m.clone()).collect();
+
+    // Mail arrives while the victim is killed, mid-batch.
+    let filling = {
+        let addresses = addresses(&customers);
+        let boxes: Vec<String> = boxes.iter().map(|b| b.to_string()).collect();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let d = dovecot();
+            rt.block_on(futures::future::join_all(boxes.iter().enumerate().map(|(m, mailbox)| {
+                let (d, addresses) = (&d, &addresses);
+                async move {
+                    let mut s = d.session(mailbox).await;
+                    for i in 0..50 {
+                        let raw = common::imap::request(
+                            &addresses[(m + i) % addresses.len()],
+                            &format!("Kill {mailbox} {i}"),
+                        );
+                        s.append("INBOX", None, None, &raw).await.expect("append");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    s.logout().await.unwrap();
+                }
+            })));
+        })
+    };
+    wait_until("the victim's mailboxes under way", Duration::from_secs(60), || {
+        let log = nodes[victim].daemon.log();
+        victims_boxes.iter().all(|m| nodes[victim].applied_from(&log, m) >= 5)
+    });
+    nodes[victim].daemon.kill_9();
+    let killed = Instant::now();
+    let taken_over =
+        common::cli::wait_for("another node to take the victim's mailboxes", Duration::from_secs(30), || {
+            let held = c.holders();
+            victims_boxes
+                .iter()
+                .all(|m| held.get(m).is_some_and(|(node, _)| *node != victim_name))
+                .then(|| killed.elapsed())
+        });
+    assert!(
+        taken_over <= Duration::from_millis(TAKEOVER_SECS * 1000 + 250),
+        "taken over in {taken_over:?}, more than cluster.takeover_secs = {TAKEOVER_SECS}"
+    );
+    filling.join().unwrap();
+
+    wait_until("a ticket for each of 300 mails", Duration::from_secs(120), || c.subjects().len() >= 300);
+    wait_until("every acknowledgement sent", Duration::from_secs(120), || {
+        let outbox = c.outbox();
+        outbox.len() >= 300 && outbox.iter().all(|(_, state)| state == "sent")
+    });
+    // Nothing lost, nothing applied twice.
+    let subjects = c.subjects();
+    let distinct: BTreeSet<&String> = subjects.iter().collect();
+    assert_eq!((subjects.len(), distinct.len()), (300, 300), "each mail once");
+    let queued: BTreeSet<String> = c.outbox().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(queued.len(), 300, "one acknowledgement per ticket");
+    wait_until("every acknowledgement delivered", Duration::from_secs(120), || {
+        let received: BTreeSet<String> = received_ids(&c, &customers).into_iter().collect();
+        received == queued
+    });
+    // A mail whose sending the kill cut short is sent again with the same Message-ID: at
+    // most the victim's few in flight come twice.
+    let received = received_ids(&c, &customers);
+    assert!(received.len() - queued.len() <= 8, "{} deliveries of {} mails", received.len(), queued.len());
+    let after = c.holders();
+    for mailbox in &victims_boxes {
+        assert!(after[mailbox].1 > before[mailbox].1, "{mailbox}: a new generation");
+    }
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for (node, _) in after.values() {
+        *counts.entry(node.as_str()).or_default() += 1;
+    }
+    assert_eq!(counts.values().sum::<usize>(), 6);
+    assert_eq!(counts.len(), 2, "the two survivors have them all: {after:?}");
+    for mailbox in &boxes {
+        wait_until(&format!("{mailbox} emptied"), Duration::from_secs(30), || {
+            c.rt.block_on(c.d.count(mailbox, "INBOX")) == 0
+        });
+    }
+}
+
+#[test]
+fn a_node_paused_past_its_lease_touches_the_mailbox_no_more_when_it_wakes() {
+    let boxes = ["box17", "box18"];
+    let c = Cluster::new(&boxes);
+    let customers = users(16..=17);
+    let mut nodes = [c.start("north"), c.start("south")];
+    wait_until("one mailbox each", Duration::from_secs(30), || {
+        let held = c.holders();
+        held.len() == 2 && by_node(&held).len() == 2
+    });
+    let before = c.holders();
+    let (paused_name, _) = before["box17"].clone();
+    let paused = nodes.iter().position(|n| n.name == paused_name).unwrap();
+    let other = 1 - paused;
+    let pid = nodes[paused].daemon.pid().to_string();
+    let signal = |sig: &str| assert!(std::process::Command::new("kill").args([sig, &pid]).status().unwrap().success());
+
+    signal("-STOP");
+    let stopped = Instant::now();
+    wait_until("the other node to take box17", Duration::from_secs(30), || {
+        c.holders().get("box17").is_some_and(|(node, _)| *node == nodes[other].name)
+    });
+    assert!(stopped.elapsed() <= Duration::from_millis(TAKEOVER_SECS * 1000 + 250), "{:?}", stopped.elapsed());
+    c.fill(10, &addresses(&customers), "Paused");
+    wait_until("the other node to apply the mail", Duration::from_secs(60), || c.subjects().len() >= 20);
+
+    let log_before = nodes[paused].daemon.log().len();
+    signal("-CONT");
+    c.fill(10, &addresses(&customers), "Woken");
+    wait_until("the paused node to see that its lease is gone", Duration::from_secs(30), || {
+        nodes[paused].daemon.log()[log_before..].contains("no longer works the mailbox")
+    });
+    wait_until("every mail applied", Duration::from_secs(60), || c.subjects().len() >= 40);
+    let subjects = c.subjects();
+    let distinct: BTreeSet<&String> = subjects.iter().collect();
+    assert_eq!((subjects.len(), distinct.len()), (40, 40), "each mail once");
+    // Under its old lease the woken node applied nothing more of box17; it may take a
+    // mailbox again only under a new lease.
+    let woke = nodes[paused].daemon.log()[log_before..].to_string();
+    let retaken = woke.lines().position(|l| l.contains("this node works the mailbox now"));
+    let applied = woke.lines().position(|l| l.contains("message applied") && l.contains("source=imap:box17"));
+    if let Some(applied) = applied {
+        assert!(retaken.is_some_and(|r| r < applied), "box17 touched under the old lease:\n{woke}");
+    }
+    let paused_log = nodes[paused].daemon.log();
+    assert_eq!(
+        nodes[paused].applied_from(&paused_log[..log_before], "box17"),
+        0,
+        "nothing arrived before the pause, so nothing was applied by it"
+    );
+    for node in &mut nodes {
+        assert_eq!(node.daemon.terminate().code(), Some(0));
+    }
+}
