@@ -49,8 +49,9 @@ pub struct App {
     /// Who this run of this node is in the lease table: `<cluster.node>#<random>`, new at
     /// each start (see `sources::lease`).
     pub holder: String,
-    /// What this node's mailbox leases share (`sources::lease`).
-    pub leases: crate::sources::lease::Book,
+    /// When this node last handed a mailbox over to another to balance the nodes
+    /// (`sources::lease`): one at a time.
+    pub handed_over: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// The knowledge base's categories with their counts, as kept at a revision: (revision,
@@ -69,20 +70,27 @@ impl App {
     /// is made private to the owner (0700) when this creates it.
     pub async fn open(config: Config) -> Result<Arc<App>, StoreError> {
         create_private_dir(&config.data_dir)?;
-        let key = reply_key(&config, true)?.unwrap_or_default();
+        let shared = config.database.url.starts_with("postgres");
+        // On SQLite the key is this node's (a file beside the database); on PostgreSQL every
+        // node signs with one key, kept in the database (see `shared_reply_key`).
+        let key = if shared { Vec::new() } else { reply_key(&config, true)?.unwrap_or_default() };
         let store = Store::open(&StoreOptions {
             url: config.database.url.clone(),
             max_connections: config.database.max_connections,
             busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
-            blob_dir: config.blob_dir.clone(),
+            blob_dir: config.blob_dir(),
         })
         .await?;
         // Read at every start (of `maildesk ingest` too): the connection goes back to the
         // pool at once, ready for the statements that follow.
         let mut db = store.conn().await?;
-        let since = db.reply_mac_80_bit_since().await;
+        let key = if shared { shared_reply_key(&config, &mut db).await } else { Ok(key) };
+        let since = match key {
+            Ok(_) => db.reply_mac_80_bit_since().await,
+            Err(_) => Ok(None),
+        };
         db.release().await;
-        let since = since?;
+        let (key, since) = (key?, since?);
         let legacy = accept_legacy_reply_macs(since, crate::store::now(), config.desk.reopen_days);
         let mut app = App::with_store(config, store, &key);
         app.inbound = app.inbound.accept_legacy_reply_addresses(legacy);
@@ -111,7 +119,7 @@ impl App {
             kb_categories: std::sync::Mutex::new(Vec::new()),
             health: crate::health::Health::default(),
             holder,
-            leases: crate::sources::lease::Book::default(),
+            handed_over: std::sync::Mutex::new(None),
         }
     }
 
@@ -163,6 +171,62 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(StoreError::file("create the data directory", dir))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(StoreError::file("make private the data directory", dir))
+}
+
+/// The setting holding the reply-address key nodes on one PostgreSQL share, when
+/// `desk.secret` is empty.
+const SHARED_REPLY_KEY: &str = "reply_key";
+
+/// The setting holding a check of the reply-address key the nodes sign with (a MAC of a
+/// fixed text under the key, never the key): a node with another key is refused at start.
+const REPLY_KEY_CHECK: &str = "reply_key_check";
+
+/// A check of `key` that does not give the key away: HMAC-SHA256 of a fixed text, hex.
+fn key_check(key: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(b"maildesk reply-address key check");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Why a node may not sign with its reply-address key: another node signs with another.
+fn other_key(what: String) -> StoreError {
+    StoreError::Refused(format!(
+        "{what}: the nodes on this database would take each other's reply addresses for forgeries. \
+         Give every node the same desk.secret (or none: the nodes then share a generated key kept in the \
+         database). To change the key of every node on purpose, stop them all and delete the setting \
+         {REPLY_KEY_CHECK:?} from the settings table first"
+    ))
+}
+
+/// The reply-address key of a node on PostgreSQL, which all nodes on the database share:
+/// `desk.secret` when set; else the key kept in the database, made by the first node (a key
+/// a single node kept in `<data_dir>/reply-secret` before goes into the database first, so
+/// that its reply addresses stay valid). A node whose key differs from the one the others
+/// sign with (by the check kept beside it) is refused, as is a kept file that differs from
+/// the database's key.
+async fn shared_reply_key(config: &Config, db: &mut crate::store::Conn) -> Result<Vec<u8>, StoreError> {
+    let key = if !config.desk.secret.is_empty() {
+        config.desk.secret.expose().as_bytes().to_vec()
+    } else {
+        let kept = reply_key(config, false)?;
+        let fresh = || (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect::<String>().into_bytes();
+        let offered = kept.clone().unwrap_or_else(fresh);
+        let key = db.set_setting_once(SHARED_REPLY_KEY, &String::from_utf8_lossy(&offered)).await?.into_bytes();
+        if kept.is_some_and(|kept| kept != key) {
+            return Err(other_key(format!(
+                "{} holds another reply-address key than the one the nodes share in the database; remove that \
+                 file to use the database's (reply addresses this node handed out would no longer be recognised)",
+                reply_secret_path(config).display()
+            )));
+        }
+        key
+    };
+    let check = key_check(&key);
+    if db.set_setting_once(REPLY_KEY_CHECK, &check).await? != check {
+        return Err(other_key("this node's reply-address key differs from the one the other nodes sign with".into()));
+    }
+    Ok(key)
 }
 
 /// Where the generated reply-address key is kept when `desk.secret` is empty.

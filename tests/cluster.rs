@@ -15,6 +15,9 @@ use common::cli::{Daemon, wait_until};
 use common::imap::{ImapServer, dovecot};
 use common::smtp::{header, inbox, smtp_port};
 
+/// The reply-address key every node of a cluster is given.
+static SECRET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("{:032x}", rand::random::<u128>()));
+
 /// The takeover time the tests run with: a few seconds.
 const TAKEOVER_SECS: u64 = 3;
 
@@ -30,6 +33,7 @@ struct Cluster {
 
 impl Cluster {
     fn new(mailboxes: &[&str]) -> Cluster {
+        common::cli::secret(&SECRET);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let root = tempfile::tempdir().unwrap();
         let url = rt.block_on(common::fresh_database_url(common::Db::Postgres, root.path()));
@@ -57,7 +61,7 @@ impl Cluster {
             var = dir.join("var").display(),
             blobs = self.root.path().join("blobs").display(),
             url = self.url,
-            secret = "7f".repeat(32),
+            secret = *SECRET,
             smtp = smtp_port(),
         );
         for mailbox in &self.mailboxes {
@@ -225,8 +229,10 @@ fn received_ids(c: &Cluster, users: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The Dovecot users `box<n>` for `range`: the customers of a test, who receive its
+/// acknowledgements. No other test's mailboxes: a mail sent again late lands in its own.
 fn users(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
-    range.map(|n| format!("customer{n}")).collect()
+    range.map(|n| format!("box{n:02}")).collect()
 }
 
 fn addresses(users: &[String]) -> Vec<String> {
@@ -241,7 +247,7 @@ fn two_nodes_share_ten_mailboxes_and_every_mail_becomes_one_ticket_with_one_ackn
     let boxes: Vec<String> = (1..=10).map(|n| format!("box{n:02}")).collect();
     let boxes: Vec<&str> = boxes.iter().map(String::as_str).collect();
     let c = Cluster::new(&boxes);
-    let customers = users(1..=10);
+    let customers = users(21..=30);
     for u in &customers {
         c.rt.block_on(c.d.reset(u));
     }
@@ -314,7 +320,7 @@ fn two_nodes_share_ten_mailboxes_and_every_mail_becomes_one_ticket_with_one_ackn
 fn a_killed_node_is_replaced_within_the_takeover_time_and_nothing_is_lost_or_applied_twice() {
     let boxes = ["box11", "box12", "box13", "box14", "box15", "box16"];
     let c = Cluster::new(&boxes);
-    let customers = users(11..=15);
+    let customers = users(31..=35);
     for u in &customers {
         c.rt.block_on(c.d.reset(u));
     }
@@ -413,7 +419,10 @@ fn a_killed_node_is_replaced_within_the_takeover_time_and_nothing_is_lost_or_app
 fn a_node_paused_past_its_lease_touches_the_mailbox_no_more_when_it_wakes() {
     let boxes = ["box17", "box18"];
     let c = Cluster::new(&boxes);
-    let customers = users(16..=17);
+    let customers = users(36..=37);
+    for u in &customers {
+        c.rt.block_on(c.d.reset(u));
+    }
     let mut nodes = [c.start("north"), c.start("south")];
     wait_until("one mailbox each", Duration::from_secs(30), || {
         let held = c.holders();
@@ -462,4 +471,60 @@ fn a_node_paused_past_its_lease_touches_the_mailbox_no_more_when_it_wakes() {
     for node in &mut nodes {
         assert_eq!(node.daemon.terminate().code(), Some(0));
     }
+}
+
+/// A config for a node of its own data directory `dir` on the database at `url`, with
+/// `secret` as desk.secret (empty: none).
+fn node_config(dir: &std::path::Path, url: &str, secret: &str) -> maildesk::config::Config {
+    let mut config = common::test_config(dir, url.to_string());
+    config.desk.secret = maildesk::config::Secret::new(secret);
+    config
+}
+
+#[tokio::test]
+async fn the_nodes_sign_with_one_reply_key_and_a_node_with_another_is_refused_at_start() {
+    use maildesk::domain::{EmailAddress, TicketNumber};
+    let root = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(common::Db::Postgres, root.path()).await;
+    let (a_dir, b_dir) = (root.path().join("a"), root.path().join("b"));
+    // Two nodes without desk.secret: the first makes the key, in the database; the second
+    // takes it from there.
+    let a = maildesk::App::open(node_config(&a_dir, &url, "")).await.expect("the first node");
+    let b = maildesk::App::open(node_config(&b_dir, &url, "")).await.expect("the second node");
+    assert!(!a_dir.join("reply-secret").exists() && !b_dir.join("reply-secret").exists(), "no node keeps a key file");
+    let customer = EmailAddress::parse("carla@example.com").unwrap();
+    for ticket in [1, 42, 9_999] {
+        let address = EmailAddress::parse(&a.reply_addresses.for_ticket(TicketNumber(ticket))).unwrap();
+        let checked = b.reply_addresses.check(&address, &customer);
+        assert!(checked.is_some(), "node b takes node a's reply address for ticket {ticket}");
+    }
+    assert_eq!(a.portal_key, b.portal_key, "a form signed on one node is accepted by the other");
+    a.store.close().await;
+    b.store.close().await;
+
+    // A node configured with another key is refused at start, and says why.
+    let other = format!("{:064x}", 7u8);
+    let refused = maildesk::App::open(node_config(&root.path().join("c"), &url, &other)).await.unwrap_err().to_string();
+    assert!(refused.contains("differs from the one the other nodes sign with"), "{refused}");
+    assert!(refused.contains("desk.secret"), "{refused}");
+    assert!(!refused.contains(&other), "the key is never shown: {refused}");
+    // As is one that kept a key of its own in its data directory.
+    let d_dir = root.path().join("d");
+    std::fs::create_dir_all(&d_dir).unwrap();
+    std::fs::write(d_dir.join("reply-secret"), "5".repeat(64)).unwrap();
+    let refused = maildesk::App::open(node_config(&d_dir, &url, "")).await.unwrap_err().to_string();
+    assert!(refused.contains(&d_dir.join("reply-secret").display().to_string()), "{refused}");
+    assert!(refused.contains("another reply-address key"), "{refused}");
+
+    // A single node's kept key, on its first start on PostgreSQL, becomes the shared one:
+    // the reply addresses it handed out stay valid on every node.
+    let url = common::fresh_database_url(common::Db::Postgres, root.path()).await;
+    let e_dir = root.path().join("e");
+    std::fs::create_dir_all(&e_dir).unwrap();
+    std::fs::write(e_dir.join("reply-secret"), "6".repeat(64)).unwrap();
+    let e = maildesk::App::open(node_config(&e_dir, &url, "")).await.expect("the node with a kept key");
+    let f = maildesk::App::open(node_config(&root.path().join("f"), &url, "")).await.expect("a new node");
+    let before = maildesk::inbound::ReplyAddresses::new(&e.config().desk.address, "6".repeat(64).as_bytes());
+    let address = EmailAddress::parse(&before.for_ticket(TicketNumber(7))).unwrap();
+    assert!(f.reply_addresses.check(&address, &customer).is_some(), "the old key's address counts on the new node");
 }

@@ -65,8 +65,14 @@ fn summary(m: &Manifest) -> String {
 }
 
 fn warn_about(m: &Manifest) {
-    if m.reply_key == KeyCopy::InConfig {
-        eprintln!("maildesk: the reply-address key is desk.secret in the config: keep the config with the backup");
+    match m.reply_key {
+        KeyCopy::InConfig => {
+            eprintln!("maildesk: the reply-address key is desk.secret in the config: keep the config with the backup")
+        }
+        KeyCopy::InDatabase => {
+            eprintln!("maildesk: the reply-address key is kept in the PostgreSQL database: its dump holds it")
+        }
+        KeyCopy::Copied | KeyCopy::None => {}
     }
     if !m.missing_blobs.is_empty() {
         eprintln!(

@@ -505,9 +505,6 @@ impl Config {
         if self.outbox.dir.as_os_str().is_empty() {
             self.outbox.dir = self.data_dir.join("outbox");
         }
-        if self.blob_dir.as_os_str().is_empty() {
-            self.blob_dir = self.data_dir.join("blobs");
-        }
         if self.cluster.node.is_empty() {
             self.cluster.node = host_node_name();
         }
@@ -672,6 +669,12 @@ impl Config {
     /// but never more than a whole mail may be (`limits.max_message_bytes`).
     pub fn attachment_max_bytes(&self) -> u64 {
         self.portal.attachment_max_bytes.min(self.limits.max_message_bytes)
+    }
+
+    /// Where blobs are kept: `blob_dir`, or `<data_dir>/blobs` when it is empty (decided
+    /// when asked, so that a data directory set after loading counts).
+    pub fn blob_dir(&self) -> PathBuf {
+        if self.blob_dir.as_os_str().is_empty() { self.data_dir.join("blobs") } else { self.blob_dir.clone() }
     }
 
     /// The config of department `name`, if it has one.

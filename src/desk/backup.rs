@@ -74,6 +74,8 @@ pub enum KeyCopy {
     InConfig,
     /// There was none yet.
     None,
+    /// Kept in the PostgreSQL database, which all nodes share: in its dump.
+    InDatabase,
 }
 
 /// Why a backup or a restore failed. A failed backup leaves no directory behind; a failed
@@ -296,6 +298,9 @@ fn copy_reply_key(config: &Config, dest: &Path) -> Result<KeyCopy, BackupError> 
             write_private(&dest.join(REPLY_KEY), &key)?;
             Ok(KeyCopy::Copied)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.database.url.starts_with("postgres") => {
+            Ok(KeyCopy::InDatabase)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyCopy::None),
         Err(e) => Err(file("read the reply key", path)(e)),
     }
@@ -355,6 +360,14 @@ fn is_empty_dir(dir: &Path) -> Result<bool, BackupError> {
 pub async fn restore(config: &Config, src: &Path) -> Result<Restored, BackupError> {
     let manifest = read_manifest(src)?;
     let data_dir = &config.data_dir;
+    if config.blob_dir() != data_dir.join("blobs") {
+        return Err(BackupError::Invalid(format!(
+            "a restore puts the blobs into {}: restore with blob_dir unset, then move that directory to {} \
+             and set blob_dir again",
+            data_dir.join("blobs").display(),
+            config.blob_dir().display()
+        )));
+    }
     if !is_empty_dir(data_dir)? {
         return Err(BackupError::NotEmpty(data_dir.clone()));
     }

@@ -144,12 +144,6 @@ impl Held {
     }
 }
 
-/// What this node's leases share: when it last handed a mailbox over.
-#[derive(Debug, Default)]
-pub struct Book {
-    handed_over: Mutex<Option<Instant>>,
-}
-
 /// How many mailboxes this node works (a Maildir counts as one): what is shared out.
 fn mailboxes(app: &App) -> i64 {
     let config = app.config();
@@ -217,8 +211,9 @@ pub async fn stay_joined(app: Arc<App>, mut joined: Option<Held>, shutdown: Canc
 
 /// Takes lease `name` for this node, waiting while another node holds it or while this
 /// node has its share of the mailboxes, until `shutdown` (then `None`). Once taken it is
-/// renewed in the background.
-pub async fn take(app: &Arc<App>, name: &str, shutdown: &CancellationToken) -> Option<Held> {
+/// renewed in the background. While another node works the mailbox, this node's health
+/// part `part` is up: the mailbox is being worked.
+pub async fn take(app: &Arc<App>, name: &str, part: &str, shutdown: &CancellationToken) -> Option<Held> {
     let timing = Timing::of(app);
     let mut said = None::<String>;
     loop {
@@ -239,8 +234,14 @@ pub async fn take(app: &Arc<App>, name: &str, shutdown: &CancellationToken) -> O
                 let fence = Fence { lease: name.to_string(), holder: app.holder.clone(), generation };
                 return Some(hold(app, fence, asked + timing.ttl - timing.margin(), timing));
             }
-            Ok(Ok(None)) => "another node works it".to_string(),
-            Ok(Err(why)) => why,
+            Ok(Ok(None)) => {
+                app.health.up(part);
+                "another node works it".to_string()
+            }
+            Ok(Err(why)) => {
+                app.health.up(part);
+                why
+            }
             Err(e) => format!("the lease cannot be read: {e}"),
         };
         if said.as_deref() != Some(why.as_str()) {
@@ -320,7 +321,7 @@ async fn hand_over(app: &App, fence: &Fence, timing: Timing) -> bool {
         return false;
     }
     {
-        let mut last = app.leases.handed_over.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = app.handed_over.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_some_and(|at| at.elapsed() < timing.renew) {
             return false;
         }

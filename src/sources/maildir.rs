@@ -276,9 +276,7 @@ pub async fn run(app: Arc<App>, dir: PathBuf, shutdown: CancellationToken) {
     let stragglers = Stragglers::default();
     info!(dir = %dir.display(), "maildir source started");
     while !shutdown.is_cancelled() {
-        // Waiting for the lease is a state this node's readiness accepts: another works it.
-        app.health.up(crate::health::MAILDIR);
-        let Some(held) = lease::take(&app, &lease_name, &shutdown).await else { break };
+        let Some(held) = lease::take(&app, &lease_name, crate::health::MAILDIR, &shutdown).await else { break };
         tokio::select! {
             () = work(&app, &dir, (&source, &held), &stragglers, &shutdown) => {}
             () = held.lost() => {}

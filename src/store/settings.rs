@@ -23,6 +23,14 @@ impl Conn {
         Ok(())
     }
 
+    /// Sets `key` to `value` unless it is set already: the value it holds now (this one, or
+    /// the one another process set first).
+    pub async fn set_setting_once(&mut self, key: &str, value: &str) -> Result<String> {
+        on_conn!(self, c => sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key).bind(value).execute(&mut *c).await?.rows_affected());
+        self.setting(key).await?.ok_or_else(|| StoreError::Corrupt(format!("settings.{key} vanished once set")))
+    }
+
     /// When this database was first opened by a version handing out 80-bit reply-address
     /// MACs (Unix seconds); the 48-bit ones stay valid for `desk.reopen_days` after it.
     pub async fn reply_mac_80_bit_since(&mut self) -> Result<Option<i64>> {

@@ -52,9 +52,7 @@ pub async fn run(app: Arc<App>, mailbox: ImapMailbox, shutdown: CancellationToke
     }
     let lease_name = format!("imap:{name}");
     while !shutdown.is_cancelled() {
-        // Waiting for the lease is a state this node's readiness accepts: another works it.
-        app.health.up(&part);
-        let Some(held) = lease::take(&app, &lease_name, &shutdown).await else { break };
+        let Some(held) = lease::take(&app, &lease_name, &part, &shutdown).await else { break };
         // A lost lease drops the session where it is: a transaction in flight rolls back,
         // and nothing more is sent to the server.
         tokio::select! {
