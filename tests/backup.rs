@@ -319,7 +319,7 @@ fn pg_tool(program: &str, args: &[&str]) {
 }
 
 #[tokio::test]
-async fn with_postgresql_the_backup_holds_blobs_and_key_and_the_pg_dump_recipe_restores_everything() {
+async fn with_postgresql_the_backup_holds_blobs_the_dump_the_key_and_the_pg_dump_recipe_restores_everything() {
     let old = common::TestApp::new(common::Db::Postgres).await;
     for i in 0..3 {
         let raw = with_attachment(
@@ -358,8 +358,13 @@ async fn with_postgresql_the_backup_holds_blobs_and_key_and_the_pg_dump_recipe_r
     assert_eq!(restored.blobs, 3);
     let app = maildesk::App::open(config).await.unwrap();
     assert_eq!(everything(&app.store).await, before);
-    assert_eq!(
-        std::fs::read(data_dir.join("reply-secret")).unwrap(),
-        std::fs::read(old.dir.path().join("reply-secret")).unwrap()
-    );
+    // On PostgreSQL the reply-address key is kept in the database (the nodes share it): the
+    // dump carries it, and the restored desk takes the old one's reply addresses.
+    assert_eq!(manifest.reply_key, KeyCopy::InDatabase);
+    assert!(!old.dir.path().join("reply-secret").exists() && !data_dir.join("reply-secret").exists());
+    let customer = maildesk::domain::EmailAddress::parse("p0@example.com").unwrap();
+    let address = old.app.reply_addresses.for_ticket(maildesk::domain::TicketNumber(1));
+    let address = maildesk::domain::EmailAddress::parse(&address).unwrap();
+    assert!(app.reply_addresses.check(&address, &customer).is_some(), "the old reply addresses still count");
+    assert_eq!(app.portal_key, old.app.portal_key);
 }
