@@ -70,10 +70,12 @@ impl App {
     /// is made private to the owner (0700) when this creates it.
     pub async fn open(config: Config) -> Result<Arc<App>, StoreError> {
         create_private_dir(&config.data_dir)?;
-        let shared = config.database.url.starts_with("postgres");
         // On SQLite the key is this node's (a file beside the database); on PostgreSQL every
         // node signs with one key, kept in the database (see `shared_reply_key`).
-        let key = if shared { Vec::new() } else { reply_key(&config, true)?.unwrap_or_default() };
+        let own_key = match config.database.shared() {
+            true => None,
+            false => Some(reply_key(&config, true)?.unwrap_or_default()),
+        };
         let store = Store::open(&StoreOptions {
             url: config.database.url.clone(),
             max_connections: config.database.max_connections,
@@ -83,14 +85,15 @@ impl App {
         .await?;
         // Read at every start (of `maildesk ingest` too): the connection goes back to the
         // pool at once, ready for the statements that follow.
-        let mut db = store.conn().await?;
-        let key = if shared { shared_reply_key(&config, &mut db).await } else { Ok(key) };
-        let since = match key {
-            Ok(_) => db.reply_mac_80_bit_since().await,
-            Err(_) => Ok(None),
-        };
-        db.release().await;
-        let (key, since) = (key?, since?);
+        let (key, since) = store
+            .with(async |db| {
+                let key = match own_key {
+                    Some(key) => key,
+                    None => shared_reply_key(&config, db).await?,
+                };
+                Ok((key, db.reply_mac_80_bit_since().await?))
+            })
+            .await?;
         let legacy = accept_legacy_reply_macs(since, crate::store::now(), config.desk.reopen_days);
         let mut app = App::with_store(config, store, &key);
         app.inbound = app.inbound.accept_legacy_reply_addresses(legacy);
@@ -103,7 +106,7 @@ impl App {
         let inbound = config.inbound_settings(Some(reply_key));
         let reply_addresses = inbound::ReplyAddresses::new(&config.desk.address, reply_key);
         let portal_key = reply_addresses.derive_key("portal");
-        let holder = format!("{}#{:08x}", config.cluster.node, rand::random::<u32>());
+        let holder = run_of(&config.cluster.node, &format!("{:08x}", rand::random::<u32>()));
         App {
             config: arc_swap::ArcSwap::from_pointee(config),
             store,
@@ -146,6 +149,12 @@ impl App {
             Err(e) => tracing::warn!(error = %e, "removing unreferenced blobs failed; trying again later"),
         }
     }
+}
+
+/// How run `run` of node `node` holds leases: `<node>#<run>` (the runs of a node are the
+/// holders starting `<node>#`).
+pub fn run_of(node: &str, run: &str) -> String {
+    format!("{node}#{run}")
 }
 
 /// Whether replies through the 48-bit reply addresses of earlier versions still count:
@@ -210,9 +219,8 @@ async fn shared_reply_key(config: &Config, db: &mut crate::store::Conn) -> Resul
         config.desk.secret.expose().as_bytes().to_vec()
     } else {
         let kept = reply_key(config, false)?;
-        let fresh = || (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect::<String>().into_bytes();
-        let offered = kept.clone().unwrap_or_else(fresh);
-        let key = db.set_setting_once(SHARED_REPLY_KEY, &String::from_utf8_lossy(&offered)).await?.into_bytes();
+        let offered = kept.clone().map_or_else(new_reply_key, |kept| String::from_utf8_lossy(&kept).into_owned());
+        let key = db.set_setting_once(SHARED_REPLY_KEY, &offered).await?.into_bytes();
         if kept.is_some_and(|kept| kept != key) {
             return Err(other_key(format!(
                 "{} holds another reply-address key than the one the nodes share in the database; remove that \
@@ -242,43 +250,34 @@ pub fn reply_key(config: &Config, create: bool) -> Result<Option<Vec<u8>>, Store
         return Ok(Some(config.desk.secret.expose().as_bytes().to_vec()));
     }
     let path = reply_secret_path(config);
-    let read = || match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().len() >= MIN_SECRET_BYTES => Ok(Some(text.trim().as_bytes().to_vec())),
-        Ok(text) if !text.trim().is_empty() => Err(StoreError::File {
+    let read = || crate::kept::read(&path).map_err(StoreError::file("read the reply key", path.clone()));
+    let kept = match read()?.filter(|key| !key.is_empty()) {
+        Some(key) => key,
+        None if !create => return Ok(None),
+        None => {
+            create_private_dir(&config.data_dir)?;
+            // The loser of a race reads the winner's key.
+            crate::kept::write_once(&path, &new_reply_key())
+                .map_err(StoreError::file("write the reply key to", path.clone()))?;
+            read()?.unwrap_or_default()
+        }
+    };
+    if kept.len() < MIN_SECRET_BYTES {
+        return Err(StoreError::File {
             action: "use the reply key in",
-            path: path.clone(),
+            path,
             source: std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("it is shorter than {MIN_SECRET_BYTES} bytes; delete it to have a new one made"),
             ),
-        }),
-        Ok(_) => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StoreError::file("read the reply key", path.clone())(e)),
-    };
-    if let Some(key) = read()? {
-        return Ok(Some(key));
+        });
     }
-    if !create {
-        return Ok(None);
-    }
-    // Written whole to a private temporary file, then linked into place only if no other
-    // process got there first; the loser reads the winner's key.
-    use std::io::Write;
-    create_private_dir(&config.data_dir)?;
-    let writing = StoreError::file("write the reply key to", path.clone());
-    let key: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
-    let written = tempfile::NamedTempFile::new_in(&config.data_dir).and_then(|mut file| {
-        file.write_all(key.as_bytes())?;
-        file.as_file().sync_all()?;
-        Ok(file)
-    });
-    let file = written.map_err(writing)?;
-    match file.persist_noclobber(&path) {
-        Ok(_) => Ok(Some(key.into_bytes())),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => read(),
-        Err(e) => Err(StoreError::file("write the reply key to", path.clone())(e.error)),
-    }
+    Ok(Some(kept.into_bytes()))
+}
+
+/// A new random reply-address key: 64 hex digits.
+fn new_reply_key() -> String {
+    (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect()
 }
 
 #[cfg(test)]

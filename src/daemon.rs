@@ -62,7 +62,7 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     // once rather than when those leases run out.
     match sources::handoff::bind(&config.data_dir) {
         Ok(listener) => {
-            end_earlier_runs(&app).await;
+            sources::lease::end_earlier_runs(&app).await;
             tracker.spawn(sources::handoff::run(app.clone(), listener, shutdown.clone()));
         }
         Err(e) => warn!(error = %e, "`maildesk ingest` applies each message itself"),
@@ -122,21 +122,6 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
     if stuck { Drained::WorkersStuck } else { Drained::Clean }
 }
 
-/// Ends the leases this node's earlier runs still hold (see
-/// [`crate::store::Conn::end_earlier_runs`]).
-async fn end_earlier_runs(app: &App) {
-    let node = &app.config().cluster.node;
-    let ended = match app.store.conn().await {
-        Ok(mut conn) => conn.end_earlier_runs(node, &app.holder).await,
-        Err(e) => Err(e),
-    };
-    match ended {
-        Ok(0) => {}
-        Ok(n) => info!(node = %node, leases = n, "took back the mailboxes of this node's earlier run"),
-        Err(e) => warn!(error = %e, "cannot end the leases of this node's earlier run; they run out by themselves"),
-    }
-}
-
 /// The transport the config asks for.
 pub fn transport(app: &App) -> Result<Transport, String> {
     let config = app.config();
@@ -175,11 +160,7 @@ const SEARCH_TIDY_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// Merges the full-text index, logging what it did; false when that failed.
 async fn tidy_search_index(app: &App) -> bool {
     let started = std::time::Instant::now();
-    let tidied = match app.store.conn().await {
-        Ok(mut conn) => conn.tidy_search_index().await,
-        Err(e) => Err(e),
-    };
-    match tidied {
+    match app.store.with(async |c| c.tidy_search_index().await).await {
         Ok(0) => true,
         Ok(steps) => {
             info!(steps, seconds = started.elapsed().as_secs_f64(), "tidied the search index");
@@ -232,11 +213,8 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
         }
     }
     if let Some(generation) = held {
-        let released = match app.store.conn().await {
-            Ok(mut conn) => conn.release_lease(HOUSEKEEPING_LEASE, &app.holder, generation).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = released {
+        let released = app.store.with(async |c| c.release_lease(HOUSEKEEPING_LEASE, &app.holder, generation).await);
+        if let Err(e) = released.await {
             warn!(error = %e, "cannot give the housekeeping lease up; it runs out by itself");
         }
     }
@@ -245,11 +223,7 @@ async fn housekeeping(app: Arc<App>, every: Duration, shutdown: CancellationToke
 /// Takes or renews the housekeeping lease for `ttl`: its generation when this node runs
 /// housekeeping now (`before`: the generation it held at the last round).
 async fn hold_housekeeping(app: &App, ttl: Duration, before: Option<i64>) -> Option<i64> {
-    let taken = match app.store.conn().await {
-        Ok(mut conn) => conn.acquire_lease(HOUSEKEEPING_LEASE, &app.holder, ttl).await,
-        Err(e) => Err(e),
-    };
-    match taken {
+    match app.store.with(async |c| c.acquire_lease(HOUSEKEEPING_LEASE, &app.holder, ttl).await).await {
         Ok(now) => {
             if now.is_some() && now != before {
                 info!(node = %app.holder, "this node runs housekeeping");

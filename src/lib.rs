@@ -16,6 +16,7 @@ pub mod domain;
 pub mod health;
 pub mod inbound;
 pub mod kb;
+pub mod kept;
 pub mod memory;
 pub mod notice;
 pub mod outbound;

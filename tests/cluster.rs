@@ -32,14 +32,15 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn new(mailboxes: &[&str]) -> Cluster {
+    /// A fresh database, and `mailboxes` and the `customers`' INBOXes emptied.
+    fn new(mailboxes: &[&str], customers: &[String]) -> Cluster {
         common::cli::secret(&SECRET);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let root = tempfile::tempdir().unwrap();
         let url = rt.block_on(common::fresh_database_url(common::Db::Postgres, root.path()));
         let d = dovecot();
-        for mailbox in mailboxes {
-            rt.block_on(d.reset(mailbox));
+        for user in mailboxes.iter().copied().chain(customers.iter().map(String::as_str)) {
+            rt.block_on(d.reset(user));
         }
         Cluster { root, url, rt, d, mailboxes: mailboxes.iter().map(|m| m.to_string()).collect() }
     }
@@ -80,6 +81,28 @@ impl Cluster {
         Node { name: name.to_string(), daemon }
     }
 
+    /// Starts the nodes `names` and waits until they share the mailboxes out evenly (each
+    /// holds as many): the nodes, and who holds which mailbox then.
+    fn start_sharing<const N: usize>(&self, names: [&str; N]) -> ([Node; N], BTreeMap<String, (String, i64)>) {
+        let nodes = names.map(|name| self.start(name));
+        let each = self.mailboxes.len() / N;
+        wait_until(&format!("the nodes to share the mailboxes out, {each} each"), Duration::from_secs(30), || {
+            let held = self.holders();
+            held.len() == self.mailboxes.len()
+                && by_node(&held).values().all(|n| *n == each)
+                && by_node(&held).len() == N
+        });
+        (nodes, self.holders())
+    }
+
+    /// Asserts that the tickets are `count`, each subject once: every mail applied once.
+    fn assert_each_mail_once(&self, count: usize) -> Vec<String> {
+        let subjects = self.subjects();
+        let distinct: BTreeSet<&String> = subjects.iter().collect();
+        assert_eq!((subjects.len(), distinct.len()), (count, count), "each mail once");
+        subjects
+    }
+
     fn sql<T>(&self, query: impl FnOnce(sqlx::PgConnection) -> futures::future::BoxFuture<'static, T>) -> T {
         use sqlx::Connection;
         self.rt.block_on(async {
@@ -114,20 +137,27 @@ impl Cluster {
         })
     }
 
-    /// Puts `count` requests into each mailbox, from `senders` in turn; subjects name the
-    /// mailbox and the number. One IMAP session per mailbox, the mailboxes at once.
+    /// Puts `count` requests into each mailbox at once (see [`fill`]).
     fn fill(&self, count: usize, senders: &[String], tag: &str) {
-        let d = &self.d;
-        self.rt.block_on(futures::future::join_all(self.mailboxes.iter().enumerate().map(|(m, mailbox)| async move {
-            let mut s = d.session(mailbox).await;
-            for i in 0..count {
-                let from = &senders[(m * count + i) % senders.len()];
-                let raw = common::imap::request(from, &format!("{tag} {mailbox} {i}"));
-                s.append("INBOX", None, None, &raw).await.expect("append");
-            }
-            s.logout().await.unwrap();
-        })));
+        self.rt.block_on(fill(&self.d, &self.mailboxes, count, senders, tag, Duration::ZERO));
     }
+}
+
+/// Puts `count` requests into each of `mailboxes`, from `senders` in turn, `pause` apart;
+/// subjects name the mailbox and the number. One IMAP session per mailbox, the mailboxes
+/// at once.
+async fn fill(d: &ImapServer, mailboxes: &[String], count: usize, senders: &[String], tag: &str, pause: Duration) {
+    futures::future::join_all(mailboxes.iter().enumerate().map(|(m, mailbox)| async move {
+        let mut s = d.session(mailbox).await;
+        for i in 0..count {
+            let from = &senders[(m * count + i) % senders.len()];
+            let raw = common::imap::request(from, &format!("{tag} {mailbox} {i}"));
+            s.append("INBOX", None, None, &raw).await.expect("append");
+            tokio::time::sleep(pause).await;
+        }
+        s.logout().await.unwrap();
+    }))
+    .await;
 }
 
 /// The unexpired mailbox leases of the database at `url`: mailbox → (node, generation).
@@ -137,7 +167,7 @@ fn holders(url: &str, rt: &tokio::runtime::Runtime) -> BTreeMap<String, (String,
         let mut c = sqlx::PgConnection::connect(url).await.expect("connect to the cluster's database");
         let rows = sqlx::query_as::<_, (String, String, i64)>(
             "SELECT name, holder, generation FROM leases
-             WHERE name LIKE 'imap:%' AND expires_at > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+             WHERE name LIKE 'mailbox:imap:%' AND expires_at > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
         )
         .fetch_all(&mut c)
         .await
@@ -146,7 +176,7 @@ fn holders(url: &str, rt: &tokio::runtime::Runtime) -> BTreeMap<String, (String,
         rows.into_iter()
             .map(|(name, holder, generation)| {
                 let node = holder.split('#').next().unwrap_or_default().to_string();
-                (name.trim_start_matches("imap:").to_string(), (node, generation))
+                (name.trim_start_matches("mailbox:imap:").to_string(), (node, generation))
             })
             .collect()
     })
@@ -202,12 +232,10 @@ struct Node {
     daemon: Daemon,
 }
 
-impl Node {
-    /// How many messages of `mailbox` this node applied, by its log.
-    fn applied_from(&self, log: &str, mailbox: &str) -> usize {
-        let source = format!("source=imap:{mailbox}");
-        log.lines().filter(|l| l.contains("message applied") && l.contains(&source)).count()
-    }
+/// How many messages of `mailbox` a node applied, by its `log`.
+fn applied_from(log: &str, mailbox: &str) -> usize {
+    let source = format!("source=imap:{mailbox}");
+    log.lines().filter(|l| l.contains("message applied") && l.contains(&source)).count()
 }
 
 /// How many nodes hold a mailbox each: node → mailboxes.
@@ -246,17 +274,9 @@ const RACING: &[&str] = &["EXPUNGEISSUED", "mailbox unavailable", "no longer wor
 fn two_nodes_share_ten_mailboxes_and_every_mail_becomes_one_ticket_with_one_acknowledgement() {
     let boxes: Vec<String> = (1..=10).map(|n| format!("box{n:02}")).collect();
     let boxes: Vec<&str> = boxes.iter().map(String::as_str).collect();
-    let c = Cluster::new(&boxes);
     let customers = users(21..=30);
-    for u in &customers {
-        c.rt.block_on(c.d.reset(u));
-    }
-    let mut nodes = [c.start("alpha"), c.start("beta")];
-    wait_until("the nodes to share the mailboxes out, five each", Duration::from_secs(30), || {
-        let held = c.holders();
-        held.len() == 10 && by_node(&held).values().all(|n| *n == 5) && by_node(&held).len() == 2
-    });
-    let sharing = c.holders();
+    let c = Cluster::new(&boxes, &customers);
+    let (mut nodes, sharing) = c.start_sharing(["alpha", "beta"]);
     // From here on, while the mail is taken in, no mailbox changes hands.
     let watch = LeaseWatch::start(&c.url);
 
@@ -271,9 +291,8 @@ fn two_nodes_share_ten_mailboxes_and_every_mail_becomes_one_ticket_with_one_ackn
     });
 
     // Every mail one ticket.
-    let subjects = c.subjects();
+    let subjects = c.assert_each_mail_once(1000);
     let distinct: BTreeSet<&String> = subjects.iter().collect();
-    assert_eq!((subjects.len(), distinct.len()), (1000, 1000), "each mail once");
     for mailbox in &boxes {
         for i in 0..100 {
             assert!(distinct.contains(&format!("Cluster {mailbox} {i}")), "{mailbox} {i} has its ticket");
@@ -298,7 +317,7 @@ fn two_nodes_share_ten_mailboxes_and_every_mail_becomes_one_ticket_with_one_ackn
     let logs: Vec<String> = nodes.iter().map(|n| n.daemon.log()).collect();
     for (node, log) in nodes.iter().zip(&logs) {
         for mailbox in &boxes {
-            let applied = node.applied_from(log, mailbox);
+            let applied = applied_from(log, mailbox);
             let expected = if sharing[*mailbox].0 == node.name { 100 } else { 0 };
             assert_eq!(applied, expected, "{} applied {applied} of {mailbox}", node.name);
         }
@@ -319,17 +338,9 @@ fn two_nodes_share_ten_mailboxes_and_every_mail_becomes_one_ticket_with_one_ackn
 #[test]
 fn a_killed_node_is_replaced_within_the_takeover_time_and_nothing_is_lost_or_applied_twice() {
     let boxes = ["box11", "box12", "box13", "box14", "box15", "box16"];
-    let c = Cluster::new(&boxes);
     let customers = users(31..=35);
-    for u in &customers {
-        c.rt.block_on(c.d.reset(u));
-    }
-    let mut nodes = [c.start("one"), c.start("two"), c.start("three")];
-    wait_until("the nodes to share the mailboxes out, two each", Duration::from_secs(30), || {
-        let held = c.holders();
-        held.len() == 6 && by_node(&held).values().all(|n| *n == 2) && by_node(&held).len() == 3
-    });
-    let before = c.holders();
+    let c = Cluster::new(&boxes, &customers);
+    let (mut nodes, before) = c.start_sharing(["one", "two", "three"]);
     let victim_name = before["box11"].0.clone();
     let victim = nodes.iter().position(|n| n.name == victim_name).unwrap();
     let victims_boxes: Vec<String> =
@@ -337,31 +348,15 @@ fn a_killed_node_is_replaced_within_the_takeover_time_and_nothing_is_lost_or_app
 
     // Mail arrives while the victim is killed, mid-batch.
     let filling = {
-        let addresses = addresses(&customers);
-        let boxes: Vec<String> = boxes.iter().map(|b| b.to_string()).collect();
+        let (senders, mailboxes) = (addresses(&customers), c.mailboxes.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let d = dovecot();
-            rt.block_on(futures::future::join_all(boxes.iter().enumerate().map(|(m, mailbox)| {
-                let (d, addresses) = (&d, &addresses);
-                async move {
-                    let mut s = d.session(mailbox).await;
-                    for i in 0..50 {
-                        let raw = common::imap::request(
-                            &addresses[(m + i) % addresses.len()],
-                            &format!("Kill {mailbox} {i}"),
-                        );
-                        s.append("INBOX", None, None, &raw).await.expect("append");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    s.logout().await.unwrap();
-                }
-            })));
+            rt.block_on(fill(&dovecot(), &mailboxes, 50, &senders, "Kill", Duration::from_millis(20)));
         })
     };
     wait_until("the victim's mailboxes under way", Duration::from_secs(60), || {
         let log = nodes[victim].daemon.log();
-        victims_boxes.iter().all(|m| nodes[victim].applied_from(&log, m) >= 5)
+        victims_boxes.iter().all(|m| applied_from(&log, m) >= 5)
     });
     nodes[victim].daemon.kill_9();
     let killed = Instant::now();
@@ -385,9 +380,7 @@ fn a_killed_node_is_replaced_within_the_takeover_time_and_nothing_is_lost_or_app
         outbox.len() >= 300 && outbox.iter().all(|(_, state)| state == "sent")
     });
     // Nothing lost, nothing applied twice.
-    let subjects = c.subjects();
-    let distinct: BTreeSet<&String> = subjects.iter().collect();
-    assert_eq!((subjects.len(), distinct.len()), (300, 300), "each mail once");
+    c.assert_each_mail_once(300);
     let queued: BTreeSet<String> = c.outbox().into_iter().map(|(id, _)| id).collect();
     assert_eq!(queued.len(), 300, "one acknowledgement per ticket");
     wait_until("every acknowledgement delivered", Duration::from_secs(120), || {
@@ -418,17 +411,9 @@ fn a_killed_node_is_replaced_within_the_takeover_time_and_nothing_is_lost_or_app
 #[test]
 fn a_node_paused_past_its_lease_touches_the_mailbox_no_more_when_it_wakes() {
     let boxes = ["box17", "box18"];
-    let c = Cluster::new(&boxes);
     let customers = users(36..=37);
-    for u in &customers {
-        c.rt.block_on(c.d.reset(u));
-    }
-    let mut nodes = [c.start("north"), c.start("south")];
-    wait_until("one mailbox each", Duration::from_secs(30), || {
-        let held = c.holders();
-        held.len() == 2 && by_node(&held).len() == 2
-    });
-    let before = c.holders();
+    let c = Cluster::new(&boxes, &customers);
+    let (mut nodes, before) = c.start_sharing(["north", "south"]);
     let (paused_name, _) = before["box17"].clone();
     let paused = nodes.iter().position(|n| n.name == paused_name).unwrap();
     let other = 1 - paused;
@@ -451,9 +436,7 @@ fn a_node_paused_past_its_lease_touches_the_mailbox_no_more_when_it_wakes() {
         nodes[paused].daemon.log()[log_before..].contains("no longer works the mailbox")
     });
     wait_until("every mail applied", Duration::from_secs(60), || c.subjects().len() >= 40);
-    let subjects = c.subjects();
-    let distinct: BTreeSet<&String> = subjects.iter().collect();
-    assert_eq!((subjects.len(), distinct.len()), (40, 40), "each mail once");
+    c.assert_each_mail_once(40);
     // Under its old lease the woken node applied nothing more of box17; it may take a
     // mailbox again only under a new lease.
     let woke = nodes[paused].daemon.log()[log_before..].to_string();
@@ -464,7 +447,7 @@ fn a_node_paused_past_its_lease_touches_the_mailbox_no_more_when_it_wakes() {
     }
     let paused_log = nodes[paused].daemon.log();
     assert_eq!(
-        nodes[paused].applied_from(&paused_log[..log_before], "box17"),
+        applied_from(&paused_log[..log_before], "box17"),
         0,
         "nothing arrived before the pause, so nothing was applied by it"
     );

@@ -326,6 +326,7 @@ fn each_layer_imports_only_what_the_design_allows() {
         ("domain", &[]),
         ("memory", &[]),
         ("cpu", &[]),
+        ("kept", &[]),
         ("inbound", &["domain"]),
         ("kb", &["domain"]),
         ("notice", &["config", "domain"]),

@@ -80,17 +80,21 @@ impl Default for ClusterConfig {
     }
 }
 
-/// Whether `name` may name a node: 1-64 letters, digits, '.', '_' or '-'.
+/// Whether `c` may be in a node's name: a letter, a digit, '.', '_' or '-'.
+fn node_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._-".contains(c)
+}
+
+/// Whether `name` may name a node: 1-64 of [`node_char`].
 fn valid_node_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (1..=64).contains(&name.len()) && name.chars().all(node_char)
 }
 
 /// The host's name as a node name (characters a node name may not hold become '-'), or
 /// `node` when the host has no usable name.
 fn host_node_name() -> String {
     let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    let name: String =
-        host.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    let name: String = host.chars().take(64).map(|c| if node_char(c) { c } else { '-' }).collect();
     if name.is_empty() { "node".into() } else { name }
 }
 
@@ -371,6 +375,14 @@ pub fn redact_password(url: &str) -> String {
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_string(),
+    }
+}
+
+impl DatabaseConfig {
+    /// Whether several nodes may share this database: PostgreSQL (a SQLite file is one
+    /// node's).
+    pub fn shared(&self) -> bool {
+        self.url.starts_with("postgres:") || self.url.starts_with("postgresql:")
     }
 }
 
@@ -833,6 +845,18 @@ fn remove(table: &mut toml::Table, path: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_is_named_after_its_host_unless_named_and_a_bad_name_or_takeover_is_refused() {
+        let config = load_str("", &[]).unwrap();
+        assert!(valid_node_name(&config.cluster.node), "{:?}", config.cluster.node);
+        assert_eq!(config.cluster.takeover_secs, 30);
+        let config = load_str("[cluster]\nnode = \"web-1.a_b\"\ntakeover_secs = 2\n", &[]).unwrap();
+        assert_eq!((config.cluster.node.as_str(), config.cluster.takeover_secs), ("web-1.a_b", 2));
+        let err = load_str("[cluster]\nnode = \"web#1\"\ntakeover_secs = 1\n", &[]).unwrap_err();
+        assert!(err.problems.iter().any(|p| p.starts_with("cluster.node: \"web#1\"")), "{:?}", err.problems);
+        assert!(err.problems.iter().any(|p| p.starts_with("cluster.takeover_secs:")), "{:?}", err.problems);
+    }
 
     fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();

@@ -298,9 +298,7 @@ fn copy_reply_key(config: &Config, dest: &Path) -> Result<KeyCopy, BackupError> 
             write_private(&dest.join(REPLY_KEY), &key)?;
             Ok(KeyCopy::Copied)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.database.url.starts_with("postgres") => {
-            Ok(KeyCopy::InDatabase)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.database.shared() => Ok(KeyCopy::InDatabase),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyCopy::None),
         Err(e) => Err(file("read the reply key", path)(e)),
     }

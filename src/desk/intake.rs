@@ -375,10 +375,7 @@ pub async fn apply_prepared<'a>(
 /// Applies a whole batch in one transaction and commits it. Any error leaves nothing of
 /// the batch behind.
 async fn apply_batch(app: &App, prepared: &[Prepared], origin: Origin<'_>) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = app.store.begin().await?;
-    if let Some(fence) = origin.fence {
-        tx.check_fence(fence).await?;
-    }
+    let mut tx = app.store.begin_fenced(origin.fence).await?;
     let mut outcomes = Vec::with_capacity(prepared.len());
     for item in prepared {
         outcomes.push(match item {

@@ -18,10 +18,7 @@ pub(super) async fn apply(
     fingerprint: &str,
     origin: Origin<'_>,
 ) -> Result<Outcome, StoreError> {
-    let mut tx = app.store.begin().await?;
-    if let Some(fence) = origin.fence {
-        tx.check_fence(fence).await?;
-    }
+    let mut tx = app.store.begin_fenced(origin.fence).await?;
     let outcome = apply_in(app, &mut tx, mail, fingerprint, origin).await?;
     tx.commit().await?;
     Ok(outcome)

@@ -8,9 +8,9 @@
 //! `cluster.takeover_secs`.
 //!
 //! The nodes share the mailboxes out evenly: each node says it is up with a lease of its
-//! own (`node:<holder>`), takes a mailbox only while it has fewer than its share (the
-//! mailboxes divided by the nodes up, rounded up), and hands one over at a time while it has
-//! more (a node joined).
+//! own (`node:<holder>`), takes a mailbox (`mailbox:<which>`) only while it has fewer than
+//! its share (the mailboxes divided by the nodes up, rounded up), and hands one over at a
+//! time while it has more (a node joined).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::App;
-use crate::store::Fence;
+use crate::store::{Fence, StoreError};
+
+/// How the leases of the nodes up are named: `node:<holder>`.
+const NODE: &str = "node:";
+
+/// How the leases of mailboxes are named: `mailbox:<which>`, such as `mailbox:imap:support`.
+const MAILBOX: &str = "mailbox:";
 
 /// How long a lease lasts, how often it is renewed, and how often a node waiting for it
 /// looks again: a node that stops renewing is replaced within `takeover` (a lease's life,
@@ -52,6 +58,11 @@ impl Timing {
     /// time a renewal's answer may take to come back, and the clocks' drift.
     fn margin(&self) -> Duration {
         self.ttl / 10
+    }
+
+    /// Until when a lease taken or renewed by a statement sent at `asked` may be counted on.
+    fn valid_from(&self, asked: Instant) -> Instant {
+        asked + self.ttl - self.margin()
     }
 }
 
@@ -134,11 +145,8 @@ impl Held {
     pub async fn release(self, app: &App) {
         self.renewer.0.abort();
         self.state.lost.cancel();
-        let released = match app.store.conn().await {
-            Ok(mut conn) => conn.release_lease(&self.fence.lease, &self.fence.holder, self.fence.generation).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = released {
+        let Fence { lease, holder, generation } = &self.fence;
+        if let Err(e) = app.store.with(async |c| c.release_lease(lease, holder, *generation).await).await {
             warn!(lease = %self.fence.lease, error = %e, "cannot give the lease up; it runs out by itself");
         }
     }
@@ -158,24 +166,38 @@ pub fn share(mailboxes: i64, nodes: i64) -> i64 {
 }
 
 /// How many nodes are up and how many mailboxes this node has.
-async fn shares(app: &App) -> Result<(i64, i64), crate::store::StoreError> {
-    app.store.conn().await?.lease_shares(&app.holder).await
+async fn shares(app: &App) -> Result<(i64, i64), StoreError> {
+    app.store.with(async |c| c.lease_counts(NODE, MAILBOX, &app.holder).await).await
+}
+
+/// Ends the leases of this node's earlier runs (see
+/// [`crate::store::Conn::end_leases_of_others`]): a node restarted after a crash takes its
+/// mailboxes back at once. Only a node sure that no earlier run of it still works (it holds
+/// its data directory's lock) may call this.
+pub async fn end_earlier_runs(app: &App) {
+    let node = &app.config().cluster.node;
+    let runs = crate::app::run_of(node, "");
+    match app.store.with(async |c| c.end_leases_of_others(&runs, &app.holder).await).await {
+        Ok(0) => {}
+        Ok(n) => info!(node = %node, leases = n, "took back the mailboxes of this node's earlier run"),
+        Err(e) => warn!(error = %e, "cannot end the leases of this node's earlier run; they run out by themselves"),
+    }
 }
 
 /// Says that this node is up (the lease `node:<holder>`), for as long as the returned lease
 /// is held, so that the others count it when they share the mailboxes out. When other nodes
 /// are up already, waits one look first: nodes started together then see each other before
 /// any takes a mailbox.
-pub async fn join(app: &Arc<App>) -> Result<Held, crate::store::StoreError> {
+pub async fn join(app: &Arc<App>) -> Result<Held, StoreError> {
     let timing = Timing::of(app);
-    let name = format!("node:{}", app.holder);
+    let name = format!("{NODE}{}", app.holder);
     let asked = Instant::now();
-    let generation = app.store.conn().await?.acquire_lease(&name, &app.holder, timing.ttl).await?;
-    let Some(generation) = generation else {
-        return Err(crate::store::StoreError::LeaseLost(name));
+    let Some(generation) = app.store.with(async |c| c.acquire_lease(&name, &app.holder, timing.ttl).await).await?
+    else {
+        return Err(StoreError::LeaseLost(name));
     };
     let fence = Fence { lease: name, holder: app.holder.clone(), generation };
-    let held = hold(app, fence, asked + timing.ttl - timing.margin(), timing);
+    let held = hold(app, fence, timing.valid_from(asked), Kind::Node);
     if shares(app).await.is_ok_and(|(nodes, _)| nodes > 1) {
         tokio::time::sleep(timing.look).await;
     }
@@ -209,40 +231,36 @@ pub async fn stay_joined(app: Arc<App>, mut joined: Option<Held>, shutdown: Canc
     }
 }
 
-/// Takes lease `name` for this node, waiting while another node holds it or while this
-/// node has its share of the mailboxes, until `shutdown` (then `None`). Once taken it is
-/// renewed in the background. While another node works the mailbox, this node's health
-/// part `part` is up: the mailbox is being worked.
-pub async fn take(app: &Arc<App>, name: &str, part: &str, shutdown: &CancellationToken) -> Option<Held> {
+/// Why a node does not take a mailbox's lease now.
+enum Waiting {
+    /// The mailbox is worked: another node holds it, or this node has its share and leaves
+    /// it to another.
+    Worked(String),
+    /// The lease table cannot be read.
+    Failed(StoreError),
+}
+
+/// Takes the lease of mailbox `which` (such as `imap:support`) for this node, waiting while
+/// another node holds it or while this node has its share of the mailboxes, until
+/// `shutdown` (then `None`). Once taken it is renewed in the background. While another node
+/// works the mailbox, this node's health part `part` is up: the mailbox is being worked.
+pub async fn take(app: &Arc<App>, which: &str, part: &str, shutdown: &CancellationToken) -> Option<Held> {
     let timing = Timing::of(app);
+    let name = format!("{MAILBOX}{which}");
     let mut said = None::<String>;
     loop {
         let asked = Instant::now();
-        let taken = match shares(app).await {
-            Ok((nodes, mine)) if mine >= share(mailboxes(app), nodes) => {
-                Ok(Err(format!("this node has its share ({mine} of {} mailboxes, {nodes} nodes)", mailboxes(app))))
-            }
-            Ok(_) => match app.store.conn().await {
-                Ok(mut conn) => conn.acquire_lease(name, &app.holder, timing.ttl).await.map(Ok),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        let why = match taken {
-            Ok(Ok(Some(generation))) => {
+        let why = match try_take(app, &name, timing).await {
+            Ok(generation) => {
                 info!(lease = %name, node = %app.holder, generation, "this node works the mailbox now");
-                let fence = Fence { lease: name.to_string(), holder: app.holder.clone(), generation };
-                return Some(hold(app, fence, asked + timing.ttl - timing.margin(), timing));
+                let fence = Fence { lease: name, holder: app.holder.clone(), generation };
+                return Some(hold(app, fence, timing.valid_from(asked), Kind::Mailbox));
             }
-            Ok(Ok(None)) => {
-                app.health.up(part);
-                "another node works it".to_string()
-            }
-            Ok(Err(why)) => {
+            Err(Waiting::Worked(why)) => {
                 app.health.up(part);
                 why
             }
-            Err(e) => format!("the lease cannot be read: {e}"),
+            Err(Waiting::Failed(e)) => format!("the lease cannot be read: {e}"),
         };
         if said.as_deref() != Some(why.as_str()) {
             info!(lease = %name, why = %why, "waiting to work the mailbox");
@@ -255,22 +273,48 @@ pub async fn take(app: &Arc<App>, name: &str, part: &str, shutdown: &Cancellatio
     }
 }
 
+/// Takes mailbox lease `name` if this node has less than its share and no other node holds
+/// it: the generation it is held at.
+async fn try_take(app: &App, name: &str, timing: Timing) -> Result<i64, Waiting> {
+    let (nodes, mine) = shares(app).await.map_err(Waiting::Failed)?;
+    let mailboxes = mailboxes(app);
+    if mine >= share(mailboxes, nodes) {
+        return Err(Waiting::Worked(format!(
+            "this node has its share ({mine} of {mailboxes} mailboxes, {nodes} nodes)"
+        )));
+    }
+    match app.store.with(async |c| c.acquire_lease(name, &app.holder, timing.ttl).await).await {
+        Ok(Some(generation)) => Ok(generation),
+        Ok(None) => Err(Waiting::Worked("another node works it".into())),
+        Err(e) => Err(Waiting::Failed(e)),
+    }
+}
+
+/// What a lease is for: a node's own (never handed over) or a mailbox's (handed over while
+/// this node has more than its share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Node,
+    Mailbox,
+}
+
 /// Starts renewing `fence`'s lease, valid until `valid_until` so far.
-fn hold(app: &Arc<App>, fence: Fence, valid_until: Instant, timing: Timing) -> Held {
+fn hold(app: &Arc<App>, fence: Fence, valid_until: Instant, kind: Kind) -> Held {
     let state = Arc::new(State {
         valid_until: Mutex::new(valid_until),
         lost: CancellationToken::new(),
         handed_over: AtomicBool::new(false),
     });
-    let renewer = Arc::new(Renewer(tokio::spawn(renew(app.clone(), fence.clone(), state.clone(), timing))));
-    Held { fence, state, renewer }
+    let renewer = tokio::spawn(renew(app.clone(), fence.clone(), state.clone(), kind));
+    Held { fence, state, renewer: Arc::new(Renewer(renewer)) }
 }
 
 /// Renews the lease every `timing.renew` until it is lost. A renewal that fails is tried
 /// again sooner, until the lease's end (less the margin) has come: then it counts as lost.
 /// A mailbox's lease is handed over when this node has more than its share (at most one a
 /// renewal's time, from all of this node's leases).
-async fn renew(app: Arc<App>, fence: Fence, state: Arc<State>, timing: Timing) {
+async fn renew(app: Arc<App>, fence: Fence, state: Arc<State>, kind: Kind) {
+    let timing = Timing::of(&app);
     let mut pause = timing.renew;
     loop {
         tokio::select! {
@@ -278,16 +322,12 @@ async fn renew(app: Arc<App>, fence: Fence, state: Arc<State>, timing: Timing) {
             _ = tokio::time::sleep(pause) => {}
         }
         let asked = Instant::now();
-        let renewed = tokio::time::timeout(timing.renew, async {
-            let mut conn = app.store.conn().await?;
-            conn.acquire_lease(&fence.lease, &fence.holder, timing.ttl).await
-        })
-        .await;
-        match renewed {
+        let renewing = app.store.with(async |c| c.acquire_lease(&fence.lease, &fence.holder, timing.ttl).await);
+        match tokio::time::timeout(timing.renew, renewing).await {
             Ok(Ok(Some(generation))) if generation == fence.generation => {
-                *state.valid_until.lock().unwrap_or_else(|e| e.into_inner()) = asked + timing.ttl - timing.margin();
+                *state.valid_until.lock().unwrap_or_else(|e| e.into_inner()) = timing.valid_from(asked);
                 pause = timing.renew;
-                if !fence.lease.starts_with("node:") && hand_over(&app, &fence, timing).await {
+                if kind == Kind::Mailbox && hand_over(&app, &fence, timing).await {
                     state.handed_over.store(true, Ordering::Relaxed);
                     state.lost.cancel();
                     return;
@@ -327,13 +367,10 @@ async fn hand_over(app: &App, fence: &Fence, timing: Timing) -> bool {
         }
         *last = Some(Instant::now());
     }
-    let released = match app.store.conn().await {
-        Ok(mut conn) => conn.release_lease(&fence.lease, &fence.holder, fence.generation).await,
-        Err(e) => Err(e),
-    };
-    match released {
+    let Fence { lease, holder, generation } = fence;
+    match app.store.with(async |c| c.release_lease(lease, holder, *generation).await).await {
         Ok(true) => {
-            info!(lease = %fence.lease, nodes, mailboxes = mine, "handing the mailbox over to balance the nodes");
+            info!(lease = %lease, nodes, mailboxes = mine, "handing the mailbox over to balance the nodes");
             true
         }
         _ => false,

@@ -37,31 +37,16 @@ const IDENTITY: &str = ".maildesk-id";
 /// The name of the Maildir `dir` as nodes know it: read from [`IDENTITY`], made (random,
 /// written whole, never replaced) when missing.
 pub fn identity(dir: &Path) -> std::io::Result<String> {
-    use std::io::Write;
     let path = dir.join(IDENTITY);
-    let read = || -> std::io::Result<Option<String>> {
-        match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().to_string())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    };
-    if let Some(id) = read()? {
-        return Ok(id);
+    if read_identity(&path)?.is_none() {
+        crate::kept::write_once(&path, &format!("{:016x}", rand::random::<u64>()))?;
     }
-    let id = format!("{:016x}", rand::random::<u64>());
-    let mut file = tempfile::NamedTempFile::new_in(dir.join("tmp"))?;
-    file.write_all(id.as_bytes())?;
-    file.as_file().sync_all()?;
-    match file.persist_noclobber(&path) {
-        Ok(_) => Ok(id),
-        // Another node made it first: its name counts.
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            read()?.ok_or_else(|| std::io::Error::other(format!("{} is empty", path.display())))
-        }
-        Err(e) => Err(e.error),
-    }
+    read_identity(&path)?.ok_or_else(|| std::io::Error::other(format!("{} is empty", path.display())))
+}
+
+/// The name kept in `path`, if there is one.
+fn read_identity(path: &Path) -> std::io::Result<Option<String>> {
+    Ok(crate::kept::read(path)?.filter(|id| !id.is_empty()))
 }
 
 /// The message files waiting in `new/`, oldest name first.

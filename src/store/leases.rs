@@ -88,35 +88,31 @@ impl Conn {
             > 0)
     }
 
-    /// Ends, at once, the leases of `node`'s earlier runs (held as `<node>#<run>` by another
-    /// holder than `holder`, this run): a node restarted after a crash takes its mailboxes
-    /// back without waiting for its old leases to run out. Only a node sure that no earlier
-    /// run of it still works (it holds its data directory's lock) may call this. How many
-    /// leases it ended.
-    pub async fn end_earlier_runs(&mut self, node: &str, holder: &str) -> Result<u64> {
+    /// Ends, at once, the unexpired leases whose holder starts with `prefix` but is not
+    /// `holder`: a node restarted after a crash ends those of its earlier runs, to take its
+    /// mailboxes back without waiting for them to run out. Only a node sure that no earlier
+    /// run of it still works may call this. How many leases it ended.
+    pub async fn end_leases_of_others(&mut self, prefix: &str, holder: &str) -> Result<u64> {
         let sql = with_now(
             self.backend(),
             "UPDATE leases SET expires_at = {now}
-             WHERE substr(holder, 1, length($1) + 1) = $1 || '#' AND holder <> $2 AND expires_at > {now}",
+             WHERE substr(holder, 1, length($1)) = $1 AND holder <> $2 AND expires_at > {now}",
         );
         Ok(on_conn!(self, c => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(node).bind(holder).execute(&mut *c).await?.rows_affected()))
+            .bind(prefix).bind(holder).execute(&mut *c).await?.rows_affected()))
     }
 
-    /// How the mailboxes are shared now: the nodes that say they are up (a live lease named
-    /// `node:…`) and the mailbox leases (`imap:…`, `maildir:…`) `holder` has, both by the
-    /// database's clock.
-    pub async fn lease_shares(&mut self, holder: &str) -> Result<(i64, i64)> {
+    /// How many unexpired leases are named with `counted` (such as the nodes up) and how
+    /// many named with `held` `holder` has (such as its mailboxes), by the database's clock.
+    pub async fn lease_counts(&mut self, counted: &str, held: &str, holder: &str) -> Result<(i64, i64)> {
         let sql = with_now(
             self.backend(),
-            "SELECT COALESCE(SUM(CASE WHEN name LIKE 'node:%' THEN 1 ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN (name LIKE 'imap:%' OR name LIKE 'maildir:%') AND holder = $1
-                                      THEN 1 ELSE 0 END), 0)
+            "SELECT COALESCE(SUM(CASE WHEN substr(name, 1, length($1)) = $1 THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN substr(name, 1, length($2)) = $2 AND holder = $3 THEN 1 ELSE 0 END), 0)
              FROM leases WHERE expires_at > {now}",
         );
-        let (nodes, mine) = on_conn!(self, c => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(holder).fetch_one(&mut *c).await?);
-        Ok((nodes, mine))
+        Ok(on_conn!(self, c => sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(counted).bind(held).bind(holder).fetch_one(&mut *c).await?))
     }
 
     /// Every lease, by name (what the nodes hold, for `maildesk check` and tests).

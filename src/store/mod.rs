@@ -286,6 +286,17 @@ impl Store {
         Ok(Tx { conn: Conn { inner, clock: None } })
     }
 
+    /// [`Store::begin`], for writes made on a lease's behalf when `fence` is given: the
+    /// transaction goes on only while that lease is held as taken (see
+    /// [`Tx::check_fence`]).
+    pub async fn begin_fenced(&self, fence: Option<&Fence>) -> Result<Tx> {
+        let mut tx = self.begin().await?;
+        if let Some(fence) = fence {
+            tx.check_fence(fence).await?;
+        }
+        Ok(tx)
+    }
+
     /// A pooled connection outside any transaction: each statement stands alone. Reads,
     /// and writes of one statement, use it; an effect of several writes uses [`Store::begin`].
     pub async fn conn(&self) -> Result<Conn> {

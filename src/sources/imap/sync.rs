@@ -22,7 +22,7 @@ use crate::config::{AfterCommit, ImapMailbox};
 use crate::desk::{self, Origin, Outcome};
 use crate::domain::Source;
 use crate::sources::lease::Held;
-use crate::store::{Fence, Tx};
+use crate::store::Tx;
 
 /// IDLE is renewed well before the 29 minutes after which servers may drop it.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
@@ -177,7 +177,16 @@ impl Work<'_> {
 
     /// A transaction for what the mailbox's state records, made only under the lease.
     async fn begin(&self) -> Result<Tx, SyncError> {
-        Ok(fenced(self.app, self.held.fence()).await?)
+        Ok(self.app.store.begin_fenced(Some(self.held.fence())).await?)
+    }
+
+    /// Records that the mailbox is done up to `uid` under the session's UIDVALIDITY and,
+    /// with a `target`, that the message still has to be moved there: both or neither, and
+    /// only while the lease holds.
+    async fn taken(&self, uid: i64, target: Option<&str>) -> Result<(), SyncError> {
+        let mut tx = self.begin().await?;
+        tx.imap_taken(&self.mailbox.name, self.validity, uid, target).await?;
+        Ok(tx.commit().await?)
     }
 
     /// Selects the intake folder; a folder that cannot be selected ends the session with an
@@ -228,7 +237,7 @@ impl Work<'_> {
                 // The folder was recreated: UIDs start over. Fingerprints keep anything from
                 // being applied twice.
                 info!(mailbox = %name, "UIDVALIDITY changed; reading the folder again");
-                taken(app, name, self.held.fence(), validity, 0, None).await?;
+                self.taken(0, None).await?;
                 0
             }
             None => 0,
@@ -249,7 +258,7 @@ impl Work<'_> {
                     break;
                 }
                 // Expunged by someone else meanwhile.
-                taken(app, name, self.held.fence(), validity, i64::from(uid), None).await?;
+                self.taken(i64::from(uid), None).await?;
                 continue;
             };
             applied += 1;
@@ -257,7 +266,7 @@ impl Work<'_> {
                 (Outcome::Quarantined(_), _) => Target::Quarantine,
                 (_, AfterCommit::Move) => Target::Done,
                 (_, AfterCommit::Flag) => {
-                    taken(app, name, self.held.fence(), validity, i64::from(uid), None).await?;
+                    self.taken(i64::from(uid), None).await?;
                     self.flag(&[uid], Target::Done, watch).await?;
                     continue;
                 }
@@ -265,7 +274,7 @@ impl Work<'_> {
             // Done before the move is tried: a refused or interrupted move never brings the
             // message back, and the move is kept until it happens.
             let waits = (self.plan.transfer != Transfer::Flag).then_some(target.as_str());
-            taken(app, name, self.held.fence(), validity, i64::from(uid), waits).await?;
+            self.taken(i64::from(uid), waits).await?;
             self.settle(&[uid], target, false, watch).await?;
         }
         Ok((applied, announced))
@@ -496,28 +505,4 @@ impl Work<'_> {
         }
         Ok(())
     }
-}
-
-/// A transaction that goes on only while `fence`'s lease holds (see
-/// [`Tx::check_fence`]).
-async fn fenced(app: &App, fence: &Fence) -> Result<Tx, crate::store::StoreError> {
-    let mut tx = app.store.begin().await?;
-    tx.check_fence(fence).await?;
-    Ok(tx)
-}
-
-/// Records that `mailbox` is done up to `uid` under
-/// `uid_validity` and, with a `target`, that the message still has to be moved there: both
-/// or neither, and only while the lease holds.
-async fn taken(
-    app: &App,
-    mailbox: &str,
-    fence: &Fence,
-    uid_validity: i64,
-    uid: i64,
-    target: Option<&str>,
-) -> Result<(), crate::store::StoreError> {
-    let mut tx = fenced(app, fence).await?;
-    tx.imap_taken(mailbox, uid_validity, uid, target).await?;
-    tx.commit().await
 }
