@@ -40,6 +40,9 @@ pub struct App {
     pub changes: tokio::sync::broadcast::Sender<crate::domain::TicketNumber>,
     /// This node's search index of the knowledge base, once opened (`desk::kb::index`).
     pub kb_index: std::sync::Mutex<Option<Arc<crate::kb::index::SolutionIndex>>>,
+    /// Held while this process opens its search index: one opening at a time, so that the
+    /// first (the writer, when no other process of the data directory is) is the one kept.
+    pub kb_opening: tokio::sync::Mutex<()>,
     /// The knowledge base's categories and their counts as anonymous visitors (false) and
     /// customers (true) see them, at a revision of the knowledge base
     /// (`desk::kb_pages`).
@@ -119,6 +122,7 @@ impl App {
             portal_key,
             changes: tokio::sync::broadcast::channel(1024).0,
             kb_index: std::sync::Mutex::new(None),
+            kb_opening: tokio::sync::Mutex::new(()),
             kb_categories: std::sync::Mutex::new(Vec::new()),
             health: crate::health::Health::default(),
             holder,

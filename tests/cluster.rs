@@ -511,3 +511,126 @@ async fn the_nodes_sign_with_one_reply_key_and_a_node_with_another_is_refused_at
     let address = EmailAddress::parse(&before.for_ticket(TicketNumber(7))).unwrap();
     assert!(f.reply_addresses.check(&address, &customer).is_some(), "the old key's address counts on the new node");
 }
+
+/// A node with the portal: `serve` on a free port of its own (see
+/// [`common::portal_http::serve_on_free_port`]), with `config`.
+fn serve_portal(config: &std::path::Path) -> (Daemon, String) {
+    let dir = config.parent().unwrap();
+    common::portal_http::serve_on_free_port(
+        dir,
+        &[("MAILDESK_CONFIG", config.to_str().unwrap()), ("MAILDESK_PORTAL__ENABLED", "true")],
+    )
+}
+
+/// `maildesk` with node `config`, run to its end: its standard output (it must succeed).
+fn cli(config: &std::path::Path, args: &[&str]) -> String {
+    let dir = config.parent().unwrap();
+    let out = common::cli::run(common::cli::maildesk(dir).args(args).env("MAILDESK_CONFIG", config));
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Node A (its own data directory) takes the mail in with `maildesk ingest`, as an MTA
+/// would run it there; node B runs `serve`. So what B sends and shows of A's mail it can
+/// only have from the directory and database they share.
+#[test]
+fn an_attachment_received_on_one_node_is_relayed_and_downloaded_through_another() {
+    let customers = users(38..=38);
+    let c = Cluster::new(&[], &customers);
+    c.rt.block_on(c.d.reset("staff5"));
+    let (a, b) = (c.config("a"), c.config("b"));
+    cli(&a, &["staff", "add", "staff5@example.com", "--name", "Sam"]);
+    let (mut node_b, base) = serve_portal(&b);
+    let ingest = |raw: &[u8]| {
+        let file = a.parent().unwrap().join(format!("mail-{:x}.eml", rand::random::<u64>()));
+        std::fs::write(&file, raw).unwrap();
+        cli(&a, &["ingest", file.to_str().unwrap()]);
+    };
+
+    // The customer's request comes in on node A; node B tells the staff member.
+    ingest(&common::imap::request("box38@example.com", "Printer on fire"));
+    let notice = common::cli::wait_for("the staff notice, sent by node B", Duration::from_secs(30), || {
+        c.rt.block_on(inbox(&c.d, "staff5")).into_iter().next()
+    });
+    let reply_to = header(&notice, "Reply-To").unwrap();
+    let staff_address = reply_to.trim_end_matches('>').rsplit('<').next().unwrap().to_string();
+
+    // The staff member's answer, with a file, comes in on node A too.
+    let answer = format!(
+        "From: Sam <staff5@example.com>\r\nTo: {staff_address}\r\nSubject: Re: Printer on fire\r\nMessage-ID: <s5.{:x}@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nPlease follow the steps attached.\r\n--b1\r\nContent-Type: text/plain; name=\"steps.txt\"\r\nContent-Disposition: attachment; filename=\"steps.txt\"\r\n\r\n1. Unplug. 2. Wait.\r\n--b1--\r\n",
+        rand::random::<u64>()
+    );
+    ingest(answer.as_bytes());
+    let blobs = c.root.path().join("blobs");
+    assert!(!a.parent().unwrap().join("var/blobs").exists(), "node A keeps no blobs of its own");
+    assert!(std::fs::read_dir(&blobs).unwrap().count() > 1, "the file is in the shared directory");
+
+    // Node B relays it to the customer, the file along.
+    let relay = common::cli::wait_for("the relayed answer, sent by node B", Duration::from_secs(30), || {
+        c.rt.block_on(inbox(&c.d, "box38")).into_iter().find(|m| m.contains("Please follow the steps"))
+    });
+    let parsed = mail_parser::MessageParser::default().parse(relay.as_bytes()).unwrap();
+    use mail_parser::MimeHeaders;
+    let file = parsed.attachments().find(|f| f.attachment_name() == Some("steps.txt")).expect("the attachment");
+    assert_eq!(file.contents(), b"1. Unplug. 2. Wait.");
+
+    // And the customer downloads it from node B's portal.
+    let password = cli(&a, &["contact", "invite", "box38@example.com", "--password"]).trim().to_string();
+    common::cli::secret(&password);
+    let mut browser = common::portal_http::Client::new(&base);
+    let csrf = browser.get("/login").csrf();
+    browser.post("/login", &[("csrf", &csrf), ("email", "box38@example.com"), ("password", &password)]);
+    let csrf = browser.get("/password/change").csrf();
+    let new_password = format!("Cluster-{:016x}", rand::random::<u64>());
+    common::cli::secret(&new_password);
+    browser.post("/password/change", &[("csrf", &csrf), ("current", &password), ("new", &new_password)]);
+    let page = browser.get("/requests/1");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Please follow the steps attached."), "{}", page.body);
+    let link = regex::Regex::new(r#"href="(/requests/1/files/\d+)""#).unwrap();
+    let link = link.captures(&page.body).unwrap_or_else(|| panic!("a link to the file:\n{}", page.body))[1].to_string();
+    let download = browser.get(&link);
+    assert_eq!(download.status, 200);
+    assert_eq!(download.body, "1. Unplug. 2. Wait.");
+    assert_eq!(node_b.terminate().code(), Some(0));
+}
+
+/// A solution imported with node A's config is found by a search on node B's portal, which
+/// follows the knowledge base's changes in the database.
+#[test]
+fn a_solution_imported_on_one_node_is_found_by_a_search_on_another() {
+    let c = Cluster::new(&[], &[]);
+    let (a, b) = (c.config("a"), c.config("b"));
+    let (mut node_a, _) = serve_portal(&a);
+    let (mut node_b, base) = serve_portal(&b);
+    let word = format!("quokka{:08x}", rand::random::<u32>());
+    let solutions = c.root.path().join("solutions");
+    std::fs::create_dir_all(&solutions).unwrap();
+    std::fs::write(
+        solutions.join("reset-the-printer.md"),
+        format!(
+            "---\ntitle: Reset the {word} printer\ncategory: Hardware\nlanguage: en\nvisibility: public\n---\n\
+             Hold the {word} button for ten seconds until the light blinks.\n"
+        ),
+    )
+    .unwrap();
+    let mut browser = common::portal_http::Client::new(&base);
+    let search = format!("/kb/search?q={word}");
+    let before = browser.get(&search);
+    assert_eq!(before.status, 200);
+    assert!(!before.body.contains(&format!("Reset the {word} printer")), "not there before the import");
+
+    cli(&a, &["kb", "import", solutions.to_str().unwrap()]);
+    let imported = Instant::now();
+    common::cli::wait_until("node B to find the solution", Duration::from_secs(10), || {
+        browser.get(&search).body.contains(&format!("Reset the {word} printer"))
+    });
+    let found_after = imported.elapsed();
+    assert!(found_after < Duration::from_secs(5), "found {found_after:?} after the import: within seconds");
+    let page = browser.get("/kb/reset-the-printer");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("until the light blinks"), "{}", page.body);
+    for node in [&mut node_a, &mut node_b] {
+        assert_eq!(node.terminate().code(), Some(0));
+    }
+}

@@ -348,8 +348,15 @@ pub async fn index(app: &App) -> Result<Arc<SolutionIndex>, KbError> {
 /// This node's search index, and whether this call opened it; None when another process
 /// writes it and has not built it yet.
 async fn opened(app: &App) -> Result<Option<(Arc<SolutionIndex>, bool)>, KbError> {
-    let opened = app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if let Some(index) = opened {
+    let kept = || app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(index) = kept() {
+        return Ok(Some((index, false)));
+    }
+    // Two openings at once (a search and the daemon's follower, at start) would make the
+    // second a reader of the first's writer, and the reader might be the one kept: then no
+    // one here writes the index.
+    let _opening = app.kb_opening.lock().await;
+    if let Some(index) = kept() {
         return Ok(Some((index, false)));
     }
     let config = app.config();
@@ -363,8 +370,8 @@ async fn opened(app: &App) -> Result<Option<(Arc<SolutionIndex>, bool)>, KbError
         Err(e) => return Err(e.into()),
     };
     tracing::info!(writer = opened.is_writer(), "opened the knowledge base index");
-    let kept = app.kb_index.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(opened).clone();
-    Ok(Some((kept, true)))
+    *app.kb_index.lock().unwrap_or_else(|p| p.into_inner()) = Some(opened.clone());
+    Ok(Some((opened, true)))
 }
 
 /// How many changes one step of [`catch_up`] reads, and how many solutions a rebuild

@@ -112,6 +112,22 @@ impl TestApp {
         }
     }
 
+    /// Gives every ticket the same last activity (the latest any has), as if all had been
+    /// written within one second: a test that lists by activity then sees ties, broken by
+    /// number, whatever second each setup step fell into.
+    pub async fn same_activity(&self) {
+        use sqlx::Connection;
+        let url = &self.app.config().database.url;
+        let sql = "UPDATE tickets SET updated_at = (SELECT MAX(updated_at) FROM tickets)";
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+
     /// Runs the outbox sender once and returns everything sent so far.
     pub async fn flush_outbox(&self) -> Vec<SentMail> {
         let templates = maildesk::outbound::Templates::load(&self.app.config()).expect("templates");
