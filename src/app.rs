@@ -52,9 +52,10 @@ pub struct App {
     /// Who this run of this node is in the lease table: `<cluster.node>#<random>`, new at
     /// each start (see `sources::lease`).
     pub holder: String,
-    /// When this node last handed a mailbox over to another to balance the nodes
-    /// (`sources::lease`): one at a time.
-    pub handed_over: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Held while one of this node's mailbox leases decides whether to hand its mailbox
+    /// over to balance the nodes (`sources::lease`): each decides on the count the one
+    /// before left, so the node hands over exactly what it has too many.
+    pub balancing: tokio::sync::Mutex<()>,
 }
 
 /// The knowledge base's categories with their counts, as kept at a revision: (revision,
@@ -126,7 +127,7 @@ impl App {
             kb_categories: std::sync::Mutex::new(Vec::new()),
             health: crate::health::Health::default(),
             holder,
-            handed_over: std::sync::Mutex::new(None),
+            balancing: tokio::sync::Mutex::new(()),
         }
     }
 

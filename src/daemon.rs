@@ -67,15 +67,22 @@ pub async fn run(app: Arc<App>, listener: Option<TcpListener>, sender: Sender, s
         }
         Err(e) => warn!(error = %e, "`maildesk ingest` applies each message itself"),
     }
-    // Counted among the nodes up before any mailbox is taken (see `sources::lease`).
-    let joined = sources::lease::join(&app).await.inspect_err(|e| warn!(error = %e, "cannot say that this node is up"));
-    tracker.spawn(sources::lease::stay_joined(app.clone(), joined.ok(), shutdown.clone()));
-    if config.maildir.enabled {
-        tracker.spawn(sources::maildir::run(app.clone(), config.maildir.path.clone(), shutdown.clone()));
-    }
-    for mailbox in &config.imap {
-        tracker.spawn(sources::imap::run(app.clone(), mailbox.clone(), shutdown.clone()));
-    }
+    // The mailboxes are taken once this node is counted among the nodes up (see
+    // `sources::lease`); everything else starts at once.
+    let tasks = tracker.clone();
+    let (joining, stop) = (app.clone(), shutdown.clone());
+    tracker.spawn(async move {
+        let joined = sources::lease::join(&joining).await;
+        let joined = joined.inspect_err(|e| warn!(error = %e, "cannot say that this node is up")).ok();
+        let config = joining.config();
+        if config.maildir.enabled {
+            tasks.spawn(sources::maildir::run(joining.clone(), config.maildir.path.clone(), stop.clone()));
+        }
+        for mailbox in &config.imap {
+            tasks.spawn(sources::imap::run(joining.clone(), mailbox.clone(), stop.clone()));
+        }
+        sources::lease::stay_joined(joining, joined, stop).await;
+    });
     tracker.spawn(outbound::run(app.clone(), sender, shutdown.clone()));
     tracker.spawn(outbound::listen(app.clone(), shutdown.clone()));
     tracker.spawn(housekeeping(app.clone(), HOUSEKEEPING_EVERY, shutdown.clone()));

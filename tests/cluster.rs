@@ -534,7 +534,7 @@ fn cli(config: &std::path::Path, args: &[&str]) -> String {
 /// would run it there; node B runs `serve`. So what B sends and shows of A's mail it can
 /// only have from the directory and database they share.
 #[test]
-fn an_attachment_received_on_one_node_is_relayed_and_downloaded_through_another() {
+fn an_attachment_received_on_one_node_is_shown_live_relayed_and_downloaded_through_another() {
     let customers = users(38..=38);
     let c = Cluster::new(&[], &customers);
     c.rt.block_on(c.d.reset("staff5"));
@@ -555,6 +555,20 @@ fn an_attachment_received_on_one_node_is_relayed_and_downloaded_through_another(
     let reply_to = header(&notice, "Reply-To").unwrap();
     let staff_address = reply_to.trim_end_matches('>').rsplit('<').next().unwrap().to_string();
 
+    // The customer signs in on node B and opens the request, its page following it live.
+    let password = cli(&a, &["contact", "invite", "box38@example.com", "--password"]).trim().to_string();
+    common::cli::secret(&password);
+    let mut browser = common::portal_http::Client::new(&base);
+    let csrf = browser.get("/login").csrf();
+    browser.post("/login", &[("csrf", &csrf), ("email", "box38@example.com"), ("password", &password)]);
+    let csrf = browser.get("/password/change").csrf();
+    let new_password = format!("Cluster-{:016x}", rand::random::<u64>());
+    common::cli::secret(&new_password);
+    browser.post("/password/change", &[("csrf", &csrf), ("current", &password), ("new", &new_password)]);
+    assert_eq!(browser.get("/requests/1").status, 200);
+    let mut live = browser.events("/requests/1/events?after=0");
+    live.read_until("Printer on fire");
+
     // The staff member's answer, with a file, comes in on node A too.
     let answer = format!(
         "From: Sam <staff5@example.com>\r\nTo: {staff_address}\r\nSubject: Re: Printer on fire\r\nMessage-ID: <s5.{:x}@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nPlease follow the steps attached.\r\n--b1\r\nContent-Type: text/plain; name=\"steps.txt\"\r\nContent-Disposition: attachment; filename=\"steps.txt\"\r\n\r\n1. Unplug. 2. Wait.\r\n--b1--\r\n",
@@ -564,6 +578,8 @@ fn an_attachment_received_on_one_node_is_relayed_and_downloaded_through_another(
     let blobs = c.root.path().join("blobs");
     assert!(!a.parent().unwrap().join("var/blobs").exists(), "node A keeps no blobs of its own");
     assert!(std::fs::read_dir(&blobs).unwrap().count() > 1, "the file is in the shared directory");
+    // The page open on node B hears of it.
+    live.read_until("Please follow the steps attached.");
 
     // Node B relays it to the customer, the file along.
     let relay = common::cli::wait_for("the relayed answer, sent by node B", Duration::from_secs(30), || {
@@ -575,15 +591,6 @@ fn an_attachment_received_on_one_node_is_relayed_and_downloaded_through_another(
     assert_eq!(file.contents(), b"1. Unplug. 2. Wait.");
 
     // And the customer downloads it from node B's portal.
-    let password = cli(&a, &["contact", "invite", "box38@example.com", "--password"]).trim().to_string();
-    common::cli::secret(&password);
-    let mut browser = common::portal_http::Client::new(&base);
-    let csrf = browser.get("/login").csrf();
-    browser.post("/login", &[("csrf", &csrf), ("email", "box38@example.com"), ("password", &password)]);
-    let csrf = browser.get("/password/change").csrf();
-    let new_password = format!("Cluster-{:016x}", rand::random::<u64>());
-    common::cli::secret(&new_password);
-    browser.post("/password/change", &[("csrf", &csrf), ("current", &password), ("new", &new_password)]);
     let page = browser.get("/requests/1");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Please follow the steps attached."), "{}", page.body);

@@ -280,7 +280,6 @@ mod e2e_portal {
     /// the daemon took in, and does not hold up the daemon when it stops.
     #[test]
     fn an_open_live_page_hears_of_a_mail_and_does_not_hold_up_stopping() {
-        use std::io::{Read, Write};
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let (mut daemon, base) = serve_on_free_port(dir, &[]);
@@ -302,37 +301,19 @@ mod e2e_portal {
         let page = browser.get("/requests/1");
         assert_eq!(page.status, 200, "{}", page.body);
 
-        let addr = base.strip_prefix("http://").unwrap();
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        let session = browser.cookie("maildesk-session").unwrap().to_string();
-        let request = format!(
-            "GET /requests/1/events?after=0 HTTP/1.1\r\nHost: {addr}\r\nCookie: maildesk-session={session}\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut seen = String::new();
-        let mut buf = [0u8; 4096];
-        while !seen.contains("It jams.") {
-            let n = stream.read(&mut buf).expect("the events");
-            assert!(n > 0, "the stream ended: {seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        assert!(seen.starts_with("HTTP/1.1 200") && seen.contains("text/event-stream"), "{seen}");
+        let mut live = browser.events("/requests/1/events?after=0");
+        live.read_until("It jams.");
         let reply = format!(
             "From: {email}\nTo: support@localhost\nSubject: Re: [Support #1] Scanner\nMessage-ID: <s2@example.com>\n\
              In-Reply-To: <s1@example.com>\n\nStill jams, LIVE-E2E.\n"
         );
         deliver(dir, "1700000002.1.e2e-portal", reply.as_bytes());
-        while !seen.contains("LIVE-E2E") {
-            let n = stream.read(&mut buf).expect("the new comment on the open page");
-            assert!(n > 0, "the stream ended: {seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
+        live.read_until("LIVE-E2E");
         let started = std::time::Instant::now();
         assert!(daemon.terminate().success(), "{}", daemon.log());
         assert!(started.elapsed() < Duration::from_secs(10), "stopping took {:?}", started.elapsed());
         let log = daemon.log();
         assert!(!log.contains("did not finish in time"), "{log}");
-        drop(stream);
+        drop(live);
     }
 }

@@ -9,8 +9,8 @@
 //!
 //! The nodes share the mailboxes out evenly: each node says it is up with a lease of its
 //! own (`node:<holder>`), takes a mailbox (`mailbox:<which>`) only while it has fewer than
-//! its share (the mailboxes divided by the nodes up, rounded up), and hands one over at a
-//! time while it has more (a node joined).
+//! its share (the mailboxes divided by the nodes up, rounded up), and hands over what it
+//! has too many (a node joined) as those leases come up for renewal.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -311,8 +311,7 @@ fn hold(app: &Arc<App>, fence: Fence, valid_until: Instant, kind: Kind) -> Held 
 
 /// Renews the lease every `timing.renew` until it is lost. A renewal that fails is tried
 /// again sooner, until the lease's end (less the margin) has come: then it counts as lost.
-/// A mailbox's lease is handed over when this node has more than its share (at most one a
-/// renewal's time, from all of this node's leases).
+/// A mailbox's lease is handed over when this node has more than its share.
 async fn renew(app: Arc<App>, fence: Fence, state: Arc<State>, kind: Kind) {
     let timing = Timing::of(&app);
     let mut pause = timing.renew;
@@ -327,7 +326,7 @@ async fn renew(app: Arc<App>, fence: Fence, state: Arc<State>, kind: Kind) {
             Ok(Ok(Some(generation))) if generation == fence.generation => {
                 *state.valid_until.lock().unwrap_or_else(|e| e.into_inner()) = timing.valid_from(asked);
                 pause = timing.renew;
-                if kind == Kind::Mailbox && hand_over(&app, &fence, timing).await {
+                if kind == Kind::Mailbox && hand_over(&app, &fence).await {
                     state.handed_over.store(true, Ordering::Relaxed);
                     state.lost.cancel();
                     return;
@@ -353,19 +352,15 @@ async fn renew(app: Arc<App>, fence: Fence, state: Arc<State>, kind: Kind) {
     }
 }
 
-/// Gives `fence`'s lease up when this node has more than its share of the mailboxes and
-/// has handed none over for a renewal's time: whether it did.
-async fn hand_over(app: &App, fence: &Fence, timing: Timing) -> bool {
+/// Gives `fence`'s lease up when this node has more than its share of the mailboxes:
+/// whether it did. This node's leases decide one after another, each on the count the one
+/// before left, so that a node that has too many (a node joined) hands over just those, at
+/// their next renewal.
+async fn hand_over(app: &App, fence: &Fence) -> bool {
+    let _one_at_a_time = app.balancing.lock().await;
     let Ok((nodes, mine)) = shares(app).await else { return false };
     if mine <= share(mailboxes(app), nodes) {
         return false;
-    }
-    {
-        let mut last = app.handed_over.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|at| at.elapsed() < timing.renew) {
-            return false;
-        }
-        *last = Some(Instant::now());
     }
     let Fence { lease, holder, generation } = fence;
     match app.store.with(async |c| c.release_lease(lease, holder, *generation).await).await {

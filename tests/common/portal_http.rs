@@ -46,6 +46,27 @@ pub fn serve_on_free_port(dir: &Path, env: &[(&str, &str)]) -> (Daemon, String) 
     panic!("no free port for the portal after 5 tries");
 }
 
+/// An open server-sent events stream: what has come so far, headers included.
+pub struct Events {
+    stream: TcpStream,
+    /// Everything read so far.
+    pub seen: String,
+}
+
+impl Events {
+    /// Reads until `text` has come (15 s at most between reads); the test fails if the
+    /// stream ends or falls silent first.
+    pub fn read_until(&mut self, text: &str) {
+        let mut buf = [0u8; 4096];
+        while !self.seen.contains(text) {
+            let n = self.stream.read(&mut buf).unwrap_or_else(|e| panic!("waiting for {text:?}: {e}: {}", self.seen));
+            assert!(n > 0, "the stream ended before {text:?}: {}", self.seen);
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(self.seen.starts_with("HTTP/1.1 200") && self.seen.contains("text/event-stream"), "{}", self.seen);
+    }
+}
+
 /// An HTTP response, its body read whole.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -161,6 +182,22 @@ impl Client {
     }
 
     /// The request target of `target`, which must be on this portal when absolute.
+    /// `GET target` as a server-sent events stream, with this client's cookies: kept
+    /// open, read as it comes (see [`Events::read_until`]).
+    pub fn events(&self, target: &str) -> Events {
+        let mut stream = TcpStream::connect(&self.addr).unwrap_or_else(|e| panic!("connect to {}: {e}", self.addr));
+        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let cookies: Vec<String> = self.jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\r\n",
+            self.path_of(target),
+            self.addr,
+            cookies.join("; ")
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        Events { stream, seen: String::new() }
+    }
+
     fn path_of(&self, target: &str) -> String {
         if target.starts_with('/') {
             return target.to_string();
