@@ -513,13 +513,12 @@ async fn the_nodes_sign_with_one_reply_key_and_a_node_with_another_is_refused_at
 }
 
 /// A node with the portal: `serve` on a free port of its own (see
-/// [`common::portal_http::serve_on_free_port`]), with `config`.
-fn serve_portal(config: &std::path::Path) -> (Daemon, String) {
+/// [`common::portal_http::serve_on_free_port`]), with `config` and `env`.
+fn serve_portal(config: &std::path::Path, env: &[(&str, &str)]) -> (Daemon, String) {
     let dir = config.parent().unwrap();
-    common::portal_http::serve_on_free_port(
-        dir,
-        &[("MAILDESK_CONFIG", config.to_str().unwrap()), ("MAILDESK_PORTAL__ENABLED", "true")],
-    )
+    let mut all = vec![("MAILDESK_CONFIG", config.to_str().unwrap()), ("MAILDESK_PORTAL__ENABLED", "true")];
+    all.extend_from_slice(env);
+    common::portal_http::serve_on_free_port(dir, &all)
 }
 
 /// `maildesk` with node `config`, run to its end: its standard output (it must succeed).
@@ -540,7 +539,9 @@ fn an_attachment_received_on_one_node_is_shown_live_relayed_and_downloaded_throu
     c.rt.block_on(c.d.reset("staff5"));
     let (a, b) = (c.config("a"), c.config("b"));
     cli(&a, &["staff", "add", "staff5@example.com", "--name", "Sam"]);
-    let (mut node_b, base) = serve_portal(&b);
+    // Node B's sender polls once a minute: what it sends within seconds of node A's
+    // commit, it heard of through the database (LISTEN/NOTIFY).
+    let (mut node_b, base) = serve_portal(&b, &[("MAILDESK_OUTBOX__POLL_INTERVAL_MS", "60000")]);
     let ingest = |raw: &[u8]| {
         let file = a.parent().unwrap().join(format!("mail-{:x}.eml", rand::random::<u64>()));
         std::fs::write(&file, raw).unwrap();
@@ -549,7 +550,7 @@ fn an_attachment_received_on_one_node_is_shown_live_relayed_and_downloaded_throu
 
     // The customer's request comes in on node A; node B tells the staff member.
     ingest(&common::imap::request("box38@example.com", "Printer on fire"));
-    let notice = common::cli::wait_for("the staff notice, sent by node B", Duration::from_secs(30), || {
+    let notice = common::cli::wait_for("the staff notice, sent by node B", Duration::from_secs(20), || {
         c.rt.block_on(inbox(&c.d, "staff5")).into_iter().next()
     });
     let reply_to = header(&notice, "Reply-To").unwrap();
@@ -582,7 +583,7 @@ fn an_attachment_received_on_one_node_is_shown_live_relayed_and_downloaded_throu
     live.read_until("Please follow the steps attached.");
 
     // Node B relays it to the customer, the file along.
-    let relay = common::cli::wait_for("the relayed answer, sent by node B", Duration::from_secs(30), || {
+    let relay = common::cli::wait_for("the relayed answer, sent by node B", Duration::from_secs(20), || {
         c.rt.block_on(inbox(&c.d, "box38")).into_iter().find(|m| m.contains("Please follow the steps"))
     });
     let parsed = mail_parser::MessageParser::default().parse(relay.as_bytes()).unwrap();
@@ -608,8 +609,8 @@ fn an_attachment_received_on_one_node_is_shown_live_relayed_and_downloaded_throu
 fn a_solution_imported_on_one_node_is_found_by_a_search_on_another() {
     let c = Cluster::new(&[], &[]);
     let (a, b) = (c.config("a"), c.config("b"));
-    let (mut node_a, _) = serve_portal(&a);
-    let (mut node_b, base) = serve_portal(&b);
+    let (mut node_a, _) = serve_portal(&a, &[]);
+    let (mut node_b, base) = serve_portal(&b, &[]);
     let word = format!("quokka{:08x}", rand::random::<u32>());
     let solutions = c.root.path().join("solutions");
     std::fs::create_dir_all(&solutions).unwrap();

@@ -133,3 +133,24 @@ on_both!(a_message_that_fails_for_good_in_a_batch_is_quarantined_alone, |db| {
     let acks = t.db().await.list_outbox().await.unwrap().iter().filter(|r| r.kind == "acknowledgement").count();
     assert_eq!(acks, 9, "nothing of the poisoned message was queued");
 });
+
+/// A Maildir's name among the nodes is kept in it: the same directory (shared by nodes, or
+/// read again after a restart) has the same name, another directory at another place (a
+/// node's own) another; and the messages in `new/` are not touched by it.
+#[test]
+fn a_maildir_keeps_its_name_among_the_nodes_in_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, other) = (dir.path().join("one"), dir.path().join("other"));
+    for d in [&one, &other] {
+        maildir::ensure(d).unwrap();
+    }
+    std::fs::write(one.join("new/1.msg"), b"Subject: x\r\n\r\nx\r\n").unwrap();
+    let names: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| maildir::identity(&one).unwrap())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(names.iter().all(|n| *n == names[0] && n.len() == 16), "one name, whoever asks first: {names:?}");
+    assert_eq!(maildir::identity(&one).unwrap(), names[0], "kept");
+    assert_ne!(maildir::identity(&other).unwrap(), names[0], "another directory, another name");
+    assert_eq!(self::names(&one.join("new")), ["1.msg"], "new/ is left as it was");
+}
